@@ -1,0 +1,13 @@
+export { ConfigError, CONFIG_PATH_VARIABLE, interpolate, loadConfig, parseConfig, referencedVariables, type Environment } from './loader';
+export {
+  configSchema,
+  directorySchema,
+  DIRECTORY_KINDS,
+  SERVICE_NAMES,
+  type DirectoryConfig,
+  type DirectoryKind,
+  type KafkaConfig,
+  type ServiceName,
+  type ServicesConfig,
+  type SyncConfig,
+} from './schema';

@@ -1,0 +1,155 @@
+import { z } from 'zod';
+
+/** Names of the five services; each reads its own block under `services`. */
+export const SERVICE_NAMES = ['ad-detector', 'ds-detector', 'mapper', 'ad-writer', 'ds-writer'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export const DIRECTORY_KINDS = ['active-directory', 'ldap'] as const;
+export type DirectoryKind = (typeof DIRECTORY_KINDS)[number];
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+
+const ldapUrl = z
+  .string()
+  .regex(/^ldaps?:\/\/[^/\s]+$/i, 'must be an LDAP URL such as ldaps://dc1.example.com:636 (no path)');
+
+const topicSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a valid Kafka topic name ([A-Za-z0-9._-], at most 249)'),
+    partitions: z.number().int().min(1).max(10_000).default(6),
+    replicationFactor: z.number().int().min(1).max(32).default(1),
+  })
+  .strict();
+
+const tlsSchema = z
+  .object({
+    /** PEM file with the CA certificates trusted for this directory. */
+    caFile: nonEmpty.optional(),
+    /** Only for lab setups: accept any server certificate. */
+    rejectUnauthorized: z.boolean().default(true),
+    /** Name checked in the server certificate when it differs from the URL host. */
+    serverName: nonEmpty.optional(),
+  })
+  .strict();
+
+export const directorySchema = z
+  .object({
+    kind: z.enum(DIRECTORY_KINDS),
+    /** Tried in order; the next one is used when a server is unreachable. */
+    urls: z.array(ldapUrl).min(1, 'needs at least one LDAP URL'),
+    bindDn: nonEmpty,
+    bindPassword: nonEmpty,
+    baseDn: nonEmpty,
+    /** Upgrade ldap:// connections with StartTLS. */
+    startTls: z.boolean().default(false),
+    /** Allow ldap:// without StartTLS (lab use only; passwords would cross the network in clear). */
+    allowInsecure: z.boolean().default(false),
+    tls: tlsSchema.default({ rejectUnauthorized: true }),
+    connectTimeoutMs: z.number().int().positive().default(5_000),
+    operationTimeoutMs: z.number().int().positive().default(30_000),
+  })
+  .strict()
+  .superRefine((dir, ctx) => {
+    dir.urls.forEach((url, index) => {
+      const plain = url.toLowerCase().startsWith('ldap://');
+      if (plain && !dir.startTls && !dir.allowInsecure) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['urls', index],
+          message: 'is plain ldap:// without StartTLS; use ldaps://, set startTls: true, or set allowInsecure: true for a lab',
+        });
+      }
+      if (!plain && dir.startTls) {
+        ctx.addIssue({ code: 'custom', path: ['startTls'], message: 'cannot be combined with an ldaps:// URL' });
+      }
+    });
+  });
+export type DirectoryConfig = z.infer<typeof directorySchema>;
+
+const kafkaSchema = z
+  .object({
+    brokers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')).min(1, 'needs at least one broker'),
+    clientId: z.string().regex(/^[A-Za-z0-9._-]+$/).default('idsync'),
+    ssl: z
+      .object({ caFile: nonEmpty.optional(), rejectUnauthorized: z.boolean().default(true) })
+      .strict()
+      .optional(),
+    sasl: z
+      .object({ mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']), username: nonEmpty, password: nonEmpty })
+      .strict()
+      .optional(),
+    topics: z
+      .object({
+        adChanges: topicSchema,
+        dsChanges: topicSchema,
+        adOperations: topicSchema,
+        dsOperations: topicSchema,
+        deadLetter: topicSchema,
+      })
+      .strict(),
+  })
+  .strict();
+export type KafkaConfig = z.infer<typeof kafkaSchema>;
+
+const port = z.number().int().min(1).max(65_535);
+
+const detectorServiceSchema = z
+  .object({ httpPort: port, source: nonEmpty, pollIntervalMs: z.number().int().min(50).default(1_000) })
+  .strict();
+const writerServiceSchema = z.object({ httpPort: port, destination: nonEmpty, dryRun: z.boolean().default(false) }).strict();
+const mapperServiceSchema = z.object({ httpPort: port }).strict();
+
+const servicesSchema = z
+  .object({
+    'ad-detector': detectorServiceSchema,
+    'ds-detector': detectorServiceSchema,
+    mapper: mapperServiceSchema,
+    'ad-writer': writerServiceSchema,
+    'ds-writer': writerServiceSchema,
+  })
+  .strict();
+export type ServicesConfig = z.infer<typeof servicesSchema>;
+
+export const configSchema = z
+  .object({
+    kafka: kafkaSchema,
+    directories: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'directory names are lower-case words'), directorySchema),
+    services: servicesSchema,
+    logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const expectKind = (service: ServiceName, key: 'source' | 'destination', kind: DirectoryKind): void => {
+      const block = config.services[service] as Record<string, unknown>;
+      const name = block[key] as string;
+      const dir = config.directories[name];
+      if (!dir) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['services', service, key],
+          message: `names directory '${name}', which is not defined under directories (defined: ${Object.keys(config.directories).join(', ') || 'none'})`,
+        });
+      } else if (dir.kind !== kind) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['services', service, key],
+          message: `names directory '${name}' of kind ${dir.kind}; ${service} needs kind ${kind}`,
+        });
+      }
+    };
+    expectKind('ad-detector', 'source', 'active-directory');
+    expectKind('ad-writer', 'destination', 'active-directory');
+    expectKind('ds-detector', 'source', 'ldap');
+    expectKind('ds-writer', 'destination', 'ldap');
+    const ports = new Map<number, string>();
+    for (const name of SERVICE_NAMES) {
+      const used = config.services[name].httpPort;
+      const other = ports.get(used);
+      if (other) {
+        ctx.addIssue({ code: 'custom', path: ['services', name, 'httpPort'], message: `${used} is already used by ${other}` });
+      }
+      ports.set(used, name);
+    }
+  });
+
+export type SyncConfig = z.infer<typeof configSchema>;
