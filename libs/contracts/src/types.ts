@@ -1,0 +1,114 @@
+/**
+ * The envelope every identity-change event shares, and the operation records the mapper sends to writers.
+ * Avro schemas in ../schemas describe exactly these shapes; keep both in step.
+ */
+
+/** What happened to the entry. `snapshot` is a full read made by a resync, not a change. */
+export const CHANGE_OPERATIONS = ['add', 'modify', 'delete', 'rename', 'snapshot'] as const;
+export type ChangeOperation = (typeof CHANGE_OPERATIONS)[number];
+
+export const SOURCE_SYSTEMS = ['active-directory', 'ldap'] as const;
+export type SourceSystem = (typeof SOURCE_SYSTEMS)[number];
+
+/** Value-level change of one attribute. `replace` with no values removes the attribute. */
+export const VALUE_OPERATIONS = ['add', 'delete', 'replace'] as const;
+export type ValueOperation = (typeof VALUE_OPERATIONS)[number];
+
+/** Text values stay strings; binary ones (objectGUID, objectSid, jpegPhoto...) stay bytes. */
+export type AttributeValue = string | Buffer;
+
+export interface AttributeChange {
+  /** Attribute name as the source spells it (compare case-insensitively). */
+  readonly name: string;
+  readonly op: ValueOperation;
+  readonly values: readonly AttributeValue[];
+}
+
+/** Where in the source's change stream the event was read. */
+export type SourcePosition =
+  | { readonly kind: 'change-number'; readonly changeNumber: string }
+  /** DirSync cookies are opaque and large: events carry a digest; the full cookie lives in the checkpoint. */
+  | { readonly kind: 'dirsync'; readonly cookieDigest: string; readonly index: number }
+  | { readonly kind: 'snapshot'; readonly runId: string; readonly index: number };
+
+export const ENTRY_ID_KINDS = ['objectGUID', 'entryUUID', 'nsUniqueId'] as const;
+export type EntryIdKind = (typeof ENTRY_ID_KINDS)[number];
+
+/** Identity that survives renames; `value` is the canonical lower-case hyphenated UUID text. Kafka key. */
+export interface EntryId {
+  readonly kind: EntryIdKind;
+  readonly value: string;
+}
+
+export interface EventSource {
+  readonly system: SourceSystem;
+  /** Name of the directory in the configuration (e.g. `ad`, `ds`). */
+  readonly directory: string;
+  /** The server that reported the change (LDAP URL). */
+  readonly server: string;
+  readonly position: SourcePosition;
+}
+
+export interface EntryChangeEvent {
+  /** Deterministic: the same change read twice has the same id. */
+  readonly eventId: string;
+  readonly source: EventSource;
+  readonly entryId: EntryId;
+  readonly op: ChangeOperation;
+  /** DN after the change (for delete: the last known DN). */
+  readonly dn: string;
+  /** DN before a rename or move; null otherwise. */
+  readonly previousDn: string | null;
+  /** Object classes when known (empty when the source did not say and no re-fetch happened). */
+  readonly objectClasses: readonly string[];
+  /** For add and snapshot: every attribute as `replace`. For modify: what changed, value by value. */
+  readonly attributes: readonly AttributeChange[];
+  /** Who made the change, when the source records it (389-ds/PingDirectory changeInitiatorsName). */
+  readonly initiator: string | null;
+  /** Source change time, epoch milliseconds, when the source records it. */
+  readonly changeTime: number | null;
+  /** When the detector read the change, epoch milliseconds. */
+  readonly detectedAt: number;
+}
+
+/** What a writer is asked to make true in its destination. */
+export const WRITE_OPERATIONS = ['upsert', 'modify', 'delete', 'rename', 'unlink'] as const;
+export type WriteOperation = (typeof WRITE_OPERATIONS)[number];
+
+export interface WriteRequest {
+  /** Deterministic: `${sourceEventId}/${pipe}/${index}`. */
+  readonly requestId: string;
+  readonly pipe: string;
+  readonly sourceEventId: string;
+  /** Stable identity of the source entry; Kafka key, so per-entry order holds. */
+  readonly sourceEntryId: EntryId;
+  /**
+   * upsert: create the entry or make its mapped attributes equal (add, snapshot);
+   * modify: apply value-level changes; delete; rename: move to `dn` from `previousDn` (may carry attributes);
+   * unlink: remove the DN in `previousDn` from the attributes named in `attributes` of every entry holding it.
+   */
+  readonly op: WriteOperation;
+  /** Destination DN (after the change). */
+  readonly dn: string;
+  readonly previousDn: string | null;
+  /** Destination object classes for creates. */
+  readonly objectClasses: readonly string[];
+  readonly attributes: readonly AttributeChange[];
+  /** Correlation attribute lists, tried in order until one finds exactly one entry. */
+  readonly correlation: readonly (readonly string[])[];
+  /** Carried from the source event for latency measurement and audit. */
+  readonly changeTime: number | null;
+  readonly detectedAt: number;
+}
+
+/** Why a record left the pipeline, with enough to re-drive it. */
+export interface DeadLetter {
+  readonly stage: string;
+  readonly reason: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly failedAt: number;
+}
