@@ -1,0 +1,450 @@
+#!/usr/bin/env bash
+# The local stack: Apache Kafka (KRaft), a Samba 4 AD DC and 389 Directory Server with the Retro Changelog,
+# on loopback. Usage: stack.sh up|down|status|reset [--all]|env
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STACK_DIR="${IDSYNC_STACK_DIR:-/var/lib/idsync-stack}"
+CACHE_DIR="${IDSYNC_CACHE_DIR:-/var/cache/idsync}"
+STACK_ENV="$STACK_DIR/stack.env"
+
+KAFKA_VERSION="4.1.1"
+KAFKA_PORT=9092
+KAFKA_CONTROLLER_PORT=9093
+KAFKA_DIR="$STACK_DIR/kafka"
+KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
+
+SAMBA_DIR="$STACK_DIR/samba"
+SAMBA_REALM="EXAMPLE.TEST"
+SAMBA_BASE="DC=example,DC=test"
+SAMBA_CACHE="$CACHE_DIR/samba-dc.tar.gz"
+
+DS_INSTANCE="idsync"
+DS_PORT=3389
+DS_SECURE_PORT=3636
+DS_SUFFIX="dc=example,dc=com"
+DS_CACHE="$CACHE_DIR/389ds-$DS_INSTANCE.tar.gz"
+DS_CONF="/etc/dirsrv/slapd-$DS_INSTANCE"
+DS_SOCKET="/run/slapd-$DS_INSTANCE.socket"
+
+SECRETS="$CACHE_DIR/secrets.env"
+
+log() { printf '[stack] %s\n' "$*"; }
+die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+
+require_root() {
+  [ "$(id -u)" = 0 ] || die "the local stack installs Debian packages and runs servers as root; run as root (sudo npm run stack -- up)"
+}
+
+# The PID listening on a TCP port on loopback, or nothing.
+port_owner() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# Fails with a clear message when a port we need is held by a process that is not ours.
+ensure_port_free() {
+  local port=$1 what=$2 owner
+  owner=$(port_owner "$port")
+  if [ -n "$owner" ]; then
+    die "port $port (needed by $what) is taken by PID $owner ($(tr '\0' ' ' < "/proc/$owner/cmdline" 2>/dev/null | cut -c1-80)); stop that process, then run 'npm run stack -- up' again"
+  fi
+}
+
+wait_for_port() {
+  local port=$1 what=$2 logfile=$3 seconds=${4:-60}
+  for _ in $(seq $((seconds * 4))); do
+    port_open "$port" && return 0
+    sleep 0.25
+  done
+  tail -n 30 "$logfile" >&2 || true
+  die "$what did not open port $port within ${seconds}s; its log is $logfile"
+}
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" > "$STACK_DIR/apt.log" 2>&1 ||
+    { apt-get update -q >> "$STACK_DIR/apt.log" 2>&1 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >> "$STACK_DIR/apt.log" 2>&1; }; }; then
+    tail -n 15 "$STACK_DIR/apt.log" >&2
+    die "installing ${missing[*]} failed (full log: $STACK_DIR/apt.log); check that Debian's package mirror is reachable and dpkg is not locked"
+  fi
+}
+
+random_secret() { printf 'Idsync-%s-9a' "$(openssl rand -hex 8)"; }
+
+load_secrets() {
+  mkdir -p "$CACHE_DIR"
+  if [ ! -f "$SECRETS" ]; then
+    umask 077
+    {
+      echo "AD_ADMIN_PASSWORD=$(random_secret)"
+      echo "AD_WRITER_PASSWORD=$(random_secret)"
+      echo "DS_ROOT_PASSWORD=$(random_secret)"
+      echo "DS_WRITER_PASSWORD=$(random_secret)"
+      echo "SEED_USER_PASSWORD=$(random_secret)"
+    } > "$SECRETS"
+    umask 022
+  fi
+  # shellcheck disable=SC1090
+  . "$SECRETS"
+}
+
+# ---------------------------------------------------------------- Kafka
+kafka_install() {
+  command -v java >/dev/null || die "Java is missing: Kafka 4 needs Java 17 or newer (apt-get install openjdk-17-jre-headless)"
+  local major
+  major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+  [ "${major:-0}" -ge 17 ] || die "Java $major found; Kafka 4 needs Java 17 or newer (apt-get install openjdk-17-jre-headless)"
+  [ -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ] && return 0
+  command -v mvn >/dev/null || apt_install maven
+  log "resolving Apache Kafka $KAFKA_VERSION (org.apache.kafka:kafka_2.13) from Maven Central"
+  local work="$CACHE_DIR/kafka-$KAFKA_VERSION/resolve"
+  mkdir -p "$work"
+  sed "s/@KAFKA_VERSION@/$KAFKA_VERSION/" "$ROOT/scripts/stack/kafka-pom.xml" > "$work/pom.xml"
+  if ! mvn -q -B -f "$work/pom.xml" dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS.tmp" -DincludeScope=runtime > "$work/mvn.log" 2>&1; then
+    tail -n 20 "$work/mvn.log" >&2
+    die "Maven could not resolve Kafka $KAFKA_VERSION (log: $work/mvn.log); check access to Maven Central"
+  fi
+  rm -rf "$KAFKA_LIBS" && mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
+}
+
+kafka_running() { pid_alive "$KAFKA_DIR/kafka.pid" && port_open "$KAFKA_PORT"; }
+
+kafka_java() { java -Xms256m -Xmx768m -Dlog4j2.configurationFile="$ROOT/scripts/stack/kafka-log4j2.properties" \
+  -Dkafka.logs.dir="$KAFKA_DIR/logs" -cp "$KAFKA_LIBS/*" "$@"; }
+
+kafka_up() {
+  if kafka_running; then log "kafka: already running on 127.0.0.1:$KAFKA_PORT"; return 0; fi
+  ensure_port_free "$KAFKA_PORT" Kafka
+  ensure_port_free "$KAFKA_CONTROLLER_PORT" "Kafka's controller"
+  kafka_install
+  mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
+  sed -e "s#@DATA@#$KAFKA_DIR/data#" -e "s/@PORT@/$KAFKA_PORT/g" -e "s/@CONTROLLER_PORT@/$KAFKA_CONTROLLER_PORT/g" \
+    "$ROOT/scripts/stack/kafka-server.properties" > "$KAFKA_DIR/server.properties"
+  if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
+    kafka_java kafka.tools.StorageTool format -t "$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)" \
+      -c "$KAFKA_DIR/server.properties" > "$KAFKA_DIR/logs/format.log" 2>&1 ||
+      { cat "$KAFKA_DIR/logs/format.log" >&2; die "formatting Kafka's storage failed"; }
+  fi
+  setsid nohup java -Xms256m -Xmx768m -XX:+UseG1GC -Dlog4j2.configurationFile="$ROOT/scripts/stack/kafka-log4j2.properties" \
+    -Dkafka.logs.dir="$KAFKA_DIR/logs" -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
+    > "$KAFKA_DIR/logs/console.log" 2>&1 < /dev/null &
+  echo $! > "$KAFKA_DIR/kafka.pid"
+  wait_for_port "$KAFKA_PORT" Kafka "$KAFKA_DIR/logs/console.log" 90
+  log "kafka: running on 127.0.0.1:$KAFKA_PORT (KRaft, single node)"
+}
+
+# ---------------------------------------------------------------- Samba AD DC
+samba_install() {
+  apt_install samba samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind ldb-tools ldap-utils openssl
+}
+
+samba_provision() {
+  [ -f "$SAMBA_DIR/etc/smb.conf" ] && return 0
+  if [ -f "$SAMBA_CACHE" ]; then
+    mkdir -p "$SAMBA_DIR"
+    tar -xzf "$SAMBA_CACHE" -C "$SAMBA_DIR"
+    sed -i "s#@SAMBA_DIR@#$SAMBA_DIR#g" "$SAMBA_DIR/etc/smb.conf"
+    log "samba: restored the provisioned domain from $SAMBA_CACHE"
+    return 0
+  fi
+  log "samba: provisioning domain $SAMBA_REALM"
+  rm -rf "$SAMBA_DIR" && mkdir -p "$SAMBA_DIR"
+  samba-tool domain provision --realm="$SAMBA_REALM" --domain=EXAMPLE --server-role=dc --dns-backend=SAMBA_INTERNAL \
+    --use-rfc2307 --host-name=dc1 --adminpass="$AD_ADMIN_PASSWORD" --targetdir="$SAMBA_DIR" > "$STACK_DIR/samba-provision.log" 2>&1 ||
+    { tail -n 20 "$STACK_DIR/samba-provision.log" >&2; die "samba-tool domain provision failed (log: $STACK_DIR/samba-provision.log)"; }
+  local conf="$SAMBA_DIR/etc/smb.conf" tls="$SAMBA_DIR/tls"
+  sed -i '/dns forwarder/d' "$conf"
+  mkdir -p "$tls" "$SAMBA_DIR/run"
+  make_samba_certificate "$tls"
+  sed -i "/^\[global\]/a\\
+\tldap server require strong auth = no\\
+\tinterfaces = lo\\
+\tbind interfaces only = yes\\
+\tdisable netbios = yes\\
+\tserver services = -dns -nbt -wrepl -dnsupdate -s3fs\\
+\tprefork children = 1\\
+\told password allowed period = 0\\
+\tpassword hash userPassword schemes = CryptSHA256 CryptSHA512\\
+\ttls enabled = yes\\
+\ttls keyfile = $tls/server.key\\
+\ttls certfile = $tls/server.crt\\
+\ttls cafile = $tls/ca.crt\\
+\tpid directory = $SAMBA_DIR/run\\
+\twinbindd socket directory = $SAMBA_DIR/run/winbindd\\
+\tntp signd socket directory = $SAMBA_DIR/run/ntp_signd" "$conf"
+  local sam="$SAMBA_DIR/private/sam.ldb"
+  samba-tool domain passwordsettings set -H "$sam" --complexity=off --history-length=0 --min-pwd-age=0 --max-pwd-age=0 \
+    --min-pwd-length=0 > /dev/null
+  samba_seed "$sam"
+  # Cache with placeholders for the only absolute paths (smb.conf), so a restore works from any stack dir.
+  sed -i "s#$SAMBA_DIR#@SAMBA_DIR@#g" "$conf"
+  tar -czf "$SAMBA_CACHE.tmp" -C "$SAMBA_DIR" . && mv "$SAMBA_CACHE.tmp" "$SAMBA_CACHE"
+  sed -i "s#@SAMBA_DIR@#$SAMBA_DIR#g" "$conf"
+}
+
+make_samba_certificate() {
+  local tls=$1
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=idsync local stack CA" \
+    -keyout "$tls/ca.key" -out "$tls/ca.crt" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2> /dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=dc1.example.test" -keyout "$tls/server.key" -out "$tls/server.csr" 2> /dev/null
+  printf 'subjectAltName=DNS:dc1.example.test,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$tls/ext.cnf"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 3650 \
+    -extfile "$tls/ext.cnf" -out "$tls/server.crt" 2> /dev/null
+  chmod 600 "$tls/server.key" "$tls/ca.key"
+}
+
+samba_seed() {
+  local sam=$1 t="samba-tool"
+  log "samba: seeding OU=Corp with users and groups"
+  {
+    $t ou create "OU=Corp,$SAMBA_BASE" -H "$sam"
+    for ou in Sales Engineering Groups; do $t ou create "OU=$ou,OU=Corp,$SAMBA_BASE" -H "$sam"; done
+    $t user create jdoe "$SEED_USER_PASSWORD" --given-name=Jane --surname=Doe --mail-address=jdoe@example.test \
+      --userou="OU=Sales,OU=Corp" -H "$sam"
+    $t user create bjones "$SEED_USER_PASSWORD" --given-name=Bob --surname=Jones --mail-address=bjones@example.test \
+      --userou="OU=Sales,OU=Corp" -H "$sam"
+    $t user create asmith "$SEED_USER_PASSWORD" --given-name=Alice --surname=Smith --mail-address=asmith@example.test \
+      --userou="OU=Engineering,OU=Corp" -H "$sam"
+    $t group add "Sales Team" --groupou="OU=Groups,OU=Corp" -H "$sam"
+    $t group add "Engineers" --groupou="OU=Groups,OU=Corp" -H "$sam"
+    $t group addmembers "Sales Team" jdoe,bjones -H "$sam"
+    $t group addmembers "Engineers" asmith -H "$sam"
+    # The account ad-writer binds with (and ad-detector may ignore); writes into AD need Domain Admins here.
+    $t user create idsync-writer "$AD_WRITER_PASSWORD" --description="idsync ad-writer" -H "$sam"
+    $t group addmembers "Domain Admins" idsync-writer -H "$sam"
+  } > "$STACK_DIR/samba-seed.log" 2>&1 || { tail -n 20 "$STACK_DIR/samba-seed.log" >&2; die "seeding Samba failed"; }
+}
+
+samba_running() { pid_alive "$SAMBA_DIR/samba.pid" && port_open 636; }
+
+samba_up() {
+  if samba_running; then log "samba: already running (LDAP 389, LDAPS 636)"; return 0; fi
+  for port in 389 636 88; do ensure_port_free "$port" "the Samba AD DC"; done
+  samba_install
+  samba_provision
+  mkdir -p "$SAMBA_DIR/run" "$SAMBA_DIR/log"
+  setsid nohup samba -F -s "$SAMBA_DIR/etc/smb.conf" --debug-stdout -d 1 > "$SAMBA_DIR/log/samba.log" 2>&1 < /dev/null &
+  echo $! > "$SAMBA_DIR/samba.pid"
+  wait_for_port 636 "Samba AD DC" "$SAMBA_DIR/log/samba.log" 60
+  wait_for_port 389 "Samba AD DC" "$SAMBA_DIR/log/samba.log" 30
+  log "samba: AD DC $SAMBA_REALM running (ldap://127.0.0.1:389, ldaps://127.0.0.1:636)"
+}
+
+# ---------------------------------------------------------------- 389 Directory Server
+ds_install() {
+  apt_install 389-ds-base ldap-utils
+  sed -i 's/^with_systemd = 1/with_systemd = 0/' /usr/share/dirsrv/inf/defaults.inf
+}
+
+ds_ldapmodify() { ldapmodify -Q -Y EXTERNAL -H "ldapi://${DS_SOCKET//\//%2F}" "$@"; }
+
+ds_dirs() {
+  mkdir -p /run/dirsrv "/run/lock/dirsrv/slapd-$DS_INSTANCE" "/var/log/dirsrv/slapd-$DS_INSTANCE"
+  chown dirsrv:dirsrv /run/dirsrv "/run/lock/dirsrv/slapd-$DS_INSTANCE" "/var/log/dirsrv/slapd-$DS_INSTANCE"
+}
+
+ds_provision() {
+  [ -f "$DS_CONF/dse.ldif" ] && return 0
+  if [ -f "$DS_CACHE" ]; then
+    tar -xzf "$DS_CACHE" -C /
+    log "389-ds: restored instance $DS_INSTANCE from $DS_CACHE"
+    return 0
+  fi
+  log "389-ds: creating instance $DS_INSTANCE"
+  sed -e "s/@INSTANCE@/$DS_INSTANCE/" -e "s/@PORT@/$DS_PORT/" -e "s/@SECURE_PORT@/$DS_SECURE_PORT/" \
+    -e "s/@ROOT_PASSWORD@/$DS_ROOT_PASSWORD/" -e "s/@SUFFIX@/$DS_SUFFIX/" "$ROOT/scripts/stack/389ds.inf" > "$STACK_DIR/389ds.inf"
+  chmod 600 "$STACK_DIR/389ds.inf"
+  dscreate from-file "$STACK_DIR/389ds.inf" > "$STACK_DIR/389ds-create.log" 2>&1 ||
+    { tail -n 20 "$STACK_DIR/389ds-create.log" >&2; die "dscreate failed (log: $STACK_DIR/389ds-create.log)"; }
+  rm -f "$STACK_DIR/389ds.inf"
+  dsconf "$DS_INSTANCE" plugin retro-changelog enable > /dev/null
+  ds_ldapmodify > /dev/null <<EOF
+dn: cn=Retro Changelog Plugin,cn=plugins,cn=config
+changetype: modify
+replace: nsslapd-attribute
+nsslapd-attribute: entryuuid:targetUniqueId
+nsslapd-attribute: modifiersName:changeInitiatorsName
+-
+replace: nsslapd-include-suffix
+nsslapd-include-suffix: $DS_SUFFIX
+-
+replace: nsslapd-changelogmaxage
+nsslapd-changelogmaxage: 7d
+-
+replace: nsslapd-log-deleted
+nsslapd-log-deleted: on
+
+dn: cn=config
+changetype: modify
+replace: nsslapd-unhashed-pw-switch
+nsslapd-unhashed-pw-switch: on
+-
+replace: nsslapd-listenhost
+nsslapd-listenhost: 127.0.0.1
+-
+replace: nsslapd-securelistenhost
+nsslapd-securelistenhost: 127.0.0.1
+EOF
+  ds_stop_instance
+  ds_start_instance
+  ds_seed
+  ds_stop_instance
+  tar -czf "$DS_CACHE.tmp" -C / "etc/dirsrv/slapd-$DS_INSTANCE" etc/dirsrv/ssca "var/lib/dirsrv/slapd-$DS_INSTANCE" &&
+    mv "$DS_CACHE.tmp" "$DS_CACHE"
+}
+
+ds_seed() {
+  log "389-ds: seeding ou=People, ou=Groups and the writer account"
+  sed -e "s/@SUFFIX@/$DS_SUFFIX/g" -e "s/@SEED_USER_PASSWORD@/$SEED_USER_PASSWORD/g" \
+    -e "s/@DS_WRITER_PASSWORD@/$DS_WRITER_PASSWORD/g" "$ROOT/scripts/stack/389ds-seed.ldif" |
+    ldapadd -x -H "ldap://127.0.0.1:$DS_PORT" -D "cn=Directory Manager" -w "$DS_ROOT_PASSWORD" > "$STACK_DIR/389ds-seed.log" 2>&1 ||
+    { tail -n 20 "$STACK_DIR/389ds-seed.log" >&2; die "seeding 389-ds failed"; }
+}
+
+ds_pidfile() { echo "/run/dirsrv/slapd-$DS_INSTANCE.pid"; }
+ds_running() { pid_alive "$(ds_pidfile)" && port_open "$DS_SECURE_PORT"; }
+
+ds_start_instance() {
+  ds_dirs
+  /usr/sbin/ns-slapd -D "$DS_CONF" -i "$(ds_pidfile)" > "$STACK_DIR/389ds-start.log" 2>&1 ||
+    { tail -n 20 "$STACK_DIR/389ds-start.log" >&2; die "ns-slapd failed to start (errors: /var/log/dirsrv/slapd-$DS_INSTANCE/errors)"; }
+  wait_for_port "$DS_SECURE_PORT" "389 Directory Server" "/var/log/dirsrv/slapd-$DS_INSTANCE/errors" 60
+}
+
+ds_stop_instance() {
+  local pidfile
+  pidfile=$(ds_pidfile)
+  if pid_alive "$pidfile"; then
+    local pid
+    pid=$(cat "$pidfile")
+    kill "$pid"
+    for _ in $(seq 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  fi
+  rm -f "$pidfile"
+}
+
+ds_up() {
+  if ds_running; then log "389-ds: already running (ldap $DS_PORT, ldaps $DS_SECURE_PORT)"; return 0; fi
+  ensure_port_free "$DS_PORT" "389 Directory Server"
+  ensure_port_free "$DS_SECURE_PORT" "389 Directory Server"
+  ds_install
+  ds_provision
+  ds_start_instance
+  log "389-ds: instance $DS_INSTANCE running (ldap://127.0.0.1:$DS_PORT, ldaps://127.0.0.1:$DS_SECURE_PORT)"
+}
+
+# ---------------------------------------------------------------- the generated connection file
+write_env() {
+  umask 077
+  cat > "$STACK_ENV.tmp" <<EOF
+# Generated by 'npm run stack -- up'. Connection settings for the local stack; services and tests read this file.
+KAFKA_BROKERS='127.0.0.1:$KAFKA_PORT'
+AD_URL='ldaps://127.0.0.1:636'
+AD_BASE_DN='$SAMBA_BASE'
+AD_BIND_DN='CN=Administrator,CN=Users,$SAMBA_BASE'
+AD_BIND_PASSWORD='$AD_ADMIN_PASSWORD'
+AD_WRITER_BIND_DN='CN=idsync-writer,CN=Users,$SAMBA_BASE'
+AD_WRITER_PASSWORD='$AD_WRITER_PASSWORD'
+AD_CA_FILE='$SAMBA_DIR/tls/ca.crt'
+AD_TLS_SERVER_NAME='dc1.example.test'
+DS_URL='ldaps://127.0.0.1:$DS_SECURE_PORT'
+DS_BASE_DN='$DS_SUFFIX'
+DS_BIND_DN='cn=Directory Manager'
+DS_BIND_PASSWORD='$DS_ROOT_PASSWORD'
+DS_WRITER_BIND_DN='uid=idsync-writer,ou=Services,$DS_SUFFIX'
+DS_WRITER_PASSWORD='$DS_WRITER_PASSWORD'
+DS_CA_FILE='$DS_CONF/ca.crt'
+DS_TLS_SERVER_NAME='localhost'
+SEED_USER_PASSWORD='$SEED_USER_PASSWORD'
+EOF
+  mv "$STACK_ENV.tmp" "$STACK_ENV"
+  umask 022
+}
+
+# ---------------------------------------------------------------- commands
+stop_pidfile() {
+  local pidfile=$1 what=$2
+  if pid_alive "$pidfile"; then
+    local pid
+    pid=$(cat "$pidfile")
+    kill "$pid"
+    for _ in $(seq 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+    log "$what: stopped"
+  fi
+  rm -f "$pidfile"
+}
+
+cmd_up() {
+  require_root
+  mkdir -p "$STACK_DIR"
+  load_secrets
+  kafka_up
+  samba_up
+  ds_up
+  write_env
+  log "ready; connection settings in $STACK_ENV"
+}
+
+cmd_down() {
+  require_root
+  stop_pidfile "$KAFKA_DIR/kafka.pid" kafka
+  # samba forks workers into its process group
+  if pid_alive "$SAMBA_DIR/samba.pid"; then
+    local pid
+    pid=$(cat "$SAMBA_DIR/samba.pid")
+    kill -TERM -- "-$pid" 2>/dev/null || kill "$pid"
+    for _ in $(seq 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    log "samba: stopped"
+  fi
+  rm -f "$SAMBA_DIR/samba.pid"
+  if pid_alive "$(ds_pidfile)"; then ds_stop_instance; log "389-ds: stopped"; fi
+  log "down"
+}
+
+cmd_status() {
+  local state
+  state() { if "$1"; then echo running; else echo stopped; fi; }
+  printf '%-8s %-8s %s\n' kafka "$(state kafka_running)" "127.0.0.1:$KAFKA_PORT"
+  printf '%-8s %-8s %s\n' samba "$(state samba_running)" "ldap://127.0.0.1:389 ldaps://127.0.0.1:636 ($SAMBA_REALM)"
+  printf '%-8s %-8s %s\n' 389-ds "$(state ds_running)" "ldap://127.0.0.1:$DS_PORT ldaps://127.0.0.1:$DS_SECURE_PORT ($DS_SUFFIX)"
+  if [ -f "$STACK_ENV" ]; then echo "settings: $STACK_ENV"; fi
+  kafka_running && samba_running && ds_running
+}
+
+cmd_reset() {
+  require_root
+  cmd_down
+  rm -rf "$KAFKA_DIR" "$SAMBA_DIR" "$STACK_ENV"
+  rm -rf "$DS_CONF" "/var/lib/dirsrv/slapd-$DS_INSTANCE" "/var/log/dirsrv/slapd-$DS_INSTANCE"
+  if [ "${1:-}" = "--all" ]; then rm -rf "$CACHE_DIR"; log "removed caches in $CACHE_DIR"; fi
+  log "reset: the next 'up' starts from freshly provisioned, seeded directories and an empty Kafka"
+}
+
+usage() {
+  cat <<EOF
+usage: npm run stack -- <command>
+  up           install what is missing, provision (or restore from cache) and start Kafka, Samba AD and 389-ds
+  down         stop all three
+  status       show what runs (exit 0 only when all three do)
+  reset [--all] stop and delete all data (--all: the download and provisioning caches too)
+  env          print the path of the generated connection file
+Settings: IDSYNC_STACK_DIR (default /var/lib/idsync-stack), IDSYNC_CACHE_DIR (default /var/cache/idsync).
+EOF
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  reset) shift; cmd_reset "$@" ;;
+  env) echo "$STACK_ENV" ;;
+  -h | --help | help) usage ;;
+  *) usage >&2; exit 2 ;;
+esac
