@@ -28,7 +28,10 @@ const tlsSchema = z
     /** Only for lab setups: accept any server certificate. */
     rejectUnauthorized: z.boolean().default(true),
     /** Name checked in the server certificate when it differs from the URL host. */
-    serverName: nonEmpty.optional(),
+    serverName: z
+      .string()
+      .optional()
+      .transform((name) => name || undefined),
   })
   .strict();
 
@@ -44,7 +47,7 @@ export const directorySchema = z
     startTls: z.boolean().default(false),
     /** Allow ldap:// without StartTLS (lab use only; passwords would cross the network in clear). */
     allowInsecure: z.boolean().default(false),
-    tls: tlsSchema.default({ rejectUnauthorized: true }),
+    tls: tlsSchema.default({ rejectUnauthorized: true, serverName: undefined }),
     connectTimeoutMs: z.number().int().positive().default(5_000),
     operationTimeoutMs: z.number().int().positive().default(30_000),
   })
@@ -96,7 +99,20 @@ const port = z.number().int().min(1).max(65_535);
 const detectorServiceSchema = z
   .object({ httpPort: port, source: nonEmpty, pollIntervalMs: z.number().int().min(50).default(1_000) })
   .strict();
-const writerServiceSchema = z.object({ httpPort: port, destination: nonEmpty, dryRun: z.boolean().default(false) }).strict();
+const writerServiceSchema = z
+  .object({
+    httpPort: port,
+    destination: nonEmpty,
+    /** The writer's own account (the one the other side's detector ignores); defaults to the directory's. */
+    bindDn: nonEmpty.optional(),
+    bindPassword: nonEmpty.optional(),
+    dryRun: z.boolean().default(false),
+  })
+  .strict()
+  .refine((w) => (w.bindDn === undefined) === (w.bindPassword === undefined), {
+    message: 'bindDn and bindPassword go together',
+    path: ['bindPassword'],
+  });
 const mapperServiceSchema = z.object({ httpPort: port }).strict();
 
 const servicesSchema = z
@@ -116,6 +132,8 @@ export const configSchema = z
     directories: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'directory names are lower-case words'), directorySchema),
     services: servicesSchema,
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    /** Where the services' health endpoints listen (0.0.0.0 in a pod). */
+    http: z.object({ host: z.string().min(1).default('127.0.0.1') }).strict().default({ host: '127.0.0.1' }),
   })
   .strict()
   .superRefine((config, ctx) => {

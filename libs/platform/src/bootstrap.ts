@@ -1,0 +1,61 @@
+import 'reflect-metadata';
+import { type DynamicModule } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ConfigError, loadConfig, type ServiceName, type SyncConfig } from '@idsync/config';
+import { JsonLogger } from './logger';
+import { SecretRedactor } from './redact';
+
+export interface ServiceContext {
+  readonly name: ServiceName;
+  readonly config: SyncConfig;
+  readonly configFile: string;
+  readonly logger: JsonLogger;
+}
+
+/** Every secret the configuration holds, so no log line can carry one. */
+export function configSecrets(config: SyncConfig): string[] {
+  const secrets = Object.values(config.directories).map((d) => d.bindPassword);
+  for (const service of ['ad-writer', 'ds-writer'] as const) {
+    const password = config.services[service].bindPassword;
+    if (password) secrets.push(password);
+  }
+  if (config.kafka.sasl) secrets.push(config.kafka.sasl.password);
+  return secrets;
+}
+
+/**
+ * Starts one service: configuration first (an invalid one exits with status 1 before anything connects),
+ * then the Nest application with its health endpoint on the service's port.
+ */
+export async function runService(name: ServiceName, root: (context: ServiceContext) => DynamicModule): Promise<void> {
+  let config: SyncConfig;
+  let configFile: string;
+  try {
+    ({ config, file: configFile } = loadConfig(process.env));
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${name}: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = new JsonLogger(name, config.logLevel, new SecretRedactor(configSecrets(config)));
+  routeProcessWarnings(logger);
+  const app = await NestFactory.create(root({ name, config, configFile, logger }), { logger, abortOnError: false });
+  app.enableShutdownHooks();
+  const { httpPort } = config.services[name];
+  await app.listen(httpPort, config.http.host);
+  logger.event('info', 'service.started', { config: configFile, health: `http://${config.http.host}:${httpPort}/health` });
+}
+
+/**
+ * Process warnings go through the logger. kafkajs 2.2.4 schedules a timer with a negative delay on Node 24
+ * (tulios/kafkajs#1751); Node already clamps it to 1 ms, which is what kafkajs meant, so that one is dropped.
+ */
+function routeProcessWarnings(logger: JsonLogger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    if (warning.name === 'TimeoutNegativeWarning') return;
+    logger.event('warn', 'process.warning', { name: warning.name, warning: warning.message });
+  });
+}

@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel as KafkaLogLevel, type Admin, type KafkaConfig as KafkaJsConfig, type SASLOptions } from 'kafkajs';
+import { type KafkaConfig } from '@idsync/config';
+import { type JsonLogger } from './logger';
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [KafkaLogLevel.ERROR]: 'error',
+  [KafkaLogLevel.WARN]: 'warn',
+  [KafkaLogLevel.INFO]: 'info',
+  [KafkaLogLevel.DEBUG]: 'debug',
+};
+
+export function createKafka(config: KafkaConfig, clientId: string, logger?: JsonLogger): Kafka {
+  const options: KafkaJsConfig = {
+    clientId,
+    brokers: config.brokers,
+    connectionTimeout: 5_000,
+    retry: { retries: 8, initialRetryTime: 200 },
+    logLevel: KafkaLogLevel.WARN,
+    ...(logger
+      ? {
+          logCreator:
+            () =>
+            ({ level, log }) => {
+              const { message, ...fields } = log;
+              logger.event(LEVELS[level] ?? 'info', `kafka: ${String(message)}`, fields);
+            },
+        }
+      : {}),
+  };
+  if (config.ssl) {
+    options.ssl = {
+      rejectUnauthorized: config.ssl.rejectUnauthorized,
+      ...(config.ssl.caFile ? { ca: [readFileSync(config.ssl.caFile, 'utf8')] } : {}),
+    };
+  }
+  if (config.sasl) {
+    options.sasl = { mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as SASLOptions;
+  }
+  return new Kafka(options);
+}
+
+/** Creates the configured topics that do not exist yet; existing ones are left as they are. */
+export async function ensureTopics(admin: Admin, topics: KafkaConfig['topics']): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = Object.values(topics).filter((t) => !existing.has(t.name));
+  if (missing.length === 0) return [];
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: missing.map((t) => ({ topic: t.name, numPartitions: t.partitions, replicationFactor: t.replicationFactor })),
+  });
+  return missing.map((t) => t.name);
+}

@@ -1,0 +1,59 @@
+import { type LoggerService } from '@nestjs/common';
+import { SecretRedactor } from './redact';
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type LogFields = Readonly<Record<string, unknown>>;
+
+/** One JSON object per line on stdout; every line passes through the redactor. */
+export class JsonLogger implements LoggerService {
+  private readonly threshold: number;
+
+  constructor(
+    private readonly service: string,
+    level: LogLevel,
+    private readonly redactor: SecretRedactor,
+    private readonly write: (line: string) => void = (line) => process.stdout.write(line),
+  ) {
+    this.threshold = LOG_LEVELS.indexOf(level);
+  }
+
+  log(message: unknown, ...context: unknown[]): void {
+    this.emit('info', message, context);
+  }
+  warn(message: unknown, ...context: unknown[]): void {
+    this.emit('warn', message, context);
+  }
+  error(message: unknown, ...context: unknown[]): void {
+    this.emit('error', message, context);
+  }
+  debug(message: unknown, ...context: unknown[]): void {
+    this.emit('debug', message, context);
+  }
+  verbose(message: unknown, ...context: unknown[]): void {
+    this.emit('debug', message, context);
+  }
+
+  /** Structured event: `logger.event('info', 'detector.batch', { count: 12 })`. */
+  event(level: LogLevel, msg: string, fields: LogFields = {}): void {
+    if (LOG_LEVELS.indexOf(level) < this.threshold) return;
+    const line = JSON.stringify({ ts: new Date().toISOString(), level, service: this.service, msg, ...fields }, jsonReplacer);
+    this.write(`${this.redactor.redact(line)}\n`);
+  }
+
+  private emit(level: LogLevel, message: unknown, context: unknown[]): void {
+    // Nest passes (message, context) or (message, stack, context) for errors.
+    const scope = typeof context.at(-1) === 'string' ? (context.at(-1) as string) : undefined;
+    const stack = level === 'error' && typeof context[0] === 'string' && context.length > 1 ? context[0] : undefined;
+    const text = message instanceof Error ? message.message : typeof message === 'string' ? message : JSON.stringify(message);
+    this.event(level, text, { ...(scope ? { scope } : {}), ...(stack ? { stack } : {}) });
+  }
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  if (typeof value === 'bigint') return value.toString();
+  if (Buffer.isBuffer(value)) return `<${value.length} bytes>`;
+  return value;
+}
