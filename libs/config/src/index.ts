@@ -11,3 +11,4 @@ export {
   type ServicesConfig,
   type SyncConfig,
 } from './schema';
+export { runConfigCli, type CliOutput } from './cli';

@@ -72,7 +72,11 @@ export function parseConfig(text: string, file: string, env: Environment): SyncC
   const problems: string[] = [];
   const resolved = interpolate(raw, env, [], problems);
   const result = configSchema.safeParse(resolved);
-  if (!result.success) problems.push(...result.error.issues.map(describeIssue));
+  if (!result.success) {
+    // A value left empty by a missing variable is already reported; don't report it twice.
+    const unresolved = problems.map((p) => p.slice(0, p.indexOf(': ')));
+    problems.push(...result.error.issues.filter((issue) => !unresolved.includes(formatPath(issue.path))).map(describeIssue));
+  }
   if (problems.length > 0 || !result.success) throw new ConfigError(file, problems);
   return result.data;
 }

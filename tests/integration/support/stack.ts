@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
+import { parseConfig, type SyncConfig } from '@idsync/config';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const START_HINT = 'start the local stack with `npm run stack -- up` (or run the whole suite with `npm test`)';
+
+/** The generated connection file of the local stack (`npm run stack -- env` prints its path). */
+export function stackEnvPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env['IDSYNC_STACK_DIR'] ?? '/var/lib/idsync-stack', 'stack.env');
+}
+
+/** Parses KEY='value' lines as written by scripts/stack.sh. */
+export function parseStackEnv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = /^([A-Z_][A-Z0-9_]*)='(.*)'$/.exec(line.trim());
+    if (match?.[1] !== undefined && match[2] !== undefined) out[match[1]] = match[2];
+  }
+  return out;
+}
+
+export function stackEnv(): Record<string, string> {
+  const path = stackEnvPath();
+  try {
+    return parseStackEnv(readFileSync(path, 'utf8'));
+  } catch {
+    throw new Error(`the local stack's settings file ${path} is missing: ${START_HINT}`);
+  }
+}
+
+/** The demo configuration resolved against the local stack, exactly as the services load it. */
+export function stackConfig(): SyncConfig {
+  const file = join(ROOT, 'config', 'demo.yaml');
+  return parseConfig(readFileSync(file, 'utf8'), file, stackEnv());
+}
+
+/** Fails, with how to start it, when nothing listens on a server's port. */
+export async function requireServer(what: string, host: string, port: number, timeoutMs = 2_000): Promise<void> {
+  const reachable = await new Promise<boolean>((resolve) => {
+    const socket = new Socket();
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('error', () => done(false));
+    socket.connect(port, host, () => done(true));
+  });
+  if (!reachable) throw new Error(`${what} is not reachable at ${host}:${port}: ${START_HINT}`);
+}
+
+export function hostPort(url: string): { host: string; port: number } {
+  const parsed = new URL(url.includes('://') ? url : `tcp://${url}`);
+  const fallback = parsed.protocol === 'ldaps:' ? 636 : 389;
+  return { host: parsed.hostname, port: parsed.port ? Number(parsed.port) : fallback };
+}
+
+/** A short unique suffix, so test entries and topics never collide between runs. */
+export function uniqueSuffix(): string {
+  return `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
