@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Kafka, logLevel as KafkaLogLevel, type Admin, type KafkaConfig as KafkaJsConfig, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel as KafkaLogLevel, Partitioners, type Admin, type Producer, type ProducerConfig, type KafkaConfig as KafkaJsConfig, type SASLOptions } from 'kafkajs';
 import { type KafkaConfig } from '@idsync/config';
 import { type JsonLogger } from './logger';
 
@@ -50,4 +50,9 @@ export async function ensureTopics(admin: Admin, topics: KafkaConfig['topics']):
     topics: missing.map((t) => ({ topic: t.name, numPartitions: t.partitions, replicationFactor: t.replicationFactor })),
   });
   return missing.map((t) => t.name);
+}
+
+/** Idempotent producer, acks from all replicas, Java-compatible partitioning (same key, same partition as Java clients). */
+export function createProducer(kafka: Kafka, options: ProducerConfig = {}): Producer {
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, ...options });
 }
