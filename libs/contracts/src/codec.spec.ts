@@ -1,0 +1,381 @@
+import fc from 'fast-check';
+import {
+  decodeDeadLetter,
+  decodeEntryChange,
+  decodeWriteRequest,
+  encodeDeadLetter,
+  encodeEntryChange,
+  encodeWriteRequest,
+} from './codec';
+import { UndecodableRecordError, UnencodableRecordError } from './errors';
+import { canonicalGuid } from './guid';
+import { entryKey } from './keys';
+import {
+  CHANGE_OPERATIONS,
+  ENTRY_ID_KINDS,
+  SOURCE_SYSTEMS,
+  VALUE_OPERATIONS,
+  WRITE_OPERATIONS,
+  type AttributeChange,
+  type DeadLetter,
+  type EntryChangeEvent,
+  type SourcePosition,
+  type WriteRequest,
+} from './types';
+
+const hex = (text: string): Buffer => Buffer.from(text.replace(/\s/g, ''), 'hex');
+
+/** objectGUID of the group, as AD stores it (mixed-endian): 6f1c2a0e-93d4-4b8e-a1c5-2f7e0b9d4c31. */
+const GROUP_GUID = hex('0e2a1c6f d493 8e4b a1c5 2f7e0b9d4c31');
+/** objectGUID of the user: c0a8e5f2-1b3d-4e7a-9f60-8d2b4c6e1a07. */
+const USER_GUID = hex('f2e5a8c0 3d1b 7a4e 9f60 8d2b4c6e1a07');
+/** objectSid S-1-5-21-1004336348-1177238915-682003330-1104. */
+const USER_SID = hex('0105000000000005 15000000 dcf4dc3b 833d2b46 828ba628 50040000');
+
+const AD = { system: 'active-directory', directory: 'ad', server: 'ldaps://dc01.corp.example.com:636' } as const;
+const DS = { system: 'ldap', directory: 'ds', server: 'ldaps://ds1.example.com:636' } as const;
+const COOKIE_DIGEST = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
+
+const groupMemberAdded: EntryChangeEvent = {
+  eventId: `ad/dirsync/${COOKIE_DIGEST}/3`,
+  source: { ...AD, position: { kind: 'dirsync', cookieDigest: COOKIE_DIGEST, index: 3 } },
+  entryId: { kind: 'objectGUID', value: '6f1c2a0e-93d4-4b8e-a1c5-2f7e0b9d4c31' },
+  op: 'modify',
+  dn: 'CN=Finance Team,OU=Groups,DC=corp,DC=example,DC=com',
+  previousDn: null,
+  objectClasses: ['top', 'group'],
+  attributes: [
+    { name: 'objectGUID', op: 'replace', values: [GROUP_GUID] },
+    { name: 'member', op: 'add', values: ['CN=Jane Doe,OU=Staff,DC=corp,DC=example,DC=com'] },
+    { name: 'member', op: 'delete', values: ['CN=John Roe,OU=Staff,DC=corp,DC=example,DC=com'] },
+  ],
+  initiator: null,
+  changeTime: null,
+  detectedAt: 1767225601234,
+};
+
+const userTombstoned: EntryChangeEvent = {
+  eventId: `ad/dirsync/${COOKIE_DIGEST}/4`,
+  source: { ...AD, position: { kind: 'dirsync', cookieDigest: COOKIE_DIGEST, index: 4 } },
+  entryId: { kind: 'objectGUID', value: 'c0a8e5f2-1b3d-4e7a-9f60-8d2b4c6e1a07' },
+  op: 'delete',
+  dn: 'CN=Jane Doe,OU=Staff,DC=corp,DC=example,DC=com',
+  previousDn: null,
+  objectClasses: [],
+  attributes: [
+    { name: 'objectGUID', op: 'replace', values: [USER_GUID] },
+    { name: 'isDeleted', op: 'replace', values: ['TRUE'] },
+  ],
+  initiator: null,
+  changeTime: 1767225700000,
+  detectedAt: 1767225702500,
+};
+
+const dsUserMoved: EntryChangeEvent = {
+  eventId: 'ds/changelog/1042',
+  source: { ...DS, position: { kind: 'change-number', changeNumber: '1042' } },
+  entryId: { kind: 'entryUUID', value: '3f2a9c1e-5b7d-4e80-9a1b-2c3d4e5f6a7b' },
+  op: 'rename',
+  dn: 'uid=jdoe,ou=Alumni,dc=example,dc=com',
+  previousDn: 'uid=jdoe,ou=People,dc=example,dc=com',
+  objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+  attributes: [],
+  initiator: 'cn=Directory Manager',
+  changeTime: 1767225800000,
+  detectedAt: 1767225800420,
+};
+
+const userSnapshot: EntryChangeEvent = {
+  eventId: 'ad/snapshot/resync-2026-01-01/17',
+  source: { ...AD, position: { kind: 'snapshot', runId: 'resync-2026-01-01', index: 17 } },
+  entryId: { kind: 'objectGUID', value: 'c0a8e5f2-1b3d-4e7a-9f60-8d2b4c6e1a07' },
+  op: 'snapshot',
+  dn: 'CN=Zoë Ångström,OU=Staff,DC=corp,DC=example,DC=com',
+  previousDn: null,
+  objectClasses: ['top', 'person', 'organizationalPerson', 'user'],
+  attributes: [
+    { name: 'objectGUID', op: 'replace', values: [USER_GUID] },
+    { name: 'objectSid', op: 'replace', values: [USER_SID] },
+    { name: 'sAMAccountName', op: 'replace', values: ['zangstrom'] },
+    { name: 'displayName', op: 'replace', values: ['Zoë Ångström'] },
+    {
+      name: 'memberOf',
+      op: 'replace',
+      values: [
+        'CN=Finance Team,OU=Groups,DC=corp,DC=example,DC=com',
+        'CN=All Staff,OU=Groups,DC=corp,DC=example,DC=com',
+      ],
+    },
+  ],
+  initiator: null,
+  changeTime: null,
+  detectedAt: 1767225900000,
+};
+
+const upsertUser: WriteRequest = {
+  requestId: 'ad/snapshot/resync-2026-01-01/17/ad-to-ds/0',
+  pipe: 'ad-to-ds',
+  sourceEventId: 'ad/snapshot/resync-2026-01-01/17',
+  sourceEntryId: { kind: 'objectGUID', value: 'c0a8e5f2-1b3d-4e7a-9f60-8d2b4c6e1a07' },
+  op: 'upsert',
+  dn: 'uid=zangstrom,ou=People,dc=example,dc=com',
+  previousDn: null,
+  objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+  attributes: [
+    { name: 'uid', op: 'replace', values: ['zangstrom'] },
+    { name: 'cn', op: 'replace', values: ['Zoë Ångström'] },
+    { name: 'adObjectGuid', op: 'replace', values: [USER_GUID] },
+  ],
+  correlation: [['adObjectGuid'], ['uid', 'mail']],
+  changeTime: null,
+  detectedAt: 1767225900000,
+};
+
+const unlinkDeletedUser: WriteRequest = {
+  requestId: `ad/dirsync/${COOKIE_DIGEST}/4/ad-to-ds/1`,
+  pipe: 'ad-to-ds',
+  sourceEventId: `ad/dirsync/${COOKIE_DIGEST}/4`,
+  sourceEntryId: { kind: 'objectGUID', value: 'c0a8e5f2-1b3d-4e7a-9f60-8d2b4c6e1a07' },
+  op: 'unlink',
+  dn: 'uid=jdoe,ou=People,dc=example,dc=com',
+  previousDn: 'uid=jdoe,ou=People,dc=example,dc=com',
+  objectClasses: [],
+  attributes: [{ name: 'uniqueMember', op: 'delete', values: [] }],
+  correlation: [],
+  changeTime: 1767225700000,
+  detectedAt: 1767225702500,
+};
+
+const undecodableDeadLetter: DeadLetter = {
+  stage: 'mapper',
+  reason: 'UndecodableRecordError: undecodable entry-change record (magic-byte): first byte is 0x7b, expected 0x00',
+  topic: 'idsync.ad.changes',
+  partition: 2,
+  offset: '9007199254740993',
+  key: Buffer.from('c0a8e5f2-1b3d-4e7a-9f60-8d2b4c6e1a07'),
+  value: Buffer.from('{"op":"modify"}'),
+  failedAt: 1767226000000,
+};
+
+describe('entry-change records', () => {
+  it.each([
+    ['an AD group member-add modify with incremental values', groupMemberAdded],
+    ['an AD tombstone delete carrying the last known DN', userTombstoned],
+    ['a 389-ds rename with its previous DN', dsUserMoved],
+    ['an AD snapshot read with objectGUID and objectSid', userSnapshot],
+  ])('round-trips %s', (_name, event) => {
+    expect(decodeEntryChange(encodeEntryChange(event))).toStrictEqual(event);
+  });
+
+  it('keeps binary values as Buffers, byte for byte, and text values as strings', () => {
+    const [guid, sid, account] = decodeEntryChange(encodeEntryChange(userSnapshot)).attributes.map((a) => a.values[0]);
+    expect(Buffer.isBuffer(guid) && guid.equals(USER_GUID)).toBe(true);
+    expect(Buffer.isBuffer(sid) && sid.equals(USER_SID)).toBe(true);
+    expect(account).toBe('zangstrom');
+  });
+
+  it('frames the body for the schema registry: magic byte 0, then schema id 1 big-endian', () => {
+    expect(encodeEntryChange(groupMemberAdded).subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 1]));
+  });
+
+  it('encodes the same event to the same bytes every time', () => {
+    expect(encodeEntryChange(dsUserMoved).equals(encodeEntryChange(structuredClone(dsUserMoved)))).toBe(true);
+  });
+
+  it('round-trips any event', () => {
+    fc.assert(
+      fc.property(entryChangeArbitrary, (event) => {
+        expect(decodeEntryChange(encodeEntryChange(event))).toStrictEqual(event);
+      }),
+    );
+  });
+
+  it('refuses an event that does not fit the schema, naming the field', () => {
+    const event = { ...dsUserMoved, changeTime: 1767225800000.5 };
+    expect(() => encodeEntryChange(event)).toThrow(UnencodableRecordError);
+    expect(() => encodeEntryChange(event)).toThrow(/changeTime/);
+  });
+});
+
+describe('record keys', () => {
+  it('are the entry id value, never the DN, which a rename changes', () => {
+    expect(entryKey(dsUserMoved.entryId)).toBe('3f2a9c1e-5b7d-4e80-9a1b-2c3d4e5f6a7b');
+  });
+
+  it('for AD entries are the canonical text of objectGUID', () => {
+    expect(entryKey(groupMemberAdded.entryId)).toBe(canonicalGuid(GROUP_GUID));
+  });
+});
+
+describe('write-request records', () => {
+  it.each([
+    ['an upsert with binary values and correlation rules', upsertUser],
+    ['an unlink of a deleted member', unlinkDeletedUser],
+  ])('round-trip %s', (_name, request) => {
+    expect(decodeWriteRequest(encodeWriteRequest(request))).toStrictEqual(request);
+  });
+
+  it('carry schema id 2', () => {
+    expect(encodeWriteRequest(upsertUser).subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 2]));
+  });
+
+  it('round-trip any request', () => {
+    fc.assert(
+      fc.property(writeRequestArbitrary, (request) => {
+        expect(decodeWriteRequest(encodeWriteRequest(request))).toStrictEqual(request);
+      }),
+    );
+  });
+});
+
+describe('dead-letter records', () => {
+  it('round-trip the failed record byte for byte, with schema id 3', () => {
+    const encoded = encodeDeadLetter(undecodableDeadLetter);
+    expect(encoded.subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 3]));
+    expect(decodeDeadLetter(encoded)).toStrictEqual(undecodableDeadLetter);
+  });
+
+  it('round-trip any dead letter, including ones without key or value', () => {
+    fc.assert(
+      fc.property(deadLetterArbitrary, (letter) => {
+        expect(decodeDeadLetter(encodeDeadLetter(letter))).toStrictEqual(letter);
+      }),
+    );
+  });
+});
+
+describe('undecodable records', () => {
+  const valid = encodeEntryChange(groupMemberAdded);
+  const header = (id: number): Buffer => {
+    const bytes = Buffer.alloc(5);
+    bytes.writeUInt32BE(id, 1);
+    return bytes;
+  };
+
+  it.each([
+    { name: 'an empty value', record: Buffer.alloc(0), reason: 'empty', message: /no value/ },
+    { name: 'a null value (tombstone)', record: null, reason: 'empty', message: /no value/ },
+    { name: 'a JSON value', record: Buffer.from('{"op":"modify"}'), reason: 'magic-byte', message: /0x7b/ },
+    { name: 'a value shorter than its header', record: Buffer.from([0, 0, 1]), reason: 'truncated', message: /3 bytes/ },
+    {
+      name: 'an id no schema has',
+      record: Buffer.concat([header(999), valid.subarray(5)]),
+      reason: 'unknown-schema-id',
+      message: /schema id 999 is not in the registry/,
+    },
+    {
+      name: 'a write request',
+      record: encodeWriteRequest(upsertUser),
+      reason: 'wrong-subject',
+      message: /schema id 2 is write-request v1, not entry-change/,
+    },
+    { name: 'a cut-off body', record: valid.subarray(0, -4), reason: 'truncated', message: /body ends before/ },
+    {
+      name: 'a body followed by extra bytes',
+      record: Buffer.concat([valid, Buffer.from([0])]),
+      reason: 'malformed',
+      message: /1 bytes left after/,
+    },
+    {
+      // eventId '', then source.system enum index 7 of 2 symbols.
+      name: 'a body that is not Avro of the schema',
+      record: Buffer.concat([header(1), Buffer.from([0x00, 0x0e])]),
+      reason: 'malformed',
+      message: /enum index/,
+    },
+    {
+      // Eleven empty or first-branch fields up to objectClasses, which then claims 2^30 items.
+      name: 'a body claiming more array items than it has bytes',
+      record: Buffer.concat([header(1), Buffer.alloc(11), Buffer.from([0x80, 0x80, 0x80, 0x80, 0x08])]),
+      reason: 'malformed',
+      message: /claims 1073741824 items with 0 bytes left/,
+    },
+  ])('rejects $name as $reason', ({ record, reason, message }) => {
+    const error = captureError(() => decodeEntryChange(record));
+    expect(error).toBeInstanceOf(UndecodableRecordError);
+    expect(error).toMatchObject({ reason, subject: 'entry-change', retriable: false });
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it('rejects any bytes after a valid header with UndecodableRecordError or decodes them, nothing else', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (body) => {
+        const error = captureError(() => decodeEntryChange(Buffer.concat([header(1), body])));
+        if (error !== undefined) expect(error).toBeInstanceOf(UndecodableRecordError);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+function captureError(run: () => unknown): unknown {
+  try {
+    run();
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
+const text = fc.string({ unit: 'binary', maxLength: 40 });
+/** avsc reads longs exactly within ±2^52 only (it rejects 2^53-1 and garbles some below -2^52): ample for epoch ms. */
+const long = fc.integer({ min: -(2 ** 52), max: 2 ** 52 });
+const index = fc.integer({ min: 0, max: 2 ** 52 });
+const nullable = <T>(arbitrary: fc.Arbitrary<T>) => fc.option(arbitrary, { nil: null });
+/** Decoded records are plain objects; fast-check's default null-prototype objects would not compare equal. */
+const record = <T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }) => fc.record(model, { noNullPrototype: true });
+
+const bytes = (maxLength: number) => fc.uint8Array({ maxLength }).map((array) => Buffer.from(array));
+
+const attributeChange: fc.Arbitrary<AttributeChange> = record({
+  name: text,
+  op: fc.constantFrom(...VALUE_OPERATIONS),
+  values: fc.array(fc.oneof(text, bytes(32)), { maxLength: 4 }),
+});
+const attributes = fc.array(attributeChange, { maxLength: 5 });
+const entryId = record({ kind: fc.constantFrom(...ENTRY_ID_KINDS), value: fc.uuid() });
+const position: fc.Arbitrary<SourcePosition> = fc.oneof(
+  record({ kind: fc.constant('change-number'), changeNumber: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }).map(String) }),
+  record({ kind: fc.constant('dirsync'), cookieDigest: text, index }),
+  record({ kind: fc.constant('snapshot'), runId: text, index }),
+);
+
+const entryChangeArbitrary: fc.Arbitrary<EntryChangeEvent> = record({
+  eventId: text,
+  source: record({ system: fc.constantFrom(...SOURCE_SYSTEMS), directory: text, server: text, position }),
+  entryId,
+  op: fc.constantFrom(...CHANGE_OPERATIONS),
+  dn: text,
+  previousDn: nullable(text),
+  objectClasses: fc.array(text, { maxLength: 4 }),
+  attributes,
+  initiator: nullable(text),
+  changeTime: nullable(long),
+  detectedAt: long,
+});
+
+const writeRequestArbitrary: fc.Arbitrary<WriteRequest> = record({
+  requestId: text,
+  pipe: text,
+  sourceEventId: text,
+  sourceEntryId: entryId,
+  op: fc.constantFrom(...WRITE_OPERATIONS),
+  dn: text,
+  previousDn: nullable(text),
+  objectClasses: fc.array(text, { maxLength: 4 }),
+  attributes,
+  correlation: fc.array(fc.array(text, { maxLength: 3 }), { maxLength: 3 }),
+  changeTime: nullable(long),
+  detectedAt: long,
+});
+
+const deadLetterArbitrary: fc.Arbitrary<DeadLetter> = record({
+  stage: text,
+  reason: text,
+  topic: text,
+  partition: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+  offset: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }).map(String),
+  key: nullable(bytes(64)),
+  value: nullable(bytes(256)),
+  failedAt: long,
+});
