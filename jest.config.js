@@ -3,7 +3,7 @@ const shared = {
   preset: 'ts-jest',
   testEnvironment: 'node',
   moduleNameMapper: { '^@idsync/([a-z-]+)$': '<rootDir>/libs/$1/src' },
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json', isolatedModules: true }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
 };
 
 module.exports = {

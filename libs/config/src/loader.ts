@@ -41,10 +41,15 @@ export function interpolate(value: unknown, env: Environment, path: string[], pr
   return value;
 }
 
-/** Names of the environment variables a configuration text refers to (for deployment manifests). */
+/** Names of the environment variables a configuration's values refer to (comments don't count). */
 export function referencedVariables(text: string): string[] {
   const names = new Set<string>();
-  for (const match of text.matchAll(PLACEHOLDER)) if (match[1]) names.add(match[1]);
+  const visit = (value: unknown): void => {
+    if (typeof value === 'string') for (const match of value.matchAll(PLACEHOLDER)) names.add(match[1] ?? '');
+    else if (Array.isArray(value)) value.forEach(visit);
+    else if (value !== null && typeof value === 'object') Object.values(value).forEach(visit);
+  };
+  visit(parseDocument(text).toJS());
   return [...names].sort();
 }
 

@@ -1,0 +1,15 @@
+# One image for all five services: docker build --build-arg SERVICE=mapper -t idsync/mapper .
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.base.json tsconfig.build.json ./
+COPY libs ./libs
+COPY services ./services
+RUN npm ci --no-audit --no-fund --omit=optional && npx tsc -b tsconfig.build.json && npm prune --omit=dev
+
+FROM node:24-bookworm-slim
+ARG SERVICE
+ENV NODE_ENV=production IDSYNC_SERVICE=${SERVICE} IDSYNC_CONFIG=/etc/idsync/config.yaml
+WORKDIR /app
+COPY --from=build /app /app
+USER node
+CMD ["sh", "-c", "exec node services/${IDSYNC_SERVICE}/dist/main.js"]
