@@ -47,7 +47,7 @@ ensure_port_free() {
   local port=$1 what=$2 owner
   owner=$(port_owner "$port")
   if [ -n "$owner" ]; then
-    die "port $port (needed by $what) is taken by PID $owner ($(tr '\0' ' ' < "/proc/$owner/cmdline" 2>/dev/null | cut -c1-80)); stop that process, then run 'npm run stack -- up' again"
+    die "port $port (needed by $what) is taken by PID $owner ($(tr '\0\n' '  ' < "/proc/$owner/cmdline" 2>/dev/null | cut -c1-80)); stop that process, then run 'npm run stack -- up' again"
   fi
 }
 
