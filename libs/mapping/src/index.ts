@@ -1,0 +1,74 @@
+export {
+  AD_SYSTEM_CONTAINERS,
+  AD_SYSTEM_PARTITIONS,
+  AD_WELL_KNOWN_USERS_OBJECTS,
+  adSystemObjectReason,
+} from './ad-system-objects';
+export {
+  compilePipe,
+  type CompiledConstantMapping,
+  type CompiledPipe,
+  type CompiledSyncClass,
+  type CompiledTemplateMapping,
+  type CompiledValueMapping,
+} from './compile-pipe';
+export {
+  type Ava,
+  type Dn,
+  dnEquals,
+  escapeDnValue,
+  formatDn,
+  formatRdn,
+  InvalidDnError,
+  isDescendantOf,
+  isInSubtree,
+  normalizeAttributeType,
+  normalizeDn,
+  normalizeDnValue,
+  normalizeRdn,
+  parentDn,
+  parseDn,
+  type Rdn,
+} from './dn';
+export {
+  compileDnMap,
+  type CompiledDnMap,
+  type DnMapResult,
+  type DnMapRule,
+  InvalidDnPatternError,
+  mapDn,
+  matchDnPattern,
+  type ValueLookup,
+} from './dn-map';
+export { EntryView } from './entry-view';
+export {
+  AD_MATCHING_RULES,
+  type AssertionValue,
+  evaluateFilter,
+  type Filter,
+  filterAttributes,
+  type FilterEntry,
+  FilterResult,
+  InvalidFilterError,
+  matchesFilter,
+  parseFilter,
+} from './filter';
+export { DROP_REASONS, type DropReason, mapChange, MappingError, type MapResult } from './map-change';
+export {
+  ATTRIBUTE_MAPPING_KINDS,
+  type AttributeMapping,
+  type AttributeMappingKind,
+  attributeMappingSchema,
+  DEFAULT_MEMBER_ATTRIBUTES,
+  type DnMap,
+  dnMapSchema,
+  isPasswordAttribute,
+  PASSWORD_ATTRIBUTES,
+  type Pipe,
+  type PipeInput,
+  pipeSchema,
+  pipesSchema,
+  type SyncClass,
+  syncClassSchema,
+} from './pipe';
+export { InvalidTemplateError, parseTemplate, type Template } from './template';

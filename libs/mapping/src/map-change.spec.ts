@@ -1,0 +1,576 @@
+import { type AttributeChange, type EntryChangeEvent } from '@idsync/contracts';
+import { parse } from 'yaml';
+import { compilePipe, type CompiledPipe } from './compile-pipe';
+import { mapChange, MappingError, type MapResult } from './map-change';
+import { pipeSchema } from './pipe';
+
+/** AD stores a GUID's first three groups little-endian: the bytes objectGUID really holds. */
+function guidBytes(guid: string): Buffer {
+  const hex = guid.replace(/-/g, '');
+  const bytes = Buffer.from(hex, 'hex');
+  bytes.subarray(0, 4).reverse();
+  bytes.subarray(4, 6).reverse();
+  bytes.subarray(6, 8).reverse();
+  return bytes;
+}
+
+function pipeFromYaml(text: string): CompiledPipe {
+  return compilePipe(pipeSchema.parse(parse(text)));
+}
+
+const adToDs = pipeFromYaml(`
+name: ad-to-ds
+source: ad
+destination: ds
+dnMaps:
+  - from: "*,OU=Groups,OU=Corp,DC=example,DC=test"
+    to: "{1},ou=Groups,dc=example,dc=com"
+  - from: "*,**,OU=Corp,DC=example,DC=test"
+    to: "{1},ou=People,dc=example,dc=com"
+correlation: [[uid], [mail]]
+ignoreChangesBy: ["CN=idsync-writer,OU=Service Accounts,DC=example,DC=test"]
+syncClasses:
+  - name: users
+    evaluationOrder: 10
+    includeBaseDns: ["OU=Corp,DC=example,DC=test"]
+    excludeAdSystemObjects: true
+    objectClasses: [user]
+    includeFilter: "(!(objectClass=computer))"
+    destinationObjectClasses: [top, person, organizationalPerson, inetOrgPerson]
+    attributeMappings:
+      - { from: sAMAccountName, to: uid }
+      - { from: givenName, to: givenName }
+      - { from: sn, to: sn }
+      - { to: cn, template: "{givenName} {sn}" }
+      - { from: mail, to: mail }
+      - { from: telephoneNumber, to: telephoneNumber }
+      - { from: thumbnailPhoto, to: jpegPhoto }
+      - { from: manager, to: manager, dn: true }
+  - name: groups
+    evaluationOrder: 20
+    includeBaseDns: ["DC=example,DC=test"]
+    excludeAdSystemObjects: true
+    objectClasses: [group]
+    destinationObjectClasses: [top, groupOfNames]
+    attributeMappings:
+      - { from: cn, to: cn }
+      - { from: description, to: description }
+      - { from: member, to: member, dn: true }
+`);
+
+const dsToAd = pipeFromYaml(`
+name: ds-to-ad
+source: ds
+destination: ad
+dnMaps:
+  - from: "*,ou=Groups,dc=example,dc=com"
+    to: "{1},OU=Groups,OU=Corp,DC=example,DC=test"
+  - from: "*,ou=People,dc=example,dc=com"
+    to: "CN={cn},OU=People,OU=Corp,DC=example,DC=test"
+correlation: [[sAMAccountName]]
+ignoreChangesBy: ["cn=idsync-writer,ou=Services,dc=example,dc=com"]
+syncClasses:
+  - name: people
+    evaluationOrder: 1
+    includeBaseDns: ["ou=People,dc=example,dc=com"]
+    objectClasses: [inetOrgPerson]
+    destinationObjectClasses: [top, person, organizationalPerson, user]
+    attributeMappings:
+      - { from: uid, to: sAMAccountName }
+      - { to: cn, template: "{givenName} {sn}" }
+      - { from: givenName, to: givenName }
+      - { from: sn, to: sn }
+      - { from: mail, to: mail }
+      - { from: userPassword, to: unicodePwd }
+      - { to: userAccountControl, values: ["512"] }
+  - name: groups
+    evaluationOrder: 2
+    includeBaseDns: ["ou=Groups,dc=example,dc=com"]
+    objectClasses: [groupOfNames]
+    destinationObjectClasses: [top, group]
+    attributeMappings:
+      - { from: cn, to: cn }
+      - { from: member, to: member, dn: true }
+`);
+
+const JANE_GUID = '6f1c0b3e-7a2d-4c1b-9e8f-0a1b2c3d4e5f';
+const replace = (name: string, ...values: (string | Buffer)[]): AttributeChange => ({ name, op: 'replace', values });
+
+function adEvent(fields: Partial<EntryChangeEvent> & Pick<EntryChangeEvent, 'eventId' | 'op' | 'dn'>): EntryChangeEvent {
+  return {
+    source: {
+      system: 'active-directory',
+      directory: 'ad',
+      server: 'ldaps://dc1.example.test:636',
+      position: { kind: 'dirsync', cookieDigest: 'sha256:5d41402abc4b2a76b9719d911017c592', index: 0 },
+    },
+    entryId: { kind: 'objectGUID', value: JANE_GUID },
+    previousDn: null,
+    objectClasses: [],
+    attributes: [],
+    initiator: null,
+    changeTime: 1_704_164_645_000,
+    detectedAt: 1_704_164_646_120,
+    ...fields,
+  };
+}
+
+function dsEvent(fields: Partial<EntryChangeEvent> & Pick<EntryChangeEvent, 'eventId' | 'op' | 'dn'>): EntryChangeEvent {
+  return {
+    source: { system: 'ldap', directory: 'ds', server: 'ldaps://ds1.example.com:636', position: { kind: 'change-number', changeNumber: '4711' } },
+    entryId: { kind: 'entryUUID', value: '0b7d4a52-3e1f-4f60-8a55-2c9e7b1d0a11' },
+    previousDn: null,
+    objectClasses: [],
+    attributes: [],
+    initiator: 'cn=Directory Manager',
+    changeTime: 1_704_164_700_000,
+    detectedAt: 1_704_164_700_350,
+    ...fields,
+  };
+}
+
+const thumbnail = Buffer.from('ffd8ffe000104a464946', 'hex');
+
+/** DirSync's view of a new user, as the AD detector reports it. */
+const adUserAdd = adEvent({
+  eventId: 'ad:dirsync:5d41402a:0',
+  op: 'add',
+  dn: 'CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test',
+  objectClasses: ['top', 'person', 'organizationalPerson', 'user'],
+  attributes: [
+    replace('objectClass', 'top', 'person', 'organizationalPerson', 'user'),
+    replace('cn', 'Jane Doe'),
+    replace('sn', 'Doe'),
+    replace('givenName', 'Jane'),
+    replace('displayName', 'Jane Doe'),
+    replace('sAMAccountName', 'jdoe'),
+    replace('userPrincipalName', 'jdoe@example.test'),
+    replace('mail', 'jane.doe@example.test'),
+    replace('userAccountControl', '512'),
+    replace('objectGUID', guidBytes(JANE_GUID)),
+    replace('objectSid', Buffer.from('010500000000000515000000a1b2c3d4e5f60718293a4b5c51040000', 'hex')),
+    replace('thumbnailPhoto', thumbnail),
+    replace('manager', 'CN=John Smith,OU=Sales,OU=Corp,DC=example,DC=test'),
+    replace('whenCreated', '20240102030405.0Z'),
+  ],
+});
+
+function expectMapped(result: MapResult): Extract<MapResult, { kind: 'mapped' }> {
+  if (result.kind !== 'mapped') throw new Error(`expected a mapped result, got ${result.reason}: ${result.detail}`);
+  return result;
+}
+
+function mappingError(run: () => unknown): MappingError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof MappingError) return error;
+    throw error;
+  }
+  throw new Error('expected a MappingError');
+}
+
+describe('mapChange: Active Directory to the directory server', () => {
+  it('maps a new AD user to an upsert of every mapped attribute under ou=People', () => {
+    const result = expectMapped(mapChange(adUserAdd, adToDs));
+    expect(result.syncClass).toBe('users');
+    expect(result.warnings).toEqual([]);
+    expect(result.requests).toEqual([
+      {
+        requestId: 'ad:dirsync:5d41402a:0/ad-to-ds/0',
+        pipe: 'ad-to-ds',
+        sourceEventId: 'ad:dirsync:5d41402a:0',
+        sourceEntryId: { kind: 'objectGUID', value: JANE_GUID },
+        op: 'upsert',
+        dn: 'CN=Jane Doe,ou=People,dc=example,dc=com',
+        previousDn: null,
+        objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+        attributes: [
+          replace('sn', 'Doe'),
+          replace('givenName', 'Jane'),
+          replace('uid', 'jdoe'),
+          replace('mail', 'jane.doe@example.test'),
+          replace('jpegPhoto', thumbnail),
+          replace('manager', 'CN=John Smith,ou=People,dc=example,dc=com'),
+          replace('telephoneNumber'),
+          replace('cn', 'Jane Doe'),
+        ],
+        correlation: [['uid'], ['mail']],
+        changeTime: 1_704_164_645_000,
+        detectedAt: 1_704_164_646_120,
+      },
+    ]);
+  });
+
+  it('passes binary values through as the same bytes', () => {
+    const photo = expectMapped(mapChange(adUserAdd, adToDs)).requests[0]?.attributes.find((a) => a.name === 'jpegPhoto');
+    expect(photo?.values[0]).toBe(thumbnail);
+  });
+
+  it('gives the same requests, with the same ids, when the event is replayed', () => {
+    expect(mapChange(adUserAdd, adToDs)).toEqual(mapChange(structuredClone(adUserAdd), adToDs));
+  });
+
+  it('maps an incremental member add, leaving out (with a warning) a member no DN map covers', () => {
+    const event = adEvent({
+      eventId: 'ad:dirsync:5d41402a:1',
+      entryId: { kind: 'objectGUID', value: '1e0d5c4b-2a39-4847-a6b5-c4d3e2f10a9b' },
+      op: 'modify',
+      dn: 'CN=Sales Team,OU=Groups,OU=Corp,DC=example,DC=test',
+      objectClasses: ['top', 'group'],
+      attributes: [
+        { name: 'member', op: 'add', values: ['CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test', 'CN=Administrator,CN=Users,DC=example,DC=test'] },
+      ],
+    });
+    const result = expectMapped(mapChange(event, adToDs));
+    expect(result.syncClass).toBe('groups');
+    expect(result.requests).toHaveLength(1);
+    expect(result.requests[0]).toMatchObject({
+      requestId: 'ad:dirsync:5d41402a:1/ad-to-ds/0',
+      op: 'modify',
+      dn: 'CN=Sales Team,ou=Groups,dc=example,dc=com',
+      objectClasses: ['top', 'groupOfNames'],
+      attributes: [{ name: 'member', op: 'add', values: ['CN=Jane Doe,ou=People,dc=example,dc=com'] }],
+    });
+    expect(result.warnings).toEqual(["member: no DN map matches 'CN=Administrator,CN=Users,DC=example,DC=test'; left out"]);
+  });
+
+  it('drops a member change whose every value is unmappable, keeping the rest of the modify', () => {
+    const event = adEvent({
+      eventId: 'ad:dirsync:5d41402a:2',
+      op: 'modify',
+      dn: 'CN=Sales Team,OU=Groups,OU=Corp,DC=example,DC=test',
+      objectClasses: ['top', 'group'],
+      attributes: [
+        { name: 'member', op: 'delete', values: ['CN=Guest,CN=Users,DC=example,DC=test'] },
+        replace('description', 'Sales staff'),
+      ],
+    });
+    const result = expectMapped(mapChange(event, adToDs));
+    expect(result.requests[0]?.attributes).toEqual([replace('description', 'Sales staff')]);
+    expect(result.warnings).toHaveLength(1);
+  });
+
+  it('maps a tombstone delete to a delete of the last known DN plus an unlink from groups', () => {
+    const event = adEvent({
+      eventId: 'ad:dirsync:5d41402a:3',
+      op: 'delete',
+      dn: 'CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test',
+      attributes: [replace('isDeleted', 'TRUE')],
+    });
+    const result = expectMapped(mapChange(event, adToDs));
+    expect(result.syncClass).toBe('users');
+    expect(result.requests.map(({ requestId, op, dn, previousDn, attributes, objectClasses }) => ({ requestId, op, dn, previousDn, attributes, objectClasses }))).toEqual([
+      {
+        requestId: 'ad:dirsync:5d41402a:3/ad-to-ds/0',
+        op: 'delete',
+        dn: 'CN=Jane Doe,ou=People,dc=example,dc=com',
+        previousDn: null,
+        attributes: [],
+        objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+      },
+      {
+        requestId: 'ad:dirsync:5d41402a:3/ad-to-ds/1',
+        op: 'unlink',
+        dn: 'CN=Jane Doe,ou=People,dc=example,dc=com',
+        previousDn: 'CN=Jane Doe,ou=People,dc=example,dc=com',
+        attributes: [{ name: 'member', op: 'delete', values: ['CN=Jane Doe,ou=People,dc=example,dc=com'] }],
+        objectClasses: [],
+      },
+    ]);
+  });
+
+  it('excludes AD built-in objects', () => {
+    const event = adEvent({
+      eventId: 'ad:dirsync:5d41402a:4',
+      op: 'add',
+      dn: 'CN=Administrators,CN=Builtin,DC=example,DC=test',
+      objectClasses: ['top', 'group'],
+      attributes: [replace('cn', 'Administrators'), replace('isCriticalSystemObject', 'TRUE'), replace('groupType', '-2147483643')],
+    });
+    expect(mapChange(event, adToDs)).toEqual({
+      kind: 'dropped',
+      reason: 'no-sync-class',
+      syncClass: null,
+      detail: 'no sync class matched (users: not under any includeBaseDns; groups: AD system object (in the CN=Builtin system container))',
+    });
+  });
+
+  it('excludes the well-known accounts in CN=Users', () => {
+    const event = adEvent({ eventId: 'e', op: 'add', dn: 'CN=krbtgt,CN=Users,DC=example,DC=test', objectClasses: ['top', 'group'] });
+    expect(mapChange(event, adToDs)).toMatchObject({ kind: 'dropped', reason: 'no-sync-class' });
+  });
+
+  it('does not select a class on a modify whose object classes it cannot decide', () => {
+    const event = adEvent({ eventId: 'e', op: 'modify', dn: 'CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test', attributes: [replace('mail', 'x@example.test')] });
+    expect(mapChange(event, adToDs)).toMatchObject({
+      kind: 'dropped',
+      reason: 'no-sync-class',
+      detail: expect.stringContaining('users: object classes unknown'),
+    });
+  });
+});
+
+describe('mapChange: modifies and templates', () => {
+  const modify = (attributes: AttributeChange[]): EntryChangeEvent =>
+    adEvent({
+      eventId: 'ad:dirsync:77:0',
+      op: 'modify',
+      dn: 'CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test',
+      objectClasses: ['top', 'person', 'organizationalPerson', 'user'],
+      attributes,
+    });
+
+  it('keeps add, delete and replace of each value-level change', () => {
+    const result = expectMapped(
+      mapChange(
+        modify([
+          { name: 'telephoneNumber', op: 'add', values: ['+1 555 0100'] },
+          { name: 'telephoneNumber', op: 'delete', values: ['+1 555 0199'] },
+          { name: 'mail', op: 'replace', values: [] },
+        ]),
+        adToDs,
+      ),
+    );
+    expect(result.requests[0]?.attributes).toEqual([
+      { name: 'telephoneNumber', op: 'add', values: ['+1 555 0100'] },
+      { name: 'telephoneNumber', op: 'delete', values: ['+1 555 0199'] },
+      { name: 'mail', op: 'replace', values: [] },
+    ]);
+  });
+
+  it('re-renders a template as a replace when its inputs changed and the event states them all', () => {
+    const result = expectMapped(mapChange(modify([replace('givenName', 'Janet'), replace('sn', 'Smith')]), adToDs));
+    expect(result.requests[0]?.attributes).toEqual([replace('givenName', 'Janet'), replace('sn', 'Smith'), replace('cn', 'Janet Smith')]);
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('leaves a template alone, with a warning, when the modify lacks one of its inputs', () => {
+    const result = expectMapped(mapChange(modify([replace('sn', 'Smith')]), adToDs));
+    expect(result.requests[0]?.attributes).toEqual([replace('sn', 'Smith')]);
+    expect(result.warnings).toEqual(["cn not updated: template '{givenName} {sn}' needs the full value of givenName, which the event does not state"]);
+  });
+
+  it('drops a modify that changes no mapped attribute', () => {
+    expect(mapChange(modify([replace('lastLogonTimestamp', '133480000000000000')]), adToDs)).toEqual({
+      kind: 'dropped',
+      reason: 'nothing-to-write',
+      detail: 'no mapped attribute changed',
+      syncClass: 'users',
+    });
+  });
+
+  it('drops changes made by the reverse pipe\'s writer account', () => {
+    const event = { ...modify([replace('sn', 'Smith')]), initiator: 'cn=IDSYNC-writer, ou=Service Accounts, dc=example, dc=test' };
+    expect(mapChange(event, adToDs)).toMatchObject({ kind: 'dropped', reason: 'ignored-initiator' });
+  });
+});
+
+/** A new 389-ds person, as the DS detector reads it from the retro changelog. */
+const dsPersonAdd = dsEvent({
+  eventId: 'ds:changelog:4711',
+  op: 'add',
+  dn: 'uid=jdoe,ou=People,dc=example,dc=com',
+  objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+  attributes: [
+    replace('objectClass', 'top', 'person', 'organizationalPerson', 'inetOrgPerson'),
+    replace('uid', 'jdoe'),
+    replace('cn', 'Jane Doe'),
+    replace('sn', 'Doe'),
+    replace('givenName', 'Jane'),
+    replace('mail', 'jane.doe@example.com'),
+    replace('userPassword', '{PBKDF2-SHA512}10000$c2FsdHNhbHQ=$aGFzaGhhc2g='),
+  ],
+});
+
+describe('mapChange: the directory server to Active Directory', () => {
+  it('maps a new inetOrgPerson to an AD user: uid to sAMAccountName, cn from givenName and sn', () => {
+    const result = expectMapped(mapChange(dsPersonAdd, dsToAd));
+    expect(result.syncClass).toBe('people');
+    expect(result.requests).toEqual([
+      expect.objectContaining({
+        requestId: 'ds:changelog:4711/ds-to-ad/0',
+        op: 'upsert',
+        dn: 'CN=Jane Doe,OU=People,OU=Corp,DC=example,DC=test',
+        objectClasses: ['top', 'person', 'organizationalPerson', 'user'],
+        correlation: [['sAMAccountName']],
+        attributes: [
+          replace('sAMAccountName', 'jdoe'),
+          replace('sn', 'Doe'),
+          replace('givenName', 'Jane'),
+          replace('mail', 'jane.doe@example.com'),
+          replace('unicodePwd', '{PBKDF2-SHA512}10000$c2FsdHNhbHQ=$aGFzaGhhc2g='),
+          replace('cn', 'Jane Doe'),
+          replace('userAccountControl', '512'),
+        ],
+      }),
+    ]);
+  });
+
+  it('passes the password through untouched as an opaque value', () => {
+    const request = expectMapped(mapChange(dsPersonAdd, dsToAd)).requests[0];
+    const source = dsPersonAdd.attributes.find((a) => a.name === 'userPassword');
+    expect(request?.attributes.find((a) => a.name === 'unicodePwd')?.values).toBe(source?.values);
+  });
+
+  it('maps a modrdn to a rename with both DNs mapped, leaving the naming attribute to the rename', () => {
+    const event = dsEvent({
+      eventId: 'ds:changelog:4712',
+      entryId: { kind: 'entryUUID', value: '5a0c9e1d-8b7f-4e2a-9c3d-1f2e3d4c5b6a' },
+      op: 'rename',
+      dn: 'cn=Sales Staff,ou=Groups,dc=example,dc=com',
+      previousDn: 'cn=Sales Team,ou=Groups,dc=example,dc=com',
+      objectClasses: ['top', 'groupOfNames'],
+      attributes: [
+        { name: 'cn', op: 'add', values: ['Sales Staff'] },
+        { name: 'cn', op: 'delete', values: ['Sales Team'] },
+      ],
+    });
+    const result = expectMapped(mapChange(event, dsToAd));
+    expect(result.syncClass).toBe('groups');
+    expect(result.requests).toEqual([
+      expect.objectContaining({
+        requestId: 'ds:changelog:4712/ds-to-ad/0',
+        op: 'rename',
+        dn: 'cn=Sales Staff,OU=Groups,OU=Corp,DC=example,DC=test',
+        previousDn: 'cn=Sales Team,OU=Groups,OU=Corp,DC=example,DC=test',
+        attributes: [],
+      }),
+    ]);
+  });
+
+  it('fails with a MappingError naming the event, the entry and the missing template attribute', () => {
+    const event = { ...dsPersonAdd, eventId: 'ds:changelog:4713', attributes: dsPersonAdd.attributes.filter((a) => a.name !== 'givenName') };
+    const error = mappingError(() => mapChange(event, dsToAd));
+    expect(error.retriable).toBe(false);
+    expect(error.eventId).toBe('ds:changelog:4713');
+    expect(error.message).toBe(
+      "cannot map event ds:changelog:4713 (entry 'uid=jdoe,ou=People,dc=example,dc=com') through pipe 'ds-to-ad': template '{givenName} {sn}' for cn needs attribute givenName, which the entry does not have",
+    );
+    expect(error.message).not.toContain('PBKDF2');
+  });
+
+  it('drops an entry no sync class takes', () => {
+    const event = dsEvent({
+      eventId: 'ds:changelog:4714',
+      op: 'add',
+      dn: 'cn=backup,ou=Services,dc=example,dc=com',
+      objectClasses: ['top', 'applicationProcess'],
+      attributes: [replace('cn', 'backup')],
+    });
+    expect(mapChange(event, dsToAd)).toEqual({
+      kind: 'dropped',
+      reason: 'no-sync-class',
+      syncClass: null,
+      detail: 'no sync class matched (people: not under any includeBaseDns; groups: not under any includeBaseDns)',
+    });
+  });
+
+  it('fails when the DN map needs an attribute the event does not carry', () => {
+    const event = dsEvent({
+      eventId: 'ds:changelog:4715',
+      op: 'modify',
+      dn: 'uid=jdoe,ou=People,dc=example,dc=com',
+      objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+      attributes: [replace('mail', 'jane@example.com')],
+    });
+    expect(mappingError(() => mapChange(event, dsToAd)).problem).toBe(
+      "DN map 2 ('*,ou=People,dc=example,dc=com' -> 'CN={cn},OU=People,OU=Corp,DC=example,DC=test') needs attribute cn, which the event does not carry with its full value",
+    );
+  });
+
+  it('leaves out a member whose DN map reads attributes of the referenced entry', () => {
+    const event = dsEvent({
+      eventId: 'ds:changelog:4716',
+      op: 'modify',
+      dn: 'cn=Sales Team,ou=Groups,dc=example,dc=com',
+      objectClasses: ['top', 'groupOfNames'],
+      attributes: [{ name: 'member', op: 'add', values: ['uid=jdoe,ou=People,dc=example,dc=com'] }],
+    });
+    expect(mapChange(event, dsToAd)).toEqual({
+      kind: 'dropped',
+      reason: 'nothing-to-write',
+      syncClass: 'groups',
+      detail:
+        "no mapped attribute changed (member: DN map 2 ('*,ou=People,dc=example,dc=com' -> 'CN={cn},OU=People,OU=Corp,DC=example,DC=test') needs cn of the referenced entry 'uid=jdoe,ou=People,dc=example,dc=com', which this event does not carry; left out)",
+    });
+  });
+});
+
+describe('mapChange: failures and switches', () => {
+  it('fails on an unparsable DN', () => {
+    const event = adEvent({ eventId: 'bad:1', op: 'add', dn: 'CN=Jane,,DC=example' });
+    const error = mappingError(() => mapChange(event, adToDs));
+    expect(error.message).toBe("cannot map event bad:1 (entry 'CN=Jane,,DC=example') through pipe 'ad-to-ds': the entry DN is not a valid DN: empty RDN");
+    expect(error.cause).toBeInstanceOf(Error);
+  });
+
+  it('fails when no DN map matches the entry', () => {
+    const event = adEvent({ eventId: 'e:2', op: 'add', dn: 'CN=Sales,OU=Other,DC=example,DC=test', objectClasses: ['group'], attributes: [replace('cn', 'Sales')] });
+    expect(mappingError(() => mapChange(event, adToDs)).problem).toBe(
+      "no DN map matched the entry DN 'CN=Sales,OU=Other,DC=example,DC=test' (patterns: '*,OU=Groups,OU=Corp,DC=example,DC=test', '*,**,OU=Corp,DC=example,DC=test')",
+    );
+  });
+
+  const noDeletes = pipeFromYaml(`
+name: no-deletes
+source: ad
+destination: ds
+syncClasses:
+  - { name: all, evaluationOrder: 0, deletes: false, creates: false, destinationObjectClasses: [] }
+`);
+
+  it('drops an operation the sync class disables', () => {
+    expect(mapChange(adEvent({ eventId: 'e', op: 'delete', dn: 'cn=a,dc=x' }), noDeletes)).toEqual({
+      kind: 'dropped',
+      reason: 'operation-disabled',
+      detail: "sync class 'all' does not allow deletes",
+      syncClass: 'all',
+    });
+    expect(mapChange(adEvent({ eventId: 'e', op: 'add', dn: 'cn=a,dc=x' }), noDeletes)).toMatchObject({ reason: 'operation-disabled' });
+  });
+
+  it('turns a snapshot into a modify when the class may modify but not create, and keeps DNs without DN maps', () => {
+    const result = expectMapped(mapChange(adEvent({ eventId: 's', op: 'snapshot', dn: 'cn=a,dc=x', attributes: [replace('cn', 'a')] }), noDeletes));
+    expect(result.requests[0]).toMatchObject({ op: 'modify', dn: 'cn=a,dc=x', attributes: [] });
+  });
+
+  it('maps a snapshot like an add', () => {
+    const result = expectMapped(mapChange({ ...adUserAdd, op: 'snapshot' }, adToDs));
+    expect(result.requests[0]).toEqual(expectMapped(mapChange(adUserAdd, adToDs)).requests[0]);
+  });
+
+  const autoMap = pipeFromYaml(`
+name: auto
+source: ds
+destination: ds2
+autoMapSameNames: true
+autoMapExclude: [userPassword, modifyTimestamp]
+syncClasses:
+  - name: all
+    evaluationOrder: 0
+    destinationObjectClasses: [inetOrgPerson]
+    attributeMappings:
+      - { to: mail, template: "{uid}@example.org" }
+`);
+
+  it('copies same-named attributes except objectClass, excluded ones and explicitly mapped targets', () => {
+    const event = dsEvent({
+      eventId: 'a',
+      op: 'add',
+      dn: 'uid=jdoe,ou=People,dc=example,dc=com',
+      attributes: [
+        replace('objectClass', 'inetOrgPerson'),
+        replace('uid', 'jdoe'),
+        replace('mail', 'old@example.com'),
+        replace('userPassword', 'secret'),
+        replace('jpegPhoto', thumbnail),
+      ],
+    });
+    expect(expectMapped(mapChange(event, autoMap)).requests[0]?.attributes).toEqual([
+      replace('uid', 'jdoe'),
+      replace('jpegPhoto', thumbnail),
+      replace('mail', 'jdoe@example.org'),
+    ]);
+  });
+});

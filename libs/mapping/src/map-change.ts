@@ -1,0 +1,393 @@
+/**
+ * The mapper's pure core: one source event and one compiled pipe in, the destination's write requests out.
+ * No I/O, no clock, no randomness: replaying an event gives the same requests, with the same ids.
+ *
+ * - add -> upsert of every mapped attribute (snapshot too; a snapshot in a class that allows modifies but not
+ *   creates becomes a modify replacing every mapped attribute, so it never creates).
+ * - modify -> modify with the value-level changes mapped (add / delete / replace kept).
+ * - rename -> rename from the mapped previous DN to the mapped DN, with any changed attributes mapped, except
+ *   the destination's naming (RDN) attributes, which the rename itself sets.
+ * - delete -> delete of the mapped DN, plus an `unlink` when the pipe maps member attributes with `dn: true`,
+ *   so the writer removes the deleted entry's DN from groups.
+ *
+ * Templates on a modify: a template is re-rendered (as a replace) only when one of its inputs changed and the
+ * event states the full value of every input (a replace). When any input is unknown (not in the event, or
+ * changed value by value), the template's attribute is left alone and a warning says so: guessing would
+ * overwrite the destination with half a value.
+ *
+ * Member-like DN values (`dn: true`) that no DN map can map (or whose map needs attributes of the referenced
+ * entry) are dropped from the request and listed in `warnings`; the rest of the event still maps.
+ * Password attributes (unicodePwd, userPassword) pass through as opaque values: never read, never logged.
+ */
+import { type AttributeChange, type AttributeValue, type EntryChangeEvent, type WriteOperation, type WriteRequest } from '@idsync/contracts';
+import { adSystemObjectReason } from './ad-system-objects';
+import { type CompiledPipe, type CompiledSyncClass, type CompiledValueMapping } from './compile-pipe';
+import { type Dn, formatDn, InvalidDnError, normalizeDn, normalizeRdn, parseDn } from './dn';
+import { type CompiledDnMap, type DnMapResult, mapDn } from './dn-map';
+import { EntryView } from './entry-view';
+import { evaluateFilter, FilterResult } from './filter';
+import { type PlaceholderPart, renderTemplate, type Template } from './template';
+
+/** Why an event produced no write; a closed set, so callers can count drops by reason. */
+export const DROP_REASONS = ['ignored-initiator', 'no-sync-class', 'operation-disabled', 'nothing-to-write'] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+export type MapResult =
+  | {
+      readonly kind: 'mapped';
+      readonly syncClass: string;
+      readonly requests: readonly WriteRequest[];
+      /** Values left out (unmappable member DNs, templates not re-rendered); the requests are still valid. */
+      readonly warnings: readonly string[];
+    }
+  | { readonly kind: 'dropped'; readonly reason: DropReason; readonly detail: string; readonly syncClass: string | null };
+
+/** The event cannot be mapped with this configuration; retrying the same event gives the same failure. */
+export class MappingError extends Error {
+  readonly retriable = false as const;
+
+  constructor(
+    readonly eventId: string,
+    readonly pipe: string,
+    /** The source entry's DN as the event gives it. */
+    readonly dn: string,
+    readonly problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`cannot map event ${eventId} (entry '${dn}') through pipe '${pipe}': ${problem}`, options);
+    this.name = 'MappingError';
+  }
+}
+
+const NO_WARNINGS: readonly string[] = [];
+const NO_CLASSES: readonly string[] = [];
+
+interface Context {
+  readonly event: EntryChangeEvent;
+  readonly pipe: CompiledPipe;
+  readonly view: EntryView;
+  readonly syncClass: CompiledSyncClass;
+  warnings: string[] | null;
+}
+
+function warn(context: Context, message: string): void {
+  (context.warnings ??= []).push(message);
+}
+
+function fail(event: EntryChangeEvent, pipe: CompiledPipe, problem: string, cause?: unknown): never {
+  throw new MappingError(event.eventId, pipe.name, event.dn, problem, cause === undefined ? undefined : { cause });
+}
+
+function parseEventDn(event: EntryChangeEvent, pipe: CompiledPipe, text: string, what: string): Dn {
+  try {
+    return parseDn(text);
+  } catch (error) {
+    if (error instanceof InvalidDnError) fail(event, pipe, `${what} is not a valid DN: ${error.problem}`, error);
+    throw error;
+  }
+}
+
+function describeMap(map: CompiledDnMap, rule: number): string {
+  return `DN map ${rule + 1} ('${map.from}' -> '${map.to}')`;
+}
+
+/** The entry's destination DN; throws MappingError when no map matches or the matching map lacks a value. */
+function mapEntryDn(event: EntryChangeEvent, pipe: CompiledPipe, view: EntryView, dn: Dn, what: string): Dn {
+  if (pipe.dnMaps.length === 0) return dn;
+  const result = mapDn(pipe.dnMaps, dn, (key) => view.first(key));
+  if (result.kind === 'mapped') return result.dn;
+  if (result.kind === 'no-match') {
+    fail(event, pipe, `no DN map matched the ${what} '${formatDn(dn)}' (patterns: ${pipe.dnMaps.map((map) => `'${map.from}'`).join(', ')})`);
+  }
+  const map = pipe.dnMaps[result.rule] as CompiledDnMap;
+  fail(
+    event,
+    pipe,
+    result.problem === 'missing'
+      ? `${describeMap(map, result.rule)} needs attribute ${result.attribute}, which the event does not carry with its full value`
+      : `${describeMap(map, result.rule)} needs attribute ${result.attribute}, whose value is binary`,
+  );
+}
+
+function inSubtree(keys: readonly string[], base: readonly string[]): boolean {
+  const offset = keys.length - base.length;
+  if (offset < 0) return false;
+  for (let k = base.length - 1; k >= 0; k--) if (keys[offset + k] !== base[k]) return false;
+  return true;
+}
+
+type Selection = { readonly syncClass: CompiledSyncClass } | { readonly syncClass: null; readonly detail: string };
+
+/**
+ * The first class (in evaluation order) whose criteria all hold. A criterion the event cannot decide
+ * (UNDEFINED) does not select, except on a delete: a delete carries little of its entry, and deleting a
+ * destination entry that does not exist is harmless, while skipping a real delete leaves an orphan.
+ */
+function selectSyncClass(pipe: CompiledPipe, dn: Dn, view: EntryView): Selection {
+  const keys = dn.map(normalizeRdn);
+  const lenient = view.event.op === 'delete';
+  const misses: string[] = [];
+  for (const syncClass of pipe.classes) {
+    const miss = classMiss(syncClass, dn, keys, view, lenient);
+    if (miss === null) return { syncClass };
+    misses.push(`${syncClass.name}: ${miss}`);
+  }
+  return { syncClass: null, detail: `no sync class matched (${misses.join('; ')})` };
+}
+
+function classMiss(syncClass: CompiledSyncClass, dn: Dn, keys: readonly string[], view: EntryView, lenient: boolean): string | null {
+  if (syncClass.includeBaseDns.length > 0 && !syncClass.includeBaseDns.some((base) => inSubtree(keys, base))) {
+    return 'not under any includeBaseDns';
+  }
+  if (syncClass.excludeDns.some((base) => inSubtree(keys, base))) return 'under an excludeDns entry';
+  if (syncClass.excludeAdSystemObjects) {
+    const reason = adSystemObjectReason(dn, view);
+    if (reason !== null) return `AD system object (${reason})`;
+  }
+  if (syncClass.objectClasses.size > 0) {
+    const classes = view.values('objectclass');
+    if (classes === undefined || classes.length === 0) {
+      if (!lenient) return 'object classes unknown (the event carries none)';
+    } else if (!classes.some((value) => typeof value === 'string' && syncClass.objectClasses.has(value.toLowerCase()))) {
+      return `none of the object classes ${[...syncClass.objectClasses].join(', ')}`;
+    }
+  }
+  if (syncClass.filter !== null) {
+    const result = evaluateFilter(syncClass.filter, view);
+    if (result === FilterResult.False) return 'includeFilter is FALSE';
+    if (result === FilterResult.Undefined && !lenient) return 'includeFilter is UNDEFINED (reads attributes the event does not carry)';
+  }
+  return null;
+}
+
+function dropped(reason: DropReason, detail: string, syncClass: string | null = null): MapResult {
+  return { kind: 'dropped', reason, detail, syncClass };
+}
+
+function isIgnoredInitiator(pipe: CompiledPipe, initiator: string | null): boolean {
+  if (initiator === null || pipe.ignoreChangesBy.size === 0) return false;
+  let key: string;
+  try {
+    key = normalizeDn(initiator);
+  } catch {
+    key = initiator.trim().toLowerCase();
+  }
+  return pipe.ignoreChangesBy.has(key);
+}
+
+/** Maps one source event through a compiled pipe. Throws MappingError when the event cannot be mapped. */
+export function mapChange(event: EntryChangeEvent, pipe: CompiledPipe): MapResult {
+  if (isIgnoredInitiator(pipe, event.initiator)) {
+    return dropped('ignored-initiator', `made by ${event.initiator ?? ''}, listed in ignoreChangesBy`);
+  }
+  const dn = parseEventDn(event, pipe, event.dn, 'the entry DN');
+  const view = new EntryView(event);
+  const selection = selectSyncClass(pipe, dn, view);
+  if (selection.syncClass === null) return dropped('no-sync-class', selection.detail);
+  const syncClass = selection.syncClass;
+  const context: Context = { event, pipe, view, syncClass, warnings: null };
+
+  switch (event.op) {
+    case 'add':
+      if (!syncClass.creates) return dropped('operation-disabled', `sync class '${syncClass.name}' does not allow creates`, syncClass.name);
+      return mapped(context, [request(context, 0, 'upsert', mapEntryDn(event, pipe, view, dn, 'entry DN'), null, fullAttributes(context))]);
+    case 'snapshot': {
+      if (!syncClass.modifies) {
+        // An upsert could overwrite an existing entry, and a modify could not create one: neither is "creates only".
+        return dropped('operation-disabled', `sync class '${syncClass.name}' does not allow modifies, which a snapshot may need`, syncClass.name);
+      }
+      const op: WriteOperation = syncClass.creates ? 'upsert' : 'modify';
+      return mapped(context, [request(context, 0, op, mapEntryDn(event, pipe, view, dn, 'entry DN'), null, fullAttributes(context))]);
+    }
+    case 'modify': {
+      if (!syncClass.modifies) return dropped('operation-disabled', `sync class '${syncClass.name}' does not allow modifies`, syncClass.name);
+      const target = mapEntryDn(event, pipe, view, dn, 'entry DN');
+      const attributes = changedAttributes(context);
+      if (attributes.length === 0) {
+        const why = context.warnings ? ` (${context.warnings.join('; ')})` : '';
+        return dropped('nothing-to-write', `no mapped attribute changed${why}`, syncClass.name);
+      }
+      return mapped(context, [request(context, 0, 'modify', target, null, attributes)]);
+    }
+    case 'rename': {
+      if (!syncClass.modifies) {
+        return dropped('operation-disabled', `sync class '${syncClass.name}' does not allow modifies (renames)`, syncClass.name);
+      }
+      if (event.previousDn === null) fail(event, pipe, 'a rename event has no previousDn');
+      const target = mapEntryDn(event, pipe, view, dn, 'entry DN');
+      const previous = mapEntryDn(event, pipe, view, parseEventDn(event, pipe, event.previousDn, 'previousDn'), 'previous DN');
+      // The rename itself sets the destination's naming attributes; changing them as well would fail.
+      const naming = new Set([...(target[0] ?? []), ...(previous[0] ?? [])].map((ava) => ava.type.toLowerCase()));
+      const attributes = changedAttributes(context).filter((change) => !naming.has(change.name.toLowerCase()));
+      return mapped(context, [request(context, 0, 'rename', target, previous, attributes)]);
+    }
+    case 'delete': {
+      if (!syncClass.deletes) return dropped('operation-disabled', `sync class '${syncClass.name}' does not allow deletes`, syncClass.name);
+      const target = mapEntryDn(event, pipe, view, dn, 'entry DN');
+      const requests = [request(context, 0, 'delete', target, null, [])];
+      if (pipe.unlinkAttributes.length > 0) {
+        const text = formatDn(target);
+        const unlink: AttributeChange[] = pipe.unlinkAttributes.map((name) => ({ name, op: 'delete', values: [text] }));
+        requests.push(request(context, 1, 'unlink', target, target, unlink, NO_CLASSES));
+      }
+      return mapped(context, requests);
+    }
+  }
+}
+
+function mapped(context: Context, requests: WriteRequest[]): MapResult {
+  return { kind: 'mapped', syncClass: context.syncClass.name, requests, warnings: context.warnings ?? NO_WARNINGS };
+}
+
+function request(
+  context: Context,
+  index: number,
+  op: WriteOperation,
+  dn: Dn,
+  previousDn: Dn | null,
+  attributes: readonly AttributeChange[],
+  objectClasses: readonly string[] = context.syncClass.destinationObjectClasses,
+): WriteRequest {
+  const { event, pipe } = context;
+  return {
+    requestId: `${event.eventId}/${pipe.name}/${index}`,
+    pipe: pipe.name,
+    sourceEventId: event.eventId,
+    sourceEntryId: event.entryId,
+    op,
+    dn: formatDn(dn),
+    previousDn: previousDn === null ? null : formatDn(previousDn),
+    objectClasses,
+    attributes,
+    correlation: pipe.correlation,
+    changeTime: event.changeTime,
+    detectedAt: event.detectedAt,
+  };
+}
+
+function autoMapped(syncClass: CompiledSyncClass, key: string): boolean {
+  return syncClass.autoMap && !syncClass.autoMapExclude.has(key) && !syncClass.mappedTargets.has(key);
+}
+
+/**
+ * Every mapped attribute of a whole entry (add, snapshot), each as a replace. An explicitly mapped source
+ * attribute the entry lacks is listed with no values, so the writer clears it in an existing entry.
+ */
+function fullAttributes(context: Context): AttributeChange[] {
+  const { event, view, syncClass } = context;
+  const out: AttributeChange[] = [];
+  for (const change of event.attributes) {
+    if (change.op === 'delete') continue;
+    const key = change.name.toLowerCase();
+    const mappings = syncClass.bySource.get(key);
+    if (mappings !== undefined) {
+      for (const mapping of mappings) out.push({ name: mapping.to, op: 'replace', values: mapValues(context, mapping, change.values) });
+    }
+    if (autoMapped(syncClass, key)) out.push(change.op === 'replace' ? change : { name: change.name, op: 'replace', values: change.values });
+  }
+  for (const mapping of syncClass.valueMappings) {
+    if (view.changes(mapping.fromKey) === undefined) out.push({ name: mapping.to, op: 'replace', values: [] });
+  }
+  for (const mapping of syncClass.templates) {
+    const value = renderTemplate(mapping.template, resolver(view));
+    if (value === null) {
+      const missing = unresolvedInput(mapping.template, view);
+      fail(
+        event,
+        context.pipe,
+        `template '${mapping.template.text}' for ${mapping.to} needs attribute ${missing.name}, ` +
+          `which ${missing.binary ? 'is binary' : 'the entry does not have'}`,
+      );
+    }
+    out.push({ name: mapping.to, op: 'replace', values: [value] });
+  }
+  for (const mapping of syncClass.constants) out.push({ name: mapping.to, op: 'replace', values: mapping.values });
+  return out;
+}
+
+/** The value-level changes of a modify or rename, mapped; templates as described at the top of this file. */
+function changedAttributes(context: Context): AttributeChange[] {
+  const { event, view, syncClass } = context;
+  const out: AttributeChange[] = [];
+  for (const change of event.attributes) {
+    const key = change.name.toLowerCase();
+    const mappings = syncClass.bySource.get(key);
+    if (mappings !== undefined) {
+      for (const mapping of mappings) {
+        const values = mapValues(context, mapping, change.values);
+        // An add or delete of no values is no change (every value was an unmappable member DN).
+        if (values.length === 0 && change.op !== 'replace') continue;
+        out.push({ name: mapping.to, op: change.op, values });
+      }
+    }
+    if (autoMapped(syncClass, key)) out.push(change);
+  }
+  for (const mapping of syncClass.templates) {
+    if (!mapping.template.attributes.some((key) => view.changes(key) !== undefined)) continue;
+    const value = renderTemplate(mapping.template, resolver(view));
+    if (value === null) {
+      const missing = unresolvedInput(mapping.template, view);
+      warn(
+        context,
+        `${mapping.to} not updated: template '${mapping.template.text}' needs the full value of ${missing.name}, which the event does not state`,
+      );
+      continue;
+    }
+    out.push({ name: mapping.to, op: 'replace', values: [value] });
+  }
+  return out;
+}
+
+function resolver(view: EntryView): (part: PlaceholderPart) => string | null {
+  return (part) => {
+    if (part.kind !== 'attribute') return null;
+    const value = view.first(part.key);
+    return typeof value === 'string' && value !== '' ? value : null;
+  };
+}
+
+function unresolvedInput(template: Template, view: EntryView): { name: string; binary: boolean } {
+  for (const part of template.parts) {
+    if (part.kind !== 'attribute') continue;
+    const value = view.first(part.key);
+    if (typeof value !== 'string' || value === '') return { name: part.name, binary: value !== undefined && typeof value !== 'string' };
+  }
+  return { name: '?', binary: false };
+}
+
+/** Copies values (binary and password values untouched), or maps DN values through the pipe's DN maps. */
+function mapValues(context: Context, mapping: CompiledValueMapping, values: readonly AttributeValue[]): readonly AttributeValue[] {
+  if (mapping.kind === 'direct') return values;
+  const { pipe } = context;
+  const out: AttributeValue[] = [];
+  for (const value of values) {
+    if (typeof value !== 'string') {
+      warn(context, `${mapping.from}: a binary value is not a DN; left out`);
+      continue;
+    }
+    let dn: Dn;
+    try {
+      dn = parseDn(value);
+    } catch (error) {
+      if (!(error instanceof InvalidDnError)) throw error;
+      warn(context, `${mapping.from}: '${value}' is not a DN (${error.problem}); left out`);
+      continue;
+    }
+    if (pipe.dnMaps.length === 0) {
+      out.push(value);
+      continue;
+    }
+    // The referenced entry's attributes are not in this event, so maps reading {attr} cannot apply.
+    const result: DnMapResult = mapDn(pipe.dnMaps, dn);
+    if (result.kind === 'mapped') out.push(formatDn(result.dn));
+    else if (result.kind === 'no-match') warn(context, `${mapping.from}: no DN map matches '${value}'; left out`);
+    else {
+      warn(
+        context,
+        `${mapping.from}: ${describeMap(pipe.dnMaps[result.rule] as CompiledDnMap, result.rule)} needs ${result.attribute} ` +
+          `of the referenced entry '${value}', which this event does not carry; left out`,
+      );
+    }
+  }
+  return out;
+}

@@ -1,0 +1,246 @@
+/**
+ * Sync pipe configuration: which source entries go to which destination, and how they are transformed.
+ * The schema is exported so the configuration loader can embed it under `pipes:`; every problem is reported
+ * with its path (`pipes[0].syncClasses[1].includeFilter: ...`). README.md documents it for operators.
+ */
+import { z } from 'zod';
+import { compileDnMap, InvalidDnPatternError } from './dn-map';
+import { InvalidDnError, parseDn } from './dn';
+import { filterAttributes, InvalidFilterError, parseFilter } from './filter';
+import { ATTRIBUTE_NAME, hasPlaceholders, InvalidTemplateError, parseTemplate } from './template';
+
+/** Passed through as opaque values (another component encrypts them); never read by templates, filters or DN maps. */
+export const PASSWORD_ATTRIBUTES = ['unicodePwd', 'userPassword'] as const;
+/** Destination attributes that hold members' DNs; a delete unlinks the deleted entry from them. */
+export const DEFAULT_MEMBER_ATTRIBUTES = ['member', 'uniqueMember'] as const;
+
+const PASSWORD_KEYS: ReadonlySet<string> = new Set(PASSWORD_ATTRIBUTES.map((name) => name.toLowerCase()));
+
+export function isPasswordAttribute(name: string): boolean {
+  return PASSWORD_KEYS.has(name.toLowerCase().split(';')[0] ?? '');
+}
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+
+const attributeName = z
+  .string()
+  .regex(ATTRIBUTE_NAME, 'must be an attribute name (letters, digits and hyphens, starting with a letter) or an OID');
+
+const objectClassName = z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'must be an object class name');
+
+/** A DN (not the empty root DN). */
+const dnText = z.string().superRefine((text, ctx) => {
+  try {
+    if (parseDn(text).length === 0) ctx.addIssue({ code: 'custom', message: 'must not be the empty (root) DN' });
+  } catch (error) {
+    if (!(error instanceof InvalidDnError)) throw error;
+    ctx.addIssue({ code: 'custom', message: `is not a valid DN: ${error.problem}` });
+  }
+});
+
+const filterText = z.string().superRefine((text, ctx) => {
+  try {
+    const used = [...filterAttributes(parseFilter(text))].filter(isPasswordAttribute);
+    if (used.length > 0) ctx.addIssue({ code: 'custom', message: `must not read password attributes (${used.join(', ')})` });
+  } catch (error) {
+    if (!(error instanceof InvalidFilterError)) throw error;
+    ctx.addIssue({ code: 'custom', message: `is not a valid LDAP filter: ${error.problem} (at character ${error.position + 1})` });
+  }
+});
+
+export const dnMapSchema = z
+  .object({
+    /** Source DN pattern: `*` is one RDN, `**` any number of RDNs, e.g. `*,**,OU=Corp,DC=example,DC=test`. */
+    from: nonEmpty,
+    /** Destination DN pattern: `{1}` wildcard matches, `{attr}` source attribute values, e.g. `{1},ou=People,dc=example,dc=com`. */
+    to: nonEmpty,
+  })
+  .strict()
+  .superRefine((map, ctx) => {
+    try {
+      const compiled = compileDnMap(map);
+      const secret = compiled.attributes.filter(isPasswordAttribute);
+      if (secret.length > 0) ctx.addIssue({ code: 'custom', path: ['to'], message: `must not read password attributes (${secret.join(', ')})` });
+    } catch (error) {
+      if (!(error instanceof InvalidDnPatternError)) throw error;
+      ctx.addIssue({ code: 'custom', path: [error.pattern === map.from ? 'from' : 'to'], message: error.problem });
+    }
+  });
+export type DnMap = z.infer<typeof dnMapSchema>;
+
+export const ATTRIBUTE_MAPPING_KINDS = ['direct', 'dn', 'template', 'constant'] as const;
+export type AttributeMappingKind = (typeof ATTRIBUTE_MAPPING_KINDS)[number];
+
+/**
+ * One destination attribute. The kind follows from the keys:
+ * `{from, to}` copies values; `{from, to, dn: true}` rewrites DN values through the pipe's DN maps;
+ * `{to, template}` builds one value from source attributes (all required); `{to, values}` sets constants.
+ */
+export const attributeMappingSchema = z
+  .object({
+    to: attributeName,
+    from: attributeName.optional(),
+    dn: z.boolean().optional(),
+    template: nonEmpty.optional(),
+    values: z.array(z.string()).min(1, 'needs at least one value').optional(),
+  })
+  .strict()
+  .superRefine((mapping, ctx) => {
+    const given = (['from', 'template', 'values'] as const).filter((key) => mapping[key] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `needs exactly one of from (copy or dn), template or values; ${given.length ? `got ${given.join(' and ')}` : 'got none'}`,
+      });
+      return;
+    }
+    if (mapping.dn !== undefined && mapping.from === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['dn'], message: 'applies only to a mapping with from' });
+    }
+    if (mapping.dn && mapping.from !== undefined && isPasswordAttribute(mapping.from)) {
+      ctx.addIssue({ code: 'custom', path: ['from'], message: 'a password attribute is not DN-valued' });
+    }
+    if (mapping.template !== undefined) {
+      try {
+        const template = parseTemplate(mapping.template);
+        if (!hasPlaceholders(template)) {
+          ctx.addIssue({ code: 'custom', path: ['template'], message: 'has no {attribute} placeholder; use values for a constant' });
+        }
+        const secret = template.attributes.filter(isPasswordAttribute);
+        if (secret.length > 0) {
+          ctx.addIssue({ code: 'custom', path: ['template'], message: `must not read password attributes (${secret.join(', ')})` });
+        }
+      } catch (error) {
+        if (!(error instanceof InvalidTemplateError)) throw error;
+        ctx.addIssue({ code: 'custom', path: ['template'], message: error.problem });
+      }
+    }
+  })
+  .transform((mapping): AttributeMapping => {
+    if (mapping.template !== undefined) return { kind: 'template', to: mapping.to, template: mapping.template };
+    if (mapping.values !== undefined) return { kind: 'constant', to: mapping.to, values: mapping.values };
+    return { kind: mapping.dn ? 'dn' : 'direct', from: mapping.from ?? '', to: mapping.to };
+  });
+
+export type AttributeMapping =
+  | { readonly kind: 'direct' | 'dn'; readonly from: string; readonly to: string }
+  | { readonly kind: 'template'; readonly to: string; readonly template: string }
+  | { readonly kind: 'constant'; readonly to: string; readonly values: readonly string[] };
+
+function checkUniqueTargets(mappings: readonly AttributeMapping[], ctx: z.RefinementCtx, path: (string | number)[]): void {
+  const seen = new Map<string, number>();
+  mappings.forEach((mapping, index) => {
+    const key = mapping.to.toLowerCase();
+    const first = seen.get(key);
+    if (first !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [...path, index, 'to'], message: `'${mapping.to}' is already mapped by entry [${first}]` });
+    } else seen.set(key, index);
+  });
+}
+
+export const syncClassSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a word (letters, digits, . _ -)'),
+    /** Classes are tried in ascending evaluationOrder; the first whose criteria all hold takes the entry. */
+    evaluationOrder: z.number().int().min(0),
+    /** The entry must be at or below one of these; empty means anywhere. */
+    includeBaseDns: z.array(dnText).default([]),
+    /** Entries at or below these never match. */
+    excludeDns: z.array(dnText).default([]),
+    /** Skip AD's own objects: CN=Builtin, CN=System, well-known CN=Users accounts, isCriticalSystemObject... */
+    excludeAdSystemObjects: z.boolean().default(false),
+    /** RFC 4515 filter the entry must satisfy (TRUE; UNDEFINED does not select, except for deletes). */
+    includeFilter: filterText.optional(),
+    /** The entry must have one of these source object classes; empty means any. */
+    objectClasses: z.array(objectClassName).default([]),
+    creates: z.boolean().default(true),
+    modifies: z.boolean().default(true),
+    deletes: z.boolean().default(true),
+    /** Object classes of entries this class creates in the destination. */
+    destinationObjectClasses: z.array(objectClassName).default([]),
+    /** Class-specific mappings; they win over the pipe's mappings for the same destination attribute. */
+    attributeMappings: z.array(attributeMappingSchema).default([]),
+    /** Overrides the pipe's autoMapSameNames for this class. */
+    autoMapSameNames: z.boolean().optional(),
+    /** Added to the pipe's autoMapExclude for this class. */
+    autoMapExclude: z.array(attributeName).default([]),
+  })
+  .strict()
+  .superRefine((syncClass, ctx) => {
+    if (syncClass.creates && syncClass.destinationObjectClasses.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['destinationObjectClasses'],
+        message: 'needs the object classes of created entries (or set creates: false)',
+      });
+    }
+    checkUniqueTargets(syncClass.attributeMappings, ctx, ['attributeMappings']);
+  });
+export type SyncClass = z.infer<typeof syncClassSchema>;
+
+export const pipeSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9-]*$/, 'pipe names are lower-case words (a-z, 0-9, -)'),
+    /** Name of the source directory under `directories`. */
+    source: nonEmpty,
+    /** Name of the destination directory under `directories`. */
+    destination: nonEmpty,
+    syncClasses: z.array(syncClassSchema).min(1, 'needs at least one sync class'),
+    /** Mappings every class uses (a class's own mapping for the same destination attribute wins). */
+    attributeMappings: z.array(attributeMappingSchema).default([]),
+    /** Copy every source attribute to the destination attribute of the same name unless mapped explicitly. */
+    autoMapSameNames: z.boolean().default(false),
+    /** Source attributes auto-mapping leaves out (objectClass is always left out). */
+    autoMapExclude: z.array(attributeName).default([]),
+    /** Tried in order; the first whose `from` matches maps the DN. None configured: DNs pass unchanged. */
+    dnMaps: z.array(dnMapSchema).default([]),
+    /** Destination attribute lists, tried in order, that find the destination entry for a source entry. */
+    correlation: z.array(z.array(attributeName).min(1, 'a correlation list needs at least one attribute')).default([]),
+    /** Destination attributes holding member DNs; a delete removes the deleted entry's DN from those mapped with dn: true. */
+    memberAttributes: z.array(attributeName).default([...DEFAULT_MEMBER_ATTRIBUTES]),
+    /** Changes made by these DNs (the destination's writer account on the reverse pipe) are dropped: no echo loops. */
+    ignoreChangesBy: z.array(dnText).default([]),
+  })
+  .strict()
+  .superRefine((pipe, ctx) => {
+    if (pipe.source === pipe.destination) {
+      ctx.addIssue({ code: 'custom', path: ['destination'], message: `is the same directory as source ('${pipe.source}')` });
+    }
+    const names = new Map<string, number>();
+    const orders = new Map<number, string>();
+    pipe.syncClasses.forEach((syncClass, index) => {
+      const sameName = names.get(syncClass.name.toLowerCase());
+      if (sameName !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['syncClasses', index, 'name'],
+          message: `'${syncClass.name}' is already used by syncClasses[${sameName}]`,
+        });
+      } else names.set(syncClass.name.toLowerCase(), index);
+      const sameOrder = orders.get(syncClass.evaluationOrder);
+      if (sameOrder !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['syncClasses', index, 'evaluationOrder'],
+          message: `${syncClass.evaluationOrder} is already used by sync class '${sameOrder}'; the order must be unambiguous`,
+        });
+      } else orders.set(syncClass.evaluationOrder, syncClass.name);
+    });
+    checkUniqueTargets(pipe.attributeMappings, ctx, ['attributeMappings']);
+  });
+
+/** A validated pipe (defaults applied, mappings tagged with their kind). */
+export type Pipe = z.infer<typeof pipeSchema>;
+/** A pipe as written in the configuration file. */
+export type PipeInput = z.input<typeof pipeSchema>;
+
+/** The `pipes:` block: pipe names are unique (they appear in every request id). */
+export const pipesSchema = z.array(pipeSchema).superRefine((pipes, ctx) => {
+  const seen = new Map<string, number>();
+  pipes.forEach((pipe, index) => {
+    const first = seen.get(pipe.name);
+    if (first !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `'${pipe.name}' is already used by pipes[${first}]` });
+    } else seen.set(pipe.name, index);
+  });
+});
