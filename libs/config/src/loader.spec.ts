@@ -69,8 +69,13 @@ describe('configuration loading', () => {
     );
   });
 
+  it('rejects a pipe between directories that are not defined', () => {
+    const text = `${DEMO}\npipes:\n  - name: ad-to-ldap\n    source: ad\n    destination: ldap\n    syncClasses:\n      - { name: all, evaluationOrder: 1, destinationObjectClasses: [top] }\n`;
+    expect(problemsOf(text)).toEqual(["pipes[0].destination: names directory 'ldap', which is not defined under directories (defined: ad, ds)"]);
+  });
+
   it('rejects a detector pointed at the wrong kind of directory', () => {
-    const text = DEMO.replace('ad-detector: { httpPort: 8181, source: ad', 'ad-detector: { httpPort: 8181, source: ds');
+    const text = DEMO.replace('  ad-detector:\n    httpPort: 8181\n    source: ad', '  ad-detector:\n    httpPort: 8181\n    source: ds');
     expect(problemsOf(text)).toEqual(["services.ad-detector.source: names directory 'ds' of kind ldap; ad-detector needs kind active-directory"]);
   });
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pipesSchema } from '@idsync/mapping';
 
 /** Names of the five services; each reads its own block under `services`. */
 export const SERVICE_NAMES = ['ad-detector', 'ds-detector', 'mapper', 'ad-writer', 'ds-writer'] as const;
@@ -88,6 +89,8 @@ const kafkaSchema = z
         adOperations: topicSchema,
         dsOperations: topicSchema,
         deadLetter: topicSchema,
+        /** Compacted; the detectors' positions (DirSync cookie, change number), written in the same transaction as the events. */
+        checkpoints: topicSchema,
       })
       .strict(),
   })
@@ -97,7 +100,19 @@ export type KafkaConfig = z.infer<typeof kafkaSchema>;
 const port = z.number().int().min(1).max(65_535);
 
 const detectorServiceSchema = z
-  .object({ httpPort: port, source: nonEmpty, pollIntervalMs: z.number().int().min(50).default(1_000) })
+  .object({
+    httpPort: port,
+    source: nonEmpty,
+    pollIntervalMs: z.number().int().min(50).default(1_000),
+    /** Changes read per poll (changelog entries) or per DirSync page (maxBytes is separate). */
+    batchSize: z.number().int().min(1).max(10_000).default(500),
+    /** Only entries under these DNs are published (default: the directory's baseDn). */
+    includeBaseDns: z.array(nonEmpty).default([]),
+    /** Only entries with one of these object classes are published (default: all). */
+    includeObjectClasses: z.array(nonEmpty).default([]),
+    /** Changes made by these accounts (the writers' bind DNs) are counted and not published again. */
+    ignoreInitiators: z.array(nonEmpty).default([]),
+  })
   .strict();
 const writerServiceSchema = z
   .object({
@@ -131,6 +146,8 @@ export const configSchema = z
     kafka: kafkaSchema,
     directories: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'directory names are lower-case words'), directorySchema),
     services: servicesSchema,
+    /** Sync pipes (source -> destination); AD->DS and DS->AD may both run. See libs/mapping/README.md. */
+    pipes: pipesSchema.default([]),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     /** Where the services' health endpoints listen (0.0.0.0 in a pod). */
     http: z.object({ host: z.string().min(1).default('127.0.0.1') }).strict().default({ host: '127.0.0.1' }),
@@ -159,6 +176,17 @@ export const configSchema = z
     expectKind('ad-writer', 'destination', 'active-directory');
     expectKind('ds-detector', 'source', 'ldap');
     expectKind('ds-writer', 'destination', 'ldap');
+    config.pipes.forEach((pipe, index) => {
+      for (const key of ['source', 'destination'] as const) {
+        if (!config.directories[pipe[key]]) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['pipes', index, key],
+            message: `names directory '${pipe[key]}', which is not defined under directories (defined: ${Object.keys(config.directories).join(', ') || 'none'})`,
+          });
+        }
+      }
+    });
     const ports = new Map<number, string>();
     for (const name of SERVICE_NAMES) {
       const used = config.services[name].httpPort;

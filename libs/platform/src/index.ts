@@ -7,3 +7,5 @@ export { SecretRedactor } from './redact';
 export { directoryProbe, kafkaProbe } from './probes';
 export { ServiceModule, type StartupReport } from './lifecycle';
 export { namedDirectory, writerCredentials } from './directories';
+export { ChangePublisher, CheckpointTooLargeError, type ChangePublisherOptions, type StoredCheckpoint } from './change-publisher';
+export { Counter, Metrics, MetricsModule } from './metrics';

@@ -47,7 +47,13 @@ export async function ensureTopics(admin: Admin, topics: KafkaConfig['topics']):
   if (missing.length === 0) return [];
   await admin.createTopics({
     waitForLeaders: true,
-    topics: missing.map((t) => ({ topic: t.name, numPartitions: t.partitions, replicationFactor: t.replicationFactor })),
+    topics: missing.map((t) => ({
+      topic: t.name,
+      numPartitions: t.partitions,
+      replicationFactor: t.replicationFactor,
+      // Only the latest position per detector matters.
+      ...(t === topics.checkpoints ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}),
+    })),
   });
   return missing.map((t) => t.name);
 }

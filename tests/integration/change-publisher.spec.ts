@@ -1,0 +1,82 @@
+import { decodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
+import { ChangePublisher, createKafka } from '@idsync/platform';
+import { hostPort, requireServer, stackConfig, uniqueSuffix } from './support/stack';
+
+describe('ChangePublisher: events and detector position in one Kafka transaction', () => {
+  const config = stackConfig();
+  const kafka = createKafka(config.kafka, 'idsync-test');
+  const suffix = uniqueSuffix();
+  const options = { detector: 'test-detector', source: `src-${suffix}`, eventsTopic: `idsync.test.events.${suffix}`, checkpointTopic: `idsync.test.checkpoints.${suffix}` };
+
+  const event = (n: number): EntryChangeEvent => ({
+    eventId: `cn:${n}`,
+    source: { system: 'ldap', directory: 'ds', server: 'ldaps://127.0.0.1:3636', position: { kind: 'change-number', changeNumber: String(n) } },
+    entryId: { kind: 'entryUUID', value: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}` },
+    op: 'modify',
+    dn: `uid=user${n},ou=People,dc=example,dc=com`,
+    previousDn: null,
+    objectClasses: [],
+    attributes: [{ name: 'description', op: 'replace', values: [`change ${n}`] }],
+    initiator: null,
+    changeTime: null,
+    detectedAt: 1_700_000_000_000,
+  });
+
+  beforeAll(async () => {
+    const { host, port } = hostPort(config.kafka.brokers[0] ?? '');
+    await requireServer('Kafka', host, port);
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: options.eventsTopic, numPartitions: 3 }, { topic: options.checkpointTopic, numPartitions: 1 }] });
+    await admin.disconnect();
+  });
+
+  it('has no checkpoint before the first batch, and the latest one after each batch, also for a new instance', async () => {
+    const first = new ChangePublisher(kafka, options);
+    await first.connect();
+    expect(await first.readCheckpoint()).toBeNull();
+    await first.publish([event(1), event(2)], { position: '2', server: 'ldaps://127.0.0.1:3636' });
+    await first.publish([], { position: '5', server: 'ldaps://127.0.0.1:3636' });
+    await first.disconnect();
+
+    const restarted = new ChangePublisher(kafka, options);
+    await restarted.connect();
+    expect(await restarted.readCheckpoint()).toEqual({ position: '5', server: 'ldaps://127.0.0.1:3636' });
+    await restarted.disconnect();
+  });
+
+  it('delivers the events keyed by entry id to read_committed consumers', async () => {
+    const consumer = kafka.consumer({ groupId: `idsync-test-${uniqueSuffix()}`, readUncommitted: false });
+    await consumer.connect();
+    await consumer.subscribe({ topic: options.eventsTopic, fromBeginning: true });
+    const seen: { key: string; eventId: string }[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${seen.length} events within 30 s`)), 30_000);
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          const decoded = decodeEntryChange(message.value);
+          seen.push({ key: message.key?.toString() ?? '', eventId: decoded.eventId });
+          if (seen.length === 2) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+    await consumer.disconnect();
+    expect(seen.map((s) => s.eventId).sort()).toEqual(['cn:1', 'cn:2']);
+    expect(seen.find((s) => s.eventId === 'cn:1')?.key).toBe(event(1).entryId.value);
+  });
+
+  it('fences an older instance once a new one connects, so two pods never both advance the position', async () => {
+    const old = new ChangePublisher(kafka, options);
+    await old.connect();
+    const replacement = new ChangePublisher(kafka, options);
+    await replacement.connect();
+    await expect(old.publish([event(9)], { position: '9', server: 'x' })).rejects.toThrow();
+    await replacement.publish([], { position: '10', server: 'ldaps://127.0.0.1:3636' });
+    expect((await replacement.readCheckpoint())?.position).toBe('10');
+    await old.disconnect().catch(() => undefined);
+    await replacement.disconnect();
+  });
+});
