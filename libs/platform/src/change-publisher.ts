@@ -1,5 +1,6 @@
-import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
+import { type Admin, type Kafka, type Producer } from 'kafkajs';
 import { encodeEntryChange, entryKey, type EntryChangeEvent } from '@idsync/contracts';
+import { createProducer } from './kafka';
 
 export interface ChangePublisherOptions {
   /** `ad-detector` or `ds-detector`. */
@@ -55,12 +56,7 @@ export class ChangePublisher {
   async connect(): Promise<void> {
     this.admin = this.kafka.admin();
     await this.admin.connect();
-    this.producer = this.kafka.producer({
-      transactionalId: `idsync.${this.options.detector}.${this.options.source}`,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+    this.producer = createProducer(this.kafka, { transactionalId: `idsync.${this.options.detector}.${this.options.source}` });
     await this.producer.connect();
     // kafkajs registers the transactional id lazily, at the first transaction: do it now, so connecting fences.
     const registration = await this.producer.transaction();

@@ -58,7 +58,16 @@ export async function ensureTopics(admin: Admin, topics: KafkaConfig['topics']):
   return missing.map((t) => t.name);
 }
 
-/** Idempotent producer, acks from all replicas, Java-compatible partitioning (same key, same partition as Java clients). */
+/**
+ * Idempotent producer, acks from all replicas, Java-compatible partitioning (same key, same partition as Java clients).
+ * Retries are unbounded (idempotence needs it): a send waits out a Kafka outage instead of failing the batch.
+ */
 export function createProducer(kafka: Kafka, options: ProducerConfig = {}): Producer {
-  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, ...options });
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
+    ...options,
+  });
 }
