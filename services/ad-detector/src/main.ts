@@ -1,13 +1,78 @@
-import { createKafka, directoryProbe, kafkaProbe, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule } from '@idsync/platform';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { createKafka, directoryProbe, ensureTopics, kafkaProbe, Metrics, MetricsModule, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule, type HealthProbe, type JsonLogger } from '@idsync/platform';
+import { describeError } from './core/errors';
+import { DIRSYNC_OID } from './ldap/dirsync-control';
+import { AdDetector } from './stream/ad-detector';
 
-const DIRSYNC_OID = '1.2.840.113556.1.4.841';
+const STREAM = Symbol('AD_DETECTOR_STREAM');
+
+/** Runs the DirSync stream for the application's lifetime; a failure retrying cannot fix stops the service (exit 1). */
+@Injectable()
+class DirSyncStream implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly abort = new AbortController();
+  private running: Promise<void> | undefined;
+
+  constructor(@Inject(STREAM) private readonly stream: { detector: AdDetector; logger: JsonLogger; prepare: () => Promise<void> }) {}
+
+  onApplicationBootstrap(): void {
+    const { detector, logger, prepare } = this.stream;
+    this.running = prepare().then(() => detector.run(this.abort.signal)).catch((error: unknown) => {
+      logger.event('error', 'ad-detector.stopped', { error: describeError(error) });
+      process.exitCode = 1;
+      process.kill(process.pid, 'SIGTERM');
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+  }
+}
+
+/** Readiness of the stream itself: down once it failed, with the last publish time either way. */
+function streamProbe(detector: AdDetector): HealthProbe {
+  return {
+    name: 'dirsync',
+    async check() {
+      const status = detector.status();
+      const details = { ...status, lastPublishAt: status.lastPublishAt === null ? null : new Date(status.lastPublishAt).toISOString() };
+      if (status.state === 'failed') throw new Error(`DirSync stream stopped: ${status.lastError ?? 'unknown error'}`);
+      return details;
+    },
+  };
+}
 
 void runService('ad-detector', ({ config, logger }) => {
-  const sourceName = config.services['ad-detector'].source;
+  const block = config.services['ad-detector'];
+  const sourceName = block.source;
   const source = namedDirectory(config, sourceName);
-  return ServiceModule.create({
+  const kafka = createKafka(config.kafka, `${config.kafka.clientId}-ad-detector`, logger);
+  const metrics = new Metrics();
+  const detector = new AdDetector({
+    directoryName: sourceName,
+    directory: source,
+    kafka,
+    eventsTopic: config.kafka.topics.adChanges.name,
+    checkpointTopic: config.kafka.topics.checkpoints.name,
+    includeBaseDns: block.includeBaseDns,
+    includeObjectClasses: block.includeObjectClasses,
+    pollIntervalMs: block.pollIntervalMs,
     logger,
-    probes: [kafkaProbe(createKafka(config.kafka, `${config.kafka.clientId}-ad-detector`, logger)), directoryProbe(sourceName, source)],
+    metrics,
+  });
+  /** The events and checkpoint topics must exist before the first transaction (the mapper creates them too). */
+  const prepare = async (): Promise<void> => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, config.kafka.topics);
+    } finally {
+      await admin.disconnect();
+    }
+  };
+  const module = ServiceModule.create({
+    logger,
+    probes: [kafkaProbe(kafka), directoryProbe(sourceName, source), streamProbe(detector)],
     event: 'ad-detector.source',
     report: async () => {
       const { client, url } = await openLdapSession(sourceName, source);
@@ -24,5 +89,7 @@ void runService('ad-detector', ({ config, logger }) => {
         await client.unbind();
       }
     },
+    providers: [{ provide: STREAM, useValue: { detector, logger, prepare } }, DirSyncStream],
   });
+  return { ...module, imports: [...(module.imports ?? []), MetricsModule.forMetrics(metrics)] };
 });

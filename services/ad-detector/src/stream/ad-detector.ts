@@ -1,0 +1,281 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Kafka } from 'kafkajs';
+import { type DirectoryConfig } from '@idsync/config';
+import { type EntryChangeEvent } from '@idsync/contracts';
+import { ChangePublisher, Metrics, type JsonLogger, type StoredCheckpoint } from '@idsync/platform';
+import { DcIdentity, DirSyncCookie } from '../core/dirsync-cookie';
+import { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, describeError } from '../core/errors';
+import { classifyLdapError } from '../core/ldap-errors';
+import { entryGuid, isSkip, needsRefetch, parseDirSyncEntry } from '../core/parse-dirsync-entry';
+import { Scope } from '../core/scope';
+import { DIRSYNC_FLAGS } from '../ldap/dirsync-control';
+import { DirSyncReader, type DirSyncPage } from '../ldap/dirsync-reader';
+import { DetectorMetrics } from './detector-metrics';
+
+/** Where events and the checkpoint go: ChangePublisher, or a wrapper of it in tests. */
+export interface CheckpointedPublisher {
+  readonly checkpointGroup: string;
+  connect(): Promise<void>;
+  readCheckpoint(): Promise<StoredCheckpoint | null>;
+  publish(events: readonly EntryChangeEvent[], checkpoint: StoredCheckpoint): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface AdDetectorOptions {
+  /** Directory name in the configuration (`ad`): the events' source.directory and the checkpoint identity. */
+  readonly directoryName: string;
+  readonly directory: DirectoryConfig;
+  readonly kafka: Kafka;
+  readonly eventsTopic: string;
+  readonly checkpointTopic: string;
+  /** Default: the directory's baseDn. */
+  readonly includeBaseDns?: readonly string[];
+  readonly includeObjectClasses?: readonly string[];
+  readonly pollIntervalMs?: number;
+  /** DirSync request flags. Default: incremental values. */
+  readonly flags?: number;
+  /** Samba ignores it (a page is the whole change set). */
+  readonly maxBytes?: number;
+  /** How often the cookie of empty pages is committed (default 10 minutes). */
+  readonly idleCommitIntervalMs?: number;
+  /** Backoff after a retriable failure: doubles from initial to max. */
+  readonly retryInitialMs?: number;
+  readonly retryMaxMs?: number;
+  readonly logger?: JsonLogger;
+  readonly metrics?: Metrics;
+  /** Default: a ChangePublisher for (ad-detector, directoryName). Tests wrap it to cut a publish short. */
+  readonly publisherFactory?: () => CheckpointedPublisher;
+}
+
+export const DETECTOR_STATES = ['starting', 'baseline', 'streaming', 'retrying', 'stopped', 'failed'] as const;
+export type DetectorState = (typeof DETECTOR_STATES)[number];
+
+export interface DetectorStatus {
+  readonly state: DetectorState;
+  readonly server: string | null;
+  readonly dc: string | null;
+  readonly lastPublishAt: number | null;
+  readonly lastPageAt: number | null;
+  readonly eventsPublished: number;
+  readonly lastError: string | null;
+}
+
+/**
+ * The AD change stream: DirSync pages from the naming-context root, parsed by the pure core, published with the
+ * cookie after them in one Kafka transaction, then a pause of pollIntervalMs when the DC had nothing more.
+ *
+ * - First start (no checkpoint): one DirSync pass to the end WITHOUT publishing, to learn the current cookie, which
+ *   is committed; streaming starts from there. Loading the existing domain is a resync (snapshot), not this.
+ * - Restart: resumes from the committed cookie; a page that was read but not committed is read again.
+ * - The cookie is checked against the DC that answers: one from another DC, or one the DC rejects, stops the
+ *   detector with the way forward (ForeignCookieError, CookieRejectedError); never a silent full pass.
+ * - previousDn of renames comes from an in-memory objectGUID → DN cache, seeded at start from a paged read of the
+ *   included subtrees and kept up to date from the events; a rename of an object the cache did not know has
+ *   previousDn null.
+ */
+export class AdDetector {
+  private readonly scope: Scope;
+  private readonly log: JsonLogger | undefined;
+  private readonly counters: DetectorMetrics;
+  private readonly knownDns = new Map<string, string>();
+  private current: DetectorStatus = { state: 'starting', server: null, dc: null, lastPublishAt: null, lastPageAt: null, eventsPublished: 0, lastError: null };
+
+  constructor(private readonly options: AdDetectorOptions) {
+    this.scope = new Scope(options.includeBaseDns?.length ? options.includeBaseDns : [options.directory.baseDn], options.includeObjectClasses ?? []);
+    this.log = options.logger;
+    this.counters = new DetectorMetrics(options.metrics ?? new Metrics());
+  }
+
+  status(): DetectorStatus {
+    return this.current;
+  }
+
+  private set(update: Partial<DetectorStatus>): void {
+    this.current = { ...this.current, ...update };
+  }
+
+  private newPublisher(): CheckpointedPublisher {
+    return (
+      this.options.publisherFactory?.() ??
+      new ChangePublisher(this.options.kafka, {
+        detector: 'ad-detector',
+        source: this.options.directoryName,
+        eventsTopic: this.options.eventsTopic,
+        checkpointTopic: this.options.checkpointTopic,
+      })
+    );
+  }
+
+  /** Runs until `signal` aborts (resolves) or a failure retrying cannot fix (rejects with an AdDetectorError). */
+  async run(signal: AbortSignal): Promise<void> {
+    let publisher: CheckpointedPublisher | undefined;
+    let reader: DirSyncReader | undefined;
+    let backoff = this.options.retryInitialMs ?? 500;
+    let lastCommitAt = Date.now();
+    /** The read position: the committed cookie, or a later one with no changes between them. */
+    let committed: { cookie: DirSyncCookie; dc: DcIdentity } | undefined;
+    try {
+      while (!signal.aborted) {
+        try {
+          if (!publisher) {
+            const fresh = this.newPublisher();
+            await fresh.connect();
+            publisher = fresh;
+          }
+          if (!reader) {
+            reader = await DirSyncReader.open(this.options.directoryName, this.options.directory);
+            this.set({ server: reader.url, dc: reader.dc.toString() });
+            committed = await this.resume(publisher, reader, signal);
+            if (!committed) break; // aborted during the baseline
+            await this.seedKnownDns(reader);
+            this.set({ state: 'streaming' });
+          }
+          if (!committed) throw new Error('no position after start');
+          const page = await this.readPage(reader, committed.cookie, publisher.checkpointGroup);
+          const events = await this.toEvents(reader, page);
+          // Samba hands out a new cookie on every poll, even with nothing changed: an empty page moves the read
+          // position without a transaction (re-reading from the older cookie returns nothing either), and the
+          // checkpoint is refreshed every idleCommitIntervalMs so a quiet domain does not leave an old cookie.
+          const idleDue = Date.now() - lastCommitAt >= (this.options.idleCommitIntervalMs ?? 600_000);
+          if (page.entries.length > 0 || (idleDue && !page.cookie.equals(committed.cookie))) {
+            await publisher.publish(events, { position: page.cookie.format(), server: committed.dc.format() });
+            lastCommitAt = Date.now();
+            this.afterPublish(events);
+          }
+          committed = { cookie: page.cookie, dc: committed.dc };
+          backoff = this.options.retryInitialMs ?? 500;
+          if (this.current.state !== 'streaming') this.set({ state: 'streaming', lastError: null });
+          if (page.entries.length === 0 && !page.moreResults) await sleep(this.options.pollIntervalMs ?? 1_000, undefined, { signal }).catch(() => undefined);
+        } catch (error) {
+          if (signal.aborted) break;
+          const retriable = isRetriable(error);
+          this.counters.errors.inc({ action: retriable ? 'retry' : error instanceof CookieRejectedError ? 'cookie-rejected' : 'stop' });
+          this.set({ state: retriable ? 'retrying' : 'failed', lastError: describeError(error) });
+          if (!retriable) throw error;
+          this.log?.event('warn', 'ad-detector.retry', { error: describeError(error), inMs: backoff });
+          // Start both edges over: the session may be on a dead DC, the producer inside a broken transaction.
+          await reader?.close();
+          reader = undefined;
+          await publisher?.disconnect().catch(() => undefined);
+          publisher = undefined;
+          await sleep(backoff, undefined, { signal }).catch(() => undefined);
+          backoff = Math.min(backoff * 2, this.options.retryMaxMs ?? 30_000);
+        }
+      }
+    } finally {
+      await reader?.close();
+      await publisher?.disconnect().catch(() => undefined);
+      if (this.current.state !== 'failed') this.set({ state: 'stopped' });
+    }
+  }
+
+  /** The committed cookie (checked against the answering DC), or a new baseline. Undefined when aborted. */
+  private async resume(publisher: CheckpointedPublisher, reader: DirSyncReader, signal: AbortSignal): Promise<{ cookie: DirSyncCookie; dc: DcIdentity } | undefined> {
+    const stored = await publisher.readCheckpoint();
+    if (stored) {
+      const dc = DcIdentity.parse(stored.server);
+      if (!dc.sameDc(reader.dc)) throw new ForeignCookieError(dc.toString(), `${reader.dc.toString()} at ${reader.url}`, publisher.checkpointGroup);
+      const cookie = DirSyncCookie.parse(stored.position);
+      this.log?.event('info', 'ad-detector.resume', { dc: dc.toString(), cookie: cookie.toString() });
+      return { cookie, dc };
+    }
+    this.set({ state: 'baseline' });
+    this.log?.event('info', 'ad-detector.baseline', { dc: reader.dc.toString(), note: 'first start: reading the current cookie without publishing the domain' });
+    let cookie = DirSyncCookie.EMPTY;
+    let objects = 0;
+    for (;;) {
+      if (signal.aborted) return undefined;
+      const page = await this.readPage(reader, cookie, publisher.checkpointGroup);
+      objects += page.entries.length;
+      cookie = page.cookie;
+      if (page.entries.length === 0 && !page.moreResults) break;
+    }
+    await publisher.publish([], { position: cookie.format(), server: reader.dc.format() });
+    this.set({ lastPublishAt: Date.now() });
+    this.log?.event('info', 'ad-detector.baseline.done', { objects, cookie: cookie.toString() });
+    return { cookie, dc: reader.dc };
+  }
+
+  private async seedKnownDns(reader: DirSyncReader): Promise<void> {
+    this.knownDns.clear();
+    for (const base of this.scopeBases()) {
+      try {
+        for (const [guid, dn] of await reader.listDns(base)) this.knownDns.set(guid, dn);
+      } catch (error) {
+        // An included base that does not exist (yet) has nothing to seed.
+        if ((error as { code?: unknown }).code !== 32) throw error;
+      }
+    }
+  }
+
+  private scopeBases(): readonly string[] {
+    return this.options.includeBaseDns?.length ? this.options.includeBaseDns : [this.options.directory.baseDn];
+  }
+
+  private async readPage(reader: DirSyncReader, cookie: DirSyncCookie, group: string): Promise<DirSyncPage> {
+    try {
+      const page = await reader.read(cookie, { flags: this.options.flags ?? DIRSYNC_FLAGS.incrementalValues, maxBytes: this.options.maxBytes ?? 0 });
+      this.counters.pages.inc();
+      this.set({ lastPageAt: Date.now() });
+      return page;
+    } catch (error) {
+      const { action, meaning } = classifyLdapError(error);
+      if (action === 'cookie-rejected' && !cookie.isEmpty) throw new CookieRejectedError(reader.url, group, error);
+      const code = (error as { code?: unknown }).code;
+      throw new DirectoryError(`DirSync search at ${reader.url}`, typeof code === 'number' ? code : null, action === 'retry', meaning, error);
+    }
+  }
+
+  private async toEvents(reader: DirSyncReader, page: DirSyncPage): Promise<EntryChangeEvent[]> {
+    this.counters.entriesRead.inc({}, page.entries.length);
+    if (page.entries.length === 0) return [];
+    const missing = page.entries.filter(needsRefetch).map(entryGuid).filter((g): g is string => g !== null);
+    let classes = new Map<string, string[]>();
+    if (missing.length > 0) {
+      try {
+        classes = await reader.refetchObjectClasses([...new Set(missing)]);
+      } catch (error) {
+        const { action, meaning } = classifyLdapError(error);
+        throw new DirectoryError(`re-fetch by objectGUID at ${reader.url}`, null, action === 'retry', meaning, error);
+      }
+    }
+    const cookieDigest = page.requestCookie.digest();
+    const detectedAt = Date.now();
+    const events: EntryChangeEvent[] = [];
+    page.entries.forEach((entry, index) => {
+      const guid = entryGuid(entry);
+      const result = parseDirSyncEntry(entry, {
+        directory: this.options.directoryName,
+        server: reader.url,
+        cookieDigest,
+        index,
+        detectedAt,
+        scope: this.scope,
+        refetchedObjectClasses: guid && needsRefetch(entry) ? (classes.get(guid) ?? []) : undefined,
+        knownDn: guid ? (this.knownDns.get(guid) ?? null) : null,
+      });
+      if (isSkip(result)) this.counters.skipped.inc({ reason: result.skip });
+      else events.push(result);
+    });
+    return events;
+  }
+
+  private afterPublish(events: readonly EntryChangeEvent[]): void {
+    for (const event of events) {
+      if (event.op === 'delete') this.knownDns.delete(event.entryId.value);
+      else this.knownDns.set(event.entryId.value, event.dn);
+      this.counters.eventsPublished.inc({ op: event.op });
+    }
+    this.set({ lastPublishAt: Date.now(), eventsPublished: this.current.eventsPublished + events.length });
+  }
+}
+
+/** Our errors and openLdapSession's say; kafkajs errors carry `retriable`; anything else goes through the LDAP table. */
+function isRetriable(error: unknown): boolean {
+  if (error instanceof AdDetectorError) return error.retriable;
+  const flag = (error as { retriable?: unknown } | null)?.retriable;
+  if (typeof flag === 'boolean') return flag;
+  const name = (error as { name?: unknown } | null)?.name;
+  if (typeof name === 'string' && name.startsWith('KafkaJS')) return name !== 'KafkaJSNonRetriableError';
+  return classifyLdapError(error).action === 'retry';
+}

@@ -1,0 +1,18 @@
+import { type Counter, type Metrics } from '@idsync/platform';
+
+/** The ad-detector's counters (GET /metrics). Labels are reasons and actions, never values from entries. */
+export class DetectorMetrics {
+  readonly pages: Counter;
+  readonly entriesRead: Counter;
+  readonly eventsPublished: Counter;
+  readonly skipped: Counter;
+  readonly errors: Counter;
+
+  constructor(metrics: Metrics) {
+    this.pages = metrics.counter('idsync_ad_detector_pages_total', 'DirSync pages read (baseline pages included)');
+    this.entriesRead = metrics.counter('idsync_ad_detector_entries_read_total', 'entries DirSync returned after the baseline');
+    this.eventsPublished = metrics.counter('idsync_ad_detector_events_published_total', 'events committed to Kafka, by operation');
+    this.skipped = metrics.counter('idsync_ad_detector_entries_skipped_total', 'entries not published, by reason');
+    this.errors = metrics.counter('idsync_ad_detector_errors_total', 'failures, by action taken (retry, stop, cookie-rejected)');
+  }
+}
