@@ -1,26 +1,66 @@
-import { createKafka, directoryProbe, kafkaProbe, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule } from '@idsync/platform';
+import { Module } from '@nestjs/common';
+import { createKafka, directoryProbe, ensureTopics, kafkaProbe, Metrics, MetricsModule, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule } from '@idsync/platform';
+import { DsDetector } from './detector';
+import { detectorProbe, detectorRunnerModule } from './detector-runner';
+
+@Module({})
+class DsDetectorModule {}
 
 void runService('ds-detector', ({ config, logger }) => {
-  const sourceName = config.services['ds-detector'].source;
+  const settings = config.services['ds-detector'];
+  const sourceName = settings.source;
   const source = namedDirectory(config, sourceName);
-  return ServiceModule.create({
+  const kafka = createKafka(config.kafka, `${config.kafka.clientId}-ds-detector`, logger);
+  const metrics = new Metrics();
+  const detector = new DsDetector({
+    directoryName: sourceName,
+    directory: source,
+    kafka,
+    eventsTopic: config.kafka.topics.dsChanges.name,
+    checkpointTopic: config.kafka.topics.checkpoints.name,
+    pollIntervalMs: settings.pollIntervalMs,
+    batchSize: settings.batchSize,
+    includeBaseDns: settings.includeBaseDns,
+    includeObjectClasses: settings.includeObjectClasses,
+    ignoreInitiators: settings.ignoreInitiators,
     logger,
-    probes: [kafkaProbe(createKafka(config.kafka, `${config.kafka.clientId}-ds-detector`, logger)), directoryProbe(sourceName, source)],
-    event: 'ds-detector.source',
-    report: async () => {
-      const { client, url } = await openLdapSession(sourceName, source);
+    metrics,
+    prepare: async () => {
+      const admin = kafka.admin();
+      await admin.connect();
       try {
-        const dse = await readRootDse(client, ['changelog', 'firstChangeNumber', 'lastChangeNumber', 'vendorVersion']);
-        return {
-          url,
-          vendorVersion: dse['vendorversion']?.[0],
-          changelog: dse['changelog']?.[0] ?? null,
-          firstChangeNumber: dse['firstchangenumber']?.[0] ?? null,
-          lastChangeNumber: dse['lastchangenumber']?.[0] ?? null,
-        };
+        const created = await ensureTopics(admin, config.kafka.topics);
+        if (created.length > 0) logger.event('info', 'ds-detector.topics-created', { topics: created });
       } finally {
-        await client.unbind();
+        await admin.disconnect();
       }
     },
   });
+  return {
+    module: DsDetectorModule,
+    imports: [
+      ServiceModule.create({
+        logger,
+        probes: [kafkaProbe(kafka), directoryProbe(sourceName, source), detectorProbe(detector)],
+        event: 'ds-detector.source',
+        report: async () => {
+          const { client, url } = await openLdapSession(sourceName, source);
+          try {
+            const dse = await readRootDse(client, ['changelog', 'firstChangeNumber', 'lastChangeNumber', 'vendorVersion']);
+            return {
+              url,
+              vendorVersion: dse['vendorversion']?.[0],
+              changelog: dse['changelog']?.[0] ?? null,
+              firstChangeNumber: dse['firstchangenumber']?.[0] ?? null,
+              lastChangeNumber: dse['lastchangenumber']?.[0] ?? null,
+            };
+          } finally {
+            await client.unbind();
+          }
+        },
+      }),
+      MetricsModule.forMetrics(metrics),
+      detectorRunnerModule(detector, logger),
+    ],
+  };
 });

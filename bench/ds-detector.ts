@@ -1,0 +1,123 @@
+// needs-stack
+// 389-ds → Kafka through the ds-detector: N modifies written into 389-ds over several connections (bare write rate),
+// then the changelog loop run from a checkpoint taken before them (changes/s into Kafka, first to last commit), and the
+// Avro codec alone (events encoded/decoded per second). Usage: npm run bench -- ds-detector [N] [connections] [batchSize]
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Attribute, Change } from 'ldapts';
+import configPkg from '@idsync/config';
+import contracts from '@idsync/contracts';
+import platform from '@idsync/platform';
+import detectorPkg from '@idsync/ds-detector/detector';
+
+const { parseConfig } = configPkg;
+const { encodeEntryChange, decodeEntryChange } = contracts;
+const { ChangePublisher, createKafka, JsonLogger, Metrics, openLdapSession, SecretRedactor } = platform;
+const { DsDetector } = detectorPkg;
+
+const N = Number(process.argv[2] ?? 2000);
+const CONNECTIONS = Number(process.argv[3] ?? 4);
+const BATCH = Number(process.argv[4] ?? 500);
+const USERS = 40;
+const root = join(import.meta.dirname, '..');
+const env: Record<string, string> = {};
+for (const line of readFileSync(join(process.env['IDSYNC_STACK_DIR'] ?? '/var/lib/idsync-stack', 'stack.env'), 'utf8').split('\n')) {
+  const m = /^([A-Z_][A-Z0-9_]*)='(.*)'$/.exec(line.trim());
+  if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
+}
+const config = parseConfig(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8'), 'config/demo.yaml', env);
+const ds = config.directories['ds'];
+if (!ds) throw new Error('no directory ds');
+const suffix = Date.now().toString(36);
+const ou = `ou=bench-${suffix},ou=People,${ds.baseDn}`;
+const eventsTopic = `idsync.bench.ds-changes.${suffix}`;
+const checkpointTopic = `idsync.bench.ds-checkpoints.${suffix}`;
+const source = `ds-bench-${suffix}`;
+const quiet = new JsonLogger('bench', 'warn', new SecretRedactor([]), () => undefined);
+const kafka = createKafka(config.kafka, 'idsync-bench-ds', quiet);
+const admin = kafka.admin();
+await admin.connect();
+await admin.createTopics({ waitForLeaders: true, topics: [{ topic: eventsTopic, numPartitions: 6 }, { topic: checkpointTopic, numPartitions: 1 }] });
+
+const sessions = await Promise.all(Array.from({ length: CONNECTIONS }, () => openLdapSession('ds', ds)));
+const main = sessions[0]!.client;
+await main.add(ou, { objectClass: ['top', 'organizationalUnit'], ou: `bench-${suffix}` });
+const users = Array.from({ length: USERS }, (_, k) => `uid=bench-${suffix}-${k},${ou}`);
+for (const [k, dn] of users.entries()) {
+  await main.add(dn, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: `bench-${suffix}-${k}`, cn: `Bench ${k}`, sn: 'Bench' });
+}
+
+// The checkpoint before the modifies: the detector starts from here.
+const dse = await main.search('', { scope: 'base', attributes: ['lastchangenumber'] });
+const before = String(dse.searchEntries[0]?.['lastchangenumber']);
+const publisher = new ChangePublisher(kafka, { detector: 'ds-detector', source, eventsTopic, checkpointTopic });
+await publisher.connect();
+await publisher.publish([], { position: before, server: ds.urls[0]! });
+await publisher.disconnect();
+
+// Bare write rate: N modifies, CONNECTIONS in parallel.
+let next = 0;
+const writeStart = performance.now();
+await Promise.all(
+  sessions.map(async ({ client }) => {
+    for (let k = next++; k < N; k = next++) {
+      await client.modify(users[k % USERS]!, [new Change({ operation: 'replace', modification: new Attribute({ type: 'description', values: [`bench ${k}`] }) })]);
+    }
+  }),
+);
+const writeSeconds = (performance.now() - writeStart) / 1000;
+const after = await main.search('', { scope: 'base', attributes: ['lastchangenumber'] });
+const target = Number(after.searchEntries[0]?.['lastchangenumber']);
+
+// Detector from the checkpoint to the last change: time from the first commit to the one reaching the target.
+const metrics = new Metrics();
+const detector = new DsDetector({ directoryName: 'ds', directory: ds, kafka, eventsTopic, checkpointTopic, checkpointSource: source, pollIntervalMs: 100, batchSize: BATCH, logger: quiet, metrics });
+const runStart = performance.now();
+const loop = detector.run();
+let firstCommit: number | null = null;
+while (Number(detector.status().checkpoint ?? 0) < target) {
+  if (firstCommit === null && Number(detector.status().checkpoint ?? before) > Number(before)) firstCommit = performance.now();
+  if (performance.now() - runStart > 600_000) throw new Error(`detector did not reach ${target}: ${JSON.stringify(detector.status())}`);
+  await new Promise((r) => setTimeout(r, 2));
+}
+const done = performance.now();
+const publishedAtTarget = metrics.counter('idsync_detector_changes_published_total', '').get({ detector: 'ds-detector' });
+await detector.stop();
+await loop;
+const changes = target - Number(before);
+const detectSeconds = (done - runStart) / 1000;
+const commitSeconds = (done - (firstCommit ?? runStart)) / 1000;
+
+// Codec alone: a typical modify event.
+const event = {
+  eventId: 'ds:123456', source: { system: 'ldap' as const, directory: 'ds', server: 'ldaps://127.0.0.1:3636', position: { kind: 'change-number' as const, changeNumber: '123456' } },
+  entryId: { kind: 'entryUUID' as const, value: '9fadf1fd-af7e-492b-aa8a-047013bd5cca' }, op: 'modify' as const,
+  dn: 'uid=jdoe,ou=People,dc=example,dc=com', previousDn: null, objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+  attributes: [{ name: 'description', op: 'replace' as const, values: ['bench value'] }, { name: 'mail', op: 'add' as const, values: ['jdoe@example.com', 'j.doe@example.com'] }],
+  initiator: 'cn=directory manager', changeTime: 1_800_000_000_000, detectedAt: 1_800_000_000_100,
+};
+const CODEC = 200_000;
+let record = encodeEntryChange(event);
+let t = performance.now();
+for (let k = 0; k < CODEC; k++) record = encodeEntryChange(event);
+const encodeRate = CODEC / ((performance.now() - t) / 1000);
+t = performance.now();
+for (let k = 0; k < CODEC; k++) decodeEntryChange(record);
+const decodeRate = CODEC / ((performance.now() - t) / 1000);
+
+for (const dn of users) await main.del(dn).catch(() => undefined);
+await main.del(ou).catch(() => undefined);
+await Promise.all(sessions.map(({ client }) => client.unbind()));
+await admin.deleteTopics({ topics: [eventsTopic, checkpointTopic] }).catch(() => undefined);
+await admin.disconnect();
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+console.log(`ds-detector bench: ${N} modifies on ${CONNECTIONS} connections, detector batch ${BATCH}, RSS ${fmt(process.memoryUsage().rss / 2 ** 20)} MiB`);
+console.table([
+  { measure: '389-ds bare write rate (modifies/s)', value: fmt(N / writeSeconds), detail: `${N} in ${writeSeconds.toFixed(2)} s` },
+  { measure: 'detector 389-ds → Kafka (changes/s, first to last commit)', value: fmt(changes / commitSeconds), detail: `${changes} change numbers (incl. other writers on the server), ${publishedAtTarget} events, ${commitSeconds.toFixed(2)} s` },
+  { measure: 'detector incl. connect + first batch (changes/s)', value: fmt(changes / detectSeconds), detail: `${detectSeconds.toFixed(2)} s` },
+  { measure: 'Avro encode (events/s)', value: fmt(encodeRate), detail: `${record.length} bytes/event` },
+  { measure: 'Avro decode (events/s)', value: fmt(decodeRate), detail: '' },
+]);
+process.exit(0);

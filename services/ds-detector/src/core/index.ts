@@ -1,0 +1,24 @@
+export { ChangeNumber, InvalidChangeNumberError } from './change-number';
+export {
+  CLEAR_PASSWORD_ATTRIBUTE,
+  EntryIdUnknownError,
+  MalformedChangelogEntryError,
+  OPERATIONAL_ATTRIBUTES,
+  dnAfterModRdn,
+  normalizeEntryUuid,
+  parseChangelogEntry,
+  parseGeneralizedTime,
+  rdnValueChanges,
+  readChangelogRecord,
+  toEntryChangeEvent,
+  type ChangeContext,
+  type ChangeType,
+  type ChangelogRecord,
+  type RawChangelogEntry,
+  type ResolvedEntry,
+} from './changelog-entry';
+export { FAILURE_ACTIONS, LDAP_RESULT_CODES, backoffDelay, classifyFailure, type FailureAction, type FailureClass } from './failures';
+export { IGNORE_REASONS, IncludeRules, type ChangeFacts, type IgnoreReason, type IncludeRulesOptions } from './include-rules';
+export { MalformedLdifError, parseLdifContent, parseLdifModifications, type LdifAttribute, type LdifModification } from './ldif';
+export { START_DECISIONS, decidePosition, nextRange, settleBatch, type ChangelogWindow, type PendingGap, type SettledBatch, type StartDecision, type StartDecisionKind } from './position';
+export { ObjectClassMemory } from './object-class-memory';

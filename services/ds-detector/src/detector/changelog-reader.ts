@@ -1,0 +1,127 @@
+import { AndFilter, EqualityFilter, GreaterThanEqualsFilter, LessThanEqualsFilter, NoSuchObjectError, OrFilter, type Client } from 'ldapts';
+import { type DirectoryConfig } from '@idsync/config';
+import { openLdapSession, readRootDse } from '@idsync/platform';
+import { ChangeNumber, normalizeEntryUuid, type ChangelogWindow, type RawChangelogEntry } from '../core';
+
+/** The changelog attributes the parser reads; `changes` comes back as bytes so binary values survive. */
+const CHANGELOG_ATTRIBUTES = ['changeNumber', 'targetDn', 'changeType', 'changes', 'newRdn', 'deleteOldRdn', 'newSuperior', 'changeTime', 'targetUniqueId', 'changeInitiatorsName'];
+const LOOKUP_CHUNK = 50;
+
+export class ChangelogMissingError extends Error {
+  readonly retriable = false;
+  constructor(directory: string, url: string) {
+    super(`directory '${directory}' at ${url} has no changelog in its root DSE: enable the retro changelog (389-ds) or the changelog (PingDirectory), and let the detector's account read cn=changelog`);
+    this.name = 'ChangelogMissingError';
+  }
+}
+
+/** What the detector had to read from an entry because the changelog did not say it. */
+export interface EntryFacts {
+  readonly entryUuid: string;
+  readonly objectClasses: readonly string[];
+}
+
+/** The LDAP edge of the detector: one bound session (failover across the configured URLs), read-only. */
+export class ChangelogReader {
+  private constructor(
+    private readonly directory: string,
+    private readonly config: DirectoryConfig,
+    private readonly client: Client,
+    /** The URL that answered (reported as the events' source server). */
+    readonly url: string,
+  ) {}
+
+  static async open(directory: string, config: DirectoryConfig): Promise<ChangelogReader> {
+    const session = await openLdapSession(directory, config);
+    return new ChangelogReader(directory, config, session.client, session.url);
+  }
+
+  /** The connection, for tests that cut it mid-batch. */
+  get connection(): Client {
+    return this.client;
+  }
+
+  async window(): Promise<ChangelogWindow> {
+    const dse = await readRootDse(this.client, ['changelog', 'firstChangeNumber', 'lastChangeNumber']);
+    if (!dse['changelog']?.[0]) throw new ChangelogMissingError(this.directory, this.url);
+    return {
+      first: ChangeNumber.parse(dse['firstchangenumber']?.[0] ?? '0'),
+      last: ChangeNumber.parse(dse['lastchangenumber']?.[0] ?? '0'),
+    };
+  }
+
+  /** Entries with from <= changeNumber <= to, sorted by change number (the server does not promise an order). */
+  async read(from: ChangeNumber, to: ChangeNumber): Promise<RawChangelogEntry[]> {
+    const filter = new AndFilter({
+      filters: [
+        new GreaterThanEqualsFilter({ attribute: 'changeNumber', value: from.format() }),
+        new LessThanEqualsFilter({ attribute: 'changeNumber', value: to.format() }),
+      ],
+    });
+    const { searchEntries } = await this.client.search('cn=changelog', {
+      scope: 'one',
+      filter,
+      attributes: CHANGELOG_ATTRIBUTES,
+      explicitBufferAttributes: ['changes'],
+    });
+    const keyed = searchEntries.map((entry) => ({ entry: entry as RawChangelogEntry, number: changeNumberOf(entry as RawChangelogEntry) }));
+    keyed.sort((a, b) => (a.number && b.number ? a.number.compare(b.number) : 0));
+    return keyed.map((k) => k.entry);
+  }
+
+  /** Current object classes of entries by entryUUID, batched; entries deleted since are simply absent. */
+  async lookupByUuid(uuids: readonly string[]): Promise<Map<string, EntryFacts>> {
+    const found = new Map<string, EntryFacts>();
+    const unique = [...new Set(uuids)];
+    for (let k = 0; k < unique.length; k += LOOKUP_CHUNK) {
+      const chunk = unique.slice(k, k + LOOKUP_CHUNK);
+      const filter = new OrFilter({ filters: chunk.map((uuid) => new EqualityFilter({ attribute: 'entryUUID', value: uuid })) });
+      const { searchEntries } = await this.client.search(this.config.baseDn, { scope: 'sub', filter, attributes: ['entryUUID', 'objectClass'] });
+      for (const entry of searchEntries) {
+        const facts = factsOf(entry);
+        if (facts) found.set(facts.entryUuid, facts);
+      }
+    }
+    return found;
+  }
+
+  /** entryUUID and object classes of the entry at `dn` (older servers without targetUniqueId); null when it is gone. */
+  async lookupByDn(dn: string): Promise<EntryFacts | null> {
+    try {
+      const { searchEntries } = await this.client.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: ['entryUUID', 'objectClass'] });
+      return searchEntries[0] ? factsOf(searchEntries[0]) : null;
+    } catch (error) {
+      if (error instanceof NoSuchObjectError) return null;
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.unbind().catch(() => undefined);
+  }
+}
+
+function changeNumberOf(entry: RawChangelogEntry): ChangeNumber | null {
+  for (const [key, value] of Object.entries(entry)) {
+    if (key.toLowerCase() !== 'changenumber') continue;
+    try {
+      return ChangeNumber.parse(String(Array.isArray(value) ? value[0] : value));
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+function factsOf(entry: Record<string, unknown>): EntryFacts | null {
+  let uuid: string | null = null;
+  let classes: string[] = [];
+  for (const [key, value] of Object.entries(entry)) {
+    const values = (Array.isArray(value) ? value : [value]).map(String);
+    if (key.toLowerCase() === 'entryuuid' && values[0]) uuid = normalizeEntryUuid(values[0]);
+    if (key.toLowerCase() === 'objectclass') classes = values;
+  }
+  return uuid ? { entryUuid: uuid, objectClasses: classes } : null;
+}
+
+export { changeNumberOf };

@@ -1,0 +1,369 @@
+import { type Kafka } from 'kafkajs';
+import { type DirectoryConfig } from '@idsync/config';
+import { type EntryChangeEvent } from '@idsync/contracts';
+import { ChangePublisher, type JsonLogger, type Metrics } from '@idsync/platform';
+import {
+  ChangeNumber,
+  EntryIdUnknownError,
+  IncludeRules,
+  MalformedChangelogEntryError,
+  ObjectClassMemory,
+  backoffDelay,
+  classifyFailure,
+  decidePosition,
+  nextRange,
+  readChangelogRecord,
+  settleBatch,
+  toEntryChangeEvent,
+  type ChangelogRecord,
+  type ChangelogWindow,
+  type IgnoreReason,
+  type PendingGap,
+} from '../core';
+import { ChangelogReader, changeNumberOf, type EntryFacts } from './changelog-reader';
+import { DetectorMetrics } from './detector-metrics';
+
+export interface DsDetectorOptions {
+  /** Directory name in the configuration (events' source.directory, eventId prefix). */
+  readonly directoryName: string;
+  readonly directory: DirectoryConfig;
+  readonly kafka: Kafka;
+  readonly eventsTopic: string;
+  readonly checkpointTopic: string;
+  /** Checkpoint identity (consumer group idsync.checkpoint.<detector>.<checkpointSource>); default: directoryName. */
+  readonly checkpointSource?: string;
+  readonly detectorName?: string;
+  readonly pollIntervalMs: number;
+  readonly batchSize: number;
+  /** Default: the directory's baseDn. */
+  readonly includeBaseDns?: readonly string[];
+  readonly includeObjectClasses?: readonly string[];
+  readonly ignoreInitiators?: readonly string[];
+  /** How long a missing change number may stay missing before it is skipped as a gap (default 10 s). */
+  readonly gapGraceMs?: number;
+  readonly retryInitialMs?: number;
+  readonly retryMaxMs?: number;
+  readonly logger: JsonLogger;
+  readonly metrics: Metrics;
+  readonly clock?: () => number;
+  /** Run before the first connection succeeds (creating missing topics); retried like any connection failure. */
+  readonly prepare?: () => Promise<void>;
+  /** Test seam: called after a batch was read and before it is published. */
+  readonly afterRead?: (batch: { readonly reader: ChangelogReader; readonly publisher: ChangePublisher; readonly entries: number }) => Promise<void>;
+}
+
+/** The detector cannot go on without someone acting; `resyncNeeded` when its position is gone from the changelog. */
+export class DetectorStoppedError extends Error {
+  readonly retriable = false;
+  constructor(
+    message: string,
+    readonly kind: string,
+    readonly resyncNeeded: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'DetectorStoppedError';
+  }
+}
+
+export interface DetectorStatus {
+  readonly state: 'starting' | 'running' | 'retrying' | 'stopped' | 'failed';
+  /** Last change number committed (the checkpoint). */
+  readonly checkpoint: string | null;
+  /** Highest change number of a published event. */
+  readonly lastPublishedChangeNumber: string | null;
+  readonly lastChangeNumber: string | null;
+  /** lastChangeNumber - checkpoint, as of the last poll. */
+  readonly lag: number | null;
+  readonly error?: string;
+}
+
+/** Outcome of one poll. `more`: the changelog holds further changes right now, poll again without waiting. */
+export interface PollResult {
+  readonly read: number;
+  readonly published: number;
+  readonly ignored: number;
+  readonly more: boolean;
+}
+
+const DETECTOR = 'ds-detector';
+
+/**
+ * Polls cn=changelog by change number and publishes entry-change events with the checkpoint in one Kafka transaction.
+ * Everything it decides comes from the pure core; this class only reads, re-fetches, publishes and retries.
+ */
+export class DsDetector {
+  private readonly detector: string;
+  private readonly rules: IncludeRules;
+  private readonly counters: DetectorMetrics;
+  private readonly clock: () => number;
+  private reader: ChangelogReader | null = null;
+  private publisher: ChangePublisher | null = null;
+  private position: ChangeNumber | null = null;
+  private pendingGap: PendingGap | null = null;
+  private window: ChangelogWindow | null = null;
+  private lastPublished: ChangeNumber | null = null;
+  private state: DetectorStatus['state'] = 'starting';
+  private failure: string | undefined;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private running: Promise<void> | null = null;
+  private prepared = false;
+  private readonly classMemory = new ObjectClassMemory();
+
+  constructor(private readonly options: DsDetectorOptions) {
+    this.detector = options.detectorName ?? DETECTOR;
+    this.rules = new IncludeRules({
+      includeBaseDns: options.includeBaseDns?.length ? options.includeBaseDns : [options.directory.baseDn],
+      includeObjectClasses: options.includeObjectClasses ?? [],
+      ignoreInitiators: options.ignoreInitiators ?? [],
+    });
+    this.counters = new DetectorMetrics(options.metrics);
+    this.clock = options.clock ?? Date.now;
+  }
+
+  status(): DetectorStatus {
+    const lag = this.window && this.position ? this.window.last.distanceFrom(this.position) : null;
+    return {
+      state: this.state,
+      checkpoint: this.position?.format() ?? null,
+      lastPublishedChangeNumber: this.lastPublished?.format() ?? null,
+      lastChangeNumber: this.window?.last.format() ?? null,
+      lag,
+      ...(this.failure ? { error: this.failure } : {}),
+    };
+  }
+
+  /** Runs until stop() (resolves) or a failure no retry can fix (rejects with DetectorStoppedError). */
+  run(): Promise<void> {
+    this.running ??= this.loop();
+    return this.running;
+  }
+
+  /** Graceful: the batch in flight is finished and committed, then connections close. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Abrupt, like a killed process: connections dropped at once, whatever is in flight is lost (and never committed). */
+  async kill(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    const reader = this.reader;
+    const publisher = this.publisher;
+    this.reader = null;
+    this.publisher = null;
+    await Promise.allSettled([reader?.close(), publisher?.disconnect()]);
+    await this.running?.catch(() => undefined);
+  }
+
+  private async loop(): Promise<void> {
+    let attempt = 0;
+    while (!this.stopping) {
+      try {
+        await this.connect();
+        const result = await this.pollOnce();
+        attempt = 0;
+        this.state = 'running';
+        if (!result.more) await this.sleep(this.options.pollIntervalMs);
+      } catch (error) {
+        if (this.stopping) break;
+        const failure = error instanceof DetectorStoppedError ? { action: 'stop' as const, kind: error.kind } : classifyFailure(error);
+        this.counters.errors.inc({ detector: this.detector, kind: failure.kind, action: failure.action });
+        await this.disconnect();
+        if (failure.action === 'stop') {
+          this.state = 'failed';
+          const stopped = error instanceof DetectorStoppedError ? error : new DetectorStoppedError(`${this.detector} stopped: ${describe(error)}`, failure.kind, false, { cause: error });
+          this.failure = stopped.message;
+          this.options.logger.event('error', 'ds-detector.stopped', { kind: failure.kind, resyncNeeded: stopped.resyncNeeded, error: stopped.message });
+          throw stopped;
+        }
+        attempt += 1;
+        this.state = 'retrying';
+        const delay = backoffDelay(attempt, this.options.retryInitialMs ?? 500, this.options.retryMaxMs ?? 30_000);
+        this.options.logger.event('warn', 'ds-detector.retry', { kind: failure.kind, attempt, delayMs: delay, error: describe(error) });
+        await this.sleep(delay);
+      }
+    }
+    await this.disconnect();
+    this.state = 'stopped';
+  }
+
+  /** Opens LDAP and Kafka when needed; the position always comes back from the committed checkpoint. */
+  private async connect(): Promise<void> {
+    if (this.reader && this.publisher) return;
+    await this.disconnect();
+    if (!this.prepared && this.options.prepare) {
+      await this.options.prepare();
+      this.prepared = true;
+    }
+    this.reader = await ChangelogReader.open(this.options.directoryName, this.options.directory);
+    this.publisher = new ChangePublisher(this.options.kafka, {
+      detector: this.detector,
+      source: this.options.checkpointSource ?? this.options.directoryName,
+      eventsTopic: this.options.eventsTopic,
+      checkpointTopic: this.options.checkpointTopic,
+    });
+    await this.publisher.connect();
+    const stored = await this.publisher.readCheckpoint();
+    const checkpoint = stored ? ChangeNumber.parse(stored.position) : null;
+    this.window = await this.reader.window();
+    const decision = decidePosition(checkpoint, this.window);
+    if (decision.kind === 'resync-needed') throw new DetectorStoppedError(decision.message, 'resync-needed', true);
+    this.position = decision.after;
+    this.pendingGap = null;
+    if (decision.kind === 'start-at-end') {
+      // Commit the starting point at once, so a restart before the first change does not skip changes made meanwhile.
+      await this.publisher.publish([], { position: decision.after.format(), server: this.reader.url });
+      this.options.logger.event('info', 'ds-detector.first-start', {
+        after: decision.after.format(),
+        note: 'no checkpoint: publishing changes made from now on; a full load of existing entries is a resync',
+      });
+    } else {
+      this.options.logger.event('info', 'ds-detector.resumed', { after: decision.after.format(), server: this.reader.url, lastChangeNumber: this.window.last.format() });
+    }
+  }
+
+  private async disconnect(): Promise<void> {
+    const reader = this.reader;
+    const publisher = this.publisher;
+    this.reader = null;
+    this.publisher = null;
+    await Promise.allSettled([reader?.close(), publisher?.disconnect()]);
+  }
+
+  /** One batch: read, parse, filter, re-fetch what is missing, publish with the new checkpoint. */
+  async pollOnce(): Promise<PollResult> {
+    const reader = this.reader;
+    const publisher = this.publisher;
+    const position = this.position;
+    if (!reader || !publisher || !position) throw new Error('DsDetector.pollOnce() before connect');
+    const window = await reader.window();
+    this.window = window;
+    const decision = decidePosition(position, window);
+    if (decision.kind === 'resync-needed') throw new DetectorStoppedError(decision.message, 'resync-needed', true);
+    const range = nextRange(position, window, this.options.batchSize);
+    if (!range) return { read: 0, published: 0, ignored: 0, more: false };
+
+    const entries = await reader.read(range.from, range.to);
+    const now = this.clock();
+    const settled = settleBatch({
+      after: position,
+      to: range.to,
+      found: entries.map(changeNumberOf).filter((c): c is ChangeNumber => c !== null),
+      pendingGap: this.pendingGap,
+      now,
+      graceMs: this.options.gapGraceMs ?? 10_000,
+    });
+    const inBatch = entries.filter((entry) => {
+      const number = changeNumberOf(entry);
+      return number !== null && !number.isAfter(settled.through);
+    });
+
+    const tally = { ignored: new Map<IgnoreReason, number>(), deadEnded: new Map<string, number>(), passwords: 0 };
+    const deadEnd = (reason: string, fields: Record<string, unknown>): void => {
+      tally.deadEnded.set(reason, (tally.deadEnded.get(reason) ?? 0) + 1);
+      this.options.logger.event('error', 'ds-detector.change-dead-ended', { reason, ...fields });
+    };
+    const ignore = (reason: IgnoreReason): void => {
+      tally.ignored.set(reason, (tally.ignored.get(reason) ?? 0) + 1);
+    };
+
+    // Parse, and apply the rules that need no re-fetch.
+    const records: ChangelogRecord[] = [];
+    for (const entry of inBatch) {
+      let record: ChangelogRecord;
+      try {
+        record = readChangelogRecord(entry);
+      } catch (error) {
+        if (!(error instanceof MalformedChangelogEntryError)) throw error;
+        deadEnd('malformed-entry', { changeNumber: error.changeNumber, error: error.message });
+        continue;
+      }
+      records.push(record);
+    }
+    const remembered = this.classMemory.learn(records);
+    const candidates: ChangelogRecord[] = [];
+    for (const record of records) {
+      tally.passwords += record.passwordValuesExcluded;
+      const reason = this.rules.ignoreReason({ ...record, objectClasses: remembered.get(record) ?? null, attributeCount: record.attributes.length });
+      if (reason) ignore(reason);
+      else candidates.push(record);
+    }
+
+    // Re-fetch what the changelog left out: entryUUID by DN (old servers), object classes by entryUUID (batched).
+    const byDn = new Map<string, EntryFacts | null>();
+    for (const record of candidates) {
+      if (record.entryUuid === null && record.op !== 'delete' && !byDn.has(record.dn)) byDn.set(record.dn, await reader.lookupByDn(record.dn));
+    }
+    const needClasses = candidates.filter((r) => r.objectClasses === null && r.entryUuid !== null).map((r) => r.entryUuid as string);
+    const byUuid = needClasses.length > 0 ? await reader.lookupByUuid(needClasses) : new Map<string, EntryFacts>();
+
+    const events: EntryChangeEvent[] = [];
+    const context = { directory: this.options.directoryName, server: reader.url, detectedAt: now };
+    for (const record of candidates) {
+      const fetched = record.entryUuid !== null ? byUuid.get(record.entryUuid) : byDn.get(record.dn);
+      if (fetched) this.classMemory.remember(fetched.entryUuid, fetched.objectClasses);
+      let event: EntryChangeEvent;
+      try {
+        // Classes: the record's own (add, delete), else the entry as read now, else what was last seen of it.
+        const objectClasses = fetched?.objectClasses ?? (record.entryUuid !== null ? this.classMemory.recall(record.entryUuid) : null);
+        event = toEntryChangeEvent(record, context, { entryUuid: fetched?.entryUuid ?? null, objectClasses });
+      } catch (error) {
+        if (!(error instanceof EntryIdUnknownError)) throw error;
+        deadEnd('entry-id-unknown', { changeNumber: record.changeNumber.format(), dn: record.dn, error: error.message });
+        continue;
+      }
+      const reason = this.rules.ignoreReason({ ...event, attributeCount: event.attributes.length, passwordValuesExcluded: record.passwordValuesExcluded });
+      if (reason) ignore(reason);
+      else events.push(event);
+    }
+
+    await this.options.afterRead?.({ reader, publisher, entries: inBatch.length });
+    if (settled.through.equals(position)) {
+      this.pendingGap = settled.pendingGap;
+      return { read: 0, published: 0, ignored: 0, more: false };
+    }
+    await publisher.publish(events, { position: settled.through.format(), server: reader.url });
+
+    // Committed: only now do the position and the counters move.
+    this.position = settled.through;
+    this.pendingGap = settled.pendingGap;
+    const last = events.at(-1);
+    if (last && last.source.position.kind === 'change-number') this.lastPublished = ChangeNumber.parse(last.source.position.changeNumber);
+    const labels = { detector: this.detector };
+    this.counters.read.inc(labels, inBatch.length);
+    this.counters.published.inc(labels, events.length);
+    this.counters.batches.inc(labels);
+    this.counters.passwordValuesExcluded.inc(labels, tally.passwords);
+    for (const [reason, count] of tally.ignored) this.counters.ignoredBy(this.detector, reason, count);
+    for (const [reason, count] of tally.deadEnded) this.counters.deadEnded.inc({ ...labels, reason }, count);
+    if (settled.skipped.length > 0) {
+      this.counters.gaps.inc(labels, settled.skipped.length);
+      this.options.logger.event('warn', 'ds-detector.changelog-gap', { skipped: settled.skipped.map((c) => c.format()), graceMs: this.options.gapGraceMs ?? 10_000 });
+    }
+    const ignored = [...tally.ignored.values()].reduce((a, b) => a + b, 0);
+    this.options.logger.event('debug', 'ds-detector.batch', { through: settled.through.format(), read: inBatch.length, published: events.length, ignored });
+    return { read: inBatch.length, published: events.length, ignored, more: settled.through.equals(range.to) && range.to.isBefore(window.last) };
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return code === undefined ? `${error.name}: ${error.message}` : `${error.name}: ${error.message} (code ${String(code)})`;
+}
