@@ -15,7 +15,7 @@ const REFERENCED = referencedVariables(CONTAINER_CONFIG);
 
 /** The container configuration, resolved with placeholder values for every variable it refers to. */
 function containerConfig(): SyncConfig {
-  const env = Object.fromEntries(REFERENCED.map((name) => [name, name.endsWith('_URL') ? 'ldaps://directory.example:636' : 'x']));
+  const env = Object.fromEntries(REFERENCED.map((name) => [name, name.endsWith('_URL') ? 'ldaps://directory.example:636' : name.endsWith('_DN') ? 'dc=example,dc=org' : 'x']));
   env['KAFKA_BROKERS'] = 'kafka:9092';
   return parseConfig(CONTAINER_CONFIG, 'k8s/idsync-config.yaml', env);
 }

@@ -70,7 +70,7 @@ describe('configuration loading', () => {
   });
 
   it('rejects a pipe between directories that are not defined', () => {
-    const text = `${DEMO}\npipes:\n  - name: ad-to-ldap\n    source: ad\n    destination: ldap\n    syncClasses:\n      - { name: all, evaluationOrder: 1, destinationObjectClasses: [top] }\n`;
+    const text = `${DEMO.slice(0, DEMO.indexOf('\npipes:'))}\npipes:\n  - name: ad-to-ldap\n    source: ad\n    destination: ldap\n    syncClasses:\n      - { name: all, evaluationOrder: 1, destinationObjectClasses: [top] }\n`;
     expect(problemsOf(text)).toEqual(["pipes[0].destination: names directory 'ldap', which is not defined under directories (defined: ad, ds)"]);
   });
 

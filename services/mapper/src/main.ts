@@ -1,20 +1,26 @@
-import { createKafka, ensureTopics, kafkaProbe, runService, ServiceModule } from '@idsync/platform';
+import { createKafka, kafkaProbe, Metrics, MetricsModule, runService, ServiceModule } from '@idsync/platform';
+import { MapperService } from './mapper-service';
 
 void runService('mapper', ({ config, logger }) => {
   const kafka = createKafka(config.kafka, `${config.kafka.clientId}-mapper`, logger);
-  return ServiceModule.create({
+  const metrics = new Metrics();
+  const mapper = new MapperService({
+    kafka,
+    config,
     logger,
-    probes: [kafkaProbe(kafka)],
-    event: 'mapper.topics',
-    report: async () => {
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        const created = await ensureTopics(admin, config.kafka.topics);
-        return { created, topics: Object.values(config.kafka.topics).map((t) => `${t.name} (${t.partitions} partitions)`) };
-      } finally {
-        await admin.disconnect();
-      }
+    metrics,
+    // A programming error stopped the loop with its offsets uncommitted: exit non-zero (via a graceful shutdown).
+    onFatal: () => {
+      process.exitCode = 1;
+      process.kill(process.pid, 'SIGTERM');
     },
   });
+  const service = ServiceModule.create({
+    logger,
+    probes: [kafkaProbe(kafka)],
+    event: 'mapper.pipes',
+    report: async () => ({ groupId: mapper.groupId, consumes: mapper.inputTopics, pipes: mapper.mapper.describe() }),
+    providers: [{ provide: MapperService, useValue: mapper }],
+  });
+  return { ...service, imports: [...(service.imports ?? []), MetricsModule.forMetrics(metrics)] };
 });

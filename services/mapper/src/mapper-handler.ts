@@ -1,0 +1,62 @@
+import { type Producer } from 'kafkajs';
+import { DONE, deadLetter, type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome } from '@idsync/platform';
+import { type OutputRecord, type RecordMapper } from './record-mapper';
+
+export interface MapperHandlerOptions {
+  readonly mapper: RecordMapper;
+  /** Idempotent producer (createProducer); the handler awaits acks from all replicas. */
+  readonly producer: Producer;
+  readonly metrics: Metrics;
+  readonly logger: JsonLogger;
+}
+
+/**
+ * The consumer loop's handler: maps every record of the chunk, produces all their write requests in one
+ * sendBatch (acks -1) and returns only once the brokers acknowledged them, so the loop commits the input offsets
+ * after the output exists. A failed send throws (a Kafka error, retried by the loop with the same records).
+ */
+export function mapperHandler(options: MapperHandlerOptions): (records: readonly LoopRecord[]) => Promise<RecordOutcome[]> {
+  const { mapper, producer, metrics, logger } = options;
+  const dropped = metrics.counter('idsync_mapper_dropped_total', 'Events that produced no write request, by pipe and reason');
+  const produced = metrics.counter('idsync_mapper_requests_total', 'Write requests produced, by pipe and operation');
+
+  return async (records) => {
+    const outcomes: RecordOutcome[] = [];
+    const byTopic = new Map<string, { key: string; value: Buffer }[]>();
+    const counts: { pipe: string; op: string }[] = [];
+    for (const record of records) {
+      const result = mapper.map(record.value);
+      if (result.kind === 'dead-letter') {
+        outcomes.push(deadLetter(result.reason));
+        continue;
+      }
+      for (const drop of result.drops) {
+        dropped.inc({ pipe: drop.pipe, reason: drop.reason });
+        logger.event('debug', 'mapper.dropped', { eventId: result.eventId, pipe: drop.pipe, reason: drop.reason, detail: drop.detail });
+      }
+      for (const warning of result.warnings) {
+        // Warnings name attributes and DNs, never password values (the core never reads those).
+        logger.event('warn', 'mapper.warning', { eventId: result.eventId, ...warning });
+      }
+      addAll(byTopic, result.records);
+      counts.push(...result.requests);
+      outcomes.push(DONE);
+    }
+    if (byTopic.size > 0) {
+      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    }
+    for (const { pipe, op } of counts) produced.inc({ pipe, op });
+    return outcomes;
+  };
+}
+
+function addAll(byTopic: Map<string, { key: string; value: Buffer }[]>, records: readonly OutputRecord[]): void {
+  for (const { topic, key, value } of records) {
+    let messages = byTopic.get(topic);
+    if (!messages) {
+      messages = [];
+      byTopic.set(topic, messages);
+    }
+    messages.push({ key, value });
+  }
+}

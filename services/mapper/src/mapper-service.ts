@@ -1,0 +1,117 @@
+import { type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { type Kafka, type Producer } from 'kafkajs';
+import { type SyncConfig } from '@idsync/config';
+import {
+  backoffDelay,
+  createProducer,
+  ensureTopics,
+  runRecordLoop,
+  type JsonLogger,
+  type Metrics,
+  type RecordLoop,
+  type RecordLoopStoppedError,
+} from '@idsync/platform';
+import { mapperHandler } from './mapper-handler';
+import { RecordMapper } from './record-mapper';
+
+export const MAPPER_GROUP_ID = 'idsync-mapper';
+
+export interface MapperServiceOptions {
+  readonly kafka: Kafka;
+  readonly config: Pick<SyncConfig, 'pipes' | 'directories' | 'kafka'>;
+  readonly logger: JsonLogger;
+  readonly metrics: Metrics;
+  /** Default `idsync-mapper`. */
+  readonly groupId?: string;
+  readonly partitionsConsumedConcurrently?: number;
+  /** The loop stopped on a programming error (see consumer-loop.ts); the service should exit non-zero. */
+  readonly onFatal?: (error: RecordLoopStoppedError) => void;
+}
+
+/**
+ * The mapper stage: consumes both change topics (group `idsync-mapper`), maps each event through the pipes of its
+ * source directory and produces the write requests to the destinations' operation topics; input offsets are
+ * committed after the output is acknowledged. Started and stopped with the Nest application.
+ */
+export class MapperService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  readonly mapper: RecordMapper;
+  private producer: Producer | undefined;
+  private loop: RecordLoop | undefined;
+  private starting: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: MapperServiceOptions) {
+    this.mapper = new RecordMapper(options.config);
+  }
+
+  get groupId(): string {
+    return this.options.groupId ?? MAPPER_GROUP_ID;
+  }
+
+  get inputTopics(): string[] {
+    const { topics } = this.options.config.kafka;
+    return [topics.adChanges.name, topics.dsChanges.name];
+  }
+
+  /** Creates missing topics, connects the producer and starts consuming. */
+  async start(): Promise<void> {
+    const { kafka, config, logger, metrics } = this.options;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const created = await ensureTopics(admin, config.kafka.topics);
+      if (created.length > 0) logger.event('info', 'mapper.topics.created', { created });
+    } finally {
+      await admin.disconnect();
+    }
+    const producer = createProducer(kafka);
+    await producer.connect();
+    this.producer = producer;
+    this.loop = await runRecordLoop({
+      kafka,
+      groupId: this.groupId,
+      topics: this.inputTopics,
+      stage: 'mapper',
+      deadLetterTopic: config.kafka.topics.deadLetter.name,
+      logger,
+      metrics,
+      deadLetterProducer: producer,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
+      handleBatch: mapperHandler({ mapper: this.mapper, producer, metrics, logger }),
+      ...(this.options.onFatal ? { onFatal: this.options.onFatal } : {}),
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.starting?.catch(() => undefined);
+    await this.loop?.stop();
+    await this.producer?.disconnect();
+    this.loop = undefined;
+    this.producer = undefined;
+  }
+
+  /** Starts in the background: Kafka being away at start is reported by /health, and the start is retried. */
+  onApplicationBootstrap(): void {
+    this.starting = this.startWithRetry();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+
+  private async startWithRetry(): Promise<void> {
+    for (let attempt = 1; !this.stopped; attempt++) {
+      try {
+        await this.start();
+        return;
+      } catch (error) {
+        await this.producer?.disconnect().catch(() => undefined);
+        this.producer = undefined;
+        const delayMs = backoffDelay(attempt);
+        this.options.logger.event('warn', 'mapper.start.failed', { attempt, delayMs, error: error instanceof Error ? error.message : String(error) });
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
+  }
+}

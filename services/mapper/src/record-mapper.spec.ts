@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfig } from '@idsync/config';
+import { decodeWriteRequest, encodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
+import { RecordMapper } from './record-mapper';
+
+const ENV = {
+  KAFKA_BROKERS: '127.0.0.1:9092', AD_URL: 'ldaps://127.0.0.1:636', AD_BASE_DN: 'DC=example,DC=test', AD_BIND_DN: 'CN=a,DC=example,DC=test',
+  AD_BIND_PASSWORD: 'x', AD_WRITER_BIND_DN: 'CN=w,DC=example,DC=test', AD_WRITER_PASSWORD: 'x', AD_CA_FILE: '/dev/null',
+  DS_URL: 'ldaps://127.0.0.1:3636', DS_BASE_DN: 'dc=example,dc=com', DS_BIND_DN: 'cn=Directory Manager', DS_BIND_PASSWORD: 'x',
+  DS_WRITER_BIND_DN: 'uid=idsync-writer,ou=Services,dc=example,dc=com', DS_WRITER_PASSWORD: 'x', DS_CA_FILE: '/dev/null',
+};
+const file = join(__dirname, '..', '..', '..', 'config', 'demo.yaml');
+const config = parseConfig(readFileSync(file, 'utf8'), file, ENV);
+const mapper = new RecordMapper(config);
+
+const event = (fields: Partial<EntryChangeEvent>): EntryChangeEvent => ({
+  eventId: 'ds:changelog:7',
+  source: { system: 'ldap', directory: 'ds', server: 'ldaps://127.0.0.1:3636', position: { kind: 'change-number', changeNumber: '7' } },
+  entryId: { kind: 'entryUUID', value: '4c7e2a10-88f1-11ee-9d2b-c3a1e0b7d001' },
+  op: 'modify',
+  dn: 'uid=mmiller,ou=People,dc=example,dc=com',
+  previousDn: null,
+  objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+  attributes: [{ name: 'mail', op: 'replace', values: ['mary@example.com'] }],
+  initiator: 'cn=Directory Manager',
+  changeTime: null,
+  detectedAt: 1_700_000_000_000,
+  ...fields,
+});
+
+describe('RecordMapper with the demo pipes', () => {
+  it('routes a directory change to the AD operations topic, keyed by the entry id', () => {
+    const result = mapper.map(encodeEntryChange(event({})));
+    if (result.kind !== 'mapped') throw new Error(result.reason);
+    expect(result.records.map((r) => [r.topic, r.key])).toEqual([[config.kafka.topics.adOperations.name, '4c7e2a10-88f1-11ee-9d2b-c3a1e0b7d001']]);
+    expect(decodeWriteRequest(result.records[0]?.value ?? null)).toMatchObject({ op: 'modify', dn: 'CN=mmiller,OU=Corp,DC=example,DC=test' });
+  });
+
+  it('gives the same bytes for the same record (no clock, no random id)', () => {
+    const record = encodeEntryChange(event({}));
+    const first = mapper.map(record);
+    const second = mapper.map(Buffer.from(record));
+    expect(second).toEqual(first);
+  });
+
+  it('dead-letters an undecodable record with the decoder’s reason', () => {
+    expect(mapper.map(Buffer.from('hello'))).toEqual({ kind: 'dead-letter', reason: expect.stringMatching(/^undecodable entry-change record \(magic-byte\)/) });
+  });
+
+  it('counts an event from a directory no pipe reads as dropped (no-pipe)', () => {
+    const result = mapper.map(encodeEntryChange(event({ source: { system: 'ldap', directory: 'other', server: 'ldaps://x', position: { kind: 'change-number', changeNumber: '1' } } })));
+    expect(result).toMatchObject({ kind: 'mapped', records: [], drops: [{ pipe: 'none', reason: 'no-pipe' }] });
+  });
+
+  it('drops the ds-writer’s own changes (ignored-initiator)', () => {
+    const result = mapper.map(encodeEntryChange(event({ initiator: 'uid=idsync-writer,ou=Services,dc=example,dc=com' })));
+    expect(result).toMatchObject({ kind: 'mapped', records: [], drops: [{ pipe: 'ds-to-ad', reason: 'ignored-initiator' }] });
+  });
+});

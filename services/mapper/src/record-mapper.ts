@@ -1,0 +1,126 @@
+import { type SyncConfig } from '@idsync/config';
+import { decodeEntryChange, encodeWriteRequest, entryKey, UndecodableRecordError, UnencodableRecordError, type WriteRequest } from '@idsync/contracts';
+import { compilePipe, type CompiledPipe, type DropReason, mapChange, MappingError } from '@idsync/mapping';
+
+/**
+ * One input record in, the output records (or the reason it cannot be mapped) out. Pure: no Kafka, no clock, no
+ * random ids, so replaying the input gives byte-identical output. The Kafka handler (mapper-handler.ts) produces
+ * the records and counts and logs what this returns.
+ */
+
+/** Why an event produced nothing: the mapping core's reasons, plus an event from a directory no pipe reads. */
+export type MapperDropReason = DropReason | 'no-pipe';
+
+export interface OutputRecord {
+  readonly topic: string;
+  /** The source entry's stable identity (sourceEntryId.value): one entry's requests stay in order. */
+  readonly key: string;
+  readonly value: Buffer;
+}
+
+export interface PipeDrop {
+  readonly pipe: string;
+  readonly reason: MapperDropReason;
+  readonly detail: string;
+}
+
+export interface PipeWarnings {
+  readonly pipe: string;
+  readonly syncClass: string;
+  readonly warnings: readonly string[];
+}
+
+export type RecordMapping =
+  | {
+      readonly kind: 'mapped';
+      readonly eventId: string;
+      readonly records: readonly OutputRecord[];
+      /** Requests per pipe (for counting). */
+      readonly requests: readonly { readonly pipe: string; readonly op: WriteRequest['op'] }[];
+      readonly drops: readonly PipeDrop[];
+      readonly warnings: readonly PipeWarnings[];
+    }
+  /** Cannot be mapped; nothing is produced for this record. The reason never holds attribute values. */
+  | { readonly kind: 'dead-letter'; readonly reason: string };
+
+interface PipeRoute {
+  readonly pipe: CompiledPipe;
+  readonly topic: string;
+}
+
+const NONE: readonly never[] = [];
+
+export class RecordMapper {
+  private readonly routes = new Map<string, readonly PipeRoute[]>();
+
+  /** Compiles every pipe once; a pipe's destination directory kind picks its operation topic. */
+  constructor(config: Pick<SyncConfig, 'pipes' | 'directories' | 'kafka'>) {
+    for (const pipe of config.pipes) {
+      const destination = config.directories[pipe.destination];
+      if (!destination) throw new Error(`pipe '${pipe.name}' names destination '${pipe.destination}', which is not configured`);
+      const topic = destination.kind === 'active-directory' ? config.kafka.topics.adOperations.name : config.kafka.topics.dsOperations.name;
+      const routes = this.routes.get(pipe.source) ?? [];
+      this.routes.set(pipe.source, [...routes, { pipe: compilePipe(pipe), topic }]);
+    }
+  }
+
+  /** Pipes per source directory, for the start-up report. */
+  describe(): Record<string, string[]> {
+    return Object.fromEntries([...this.routes].map(([source, routes]) => [source, routes.map((r) => `${r.pipe.name} -> ${r.topic}`)]));
+  }
+
+  map(value: Buffer | null): RecordMapping {
+    let event;
+    try {
+      event = decodeEntryChange(value);
+    } catch (error) {
+      if (error instanceof UndecodableRecordError) return { kind: 'dead-letter', reason: error.message };
+      throw error;
+    }
+    const routes = this.routes.get(event.source.directory) ?? NONE;
+    if (routes.length === 0) {
+      return {
+        kind: 'mapped',
+        eventId: event.eventId,
+        records: NONE,
+        requests: NONE,
+        drops: [{ pipe: 'none', reason: 'no-pipe', detail: `no pipe reads directory '${event.source.directory}'` }],
+        warnings: NONE,
+      };
+    }
+    const records: OutputRecord[] = [];
+    const requests: { pipe: string; op: WriteRequest['op'] }[] = [];
+    const drops: PipeDrop[] = [];
+    const warnings: PipeWarnings[] = [];
+    for (const { pipe, topic } of routes) {
+      let result;
+      try {
+        result = mapChange(event, pipe);
+      } catch (error) {
+        // One pipe failing dead-letters the whole record: a re-drive then produces every pipe's requests once.
+        if (error instanceof MappingError) return { kind: 'dead-letter', reason: error.message };
+        throw error;
+      }
+      if (result.kind === 'dropped') {
+        drops.push({ pipe: pipe.name, reason: result.reason, detail: result.detail });
+        continue;
+      }
+      if (result.warnings.length > 0) warnings.push({ pipe: pipe.name, syncClass: result.syncClass, warnings: result.warnings });
+      for (const request of result.requests) {
+        let encoded: Buffer;
+        try {
+          encoded = encodeWriteRequest(request);
+        } catch (error) {
+          // The encoder's problem list may quote values (a password among them): the reason names fields only.
+          if (error instanceof UnencodableRecordError) {
+            return { kind: 'dead-letter', reason: `write request ${request.requestId} does not fit the write-request schema (a mapper bug)` };
+          }
+          throw error;
+        }
+        records.push({ topic, key: entryKey(request.sourceEntryId), value: encoded });
+        requests.push({ pipe: pipe.name, op: request.op });
+      }
+    }
+    return { kind: 'mapped', eventId: event.eventId, records, requests, drops, warnings };
+  }
+}
