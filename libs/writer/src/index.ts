@@ -1,0 +1,41 @@
+export {
+  AttributeKnowledge,
+  type AttributeKnowledgeOptions,
+  BINARY_ATTRIBUTES,
+  DEFAULT_ATTRIBUTES,
+  DN_VALUED_ATTRIBUTES,
+  VALUE_LEVEL_ATTRIBUTES,
+} from './attributes';
+export { type Classification, classifyError, classifyResultCode, RESULT_CODE_RULES, WRITE_STEPS, type WriteStep } from './classify';
+export { type CorrelationQuery, correlationQueries } from './correlation';
+export { type CurrentEntry, currentEntry, diff, type DiffOptions, type EntryAttribute, type Modification, targetValues, valueKey } from './diff';
+export {
+  type ApplyResult,
+  DirectoryWriter,
+  type DirectoryWriterOptions,
+  FOUND_BY,
+  type FoundBy,
+  modifyStep,
+} from './directory-writer';
+export {
+  AmbiguousCorrelationError,
+  EntryNotFoundError,
+  InvalidEntryError,
+  WRITE_OUTCOMES,
+  WriteError,
+  type WriteErrorDetails,
+  type WriteOutcome,
+} from './errors';
+export {
+  AD_DISABLED_NO_PASSWORD,
+  AD_GLOBAL_SECURITY_GROUP,
+  AD_NORMAL_ACCOUNT,
+  type PlannedStep,
+  type PlanOptions,
+  planUnlink,
+  planWrite,
+  samAccountNameProblem,
+  type WritePlan,
+} from './plan';
+export { applyRequest, type BoundedRetryOptions, describePlan, type RequestOutcome } from './apply-request';
+export { createWriteHandler, type WriteHandlerOptions, WriterStoppedError } from './write-handler';

@@ -1,0 +1,175 @@
+import { type WriteRequest } from '@idsync/contracts';
+import { currentEntry } from './diff';
+import { EntryNotFoundError, InvalidEntryError } from './errors';
+import { planUnlink, planWrite, samAccountNameProblem } from './plan';
+
+const AD = { kind: 'active-directory' } as const;
+const DS = { kind: 'ldap' } as const;
+
+function request(overrides: Partial<WriteRequest>): WriteRequest {
+  return {
+    requestId: 'evt-1/ds-to-ad/0',
+    pipe: 'ds-to-ad',
+    sourceEventId: 'evt-1',
+    sourceEntryId: { kind: 'entryUUID', value: '5f0c1a2e-0000-4000-8000-000000000001' },
+    op: 'upsert',
+    dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test',
+    previousDn: null,
+    objectClasses: ['top', 'person', 'organizationalPerson', 'user'],
+    attributes: [],
+    correlation: [['sAMAccountName']],
+    changeTime: null,
+    detectedAt: 1_700_000_000_000,
+    ...overrides,
+  };
+}
+
+const attrsOf = (plan: ReturnType<typeof planWrite>): Record<string, readonly (string | Buffer)[]> => {
+  const step = plan.steps[0];
+  if (step?.kind !== 'add') throw new Error(`expected an add, got ${step?.kind}`);
+  return Object.fromEntries(step.attributes.map((a) => [a.name, a.values]));
+};
+
+describe('planWrite: creates', () => {
+  it('creates an AD user disabled, with a logon name, when the request has no password', () => {
+    const plan = planWrite(request({ attributes: [{ name: 'sAMAccountName', op: 'replace', values: ['jdoe'] }, { name: 'sn', op: 'replace', values: ['Doe'] }] }), null, AD);
+    expect(plan.steps).toHaveLength(1);
+    expect(attrsOf(plan)).toMatchObject({ sAMAccountName: ['jdoe'], userAccountControl: ['546'], CN: ['jdoe'], sn: ['Doe'] });
+    expect(attrsOf(plan)['objectClass']).toEqual(['top', 'person', 'organizationalPerson', 'user']);
+  });
+
+  it('creates an AD user enabled when the create carries a password', () => {
+    const password = Buffer.from('"S3cret!pw"', 'utf16le');
+    const plan = planWrite(request({ attributes: [{ name: 'unicodePwd', op: 'replace', values: [password] }] }), null, AD);
+    expect(attrsOf(plan)).toMatchObject({ userAccountControl: ['512'], unicodePwd: [password], sAMAccountName: ['jdoe'] });
+  });
+
+  it('creates an AD group with a logon name and a global security group type', () => {
+    const plan = planWrite(request({ dn: 'CN=Sales Team,OU=Groups,OU=Corp,DC=example,DC=test', objectClasses: ['top', 'group'], attributes: [] }), null, AD);
+    expect(attrsOf(plan)).toMatchObject({ sAMAccountName: ['Sales Team'], groupType: ['-2147483646'], CN: ['Sales Team'] });
+  });
+
+  it('creates an organizationalUnit with its naming value', () => {
+    const plan = planWrite(request({ dn: 'OU=Berlin,OU=Corp,DC=example,DC=test', objectClasses: ['top', 'organizationalUnit'] }), null, AD);
+    expect(attrsOf(plan)).toEqual({ OU: ['Berlin'], objectClass: ['top', 'organizationalUnit'] });
+  });
+
+  it('fills sn from cn for an inetOrgPerson the source gave no surname', () => {
+    const plan = planWrite(
+      request({
+        dn: 'uid=svc1,ou=People,dc=example,dc=com',
+        objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+        attributes: [{ name: 'cn', op: 'replace', values: ['Service One'] }, { name: 'mail', op: 'replace', values: [] }],
+      }),
+      null,
+      DS,
+    );
+    expect(attrsOf(plan)).toEqual({
+      cn: ['Service One'],
+      sn: ['Service One'],
+      uid: ['svc1'],
+      objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+    });
+  });
+
+  it('creates an empty groupOfNames without inventing a member', () => {
+    const plan = planWrite(request({ dn: 'cn=Empty,ou=Groups,dc=example,dc=com', objectClasses: ['top', 'groupOfNames'] }), null, DS);
+    expect(attrsOf(plan)).toEqual({ cn: ['Empty'], objectClass: ['top', 'groupOfNames'] });
+  });
+
+  it('refuses a create without object classes, saying where to set them', () => {
+    expect(() => planWrite(request({ objectClasses: [] }), null, AD)).toThrow(/no object classes.*destinationObjectClasses/);
+  });
+});
+
+describe('planWrite: AD limits', () => {
+  it.each([
+    ['a name longer than 20 characters', 'abcdefghijklmnopqrstu', /21 characters long; AD allows at most 20/],
+    ['a forbidden character', 'j[doe]', /contains '\[', '\]'/],
+    ['a trailing dot', 'jdoe.', /ends with a dot/],
+  ])('rejects %s with a clear, non-retriable reason', (_, value, reason) => {
+    const attempt = (): unknown => planWrite(request({ attributes: [{ name: 'sAMAccountName', op: 'replace', values: [value] }] }), null, AD);
+    expect(attempt).toThrow(InvalidEntryError);
+    expect(attempt).toThrow(reason);
+    try {
+      attempt();
+    } catch (error) {
+      expect((error as InvalidEntryError).outcome).toBe('dead-letter');
+      expect((error as InvalidEntryError).retriable).toBe(false);
+    }
+  });
+
+  it('rejects a logon name derived from a long RDN value', () => {
+    expect(() => planWrite(request({ dn: 'CN=A Very Long Display Name Person,OU=Corp,DC=example,DC=test' }), null, AD)).toThrow(/sAMAccountName 'A Very Long Display Name Person'/);
+  });
+
+  it('allows group names up to 256 characters', () => {
+    expect(samAccountNameProblem('All employees of the sales department', true)).toBeNull();
+    expect(samAccountNameProblem('All employees of the sales department', false)).toMatch(/at most 20/);
+  });
+
+  it('checks sAMAccountName on modifies too', () => {
+    const entry = currentEntry({ dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test', sAMAccountName: 'jdoe', objectClass: ['user'] });
+    expect(() => planWrite(request({ op: 'modify', attributes: [{ name: 'samaccountname', op: 'replace', values: ['a*b'] }] }), entry, AD)).toThrow(/'\*'/);
+  });
+
+  it('does not apply AD limits to the directory server', () => {
+    const plan = planWrite(request({ dn: 'uid=x,dc=example,dc=com', objectClasses: ['top', 'extensibleObject'], attributes: [{ name: 'sAMAccountName', op: 'replace', values: ['a*b'] }] }), null, DS);
+    expect(plan.steps[0]?.kind).toBe('add');
+  });
+});
+
+describe('planWrite: existing entries', () => {
+  const jdoe = currentEntry({
+    dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test',
+    objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+    objectGUID: Buffer.from('00112233445566778899aabbccddeeff', 'hex'),
+    sAMAccountName: 'jdoe',
+    mail: 'jdoe@example.test',
+  });
+
+  it('is a no-op when an upsert finds the entry equal', () => {
+    const plan = planWrite(request({ attributes: [{ name: 'mail', op: 'replace', values: ['JDOE@example.test'.toLowerCase()] }] }), jdoe, AD);
+    expect(plan).toMatchObject({ steps: [], reason: 'the destination already matches', target: jdoe.dn });
+  });
+
+  it('modifies the entry it was given, even when found at another DN (correlation)', () => {
+    const plan = planWrite(request({ dn: 'CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test', attributes: [{ name: 'mail', op: 'replace', values: ['jane@example.test'] }] }), jdoe, AD);
+    expect(plan.steps).toEqual([{ kind: 'modify', dn: jdoe.dn, changes: [{ op: 'replace', name: 'mail', values: ['jane@example.test'] }] }]);
+  });
+
+  it('asks for a later retry when a modify finds no entry', () => {
+    expect(() => planWrite(request({ op: 'modify' }), null, AD)).toThrow(EntryNotFoundError);
+  });
+
+  it('deletes an existing entry, and does nothing for one already gone', () => {
+    expect(planWrite(request({ op: 'delete' }), jdoe, AD).steps).toEqual([{ kind: 'delete', dn: jdoe.dn }]);
+    expect(planWrite(request({ op: 'delete' }), null, AD)).toMatchObject({ steps: [], reason: expect.stringMatching(/already deleted/) });
+  });
+
+  it('renames in place without newSuperior, and moves with it', () => {
+    const rename = planWrite(request({ op: 'rename', previousDn: jdoe.dn, dn: 'CN=jdoe2,OU=People,OU=Corp,DC=example,DC=test' }), jdoe, AD);
+    expect(rename.steps).toEqual([{ kind: 'modify-dn', dn: jdoe.dn, newDn: 'CN=jdoe2,OU=People,OU=Corp,DC=example,DC=test', newRdn: 'CN=jdoe2', newSuperior: null }]);
+    const move = planWrite(request({ op: 'rename', previousDn: jdoe.dn, dn: 'cn=jdoe,ou=sales , OU=Corp,DC=example,DC=test' }), jdoe, AD);
+    expect(move.steps).toEqual([
+      { kind: 'modify-dn', dn: jdoe.dn, newDn: 'cn=jdoe,ou=sales,OU=Corp,DC=example,DC=test', newRdn: 'cn=jdoe', newSuperior: 'ou=sales,OU=Corp,DC=example,DC=test' },
+    ]);
+  });
+
+  it('treats a rename already done (entry found at the new DN, equal) as a no-op', () => {
+    const plan = planWrite(request({ op: 'rename', previousDn: 'CN=old,OU=People,OU=Corp,DC=example,DC=test', dn: jdoe.dn }), jdoe, AD);
+    expect(plan.steps).toEqual([]);
+  });
+});
+
+describe('planUnlink', () => {
+  it('removes the deleted DN from every group still holding it, and skips the others', () => {
+    const gone = 'uid=tnguyen,ou=People,dc=example,dc=com';
+    const holders = [
+      currentEntry({ dn: 'cn=Support,ou=Groups,dc=example,dc=com', member: ['uid=mmiller,ou=People,dc=example,dc=com', 'UID=TNGUYEN,ou=People,dc=example,dc=com'] }),
+      currentEntry({ dn: 'cn=Other,ou=Groups,dc=example,dc=com', member: ['uid=mmiller,ou=People,dc=example,dc=com'] }),
+    ];
+    const plan = planUnlink(request({ op: 'unlink', dn: gone, previousDn: gone, attributes: [{ name: 'member', op: 'delete', values: [gone] }] }), holders, DS);
+    expect(plan.steps).toEqual([{ kind: 'modify', dn: 'cn=Support,ou=Groups,dc=example,dc=com', changes: [{ op: 'delete', name: 'member', values: ['UID=TNGUYEN,ou=People,dc=example,dc=com'] }] }]);
+  });
+});

@@ -1,0 +1,88 @@
+import { encodeWriteRequest, type WriteRequest } from '@idsync/contracts';
+import { JsonLogger, type LoopRecord, Metrics, SecretRedactor } from '@idsync/platform';
+import { type ApplyResult } from './directory-writer';
+import { InvalidEntryError, WriteError } from './errors';
+import { createWriteHandler, WriterStoppedError } from './write-handler';
+
+const request = (n: number, extra: Partial<WriteRequest> = {}): WriteRequest => ({
+  requestId: `e${n}/ad-to-ds/0`,
+  pipe: 'ad-to-ds',
+  sourceEventId: `e${n}`,
+  sourceEntryId: { kind: 'objectGUID', value: '6c1f1e4a-9b0e-4d3c-8a55-1f2e3d4c5b6a' },
+  op: 'upsert',
+  dn: `uid=u${n},ou=People,dc=example,dc=com`,
+  previousDn: null,
+  objectClasses: ['top', 'inetOrgPerson'],
+  attributes: [{ name: 'userPassword', op: 'replace', values: ['Secret-Value-1'] }],
+  correlation: [],
+  changeTime: null,
+  detectedAt: 0,
+  ...extra,
+});
+const record = (value: Buffer | null, offset = 0): LoopRecord => ({ topic: 'idsync.ds.operations', partition: 0, offset: String(offset), key: null, value });
+const done = (plan: Partial<ApplyResult['plan']> = {}, outcome: ApplyResult['outcome'] = 'applied'): ApplyResult => ({
+  outcome,
+  plan: { requestId: 'x', op: 'upsert', target: null, steps: [], reason: null, ...plan },
+  foundBy: 'dn',
+  alreadyApplied: [],
+  createdParents: [],
+});
+
+function setup(apply: (r: WriteRequest) => Promise<ApplyResult>, dryRun = false) {
+  const lines: string[] = [];
+  const metrics = new Metrics();
+  const logger = new JsonLogger('ds-writer', 'debug', new SecretRedactor([]), (line) => lines.push(line));
+  const handle = createWriteHandler({ service: 'ds-writer', writer: { apply, isDryRun: dryRun }, metrics, logger, boundedRetry: { sleep: async () => undefined } });
+  return { handle, lines, metrics };
+}
+
+describe('createWriteHandler', () => {
+  it('says done or dead-letter per record, in order, and counts results', async () => {
+    const { handle, metrics } = setup(async (r) => {
+      if (r.requestId.startsWith('e2')) throw new InvalidEntryError("sAMAccountName 'x*' contains '*'");
+      return done({}, r.requestId.startsWith('e3') ? 'no-op' : 'applied');
+    });
+    const outcomes = await handle([record(encodeWriteRequest(request(1))), record(encodeWriteRequest(request(2)), 1), record(encodeWriteRequest(request(3)), 2), record(Buffer.from('junk'), 3)]);
+    expect(outcomes.map((o) => o.kind)).toEqual(['done', 'dead-letter', 'done', 'dead-letter']);
+    expect(outcomes[1]).toMatchObject({ reason: expect.stringMatching(/request e2\/ad-to-ds\/0 .*contains '\*'/) });
+    expect(metrics.render()).toMatch(/idsync_writer_requests_total\{result="dead-letter",service="ds-writer"\} 2/);
+    expect(metrics.render()).toMatch(/result="no-op"/);
+  });
+
+  it('retries a member that may still arrive a few times, then dead-letters it', async () => {
+    let calls = 0;
+    const { handle, metrics } = setup(async () => {
+      calls++;
+      throw new WriteError('retry', 'noSuchObject (32) on member-add', { code: 32, bounded: true });
+    });
+    const [outcome] = await handle([record(encodeWriteRequest(request(1)))]);
+    expect(calls).toBe(5);
+    expect(outcome).toMatchObject({ kind: 'dead-letter', reason: expect.stringMatching(/gave up after 5 attempts/) });
+    expect(metrics.render()).toMatch(/idsync_writer_retries_total\{code="32",service="ds-writer"\} 4/);
+  });
+
+  it('throws outages for the loop to back off (the records are fetched again), and stops on refused credentials', async () => {
+    const outage = setup(async () => {
+      throw new WriteError('retry', 'busy (51)', { code: 51 });
+    });
+    await expect(outage.handle([record(encodeWriteRequest(request(1)))])).rejects.toMatchObject({ retriable: true });
+    const refused = setup(async () => {
+      throw new WriteError('stop', 'insufficientAccessRights (50): grant it the rights', { code: 50 });
+    });
+    const error = await refused.handle([record(encodeWriteRequest(request(1)))]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WriterStoppedError);
+    expect('retriable' in (error as object)).toBe(false); // the loop stops instead of dead-lettering
+  });
+
+  it('logs a dry-run plan without password values', async () => {
+    const { handle, lines } = setup(
+      async () => done({ steps: [{ kind: 'add', dn: 'uid=u1,ou=People,dc=example,dc=com', attributes: [{ name: 'userPassword', values: ['Secret-Value-1'] }, { name: 'sn', values: ['Doe'] }] }] }, 'dry-run'),
+      true,
+    );
+    await handle([record(encodeWriteRequest(request(1)))]);
+    const log = lines.join('\n');
+    expect(log).toContain('ds-writer.dry-run');
+    expect(log).toContain('sn: Doe');
+    expect(log).not.toContain('Secret-Value-1');
+  });
+});
