@@ -17,17 +17,22 @@ KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 SAMBA_DIR="$STACK_DIR/samba"
 SAMBA_REALM="EXAMPLE.TEST"
 SAMBA_BASE="DC=example,DC=test"
-SAMBA_CACHE="$CACHE_DIR/samba-dc.tar.gz"
+# Provisioned instances are cached per version of this script and its templates: a changed seed re-provisions.
+STACK_VERSION="$(cat "$ROOT/scripts/stack.sh" "$ROOT"/scripts/stack/* | sha256sum | cut -c1-12)"
+SAMBA_CACHE="$CACHE_DIR/samba-dc-$STACK_VERSION.tar.gz"
 
 DS_INSTANCE="idsync"
 DS_PORT=3389
 DS_SECURE_PORT=3636
 DS_SUFFIX="dc=example,dc=com"
-DS_CACHE="$CACHE_DIR/389ds-$DS_INSTANCE.tar.gz"
+DS_CACHE="$CACHE_DIR/389ds-$DS_INSTANCE-$STACK_VERSION.tar.gz"
 DS_CONF="/etc/dirsrv/slapd-$DS_INSTANCE"
 DS_SOCKET="/run/slapd-$DS_INSTANCE.socket"
 
 SECRETS="$CACHE_DIR/secrets.env"
+
+# Set when a directory is (re)created in this run: Kafka's checkpoints then point at servers that are gone.
+DIRECTORIES_RECREATED=0
 
 log() { printf '[stack] %s\n' "$*"; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
@@ -144,15 +149,19 @@ samba_install() {
 }
 
 samba_provision() {
-  [ -f "$SAMBA_DIR/etc/smb.conf" ] && return 0
+  if [ -f "$SAMBA_DIR/etc/smb.conf" ] && [ "$(cat "$SAMBA_DIR/.stack-version" 2>/dev/null)" = "$STACK_VERSION" ]; then return 0; fi
+  if [ -f "$SAMBA_DIR/etc/smb.conf" ]; then log "samba: the seed changed since this domain was provisioned; re-provisioning"; rm -rf "$SAMBA_DIR"; fi
   if [ -f "$SAMBA_CACHE" ]; then
     mkdir -p "$SAMBA_DIR"
     tar -xzf "$SAMBA_CACHE" -C "$SAMBA_DIR"
     sed -i "s#@SAMBA_DIR@#$SAMBA_DIR#g" "$SAMBA_DIR/etc/smb.conf"
+    echo "$STACK_VERSION" > "$SAMBA_DIR/.stack-version"
+    DIRECTORIES_RECREATED=1
     log "samba: restored the provisioned domain from $SAMBA_CACHE"
     return 0
   fi
   log "samba: provisioning domain $SAMBA_REALM"
+  DIRECTORIES_RECREATED=1
   rm -rf "$SAMBA_DIR" && mkdir -p "$SAMBA_DIR"
   samba-tool domain provision --realm="$SAMBA_REALM" --domain=EXAMPLE --server-role=dc --dns-backend=SAMBA_INTERNAL \
     --use-rfc2307 --host-name=dc1 --adminpass="$AD_ADMIN_PASSWORD" --targetdir="$SAMBA_DIR" > "$STACK_DIR/samba-provision.log" 2>&1 ||
@@ -183,8 +192,10 @@ samba_provision() {
   samba_seed "$sam"
   # Cache with placeholders for the only absolute paths (smb.conf), so a restore works from any stack dir.
   sed -i "s#$SAMBA_DIR#@SAMBA_DIR@#g" "$conf"
+  rm -f "$CACHE_DIR"/samba-dc-*.tar.gz
   tar -czf "$SAMBA_CACHE.tmp" -C "$SAMBA_DIR" . && mv "$SAMBA_CACHE.tmp" "$SAMBA_CACHE"
   sed -i "s#@SAMBA_DIR@#$SAMBA_DIR#g" "$conf"
+  echo "$STACK_VERSION" > "$SAMBA_DIR/.stack-version"
 }
 
 make_samba_certificate() {
@@ -204,7 +215,7 @@ samba_seed() {
   log "samba: seeding OU=Corp with users and groups"
   {
     $t ou create "OU=Corp,$SAMBA_BASE" -H "$sam"
-    for ou in Sales Engineering Groups; do $t ou create "OU=$ou,OU=Corp,$SAMBA_BASE" -H "$sam"; done
+    for ou in Sales Engineering Support Groups; do $t ou create "OU=$ou,OU=Corp,$SAMBA_BASE" -H "$sam"; done
     $t user create jdoe "$SEED_USER_PASSWORD" --given-name=Jane --surname=Doe --mail-address=jdoe@example.test \
       --userou="OU=Sales,OU=Corp" -H "$sam"
     $t user create bjones "$SEED_USER_PASSWORD" --given-name=Bob --surname=Jones --mail-address=bjones@example.test \
@@ -222,9 +233,11 @@ samba_seed() {
 }
 
 samba_running() { pid_alive "$SAMBA_DIR/samba.pid" && port_open 636; }
+samba_current() { [ "$(cat "$SAMBA_DIR/.stack-version" 2>/dev/null)" = "$STACK_VERSION" ]; }
 
 samba_up() {
-  if samba_running; then log "samba: already running (LDAP 389, LDAPS 636)"; return 0; fi
+  if samba_running && samba_current; then log "samba: already running (LDAP 389, LDAPS 636)"; return 0; fi
+  if samba_running; then log "samba: stopping the DC to re-provision it with the current seed"; samba_stop; fi
   for port in 389 636 88; do ensure_port_free "$port" "the Samba AD DC"; done
   samba_install
   samba_provision
@@ -234,6 +247,18 @@ samba_up() {
   wait_for_port 636 "Samba AD DC" "$SAMBA_DIR/log/samba.log" 60
   wait_for_port 389 "Samba AD DC" "$SAMBA_DIR/log/samba.log" 30
   log "samba: AD DC $SAMBA_REALM running (ldap://127.0.0.1:389, ldaps://127.0.0.1:636)"
+}
+
+samba_stop() {
+  # samba forks workers into its process group
+  if pid_alive "$SAMBA_DIR/samba.pid"; then
+    local pid
+    pid=$(cat "$SAMBA_DIR/samba.pid")
+    kill -TERM -- "-$pid" 2>/dev/null || kill "$pid"
+    for _ in $(seq 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    log "samba: stopped"
+  fi
+  rm -f "$SAMBA_DIR/samba.pid"
 }
 
 # ---------------------------------------------------------------- 389 Directory Server
@@ -250,13 +275,20 @@ ds_dirs() {
 }
 
 ds_provision() {
-  [ -f "$DS_CONF/dse.ldif" ] && return 0
+  if [ -f "$DS_CONF/dse.ldif" ] && [ "$(cat "$STACK_DIR/389ds.version" 2>/dev/null)" = "$STACK_VERSION" ]; then return 0; fi
+  if [ -f "$DS_CONF/dse.ldif" ]; then
+    log "389-ds: the seed changed since instance $DS_INSTANCE was created; re-creating it"
+    ds_remove_instance
+  fi
   if [ -f "$DS_CACHE" ]; then
     tar -xzf "$DS_CACHE" -C /
+    echo "$STACK_VERSION" > "$STACK_DIR/389ds.version"
+    DIRECTORIES_RECREATED=1
     log "389-ds: restored instance $DS_INSTANCE from $DS_CACHE"
     return 0
   fi
   log "389-ds: creating instance $DS_INSTANCE"
+  DIRECTORIES_RECREATED=1
   sed -e "s/@INSTANCE@/$DS_INSTANCE/" -e "s/@PORT@/$DS_PORT/" -e "s/@SECURE_PORT@/$DS_SECURE_PORT/" \
     -e "s/@ROOT_PASSWORD@/$DS_ROOT_PASSWORD/" -e "s/@SUFFIX@/$DS_SUFFIX/" "$ROOT/scripts/stack/389ds.inf" > "$STACK_DIR/389ds.inf"
   chmod 600 "$STACK_DIR/389ds.inf"
@@ -295,8 +327,15 @@ EOF
   ds_start_instance
   ds_seed
   ds_stop_instance
+  rm -f "$CACHE_DIR/389ds-$DS_INSTANCE"-*.tar.gz
   tar -czf "$DS_CACHE.tmp" -C / "etc/dirsrv/slapd-$DS_INSTANCE" etc/dirsrv/ssca "var/lib/dirsrv/slapd-$DS_INSTANCE" &&
     mv "$DS_CACHE.tmp" "$DS_CACHE"
+  echo "$STACK_VERSION" > "$STACK_DIR/389ds.version"
+}
+
+ds_remove_instance() {
+  ds_stop_instance
+  rm -rf "$DS_CONF" "/var/lib/dirsrv/slapd-$DS_INSTANCE" "/var/log/dirsrv/slapd-$DS_INSTANCE" "$STACK_DIR/389ds.version"
 }
 
 ds_seed() {
@@ -330,7 +369,11 @@ ds_stop_instance() {
 }
 
 ds_up() {
-  if ds_running; then log "389-ds: already running (ldap $DS_PORT, ldaps $DS_SECURE_PORT)"; return 0; fi
+  if ds_running && [ "$(cat "$STACK_DIR/389ds.version" 2>/dev/null)" = "$STACK_VERSION" ]; then
+    log "389-ds: already running (ldap $DS_PORT, ldaps $DS_SECURE_PORT)"
+    return 0
+  fi
+  if ds_running; then log "389-ds: stopping instance $DS_INSTANCE to re-create it with the current seed"; ds_stop_instance; fi
   ensure_port_free "$DS_PORT" "389 Directory Server"
   ensure_port_free "$DS_SECURE_PORT" "389 Directory Server"
   ds_install
@@ -385,9 +428,15 @@ cmd_up() {
   require_root
   mkdir -p "$STACK_DIR"
   load_secrets
-  kafka_up
   samba_up
   ds_up
+  if [ "$DIRECTORIES_RECREATED" = 1 ] && [ -d "$KAFKA_DIR/data" ]; then
+    # Detector checkpoints (DirSync cookies, change numbers) belong to the directories just replaced.
+    log "kafka: directories were re-created, so its topics and checkpoints are cleared"
+    stop_pidfile "$KAFKA_DIR/kafka.pid" kafka
+    rm -rf "$KAFKA_DIR/data"
+  fi
+  kafka_up
   write_env
   log "ready; connection settings in $STACK_ENV"
 }
@@ -395,15 +444,7 @@ cmd_up() {
 cmd_down() {
   require_root
   stop_pidfile "$KAFKA_DIR/kafka.pid" kafka
-  # samba forks workers into its process group
-  if pid_alive "$SAMBA_DIR/samba.pid"; then
-    local pid
-    pid=$(cat "$SAMBA_DIR/samba.pid")
-    kill -TERM -- "-$pid" 2>/dev/null || kill "$pid"
-    for _ in $(seq 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    log "samba: stopped"
-  fi
-  rm -f "$SAMBA_DIR/samba.pid"
+  samba_stop
   if pid_alive "$(ds_pidfile)"; then ds_stop_instance; log "389-ds: stopped"; fi
   log "down"
 }
@@ -422,7 +463,7 @@ cmd_reset() {
   require_root
   cmd_down
   rm -rf "$KAFKA_DIR" "$SAMBA_DIR" "$STACK_ENV"
-  rm -rf "$DS_CONF" "/var/lib/dirsrv/slapd-$DS_INSTANCE" "/var/log/dirsrv/slapd-$DS_INSTANCE"
+  ds_remove_instance
   if [ "${1:-}" = "--all" ]; then rm -rf "$CACHE_DIR"; log "removed caches in $CACHE_DIR"; fi
   log "reset: the next 'up' starts from freshly provisioned, seeded directories and an empty Kafka"
 }

@@ -10,8 +10,12 @@ const ENV = {
   DS_URL: 'ldaps://127.0.0.1:3636', DS_BASE_DN: 'dc=example,dc=com', DS_BIND_DN: 'cn=Directory Manager', DS_BIND_PASSWORD: 'x',
   DS_WRITER_BIND_DN: 'uid=idsync-writer,ou=Services,dc=example,dc=com', DS_WRITER_PASSWORD: 'x', DS_CA_FILE: '/dev/null',
 };
-const file = join(__dirname, '..', '..', '..', 'config', 'demo.yaml');
-const config = parseConfig(readFileSync(file, 'utf8'), file, ENV);
+const ROOT = join(__dirname, '..', '..', '..');
+const file = join(ROOT, 'config', 'demo.yaml');
+const demo = readFileSync(file, 'utf8');
+// The uid-renaming pipes of tests/fixtures (the demo's own pipes mirror the trees; see tests/unit/demo-pipes.spec.ts).
+const text = `${demo.slice(0, demo.indexOf('\npipes:'))}\n${readFileSync(join(ROOT, 'tests', 'fixtures', 'uid-pipes.yaml'), 'utf8')}`;
+const config = parseConfig(text, file, ENV);
 const mapper = new RecordMapper(config);
 
 const event = (fields: Partial<EntryChangeEvent>): EntryChangeEvent => ({
@@ -29,7 +33,7 @@ const event = (fields: Partial<EntryChangeEvent>): EntryChangeEvent => ({
   ...fields,
 });
 
-describe('RecordMapper with the demo pipes', () => {
+describe('RecordMapper with uid-renaming pipes', () => {
   it('routes a directory change to the AD operations topic, keyed by the entry id', () => {
     const result = mapper.map(encodeEntryChange(event({})));
     if (result.kind !== 'mapped') throw new Error(result.reason);

@@ -181,9 +181,9 @@ function configWithTopics(base: SyncConfig, suffix: string): SyncConfig {
   };
 }
 
-describe('mapper service: change topics in, operation topics out (demo pipes, real Kafka)', () => {
+describe('mapper service: change topics in, operation topics out (uid pipes, real Kafka)', () => {
   let kafka: Kafka;
-  const base = stackConfig();
+  const base = stackConfig({ pipesFile: 'tests/fixtures/uid-pipes.yaml' });
   const run = uniqueSuffix();
   const config = configWithTopics(base, run);
   const replayConfig: SyncConfig = {

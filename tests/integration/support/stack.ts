@@ -30,10 +30,20 @@ export function stackEnv(): Record<string, string> {
   }
 }
 
-/** The demo configuration resolved against the local stack, exactly as the services load it. */
-export function stackConfig(): SyncConfig {
+/**
+ * The demo configuration resolved against the local stack, exactly as the services load it;
+ * `pipesFile` (relative to the repository) replaces its pipes section.
+ */
+export function stackConfig(options: { pipesFile?: string } = {}): SyncConfig {
   const file = join(ROOT, 'config', 'demo.yaml');
-  return parseConfig(readFileSync(file, 'utf8'), file, stackEnv());
+  return parseConfig(withPipes(readFileSync(file, 'utf8'), options.pipesFile), file, stackEnv());
+}
+
+/** Configuration text with its `pipes:` section replaced by the one in `pipesFile`. */
+export function withPipes(text: string, pipesFile?: string): string {
+  if (!pipesFile) return text;
+  const start = text.indexOf('\npipes:');
+  return `${start < 0 ? text : text.slice(0, start)}\n${readFileSync(join(ROOT, pipesFile), 'utf8')}`;
 }
 
 /** Fails, with how to start it, when nothing listens on a server's port. */

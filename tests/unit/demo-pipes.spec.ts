@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfig } from '@idsync/config';
+import { type AttributeChange, type EntryChangeEvent, type WriteRequest } from '@idsync/contracts';
+import { compilePipe, mapChange } from '@idsync/mapping';
+
+/** The demo's pipes mirror OU=Corp (AD) and ou=Corp (directory): every DN, member values included, maps both ways. */
+const ENV = Object.fromEntries(
+  ['AD_URL', 'DS_URL'].map((k) => [k, 'ldaps://127.0.0.1:636'] as const).concat(
+    [
+      ['KAFKA_BROKERS', '127.0.0.1:9092'], ['AD_BASE_DN', 'DC=example,DC=test'], ['DS_BASE_DN', 'dc=example,dc=com'],
+      ['AD_BIND_DN', 'CN=Administrator,CN=Users,DC=example,DC=test'], ['AD_WRITER_BIND_DN', 'CN=idsync-writer,CN=Users,DC=example,DC=test'],
+      ['DS_BIND_DN', 'cn=Directory Manager'], ['DS_WRITER_BIND_DN', 'uid=idsync-writer,ou=Services,dc=example,dc=com'],
+      ['AD_BIND_PASSWORD', 'x'], ['AD_WRITER_PASSWORD', 'x'], ['DS_BIND_PASSWORD', 'x'], ['DS_WRITER_PASSWORD', 'x'],
+      ['AD_CA_FILE', '/dev/null'], ['DS_CA_FILE', '/dev/null'],
+    ] as const,
+  ),
+);
+const file = join(__dirname, '..', '..', 'config', 'demo.yaml');
+const config = parseConfig(readFileSync(file, 'utf8'), file, ENV);
+const pipe = (name: string) => {
+  const found = config.pipes.find((p) => p.name === name);
+  if (!found) throw new Error(`demo.yaml has no pipe ${name}`);
+  return compilePipe(found);
+};
+const adToDs = pipe('ad-to-ds');
+const dsToAd = pipe('ds-to-ad');
+
+const replace = (name: string, ...values: string[]): AttributeChange => ({ name, op: 'replace', values });
+const adEvent = (fields: Partial<EntryChangeEvent>): EntryChangeEvent => ({
+  eventId: 'ad:abc:0',
+  source: { system: 'active-directory', directory: 'ad', server: 'ldaps://127.0.0.1:636', position: { kind: 'dirsync', cookieDigest: 'abc', index: 0 } },
+  entryId: { kind: 'objectGUID', value: '8d3c6a52-0f5e-4d6b-9b1e-2f9a7c4d5e60' },
+  op: 'add',
+  dn: 'CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test',
+  previousDn: null,
+  objectClasses: ['top', 'person', 'organizationalPerson', 'user'],
+  attributes: [],
+  initiator: null,
+  changeTime: null,
+  detectedAt: 0,
+  ...fields,
+});
+const dsEvent = (fields: Partial<EntryChangeEvent>): EntryChangeEvent =>
+  adEvent({
+    eventId: 'ds:42',
+    source: { system: 'ldap', directory: 'ds', server: 'ldaps://127.0.0.1:3636', position: { kind: 'change-number', changeNumber: '42' } },
+    entryId: { kind: 'entryUUID', value: '4c7e2a10-88f1-11ee-9d2b-c3a1e0b7d001' },
+    ...fields,
+  });
+const requests = (result: ReturnType<typeof mapChange>): WriteRequest[] => {
+  if (result.kind !== 'mapped') throw new Error(`dropped: ${result.reason} ${result.detail}`);
+  return result.requests;
+};
+
+describe('demo pipes (config/demo.yaml)', () => {
+  it('creates an AD user at the mirrored DN in the directory, uid from sAMAccountName', () => {
+    const [request] = requests(
+      mapChange(adEvent({ attributes: [replace('sAMAccountName', 'jdoe'), replace('cn', 'Jane Doe'), replace('givenName', 'Jane'), replace('sn', 'Doe')] }), adToDs),
+    );
+    expect(request).toMatchObject({ op: 'upsert', dn: 'CN=Jane Doe,OU=Sales,ou=Corp,dc=example,dc=com', objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'] });
+    expect(request?.attributes).toEqual(expect.arrayContaining([replace('uid', 'jdoe'), replace('cn', 'Jane Doe'), replace('sn', 'Doe')]));
+  });
+
+  it('maps an AD group member delta to the mirrored member DN, and the directory delta back to the AD DN', () => {
+    const member = 'CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test';
+    const [toDs] = requests(
+      mapChange(adEvent({ op: 'modify', dn: 'CN=Sales Team,OU=Groups,OU=Corp,DC=example,DC=test', objectClasses: ['top', 'group'], attributes: [{ name: 'member', op: 'add', values: [member] }] }), adToDs),
+    );
+    expect(toDs).toMatchObject({ op: 'modify', dn: 'CN=Sales Team,OU=Groups,ou=Corp,dc=example,dc=com' });
+    expect(toDs?.attributes).toEqual([{ name: 'member', op: 'add', values: ['CN=Jane Doe,OU=Sales,ou=Corp,dc=example,dc=com'] }]);
+
+    const [toAd] = requests(
+      mapChange(dsEvent({ op: 'modify', dn: 'cn=Support,ou=Groups,ou=Corp,dc=example,dc=com', objectClasses: ['top', 'groupOfNames'], attributes: [{ name: 'member', op: 'delete', values: ['cn=Mary Miller,ou=Support,ou=Corp,dc=example,dc=com'] }] }), dsToAd),
+    );
+    expect(toAd).toMatchObject({ op: 'modify', dn: 'cn=Support,ou=Groups,OU=Corp,DC=example,DC=test' });
+    expect(toAd?.attributes).toEqual([{ name: 'member', op: 'delete', values: ['cn=Mary Miller,ou=Support,OU=Corp,DC=example,DC=test'] }]);
+  });
+
+  it('creates a directory user in AD with sAMAccountName from uid and the user class', () => {
+    const [request] = requests(
+      mapChange(dsEvent({ dn: 'cn=Mary Miller,ou=Support,ou=Corp,dc=example,dc=com', objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], attributes: [replace('uid', 'mmiller'), replace('cn', 'Mary Miller'), replace('sn', 'Miller')] }), dsToAd),
+    );
+    expect(request).toMatchObject({ op: 'upsert', dn: 'cn=Mary Miller,ou=Support,OU=Corp,DC=example,DC=test', objectClasses: ['top', 'person', 'organizationalPerson', 'user'] });
+    expect(request?.attributes).toEqual(expect.arrayContaining([replace('sAMAccountName', 'mmiller')]));
+    expect(request?.correlation).toEqual([['sAMAccountName'], ['mail']]);
+  });
+
+  it('syncs containers so a new OU exists before the people created in it', () => {
+    const [request] = requests(mapChange(adEvent({ dn: 'OU=Marketing,OU=Corp,DC=example,DC=test', objectClasses: ['top', 'organizationalUnit'], attributes: [replace('ou', 'Marketing')] }), adToDs));
+    expect(request).toMatchObject({ op: 'upsert', dn: 'OU=Marketing,ou=Corp,dc=example,dc=com', objectClasses: ['top', 'organizationalUnit'] });
+  });
+
+  it('does not send back what the ds-writer wrote, and leaves AD system objects alone', () => {
+    expect(mapChange(dsEvent({ op: 'modify', initiator: 'uid=idsync-writer,ou=Services,dc=example,dc=com', attributes: [replace('description', 'x')] }), dsToAd)).toMatchObject({ kind: 'dropped', reason: 'ignored-initiator' });
+    expect(mapChange(adEvent({ dn: 'CN=Administrators,CN=Builtin,DC=example,DC=test', objectClasses: ['top', 'group'] }), adToDs)).toMatchObject({ kind: 'dropped' });
+  });
+});
