@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { pipesSchema } from '@idsync/mapping';
+import { secretsSchema } from '@idsync/secrets';
 
 /** Names of the five services; each reads its own block under `services`. */
 export const SERVICE_NAMES = ['ad-detector', 'ds-detector', 'mapper', 'ad-writer', 'ds-writer'] as const;
@@ -130,6 +131,21 @@ const writerServiceSchema = z
   });
 const mapperServiceSchema = z.object({ httpPort: port }).strict();
 
+/** The password agent beside a Samba AD DC (services/password-agent/README.md). */
+const passwordAgentServiceSchema = z
+  .object({
+    httpPort: port,
+    source: nonEmpty,
+    smbConf: nonEmpty,
+    ldapiUrl: z.string().regex(/^ldapi:\/\//, 'must be an ldapi:// URL (the privileged socket, private/ldap_priv/ldapi)'),
+    stateDir: nonEmpty,
+    pollIntervalMs: z.number().int().min(100).default(1_000),
+    initialSync: z.boolean().default(false),
+    filter: z.string().optional(),
+    sambaTool: z.string().default('samba-tool'),
+  })
+  .strict();
+
 const servicesSchema = z
   .object({
     'ad-detector': detectorServiceSchema,
@@ -137,6 +153,7 @@ const servicesSchema = z
     mapper: mapperServiceSchema,
     'ad-writer': writerServiceSchema,
     'ds-writer': writerServiceSchema,
+    'password-agent': passwordAgentServiceSchema.optional(),
   })
   .strict();
 export type ServicesConfig = z.infer<typeof servicesSchema>;
@@ -148,6 +165,8 @@ export const configSchema = z
     services: servicesSchema,
     /** Sync pipes (source -> destination); AD->DS and DS->AD may both run. See libs/mapping/README.md. */
     pipes: pipesSchema.default([]),
+    /** Password keys (AES-256-GCM) for the components that read or write passwords; the mapper needs none. */
+    secrets: secretsSchema.optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     /** Where the services' health endpoints listen (0.0.0.0 in a pod). */
     http: z.object({ host: z.string().min(1).default('127.0.0.1') }).strict().default({ host: '127.0.0.1' }),

@@ -52,6 +52,8 @@ export interface CompiledSyncClass {
   readonly autoMapExclude: ReadonlySet<string>;
   /** Lower-case destination attributes with an explicit mapping (auto-mapping never overrides them). */
   readonly mappedTargets: ReadonlySet<string>;
+  /** Sealed password changes (idsyncPassword) pass through unopened. */
+  readonly passwords: boolean;
 }
 
 export interface CompiledPipe {
@@ -119,6 +121,7 @@ function compileClass(pipe: Pipe, syncClass: SyncClass): CompiledSyncClass {
     autoMap: syncClass.autoMapSameNames ?? pipe.autoMapSameNames,
     autoMapExclude: new Set(['objectclass', ...[...pipe.autoMapExclude, ...syncClass.autoMapExclude].map((name) => name.toLowerCase())]),
     mappedTargets: new Set(effective.map((mapping) => mapping.to.toLowerCase())),
+    passwords: syncClass.passwords ?? true,
   };
 }
 

@@ -64,6 +64,7 @@ export {
   dnMapSchema,
   isPasswordAttribute,
   PASSWORD_ATTRIBUTES,
+  PASSWORD_PSEUDO_ATTRIBUTE,
   type Pipe,
   type PipeInput,
   pipeSchema,

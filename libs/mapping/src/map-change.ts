@@ -18,10 +18,13 @@
  * Member-like DN values (`dn: true`) that no DN map can map (or whose map needs attributes of the referenced
  * entry) are dropped from the request and listed in `warnings`; the rest of the event still maps.
  * Password attributes (unicodePwd, userPassword) pass through as opaque values: never read, never logged.
+ * The sealed password pseudo-attribute (idsyncPassword) passes through unmapped and unopened, under its own name,
+ * for every sync class that keeps `passwords: true` (the default): the writer knows its destination's attribute.
  */
 import { type AttributeChange, type AttributeValue, type EntryChangeEvent, type WriteOperation, type WriteRequest } from '@idsync/contracts';
 import { adSystemObjectReason } from './ad-system-objects';
 import { type CompiledPipe, type CompiledSyncClass, type CompiledValueMapping } from './compile-pipe';
+import { PASSWORD_PSEUDO_ATTRIBUTE } from './pipe';
 import { type Dn, formatDn, InvalidDnError, normalizeDn, normalizeRdn, parseDn } from './dn';
 import { type CompiledDnMap, type DnMapResult, mapDn } from './dn-map';
 import { EntryView } from './entry-view';
@@ -60,6 +63,7 @@ export class MappingError extends Error {
 }
 
 const NO_WARNINGS: readonly string[] = [];
+const PASSWORD_KEY = PASSWORD_PSEUDO_ATTRIBUTE.toLowerCase();
 const NO_CLASSES: readonly string[] = [];
 
 interface Context {
@@ -279,6 +283,10 @@ function fullAttributes(context: Context): AttributeChange[] {
   for (const change of event.attributes) {
     if (change.op === 'delete') continue;
     const key = change.name.toLowerCase();
+    if (key === PASSWORD_KEY) {
+      if (syncClass.passwords) out.push({ name: PASSWORD_PSEUDO_ATTRIBUTE, op: 'replace', values: change.values });
+      continue;
+    }
     const mappings = syncClass.bySource.get(key);
     if (mappings !== undefined) {
       for (const mapping of mappings) out.push({ name: mapping.to, op: 'replace', values: mapValues(context, mapping, change.values) });
@@ -311,6 +319,10 @@ function changedAttributes(context: Context): AttributeChange[] {
   const out: AttributeChange[] = [];
   for (const change of event.attributes) {
     const key = change.name.toLowerCase();
+    if (key === PASSWORD_KEY) {
+      if (syncClass.passwords) out.push({ name: PASSWORD_PSEUDO_ATTRIBUTE, op: change.op, values: change.values });
+      continue;
+    }
     const mappings = syncClass.bySource.get(key);
     if (mappings !== undefined) {
       for (const mapping of mappings) {

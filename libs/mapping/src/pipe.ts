@@ -9,8 +9,17 @@ import { InvalidDnError, parseDn } from './dn';
 import { filterAttributes, InvalidFilterError, parseFilter } from './filter';
 import { ATTRIBUTE_NAME, hasPlaceholders, InvalidTemplateError, parseTemplate } from './template';
 
+/**
+ * The pseudo-attribute that carries a password in events and write requests: one value, an envelope sealed by
+ * @idsync/secrets (AES-256-GCM, bound to the source entry id and this name), holding the clear password or a
+ * storage-scheme hash (`{CRYPT}$6$...`). Detectors and the password agent produce it, the mapper passes it through
+ * unopened (see `passwords` on a sync class), the writer opens it and writes the destination's own attribute
+ * (AD `unicodePwd`, directory `userPassword`). It never exists in a directory.
+ */
+export const PASSWORD_PSEUDO_ATTRIBUTE = 'idsyncPassword';
+
 /** Passed through as opaque values (another component encrypts them); never read by templates, filters or DN maps. */
-export const PASSWORD_ATTRIBUTES = ['unicodePwd', 'userPassword'] as const;
+export const PASSWORD_ATTRIBUTES = ['unicodePwd', 'userPassword', PASSWORD_PSEUDO_ATTRIBUTE] as const;
 /** Destination attributes that hold members' DNs; a delete unlinks the deleted entry from them. */
 export const DEFAULT_MEMBER_ATTRIBUTES = ['member', 'uniqueMember'] as const;
 
@@ -164,6 +173,8 @@ export const syncClassSchema = z
     autoMapSameNames: z.boolean().optional(),
     /** Added to the pipe's autoMapExclude for this class. */
     autoMapExclude: z.array(attributeName).default([]),
+    /** Pass sealed password changes (the idsyncPassword pseudo-attribute) through to the destination's writer. */
+    passwords: z.boolean().default(true),
   })
   .strict()
   .superRefine((syncClass, ctx) => {

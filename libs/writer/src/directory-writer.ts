@@ -2,12 +2,14 @@ import { type WriteRequest } from '@idsync/contracts';
 import { type DirectoryConfig, type DirectoryKind, type SyncConfig } from '@idsync/config';
 import { type Dn, dnEquals, formatDn, isInSubtree, normalizeAttributeType, parentDn, parseDn } from '@idsync/mapping';
 import { namedDirectory, openLdapSession, writerCredentials, type LdapSession } from '@idsync/platform';
+import { type Keyring, keyringFromConfig, type SecretsConfig } from '@idsync/secrets';
 import { Attribute, Change, EqualityFilter, type Filter, OrFilter } from 'ldapts';
 import { attributeKey, AttributeKnowledge, type AttributeKnowledgeOptions } from './attributes';
 import { classifyError, type Classification, type WriteStep } from './classify';
 import { correlationQueries } from './correlation';
 import { type CurrentEntry, currentEntry, type Modification } from './diff';
 import { AmbiguousCorrelationError, InvalidEntryError, WriteError } from './errors';
+import { resolvePasswords } from './passwords';
 import { type PlannedStep, planUnlink, planWrite, type WritePlan } from './plan';
 
 export interface DirectoryWriterOptions {
@@ -25,6 +27,20 @@ export interface DirectoryWriterOptions {
   readonly attributes?: AttributeKnowledgeOptions;
   /** Attributes whose additions are member DNs (a 32/19 on adding them means "member not there yet"). */
   readonly memberAttributes?: readonly string[];
+  /**
+   * Keys that open sealed passwords (idsyncPassword) for this writer; without them a request carrying one is
+   * dead-lettered. `forService` takes them from the configuration's `secrets.passwordKeys`.
+   */
+  readonly keyring?: Keyring;
+}
+
+/**
+ * The keyring a configuration's `secrets.passwordKeys` describes, if any (the block is validated by
+ * @idsync/secrets' secretsSchema, embedded in the configuration schema as `secrets:`).
+ */
+export function passwordKeyring(config: object): Keyring | undefined {
+  const block = (config as { readonly secrets?: SecretsConfig | undefined }).secrets?.passwordKeys;
+  return block === undefined ? undefined : keyringFromConfig(block);
 }
 
 /** How the destination entry was found. */
@@ -77,6 +93,7 @@ export class DirectoryWriter {
       directory: namedDirectory(config, block.destination),
       credentials: writerCredentials(config, service),
       dryRun: block.dryRun,
+      ...withKeyring(passwordKeyring(config)),
       ...overrides,
     });
   }
@@ -140,8 +157,10 @@ export class DirectoryWriter {
       const holders = await this.holders(request);
       return { plan: planUnlink(request, holders, planOptions), foundBy: holders.length > 0 ? 'dn' : 'none' };
     }
-    const { entry, foundBy } = await this.find(request);
-    return { plan: planWrite(request, entry, planOptions), foundBy };
+    // Sealed passwords are opened first: a request that cannot be opened is dead-lettered before any read.
+    const resolved = resolvePasswords(request, { kind: this.kind, keyring: this.options.keyring });
+    const { entry, foundBy } = await this.find(resolved);
+    return { plan: planWrite(resolved, entry, planOptions), foundBy };
   }
 
   private async client(): Promise<LdapSession['client']> {
@@ -156,6 +175,8 @@ export class DirectoryWriter {
     const names = new Set<string>(['objectClass']);
     if (this.kind === 'active-directory') names.add('objectGUID');
     for (const change of request.attributes) if (!this.knowledge.isPassword(change.name)) names.add(change.name);
+    // AD: an account created without a password (546) is enabled when its first password arrives (planWrite).
+    if (this.kind === 'active-directory' && request.attributes.some((c) => attributeKey(c.name) === 'unicodepwd')) names.add('userAccountControl');
     for (const list of request.correlation) for (const name of list) names.add(name);
     return [...names];
   }
@@ -318,6 +339,10 @@ export class DirectoryWriter {
       { cause: error },
     );
   }
+}
+
+function withKeyring(keyring: Keyring | undefined): { keyring?: Keyring } {
+  return keyring === undefined ? {} : { keyring };
 }
 
 /** The step name a modify goes by in the classification table. */

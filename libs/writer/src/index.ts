@@ -16,7 +16,17 @@ export {
   FOUND_BY,
   type FoundBy,
   modifyStep,
+  passwordKeyring,
 } from './directory-writer';
+export {
+  carriesSealedPassword,
+  encodeUnicodePwd,
+  PASSWORD_REFUSALS,
+  type PasswordOptions,
+  type PasswordRefusal,
+  PasswordRefusedError,
+  resolvePasswords,
+} from './passwords';
 export {
   AmbiguousCorrelationError,
   EntryNotFoundError,

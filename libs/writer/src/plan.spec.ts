@@ -38,10 +38,26 @@ describe('planWrite: creates', () => {
     expect(attrsOf(plan)['objectClass']).toEqual(['top', 'person', 'organizationalPerson', 'user']);
   });
 
-  it('creates an AD user enabled when the create carries a password', () => {
+  it('creates an AD user with a password disabled first, then sets the password, then enables it (512)', () => {
     const password = Buffer.from('"S3cret!pw"', 'utf16le');
     const plan = planWrite(request({ attributes: [{ name: 'unicodePwd', op: 'replace', values: [password] }] }), null, AD);
-    expect(attrsOf(plan)).toMatchObject({ userAccountControl: ['512'], unicodePwd: [password], sAMAccountName: ['jdoe'] });
+    expect(attrsOf(plan)).toMatchObject({ userAccountControl: ['546'], sAMAccountName: ['jdoe'] });
+    expect(attrsOf(plan)['unicodePwd']).toBeUndefined();
+    expect(plan.steps.slice(1)).toEqual([
+      { kind: 'modify', dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test', changes: [{ op: 'replace', name: 'unicodePwd', values: [password] }] },
+      { kind: 'modify', dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test', changes: [{ op: 'replace', name: 'userAccountControl', values: ['512'] }] },
+    ]);
+  });
+
+  it("enables a created AD user with the request's own userAccountControl after the password", () => {
+    const password = Buffer.from('"S3cret!pw"', 'utf16le');
+    const plan = planWrite(
+      request({ attributes: [{ name: 'unicodePwd', op: 'replace', values: [password] }, { name: 'userAccountControl', op: 'replace', values: ['66048'] }] }),
+      null,
+      AD,
+    );
+    expect(attrsOf(plan)['userAccountControl']).toEqual(['546']);
+    expect(plan.steps.at(-1)).toMatchObject({ kind: 'modify', changes: [{ name: 'userAccountControl', values: ['66048'] }] });
   });
 
   it('creates an AD group with a logon name and a global security group type', () => {

@@ -40,6 +40,19 @@ export const SAM_ACCOUNT_NAME_FORBIDDEN = '"/\\[]:;|=,+*?<>';
 export const SAM_USER_MAX = 20;
 export const SAM_GROUP_MAX = 256;
 
+/**
+ * An AD account this writer created without a password is left at 546 (disabled, password not required). When
+ * its first password arrives (a modify setting unicodePwd, the request not stating userAccountControl itself), the
+ * account is enabled (512) right after the password step, as a create with a password would have been. Any other
+ * userAccountControl (e.g. 514, an account an administrator disabled) is left alone.
+ */
+export function enablesOnFirstPassword(request: WriteRequest, current: CurrentEntry): boolean {
+  const sets = (name: string): boolean => request.attributes.some((c) => attributeKey(c.name) === attributeKey(name) && c.op !== 'delete');
+  if (!sets('unicodePwd') || sets('userAccountControl')) return false;
+  const uac = entryValues(current, 'userAccountControl');
+  return uac.length === 1 && String(uac[0]) === AD_DISABLED_NO_PASSWORD;
+}
+
 /** Null when valid, else why not. */
 export function samAccountNameProblem(value: AttributeValue, isGroup: boolean): string | null {
   if (typeof value !== 'string') return 'is binary';
@@ -110,12 +123,17 @@ export function planWrite(request: WriteRequest, current: CurrentEntry | null, o
   const noOp = (target: string | null, reason: string): WritePlan => ({ ...base, target, steps: [], reason });
   const modifyOf = (entry: CurrentEntry, naming: Dn): PlannedStep[] => {
     const changes = diff(request.attributes, entry, { attributes: knowledge, namingAttributes: namingAttributes(naming) });
-    return changes.length === 0 ? [] : [{ kind: 'modify', dn: entry.dn, changes }];
+    if (changes.length === 0) return [];
+    const steps: PlannedStep[] = [{ kind: 'modify', dn: entry.dn, changes }];
+    if (options.kind === 'active-directory' && enablesOnFirstPassword(request, entry)) {
+      steps.push({ kind: 'modify', dn: entry.dn, changes: [{ op: 'replace', name: 'userAccountControl', values: [AD_NORMAL_ACCOUNT] }] });
+    }
+    return steps;
   };
 
   switch (request.op) {
     case 'upsert': {
-      if (current === null) return { ...base, target: null, steps: [createStep(request, dn, options)], reason: null };
+      if (current === null) return { ...base, target: null, steps: createSteps(request, dn, options), reason: null };
       const steps = modifyOf(current, parse(request, current.dn, 'the entry DN'));
       return steps.length === 0 ? noOp(current.dn, 'the destination already matches') : { ...base, target: current.dn, steps, reason: null };
     }
@@ -177,8 +195,14 @@ export function planUnlink(request: WriteRequest, holders: readonly CurrentEntry
   };
 }
 
-/** The attributes of a new entry: what the request asks for, plus what the destination requires. */
-function createStep(request: WriteRequest, dn: Dn, options: PlanOptions): PlannedStep {
+/**
+ * The steps of a create: the add with what the request asks for plus what the destination requires. An AD user
+ * created with a password takes three steps, as AD wants it: the add, disabled (546) and without the password; the
+ * password (unicodePwd replace: an administrator reset, checked against the password policy); then
+ * userAccountControl 512 (or the request's own value). A password the policy refuses leaves a disabled account
+ * and dead-letters the request with the server's reason, never an enabled account without a password.
+ */
+function createSteps(request: WriteRequest, dn: Dn, options: PlanOptions): PlannedStep[] {
   const knowledge = options.attributes ?? DEFAULT_ATTRIBUTES;
   const values = new Map<string, { name: string; values: AttributeValue[] }>();
   for (const [key, group] of changesByAttribute(request.attributes)) {
@@ -189,6 +213,7 @@ function createStep(request: WriteRequest, dn: Dn, options: PlanOptions): Planne
   }
   const set = (name: string, list: AttributeValue[]): void => void values.set(attributeKey(name), { name, values: list });
   const get = (name: string): AttributeValue[] | undefined => values.get(attributeKey(name))?.values;
+  const after: PlannedStep[] = [];
 
   const classes = new Set<string>(request.objectClasses.map((c) => c.toLowerCase()));
   for (const value of get('objectClass') ?? []) if (typeof value === 'string') classes.add(value.toLowerCase());
@@ -217,7 +242,15 @@ function createStep(request: WriteRequest, dn: Dn, options: PlanOptions): Planne
       if (!classes.has('user')) objectClasses.push('user');
       // AD requires a logon name; without one in the request, the RDN value (validated like any other).
       if (get('sAMAccountName') === undefined) set('sAMAccountName', [rdnValue]);
-      if (get('userAccountControl') === undefined) set('userAccountControl', [get('unicodePwd') ? AD_NORMAL_ACCOUNT : AD_DISABLED_NO_PASSWORD]);
+      const password = values.get(attributeKey('unicodePwd'));
+      if (password !== undefined) {
+        values.delete(attributeKey('unicodePwd'));
+        const enabled = get('userAccountControl') ?? [AD_NORMAL_ACCOUNT];
+        set('userAccountControl', [AD_DISABLED_NO_PASSWORD]);
+        const target = formatDn(dn);
+        after.push({ kind: 'modify', dn: target, changes: [{ op: 'replace', name: password.name, values: password.values }] });
+        after.push({ kind: 'modify', dn: target, changes: [{ op: 'replace', name: 'userAccountControl', values: enabled }] });
+      } else if (get('userAccountControl') === undefined) set('userAccountControl', [AD_DISABLED_NO_PASSWORD]);
     }
     if (isGroup) {
       if (get('sAMAccountName') === undefined) set('sAMAccountName', [rdnValue]);
@@ -240,5 +273,5 @@ function createStep(request: WriteRequest, dn: Dn, options: PlanOptions): Planne
     set('cn', [rdnValue]);
   }
   set('objectClass', objectClasses);
-  return { kind: 'add', dn: formatDn(dn), attributes: [...values.values()] };
+  return [{ kind: 'add', dn: formatDn(dn), attributes: [...values.values()] }, ...after];
 }

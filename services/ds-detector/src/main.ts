@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { createKafka, directoryProbe, ensureTopics, kafkaProbe, Metrics, MetricsModule, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule } from '@idsync/platform';
+import { keyringFromConfig } from '@idsync/secrets';
 import { DsDetector } from './detector';
 import { detectorProbe, detectorRunnerModule } from './detector-runner';
 
@@ -23,6 +24,8 @@ void runService('ds-detector', ({ config, logger }) => {
     includeBaseDns: settings.includeBaseDns,
     includeObjectClasses: settings.includeObjectClasses,
     ignoreInitiators: settings.ignoreInitiators,
+    // Without password keys, clear passwords from the changelog are counted and dropped, never published.
+    ...(config.secrets?.passwordKeys ? { keyring: keyringFromConfig(config.secrets.passwordKeys) } : {}),
     logger,
     metrics,
     prepare: async () => {

@@ -1,7 +1,17 @@
 import { type AttributeChange, type AttributeValue, type ChangeOperation, type EntryChangeEvent, type EntryId } from '@idsync/contracts';
 import { formatDn, InvalidDnError, normalizeAttributeType, normalizeDnValue, parentDn, parseDn, type Dn } from '@idsync/mapping';
 import { ChangeNumber } from './change-number';
+import { PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
 import { MalformedLdifError, parseLdifContent, parseLdifModifications, type LdifAttribute } from './ldif';
+import {
+  CLEAR_PASSWORD_ATTRIBUTE,
+  ClearPassword,
+  type DecryptChangelogPassword,
+  ENCRYPTED_PASSWORD_ATTRIBUTE,
+  NO_PASSWORD,
+  type PasswordFacts,
+  type PasswordSealer,
+} from './passwords';
 
 /** A cn=changelog entry as ldapts returns it: attribute names as the server spells them, values text or bytes. */
 export type RawChangelogEntry = Readonly<Record<string, string | Buffer | readonly (string | Buffer)[] | undefined>>;
@@ -37,11 +47,7 @@ export const OPERATIONAL_ATTRIBUTES: ReadonlySet<string> = new Set([
   'pwdupdatetime',
 ]);
 
-/**
- * 389-ds (nsslapd-unhashed-pw-switch: on) records the clear text of a userPassword change under this name.
- * It never reaches an event, a log or a metric label until password sync encrypts it (a later issue).
- */
-export const CLEAR_PASSWORD_ATTRIBUTE = 'unhashed#user#password';
+export { CLEAR_PASSWORD_ATTRIBUTE } from './passwords';
 
 export class MalformedChangelogEntryError extends Error {
   readonly retriable = false;
@@ -71,8 +77,15 @@ export interface ChangelogRecord {
   readonly attributes: readonly AttributeChange[];
   readonly initiator: string | null;
   readonly changeTime: number | null;
-  /** How many clear-text password values were left out (never the values). */
+  /** How many clear-text password values were left out of `attributes` (never the values). */
   readonly passwordValuesExcluded: number;
+  /** The clear password (wrapped, shows as ***), hash-only and undecryptable facts; sealed by toEntryChangeEvent. */
+  readonly password: PasswordFacts;
+}
+
+export interface ReadOptions {
+  /** PingDirectory's ds-changelog-encrypted-password decryption; without it such values are counted undecryptable. */
+  readonly decryptPassword?: DecryptChangelogPassword;
 }
 
 /** Where the change came from and when it was read; `detectedAt` is the only clock, passed in by the I/O layer. */
@@ -149,18 +162,54 @@ function changesOf(entry: RawChangelogEntry): string | Buffer | null {
 interface Stripped {
   readonly kept: AttributeChange[];
   readonly passwords: number;
+  /** The newest clear value (389-ds), wrapped at once. */
+  readonly clear: ClearPassword | null;
+  readonly userPasswordChanged: boolean;
 }
 
-/** Drops operational attributes and the clear-text password (counting its values). */
+const NOTHING_STRIPPED: Stripped = { kept: [], passwords: 0, clear: null, userPasswordChanged: false };
+
+/** Drops operational attributes and the clear-text password (counting its values, keeping the newest, wrapped). */
 function strip(changes: readonly AttributeChange[]): Stripped {
   let passwords = 0;
+  let clear: ClearPassword | null = null;
+  let userPasswordChanged = false;
   const kept: AttributeChange[] = [];
   for (const change of changes) {
     const name = change.name.toLowerCase();
-    if (name === CLEAR_PASSWORD_ATTRIBUTE) passwords += Math.max(1, change.values.length);
-    else if (!OPERATIONAL_ATTRIBUTES.has(name)) kept.push(change);
+    if (name === CLEAR_PASSWORD_ATTRIBUTE) {
+      passwords += Math.max(1, change.values.length);
+      const newest = change.op === 'delete' ? undefined : change.values.at(-1);
+      if (newest !== undefined) clear = new ClearPassword(Buffer.isBuffer(newest) ? newest : Buffer.from(newest, 'utf8'));
+      continue;
+    }
+    if (name === 'userpassword' && change.op !== 'delete') userPasswordChanged = true;
+    if (!OPERATIONAL_ATTRIBUTES.has(name)) kept.push(change);
   }
-  return { kept, passwords };
+  return { kept, passwords, clear, userPasswordChanged };
+}
+
+/** The password facts of a change: 389-ds's clear value, else PingDirectory's decrypted one, else hash-only. */
+function passwordFacts(entry: RawChangelogEntry, stripped: Stripped, options: ReadOptions): PasswordFacts {
+  let clear = stripped.clear;
+  let undecryptable = 0;
+  const encrypted = pick(entry, ENCRYPTED_PASSWORD_ATTRIBUTE);
+  if (clear === null && encrypted.length > 0) {
+    const newest = encrypted.at(-1) as string | Buffer;
+    const bytes = Buffer.isBuffer(newest) ? newest : Buffer.from(newest, 'base64');
+    if (options.decryptPassword === undefined) undecryptable = encrypted.length;
+    else {
+      try {
+        clear = new ClearPassword(options.decryptPassword(bytes));
+      } catch {
+        // The hook's error may describe the value: it is not kept.
+        undecryptable = encrypted.length;
+      }
+    }
+  }
+  const hashOnly = clear === null && undecryptable === 0 && stripped.userPasswordChanged;
+  if (clear === null && undecryptable === 0 && !hashOnly) return NO_PASSWORD;
+  return { clear, hashOnly, undecryptable };
 }
 
 function asReplace(attributes: readonly LdifAttribute[]): AttributeChange[] {
@@ -204,7 +253,7 @@ export function rdnValueChanges(targetDn: string, newRdn: string, deleteOldRdn: 
 }
 
 /** Reads one cn=changelog entry (pure). Throws MalformedChangelogEntryError when it cannot be understood. */
-export function readChangelogRecord(entry: RawChangelogEntry): ChangelogRecord {
+export function readChangelogRecord(entry: RawChangelogEntry, options: ReadOptions = {}): ChangelogRecord {
   const numberText = text(entry, 'changeNumber');
   const fail = (reason: string, cause?: unknown): never => {
     throw new MalformedChangelogEntryError(numberText, reason, cause === undefined ? undefined : { cause });
@@ -230,18 +279,21 @@ export function readChangelogRecord(entry: RawChangelogEntry): ChangelogRecord {
     let objectClasses: string[] | null = null;
     let attributes: AttributeChange[] = [];
     let passwords = 0;
+    let stripped: Stripped = NOTHING_STRIPPED;
     let initiator = initiatorText;
     switch (changeType) {
       case 'add': {
         if (changes === null) return fail('an add without changes');
         const content = parseLdifContent(changes);
         objectClasses = objectClassesOf(content);
-        ({ kept: attributes, passwords } = strip(asReplace(content)));
+        stripped = strip(asReplace(content));
+        ({ kept: attributes, passwords } = stripped);
         break;
       }
       case 'modify': {
         if (changes === null) return fail('a modify without changes');
-        ({ kept: attributes, passwords } = strip(parseLdifModifications(changes)));
+        stripped = strip(parseLdifModifications(changes));
+        ({ kept: attributes, passwords } = stripped);
         break;
       }
       case 'modrdn':
@@ -250,7 +302,7 @@ export function readChangelogRecord(entry: RawChangelogEntry): ChangelogRecord {
         if (!newRdn) return fail('a modrdn without newRdn');
         dn = dnAfterModRdn(targetDn, newRdn, text(entry, 'newSuperior'));
         previousDn = targetDn;
-        const stripped = changes !== null ? strip(parseLdifModifications(changes)) : { kept: [], passwords: 0 };
+        stripped = changes !== null ? strip(parseLdifModifications(changes)) : NOTHING_STRIPPED;
         attributes = [...rdnValueChanges(targetDn, newRdn, isTrue(text(entry, 'deleteOldRdn'))), ...stripped.kept];
         passwords = stripped.passwords;
         break;
@@ -263,7 +315,21 @@ export function readChangelogRecord(entry: RawChangelogEntry): ChangelogRecord {
         break;
       }
     }
-    return { changeNumber, changeType, op: CHANGE_TYPES[changeType], dn, previousDn, entryUuid, objectClasses, attributes, initiator, changeTime, passwordValuesExcluded: passwords };
+    const password = changeType === 'delete' ? NO_PASSWORD : passwordFacts(entry, stripped, options);
+    return {
+      changeNumber,
+      changeType,
+      op: CHANGE_TYPES[changeType],
+      dn,
+      previousDn,
+      entryUuid,
+      objectClasses,
+      attributes,
+      initiator,
+      changeTime,
+      passwordValuesExcluded: passwords,
+      password,
+    };
   } catch (error) {
     if (error instanceof MalformedChangelogEntryError) throw error;
     if (error instanceof MalformedLdifError || error instanceof InvalidDnError || error instanceof RangeError || (error as Error).name === 'InvalidChangeNumberError') {
@@ -273,11 +339,18 @@ export function readChangelogRecord(entry: RawChangelogEntry): ChangelogRecord {
   }
 }
 
-/** The event for a record, with what the I/O layer resolved; throws EntryIdUnknownError without an entryUUID. */
-export function toEntryChangeEvent(record: ChangelogRecord, context: ChangeContext, resolved: ResolvedEntry = {}): EntryChangeEvent {
+/**
+ * The event for a record, with what the I/O layer resolved; throws EntryIdUnknownError without an entryUUID.
+ * With a sealer, a clear password becomes the `idsyncPassword` pseudo-attribute (one sealed value, replace),
+ * bound to the entry's entryUUID; without one it stays out of the event (counted in passwordValuesExcluded).
+ */
+export function toEntryChangeEvent(record: ChangelogRecord, context: ChangeContext, resolved: ResolvedEntry = {}, seal?: PasswordSealer): EntryChangeEvent {
   const uuid = record.entryUuid ?? (resolved.entryUuid ? normalizeEntryUuid(resolved.entryUuid) : null);
   if (uuid === null) throw new EntryIdUnknownError(record.changeNumber, record.dn);
   const entryId: EntryId = { kind: 'entryUUID', value: uuid };
+  const clear = record.password.clear;
+  const attributes: readonly AttributeChange[] =
+    seal !== undefined && clear !== null ? [...record.attributes, { name: PASSWORD_PSEUDO_ATTRIBUTE, op: 'replace', values: [seal(clear.reveal(), entryId)] }] : record.attributes;
   const changeNumber = record.changeNumber.format();
   return {
     eventId: `${context.directory}:${changeNumber}`,
@@ -287,7 +360,7 @@ export function toEntryChangeEvent(record: ChangelogRecord, context: ChangeConte
     dn: record.dn,
     previousDn: record.previousDn,
     objectClasses: record.objectClasses ?? resolved.objectClasses ?? [],
-    attributes: record.attributes,
+    attributes,
     initiator: record.initiator,
     changeTime: record.changeTime,
     detectedAt: context.detectedAt,
@@ -295,6 +368,11 @@ export function toEntryChangeEvent(record: ChangelogRecord, context: ChangeConte
 }
 
 /** One step for entries that carry everything (targetUniqueId, and objectClass for adds and deletes). */
-export function parseChangelogEntry(entry: RawChangelogEntry, context: ChangeContext, resolved: ResolvedEntry = {}): EntryChangeEvent {
-  return toEntryChangeEvent(readChangelogRecord(entry), context, resolved);
+export function parseChangelogEntry(
+  entry: RawChangelogEntry,
+  context: ChangeContext,
+  resolved: ResolvedEntry = {},
+  passwords: { readonly seal?: PasswordSealer; readonly decryptPassword?: DecryptChangelogPassword } = {},
+): EntryChangeEvent {
+  return toEntryChangeEvent(readChangelogRecord(entry, passwords), context, resolved, passwords.seal);
 }

@@ -15,8 +15,17 @@ export {
   type ChangeType,
   type ChangelogRecord,
   type RawChangelogEntry,
+  type ReadOptions,
   type ResolvedEntry,
 } from './changelog-entry';
+export {
+  ClearPassword,
+  type DecryptChangelogPassword,
+  ENCRYPTED_PASSWORD_ATTRIBUTE,
+  NO_PASSWORD,
+  type PasswordFacts,
+  type PasswordSealer,
+} from './passwords';
 export { FAILURE_ACTIONS, LDAP_RESULT_CODES, backoffDelay, classifyFailure, type FailureAction, type FailureClass } from './failures';
 export { IGNORE_REASONS, IncludeRules, type ChangeFacts, type IgnoreReason, type IncludeRulesOptions } from './include-rules';
 export { MalformedLdifError, parseLdifContent, parseLdifModifications, type LdifAttribute, type LdifModification } from './ldif';

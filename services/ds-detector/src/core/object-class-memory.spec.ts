@@ -1,5 +1,6 @@
 import { ChangeNumber } from './change-number';
 import { type ChangelogRecord } from './changelog-entry';
+import { NO_PASSWORD } from './passwords';
 import { ObjectClassMemory } from './object-class-memory';
 
 const record = (n: number, fields: Partial<ChangelogRecord>): ChangelogRecord => ({
@@ -14,6 +15,7 @@ const record = (n: number, fields: Partial<ChangelogRecord>): ChangelogRecord =>
   initiator: null,
   changeTime: null,
   passwordValuesExcluded: 0,
+  password: NO_PASSWORD,
   ...fields,
 });
 

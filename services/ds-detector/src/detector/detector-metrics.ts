@@ -8,6 +8,9 @@ export class DetectorMetrics {
   readonly ignored: Counter;
   readonly deadEnded: Counter;
   readonly passwordValuesExcluded: Counter;
+  readonly passwordsSealed: Counter;
+  readonly passwordHashOnly: Counter;
+  readonly passwordsUndecryptable: Counter;
   readonly gaps: Counter;
   readonly errors: Counter;
   readonly batches: Counter;
@@ -17,7 +20,10 @@ export class DetectorMetrics {
     this.published = metrics.counter('idsync_detector_changes_published_total', 'Entry-change events published to Kafka');
     this.ignored = metrics.counter('idsync_detector_changes_ignored_total', 'Changes read and not published, by reason (initiator, outside-base-dns, object-class, operational-only)');
     this.deadEnded = metrics.counter('idsync_detector_changes_dead_ended_total', 'Changes that could not become events (malformed entry, entry identity unknown), logged with their change number');
-    this.passwordValuesExcluded = metrics.counter('idsync_detector_password_values_excluded_total', 'Clear-text password values (unhashed#user#password) left out of events');
+    this.passwordValuesExcluded = metrics.counter('idsync_detector_password_values_excluded_total', 'Clear-text password values (unhashed#user#password) left out of events (no password keys configured)');
+    this.passwordsSealed = metrics.counter('idsync_detector_passwords_sealed_total', 'Password changes published sealed (idsyncPassword, AES-256-GCM)');
+    this.passwordHashOnly = metrics.counter('idsync_detector_password_hash_only_total', 'userPassword changes with only a hash recorded: they cannot be pushed to AD');
+    this.passwordsUndecryptable = metrics.counter('idsync_detector_passwords_undecryptable_total', 'PingDirectory ds-changelog-encrypted-password values that could not be decrypted');
     this.gaps = metrics.counter('idsync_detector_changelog_gaps_total', 'Change numbers the changelog never returned within the grace period and that were skipped');
     this.errors = metrics.counter('idsync_detector_errors_total', 'Failures of a poll, by kind and action (retry or stop)');
     this.batches = metrics.counter('idsync_detector_batches_total', 'Batches committed to Kafka (events and checkpoint in one transaction)');

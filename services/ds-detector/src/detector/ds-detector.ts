@@ -1,7 +1,9 @@
 import { type Kafka } from 'kafkajs';
 import { type DirectoryConfig } from '@idsync/config';
 import { type EntryChangeEvent } from '@idsync/contracts';
+import { PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
 import { ChangePublisher, type JsonLogger, type Metrics } from '@idsync/platform';
+import { type Keyring, sealPassword } from '@idsync/secrets';
 import {
   ChangeNumber,
   EntryIdUnknownError,
@@ -17,6 +19,8 @@ import {
   toEntryChangeEvent,
   type ChangelogRecord,
   type ChangelogWindow,
+  type DecryptChangelogPassword,
+  type PasswordSealer,
   type IgnoreReason,
   type PendingGap,
 } from '../core';
@@ -48,6 +52,14 @@ export interface DsDetectorOptions {
   readonly clock?: () => number;
   /** Run before the first connection succeeds (creating missing topics); retried like any connection failure. */
   readonly prepare?: () => Promise<void>;
+  /**
+   * Password keys: with them, the clear password of a userPassword change (389-ds unhashed#user#password, or
+   * PingDirectory's decrypted ds-changelog-encrypted-password) is sealed into the event as idsyncPassword under the
+   * current key. Without them it is left out and counted (idsync_detector_password_values_excluded_total).
+   */
+  readonly keyring?: Keyring;
+  /** PingDirectory only: decrypts ds-changelog-encrypted-password values (the server's key lives here). */
+  readonly decryptChangelogPassword?: DecryptChangelogPassword;
   /** Test seam: called after a batch was read and before it is published. */
   readonly afterRead?: (batch: { readonly reader: ChangelogReader; readonly publisher: ChangePublisher; readonly entries: number }) => Promise<void>;
 }
@@ -120,6 +132,32 @@ export class DsDetector {
     });
     this.counters = new DetectorMetrics(options.metrics);
     this.clock = options.clock ?? Date.now;
+    const keyring = options.keyring;
+    this.seal = keyring === undefined ? undefined : (clear, entryId) => sealPassword(clear, keyring.current, { entryId, attribute: PASSWORD_PSEUDO_ATTRIBUTE });
+    this.readOptions = options.decryptChangelogPassword === undefined ? {} : { decryptPassword: options.decryptChangelogPassword };
+  }
+
+  private readonly seal: PasswordSealer | undefined;
+  private readonly readOptions: { readonly decryptPassword?: DecryptChangelogPassword };
+
+  /** Counts what became of a published change's password, and says why one could not travel (never the value). */
+  private notePassword(record: ChangelogRecord, event: EntryChangeEvent, tally: { sealed: number; hashOnly: number; undecryptable: number }): void {
+    const { password } = record;
+    const fields = { changeNumber: record.changeNumber.format(), dn: record.dn, entryId: event.entryId.value };
+    if (password.clear !== null) {
+      if (this.seal !== undefined) tally.sealed += 1;
+      else this.options.logger.event('warn', 'ds-detector.password-not-sealed', { ...fields, reason: 'no password keys configured (secrets.passwordKeys): the password change is left out of the event' });
+      password.clear.wipe();
+    } else if (password.hashOnly) {
+      tally.hashOnly += 1;
+      this.options.logger.event('warn', 'ds-detector.password-hash-only', {
+        ...fields,
+        reason: 'the changelog recorded only a hashed userPassword (pre-hashed write, an add, or nsslapd-unhashed-pw-switch off): it cannot be pushed to AD',
+      });
+    } else if (password.undecryptable > 0) {
+      tally.undecryptable += password.undecryptable;
+      this.options.logger.event('error', 'ds-detector.password-undecryptable', { ...fields, reason: 'ds-changelog-encrypted-password could not be decrypted (no or failing decryption hook)' });
+    }
   }
 
   status(): DetectorStatus {
@@ -262,7 +300,7 @@ export class DsDetector {
       return number !== null && !number.isAfter(settled.through);
     });
 
-    const tally = { ignored: new Map<IgnoreReason, number>(), deadEnded: new Map<string, number>(), passwords: 0 };
+    const tally = { ignored: new Map<IgnoreReason, number>(), deadEnded: new Map<string, number>(), passwords: 0, sealed: 0, hashOnly: 0, undecryptable: 0 };
     const deadEnd = (reason: string, fields: Record<string, unknown>): void => {
       tally.deadEnded.set(reason, (tally.deadEnded.get(reason) ?? 0) + 1);
       this.options.logger.event('error', 'ds-detector.change-dead-ended', { reason, ...fields });
@@ -276,7 +314,7 @@ export class DsDetector {
     for (const entry of inBatch) {
       let record: ChangelogRecord;
       try {
-        record = readChangelogRecord(entry);
+        record = readChangelogRecord(entry, this.readOptions);
       } catch (error) {
         if (!(error instanceof MalformedChangelogEntryError)) throw error;
         deadEnd('malformed-entry', { changeNumber: error.changeNumber, error: error.message });
@@ -287,7 +325,7 @@ export class DsDetector {
     const remembered = this.classMemory.learn(records);
     const candidates: ChangelogRecord[] = [];
     for (const record of records) {
-      tally.passwords += record.passwordValuesExcluded;
+      if (this.seal === undefined || record.password.clear === null) tally.passwords += record.passwordValuesExcluded;
       const reason = this.rules.ignoreReason({ ...record, objectClasses: remembered.get(record) ?? null, attributeCount: record.attributes.length });
       if (reason) ignore(reason);
       else candidates.push(record);
@@ -310,15 +348,19 @@ export class DsDetector {
       try {
         // Classes: the record's own (add, delete), else the entry as read now, else what was last seen of it.
         const objectClasses = fetched?.objectClasses ?? (record.entryUuid !== null ? this.classMemory.recall(record.entryUuid) : null);
-        event = toEntryChangeEvent(record, context, { entryUuid: fetched?.entryUuid ?? null, objectClasses });
+        event = toEntryChangeEvent(record, context, { entryUuid: fetched?.entryUuid ?? null, objectClasses }, this.seal);
       } catch (error) {
         if (!(error instanceof EntryIdUnknownError)) throw error;
         deadEnd('entry-id-unknown', { changeNumber: record.changeNumber.format(), dn: record.dn, error: error.message });
         continue;
       }
       const reason = this.rules.ignoreReason({ ...event, attributeCount: event.attributes.length, passwordValuesExcluded: record.passwordValuesExcluded });
-      if (reason) ignore(reason);
-      else events.push(event);
+      if (reason) {
+        ignore(reason);
+        continue;
+      }
+      events.push(event);
+      this.notePassword(record, event, tally);
     }
 
     await this.options.afterRead?.({ reader, publisher, entries: inBatch.length });
@@ -338,6 +380,9 @@ export class DsDetector {
     this.counters.published.inc(labels, events.length);
     this.counters.batches.inc(labels);
     this.counters.passwordValuesExcluded.inc(labels, tally.passwords);
+    this.counters.passwordsSealed.inc(labels, tally.sealed);
+    this.counters.passwordHashOnly.inc(labels, tally.hashOnly);
+    this.counters.passwordsUndecryptable.inc(labels, tally.undecryptable);
     for (const [reason, count] of tally.ignored) this.counters.ignoredBy(this.detector, reason, count);
     for (const [reason, count] of tally.deadEnded) this.counters.deadEnded.inc({ ...labels, reason }, count);
     if (settled.skipped.length > 0) {
