@@ -192,7 +192,6 @@ describe('mapChange: Active Directory to the directory server', () => {
           replace('mail', 'jane.doe@example.test'),
           replace('jpegPhoto', thumbnail),
           replace('manager', 'CN=John Smith,ou=People,dc=example,dc=com'),
-          replace('telephoneNumber'),
           replace('cn', 'Jane Doe'),
         ],
         correlation: [['uid'], ['mail']],
@@ -535,9 +534,24 @@ syncClasses:
     expect(result.requests[0]).toMatchObject({ op: 'modify', dn: 'cn=a,dc=x', attributes: [] });
   });
 
-  it('maps a snapshot like an add', () => {
-    const result = expectMapped(mapChange({ ...adUserAdd, op: 'snapshot' }, adToDs));
-    expect(result.requests[0]).toEqual(expectMapped(mapChange(adUserAdd, adToDs)).requests[0]);
+  it('maps a snapshot like an add, but clears what the source lacks so a resync makes the destination equal', () => {
+    const snapshot = expectMapped(mapChange({ ...adUserAdd, op: 'snapshot' }, adToDs)).requests[0];
+    const add = expectMapped(mapChange(adUserAdd, adToDs)).requests[0];
+    expect(snapshot?.attributes).toEqual([...(add?.attributes ?? []).slice(0, -1), replace('telephoneNumber'), ...(add?.attributes ?? []).slice(-1)]);
+  });
+
+  it('adds group members on an add instead of replacing them, so a late echo of a create never removes newer members', () => {
+    const groupAdd: EntryChangeEvent = {
+      ...adUserAdd,
+      dn: 'CN=Sales Team,OU=Groups,OU=Corp,DC=example,DC=test',
+      objectClasses: ['top', 'group'],
+      attributes: [replace('cn', 'Sales Team'), replace('member', 'CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test')],
+    };
+    const member = 'CN=Jane Doe,ou=People,dc=example,dc=com';
+    const mappedAdd = expectMapped(mapChange(groupAdd, adToDs));
+    expect(mappedAdd.requests[0]?.attributes.filter((a) => a.name === 'member')).toEqual([{ name: 'member', op: 'add', values: [member] }]);
+    const mappedSnapshot = expectMapped(mapChange({ ...groupAdd, op: 'snapshot' }, adToDs));
+    expect(mappedSnapshot.requests[0]?.attributes.filter((a) => a.name === 'member')).toEqual([replace('member', member)]);
   });
 
   const autoMap = pipeFromYaml(`

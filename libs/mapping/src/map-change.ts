@@ -194,14 +194,14 @@ export function mapChange(event: EntryChangeEvent, pipe: CompiledPipe): MapResul
   switch (event.op) {
     case 'add':
       if (!syncClass.creates) return dropped('operation-disabled', `sync class '${syncClass.name}' does not allow creates`, syncClass.name);
-      return mapped(context, [request(context, 0, 'upsert', mapEntryDn(event, pipe, view, dn, 'entry DN'), null, fullAttributes(context))]);
+      return mapped(context, [request(context, 0, 'upsert', mapEntryDn(event, pipe, view, dn, 'entry DN'), null, fullAttributes(context, 'add'))]);
     case 'snapshot': {
       if (!syncClass.modifies) {
         // An upsert could overwrite an existing entry, and a modify could not create one: neither is "creates only".
         return dropped('operation-disabled', `sync class '${syncClass.name}' does not allow modifies, which a snapshot may need`, syncClass.name);
       }
       const op: WriteOperation = syncClass.creates ? 'upsert' : 'modify';
-      return mapped(context, [request(context, 0, op, mapEntryDn(event, pipe, view, dn, 'entry DN'), null, fullAttributes(context))]);
+      return mapped(context, [request(context, 0, op, mapEntryDn(event, pipe, view, dn, 'entry DN'), null, fullAttributes(context, 'snapshot'))]);
     }
     case 'modify': {
       if (!syncClass.modifies) return dropped('operation-disabled', `sync class '${syncClass.name}' does not allow modifies`, syncClass.name);
@@ -277,7 +277,13 @@ function autoMapped(syncClass: CompiledSyncClass, key: string): boolean {
  * Every mapped attribute of a whole entry (add, snapshot), each as a replace. An explicitly mapped source
  * attribute the entry lacks is listed with no values, so the writer clears it in an existing entry.
  */
-function fullAttributes(context: Context): AttributeChange[] {
+/**
+ * Every mapped attribute of a whole-entry event. A snapshot (resync) makes the destination equal: attributes the
+ * source lacks are cleared. An add only adds: when the destination entry already exists (an echo of our own create
+ * in two-way sync, read by the detector a moment ago, or an entry joined by correlation), whatever it holds beyond
+ * the add came from elsewhere, often later, so nothing is cleared and DN-valued lists (member) gain values only.
+ */
+function fullAttributes(context: Context, mode: 'add' | 'snapshot'): AttributeChange[] {
   const { event, view, syncClass } = context;
   const out: AttributeChange[] = [];
   for (const change of event.attributes) {
@@ -289,12 +295,19 @@ function fullAttributes(context: Context): AttributeChange[] {
     }
     const mappings = syncClass.bySource.get(key);
     if (mappings !== undefined) {
-      for (const mapping of mappings) out.push({ name: mapping.to, op: 'replace', values: mapValues(context, mapping, change.values) });
+      for (const mapping of mappings) {
+        const values = mapValues(context, mapping, change.values);
+        if (mode === 'add' && isMemberList(context.pipe, mapping.to)) {
+          if (values.length > 0) out.push({ name: mapping.to, op: 'add', values });
+        } else out.push({ name: mapping.to, op: 'replace', values });
+      }
     }
     if (autoMapped(syncClass, key)) out.push(change.op === 'replace' ? change : { name: change.name, op: 'replace', values: change.values });
   }
-  for (const mapping of syncClass.valueMappings) {
-    if (view.changes(mapping.fromKey) === undefined) out.push({ name: mapping.to, op: 'replace', values: [] });
+  if (mode === 'snapshot') {
+    for (const mapping of syncClass.valueMappings) {
+      if (view.changes(mapping.fromKey) === undefined) out.push({ name: mapping.to, op: 'replace', values: [] });
+    }
   }
   for (const mapping of syncClass.templates) {
     const value = renderTemplate(mapping.template, resolver(view));
@@ -402,4 +415,10 @@ function mapValues(context: Context, mapping: CompiledValueMapping, values: read
     }
   }
   return out;
+}
+
+/** Member-like DN lists of the destination (the pipe's memberAttributes that a DN-valued mapping writes). */
+function isMemberList(pipe: CompiledPipe, attribute: string): boolean {
+  const key = attribute.toLowerCase();
+  return pipe.unlinkAttributes.some((name) => name.toLowerCase() === key);
 }

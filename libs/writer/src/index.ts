@@ -49,3 +49,4 @@ export {
 } from './plan';
 export { applyRequest, type BoundedRetryOptions, describePlan, type RequestOutcome } from './apply-request';
 export { createWriteHandler, type WriteHandlerOptions, WriterStoppedError } from './write-handler';
+export { WriterService, writerServiceModule, type WriterServiceName, type WriterServiceOptions } from './writer-service';

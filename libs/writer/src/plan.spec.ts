@@ -176,6 +176,12 @@ describe('planWrite: existing entries', () => {
     const plan = planWrite(request({ op: 'rename', previousDn: 'CN=old,OU=People,OU=Corp,DC=example,DC=test', dn: jdoe.dn }), jdoe, AD);
     expect(plan.steps).toEqual([]);
   });
+
+  it('does nothing for a rename whose entry is in neither place (deleted since: the late echo of a rename), and says why', () => {
+    const plan = planWrite(request({ op: 'rename', previousDn: 'CN=old,OU=People,OU=Corp,DC=example,DC=test', dn: jdoe.dn }), null, AD);
+    expect(plan.steps).toEqual([]);
+    expect(plan.reason).toContain('deleted since, or never synced');
+  });
 });
 
 describe('planUnlink', () => {

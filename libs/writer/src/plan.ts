@@ -146,9 +146,10 @@ export function planWrite(request: WriteRequest, current: CurrentEntry | null, o
       if (current === null) return noOp(null, 'the entry is not in the destination (already deleted)');
       return { ...base, target: current.dn, steps: [{ kind: 'delete', dn: current.dn }], reason: null };
     case 'rename': {
-      if (current === null) {
-        throw new EntryNotFoundError(`no destination entry at ${request.previousDn ?? '?'} or ${request.dn} to rename`, { requestId: request.requestId, dn: request.previousDn ?? request.dn });
-      }
+      // Records are keyed by the source entry, so the entry's create always came first: when neither DN nor the
+      // correlation finds it, it was deleted here since (typically the late echo of a rename in two-way sync) or was
+      // never synced. Waiting cannot help, and a rename cannot create: nothing to do (a resync repairs the latter).
+      if (current === null) return noOp(null, `no destination entry at ${request.previousDn ?? '?'} or ${request.dn}: deleted since, or never synced`);
       const steps: PlannedStep[] = [];
       const from = parse(request, current.dn, 'the entry DN');
       if (!dnEquals(from, dn)) {

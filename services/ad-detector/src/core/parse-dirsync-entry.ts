@@ -180,7 +180,7 @@ export function parseDirSyncEntry(entry: RawEntry, context: ParseContext): Entry
     dn = lastKnownDn(entry);
   } else if (sent.length > 0) {
     op = 'add';
-    attributes = attributeChanges(entry, 'all-replace');
+    attributes = withNamingAttributes(dn, attributeChanges(entry, 'all-replace'));
     const created = firstText(entry, 'whenCreated');
     changeTime = created === undefined ? null : parseGeneralizedTime(created);
   } else {
@@ -223,4 +223,14 @@ export function parseDirSyncEntry(entry: RawEntry, context: ParseContext): Entry
     changeTime,
     detectedAt: context.detectedAt,
   };
+}
+
+/**
+ * DirSync leaves the naming attribute (cn, ou) out of some adds, notably of entries our own writer created; an add
+ * must carry the whole entry, so the RDN's values are taken from the DN when missing.
+ */
+function withNamingAttributes(dn: string, attributes: AttributeChange[]): AttributeChange[] {
+  const rdn = parseDn(dn)[0] ?? [];
+  const missing = rdn.filter((ava) => !attributes.some((a) => a.name.toLowerCase() === ava.type.toLowerCase()));
+  return missing.length === 0 ? attributes : [...attributes, ...missing.map((ava): AttributeChange => ({ name: ava.type, op: 'replace', values: [ava.value] }))];
 }

@@ -1,0 +1,156 @@
+import { type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
+import { type Kafka } from 'kafkajs';
+import { type SyncConfig } from '@idsync/config';
+import {
+  backoffDelay,
+  createKafka,
+  directoryProbe,
+  ensureTopics,
+  kafkaProbe,
+  Metrics,
+  MetricsModule,
+  namedDirectory,
+  runRecordLoop,
+  ServiceModule,
+  writerCredentials,
+  type ServiceContext,
+  type JsonLogger, type LoopRecord, type RecordLoop, type RecordLoopStoppedError, type RecordOutcome } from '@idsync/platform';
+import { DirectoryWriter } from './directory-writer';
+import { createWriteHandler } from './write-handler';
+
+export type WriterServiceName = 'ad-writer' | 'ds-writer';
+
+export interface WriterServiceOptions {
+  readonly service: WriterServiceName;
+  readonly kafka: Kafka;
+  readonly config: SyncConfig;
+  readonly logger: JsonLogger;
+  readonly metrics: Metrics;
+  /** Default `${config.kafka.clientId}-<service>`: two deployments on one Kafka never share a group. */
+  readonly groupId?: string;
+  readonly partitionsConsumedConcurrently?: number;
+  /** The loop stopped (programming error, or the destination refuses the writer's account): exit non-zero. */
+  readonly onFatal?: (error: RecordLoopStoppedError) => void;
+}
+
+/**
+ * A writer stage: consumes its destination's operation topic and applies each write request with a
+ * DirectoryWriter (compare first, so replays are harmless); offsets are committed only after the write (or its
+ * dead letter). Started with the Nest application (retried with backoff while Kafka is away), stopped before it.
+ */
+export class WriterService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  readonly writer: DirectoryWriter;
+  private readonly handleBatch: (records: readonly LoopRecord[]) => Promise<RecordOutcome[]>;
+  private loop: RecordLoop | undefined;
+  private starting: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: WriterServiceOptions) {
+    const { config, service, metrics, logger } = options;
+    this.writer = DirectoryWriter.forService(config, service, { dryRun: config.services[service].dryRun, createMissingParents: true });
+    this.handleBatch = createWriteHandler({ service, writer: this.writer, metrics, logger });
+  }
+
+  get groupId(): string {
+    return this.options.groupId ?? `${this.options.config.kafka.clientId}-${this.options.service}`;
+  }
+
+  get inputTopic(): string {
+    const { topics } = this.options.config.kafka;
+    return this.options.service === 'ad-writer' ? topics.adOperations.name : topics.dsOperations.name;
+  }
+
+  private get inputPartitions(): number {
+    const { topics } = this.options.config.kafka;
+    return (this.options.service === 'ad-writer' ? topics.adOperations : topics.dsOperations).partitions;
+  }
+
+  /** Creates missing topics and starts consuming. */
+  async start(): Promise<void> {
+    const { kafka, config, logger, metrics, service } = this.options;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const created = await ensureTopics(admin, config.kafka.topics);
+      if (created.length > 0) logger.event('info', `${service}.topics.created`, { created });
+    } finally {
+      await admin.disconnect();
+    }
+    const loop = await runRecordLoop({
+      kafka,
+      groupId: this.groupId,
+      topics: [this.inputTopic],
+      stage: service,
+      deadLetterTopic: config.kafka.topics.deadLetter.name,
+      logger,
+      metrics,
+      // One request at a time per partition (its order is the entries' order); partitions in parallel, as many as
+      // the topic has, multiplexed on the writer's one LDAP connection.
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? this.inputPartitions,
+      handleBatch: this.handleBatch,
+      ...(this.options.onFatal ? { onFatal: this.options.onFatal } : {}),
+    });
+    if (this.stopped) await loop.stop();
+    else this.loop = loop;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.starting?.catch(() => undefined);
+    await this.loop?.stop();
+    this.loop = undefined;
+    await this.writer.close();
+  }
+
+  /** Starts in the background: Kafka being away at start is reported by /health, and the start is retried. */
+  onApplicationBootstrap(): void {
+    this.starting = this.startWithRetry();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+
+  private async startWithRetry(): Promise<void> {
+    for (let attempt = 1; !this.stopped; attempt++) {
+      try {
+        await this.start();
+        return;
+      } catch (error) {
+        const delayMs = backoffDelay(attempt);
+        this.options.logger.event('warn', `${this.options.service}.start.failed`, { attempt, delayMs, error: error instanceof Error ? error.message : String(error) });
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
+  }
+}
+
+/** The whole writer service (ad-writer, ds-writer): health probes, metrics, and the write loop. */
+export function writerServiceModule(service: WriterServiceName, { config, logger }: ServiceContext): DynamicModule {
+  const block = config.services[service];
+  const destination = namedDirectory(config, block.destination);
+  const credentials = writerCredentials(config, service);
+  const kafka = createKafka(config.kafka, `${config.kafka.clientId}-${service}`, logger);
+  const metrics = new Metrics();
+  const writer = new WriterService({
+    service,
+    kafka,
+    config,
+    logger,
+    metrics,
+    // The loop stopped with its offsets uncommitted (a bug, or the destination refuses our account): exit non-zero.
+    onFatal: (error) => {
+      logger.event('error', `${service}.fatal`, { error: error.message });
+      process.exitCode = 1;
+      process.kill(process.pid, 'SIGTERM');
+    },
+  });
+  const module = ServiceModule.create({
+    logger,
+    probes: [kafkaProbe(kafka), directoryProbe(block.destination, destination, credentials)],
+    event: `${service}.destination`,
+    report: async () => ({ destination: block.destination, bindDn: credentials.bindDn, dryRun: block.dryRun, groupId: writer.groupId, consumes: writer.inputTopic }),
+    providers: [{ provide: WriterService, useValue: writer }],
+  });
+  return { ...module, imports: [...(module.imports ?? []), MetricsModule.forMetrics(metrics)] };
+}
