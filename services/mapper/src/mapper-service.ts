@@ -14,14 +14,12 @@ import {
 import { mapperHandler } from './mapper-handler';
 import { RecordMapper } from './record-mapper';
 
-export const MAPPER_GROUP_ID = 'idsync-mapper';
-
 export interface MapperServiceOptions {
   readonly kafka: Kafka;
   readonly config: Pick<SyncConfig, 'pipes' | 'directories' | 'kafka'>;
   readonly logger: JsonLogger;
   readonly metrics: Metrics;
-  /** Default `idsync-mapper`. */
+  /** Default `${kafka.clientId}-mapper` (two deployments on one Kafka never share a group). */
   readonly groupId?: string;
   readonly partitionsConsumedConcurrently?: number;
   /** The loop stopped on a programming error (see consumer-loop.ts); the service should exit non-zero. */
@@ -29,7 +27,7 @@ export interface MapperServiceOptions {
 }
 
 /**
- * The mapper stage: consumes both change topics (group `idsync-mapper`), maps each event through the pipes of its
+ * The mapper stage: consumes both change topics (group `<clientId>-mapper`), maps each event through the pipes of its
  * source directory and produces the write requests to the destinations' operation topics; input offsets are
  * committed after the output is acknowledged. Started and stopped with the Nest application.
  */
@@ -45,7 +43,7 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   get groupId(): string {
-    return this.options.groupId ?? MAPPER_GROUP_ID;
+    return this.options.groupId ?? `${this.options.config.kafka.clientId}-mapper`;
   }
 
   get inputTopics(): string[] {

@@ -1,0 +1,334 @@
+// needs-stack
+// The whole pipeline (detector -> Kafka -> mapper -> Kafka -> writer) on the demo pipes, with the five real services
+// as child processes on an isolated configuration (own topics, consumer groups, checkpoints, ports), against a bare
+// ldapts loop writing the same changes straight into the destination, in the same run:
+// 1. throughput: N modifies made in the source while the services are stopped, then the services started; rate at
+//    which they arrive in the destination (first to last arrival) vs N modifies by one ldapts connection;
+// 2. latency: modifies made in the source at a steady RATE changes/s for SECONDS; the arrival of each value in the
+//    destination is seen by polling it (every 100 ms), so latencies carry up to ~100 ms of polling resolution.
+// Usage: npm run bench -- pipeline [direction: ad-to-ds | ds-to-ad | both] [N] [RATE] [SECONDS]
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { Attribute, Change, type Client } from 'ldapts';
+import configPkg from '@idsync/config';
+import platform from '@idsync/platform';
+
+const { parseConfig } = configPkg;
+const { openLdapSession, writerCredentials } = platform;
+
+const DIRECTION = process.argv[2] ?? 'both';
+const N = Number(process.argv[3] ?? 1000);
+const RATE = Number(process.argv[4] ?? 100);
+const SECONDS = Number(process.argv[5] ?? 30);
+const SERVICES = ['ad-detector', 'ds-detector', 'mapper', 'ad-writer', 'ds-writer'] as const;
+type ServiceName = (typeof SERVICES)[number];
+
+const root = join(import.meta.dirname, '..');
+const env: Record<string, string> = {};
+for (const line of readFileSync(join(process.env['IDSYNC_STACK_DIR'] ?? '/var/lib/idsync-stack', 'stack.env'), 'utf8').split('\n')) {
+  const m = /^([A-Z_][A-Z0-9_]*)='(.*)'$/.exec(line.trim());
+  if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
+}
+const demoYaml = readFileSync(join(root, 'config', 'demo.yaml'), 'utf8');
+const config = parseConfig(demoYaml, 'config/demo.yaml', env);
+const s = Date.now().toString(36);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ------------------------------------------------------------------ services
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), `idsync-bench-pipeline-${s}-`));
+const ports = {} as Record<ServiceName, number>;
+for (const name of SERVICES) ports[name] = await freePort();
+{
+  const doc = YAML.parse(demoYaml);
+  doc.logLevel = 'warn';
+  doc.kafka.clientId = `idsync-bench-${s}`;
+  for (const topic of Object.values(doc.kafka.topics) as { name: string }[]) topic.name = topic.name.replace(/^idsync\./, `idsync.bench.${s}.`);
+  const renamed: Record<string, string> = {};
+  doc.directories = Object.fromEntries(Object.entries(doc.directories).map(([name, block]) => ((renamed[name] = `${name}${s}`), [`${name}${s}`, block])));
+  for (const [name, block] of Object.entries(doc.services) as [ServiceName, { httpPort: number; source?: string; destination?: string }][]) {
+    block.httpPort = ports[name];
+    if (block.source) block.source = renamed[block.source] ?? block.source;
+    if (block.destination) block.destination = renamed[block.destination] ?? block.destination;
+  }
+  for (const pipe of doc.pipes ?? []) {
+    pipe.source = renamed[pipe.source] ?? pipe.source;
+    pipe.destination = renamed[pipe.destination] ?? pipe.destination;
+  }
+  writeFileSync(join(dir, 'config.yaml'), YAML.stringify(doc));
+}
+const childEnv = { ...process.env, ...env, IDSYNC_CONFIG: join(dir, 'config.yaml') };
+const children = new Map<ServiceName, ChildProcess>();
+
+function spawnService(name: ServiceName): void {
+  const log = openSync(join(dir, `${name}.log`), 'a');
+  children.set(name, spawn(process.execPath, [join(root, 'services', name, 'dist', 'main.js')], { env: childEnv, stdio: ['ignore', log, log] }));
+  closeSync(log);
+}
+
+async function waitReady(name: ServiceName, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${ports[name]}/health`, { signal: AbortSignal.timeout(5_000) });
+      const body = (await response.json()) as { status?: string; info?: Record<string, { state?: string }> };
+      const state = body.info?.['dirsync']?.state ?? body.info?.['detector']?.state;
+      const streaming = name === 'ad-detector' ? state === 'streaming' : name === 'ds-detector' ? state === 'running' : true;
+      if (response.ok && body.status === 'ok' && streaming) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(200);
+  }
+  throw new Error(`${name} not ready after ${timeoutMs} ms (logs in ${dir})`);
+}
+
+async function startAll(): Promise<void> {
+  for (const name of SERVICES) spawnService(name);
+  await Promise.all(SERVICES.map((name) => waitReady(name)));
+}
+
+async function stopAll(): Promise<void> {
+  await Promise.all(
+    [...children.entries()].map(async ([name, child]) => {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      children.delete(name);
+    }),
+  );
+}
+
+function rssMb(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, child] of children) {
+    try {
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
+      out[name] = Math.round(kb / 1024);
+    } catch {
+      out[name] = -1;
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ directories
+interface Side {
+  readonly name: 'ad' | 'ds';
+  readonly admin: Client;
+  readonly ou: (ou: string) => string;
+  readonly user: (cn: string, ou: string) => string;
+  readonly userEntry: (i: number) => Record<string, string | string[]>;
+}
+
+const adBase = config.directories['ad']?.baseDn ?? '';
+const dsBase = config.directories['ds']?.baseDn ?? '';
+const cnOf = (i: number) => `bp${i} U${s}`;
+const loginOf = (i: number) => `bp${i}x${s}`;
+
+async function openSide(name: 'ad' | 'ds'): Promise<Side> {
+  const directory = config.directories[name];
+  if (!directory) throw new Error(`no directory ${name}`);
+  const { client } = await openLdapSession(name, directory);
+  return name === 'ad'
+    ? {
+        name,
+        admin: client,
+        ou: (ou) => `OU=${ou},OU=Corp,${adBase}`,
+        user: (cn, ou) => `CN=${cn},OU=${ou},OU=Corp,${adBase}`,
+        userEntry: (i) => ({ objectClass: ['top', 'person', 'organizationalPerson', 'user'], cn: cnOf(i), sAMAccountName: loginOf(i), givenName: `bp${i}`, sn: `U${s}` }),
+      }
+    : {
+        name,
+        admin: client,
+        ou: (ou) => `ou=${ou},ou=Corp,${dsBase}`,
+        user: (cn, ou) => `cn=${cn},ou=${ou},ou=Corp,${dsBase}`,
+        userEntry: (i) => ({ objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], cn: cnOf(i), uid: loginOf(i), givenName: `bp${i}`, sn: `U${s}` }),
+      };
+}
+
+const describe = (value: string) => new Change({ operation: 'replace', modification: new Attribute({ type: 'description', values: [value] }) });
+
+/** description values under an OU, read in one subtree search. */
+async function descriptions(side: Side, ou: string, prefix: string): Promise<string[]> {
+  try {
+    const { searchEntries } = await side.admin.search(side.ou(ou), { scope: 'sub', filter: `(description=${prefix}*)`, attributes: ['description'], sizeLimit: 0 });
+    return searchEntries.flatMap((e) => (Array.isArray(e['description']) ? e['description'] : [e['description']]).map(String));
+  } catch (error) {
+    if ((error as { code?: number }).code === 32) return [];
+    throw error;
+  }
+}
+
+async function deleteTree(side: Side, base: string): Promise<void> {
+  try {
+    const { searchEntries } = await side.admin.search(base, { scope: 'sub', filter: '(objectClass=*)', attributes: ['1.1'] });
+    const dns = searchEntries.map((e) => e.dn).sort((a, b) => b.split(',').length - a.split(',').length);
+    for (const dn of dns) await side.admin.del(dn).catch(() => undefined);
+  } catch {
+    // gone already
+  }
+}
+
+async function writerApplied(service: ServiceName): Promise<number> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${ports[service]}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+    let sum = 0;
+    for (const line of text.split('\n')) if (line.startsWith('idsync_writer_requests_total{') && line.includes('result="applied"')) sum += Number(line.split(' ').at(-1));
+    return sum;
+  } catch {
+    return 0;
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+// ------------------------------------------------------------------ one direction
+async function run(from: 'ad' | 'ds'): Promise<void> {
+  const source = await openSide(from);
+  const destination = await openSide(from === 'ad' ? 'ds' : 'ad');
+  const ou = `bp${from}${s}`;
+  const label = `${from === 'ad' ? 'AD -> 389-ds' : '389-ds -> AD'}`;
+  console.log(`\n=== ${label}: N=${N}, latency at ${RATE}/s for ${SECONDS} s ===`);
+  try {
+    await startAll();
+    // Setup: the OU and N users created in the source, synced by the pipeline.
+    await source.admin.add(source.ou(ou), { objectClass: ['top', 'organizationalUnit'], ou });
+    let t = performance.now();
+    for (let i = 0; i < N; i++) await source.admin.add(source.user(cnOf(i), ou), source.userEntry(i));
+    const addSeconds = (performance.now() - t) / 1000;
+    for (;;) {
+      const { searchEntries } = await destination.admin.search(destination.ou(ou), { scope: 'one', filter: '(objectClass=person)', attributes: ['1.1'], sizeLimit: 0 }).catch(() => ({ searchEntries: [] }));
+      if (searchEntries.length >= N) break;
+      if ((performance.now() - t) / 1000 > 300) throw new Error(`only ${searchEntries.length}/${N} users arrived in 300 s`);
+      await sleep(250);
+    }
+    const addAllSeconds = (performance.now() - t) / 1000;
+    console.log(`setup: ${N} adds in the source took ${addSeconds.toFixed(1)} s (${(N / addSeconds).toFixed(0)}/s); all in the destination after ${addAllSeconds.toFixed(1)} s`);
+
+    // 1. Throughput on a backlog: modifies made while the services are stopped, then the services started.
+    await stopAll();
+    for (let i = 0; i < N; i++) await source.admin.modify(source.user(cnOf(i), ou), describe(`bk-${i}`));
+    const started = performance.now();
+    await startAll();
+    const ready = performance.now();
+    // Arrivals counted by the writer itself (/metrics): polling the destination would compete with the writer for
+    // the server (Samba here runs one LDAP worker), which the bare loop below does not have to.
+    const service = from === 'ad' ? 'ds-writer' : 'ad-writer';
+    let first = 0;
+    let pipelineRate = 0;
+    for (;;) {
+      const seen = await writerApplied(service);
+      const now = performance.now();
+      if (seen > 0 && first === 0) first = now;
+      if (seen >= N) {
+        const drain = (now - first) / 1000;
+        console.log(
+          `pipeline: ${N} modifies drained in ${drain.toFixed(2)} s from the first arrival = ${(N / drain).toFixed(0)} changes/s` +
+            ` (services ready ${((ready - started) / 1000).toFixed(1)} s after spawn; first arrival ${((first - ready) / 1000).toFixed(2)} s after ready)`,
+        );
+        pipelineRate = N / drain;
+        break;
+      }
+      if ((now - ready) / 1000 > 300) throw new Error(`only ${seen}/${N} modifies arrived in 300 s`);
+      await sleep(100);
+    }
+
+    const arrived = (await descriptions(destination, ou, 'bk-')).length;
+    if (arrived !== N) throw new Error(`the writer counted ${N} applied but ${arrived} modifies are in the destination`);
+
+    // The same changes by a bare ldapts loop, one connection, the writer's account.
+    const destinationName = from === 'ad' ? 'ds' : 'ad';
+    const { client: bare } = await openLdapSession(destinationName, config.directories[destinationName]!, writerCredentials(config, service));
+    t = performance.now();
+    for (let i = 0; i < N; i++) await bare.modify(destination.user(cnOf(i), ou), describe(`bare-${i}`));
+    const bareRate = N / ((performance.now() - t) / 1000);
+    await bare.unbind();
+    console.log(`bare ldapts loop (1 connection): ${bareRate.toFixed(0)} modifies/s; pipeline = ${((100 * pipelineRate) / bareRate).toFixed(0)}% of bare (goal >= 80%)`);
+
+    // 2. Latency at a steady rate.
+    await sleep(3_000);
+    const total = RATE * SECONDS;
+    // Changes go round a pool of 200 users (each changed every 200/RATE s), so one poll of the destination reads
+    // at most 200 entries every 100 ms.
+    const pool = Math.min(N, 200);
+    const sentAt = new Array<number>(total);
+    const doneAt = new Array<number>(total).fill(0);
+    const seenAt = new Array<number>(total).fill(0);
+    let seenCount = 0;
+    let sending = true;
+    const poller = (async () => {
+      while (sending || seenCount < total) {
+        for (const value of await descriptions(destination, ou, 'lt-')) {
+          const seq = Number(value.slice(3));
+          if (seenAt[seq] === 0) {
+            seenAt[seq] = performance.now();
+            seenCount++;
+          }
+        }
+        if (!sending && performance.now() - t > (SECONDS + 60) * 1000) break;
+        await sleep(100);
+      }
+    })();
+    // Sent on schedule without waiting for the previous answer (ldapts multiplexes one connection), so a slow
+    // answer from the source does not lower the rate; a latency counts from the moment its modify was sent.
+    t = performance.now();
+    const lagMs: number[] = [];
+    const inFlight: Promise<unknown>[] = [];
+    for (let seq = 0; seq < total; seq++) {
+      const due = t + (seq * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      lagMs.push(performance.now() - due);
+      sentAt[seq] = performance.now();
+      inFlight.push(source.admin.modify(source.user(cnOf(seq % pool), ou), describe(`lt-${seq}`)).then(() => void (doneAt[seq] = performance.now())));
+    }
+    await Promise.all(inFlight);
+    const sendSeconds = (performance.now() - t) / 1000;
+    sending = false;
+    await poller;
+    // From the moment the source confirmed the change (it exists there from then on) to its first sighting in the
+    // destination; the source's own queueing (its answer time) is reported apart.
+    const latencies = doneAt.map((done, seq) => (seenAt[seq] && done ? Math.max(0, (seenAt[seq] as number) - done) : NaN)).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+    const sourceMs = doneAt.map((done, seq) => done - (sentAt[seq] as number)).sort((a, b) => a - b);
+    lagMs.sort((a, b) => a - b);
+    console.log(
+      `latency at ${RATE}/s: ${latencies.length}/${total} arrived; p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms, max ${(latencies.at(-1) ?? NaN).toFixed(0)} ms` +
+        ` (goal p99 < 2000 ms; ${(total / sendSeconds).toFixed(0)} changes/s achieved in the source, send lag p99 ${percentile(lagMs, 99).toFixed(0)} ms, source answer p50 ${percentile(sourceMs, 50).toFixed(0)} / p99 ${percentile(sourceMs, 99).toFixed(0)} ms)`,
+    );
+    console.log(`service RSS (MB): ${JSON.stringify(rssMb())}`);
+  } finally {
+    await stopAll();
+    await deleteTree(source, source.ou(ou));
+    await deleteTree(destination, destination.ou(ou));
+    await source.admin.unbind().catch(() => undefined);
+    await destination.admin.unbind().catch(() => undefined);
+  }
+}
+
+console.log(`pipeline bench ${s} (service logs in ${dir})`);
+if (DIRECTION === 'ad-to-ds' || DIRECTION === 'both') await run('ad');
+if (DIRECTION === 'ds-to-ad' || DIRECTION === 'both') await run('ds');
+process.exit(0);

@@ -1,0 +1,124 @@
+import { type SyncConfig } from '@idsync/config';
+import { openLdapSession } from '@idsync/platform';
+import { Attribute, Change, type Client } from 'ldapts';
+
+/**
+ * The two directories as a person (the administrator accounts, not the writers') sees them: the e2e tests make
+ * their changes here and read the other side back.
+ */
+
+/** Attribute name (lower-case) → values (as strings). */
+export type Entry = Record<string, string[]>;
+
+export class Side {
+  private constructor(
+    readonly name: 'ad' | 'ds',
+    readonly client: Client,
+    readonly baseDn: string,
+  ) {}
+
+  static async open(config: SyncConfig, name: 'ad' | 'ds'): Promise<Side> {
+    const directory = config.directories[name];
+    if (!directory) throw new Error(`the demo configuration has no directory '${name}'`);
+    const { client } = await openLdapSession(name, directory);
+    return new Side(name, client, directory.baseDn);
+  }
+
+  async close(): Promise<void> {
+    await this.client.unbind().catch(() => undefined);
+  }
+
+  /** The entry at `dn` (null when there is none), attribute names in lower case. */
+  async read(dn: string, attributes: string[] = ['*']): Promise<Entry | null> {
+    try {
+      const { searchEntries } = await this.client.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes });
+      const found = searchEntries[0];
+      return found ? toEntry(found) : null;
+    } catch (error) {
+      if ((error as { code?: number }).code === 32) return null;
+      throw error;
+    }
+  }
+
+  /** Every entry below `base` (not the base itself) with a filter, as dn → entry. */
+  async below(base: string, filter: string, attributes: string[]): Promise<Map<string, Entry>> {
+    const out = new Map<string, Entry>();
+    try {
+      const { searchEntries } = await this.client.search(base, { scope: 'sub', filter, attributes });
+      for (const entry of searchEntries) if (entry.dn.toLowerCase() !== base.toLowerCase()) out.set(entry.dn, toEntry(entry));
+    } catch (error) {
+      if ((error as { code?: number }).code !== 32) throw error;
+    }
+    return out;
+  }
+
+  async add(dn: string, attributes: Record<string, string | string[]>): Promise<void> {
+    await this.client.add(dn, attributes);
+  }
+
+  async replace(dn: string, type: string, values: string[]): Promise<void> {
+    await this.client.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type, values }) }));
+  }
+
+  async addValue(dn: string, type: string, value: string): Promise<void> {
+    await this.client.modify(dn, new Change({ operation: 'add', modification: new Attribute({ type, values: [value] }) }));
+  }
+
+  async deleteValue(dn: string, type: string, value: string): Promise<void> {
+    await this.client.modify(dn, new Change({ operation: 'delete', modification: new Attribute({ type, values: [value] }) }));
+  }
+
+  async rename(dn: string, newDn: string): Promise<void> {
+    await this.client.modifyDN(dn, newDn);
+  }
+
+  async del(dn: string): Promise<void> {
+    await this.client.del(dn);
+  }
+
+  /** Deletes a subtree, deepest entries first; a missing subtree is fine. */
+  async deleteTree(base: string): Promise<void> {
+    let dns: string[];
+    try {
+      const { searchEntries } = await this.client.search(base, { scope: 'sub', filter: '(objectClass=*)', attributes: ['1.1'] });
+      dns = searchEntries.map((e) => e.dn);
+    } catch (error) {
+      if ((error as { code?: number }).code === 32) return;
+      throw error;
+    }
+    dns.sort((a, b) => depth(b) - depth(a));
+    for (const dn of dns) {
+      try {
+        await this.client.del(dn);
+      } catch (error) {
+        if ((error as { code?: number }).code !== 32) throw error;
+      }
+    }
+  }
+}
+
+function depth(dn: string): number {
+  return dn.split(/(?<!\\),/).length;
+}
+
+function toEntry(raw: Record<string, unknown>): Entry {
+  const out: Entry = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (name === 'dn') continue;
+    const values = Array.isArray(value) ? value : [value];
+    out[name.toLowerCase()] = values.map((v) => (Buffer.isBuffer(v) ? v.toString('hex') : String(v)));
+  }
+  return out;
+}
+
+/** Case-insensitive comparison of DNs written by different servers (AD answers `OU=`, 389-ds keeps what was sent). */
+export function sameDn(a: string, b: string): boolean {
+  return normalizeDn(a) === normalizeDn(b);
+}
+
+export function normalizeDn(dn: string): string {
+  return dn
+    .split(/(?<!\\),/)
+    .map((rdn) => rdn.trim().toLowerCase().replace(/\s*=\s*/, '='))
+    .join(',');
+}

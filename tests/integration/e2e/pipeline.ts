@@ -1,0 +1,262 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { parse, stringify } from 'yaml';
+import { decodeDeadLetter, type DeadLetter } from '@idsync/contracts';
+import { stackEnv } from '../support/stack';
+
+/**
+ * The five real services as child processes (node services/<name>/dist/main.js), on a configuration generated
+ * from config/demo.yaml at test time and isolated from every other deployment on the same servers: topics
+ * `idsync.e2e.<suffix>.*`, Kafka client id `idsync-e2e-<suffix>` (which namespaces the consumer groups), directory
+ * names `ad<suffix>` / `ds<suffix>` (which namespace the detectors' checkpoints and transactional ids), free ports.
+ */
+
+export const SERVICES = ['ad-detector', 'ds-detector', 'mapper', 'ad-writer', 'ds-writer'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+const ROOT = join(__dirname, '..', '..', '..');
+
+interface Running {
+  process: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+/** Fails with a clear message when the services were not built (npm test builds them before jest). */
+export function requireBuiltServices(): void {
+  const missing = SERVICES.filter((name) => !existsSync(join(ROOT, 'services', name, 'dist', 'main.js')));
+  if (missing.length > 0) {
+    throw new Error(`services not built (${missing.join(', ')}): run \`tsc -b tsconfig.build.json\` (npm test does it before jest)`);
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The demo configuration text rewritten for an isolated run. Pure apart from the ports given. */
+export function isolatedConfig(
+  demoYaml: string,
+  suffix: string,
+  ports: Readonly<Record<ServiceName, number>>,
+): { yaml: string; directories: Record<string, string>; topics: Record<string, string>; brokers: string[]; clientId: string } {
+  const doc = parse(demoYaml) as {
+    kafka: { brokers: string[]; clientId?: string; topics: Record<string, { name: string }> };
+    directories: Record<string, unknown>;
+    services: Record<string, { httpPort: number; source?: string; destination?: string }>;
+    pipes?: { source: string; destination: string }[];
+  };
+  doc.kafka.clientId = `idsync-e2e-${suffix}`;
+  for (const topic of Object.values(doc.kafka.topics)) topic.name = topic.name.replace(/^idsync\./, `idsync.e2e.${suffix}.`);
+  const renamed: Record<string, string> = {};
+  doc.directories = Object.fromEntries(
+    Object.entries(doc.directories).map(([name, block]) => {
+      renamed[name] = `${name}${suffix}`;
+      return [`${name}${suffix}`, block];
+    }),
+  );
+  const rename = (name: string | undefined): string | undefined => (name === undefined ? undefined : (renamed[name] ?? name));
+  for (const [name, block] of Object.entries(doc.services)) {
+    block.httpPort = ports[name as ServiceName];
+    if (block.source !== undefined) block.source = rename(block.source) as string;
+    if (block.destination !== undefined) block.destination = rename(block.destination) as string;
+  }
+  for (const pipe of doc.pipes ?? []) {
+    pipe.source = rename(pipe.source) as string;
+    pipe.destination = rename(pipe.destination) as string;
+  }
+  const topics = Object.fromEntries(Object.entries(doc.kafka.topics).map(([key, topic]) => [key, topic.name]));
+  return { yaml: stringify(doc), directories: renamed, topics, brokers: doc.kafka.brokers, clientId: doc.kafka.clientId };
+}
+
+export class Pipeline {
+  private readonly running = new Map<ServiceName, Running>();
+  private readonly env: NodeJS.ProcessEnv;
+  private starts = 0;
+
+  private constructor(
+    readonly suffix: string,
+    readonly dir: string,
+    readonly configFile: string,
+    readonly ports: Readonly<Record<ServiceName, number>>,
+    readonly topics: Readonly<Record<string, string>>,
+    readonly clientId: string,
+  ) {
+    this.env = { ...process.env, ...stackEnv(), IDSYNC_CONFIG: configFile };
+  }
+
+  /** Writes the isolated configuration, starts the five services and waits until all are ready and streaming. */
+  static async start(suffix: string, timeoutMs = 90_000): Promise<Pipeline> {
+    requireBuiltServices();
+    const dir = mkdtempSync(join(tmpdir(), `idsync-e2e-${suffix}-`));
+    const ports = {} as Record<ServiceName, number>;
+    for (const name of SERVICES) ports[name] = await freePort();
+    const { yaml, topics, clientId } = isolatedConfig(readFileSync(join(ROOT, 'config', 'demo.yaml'), 'utf8'), suffix, ports);
+    const configFile = join(dir, 'config.yaml');
+    writeFileSync(configFile, yaml);
+    const pipeline = new Pipeline(suffix, dir, configFile, ports, topics, clientId);
+    try {
+      for (const name of SERVICES) pipeline.spawn(name);
+      await Promise.all(SERVICES.map((name) => pipeline.waitReady(name, timeoutMs)));
+    } catch (error) {
+      await pipeline.stop();
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${pipeline.tails()}`);
+    }
+    return pipeline;
+  }
+
+  private spawn(name: ServiceName): void {
+    this.starts += 1;
+    const log = openSync(join(this.dir, `${name}.log`), 'a');
+    const child = spawn(process.execPath, [join(ROOT, 'services', name, 'dist', 'main.js')], { env: this.env, stdio: ['ignore', log, log] });
+    closeSync(log);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    this.running.set(name, { process: child, exited });
+  }
+
+  /** Ready: /health answers ok (every probe up) and a detector's stream has its starting position. */
+  async waitReady(name: ServiceName, timeoutMs = 90_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = 'no answer';
+    while (Date.now() < deadline) {
+      const running = this.running.get(name);
+      if (running?.process.exitCode !== null && running?.process.exitCode !== undefined) {
+        throw new Error(`${name} exited with status ${running.process.exitCode} while starting`);
+      }
+      try {
+        const response = await fetch(`http://127.0.0.1:${this.ports[name]}/health`, { signal: AbortSignal.timeout(5_000) });
+        const body = (await response.json()) as { status?: string; info?: Record<string, { state?: string }> };
+        last = JSON.stringify(body);
+        const state = body.info?.['dirsync']?.state ?? body.info?.['detector']?.state;
+        const streaming = name === 'ad-detector' ? state === 'streaming' : name === 'ds-detector' ? state === 'running' : true;
+        if (response.ok && body.status === 'ok' && streaming) return;
+      } catch (error) {
+        last = error instanceof Error ? error.message : String(error);
+      }
+      await sleep(250);
+    }
+    throw new Error(`${name} not ready after ${timeoutMs} ms: ${last}`);
+  }
+
+  /** SIGKILL: no shutdown hook runs, nothing is committed on the way out. */
+  async kill(name: ServiceName): Promise<void> {
+    const running = this.running.get(name);
+    if (!running) return;
+    running.process.kill('SIGKILL');
+    await running.exited;
+    this.running.delete(name);
+  }
+
+  async restart(name: ServiceName, timeoutMs = 90_000): Promise<void> {
+    await this.kill(name);
+    this.spawn(name);
+    await this.waitReady(name, timeoutMs);
+  }
+
+  async metrics(name: ServiceName): Promise<string> {
+    const response = await fetch(`http://127.0.0.1:${this.ports[name]}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    return response.text();
+  }
+
+  /** Sum of a counter's samples whose labels contain every given label. */
+  async counter(name: ServiceName, metric: string, labels: Record<string, string> = {}): Promise<number> {
+    const text = await this.metrics(name);
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue;
+      if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return sum;
+  }
+
+  /** Every record on the run's dead-letter topic (whichever stage wrote it), read from the beginning. */
+  async deadLetters(timeoutMs = 15_000): Promise<DeadLetter[]> {
+    const topic = this.topics['deadLetter'];
+    if (topic === undefined) throw new Error('the configuration names no dead-letter topic');
+    const brokers = (this.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
+    const kafka = new Kafka({ brokers, clientId: `${this.clientId}-e2e-reader`, logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    let total = 0;
+    try {
+      for (const p of await admin.fetchTopicOffsets(topic)) total += Number(p.high) - Number(p.low);
+    } finally {
+      await admin.disconnect();
+    }
+    if (total === 0) return [];
+    const letters: DeadLetter[] = [];
+    const consumer = kafka.consumer({ groupId: `${this.clientId}-e2e-reader-${Date.now()}` });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => void letters.push(decodeDeadLetter(message.value)) });
+      const deadline = Date.now() + timeoutMs;
+      while (letters.length < total && Date.now() < deadline) await sleep(200);
+    } finally {
+      await consumer.disconnect();
+    }
+    return letters;
+  }
+
+  /** Graceful stop (SIGTERM, then SIGKILL after 15 s). */
+  async stop(): Promise<void> {
+    await Promise.all(
+      [...this.running.entries()].map(async ([name, running]) => {
+        if (running.process.exitCode === null) running.process.kill('SIGTERM');
+        const timer = setTimeout(() => running.process.kill('SIGKILL'), 15_000);
+        await running.exited;
+        clearTimeout(timer);
+        this.running.delete(name);
+      }),
+    );
+  }
+
+  /** Exit codes of services that died on their own (a crash is a failure of the run). */
+  crashed(): string[] {
+    return [...this.running.entries()].filter(([, r]) => r.process.exitCode !== null).map(([name, r]) => `${name} (status ${r.process.exitCode})`);
+  }
+
+  /** The last lines of every service's output, for a failed test. */
+  tails(lines = 40): string {
+    return SERVICES.map((name) => {
+      const file = join(this.dir, `${name}.log`);
+      const text = existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no output)';
+      return `----- ${name} (${file}) -----\n${text}`;
+    }).join('\n');
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `probe` until it returns a value `ok` accepts; fails with the last value seen. */
+export async function eventually<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000, intervalMs = 300): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      last = await probe();
+      lastError = undefined;
+      if (ok(last)) return last;
+    } catch (error) {
+      lastError = error;
+    }
+    await sleep(intervalMs);
+  }
+  const seen = lastError !== undefined ? `error ${lastError instanceof Error ? lastError.message : String(lastError)}` : JSON.stringify(last);
+  throw new Error(`${what}: not reached within ${timeoutMs} ms; last seen: ${seen}`);
+}
