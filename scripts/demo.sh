@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # The main job on the local stack: brings the stack up, builds, and runs the five services with config/demo.yaml,
-# printing what each one does. Ctrl-C stops them. Options: --for SECONDS (stop by itself), --config FILE.
+# printing what each one does, then walks through a few changes made on each side (scripts/demo/walkthrough.ts).
+# Ctrl-C stops the services. Options: --for SECONDS (stop by itself), --config FILE, --no-walkthrough.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 DURATION=""
 CONFIG="$ROOT/config/demo.yaml"
+WALKTHROUGH=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --for) DURATION="$2"; shift 2 ;;
     --config) CONFIG="$2"; shift 2 ;;
-    -h | --help) sed -n '2,3p' "$0"; exit 0 ;;
+    --no-walkthrough) WALKTHROUGH=0; shift ;;
+    -h | --help) sed -n '2,4p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (use --for SECONDS or --config FILE)" >&2; exit 2 ;;
   esac
 done
@@ -35,7 +38,8 @@ trap 'stop_all; exit 0' INT TERM
 trap stop_all EXIT
 
 for service in "${SERVICES[@]}"; do
-  bash scripts/with-node.sh node "services/$service/dist/main.js" 2>&1 | sed -u "s/^/[$service] /" &
+  # Process substitution keeps $! the service's own PID (with-node.sh execs node), so stopping it stops the service.
+  bash scripts/with-node.sh node "services/$service/dist/main.js" > >(sed -u "s/^/[$service] /") 2>&1 &
   PIDS+=($!)
 done
 
@@ -50,4 +54,11 @@ for i in "${!SERVICES[@]}"; do
     "$(curl -s "http://127.0.0.1:${PORTS[$i]}/health" || echo unreachable)"
 done
 
-if [ -n "$DURATION" ]; then sleep "$DURATION"; else echo "[demo] running; Ctrl-C stops the services (the stack keeps running: npm run stack -- down)"; wait; fi
+STATUS=0
+if [ "$WALKTHROUGH" = 1 ]; then
+  bash scripts/with-node.sh node scripts/demo/walkthrough.ts || { STATUS=1; echo "[demo] the walkthrough failed; the services keep running so you can look at their logs" >&2; }
+fi
+
+if [ -n "$DURATION" ]; then sleep "$DURATION"; exit "$STATUS"; fi
+echo "[demo] running; make changes under OU=Corp (AD) or ou=Corp (389-ds) and watch them cross; Ctrl-C stops the services"
+wait

@@ -17,15 +17,13 @@ KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 SAMBA_DIR="$STACK_DIR/samba"
 SAMBA_REALM="EXAMPLE.TEST"
 SAMBA_BASE="DC=example,DC=test"
-# Provisioned instances are cached per version of this script and its templates: a changed seed re-provisions.
-STACK_VERSION="$(cat "$ROOT/scripts/stack.sh" "$ROOT"/scripts/stack/* | sha256sum | cut -c1-12)"
-SAMBA_CACHE="$CACHE_DIR/samba-dc-$STACK_VERSION.tar.gz"
+# Provisioned instances are cached per version of the provisioning: the templates in scripts/stack/ and the functions
+# that provision and seed (computed below, once they are defined). A changed seed re-provisions; other edits don't.
 
 DS_INSTANCE="idsync"
 DS_PORT=3389
 DS_SECURE_PORT=3636
 DS_SUFFIX="dc=example,dc=com"
-DS_CACHE="$CACHE_DIR/389ds-$DS_INSTANCE-$STACK_VERSION.tar.gz"
 DS_CONF="/etc/dirsrv/slapd-$DS_INSTANCE"
 DS_SOCKET="/run/slapd-$DS_INSTANCE.socket"
 
@@ -93,6 +91,10 @@ load_secrets() {
       echo "SEED_USER_PASSWORD=$(random_secret)"
     } > "$SECRETS"
     umask 022
+  fi
+  # AES-256 key sealing passwords on topics (added later: older secrets files get it appended).
+  if ! grep -q '^IDSYNC_PASSWORD_KEY_K1=' "$SECRETS"; then
+    (umask 077 && echo "IDSYNC_PASSWORD_KEY_K1=$(openssl rand -base64 32)" >> "$SECRETS")
   fi
   # shellcheck disable=SC1090
   . "$SECRETS"
@@ -317,6 +319,9 @@ changetype: modify
 replace: nsslapd-unhashed-pw-switch
 nsslapd-unhashed-pw-switch: on
 -
+replace: passwordAdminDN
+passwordAdminDN: uid=idsync-writer,ou=Services,$DS_SUFFIX
+-
 replace: nsslapd-listenhost
 nsslapd-listenhost: 127.0.0.1
 -
@@ -405,6 +410,7 @@ DS_WRITER_PASSWORD='$DS_WRITER_PASSWORD'
 DS_CA_FILE='$DS_CONF/ca.crt'
 DS_TLS_SERVER_NAME='localhost'
 SEED_USER_PASSWORD='$SEED_USER_PASSWORD'
+IDSYNC_PASSWORD_KEY_K1='$IDSYNC_PASSWORD_KEY_K1'
 EOF
   mv "$STACK_ENV.tmp" "$STACK_ENV"
   umask 022
@@ -479,6 +485,10 @@ usage: npm run stack -- <command>
 Settings: IDSYNC_STACK_DIR (default /var/lib/idsync-stack), IDSYNC_CACHE_DIR (default /var/cache/idsync).
 EOF
 }
+
+STACK_VERSION="$({ cat "$ROOT"/scripts/stack/*; declare -f samba_provision make_samba_certificate samba_seed ds_provision ds_seed; } | sha256sum | cut -c1-12)"
+SAMBA_CACHE="$CACHE_DIR/samba-dc-$STACK_VERSION.tar.gz"
+DS_CACHE="$CACHE_DIR/389ds-$DS_INSTANCE-$STACK_VERSION.tar.gz"
 
 case "${1:-}" in
   up) cmd_up ;;

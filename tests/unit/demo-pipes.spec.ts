@@ -12,7 +12,7 @@ const ENV = Object.fromEntries(
       ['AD_BIND_DN', 'CN=Administrator,CN=Users,DC=example,DC=test'], ['AD_WRITER_BIND_DN', 'CN=idsync-writer,CN=Users,DC=example,DC=test'],
       ['DS_BIND_DN', 'cn=Directory Manager'], ['DS_WRITER_BIND_DN', 'uid=idsync-writer,ou=Services,dc=example,dc=com'],
       ['AD_BIND_PASSWORD', 'x'], ['AD_WRITER_PASSWORD', 'x'], ['DS_BIND_PASSWORD', 'x'], ['DS_WRITER_PASSWORD', 'x'],
-      ['AD_CA_FILE', '/dev/null'], ['DS_CA_FILE', '/dev/null'],
+      ['AD_CA_FILE', '/dev/null'], ['DS_CA_FILE', '/dev/null'], ['IDSYNC_PASSWORD_KEY_K1', Buffer.alloc(32, 1).toString('base64')],
     ] as const,
   ),
 );

@@ -22,6 +22,7 @@ const STACK_ENV = {
   DS_WRITER_BIND_DN: 'uid=idsync-writer,ou=Services,dc=example,dc=com',
   DS_WRITER_PASSWORD: 'ds-writer-secret',
   DS_CA_FILE: '/tmp/ds-ca.crt',
+  IDSYNC_PASSWORD_KEY_K1: Buffer.alloc(32, 1).toString('base64'),
 };
 
 function problemsOf(text: string, env: Record<string, string> = STACK_ENV): readonly string[] {

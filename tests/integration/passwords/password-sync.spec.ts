@@ -21,9 +21,8 @@ import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/s
  * request and dead-letter record goes over Kafka topics made for the run, and every log line and Kafka record is
  * captured and searched for the clear passwords at the end.
  *
- * 389-ds (the stand-in for PingDirectory) is written with Directory Manager for AD -> directory: the stack's
- * ds-writer account gets 19 'passwords with storage scheme are not allowed' for a pre-hashed {CRYPT} value until the
- * stack makes it a password administrator (see the report of issue 6).
+ * Both writers use their own accounts: the stack makes the ds-writer's account a password administrator of 389-ds
+ * (passwordAdminDN), which is what lets it store the pre-hashed {CRYPT} values AD's password agent exports.
  */
 const SAMBA = '/var/lib/idsync-stack/samba';
 
@@ -172,7 +171,7 @@ describe('password synchronization (389-ds <-> Samba AD)', () => {
     dsToAd = pipe('ds-to-ad');
     adToDs = pipe('ad-to-ds');
     adWriter = DirectoryWriter.forService(config, 'ad-writer', { keyring });
-    dsWriter = DirectoryWriter.forService(config, 'ds-writer', { keyring, credentials: { bindDn: ds.bindDn, bindPassword: ds.bindPassword } });
+    dsWriter = DirectoryWriter.forService(config, 'ds-writer', { keyring });
 
     detector = new DsDetector({
       directoryName: 'ds',
