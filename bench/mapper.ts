@@ -26,6 +26,7 @@ const ENV = {
   DS_WRITER_BIND_DN: 'uid=idsync-writer,ou=Services,dc=example,dc=com',
   DS_WRITER_PASSWORD: 'bench',
   DS_CA_FILE: '/dev/null',
+  IDSYNC_PASSWORD_KEY_K1: Buffer.alloc(32, 1).toString('base64'),
 };
 const file = new URL('../config/demo.yaml', import.meta.url);
 const config = parseConfig(readFileSync(file, 'utf8'), 'config/demo.yaml', ENV);
@@ -78,7 +79,7 @@ function adEvent(n: number): EntryChangeEvent {
 
 function dsEvent(n: number): EntryChangeEvent {
   const user = n % 5000;
-  const dn = `uid=person${user},ou=People,dc=example,dc=com`;
+  const dn = `cn=Person ${user},ou=Support,ou=Corp,dc=example,dc=com`;
   const base = {
     eventId: `ds:changelog:${n}`,
     source: { system: 'ldap', directory: 'ds', server: 'ldaps://ds1.example.com:636', position: { kind: 'change-number', changeNumber: String(n) } },
@@ -105,9 +106,9 @@ function dsEvent(n: number): EntryChangeEvent {
         ...base,
         entryId: { kind: 'entryUUID', value: guid(300_000 + (n % 50)) },
         op: 'modify',
-        dn: `cn=Team ${n % 50},ou=Groups,dc=example,dc=com`,
+        dn: `cn=Team ${n % 50},ou=Groups,ou=Corp,dc=example,dc=com`,
         objectClasses: ['top', 'groupOfNames'],
-        attributes: [{ name: 'member', op: 'add', values: [dn] }, { name: 'member', op: 'delete', values: [`uid=person${(user + 1) % 5000},ou=People,dc=example,dc=com`] }],
+        attributes: [{ name: 'member', op: 'add', values: [dn] }, { name: 'member', op: 'delete', values: [`cn=Person ${(user + 1) % 5000},ou=Support,ou=Corp,dc=example,dc=com`] }],
       };
     default:
       return { ...base, op: 'delete', dn, attributes: [] };
