@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job on the local stack: brings the stack up, builds, and runs the five services with config/demo.yaml,
+# The main job on the local stack: brings the stack up, builds, and runs the five services (and the password agent
+# when the configuration has services.password-agent) with config/demo.yaml,
 # printing what each one does, then walks through a few changes made on each side (scripts/demo/walkthrough.ts).
 # Ctrl-C stops the services. Options: --for SECONDS (stop by itself), --config FILE, --no-walkthrough.
 set -euo pipefail
@@ -13,7 +14,7 @@ while [ $# -gt 0 ]; do
     --for) DURATION="$2"; shift 2 ;;
     --config) CONFIG="$2"; shift 2 ;;
     --no-walkthrough) WALKTHROUGH=0; shift ;;
-    -h | --help) sed -n '2,4p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,5p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (use --for SECONDS or --config FILE)" >&2; exit 2 ;;
   esac
 done
@@ -29,6 +30,19 @@ export IDSYNC_CONFIG="$CONFIG"
 bash scripts/with-node.sh node libs/config/dist/cli.js validate "$CONFIG"
 
 SERVICES=(ad-detector ds-detector mapper ad-writer ds-writer)
+PORTS=(8181 8182 8183 8184 8185)
+# The password agent (services/password-agent) runs only when the configuration has a services.password-agent block;
+# it runs samba-tool against the local Samba DC, so it needs root (as the stack itself does).
+AGENT_PORT="$(bash scripts/with-node.sh node -e '
+  const { parse } = require("yaml");
+  const doc = parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const agent = doc && doc.services && doc.services["password-agent"];
+  if (agent) process.stdout.write(String(agent.httpPort ?? 8186));
+' "$CONFIG")"
+if [ -n "$AGENT_PORT" ]; then
+  SERVICES+=(password-agent)
+  PORTS+=("$AGENT_PORT")
+fi
 PIDS=()
 stop_all() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -44,13 +58,12 @@ for service in "${SERVICES[@]}"; do
 done
 
 # Wait for every health endpoint, then show what each reports.
-PORTS=(8181 8182 8183 8184 8185)
 for i in "${!SERVICES[@]}"; do
   for _ in $(seq 120); do
     curl -fs "http://127.0.0.1:${PORTS[$i]}/health" > /dev/null 2>&1 && break
     sleep 0.5
   done
-  printf '[demo] %-12s http://127.0.0.1:%s/health -> %s\n' "${SERVICES[$i]}" "${PORTS[$i]}" \
+  printf '[demo] %-14s http://127.0.0.1:%s/health -> %s\n' "${SERVICES[$i]}" "${PORTS[$i]}" \
     "$(curl -s "http://127.0.0.1:${PORTS[$i]}/health" || echo unreachable)"
 done
 

@@ -17,6 +17,14 @@ import { stackEnv } from '../support/stack';
 
 export const SERVICES = ['ad-detector', 'ds-detector', 'mapper', 'ad-writer', 'ds-writer'] as const;
 export type ServiceName = (typeof SERVICES)[number];
+/** The sixth process, started only on request (it runs samba-tool as root beside the local Samba DC). */
+export const PASSWORD_AGENT = 'password-agent' as const;
+export type ProcessName = ServiceName | typeof PASSWORD_AGENT;
+
+export interface PipelineOptions {
+  /** Also start services/password-agent, with its own samba-tool cache under the run's directory. */
+  readonly passwordAgent?: boolean;
+}
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -26,8 +34,8 @@ interface Running {
 }
 
 /** Fails with a clear message when the services were not built (npm test builds them before jest). */
-export function requireBuiltServices(): void {
-  const missing = SERVICES.filter((name) => !existsSync(join(ROOT, 'services', name, 'dist', 'main.js')));
+export function requireBuiltServices(names: readonly ProcessName[] = SERVICES): void {
+  const missing = names.filter((name) => !existsSync(join(ROOT, 'services', name, 'dist', 'main.js')));
   if (missing.length > 0) {
     throw new Error(`services not built (${missing.join(', ')}): run \`tsc -b tsconfig.build.json\` (npm test does it before jest)`);
   }
@@ -49,12 +57,13 @@ async function freePort(): Promise<number> {
 export function isolatedConfig(
   demoYaml: string,
   suffix: string,
-  ports: Readonly<Record<ServiceName, number>>,
+  ports: Readonly<Partial<Record<ProcessName, number>>>,
+  agent?: { readonly stateDir: string },
 ): { yaml: string; directories: Record<string, string>; topics: Record<string, string>; brokers: string[]; clientId: string } {
   const doc = parse(demoYaml) as {
     kafka: { brokers: string[]; clientId?: string; topics: Record<string, { name: string }> };
     directories: Record<string, unknown>;
-    services: Record<string, { httpPort: number; source?: string; destination?: string }>;
+    services: Record<string, { httpPort?: number; source?: string; destination?: string; stateDir?: string }>;
     pipes?: { source: string; destination: string }[];
   };
   doc.kafka.clientId = `idsync-e2e-${suffix}`;
@@ -67,8 +76,12 @@ export function isolatedConfig(
     }),
   );
   const rename = (name: string | undefined): string | undefined => (name === undefined ? undefined : (renamed[name] ?? name));
+  // The agent's block stays only when this run starts it, with its own samba-tool cache (its DirSync position).
+  const agentBlock = doc.services[PASSWORD_AGENT];
+  if (agentBlock !== undefined && agent !== undefined && ports[PASSWORD_AGENT] !== undefined) agentBlock.stateDir = agent.stateDir;
+  else delete doc.services[PASSWORD_AGENT];
   for (const [name, block] of Object.entries(doc.services)) {
-    block.httpPort = ports[name as ServiceName];
+    block.httpPort = ports[name as ProcessName];
     if (block.source !== undefined) block.source = rename(block.source) as string;
     if (block.destination !== undefined) block.destination = rename(block.destination) as string;
   }
@@ -81,7 +94,7 @@ export function isolatedConfig(
 }
 
 export class Pipeline {
-  private readonly running = new Map<ServiceName, Running>();
+  private readonly running = new Map<ProcessName, Running>();
   private readonly env: NodeJS.ProcessEnv;
   private starts = 0;
 
@@ -89,26 +102,34 @@ export class Pipeline {
     readonly suffix: string,
     readonly dir: string,
     readonly configFile: string,
-    readonly ports: Readonly<Record<ServiceName, number>>,
+    readonly ports: Readonly<Partial<Record<ProcessName, number>>>,
+    readonly processes: readonly ProcessName[],
     readonly topics: Readonly<Record<string, string>>,
     readonly clientId: string,
   ) {
     this.env = { ...process.env, ...stackEnv(), IDSYNC_CONFIG: configFile };
   }
 
-  /** Writes the isolated configuration, starts the five services and waits until all are ready and streaming. */
-  static async start(suffix: string, timeoutMs = 90_000): Promise<Pipeline> {
-    requireBuiltServices();
+  /**
+   * Writes the isolated configuration, starts the five services (and the password agent when asked) and waits
+   * until all are ready and streaming.
+   */
+  static async start(suffix: string, timeoutMs = 90_000, options: PipelineOptions = {}): Promise<Pipeline> {
+    const processes: ProcessName[] = options.passwordAgent ? [...SERVICES, PASSWORD_AGENT] : [...SERVICES];
+    requireBuiltServices(processes);
     const dir = mkdtempSync(join(tmpdir(), `idsync-e2e-${suffix}-`));
-    const ports = {} as Record<ServiceName, number>;
-    for (const name of SERVICES) ports[name] = await freePort();
-    const { yaml, topics, clientId } = isolatedConfig(readFileSync(join(ROOT, 'config', 'demo.yaml'), 'utf8'), suffix, ports);
+    const ports: Partial<Record<ProcessName, number>> = {};
+    for (const name of processes) ports[name] = await freePort();
+    const demo = readFileSync(join(ROOT, 'config', 'demo.yaml'), 'utf8');
+    const agent = options.passwordAgent ? { stateDir: join(dir, 'password-agent') } : undefined;
+    const { yaml, topics, clientId } = isolatedConfig(demo, suffix, ports, agent);
+    if (options.passwordAgent && !/^\s{2}password-agent:/m.test(yaml)) throw new Error('config/demo.yaml has no services.password-agent block');
     const configFile = join(dir, 'config.yaml');
     writeFileSync(configFile, yaml);
-    const pipeline = new Pipeline(suffix, dir, configFile, ports, topics, clientId);
+    const pipeline = new Pipeline(suffix, dir, configFile, ports, processes, topics, clientId);
     try {
-      for (const name of SERVICES) pipeline.spawn(name);
-      await Promise.all(SERVICES.map((name) => pipeline.waitReady(name, timeoutMs)));
+      for (const name of processes) pipeline.spawn(name);
+      await Promise.all(processes.map((name) => pipeline.waitReady(name, timeoutMs)));
     } catch (error) {
       await pipeline.stop();
       throw new Error(`${error instanceof Error ? error.message : String(error)}\n${pipeline.tails()}`);
@@ -116,7 +137,7 @@ export class Pipeline {
     return pipeline;
   }
 
-  private spawn(name: ServiceName): void {
+  private spawn(name: ProcessName): void {
     this.starts += 1;
     const log = openSync(join(this.dir, `${name}.log`), 'a');
     const child = spawn(process.execPath, [join(ROOT, 'services', name, 'dist', 'main.js')], { env: this.env, stdio: ['ignore', log, log] });
@@ -126,7 +147,7 @@ export class Pipeline {
   }
 
   /** Ready: /health answers ok (every probe up) and a detector's stream has its starting position. */
-  async waitReady(name: ServiceName, timeoutMs = 90_000): Promise<void> {
+  async waitReady(name: ProcessName, timeoutMs = 90_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last = 'no answer';
     while (Date.now() < deadline) {
@@ -150,7 +171,7 @@ export class Pipeline {
   }
 
   /** SIGKILL: no shutdown hook runs, nothing is committed on the way out. */
-  async kill(name: ServiceName): Promise<void> {
+  async kill(name: ProcessName): Promise<void> {
     const running = this.running.get(name);
     if (!running) return;
     running.process.kill('SIGKILL');
@@ -158,19 +179,19 @@ export class Pipeline {
     this.running.delete(name);
   }
 
-  async restart(name: ServiceName, timeoutMs = 90_000): Promise<void> {
+  async restart(name: ProcessName, timeoutMs = 90_000): Promise<void> {
     await this.kill(name);
     this.spawn(name);
     await this.waitReady(name, timeoutMs);
   }
 
-  async metrics(name: ServiceName): Promise<string> {
+  async metrics(name: ProcessName): Promise<string> {
     const response = await fetch(`http://127.0.0.1:${this.ports[name]}/metrics`, { signal: AbortSignal.timeout(5_000) });
     return response.text();
   }
 
   /** Sum of a counter's samples whose labels contain every given label. */
-  async counter(name: ServiceName, metric: string, labels: Record<string, string> = {}): Promise<number> {
+  async counter(name: ProcessName, metric: string, labels: Record<string, string> = {}): Promise<number> {
     const text = await this.metrics(name);
     let sum = 0;
     for (const line of text.split('\n')) {
@@ -210,6 +231,62 @@ export class Pipeline {
     return letters;
   }
 
+  /** Every record of every topic of the run (keys, values and header values as raw bytes), read from the beginning. */
+  async allRecords(timeoutMs = 30_000): Promise<{ topic: string; bytes: Buffer[] }[]> {
+    const brokers = (this.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
+    const kafka = new Kafka({ brokers, clientId: `${this.clientId}-e2e-scan`, logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    const remaining = new Map<string, number>();
+    try {
+      const existing = new Set(await admin.listTopics());
+      for (const topic of Object.values(this.topics)) {
+        if (!existing.has(topic)) continue;
+        for (const p of await admin.fetchTopicOffsets(topic)) {
+          if (Number(p.high) > Number(p.low)) remaining.set(`${topic}/${p.partition}`, Number(p.high));
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    const out = new Map<string, Buffer[]>(Object.values(this.topics).map((topic) => [topic, []]));
+    if (remaining.size === 0) return [...out].map(([topic, bytes]) => ({ topic, bytes }));
+    const consumer = kafka.consumer({ groupId: `${this.clientId}-e2e-scan-${Date.now()}` });
+    await consumer.connect();
+    try {
+      const topics = [...new Set([...remaining.keys()].map((k) => k.slice(0, k.lastIndexOf('/'))))];
+      await consumer.subscribe({ topics, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ topic, partition, message }) => {
+          const bytes = out.get(topic) as Buffer[];
+          if (message.key) bytes.push(message.key);
+          if (message.value) bytes.push(message.value);
+          for (const header of Object.values(message.headers ?? {})) {
+            for (const value of [header].flat()) if (value !== undefined) bytes.push(Buffer.from(value));
+          }
+          // The last offset of a transactionally written partition is the commit marker, never delivered.
+          const key = `${topic}/${partition}`;
+          if (Number(message.offset) + 2 >= (remaining.get(key) ?? 0)) remaining.delete(key);
+        },
+      });
+      const deadline = Date.now() + timeoutMs;
+      while (remaining.size > 0 && Date.now() < deadline) await sleep(200);
+      if (remaining.size > 0) throw new Error(`could not read every record of the run's topics: ${[...remaining.keys()].join(', ')} unfinished`);
+      await sleep(1_000); // a plain (non-transactional) last record right after the one that ended its partition
+    } finally {
+      await consumer.disconnect();
+    }
+    return [...out].map(([topic, bytes]) => ({ topic, bytes }));
+  }
+
+  /** Everything each process wrote to its stdout/stderr so far. */
+  logs(): { name: ProcessName; text: string }[] {
+    return this.processes.map((name) => {
+      const file = join(this.dir, `${name}.log`);
+      return { name, text: existsSync(file) ? readFileSync(file, 'utf8') : '' };
+    });
+  }
+
   /** Graceful stop (SIGTERM, then SIGKILL after 15 s). */
   async stop(): Promise<void> {
     await Promise.all(
@@ -230,7 +307,7 @@ export class Pipeline {
 
   /** The last lines of every service's output, for a failed test. */
   tails(lines = 40): string {
-    return SERVICES.map((name) => {
+    return this.processes.map((name) => {
       const file = join(this.dir, `${name}.log`);
       const text = existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no output)';
       return `----- ${name} (${file}) -----\n${text}`;

@@ -8,7 +8,7 @@ import { encodeEntryChange } from '@idsync/contracts';
 import { PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
 import { type Counter, type JsonLogger, type Metrics } from '@idsync/platform';
 import { type Keyring, sealPassword } from '@idsync/secrets';
-import { decidePasswordEvent, type HashSealer, MalformedSyncPasswordsLdifError, parseSyncPasswordsLdif, type SkipReason } from '../core';
+import { decidePasswordEvent, type HashSealer, settleDelayMs, MalformedSyncPasswordsLdifError, parseSyncPasswordsLdif, type SkipReason } from '../core';
 
 /** The attributes the agent asks samba-tool for (objectClass lets the mapper pick the sync class). */
 export const SYNC_ATTRIBUTES = ['objectGUID', 'objectClass', 'sAMAccountName', 'pwdLastSet', 'virtualCryptSHA512'] as const;
@@ -42,6 +42,8 @@ export interface PasswordAgentOptions {
   readonly hookScript?: string;
   /** A run that takes longer is killed (its cache is not advanced past the unfinished account). Default 10 min. */
   readonly runTimeoutMs?: number;
+  /** Publish a password no sooner than this after it was set (pwdLastSet), so the account's create goes first. Default 0. */
+  readonly settleMs?: number;
   readonly clock?: () => number;
 }
 
@@ -213,6 +215,8 @@ export class PasswordAgent {
       if (object.pwdLastSet !== null) this.lastPublished.set(object.objectGuid, object.pwdLastSet);
       return 'skipped baseline';
     }
+    const hold = settleDelayMs(object.pwdLastSet, (this.options.clock ?? Date.now)(), this.options.settleMs ?? 0);
+    if (hold > 0) await new Promise((done) => setTimeout(done, hold));
     await this.options.producer.send({
       topic: this.options.topic,
       messages: [{ key: object.objectGuid, value: encodeEntryChange(decision.event) }],

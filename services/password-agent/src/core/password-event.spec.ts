@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import { encodeEntryChange } from '@idsync/contracts';
 import { Keyring, openPassword, sealPassword } from '@idsync/secrets';
 import { safeOutputTail } from '../agent/password-agent';
-import { decidePasswordEvent, fileTimeToMs, type HashSealer, parseSyncPasswordsLdif } from './index';
+import { decidePasswordEvent, fileTimeToMs, type HashSealer, parseSyncPasswordsLdif, settleDelayMs } from './index';
 
 // The shape samba-tool 4.17 printed on the local stack (hash replaced by a made-up one of the same form, folded at 78).
 const HASH = '{CRYPT}$6$Vh54Je.a63fZIyH2$QWERTYUIOPasdfghjklzxcvbnm0123456789QWERTYUIOPasdfghjklzxcvbnm0123456789abcdefghijklmnop';
@@ -94,5 +94,26 @@ describe('decidePasswordEvent', () => {
     const output = `Getting changes\nvirtualCryptSHA512: ${HASH}\n# attrs=['virtualCryptSHA512']\nCall Popen[/x] for CN=a\nERROR: script failed\n`;
     const tail = safeOutputTail(output);
     expect(tail).toBe('Getting changes | Call Popen[/x] for CN=a | ERROR: script failed');
+  });
+});
+
+describe('settleDelayMs (a new account\'s password waits for its create)', () => {
+  // 2026-11-25T19:00:00Z as pwdLastSet (100 ns ticks since 1601).
+  const setAt = Date.parse('2026-11-25T19:00:00Z');
+  const pwdLastSet = String((BigInt(setAt) + 11_644_473_600_000n) * 10_000n);
+
+  it('holds a password set just now for the rest of the settle time', () => {
+    expect(settleDelayMs(pwdLastSet, setAt + 1_000, 4_000)).toBe(3_000);
+  });
+
+  it('does not hold a password set longer ago than the settle time, nor without a pwdLastSet or a settle time', () => {
+    expect(settleDelayMs(pwdLastSet, setAt + 10_000, 4_000)).toBe(0);
+    expect(settleDelayMs(null, setAt, 4_000)).toBe(0);
+    expect(settleDelayMs('0', setAt, 4_000)).toBe(0);
+    expect(settleDelayMs(pwdLastSet, setAt, 0)).toBe(0);
+  });
+
+  it('never holds longer than the settle time, even when the DC clock is ahead', () => {
+    expect(settleDelayMs(pwdLastSet, setAt - 60_000, 4_000)).toBe(4_000);
   });
 });

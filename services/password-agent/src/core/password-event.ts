@@ -28,6 +28,19 @@ export function fileTimeToMs(value: string | null): number | null {
 }
 
 /**
+ * How long to hold a password event so that it is published no sooner than `settleMs` after the password was set
+ * (pwdLastSet), at most `settleMs`. An account created with its password shows up here and in the ad-detector's
+ * DirSync at about the same time; both events share the objectGUID key, and the writer can only apply the password
+ * to an entry that its create already made. Holding the password back for a few detector poll intervals lets the
+ * create go first in the usual case (it is a mitigation: a detector that lags longer still loses the race).
+ */
+export function settleDelayMs(pwdLastSet: string | null, now: number, settleMs: number): number {
+  const setAt = fileTimeToMs(pwdLastSet);
+  if (setAt === null || settleMs <= 0) return 0;
+  return Math.max(0, Math.min(settleMs, setAt + settleMs - now));
+}
+
+/**
  * What to publish for one object samba-tool reported. samba-tool calls the script on any change of
  * unicodePwd, supplementalCredentials, pwdLastSet, sAMAccountName, userPrincipalName or userAccountControl and
  * always gives the current state: `lastPwdLastSet` (what this agent last published for the entry, if it knows)
