@@ -58,6 +58,8 @@ for (const name of SERVICES) ports[name] = await freePort();
   const doc = YAML.parse(demoYaml);
   doc.logLevel = 'warn';
   doc.kafka.clientId = `idsync-bench-${s}`;
+  // The password agent is not part of this pipeline (and keeps one samba-tool cache per DC).
+  delete doc.services['password-agent'];
   for (const topic of Object.values(doc.kafka.topics) as { name: string }[]) topic.name = topic.name.replace(/^idsync\./, `idsync.bench.${s}.`);
   const renamed: Record<string, string> = {};
   doc.directories = Object.fromEntries(Object.entries(doc.directories).map(([name, block]) => ((renamed[name] = `${name}${s}`), [`${name}${s}`, block])));
