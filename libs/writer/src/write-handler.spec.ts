@@ -37,6 +37,28 @@ function setup(apply: (r: WriteRequest) => Promise<ApplyResult>, dryRun = false)
 }
 
 describe('createWriteHandler', () => {
+  it('keeps one entry\'s requests in order while writing different entries side by side', async () => {
+    const log: string[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const { handle } = setup(async (r) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      log.push(`start ${r.requestId}`);
+      await new Promise((resolve) => setTimeout(resolve, r.requestId.startsWith('e1') ? 20 : 1));
+      log.push(`end ${r.requestId}`);
+      inFlight--;
+      return done();
+    });
+    const keyed = (n: number, key: string, offset: number): LoopRecord => ({ ...record(encodeWriteRequest(request(n)), offset), key: Buffer.from(key) });
+    const outcomes = await handle([keyed(1, 'jane', 0), keyed(2, 'bob', 1), keyed(3, 'jane', 2), keyed(4, 'alice', 3)]);
+    expect(outcomes.map((o) => o.kind)).toEqual(['done', 'done', 'done', 'done']);
+    // jane's second request starts only after her first ended, although others ran meanwhile.
+    expect(log.indexOf('start e3/ad-to-ds/0')).toBeGreaterThan(log.indexOf('end e1/ad-to-ds/0'));
+    expect(log.indexOf('end e2/ad-to-ds/0')).toBeLessThan(log.indexOf('end e1/ad-to-ds/0'));
+    expect(maxInFlight).toBeGreaterThan(1);
+  });
+
   it('says done or dead-letter per record, in order, and counts results', async () => {
     const { handle, metrics } = setup(async (r) => {
       if (r.requestId.startsWith('e2')) throw new InvalidEntryError("sAMAccountName 'x*' contains '*'");

@@ -25,6 +25,8 @@ export interface WriteHandlerOptions {
   readonly metrics: Metrics;
   readonly logger: JsonLogger;
   readonly boundedRetry?: BoundedRetryOptions;
+  /** Entries written side by side within one batch (each entry's own requests stay in order). Default 8. */
+  readonly concurrency?: number;
 }
 
 /**
@@ -38,38 +40,57 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   const requests = metrics.counter('idsync_writer_requests_total', 'Write requests by service and result (applied, no-op, already-applied, dry-run, dead-letter)');
   const retries = metrics.counter('idsync_writer_retries_total', 'Write attempts retried, by service and LDAP result code (none: network)');
   const onRetry = (error: WriteError): void => retries.inc({ service, code: String(error.code ?? 'none') });
+  const concurrency = Math.max(1, options.concurrency ?? 8);
+
+  const applyOne = async (record: LoopRecord): Promise<LoopOutcome> => {
+    let request: WriteRequest;
+    try {
+      request = decodeWriteRequest(record.value);
+    } catch (error) {
+      if (!(error instanceof UndecodableRecordError)) throw error;
+      requests.inc({ service, result: 'dead-letter' });
+      return { kind: 'dead-letter', reason: error.message };
+    }
+    try {
+      const outcome = await applyRequest(writer, request, { ...options.boundedRetry, onRetry });
+      if (outcome.kind === 'dead-letter') {
+        requests.inc({ service, result: 'dead-letter' });
+        return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): ${outcome.reason}` };
+      }
+      const { result } = outcome;
+      requests.inc({ service, result: result.outcome });
+      if (result.outcome === 'dry-run') {
+        logger.event('info', `${service}.dry-run`, { requestId: request.requestId, dn: request.dn, steps: describePlan(result.plan) });
+      }
+      return { kind: 'done' };
+    } catch (error) {
+      if (error instanceof WriteError && error.outcome === 'retry') onRetry(error);
+      if (error instanceof WriteError && error.outcome === 'stop') throw new WriterStoppedError(service, error);
+      throw error;
+    }
+  };
 
   return async (records) => {
-    const outcomes: LoopOutcome[] = [];
-    for (const record of records) {
-      let request: WriteRequest;
-      try {
-        request = decodeWriteRequest(record.value);
-      } catch (error) {
-        if (!(error instanceof UndecodableRecordError)) throw error;
-        requests.inc({ service, result: 'dead-letter' });
-        outcomes.push({ kind: 'dead-letter', reason: error.message });
-        continue;
+    // One entry's requests (same key) apply in order; different entries apply side by side, a few at a time.
+    const byEntry = new Map<string, number[]>();
+    records.forEach((record, index) => {
+      const key = record.key === null ? `#${index}` : record.key.toString('latin1');
+      const list = byEntry.get(key);
+      if (list) list.push(index);
+      else byEntry.set(key, [index]);
+    });
+    const outcomes: LoopOutcome[] = new Array<LoopOutcome>(records.length);
+    const queue = [...byEntry.values()];
+    const lane = async (): Promise<void> => {
+      for (let indexes = queue.shift(); indexes !== undefined; indexes = queue.shift()) {
+        for (const index of indexes) outcomes[index] = await applyOne(records[index] as LoopRecord);
       }
-      try {
-        const outcome = await applyRequest(writer, request, { ...options.boundedRetry, onRetry });
-        if (outcome.kind === 'dead-letter') {
-          requests.inc({ service, result: 'dead-letter' });
-          outcomes.push({ kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): ${outcome.reason}` });
-          continue;
-        }
-        const { result } = outcome;
-        requests.inc({ service, result: result.outcome });
-        if (result.outcome === 'dry-run') {
-          logger.event('info', `${service}.dry-run`, { requestId: request.requestId, dn: request.dn, steps: describePlan(result.plan) });
-        }
-        outcomes.push({ kind: 'done' });
-      } catch (error) {
-        if (error instanceof WriteError && error.outcome === 'retry') onRetry(error);
-        if (error instanceof WriteError && error.outcome === 'stop') throw new WriterStoppedError(service, error);
-        throw error;
-      }
-    }
+    };
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(concurrency, queue.length) }, lane));
+    // Every lane has finished before anything is rethrown; a refusal of our account wins over an outage.
+    const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+    const failure = failures.find((e) => e instanceof WriterStoppedError) ?? failures[0];
+    if (failure !== undefined) throw failure;
     return outcomes;
   };
 }
