@@ -86,6 +86,26 @@ export function backoffDelay(attempt: number, options: BackoffOptions = DEFAULT_
   return Math.min(options.maxMs, Math.round(options.initialMs * options.factor ** exponent));
 }
 
+/**
+ * Calls `start` until it succeeds, backing off between attempts, or until `isStopped()` (the service is shutting
+ * down). `onFailure` undoes a half-done start and reports the attempt; Kafka being away at start is not fatal.
+ */
+export async function retryUntilStarted(
+  start: () => Promise<void>,
+  options: { isStopped: () => boolean; onFailure: (failure: { attempt: number; delayMs: number; error: string }) => Promise<void> | void },
+): Promise<void> {
+  for (let attempt = 1; !options.isStopped(); attempt++) {
+    try {
+      await start();
+      return;
+    } catch (error) {
+      const delayMs = backoffDelay(attempt);
+      await options.onFailure({ attempt, delayMs, error: error instanceof Error ? error.message : String(error) });
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
 /** Raised through `onFatal` when the handler threw a programming error; the loop has stopped consuming. */
 export class RecordLoopStoppedError extends Error {
   readonly retriable = false;

@@ -9,4 +9,4 @@ export { ServiceModule, type StartupReport } from './lifecycle';
 export { namedDirectory, writerCredentials } from './directories';
 export { ChangePublisher, CheckpointTooLargeError, type ChangePublisherOptions, type StoredCheckpoint } from './change-publisher';
 export { Counter, Metrics, MetricsModule } from './metrics';
-export { backoffDelay, classifyFailure, DEFAULT_BACKOFF, deadLetter, DONE, FAILURE_ACTIONS, RecordLoopStoppedError, runRecordLoop, type BackoffOptions, type FailureAction, type LoopRecord, type RecordLoop, type RecordLoopOptions, type RecordOutcome } from './consumer-loop';
+export { backoffDelay, classifyFailure, DEFAULT_BACKOFF, deadLetter, DONE, FAILURE_ACTIONS, RecordLoopStoppedError, retryUntilStarted, runRecordLoop, type BackoffOptions, type FailureAction, type LoopRecord, type RecordLoop, type RecordLoopOptions, type RecordOutcome } from './consumer-loop';

@@ -2,11 +2,11 @@ import { type BeforeApplicationShutdown, type DynamicModule, type OnApplicationB
 import { type Kafka } from 'kafkajs';
 import { type SyncConfig } from '@idsync/config';
 import {
-  backoffDelay,
   createKafka,
   directoryProbe,
   ensureTopics,
   kafkaProbe,
+  retryUntilStarted,
   Metrics,
   MetricsModule,
   namedDirectory,
@@ -111,17 +111,11 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     await this.stop();
   }
 
-  private async startWithRetry(): Promise<void> {
-    for (let attempt = 1; !this.stopped; attempt++) {
-      try {
-        await this.start();
-        return;
-      } catch (error) {
-        const delayMs = backoffDelay(attempt);
-        this.options.logger.event('warn', `${this.options.service}.start.failed`, { attempt, delayMs, error: error instanceof Error ? error.message : String(error) });
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-      }
-    }
+  private startWithRetry(): Promise<void> {
+    return retryUntilStarted(() => this.start(), {
+      isStopped: () => this.stopped,
+      onFailure: (failure) => this.options.logger.event('warn', `${this.options.service}.start.failed`, failure),
+    });
   }
 }
 

@@ -2,7 +2,7 @@ import { type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@ne
 import { type Kafka, type Producer } from 'kafkajs';
 import { type SyncConfig } from '@idsync/config';
 import {
-  backoffDelay,
+  retryUntilStarted,
   createProducer,
   ensureTopics,
   runRecordLoop,
@@ -98,18 +98,14 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
     await this.stop();
   }
 
-  private async startWithRetry(): Promise<void> {
-    for (let attempt = 1; !this.stopped; attempt++) {
-      try {
-        await this.start();
-        return;
-      } catch (error) {
+  private startWithRetry(): Promise<void> {
+    return retryUntilStarted(() => this.start(), {
+      isStopped: () => this.stopped,
+      onFailure: async (failure) => {
         await this.producer?.disconnect().catch(() => undefined);
         this.producer = undefined;
-        const delayMs = backoffDelay(attempt);
-        this.options.logger.event('warn', 'mapper.start.failed', { attempt, delayMs, error: error instanceof Error ? error.message : String(error) });
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-      }
-    }
+        this.options.logger.event('warn', 'mapper.start.failed', failure);
+      },
+    });
   }
 }
