@@ -24,6 +24,8 @@ export type ProcessName = ServiceName | typeof PASSWORD_AGENT;
 export interface PipelineOptions {
   /** Also start services/password-agent, with its own samba-tool cache under the run's directory. */
   readonly passwordAgent?: boolean;
+  /** Start only these services now (the others can be started later with startService). Default: all five. */
+  readonly only?: readonly ServiceName[];
 }
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -128,8 +130,9 @@ export class Pipeline {
     writeFileSync(configFile, yaml);
     const pipeline = new Pipeline(suffix, dir, configFile, ports, processes, topics, clientId);
     try {
-      for (const name of processes) pipeline.spawn(name);
-      await Promise.all(processes.map((name) => pipeline.waitReady(name, timeoutMs)));
+      const first = processes.filter((name) => name === PASSWORD_AGENT || options.only === undefined || options.only.includes(name));
+      for (const name of first) pipeline.spawn(name);
+      await Promise.all(first.map((name) => pipeline.waitReady(name, timeoutMs)));
     } catch (error) {
       await pipeline.stop();
       throw new Error(`${error instanceof Error ? error.message : String(error)}\n${pipeline.tails()}`);
@@ -177,6 +180,29 @@ export class Pipeline {
     running.process.kill('SIGKILL');
     await running.exited;
     this.running.delete(name);
+  }
+
+  /** Starts a service that is not running and waits until it is ready. */
+  async startService(name: ProcessName, timeoutMs = 90_000): Promise<void> {
+    if (this.running.has(name)) throw new Error(`${name} is already running`);
+    this.spawn(name);
+    await this.waitReady(name, timeoutMs);
+  }
+
+  /** Graceful stop of one service (SIGTERM: it finishes its batch and commits). */
+  async stopService(name: ProcessName): Promise<void> {
+    const running = this.running.get(name);
+    if (!running) return;
+    if (running.process.exitCode === null) running.process.kill('SIGTERM');
+    const timer = setTimeout(() => running.process.kill('SIGKILL'), 15_000);
+    await running.exited;
+    clearTimeout(timer);
+    this.running.delete(name);
+  }
+
+  isRunning(name: ProcessName): boolean {
+    const running = this.running.get(name);
+    return running !== undefined && running.process.exitCode === null;
   }
 
   async restart(name: ProcessName, timeoutMs = 90_000): Promise<void> {
@@ -289,15 +315,7 @@ export class Pipeline {
 
   /** Graceful stop (SIGTERM, then SIGKILL after 15 s). */
   async stop(): Promise<void> {
-    await Promise.all(
-      [...this.running.entries()].map(async ([name, running]) => {
-        if (running.process.exitCode === null) running.process.kill('SIGTERM');
-        const timer = setTimeout(() => running.process.kill('SIGKILL'), 15_000);
-        await running.exited;
-        clearTimeout(timer);
-        this.running.delete(name);
-      }),
-    );
+    await Promise.all([...this.running.keys()].map((name) => this.stopService(name)));
   }
 
   /** Exit codes of services that died on their own (a crash is a failure of the run). */

@@ -1,0 +1,8 @@
+import { type CliCommand } from '../command';
+import { dlqCommand } from './dlq';
+import { replayCommand } from './replay';
+import { resyncCommand } from './resync';
+import { setStartpointCommand } from './set-startpoint';
+import { statusCommand } from './status';
+
+export const COMMANDS: readonly CliCommand[] = [statusCommand, setStartpointCommand, resyncCommand, replayCommand, dlqCommand];

@@ -1,0 +1,94 @@
+import { type DirectoryConfig, ConfigError, CONFIG_PATH_VARIABLE, loadConfig, type SyncConfig } from '@idsync/config';
+import { createKafka, DirectoryBindError, DirectoryUnavailableError, openLdapSession, type LdapSession } from '@idsync/platform';
+import { type Admin, type Kafka, logLevel } from 'kafkajs';
+import { CliError, type CliIo, EXIT_CODES, UsageError } from './io';
+
+/**
+ * What a command works with: the validated configuration and, on first use, Kafka and the directories. Connections
+ * are opened lazily so `--help` and wrong names never connect anywhere; `close()` releases whatever was opened.
+ */
+export class CommandContext {
+  private kafkaClient: Kafka | undefined;
+  private adminClient: Admin | undefined;
+  private readonly sessions: LdapSession[] = [];
+
+  private constructor(
+    readonly config: SyncConfig,
+    readonly configFile: string,
+    readonly io: CliIo,
+  ) {}
+
+  /** Loads and validates the configuration; an invalid one stops the command before it connects anywhere. */
+  static load(io: CliIo, file: string | undefined): CommandContext {
+    const path = file ?? io.env[CONFIG_PATH_VARIABLE];
+    if (!path) {
+      throw new UsageError(`no configuration file: pass --config FILE or set ${CONFIG_PATH_VARIABLE}`, 'the same YAML file the services run with');
+    }
+    try {
+      const { config, file: loaded } = loadConfig(io.env, path);
+      return new CommandContext(config, loaded, io);
+    } catch (error) {
+      if (error instanceof ConfigError) throw new CliError(error.message, { exitCode: EXIT_CODES.usage, cause: error });
+      throw error;
+    }
+  }
+
+  get kafka(): Kafka {
+    if (!this.kafkaClient) {
+      // kafkajs logs its retries to the console; the command reports failures itself.
+      this.kafkaClient = createKafka(this.config.kafka, `${this.config.kafka.clientId}-cli`);
+      this.kafkaClient.logger().setLogLevel(this.io.env['IDSYNC_CLI_DEBUG'] ? logLevel.DEBUG : logLevel.NOTHING);
+    }
+    return this.kafkaClient;
+  }
+
+  /** A connected admin client; an unreachable cluster is a CliError naming the brokers. */
+  async admin(): Promise<Admin> {
+    if (this.adminClient) return this.adminClient;
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+    } catch (error) {
+      throw kafkaUnreachable(this.config, error);
+    }
+    this.adminClient = admin;
+    return admin;
+  }
+
+  /** The named directory's configuration, or a UsageError listing the ones that exist. */
+  directory(name: string): DirectoryConfig {
+    const dir = this.config.directories[name];
+    if (!dir) throw new UsageError(`no directory '${name}' in ${this.configFile}`, `directories: ${Object.keys(this.config.directories).join(', ')}`);
+    return dir;
+  }
+
+  /** A bound LDAP session to a configured directory (its configured account unless others are given). */
+  async ldap(name: string, credentials?: { bindDn: string; bindPassword: string }): Promise<LdapSession> {
+    const dir = this.directory(name);
+    try {
+      const session = await openLdapSession(name, dir, credentials ?? dir);
+      this.sessions.push(session);
+      return session;
+    } catch (error) {
+      if (error instanceof DirectoryUnavailableError) {
+        throw new CliError(error.message, { retriable: true, hint: `check that ${dir.urls.join(', ')} is up and reachable from here`, cause: error });
+      }
+      if (error instanceof DirectoryBindError) {
+        throw new CliError(error.message, { hint: `check the bind DN and password of directories.${name} in ${this.configFile}`, cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.adminClient?.disconnect(), ...this.sessions.map((s) => s.client.unbind())]);
+  }
+}
+
+export function kafkaUnreachable(config: SyncConfig, error: unknown): CliError {
+  return new CliError(`cannot reach Kafka at ${config.kafka.brokers.join(', ')}: ${error instanceof Error ? error.message : String(error)}`, {
+    retriable: true,
+    hint: 'check kafka.brokers in the configuration and that the brokers are up',
+    cause: error,
+  });
+}
