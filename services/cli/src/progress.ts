@@ -25,6 +25,7 @@ export class Progress {
     private readonly options: ProgressOptions,
   ) {
     this.startedAt = io.now();
+    this.lastDrawAt = this.startedAt;
     this.total = options.total;
   }
 

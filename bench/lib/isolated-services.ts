@@ -1,0 +1,135 @@
+// Services of the pipeline as child processes on an isolated copy of config/demo.yaml: topics, consumer groups,
+// checkpoints (directory names) and ports of their own, so a benchmark never disturbs the demo or the tests.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+
+export const SERVICES = ['ad-detector', 'ds-detector', 'mapper', 'ad-writer', 'ds-writer'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export const root = join(import.meta.dirname, '..', '..');
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The local stack's settings (stack.env), as the services read them from their environment. */
+export function stackEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(join(process.env['IDSYNC_STACK_DIR'] ?? '/var/lib/idsync-stack', 'stack.env'), 'utf8').split('\n')) {
+    const m = /^([A-Z_][A-Z0-9_]*)='(.*)'$/.exec(line.trim());
+    if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
+  }
+  return env;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export class IsolatedServices {
+  private readonly children = new Map<ServiceName, ChildProcess>();
+  readonly dir: string;
+  readonly configFile: string;
+  readonly env: Record<string, string | undefined>;
+  readonly ports: Record<ServiceName, number>;
+
+  private constructor(dir: string, configFile: string, env: Record<string, string | undefined>, ports: Record<ServiceName, number>) {
+    this.dir = dir;
+    this.configFile = configFile;
+    this.env = env;
+    this.ports = ports;
+  }
+
+  /** Writes the isolated configuration (suffix `s` on topics, client id and directory names). */
+  static async create(s: string, rewrite: (yaml: string) => string = (yaml) => yaml): Promise<IsolatedServices> {
+    const dir = mkdtempSync(join(tmpdir(), `idsync-bench-${s}-`));
+    const ports = {} as Record<ServiceName, number>;
+    for (const name of SERVICES) ports[name] = await freePort();
+    const doc = YAML.parse(rewrite(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8')));
+    doc.logLevel = 'warn';
+    doc.kafka.clientId = `idsync-bench-${s}`;
+    delete doc.services['password-agent'];
+    for (const topic of Object.values(doc.kafka.topics) as { name: string }[]) topic.name = topic.name.replace(/^idsync\./, `idsync.bench.${s}.`);
+    const renamed: Record<string, string> = {};
+    doc.directories = Object.fromEntries(Object.entries(doc.directories).map(([name, block]) => ((renamed[name] = `${name}${s}`), [`${name}${s}`, block])));
+    for (const [name, block] of Object.entries(doc.services) as [ServiceName, { httpPort: number; source?: string; destination?: string }][]) {
+      block.httpPort = ports[name];
+      if (block.source) block.source = renamed[block.source] ?? block.source;
+      if (block.destination) block.destination = renamed[block.destination] ?? block.destination;
+    }
+    for (const pipe of doc.pipes ?? []) {
+      pipe.source = renamed[pipe.source] ?? pipe.source;
+      pipe.destination = renamed[pipe.destination] ?? pipe.destination;
+    }
+    const configFile = join(dir, 'config.yaml');
+    writeFileSync(configFile, YAML.stringify(doc));
+    return new IsolatedServices(dir, configFile, { ...process.env, ...stackEnv(), IDSYNC_CONFIG: configFile }, ports);
+  }
+
+  async start(names: readonly ServiceName[]): Promise<void> {
+    for (const name of names) {
+      const log = openSync(join(this.dir, `${name}.log`), 'a');
+      this.children.set(name, spawn(process.execPath, [join(root, 'services', name, 'dist', 'main.js')], { env: this.env, stdio: ['ignore', log, log] }));
+      closeSync(log);
+    }
+    await Promise.all(names.map((name) => this.waitReady(name)));
+  }
+
+  private async waitReady(name: ServiceName, timeoutMs = 90_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      try {
+        const response = await fetch(`http://127.0.0.1:${this.ports[name]}/health`, { signal: AbortSignal.timeout(5_000) });
+        const body = (await response.json()) as { status?: string; info?: Record<string, { state?: string }> };
+        const state = body.info?.['dirsync']?.state ?? body.info?.['detector']?.state;
+        const streaming = name === 'ad-detector' ? state === 'streaming' : name === 'ds-detector' ? state === 'running' : true;
+        if (response.ok && body.status === 'ok' && streaming) return;
+      } catch {
+        // not up yet
+      }
+      await sleep(200);
+    }
+    throw new Error(`${name} not ready after ${timeoutMs} ms (logs in ${this.dir})`);
+  }
+
+  /** Sum of a counter's samples whose labels contain every given label. */
+  async counter(name: ServiceName, metric: string, labels: Record<string, string> = {}): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${this.ports[name]}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue;
+      if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return sum;
+  }
+
+  rssMb(name: ServiceName): number {
+    const pid = this.children.get(name)?.pid;
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    return Math.round(kb / 1024);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      [...this.children.values()].map(async (child) => {
+        if (child.exitCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+    this.children.clear();
+  }
+}
