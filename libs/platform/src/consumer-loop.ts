@@ -37,6 +37,8 @@ export interface LoopRecord {
   readonly offset: string;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
+  /** Record headers as text (the last value of a repeated header). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type RecordOutcome = { readonly kind: 'done' } | { readonly kind: 'dead-letter'; readonly reason: string };
@@ -350,7 +352,12 @@ class ConsumerLoop implements RecordLoop {
 }
 
 function toRecord(topic: string, partition: number, message: KafkaMessage): LoopRecord {
-  return { topic, partition, offset: message.offset, key: message.key ?? null, value: message.value ?? null };
+  const headers: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(message.headers ?? {})) {
+    const last = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+    if (last !== undefined) headers[name] = last.toString();
+  }
+  return { topic, partition, offset: message.offset, key: message.key ?? null, value: message.value ?? null, headers };
 }
 
 function describe(error: unknown): string {

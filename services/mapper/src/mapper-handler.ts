@@ -1,5 +1,6 @@
 import { type Producer } from 'kafkajs';
 import { DONE, deadLetter, type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome } from '@idsync/platform';
+import { PIPE_HEADER } from '@idsync/contracts';
 import { type OutputRecord, type RecordMapper } from './record-mapper';
 
 export interface MapperHandlerOptions {
@@ -25,7 +26,7 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
     const byTopic = new Map<string, { key: string; value: Buffer }[]>();
     const counts: { pipe: string; op: string }[] = [];
     for (const record of records) {
-      const result = mapper.map(record.value);
+      const result = mapper.map(record.value, record.headers?.[PIPE_HEADER]);
       if (result.kind === 'dead-letter') {
         outcomes.push(deadLetter(result.reason));
         continue;

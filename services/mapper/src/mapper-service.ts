@@ -1,6 +1,6 @@
 import { type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { type Kafka, type Producer } from 'kafkajs';
-import { type SyncConfig } from '@idsync/config';
+import { serviceGroupId, type SyncConfig } from '@idsync/config';
 import {
   retryUntilStarted,
   createProducer,
@@ -19,7 +19,7 @@ export interface MapperServiceOptions {
   readonly config: Pick<SyncConfig, 'pipes' | 'directories' | 'kafka'>;
   readonly logger: JsonLogger;
   readonly metrics: Metrics;
-  /** Default `${kafka.clientId}-mapper` (two deployments on one Kafka never share a group). */
+  /** Default serviceGroupId(config, 'mapper'), `<kafka.clientId>-mapper` (two deployments on one Kafka never share a group). */
   readonly groupId?: string;
   readonly partitionsConsumedConcurrently?: number;
   /** The loop stopped on a programming error (see consumer-loop.ts); the service should exit non-zero. */
@@ -43,7 +43,7 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   get groupId(): string {
-    return this.options.groupId ?? `${this.options.config.kafka.clientId}-mapper`;
+    return this.options.groupId ?? serviceGroupId(this.options.config, 'mapper');
   }
 
   get inputTopics(): string[] {

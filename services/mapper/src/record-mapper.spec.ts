@@ -53,6 +53,13 @@ describe('RecordMapper with uid-renaming pipes', () => {
     expect(mapper.map(Buffer.from('hello'))).toEqual({ kind: 'dead-letter', reason: expect.stringMatching(/^undecodable entry-change record \(magic-byte\)/) });
   });
 
+  it('maps a record addressed to one pipe (a resync) with that pipe only', () => {
+    const addressed = mapper.map(encodeEntryChange(event({})), 'ds-to-ad');
+    expect(addressed).toMatchObject({ kind: 'mapped', requests: [{ pipe: 'ds-to-ad' }] });
+    const elsewhere = mapper.map(encodeEntryChange(event({})), 'ad-to-ds');
+    expect(elsewhere).toMatchObject({ kind: 'mapped', records: [], drops: [{ pipe: 'ad-to-ds', reason: 'no-pipe' }] });
+  });
+
   it('counts an event from a directory no pipe reads as dropped (no-pipe)', () => {
     const result = mapper.map(encodeEntryChange(event({ source: { system: 'ldap', directory: 'other', server: 'ldaps://x', position: { kind: 'change-number', changeNumber: '1' } } })));
     expect(result).toMatchObject({ kind: 'mapped', records: [], drops: [{ pipe: 'none', reason: 'no-pipe' }] });

@@ -69,7 +69,11 @@ export class RecordMapper {
     return Object.fromEntries([...this.routes].map(([source, routes]) => [source, routes.map((r) => `${r.pipe.name} -> ${r.topic}`)]));
   }
 
-  map(value: Buffer | null): RecordMapping {
+  /**
+   * `onlyPipe`: the record is addressed to one pipe (a resync's snapshot events carry the `idsync-pipe` header):
+   * other pipes reading the same directory leave it alone.
+   */
+  map(value: Buffer | null, onlyPipe?: string): RecordMapping {
     let event;
     try {
       event = decodeEntryChange(value);
@@ -77,7 +81,18 @@ export class RecordMapper {
       if (error instanceof UndecodableRecordError) return { kind: 'dead-letter', reason: error.message };
       throw error;
     }
-    const routes = this.routes.get(event.source.directory) ?? NONE;
+    const all = this.routes.get(event.source.directory) ?? NONE;
+    const routes = onlyPipe === undefined ? all : all.filter((route) => route.pipe.name === onlyPipe);
+    if (routes.length === 0 && onlyPipe !== undefined) {
+      return {
+        kind: 'mapped',
+        eventId: event.eventId,
+        records: NONE,
+        requests: NONE,
+        drops: [{ pipe: onlyPipe, reason: 'no-pipe', detail: `addressed to pipe '${onlyPipe}', which does not read directory '${event.source.directory}' here` }],
+        warnings: NONE,
+      };
+    }
     if (routes.length === 0) {
       return {
         kind: 'mapped',

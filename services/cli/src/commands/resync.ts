@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type DirectoryKind } from '@idsync/config';
-import { type AttributeValue, canonicalGuid, encodeEntryChange, encodeWriteRequest, entryKey, type EntryId, type WriteRequest } from '@idsync/contracts';
+import { type AttributeValue, canonicalGuid, encodeEntryChange, encodeWriteRequest, entryKey, type EntryId, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
 import { compilePipe, type CompiledPipe, isInSubtree, isPasswordAttribute, mapChange, normalizeDn, parseDn } from '@idsync/mapping';
 import { normalizeEntryUuid } from '@idsync/ds-detector/core';
 import { AttributeKnowledge, type CurrentEntry, currentEntry } from '@idsync/writer';
@@ -288,7 +288,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
           }
         }
         if (producer && batch.length > 0) {
-          await producer.send({ topic, acks: -1, messages: batch.map((m) => ({ key: m.key, value: m.value })) });
+          await producer.send({ topic, acks: -1, messages: batch.map((m) => ({ key: m.key, value: m.value, headers: { [PIPE_HEADER]: pipe.name } })) });
           store.recordPublished(runId, batch.map((m) => m.id));
           summary.published += batch.length;
         }
