@@ -12,3 +12,4 @@ export {
   type SyncConfig,
 } from './schema';
 export { runConfigCli, type CliOutput } from './cli';
+export { CONSUMER_SERVICES, serviceGroupId, type ConsumerService } from './groups';

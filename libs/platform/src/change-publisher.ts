@@ -64,14 +64,7 @@ export class ChangePublisher {
   }
 
   async readCheckpoint(): Promise<StoredCheckpoint | null> {
-    const offsets = await this.requireAdmin().fetchOffsets({ groupId: this.checkpointGroup, topics: [this.options.checkpointTopic] });
-    const metadata = offsets[0]?.partitions.find((p) => p.partition === 0)?.metadata;
-    if (!metadata) return null;
-    const parsed = JSON.parse(metadata) as Partial<StoredCheckpoint>;
-    if (typeof parsed.position !== 'string' || typeof parsed.server !== 'string') {
-      throw new Error(`checkpoint of ${this.checkpointKey} in group ${this.checkpointGroup} is unreadable: ${metadata.slice(0, 200)}`);
-    }
-    return { position: parsed.position, server: parsed.server };
+    return fetchStoredCheckpoint(this.requireAdmin(), this.checkpointGroup, this.options.checkpointTopic);
   }
 
   /** Events (keyed by stable entry id) and the position after them, atomically. An empty batch moves the position only. */
@@ -114,4 +107,19 @@ export class ChangePublisher {
     if (!this.admin) throw new Error('ChangePublisher.connect() must be called first');
     return this.admin;
   }
+}
+
+/**
+ * The committed checkpoint of a group, read with any admin client: unlike ChangePublisher.connect(), reading does
+ * not fence the detector (tools show the position before deciding to move it).
+ */
+export async function fetchStoredCheckpoint(admin: Admin, group: string, checkpointTopic: string): Promise<StoredCheckpoint | null> {
+  const offsets = await admin.fetchOffsets({ groupId: group, topics: [checkpointTopic] });
+  const metadata = offsets[0]?.partitions.find((p) => p.partition === 0)?.metadata;
+  if (!metadata) return null;
+  const parsed = JSON.parse(metadata) as Partial<StoredCheckpoint>;
+  if (typeof parsed.position !== 'string' || typeof parsed.server !== 'string') {
+    throw new Error(`checkpoint in group ${group} is unreadable: ${metadata.slice(0, 200)}`);
+  }
+  return { position: parsed.position, server: parsed.server };
 }

@@ -7,6 +7,6 @@ export { SecretRedactor } from './redact';
 export { directoryProbe, kafkaProbe } from './probes';
 export { ServiceModule, type StartupReport } from './lifecycle';
 export { namedDirectory, writerCredentials } from './directories';
-export { ChangePublisher, CheckpointTooLargeError, type ChangePublisherOptions, type StoredCheckpoint } from './change-publisher';
+export { ChangePublisher, CheckpointTooLargeError, fetchStoredCheckpoint, type ChangePublisherOptions, type StoredCheckpoint } from './change-publisher';
 export { Counter, Metrics, MetricsModule } from './metrics';
 export { backoffDelay, classifyFailure, DEFAULT_BACKOFF, deadLetter, DONE, FAILURE_ACTIONS, RecordLoopStoppedError, retryUntilStarted, runRecordLoop, type BackoffOptions, type FailureAction, type LoopRecord, type RecordLoop, type RecordLoopOptions, type RecordOutcome } from './consumer-loop';

@@ -1,6 +1,6 @@
 import { type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
 import { type Kafka } from 'kafkajs';
-import { type SyncConfig } from '@idsync/config';
+import { serviceGroupId, type SyncConfig } from '@idsync/config';
 import {
   createKafka,
   directoryProbe,
@@ -26,7 +26,7 @@ export interface WriterServiceOptions {
   readonly config: SyncConfig;
   readonly logger: JsonLogger;
   readonly metrics: Metrics;
-  /** Default `${config.kafka.clientId}-<service>`: two deployments on one Kafka never share a group. */
+  /** Default serviceGroupId(config, service), `<kafka.clientId>-<service>`: two deployments on one Kafka never share a group. */
   readonly groupId?: string;
   readonly partitionsConsumedConcurrently?: number;
   /** The loop stopped (programming error, or the destination refuses the writer's account): exit non-zero. */
@@ -52,7 +52,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   get groupId(): string {
-    return this.options.groupId ?? `${this.options.config.kafka.clientId}-${this.options.service}`;
+    return this.options.groupId ?? serviceGroupId(this.options.config, this.options.service);
   }
 
   get inputTopic(): string {
