@@ -49,4 +49,5 @@ export {
 } from './plan';
 export { applyRequest, type BoundedRetryOptions, describePlan, type RequestOutcome } from './apply-request';
 export { createWriteHandler, type WriteHandlerOptions, WriterStoppedError } from './write-handler';
+export { type Coalesced, coalesceEntryRequests, type CoalescedWrite } from './coalesce';
 export { WriterService, writerServiceModule, type WriterServiceName, type WriterServiceOptions } from './writer-service';

@@ -154,6 +154,19 @@ describe('planWrite: existing entries', () => {
     expect(plan.steps).toEqual([{ kind: 'modify', dn: jdoe.dn, changes: [{ op: 'replace', name: 'mail', values: ['jane@example.test'] }] }]);
   });
 
+  it('leaves the naming attribute alone when the entry has another RDN (a create replayed after a rename)', () => {
+    const renamed = currentEntry({ dn: 'cn=Ann New,ou=Corp,dc=example,dc=com', objectClass: ['inetOrgPerson'], cn: 'Ann New', uid: 'ann', description: 'x' });
+    const stale = planWrite(
+      request({ dn: 'cn=Ann Old,ou=Corp,dc=example,dc=com', attributes: [{ name: 'cn', op: 'replace', values: ['Ann Old'] }, { name: 'description', op: 'replace', values: ['y'] }] }),
+      renamed,
+      DS,
+    );
+    expect(stale.steps).toEqual([{ kind: 'modify', dn: renamed.dn, changes: [{ op: 'replace', name: 'description', values: ['y'] }] }]);
+    // At its own RDN, the naming attribute's other values are still the request's to set.
+    const same = planWrite(request({ dn: renamed.dn, attributes: [{ name: 'cn', op: 'replace', values: ['Ann New', 'Annie'] }] }), renamed, DS);
+    expect(same.steps).toEqual([{ kind: 'modify', dn: renamed.dn, changes: [expect.objectContaining({ name: 'cn' })] }]);
+  });
+
   it('asks for a later retry when a modify finds no entry', () => {
     expect(() => planWrite(request({ op: 'modify' }), null, AD)).toThrow(EntryNotFoundError);
   });

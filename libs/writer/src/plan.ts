@@ -122,7 +122,12 @@ export function planWrite(request: WriteRequest, current: CurrentEntry | null, o
   const base = { requestId: request.requestId, op: request.op };
   const noOp = (target: string | null, reason: string): WritePlan => ({ ...base, target, steps: [], reason });
   const modifyOf = (entry: CurrentEntry, naming: Dn): PlannedStep[] => {
-    const changes = diff(request.attributes, entry, { attributes: knowledge, namingAttributes: namingAttributes(naming) });
+    // Found under another RDN (a request older than a rename, replayed; or an entry found by correlation): the
+    // naming attribute belongs to the RDN, which only a rename changes (writing it would fail: notAllowedOnRDN).
+    const otherRdn = !dnEquals(naming.slice(0, 1), dn.slice(0, 1));
+    const names = namingAttributes(naming);
+    const attributes = otherRdn ? request.attributes.filter((c) => !names.has(normalizeAttributeType(c.name))) : request.attributes;
+    const changes = diff(attributes, entry, { attributes: knowledge, namingAttributes: names });
     if (changes.length === 0) return [];
     const steps: PlannedStep[] = [{ kind: 'modify', dn: entry.dn, changes }];
     if (options.kind === 'active-directory' && enablesOnFirstPassword(request, entry)) {

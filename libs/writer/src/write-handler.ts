@@ -1,6 +1,7 @@
 import { decodeWriteRequest, UndecodableRecordError, type WriteRequest } from '@idsync/contracts';
 import { type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome as LoopOutcome } from '@idsync/platform';
 import { applyRequest, type BoundedRetryOptions, describePlan } from './apply-request';
+import { coalesceEntryRequests } from './coalesce';
 import { type ApplyResult } from './directory-writer';
 import { WriteError } from './errors';
 
@@ -37,28 +38,30 @@ export interface WriteHandlerOptions {
  */
 export function createWriteHandler(options: WriteHandlerOptions): (records: readonly LoopRecord[]) => Promise<LoopOutcome[]> {
   const { service, writer, metrics, logger } = options;
-  const requests = metrics.counter('idsync_writer_requests_total', 'Write requests by service and result (applied, no-op, already-applied, dry-run, dead-letter)');
+  const requests = metrics.counter('idsync_writer_requests_total', 'Write requests by service and result (applied, no-op, already-applied, dry-run, dead-letter; superseded: a later delete of the same entry in the batch made it pointless)');
   const retries = metrics.counter('idsync_writer_retries_total', 'Write attempts retried, by service and LDAP result code (none: network)');
   const onRetry = (error: WriteError): void => retries.inc({ service, code: String(error.code ?? 'none') });
   const concurrency = Math.max(1, options.concurrency ?? 8);
 
-  const applyOne = async (record: LoopRecord): Promise<LoopOutcome> => {
-    let request: WriteRequest;
+  const decode = (record: LoopRecord): WriteRequest | LoopOutcome => {
     try {
-      request = decodeWriteRequest(record.value);
+      return decodeWriteRequest(record.value);
     } catch (error) {
       if (!(error instanceof UndecodableRecordError)) throw error;
       requests.inc({ service, result: 'dead-letter' });
       return { kind: 'dead-letter', reason: error.message };
     }
+  };
+
+  const applyOne = async (request: WriteRequest, covering: number): Promise<LoopOutcome> => {
     try {
       const outcome = await applyRequest(writer, request, { ...options.boundedRetry, onRetry });
       if (outcome.kind === 'dead-letter') {
-        requests.inc({ service, result: 'dead-letter' });
+        requests.inc({ service, result: 'dead-letter' }, covering);
         return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): ${outcome.reason}` };
       }
       const { result } = outcome;
-      requests.inc({ service, result: result.outcome });
+      requests.inc({ service, result: result.outcome }, covering);
       if (result.outcome === 'dry-run') {
         logger.event('info', `${service}.dry-run`, { requestId: request.requestId, dn: request.dn, steps: describePlan(result.plan) });
       }
@@ -68,6 +71,25 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       if (error instanceof WriteError && error.outcome === 'stop') throw new WriterStoppedError(service, error);
       throw error;
     }
+  };
+
+  /** One entry's records of the batch, in order: coalesced (a replayed history skips its intermediate states). */
+  const applyEntry = async (records: readonly LoopRecord[]): Promise<LoopOutcome[]> => {
+    const outcomes = new Array<LoopOutcome>(records.length);
+    const decoded: { request: WriteRequest; index: number }[] = [];
+    records.forEach((record, index) => {
+      const result = decode(record);
+      if ('kind' in result) outcomes[index] = result;
+      else decoded.push({ request: result, index });
+    });
+    const { writes, superseded } = coalesceEntryRequests(decoded.map((d) => d.request));
+    for (const position of superseded) outcomes[(decoded[position] as { index: number }).index] = { kind: 'done' };
+    if (superseded.length > 0) requests.inc({ service, result: 'superseded' }, superseded.length);
+    for (const write of writes) {
+      const outcome = await applyOne(write.request, write.covers.length);
+      for (const position of write.covers) outcomes[(decoded[position] as { index: number }).index] = outcome;
+    }
+    return outcomes;
   };
 
   return async (records) => {
@@ -83,7 +105,8 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     const queue = [...byEntry.values()];
     const lane = async (): Promise<void> => {
       for (let indexes = queue.shift(); indexes !== undefined; indexes = queue.shift()) {
-        for (const index of indexes) outcomes[index] = await applyOne(records[index] as LoopRecord);
+        const results = await applyEntry(indexes.map((index) => records[index] as LoopRecord));
+        indexes.forEach((index, position) => (outcomes[index] = results[position] as LoopOutcome));
       }
     };
     const settled = await Promise.allSettled(Array.from({ length: Math.min(concurrency, queue.length) }, lane));
