@@ -32,6 +32,11 @@ export interface DirectoryWriterOptions {
    * dead-lettered. `forService` takes them from the configuration's `secrets.passwordKeys`.
    */
   readonly keyring?: Keyring;
+  /**
+   * LDAP connections used side by side (default 4). Requests for different entries run concurrently, and a server
+   * serves one connection with a few threads only (389-ds: nsslapd-maxthreadsperconn, 5 by default).
+   */
+  readonly connections?: number;
 }
 
 /**
@@ -68,7 +73,9 @@ const NO_SUCH_OBJECT = 32;
  * entry equal and sends nothing.
  */
 export class DirectoryWriter {
-  private session: LdapSession | null = null;
+  /** Connections, opened on first use; a failed open leaves its slot empty for the next try. */
+  private readonly sessions: (Promise<LdapSession> | null)[];
+  private nextSession = 0;
   private readonly knowledge: AttributeKnowledge;
   private readonly kind: DirectoryKind;
   private readonly searchBase: string;
@@ -83,6 +90,7 @@ export class DirectoryWriter {
     this.memberKeys = new Set((options.memberAttributes ?? DEFAULT_MEMBER_ATTRIBUTES).map(attributeKey));
     this.dryRun = options.dryRun ?? false;
     this.createMissingParents = options.createMissingParents ?? false;
+    this.sessions = new Array<Promise<LdapSession> | null>(Math.max(1, options.connections ?? 4)).fill(null);
   }
 
   /** The writer of a service, from the configuration: its destination, its own account, its dryRun switch. */
@@ -103,9 +111,8 @@ export class DirectoryWriter {
   }
 
   async close(): Promise<void> {
-    const session = this.session;
-    this.session = null;
-    await session?.client.unbind().catch(() => undefined);
+    const open = this.sessions.splice(0, this.sessions.length, ...new Array<null>(this.sessions.length).fill(null));
+    await Promise.all(open.map(async (session) => (await session?.catch(() => null))?.client.unbind().catch(() => undefined)));
   }
 
   /** Applies one request. Throws WriteError (outcome retry | stop | dead-letter) when it cannot be done now. */
@@ -164,10 +171,18 @@ export class DirectoryWriter {
   }
 
   private async client(): Promise<LdapSession['client']> {
-    if (this.session === null) {
-      this.session = await openLdapSession(this.options.name, this.options.directory, this.options.credentials);
+    const slot = this.nextSession;
+    this.nextSession = (this.nextSession + 1) % this.sessions.length;
+    let session = this.sessions[slot] ?? null;
+    if (session === null) {
+      const opening = openLdapSession(this.options.name, this.options.directory, this.options.credentials);
+      this.sessions[slot] = opening;
+      opening.catch(() => {
+        if (this.sessions[slot] === opening) this.sessions[slot] = null;
+      });
+      session = opening;
     }
-    return this.session.client;
+    return (await session).client;
   }
 
   /** Attributes to read: those the request touches (not passwords: never readable as written), objectClass, and AD's GUID. */
