@@ -1,4 +1,4 @@
-# One image for all five services: docker build --build-arg SERVICE=mapper -t idsync/mapper .
+# One image for all five services (and the idsync command): docker build --build-arg SERVICE=mapper -t idsync/mapper .
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json tsconfig.build.json ./
@@ -11,5 +11,7 @@ ARG SERVICE
 ENV NODE_ENV=production IDSYNC_SERVICE=${SERVICE} IDSYNC_CONFIG=/etc/idsync/config.yaml
 WORKDIR /app
 COPY --from=build /app /app
+# The operations toolbox in every image: kubectl exec deploy/idsync-mapper -- idsync status
+RUN ln -s /app/services/cli/bin/idsync /usr/local/bin/idsync
 USER node
 CMD ["sh", "-c", "exec node services/${IDSYNC_SERVICE}/dist/main.js"]

@@ -131,7 +131,8 @@ interface CliSummary {
 
 async function runResync(): Promise<{ summary: CliSummary; wallMs: number }> {
   const started = Date.now();
-  const child = spawn(process.execPath, [join(root, 'services', 'cli', 'dist', 'main.js'), 'resync', '--pipe', 'ad-to-ds', '--base-dn', AD_OU, '--json', '--restart', '--state-dir', join(services.dir, 'state')], {
+  // The installed command (bin/idsync), as an operator runs it.
+  const child = spawn(join(root, 'services', 'cli', 'bin', 'idsync'), ['resync', '--pipe', 'ad-to-ds', '--base-dn', AD_OU, '--json', '--restart', '--state-dir', join(services.dir, 'state')], {
     env: services.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
