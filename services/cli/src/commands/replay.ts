@@ -49,11 +49,12 @@ Why a replay is safe:
   - records are keyed by the source entry's identity, so one entry's requests are replayed in their order and
     the entry ends as the newest request says;
   - the mapper is deterministic: replaying its input produces the same requests (same request ids) again.
-  What a rewind over a history does show, until the replay has caught up: intermediate states come back for a
-  moment -- an entry deleted since is re-created by its replayed create and deleted again by its replayed
-  delete, a member removed since is re-added and removed again -- and the replayed create of an entry renamed
-  since may be dead-lettered (it meets the entry under its new name; the entry itself stays right; see
-  idsync dlq). Stop the writer, replay, start it, and check "idsync status" until its lag is 0.
+  - each entry's replayed requests are coalesced within a fetched batch: everything before the entry's delete
+    is skipped (a deleted account is not re-created for a moment), consecutive modifies merge (a member removed
+    since is not re-added), and a replayed create of an entry renamed since leaves its naming attribute alone.
+  What a rewind over a long history can still show: intermediate states of one entry whose requests fall into
+  different fetches (about 1 MB per partition each) come back for a moment, until the replay has caught up.
+  Stop the writer, replay, start it, and check "idsync status" until its lag is 0.
   Skipping (--to-end, a forward offset) loses changes: run a resync of the pipe afterwards if the destination
   must match.
 
