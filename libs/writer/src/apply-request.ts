@@ -1,6 +1,6 @@
 import { type WriteRequest } from '@idsync/contracts';
 import { type AttributeKnowledge, DEFAULT_ATTRIBUTES } from './attributes';
-import { type ApplyResult } from './directory-writer';
+import { type ApplyHints, type ApplyResult } from './directory-writer';
 import { WriteError } from './errors';
 import { type WritePlan } from './plan';
 
@@ -29,16 +29,17 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * the record's offset must not be committed in either case.
  */
 export async function applyRequest(
-  writer: { apply(request: WriteRequest): Promise<ApplyResult> },
+  writer: { apply(request: WriteRequest, hints?: ApplyHints): Promise<ApplyResult> },
   request: WriteRequest,
   options: BoundedRetryOptions = {},
+  hints: ApplyHints = {},
 ): Promise<RequestOutcome> {
   const attempts = options.attempts ?? 5;
   const sleep = options.sleep ?? pause;
   let delay = options.initialDelayMs ?? 500;
   for (let attempt = 1; ; attempt++) {
     try {
-      return { kind: 'done', result: await writer.apply(request), attempts: attempt };
+      return { kind: 'done', result: await writer.apply(request, hints), attempts: attempt };
     } catch (error) {
       if (!(error instanceof WriteError)) throw error;
       if (error.outcome === 'dead-letter') return { kind: 'dead-letter', reason: error.message, code: error.code, attempts: attempt };

@@ -48,6 +48,12 @@ export function passwordKeyring(config: object): Keyring | undefined {
   return block === undefined ? undefined : keyringFromConfig(block);
 }
 
+/** What the caller knows about the destination beyond the request (from record headers). */
+export interface ApplyHints {
+  /** A resync found no destination entry for the request (ABSENT_HEADER). */
+  readonly absent?: boolean;
+}
+
 /** How the destination entry was found. */
 export const FOUND_BY = ['dn', 'previous-dn', 'correlation', 'none'] as const;
 export type FoundBy = (typeof FOUND_BY)[number];
@@ -115,22 +121,26 @@ export class DirectoryWriter {
     await Promise.all(open.map(async (session) => (await session?.catch(() => null))?.client.unbind().catch(() => undefined)));
   }
 
-  /** Applies one request. Throws WriteError (outcome retry | stop | dead-letter) when it cannot be done now. */
-  async apply(request: WriteRequest): Promise<ApplyResult> {
-    const first = await this.applyOnce(request);
+  /**
+   * Applies one request. Throws WriteError (outcome retry | stop | dead-letter) when it cannot be done now.
+   * `hints.absent`: a resync found no destination entry for this request (by DN or correlation) moments ago; an
+   * upsert is then added without looking again, and if the add meets an entry after all, found and compared.
+   */
+  async apply(request: WriteRequest, hints: ApplyHints = {}): Promise<ApplyResult> {
+    const first = await this.applyOnce(request, hints.absent === true && request.op === 'upsert');
     // An add that met an existing entry (a replay, or a create racing another writer): compare and modify it now.
     if (first.raceOnAdd) {
-      const second = await this.applyOnce(request);
+      const second = await this.applyOnce(request, false);
       return { ...second.result, alreadyApplied: [...first.result.alreadyApplied, ...second.result.alreadyApplied] };
     }
     return first.result;
   }
 
-  private async applyOnce(request: WriteRequest): Promise<{ result: ApplyResult; raceOnAdd: boolean }> {
+  private async applyOnce(request: WriteRequest, absent: boolean): Promise<{ result: ApplyResult; raceOnAdd: boolean }> {
     let step: WriteStep = 'search';
     let dn: string | undefined = request.dn;
     try {
-      const { plan, foundBy } = await this.plan(request);
+      const { plan, foundBy } = absent ? this.planCreate(request) : await this.plan(request);
       if (this.dryRun || plan.steps.length === 0) {
         const outcome = plan.steps.length === 0 ? 'no-op' : 'dry-run';
         return { result: { outcome, plan, foundBy, alreadyApplied: [], createdParents: [] }, raceOnAdd: false };
@@ -155,6 +165,12 @@ export class DirectoryWriter {
     } catch (error) {
       throw this.toWriteError(error, step, request, dn);
     }
+  }
+
+  /** The create of an entry known to be absent: no read. */
+  private planCreate(request: WriteRequest): { plan: WritePlan; foundBy: FoundBy } {
+    const resolved = resolvePasswords(request, { kind: this.kind, keyring: this.options.keyring });
+    return { plan: planWrite(resolved, null, { kind: this.kind, attributes: this.knowledge }), foundBy: 'none' };
   }
 
   /** Finds and reads the destination entry, then plans. Exposed for dry runs and tests. */

@@ -10,6 +10,7 @@ export { type Classification, classifyError, classifyResultCode, RESULT_CODE_RUL
 export { type CorrelationQuery, correlationQueries } from './correlation';
 export { type CurrentEntry, currentEntry, diff, type DiffOptions, type EntryAttribute, type Modification, targetValues, valueKey } from './diff';
 export {
+  type ApplyHints,
   type ApplyResult,
   DirectoryWriter,
   type DirectoryWriterOptions,

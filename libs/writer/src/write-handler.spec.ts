@@ -1,6 +1,7 @@
 import { encodeWriteRequest, type WriteRequest } from '@idsync/contracts';
 import { JsonLogger, type LoopRecord, Metrics, SecretRedactor } from '@idsync/platform';
-import { type ApplyResult } from './directory-writer';
+import { ABSENT_HEADER } from '@idsync/contracts';
+import { type ApplyHints, type ApplyResult } from './directory-writer';
 import { InvalidEntryError, WriteError } from './errors';
 import { createWriteHandler, WriterStoppedError } from './write-handler';
 
@@ -28,7 +29,7 @@ const done = (plan: Partial<ApplyResult['plan']> = {}, outcome: ApplyResult['out
   createdParents: [],
 });
 
-function setup(apply: (r: WriteRequest) => Promise<ApplyResult>, dryRun = false) {
+function setup(apply: (r: WriteRequest, hints?: ApplyHints) => Promise<ApplyResult>, dryRun = false) {
   const lines: string[] = [];
   const metrics = new Metrics();
   const logger = new JsonLogger('ds-writer', 'debug', new SecretRedactor([]), (line) => lines.push(line));
@@ -37,6 +38,22 @@ function setup(apply: (r: WriteRequest) => Promise<ApplyResult>, dryRun = false)
 }
 
 describe('createWriteHandler', () => {
+  it('passes a resync\'s "absent at the destination" to the writer for that record only', async () => {
+    const seen: [string, boolean][] = [];
+    const { handle } = setup(async (r, hints) => {
+      seen.push([r.requestId, hints?.absent === true]);
+      return done();
+    });
+    const marked = { ...record(encodeWriteRequest(request(1)), 0), key: Buffer.from('a'), headers: { [ABSENT_HEADER]: 'run-1' } };
+    const plain = { ...record(encodeWriteRequest(request(2)), 1), key: Buffer.from('b') };
+    await handle([marked, plain]);
+    expect(seen.sort()).toEqual([
+      ['e1/ad-to-ds/0', true],
+      ['e2/ad-to-ds/0', false],
+    ]);
+  });
+
+
   it('keeps one entry\'s requests in order while writing different entries side by side', async () => {
     const log: string[] = [];
     let inFlight = 0;

@@ -1,8 +1,8 @@
-import { decodeWriteRequest, UndecodableRecordError, type WriteRequest } from '@idsync/contracts';
+import { ABSENT_HEADER, decodeWriteRequest, UndecodableRecordError, type WriteRequest } from '@idsync/contracts';
 import { type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome as LoopOutcome } from '@idsync/platform';
 import { applyRequest, type BoundedRetryOptions, describePlan } from './apply-request';
 import { coalesceEntryRequests } from './coalesce';
-import { type ApplyResult } from './directory-writer';
+import { type ApplyHints, type ApplyResult } from './directory-writer';
 import { WriteError } from './errors';
 
 /**
@@ -22,7 +22,7 @@ export class WriterStoppedError extends Error {
 
 export interface WriteHandlerOptions {
   readonly service: 'ad-writer' | 'ds-writer';
-  readonly writer: { apply(request: WriteRequest): Promise<ApplyResult>; readonly isDryRun: boolean };
+  readonly writer: { apply(request: WriteRequest, hints?: ApplyHints): Promise<ApplyResult>; readonly isDryRun: boolean };
   readonly metrics: Metrics;
   readonly logger: JsonLogger;
   readonly boundedRetry?: BoundedRetryOptions;
@@ -53,9 +53,9 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     }
   };
 
-  const applyOne = async (request: WriteRequest, covering: number): Promise<LoopOutcome> => {
+  const applyOne = async (request: WriteRequest, covering: number, hints: ApplyHints): Promise<LoopOutcome> => {
     try {
-      const outcome = await applyRequest(writer, request, { ...options.boundedRetry, onRetry });
+      const outcome = await applyRequest(writer, request, { ...options.boundedRetry, onRetry }, hints);
       if (outcome.kind === 'dead-letter') {
         requests.inc({ service, result: 'dead-letter' }, covering);
         return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): ${outcome.reason}` };
@@ -86,7 +86,10 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     for (const position of superseded) outcomes[(decoded[position] as { index: number }).index] = { kind: 'done' };
     if (superseded.length > 0) requests.inc({ service, result: 'superseded' }, superseded.length);
     for (const write of writes) {
-      const outcome = await applyOne(write.request, write.covers.length);
+      // A resync's "no such entry at the destination" holds for its own request only, not for a merged one.
+      const only = write.covers.length === 1 ? records[(decoded[write.covers[0] as number] as { index: number }).index] : undefined;
+      const hints: ApplyHints = only?.headers?.[ABSENT_HEADER] !== undefined ? { absent: true } : {};
+      const outcome = await applyOne(write.request, write.covers.length, hints);
       for (const position of write.covers) outcomes[(decoded[position] as { index: number }).index] = outcome;
     }
     return outcomes;

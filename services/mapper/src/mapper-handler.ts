@@ -1,6 +1,6 @@
 import { type Producer } from 'kafkajs';
 import { DONE, deadLetter, type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome } from '@idsync/platform';
-import { PIPE_HEADER } from '@idsync/contracts';
+import { ABSENT_HEADER, PIPE_HEADER } from '@idsync/contracts';
 import { type OutputRecord, type RecordMapper } from './record-mapper';
 
 export interface MapperHandlerOptions {
@@ -23,7 +23,7 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
 
   return async (records) => {
     const outcomes: RecordOutcome[] = [];
-    const byTopic = new Map<string, { key: string; value: Buffer }[]>();
+    const byTopic = new Map<string, Message[]>();
     const counts: { pipe: string; op: string }[] = [];
     for (const record of records) {
       const result = mapper.map(record.value, record.headers?.[PIPE_HEADER]);
@@ -39,7 +39,9 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
         // Warnings name attributes and DNs, never password values (the core never reads those).
         logger.event('warn', 'mapper.warning', { eventId: result.eventId, ...warning });
       }
-      addAll(byTopic, result.records);
+      // A resync's "absent at the destination" travels with the request of its pipe.
+      const absent = record.headers?.[ABSENT_HEADER];
+      addAll(byTopic, result.records, absent === undefined ? undefined : { [ABSENT_HEADER]: absent });
       counts.push(...result.requests);
       outcomes.push(DONE);
     }
@@ -51,13 +53,15 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
   };
 }
 
-function addAll(byTopic: Map<string, { key: string; value: Buffer }[]>, records: readonly OutputRecord[]): void {
+type Message = { key: string; value: Buffer; headers?: Record<string, string> };
+
+function addAll(byTopic: Map<string, Message[]>, records: readonly OutputRecord[], headers: Record<string, string> | undefined): void {
   for (const { topic, key, value } of records) {
     let messages = byTopic.get(topic);
     if (!messages) {
       messages = [];
       byTopic.set(topic, messages);
     }
-    messages.push({ key, value });
+    messages.push(headers === undefined ? { key, value } : { key, value, headers });
   }
 }

@@ -169,6 +169,12 @@ describe.each(PROFILES)('DirectoryWriter into $directory ($service)', (profile) 
     const again = await w.apply(create);
     expect(again.outcome).toBe('no-op');
     expect(await marker(userDn)).toBe(before);
+
+    // Told "absent" (a resync's hint) although the entry exists: the add meets it, and the writer compares instead.
+    const hinted = await w.apply(request('upsert', userDn, [...userAttributes(), replace('description', 'after a hinted add')], { objectClasses: profile.userClasses }), { absent: true });
+    expect(hinted.outcome).toBe('applied');
+    expect(hinted.alreadyApplied).toEqual([expect.stringMatching(/68|already exists/i)]);
+    expect((await read(admin, userDn, ['description']))?.['description']).toEqual(['after a hinted add']);
   });
 
   it('modifies single-valued and multi-valued attributes, only what changed', async () => {

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type DirectoryKind } from '@idsync/config';
-import { type AttributeValue, canonicalGuid, encodeEntryChange, encodeWriteRequest, entryKey, type EntryId, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
+import { ABSENT_HEADER, type AttributeValue, canonicalGuid, encodeEntryChange, encodeWriteRequest, entryKey, type EntryId, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
 import { compilePipe, type CompiledPipe, isInSubtree, isPasswordAttribute, mapChange, normalizeDn, parseDn } from '@idsync/mapping';
 import { normalizeEntryUuid } from '@idsync/ds-detector/core';
 import { AttributeKnowledge, type CurrentEntry, currentEntry } from '@idsync/writer';
@@ -66,7 +66,7 @@ const PUBLISH_BATCH_BYTES = 512 * 1024;
 
 /** Collects snapshot events and publishes them in bounded batches; `acknowledged` runs after Kafka acknowledged each. */
 class SnapshotPublisher {
-  private batch: { id: string; key: string; value: Buffer }[] = [];
+  private batch: { id: string; key: string; value: Buffer; headers: Record<string, string> }[] = [];
   private bytes = 0;
   private sent = 0;
 
@@ -81,8 +81,9 @@ class SnapshotPublisher {
     return this.batch.length >= PUBLISH_BATCH || this.bytes >= PUBLISH_BATCH_BYTES;
   }
 
-  add(id: string, key: string, value: Buffer): void {
-    this.batch.push({ id, key, value });
+  /** `headers`: besides the pipe's; ABSENT_HEADER when the comparison found no destination entry. */
+  add(id: string, key: string, value: Buffer, headers: Record<string, string>): void {
+    this.batch.push({ id, key, value, headers });
     this.bytes += value.length;
   }
 
@@ -92,7 +93,7 @@ class SnapshotPublisher {
     this.batch = [];
     this.bytes = 0;
     try {
-      await this.producer.send({ topic: this.topic, acks: -1, messages: sending.map((m) => ({ key: m.key, value: m.value, headers: { [PIPE_HEADER]: this.pipe } })) });
+      await this.producer.send({ topic: this.topic, acks: -1, messages: sending.map((m) => ({ key: m.key, value: m.value, headers: { ...m.headers, [PIPE_HEADER]: this.pipe } })) });
     } catch (error) {
       throw new CliError(`publishing to ${this.topic} failed after ${formatCount(this.sent)} events: ${error instanceof Error ? error.message : String(error)}`, {
         retriable: true,
@@ -336,10 +337,12 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
             continue;
           }
           let differs = false;
+          let absent = result.requests.length > 0;
           for (const request of result.requests) {
             const comparison = compareRequest(request, index, planOptions);
             summary.compared += 1;
             summary[comparison.kind === 'error' ? 'errors' : comparison.kind] += 1;
+            if (comparison.kind !== 'create') absent = false;
             if (comparison.kind !== 'equal') {
               differs = comparison.kind !== 'error';
               if (options.dryRun) reports.push(report(comparison, entry.dn, result.syncClass));
@@ -350,7 +353,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
             if (alreadyPublished.has(entry.entryId.value)) summary.alreadyPublished += 1;
             else {
               const value = encodeEntryChange(event);
-              publisher.add(entry.entryId.value, entryKey(entry.entryId), value);
+              publisher.add(entry.entryId.value, entryKey(entry.entryId), value, absent ? { [ABSENT_HEADER]: runId } : {});
               if (publisher.full) await publisher.flush();
             }
           }
