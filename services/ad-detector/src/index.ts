@@ -3,6 +3,6 @@ export { AdDetector, DETECTOR_STATES, type AdDetectorOptions, type CheckpointedP
 export { DirSyncReader, readDcIdentity, type DirSyncPage } from './ldap/dirsync-reader';
 export { DIRSYNC_FLAGS, DIRSYNC_OID, DirSyncControl, decodeDirSyncResponse, encodeDirSyncRequest } from './ldap/dirsync-control';
 export { DcIdentity, DirSyncCookie, InvalidCookieError } from './core/dirsync-cookie';
-export { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError } from './core/errors';
+export { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, isProducerFenced } from './core/errors';
 export { parseDirSyncEntry, SKIP_REASONS, type SkipReason } from './core/parse-dirsync-entry';
 export { Scope } from './core/scope';

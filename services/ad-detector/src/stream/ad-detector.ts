@@ -4,13 +4,16 @@ import { type DirectoryConfig } from '@idsync/config';
 import { type EntryChangeEvent } from '@idsync/contracts';
 import { ChangePublisher, Metrics, type JsonLogger, type StoredCheckpoint } from '@idsync/platform';
 import { DcIdentity, DirSyncCookie } from '../core/dirsync-cookie';
-import { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, describeError } from '../core/errors';
+import { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, describeError, isProducerFenced } from '../core/errors';
 import { classifyLdapError } from '../core/ldap-errors';
 import { entryGuid, isSkip, needsRefetch, parseDirSyncEntry } from '../core/parse-dirsync-entry';
 import { Scope } from '../core/scope';
 import { DIRSYNC_FLAGS } from '../ldap/dirsync-control';
 import { DirSyncReader, type DirSyncPage } from '../ldap/dirsync-reader';
 import { DetectorMetrics } from './detector-metrics';
+
+/** Fenced again within this time after the last fencing: another instance is running, back off further. */
+const FENCED_AGAIN_WITHIN_MS = 60_000;
 
 /** Where events and the checkpoint go: ChangePublisher, or a wrapper of it in tests. */
 export interface CheckpointedPublisher {
@@ -78,6 +81,8 @@ export class AdDetector {
   private readonly log: JsonLogger | undefined;
   private readonly counters: DetectorMetrics;
   private readonly knownDns = new Map<string, string>();
+  private fencedInARow = 0;
+  private lastFencedAt = Number.NEGATIVE_INFINITY;
   private current: DetectorStatus = { state: 'starting', server: null, dc: null, lastPublishAt: null, lastPageAt: null, eventsPublished: 0, lastError: null };
 
   constructor(private readonly options: AdDetectorOptions) {
@@ -148,16 +153,22 @@ export class AdDetector {
           if (page.entries.length === 0 && !page.moreResults) await sleep(this.options.pollIntervalMs ?? 1_000, undefined, { signal }).catch(() => undefined);
         } catch (error) {
           if (signal.aborted) break;
-          const retriable = isRetriable(error);
-          this.counters.errors.inc({ action: retriable ? 'retry' : error instanceof CookieRejectedError ? 'cookie-rejected' : 'stop' });
+          const fenced = isProducerFenced(error);
+          const retriable = fenced || isRetriable(error);
+          this.counters.errors.inc({ action: fenced ? 'fenced' : retriable ? 'retry' : error instanceof CookieRejectedError ? 'cookie-rejected' : 'stop' });
           this.set({ state: retriable ? 'retrying' : 'failed', lastError: describeError(error) });
           if (!retriable) throw error;
-          this.log?.event('warn', 'ad-detector.retry', { error: describeError(error), inMs: backoff });
           // Start both edges over: the session may be on a dead DC, the producer inside a broken transaction.
+          // A new reader means resume() reads the committed checkpoint again: the in-memory cookie is dropped.
           await reader?.close();
           reader = undefined;
           await publisher?.disconnect().catch(() => undefined);
           publisher = undefined;
+          if (fenced) {
+            await sleep(this.noteFenced(error, committed), undefined, { signal }).catch(() => undefined);
+            continue;
+          }
+          this.log?.event('warn', 'ad-detector.retry', { error: describeError(error), inMs: backoff });
           await sleep(backoff, undefined, { signal }).catch(() => undefined);
           backoff = Math.min(backoff * 2, this.options.retryMaxMs ?? 30_000);
         }
@@ -167,6 +178,30 @@ export class AdDetector {
       await publisher?.disconnect().catch(() => undefined);
       if (this.current.state !== 'failed') this.set({ state: 'stopped' });
     }
+  }
+
+  /**
+   * Another producer took over the transactional id: `idsync set-startpoint` moved the start point, or a second
+   * instance runs for the same source. The page in flight was not published; the next pass resumes from the
+   * committed checkpoint. Fenced again soon after means two instances take turns: each time the pause doubles, so
+   * they do not spin. Returns the pause.
+   */
+  private noteFenced(error: unknown, position: { cookie: DirSyncCookie } | undefined): number {
+    const now = Date.now();
+    const max = this.options.retryMaxMs ?? 30_000;
+    this.fencedInARow = now - this.lastFencedAt < FENCED_AGAIN_WITHIN_MS ? this.fencedInARow + 1 : 1;
+    this.lastFencedAt = now;
+    const initial = Math.min(max, Math.max(1_000, this.options.retryInitialMs ?? 500));
+    const delay = Math.min(max, initial * 2 ** (this.fencedInARow - 1));
+    this.log?.event('warn', 'ad-detector.fenced', {
+      transactionalId: `idsync.ad-detector.${this.options.directoryName}`,
+      cookie: position?.cookie.toString() ?? null,
+      fencedInARow: this.fencedInARow,
+      inMs: delay,
+      error: describeError(error),
+      note: 'another producer took over this detector: `idsync set-startpoint` moved its start point, or another instance runs for the same source. The page in flight was not published; reconnecting and continuing from the committed checkpoint',
+    });
+    return delay;
   }
 
   /** The committed cookie (checked against the answering DC), or a new baseline. Undefined when aborted. */

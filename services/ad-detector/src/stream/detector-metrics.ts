@@ -13,6 +13,6 @@ export class DetectorMetrics {
     this.entriesRead = metrics.counter('idsync_ad_detector_entries_read_total', 'entries DirSync returned after the baseline');
     this.eventsPublished = metrics.counter('idsync_ad_detector_events_published_total', 'events committed to Kafka, by operation');
     this.skipped = metrics.counter('idsync_ad_detector_entries_skipped_total', 'entries not published, by reason');
-    this.errors = metrics.counter('idsync_ad_detector_errors_total', 'failures, by action taken (retry, stop, cookie-rejected)');
+    this.errors = metrics.counter('idsync_ad_detector_errors_total', 'failures, by action taken (retry, fenced, stop, cookie-rejected)');
   }
 }

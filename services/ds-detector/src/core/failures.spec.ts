@@ -1,6 +1,9 @@
 import { InvalidCredentialsError, InsufficientAccessError, BusyError, UnavailableError, NoSuchObjectError } from 'ldapts';
 import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSProtocolError } from 'kafkajs';
-import { backoffDelay, classifyFailure } from './failures';
+import { backoffDelay, classifyFailure, isProducerFenced } from './failures';
+
+/** A protocol error as kafkajs builds it from a broker's error code. */
+const protocolError = (type: string, code: number, message: string): KafkaJSProtocolError => Object.assign(new KafkaJSProtocolError(message), { type, code, retriable: false });
 
 describe('classifyFailure: retry or stop', () => {
   it.each([
@@ -30,12 +33,23 @@ describe('classifyFailure: retry or stop', () => {
     expect(classifyFailure(new DirectoryBindError('bad password')).action).toBe('stop');
   });
 
-  it('retries Kafka connection trouble, stops when the producer was fenced by a newer instance', () => {
+  it('retries Kafka connection trouble, stops when the account may not use Kafka', () => {
     expect(classifyFailure(new KafkaJSConnectionError('Connection error'))).toEqual({ action: 'retry', kind: 'kafka' });
     expect(classifyFailure(new KafkaJSNonRetriableError('nope'))).toEqual({ action: 'stop', kind: 'kafka' });
-    const fenced = new KafkaJSProtocolError('fenced');
-    Object.assign(fenced, { type: 'INVALID_PRODUCER_EPOCH' });
-    expect(classifyFailure(fenced)).toEqual({ action: 'stop', kind: 'kafka-fenced-or-denied' });
+    const denied = protocolError('TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 53, 'Not authorized to use this transactional id');
+    expect(classifyFailure(denied)).toEqual({ action: 'stop', kind: 'kafka-denied' });
+  });
+
+  it('reconnects (and re-reads the checkpoint) when another producer fenced it: a new instance or idsync set-startpoint', () => {
+    // What kafkajs 2.2.4 raises against Kafka 4 (tests/integration/cli/set-startpoint.spec.ts checks it for real).
+    const epoch = protocolError('INVALID_PRODUCER_EPOCH', 47, 'Producer attempted an operation with an old epoch');
+    expect(classifyFailure(epoch)).toEqual({ action: 'retry', kind: 'kafka-fenced' });
+    // PRODUCER_FENCED (90) is not in kafkajs 2.2.4's table.
+    const unknown = protocolError('KAFKAJS_UNKNOWN_ERROR_CODE', -99, 'Unknown error code 90');
+    expect(classifyFailure(unknown)).toEqual({ action: 'retry', kind: 'kafka-fenced' });
+    // Wrapped by a retrier.
+    expect(classifyFailure(Object.assign(new KafkaJSNonRetriableError('retries exhausted'), { cause: epoch }))).toEqual({ action: 'retry', kind: 'kafka-fenced' });
+    expect(isProducerFenced(protocolError('KAFKAJS_UNKNOWN_ERROR_CODE', -99, 'Unknown error code 91'))).toBe(false);
   });
 
   it('never retries a programming error or something unknown', () => {

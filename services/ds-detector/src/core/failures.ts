@@ -25,13 +25,32 @@ export const LDAP_RESULT_CODES: Readonly<Record<number, FailureClass>> = {
 /** Node socket errors: the connection went away; reconnect (failover to the next URL) and retry. */
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'ECONNABORTED']);
 
-/** Kafka errors after which the next attempt cannot succeed: another instance took over the transactional id. */
-const KAFKA_FATAL = new Set(['ProducerFencedError', 'INVALID_PRODUCER_EPOCH', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED']);
+/** Kafka errors after which no retry can succeed: the account may not use the transactional id or the topics. */
+const KAFKA_FATAL = new Set(['TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED']);
 
 /**
- * Classifies anything the loop caught. Programming errors (TypeError, RangeError...) are never retried; errors that
- * say whether a retry helps (`retriable`) are believed; LDAP result codes go through the table; socket and timeout
- * errors retry. Unknown errors stop the detector: a loud stop beats a silent spin.
+ * Another producer took over the transactional id: a second instance, or `idsync set-startpoint` writing a new
+ * position (or the broker expired the transaction). kafkajs 2.2.4 against Kafka 4 raises KafkaJSProtocolError type
+ * INVALID_PRODUCER_EPOCH (47); PRODUCER_FENCED (90) is unknown to it and would come as KAFKAJS_UNKNOWN_ERROR_CODE.
+ * The in-flight batch was aborted and the committed checkpoint is intact: reconnect and read it again.
+ */
+const KAFKA_FENCED = new Set(['ProducerFencedError', 'INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
+
+/** Whether `error` (or an error it wraps) says the producer was fenced. */
+export function isProducerFenced(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) {
+    const { type } = e as Error & { type?: unknown };
+    if (KAFKA_FENCED.has(e.name) || (typeof type === 'string' && KAFKA_FENCED.has(type))) return true;
+    if (type === 'KAFKAJS_UNKNOWN_ERROR_CODE' && /\bcode 90$/.test(e.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * Classifies anything the loop caught. Programming errors (TypeError, RangeError...) are never retried; a fenced
+ * producer reconnects and re-reads the checkpoint (kind `kafka-fenced`); errors that say whether a retry helps
+ * (`retriable`) are believed; LDAP result codes go through the table; socket and timeout errors retry. Unknown errors
+ * stop the detector: a loud stop beats a silent spin.
  */
 export function classifyFailure(error: unknown): FailureClass {
   if (!(error instanceof Error)) return { action: 'stop', kind: 'unknown' };
@@ -39,8 +58,8 @@ export function classifyFailure(error: unknown): FailureClass {
     return { action: 'stop', kind: 'programming-error' };
   }
   const fields = error as Error & { code?: unknown; type?: unknown; retriable?: unknown };
-  if (typeof fields.type === 'string' && KAFKA_FATAL.has(fields.type)) return { action: 'stop', kind: 'kafka-fenced-or-denied' };
-  if (KAFKA_FATAL.has(error.name)) return { action: 'stop', kind: 'kafka-fenced-or-denied' };
+  if (isProducerFenced(error)) return { action: 'retry', kind: 'kafka-fenced' };
+  if (typeof fields.type === 'string' && KAFKA_FATAL.has(fields.type)) return { action: 'stop', kind: 'kafka-denied' };
   if (error.name.startsWith('KafkaJS')) return { action: fields.retriable === false ? 'stop' : 'retry', kind: 'kafka' };
   if (typeof fields.code === 'number') return LDAP_RESULT_CODES[fields.code] ?? { action: 'stop', kind: `ldap-${fields.code}` };
   if (typeof fields.code === 'string' && NETWORK_CODES.has(fields.code)) return { action: 'retry', kind: 'network' };

@@ -99,6 +99,8 @@ export interface PollResult {
 }
 
 const DETECTOR = 'ds-detector';
+/** Fenced again within this time after the last fencing: another instance is running, back off further. */
+const FENCED_AGAIN_WITHIN_MS = 60_000;
 
 /**
  * Polls cn=changelog by change number and publishes entry-change events with the checkpoint in one Kafka transaction.
@@ -121,6 +123,8 @@ export class DsDetector {
   private wake: (() => void) | null = null;
   private running: Promise<void> | null = null;
   private prepared = false;
+  private fencedInARow = 0;
+  private lastFencedAt = Number.NEGATIVE_INFINITY;
   private readonly classMemory = new ObjectClassMemory();
 
   constructor(private readonly options: DsDetectorOptions) {
@@ -220,6 +224,10 @@ export class DsDetector {
         }
         attempt += 1;
         this.state = 'retrying';
+        if (failure.kind === 'kafka-fenced') {
+          await this.sleep(this.noteFenced(error));
+          continue;
+        }
         const delay = backoffDelay(attempt, this.options.retryInitialMs ?? 500, this.options.retryMaxMs ?? 30_000);
         this.options.logger.event('warn', 'ds-detector.retry', { kind: failure.kind, attempt, delayMs: delay, error: describe(error) });
         await this.sleep(delay);
@@ -227,6 +235,29 @@ export class DsDetector {
     }
     await this.disconnect();
     this.state = 'stopped';
+  }
+
+  /**
+   * Another producer took over the transactional id: `idsync set-startpoint` moved the start point, or a second
+   * instance runs for the same source. The batch in flight was aborted; the next connect() re-reads the committed
+   * checkpoint, never the in-memory position. Fenced again soon after means two instances take turns: each time
+   * the pause doubles, so they do not spin. Returns the pause.
+   */
+  private noteFenced(error: unknown): number {
+    const now = this.clock();
+    const max = this.options.retryMaxMs ?? 30_000;
+    this.fencedInARow = now - this.lastFencedAt < FENCED_AGAIN_WITHIN_MS ? this.fencedInARow + 1 : 1;
+    this.lastFencedAt = now;
+    const delay = backoffDelay(this.fencedInARow, Math.min(max, Math.max(1_000, this.options.retryInitialMs ?? 500)), max);
+    this.options.logger.event('warn', 'ds-detector.fenced', {
+      transactionalId: `idsync.${this.detector}.${this.options.checkpointSource ?? this.options.directoryName}`,
+      position: this.position?.format() ?? null,
+      fencedInARow: this.fencedInARow,
+      delayMs: delay,
+      error: describe(error),
+      note: 'another producer took over this detector: `idsync set-startpoint` moved its start point, or another instance runs for the same source. The batch in flight was not published; reconnecting and continuing from the committed checkpoint',
+    });
+    return delay;
   }
 
   /** Opens LDAP and Kafka when needed; the position always comes back from the committed checkpoint. */
