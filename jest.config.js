@@ -19,7 +19,7 @@ module.exports = {
       displayName: 'integration',
       roots: ['<rootDir>/tests/integration'],
       testMatch: ['**/*.spec.ts'],
-      testTimeout: 120000,
+      setupFilesAfterEnv: ['<rootDir>/tests/integration/support/timeout.ts'],
     },
   ],
 };
