@@ -2,7 +2,8 @@ import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { type DeadLetter, encodeDeadLetter, encodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
 import { Side } from '../e2e/directories';
 import { eventually, Pipeline } from '../e2e/pipeline';
-import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
+import { stackConfig, uniqueSuffix, requireStackServers } from '../support/stack';
+import { Scenario } from '../support/scenario';
 import { describeRun, idsync, type CliRun } from './run-cli';
 
 /**
@@ -34,7 +35,8 @@ let ad: Side | undefined;
 let ds: Side | undefined;
 let kafka: Kafka;
 let producer: Producer | undefined;
-let failed = false;
+const scenario = new Scenario(90_000);
+const step = scenario.step;
 
 interface ListedJson {
   id: string;
@@ -59,14 +61,7 @@ function expectRun(run: CliRun, code: number): void {
 }
 
 beforeAll(async () => {
-  for (const [what, url] of [
-    ['Kafka', config.kafka.brokers[0] ?? ''],
-    ['Samba AD', config.directories['ad']?.urls[0] ?? ''],
-    ['389-ds', config.directories['ds']?.urls[0] ?? ''],
-  ] as const) {
-    const { host, port } = hostPort(url);
-    await requireServer(what, host, port);
-  }
+  await requireStackServers(config);
   ad = await Side.open(config, 'ad');
   ds = await Side.open(config, 'ds');
   pipeline = await Pipeline.start(s, 90_000, { only: ['ad-detector', 'mapper', 'ds-writer'] });
@@ -75,7 +70,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (pipeline) {
-    if (failed) process.stderr.write(`dlq ${s}: crashed: ${pipeline.crashed().join(', ') || 'none'}\n${pipeline.tails()}\n`);
+    if (scenario.failed) process.stderr.write(`dlq ${s}: crashed: ${pipeline.crashed().join(', ') || 'none'}\n${pipeline.tails()}\n`);
     await pipeline.stop();
   }
   await producer?.disconnect().catch(() => undefined);
@@ -84,21 +79,6 @@ afterAll(async () => {
   await ad?.close();
   await ds?.close();
 }, 60_000);
-
-function step(name: string, body: () => Promise<void>, timeoutMs = 90_000): void {
-  it(
-    name,
-    async () => {
-      try {
-        await body();
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    },
-    timeoutMs,
-  );
-}
 
 describe(`idsync dlq on a real dead letter (run ${s})`, () => {
   let id = '';

@@ -1,7 +1,8 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { type Entry, normalizeDn, sameDn, Side } from '../e2e/directories';
 import { eventually, Pipeline, sleep } from '../e2e/pipeline';
-import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
+import { stackConfig, uniqueSuffix, requireStackServers } from '../support/stack';
+import { Scenario } from '../support/scenario';
 import { describeRun, idsync, type CliRun } from './run-cli';
 
 /**
@@ -31,7 +32,8 @@ let pipeline: Pipeline | undefined;
 let ad: Side | undefined;
 let ds: Side | undefined;
 let kafka: Kafka;
-let failed = false;
+const scenario = new Scenario(120_000);
+const step = scenario.step;
 
 const cli = (args: string[]): Promise<CliRun> => idsync(args, { configFile: (pipeline as Pipeline).configFile });
 
@@ -104,14 +106,7 @@ async function dsState(): Promise<Record<string, Entry>> {
 }
 
 beforeAll(async () => {
-  for (const [what, url] of [
-    ['Kafka', config.kafka.brokers[0] ?? ''],
-    ['Samba AD', config.directories['ad']?.urls[0] ?? ''],
-    ['389-ds', config.directories['ds']?.urls[0] ?? ''],
-  ] as const) {
-    const { host, port } = hostPort(url);
-    await requireServer(what, host, port);
-  }
+  await requireStackServers(config);
   ad = await Side.open(config, 'ad');
   ds = await Side.open(config, 'ds');
   pipeline = await Pipeline.start(s, 90_000);
@@ -120,7 +115,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (pipeline) {
-    if (failed) process.stderr.write(`replay ${s}: crashed: ${pipeline.crashed().join(', ') || 'none'}\n${pipeline.tails()}\n`);
+    if (scenario.failed) process.stderr.write(`replay ${s}: crashed: ${pipeline.crashed().join(', ') || 'none'}\n${pipeline.tails()}\n`);
     await pipeline.stop();
   }
   await ad?.deleteTree(adOu).catch(() => undefined);
@@ -128,21 +123,6 @@ afterAll(async () => {
   await ad?.close();
   await ds?.close();
 }, 60_000);
-
-function step(name: string, body: () => Promise<void>, timeoutMs = 120_000): void {
-  it(
-    name,
-    async () => {
-      try {
-        await body();
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    },
-    timeoutMs,
-  );
-}
 
 describe(`idsync replay (run ${s})`, () => {
   let before = 0;

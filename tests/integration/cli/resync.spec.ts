@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { canonicalGuid } from '@idsync/contracts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
+import { stackConfig, uniqueSuffix, requireStackServers } from '../support/stack';
 import { Side, sameDn } from '../e2e/directories';
 import { eventually, Pipeline } from '../e2e/pipeline';
 import { describeRun, idsync } from './run-cli';
@@ -55,14 +55,7 @@ const json = (run: { stdout: string }): ResyncJson => JSON.parse(run.stdout) as 
 const byDn = (differences: Difference[] | undefined, dn: string): Difference | undefined => differences?.find((d) => sameDn(d.dn, dn));
 
 beforeAll(async () => {
-  for (const [what, url] of [
-    ['Kafka', config.kafka.brokers[0] ?? ''],
-    ['Samba AD', config.directories['ad']?.urls[0] ?? ''],
-    ['389-ds', config.directories['ds']?.urls[0] ?? ''],
-  ] as const) {
-    const { host, port } = hostPort(url);
-    await requireServer(what, host, port);
-  }
+  await requireStackServers(config);
   ad = await Side.open(config, 'ad');
   ds = await Side.open(config, 'ds');
   stateDir = mkdtempSync(join(tmpdir(), `idsync-resync-${s}-`));

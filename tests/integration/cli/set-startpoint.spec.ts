@@ -10,6 +10,7 @@ import { classifyFailure } from '../../../services/ds-detector/src/core/failures
 import { normalizeDn, Side } from '../e2e/directories';
 import { eventually, Pipeline, sleep } from '../e2e/pipeline';
 import { hostPort, requireServer, stackConfig, stackEnv, uniqueSuffix } from '../support/stack';
+import { Scenario } from '../support/scenario';
 import { type CliRun, describeRun, idsync } from './run-cli';
 
 /**
@@ -37,7 +38,8 @@ let ad: Side;
 const consumers: { consumer: Consumer; groupId: string }[] = [];
 const dsEvents: EntryChangeEvent[] = [];
 const adEvents: EntryChangeEvent[] = [];
-let failed = false;
+const scenario = new Scenario(120_000);
+const step = scenario.step;
 
 const run = (args: readonly string[]): Promise<CliRun> => idsync(['set-startpoint', ...args], { configFile: pipeline?.configFile ?? '' });
 
@@ -141,7 +143,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (pipeline) {
     const crashed = pipeline.crashed();
-    if (failed || crashed.length > 0) process.stderr.write(`set-startpoint ${s}: crashed: ${crashed.join(', ') || 'none'}\n${pipeline.tails()}\n`);
+    if (scenario.failed || crashed.length > 0) process.stderr.write(`set-startpoint ${s}: crashed: ${crashed.join(', ') || 'none'}\n${pipeline.tails()}\n`);
     await pipeline.stop();
   }
   await Promise.allSettled(consumers.map((c) => c.consumer.disconnect()));
@@ -157,21 +159,6 @@ afterAll(async () => {
 }, 120_000);
 
 /** A test body that prints the services' output when it fails. */
-function step(name: string, body: () => Promise<void>, timeoutMs = 120_000): void {
-  it(
-    name,
-    async () => {
-      try {
-        await body();
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    },
-    timeoutMs,
-  );
-}
-
 describe('idsync set-startpoint', () => {
   step('kafkajs 2.2.4 reports a fenced producer as INVALID_PRODUCER_EPOCH, and both detectors recognise it', async () => {
     const options = { detector: 'fence-probe', source: `probe${s}`, eventsTopic: config.kafka.topics.dsChanges.name, checkpointTopic: config.kafka.topics.checkpoints.name };

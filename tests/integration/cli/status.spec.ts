@@ -3,7 +3,8 @@ import { decodeEntryChange } from '@idsync/contracts';
 import { readRootDse } from '@idsync/platform';
 import { normalizeDn, Side } from '../e2e/directories';
 import { eventually, Pipeline } from '../e2e/pipeline';
-import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
+import { stackConfig, uniqueSuffix, requireStackServers } from '../support/stack';
+import { Scenario } from '../support/scenario';
 import { describeRun, idsync, type CliRun } from './run-cli';
 
 /**
@@ -28,7 +29,8 @@ let pipeline: Pipeline | undefined;
 let ds: Side | undefined;
 let ad: Side | undefined;
 let kafka: Kafka;
-let failed = false;
+const scenario = new Scenario(120_000);
+const step = scenario.step;
 
 interface StatusJson {
   pipes: {
@@ -116,14 +118,7 @@ async function deleteGroup(groupId: string): Promise<void> {
 const under = (dn: string, base: string): boolean => normalizeDn(dn).endsWith(normalizeDn(base));
 
 beforeAll(async () => {
-  for (const [what, url] of [
-    ['Kafka', config.kafka.brokers[0] ?? ''],
-    ['Samba AD', config.directories['ad']?.urls[0] ?? ''],
-    ['389-ds', config.directories['ds']?.urls[0] ?? ''],
-  ] as const) {
-    const { host, port } = hostPort(url);
-    await requireServer(what, host, port);
-  }
+  await requireStackServers(config);
   ds = await Side.open(config, 'ds');
   ad = await Side.open(config, 'ad');
   // No mapper: what the ds-detector publishes stays on the topic. The writers create the topics at start.
@@ -133,7 +128,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (pipeline) {
-    if (failed) process.stderr.write(`status ${s}: crashed: ${pipeline.crashed().join(', ') || 'none'}\n${pipeline.tails()}\n`);
+    if (scenario.failed) process.stderr.write(`status ${s}: crashed: ${pipeline.crashed().join(', ') || 'none'}\n${pipeline.tails()}\n`);
     await pipeline.stop();
   }
   await ds?.deleteTree(dsOu).catch(() => undefined);
@@ -141,21 +136,6 @@ afterAll(async () => {
   await ds?.close();
   await ad?.close();
 }, 60_000);
-
-function step(name: string, body: () => Promise<void>, timeoutMs = 120_000): void {
-  it(
-    name,
-    async () => {
-      try {
-        await body();
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    },
-    timeoutMs,
-  );
-}
 
 describe(`idsync status (run ${s})`, () => {
   const N = 6;

@@ -1,6 +1,7 @@
 import { Attribute, Change } from 'ldapts';
 import { DirectoryBindError, openLdapSession } from '@idsync/platform';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
+import { Scenario } from '../support/scenario';
 import { Side } from './directories';
 import { eventually, PASSWORD_AGENT, Pipeline, SERVICES, sleep } from './pipeline';
 
@@ -35,7 +36,8 @@ const PASSWORDS = {
 let pipeline: Pipeline | undefined;
 let ad: Side;
 let ds: Side;
-let failed = false;
+const scenario = new Scenario(180_000);
+const step = scenario.step;
 
 /** Whether a simple bind as `dn` with `password` succeeds (LDAPS, the directory's CA); invalid credentials -> false. */
 async function binds(which: 'ad' | 'ds', dn: string, password: string): Promise<boolean> {
@@ -98,7 +100,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (pipeline) {
     const crashed = pipeline.crashed();
-    if (failed || crashed.length > 0) process.stderr.write(`e2e passwords ${s}: crashed: ${crashed.join(', ') || 'none'}\n${pipeline.tails()}\n`);
+    if (scenario.failed || crashed.length > 0) process.stderr.write(`e2e passwords ${s}: crashed: ${crashed.join(', ') || 'none'}\n${pipeline.tails()}\n`);
     await pipeline.stop();
   }
   for (const ou of Object.values(OU)) {
@@ -108,21 +110,6 @@ afterAll(async () => {
   await ad?.close();
   await ds?.close();
 }, 120_000);
-
-function step(name: string, body: () => Promise<void>, timeoutMs = 180_000): void {
-  it(
-    name,
-    async () => {
-      try {
-        await body();
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    },
-    timeoutMs,
-  );
-}
 
 describe(`password sync through the running services (run ${s})`, () => {
   step('389-ds -> AD: a userPassword set in the directory becomes the AD password; the old one stops working', async () => {

@@ -1,4 +1,5 @@
-import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
+import { stackConfig, uniqueSuffix, requireStackServers } from '../support/stack';
+import { Scenario } from '../support/scenario';
 import { type Entry, normalizeDn, sameDn, Side } from './directories';
 import { eventually, Pipeline, type ServiceName, sleep } from './pipeline';
 
@@ -29,21 +30,15 @@ const OU = { a: `e2ea${s}`, am: `e2eam${s}`, d: `e2ed${s}`, dm: `e2edm${s}` } as
 let pipeline: Pipeline | undefined;
 let ad: Side;
 let ds: Side;
-let failed = false;
+const scenario = new Scenario(180_000);
+const step = scenario.step;
 
 const first = (entry: Entry | null, name: string): string | undefined => entry?.[name.toLowerCase()]?.[0];
 const values = (entry: Entry | null, name: string): string[] => entry?.[name.toLowerCase()] ?? [];
 const hasDn = (list: string[], dn: string): boolean => list.some((v) => sameDn(v, dn));
 
 beforeAll(async () => {
-  for (const [what, url] of [
-    ['Kafka', config.kafka.brokers[0] ?? ''],
-    ['Samba AD', config.directories['ad']?.urls[0] ?? ''],
-    ['389-ds', config.directories['ds']?.urls[0] ?? ''],
-  ] as const) {
-    const { host, port } = hostPort(url);
-    await requireServer(what, host, port);
-  }
+  await requireStackServers(config);
   ad = await Side.open(config, 'ad');
   ds = await Side.open(config, 'ds');
   pipeline = await Pipeline.start(s);
@@ -52,7 +47,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (pipeline) {
     const crashed = pipeline.crashed();
-    if (failed || crashed.length > 0) process.stderr.write(`e2e ${s}: crashed: ${crashed.join(', ') || 'none'}\n${pipeline.tails()}\n`);
+    if (scenario.failed || crashed.length > 0) process.stderr.write(`e2e ${s}: crashed: ${crashed.join(', ') || 'none'}\n${pipeline.tails()}\n`);
     await pipeline.stop();
   }
   for (const ou of Object.values(OU)) {
@@ -64,21 +59,6 @@ afterAll(async () => {
 }, 120_000);
 
 /** Runs a test body; on failure, prints the services' output tails before rethrowing. */
-function step(name: string, body: () => Promise<void>, timeoutMs = 180_000): void {
-  it(
-    name,
-    async () => {
-      try {
-        await body();
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    },
-    timeoutMs,
-  );
-}
-
 describe(`end-to-end sync on the demo pipes (run ${s})`, () => {
   step('containers: OUs created in AD arrive in 389-ds and OUs created in 389-ds arrive in AD', async () => {
     await ad.add(adOu(OU.a), { objectClass: ['top', 'organizationalUnit'], ou: OU.a, description: 'e2e: AD to directory' });

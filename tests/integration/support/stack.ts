@@ -71,3 +71,15 @@ export function hostPort(url: string): { host: string; port: number } {
 export function uniqueSuffix(): string {
   return `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
+
+/** Kafka, Samba AD and 389-ds of the configuration must answer; otherwise the test fails saying how to start them. */
+export async function requireStackServers(config: SyncConfig): Promise<void> {
+  for (const [what, url] of [
+    ['Kafka', config.kafka.brokers[0] ?? ''],
+    ['Samba AD', config.directories['ad']?.urls[0] ?? ''],
+    ['389-ds', config.directories['ds']?.urls[0] ?? ''],
+  ] as const) {
+    const { host, port } = hostPort(url);
+    await requireServer(what, host, port);
+  }
+}
