@@ -10,12 +10,13 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [KafkaLogLevel.DEBUG]: 'debug',
 };
 
-export function createKafka(config: KafkaConfig, clientId: string, logger?: JsonLogger): Kafka {
+/** `patience`: `service` rides out a broker restart (retries for about a minute); `tool` answers within seconds. */
+export function createKafka(config: KafkaConfig, clientId: string, logger?: JsonLogger, patience: 'service' | 'tool' = 'service'): Kafka {
   const options: KafkaJsConfig = {
     clientId,
     brokers: config.brokers,
-    connectionTimeout: 5_000,
-    retry: { retries: 8, initialRetryTime: 200 },
+    connectionTimeout: patience === 'tool' ? 3_000 : 5_000,
+    retry: patience === 'tool' ? { retries: 2, initialRetryTime: 200 } : { retries: 8, initialRetryTime: 200 },
     logLevel: KafkaLogLevel.WARN,
     ...(logger
       ? {

@@ -39,6 +39,12 @@ describe('coalesceEntryRequests', () => {
     expect(result.writes[1]?.request.requestId).toBe('e3/ad-to-ds/0');
   });
 
+  it('never merges a password change (each is opened and checked on its own)', () => {
+    const password: AttributeChange = { name: 'idsyncPassword', op: 'replace', values: [Buffer.from('sealed')] };
+    const result = coalesceEntryRequests([request('modify', 1, [password]), request('modify', 2, [password]), request('modify', 3)]);
+    expect(result.writes.map((w) => w.covers)).toEqual([[0], [1], [2]]);
+  });
+
   it('keeps modifies apart across a rename (their DNs differ) and leaves a lone request as it is', () => {
     const result = coalesceEntryRequests([request('modify', 1, [], 'cn=A,dc=x'), request('rename', 2, [], 'cn=B,dc=x'), request('modify', 3, [], 'cn=B,dc=x')]);
     expect(result.writes.map((w) => w.covers)).toEqual([[0], [1], [2]]);

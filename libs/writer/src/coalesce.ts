@@ -1,4 +1,5 @@
 import { type WriteRequest } from '@idsync/contracts';
+import { isPasswordAttribute } from '@idsync/mapping';
 
 /** One write to make for an entry, and the positions (in the entry's list) of the requests it stands for. */
 export interface CoalescedWrite {
@@ -39,10 +40,15 @@ export function coalesceEntryRequests(requests: readonly WriteRequest[]): Coales
   return { writes, superseded };
 }
 
-/** Two modifies of the same entry at the same DN and pipe: their value-level changes apply in order as one. */
+/**
+ * Two modifies of the same entry at the same DN and pipe: their value-level changes apply in order as one. Password
+ * changes stay on their own (each one is opened, checked and dead-lettered by itself).
+ */
 function mergeable(a: WriteRequest, b: WriteRequest): boolean {
   return (
     a.op === 'modify' &&
+    !a.attributes.some((c) => isPasswordAttribute(c.name)) &&
+    !b.attributes.some((c) => isPasswordAttribute(c.name)) &&
     b.op === 'modify' &&
     a.pipe === b.pipe &&
     a.dn === b.dn &&

@@ -38,6 +38,20 @@ function setup(apply: (r: WriteRequest, hints?: ApplyHints) => Promise<ApplyResu
 }
 
 describe('createWriteHandler', () => {
+  it('applies a merged write\'s requests one by one when it is refused: each good one lands, each bad one has its own reason', async () => {
+    const applied: string[] = [];
+    const { handle, metrics } = setup(async (r) => {
+      if (r.attributes.some((a) => a.name === 'description' && a.values[0] === 'bad')) throw new WriteError('dead-letter', 'constraint violation', { code: 19, requestId: r.requestId });
+      applied.push(r.requestId);
+      return done();
+    });
+    const modify = (n: number, value: string) => ({ ...record(encodeWriteRequest(request(n, { op: 'modify', dn: 'uid=u,dc=example,dc=com', attributes: [{ name: 'description', op: 'replace', values: [value] }] })), n), key: Buffer.from('same') });
+    const outcomes = await handle([modify(1, 'good'), modify(2, 'bad'), modify(3, 'also good')]);
+    expect(outcomes.map((o) => o.kind)).toEqual(['done', 'dead-letter', 'done']);
+    expect(applied).toEqual(['e1/ad-to-ds/0', 'e3/ad-to-ds/0']);
+    expect(metrics.render()).toMatch(/idsync_writer_requests_total\{result="dead-letter",service="ds-writer"\} 1\n/);
+  });
+
   it('passes a resync\'s "absent at the destination" to the writer for that record only', async () => {
     const seen: [string, boolean][] = [];
     const { handle } = setup(async (r, hints) => {

@@ -38,7 +38,7 @@ export interface WriteHandlerOptions {
  */
 export function createWriteHandler(options: WriteHandlerOptions): (records: readonly LoopRecord[]) => Promise<LoopOutcome[]> {
   const { service, writer, metrics, logger } = options;
-  const requests = metrics.counter('idsync_writer_requests_total', 'Write requests by service and result (applied, no-op, already-applied, dry-run, dead-letter; superseded: a later delete of the same entry in the batch made it pointless)');
+  const requests = metrics.counter('idsync_writer_requests_total', 'Write requests by service and result (applied, no-op, already-applied, dry-run, dead-letter; superseded: a later delete of the same entry in the batch made it pointless; merged: written as part of the next modify of the same entry)');
   const retries = metrics.counter('idsync_writer_retries_total', 'Write attempts retried, by service and LDAP result code (none: network)');
   const onRetry = (error: WriteError): void => retries.inc({ service, code: String(error.code ?? 'none') });
   const concurrency = Math.max(1, options.concurrency ?? 8);
@@ -53,15 +53,16 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     }
   };
 
-  const applyOne = async (request: WriteRequest, covering: number, hints: ApplyHints): Promise<LoopOutcome> => {
+  /** Applies one request and counts its result (a dead letter only when `countDeadLetter`). */
+  const applyOne = async (request: WriteRequest, hints: ApplyHints, countDeadLetter = true): Promise<LoopOutcome> => {
     try {
       const outcome = await applyRequest(writer, request, { ...options.boundedRetry, onRetry }, hints);
       if (outcome.kind === 'dead-letter') {
-        requests.inc({ service, result: 'dead-letter' }, covering);
+        if (countDeadLetter) requests.inc({ service, result: 'dead-letter' });
         return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): ${outcome.reason}` };
       }
       const { result } = outcome;
-      requests.inc({ service, result: result.outcome }, covering);
+      requests.inc({ service, result: result.outcome });
       if (result.outcome === 'dry-run') {
         logger.event('info', `${service}.dry-run`, { requestId: request.requestId, dn: request.dn, steps: describePlan(result.plan) });
       }
@@ -89,7 +90,18 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       // A resync's "no such entry at the destination" holds for its own request only, not for a merged one.
       const only = write.covers.length === 1 ? records[(decoded[write.covers[0] as number] as { index: number }).index] : undefined;
       const hints: ApplyHints = only?.headers?.[ABSENT_HEADER] !== undefined ? { absent: true } : {};
-      const outcome = await applyOne(write.request, write.covers.length, hints);
+      const merged = write.covers.length > 1;
+      const outcome = await applyOne(write.request, hints, !merged);
+      if (merged && outcome.kind === 'dead-letter') {
+        // A merged write refused: apply its requests one by one, so each good one lands and each bad one is
+        // dead-lettered with its own reason.
+        for (const position of write.covers) {
+          const part = decoded[position] as { request: WriteRequest; index: number };
+          outcomes[part.index] = await applyOne(part.request, {});
+        }
+        continue;
+      }
+      if (merged && outcome.kind === 'done') requests.inc({ service, result: 'merged' }, write.covers.length - 1);
       for (const position of write.covers) outcomes[(decoded[position] as { index: number }).index] = outcome;
     }
     return outcomes;

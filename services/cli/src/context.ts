@@ -36,7 +36,7 @@ export class CommandContext {
   get kafka(): Kafka {
     if (!this.kafkaClient) {
       // kafkajs logs its retries to the console; the command reports failures itself.
-      this.kafkaClient = createKafka(this.config.kafka, `${this.config.kafka.clientId}-cli`);
+      this.kafkaClient = createKafka(this.config.kafka, `${this.config.kafka.clientId}-cli`, undefined, 'tool');
       this.kafkaClient.logger().setLogLevel(this.io.env['IDSYNC_CLI_DEBUG'] ? logLevel.DEBUG : logLevel.NOTHING);
     }
     return this.kafkaClient;

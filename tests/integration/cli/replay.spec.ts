@@ -262,7 +262,8 @@ describe(`idsync replay (run ${s})`, () => {
       unchanged:
         (await live.counter('ds-writer', 'idsync_writer_requests_total', { result: 'no-op' })) +
         (await live.counter('ds-writer', 'idsync_writer_requests_total', { result: 'already-applied' })) +
-        (await live.counter('ds-writer', 'idsync_writer_requests_total', { result: 'superseded' })),
+        (await live.counter('ds-writer', 'idsync_writer_requests_total', { result: 'superseded' })) +
+        (await live.counter('ds-writer', 'idsync_writer_requests_total', { result: 'merged' })),
     };
     expect(counts).toEqual({ applied: 0, unchanged: replayed });
   }, 60_000);

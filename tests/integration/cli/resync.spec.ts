@@ -191,6 +191,10 @@ describe('idsync resync', () => {
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/unreachable/);
     expect(down.stderr).toMatch(/hint: check that ldaps:\/\/127\.0\.0\.1:1/);
+    // Kafka down: said before any directory is read.
+    const noKafka = await idsync(['resync', '--pipe', 'ad-to-ds', '--base-dn', adOu], { configFile: pipeline?.configFile ?? '', env: { KAFKA_BROKERS: '127.0.0.1:1' } });
+    expect(noKafka.code).toBe(1);
+    expect(noKafka.stderr).toMatch(/cannot reach Kafka at 127\.0\.0\.1:1/);
   }, 60_000);
 });
 
