@@ -85,4 +85,17 @@ describe('k8s manifests', () => {
     expect(pod['volumes']).toContainEqual({ name: 'config', configMap: { name: 'idsync-config' } });
     if (name.endsWith('detector')) expect(deployment['spec']).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
   });
+
+  it('runs a resync as a Job from the same image, configuration and credentials as the services', () => {
+    const [job] = k8sDocs('ops/resync-job.example.yaml');
+    const pod = job?.['spec']['template']['spec'];
+    const container = pod['containers'][0];
+    expect(job?.['kind']).toBe('Job');
+    expect(container['command'].slice(0, 4)).toEqual(['idsync', 'resync', '--pipe', config.pipes[0]?.name]);
+    expect(container['env']).toContainEqual({ name: 'IDSYNC_CONFIG', value: '/etc/idsync/config.yaml' });
+    expect(container['envFrom']).toEqual([{ configMapRef: { name: 'idsync-settings' } }, { secretRef: { name: 'idsync-credentials' } }]);
+    expect(pod['volumes']).toContainEqual({ name: 'config', configMap: { name: 'idsync-config' } });
+    // The image that runs the services has the command (Dockerfile).
+    expect(read('Dockerfile')).toMatch(/ln -s \/app\/services\/cli\/bin\/idsync \/usr\/local\/bin\/idsync/);
+  });
 });
