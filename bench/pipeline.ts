@@ -7,15 +7,12 @@
 // 2. latency: modifies made in the source at a steady RATE changes/s for SECONDS; the arrival of each value in the
 //    destination is seen by polling it (every 100 ms), so latencies carry up to ~100 ms of polling resolution.
 // Usage: npm run bench -- pipeline [direction: ad-to-ds | ds-to-ad | both] [N] [RATE] [SECONDS]
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import YAML from 'yaml';
 import { Attribute, Change, type Client } from 'ldapts';
 import configPkg from '@idsync/config';
 import platform from '@idsync/platform';
+import { IsolatedServices, root, SERVICES, sleep, stackEnv } from './lib/isolated-services.ts';
 
 const { parseConfig } = configPkg;
 const { openLdapSession, writerCredentials } = platform;
@@ -24,114 +21,18 @@ const DIRECTION = process.argv[2] ?? 'both';
 const N = Number(process.argv[3] ?? 1000);
 const RATE = Number(process.argv[4] ?? 100);
 const SECONDS = Number(process.argv[5] ?? 30);
-const SERVICES = ['ad-detector', 'ds-detector', 'mapper', 'ad-writer', 'ds-writer'] as const;
 type ServiceName = (typeof SERVICES)[number];
 
-const root = join(import.meta.dirname, '..');
-const env: Record<string, string> = {};
-for (const line of readFileSync(join(process.env['IDSYNC_STACK_DIR'] ?? '/var/lib/idsync-stack', 'stack.env'), 'utf8').split('\n')) {
-  const m = /^([A-Z_][A-Z0-9_]*)='(.*)'$/.exec(line.trim());
-  if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
-}
-const demoYaml = readFileSync(join(root, 'config', 'demo.yaml'), 'utf8');
-const config = parseConfig(demoYaml, 'config/demo.yaml', env);
+const env = stackEnv();
+const config = parseConfig(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8'), 'config/demo.yaml', env);
 const s = Date.now().toString(36);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ------------------------------------------------------------------ services
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const dir = mkdtempSync(join(tmpdir(), `idsync-bench-pipeline-${s}-`));
-const ports = {} as Record<ServiceName, number>;
-for (const name of SERVICES) ports[name] = await freePort();
-{
-  const doc = YAML.parse(demoYaml);
-  doc.logLevel = 'warn';
-  doc.kafka.clientId = `idsync-bench-${s}`;
-  // The password agent is not part of this pipeline (and keeps one samba-tool cache per DC).
-  delete doc.services['password-agent'];
-  for (const topic of Object.values(doc.kafka.topics) as { name: string }[]) topic.name = topic.name.replace(/^idsync\./, `idsync.bench.${s}.`);
-  const renamed: Record<string, string> = {};
-  doc.directories = Object.fromEntries(Object.entries(doc.directories).map(([name, block]) => ((renamed[name] = `${name}${s}`), [`${name}${s}`, block])));
-  for (const [name, block] of Object.entries(doc.services) as [ServiceName, { httpPort: number; source?: string; destination?: string }][]) {
-    block.httpPort = ports[name];
-    if (block.source) block.source = renamed[block.source] ?? block.source;
-    if (block.destination) block.destination = renamed[block.destination] ?? block.destination;
-  }
-  for (const pipe of doc.pipes ?? []) {
-    pipe.source = renamed[pipe.source] ?? pipe.source;
-    pipe.destination = renamed[pipe.destination] ?? pipe.destination;
-  }
-  writeFileSync(join(dir, 'config.yaml'), YAML.stringify(doc));
-}
-const childEnv = { ...process.env, ...env, IDSYNC_CONFIG: join(dir, 'config.yaml') };
-const children = new Map<ServiceName, ChildProcess>();
-
-function spawnService(name: ServiceName): void {
-  const log = openSync(join(dir, `${name}.log`), 'a');
-  children.set(name, spawn(process.execPath, [join(root, 'services', name, 'dist', 'main.js')], { env: childEnv, stdio: ['ignore', log, log] }));
-  closeSync(log);
-}
-
-async function waitReady(name: ServiceName, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${ports[name]}/health`, { signal: AbortSignal.timeout(5_000) });
-      const body = (await response.json()) as { status?: string; info?: Record<string, { state?: string }> };
-      const state = body.info?.['dirsync']?.state ?? body.info?.['detector']?.state;
-      const streaming = name === 'ad-detector' ? state === 'streaming' : name === 'ds-detector' ? state === 'running' : true;
-      if (response.ok && body.status === 'ok' && streaming) return;
-    } catch {
-      // not up yet
-    }
-    await sleep(200);
-  }
-  throw new Error(`${name} not ready after ${timeoutMs} ms (logs in ${dir})`);
-}
-
-async function startAll(): Promise<void> {
-  for (const name of SERVICES) spawnService(name);
-  await Promise.all(SERVICES.map((name) => waitReady(name)));
-}
-
-async function stopAll(): Promise<void> {
-  await Promise.all(
-    [...children.entries()].map(async ([name, child]) => {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      children.delete(name);
-    }),
-  );
-}
-
-function rssMb(): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [name, child] of children) {
-    try {
-      const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
-      out[name] = Math.round(kb / 1024);
-    } catch {
-      out[name] = -1;
-    }
-  }
-  return out;
-}
+const services = await IsolatedServices.create(s);
+const dir = services.dir;
+const startAll = () => services.start(SERVICES);
+const stopAll = () => services.stop();
+const rssMb = (): Record<string, number> => Object.fromEntries(SERVICES.map((name) => [name, services.rssMb(name)]));
 
 // ------------------------------------------------------------------ directories
 interface Side {
@@ -193,7 +94,7 @@ async function deleteTree(side: Side, base: string): Promise<void> {
 
 async function writerApplied(service: ServiceName): Promise<number> {
   try {
-    const text = await (await fetch(`http://127.0.0.1:${ports[service]}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+    const text = await (await fetch(`http://127.0.0.1:${services.ports[service]}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
     let sum = 0;
     for (const line of text.split('\n')) if (line.startsWith('idsync_writer_requests_total{') && line.includes('result="applied"')) sum += Number(line.split(' ').at(-1));
     return sum;
