@@ -44,6 +44,7 @@ describe('configuration loading', () => {
     expect(config.directories['ad']?.tls.serverName).toBeUndefined();
     expect(config.services['ds-writer'].bindDn).toBe('uid=idsync-writer,ou=Services,dc=example,dc=com');
     expect(config.services['ad-writer'].dryRun).toBe(false);
+    expect(config.services['ds-writer']).toMatchObject({ connections: 8, concurrency: 8 });
   });
 
   it('names the path and the variable when a referenced environment variable is not set', () => {

@@ -123,6 +123,10 @@ const writerServiceSchema = z
     bindDn: nonEmpty.optional(),
     bindPassword: nonEmpty.optional(),
     dryRun: z.boolean().default(false),
+    /** LDAP connections used side by side (a server gives one connection a few threads: 389-ds 5 by default). */
+    connections: z.number().int().min(1).max(64).default(8),
+    /** Entries written side by side within one partition's batch (each entry's own requests stay in order). */
+    concurrency: z.number().int().min(1).max(256).default(8),
   })
   .strict()
   .refine((w) => (w.bindDn === undefined) === (w.bindPassword === undefined), {

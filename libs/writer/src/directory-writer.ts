@@ -33,7 +33,7 @@ export interface DirectoryWriterOptions {
    */
   readonly keyring?: Keyring;
   /**
-   * LDAP connections used side by side (default 4). Requests for different entries run concurrently, and a server
+   * LDAP connections used side by side (default 8). Requests for different entries run concurrently, and a server
    * serves one connection with a few threads only (389-ds: nsslapd-maxthreadsperconn, 5 by default).
    */
   readonly connections?: number;
@@ -96,7 +96,7 @@ export class DirectoryWriter {
     this.memberKeys = new Set((options.memberAttributes ?? DEFAULT_MEMBER_ATTRIBUTES).map(attributeKey));
     this.dryRun = options.dryRun ?? false;
     this.createMissingParents = options.createMissingParents ?? false;
-    this.sessions = new Array<Promise<LdapSession> | null>(Math.max(1, options.connections ?? 4)).fill(null);
+    this.sessions = new Array<Promise<LdapSession> | null>(Math.max(1, options.connections ?? 8)).fill(null);
   }
 
   /** The writer of a service, from the configuration: its destination, its own account, its dryRun switch. */

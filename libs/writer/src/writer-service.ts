@@ -47,8 +47,9 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
 
   constructor(private readonly options: WriterServiceOptions) {
     const { config, service, metrics, logger } = options;
-    this.writer = DirectoryWriter.forService(config, service, { dryRun: config.services[service].dryRun, createMissingParents: true });
-    this.handleBatch = createWriteHandler({ service, writer: this.writer, metrics, logger });
+    const block = config.services[service];
+    this.writer = DirectoryWriter.forService(config, service, { dryRun: block.dryRun, createMissingParents: true, connections: block.connections });
+    this.handleBatch = createWriteHandler({ service, writer: this.writer, metrics, logger, concurrency: block.concurrency });
   }
 
   get groupId(): string {
