@@ -5,12 +5,16 @@ const SIZE_LIMIT_EXCEEDED = 4;
 /**
  * One plain search for at most `upTo` entries, or null when there are more (or the server caps plain searches: AD's
  * MaxPageSize, 389-ds's nsslapd-sizelimit for non-root accounts answer sizeLimitExceeded at once). Samba answers a
- * plain search several times faster than the paged-results control (it re-reads every entry of each page); the
- * size limit keeps the whole result, held in memory at once, bounded.
+ * plain search several times faster than the paged-results control (it re-reads every entry of each page), but it
+ * ignores a client's size limit: the entries are counted first with a names-only search (cheap), and the full read
+ * runs only when they are few enough to hold in memory at once.
  */
 export async function searchAtOnce(client: Client, base: string, options: Omit<SearchOptions, 'paged' | 'sizeLimit'>, upTo: number): Promise<Entry[] | null> {
   if (upTo <= 0) return null;
   try {
+    const names = await client.search(base, { ...options, attributes: ['1.1'], sizeLimit: upTo });
+    if (names.searchEntries.length > upTo) return null;
+    if (options.attributes?.length === 1 && options.attributes[0] === '1.1') return names.searchEntries;
     return (await client.search(base, { ...options, sizeLimit: upTo })).searchEntries;
   } catch (error) {
     if ((error as { code?: unknown }).code === SIZE_LIMIT_EXCEEDED) return null;

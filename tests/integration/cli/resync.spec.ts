@@ -33,6 +33,7 @@ interface Difference {
 }
 interface ResyncJson {
   sourceEntries: number;
+  sourceRead: 'at-once' | 'paged';
   compared: number;
   equal: number;
   create: number;
@@ -99,7 +100,10 @@ describe('idsync resync', () => {
     expect(group?.['member']?.length).toBe(2);
 
     const again = json(await resync('--dry-run', '--json'));
-    expect(again).toMatchObject({ sourceEntries: 5, equal: 5, create: 0, update: 0 });
+    expect(again).toMatchObject({ sourceEntries: 5, equal: 5, create: 0, update: 0, sourceRead: 'at-once' });
+    // A source larger than --unpaged-limit is counted, then read with the paged-results control: same answer.
+    const paged = json(await resync('--dry-run', '--json', '--unpaged-limit', '2', '--page-size', '2'));
+    expect(paged).toMatchObject({ sourceEntries: 5, equal: 5, create: 0, update: 0, sourceRead: 'paged' });
   }, 120_000);
 
   it('lists exactly the damage done in the destination, repairs it, and deletes strays only behind the flag and the threshold', async () => {

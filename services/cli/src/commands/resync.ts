@@ -153,6 +153,8 @@ interface Summary {
   elapsedMs: number;
   comparedPerSecond: number;
   peakRssMb: number;
+  /** How the source was read: in one plain search, or with the paged-results control (see --unpaged-limit). */
+  sourceRead: 'at-once' | 'paged';
   /** Where the time went, for people tuning a large run. */
   phasesMs: { destinationRead: number; sourceCount: number; compareAndPublish: number };
 }
@@ -286,6 +288,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     elapsedMs: 0,
     comparedPerSecond: 0,
     peakRssMb: 0,
+    sourceRead: 'paged',
     phasesMs: { destinationRead: 0, sourceCount: 0, compareAndPublish: 0 },
   };
   const reports: EntryReport[] = [];
@@ -306,6 +309,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     ]);
     const total = sourceAtOnce?.length ?? (await timed(countSource(sourceSession.client, scope, options.pageSize), 'sourceCount'));
     const compareStartedAt = io.now();
+    summary.sourceRead = sourceAtOnce === null ? 'paged' : 'at-once';
     const index = new DestinationIndex(destinationEntries, pipe.correlation);
     summary.destinationEntries = index.size;
     if (!options.dryRun) store.begin({ runId, fingerprint, startedAt: previous?.state.startedAt ?? startedAt, finished: false });
