@@ -155,8 +155,11 @@ interface Summary {
   peakRssMb: number;
   /** How the source was read: in one plain search, or with the paged-results control (see --unpaged-limit). */
   sourceRead: 'at-once' | 'paged';
-  /** Where the time went, for people tuning a large run. */
-  phasesMs: { destinationRead: number; sourceCount: number; compareAndPublish: number };
+  /**
+   * Where the time went, for people tuning a large run. sourceReadOrCount: the source read at once, or its count
+   * before a paged read (whose pages are then in compareAndPublish).
+   */
+  phasesMs: { destinationRead: number; sourceReadOrCount: number; compareAndPublish: number };
 }
 
 export const resyncCommand: CliCommand = {
@@ -289,12 +292,12 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     comparedPerSecond: 0,
     peakRssMb: 0,
     sourceRead: 'paged',
-    phasesMs: { destinationRead: 0, sourceCount: 0, compareAndPublish: 0 },
+    phasesMs: { destinationRead: 0, sourceReadOrCount: 0, compareAndPublish: 0 },
   };
   const reports: EntryReport[] = [];
   try {
     // The destination (for the comparison) and the number of source entries (for the progress bar), side by side.
-    const timed = async <T>(work: Promise<T>, phase: 'destinationRead' | 'sourceCount'): Promise<T> => {
+    const timed = async <T>(work: Promise<T>, phase: 'destinationRead' | 'sourceReadOrCount'): Promise<T> => {
       const at = io.now();
       const result = await work;
       summary.phasesMs[phase] = io.now() - at;
@@ -305,9 +308,9 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     // also gives the total for the progress bar; a larger one is counted first, then read and compared page by page.
     const [destinationEntries, sourceAtOnce] = await Promise.all([
       timed(readDestination(destinationSession.client, destination.baseDn, scope, destination.kind, knowledge, options.pageSize), 'destinationRead'),
-      timed(scope.sourceBases.length === 1 ? searchAtOnce(sourceSession.client, scope.sourceBases[0] as string, sourceSearch, options.unpagedLimit) : Promise.resolve(null), 'sourceCount'),
+      timed(scope.sourceBases.length === 1 ? searchAtOnce(sourceSession.client, scope.sourceBases[0] as string, sourceSearch, options.unpagedLimit) : Promise.resolve(null), 'sourceReadOrCount'),
     ]);
-    const total = sourceAtOnce?.length ?? (await timed(countSource(sourceSession.client, scope, options.pageSize), 'sourceCount'));
+    const total = sourceAtOnce?.length ?? (await timed(countSource(sourceSession.client, scope, options.pageSize), 'sourceReadOrCount'));
     const compareStartedAt = io.now();
     summary.sourceRead = sourceAtOnce === null ? 'paged' : 'at-once';
     const index = new DestinationIndex(destinationEntries, pipe.correlation);
