@@ -1,25 +1,16 @@
 // needs-stack
 // AD → Kafka through the ad-detector: creates N users and N modifies in Samba (bare write rate), then runs the DirSync
 // loop from a checkpoint taken before them and reports changes/s into Kafka. Usage: npm run bench -- ad-detector [N]
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Attribute, Change } from 'ldapts';
-import configPkg from '@idsync/config';
 import platform from '@idsync/platform';
 import detectorPkg from '@idsync/ad-detector/detector';
+import { demoConfig } from './lib/isolated-services.ts';
 
-const { parseConfig } = configPkg;
 const { createKafka, openLdapSession, Metrics } = platform;
 const { AdDetector } = detectorPkg;
 
 const N = Number(process.argv[2] ?? 1000);
-const root = join(import.meta.dirname, '..');
-const env: Record<string, string> = {};
-for (const line of readFileSync(join(process.env['IDSYNC_STACK_DIR'] ?? '/var/lib/idsync-stack', 'stack.env'), 'utf8').split('\n')) {
-  const m = /^([A-Z_][A-Z0-9_]*)='(.*)'$/.exec(line.trim());
-  if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
-}
-const config = parseConfig(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8'), 'config/demo.yaml', env);
+const config = demoConfig();
 const ad = config.directories['ad'];
 if (!ad) throw new Error('no directory ad');
 const suffix = `${Date.now().toString(36)}`;

@@ -2,15 +2,12 @@
 // 389-ds → Kafka through the ds-detector: N modifies written into 389-ds over several connections (bare write rate),
 // then the changelog loop run from a checkpoint taken before them (changes/s into Kafka, first to last commit), and the
 // Avro codec alone (events encoded/decoded per second). Usage: npm run bench -- ds-detector [N] [connections] [batchSize]
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Attribute, Change } from 'ldapts';
-import configPkg from '@idsync/config';
 import contracts from '@idsync/contracts';
 import platform from '@idsync/platform';
 import detectorPkg from '@idsync/ds-detector/detector';
+import { demoConfig } from './lib/isolated-services.ts';
 
-const { parseConfig } = configPkg;
 const { encodeEntryChange, decodeEntryChange } = contracts;
 const { ChangePublisher, createKafka, JsonLogger, Metrics, openLdapSession, SecretRedactor } = platform;
 const { DsDetector } = detectorPkg;
@@ -19,13 +16,7 @@ const N = Number(process.argv[2] ?? 2000);
 const CONNECTIONS = Number(process.argv[3] ?? 4);
 const BATCH = Number(process.argv[4] ?? 500);
 const USERS = 40;
-const root = join(import.meta.dirname, '..');
-const env: Record<string, string> = {};
-for (const line of readFileSync(join(process.env['IDSYNC_STACK_DIR'] ?? '/var/lib/idsync-stack', 'stack.env'), 'utf8').split('\n')) {
-  const m = /^([A-Z_][A-Z0-9_]*)='(.*)'$/.exec(line.trim());
-  if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
-}
-const config = parseConfig(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8'), 'config/demo.yaml', env);
+const config = demoConfig();
 const ds = config.directories['ds'];
 if (!ds) throw new Error('no directory ds');
 const suffix = Date.now().toString(36);

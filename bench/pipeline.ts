@@ -7,14 +7,10 @@
 // 2. latency: modifies made in the source at a steady RATE changes/s for SECONDS; the arrival of each value in the
 //    destination is seen by polling it (every 100 ms), so latencies carry up to ~100 ms of polling resolution.
 // Usage: npm run bench -- pipeline [direction: ad-to-ds | ds-to-ad | both] [N] [RATE] [SECONDS]
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Attribute, Change, type Client } from 'ldapts';
-import configPkg from '@idsync/config';
 import platform from '@idsync/platform';
-import { IsolatedServices, root, SERVICES, sleep, stackEnv } from './lib/isolated-services.ts';
+import { demoConfig, IsolatedServices, SERVICES, sleep } from './lib/isolated-services.ts';
 
-const { parseConfig } = configPkg;
 const { openLdapSession, writerCredentials } = platform;
 
 const DIRECTION = process.argv[2] ?? 'both';
@@ -23,8 +19,7 @@ const RATE = Number(process.argv[4] ?? 100);
 const SECONDS = Number(process.argv[5] ?? 30);
 type ServiceName = (typeof SERVICES)[number];
 
-const env = stackEnv();
-const config = parseConfig(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8'), 'config/demo.yaml', env);
+const config = demoConfig();
 const s = Date.now().toString(36);
 
 // ------------------------------------------------------------------ services

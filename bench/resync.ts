@@ -15,20 +15,16 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { type Client } from 'ldapts';
-import configPkg from '@idsync/config';
 import platform from '@idsync/platform';
-import { IsolatedServices, root, sleep, stackEnv } from './lib/isolated-services.ts';
+import { demoConfig, IsolatedServices, root, sleep } from './lib/isolated-services.ts';
 
-const { parseConfig } = configPkg;
 const { openLdapSession, writerCredentials } = platform;
-const { readFileSync } = await import('node:fs');
 
 const N = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 10_000);
 const CLEANUP = process.argv.includes('--cleanup');
 const ROUNDS = Number(/^--rounds=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--rounds=')) ?? '')?.[1] ?? 2);
 const CONNECTIONS = 8;
-const env = stackEnv();
-const config = parseConfig(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8'), 'config/demo.yaml', env);
+const config = demoConfig();
 const adBase = config.directories['ad']?.baseDn ?? '';
 const dsBase = config.directories['ds']?.baseDn ?? '';
 const AD_OU = `OU=ResyncBench,${adBase}`;

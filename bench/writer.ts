@@ -2,27 +2,16 @@
 // DirectoryWriter vs a bare ldapts add loop, into 389-ds: N upserts of new users (find by DN + correlation search,
 // read, plan, add) against N plain adds of the same entries, on the same number of parallel connections.
 // Usage: npm run bench -- writer [N] [connections]
-// @idsync/writer is imported from its dist by path until the workspace link exists (npm install); build it first
-// with `tsc -b libs/writer` (the root tsconfig.build.json does not list it yet).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import configPkg from '@idsync/config';
 import platform from '@idsync/platform';
-import writerPkg from '../libs/writer/dist/index.js';
+import writerPkg from '@idsync/writer';
+import { demoConfig } from './lib/isolated-services.ts';
 
-const { parseConfig } = configPkg;
 const { openLdapSession, writerCredentials } = platform;
 const { DirectoryWriter } = writerPkg;
 
 const N = Number(process.argv[2] ?? 1000);
 const CONNECTIONS = Number(process.argv[3] ?? 4);
-const root = join(import.meta.dirname, '..');
-const env: Record<string, string> = {};
-for (const line of readFileSync(join(process.env['IDSYNC_STACK_DIR'] ?? '/var/lib/idsync-stack', 'stack.env'), 'utf8').split('\n')) {
-  const m = /^([A-Z_][A-Z0-9_]*)='(.*)'$/.exec(line.trim());
-  if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
-}
-const config = parseConfig(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8'), 'config/demo.yaml', env);
+const config = demoConfig();
 const ds = config.directories['ds'];
 if (!ds) throw new Error('no directory ds');
 const suffix = Date.now().toString(36);

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
+import configPkg from '@idsync/config';
 
 export const SERVICES = ['ad-detector', 'ds-detector', 'mapper', 'ad-writer', 'ds-writer'] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -22,6 +23,11 @@ export function stackEnv(): Record<string, string> {
     if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
   }
   return env;
+}
+
+/** config/demo.yaml with the local stack's settings: the configuration the benchmarks run against. */
+export function demoConfig(): ReturnType<typeof configPkg.parseConfig> {
+  return configPkg.parseConfig(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8'), 'config/demo.yaml', stackEnv());
 }
 
 async function freePort(): Promise<number> {

@@ -117,7 +117,8 @@ export class DirectoryWriter {
   }
 
   async close(): Promise<void> {
-    const open = this.sessions.splice(0, this.sessions.length, ...new Array<null>(this.sessions.length).fill(null));
+    const open = [...this.sessions];
+    this.sessions.fill(null);
     await Promise.all(open.map(async (session) => (await session?.catch(() => null))?.client.unbind().catch(() => undefined)));
   }
 

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { decodeDeadLetter, UndecodableRecordError } from '@idsync/contracts';
 import { createProducer } from '@idsync/platform';
 import { type Admin, type Producer, type Transaction } from 'kafkajs';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaUnreachable } from '../context';
+import { type RangeRecord, readRanges } from '../topic-ranges';
 import {
   type DeadLetterId,
   deadLetterJson,
@@ -384,78 +384,30 @@ interface Window {
   readonly to: bigint;
 }
 
-interface ReadRecord {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-}
-
-/** A read gives up when no fetch has returned anything for this long. */
+/** A read gives up when no fetch has returned anything for this long (an open transaction holds it back). */
 const READ_STALL_MS = 30_000;
 
 /**
- * Reads every committed record of the windows, in offset order per partition, then stops. A throwaway consumer
- * group (no offsets are committed; it is deleted afterwards) subscribes and seeks; a partition is finished when a
- * fetch reaches the window's end, counting transaction markers and compacted gaps (kafkajs reports them through
- * END_BATCH_PROCESS even when no record of the batch is delivered). It gives up, naming the partitions, when no fetch
- * has brought anything for READ_STALL_MS (an open transaction holds read-committed consumers back).
+ * Reads every committed record of the windows, in offset order per partition, then stops (the shared range reader,
+ * without an overall time limit); a window not read to its end is an error naming it.
  */
-async function readWindows(ctx: CommandContext, windows: readonly Window[], onRecord: (record: ReadRecord) => void, progress?: Progress): Promise<void> {
-  const remaining = new Map<string, Window>();
-  for (const window of windows) if (window.from < window.to) remaining.set(`${window.topic}|${window.partition}`, window);
-  if (remaining.size === 0) return;
-  const admin = await ctx.admin();
-  const groupId = `${ctx.config.kafka.clientId}-cli-dlq-${randomBytes(4).toString('hex')}`;
-  const consumer = ctx.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250, retry: { retries: 3 } });
-  let lastProgressAt = Date.now();
-  const reached = (topic: string, partition: number, lastOffset: string): void => {
-    lastProgressAt = Date.now();
-    const key = `${topic}|${partition}`;
-    const window = remaining.get(key);
-    if (window !== undefined && BigInt(lastOffset) + 1n >= window.to) remaining.delete(key);
-  };
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => reached(payload.topic, payload.partition, payload.lastOffset));
-  try {
-    await kafkaCall(ctx, async () => {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [...new Set(windows.map((w) => w.topic))], fromBeginning: true });
+async function readWindows(ctx: CommandContext, windows: readonly Window[], onRecord: (record: RangeRecord) => void): Promise<void> {
+  const ranges = windows.filter((w) => w.from < w.to).map((w) => ({ topic: w.topic, partition: w.partition, from: Number(w.from), to: Number(w.to) }));
+  if (ranges.length === 0) return;
+  let failure: unknown = null;
+  const read = await readRanges(ctx.kafka, await ctx.admin(), ctx.config.kafka.clientId, ranges, {
+    timeoutMs: Number.POSITIVE_INFINITY,
+    stallMs: READ_STALL_MS,
+    onRecord,
+    onFailure: (error) => (failure = error),
+  });
+  if (failure !== null) throw failure instanceof CliError ? failure : kafkaUnreachable(ctx.config, failure);
+  const unfinished = ranges.filter((r) => read.get(r)?.complete !== true);
+  if (unfinished.length > 0) {
+    throw new CliError(`could not read ${unfinished.map((r) => `${r.topic}/${r.partition} up to offset ${r.to}`).join(', ')}: nothing came for ${READ_STALL_MS / 1_000} s`, {
+      retriable: true,
+      hint: 'the brokers may be slow or a transaction may still be open on that partition: try again',
     });
-    await kafkaCall(ctx, () =>
-      consumer.run({
-        autoCommit: false,
-        eachBatch: async ({ batch }) => {
-          const window = remaining.get(`${batch.topic}|${batch.partition}`);
-          if (window === undefined) return;
-          for (const message of batch.messages) {
-            const offset = BigInt(message.offset);
-            if (offset < window.from || offset >= window.to) continue;
-            onRecord({ topic: batch.topic, partition: batch.partition, offset: message.offset, key: message.key ?? null, value: message.value ?? null });
-            progress?.advance();
-          }
-        },
-      }),
-    );
-    // Partitions outside the windows are not read at all; the others start at their window.
-    const topics = new Set(windows.map((w) => w.topic));
-    for (const topic of topics) {
-      const offsets = await kafkaCall(ctx, () => admin.fetchTopicOffsets(topic));
-      const idle = offsets.map((p) => p.partition).filter((p) => !remaining.has(`${topic}|${p}`));
-      if (idle.length > 0) consumer.pause([{ topic, partitions: idle }]);
-    }
-    for (const window of remaining.values()) consumer.seek({ topic: window.topic, partition: window.partition, offset: window.from.toString() });
-    lastProgressAt = Date.now();
-    while (remaining.size > 0 && Date.now() - lastProgressAt < READ_STALL_MS) await new Promise((resolve) => setTimeout(resolve, 50));
-    if (remaining.size > 0) {
-      throw new CliError(
-        `could not read ${[...remaining.values()].map((w) => `${w.topic}/${w.partition} up to offset ${w.to}`).join(', ')}: nothing came for ${READ_STALL_MS / 1_000} s`,
-        { retriable: true, hint: 'the brokers may be slow or a transaction may still be open on that partition: try again' },
-      );
-    }
-  } finally {
-    await consumer.disconnect().catch(() => undefined);
-    await admin.deleteGroups([groupId]).catch(() => undefined);
   }
 }
 
@@ -506,6 +458,7 @@ async function loadDeadLetters(ctx: CommandContext, scope: { since?: number; ids
     ctx,
     windows,
     (record) => {
+      progress?.advance();
       if (record.topic === deadLetterTopic) {
         const id = { partition: record.partition, offset: BigInt(record.offset) };
         if (wantedIds !== undefined && !wantedIds.has(formatDeadLetterId(id))) return;
@@ -521,7 +474,6 @@ async function loadDeadLetters(ctx: CommandContext, scope: { since?: number; ids
       if (found?.kind === 'removed') markers.delete(formatDeadLetterId(found.id));
       else if (found?.kind === 'marker') markers.set(formatDeadLetterId(found.marker.id), found.marker);
     },
-    progress,
   );
   progress?.finish();
   return { rows: withMarkers(letters, markers), exists: true };

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type DirectoryKind } from '@idsync/config';
 import { ABSENT_HEADER, type AttributeValue, canonicalGuid, encodeEntryChange, encodeWriteRequest, entryKey, type EntryId, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
-import { compilePipe, type CompiledPipe, isInSubtree, isPasswordAttribute, mapChange, normalizeDn, parseDn } from '@idsync/mapping';
+import { compilePipe, type CompiledPipe, isInSubtree, mapChange, normalizeDn, parseDn } from '@idsync/mapping';
 import { normalizeEntryUuid } from '@idsync/ds-detector/core';
 import { AttributeKnowledge, type CurrentEntry, currentEntry } from '@idsync/writer';
 import { type Producer } from 'kafkajs';
@@ -11,8 +11,9 @@ import { formatCount, formatDuration } from '../format';
 import { CliError, type CliIo, EXIT_CODES, RefusedError, UsageError } from '../io';
 import { integerOption, parseCommandArgs, GLOBAL_HELP } from '../options';
 import { Progress } from '../progress';
+import { displayValues } from '../core/display-values';
 import { type Comparison, compareRequest, describeDifference, DestinationIndex, type SourceEntry, snapshotEvent } from '../core/resync-compare';
-import { entryIdAttribute, resyncScope, ResyncScopeError, type ResyncScope } from '../core/resync-scope';
+import { entryIdAttribute, objectClassFilter, resyncScope, ResyncScopeError, type ResyncScope } from '../core/resync-scope';
 import { searchAtOnce, searchPages } from '../ldap-read';
 import { ResyncStateStore } from './resync-state';
 
@@ -307,7 +308,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     // Both sides side by side. A source of at most --unpaged-limit entries in one search (see searchAtOnce), which
     // also gives the total for the progress bar; a larger one is counted first, then read and compared page by page.
     const [destinationEntries, sourceAtOnce] = await Promise.all([
-      timed(readDestination(destinationSession.client, destination.baseDn, scope, destination.kind, knowledge, options.pageSize), 'destinationRead'),
+      timed(readDestination(destinationSession.client, destination.baseDn, scope, knowledge, options.pageSize), 'destinationRead'),
       timed(scope.sourceBases.length === 1 ? searchAtOnce(sourceSession.client, scope.sourceBases[0] as string, sourceSearch, options.unpagedLimit) : Promise.resolve(null), 'sourceReadOrCount'),
     ]);
     const total = sourceAtOnce?.length ?? (await timed(countSource(sourceSession.client, scope, options.pageSize), 'sourceReadOrCount'));
@@ -430,18 +431,11 @@ async function countSource(client: import('ldapts').Client, scope: ResyncScope, 
   return total;
 }
 
-async function readDestination(
-  client: import('ldapts').Client,
-  baseDn: string,
-  scope: ResyncScope,
-  kind: DirectoryKind,
-  knowledge: AttributeKnowledge,
-  pageSize: number,
-): Promise<CurrentEntry[]> {
-  const classes = scope.destinationObjectClasses;
-  const filter = classes.length === 0 ? '(objectClass=*)' : classes.length === 1 ? `(objectClass=${classes[0]})` : `(|${classes.map((c) => `(objectClass=${c})`).join('')})`;
+/** The destination entries of the pipe's classes, with the attributes the comparison reads (entry id included). */
+async function readDestination(client: import('ldapts').Client, baseDn: string, scope: ResyncScope, knowledge: AttributeKnowledge, pageSize: number): Promise<CurrentEntry[]> {
+  const filter = objectClassFilter(scope.destinationObjectClasses);
   const out: CurrentEntry[] = [];
-  const options = { scope: 'sub' as const, filter, attributes: [...scope.destinationAttributes, entryIdAttribute(kind)], explicitBufferAttributes: knowledge.bufferAttributeNames() };
+  const options = { scope: 'sub' as const, filter, attributes: [...scope.destinationAttributes], explicitBufferAttributes: knowledge.bufferAttributeNames() };
   // Kept in memory whole (the comparison's index): one plain search when the server allows it.
   for await (const page of searchPages(client, baseDn, options, { pageSize, upTo: 10_000_000 })) {
     for (const entry of page) out.push(currentEntry(entry));
@@ -498,10 +492,6 @@ function deleteRequest(entry: CurrentEntry, index: number, pipe: CompiledPipe, r
   };
 }
 
-function text(values: readonly AttributeValue[], attribute: string): string[] {
-  return values.map((v) => (isPasswordAttribute(attribute) ? '***' : Buffer.isBuffer(v) ? `<${v.length} bytes>` : v));
-}
-
 function report(comparison: Comparison, sourceDn: string, syncClass: string): EntryReport {
   return {
     dn: comparison.dn,
@@ -511,9 +501,9 @@ function report(comparison: Comparison, sourceDn: string, syncClass: string): En
     syncClass,
     attributes: comparison.differences.map((d) => ({
       attribute: d.attribute,
-      current: text(d.current, d.attribute),
-      add: text(d.add, d.attribute),
-      remove: text(d.remove, d.attribute),
+      current: displayValues(d.attribute, d.current),
+      add: displayValues(d.attribute, d.add),
+      remove: displayValues(d.attribute, d.remove),
       replace: d.replace,
     })),
     ...(comparison.problem === undefined ? {} : { problem: comparison.problem }),

@@ -39,6 +39,12 @@ const ID_ATTRIBUTE: Record<DirectoryKind, string> = { 'active-directory': 'objec
 /** Structural classes every entry has: they say nothing about which sync class made it. */
 const GENERIC_CLASSES = new Set(['top', 'person', 'organizationalperson']);
 
+/** An entry with any of these object classes (names from the configuration); every entry when there are none. */
+export function objectClassFilter(classes: readonly string[]): string {
+  if (classes.length === 0) return '(objectClass=*)';
+  return classes.length === 1 ? `(objectClass=${classes[0]})` : `(|${classes.map((c) => `(objectClass=${c})`).join('')})`;
+}
+
 export function entryIdAttribute(kind: DirectoryKind): string {
   return ID_ATTRIBUTE[kind];
 }
@@ -60,7 +66,7 @@ export function resyncScope(pipe: CompiledPipe, options: ResyncScopeOptions): Re
     userFilter = options.filter.trim().startsWith('(') ? options.filter.trim() : `(${options.filter.trim()})`;
   }
   const objectClasses = classes.some((c) => c.objectClasses.size === 0) ? [] : [...new Set(classes.flatMap((c) => [...c.objectClasses]))].sort();
-  const classFilter = objectClasses.length === 0 ? '' : objectClasses.length === 1 ? `(objectClass=${objectClasses[0]})` : `(|${objectClasses.map((c) => `(objectClass=${c})`).join('')})`;
+  const classFilter = objectClasses.length === 0 ? '' : objectClassFilter(objectClasses);
   const parts = [userFilter, classFilter].filter((p) => p !== '');
   const sourceFilter = parts.length === 0 ? '(objectClass=*)' : parts.length === 1 ? (parts[0] as string) : `(&${parts.join('')})`;
 
