@@ -77,32 +77,32 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   /** One entry's records of the batch, in order: coalesced (a replayed history skips its intermediate states). */
   const applyEntry = async (records: readonly LoopRecord[]): Promise<LoopOutcome[]> => {
     const outcomes = new Array<LoopOutcome>(records.length);
-    const decoded: { request: WriteRequest; index: number }[] = [];
+    const decoded: { request: WriteRequest; index: number; absent: boolean }[] = [];
     records.forEach((record, index) => {
       const result = decode(record);
       if ('kind' in result) outcomes[index] = result;
-      else decoded.push({ request: result, index });
+      else decoded.push({ request: result, index, absent: record.headers?.[ABSENT_HEADER] !== undefined });
     });
+    const part = (position: number): (typeof decoded)[number] => decoded[position] as (typeof decoded)[number];
     const { writes, superseded } = coalesceEntryRequests(decoded.map((d) => d.request));
-    for (const position of superseded) outcomes[(decoded[position] as { index: number }).index] = { kind: 'done' };
+    for (const position of superseded) outcomes[part(position).index] = { kind: 'done' };
     if (superseded.length > 0) requests.inc({ service, result: 'superseded' }, superseded.length);
     for (const write of writes) {
-      // A resync's "no such entry at the destination" holds for its own request only, not for a merged one.
-      const only = write.covers.length === 1 ? records[(decoded[write.covers[0] as number] as { index: number }).index] : undefined;
-      const hints: ApplyHints = only?.headers?.[ABSENT_HEADER] !== undefined ? { absent: true } : {};
-      const merged = write.covers.length > 1;
-      const outcome = await applyOne(write.request, hints, !merged);
-      if (merged && outcome.kind === 'dead-letter') {
-        // A merged write refused: apply its requests one by one, so each good one lands and each bad one is
-        // dead-lettered with its own reason.
-        for (const position of write.covers) {
-          const part = decoded[position] as { request: WriteRequest; index: number };
-          outcomes[part.index] = await applyOne(part.request, {});
-        }
+      const parts = write.covers.map(part);
+      if (parts.length === 1) {
+        // A resync's "no such entry at the destination" holds for its own request only, not for a merged one.
+        outcomes[parts[0]!.index] = await applyOne(write.request, parts[0]!.absent ? { absent: true } : {});
         continue;
       }
-      if (merged && outcome.kind === 'done') requests.inc({ service, result: 'merged' }, write.covers.length - 1);
-      for (const position of write.covers) outcomes[(decoded[position] as { index: number }).index] = outcome;
+      const outcome = await applyOne(write.request, {}, false);
+      if (outcome.kind === 'dead-letter') {
+        // A merged write refused: apply its requests one by one, so each good one lands and each bad one is
+        // dead-lettered with its own reason.
+        for (const one of parts) outcomes[one.index] = await applyOne(one.request, {});
+        continue;
+      }
+      requests.inc({ service, result: 'merged' }, parts.length - 1);
+      for (const one of parts) outcomes[one.index] = outcome;
     }
     return outcomes;
   };
