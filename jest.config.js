@@ -1,4 +1,7 @@
-/** Unit tests sit beside the code; integration tests need the local stack (npm run stack -- up). */
+/**
+ * Unit tests sit beside the code; integration tests need the local stack (npm run stack -- up); fault tests stop,
+ * freeze and cut the stack's servers while the services run.
+ */
 const shared = {
   preset: 'ts-jest',
   testEnvironment: 'node',
@@ -18,6 +21,13 @@ module.exports = {
       ...shared,
       displayName: 'integration',
       roots: ['<rootDir>/tests/integration'],
+      testMatch: ['**/*.spec.ts'],
+      setupFilesAfterEnv: ['<rootDir>/tests/integration/support/timeout.ts'],
+    },
+    {
+      ...shared,
+      displayName: 'faults',
+      roots: ['<rootDir>/tests/faults'],
       testMatch: ['**/*.spec.ts'],
       setupFilesAfterEnv: ['<rootDir>/tests/integration/support/timeout.ts'],
     },

@@ -465,6 +465,33 @@ cmd_status() {
   kafka_running && samba_running && ds_running
 }
 
+# One server at a time (fault tests, or an operator trying an outage): stop kafka|samba|ds, start it again.
+cmd_stop_one() {
+  require_root
+  case "${1:-}" in
+    kafka) stop_pidfile "$KAFKA_DIR/kafka.pid" kafka ;;
+    samba) samba_stop ;;
+    ds) if pid_alive "$(ds_pidfile)"; then ds_stop_instance; log "389-ds: stopped"; fi ;;
+    *) die "stop what? kafka, samba or ds (got '${1:-}')" ;;
+  esac
+}
+
+cmd_start_one() {
+  require_root
+  load_secrets
+  case "${1:-}" in
+    kafka) kafka_up ;;
+    samba) samba_up ;;
+    ds)
+      if ds_running; then log "389-ds: already running"; return 0; fi
+      [ -d "$DS_CONF" ] || die "389-ds instance $DS_INSTANCE is not provisioned: run 'npm run stack -- up'"
+      ds_start_instance
+      log "389-ds: instance $DS_INSTANCE running (ldap://127.0.0.1:$DS_PORT, ldaps://127.0.0.1:$DS_SECURE_PORT)"
+      ;;
+    *) die "start what? kafka, samba or ds (got '${1:-}')" ;;
+  esac
+}
+
 cmd_reset() {
   require_root
   cmd_down
@@ -480,6 +507,8 @@ usage: npm run stack -- <command>
   up           install what is missing, provision (or restore from cache) and start Kafka, Samba AD and 389-ds
   down         stop all three
   status       show what runs (exit 0 only when all three do)
+  stop <server>  stop one server: kafka, samba or ds (data kept; for outage drills and fault tests)
+  start <server> start one stopped server again
   reset [--all] stop and delete all data (--all: the download and provisioning caches too)
   env          print the path of the generated connection file
 Settings: IDSYNC_STACK_DIR (default /var/lib/idsync-stack), IDSYNC_CACHE_DIR (default /var/cache/idsync).
@@ -494,6 +523,8 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
+  stop) shift; cmd_stop_one "$@" ;;
+  start) shift; cmd_start_one "$@" ;;
   reset) shift; cmd_reset "$@" ;;
   env) echo "$STACK_ENV" ;;
   -h | --help | help) usage ;;
