@@ -1,7 +1,8 @@
 export { configSecrets, runService, type ServiceContext } from './bootstrap';
 export { HealthModule, HEALTH_PROBES, type HealthProbe } from './health';
 export { createKafka, createProducer, ensureTopics } from './kafka';
-export { DirectoryBindError, DirectoryUnavailableError, openLdapSession, readRootDse, tlsOptions, type LdapSession } from './ldap';
+export { createOneShotClient, DirectoryBindError, DirectoryUnavailableError, LdapConnectionLostError, openLdapSession, readRootDse, tlsOptions, type LdapSession } from './ldap';
+export { isLdapResult, LdapPool, LdapTimeoutError, type LdapPoolOptions, type LdapPoolStatus } from './ldap-pool';
 export { JsonLogger, LOG_LEVELS, type LogFields, type LogLevel } from './logger';
 export { SecretRedactor } from './redact';
 export { directoryProbe, kafkaProbe } from './probes';

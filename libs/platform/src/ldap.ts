@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { type ConnectionOptions } from 'node:tls';
+import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Client } from 'ldapts';
 import { type DirectoryConfig } from '@idsync/config';
 
@@ -53,8 +54,57 @@ export function tlsOptions(dir: DirectoryConfig): ConnectionOptions {
 const INVALID_CREDENTIALS = 49;
 
 /**
+ * A bound connection whose socket closed. ldapts would reconnect it transparently on the next operation, but
+ * without binding again: that operation would run anonymously (a search finds nothing, a write is refused). Our
+ * clients refuse to reconnect instead; whoever holds the session opens a new, bound one.
+ */
+export class LdapConnectionLostError extends Error {
+  readonly retriable = true;
+  constructor(
+    readonly directory: string,
+    readonly url: string,
+    detail = 'the connection was closed',
+  ) {
+    super(`directory '${directory}' at ${url}: ${detail}; a new bound connection is needed`);
+    this.name = 'LdapConnectionLostError';
+  }
+}
+
+/**
+ * An ldapts client that opens exactly one socket: its first connect goes through, any later one (ldapts'
+ * transparent, unauthenticated reconnect) fails with LdapConnectionLostError. The StartTLS upgrade of that one
+ * socket is allowed (it is called with the existing socket in its options).
+ */
+export function createOneShotClient(name: string, url: string, dir: DirectoryConfig, tls: ConnectionOptions): Client {
+  let connected = false;
+  const first = (): void => {
+    if (connected) throw new LdapConnectionLostError(name, url);
+    connected = true;
+  };
+  const secure = url.toLowerCase().startsWith('ldaps://');
+  return new Client({
+    url,
+    timeout: dir.operationTimeoutMs,
+    connectTimeout: dir.connectTimeoutMs,
+    ...(secure ? { tlsOptions: tls } : {}),
+    createConnection: ((port: number, host: string) => {
+      first();
+      return netConnect(port, host);
+    }) as typeof netConnect,
+    createSecureConnection: ((...args: unknown[]) => {
+      const [head] = args;
+      const upgrade = typeof head === 'object' && head !== null && 'socket' in head;
+      if (!upgrade) first();
+      return (tlsConnect as (...a: unknown[]) => ReturnType<typeof tlsConnect>)(...args);
+    }) as typeof tlsConnect,
+  });
+}
+
+/**
  * Opens a bound session to a directory: each URL in order (failover), LDAPS or StartTLS as configured.
- * Credentials default to the directory's own; writers pass their own account.
+ * Credentials default to the directory's own; writers pass their own account. The session never reconnects by
+ * itself (see createOneShotClient): once its socket closes, every operation on it fails with
+ * LdapConnectionLostError and a new session must be opened.
  */
 export async function openLdapSession(
   name: string,
@@ -64,13 +114,7 @@ export async function openLdapSession(
   const attempts: { url: string; error: string }[] = [];
   const tls = tlsOptions(dir);
   for (const url of dir.urls) {
-    const secure = url.toLowerCase().startsWith('ldaps://');
-    const client = new Client({
-      url,
-      timeout: dir.operationTimeoutMs,
-      connectTimeout: dir.connectTimeoutMs,
-      ...(secure ? { tlsOptions: tls } : {}),
-    });
+    const client = createOneShotClient(name, url, dir, tls);
     try {
       if (dir.startTls) await client.startTLS(tls);
       await client.bind(credentials.bindDn, credentials.bindPassword);

@@ -1,3 +1,4 @@
+import { LdapConnectionLostError, LdapTimeoutError } from '@idsync/platform';
 import { classifyError, classifyResultCode, RESULT_CODE_RULES, type WriteStep } from './classify';
 import { WriteError } from './errors';
 
@@ -64,6 +65,14 @@ describe('classifyError', () => {
     expect(classifyError(reset, 'modify', 'ldap').outcome).toBe('retry');
     expect(classifyError(new Error('ModifyRequest: Operation timed out'), 'modify', 'ldap').outcome).toBe('retry');
     expect(classifyError(new Error('Connection closed before message response was received. Message type: AddRequest (0x68)'), 'add', 'ldap').outcome).toBe('retry');
+  });
+
+  it('retries what the connection pool reports: a lost connection, a server that did not answer in time', () => {
+    const lost = new LdapConnectionLostError('ds', 'ldaps://ds:636');
+    const silent = new LdapTimeoutError('ds', 'operation', 31_000);
+    expect(classifyError(lost, 'search', 'ldap')).toMatchObject({ outcome: 'retry', bounded: false, code: null });
+    expect(classifyError(silent, 'modify', 'ldap')).toMatchObject({ outcome: 'retry', bounded: false, code: null });
+    expect(classifyError(silent, 'modify', 'ldap').reason).toContain('no answer within 31000 ms');
   });
 
   it('classifies ldapts result errors by their code and keeps the server diagnostic', () => {

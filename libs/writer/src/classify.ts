@@ -175,7 +175,10 @@ export function classifyError(error: unknown, step: WriteStep, kind: DirectoryKi
     return message ? { ...base, reason: `${base.reason} — server said: ${message}` } : base;
   }
   const name = error instanceof Error ? error.name : '';
-  if (name === 'DirectoryUnavailableError') return { outcome: 'retry', reason: message, code: null, bounded: false };
+  // The connection layer's own failures: unreachable, connection lost, no answer in time. The server may come back.
+  if (name === 'DirectoryUnavailableError' || name === 'LdapConnectionLostError' || name === 'LdapTimeoutError') {
+    return { outcome: 'retry', reason: message, code: null, bounded: false };
+  }
   if (name === 'DirectoryBindError') return { outcome: 'stop', reason: message, code: null, bounded: false };
   if ((typeof code === 'string' && NETWORK_CODES.has(code)) || NETWORK_MESSAGES.test(message)) {
     return { outcome: 'retry', reason: `network failure on ${step}: ${message}`, code: null, bounded: false };

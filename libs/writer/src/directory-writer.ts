@@ -1,7 +1,8 @@
 import { type WriteRequest } from '@idsync/contracts';
 import { type DirectoryConfig, type DirectoryKind, type SyncConfig } from '@idsync/config';
 import { type Dn, dnEquals, formatDn, isInSubtree, normalizeAttributeType, parentDn, parseDn } from '@idsync/mapping';
-import { namedDirectory, openLdapSession, writerCredentials, type LdapSession } from '@idsync/platform';
+import { LdapPool, type LdapPoolStatus, namedDirectory, writerCredentials } from '@idsync/platform';
+import { type Client } from 'ldapts';
 import { type Keyring, keyringFromConfig, type SecretsConfig } from '@idsync/secrets';
 import { Attribute, Change, EqualityFilter, type Filter, OrFilter } from 'ldapts';
 import { attributeKey, AttributeKnowledge, type AttributeKnowledgeOptions } from './attributes';
@@ -79,9 +80,8 @@ const NO_SUCH_OBJECT = 32;
  * entry equal and sends nothing.
  */
 export class DirectoryWriter {
-  /** Connections, opened on first use; a failed open leaves its slot empty for the next try. */
-  private readonly sessions: (Promise<LdapSession> | null)[];
-  private nextSession = 0;
+  /** Bound connections, opened on first use, dropped (and replaced) when they break; every operation has a deadline. */
+  private readonly pool: LdapPool;
   private readonly knowledge: AttributeKnowledge;
   private readonly kind: DirectoryKind;
   private readonly searchBase: string;
@@ -96,7 +96,7 @@ export class DirectoryWriter {
     this.memberKeys = new Set((options.memberAttributes ?? DEFAULT_MEMBER_ATTRIBUTES).map(attributeKey));
     this.dryRun = options.dryRun ?? false;
     this.createMissingParents = options.createMissingParents ?? false;
-    this.sessions = new Array<Promise<LdapSession> | null>(Math.max(1, options.connections ?? 8)).fill(null);
+    this.pool = new LdapPool({ name: options.name, directory: options.directory, credentials: options.credentials, size: Math.max(1, options.connections ?? 8) });
   }
 
   /** The writer of a service, from the configuration: its destination, its own account, its dryRun switch. */
@@ -117,9 +117,12 @@ export class DirectoryWriter {
   }
 
   async close(): Promise<void> {
-    const open = [...this.sessions];
-    this.sessions.fill(null);
-    await Promise.all(open.map(async (session) => (await session?.catch(() => null))?.client.unbind().catch(() => undefined)));
+    await this.pool.close();
+  }
+
+  /** The connections to the destination: how many are open, being opened, busy, and dropped so far. */
+  connectionStatus(): LdapPoolStatus {
+    return this.pool.status();
   }
 
   /**
@@ -187,19 +190,9 @@ export class DirectoryWriter {
     return { plan: planWrite(resolved, entry, planOptions), foundBy };
   }
 
-  private async client(): Promise<LdapSession['client']> {
-    const slot = this.nextSession;
-    this.nextSession = (this.nextSession + 1) % this.sessions.length;
-    let session = this.sessions[slot] ?? null;
-    if (session === null) {
-      const opening = openLdapSession(this.options.name, this.options.directory, this.options.credentials);
-      this.sessions[slot] = opening;
-      opening.catch(() => {
-        if (this.sessions[slot] === opening) this.sessions[slot] = null;
-      });
-      session = opening;
-    }
-    return (await session).client;
+  /** One LDAP operation on a pooled connection (see LdapPool: it settles within the directory's timeouts). */
+  private ldap<T>(operation: (client: Client) => Promise<T>): Promise<T> {
+    return this.pool.run(operation);
   }
 
   /** Attributes to read: those the request touches (not passwords: never readable as written), objectClass, and AD's GUID. */
@@ -214,14 +207,13 @@ export class DirectoryWriter {
   }
 
   private async read(dn: string, attributes: string[]): Promise<CurrentEntry | null> {
-    const client = await this.client();
     try {
-      const { searchEntries } = await client.search(dn, {
+      const { searchEntries } = await this.ldap((client) => client.search(dn, {
         scope: 'base',
         filter: '(objectClass=*)',
         attributes,
         explicitBufferAttributes: this.knowledge.bufferAttributeNames(),
-      });
+      }));
       const found = searchEntries[0];
       return found === undefined ? null : currentEntry(found);
     } catch (error) {
@@ -238,17 +230,16 @@ export class DirectoryWriter {
     }
     const byDn = await this.read(request.dn, attributes);
     if (byDn !== null) return { entry: byDn, foundBy: 'dn' };
-    const client = await this.client();
     for (const query of correlationQueries(request)) {
       let entries: CurrentEntry[];
       try {
-        const { searchEntries } = await client.search(this.searchBase, {
+        const { searchEntries } = await this.ldap((client) => client.search(this.searchBase, {
           scope: 'sub',
           filter: query.filter,
           attributes,
           sizeLimit: 2,
           explicitBufferAttributes: this.knowledge.bufferAttributeNames(),
-        });
+        }));
         entries = searchEntries.map(currentEntry);
       } catch (error) {
         const code = (error as { code?: unknown }).code;
@@ -274,13 +265,12 @@ export class DirectoryWriter {
     const names = [...new Set(request.attributes.map((change) => change.name))];
     if (names.length === 0) return [];
     const filters: Filter[] = names.map((attribute) => new EqualityFilter({ attribute, value: removed }));
-    const client = await this.client();
-    const { searchEntries } = await client.search(this.searchBase, {
+    const { searchEntries } = await this.ldap((client) => client.search(this.searchBase, {
       scope: 'sub',
       filter: filters.length === 1 ? (filters[0] as Filter) : new OrFilter({ filters }),
       attributes: names,
       paged: true,
-    });
+    }));
     return searchEntries.map(currentEntry);
   }
 
@@ -298,25 +288,24 @@ export class DirectoryWriter {
   }
 
   private async send(step: PlannedStep, createdParents: string[]): Promise<void> {
-    const client = await this.client();
     switch (step.kind) {
       case 'add': {
         const attributes = step.attributes.map((a) => new Attribute({ type: a.name, values: ldapValues(a.values) }));
-        await this.withParents(step.dn, createdParents, () => client.add(step.dn, attributes));
+        await this.withParents(step.dn, createdParents, () => this.ldap((client) => client.add(step.dn, attributes)));
         return;
       }
       case 'modify':
-        await client.modify(step.dn, step.changes.map(toChange));
+        await this.ldap((client) => client.modify(step.dn, step.changes.map(toChange)));
         return;
       case 'delete':
-        await client.del(step.dn);
+        await this.ldap((client) => client.del(step.dn));
         return;
       case 'modify-dn':
         // ldapts sends newSuperior when the new DN has an unescaped comma: the full DN for a move, the RDN otherwise.
         if (step.newSuperior === null) {
-          await client.modifyDN(step.dn, step.newRdn);
+          await this.ldap((client) => client.modifyDN(step.dn, step.newRdn));
         } else {
-          await this.withParents(step.newDn, createdParents, () => client.modifyDN(step.dn, step.newDn));
+          await this.withParents(step.newDn, createdParents, () => this.ldap((client) => client.modifyDN(step.dn, step.newDn)));
         }
         return;
     }
@@ -351,9 +340,8 @@ export class DirectoryWriter {
     const classes =
       type === 'ou' ? ['top', 'organizationalUnit'] : type === 'cn' ? (this.kind === 'active-directory' ? ['top', 'container'] : ['top', 'nsContainer']) : null;
     if (classes === null) throw new InvalidEntryError(`cannot create parent ${text}: no container class for naming attribute ${ava.type}`, { dn: text });
-    const client = await this.client();
     try {
-      await client.add(text, [new Attribute({ type: 'objectClass', values: classes }), new Attribute({ type: ava.type, values: [ava.value] })]);
+      await this.ldap((client) => client.add(text, [new Attribute({ type: 'objectClass', values: classes }), new Attribute({ type: ava.type, values: [ava.value] })]));
       created.push(text);
     } catch (error) {
       if ((error as { code?: unknown }).code !== 68) throw error; // created meanwhile by another writer: fine
@@ -361,8 +349,8 @@ export class DirectoryWriter {
   }
 
   private toWriteError(error: unknown, step: WriteStep, request: WriteRequest, dn: string | undefined): WriteError {
+    // A broken connection was already dropped by the pool; closing the others here would cut their operations short.
     const verdict: Classification = classifyError(error, step, this.kind);
-    if (verdict.outcome === 'retry' && verdict.code === null) void this.close(); // the connection may be dead: reconnect next time
     if (error instanceof WriteError) return error;
     return new WriteError(
       verdict.outcome === 'already-applied' ? 'retry' : verdict.outcome,
