@@ -2,6 +2,7 @@ import { KafkaJSError, type Consumer, type EachBatchPayload, type Kafka, type Ka
 import { encodeDeadLetter } from '@idsync/contracts';
 import { createProducer } from './kafka';
 import { type JsonLogger } from './logger';
+import { handlerStalled, type LoopAssignment, type LoopState, type LoopStatus, TERMINAL_LOOP_STATES } from './loop-health';
 import { type Counter, type Metrics } from './metrics';
 
 /**
@@ -26,6 +27,17 @@ import { type Counter, type Metrics } from './metrics';
  *   them; retrying cannot help. The loop stops consuming with the chunk uncommitted and reports through `onFatal`
  *   (the services exit non-zero), so a fixed release resumes exactly at that record.
  *
+ * A handler call that runs long keeps the consumer in its group: the loop heartbeats for it every second (kafkajs
+ * sends one only when its heartbeatInterval elapsed), but only while the call shows progress (`context.progress()`,
+ * or its start) within `stallAfterMs`. A call without progress for that long is a hang (a directory that never
+ * answers): the loop logs `<stage>.stalled`, stops heartbeating, aborts `context.signal`, and reports a
+ * RecordLoopStalledError through `onFatal` with the records uncommitted, so the restarted service handles them again.
+ * When a heartbeat says the group took the partitions away (a rebalance), the call's signal is aborted too; whatever
+ * the call then does, its records are retried (the commit fails and the retry path above applies).
+ *
+ * kafkajs giving up on the consumer (CRASH without restart) is reported through `onFatal` as well. The loop's state
+ * (`status()`, judged by loop-health.ts) feeds the services' readiness and liveness probes, so no stall is silent.
+ *
  * Reasons are written as the handler gives them: handlers must never put password values into a reason or an
  * error message. The loop itself logs positions and reasons, never keys or values.
  */
@@ -46,6 +58,17 @@ export type RecordOutcome = { readonly kind: 'done' } | { readonly kind: 'dead-l
 export const DONE: RecordOutcome = Object.freeze({ kind: 'done' });
 export function deadLetter(reason: string): RecordOutcome {
   return { kind: 'dead-letter', reason };
+}
+
+/** What a handleBatch call gets besides its records; handlers that never take long may ignore it. */
+export interface BatchContext {
+  /** Says the call is moving (a request applied, a retry answered): the loop heartbeats for it only while it does. */
+  progress(): void;
+  /**
+   * Aborted when the loop gives up on the call (no progress for stallAfterMs) or the group took its partition
+   * away: stop early if you can (throwing is fine); the records of an aborted call are handled again.
+   */
+  readonly signal: AbortSignal;
 }
 
 /** What the loop does when the handler throws. */
@@ -81,6 +104,22 @@ export interface BackoffOptions {
 }
 
 export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 30_000, factor: 2 };
+
+/**
+ * Heartbeat errors saying this member no longer owns its partitions: the group is rebalancing, has moved on to a
+ * new generation, forgot the member (session timeout) or moved its coordinator (kafkajs' isRebalancing, plus
+ * UNKNOWN_MEMBER_ID). Looked up along the error's causes.
+ */
+export const MEMBERSHIP_LOST_ERRORS = ['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR_FOR_GROUP'] as const;
+
+export function isMembershipLost(error: unknown): boolean {
+  const types: readonly string[] = MEMBERSHIP_LOST_ERRORS;
+  for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 8; depth++) {
+    if ('type' in current && typeof current.type === 'string' && types.includes(current.type)) return true;
+    current = 'cause' in current ? current.cause : undefined;
+  }
+  return false;
+}
 
 /** Wait before attempt `attempt + 1` (attempt counts failures so far, from 1). */
 export function backoffDelay(attempt: number, options: BackoffOptions = DEFAULT_BACKOFF): number {
@@ -123,6 +162,45 @@ export class RecordLoopStoppedError extends Error {
   }
 }
 
+/**
+ * Raised through `onFatal` when a handler call made no progress for `stallAfterMs`: the loop stopped heartbeating
+ * for it and gave up; the records stay uncommitted. No `retriable` field: nothing inside the process can help.
+ */
+export class RecordLoopStalledError extends Error {
+  readonly runningMs: number;
+  readonly idleMs: number;
+  constructor(
+    readonly stage: string,
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: string,
+    times: { runningMs: number; idleMs: number },
+  ) {
+    super(
+      `${stage}: stalled at ${topic}[${partition}]@${offset}: the handler made no progress for ${seconds(times.idleMs)} ` +
+        `(running for ${seconds(times.runningMs)}); the records stay uncommitted`,
+    );
+    this.name = 'RecordLoopStalledError';
+    this.runningMs = times.runningMs;
+    this.idleMs = times.idleMs;
+  }
+}
+
+/** Raised through `onFatal` when kafkajs gave up on the consumer (CRASH without restart): nothing consumes any more. */
+export class RecordLoopCrashedError extends Error {
+  constructor(
+    readonly stage: string,
+    readonly groupId: string,
+    options: { cause: unknown },
+  ) {
+    super(`${stage}: the Kafka consumer of group ${groupId} crashed and will not restart (${describe(options.cause)})`, options);
+    this.name = 'RecordLoopCrashedError';
+  }
+}
+
+/** Everything `onFatal` reports: the loop has given up, the service should exit non-zero. */
+export type RecordLoopFatalError = RecordLoopStoppedError | RecordLoopStalledError | RecordLoopCrashedError;
+
 export interface RecordLoopOptions {
   readonly kafka: Kafka;
   readonly groupId: string;
@@ -132,8 +210,11 @@ export interface RecordLoopOptions {
   readonly deadLetterTopic: string;
   readonly logger: JsonLogger;
   readonly metrics: Metrics;
-  /** Performs the records' side effects and says what became of each record; one outcome per record, in order. */
-  handleBatch(records: readonly LoopRecord[]): Promise<readonly RecordOutcome[]>;
+  /**
+   * Performs the records' side effects and says what became of each record; one outcome per record, in order.
+   * A call that may take long calls `context.progress()` as it goes (see BatchContext).
+   */
+  handleBatch(records: readonly LoopRecord[], context: BatchContext): Promise<readonly RecordOutcome[]>;
   /** Partitions handled at the same time (kafkajs partitionsConsumedConcurrently). Default 3. */
   readonly partitionsConsumedConcurrently?: number;
   /** Largest chunk given to one handleBatch call. Default 500. */
@@ -143,27 +224,51 @@ export interface RecordLoopOptions {
   readonly fromBeginning?: boolean;
   /** Producer for dead letters; by default the loop creates (and disconnects) its own idempotent one. */
   readonly deadLetterProducer?: Producer;
-  /** Called once when the loop stopped on a programming error. */
-  readonly onFatal?: (error: RecordLoopStoppedError) => void;
+  /** Called once when the loop gave up: a programming error, a stalled handler call, or a consumer kafkajs gave up on. */
+  readonly onFatal?: (error: RecordLoopFatalError) => void;
+  /** A handler call without progress for this long counts as hung (see BatchContext). Default 300 000 (5 min). */
+  readonly stallAfterMs?: number;
   readonly sessionTimeoutMs?: number;
   /**
    * Longest time a fetch waits for new records (kafkajs maxWaitTimeInMs). A paused partition is fetched again
    * only with the next fetch, so this bounds how late a retry can start after its backoff. Default 1000.
    */
   readonly maxWaitTimeMs?: number;
-  /** Clock for `failedAt` of dead letters (not used on the handler's path). */
+  /** Clock for `failedAt` of dead letters and the times of `status()`; stall timing uses it too. */
   readonly now?: () => number;
 }
 
 export interface RecordLoop {
-  /** Stops consuming: waits for the batch in hand, leaves the group, disconnects. Idempotent. */
+  /**
+   * Stops consuming: waits for the batch in hand (unless a handler call stalled: that one may never return), leaves
+   * the group, disconnects. Idempotent.
+   */
   stop(): Promise<void>;
+  /** The loop's state, group membership and handler timing, for health probes (see judgeLoop). */
+  status(): LoopStatus;
 }
 
 interface PartitionState {
   attempts: number;
   timer: NodeJS.Timeout | undefined;
 }
+
+/** One running handleBatch call, watched for progress. */
+interface HandlerCall {
+  readonly first: LoopRecord;
+  readonly startedAt: number;
+  progressAt: number;
+  readonly controller: AbortController;
+  readonly context: BatchContext;
+  ticker: NodeJS.Timeout | undefined;
+  /** The loop gave up on the call: whatever it returns or throws later is ignored. */
+  stalled: boolean;
+  /** A heartbeat said the group took the partition away: whatever the call throws is retried. */
+  lostMembership: boolean;
+}
+
+/** Heartbeat (and stall check) period while a handler call runs; kafkajs sends only every heartbeatInterval (3 s). */
+const TICK_MS = 1_000;
 
 /** Starts consuming; resolves once the consumer has joined its group's subscription (not necessarily an assignment). */
 export async function runRecordLoop(options: RecordLoopOptions): Promise<RecordLoop> {
@@ -177,13 +282,25 @@ class ConsumerLoop implements RecordLoop {
   private readonly producer: Producer;
   private readonly ownsProducer: boolean;
   private readonly partitions = new Map<string, PartitionState>();
+  private readonly calls = new Set<HandlerCall>();
   private readonly maxRecords: number;
   private readonly backoff: BackoffOptions;
+  private readonly stallAfterMs: number;
+  private readonly tickMs: number;
   private readonly now: () => number;
   private readonly records: Counter;
   private readonly retries: Counter;
+  /** Resolved when a handler call stalled: stop() then no longer waits for the batch in hand. */
+  private readonly stallSeen = deferred();
   private stopping: Promise<void> | undefined;
   private fatal = false;
+  private phase: LoopState = 'starting';
+  private since: number;
+  private memberId: string | undefined;
+  private assignment: LoopAssignment = {};
+  private lastHeartbeatAt: number | undefined;
+  private lastFetchAt: number | undefined;
+  private error: string | undefined;
 
   constructor(private readonly options: RecordLoopOptions) {
     this.consumer = options.kafka.consumer({
@@ -195,9 +312,14 @@ class ConsumerLoop implements RecordLoop {
     this.producer = options.deadLetterProducer ?? createProducer(options.kafka);
     this.maxRecords = Math.max(1, options.maxRecordsPerCall ?? 500);
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.stallAfterMs = Math.max(1, options.stallAfterMs ?? 300_000);
+    // A short stall limit (tests) is checked often enough to be met within a quarter of it.
+    this.tickMs = Math.max(1, Math.min(TICK_MS, Math.floor(this.stallAfterMs / 4)));
     this.now = options.now ?? Date.now;
+    this.since = this.now();
     this.records = options.metrics.counter('idsync_records_total', 'Records consumed, by stage, topic and outcome (done, dead-letter)');
     this.retries = options.metrics.counter('idsync_record_retries_total', 'Handler failures retried after a backoff, by stage and topic');
+    this.watchConsumer();
   }
 
   async start(): Promise<void> {
@@ -215,11 +337,89 @@ class ConsumerLoop implements RecordLoop {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      for (const state of this.partitions.values()) clearTimeout(state.timer);
-      await this.consumer.disconnect();
-      if (this.ownsProducer) await this.producer.disconnect();
+      for (const state of this.partitions.values()) {
+        clearTimeout(state.timer);
+        state.timer = undefined;
+      }
+      try {
+        // disconnect waits for the batches in hand; a stalled handler call may never return, so stop waiting then.
+        const disconnected = this.consumer.disconnect();
+        const abandoned = await Promise.race([disconnected.then(() => false), this.stallSeen.promise.then(() => true)]);
+        if (abandoned) {
+          disconnected.catch(() => undefined);
+          this.options.logger.event('warn', `${this.options.stage}.stop.abandoned`, { groupId: this.options.groupId, reason: 'a handler call stalled' });
+        }
+        if (this.ownsProducer) await this.producer.disconnect();
+      } finally {
+        this.enter('stopped');
+      }
     })();
     return this.stopping;
+  }
+
+  status(): LoopStatus {
+    let handlerStartedAt: number | undefined;
+    let handlerProgressAt: number | undefined;
+    for (const call of this.calls) {
+      handlerStartedAt = Math.min(handlerStartedAt ?? call.startedAt, call.startedAt);
+      handlerProgressAt = Math.min(handlerProgressAt ?? call.progressAt, call.progressAt);
+    }
+    let backingOff = false;
+    for (const state of this.partitions.values()) if (state.timer !== undefined) backingOff = true;
+    return {
+      stage: this.options.stage,
+      state: this.phase === 'consuming' && backingOff ? 'backing-off' : this.phase,
+      since: this.since,
+      groupId: this.options.groupId,
+      memberId: this.memberId,
+      assignment: this.assignment,
+      lastHeartbeatAt: this.lastHeartbeatAt,
+      lastFetchAt: this.lastFetchAt,
+      handlerStartedAt,
+      handlerProgressAt,
+      stallAfterMs: this.stallAfterMs,
+      error: this.error,
+    };
+  }
+
+  /** Moves to `state` unless the loop already ended (stalled, crashed, stopped); says whether it moved. */
+  private enter(state: LoopState): boolean {
+    if (TERMINAL_LOOP_STATES.includes(this.phase)) return false;
+    this.phase = state;
+    this.since = this.now();
+    return true;
+  }
+
+  /** Follows the consumer through kafkajs' instrumentation events: group membership, heartbeats, crashes. */
+  private watchConsumer(): void {
+    const { events } = this.consumer;
+    const { stage, groupId, logger } = this.options;
+    this.consumer.on(events.GROUP_JOIN, ({ payload }) => {
+      this.memberId = payload.memberId;
+      this.assignment = payload.memberAssignment;
+      if (!this.enter('consuming')) return;
+      const partitions = Object.values(payload.memberAssignment).reduce((count, numbers) => count + numbers.length, 0);
+      logger.event('info', `${stage}.joined`, { groupId, memberId: payload.memberId, partitions });
+    });
+    this.consumer.on(events.REBALANCING, () => {
+      this.enter('joining');
+    });
+    this.consumer.on(events.HEARTBEAT, () => {
+      this.lastHeartbeatAt = this.now();
+    });
+    this.consumer.on(events.FETCH_START, () => {
+      this.lastFetchAt = this.now();
+    });
+    this.consumer.on(events.CRASH, ({ payload }) => {
+      if (payload.restart) {
+        logger.event('warn', `${stage}.consumer.restarting`, { groupId, error: describe(payload.error) });
+        this.enter('joining');
+        return;
+      }
+      // kafkajs has disconnected the consumer and will not restart it: nothing consumes any more.
+      logger.event('error', `${stage}.consumer.crashed`, { groupId, error: describe(payload.error) });
+      this.fail('crashed', new RecordLoopCrashedError(stage, groupId, { cause: payload.error }));
+    });
   }
 
   private state(topic: string, partition: number): PartitionState {
@@ -239,21 +439,29 @@ class ConsumerLoop implements RecordLoop {
     for (let start = 0; start < batch.messages.length; start += this.maxRecords) {
       if (!isRunning() || isStale() || this.stopping || this.fatal) return;
       const chunk = batch.messages.slice(start, start + this.maxRecords).map((message) => toRecord(topic, partition, message));
+      const first = chunk[0];
       const last = chunk.at(-1);
-      if (!last) return;
+      if (!first || !last) return;
 
       let outcomes: readonly RecordOutcome[];
+      const call = this.beginCall(payload, first);
       try {
-        outcomes = await this.options.handleBatch(chunk);
+        outcomes = await this.options.handleBatch(chunk, call.context);
+        // The loop gave up on this call and reported it: its records stay uncommitted, whatever it returned.
+        if (call.stalled) return;
         if (outcomes.length !== chunk.length) {
           throw new TypeError(`handleBatch returned ${outcomes.length} outcomes for ${chunk.length} records`);
         }
       } catch (error) {
-        const action = classifyFailure(error);
-        if (action === 'retry') return this.retryLater(payload, state, chunk[0] as LoopRecord, error);
-        if (action === 'stop') return this.stopOnBug(payload, chunk[0] as LoopRecord, error);
+        if (call.stalled) return;
+        // After a lost membership the call was aborted: whatever it threw (an AbortError too), the records come again.
+        const action = call.lostMembership ? 'retry' : classifyFailure(error);
+        if (action === 'retry') return this.retryLater(payload, state, first, error);
+        if (action === 'stop') return this.stopOnBug(payload, first, error);
         const reason = describe(error);
         outcomes = chunk.map(() => deadLetter(reason));
+      } finally {
+        this.endCall(call);
       }
 
       try {
@@ -264,13 +472,78 @@ class ConsumerLoop implements RecordLoop {
         });
       } catch (error) {
         // Dead letters or the commit did not go through: the records are handled again (at least once).
-        if (classifyFailure(error) === 'stop') return this.stopOnBug(payload, chunk[0] as LoopRecord, error);
-        return this.retryLater(payload, state, chunk[0] as LoopRecord, error);
+        if (classifyFailure(error) === 'stop') return this.stopOnBug(payload, first, error);
+        return this.retryLater(payload, state, first, error);
       }
       state.attempts = 0;
       this.count(topic, outcomes);
       await heartbeat();
     }
+  }
+
+  /** Registers a handler call and starts watching it: heartbeats while it shows progress, a stall when it does not. */
+  private beginCall(payload: EachBatchPayload, first: LoopRecord): HandlerCall {
+    const startedAt = this.now();
+    const controller = new AbortController();
+    const call: HandlerCall = {
+      first,
+      startedAt,
+      progressAt: startedAt,
+      controller,
+      context: {
+        progress: () => {
+          if (!call.stalled) call.progressAt = this.now();
+        },
+        signal: controller.signal,
+      },
+      ticker: undefined,
+      stalled: false,
+      lostMembership: false,
+    };
+    call.ticker = setInterval(() => this.tick(call, payload), this.tickMs);
+    this.calls.add(call);
+    return call;
+  }
+
+  private endCall(call: HandlerCall): void {
+    clearInterval(call.ticker);
+    call.ticker = undefined;
+    this.calls.delete(call);
+  }
+
+  private tick(call: HandlerCall, payload: EachBatchPayload): void {
+    if (call.stalled) return;
+    const now = this.now();
+    if (handlerStalled(call.progressAt, now, this.stallAfterMs)) return this.stall(call, now);
+    // The group took the partition away: heartbeating again only repeats the same answer.
+    if (call.lostMembership) return;
+    payload.heartbeat().catch((error: unknown) => {
+      if (call.stalled || call.lostMembership) return;
+      if (!isMembershipLost(error)) {
+        // A broker away: kafkajs' own retries and the next tick deal with it.
+        this.options.logger.event('debug', `${this.options.stage}.heartbeat.failed`, { error: describe(error) });
+        return;
+      }
+      call.lostMembership = true;
+      const { topic, partition, offset } = call.first;
+      this.options.logger.event('warn', `${this.options.stage}.rebalance`, { topic, partition, offset, error: describe(error) });
+      call.controller.abort(error);
+    });
+  }
+
+  /** The call made no progress for stallAfterMs: stop heartbeating for it, abort it, give up on the loop. */
+  private stall(call: HandlerCall, now: number): void {
+    clearInterval(call.ticker);
+    call.ticker = undefined;
+    call.stalled = true;
+    const { topic, partition, offset } = call.first;
+    const runningMs = now - call.startedAt;
+    const idleMs = now - call.progressAt;
+    const error = new RecordLoopStalledError(this.options.stage, topic, partition, offset, { runningMs, idleMs });
+    this.options.logger.event('error', `${this.options.stage}.stalled`, { topic, partition, offset, runningMs, idleMs, stallAfterMs: this.stallAfterMs });
+    this.stallSeen.resolve();
+    this.fail('stalled', error);
+    call.controller.abort(error);
   }
 
   private count(topic: string, outcomes: readonly RecordOutcome[]): void {
@@ -333,7 +606,6 @@ class ConsumerLoop implements RecordLoop {
   private stopOnBug(payload: EachBatchPayload, first: LoopRecord, cause: unknown): void {
     payload.pause();
     if (this.fatal) return;
-    this.fatal = true;
     const error = new RecordLoopStoppedError(this.options.stage, first.topic, first.partition, first.offset, { cause });
     this.options.logger.event('error', `${this.options.stage}.stopped`, {
       topic: first.topic,
@@ -342,13 +614,33 @@ class ConsumerLoop implements RecordLoop {
       error: describe(cause),
       stack: cause instanceof Error ? cause.stack : undefined,
     });
-    // Stop outside the batch callback: disconnect waits for the running batch, which is this one.
+    this.fail('stopped', error);
+  }
+
+  /** The loop gives up: records the state, stops consuming, then reports through onFatal (once). */
+  private fail(state: 'stalled' | 'crashed' | 'stopped', error: RecordLoopFatalError): void {
+    if (this.fatal) return;
+    this.fatal = true;
+    if (this.enter(state)) this.error = error.message;
+    // Stop outside the batch callback: disconnect waits for the running batch, which may be the caller's.
     setImmediate(() => {
       void this.stop()
         .catch(() => undefined)
         .then(() => this.options.onFatal?.(error));
     });
   }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((settle) => {
+    resolve = settle;
+  });
+  return { promise, resolve };
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1_000)} s`;
 }
 
 function toRecord(topic: string, partition: number, message: KafkaMessage): LoopRecord {

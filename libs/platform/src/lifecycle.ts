@@ -22,12 +22,23 @@ class StartupReporter implements OnApplicationBootstrap {
   }
 }
 
+export interface ServiceModuleOptions {
+  readonly logger: JsonLogger;
+  /** Readiness (GET /health): the service's dependencies and parts. */
+  readonly probes: HealthProbe[];
+  /** Liveness (GET /health/live): only what a restart fixes (a stalled or crashed consumer loop). Default none. */
+  readonly liveness?: HealthProbe[];
+  readonly event: string;
+  readonly report: StartupReport;
+  readonly providers?: DynamicModule['providers'];
+}
+
 @Module({})
 export class ServiceModule {
-  static create(options: { logger: JsonLogger; probes: HealthProbe[]; event: string; report: StartupReport; providers?: DynamicModule['providers'] }): DynamicModule {
+  static create(options: ServiceModuleOptions): DynamicModule {
     return {
       module: ServiceModule,
-      imports: [HealthModule.forProbes(options.probes)],
+      imports: [HealthModule.forProbes(options.probes, options.liveness ?? [])],
       providers: [
         { provide: STARTUP, useValue: { logger: options.logger, report: options.report, event: options.event } },
         StartupReporter,
@@ -35,4 +46,23 @@ export class ServiceModule {
       ],
     };
   }
+}
+
+/**
+ * onFatal for a service whose consumer loop gave up (stopped on a bug, stalled, crashed): logs `<service>.fatal` and
+ * exits non-zero through the graceful shutdown (SIGTERM), so the supervisor restarts the service with its offsets
+ * uncommitted. A handler that hangs can hold up that shutdown, so the exit is forced after `forceAfterMs` (default
+ * 30 s): a stalled service must never stay around silently.
+ */
+export function exitOnFatal(service: string, logger: JsonLogger, options: { forceAfterMs?: number } = {}): (error: Error) => void {
+  const forceAfterMs = options.forceAfterMs ?? 30_000;
+  return (error) => {
+    logger.event('error', `${service}.fatal`, { error: error.message });
+    process.exitCode = 1;
+    setTimeout(() => {
+      logger.event('error', `${service}.shutdown.forced`, { afterMs: forceAfterMs });
+      process.exit(1);
+    }, forceAfterMs).unref();
+    process.kill(process.pid, 'SIGTERM');
+  };
 }

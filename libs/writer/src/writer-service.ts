@@ -2,9 +2,12 @@ import { type BeforeApplicationShutdown, type DynamicModule, type OnApplicationB
 import { type Kafka } from 'kafkajs';
 import { serviceGroupId, type SyncConfig } from '@idsync/config';
 import {
+  consumerLoopLivenessProbe,
+  consumerLoopProbe,
   createKafka,
   directoryProbe,
   ensureTopics,
+  exitOnFatal,
   kafkaProbe,
   retryUntilStarted,
   Metrics,
@@ -14,7 +17,7 @@ import {
   ServiceModule,
   writerCredentials,
   type ServiceContext,
-  type JsonLogger, type LoopRecord, type RecordLoop, type RecordLoopStoppedError, type RecordOutcome } from '@idsync/platform';
+  type BatchContext, type JsonLogger, type LoopRecord, type RecordLoop, type RecordLoopFatalError, type RecordOutcome } from '@idsync/platform';
 import { DirectoryWriter } from './directory-writer';
 import { createWriteHandler } from './write-handler';
 
@@ -29,8 +32,11 @@ export interface WriterServiceOptions {
   /** Default serviceGroupId(config, service), `<kafka.clientId>-<service>`: two deployments on one Kafka never share a group. */
   readonly groupId?: string;
   readonly partitionsConsumedConcurrently?: number;
-  /** The loop stopped (programming error, or the destination refuses the writer's account): exit non-zero. */
-  readonly onFatal?: (error: RecordLoopStoppedError) => void;
+  /**
+   * The loop gave up (programming error, the destination refuses the writer's account, a write that hangs, a
+   * consumer kafkajs gave up on): exit non-zero.
+   */
+  readonly onFatal?: (error: RecordLoopFatalError) => void;
 }
 
 /**
@@ -40,7 +46,7 @@ export interface WriterServiceOptions {
  */
 export class WriterService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly writer: DirectoryWriter;
-  private readonly handleBatch: (records: readonly LoopRecord[]) => Promise<RecordOutcome[]>;
+  private readonly handleBatch: (records: readonly LoopRecord[], context?: BatchContext) => Promise<RecordOutcome[]>;
   private loop: RecordLoop | undefined;
   private starting: Promise<void> | undefined;
   private stopped = false;
@@ -54,6 +60,11 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
 
   get groupId(): string {
     return this.options.groupId ?? serviceGroupId(this.options.config, this.options.service);
+  }
+
+  /** The running loop (for its health probes); undefined until started. */
+  get recordLoop(): RecordLoop | undefined {
+    return this.loop;
   }
 
   get inputTopic(): string {
@@ -98,8 +109,8 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
   async stop(): Promise<void> {
     this.stopped = true;
     await this.starting?.catch(() => undefined);
+    // The loop is kept after its stop: its status still tells liveness whether it stalled while the service shuts down.
     await this.loop?.stop();
-    this.loop = undefined;
     await this.writer.close();
   }
 
@@ -133,16 +144,14 @@ export function writerServiceModule(service: WriterServiceName, { config, logger
     config,
     logger,
     metrics,
-    // The loop stopped with its offsets uncommitted (a bug, or the destination refuses our account): exit non-zero.
-    onFatal: (error) => {
-      logger.event('error', `${service}.fatal`, { error: error.message });
-      process.exitCode = 1;
-      process.kill(process.pid, 'SIGTERM');
-    },
+    // The loop gave up with its offsets uncommitted (a bug, the destination refuses our account, a hung write): exit non-zero.
+    onFatal: exitOnFatal(service, logger),
   });
+  const loop = (): RecordLoop | undefined => writer.recordLoop;
   const module = ServiceModule.create({
     logger,
-    probes: [kafkaProbe(kafka), directoryProbe(block.destination, destination, credentials)],
+    probes: [kafkaProbe(kafka), directoryProbe(block.destination, destination, credentials), consumerLoopProbe(service, loop)],
+    liveness: [consumerLoopLivenessProbe(service, loop)],
     event: `${service}.destination`,
     report: async () => ({ destination: block.destination, bindDn: credentials.bindDn, dryRun: block.dryRun, groupId: writer.groupId, consumes: writer.inputTopic }),
     providers: [{ provide: WriterService, useValue: writer }],

@@ -1,4 +1,4 @@
-import { createKafka, kafkaProbe, Metrics, MetricsModule, runService, ServiceModule } from '@idsync/platform';
+import { consumerLoopLivenessProbe, consumerLoopProbe, createKafka, exitOnFatal, kafkaProbe, Metrics, MetricsModule, runService, ServiceModule } from '@idsync/platform';
 import { MapperService } from './mapper-service';
 
 void runService('mapper', ({ config, logger }) => {
@@ -9,15 +9,14 @@ void runService('mapper', ({ config, logger }) => {
     config,
     logger,
     metrics,
-    // A programming error stopped the loop with its offsets uncommitted: exit non-zero (via a graceful shutdown).
-    onFatal: () => {
-      process.exitCode = 1;
-      process.kill(process.pid, 'SIGTERM');
-    },
+    // The loop gave up with its offsets uncommitted (a bug, a stalled handler, a crashed consumer): exit non-zero.
+    onFatal: exitOnFatal('mapper', logger),
   });
+  const loop = () => mapper.recordLoop;
   const service = ServiceModule.create({
     logger,
-    probes: [kafkaProbe(kafka)],
+    probes: [kafkaProbe(kafka), consumerLoopProbe('mapper', loop)],
+    liveness: [consumerLoopLivenessProbe('mapper', loop)],
     event: 'mapper.pipes',
     report: async () => ({ groupId: mapper.groupId, consumes: mapper.inputTopics, pipes: mapper.mapper.describe() }),
     providers: [{ provide: MapperService, useValue: mapper }],

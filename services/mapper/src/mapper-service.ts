@@ -9,7 +9,7 @@ import {
   type JsonLogger,
   type Metrics,
   type RecordLoop,
-  type RecordLoopStoppedError,
+  type RecordLoopFatalError,
 } from '@idsync/platform';
 import { mapperHandler } from './mapper-handler';
 import { RecordMapper } from './record-mapper';
@@ -22,8 +22,8 @@ export interface MapperServiceOptions {
   /** Default serviceGroupId(config, 'mapper'), `<kafka.clientId>-mapper` (two deployments on one Kafka never share a group). */
   readonly groupId?: string;
   readonly partitionsConsumedConcurrently?: number;
-  /** The loop stopped on a programming error (see consumer-loop.ts); the service should exit non-zero. */
-  readonly onFatal?: (error: RecordLoopStoppedError) => void;
+  /** The loop gave up (a programming error, a stalled handler, a crashed consumer: see consumer-loop.ts); exit non-zero. */
+  readonly onFatal?: (error: RecordLoopFatalError) => void;
 }
 
 /**
@@ -44,6 +44,11 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
 
   get groupId(): string {
     return this.options.groupId ?? serviceGroupId(this.options.config, 'mapper');
+  }
+
+  /** The running loop (for its health probes); undefined until started. */
+  get recordLoop(): RecordLoop | undefined {
+    return this.loop;
   }
 
   get inputTopics(): string[] {
@@ -85,7 +90,7 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
     await this.starting?.catch(() => undefined);
     await this.loop?.stop();
     await this.producer?.disconnect();
-    this.loop = undefined;
+    // The loop is kept after its stop: its status still tells liveness whether it stalled while the service shuts down.
     this.producer = undefined;
   }
 
