@@ -3,7 +3,7 @@ import { JsonLogger, type LoopRecord, Metrics, SecretRedactor } from '@idsync/pl
 import { ABSENT_HEADER } from '@idsync/contracts';
 import { type ApplyHints, type ApplyResult } from './directory-writer';
 import { InvalidEntryError, WriteError } from './errors';
-import { createWriteHandler, WriterStoppedError } from './write-handler';
+import { BatchAbortedError, createWriteHandler, WriterStoppedError } from './write-handler';
 
 const request = (n: number, extra: Partial<WriteRequest> = {}): WriteRequest => ({
   requestId: `e${n}/ad-to-ds/0`,
@@ -38,6 +38,24 @@ function setup(apply: (r: WriteRequest, hints?: ApplyHints) => Promise<ApplyResu
 }
 
 describe('createWriteHandler', () => {
+  it('says it is progressing after each entry, and stops writing once the loop aborts the batch (the records come again)', async () => {
+    const controller = new AbortController();
+    const applied: string[] = [];
+    let progress = 0;
+    const { handle } = setup(async (r) => {
+      applied.push(r.requestId);
+      if (applied.length === 2) controller.abort(); // e.g. the partition was revoked while this entry was written
+      return done();
+    });
+    const entry = (n: number) => ({ ...record(encodeWriteRequest(request(n, { attributes: [] })), n), key: Buffer.from(`k${n}`) });
+    const batch = [1, 2, 3, 4].map(entry);
+    const handleOne = (records: LoopRecord[]) => handle(records, { progress: () => void progress++, signal: controller.signal });
+    await expect(handleOne(batch)).rejects.toBeInstanceOf(BatchAbortedError);
+    expect(applied).toEqual(['e1/ad-to-ds/0', 'e2/ad-to-ds/0']);
+    expect(progress).toBe(2);
+    expect(new BatchAbortedError('ds-writer').retriable).toBe(true);
+  });
+
   it('applies a merged write\'s requests one by one when it is refused: each good one lands, each bad one has its own reason', async () => {
     const applied: string[] = [];
     const { handle, metrics } = setup(async (r) => {

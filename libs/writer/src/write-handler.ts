@@ -1,5 +1,5 @@
 import { ABSENT_HEADER, decodeWriteRequest, UndecodableRecordError, type WriteRequest } from '@idsync/contracts';
-import { type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome as LoopOutcome } from '@idsync/platform';
+import { type BatchContext, type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome as LoopOutcome } from '@idsync/platform';
 import { applyRequest, type BoundedRetryOptions, describePlan } from './apply-request';
 import { coalesceEntryRequests } from './coalesce';
 import { type ApplyHints, type ApplyResult } from './directory-writer';
@@ -20,6 +20,15 @@ export class WriterStoppedError extends Error {
   }
 }
 
+/** The consumer loop aborted the batch (see BatchContext.signal): retried from the first uncommitted record. */
+export class BatchAbortedError extends Error {
+  readonly retriable = true;
+  constructor(readonly service: string) {
+    super(`${service}: batch abandoned (its partition was revoked or it stopped progressing); its records are handled again`);
+    this.name = 'BatchAbortedError';
+  }
+}
+
 export interface WriteHandlerOptions {
   readonly service: 'ad-writer' | 'ds-writer';
   readonly writer: { apply(request: WriteRequest, hints?: ApplyHints): Promise<ApplyResult>; readonly isDryRun: boolean };
@@ -36,7 +45,7 @@ export interface WriteHandlerOptions {
  * same records again; replays are harmless since writes are compared first); a refusal of the writer's account
  * is thrown as WriterStoppedError. Logs name requests and DNs, never attribute values (dry-run plans mask passwords).
  */
-export function createWriteHandler(options: WriteHandlerOptions): (records: readonly LoopRecord[]) => Promise<LoopOutcome[]> {
+export function createWriteHandler(options: WriteHandlerOptions): (records: readonly LoopRecord[], context?: BatchContext) => Promise<LoopOutcome[]> {
   const { service, writer, metrics, logger } = options;
   const requests = metrics.counter('idsync_writer_requests_total', 'Write requests by service and result (applied, no-op, already-applied, dry-run, dead-letter; superseded: a later delete of the same entry in the batch made it pointless; merged: written as part of the next modify of the same entry)');
   const retries = metrics.counter('idsync_writer_retries_total', 'Write attempts retried, by service and LDAP result code (none: network)');
@@ -107,7 +116,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     return outcomes;
   };
 
-  return async (records) => {
+  return async (records, context) => {
     // One entry's requests (same key) apply in order; different entries apply side by side, a few at a time.
     const byEntry = new Map<string, number[]>();
     records.forEach((record, index) => {
@@ -120,8 +129,12 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     const queue = [...byEntry.values()];
     const lane = async (): Promise<void> => {
       for (let indexes = queue.shift(); indexes !== undefined; indexes = queue.shift()) {
+        // The loop gave up on this call (its partition was taken away, or it stopped progressing): stop writing;
+        // the records are handled again, and writes compare first, so what was done is not done twice.
+        if (context?.signal.aborted) throw new BatchAbortedError(service);
         const results = await applyEntry(indexes.map((index) => records[index] as LoopRecord));
         indexes.forEach((index, position) => (outcomes[index] = results[position] as LoopOutcome));
+        context?.progress();
       }
     };
     const settled = await Promise.allSettled(Array.from({ length: Math.min(concurrency, queue.length) }, lane));
