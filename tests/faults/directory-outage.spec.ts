@@ -46,7 +46,7 @@ afterAll(async () => {
     if (scenario.failed || crashed.length > 0) process.stderr.write(`faults ${s}: crashed: ${crashed.join(', ') || 'none'}\n${pipeline.tails(80)}\n`);
     await pipeline.stop();
   }
-  ds = await Side.open(config, 'ds').catch(() => undefined);
+  ds ??= await Side.open(config, 'ds').catch(() => undefined);
   await ad?.deleteTree(adOu).catch(() => undefined);
   await ds?.deleteTree(dsOu).catch(() => undefined);
   await ad?.close();
@@ -62,6 +62,7 @@ describe(`a destination directory stopped for 45 s during a burst (run ${s})`, (
   step(`389-ds stopped, ${USERS} users created in AD, 389-ds started after 45 s: all arrive, nobody restarts anything`, async () => {
     const live = pipeline as Pipeline;
     await ds?.close();
+    ds = undefined;
     await stopServer('ds');
     const stoppedAt = Date.now();
     for (let i = 0; i < USERS; i++) {
@@ -94,7 +95,12 @@ describe(`a destination directory stopped for 45 s during a burst (run ${s})`, (
 
   step('both directories compared in full: 0 lost, 0 extra, 0 different', async () => {
     const diff = await compareTrees(ad, adOu, ds as Side, dsOu, adCorp, dsCorp);
-    expect({ lost: diff.lost.length, extra: diff.extra.length, different: diff.different.length }).toEqual({ lost: 0, extra: 0, different: 0 });
+    expect({ lost: diff.lost.length, extra: diff.extra.length, different: diff.different.length, detail: describeDifference(diff) }).toEqual({
+      lost: 0,
+      extra: 0,
+      different: 0,
+      detail: expect.any(String),
+    });
     expect(diff.matched).toBe(USERS);
   }, 60_000);
 });

@@ -14,5 +14,23 @@ export async function stopServer(server: StackServer): Promise<void> {
 
 /** Starts it again and waits until it listens: `npm run stack -- start <server>`. */
 export async function startServer(server: StackServer): Promise<void> {
-  await run('bash', [join(ROOT, 'scripts', 'stack.sh'), 'start', server], { timeout: 120_000 });
+  // In a session of its own: the server must outlive this test process (and any signal sent to its group).
+  await run('setsid', ['bash', join(ROOT, 'scripts', 'stack.sh'), 'start', server], { timeout: 120_000 });
+}
+
+const DS_PIDFILE = '/run/dirsrv/slapd-idsync.pid';
+
+/** Freezes 389-ds (SIGSTOP): it keeps accepting TCP connections in the kernel and answers nothing, like a hung server. */
+export async function freezeDirectoryServer(): Promise<void> {
+  await run('bash', ['-c', `kill -STOP "$(cat ${DS_PIDFILE})"`]);
+}
+
+export async function thawDirectoryServer(): Promise<void> {
+  await run('bash', ['-c', `kill -CONT "$(cat ${DS_PIDFILE})"`]);
+}
+
+/** TCP sockets a process holds towards a port, in any state (connecting, established, closing). */
+export async function socketsTo(pid: number, port: number): Promise<number> {
+  const { stdout } = await run('ss', ['-Htanp', 'dport', '=', `:${port}`]);
+  return stdout.split('\n').filter((line) => line.includes(`pid=${pid},`)).length;
 }

@@ -200,6 +200,11 @@ export class Pipeline {
     this.running.delete(name);
   }
 
+  /** The process id of a running service (fault tests count its sockets). */
+  pid(name: ProcessName): number | undefined {
+    return this.running.get(name)?.process.pid;
+  }
+
   isRunning(name: ProcessName): boolean {
     const running = this.running.get(name);
     return running !== undefined && running.process.exitCode === null;
