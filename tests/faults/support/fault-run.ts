@@ -1,0 +1,128 @@
+import { type SyncConfig } from '@idsync/config';
+import { stackConfig, uniqueSuffix, requireStackServers } from '../../integration/support/stack';
+import { Scenario } from '../../integration/support/scenario';
+import { Side } from '../../integration/e2e/directories';
+import { eventually, Pipeline } from '../../integration/e2e/pipeline';
+import { compareTrees, describeDifference } from './compare';
+
+/**
+ * One fault case on the demo pipes: the five services started on an isolated configuration, a test OU of its own
+ * below OU=Corp (AD) / ou=Corp (389-ds), and, whatever happens, the services stopped, the fault undone
+ * (`restore`) and the OU removed at the end. Steps read like the case: create users, break something, wait for
+ * them on the other side, compare the two trees in full.
+ */
+export class FaultRun {
+  readonly config: SyncConfig = stackConfig();
+  readonly suffix = uniqueSuffix();
+  readonly scenario = new Scenario(300_000);
+  readonly adCorp: string;
+  readonly dsCorp: string;
+  readonly ou: string;
+  readonly adOu: string;
+  readonly dsOu: string;
+  pipeline: Pipeline | undefined;
+  ad!: Side;
+  /** Closed (undefined) while the directory is down; `openDirectory()` opens it again. */
+  ds: Side | undefined;
+
+  /** `tag`: two letters naming the case in entry names; `restore`: undoes the fault if a step failed half-way. */
+  constructor(
+    tag: string,
+    private readonly restore: () => Promise<void>,
+  ) {
+    this.adCorp = `OU=Corp,${this.config.directories['ad']?.baseDn ?? ''}`;
+    this.dsCorp = `ou=Corp,${this.config.directories['ds']?.baseDn ?? ''}`;
+    this.ou = `${tag}${this.suffix}`;
+    this.adOu = `OU=${this.ou},${this.adCorp}`;
+    this.dsOu = `ou=${this.ou},${this.dsCorp}`;
+    beforeAll(async () => {
+      await requireStackServers(this.config);
+      this.ad = await Side.open(this.config, 'ad');
+      this.ds = await Side.open(this.config, 'ds');
+      this.pipeline = await Pipeline.start(this.suffix);
+    }, 180_000);
+    afterAll(async () => {
+      await this.restore().catch(() => undefined);
+      if (this.pipeline) {
+        const crashed = this.pipeline.crashed();
+        if (this.scenario.failed || crashed.length > 0) {
+          process.stderr.write(`faults ${this.suffix}: crashed: ${crashed.join(', ') || 'none'}\n${this.pipeline.tails(80)}\n`);
+        }
+        await this.pipeline.stop();
+      }
+      this.ds ??= await Side.open(this.config, 'ds').catch(() => undefined);
+      await this.ad?.deleteTree(this.adOu).catch(() => undefined);
+      await this.ds?.deleteTree(this.dsOu).catch(() => undefined);
+      await this.ad?.close();
+      await this.ds?.close();
+    }, 180_000);
+  }
+
+  get live(): Pipeline {
+    if (!this.pipeline) throw new Error('the services did not start');
+    return this.pipeline;
+  }
+
+  get directory(): Side {
+    if (!this.ds) throw new Error('the directory connection is closed (the directory is down)');
+    return this.ds;
+  }
+
+  /** The test OU, created in AD and seen in 389-ds: the pipeline works before the fault. */
+  async createOu(): Promise<void> {
+    await this.ad.add(this.adOu, { objectClass: ['top', 'organizationalUnit'], ou: this.ou });
+    await eventually('the OU in 389-ds', () => this.directory.read(this.dsOu), (e) => e !== null, 30_000);
+  }
+
+  async closeDirectory(): Promise<void> {
+    await this.ds?.close();
+    this.ds = undefined;
+  }
+
+  async openDirectory(): Promise<void> {
+    this.ds ??= await Side.open(this.config, 'ds');
+  }
+
+  /** `count` users created in AD's test OU, one after the other. */
+  async createUsers(count: number, name: string): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const sam = `${name.slice(0, 3).toLowerCase()}${i}x${this.suffix}`.slice(0, 20);
+      await this.ad.add(`CN=${name} ${i} ${this.suffix},${this.adOu}`, {
+        objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+        cn: `${name} ${i} ${this.suffix}`,
+        sAMAccountName: sam,
+        givenName: `${name}${i}`,
+        sn: this.suffix,
+        mail: `${sam}@example.test`,
+      });
+    }
+  }
+
+  async waitForUsersInDirectory(count: number, timeoutMs: number): Promise<void> {
+    await eventually(
+      `all ${count} users in 389-ds`,
+      async () => (await this.directory.below(this.dsOu, '(objectClass=inetOrgPerson)', ['1.1'])).size,
+      (n) => n === count,
+      timeoutMs,
+      2_000,
+    );
+  }
+
+  /** Both directories compared in full below the test OU: nothing lost, nothing extra, nothing different. */
+  async expectTreesEqual(entries: number): Promise<void> {
+    const diff = await compareTrees(this.ad, this.adOu, this.directory, this.dsOu, this.adCorp, this.dsCorp);
+    expect({ lost: diff.lost.length, extra: diff.extra.length, different: diff.different.length, detail: describeDifference(diff) }).toEqual({
+      lost: 0,
+      extra: 0,
+      different: 0,
+      detail: expect.any(String),
+    });
+    expect(diff.matched).toBe(entries);
+  }
+
+  /** A service's /health answer (readiness). */
+  async health(name: 'ds-writer' | 'ad-writer' | 'mapper'): Promise<{ status?: string; info?: Record<string, unknown>; error?: Record<string, unknown> }> {
+    const response = await fetch(`http://127.0.0.1:${this.live.ports[name]}/health`, { signal: AbortSignal.timeout(10_000) });
+    return (await response.json()) as { status?: string; info?: Record<string, unknown>; error?: Record<string, unknown> };
+  }
+}
