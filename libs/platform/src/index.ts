@@ -1,8 +1,8 @@
 export { configSecrets, runService, type ServiceContext } from './bootstrap';
 export { HealthModule, HealthProbeError, HEALTH_PROBES, LIVENESS_PROBES, type HealthProbe } from './health';
 export { createKafka, createProducer, ensureTopics } from './kafka';
-export { createOneShotClient, DirectoryBindError, DirectoryUnavailableError, LdapConnectionLostError, openLdapSession, readRootDse, tlsOptions, type LdapSession } from './ldap';
-export { isLdapResult, LdapPool, LdapTimeoutError, type LdapPoolOptions, type LdapPoolStatus } from './ldap-pool';
+export { DirectoryBindError, DirectoryUnavailableError, LdapConnectionLostError, openLdapSession, readRootDse, tlsOptions, type LdapSession } from './ldap';
+export { LdapPool, LdapTimeoutError, type LdapPoolOptions, type LdapPoolStatus } from './ldap-pool';
 export { JsonLogger, LOG_LEVELS, type LogFields, type LogLevel } from './logger';
 export { SecretRedactor } from './redact';
 export { directoryProbe, kafkaProbe } from './probes';
@@ -11,4 +11,4 @@ export { namedDirectory, writerCredentials } from './directories';
 export { ChangePublisher, CheckpointTooLargeError, fetchStoredCheckpoint, type ChangePublisherOptions, type StoredCheckpoint } from './change-publisher';
 export { Counter, Metrics, MetricsModule } from './metrics';
 export { backoffDelay, classifyFailure, DEFAULT_BACKOFF, deadLetter, DONE, FAILURE_ACTIONS, isMembershipLost, MEMBERSHIP_LOST_ERRORS, RecordLoopCrashedError, RecordLoopStalledError, RecordLoopStoppedError, retryUntilStarted, runRecordLoop, type BackoffOptions, type BatchContext, type FailureAction, type LoopRecord, type RecordLoop, type RecordLoopFatalError, type RecordLoopOptions, type RecordOutcome } from './consumer-loop';
-export { consumerLoopLivenessProbe, consumerLoopProbe, DEFAULT_LOOP_JUDGE, handlerStalled, judgeLoop, LOOP_STATES, loopDetails, TERMINAL_LOOP_STATES, type ConsumerLoopProbeOptions, type LoopAssignment, type LoopJudgeOptions, type LoopState, type LoopStatus, type LoopVerdict } from './loop-health';
+export { consumerLoopProbes, DEFAULT_LOOP_JUDGE, handlerStalled, judgeLoop, LOOP_STATES, loopDetails, TERMINAL_LOOP_STATES, type ConsumerLoopProbeOptions, type LoopAssignment, type LoopJudgeOptions, type LoopState, type LoopStatus, type LoopVerdict } from './loop-health';

@@ -142,6 +142,11 @@ export function consumerLoopLivenessProbe(name: string, loop: () => { status(): 
   return loopProbe(name, loop, options, 'live');
 }
 
+/** Both probes of a consumer loop, as a service wires them: readiness into `probes`, liveness into `liveness`. */
+export function consumerLoopProbes(name: string, loop: () => { status(): LoopStatus } | undefined): { readiness: HealthProbe; liveness: HealthProbe } {
+  return { readiness: consumerLoopProbe(name, loop), liveness: consumerLoopLivenessProbe(name, loop) };
+}
+
 function loopProbe(name: string, loop: () => { status(): LoopStatus } | undefined, options: ConsumerLoopProbeOptions, verdict: 'ready' | 'live'): HealthProbe {
   const judge: LoopJudgeOptions = {
     joinGraceMs: options.joinGraceMs ?? DEFAULT_LOOP_JUDGE.joinGraceMs,

@@ -1,8 +1,7 @@
 import { type WriteRequest } from '@idsync/contracts';
 import { type DirectoryConfig, type DirectoryKind, type SyncConfig } from '@idsync/config';
 import { type Dn, dnEquals, formatDn, isInSubtree, normalizeAttributeType, parentDn, parseDn } from '@idsync/mapping';
-import { LdapPool, type LdapPoolStatus, namedDirectory, writerCredentials } from '@idsync/platform';
-import { type Client } from 'ldapts';
+import { LdapPool, namedDirectory, writerCredentials } from '@idsync/platform';
 import { type Keyring, keyringFromConfig, type SecretsConfig } from '@idsync/secrets';
 import { Attribute, Change, EqualityFilter, type Filter, OrFilter } from 'ldapts';
 import { attributeKey, AttributeKnowledge, type AttributeKnowledgeOptions } from './attributes';
@@ -120,10 +119,6 @@ export class DirectoryWriter {
     await this.pool.close();
   }
 
-  /** The connections to the destination: how many are open, being opened, busy, and dropped so far. */
-  connectionStatus(): LdapPoolStatus {
-    return this.pool.status();
-  }
 
   /**
    * Applies one request. Throws WriteError (outcome retry | stop | dead-letter) when it cannot be done now.
@@ -190,10 +185,6 @@ export class DirectoryWriter {
     return { plan: planWrite(resolved, entry, planOptions), foundBy };
   }
 
-  /** One LDAP operation on a pooled connection (see LdapPool: it settles within the directory's timeouts). */
-  private ldap<T>(operation: (client: Client) => Promise<T>): Promise<T> {
-    return this.pool.run(operation);
-  }
 
   /** Attributes to read: those the request touches (not passwords: never readable as written), objectClass, and AD's GUID. */
   private readAttributes(request: WriteRequest): string[] {
@@ -208,7 +199,7 @@ export class DirectoryWriter {
 
   private async read(dn: string, attributes: string[]): Promise<CurrentEntry | null> {
     try {
-      const { searchEntries } = await this.ldap((client) => client.search(dn, {
+      const { searchEntries } = await this.pool.run((client) => client.search(dn, {
         scope: 'base',
         filter: '(objectClass=*)',
         attributes,
@@ -233,7 +224,7 @@ export class DirectoryWriter {
     for (const query of correlationQueries(request)) {
       let entries: CurrentEntry[];
       try {
-        const { searchEntries } = await this.ldap((client) => client.search(this.searchBase, {
+        const { searchEntries } = await this.pool.run((client) => client.search(this.searchBase, {
           scope: 'sub',
           filter: query.filter,
           attributes,
@@ -265,7 +256,7 @@ export class DirectoryWriter {
     const names = [...new Set(request.attributes.map((change) => change.name))];
     if (names.length === 0) return [];
     const filters: Filter[] = names.map((attribute) => new EqualityFilter({ attribute, value: removed }));
-    const { searchEntries } = await this.ldap((client) => client.search(this.searchBase, {
+    const { searchEntries } = await this.pool.run((client) => client.search(this.searchBase, {
       scope: 'sub',
       filter: filters.length === 1 ? (filters[0] as Filter) : new OrFilter({ filters }),
       attributes: names,
@@ -291,21 +282,21 @@ export class DirectoryWriter {
     switch (step.kind) {
       case 'add': {
         const attributes = step.attributes.map((a) => new Attribute({ type: a.name, values: ldapValues(a.values) }));
-        await this.withParents(step.dn, createdParents, () => this.ldap((client) => client.add(step.dn, attributes)));
+        await this.withParents(step.dn, createdParents, () => this.pool.run((client) => client.add(step.dn, attributes)));
         return;
       }
       case 'modify':
-        await this.ldap((client) => client.modify(step.dn, step.changes.map(toChange)));
+        await this.pool.run((client) => client.modify(step.dn, step.changes.map(toChange)));
         return;
       case 'delete':
-        await this.ldap((client) => client.del(step.dn));
+        await this.pool.run((client) => client.del(step.dn));
         return;
       case 'modify-dn':
         // ldapts sends newSuperior when the new DN has an unescaped comma: the full DN for a move, the RDN otherwise.
         if (step.newSuperior === null) {
-          await this.ldap((client) => client.modifyDN(step.dn, step.newRdn));
+          await this.pool.run((client) => client.modifyDN(step.dn, step.newRdn));
         } else {
-          await this.withParents(step.newDn, createdParents, () => this.ldap((client) => client.modifyDN(step.dn, step.newDn)));
+          await this.withParents(step.newDn, createdParents, () => this.pool.run((client) => client.modifyDN(step.dn, step.newDn)));
         }
         return;
     }
@@ -341,7 +332,7 @@ export class DirectoryWriter {
       type === 'ou' ? ['top', 'organizationalUnit'] : type === 'cn' ? (this.kind === 'active-directory' ? ['top', 'container'] : ['top', 'nsContainer']) : null;
     if (classes === null) throw new InvalidEntryError(`cannot create parent ${text}: no container class for naming attribute ${ava.type}`, { dn: text });
     try {
-      await this.ldap((client) => client.add(text, [new Attribute({ type: 'objectClass', values: classes }), new Attribute({ type: ava.type, values: [ava.value] })]));
+      await this.pool.run((client) => client.add(text, [new Attribute({ type: 'objectClass', values: classes }), new Attribute({ type: ava.type, values: [ava.value] })]));
       created.push(text);
     } catch (error) {
       if ((error as { code?: unknown }).code !== 68) throw error; // created meanwhile by another writer: fine

@@ -2,8 +2,7 @@ import { type BeforeApplicationShutdown, type DynamicModule, type OnApplicationB
 import { type Kafka } from 'kafkajs';
 import { serviceGroupId, type SyncConfig } from '@idsync/config';
 import {
-  consumerLoopLivenessProbe,
-  consumerLoopProbe,
+  consumerLoopProbes,
   createKafka,
   directoryProbe,
   ensureTopics,
@@ -147,11 +146,11 @@ export function writerServiceModule(service: WriterServiceName, { config, logger
     // The loop gave up with its offsets uncommitted (a bug, the destination refuses our account, a hung write): exit non-zero.
     onFatal: exitOnFatal(service, logger),
   });
-  const loop = (): RecordLoop | undefined => writer.recordLoop;
+  const loop = consumerLoopProbes(service, () => writer.recordLoop);
   const module = ServiceModule.create({
     logger,
-    probes: [kafkaProbe(kafka), directoryProbe(block.destination, destination, credentials), consumerLoopProbe(service, loop)],
-    liveness: [consumerLoopLivenessProbe(service, loop)],
+    probes: [kafkaProbe(kafka), directoryProbe(block.destination, destination, credentials), loop.readiness],
+    liveness: [loop.liveness],
     event: `${service}.destination`,
     report: async () => ({ destination: block.destination, bindDn: credentials.bindDn, dryRun: block.dryRun, groupId: writer.groupId, consumes: writer.inputTopic }),
     providers: [{ provide: WriterService, useValue: writer }],

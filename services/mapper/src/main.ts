@@ -1,4 +1,4 @@
-import { consumerLoopLivenessProbe, consumerLoopProbe, createKafka, exitOnFatal, kafkaProbe, Metrics, MetricsModule, runService, ServiceModule } from '@idsync/platform';
+import { consumerLoopProbes, createKafka, exitOnFatal, kafkaProbe, Metrics, MetricsModule, runService, ServiceModule } from '@idsync/platform';
 import { MapperService } from './mapper-service';
 
 void runService('mapper', ({ config, logger }) => {
@@ -12,11 +12,11 @@ void runService('mapper', ({ config, logger }) => {
     // The loop gave up with its offsets uncommitted (a bug, a stalled handler, a crashed consumer): exit non-zero.
     onFatal: exitOnFatal('mapper', logger),
   });
-  const loop = () => mapper.recordLoop;
+  const loop = consumerLoopProbes('mapper', () => mapper.recordLoop);
   const service = ServiceModule.create({
     logger,
-    probes: [kafkaProbe(kafka), consumerLoopProbe('mapper', loop)],
-    liveness: [consumerLoopLivenessProbe('mapper', loop)],
+    probes: [kafkaProbe(kafka), loop.readiness],
+    liveness: [loop.liveness],
     event: 'mapper.pipes',
     report: async () => ({ groupId: mapper.groupId, consumes: mapper.inputTopics, pipes: mapper.mapper.describe() }),
     providers: [{ provide: MapperService, useValue: mapper }],
