@@ -92,6 +92,11 @@ const kafkaSchema = z
         deadLetter: topicSchema,
         /** Compacted; the detectors' positions (DirSync cookie, change number), written in the same transaction as the events. */
         checkpoints: topicSchema,
+        /**
+         * Compacted; the links between synchronized entries (source id -> destination id) the writers record and act
+         * on. Every writer reads all of it; other systems may read it as the identity graph (libs/contracts).
+         */
+        links: topicSchema,
       })
       .strict(),
   })

@@ -2,14 +2,16 @@ import fc from 'fast-check';
 import {
   decodeDeadLetter,
   decodeEntryChange,
+  decodeLink,
   decodeWriteRequest,
   encodeDeadLetter,
   encodeEntryChange,
+  encodeLink,
   encodeWriteRequest,
 } from './codec';
 import { UndecodableRecordError, UnencodableRecordError } from './errors';
 import { canonicalGuid } from './guid';
-import { entryKey } from './keys';
+import { entryKey, linkKey, parseLinkKey } from './keys';
 import {
   CHANGE_OPERATIONS,
   ENTRY_ID_KINDS,
@@ -19,6 +21,8 @@ import {
   type AttributeChange,
   type DeadLetter,
   type EntryChangeEvent,
+  type EntryLink,
+  LINK_ORIGINS,
   type SourcePosition,
   type WriteRequest,
 } from './types';
@@ -241,6 +245,62 @@ describe('dead-letter records', () => {
         expect(decodeDeadLetter(encodeDeadLetter(letter))).toStrictEqual(letter);
       }),
     );
+  });
+});
+
+describe('link records', () => {
+  const link: EntryLink = {
+    pipe: 'ad-to-ds',
+    source: { directory: 'ad', kind: 'objectGUID', value: 'c0a8e5f2-1b3d-4e7a-9f60-8d2b4c6e1a07' },
+    destination: { directory: 'ds', kind: 'entryUUID', value: '7145e626-b475-4e2a-a8c8-8b33d773cbcc' },
+    origin: 'created',
+    linkedAt: 1_790_000_000_000,
+    linkedBy: 'ds-writer',
+  };
+
+  it('round-trip with schema id 4', () => {
+    const encoded = encodeLink(link);
+    expect(encoded.subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 4]));
+    expect(decodeLink(encoded)).toStrictEqual(link);
+  });
+
+  it('are keyed by pipe, source id and destination id, and the key reads back', () => {
+    expect(linkKey(link)).toBe('ad-to-ds/c0a8e5f2-1b3d-4e7a-9f60-8d2b4c6e1a07/7145e626-b475-4e2a-a8c8-8b33d773cbcc');
+    expect(parseLinkKey(linkKey(link))).toEqual({
+      pipe: 'ad-to-ds',
+      source: 'c0a8e5f2-1b3d-4e7a-9f60-8d2b4c6e1a07',
+      destination: '7145e626-b475-4e2a-a8c8-8b33d773cbcc',
+    });
+  });
+
+  it.each(['', 'ad-to-ds', 'ad-to-ds/x/y', 'AD/c0a8e5f2-1b3d-4e7a-9f60-8d2b4c6e1a07/7145e626-b475-4e2a-a8c8-8b33d773cbcc', 'a/b/c/d'])(
+    'key %j is not a link key',
+    (key) => expect(parseLinkKey(key)).toBeNull(),
+  );
+
+  it('round-trip any link', () => {
+    const end = (directory: string) =>
+      fc.record({ directory: fc.constant(directory), kind: fc.constantFrom(...ENTRY_ID_KINDS), value: fc.uuid() });
+    fc.assert(
+      fc.property(
+        fc.record({
+          pipe: fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/),
+          source: end('ad'),
+          destination: end('ds'),
+          origin: fc.constantFrom(...LINK_ORIGINS),
+          linkedAt: fc.integer({ min: 0, max: 2 ** 45 }),
+          linkedBy: fc.constantFrom('ad-writer', 'ds-writer', 'cli'),
+        }),
+        (any) => {
+          expect(decodeLink(encodeLink(any))).toEqual(any);
+          expect(parseLinkKey(linkKey(any))).toEqual({ pipe: any.pipe, source: any.source.value, destination: any.destination.value });
+        },
+      ),
+    );
+  });
+
+  it('refuse to decode a tombstone as a link', () => {
+    expect(() => decodeLink(null)).toThrow(UndecodableRecordError);
   });
 });
 

@@ -4,6 +4,7 @@ import { avroType, currentSchema, schemaById, type SchemaSubject, type SchemaVer
 import {
   type DeadLetter,
   type EntryChangeEvent,
+  type EntryLink,
   type EventSource,
   type SourcePosition,
   type SourceSystem,
@@ -36,6 +37,15 @@ export function encodeDeadLetter(letter: DeadLetter): Buffer {
 
 export function decodeDeadLetter(record: Buffer | null): DeadLetter {
   return decode('dead-letter', record) as DeadLetter;
+}
+
+export function encodeLink(link: EntryLink): Buffer {
+  return encode('link', link);
+}
+
+/** A links-topic value; a tombstone (null value) is not a link: read its key with parseLinkKey. */
+export function decodeLink(record: Buffer | null): EntryLink {
+  return decode('link', record) as EntryLink;
 }
 
 function encode(subject: SchemaSubject, value: unknown): Buffer {

@@ -17,3 +17,28 @@ export const PIPE_HEADER = 'idsync-pipe';
  * again (an add that meets an entry after all falls back to find and compare). Value: the resync's run id.
  */
 export const ABSENT_HEADER = 'idsync-absent-at-destination';
+
+/** What a links-topic key names: enough to drop a link whose value compaction already removed. */
+export interface LinkKey {
+  readonly pipe: string;
+  readonly source: string;
+  readonly destination: string;
+}
+
+const LINK_KEY = /^([a-z][a-z0-9-]*)\/([0-9a-f-]{36})\/([0-9a-f-]{36})$/;
+
+/**
+ * Key of a link on the links topic: `<pipe>/<source id>/<destination id>` (pipe names are lower-case words, ids
+ * lower-case UUIDs, so `/` never occurs inside a part). One key per linked pair: replacing a link is a new key and a
+ * tombstone for the old one, and a tombstone alone still says which two entries were unlinked.
+ */
+export function linkKey(link: { readonly pipe: string; readonly source: EntryId; readonly destination: EntryId }): string {
+  return `${link.pipe}/${link.source.value}/${link.destination.value}`;
+}
+
+/** The parts of a links-topic key; null when the text is not one. */
+export function parseLinkKey(key: string): LinkKey | null {
+  const match = LINK_KEY.exec(key);
+  if (match === null) return null;
+  return { pipe: match[1] as string, source: match[2] as string, destination: match[3] as string };
+}

@@ -44,6 +44,7 @@ describe('schema files', () => {
     expect(schemaById(1)).toEqual({ id: 1, subject: 'entry-change', version: 1 });
     expect(schemaById(2)).toEqual({ id: 2, subject: 'write-request', version: 1 });
     expect(schemaById(3)).toEqual({ id: 3, subject: 'dead-letter', version: 1 });
+    expect(schemaById(4)).toEqual({ id: 4, subject: 'link', version: 1 });
   });
 
   it.each(onDisk)('for $subject: the newest version is the one codecs write', ({ subject, versions }) => {

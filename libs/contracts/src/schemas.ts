@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Type, types as avroTypes } from 'avsc';
 
 /** Record families, one Avro schema history each: schemas/<subject>/v<version>.avsc. */
-export const SCHEMA_SUBJECTS = ['entry-change', 'write-request', 'dead-letter'] as const;
+export const SCHEMA_SUBJECTS = ['entry-change', 'write-request', 'dead-letter', 'link'] as const;
 export type SchemaSubject = (typeof SCHEMA_SUBJECTS)[number];
 
 export interface SchemaVersion {
@@ -21,6 +21,7 @@ export const SCHEMA_REGISTRY: readonly SchemaVersion[] = [
   { id: 1, subject: 'entry-change', version: 1 },
   { id: 2, subject: 'write-request', version: 1 },
   { id: 3, subject: 'dead-letter', version: 1 },
+  { id: 4, subject: 'link', version: 1 },
 ];
 
 /** The .avsc files ship with the package: found from src/ (ts-jest) and dist/ (build) alike. */

@@ -112,3 +112,25 @@ export interface DeadLetter {
   readonly value: Buffer | null;
   readonly failedAt: number;
 }
+
+/** One entry of a link: an EntryId and the (configured) directory it lives in. */
+export interface LinkEnd extends EntryId {
+  readonly directory: string;
+}
+
+/** How a writer came to link a destination entry to a source entry. */
+export const LINK_ORIGINS = ['created', 'dn', 'previous-dn', 'correlation', 'resync'] as const;
+export type LinkOrigin = (typeof LINK_ORIGINS)[number];
+
+/**
+ * A source entry and the destination entry a writer made or found for it (links topic, compacted). Writers act on
+ * the linked entry, whatever its DN; a tombstone for the link's key removes it when either entry is deleted.
+ */
+export interface EntryLink {
+  readonly pipe: string;
+  readonly source: LinkEnd;
+  readonly destination: LinkEnd;
+  readonly origin: LinkOrigin;
+  readonly linkedAt: number;
+  readonly linkedBy: string;
+}

@@ -438,6 +438,31 @@ describe('mapChange: the directory server to Active Directory', () => {
     ]);
   });
 
+  it('maps a rename whose previous DN the detector does not know to a rename the writer resolves by link', () => {
+    const event = dsEvent({
+      eventId: 'ds:changelog:4720',
+      entryId: { kind: 'entryUUID', value: '5a0c9e1d-8b7f-4e2a-9c3d-1f2e3d4c5b6a' },
+      op: 'rename',
+      dn: 'cn=Sales Staff,ou=Groups,dc=example,dc=com',
+      previousDn: null,
+      objectClasses: ['top', 'groupOfNames'],
+      attributes: [
+        { name: 'cn', op: 'add', values: ['Sales Staff'] },
+        { name: 'cn', op: 'delete', values: ['Sales Team'] },
+      ],
+    });
+    const result = expectMapped(mapChange(event, dsToAd));
+    expect(result.requests).toEqual([
+      expect.objectContaining({
+        op: 'rename',
+        sourceEntryId: { kind: 'entryUUID', value: '5a0c9e1d-8b7f-4e2a-9c3d-1f2e3d4c5b6a' },
+        dn: 'cn=Sales Staff,OU=Groups,OU=Corp,DC=example,DC=test',
+        previousDn: null,
+        attributes: [],
+      }),
+    ]);
+  });
+
   it('fails with a MappingError naming the event, the entry and the missing template attribute', () => {
     const event = { ...dsPersonAdd, eventId: 'ds:changelog:4713', attributes: dsPersonAdd.attributes.filter((a) => a.name !== 'givenName') };
     const error = mappingError(() => mapChange(event, dsToAd));

@@ -5,7 +5,8 @@
  * - add -> upsert of every mapped attribute (snapshot too; a snapshot in a class that allows modifies but not
  *   creates becomes a modify replacing every mapped attribute, so it never creates).
  * - modify -> modify with the value-level changes mapped (add / delete / replace kept).
- * - rename -> rename from the mapped previous DN to the mapped DN, with any changed attributes mapped, except
+ * - rename -> rename from the mapped previous DN (null when the event has none: the writer finds the entry by
+ *   its link) to the mapped DN, with any changed attributes mapped, except
  *   the destination's naming (RDN) attributes, which the rename itself sets.
  * - delete -> delete of the mapped DN, plus an `unlink` when the pipe maps member attributes with `dn: true`,
  *   so the writer removes the deleted entry's DN from groups.
@@ -217,11 +218,11 @@ export function mapChange(event: EntryChangeEvent, pipe: CompiledPipe): MapResul
       if (!syncClass.modifies) {
         return dropped('operation-disabled', `sync class '${syncClass.name}' does not allow modifies (renames)`, syncClass.name);
       }
-      if (event.previousDn === null) fail(event, pipe, 'a rename event has no previousDn');
       const target = mapEntryDn(event, pipe, view, dn, 'entry DN');
-      const previous = mapEntryDn(event, pipe, view, parseEventDn(event, pipe, event.previousDn, 'previousDn'), 'previous DN');
+      // Without a previous DN (a rename read after a detector restart) the writer finds the entry by its link.
+      const previous = event.previousDn === null ? null : mapEntryDn(event, pipe, view, parseEventDn(event, pipe, event.previousDn, 'previousDn'), 'previous DN');
       // The rename itself sets the destination's naming attributes; changing them as well would fail.
-      const naming = new Set([...(target[0] ?? []), ...(previous[0] ?? [])].map((ava) => ava.type.toLowerCase()));
+      const naming = new Set([...(target[0] ?? []), ...(previous?.[0] ?? [])].map((ava) => ava.type.toLowerCase()));
       const attributes = changedAttributes(context).filter((change) => !naming.has(change.name.toLowerCase()));
       return mapped(context, [request(context, 0, 'rename', target, previous, attributes)]);
     }

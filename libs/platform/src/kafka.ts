@@ -52,8 +52,8 @@ export async function ensureTopics(admin: Admin, topics: KafkaConfig['topics']):
       topic: t.name,
       numPartitions: t.partitions,
       replicationFactor: t.replicationFactor,
-      // Only the latest position per detector matters.
-      ...(t === topics.checkpoints ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}),
+      // Only the latest position per detector, and the latest state of each link, matter.
+      ...(t === topics.checkpoints || t === topics.links ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}),
     })),
   });
   return missing.map((t) => t.name);

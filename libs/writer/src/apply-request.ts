@@ -7,7 +7,7 @@ import { type WritePlan } from './plan';
 /** What became of one request: done (applied, no-op, already applied, dry run) or dead-lettered with a reason. */
 export type RequestOutcome =
   | { readonly kind: 'done'; readonly result: ApplyResult; readonly attempts: number }
-  | { readonly kind: 'dead-letter'; readonly reason: string; readonly code: number | null; readonly attempts: number };
+  | { readonly kind: 'dead-letter'; readonly reason: string; readonly code: number | null; readonly attempts: number; readonly error: WriteError };
 
 export interface BoundedRetryOptions {
   /** Attempts for a failure that may resolve itself (a member or parent not there yet). Default 5. */
@@ -42,10 +42,10 @@ export async function applyRequest(
       return { kind: 'done', result: await writer.apply(request, hints), attempts: attempt };
     } catch (error) {
       if (!(error instanceof WriteError)) throw error;
-      if (error.outcome === 'dead-letter') return { kind: 'dead-letter', reason: error.message, code: error.code, attempts: attempt };
+      if (error.outcome === 'dead-letter') return { kind: 'dead-letter', reason: error.message, code: error.code, attempts: attempt, error };
       if (error.outcome !== 'retry' || !error.bounded) throw error;
       if (attempt >= attempts) {
-        return { kind: 'dead-letter', reason: `gave up after ${attempt} attempts: ${error.message}`, code: error.code, attempts: attempt };
+        return { kind: 'dead-letter', reason: `gave up after ${attempt} attempts: ${error.message}`, code: error.code, attempts: attempt, error };
       }
       options.onRetry?.(error, attempt);
       await sleep(delay);

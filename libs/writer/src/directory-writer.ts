@@ -9,6 +9,7 @@ import { classifyError, type Classification, type WriteStep } from './classify';
 import { correlationQueries } from './correlation';
 import { type CurrentEntry, currentEntry, type Modification } from './diff';
 import { AmbiguousCorrelationError, InvalidEntryError, WriteError } from './errors';
+import { endIn, entryIdOf, idAttribute, type KnownLink, LinkConflictError, otherEnd, type WriterLinks } from './links';
 import { resolvePasswords } from './passwords';
 import { type PlannedStep, planUnlink, planWrite, type WritePlan } from './plan';
 
@@ -37,6 +38,14 @@ export interface DirectoryWriterOptions {
    * serves one connection with a few threads only (389-ds: nsslapd-maxthreadsperconn, 5 by default).
    */
   readonly connections?: number;
+  /**
+   * The links (source id -> destination id) this writer acts on: modify, rename and delete find the linked entry
+   * by its id first, whatever its DN; DN and correlation only when no link exists. Without it the writer finds
+   * entries by DN and correlation only (tools that plan without a links view).
+   */
+  readonly links?: WriterLinks;
+  /** Source directory of each pipe whose requests this writer takes (needed with `links`). */
+  readonly pipeSources?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -55,7 +64,7 @@ export interface ApplyHints {
 }
 
 /** How the destination entry was found. */
-export const FOUND_BY = ['dn', 'previous-dn', 'correlation', 'none'] as const;
+export const FOUND_BY = ['link', 'dn', 'previous-dn', 'correlation', 'none'] as const;
 export type FoundBy = (typeof FOUND_BY)[number];
 
 export interface ApplyResult {
@@ -67,9 +76,30 @@ export interface ApplyResult {
   readonly alreadyApplied: readonly string[];
   /** Parent containers created for this request. */
   readonly createdParents: readonly string[];
+  /** What became of the request's link: recorded (new), kept, removed, or none (no links, dry run, nothing found). */
+  readonly link: 'recorded' | 'kept' | 'removed' | 'none';
+}
+
+/** Where the destination entry of a request was found, and the link that found it (or that the write will record). */
+interface Found {
+  readonly entry: CurrentEntry | null;
+  readonly foundBy: FoundBy;
+  /** The link the entry was found by. */
+  readonly link: KnownLink | null;
+  /** Set when the request needs nothing, before any plan (a delete of an entry whose link says it is gone). */
+  readonly settled: string | null;
 }
 
 const DEFAULT_MEMBER_ATTRIBUTES = ['member', 'uniqueMember'];
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function sameDn(a: string, b: string): boolean {
+  try {
+    return dnEquals(parseDn(a), parseDn(b));
+  } catch {
+    return a.toLowerCase() === b.toLowerCase();
+  }
+}
 const NO_SUCH_OBJECT = 32;
 
 /**
@@ -139,10 +169,12 @@ export class DirectoryWriter {
     let step: WriteStep = 'search';
     let dn: string | undefined = request.dn;
     try {
-      const { plan, foundBy } = absent ? this.planCreate(request) : await this.plan(request);
-      if (this.dryRun || plan.steps.length === 0) {
-        const outcome = plan.steps.length === 0 ? 'no-op' : 'dry-run';
-        return { result: { outcome, plan, foundBy, alreadyApplied: [], createdParents: [] }, raceOnAdd: false };
+      const { plan, found } = absent ? this.planCreate(request) : await this.planFound(request);
+      const { foundBy } = found;
+      if (this.dryRun) return { result: { outcome: plan.steps.length === 0 ? 'no-op' : 'dry-run', plan, foundBy, alreadyApplied: [], createdParents: [], link: 'none' }, raceOnAdd: false };
+      if (plan.steps.length === 0) {
+        const link = await this.settleLink(request, plan, found, false);
+        return { result: { outcome: 'no-op', plan, foundBy, alreadyApplied: [], createdParents: [], link }, raceOnAdd: false };
       }
       const alreadyApplied: string[] = [];
       const createdParents: string[] = [];
@@ -160,36 +192,110 @@ export class DirectoryWriter {
         }
       }
       const outcome = alreadyApplied.length === plan.steps.length ? 'already-applied' : 'applied';
-      return { result: { outcome, plan, foundBy, alreadyApplied, createdParents }, raceOnAdd };
+      step = 'search';
+      const link = raceOnAdd ? 'none' : await this.settleLink(request, plan, found, true);
+      return { result: { outcome, plan, foundBy, alreadyApplied, createdParents, link }, raceOnAdd };
     } catch (error) {
       throw this.toWriteError(error, step, request, dn);
     }
   }
 
   /** The create of an entry known to be absent: no read. */
-  private planCreate(request: WriteRequest): { plan: WritePlan; foundBy: FoundBy } {
+  private planCreate(request: WriteRequest): { plan: WritePlan; found: Found } {
     const resolved = resolvePasswords(request, { kind: this.kind, keyring: this.options.keyring });
-    return { plan: planWrite(resolved, null, { kind: this.kind, attributes: this.knowledge }), foundBy: 'none' };
+    return { plan: planWrite(resolved, null, { kind: this.kind, attributes: this.knowledge }), found: { entry: null, foundBy: 'none', link: null, settled: null } };
   }
 
   /** Finds and reads the destination entry, then plans. Exposed for dry runs and tests. */
   async plan(request: WriteRequest): Promise<{ plan: WritePlan; foundBy: FoundBy }> {
+    const { plan, found } = await this.planFound(request);
+    return { plan, foundBy: found.foundBy };
+  }
+
+  private async planFound(request: WriteRequest): Promise<{ plan: WritePlan; found: Found }> {
     const planOptions = { kind: this.kind, attributes: this.knowledge };
     if (request.op === 'unlink') {
       const holders = await this.holders(request);
-      return { plan: planUnlink(request, holders, planOptions), foundBy: holders.length > 0 ? 'dn' : 'none' };
+      return { plan: planUnlink(request, holders, planOptions), found: { entry: null, foundBy: holders.length > 0 ? 'dn' : 'none', link: null, settled: null } };
     }
     // Sealed passwords are opened first: a request that cannot be opened is dead-lettered before any read.
     const resolved = resolvePasswords(request, { kind: this.kind, keyring: this.options.keyring });
-    const { entry, foundBy } = await this.find(resolved);
-    return { plan: planWrite(resolved, entry, planOptions), foundBy };
+    const found = await this.find(resolved);
+    if (found.settled !== null) return { plan: { requestId: request.requestId, op: request.op, target: null, steps: [], reason: found.settled }, found };
+    const entry = found.entry;
+    // The linked entry is the one, wherever it is: a DN that differs is a rename this side has not seen (made while
+    // a detector was down, or repaired by a resync); move it while making it equal.
+    if (found.foundBy === 'link' && entry !== null && (resolved.op === 'upsert' || resolved.op === 'modify') && !sameDn(entry.dn, resolved.dn)) {
+      return { plan: planWrite({ ...resolved, op: 'rename', previousDn: entry.dn }, entry, planOptions), found };
+    }
+    return { plan: planWrite(resolved, entry, planOptions), found };
+  }
+
+  /** The source directory of the request's pipe; links need it (the writer only knows its own destination). */
+  private sourceDirectory(request: WriteRequest): string {
+    const source = this.options.pipeSources?.get(request.pipe);
+    if (source === undefined) {
+      throw new InvalidEntryError(`request ${request.requestId} names pipe '${request.pipe}', which is not a pipe of this writer's configuration`, {
+        requestId: request.requestId,
+        dn: request.dn,
+      });
+    }
+    return source;
+  }
+
+  /**
+   * After the write: records the link of an entry this request created or found by DN or correlation, removes the
+   * link of an entry it deleted. `wrote`: steps were sent (false: the destination already matched).
+   */
+  private async settleLink(request: WriteRequest, plan: WritePlan, found: Found, wrote: boolean): Promise<ApplyResult['link']> {
+    const links = this.options.links;
+    if (links === undefined || request.op === 'unlink') return 'none';
+    if (request.op === 'delete') {
+      if (found.link !== null && wrote) {
+        links.unlink(found.link);
+        return 'removed';
+      }
+      return 'none';
+    }
+    if (found.link !== null) return 'kept';
+    let entry = found.entry;
+    let origin: 'created' | 'dn' | 'previous-dn' | 'correlation' = found.foundBy === 'link' || found.foundBy === 'none' ? 'created' : found.foundBy;
+    const created = plan.steps.find((step) => step.kind === 'add');
+    if (created !== undefined) {
+      entry = await this.read(created.dn, [idAttribute(this.kind)]);
+      origin = 'created';
+    }
+    if (entry === null) return 'none';
+    const destination = entryIdOf(entry, this.kind);
+    if (destination === null) return 'none';
+    links.link({
+      pipe: request.pipe,
+      source: { directory: this.sourceDirectory(request), ...request.sourceEntryId },
+      destination: { directory: this.options.name, ...destination },
+      origin,
+    });
+    return 'recorded';
+  }
+
+  /** Reads the entry with this id (AD: by `<GUID=…>`; LDAP servers: `(entryUUID=…)`), or null when there is none. */
+  private async readById(id: string, attributes: string[]): Promise<CurrentEntry | null> {
+    if (!UUID_TEXT.test(id)) throw new InvalidEntryError(`linked id '${id}' is not a UUID`);
+    if (this.kind === 'active-directory') return this.read(`<GUID=${id.toLowerCase()}>`, attributes);
+    const { searchEntries } = await this.pool.run((client) => client.search(this.options.directory.baseDn, {
+      scope: 'sub',
+      filter: new EqualityFilter({ attribute: 'entryUUID', value: id.toLowerCase() }),
+      attributes,
+      sizeLimit: 2,
+      explicitBufferAttributes: this.knowledge.bufferAttributeNames(),
+    }));
+    const [first] = searchEntries;
+    return first === undefined ? null : currentEntry(first);
   }
 
 
   /** Attributes to read: those the request touches (not passwords: never readable as written), objectClass, and AD's GUID. */
   private readAttributes(request: WriteRequest): string[] {
-    const names = new Set<string>(['objectClass']);
-    if (this.kind === 'active-directory') names.add('objectGUID');
+    const names = new Set<string>(['objectClass', idAttribute(this.kind)]);
     for (const change of request.attributes) if (!this.knowledge.isPassword(change.name)) names.add(change.name);
     // AD: an account created without a password (546) is enabled when its first password arrives (planWrite).
     if (this.kind === 'active-directory' && request.attributes.some((c) => attributeKey(c.name) === 'unicodepwd')) names.add('userAccountControl');
@@ -213,8 +319,41 @@ export class DirectoryWriter {
     }
   }
 
-  private async find(request: WriteRequest): Promise<{ entry: CurrentEntry | null; foundBy: FoundBy }> {
+  /**
+   * The destination entry of a request: the linked entry (by its id, wherever it is now); without a link, by
+   * (previous) DN, then correlation, and an entry found that way must not be linked to another source entry.
+   */
+  private async find(request: WriteRequest): Promise<Found> {
     const attributes = this.readAttributes(request);
+    const links = this.options.links;
+    if (links === undefined) return { ...(await this.findByName(request, attributes)), link: null, settled: null };
+    const source = this.sourceDirectory(request);
+    const sourceId = request.sourceEntryId.value;
+    const link = links.counterpart(source, sourceId, this.options.name);
+    if (link !== null) {
+      const entry = await this.readById(endIn(link, this.options.name).value, attributes);
+      if (entry !== null) return { entry, foundBy: 'link', link, settled: null };
+      // The linked entry is gone (deleted here, by us or by someone): the link is over.
+      links.unlink(link);
+      if (request.op === 'delete') return { entry: null, foundBy: 'link', link: null, settled: `the linked entry ${endIn(link, this.options.name).value} is already gone` };
+    } else if (request.op === 'delete' && links.wasUnlinked(sourceId)) {
+      // Linked until its counterpart was deleted: this is the delete that did it, or its echo. Whatever has the DN now is another entry.
+      return { entry: null, foundBy: 'none', link: null, settled: `entry ${sourceId} was unlinked when its counterpart was deleted; nothing left to delete` };
+    }
+    const found = await this.findByName(request, attributes);
+    if (found.entry === null) return { ...found, link: null, settled: null };
+    const id = entryIdOf(found.entry, this.kind);
+    if (id !== null) {
+      const owner = links.counterpart(this.options.name, id.value, source);
+      if (owner !== null && otherEnd(owner, id.value).value !== sourceId) {
+        throw new LinkConflictError(request.pipe, sourceId, { dn: found.entry.dn, id: id.value }, otherEnd(owner, id.value).value, { requestId: request.requestId });
+      }
+    }
+    return { ...found, link: null, settled: null };
+  }
+
+  /** By (previous) DN, then by the correlation lists. */
+  private async findByName(request: WriteRequest, attributes: string[]): Promise<{ entry: CurrentEntry | null; foundBy: FoundBy }> {
     if (request.op === 'rename' && request.previousDn !== null) {
       const previous = await this.read(request.previousDn, attributes);
       if (previous !== null) return { entry: previous, foundBy: 'previous-dn' };

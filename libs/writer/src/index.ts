@@ -52,3 +52,4 @@ export { applyRequest, type BoundedRetryOptions, describePlan, type RequestOutco
 export { createWriteHandler, type WriteHandlerOptions, WriterStoppedError } from './write-handler';
 export { type Coalesced, coalesceEntryRequests, type CoalescedWrite } from './coalesce';
 export { WriterService, writerServiceModule, type WriterServiceName, type WriterServiceOptions } from './writer-service';
+export { endIn, entryIdOf, idAttribute, type KnownLink, LinkConflictError, otherEnd, type WriterLinks } from './links';

@@ -3,6 +3,7 @@ import { JsonLogger, type LoopRecord, Metrics, SecretRedactor } from '@idsync/pl
 import { ABSENT_HEADER } from '@idsync/contracts';
 import { type ApplyHints, type ApplyResult } from './directory-writer';
 import { InvalidEntryError, WriteError } from './errors';
+import { LinkConflictError } from './links';
 import { BatchAbortedError, createWriteHandler, WriterStoppedError } from './write-handler';
 
 const request = (n: number, extra: Partial<WriteRequest> = {}): WriteRequest => ({
@@ -27,6 +28,7 @@ const done = (plan: Partial<ApplyResult['plan']> = {}, outcome: ApplyResult['out
   foundBy: 'dn',
   alreadyApplied: [],
   createdParents: [],
+  link: 'none',
 });
 
 function setup(apply: (r: WriteRequest, hints?: ApplyHints) => Promise<ApplyResult>, dryRun = false) {
@@ -38,6 +40,35 @@ function setup(apply: (r: WriteRequest, hints?: ApplyHints) => Promise<ApplyResu
 }
 
 describe('createWriteHandler', () => {
+  it('reads the links topic to its end before writing, and publishes the batch\'s links before its offsets can be committed', async () => {
+    const calls: string[] = [];
+    const metrics = new Metrics();
+    const logger = new JsonLogger('ds-writer', 'debug', new SecretRedactor([]), () => undefined);
+    const links = { catchUp: async () => void calls.push('catch-up'), flush: async () => void calls.push('flush') };
+    const handle = createWriteHandler({ service: 'ds-writer', writer: { apply: async (r) => (calls.push(r.requestId), done()), isDryRun: false }, metrics, logger, links });
+    await handle([record(encodeWriteRequest(request(1, { attributes: [] })))]);
+    expect(calls).toEqual(['catch-up', 'e1/ad-to-ds/0', 'flush']);
+
+    calls.length = 0;
+    links.flush = async () => {
+      calls.push('flush');
+      throw Object.assign(new Error('broker away'), { retriable: true });
+    };
+    await expect(handle([record(encodeWriteRequest(request(2, { attributes: [] })))])).rejects.toThrow('broker away');
+    expect(calls).toEqual(['catch-up', 'e2/ad-to-ds/0', 'flush']);
+  });
+
+  it('counts and logs a link conflict with both ids when it is dead-lettered', async () => {
+    const { handle, lines, metrics } = setup(async (r) => {
+      throw new LinkConflictError('ad-to-ds', r.sourceEntryId.value, { dn: r.dn, id: '7145e626-b475-4e2a-a8c8-8b33d773cbcc' }, '0f0f0f0f-0000-4000-8000-000000000001');
+    });
+    const [outcome] = await handle([record(encodeWriteRequest(request(3, { op: 'delete', attributes: [] })))]);
+    expect(outcome).toEqual({ kind: 'dead-letter', reason: expect.stringContaining('link conflict') });
+    expect(metrics.render()).toMatch(/idsync_writer_link_conflicts_total\{pipe="ad-to-ds",service="ds-writer"\} 1/);
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line['msg'] === 'ds-writer.link.conflict');
+    expect(logged).toMatchObject({ sourceId: '6c1f1e4a-9b0e-4d3c-8a55-1f2e3d4c5b6a', foundId: '7145e626-b475-4e2a-a8c8-8b33d773cbcc', linkedTo: '0f0f0f0f-0000-4000-8000-000000000001' });
+  });
+
   it('says it is progressing after each entry, and stops writing once the loop aborts the batch (the records come again)', async () => {
     const controller = new AbortController();
     const applied: string[] = [];

@@ -4,6 +4,7 @@ import { applyRequest, type BoundedRetryOptions, describePlan } from './apply-re
 import { coalesceEntryRequests } from './coalesce';
 import { type ApplyHints, type ApplyResult } from './directory-writer';
 import { WriteError } from './errors';
+import { LinkConflictError } from './links';
 
 /**
  * The destination refuses the writer itself (credentials, access rights, transport security): no record can
@@ -37,6 +38,11 @@ export interface WriteHandlerOptions {
   readonly boundedRetry?: BoundedRetryOptions;
   /** Entries written side by side within one batch (each entry's own requests stay in order). Default 8. */
   readonly concurrency?: number;
+  /**
+   * The links the writer acts on: read up to the topic's end before a batch (links other writers recorded moments
+   * ago count), and the batch's new links and removals published before its offsets are committed.
+   */
+  readonly links?: { catchUp(): Promise<void>; flush(): Promise<void> };
 }
 
 /**
@@ -50,6 +56,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   const requests = metrics.counter('idsync_writer_requests_total', 'Write requests by service and result (applied, no-op, already-applied, dry-run, dead-letter; superseded: a later delete of the same entry in the batch made it pointless; merged: written as part of the next modify of the same entry)');
   const retries = metrics.counter('idsync_writer_retries_total', 'Write attempts retried, by service and LDAP result code (none: network)');
   const onRetry = (error: WriteError): void => retries.inc({ service, code: String(error.code ?? 'none') });
+  const conflicts = metrics.counter('idsync_writer_link_conflicts_total', 'Requests dead-lettered because the entry their DN or correlation found is linked to another source entry, by service and pipe');
   const concurrency = Math.max(1, options.concurrency ?? 8);
 
   const decode = (record: LoopRecord): WriteRequest | LoopOutcome => {
@@ -68,6 +75,18 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       const outcome = await applyRequest(writer, request, { ...options.boundedRetry, onRetry }, hints);
       if (outcome.kind === 'dead-letter') {
         if (countDeadLetter) requests.inc({ service, result: 'dead-letter' });
+        if (countDeadLetter && outcome.error instanceof LinkConflictError) {
+          const conflict = outcome.error;
+          conflicts.inc({ service, pipe: request.pipe });
+          logger.event('warn', `${service}.link.conflict`, {
+            requestId: request.requestId,
+            pipe: request.pipe,
+            sourceId: conflict.sourceId,
+            dn: conflict.found.dn,
+            foundId: conflict.found.id,
+            linkedTo: conflict.linkedTo,
+          });
+        }
         return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): ${outcome.reason}` };
       }
       const { result } = outcome;
@@ -117,6 +136,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   };
 
   return async (records, context) => {
+    await options.links?.catchUp();
     // One entry's requests (same key) apply in order; different entries apply side by side, a few at a time.
     const byEntry = new Map<string, number[]>();
     records.forEach((record, index) => {
@@ -141,7 +161,13 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     // Every lane has finished before anything is rethrown; a refusal of our account wins over an outage.
     const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
     const failure = failures.find((e) => e instanceof WriterStoppedError) ?? failures[0];
-    if (failure !== undefined) throw failure;
+    if (failure !== undefined) {
+      // What did succeed stays true: its links go out now if they can, else with the next batch.
+      await options.links?.flush().catch(() => undefined);
+      throw failure;
+    }
+    // Links recorded or removed by this batch reach the topic before its offsets are committed.
+    await options.links?.flush();
     return outcomes;
   };
 }

@@ -1,9 +1,11 @@
 import { type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
-import { type Kafka } from 'kafkajs';
+import { type Kafka, type Producer } from 'kafkajs';
+import { LinkRegistry, LinksView, linksViewProbes, LinkStore } from '@idsync/links';
 import { serviceGroupId, type SyncConfig } from '@idsync/config';
 import {
   consumerLoopProbes,
   createKafka,
+  createProducer,
   directoryProbe,
   ensureTopics,
   exitOnFatal,
@@ -45,6 +47,11 @@ export interface WriterServiceOptions {
  */
 export class WriterService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly writer: DirectoryWriter;
+  /** The writer's view of the links topic, and what it records there. */
+  readonly links: LinkRegistry;
+  readonly linksView: LinksView;
+  private readonly linkStore: LinkStore;
+  private readonly linkProducer: Producer;
   private readonly handleBatch: (records: readonly LoopRecord[], context?: BatchContext) => Promise<RecordOutcome[]>;
   private loop: RecordLoop | undefined;
   private starting: Promise<void> | undefined;
@@ -53,8 +60,20 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
   constructor(private readonly options: WriterServiceOptions) {
     const { config, service, metrics, logger } = options;
     const block = config.services[service];
-    this.writer = DirectoryWriter.forService(config, service, { dryRun: block.dryRun, createMissingParents: true, connections: block.connections });
-    this.handleBatch = createWriteHandler({ service, writer: this.writer, metrics, logger, concurrency: block.concurrency });
+    const topic = config.kafka.topics.links.name;
+    this.linkStore = LinkStore.open();
+    this.linksView = new LinksView({ kafka: options.kafka, topic, store: this.linkStore, logger, groupPrefix: this.groupId });
+    this.linkProducer = createProducer(options.kafka);
+    this.links = new LinkRegistry({ store: this.linkStore, view: this.linksView, producer: this.linkProducer, topic, service });
+    const pipeSources = new Map(config.pipes.filter((pipe) => pipe.destination === block.destination).map((pipe) => [pipe.name, pipe.source]));
+    this.writer = DirectoryWriter.forService(config, service, {
+      dryRun: block.dryRun,
+      createMissingParents: true,
+      connections: block.connections,
+      ...(block.dryRun ? {} : { links: this.links }),
+      pipeSources,
+    });
+    this.handleBatch = createWriteHandler({ service, writer: this.writer, metrics, logger, concurrency: block.concurrency, links: this.links });
   }
 
   get groupId(): string {
@@ -87,6 +106,12 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     } finally {
       await admin.disconnect();
     }
+    // Links first: a writer acts only once it knows every link recorded so far.
+    await this.linkProducer.connect();
+    if (this.linksView.status().state !== 'following') {
+      await this.linksView.stop(); // a start that failed half-way (Kafka went away) begins again
+      await this.linksView.start();
+    }
     const loop = await runRecordLoop({
       kafka,
       groupId: this.groupId,
@@ -110,6 +135,10 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     await this.starting?.catch(() => undefined);
     // The loop is kept after its stop: its status still tells liveness whether it stalled while the service shuts down.
     await this.loop?.stop();
+    await this.links.flush().catch((error: unknown) => this.options.logger.event('warn', `${this.options.service}.links.unsent`, { pending: this.links.pending, error: String(error) }));
+    await this.linksView.stop();
+    await this.linkProducer.disconnect();
+    this.linkStore.close();
     await this.writer.close();
   }
 
@@ -147,10 +176,11 @@ export function writerServiceModule(service: WriterServiceName, { config, logger
     onFatal: exitOnFatal(service, logger),
   });
   const loop = consumerLoopProbes(service, () => writer.recordLoop);
+  const links = linksViewProbes(() => writer.linksView);
   const module = ServiceModule.create({
     logger,
-    probes: [kafkaProbe(kafka), directoryProbe(block.destination, destination, credentials), loop.readiness],
-    liveness: [loop.liveness],
+    probes: [kafkaProbe(kafka), directoryProbe(block.destination, destination, credentials), links.readiness, loop.readiness],
+    liveness: [links.liveness, loop.liveness],
     event: `${service}.destination`,
     report: async () => ({ destination: block.destination, bindDn: credentials.bindDn, dryRun: block.dryRun, groupId: writer.groupId, consumes: writer.inputTopic }),
     providers: [{ provide: WriterService, useValue: writer }],

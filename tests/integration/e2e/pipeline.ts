@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { parse, stringify } from 'yaml';
-import { decodeDeadLetter, type DeadLetter } from '@idsync/contracts';
+import { decodeDeadLetter, decodeLink, type DeadLetter, type EntryLink } from '@idsync/contracts';
 import { stackEnv } from '../support/stack';
 
 /**
@@ -260,6 +260,60 @@ export class Pipeline {
       await consumer.disconnect();
     }
     return letters;
+  }
+
+  /** The links on the run's links topic now (tombstones applied), by key. */
+  async links(timeoutMs = 15_000): Promise<Map<string, EntryLink>> {
+    const topic = this.topics['links'];
+    if (topic === undefined) throw new Error('the configuration names no links topic');
+    const kafka = this.kafka('links-reader');
+    const admin = kafka.admin();
+    await admin.connect();
+    const remaining = new Map<number, bigint>();
+    try {
+      for (const p of await admin.fetchTopicOffsets(topic)) if (BigInt(p.high) > BigInt(p.low)) remaining.set(p.partition, BigInt(p.high));
+    } finally {
+      await admin.disconnect();
+    }
+    const links = new Map<string, EntryLink>();
+    if (remaining.size === 0) return links;
+    const consumer = kafka.consumer({ groupId: `${this.clientId}-e2e-links-${Date.now()}` });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          const key = message.key?.toString('utf8') ?? '';
+          if (message.value === null) links.delete(key);
+          else links.set(key, decodeLink(message.value));
+          if (BigInt(message.offset) + 1n >= (remaining.get(partition) ?? 0n)) remaining.delete(partition);
+        },
+      });
+      const deadline = Date.now() + timeoutMs;
+      while (remaining.size > 0 && Date.now() < deadline) await sleep(200);
+      if (remaining.size > 0) throw new Error(`could not read the links topic ${topic} to its end`);
+    } finally {
+      await consumer.disconnect();
+    }
+    return links;
+  }
+
+  /** Writes records to one of the run's topics (by configuration key), as anything that can reach Kafka could. */
+  async produce(topicKey: string, messages: { key: string; value: Buffer | null }[]): Promise<void> {
+    const topic = this.topics[topicKey];
+    if (topic === undefined) throw new Error(`the configuration names no ${topicKey} topic`);
+    const producer = this.kafka('forger').producer();
+    await producer.connect();
+    try {
+      await producer.send({ topic, messages });
+    } finally {
+      await producer.disconnect();
+    }
+  }
+
+  private kafka(role: string): Kafka {
+    const brokers = (this.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
+    return new Kafka({ brokers, clientId: `${this.clientId}-e2e-${role}`, logLevel: logLevel.NOTHING });
   }
 
   /** Every record of every topic of the run (keys, values and header values as raw bytes), read from the beginning. */

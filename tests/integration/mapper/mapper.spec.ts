@@ -176,6 +176,7 @@ function configWithTopics(base: SyncConfig, suffix: string): SyncConfig {
         dsOperations: topic('ds-operations', 3),
         deadLetter: topic('dead-letter', 1),
         checkpoints: topic('checkpoints', 1),
+        links: topic('links', 3),
       },
     },
   };

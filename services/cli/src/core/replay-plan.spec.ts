@@ -33,6 +33,7 @@ kafka:
     dsOperations: { name: acme.ds.operations }
     deadLetter: { name: acme.dead-letter }
     checkpoints: { name: acme.checkpoints, partitions: 1 }
+    links: { name: acme.links, partitions: 6 }
 directories:
   ad: { kind: active-directory, urls: ["ldaps://dc1:636"], bindDn: "cn=a", bindPassword: "x", baseDn: "DC=a" }
   ds: { kind: ldap, urls: ["ldaps://ds1:636"], bindDn: "cn=b", bindPassword: "y", baseDn: "dc=b" }

@@ -1,0 +1,80 @@
+import { type EntryLink, encodeLink, linkKey, type LinkEnd, type LinkOrigin } from '@idsync/contracts';
+import { type Producer } from 'kafkajs';
+import { type LinkStore, type StoredLink } from './store';
+import { type LinksView } from './view';
+
+export interface LinkRegistryOptions {
+  readonly store: LinkStore;
+  /** Follows the links topic into the store; without it (tests, tools) the store is all there is. */
+  readonly view?: LinksView;
+  /** Publishes new links and removals; without it they stay local. */
+  readonly producer?: Producer;
+  readonly topic: string;
+  /** Who records the links (linkedBy). */
+  readonly service: string;
+  readonly now?: () => number;
+}
+
+/**
+ * What a writer knows and says about links: lookups in its local view, and the links it records or removes,
+ * applied to the view at once and published by `flush()` (the write handler calls it before its offsets are
+ * committed). What a failed flush did not send is sent by the next one.
+ */
+export class LinkRegistry {
+  private outbox: { key: string; value: Buffer | null }[] = [];
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: LinkRegistryOptions) {}
+
+  counterpart(directory: string, id: string, otherDirectory: string): StoredLink | null {
+    return this.options.store.counterpart(directory, id, otherDirectory);
+  }
+
+  wasUnlinked(id: string): boolean {
+    return this.options.store.retired(id).length > 0;
+  }
+
+  link(link: { readonly pipe: string; readonly source: LinkEnd; readonly destination: LinkEnd; readonly origin: LinkOrigin }): void {
+    const full: EntryLink = { ...link, linkedAt: (this.options.now ?? Date.now)(), linkedBy: this.options.service };
+    const key = this.options.store.put(full);
+    this.outbox.push({ key, value: encodeLink(full) });
+  }
+
+  unlink(link: StoredLink | EntryLink): void {
+    const key = 'key' in link ? link.key : linkKey(link);
+    this.options.store.remove(key);
+    this.outbox.push({ key, value: null });
+  }
+
+  /** Reads the links topic up to where it ends now (see LinksView.catchUp); nothing to do without a view. */
+  async catchUp(): Promise<void> {
+    await this.options.view?.catchUp();
+  }
+
+  /**
+   * Publishes what was recorded or removed until now. Flushes run one after another, each sending the whole
+   * outbox: a flush returns only once everything recorded before it is on the topic (by it or by the one before).
+   */
+  async flush(): Promise<void> {
+    const run = this.queue.then(() => this.sendOutbox());
+    this.queue = run.catch(() => undefined);
+    await run;
+  }
+
+  private async sendOutbox(): Promise<void> {
+    const producer = this.options.producer;
+    if (producer === undefined || this.outbox.length === 0) return;
+    const messages = this.outbox;
+    this.outbox = [];
+    try {
+      await producer.send({ topic: this.options.topic, acks: -1, messages });
+    } catch (error) {
+      this.outbox = [...messages, ...this.outbox];
+      throw error;
+    }
+  }
+
+  get pending(): number {
+    return this.outbox.length;
+  }
+}

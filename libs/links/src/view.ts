@@ -1,0 +1,237 @@
+import { randomUUID } from 'node:crypto';
+import { type Admin, type Consumer, type Kafka } from 'kafkajs';
+import { decodeLink, type EntryLink, UndecodableRecordError } from '@idsync/contracts';
+import { type HealthProbe, HealthProbeError, type JsonLogger } from '@idsync/platform';
+import { type LinkRecord, type LinkStore } from './store';
+
+/** The view has not read the links topic up to where it stood moments ago; the request is tried again. */
+export class LinksViewBehindError extends Error {
+  readonly retriable = true;
+  constructor(
+    readonly topic: string,
+    readonly behind: readonly { readonly partition: number; readonly at: bigint; readonly target: bigint }[],
+    readonly waitedMs: number,
+  ) {
+    super(
+      `the links view has not caught up with ${topic} after ${waitedMs} ms (${behind.map((b) => `partition ${b.partition} at ${b.at} of ${b.target}`).join(', ')})`,
+    );
+    this.name = 'LinksViewBehindError';
+  }
+}
+
+export interface LinksViewOptions {
+  readonly kafka: Kafka;
+  readonly topic: string;
+  readonly store: LinkStore;
+  readonly logger: JsonLogger;
+  /** Prefix of the view's own consumer group; a random suffix makes every instance read the whole topic. */
+  readonly groupPrefix: string;
+  /** How long catchUp waits before giving up (default 15 s). */
+  readonly catchUpTimeoutMs?: number;
+}
+
+export type LinksViewState = 'idle' | 'loading' | 'following' | 'crashed' | 'stopped';
+
+export interface LinksViewStatus {
+  readonly state: LinksViewState;
+  readonly topic: string;
+  readonly links: number;
+  readonly retired: number;
+  /** Records read from the topic since start. */
+  readonly recordsRead: number;
+  /** Records on the topic that were not links (undecodable values, foreign keys): skipped and counted. */
+  readonly skipped: number;
+  /** How long the start-up rebuild took, once done. */
+  readonly loadMs: number | null;
+  readonly error: string | null;
+}
+
+interface Waiter {
+  readonly targets: ReadonlyMap<number, bigint>;
+  readonly resolve: () => void;
+}
+
+/**
+ * A writer's local view of the links topic: read from the beginning at start (bulk-loaded into the store), then
+ * followed. Every instance reads every partition (a consumer group of its own, never committed): a writer must
+ * see the links other writers record. `catchUp()` is the read barrier a writer passes before it acts: everything
+ * on the topic when it was called is in the store when it returns.
+ */
+export class LinksView {
+  private consumer: Consumer | undefined;
+  private admin: Admin | undefined;
+  private state: LinksViewState = 'idle';
+  private readonly positions = new Map<number, bigint>();
+  private waiters: Waiter[] = [];
+  private recordsRead = 0;
+  private skipped = 0;
+  private loadMs: number | null = null;
+  private error: string | null = null;
+
+  constructor(private readonly options: LinksViewOptions) {}
+
+  get store(): LinkStore {
+    return this.options.store;
+  }
+
+  status(): LinksViewStatus {
+    const counts = this.options.store.counts();
+    return {
+      state: this.state,
+      topic: this.options.topic,
+      links: counts.links,
+      retired: counts.retired,
+      recordsRead: this.recordsRead,
+      skipped: this.skipped,
+      loadMs: this.loadMs,
+      error: this.error,
+    };
+  }
+
+  /** Reads the whole topic into the store (bulk load), then keeps following it. Resolves once loaded. */
+  async start(): Promise<void> {
+    const { kafka, topic, store, logger } = this.options;
+    const started = Date.now();
+    this.state = 'loading';
+    this.positions.clear();
+    this.recordsRead = 0;
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    const targets = await this.highWatermarks();
+    const loader = store.bulkLoad();
+    let loading = true;
+    let finishLoad: () => void = () => undefined;
+    const loaded = new Promise<void>((resolve) => (finishLoad = resolve));
+    const endLoad = (): void => {
+      if (!loading) return;
+      loader.finish();
+      loading = false;
+      this.loadMs = Date.now() - started;
+      this.state = 'following';
+      logger.event('info', 'links.view.loaded', { topic, ...store.counts(), records: this.recordsRead, ms: this.loadMs });
+      finishLoad();
+    };
+    if (this.reached(targets)) endLoad();
+
+    const consumer = kafka.consumer({
+      groupId: `${this.options.groupPrefix}-links-${randomUUID()}`,
+      // Nothing is ever committed: the group exists only while this instance reads.
+      maxBytesPerPartition: 4 * 1024 * 1024,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.CRASH, (event) => {
+      const { error, restart } = event.payload as { error: Error; restart: boolean };
+      if (restart) return;
+      this.state = 'crashed';
+      this.error = error.message;
+      logger.event('error', 'links.view.crashed', { topic, error: error.message });
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch }) => {
+        const records: LinkRecord[] = [];
+        for (const message of batch.messages) {
+          const key = message.key?.toString('utf8') ?? '';
+          const link = message.value === null ? null : this.decode(key, message.value);
+          if (link === undefined) continue;
+          records.push({ key, link, partition: batch.partition, offset: message.offset });
+        }
+        this.recordsRead += batch.messages.length;
+        if (loading) loader.add(records);
+        else store.apply(records);
+        if (batch.messages.length > 0) this.advance(batch.partition, BigInt(batch.lastOffset()) + 1n);
+        if (loading && this.reached(targets)) endLoad();
+      },
+    });
+    await loaded;
+  }
+
+  /**
+   * Waits until the store holds everything the topic held when this was called. Throws LinksViewBehindError
+   * (retriable) after the timeout.
+   */
+  async catchUp(): Promise<void> {
+    const targets = await this.highWatermarks();
+    if (this.reached(targets)) return;
+    const timeoutMs = this.options.catchUpTimeoutMs ?? 15_000;
+    let timer: NodeJS.Timeout | undefined;
+    const waiter = new Promise<void>((resolve) => this.waiters.push({ targets, resolve }));
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        const behind = [...targets]
+          .filter(([partition, target]) => (this.positions.get(partition) ?? 0n) < target)
+          .map(([partition, target]) => ({ partition, at: this.positions.get(partition) ?? 0n, target }));
+        reject(new LinksViewBehindError(this.options.topic, behind, timeoutMs));
+      }, timeoutMs);
+    });
+    try {
+      await Promise.race([waiter, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async stop(): Promise<void> {
+    const { consumer, admin } = this;
+    this.consumer = undefined;
+    this.admin = undefined;
+    if (this.state !== 'crashed') this.state = 'stopped';
+    await consumer?.disconnect();
+    await admin?.disconnect();
+  }
+
+  /** A value that is not a link is skipped (counted, logged once per key): the view must not stop on it. */
+  private decode(key: string, value: Buffer): EntryLink | undefined {
+    try {
+      return decodeLink(value);
+    } catch (error) {
+      if (!(error instanceof UndecodableRecordError)) throw error;
+      this.skipped += 1;
+      this.options.logger.event('warn', 'links.view.skipped', { topic: this.options.topic, key, reason: error.message });
+      return undefined;
+    }
+  }
+
+  private advance(partition: number, next: bigint): void {
+    if ((this.positions.get(partition) ?? 0n) < next) this.positions.set(partition, next);
+    if (this.waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const waiter of this.waiters) {
+      if (this.reached(waiter.targets)) waiter.resolve();
+      else still.push(waiter);
+    }
+    this.waiters = still;
+  }
+
+  private reached(targets: ReadonlyMap<number, bigint>): boolean {
+    for (const [partition, target] of targets) if ((this.positions.get(partition) ?? 0n) < target) return false;
+    return true;
+  }
+
+  /** Per partition, the offset after the last record on the topic now. */
+  private async highWatermarks(): Promise<Map<number, bigint>> {
+    if (this.admin === undefined) throw new Error('the links view is not started');
+    const offsets = await this.admin.fetchTopicOffsets(this.options.topic);
+    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  }
+}
+
+/**
+ * Health of a writer's links view: ready once loaded and following the topic; a crashed view fails liveness too
+ * (the writer cannot tell links apart any more, so it must restart).
+ */
+export function linksViewProbes(view: () => LinksView | undefined): { readiness: HealthProbe; liveness: HealthProbe } {
+  const check = (needLoaded: boolean) => async (): Promise<Record<string, unknown>> => {
+    const current = view();
+    if (current === undefined) throw new HealthProbeError('links view not created', {});
+    const status = current.status();
+    const details = { ...status } as Record<string, unknown>;
+    if (status.state === 'crashed') throw new HealthProbeError(`links view crashed: ${status.error ?? 'unknown error'}`, details);
+    if (needLoaded && status.state !== 'following') throw new HealthProbeError(`links view is ${status.state}`, details);
+    return details;
+  };
+  return { readiness: { name: 'links', check: check(true) }, liveness: { name: 'links', check: check(false) } };
+}

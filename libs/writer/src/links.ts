@@ -1,0 +1,74 @@
+import { canonicalGuid, type EntryId, type EntryLink, type LinkEnd, type LinkOrigin } from '@idsync/contracts';
+import { type DirectoryKind } from '@idsync/config';
+import { attributeKey } from './attributes';
+import { type CurrentEntry, entryValues } from './diff';
+import { WriteError, type WriteErrorDetails } from './errors';
+
+/** A link as the writer's view holds it: the link and its key on the links topic. */
+export interface KnownLink extends EntryLink {
+  readonly key: string;
+}
+
+/** What the writer needs of the links: lookups in its local view, and recording links (store + topic). */
+export interface WriterLinks {
+  /** The link joining entry `id` of `directory` with an entry of `otherDirectory` (either end), if any. */
+  counterpart(directory: string, id: string, otherDirectory: string): KnownLink | null;
+  /** Whether `id` was in a link removed because one of its entries was deleted (recently: the topic keeps tombstones a day). */
+  wasUnlinked(id: string): boolean;
+  /** Records a link (the local view at once, the topic at the batch's end). */
+  link(link: { readonly pipe: string; readonly source: LinkEnd; readonly destination: LinkEnd; readonly origin: LinkOrigin }): void;
+  /** Removes a link (one of its entries was deleted, or it pointed at an entry that is gone). */
+  unlink(link: KnownLink): void;
+}
+
+/** The attribute holding an entry's stable id in a directory of this kind. */
+export function idAttribute(kind: DirectoryKind): 'objectGUID' | 'entryUUID' {
+  return kind === 'active-directory' ? 'objectGUID' : 'entryUUID';
+}
+
+/** The entry's stable id as read (objectGUID bytes, entryUUID text), canonical; null when the read did not return it. */
+export function entryIdOf(entry: CurrentEntry, kind: DirectoryKind): EntryId | null {
+  const [value] = entryValues(entry, idAttribute(kind));
+  if (value === undefined) return null;
+  if (kind === 'active-directory') {
+    const bytes = typeof value === 'string' ? Buffer.from(value, 'latin1') : value;
+    return bytes.length === 16 ? { kind: 'objectGUID', value: canonicalGuid(bytes) } : null;
+  }
+  const text = String(value).toLowerCase();
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(text) ? { kind: 'entryUUID', value: text } : null;
+}
+
+/** The end of `link` in `directory` (the other end when both are there: never, a link joins two directories). */
+export function endIn(link: EntryLink, directory: string): LinkEnd {
+  return link.destination.directory === directory ? link.destination : link.source;
+}
+
+/** The id end of `link` that is not `id`. */
+export function otherEnd(link: EntryLink, id: string): LinkEnd {
+  return link.source.value === id ? link.destination : link.source;
+}
+
+export const ID_ATTRIBUTES: ReadonlySet<string> = new Set(['objectguid', 'entryuuid'].map(attributeKey));
+
+/**
+ * The entry the request's DN (or correlation) found is linked to another source entry: writing to it would
+ * overwrite or delete someone else's account (a re-created name whose old entry's delete has not arrived yet, or a
+ * forged or late echo). Retried a few times (the other entry's delete or rename may be on its way), then
+ * dead-lettered with both ids.
+ */
+export class LinkConflictError extends WriteError {
+  constructor(
+    readonly pipe: string,
+    readonly sourceId: string,
+    readonly found: { readonly dn: string; readonly id: string },
+    readonly linkedTo: string,
+    details: WriteErrorDetails = {},
+  ) {
+    super(
+      'retry',
+      `link conflict: the entry at ${found.dn} (id ${found.id}) is linked to source entry ${linkedTo}, not to ${sourceId} (pipe ${pipe}); it is left alone`,
+      { ...details, dn: found.dn, bounded: true },
+    );
+    this.name = 'LinkConflictError';
+  }
+}

@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { canonicalGuid, encodeEntryChange, entryKey, type EntryChangeEvent, type EntryLink } from '@idsync/contracts';
+import { eventually, sleep } from '../integration/e2e/pipeline';
+import { FaultRun } from './support/fault-run';
+
+/**
+ * Anchored identity on the demo pipes, both running: an account deleted and re-created under the same name within
+ * a second, on either side, ends as exactly the new account in both directories, linked by its ids; a delete
+ * for that DN naming the replaced entry (its late echo) or an unknown entry (forged) leaves the new account alone.
+ */
+
+const run = new FaultRun('rc', async () => undefined);
+const step = run.scenario.step;
+/** How long the pipeline is given to show a wrong outcome (echoes take a DirSync poll and two Kafka hops). */
+const SETTLE_MS = 8_000;
+
+const user = (cn: string, sam: string, description: string): Record<string, string | string[]> => ({
+  objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+  cn,
+  sAMAccountName: sam,
+  sn: 'Rehire',
+  description,
+});
+const person = (cn: string, uid: string, description: string): Record<string, string | string[]> => ({
+  objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+  cn,
+  uid,
+  sn: 'Rehire',
+  description,
+});
+
+async function guidAt(dn: string): Promise<string | null> {
+  const entry = await run.ad.read(dn, ['objectGUID']);
+  const hex = entry?.['objectguid']?.[0];
+  return hex === undefined ? null : canonicalGuid(Buffer.from(hex, 'hex'));
+}
+
+async function uuidAt(dn: string): Promise<string | null> {
+  return (await run.directory.read(dn, ['entryUUID']))?.['entryuuid']?.[0]?.toLowerCase() ?? null;
+}
+
+/** The ids `id` is linked to, on the links topic now. */
+async function linkedTo(id: string): Promise<string[]> {
+  const links: EntryLink[] = [...(await run.live.links()).values()];
+  return links.flatMap((l) => (l.source.value === id ? [l.destination.value] : l.destination.value === id ? [l.source.value] : []));
+}
+
+let adReplaced: { dn: string; oldGuid: string; newGuid: string } | undefined;
+
+describe(`delete and re-create under the same DN, both pipes running (run ${run.suffix})`, () => {
+  step('an OU created in AD reaches 389-ds', () => run.createOu());
+
+  step('in AD within a second: the directory ends with the new account, linked to it, and AD keeps it', async () => {
+    const cn = `Rehire A ${run.suffix}`;
+    const adDn = `CN=${cn},${run.adOu}`;
+    const dsDn = `cn=${cn},${run.dsOu}`;
+    await run.ad.add(adDn, user(cn, `ra${run.suffix}`.slice(0, 20), 'first hire'));
+    await eventually('the first account in 389-ds', () => run.directory.read(dsDn, ['description']), (e) => e?.['description']?.[0] === 'first hire', 30_000);
+    const oldGuid = (await guidAt(adDn)) as string;
+    const oldUuid = (await uuidAt(dsDn)) as string;
+    await eventually('the first account linked', () => linkedTo(oldGuid), (ids) => ids.includes(oldUuid), 15_000);
+
+    await run.ad.del(adDn);
+    await sleep(300);
+    await run.ad.add(adDn, user(cn, `ra${run.suffix}`.slice(0, 20), 'second hire'));
+    const newGuid = (await guidAt(adDn)) as string;
+    expect(newGuid).not.toBe(oldGuid);
+
+    await eventually('the second account in 389-ds', () => run.directory.read(dsDn, ['description']), (e) => e?.['description']?.[0] === 'second hire', 30_000);
+    await sleep(SETTLE_MS);
+    expect(await guidAt(adDn)).toBe(newGuid);
+    const newUuid = await uuidAt(dsDn);
+    expect(newUuid).not.toBeNull();
+    expect(newUuid).not.toBe(oldUuid);
+    expect(await linkedTo(newGuid)).toEqual([newUuid]);
+    expect(await linkedTo(oldGuid)).toEqual([]);
+    await run.expectTreesEqual(1);
+    adReplaced = { dn: adDn, oldGuid, newGuid };
+  });
+
+  step('in the directory within a second: AD ends with the new account, and the echo of the old one\'s delete leaves it alone', async () => {
+    const cn = `Rehire D ${run.suffix}`;
+    const adDn = `CN=${cn},${run.adOu}`;
+    const dsDn = `cn=${cn},${run.dsOu}`;
+    await run.directory.add(dsDn, person(cn, `rd${run.suffix}`.slice(0, 20), 'first hire'));
+    await eventually('the first account in AD', () => run.ad.read(adDn, ['description']), (e) => e?.['description']?.[0] === 'first hire', 30_000);
+    const oldUuid = (await uuidAt(dsDn)) as string;
+    const oldGuid = (await guidAt(adDn)) as string;
+    await eventually('the first account linked', () => linkedTo(oldUuid), (ids) => ids.includes(oldGuid), 15_000);
+
+    await run.directory.del(dsDn);
+    await sleep(300);
+    await run.directory.add(dsDn, person(cn, `rd${run.suffix}`.slice(0, 20), 'second hire'));
+    const newUuid = (await uuidAt(dsDn)) as string;
+
+    await eventually('the second account in AD', () => run.ad.read(adDn, ['description']), (e) => e?.['description']?.[0] === 'second hire', 30_000);
+    await sleep(SETTLE_MS);
+    const newGuid = await guidAt(adDn);
+    expect(newGuid).not.toBeNull();
+    expect(newGuid).not.toBe(oldGuid);
+    expect(await uuidAt(dsDn)).toBe(newUuid);
+    expect(await linkedTo(newUuid)).toContain(newGuid);
+    expect(await linkedTo(oldUuid)).toEqual([]);
+    await run.expectTreesEqual(2);
+    expect(await run.live.deadLetters()).toEqual([]);
+  });
+
+  step('a delete for that DN naming the replaced AD entry, or an entry nobody knows, changes nothing', async () => {
+    const replaced = adReplaced;
+    if (replaced === undefined) throw new Error('the AD re-create case did not finish');
+    const dsDn = `cn=${replaced.dn.slice(3, replaced.dn.indexOf(','))},${run.dsOu}`;
+    const uuid = await uuidAt(dsDn);
+    const forged = (guid: string, index: number): EntryChangeEvent => ({
+      eventId: `forged-${randomUUID()}`,
+      source: { system: 'active-directory', directory: `ad${run.suffix}`, server: 'ldaps://forged', position: { kind: 'dirsync', cookieDigest: 'forged', index } },
+      entryId: { kind: 'objectGUID', value: guid },
+      op: 'delete',
+      dn: replaced.dn,
+      previousDn: null,
+      objectClasses: ['top', 'person', 'organizationalPerson', 'user'],
+      attributes: [],
+      initiator: null,
+      changeTime: Date.now(),
+      detectedAt: Date.now(),
+    });
+    const stranger = randomUUID();
+    await run.live.produce('adChanges', [
+      { key: entryKey({ kind: 'objectGUID', value: replaced.oldGuid }), value: encodeEntryChange(forged(replaced.oldGuid, 0)) },
+      { key: stranger, value: encodeEntryChange(forged(stranger, 1)) },
+    ]);
+    const letters = await eventually('the stranger\'s delete dead-lettered', () => run.live.deadLetters(), (l) => l.length > 0, 60_000, 1_000);
+    expect(letters).toHaveLength(1);
+    expect(letters[0]?.reason).toMatch(new RegExp(`link conflict.*linked to source entry ${replaced.newGuid}, not to ${stranger}`));
+    expect(await run.live.counter('ds-writer', 'idsync_writer_link_conflicts_total')).toBe(1);
+    expect(await uuidAt(dsDn)).toBe(uuid);
+    expect(await guidAt(replaced.dn)).toBe(replaced.newGuid);
+    await run.expectTreesEqual(2);
+  });
+});

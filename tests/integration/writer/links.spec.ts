@@ -1,0 +1,240 @@
+import { randomUUID } from 'node:crypto';
+import { type AttributeChange, canonicalGuid, type EntryId, type WriteRequest } from '@idsync/contracts';
+import { type DirectoryConfig, type SyncConfig } from '@idsync/config';
+import { LinkRegistry, LinkStore } from '@idsync/links';
+import { openLdapSession } from '@idsync/platform';
+import { applyRequest, DirectoryWriter, LinkConflictError, WriteError } from '@idsync/writer';
+import { type Client } from 'ldapts';
+import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
+
+/**
+ * The writer with links, against the real servers (no Kafka: the registry's store is the view). Every write names
+ * its entry by the source entry's id: the linked entry is acted on wherever it is; an entry found by DN that is
+ * linked to another source entry is never touched.
+ */
+
+interface Profile {
+  readonly service: 'ds-writer' | 'ad-writer';
+  readonly directory: 'ds' | 'ad';
+  readonly container: (suffix: string) => string;
+  readonly user: (name: string, parent: string) => string;
+  readonly userClasses: readonly string[];
+  readonly login: string;
+  /** Id kind of the (imaginary) source entries: the other directory's. */
+  readonly sourceKind: EntryId['kind'];
+}
+
+const PROFILES: readonly Profile[] = [
+  {
+    service: 'ds-writer',
+    directory: 'ds',
+    container: (s) => `ou=lt-${s}`,
+    user: (name, parent) => `uid=${name},${parent}`,
+    userClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+    login: 'uid',
+    sourceKind: 'objectGUID',
+  },
+  {
+    service: 'ad-writer',
+    directory: 'ad',
+    container: (s) => `OU=lt-${s}`,
+    user: (name, parent) => `CN=${name},${parent}`,
+    userClasses: ['top', 'person', 'organizationalPerson', 'user'],
+    login: 'sAMAccountName',
+    sourceKind: 'entryUUID',
+  },
+];
+
+const PIPE = 'links-test';
+const SOURCE = 'src';
+let sequence = 0;
+
+const replace = (name: string, ...values: string[]): AttributeChange => ({ name, op: 'replace', values });
+
+async function idAt(client: Client, dn: string, kind: 'ad' | 'ds'): Promise<string | null> {
+  try {
+    const attribute = kind === 'ad' ? 'objectGUID' : 'entryUUID';
+    const { searchEntries } = await client.search(dn, { scope: 'base', attributes: [attribute], explicitBufferAttributes: ['objectGUID'] });
+    const value = searchEntries[0]?.[attribute];
+    if (value === undefined) return null;
+    return Buffer.isBuffer(value) ? canonicalGuid(value) : String(value).toLowerCase();
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 32) return null;
+    throw error;
+  }
+}
+
+async function deleteTree(client: Client, dn: string): Promise<void> {
+  let children: string[] = [];
+  try {
+    const { searchEntries } = await client.search(dn, { scope: 'one', attributes: ['1.1'] });
+    children = searchEntries.map((e) => e.dn);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 32) return;
+    throw error;
+  }
+  for (const child of children) await deleteTree(client, child);
+  await client.del(dn);
+}
+
+describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)', (profile) => {
+  const config: SyncConfig = stackConfig();
+  const dir = config.directories[profile.directory] as DirectoryConfig;
+  const suffix = uniqueSuffix();
+  const container = `${profile.container(suffix)},${dir.baseDn}`;
+  let admin: Client;
+  let store: LinkStore;
+  let links: LinkRegistry;
+  let writer: DirectoryWriter;
+
+  const sourceId = (): EntryId => ({ kind: profile.sourceKind, value: randomUUID() });
+  const request = (op: WriteRequest['op'], source: EntryId, dn: string, attributes: AttributeChange[], extra: Partial<WriteRequest> = {}): WriteRequest => {
+    sequence += 1;
+    return {
+      requestId: `lt-${sequence}/${PIPE}/0`,
+      pipe: PIPE,
+      sourceEventId: `lt-${sequence}`,
+      sourceEntryId: source,
+      op,
+      dn,
+      previousDn: null,
+      objectClasses: op === 'upsert' ? profile.userClasses : [],
+      attributes,
+      correlation: [],
+      changeTime: null,
+      detectedAt: Date.now(),
+      ...extra,
+    };
+  };
+  const userAttributes = (login: string, description: string): AttributeChange[] => [replace(profile.login, login), replace('sn', 'Linked'), replace('description', description)];
+  const linkedTo = (source: EntryId): string | null => {
+    const link = store.counterpart(SOURCE, source.value, profile.directory);
+    if (link === null) return null;
+    return link.source.value === source.value ? link.destination.value : link.source.value;
+  };
+
+  beforeAll(async () => {
+    const { host, port } = hostPort(dir.urls[0] ?? '');
+    await requireServer(`${profile.directory} (LDAPS)`, host, port);
+    admin = (await openLdapSession(profile.directory, dir)).client;
+    await admin.add(container, { objectClass: ['top', 'organizationalUnit'], ou: `lt-${suffix}` });
+    store = LinkStore.open();
+    links = new LinkRegistry({ store, topic: 'unused', service: profile.service });
+    writer = DirectoryWriter.forService(config, profile.service, { links, pipeSources: new Map([[PIPE, SOURCE]]) });
+  });
+
+  afterAll(async () => {
+    await writer?.close();
+    store?.close();
+    if (admin) {
+      await deleteTree(admin, container);
+      await admin.unbind();
+    }
+  });
+
+  it('links the entry it creates to the source entry, by the ids of both', async () => {
+    const source = sourceId();
+    const dn = profile.user(`c${suffix}`, container);
+    const result = await writer.apply(request('upsert', source, dn, userAttributes(`c${suffix}`, 'created')));
+    expect(result).toMatchObject({ outcome: 'applied', link: 'recorded' });
+    expect(linkedTo(source)).toBe(await idAt(admin, dn, profile.directory));
+    expect(store.counterpart(SOURCE, source.value, profile.directory)).toMatchObject({ pipe: PIPE, origin: 'created', linkedBy: profile.service });
+  });
+
+  it('finds the linked entry after it was renamed behind its back: a modify moves it to the requested DN, a rename needs no previous DN', async () => {
+    const source = sourceId();
+    const first = profile.user(`r${suffix}`, container);
+    await writer.apply(request('upsert', source, first, userAttributes(`r${suffix}`, 'before')));
+    const id = await idAt(admin, first, profile.directory);
+    const elsewhere = profile.user(`moved${suffix}`, container);
+    await admin.modifyDN(first, elsewhere.split(',')[0] as string);
+
+    const modified = await writer.apply(request('modify', source, first, [replace('description', 'after')]));
+    expect(modified).toMatchObject({ outcome: 'applied', foundBy: 'link', link: 'kept' });
+    expect(await idAt(admin, first, profile.directory)).toBe(id);
+    expect(await idAt(admin, elsewhere, profile.directory)).toBeNull();
+
+    const renamed = profile.user(`r2${suffix}`, container);
+    const rename = await writer.apply(request('rename', source, renamed, [], { previousDn: null }));
+    expect(rename).toMatchObject({ outcome: 'applied', foundBy: 'link' });
+    expect(await idAt(admin, renamed, profile.directory)).toBe(id);
+  });
+
+  it('delete then re-create under the same DN: the new source entry never takes over the old entry, and ends with an entry of its own', async () => {
+    const old = sourceId();
+    const dn = profile.user(`x${suffix}`, container);
+    await writer.apply(request('upsert', old, dn, userAttributes(`x${suffix}`, 'the old account')));
+    const oldId = await idAt(admin, dn, profile.directory);
+
+    // The new account's create overtakes the old one's delete (different keys, different partitions).
+    const fresh = sourceId();
+    const create = request('upsert', fresh, dn, userAttributes(`x${suffix}`, 'the new account'));
+    await expect(writer.apply(create)).rejects.toThrow(LinkConflictError);
+    const outcome = await applyRequest(writer, create, { attempts: 2, sleep: async () => undefined });
+    expect(outcome).toMatchObject({ kind: 'dead-letter', reason: expect.stringContaining(`linked to source entry ${old.value}`) });
+    expect(await idAt(admin, dn, profile.directory)).toBe(oldId);
+
+    const deleted = await writer.apply(request('delete', old, dn, []));
+    expect(deleted).toMatchObject({ outcome: 'applied', foundBy: 'link', link: 'removed' });
+    expect(linkedTo(old)).toBeNull();
+
+    const created = await writer.apply(create);
+    expect(created).toMatchObject({ outcome: 'applied', link: 'recorded' });
+    const newId = await idAt(admin, dn, profile.directory);
+    expect(newId).not.toBeNull();
+    expect(newId).not.toBe(oldId);
+    expect(linkedTo(fresh)).toBe(newId);
+
+    // The old entry's delete again (a replay, or the echo from the other side): the new entry stays.
+    const echo = await writer.apply(request('delete', old, dn, []));
+    expect(echo.outcome).toBe('no-op');
+    expect(echo.plan.reason).toMatch(/unlinked/);
+    expect(await idAt(admin, dn, profile.directory)).toBe(newId);
+  });
+
+  it('a forged delete for a DN whose entry belongs to another source entry deletes nothing', async () => {
+    const owner = sourceId();
+    const dn = profile.user(`f${suffix}`, container);
+    await writer.apply(request('upsert', owner, dn, userAttributes(`f${suffix}`, 'owned')));
+    const id = await idAt(admin, dn, profile.directory);
+
+    const forged = request('delete', sourceId(), dn, []);
+    const outcome = await applyRequest(writer, forged, { attempts: 1 });
+    expect(outcome).toMatchObject({ kind: 'dead-letter', reason: expect.stringMatching(new RegExp(`linked to source entry ${owner.value}`)) });
+    expect(outcome.kind === 'dead-letter' && outcome.error).toBeInstanceOf(LinkConflictError);
+    expect(await idAt(admin, dn, profile.directory)).toBe(id);
+  });
+
+  it('links an existing entry it finds by DN (first start with no links), and acts on it by link from then on', async () => {
+    const dn = profile.user(`e${suffix}`, container);
+    const preexisting = profile.directory === 'ad'
+      ? { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: `e${suffix}`, sn: 'Existing' }
+      : { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: `e${suffix}`, cn: `e${suffix}`, sn: 'Existing' };
+    await admin.add(dn, preexisting);
+    const id = await idAt(admin, dn, profile.directory);
+    const source = sourceId();
+    const found = await writer.apply(request('upsert', source, dn, userAttributes(`e${suffix}`, 'found by DN')));
+    expect(found).toMatchObject({ outcome: 'applied', foundBy: 'dn', link: 'recorded' });
+    expect(store.counterpart(SOURCE, source.value, profile.directory)).toMatchObject({ origin: 'dn' });
+    expect(linkedTo(source)).toBe(id);
+    const again = await writer.apply(request('modify', source, dn, [replace('description', 'by link')]));
+    expect(again).toMatchObject({ outcome: 'applied', foundBy: 'link' });
+  });
+
+  it('a linked entry deleted at the destination: its source entry's delete changes nothing and ends the link', async () => {
+    const source = sourceId();
+    const dn = profile.user(`g${suffix}`, container);
+    await writer.apply(request('upsert', source, dn, userAttributes(`g${suffix}`, 'here')));
+    await admin.del(dn);
+    const deleted = await writer.apply(request('delete', source, dn, []));
+    expect(deleted).toMatchObject({ outcome: 'no-op' });
+    expect(deleted.plan.reason).toMatch(/already gone/);
+    expect(linkedTo(source)).toBeNull();
+  });
+
+  it('refuses a request for a pipe it does not know', async () => {
+    const stray = { ...request('delete', sourceId(), profile.user(`f${suffix}`, container), []), pipe: 'no-such-pipe' };
+    await expect(writer.apply(stray)).rejects.toThrow(WriteError);
+    await expect(writer.apply(stray)).rejects.toThrow(/no-such-pipe/);
+  });
+});
