@@ -33,7 +33,7 @@ describe('classifyResultCode', () => {
     // the same codes elsewhere mean the entry changed under us: re-read and compare again (bounded)
     [20, 'modify', 'ldap', 'retry', true],
     [16, 'modify', 'ldap', 'retry', true],
-    [68, 'modify-dn', 'ldap', 'dead-letter', false],
+    [68, 'modify-dn', 'ldap', 'retry', true],
     // missing entry or member: it may still arrive (bounded)
     [32, 'modify', 'ldap', 'retry', true],
     [32, 'member-add', 'active-directory', 'retry', true],

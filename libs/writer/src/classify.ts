@@ -126,7 +126,10 @@ export const RESULT_CODE_RULES: readonly ResultCodeRule[] = [
     name: 'entryAlreadyExists',
     outcome: 'dead-letter',
     why: 'another entry already has that DN',
-    on: { add: { outcome: 'already-applied', why: 'the entry already exists' } },
+    on: {
+      add: { outcome: 'already-applied', why: 'the entry already exists' },
+      'modify-dn': { outcome: 'retry', bounded: BOUNDED, why: 'another entry holds the new DN; it may be moving away (a rename of its own on the way)' },
+    },
   },
   { code: 69, name: 'objectClassModsProhibited', outcome: 'dead-letter', why: 'the destination does not allow changing the structural class' },
   { code: 71, name: 'affectsMultipleDSAs', outcome: 'dead-letter', why: 'the move crosses naming contexts' },

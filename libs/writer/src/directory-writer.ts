@@ -1,6 +1,6 @@
 import { type WriteRequest } from '@idsync/contracts';
 import { type DirectoryConfig, type DirectoryKind, type SyncConfig } from '@idsync/config';
-import { type Dn, dnEquals, formatDn, isInSubtree, normalizeAttributeType, parentDn, parseDn } from '@idsync/mapping';
+import { type Dn, dnEquals, formatDn, formatRdn, isInSubtree, normalizeAttributeType, parentDn, parseDn } from '@idsync/mapping';
 import { LdapPool, namedDirectory, writerCredentials } from '@idsync/platform';
 import { type Keyring, keyringFromConfig, type SecretsConfig } from '@idsync/secrets';
 import { Attribute, Change, EqualityFilter, type Filter, OrFilter } from 'ldapts';
@@ -101,6 +101,7 @@ function sameDn(a: string, b: string): boolean {
   }
 }
 const NO_SUCH_OBJECT = 32;
+const ENTRY_ALREADY_EXISTS = 68;
 
 /**
  * Applies WriteRequests to one directory: finds the destination entry (by DN, then by correlation), reads it,
@@ -183,7 +184,7 @@ export class DirectoryWriter {
         step = this.stepKind(planned);
         dn = planned.dn;
         try {
-          await this.send(planned, createdParents);
+          await this.send(planned, createdParents, request);
         } catch (error) {
           const verdict = classifyError(error, step, this.kind);
           if (verdict.outcome !== 'already-applied') throw error;
@@ -417,7 +418,7 @@ export class DirectoryWriter {
     }
   }
 
-  private async send(step: PlannedStep, createdParents: string[]): Promise<void> {
+  private async send(step: PlannedStep, createdParents: string[], request: WriteRequest): Promise<void> {
     switch (step.kind) {
       case 'add': {
         const attributes = step.attributes.map((a) => new Attribute({ type: a.name, values: ldapValues(a.values) }));
@@ -430,15 +431,42 @@ export class DirectoryWriter {
       case 'delete':
         await this.pool.run((client) => client.del(step.dn));
         return;
-      case 'modify-dn':
+      case 'modify-dn': {
         // ldapts sends newSuperior when the new DN has an unescaped comma: the full DN for a move, the RDN otherwise.
-        if (step.newSuperior === null) {
-          await this.pool.run((client) => client.modifyDN(step.dn, step.newRdn));
-        } else {
-          await this.withParents(step.newDn, createdParents, () => this.pool.run((client) => client.modifyDN(step.dn, step.newDn)));
+        const move = (): Promise<void> =>
+          step.newSuperior === null
+            ? this.pool.run((client) => client.modifyDN(step.dn, step.newRdn))
+            : this.withParents(step.newDn, createdParents, () => this.pool.run((client) => client.modifyDN(step.dn, step.newDn)));
+        try {
+          await move();
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== ENTRY_ALREADY_EXISTS || !(await this.parkOccupant(step.newDn, request))) throw error;
+          await move();
         }
         return;
+      }
     }
+  }
+
+  /**
+   * The DN an entry must move to is held by another linked entry: two entries swapping names (DirSync may show only
+   * the end state: A at B's DN, B at A's), each move waiting for the other. The occupant is moved aside to a
+   * parking name next to it (its RDN value with `~<first 8 characters of its id>`); its own source entry's rename
+   * finds it there by its link. An occupant linked to nobody is not ours to move: false, and the 68 stands.
+   */
+  private async parkOccupant(dn: string, request: WriteRequest): Promise<boolean> {
+    const links = this.options.links;
+    if (links === undefined) return false;
+    const occupant = await this.read(dn, [idAttribute(this.kind)]);
+    if (occupant === null) return true; // moved away meanwhile
+    const id = entryIdOf(occupant, this.kind);
+    if (id === null || links.counterpart(this.options.name, id.value, this.sourceDirectory(request)) === null) return false;
+    const parsed = parseDn(occupant.dn);
+    const [ava, ...rest] = parsed[0] ?? [];
+    if (ava === undefined || rest.length > 0) return false;
+    const parked = formatRdn([{ ...ava, value: `${ava.value.slice(0, 48)}~${id.value.slice(0, 8)}` }]);
+    await this.pool.run((client) => client.modifyDN(occupant.dn, parked));
+    return true;
   }
 
   /** Runs an add or a move; when it fails because the parent is missing and parents may be created, creates them and runs it again. */

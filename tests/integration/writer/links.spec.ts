@@ -221,7 +221,7 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
     expect(again).toMatchObject({ outcome: 'applied', foundBy: 'link' });
   });
 
-  it('a linked entry deleted at the destination: its source entry's delete changes nothing and ends the link', async () => {
+  it('a linked entry deleted at the destination: the delete of its source entry changes nothing and ends the link', async () => {
     const source = sourceId();
     const dn = profile.user(`g${suffix}`, container);
     await writer.apply(request('upsert', source, dn, userAttributes(`g${suffix}`, 'here')));
@@ -230,6 +230,34 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
     expect(deleted).toMatchObject({ outcome: 'no-op' });
     expect(deleted.plan.reason).toMatch(/already gone/);
     expect(linkedTo(source)).toBeNull();
+  });
+
+  it('two linked entries swapping DNs: the first move parks the other entry, whose own rename then finds it by link', async () => {
+    const first = sourceId();
+    const second = sourceId();
+    const dnA = profile.user(`sa${suffix}`, container);
+    const dnB = profile.user(`sb${suffix}`, container);
+    await writer.apply(request('upsert', first, dnA, userAttributes(`sa${suffix}`, 'first')));
+    await writer.apply(request('upsert', second, dnB, userAttributes(`sb${suffix}`, 'second')));
+    const [idFirst, idSecond] = [await idAt(admin, dnA, profile.directory), await idAt(admin, dnB, profile.directory)];
+
+    // The source shows only the end state (DirSync merges A -> tmp -> B): each wants the other's DN.
+    const moved = await writer.apply(request('rename', first, dnB, [], { previousDn: null }));
+    expect(moved).toMatchObject({ outcome: 'applied', foundBy: 'link' });
+    expect(await idAt(admin, dnB, profile.directory)).toBe(idFirst);
+    expect(await idAt(admin, dnA, profile.directory)).toBeNull();
+    const back = await writer.apply(request('rename', second, dnA, [], { previousDn: null }));
+    expect(back).toMatchObject({ outcome: 'applied', foundBy: 'link' });
+    expect(await idAt(admin, dnA, profile.directory)).toBe(idSecond);
+
+    // An entry linked to nobody at the target is not moved aside: the rename waits (bounded) and is dead-lettered.
+    const stranger = profile.user(`st${suffix}`, container);
+    await admin.add(stranger, profile.directory === 'ad'
+      ? { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: `st${suffix}` }
+      : { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: `st${suffix}`, cn: `st${suffix}`, sn: 'Stranger' });
+    const blocked = await applyRequest(writer, request('rename', first, stranger, [], { previousDn: null }), { attempts: 2, sleep: async () => undefined });
+    expect(blocked).toMatchObject({ kind: 'dead-letter', reason: expect.stringMatching(/entryAlreadyExists \(68\)/) });
+    expect(await idAt(admin, dnB, profile.directory)).toBe(idFirst);
   });
 
   it('refuses a request for a pipe it does not know', async () => {

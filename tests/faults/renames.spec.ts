@@ -1,0 +1,111 @@
+import { eventually } from '../integration/e2e/pipeline';
+import { FaultRun } from './support/fault-run';
+
+/**
+ * Renames and moves on the demo pipes, both running, made while the detector of their side is stopped (a rename
+ * read after a restart has no previous DN: the writer finds the entry by its link), and two entries swapping their
+ * DNs. Each step ends with both directories compared in full and nothing dead-lettered.
+ */
+
+const run = new FaultRun('rn', async () => {
+  for (const name of ['ad-detector', 'ds-detector'] as const) if (!run.live.isRunning(name)) await run.live.startService(name);
+});
+const step = run.scenario.step;
+
+const adUser = (cn: string, sam: string, description: string): Record<string, string | string[]> => ({
+  objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+  cn,
+  sAMAccountName: sam,
+  sn: 'Renamed',
+  description,
+});
+const dsPerson = (cn: string, uid: string, description: string): Record<string, string | string[]> => ({
+  objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+  cn,
+  uid,
+  sn: 'Renamed',
+  description,
+});
+
+/** Waits until `dn` holds an entry whose description is `description` (the renamed entry, changed while renamed). */
+async function arrives(side: 'ad' | 'ds', dn: string, description: string): Promise<void> {
+  const read = (): ReturnType<typeof run.ad.read> => (side === 'ad' ? run.ad : run.directory).read(dn, ['description']);
+  await eventually(`${dn} with description '${description}'`, read, (e) => e?.['description']?.[0] === description, 60_000, 500);
+}
+
+async function gone(side: 'ad' | 'ds', dn: string): Promise<void> {
+  const read = (): ReturnType<typeof run.ad.read> => (side === 'ad' ? run.ad : run.directory).read(dn, ['1.1']);
+  expect(await read()).toBeNull();
+}
+
+describe(`renames and moves while a detector is stopped, both pipes running (run ${run.suffix})`, () => {
+  const s = run.suffix;
+  const adSub = (): string => `OU=Moved,${run.adOu}`;
+  const dsSub = (): string => `ou=Moved,${run.dsOu}`;
+  let users = 0;
+
+  step('the OU, a sub-OU and four users (two from each side) reach the other side', async () => {
+    await run.createOu();
+    await run.ad.add(adSub(), { objectClass: ['top', 'organizationalUnit'], ou: 'Moved' });
+    await eventually('the sub-OU in 389-ds', () => run.directory.read(dsSub(), ['1.1']), (e) => e !== null, 30_000);
+    await run.ad.add(`CN=Ann ${s},${run.adOu}`, adUser(`Ann ${s}`, `ann${s}`.slice(0, 20), 'ann'));
+    await run.ad.add(`CN=Carl ${s},${run.adOu}`, adUser(`Carl ${s}`, `carl${s}`.slice(0, 20), 'carl'));
+    await run.directory.add(`cn=Bea ${s},${run.dsOu}`, dsPerson(`Bea ${s}`, `bea${s}`.slice(0, 20), 'bea'));
+    await run.directory.add(`cn=Dan ${s},${run.dsOu}`, dsPerson(`Dan ${s}`, `dan${s}`.slice(0, 20), 'dan'));
+    users = 4;
+    await arrives('ds', `cn=Ann ${s},${run.dsOu}`, 'ann');
+    await arrives('ds', `cn=Carl ${s},${run.dsOu}`, 'carl');
+    await arrives('ad', `CN=Bea ${s},${run.adOu}`, 'bea');
+    await arrives('ad', `CN=Dan ${s},${run.adOu}`, 'dan');
+    // Links are recorded when the writers create the entries; wait for them (a rename after a restart needs them).
+    await eventually('four users linked both ways', async () => [...(await run.live.links()).values()].filter((l) => l.origin === 'created').length, (n) => n >= 4, 30_000);
+  }, 180_000);
+
+  step('AD: renamed (and changed) and moved while the ad-detector is stopped: both arrive, nothing dead-lettered', async () => {
+    await run.live.stopService('ad-detector');
+    await run.ad.rename(`CN=Ann ${s},${run.adOu}`, `CN=Anna ${s},${run.adOu}`);
+    await run.ad.replace(`CN=Anna ${s},${run.adOu}`, 'description', ['anna']);
+    await run.ad.rename(`CN=Carl ${s},${run.adOu}`, `CN=Carl ${s},${adSub()}`);
+    await run.ad.replace(`CN=Carl ${s},${adSub()}`, 'description', ['carl moved']);
+    await run.live.startService('ad-detector');
+    await arrives('ds', `cn=Anna ${s},${run.dsOu}`, 'anna');
+    await arrives('ds', `cn=Carl ${s},${dsSub()}`, 'carl moved');
+    await gone('ds', `cn=Ann ${s},${run.dsOu}`);
+    await gone('ds', `cn=Carl ${s},${run.dsOu}`);
+    await run.expectTreesEqual(users + 1);
+    expect(await run.live.deadLetters()).toEqual([]);
+  }, 180_000);
+
+  step('the directory: renamed (and changed) and moved while the ds-detector is stopped: both arrive, nothing dead-lettered', async () => {
+    await run.live.stopService('ds-detector');
+    await run.directory.rename(`cn=Bea ${s},${run.dsOu}`, `cn=Beatrix ${s},${run.dsOu}`);
+    await run.directory.replace(`cn=Beatrix ${s},${run.dsOu}`, 'description', ['beatrix']);
+    await run.directory.rename(`cn=Dan ${s},${run.dsOu}`, `cn=Dan ${s},${dsSub()}`);
+    await run.directory.replace(`cn=Dan ${s},${dsSub()}`, 'description', ['dan moved']);
+    await run.live.startService('ds-detector');
+    await arrives('ad', `CN=Beatrix ${s},${run.adOu}`, 'beatrix');
+    await arrives('ad', `CN=Dan ${s},${adSub()}`, 'dan moved');
+    await gone('ad', `CN=Bea ${s},${run.adOu}`);
+    await gone('ad', `CN=Dan ${s},${run.adOu}`);
+    await run.expectTreesEqual(users + 1);
+    expect(await run.live.deadLetters()).toEqual([]);
+  }, 180_000);
+
+  step('two AD entries swap DNs by renames: each directory entry follows its own source entry', async () => {
+    const anna = `CN=Anna ${s},${run.adOu}`;
+    const carl = `CN=Carl ${s},${adSub()}`;
+    const parked = `CN=Parked ${s},${run.adOu}`;
+    await run.ad.rename(anna, parked);
+    await run.ad.rename(carl, anna);
+    await run.ad.rename(parked, carl);
+    await run.ad.replace(anna, 'description', ['carl, now at anna']);
+    await run.ad.replace(carl, 'description', ['anna, now at carl']);
+    await arrives('ds', `cn=Anna ${s},${run.dsOu}`, 'carl, now at anna');
+    await arrives('ds', `cn=Carl ${s},${dsSub()}`, 'anna, now at carl');
+    const uidAt = async (dn: string): Promise<string | undefined> => (await run.directory.read(dn, ['uid']))?.['uid']?.[0];
+    expect(await uidAt(`cn=Anna ${s},${run.dsOu}`)).toBe(`carl${s}`.slice(0, 20));
+    expect(await uidAt(`cn=Carl ${s},${dsSub()}`)).toBe(`ann${s}`.slice(0, 20));
+    await run.expectTreesEqual(users + 1);
+    expect(await run.live.deadLetters()).toEqual([]);
+  }, 180_000);
+});
