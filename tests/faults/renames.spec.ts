@@ -9,7 +9,12 @@ import { FaultRun } from './support/fault-run';
 
 const run = new FaultRun('rn', async () => {
   for (const name of ['ad-detector', 'ds-detector'] as const) if (!run.live.isRunning(name)) await run.live.startService(name);
+  await run.ad.deleteTree(adOutside()).catch(() => undefined);
+  await run.ds?.deleteTree(dsOutside()).catch(() => undefined);
 });
+/** Containers outside the synchronized subtrees (OU=Corp / ou=Corp), for moves out of scope. */
+const adOutside = (): string => `OU=Outside ${run.suffix},${run.config.directories['ad']?.baseDn ?? ''}`;
+const dsOutside = (): string => `ou=Outside${run.suffix},${run.config.directories['ds']?.baseDn ?? ''}`;
 const step = run.scenario.step;
 
 const adUser = (cn: string, sam: string, description: string): Record<string, string | string[]> => ({
@@ -106,6 +111,37 @@ describe(`renames and moves while a detector is stopped, both pipes running (run
     expect(await uidAt(`cn=Anna ${s},${run.dsOu}`)).toBe(`carl${s}`.slice(0, 20));
     expect(await uidAt(`cn=Carl ${s},${dsSub()}`)).toBe(`ann${s}`.slice(0, 20));
     await run.expectTreesEqual(users + 1);
+    expect(await run.live.deadLetters()).toEqual([]);
+  }, 180_000);
+
+  step('AD: a user moved out of OU=Corp is deleted in the directory; moved back in, it is created again', async () => {
+    await run.ad.add(adOutside(), { objectClass: ['top', 'organizationalUnit'], ou: `Outside ${s}` });
+    const inside = `CN=Beatrix ${s},${run.adOu}`;
+    const outside = `CN=Beatrix ${s},${adOutside()}`;
+    await run.ad.rename(inside, outside);
+    await eventually('cn=Beatrix gone from 389-ds', () => run.directory.read(`cn=Beatrix ${s},${run.dsOu}`, ['1.1']), (e) => e === null, 60_000, 500);
+    await run.expectTreesEqual(users);
+    await run.ad.rename(outside, inside);
+    await run.ad.replace(inside, 'description', ['beatrix is back']);
+    await arrives('ds', `cn=Beatrix ${s},${run.dsOu}`, 'beatrix is back');
+    await run.expectTreesEqual(users + 1);
+    expect(await run.live.counter('mapper', 'idsync_mapper_scope_changes_total', { change: 'left' })).toBe(1);
+    expect(await run.live.counter('mapper', 'idsync_mapper_scope_changes_total', { change: 'entered' })).toBe(1);
+    expect(await run.live.counter('ds-writer', 'idsync_writer_scope_changes_total', { action: 'delete' })).toBe(1);
+    expect(await run.live.deadLetters()).toEqual([]);
+  }, 180_000);
+
+  step('the directory: a user moved out of ou=Corp is deleted in AD; moved back in, it is created again', async () => {
+    await run.directory.add(dsOutside(), { objectClass: ['top', 'organizationalUnit'], ou: `Outside${s}` });
+    const inside = `cn=Dan ${s},${dsSub()}`;
+    const outside = `cn=Dan ${s},${dsOutside()}`;
+    await run.directory.rename(inside, outside);
+    await eventually('CN=Dan gone from AD', () => run.ad.read(`CN=Dan ${s},${adSub()}`, ['1.1']), (e) => e === null, 60_000, 500);
+    await run.expectTreesEqual(users);
+    await run.directory.rename(outside, inside);
+    await arrives('ad', `CN=Dan ${s},${adSub()}`, 'dan moved');
+    await run.expectTreesEqual(users + 1);
+    expect(await run.live.counter('ad-writer', 'idsync_writer_scope_changes_total', { action: 'delete' })).toBe(1);
     expect(await run.live.deadLetters()).toEqual([]);
   }, 180_000);
 });

@@ -42,3 +42,12 @@ export function parseLinkKey(key: string): LinkKey | null {
   if (match === null) return null;
   return { pipe: match[1] as string, source: match[2] as string, destination: match[3] as string };
 }
+
+/**
+ * Header on a delete request for an entry that left the pipe's scope (moved out of every sync class): the writer
+ * acts on the linked entry only, never on what a DN finds. Value: `delete` (delete it and its link) or `unlink`
+ * (keep the entry, drop the link), the pipe's `onLeaveScope`.
+ */
+export const LEAVE_SCOPE_HEADER = 'idsync-leave-scope';
+export const LEAVE_SCOPE_ACTIONS = ['delete', 'unlink'] as const;
+export type LeaveScopeAction = (typeof LEAVE_SCOPE_ACTIONS)[number];

@@ -53,7 +53,7 @@ export {
   matchesFilter,
   parseFilter,
 } from './filter';
-export { DROP_REASONS, type DropReason, mapChange, MappingError, type MapResult } from './map-change';
+export { DROP_REASONS, type DropReason, mapChange, MappingError, type MapResult, type ScopeChange } from './map-change';
 export {
   ATTRIBUTE_MAPPING_KINDS,
   type AttributeMapping,

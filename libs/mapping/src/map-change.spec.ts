@@ -613,3 +613,60 @@ syncClasses:
     ]);
   });
 });
+
+describe('mapChange: moves across the pipe\'s scope', () => {
+  const groupGuid = '0e2a1c6f-d493-4e8b-a1c5-2f7e0b9d4c31';
+  const groupMove = (dn: string, previousDn: string | null): EntryChangeEvent =>
+    adEvent({
+      eventId: 'ad:cookie:70',
+      entryId: { kind: 'objectGUID', value: groupGuid },
+      op: 'rename',
+      dn,
+      previousDn,
+      objectClasses: ['top', 'group'],
+      attributes: [],
+    });
+  // groups are taken anywhere in the domain except by the DN maps; users only below OU=Corp.
+  const userMove = (dn: string, previousDn: string | null): EntryChangeEvent =>
+    adEvent({ eventId: 'ad:cookie:71', op: 'rename', dn, previousDn, objectClasses: ['top', 'person', 'organizationalPerson', 'user'], attributes: [] });
+
+  it('maps a move out of every sync class to a delete of the linked entry (and an unlink from groups), flagged as leaving the scope', () => {
+    const result = expectMapped(mapChange(userMove('CN=Jane Doe,OU=Leavers,DC=example,DC=test', 'CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test'), adToDs));
+    expect(result.scopeChange).toBe('left');
+    expect(result.syncClass).toBe('users');
+    expect(result.requests.map(({ op, dn, previousDn }) => ({ op, dn, previousDn }))).toEqual([
+      { op: 'delete', dn: 'CN=Jane Doe,ou=People,dc=example,dc=com', previousDn: null },
+      { op: 'unlink', dn: 'CN=Jane Doe,ou=People,dc=example,dc=com', previousDn: 'CN=Jane Doe,ou=People,dc=example,dc=com' },
+    ]);
+  });
+
+  it('treats a move out of scope from a DN the detector did not know as leaving too (the writer acts only on a linked entry)', () => {
+    const result = expectMapped(mapChange(userMove('CN=Jane Doe,OU=Leavers,DC=example,DC=test', null), adToDs));
+    expect(result.scopeChange).toBe('left');
+    expect(result.requests.map((r) => r.op)).toEqual(['delete']);
+  });
+
+  it('keeps the destination entry and only unlinks it when the pipe says onLeaveScope: unlink', () => {
+    const unlinking = compilePipe({ ...adToDs.config, onLeaveScope: 'unlink' });
+    const result = expectMapped(mapChange(userMove('CN=Jane Doe,OU=Leavers,DC=example,DC=test', 'CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test'), unlinking));
+    expect(result.scopeChange).toBe('left');
+    expect(result.requests.map((r) => r.op)).toEqual(['delete']);
+  });
+
+  it('maps a move from outside every class into one to a rename without a previous DN, flagged as entering the scope', () => {
+    const result = expectMapped(mapChange(userMove('CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test', 'CN=Jane Doe,OU=Joiners,DC=example,DC=test'), adToDs));
+    expect(result.scopeChange).toBe('entered');
+    expect(result.requests).toEqual([expect.objectContaining({ op: 'rename', dn: 'CN=Jane Doe,ou=People,dc=example,dc=com', previousDn: null })]);
+  });
+
+  it('drops a move that stays outside every class, and a move within the scope is an ordinary rename', () => {
+    expect(mapChange(userMove('CN=Jane Doe,OU=Leavers,DC=example,DC=test', 'CN=Jane Doe,OU=Joiners,DC=example,DC=test'), adToDs)).toMatchObject({ kind: 'dropped', reason: 'no-sync-class' });
+    const within = expectMapped(mapChange(groupMove('CN=Staff,OU=Groups,OU=Corp,DC=example,DC=test', 'CN=Team,OU=Groups,OU=Corp,DC=example,DC=test'), adToDs));
+    expect(within.scopeChange).toBeUndefined();
+  });
+
+  it('never calls it leaving when the event cannot decide (a filter on attributes it lacks)', () => {
+    const filtered = compilePipe({ ...adToDs.config, syncClasses: adToDs.config.syncClasses.map((c) => ({ ...c, includeFilter: '(department=Sales)' })) });
+    expect(mapChange(userMove('CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test', 'CN=Jane Doe,OU=Old,OU=Corp,DC=example,DC=test'), filtered)).toMatchObject({ kind: 'dropped', reason: 'no-sync-class' });
+  });
+});

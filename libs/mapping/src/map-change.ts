@@ -36,6 +36,14 @@ import { type PlaceholderPart, renderTemplate, type Template } from './template'
 export const DROP_REASONS = ['ignored-initiator', 'no-sync-class', 'operation-disabled', 'nothing-to-write'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
+/**
+ * A rename that moved the entry across the pipe's scope. `left`: out of every sync class (by its DN, or as far as
+ * the event can tell, from a DN the detector did not know): the requests are the pipe's `onLeaveScope` for the linked
+ * entry only (LEAVE_SCOPE_HEADER). `entered`: from outside every class (or from an unknown DN) into one; the rename
+ * names no previous DN (the detector publishes a snapshot of the entry right after it, which creates it).
+ */
+export type ScopeChange = 'left' | 'entered';
+
 export type MapResult =
   | {
       readonly kind: 'mapped';
@@ -43,6 +51,7 @@ export type MapResult =
       readonly requests: readonly WriteRequest[];
       /** Values left out (unmappable member DNs, templates not re-rendered); the requests are still valid. */
       readonly warnings: readonly string[];
+      readonly scopeChange?: ScopeChange;
     }
   | { readonly kind: 'dropped'; readonly reason: DropReason; readonly detail: string; readonly syncClass: string | null };
 
@@ -121,7 +130,16 @@ function inSubtree(keys: readonly string[], base: readonly string[]): boolean {
   return true;
 }
 
-type Selection = { readonly syncClass: CompiledSyncClass } | { readonly syncClass: null; readonly detail: string };
+type Selection =
+  | { readonly syncClass: CompiledSyncClass }
+  /** `decided`: every class missed for a known reason (not an attribute or object class the event lacks). */
+  | { readonly syncClass: null; readonly detail: string; readonly decided: boolean };
+
+interface Miss {
+  readonly reason: string;
+  /** The event cannot say (a filter reads attributes it does not carry, object classes unknown). */
+  readonly undecided?: true;
+}
 
 /**
  * The first class (in evaluation order) whose criteria all hold. A criterion the event cannot decide
@@ -132,35 +150,37 @@ function selectSyncClass(pipe: CompiledPipe, dn: Dn, view: EntryView): Selection
   const keys = dn.map(normalizeRdn);
   const lenient = view.event.op === 'delete';
   const misses: string[] = [];
+  let decided = true;
   for (const syncClass of pipe.classes) {
     const miss = classMiss(syncClass, dn, keys, view, lenient);
     if (miss === null) return { syncClass };
-    misses.push(`${syncClass.name}: ${miss}`);
+    misses.push(`${syncClass.name}: ${miss.reason}`);
+    if (miss.undecided) decided = false;
   }
-  return { syncClass: null, detail: `no sync class matched (${misses.join('; ')})` };
+  return { syncClass: null, detail: `no sync class matched (${misses.join('; ')})`, decided };
 }
 
-function classMiss(syncClass: CompiledSyncClass, dn: Dn, keys: readonly string[], view: EntryView, lenient: boolean): string | null {
+function classMiss(syncClass: CompiledSyncClass, dn: Dn, keys: readonly string[], view: EntryView, lenient: boolean): Miss | null {
   if (syncClass.includeBaseDns.length > 0 && !syncClass.includeBaseDns.some((base) => inSubtree(keys, base))) {
-    return 'not under any includeBaseDns';
+    return { reason: 'not under any includeBaseDns' };
   }
-  if (syncClass.excludeDns.some((base) => inSubtree(keys, base))) return 'under an excludeDns entry';
+  if (syncClass.excludeDns.some((base) => inSubtree(keys, base))) return { reason: 'under an excludeDns entry' };
   if (syncClass.excludeAdSystemObjects) {
     const reason = adSystemObjectReason(dn, view);
-    if (reason !== null) return `AD system object (${reason})`;
+    if (reason !== null) return { reason: `AD system object (${reason})` };
   }
   if (syncClass.objectClasses.size > 0) {
     const classes = view.values('objectclass');
     if (classes === undefined || classes.length === 0) {
-      if (!lenient) return 'object classes unknown (the event carries none)';
+      if (!lenient) return { reason: 'object classes unknown (the event carries none)', undecided: true };
     } else if (!classes.some((value) => typeof value === 'string' && syncClass.objectClasses.has(value.toLowerCase()))) {
-      return `none of the object classes ${[...syncClass.objectClasses].join(', ')}`;
+      return { reason: `none of the object classes ${[...syncClass.objectClasses].join(', ')}` };
     }
   }
   if (syncClass.filter !== null) {
     const result = evaluateFilter(syncClass.filter, view);
-    if (result === FilterResult.False) return 'includeFilter is FALSE';
-    if (result === FilterResult.Undefined && !lenient) return 'includeFilter is UNDEFINED (reads attributes the event does not carry)';
+    if (result === FilterResult.False) return { reason: 'includeFilter is FALSE' };
+    if (result === FilterResult.Undefined && !lenient) return { reason: 'includeFilter is UNDEFINED (reads attributes the event does not carry)', undecided: true };
   }
   return null;
 }
@@ -188,7 +208,10 @@ export function mapChange(event: EntryChangeEvent, pipe: CompiledPipe): MapResul
   const dn = parseEventDn(event, pipe, event.dn, 'the entry DN');
   const view = new EntryView(event);
   const selection = selectSyncClass(pipe, dn, view);
-  if (selection.syncClass === null) return dropped('no-sync-class', selection.detail);
+  if (selection.syncClass === null) {
+    if (event.op === 'rename' && selection.decided) return leftScope(event, pipe, view, selection.detail);
+    return dropped('no-sync-class', selection.detail);
+  }
   const syncClass = selection.syncClass;
   const context: Context = { event, pipe, view, syncClass, warnings: null };
 
@@ -219,12 +242,16 @@ export function mapChange(event: EntryChangeEvent, pipe: CompiledPipe): MapResul
         return dropped('operation-disabled', `sync class '${syncClass.name}' does not allow modifies (renames)`, syncClass.name);
       }
       const target = mapEntryDn(event, pipe, view, dn, 'entry DN');
+      // Moved in from outside every class: nothing there to rename from (the detector's snapshot creates the entry).
+      const from = event.previousDn === null ? null : parseEventDn(event, pipe, event.previousDn, 'previousDn');
+      const enteredScope = from !== null && selectSyncClass(pipe, from, view).syncClass === null;
       // Without a previous DN (a rename read after a detector restart) the writer finds the entry by its link.
-      const previous = event.previousDn === null ? null : mapEntryDn(event, pipe, view, parseEventDn(event, pipe, event.previousDn, 'previousDn'), 'previous DN');
+      const previous = from === null || enteredScope ? null : mapEntryDn(event, pipe, view, from, 'previous DN');
       // The rename itself sets the destination's naming attributes; changing them as well would fail.
       const naming = new Set([...(target[0] ?? []), ...(previous?.[0] ?? [])].map((ava) => ava.type.toLowerCase()));
       const attributes = changedAttributes(context).filter((change) => !naming.has(change.name.toLowerCase()));
-      return mapped(context, [request(context, 0, 'rename', target, previous, attributes)]);
+      const requests = [request(context, 0, 'rename', target, previous, attributes)];
+      return enteredScope ? { kind: 'mapped', syncClass: syncClass.name, requests, warnings: context.warnings ?? NO_WARNINGS, scopeChange: 'entered' } : mapped(context, requests);
     }
     case 'delete': {
       if (!syncClass.deletes) return dropped('operation-disabled', `sync class '${syncClass.name}' does not allow deletes`, syncClass.name);
@@ -240,18 +267,49 @@ export function mapChange(event: EntryChangeEvent, pipe: CompiledPipe): MapResul
   }
 }
 
+/**
+ * A rename out of every sync class (decided by DN, classes or filter, not by missing attributes). When the
+ * previous DN was in a class, or is unknown (a rename read after a detector restart), the linked destination entry
+ * leaves the pipe: deleted or unlinked (`onLeaveScope`), by link only — an entry not linked to this one is never
+ * touched, so an entry that was never in scope costs nothing. From a known DN outside every class: nothing.
+ */
+function leftScope(event: EntryChangeEvent, pipe: CompiledPipe, view: EntryView, detail: string): MapResult {
+  const from = event.previousDn === null ? null : parseEventDn(event, pipe, event.previousDn, 'previousDn');
+  const before = from === null ? null : selectSyncClass(pipe, from, view);
+  if (before !== null && before.syncClass === null) return dropped('no-sync-class', detail);
+  const syncClass = before?.syncClass ?? null;
+  if (syncClass !== null && !syncClass.deletes && pipe.config.onLeaveScope === 'delete') {
+    return dropped('operation-disabled', `left the scope of sync class '${syncClass.name}', which does not allow deletes`, syncClass.name);
+  }
+  // The destination DN the entry had, when the previous DN maps; else the source DN, for messages only.
+  let target: Dn;
+  try {
+    target = from === null ? parseEventDn(event, pipe, event.dn, 'the entry DN') : mapEntryDn(event, pipe, view, from, 'previous DN');
+  } catch (error) {
+    if (!(error instanceof MappingError)) throw error;
+    target = parseEventDn(event, pipe, event.dn, 'the entry DN');
+  }
+  const context = { event, pipe };
+  const requests = [request(context, 0, 'delete', target, null, [], NO_CLASSES)];
+  if (pipe.config.onLeaveScope === 'delete' && from !== null && pipe.unlinkAttributes.length > 0) {
+    const text = formatDn(target);
+    requests.push(request(context, 1, 'unlink', target, target, pipe.unlinkAttributes.map((name) => ({ name, op: 'delete', values: [text] })), NO_CLASSES));
+  }
+  return { kind: 'mapped', syncClass: syncClass?.name ?? '(left scope)', requests, warnings: NO_WARNINGS, scopeChange: 'left' };
+}
+
 function mapped(context: Context, requests: WriteRequest[]): MapResult {
   return { kind: 'mapped', syncClass: context.syncClass.name, requests, warnings: context.warnings ?? NO_WARNINGS };
 }
 
 function request(
-  context: Context,
+  context: Pick<Context, 'event' | 'pipe'> & { readonly syncClass?: CompiledSyncClass },
   index: number,
   op: WriteOperation,
   dn: Dn,
   previousDn: Dn | null,
   attributes: readonly AttributeChange[],
-  objectClasses: readonly string[] = context.syncClass.destinationObjectClasses,
+  objectClasses: readonly string[] = context.syncClass?.destinationObjectClasses ?? NO_CLASSES,
 ): WriteRequest {
   const { event, pipe } = context;
   return {

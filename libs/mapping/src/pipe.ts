@@ -211,6 +211,11 @@ export const pipeSchema = z
     memberAttributes: z.array(attributeName).default([...DEFAULT_MEMBER_ATTRIBUTES]),
     /** Changes made by these DNs (the destination's writer account on the reverse pipe) are dropped: no echo loops. */
     ignoreChangesBy: z.array(dnText).default([]),
+    /**
+     * A linked entry moved out of every sync class of the pipe: `delete` its destination entry (default), or
+     * `unlink` it (the destination entry stays, no longer synchronized).
+     */
+    onLeaveScope: z.enum(['delete', 'unlink']).default('delete'),
   })
   .strict()
   .superRefine((pipe, ctx) => {

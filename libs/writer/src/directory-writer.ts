@@ -1,4 +1,4 @@
-import { type WriteRequest } from '@idsync/contracts';
+import { type LeaveScopeAction, type WriteRequest } from '@idsync/contracts';
 import { type DirectoryConfig, type DirectoryKind, type SyncConfig } from '@idsync/config';
 import { type Dn, dnEquals, formatDn, formatRdn, isInSubtree, normalizeAttributeType, parentDn, parseDn } from '@idsync/mapping';
 import { LdapPool, namedDirectory, writerCredentials } from '@idsync/platform';
@@ -61,6 +61,11 @@ export function passwordKeyring(config: object): Keyring | undefined {
 export interface ApplyHints {
   /** A resync found no destination entry for the request (ABSENT_HEADER). */
   readonly absent?: boolean;
+  /**
+   * The request is the delete of an entry that left the pipe's scope (LEAVE_SCOPE_HEADER): only the linked entry
+   * is acted on — deleted, or only unlinked — never what its DN finds.
+   */
+  readonly leaveScope?: LeaveScopeAction;
 }
 
 /** How the destination entry was found. */
@@ -157,6 +162,7 @@ export class DirectoryWriter {
    * upsert is then added without looking again, and if the add meets an entry after all, found and compared.
    */
   async apply(request: WriteRequest, hints: ApplyHints = {}): Promise<ApplyResult> {
+    if (hints.leaveScope !== undefined && request.op === 'delete') return this.leaveScope(request, hints.leaveScope);
     const first = await this.applyOnce(request, hints.absent === true && request.op === 'upsert');
     // An add that met an existing entry (a replay, or a create racing another writer): compare and modify it now.
     if (first.raceOnAdd) {
@@ -198,6 +204,43 @@ export class DirectoryWriter {
       return { result: { outcome, plan, foundBy, alreadyApplied, createdParents, link }, raceOnAdd };
     } catch (error) {
       throw this.toWriteError(error, step, request, dn);
+    }
+  }
+
+  /** The source entry left the pipe's scope: its linked entry is deleted or unlinked; without a link, nothing. */
+  private async leaveScope(request: WriteRequest, action: LeaveScopeAction): Promise<ApplyResult> {
+    const noOp = (reason: string, link: ApplyResult['link'] = 'none'): ApplyResult => ({
+      outcome: 'no-op',
+      plan: { requestId: request.requestId, op: request.op, target: null, steps: [], reason },
+      foundBy: 'link',
+      alreadyApplied: [],
+      createdParents: [],
+      link,
+    });
+    const links = this.options.links;
+    if (links === undefined) return noOp('left the scope: acted on by link only, and this writer has no links');
+    try {
+      const link = links.counterpart(this.sourceDirectory(request), request.sourceEntryId.value, this.options.name);
+      if (link === null) return noOp(`left the scope: entry ${request.sourceEntryId.value} is linked to nothing here`);
+      const id = endIn(link, this.options.name).value;
+      const entry = await this.readById(id, ['objectClass']);
+      if (entry === null || action === 'unlink' || this.dryRun) {
+        if (!this.dryRun) links.unlink(link);
+        return noOp(entry === null ? `left the scope: the linked entry ${id} is already gone` : `left the scope: ${entry.dn} stays, unlinked`, this.dryRun ? 'none' : 'removed');
+      }
+      const plan: WritePlan = { requestId: request.requestId, op: request.op, target: entry.dn, steps: [{ kind: 'delete', dn: entry.dn }], reason: null };
+      const alreadyApplied: string[] = [];
+      try {
+        await this.pool.run((client) => client.del(entry.dn));
+      } catch (error) {
+        const verdict = classifyError(error, 'delete', this.kind);
+        if (verdict.outcome !== 'already-applied') throw this.toWriteError(error, 'delete', request, entry.dn);
+        alreadyApplied.push(verdict.reason);
+      }
+      links.unlink(link);
+      return { outcome: alreadyApplied.length > 0 ? 'already-applied' : 'applied', plan, foundBy: 'link', alreadyApplied, createdParents: [], link: 'removed' };
+    } catch (error) {
+      throw this.toWriteError(error, 'search', request, request.dn);
     }
   }
 

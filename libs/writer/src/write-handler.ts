@@ -1,4 +1,4 @@
-import { ABSENT_HEADER, decodeWriteRequest, UndecodableRecordError, type WriteRequest } from '@idsync/contracts';
+import { ABSENT_HEADER, decodeWriteRequest, LEAVE_SCOPE_ACTIONS, LEAVE_SCOPE_HEADER, type LeaveScopeAction, UndecodableRecordError, type WriteRequest } from '@idsync/contracts';
 import { type BatchContext, type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome as LoopOutcome } from '@idsync/platform';
 import { applyRequest, type BoundedRetryOptions, describePlan } from './apply-request';
 import { coalesceEntryRequests } from './coalesce';
@@ -59,6 +59,8 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   const conflicts = metrics.counter('idsync_writer_link_conflicts_total', 'Requests dead-lettered because the entry their DN or correlation found is linked to another source entry, by service and pipe');
   const concurrency = Math.max(1, options.concurrency ?? 8);
 
+  const scopeChanges = metrics.counter('idsync_writer_scope_changes_total', 'Linked entries whose source entry left the pipe\'s scope, by service, pipe and action (delete, unlink)');
+
   const decode = (record: LoopRecord): WriteRequest | LoopOutcome => {
     try {
       return decodeWriteRequest(record.value);
@@ -91,6 +93,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       }
       const { result } = outcome;
       requests.inc({ service, result: result.outcome });
+      if (hints.leaveScope !== undefined && result.link === 'removed') scopeChanges.inc({ service, pipe: request.pipe, action: hints.leaveScope });
       if (result.outcome === 'dry-run') {
         logger.event('info', `${service}.dry-run`, { requestId: request.requestId, dn: request.dn, steps: describePlan(result.plan) });
       }
@@ -105,11 +108,11 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   /** One entry's records of the batch, in order: coalesced (a replayed history skips its intermediate states). */
   const applyEntry = async (records: readonly LoopRecord[]): Promise<LoopOutcome[]> => {
     const outcomes = new Array<LoopOutcome>(records.length);
-    const decoded: { request: WriteRequest; index: number; absent: boolean }[] = [];
+    const decoded: { request: WriteRequest; index: number; hints: ApplyHints }[] = [];
     records.forEach((record, index) => {
       const result = decode(record);
       if ('kind' in result) outcomes[index] = result;
-      else decoded.push({ request: result, index, absent: record.headers?.[ABSENT_HEADER] !== undefined });
+      else decoded.push({ request: result, index, hints: hintsOf(record) });
     });
     const part = (position: number): (typeof decoded)[number] => decoded[position] as (typeof decoded)[number];
     const { writes, superseded } = coalesceEntryRequests(decoded.map((d) => d.request));
@@ -119,14 +122,14 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       const parts = write.covers.map(part);
       if (parts.length === 1) {
         // A resync's "no such entry at the destination" holds for its own request only, not for a merged one.
-        outcomes[parts[0]!.index] = await applyOne(write.request, parts[0]!.absent ? { absent: true } : {});
+        outcomes[parts[0]!.index] = await applyOne(write.request, parts[0]!.hints);
         continue;
       }
       const outcome = await applyOne(write.request, {}, false);
       if (outcome.kind === 'dead-letter') {
         // A merged write refused: apply its requests one by one, so each good one lands and each bad one is
         // dead-lettered with its own reason.
-        for (const one of parts) outcomes[one.index] = await applyOne(one.request, {});
+        for (const one of parts) outcomes[one.index] = await applyOne(one.request, one.hints);
         continue;
       }
       requests.inc({ service, result: 'merged' }, parts.length - 1);
@@ -170,4 +173,16 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     await options.links?.flush();
     return outcomes;
   };
+}
+
+/** What record headers tell the writer beyond the request (see @idsync/contracts keys.ts). */
+function hintsOf(record: LoopRecord): ApplyHints {
+  const leave = record.headers?.[LEAVE_SCOPE_HEADER];
+  const hints: { absent?: boolean; leaveScope?: LeaveScopeAction } = {};
+  if (record.headers?.[ABSENT_HEADER] !== undefined) hints.absent = true;
+  if (leave !== undefined) {
+    // An action this writer does not know is treated as the safer one: the entry stays.
+    hints.leaveScope = (LEAVE_SCOPE_ACTIONS as readonly string[]).includes(leave) ? (leave as LeaveScopeAction) : 'unlink';
+  }
+  return hints;
 }

@@ -20,11 +20,13 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
   const { mapper, producer, metrics, logger } = options;
   const dropped = metrics.counter('idsync_mapper_dropped_total', 'Events that produced no write request, by pipe and reason');
   const produced = metrics.counter('idsync_mapper_requests_total', 'Write requests produced, by pipe and operation');
+  const scope = metrics.counter('idsync_mapper_scope_changes_total', 'Renames that moved an entry out of (left) or into (entered) a pipe\'s sync classes, by pipe');
 
   return async (records) => {
     const outcomes: RecordOutcome[] = [];
     const byTopic = new Map<string, Message[]>();
     const counts: { pipe: string; op: string }[] = [];
+    const moves: { pipe: string; change: string }[] = [];
     for (const record of records) {
       const result = mapper.map(record.value, record.headers?.[PIPE_HEADER]);
       if (result.kind === 'dead-letter') {
@@ -43,12 +45,14 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
       const absent = record.headers?.[ABSENT_HEADER];
       addAll(byTopic, result.records, absent === undefined ? undefined : { [ABSENT_HEADER]: absent });
       counts.push(...result.requests);
+      moves.push(...result.scopeChanges);
       outcomes.push(DONE);
     }
     if (byTopic.size > 0) {
       await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
     }
     for (const { pipe, op } of counts) produced.inc({ pipe, op });
+    for (const { pipe, change } of moves) scope.inc({ pipe, change });
     return outcomes;
   };
 }
@@ -56,12 +60,14 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
 type Message = { key: string; value: Buffer; headers?: Record<string, string> };
 
 function addAll(byTopic: Map<string, Message[]>, records: readonly OutputRecord[], headers: Record<string, string> | undefined): void {
-  for (const { topic, key, value } of records) {
+  for (const record of records) {
+    const { topic, key, value } = record;
     let messages = byTopic.get(topic);
     if (!messages) {
       messages = [];
       byTopic.set(topic, messages);
     }
-    messages.push(headers === undefined ? { key, value } : { key, value, headers });
+    const all = headers === undefined && record.headers === undefined ? undefined : { ...headers, ...record.headers };
+    messages.push(all === undefined ? { key, value } : { key, value, headers: all });
   }
 }

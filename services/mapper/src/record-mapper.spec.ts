@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '@idsync/config';
-import { decodeWriteRequest, encodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
+import { decodeWriteRequest, encodeEntryChange, type EntryChangeEvent, LEAVE_SCOPE_HEADER } from '@idsync/contracts';
 import { RecordMapper } from './record-mapper';
 
 const ENV = {
@@ -51,6 +51,16 @@ describe('RecordMapper with uid-renaming pipes', () => {
 
   it('dead-letters an undecodable record with the decoder’s reason', () => {
     expect(mapper.map(Buffer.from('hello'))).toEqual({ kind: 'dead-letter', reason: expect.stringMatching(/^undecodable entry-change record \(magic-byte\)/) });
+  });
+
+  it('marks the delete of an entry moved out of the pipe\'s scope for the writer (link only), and counts the move', () => {
+    const moved = mapper.map(encodeEntryChange(event({ op: 'rename', dn: 'uid=mmiller,ou=Leavers,dc=example,dc=com', previousDn: 'uid=mmiller,ou=People,dc=example,dc=com', attributes: [] })));
+    if (moved.kind !== 'mapped') throw new Error(moved.reason);
+    expect(moved.scopeChanges).toEqual([{ pipe: 'ds-to-ad', change: 'left' }]);
+    const deletes = moved.records.filter((r) => decodeWriteRequest(r.value).op === 'delete');
+    expect(deletes).toHaveLength(1);
+    expect(deletes[0]?.headers).toEqual({ [LEAVE_SCOPE_HEADER]: 'delete' });
+    expect(moved.records.filter((r) => r.headers === undefined).map((r) => decodeWriteRequest(r.value).op)).toEqual(moved.records.length > 1 ? ['unlink'] : []);
   });
 
   it('maps a record addressed to one pipe (a resync) with that pipe only', () => {

@@ -1,6 +1,6 @@
 import { type SyncConfig } from '@idsync/config';
-import { decodeEntryChange, encodeWriteRequest, entryKey, UndecodableRecordError, UnencodableRecordError, type WriteRequest } from '@idsync/contracts';
-import { compilePipe, type CompiledPipe, type DropReason, mapChange, MappingError } from '@idsync/mapping';
+import { decodeEntryChange, encodeWriteRequest, entryKey, LEAVE_SCOPE_HEADER, UndecodableRecordError, UnencodableRecordError, type WriteRequest } from '@idsync/contracts';
+import { compilePipe, type CompiledPipe, type DropReason, mapChange, MappingError, type ScopeChange } from '@idsync/mapping';
 
 /**
  * One input record in, the output records (or the reason it cannot be mapped) out. Pure: no Kafka, no clock, no
@@ -16,6 +16,8 @@ export interface OutputRecord {
   /** The source entry's stable identity (sourceEntryId.value): one entry's requests stay in order. */
   readonly key: string;
   readonly value: Buffer;
+  /** Set on the delete of an entry that left the pipe's scope (LEAVE_SCOPE_HEADER). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface PipeDrop {
@@ -39,6 +41,8 @@ export type RecordMapping =
       readonly requests: readonly { readonly pipe: string; readonly op: WriteRequest['op'] }[];
       readonly drops: readonly PipeDrop[];
       readonly warnings: readonly PipeWarnings[];
+      /** Renames that moved the entry into or out of a pipe's scope (for counting). */
+      readonly scopeChanges: readonly { readonly pipe: string; readonly change: ScopeChange }[];
     }
   /** Cannot be mapped; nothing is produced for this record. The reason never holds attribute values. */
   | { readonly kind: 'dead-letter'; readonly reason: string };
@@ -91,6 +95,7 @@ export class RecordMapper {
         requests: NONE,
         drops: [{ pipe: onlyPipe, reason: 'no-pipe', detail: `addressed to pipe '${onlyPipe}', which does not read directory '${event.source.directory}' here` }],
         warnings: NONE,
+        scopeChanges: NONE,
       };
     }
     if (routes.length === 0) {
@@ -101,12 +106,14 @@ export class RecordMapper {
         requests: NONE,
         drops: [{ pipe: 'none', reason: 'no-pipe', detail: `no pipe reads directory '${event.source.directory}'` }],
         warnings: NONE,
+        scopeChanges: NONE,
       };
     }
     const records: OutputRecord[] = [];
     const requests: { pipe: string; op: WriteRequest['op'] }[] = [];
     const drops: PipeDrop[] = [];
     const warnings: PipeWarnings[] = [];
+    const scopeChanges: { pipe: string; change: ScopeChange }[] = [];
     for (const { pipe, topic } of routes) {
       let result;
       try {
@@ -121,6 +128,8 @@ export class RecordMapper {
         continue;
       }
       if (result.warnings.length > 0) warnings.push({ pipe: pipe.name, syncClass: result.syncClass, warnings: result.warnings });
+      if (result.scopeChange !== undefined) scopeChanges.push({ pipe: pipe.name, change: result.scopeChange });
+      const leaving = result.scopeChange === 'left' ? { [LEAVE_SCOPE_HEADER]: pipe.config.onLeaveScope } : undefined;
       for (const request of result.requests) {
         let encoded: Buffer;
         try {
@@ -132,10 +141,11 @@ export class RecordMapper {
           }
           throw error;
         }
-        records.push({ topic, key: entryKey(request.sourceEntryId), value: encoded });
+        const headers = leaving !== undefined && request.op === 'delete' ? leaving : undefined;
+        records.push(headers === undefined ? { topic, key: entryKey(request.sourceEntryId), value: encoded } : { topic, key: entryKey(request.sourceEntryId), value: encoded, headers });
         requests.push({ pipe: pipe.name, op: request.op });
       }
     }
-    return { kind: 'mapped', eventId: event.eventId, records, requests, drops, warnings };
+    return { kind: 'mapped', eventId: event.eventId, records, requests, drops, warnings, scopeChanges };
   }
 }

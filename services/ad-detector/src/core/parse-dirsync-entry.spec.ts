@@ -168,7 +168,12 @@ describe('parseDirSyncEntry: scope', () => {
     const scope = new Scope([`OU=fixtures,OU=Corp,${BASE}`], []);
     const e = event(parseDirSyncEntry(move, context({ scope, knownDn: `CN=Fixture Renamed,OU=fixtures,OU=Corp,${BASE}` })));
     expect(e.op).toBe('rename');
-    expect(parseDirSyncEntry(move, context({ scope, knownDn: null }))).toMatchObject({ skip: 'out-of-scope' });
+    // From a DN the detector did not know (moved while it was stopped): published too, without a previous DN;
+    // the writers act on it only when the entry is linked.
+    expect(parseDirSyncEntry(move, context({ scope, knownDn: null }))).toMatchObject({ op: 'rename', previousDn: null });
+    // An ordinary modify out of scope stays out.
+    const modify: RawEntry = { dn: `CN=Elsewhere,OU=Other,${BASE}`, attributes: { objectGUID: [Buffer.alloc(16, 2)], description: ['x'] } };
+    expect(parseDirSyncEntry(modify, context({ scope, knownDn: null }))).toMatchObject({ skip: 'out-of-scope' });
   });
 
   it('skips an entry with nothing but replication noise', () => {

@@ -197,7 +197,10 @@ export function parseDirSyncEntry(entry: RawEntry, context: ParseContext): Entry
     }
   }
 
-  const inScope = context.scope.includesDn(dn) || (previousDn !== null && context.scope.includesDn(previousDn));
+  // A rename from a DN the detector did not know (renamed while it was stopped, or from outside its subtrees) may be
+  // a move out of scope: published wherever it lands; the writers act on it only when the entry is linked.
+  const unknownMove = op === 'rename' && previousDn === null;
+  const inScope = context.scope.includesDn(dn) || (previousDn !== null && context.scope.includesDn(previousDn)) || unknownMove;
   if (!inScope) return { skip: 'out-of-scope', dn };
   if (context.scope.filtersClasses) {
     if (objectClasses.length === 0) return { skip: 'object-class-unknown', dn };

@@ -85,6 +85,18 @@ export class DirSyncReader {
     return found;
   }
 
+  /** Every attribute of the live objects with these objectGUIDs (a move into scope is published whole). */
+  async readEntries(guids: readonly string[]): Promise<RawEntry[]> {
+    const found: RawEntry[] = [];
+    for (let start = 0; start < guids.length; start += REFETCH_BATCH) {
+      const batch = guids.slice(start, start + REFETCH_BATCH);
+      const filter = new OrFilter({ filters: batch.map((g) => new EqualityFilter({ attribute: 'objectGUID', value: guidToBytes(g) })) });
+      const { searchEntries } = await this.client.search(this.baseDn, { scope: 'sub', filter, attributes: ['*'], explicitBufferAttributes: [...AD_BINARY_ATTRIBUTES] });
+      for (const entry of searchEntries) found.push(fromLdaptsEntry(entry as LdaptsEntry));
+    }
+    return found;
+  }
+
   /** objectGUID → DN of every live object under `base` (paged), to seed the rename cache at start. */
   async listDns(base: string): Promise<Map<string, string>> {
     const out = new Map<string, string>();

@@ -8,6 +8,7 @@ import { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieErro
 import { classifyLdapError } from '../core/ldap-errors';
 import { entryGuid, isSkip, needsRefetch, parseDirSyncEntry } from '../core/parse-dirsync-entry';
 import { Scope } from '../core/scope';
+import { type RawEntry } from '../core/raw-entry';
 import { DIRSYNC_FLAGS } from '../ldap/dirsync-control';
 import { DirSyncReader, type DirSyncPage } from '../ldap/dirsync-reader';
 import { DetectorMetrics } from './detector-metrics';
@@ -292,7 +293,46 @@ export class AdDetector {
       if (isSkip(result)) this.counters.skipped.inc({ reason: result.skip });
       else events.push(result);
     });
-    return events;
+    return this.withEnteredSnapshots(reader, events);
+  }
+
+  /**
+   * A rename into the watched subtrees from outside them, or from a DN the detector did not know, brings an entry the
+   * destination may never have had: right after the rename, the entry as it is now (op snapshot, every attribute),
+   * which creates it where it is missing and changes nothing where it is linked already.
+   */
+  private async withEnteredSnapshots(reader: DirSyncReader, events: EntryChangeEvent[]): Promise<EntryChangeEvent[]> {
+    const entered = events.filter((e) => e.op === 'rename' && this.scope.includesDn(e.dn) && (e.previousDn === null || !this.scope.includesDn(e.previousDn)));
+    if (entered.length === 0) return events;
+    let entries: RawEntry[];
+    try {
+      entries = await reader.readEntries(entered.map((e) => e.entryId.value));
+    } catch (error) {
+      const { action, meaning } = classifyLdapError(error);
+      throw new DirectoryError(`read of entries moved into scope at ${reader.url}`, null, action === 'retry', meaning, error);
+    }
+    const snapshots = new Map<string, EntryChangeEvent>();
+    for (const entry of entries) {
+      const guid = entryGuid(entry);
+      const rename = entered.find((e) => e.entryId.value === guid);
+      if (guid === null || rename === undefined || rename.source.position.kind !== 'dirsync') continue;
+      const read = parseDirSyncEntry(entry, {
+        directory: this.options.directoryName,
+        server: reader.url,
+        cookieDigest: rename.source.position.cookieDigest,
+        index: rename.source.position.index,
+        detectedAt: rename.detectedAt,
+        scope: this.scope,
+        knownDn: entry.dn,
+      });
+      if (isSkip(read)) continue;
+      snapshots.set(guid, { ...read, eventId: `${rename.eventId}:entered`, op: 'snapshot', previousDn: null, changeTime: rename.changeTime });
+      this.counters.enteredScope.inc();
+    }
+    return events.flatMap((event) => {
+      const snapshot = event.op === 'rename' ? snapshots.get(event.entryId.value) : undefined;
+      return snapshot === undefined ? [event] : [event, snapshot];
+    });
   }
 
   private afterPublish(events: readonly EntryChangeEvent[]): void {

@@ -7,6 +7,7 @@ export class DetectorMetrics {
   readonly eventsPublished: Counter;
   readonly skipped: Counter;
   readonly errors: Counter;
+  readonly enteredScope: Counter;
 
   constructor(metrics: Metrics) {
     this.pages = metrics.counter('idsync_ad_detector_pages_total', 'DirSync pages read (baseline pages included)');
@@ -14,5 +15,6 @@ export class DetectorMetrics {
     this.eventsPublished = metrics.counter('idsync_ad_detector_events_published_total', 'events committed to Kafka, by operation');
     this.skipped = metrics.counter('idsync_ad_detector_entries_skipped_total', 'entries not published, by reason');
     this.errors = metrics.counter('idsync_ad_detector_errors_total', 'failures, by action taken (retry, fenced, stop, cookie-rejected)');
+    this.enteredScope = metrics.counter('idsync_ad_detector_entered_scope_total', 'entries renamed into the watched subtrees (or from an unknown DN), published whole after their rename');
   }
 }

@@ -1,8 +1,9 @@
 import { type CliCommand } from '../command';
 import { dlqCommand } from './dlq';
+import { linksCommand } from './links';
 import { replayCommand } from './replay';
 import { resyncCommand } from './resync';
 import { setStartpointCommand } from './set-startpoint';
 import { statusCommand } from './status';
 
-export const COMMANDS: readonly CliCommand[] = [statusCommand, setStartpointCommand, resyncCommand, replayCommand, dlqCommand];
+export const COMMANDS: readonly CliCommand[] = [statusCommand, setStartpointCommand, resyncCommand, replayCommand, dlqCommand, linksCommand];

@@ -55,6 +55,16 @@ export class IncludeRules {
    * - A modify left with no attribute changes (389's own password-policy bookkeeping) is operational noise, unless
    *   it carried a password value, which a later issue publishes encrypted.
    */
+  /** Whether `dn` lies in the watched subtrees. */
+  includesDn(dn: string): boolean {
+    return this.baseDns.some((base) => isInSubtree(dn, base));
+  }
+
+  /** A rename from outside the watched subtrees into them: the entry is news as a whole (a snapshot follows it). */
+  entersScope(change: { readonly op: string; readonly dn: string; readonly previousDn: string | null }): boolean {
+    return change.op === 'rename' && this.includesDn(change.dn) && (change.previousDn === null || !this.includesDn(change.previousDn));
+  }
+
   ignoreReason(change: ChangeFacts): IgnoreReason | null {
     if (change.op !== 'delete' && change.initiator !== null && this.initiators.has(safeNormalize(change.initiator))) return 'initiator';
     const dns = change.previousDn === null ? [change.dn] : [change.dn, change.previousDn];

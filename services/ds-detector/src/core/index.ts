@@ -31,3 +31,4 @@ export { IGNORE_REASONS, IncludeRules, type ChangeFacts, type IgnoreReason, type
 export { MalformedLdifError, parseLdifContent, parseLdifModifications, type LdifAttribute, type LdifModification } from './ldif';
 export { START_DECISIONS, decidePosition, nextRange, settleBatch, type ChangelogWindow, type PendingGap, type SettledBatch, type StartDecision, type StartDecisionKind } from './position';
 export { ObjectClassMemory } from './object-class-memory';
+export { enteredScopeSnapshot, type ReadEntry, SNAPSHOT_BINARY_ATTRIBUTES } from './entered-scope';

@@ -1,7 +1,7 @@
 import { AndFilter, EqualityFilter, GreaterThanEqualsFilter, LessThanEqualsFilter, NoSuchObjectError, OrFilter, type Client } from 'ldapts';
 import { type DirectoryConfig } from '@idsync/config';
 import { openLdapSession, readRootDse } from '@idsync/platform';
-import { ChangeNumber, normalizeEntryUuid, type ChangelogWindow, type RawChangelogEntry } from '../core';
+import { ChangeNumber, normalizeEntryUuid, type ChangelogWindow, type RawChangelogEntry, type ReadEntry, SNAPSHOT_BINARY_ATTRIBUTES } from '../core';
 
 /** The changelog attributes the parser reads; `changes` comes back as bytes so binary values survive. */
 const CHANGELOG_ATTRIBUTES = ['changeNumber', 'targetDn', 'changeType', 'changes', 'newRdn', 'deleteOldRdn', 'newSuperior', 'changeTime', 'targetUniqueId', 'changeInitiatorsName'];
@@ -81,6 +81,24 @@ export class ChangelogReader {
         const facts = factsOf(entry);
         if (facts) found.set(facts.entryUuid, facts);
       }
+    }
+    return found;
+  }
+
+  /** Every user attribute of the entries with these entryUUIDs (entries moved into scope are published whole). */
+  async readEntries(uuids: readonly string[]): Promise<ReadEntry[]> {
+    const found: ReadEntry[] = [];
+    const unique = [...new Set(uuids)];
+    for (let k = 0; k < unique.length; k += LOOKUP_CHUNK) {
+      const chunk = unique.slice(k, k + LOOKUP_CHUNK);
+      const filter = new OrFilter({ filters: chunk.map((uuid) => new EqualityFilter({ attribute: 'entryUUID', value: uuid })) });
+      const { searchEntries } = await this.client.search(this.config.baseDn, {
+        scope: 'sub',
+        filter,
+        attributes: ['*', 'entryUUID'],
+        explicitBufferAttributes: [...SNAPSHOT_BINARY_ATTRIBUTES],
+      });
+      found.push(...(searchEntries as ReadEntry[]));
     }
     return found;
   }

@@ -7,6 +7,7 @@ export class DetectorMetrics {
   readonly published: Counter;
   readonly ignored: Counter;
   readonly deadEnded: Counter;
+  readonly enteredScope: Counter;
   readonly passwordValuesExcluded: Counter;
   readonly passwordsSealed: Counter;
   readonly passwordHashOnly: Counter;
@@ -19,6 +20,7 @@ export class DetectorMetrics {
     this.read = metrics.counter('idsync_detector_changes_read_total', 'Changelog entries read (each counted once, when its batch committed)');
     this.published = metrics.counter('idsync_detector_changes_published_total', 'Entry-change events published to Kafka');
     this.ignored = metrics.counter('idsync_detector_changes_ignored_total', 'Changes read and not published, by reason (initiator, outside-base-dns, object-class, operational-only)');
+    this.enteredScope = metrics.counter('idsync_detector_entered_scope_total', 'Entries renamed into the watched subtrees from outside, published whole after their rename');
     this.deadEnded = metrics.counter('idsync_detector_changes_dead_ended_total', 'Changes that could not become events (malformed entry, entry identity unknown), logged with their change number');
     this.passwordValuesExcluded = metrics.counter('idsync_detector_password_values_excluded_total', 'Clear-text password values (unhashed#user#password) left out of events (no password keys configured)');
     this.passwordsSealed = metrics.counter('idsync_detector_passwords_sealed_total', 'Password changes published sealed (idsyncPassword, AES-256-GCM)');

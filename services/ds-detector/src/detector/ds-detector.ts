@@ -13,6 +13,7 @@ import {
   backoffDelay,
   classifyFailure,
   decidePosition,
+  enteredScopeSnapshot,
   nextRange,
   readChangelogRecord,
   settleBatch,
@@ -392,6 +393,19 @@ export class DsDetector {
       }
       events.push(event);
       this.notePassword(record, event, tally);
+    }
+
+    // Moved in from outside the watched subtrees: the entry follows its rename whole (the destination may lack it).
+    const entering = events.filter((event) => this.rules.entersScope(event));
+    if (entering.length > 0) {
+      const read = await reader.readEntries(entering.map((event) => event.entryId.value));
+      const byUuid = new Map(read.map((entry) => [String(entry['entryUUID'] ?? entry['entryuuid'] ?? '').toLowerCase(), entry]));
+      const withSnapshots = events.flatMap((event) => {
+        const entry = this.rules.entersScope(event) ? byUuid.get(event.entryId.value) : undefined;
+        return entry === undefined ? [event] : [event, enteredScopeSnapshot(event, entry)];
+      });
+      this.counters.enteredScope.inc({ detector: this.detector }, withSnapshots.length - events.length);
+      events.splice(0, events.length, ...withSnapshots);
     }
 
     await this.options.afterRead?.({ reader, publisher, entries: inBatch.length });
