@@ -66,6 +66,8 @@ export interface ApplyHints {
    * is acted on — deleted, or only unlinked — never what its DN finds.
    */
   readonly leaveScope?: LeaveScopeAction;
+  /** The upsert states the source entry as it is now (SNAPSHOT_HEADER): a linked entry elsewhere is moved to its DN. */
+  readonly snapshot?: boolean;
 }
 
 /** How the destination entry was found. */
@@ -83,6 +85,8 @@ export interface ApplyResult {
   readonly createdParents: readonly string[];
   /** What became of the request's link: recorded (new), kept, removed, or none (no links, dry run, nothing found). */
   readonly link: 'recorded' | 'kept' | 'removed' | 'none';
+  /** The request was a rename older than the linked entry's own later rename: not followed (values only). */
+  readonly staleRename?: true;
 }
 
 /** Where the destination entry of a request was found, and the link that found it (or that the write will record). */
@@ -93,10 +97,29 @@ interface Found {
   readonly link: KnownLink | null;
   /** Set when the request needs nothing, before any plan (a delete of an entry whose link says it is gone). */
   readonly settled: string | null;
+  /** A rename older than the linked entry's own later rename: its values applied, the entry not moved back. */
+  readonly staleRename?: true;
 }
 
 const DEFAULT_MEMBER_ATTRIBUTES = ['member', 'uniqueMember'];
 const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** An entry moved aside by parkOccupant from `previous` (its RDN value plus `~` and 8 characters of its id). */
+function isParked(current: string, previous: string): boolean {
+  try {
+    const now = parseDn(current);
+    const before = parseDn(previous);
+    const [ava] = now[0] ?? [];
+    const [was] = before[0] ?? [];
+    if (ava === undefined || was === undefined) return false;
+    const parent = parentDn(now);
+    const previousParent = parentDn(before);
+    const sameParent = parent !== null && previousParent !== null && dnEquals(parent, previousParent);
+    return sameParent && /~[0-9a-f]{8}$/i.test(ava.value) && ava.value.toLowerCase().startsWith(was.value.slice(0, 48).toLowerCase());
+  } catch {
+    return false;
+  }
+}
 
 function sameDn(a: string, b: string): boolean {
   try {
@@ -163,25 +186,26 @@ export class DirectoryWriter {
    */
   async apply(request: WriteRequest, hints: ApplyHints = {}): Promise<ApplyResult> {
     if (hints.leaveScope !== undefined && request.op === 'delete') return this.leaveScope(request, hints.leaveScope);
-    const first = await this.applyOnce(request, hints.absent === true && request.op === 'upsert');
+    const first = await this.applyOnce(request, hints.absent === true && request.op === 'upsert', hints.snapshot === true);
     // An add that met an existing entry (a replay, or a create racing another writer): compare and modify it now.
     if (first.raceOnAdd) {
-      const second = await this.applyOnce(request, false);
+      const second = await this.applyOnce(request, false, hints.snapshot === true);
       return { ...second.result, alreadyApplied: [...first.result.alreadyApplied, ...second.result.alreadyApplied] };
     }
     return first.result;
   }
 
-  private async applyOnce(request: WriteRequest, absent: boolean): Promise<{ result: ApplyResult; raceOnAdd: boolean }> {
+  private async applyOnce(request: WriteRequest, absent: boolean, snapshot: boolean): Promise<{ result: ApplyResult; raceOnAdd: boolean }> {
     let step: WriteStep = 'search';
     let dn: string | undefined = request.dn;
     try {
-      const { plan, found } = absent ? this.planCreate(request) : await this.planFound(request);
+      const { plan, found } = absent ? this.planCreate(request) : await this.planFound(request, snapshot);
       const { foundBy } = found;
-      if (this.dryRun) return { result: { outcome: plan.steps.length === 0 ? 'no-op' : 'dry-run', plan, foundBy, alreadyApplied: [], createdParents: [], link: 'none' }, raceOnAdd: false };
+      const stale = found.staleRename === true ? { staleRename: true as const } : {};
+      if (this.dryRun) return { result: { outcome: plan.steps.length === 0 ? 'no-op' : 'dry-run', plan, foundBy, alreadyApplied: [], createdParents: [], link: 'none', ...stale }, raceOnAdd: false };
       if (plan.steps.length === 0) {
         const link = await this.settleLink(request, plan, found, false);
-        return { result: { outcome: 'no-op', plan, foundBy, alreadyApplied: [], createdParents: [], link }, raceOnAdd: false };
+        return { result: { outcome: 'no-op', plan, foundBy, alreadyApplied: [], createdParents: [], link, ...stale }, raceOnAdd: false };
       }
       const alreadyApplied: string[] = [];
       const createdParents: string[] = [];
@@ -201,7 +225,7 @@ export class DirectoryWriter {
       const outcome = alreadyApplied.length === plan.steps.length ? 'already-applied' : 'applied';
       step = 'search';
       const link = raceOnAdd ? 'none' : await this.settleLink(request, plan, found, true);
-      return { result: { outcome, plan, foundBy, alreadyApplied, createdParents, link }, raceOnAdd };
+      return { result: { outcome, plan, foundBy, alreadyApplied, createdParents, link, ...stale }, raceOnAdd };
     } catch (error) {
       throw this.toWriteError(error, step, request, dn);
     }
@@ -251,12 +275,12 @@ export class DirectoryWriter {
   }
 
   /** Finds and reads the destination entry, then plans. Exposed for dry runs and tests. */
-  async plan(request: WriteRequest): Promise<{ plan: WritePlan; foundBy: FoundBy }> {
-    const { plan, found } = await this.planFound(request);
+  async plan(request: WriteRequest, hints: ApplyHints = {}): Promise<{ plan: WritePlan; foundBy: FoundBy }> {
+    const { plan, found } = await this.planFound(request, hints.snapshot === true);
     return { plan, foundBy: found.foundBy };
   }
 
-  private async planFound(request: WriteRequest): Promise<{ plan: WritePlan; found: Found }> {
+  private async planFound(request: WriteRequest, snapshot: boolean): Promise<{ plan: WritePlan; found: Found }> {
     const planOptions = { kind: this.kind, attributes: this.knowledge };
     if (request.op === 'unlink') {
       const holders = await this.holders(request);
@@ -267,10 +291,15 @@ export class DirectoryWriter {
     const found = await this.find(resolved);
     if (found.settled !== null) return { plan: { requestId: request.requestId, op: request.op, target: null, steps: [], reason: found.settled }, found };
     const entry = found.entry;
-    // The linked entry is the one, wherever it is: a DN that differs is a rename this side has not seen (made while
-    // a detector was down, or repaired by a resync); move it while making it equal.
-    if (found.foundBy === 'link' && entry !== null && (resolved.op === 'upsert' || resolved.op === 'modify') && !sameDn(entry.dn, resolved.dn)) {
-      return { plan: planWrite({ ...resolved, op: 'rename', previousDn: entry.dn }, entry, planOptions), found };
+    if (found.foundBy === 'link' && entry !== null && !sameDn(entry.dn, resolved.dn)) {
+      // The linked entry is the one, wherever it is. A snapshot states where the source entry is now: move it there
+      // (a rename this side missed, repaired by a resync). A rename moves it from where it is when that is where the
+      // rename starts (or the start is unknown); a linked entry elsewhere was renamed here since — the request is
+      // older than that rename (a late echo in two-way sync, a replay) and must not move it back: its values only.
+      if (resolved.op === 'upsert' && snapshot) return { plan: planWrite({ ...resolved, op: 'rename', previousDn: entry.dn }, entry, planOptions), found };
+      if (resolved.op === 'rename' && resolved.previousDn !== null && !sameDn(entry.dn, resolved.previousDn) && !isParked(entry.dn, resolved.previousDn)) {
+        return { plan: planWrite({ ...resolved, op: 'modify' }, entry, planOptions), found: { ...found, staleRename: true } };
+      }
     }
     return { plan: planWrite(resolved, entry, planOptions), found };
   }

@@ -1,4 +1,4 @@
-import { ABSENT_HEADER, decodeWriteRequest, LEAVE_SCOPE_ACTIONS, LEAVE_SCOPE_HEADER, type LeaveScopeAction, UndecodableRecordError, type WriteRequest } from '@idsync/contracts';
+import { ABSENT_HEADER, decodeWriteRequest, LEAVE_SCOPE_ACTIONS, LEAVE_SCOPE_HEADER, type LeaveScopeAction, SNAPSHOT_HEADER, UndecodableRecordError, type WriteRequest } from '@idsync/contracts';
 import { type BatchContext, type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome as LoopOutcome } from '@idsync/platform';
 import { applyRequest, type BoundedRetryOptions, describePlan } from './apply-request';
 import { coalesceEntryRequests } from './coalesce';
@@ -59,6 +59,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   const conflicts = metrics.counter('idsync_writer_link_conflicts_total', 'Requests dead-lettered because the entry their DN or correlation found is linked to another source entry, by service and pipe');
   const concurrency = Math.max(1, options.concurrency ?? 8);
 
+  const staleRenames = metrics.counter('idsync_writer_stale_renames_total', 'Renames not followed because the linked entry was renamed here since (a late echo in two-way sync, a replay): values applied, the entry not moved back; by service and pipe');
   const scopeChanges = metrics.counter('idsync_writer_scope_changes_total', 'Linked entries whose source entry left the pipe\'s scope, by service, pipe and action (delete, unlink)');
 
   const decode = (record: LoopRecord): WriteRequest | LoopOutcome => {
@@ -94,6 +95,10 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       const { result } = outcome;
       requests.inc({ service, result: result.outcome });
       if (hints.leaveScope !== undefined && result.link === 'removed') scopeChanges.inc({ service, pipe: request.pipe, action: hints.leaveScope });
+      if (result.staleRename === true) {
+        staleRenames.inc({ service, pipe: request.pipe });
+        logger.event('info', `${service}.rename.stale`, { requestId: request.requestId, pipe: request.pipe, sourceId: request.sourceEntryId.value, at: result.plan.target, requested: request.dn });
+      }
       if (result.outcome === 'dry-run') {
         logger.event('info', `${service}.dry-run`, { requestId: request.requestId, dn: request.dn, steps: describePlan(result.plan) });
       }
@@ -178,8 +183,9 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
 /** What record headers tell the writer beyond the request (see @idsync/contracts keys.ts). */
 function hintsOf(record: LoopRecord): ApplyHints {
   const leave = record.headers?.[LEAVE_SCOPE_HEADER];
-  const hints: { absent?: boolean; leaveScope?: LeaveScopeAction } = {};
+  const hints: { absent?: boolean; leaveScope?: LeaveScopeAction; snapshot?: boolean } = {};
   if (record.headers?.[ABSENT_HEADER] !== undefined) hints.absent = true;
+  if (record.headers?.[SNAPSHOT_HEADER] !== undefined) hints.snapshot = true;
   if (leave !== undefined) {
     // An action this writer does not know is treated as the safer one: the entry stays.
     hints.leaveScope = (LEAVE_SCOPE_ACTIONS as readonly string[]).includes(leave) ? (leave as LeaveScopeAction) : 'unlink';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '@idsync/config';
-import { decodeWriteRequest, encodeEntryChange, type EntryChangeEvent, LEAVE_SCOPE_HEADER } from '@idsync/contracts';
+import { decodeWriteRequest, encodeEntryChange, type EntryChangeEvent, LEAVE_SCOPE_HEADER, SNAPSHOT_HEADER } from '@idsync/contracts';
 import { RecordMapper } from './record-mapper';
 
 const ENV = {
@@ -61,6 +61,15 @@ describe('RecordMapper with uid-renaming pipes', () => {
     expect(deletes).toHaveLength(1);
     expect(deletes[0]?.headers).toEqual({ [LEAVE_SCOPE_HEADER]: 'delete' });
     expect(moved.records.filter((r) => r.headers === undefined).map((r) => decodeWriteRequest(r.value).op)).toEqual(moved.records.length > 1 ? ['unlink'] : []);
+  });
+
+  it('marks the upsert of a full read (a snapshot) so the writer may move the linked entry to its DN; an add is not marked', () => {
+    const full = { attributes: [{ name: 'uid', op: 'replace' as const, values: ['mmiller'] }, { name: 'cn', op: 'replace' as const, values: ['Mary Miller'] }, { name: 'sn', op: 'replace' as const, values: ['Miller'] }] };
+    const snapshot = mapper.map(encodeEntryChange(event({ op: 'snapshot', ...full })));
+    const add = mapper.map(encodeEntryChange(event({ op: 'add', ...full })));
+    if (snapshot.kind !== 'mapped' || add.kind !== 'mapped') throw new Error('not mapped');
+    expect(snapshot.records.map((r) => r.headers)).toEqual([{ [SNAPSHOT_HEADER]: 'true' }]);
+    expect(add.records.map((r) => r.headers)).toEqual([undefined]);
   });
 
   it('maps a record addressed to one pipe (a resync) with that pipe only', () => {

@@ -1,5 +1,5 @@
 import { type SyncConfig } from '@idsync/config';
-import { decodeEntryChange, encodeWriteRequest, entryKey, LEAVE_SCOPE_HEADER, UndecodableRecordError, UnencodableRecordError, type WriteRequest } from '@idsync/contracts';
+import { decodeEntryChange, encodeWriteRequest, entryKey, LEAVE_SCOPE_HEADER, SNAPSHOT_HEADER, UndecodableRecordError, UnencodableRecordError, type WriteRequest } from '@idsync/contracts';
 import { compilePipe, type CompiledPipe, type DropReason, mapChange, MappingError, type ScopeChange } from '@idsync/mapping';
 
 /**
@@ -53,6 +53,7 @@ interface PipeRoute {
 }
 
 const NONE: readonly never[] = [];
+const SNAPSHOT: Readonly<Record<string, string>> = { [SNAPSHOT_HEADER]: 'true' };
 
 export class RecordMapper {
   private readonly routes = new Map<string, readonly PipeRoute[]>();
@@ -141,7 +142,7 @@ export class RecordMapper {
           }
           throw error;
         }
-        const headers = leaving !== undefined && request.op === 'delete' ? leaving : undefined;
+        const headers = leaving !== undefined && request.op === 'delete' ? leaving : event.op === 'snapshot' && request.op === 'upsert' ? SNAPSHOT : undefined;
         records.push(headers === undefined ? { topic, key: entryKey(request.sourceEntryId), value: encoded } : { topic, key: entryKey(request.sourceEntryId), value: encoded, headers });
         requests.push({ pipe: pipe.name, op: request.op });
       }

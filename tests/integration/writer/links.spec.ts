@@ -141,7 +141,7 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
     expect(store.counterpart(SOURCE, source.value, profile.directory)).toMatchObject({ pipe: PIPE, origin: 'created', linkedBy: profile.service });
   });
 
-  it('finds the linked entry after it was renamed behind its back: a modify moves it to the requested DN, a rename needs no previous DN', async () => {
+  it('finds the linked entry wherever it is: a modify changes it in place, a snapshot moves it to its DN, a rename needs no previous DN, a stale rename does not move it back', async () => {
     const source = sourceId();
     const first = profile.user(`r${suffix}`, container);
     await writer.apply(request('upsert', source, first, userAttributes(`r${suffix}`, 'before')));
@@ -149,14 +149,25 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
     const elsewhere = profile.user(`moved${suffix}`, container);
     await admin.modifyDN(first, elsewhere.split(',')[0] as string);
 
+    // An older request (an echo, a replay) naming the old DN: values land on the linked entry, which stays put.
     const modified = await writer.apply(request('modify', source, first, [replace('description', 'after')]));
     expect(modified).toMatchObject({ outcome: 'applied', foundBy: 'link', link: 'kept' });
+    expect(await idAt(admin, elsewhere, profile.directory)).toBe(id);
+
+    // A full read of the source entry (resync) says where it is now: moved there.
+    const snapshot = await writer.apply(request('upsert', source, first, userAttributes(`r${suffix}`, 'after')), { snapshot: true });
+    expect(snapshot).toMatchObject({ outcome: 'applied', foundBy: 'link' });
     expect(await idAt(admin, first, profile.directory)).toBe(id);
     expect(await idAt(admin, elsewhere, profile.directory)).toBeNull();
 
     const renamed = profile.user(`r2${suffix}`, container);
     const rename = await writer.apply(request('rename', source, renamed, [], { previousDn: null }));
     expect(rename).toMatchObject({ outcome: 'applied', foundBy: 'link' });
+    expect(await idAt(admin, renamed, profile.directory)).toBe(id);
+
+    // A rename from a DN the entry left since (the late echo of an earlier rename): not moved back, values applied.
+    const stale = await writer.apply(request('rename', source, first, [replace('description', 'late')], { previousDn: elsewhere }));
+    expect(stale).toMatchObject({ outcome: 'applied', foundBy: 'link', staleRename: true });
     expect(await idAt(admin, renamed, profile.directory)).toBe(id);
   });
 
