@@ -46,6 +46,11 @@ export interface DirectoryWriterOptions {
   readonly links?: WriterLinks;
   /** Source directory of each pipe whose requests this writer takes (needed with `links`). */
   readonly pipeSources?: ReadonlyMap<string, string>;
+  /**
+   * A create found its DN (or correlation) held by another source entry's linked entry: moved aside (`parked`) and
+   * the new entry created beside it. For logs and metrics.
+   */
+  readonly onDisplaced?: (displaced: { readonly request: WriteRequest; readonly dn: string; readonly id: string; readonly linkedTo: string; readonly parked: boolean }) => void;
 }
 
 /**
@@ -288,7 +293,7 @@ export class DirectoryWriter {
     }
     // Sealed passwords are opened first: a request that cannot be opened is dead-lettered before any read.
     const resolved = resolvePasswords(request, { kind: this.kind, keyring: this.options.keyring });
-    const found = await this.find(resolved);
+    const found = await this.find(resolved, snapshot);
     if (found.settled !== null) return { plan: { requestId: request.requestId, op: request.op, target: null, steps: [], reason: found.settled }, found };
     const entry = found.entry;
     if (found.foundBy === 'link' && entry !== null && !sameDn(entry.dn, resolved.dn)) {
@@ -396,33 +401,44 @@ export class DirectoryWriter {
    * The destination entry of a request: the linked entry (by its id, wherever it is now); without a link, by
    * (previous) DN, then correlation, and an entry found that way must not be linked to another source entry.
    */
-  private async find(request: WriteRequest): Promise<Found> {
+  private async find(request: WriteRequest, snapshot: boolean): Promise<Found> {
     const attributes = this.readAttributes(request);
     const links = this.options.links;
     if (links === undefined) return { ...(await this.findByName(request, attributes)), link: null, settled: null };
     const source = this.sourceDirectory(request);
     const sourceId = request.sourceEntryId.value;
+    // Only a full read of the source entry (a resync) may re-create a destination entry its link says is gone.
+    const recreates = request.op === 'upsert' && snapshot;
     const link = links.counterpart(source, sourceId, this.options.name);
     if (link !== null) {
-      const entry = await this.readById(endIn(link, this.options.name).value, attributes);
+      const gone = endIn(link, this.options.name).value;
+      const entry = await this.readById(gone, attributes);
       if (entry !== null) return { entry, foundBy: 'link', link, settled: null };
-      // The linked entry is gone (deleted here, by us or by someone): the link is over.
+      // The linked entry is gone (deleted here, by us or by someone): the link is over, and whatever a DN or a
+      // correlation finds now is another entry.
       links.unlink(link);
-      if (request.op === 'delete') return { entry: null, foundBy: 'link', link: null, settled: `the linked entry ${endIn(link, this.options.name).value} is already gone` };
-    } else if (request.op === 'delete' && links.wasUnlinked(sourceId)) {
-      // Linked until its counterpart was deleted: this is the delete that did it, or its echo. Whatever has the DN now is another entry.
-      return { entry: null, foundBy: 'none', link: null, settled: `entry ${sourceId} was unlinked when its counterpart was deleted; nothing left to delete` };
+      if (!recreates) return { entry: null, foundBy: 'link', link: null, settled: `the linked entry ${gone} is gone (deleted here); nothing to ${request.op}` };
+    } else if (!recreates && links.wasUnlinked(sourceId)) {
+      // Linked until its counterpart was deleted: this is the delete that did it, its echo, or a replay of an older
+      // change. Whatever has the DN now is another entry.
+      return { entry: null, foundBy: 'none', link: null, settled: `entry ${sourceId} was unlinked when its counterpart was deleted; nothing to ${request.op}` };
     }
     const found = await this.findByName(request, attributes);
     if (found.entry === null) return { ...found, link: null, settled: null };
     const id = entryIdOf(found.entry, this.kind);
-    if (id !== null) {
-      const owner = links.counterpart(this.options.name, id.value, source);
-      if (owner !== null && otherEnd(owner, id.value).value !== sourceId) {
-        throw new LinkConflictError(request.pipe, sourceId, { dn: found.entry.dn, id: id.value }, otherEnd(owner, id.value).value, { requestId: request.requestId });
-      }
+    const owner = id === null ? null : links.counterpart(this.options.name, id.value, source);
+    if (id === null || owner === null || otherEnd(owner, id.value).value === sourceId) return { ...found, link: null, settled: null };
+    // Found by DN or correlation, but it is another source entry's linked entry.
+    const linkedTo = otherEnd(owner, id.value).value;
+    if (request.op === 'upsert') {
+      // A create for a name that entry holds: typically a re-created account whose predecessor's delete has not
+      // arrived yet. The predecessor is moved aside (its own delete or rename finds it by link) and the new entry
+      // created; an entry that only matched by correlation is left alone and the new one created beside it.
+      if (found.foundBy === 'dn') await this.park(found.entry, id.value);
+      this.options.onDisplaced?.({ request, dn: found.entry.dn, id: id.value, linkedTo, parked: found.foundBy === 'dn' });
+      return { entry: null, foundBy: 'none', link: null, settled: null };
     }
-    return { ...found, link: null, settled: null };
+    throw new LinkConflictError(request.pipe, sourceId, { dn: found.entry.dn, id: id.value }, linkedTo, { requestId: request.requestId });
   }
 
   /** By (previous) DN, then by the correlation lists. */
@@ -533,12 +549,17 @@ export class DirectoryWriter {
     if (occupant === null) return true; // moved away meanwhile
     const id = entryIdOf(occupant, this.kind);
     if (id === null || links.counterpart(this.options.name, id.value, this.sourceDirectory(request)) === null) return false;
-    const parsed = parseDn(occupant.dn);
-    const [ava, ...rest] = parsed[0] ?? [];
-    if (ava === undefined || rest.length > 0) return false;
-    const parked = formatRdn([{ ...ava, value: `${ava.value.slice(0, 48)}~${id.value.slice(0, 8)}` }]);
-    await this.pool.run((client) => client.modifyDN(occupant.dn, parked));
+    await this.park(occupant, id.value);
     return true;
+  }
+
+  /** Moves an entry aside next to where it is: its RDN value plus `~` and the first 8 characters of its id. */
+  private async park(entry: CurrentEntry, id: string): Promise<void> {
+    const parsed = parseDn(entry.dn);
+    const [ava, ...rest] = parsed[0] ?? [];
+    if (ava === undefined || rest.length > 0) throw new InvalidEntryError(`cannot move ${entry.dn} aside: multi-valued RDN`, { dn: entry.dn });
+    const parked = formatRdn([{ ...ava, value: `${ava.value.slice(0, 48)}~${id.slice(0, 8)}` }]);
+    await this.pool.run((client) => client.modifyDN(entry.dn, parked));
   }
 
   /** Runs an add or a move; when it fails because the parent is missing and parents may be created, creates them and runs it again. */

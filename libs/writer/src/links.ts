@@ -52,9 +52,9 @@ export const ID_ATTRIBUTES: ReadonlySet<string> = new Set(['objectguid', 'entryu
 
 /**
  * The entry the request's DN (or correlation) found is linked to another source entry: writing to it would
- * overwrite or delete someone else's account (a re-created name whose old entry's delete has not arrived yet, or a
- * forged or late echo). Retried a few times (the other entry's delete or rename may be on its way), then
- * dead-lettered with both ids.
+ * overwrite, rename or delete someone else's account (a forged or late request, an echo of a delete). Nothing is
+ * written; the request is dead-lettered with both ids. (A create in that situation moves the other entry aside
+ * instead: see DirectoryWriter's onDisplaced.)
  */
 export class LinkConflictError extends WriteError {
   constructor(
@@ -65,9 +65,9 @@ export class LinkConflictError extends WriteError {
     details: WriteErrorDetails = {},
   ) {
     super(
-      'retry',
+      'dead-letter',
       `link conflict: the entry at ${found.dn} (id ${found.id}) is linked to source entry ${linkedTo}, not to ${sourceId} (pipe ${pipe}); it is left alone`,
-      { ...details, dn: found.dn, bounded: true },
+      { ...details, dn: found.dn },
     );
     this.name = 'LinkConflictError';
   }

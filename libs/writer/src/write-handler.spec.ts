@@ -64,7 +64,7 @@ describe('createWriteHandler', () => {
     });
     const [outcome] = await handle([record(encodeWriteRequest(request(3, { op: 'delete', attributes: [] })))]);
     expect(outcome).toEqual({ kind: 'dead-letter', reason: expect.stringContaining('link conflict') });
-    expect(metrics.render()).toMatch(/idsync_writer_link_conflicts_total\{pipe="ad-to-ds",service="ds-writer"\} 1/);
+    expect(metrics.render()).toMatch(/idsync_writer_link_conflicts_total\{pipe="ad-to-ds",resolution="dead-letter",service="ds-writer"\} 1/);
     const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line['msg'] === 'ds-writer.link.conflict');
     expect(logged).toMatchObject({ sourceId: '6c1f1e4a-9b0e-4d3c-8a55-1f2e3d4c5b6a', foundId: '7145e626-b475-4e2a-a8c8-8b33d773cbcc', linkedTo: '0f0f0f0f-0000-4000-8000-000000000001' });
   });

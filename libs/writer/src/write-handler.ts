@@ -21,6 +21,10 @@ export class WriterStoppedError extends Error {
   }
 }
 
+export const LINK_CONFLICTS = 'idsync_writer_link_conflicts_total';
+export const LINK_CONFLICTS_HELP =
+  'Requests whose DN or correlation found another source entry\'s linked entry, by service, pipe and resolution (dead-letter: nothing written; moved-aside: a create moved it aside and took its DN; created-beside: a create left it alone)';
+
 /** The consumer loop aborted the batch (see BatchContext.signal): retried from the first uncommitted record. */
 export class BatchAbortedError extends Error {
   readonly retriable = true;
@@ -56,7 +60,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   const requests = metrics.counter('idsync_writer_requests_total', 'Write requests by service and result (applied, no-op, already-applied, dry-run, dead-letter; superseded: a later delete of the same entry in the batch made it pointless; merged: written as part of the next modify of the same entry)');
   const retries = metrics.counter('idsync_writer_retries_total', 'Write attempts retried, by service and LDAP result code (none: network)');
   const onRetry = (error: WriteError): void => retries.inc({ service, code: String(error.code ?? 'none') });
-  const conflicts = metrics.counter('idsync_writer_link_conflicts_total', 'Requests dead-lettered because the entry their DN or correlation found is linked to another source entry, by service and pipe');
+  const conflicts = metrics.counter(LINK_CONFLICTS, LINK_CONFLICTS_HELP);
   const concurrency = Math.max(1, options.concurrency ?? 8);
 
   const staleRenames = metrics.counter('idsync_writer_stale_renames_total', 'Renames not followed because the linked entry was renamed here since (a late echo in two-way sync, a replay): values applied, the entry not moved back; by service and pipe');
@@ -80,7 +84,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
         if (countDeadLetter) requests.inc({ service, result: 'dead-letter' });
         if (countDeadLetter && outcome.error instanceof LinkConflictError) {
           const conflict = outcome.error;
-          conflicts.inc({ service, pipe: request.pipe });
+          conflicts.inc({ service, pipe: request.pipe, resolution: 'dead-letter' });
           logger.event('warn', `${service}.link.conflict`, {
             requestId: request.requestId,
             pipe: request.pipe,

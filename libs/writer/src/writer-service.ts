@@ -20,7 +20,7 @@ import {
   type ServiceContext,
   type BatchContext, type JsonLogger, type LoopRecord, type RecordLoop, type RecordLoopFatalError, type RecordOutcome } from '@idsync/platform';
 import { DirectoryWriter } from './directory-writer';
-import { createWriteHandler } from './write-handler';
+import { createWriteHandler, LINK_CONFLICTS, LINK_CONFLICTS_HELP } from './write-handler';
 
 export type WriterServiceName = 'ad-writer' | 'ds-writer';
 
@@ -72,6 +72,10 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       connections: block.connections,
       ...(block.dryRun ? {} : { links: this.links }),
       pipeSources,
+      onDisplaced: ({ request, dn, id, linkedTo, parked }) => {
+        metrics.counter(LINK_CONFLICTS, LINK_CONFLICTS_HELP).inc({ service, pipe: request.pipe, resolution: parked ? 'moved-aside' : 'created-beside' });
+        logger.event('warn', `${service}.link.displaced`, { requestId: request.requestId, pipe: request.pipe, sourceId: request.sourceEntryId.value, dn, foundId: id, linkedTo, movedAside: parked });
+      },
     });
     this.handleBatch = createWriteHandler({ service, writer: this.writer, metrics, logger, concurrency: block.concurrency, links: this.links });
   }

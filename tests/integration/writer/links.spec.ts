@@ -171,7 +171,7 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
     expect(await idAt(admin, renamed, profile.directory)).toBe(id);
   });
 
-  it('delete then re-create under the same DN: the new source entry never takes over the old entry, and ends with an entry of its own', async () => {
+  it('delete then re-create under the same DN, the create first: the old entry is moved aside, the new one created, the old delete finds the old entry', async () => {
     const old = sourceId();
     const dn = profile.user(`x${suffix}`, container);
     await writer.apply(request('upsert', old, dn, userAttributes(`x${suffix}`, 'the old account')));
@@ -179,27 +179,28 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
 
     // The new account's create overtakes the old one's delete (different keys, different partitions).
     const fresh = sourceId();
-    const create = request('upsert', fresh, dn, userAttributes(`x${suffix}`, 'the new account'));
-    await expect(writer.apply(create)).rejects.toThrow(LinkConflictError);
-    const outcome = await applyRequest(writer, create, { attempts: 2, sleep: async () => undefined });
-    expect(outcome).toMatchObject({ kind: 'dead-letter', reason: expect.stringContaining(`linked to source entry ${old.value}`) });
-    expect(await idAt(admin, dn, profile.directory)).toBe(oldId);
-
-    const deleted = await writer.apply(request('delete', old, dn, []));
-    expect(deleted).toMatchObject({ outcome: 'applied', foundBy: 'link', link: 'removed' });
-    expect(linkedTo(old)).toBeNull();
-
-    const created = await writer.apply(create);
+    const created = await writer.apply(request('upsert', fresh, dn, userAttributes(`x2${suffix}`, 'the new account')));
     expect(created).toMatchObject({ outcome: 'applied', link: 'recorded' });
     const newId = await idAt(admin, dn, profile.directory);
     expect(newId).not.toBeNull();
     expect(newId).not.toBe(oldId);
     expect(linkedTo(fresh)).toBe(newId);
+    expect(linkedTo(old)).toBe(oldId); // still linked, moved aside next to the DN
+    const parked = profile.user(`x${suffix}~${(oldId as string).slice(0, 8)}`, container);
+    expect(await idAt(admin, parked, profile.directory)).toBe(oldId);
 
-    // The old entry's delete again (a replay, or the echo from the other side): the new entry stays.
+    const deleted = await writer.apply(request('delete', old, dn, []));
+    expect(deleted).toMatchObject({ outcome: 'applied', foundBy: 'link', link: 'removed' });
+    expect(deleted.plan.target?.toLowerCase()).toBe(parked.toLowerCase());
+    expect(await idAt(admin, parked, profile.directory)).toBeNull();
+    expect(linkedTo(old)).toBeNull();
+
+    // The old entry's delete again (a replay, or the echo from the other side), or a late modify: the new entry stays.
     const echo = await writer.apply(request('delete', old, dn, []));
     expect(echo.outcome).toBe('no-op');
     expect(echo.plan.reason).toMatch(/unlinked/);
+    const late = await writer.apply(request('modify', old, dn, [replace('description', 'stale')]));
+    expect(late.outcome).toBe('no-op');
     expect(await idAt(admin, dn, profile.directory)).toBe(newId);
   });
 
@@ -210,7 +211,7 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
     const id = await idAt(admin, dn, profile.directory);
 
     const forged = request('delete', sourceId(), dn, []);
-    const outcome = await applyRequest(writer, forged, { attempts: 1 });
+    const outcome = await applyRequest(writer, forged, { sleep: async () => { throw new Error('a conflict is not retried'); } });
     expect(outcome).toMatchObject({ kind: 'dead-letter', reason: expect.stringMatching(new RegExp(`linked to source entry ${owner.value}`)) });
     expect(outcome.kind === 'dead-letter' && outcome.error).toBeInstanceOf(LinkConflictError);
     expect(await idAt(admin, dn, profile.directory)).toBe(id);
@@ -239,7 +240,7 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
     await admin.del(dn);
     const deleted = await writer.apply(request('delete', source, dn, []));
     expect(deleted).toMatchObject({ outcome: 'no-op' });
-    expect(deleted.plan.reason).toMatch(/already gone/);
+    expect(deleted.plan.reason).toMatch(/is gone \(deleted here\)/);
     expect(linkedTo(source)).toBeNull();
   });
 
