@@ -46,11 +46,8 @@ export interface DirectoryWriterOptions {
   readonly links?: WriterLinks;
   /** Source directory of each pipe whose requests this writer takes (needed with `links`). */
   readonly pipeSources?: ReadonlyMap<string, string>;
-  /**
-   * A create found its DN (or correlation) held by another source entry's linked entry: moved aside (`parked`) and
-   * the new entry created beside it. For logs and metrics.
-   */
-  readonly onDisplaced?: (displaced: { readonly request: WriteRequest; readonly dn: string; readonly id: string; readonly linkedTo: string; readonly parked: boolean }) => void;
+  /** A create whose correlation matched another source entry's linked entry creates its own beside it (logs, metrics). */
+  readonly onCreatedBeside?: (beside: { readonly request: WriteRequest; readonly dn: string; readonly id: string; readonly linkedTo: string }) => void;
 }
 
 /**
@@ -428,17 +425,14 @@ export class DirectoryWriter {
     const id = entryIdOf(found.entry, this.kind);
     const owner = id === null ? null : links.counterpart(this.options.name, id.value, source);
     if (id === null || owner === null || otherEnd(owner, id.value).value === sourceId) return { ...found, link: null, settled: null };
-    // Found by DN or correlation, but it is another source entry's linked entry.
+    // Found by DN or correlation, but it is another source entry's linked entry: never written to.
     const linkedTo = otherEnd(owner, id.value).value;
-    if (request.op === 'upsert') {
-      // A create for a name that entry holds: typically a re-created account whose predecessor's delete has not
-      // arrived yet. The predecessor is moved aside (its own delete or rename finds it by link) and the new entry
-      // created; an entry that only matched by correlation is left alone and the new one created beside it.
-      if (found.foundBy === 'dn') await this.park(found.entry, id.value);
-      this.options.onDisplaced?.({ request, dn: found.entry.dn, id: id.value, linkedTo, parked: found.foundBy === 'dn' });
+    if (request.op === 'upsert' && found.foundBy === 'correlation') {
+      // The name is free; only a correlation value matched someone else's entry: create the new entry beside it.
+      this.options.onCreatedBeside?.({ request, dn: found.entry.dn, id: id.value, linkedTo });
       return { entry: null, foundBy: 'none', link: null, settled: null };
     }
-    throw new LinkConflictError(request.pipe, sourceId, { dn: found.entry.dn, id: id.value }, linkedTo, { requestId: request.requestId });
+    throw new LinkConflictError(request.pipe, sourceId, { dn: found.entry.dn, id: id.value }, linkedTo, request.op === 'upsert', { requestId: request.requestId });
   }
 
   /** By (previous) DN, then by the correlation lists. */

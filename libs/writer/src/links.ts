@@ -53,8 +53,9 @@ export const ID_ATTRIBUTES: ReadonlySet<string> = new Set(['objectguid', 'entryu
 /**
  * The entry the request's DN (or correlation) found is linked to another source entry: writing to it would
  * overwrite, rename or delete someone else's account (a forged or late request, an echo of a delete). Nothing is
- * written; the request is dead-lettered with both ids. (A create in that situation moves the other entry aside
- * instead: see DirectoryWriter's onDisplaced.)
+ * written. A create (`waits`) is tried again for a while: typically the account was deleted and re-created, and the
+ * predecessor's delete (or rename) is on its way on another partition; the consumer loop pauses only this partition
+ * meanwhile. Anything else, or a create still blocked after the wait, is dead-lettered with both ids.
  */
 export class LinkConflictError extends WriteError {
   constructor(
@@ -62,10 +63,11 @@ export class LinkConflictError extends WriteError {
     readonly sourceId: string,
     readonly found: { readonly dn: string; readonly id: string },
     readonly linkedTo: string,
+    readonly waits: boolean,
     details: WriteErrorDetails = {},
   ) {
     super(
-      'dead-letter',
+      waits ? 'retry' : 'dead-letter',
       `link conflict: the entry at ${found.dn} (id ${found.id}) is linked to source entry ${linkedTo}, not to ${sourceId} (pipe ${pipe}); it is left alone`,
       { ...details, dn: found.dn },
     );

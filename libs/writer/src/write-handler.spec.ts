@@ -58,9 +58,32 @@ describe('createWriteHandler', () => {
     expect(calls).toEqual(['catch-up', 'e2/ad-to-ds/0', 'flush']);
   });
 
+  it('tries a create blocked by a link conflict again (the partition waits) until conflictWaitMs has passed, then dead-letters it', async () => {
+    let clock = 1_000_000;
+    const metrics = new Metrics();
+    const logger = new JsonLogger('ds-writer', 'debug', new SecretRedactor([]), () => undefined);
+    const blocked = new LinkConflictError('ad-to-ds', 'a', { dn: 'uid=x,dc=example,dc=com', id: 'b' }, 'c', true);
+    const handle = createWriteHandler({
+      service: 'ds-writer',
+      writer: { apply: async () => { throw blocked; }, isDryRun: false },
+      metrics,
+      logger,
+      conflictWaitMs: 60_000,
+      now: () => clock,
+    });
+    const batch = [record(encodeWriteRequest(request(4, { attributes: [] })))];
+    await expect(handle(batch)).rejects.toBe(blocked);
+    expect(blocked.retriable).toBe(true);
+    clock += 59_000;
+    await expect(handle(batch)).rejects.toBe(blocked);
+    clock += 1_000;
+    const [outcome] = await handle(batch);
+    expect(outcome).toEqual({ kind: 'dead-letter', reason: expect.stringMatching(/waited 60 s: link conflict/) });
+  });
+
   it('counts and logs a link conflict with both ids when it is dead-lettered', async () => {
     const { handle, lines, metrics } = setup(async (r) => {
-      throw new LinkConflictError('ad-to-ds', r.sourceEntryId.value, { dn: r.dn, id: '7145e626-b475-4e2a-a8c8-8b33d773cbcc' }, '0f0f0f0f-0000-4000-8000-000000000001');
+      throw new LinkConflictError('ad-to-ds', r.sourceEntryId.value, { dn: r.dn, id: '7145e626-b475-4e2a-a8c8-8b33d773cbcc' }, '0f0f0f0f-0000-4000-8000-000000000001', false);
     });
     const [outcome] = await handle([record(encodeWriteRequest(request(3, { op: 'delete', attributes: [] })))]);
     expect(outcome).toEqual({ kind: 'dead-letter', reason: expect.stringContaining('link conflict') });

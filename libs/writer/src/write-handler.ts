@@ -23,7 +23,7 @@ export class WriterStoppedError extends Error {
 
 export const LINK_CONFLICTS = 'idsync_writer_link_conflicts_total';
 export const LINK_CONFLICTS_HELP =
-  'Requests whose DN or correlation found another source entry\'s linked entry, by service, pipe and resolution (dead-letter: nothing written; moved-aside: a create moved it aside and took its DN; created-beside: a create left it alone)';
+  'Requests whose DN or correlation found another source entry\'s linked entry, by service, pipe and resolution (dead-letter: nothing written; created-beside: a create whose correlation matched it created its own entry)';
 
 /** The consumer loop aborted the batch (see BatchContext.signal): retried from the first uncommitted record. */
 export class BatchAbortedError extends Error {
@@ -42,6 +42,13 @@ export interface WriteHandlerOptions {
   readonly boundedRetry?: BoundedRetryOptions;
   /** Entries written side by side within one batch (each entry's own requests stay in order). Default 8. */
   readonly concurrency?: number;
+  /**
+   * How long a create whose DN another source entry's linked entry holds is tried again (that entry's delete or
+   * rename may be on its way) before it is dead-lettered. Default 120 s. The partition is paused meanwhile, the
+   * others go on.
+   */
+  readonly conflictWaitMs?: number;
+  readonly now?: () => number;
   /**
    * The links the writer acts on: read up to the topic's end before a batch (links other writers recorded moments
    * ago count), and the batch's new links and removals published before its offsets are committed.
@@ -62,6 +69,21 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   const onRetry = (error: WriteError): void => retries.inc({ service, code: String(error.code ?? 'none') });
   const conflicts = metrics.counter(LINK_CONFLICTS, LINK_CONFLICTS_HELP);
   const concurrency = Math.max(1, options.concurrency ?? 8);
+  const conflictWaitMs = options.conflictWaitMs ?? 120_000;
+  const now = options.now ?? Date.now;
+  /** When each create blocked by a link conflict was first tried (dropped once it is done or dead-lettered). */
+  const waitingSince = new Map<string, number>();
+  const countConflict = (request: WriteRequest, conflict: LinkConflictError): void => {
+    conflicts.inc({ service, pipe: request.pipe, resolution: 'dead-letter' });
+    logger.event('warn', `${service}.link.conflict`, {
+      requestId: request.requestId,
+      pipe: request.pipe,
+      sourceId: conflict.sourceId,
+      dn: conflict.found.dn,
+      foundId: conflict.found.id,
+      linkedTo: conflict.linkedTo,
+    });
+  };
 
   const staleRenames = metrics.counter('idsync_writer_stale_renames_total', 'Renames not followed because the linked entry was renamed here since (a late echo in two-way sync, a replay): values applied, the entry not moved back; by service and pipe');
   const scopeChanges = metrics.counter('idsync_writer_scope_changes_total', 'Linked entries whose source entry left the pipe\'s scope, by service, pipe and action (delete, unlink)');
@@ -82,21 +104,11 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       const outcome = await applyRequest(writer, request, { ...options.boundedRetry, onRetry }, hints);
       if (outcome.kind === 'dead-letter') {
         if (countDeadLetter) requests.inc({ service, result: 'dead-letter' });
-        if (countDeadLetter && outcome.error instanceof LinkConflictError) {
-          const conflict = outcome.error;
-          conflicts.inc({ service, pipe: request.pipe, resolution: 'dead-letter' });
-          logger.event('warn', `${service}.link.conflict`, {
-            requestId: request.requestId,
-            pipe: request.pipe,
-            sourceId: conflict.sourceId,
-            dn: conflict.found.dn,
-            foundId: conflict.found.id,
-            linkedTo: conflict.linkedTo,
-          });
-        }
+        if (countDeadLetter && outcome.error instanceof LinkConflictError) countConflict(request, outcome.error);
         return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): ${outcome.reason}` };
       }
       const { result } = outcome;
+      waitingSince.delete(request.requestId);
       requests.inc({ service, result: result.outcome });
       if (hints.leaveScope !== undefined && result.link === 'removed') scopeChanges.inc({ service, pipe: request.pipe, action: hints.leaveScope });
       if (result.staleRename === true) {
@@ -108,6 +120,18 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       }
       return { kind: 'done' };
     } catch (error) {
+      if (error instanceof LinkConflictError && error.waits) {
+        const since = waitingSince.get(request.requestId) ?? now();
+        if (now() - since >= conflictWaitMs) {
+          waitingSince.delete(request.requestId);
+          requests.inc({ service, result: 'dead-letter' });
+          countConflict(request, error);
+          return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): waited ${Math.round((now() - since) / 1000)} s: ${error.message}` };
+        }
+        waitingSince.set(request.requestId, since);
+        // Requests that never came back (their partition moved to another instance) are forgotten after a while.
+        for (const [id, at] of waitingSince) if (now() - at > 10 * conflictWaitMs) waitingSince.delete(id);
+      }
       if (error instanceof WriteError && error.outcome === 'retry') onRetry(error);
       if (error instanceof WriteError && error.outcome === 'stop') throw new WriterStoppedError(service, error);
       throw error;

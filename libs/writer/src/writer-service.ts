@@ -72,9 +72,9 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       connections: block.connections,
       ...(block.dryRun ? {} : { links: this.links }),
       pipeSources,
-      onDisplaced: ({ request, dn, id, linkedTo, parked }) => {
-        metrics.counter(LINK_CONFLICTS, LINK_CONFLICTS_HELP).inc({ service, pipe: request.pipe, resolution: parked ? 'moved-aside' : 'created-beside' });
-        logger.event('warn', `${service}.link.displaced`, { requestId: request.requestId, pipe: request.pipe, sourceId: request.sourceEntryId.value, dn, foundId: id, linkedTo, movedAside: parked });
+      onCreatedBeside: ({ request, dn, id, linkedTo }) => {
+        metrics.counter(LINK_CONFLICTS, LINK_CONFLICTS_HELP).inc({ service, pipe: request.pipe, resolution: 'created-beside' });
+        logger.event('warn', `${service}.link.created-beside`, { requestId: request.requestId, pipe: request.pipe, sourceId: request.sourceEntryId.value, dn, foundId: id, linkedTo });
       },
     });
     this.handleBatch = createWriteHandler({ service, writer: this.writer, metrics, logger, concurrency: block.concurrency, links: this.links });

@@ -171,7 +171,7 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
     expect(await idAt(admin, renamed, profile.directory)).toBe(id);
   });
 
-  it('delete then re-create under the same DN, the create first: the old entry is moved aside, the new one created, the old delete finds the old entry', async () => {
+  it('delete then re-create under the same DN, the create first: the create waits (never takes the old entry over), the old delete frees the DN', async () => {
     const old = sourceId();
     const dn = profile.user(`x${suffix}`, container);
     await writer.apply(request('upsert', old, dn, userAttributes(`x${suffix}`, 'the old account')));
@@ -179,21 +179,22 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
 
     // The new account's create overtakes the old one's delete (different keys, different partitions).
     const fresh = sourceId();
-    const created = await writer.apply(request('upsert', fresh, dn, userAttributes(`x2${suffix}`, 'the new account')));
+    const create = request('upsert', fresh, dn, userAttributes(`x${suffix}`, 'the new account'));
+    const blocked = await writer.apply(create).catch((error: unknown) => error);
+    expect(blocked).toBeInstanceOf(LinkConflictError);
+    expect(blocked).toMatchObject({ retriable: true, waits: true, linkedTo: old.value });
+    expect(await idAt(admin, dn, profile.directory)).toBe(oldId);
+
+    const deleted = await writer.apply(request('delete', old, dn, []));
+    expect(deleted).toMatchObject({ outcome: 'applied', foundBy: 'link', link: 'removed' });
+    expect(linkedTo(old)).toBeNull();
+
+    const created = await writer.apply(create);
     expect(created).toMatchObject({ outcome: 'applied', link: 'recorded' });
     const newId = await idAt(admin, dn, profile.directory);
     expect(newId).not.toBeNull();
     expect(newId).not.toBe(oldId);
     expect(linkedTo(fresh)).toBe(newId);
-    expect(linkedTo(old)).toBe(oldId); // still linked, moved aside next to the DN
-    const parked = profile.user(`x${suffix}~${(oldId as string).slice(0, 8)}`, container);
-    expect(await idAt(admin, parked, profile.directory)).toBe(oldId);
-
-    const deleted = await writer.apply(request('delete', old, dn, []));
-    expect(deleted).toMatchObject({ outcome: 'applied', foundBy: 'link', link: 'removed' });
-    expect(deleted.plan.target?.toLowerCase()).toBe(parked.toLowerCase());
-    expect(await idAt(admin, parked, profile.directory)).toBeNull();
-    expect(linkedTo(old)).toBeNull();
 
     // The old entry's delete again (a replay, or the echo from the other side), or a late modify: the new entry stays.
     const echo = await writer.apply(request('delete', old, dn, []));

@@ -7,6 +7,7 @@ import { DcIdentity, DirSyncCookie } from '../core/dirsync-cookie';
 import { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, describeError, isProducerFenced } from '../core/errors';
 import { classifyLdapError } from '../core/ldap-errors';
 import { entryGuid, isSkip, needsRefetch, parseDirSyncEntry } from '../core/parse-dirsync-entry';
+import { deletesFirst } from '../core/page-order';
 import { Scope } from '../core/scope';
 import { type RawEntry } from '../core/raw-entry';
 import { DIRSYNC_FLAGS } from '../ldap/dirsync-control';
@@ -293,7 +294,7 @@ export class AdDetector {
       if (isSkip(result)) this.counters.skipped.inc({ reason: result.skip });
       else events.push(result);
     });
-    return this.withEnteredSnapshots(reader, events);
+    return this.withEnteredSnapshots(reader, deletesFirst(events));
   }
 
   /**
