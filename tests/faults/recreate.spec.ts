@@ -131,7 +131,7 @@ describe(`delete and re-create under the same DN, both pipes running (run ${run.
     const letters = await eventually('the stranger\'s delete dead-lettered', () => run.live.deadLetters(), (l) => l.length > 0, 60_000, 1_000);
     expect(letters).toHaveLength(1);
     expect(letters[0]?.reason).toMatch(new RegExp(`link conflict.*linked to source entry ${replaced.newGuid}, not to ${stranger}`));
-    expect(await run.live.counter('ds-writer', 'idsync_writer_link_conflicts_total')).toBe(1);
+    expect(await run.live.counter('ds-writer', 'idsync_writer_link_conflicts_total', { resolution: 'dead-letter' })).toBe(1);
     expect(await uuidAt(dsDn)).toBe(uuid);
     expect(await guidAt(replaced.dn)).toBe(replaced.newGuid);
     await run.expectTreesEqual(2);

@@ -411,10 +411,14 @@ export class DirectoryWriter {
       const gone = endIn(link, this.options.name).value;
       const entry = await this.readById(gone, attributes);
       if (entry !== null) return { entry, foundBy: 'link', link, settled: null };
-      // The linked entry is gone (deleted here, by us or by someone): the link is over, and whatever a DN or a
-      // correlation finds now is another entry.
+      // The linked entry is gone (deleted here): whatever a DN or a correlation finds now is another entry. The
+      // link stays until the source entry's own delete ends it (or a resync re-creates the entry): in two-way sync
+      // that deletion is itself on its way to the other side, whose writer needs the link to act on it.
+      if (!recreates) {
+        if (request.op === 'delete') links.unlink(link);
+        return { entry: null, foundBy: 'link', link: null, settled: `the linked entry ${gone} is gone (deleted here); nothing to ${request.op}` };
+      }
       links.unlink(link);
-      if (!recreates) return { entry: null, foundBy: 'link', link: null, settled: `the linked entry ${gone} is gone (deleted here); nothing to ${request.op}` };
     } else if (!recreates && links.wasUnlinked(sourceId)) {
       // Linked until its counterpart was deleted: this is the delete that did it, its echo, or a replay of an older
       // change. Whatever has the DN now is another entry.

@@ -234,11 +234,16 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
     expect(again).toMatchObject({ outcome: 'applied', foundBy: 'link' });
   });
 
-  it('a linked entry deleted at the destination: the delete of its source entry changes nothing and ends the link', async () => {
+  it('a linked entry deleted at the destination: a change keeps the link, the delete of its source entry changes nothing and ends it', async () => {
     const source = sourceId();
     const dn = profile.user(`g${suffix}`, container);
     await writer.apply(request('upsert', source, dn, userAttributes(`g${suffix}`, 'here')));
     await admin.del(dn);
+    // A change that is not the source entry's delete changes nothing and keeps the link: in two-way sync the
+    // destination's delete is on its way to the source side, whose writer acts on it by this link.
+    const changed = await writer.apply(request('modify', source, dn, [replace('description', 'meanwhile')]));
+    expect(changed.outcome).toBe('no-op');
+    expect(linkedTo(source)).not.toBeNull();
     const deleted = await writer.apply(request('delete', source, dn, []));
     expect(deleted).toMatchObject({ outcome: 'no-op' });
     expect(deleted.plan.reason).toMatch(/is gone \(deleted here\)/);
