@@ -46,6 +46,7 @@ async function linkedTo(id: string): Promise<string[]> {
 }
 
 let adReplaced: { dn: string; oldGuid: string; newGuid: string } | undefined;
+let dsReplaced: { dn: string; oldUuid: string; newUuid: string } | undefined;
 
 describe(`delete and re-create under the same DN, both pipes running (run ${run.suffix})`, () => {
   step('an OU created in AD reaches 389-ds', () => run.createOu());
@@ -103,6 +104,7 @@ describe(`delete and re-create under the same DN, both pipes running (run ${run.
     expect(await linkedTo(oldUuid)).toEqual([]);
     await run.expectTreesEqual(2);
     expect(await run.live.deadLetters()).toEqual([]);
+    dsReplaced = { dn: dsDn, oldUuid, newUuid };
   });
 
   step('a delete for that DN naming the replaced AD entry, or an entry nobody knows, changes nothing', async () => {
@@ -134,6 +136,39 @@ describe(`delete and re-create under the same DN, both pipes running (run ${run.
     expect(await run.live.counter('ds-writer', 'idsync_writer_link_conflicts_total', { resolution: 'dead-letter' })).toBe(1);
     expect(await uuidAt(dsDn)).toBe(uuid);
     expect(await guidAt(replaced.dn)).toBe(replaced.newGuid);
+    await run.expectTreesEqual(2);
+  });
+
+  step('a delete for that DN naming the replaced directory entry, or an entry nobody knows, changes nothing in AD', async () => {
+    const replaced = dsReplaced;
+    if (replaced === undefined) throw new Error('the directory re-create case did not finish');
+    const adDn = `CN=${replaced.dn.slice(3, replaced.dn.indexOf(','))},${run.adOu}`;
+    const guid = await guidAt(adDn);
+    const forged = (uuid: string): EntryChangeEvent => ({
+      eventId: `forged-${randomUUID()}`,
+      source: { system: 'ldap', directory: `ds${run.suffix}`, server: 'ldaps://forged', position: { kind: 'change-number', changeNumber: '999999' } },
+      entryId: { kind: 'entryUUID', value: uuid },
+      op: 'delete',
+      dn: replaced.dn,
+      previousDn: null,
+      objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+      attributes: [],
+      initiator: 'cn=Directory Manager',
+      changeTime: Date.now(),
+      detectedAt: Date.now(),
+    });
+    const stranger = randomUUID();
+    const before = (await run.live.deadLetters()).length;
+    await run.live.produce('dsChanges', [
+      { key: replaced.oldUuid, value: encodeEntryChange(forged(replaced.oldUuid)) },
+      { key: stranger, value: encodeEntryChange(forged(stranger)) },
+    ]);
+    const letters = await eventually('the stranger\'s delete dead-lettered', () => run.live.deadLetters(), (l) => l.length > before, 60_000, 1_000);
+    expect(letters).toHaveLength(before + 1);
+    expect(letters.at(-1)?.reason).toMatch(new RegExp(`link conflict.*linked to source entry ${replaced.newUuid}, not to ${stranger}`));
+    expect(await run.live.counter('ad-writer', 'idsync_writer_link_conflicts_total', { resolution: 'dead-letter' })).toBe(1);
+    expect(await guidAt(adDn)).toBe(guid);
+    expect(await uuidAt(replaced.dn)).toBe(replaced.newUuid);
     await run.expectTreesEqual(2);
   });
 });

@@ -114,6 +114,33 @@ describe(`renames and moves while a detector is stopped, both pipes running (run
     expect(await run.live.deadLetters()).toEqual([]);
   }, 180_000);
 
+  step('two directory entries swap DNs by renames: each AD entry follows its own source entry', async () => {
+    const beatrix = `cn=Beatrix ${s},${run.dsOu}`;
+    const dan = `cn=Dan ${s},${dsSub()}`;
+    const parked = `cn=Parked ${s},${run.dsOu}`;
+    await run.directory.rename(beatrix, parked);
+    await run.directory.rename(dan, beatrix);
+    await run.directory.rename(parked, dan);
+    await run.directory.replace(beatrix, 'description', ['dan, now at beatrix']);
+    await run.directory.replace(dan, 'description', ['beatrix, now at dan']);
+    await arrives('ad', `CN=Beatrix ${s},${run.adOu}`, 'dan, now at beatrix');
+    await arrives('ad', `CN=Dan ${s},${adSub()}`, 'beatrix, now at dan');
+    const samAt = async (dn: string): Promise<string | undefined> => (await run.ad.read(dn, ['sAMAccountName']))?.['samaccountname']?.[0];
+    expect(await samAt(`CN=Beatrix ${s},${run.adOu}`)).toBe(`dan${s}`.slice(0, 20));
+    expect(await samAt(`CN=Dan ${s},${adSub()}`)).toBe(`bea${s}`.slice(0, 20));
+    // Swap back, so the following steps find each user under its own name.
+    await run.directory.rename(beatrix, parked);
+    await run.directory.rename(dan, beatrix);
+    await run.directory.rename(parked, dan);
+    await run.directory.replace(beatrix, 'description', ['beatrix']);
+    await run.directory.replace(dan, 'description', ['dan moved']);
+    await arrives('ad', `CN=Beatrix ${s},${run.adOu}`, 'beatrix');
+    await arrives('ad', `CN=Dan ${s},${adSub()}`, 'dan moved');
+    expect(await samAt(`CN=Beatrix ${s},${run.adOu}`)).toBe(`bea${s}`.slice(0, 20));
+    await run.expectTreesEqual(users + 1);
+    expect(await run.live.deadLetters()).toEqual([]);
+  }, 180_000);
+
   step('AD: a user moved out of OU=Corp is deleted in the directory; moved back in, it is created again', async () => {
     await run.ad.add(adOutside(), { objectClass: ['top', 'organizationalUnit'], ou: `Outside ${s}` });
     const inside = `CN=Beatrix ${s},${run.adOu}`;

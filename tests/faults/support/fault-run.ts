@@ -2,7 +2,7 @@ import { type SyncConfig } from '@idsync/config';
 import { stackConfig, uniqueSuffix, requireStackServers } from '../../integration/support/stack';
 import { Scenario } from '../../integration/support/scenario';
 import { Side } from '../../integration/e2e/directories';
-import { eventually, Pipeline } from '../../integration/e2e/pipeline';
+import { eventually, Pipeline, sleep } from '../../integration/e2e/pipeline';
 import { compareTrees, describeDifference } from './compare';
 
 /**
@@ -108,16 +108,24 @@ export class FaultRun {
     );
   }
 
-  /** Both directories compared in full below the test OU: nothing lost, nothing extra, nothing different. */
-  async expectTreesEqual(entries: number): Promise<void> {
-    const diff = await compareTrees(this.ad, this.adOu, this.directory, this.dsOu, this.adCorp, this.dsCorp);
-    expect({ lost: diff.lost.length, extra: diff.extra.length, different: diff.different.length, detail: describeDifference(diff) }).toEqual({
-      lost: 0,
-      extra: 0,
-      different: 0,
-      detail: expect.any(String),
-    });
-    expect(diff.matched).toBe(entries);
+  /**
+   * Both directories compared in full below the test OU: nothing lost, nothing extra, nothing different. Compared
+   * again for up to `settleMs` while they differ: changes still in flight (a late echo on its way back) settle.
+   */
+  async expectTreesEqual(entries: number, settleMs = 20_000): Promise<void> {
+    const deadline = Date.now() + settleMs;
+    for (;;) {
+      const diff = await compareTrees(this.ad, this.adOu, this.directory, this.dsOu, this.adCorp, this.dsCorp);
+      const differences = diff.lost.length + diff.extra.length + diff.different.length;
+      if (differences === 0) {
+        expect(diff.matched).toBe(entries);
+        return;
+      }
+      if (Date.now() >= deadline) {
+        throw new Error(`the directories differ: ${diff.lost.length} lost, ${diff.extra.length} extra, ${diff.different.length} different\n${describeDifference(diff)}`);
+      }
+      await sleep(1_000);
+    }
   }
 
   /** A service's /health answer (readiness). */
