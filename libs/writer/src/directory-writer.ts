@@ -352,6 +352,21 @@ export class DirectoryWriter {
     return 'recorded';
   }
 
+  /**
+   * The linked entry. Directory servers search by entryUUID (a subtree search); the entry is nearly always where the
+   * request says, so that DN is read first (a base read, as cheap as finding it by DN) and kept when its id matches.
+   */
+  private async readLinked(id: string, request: WriteRequest, attributes: string[]): Promise<CurrentEntry | null> {
+    if (this.kind === 'ldap') {
+      const guess = await this.read(request.op === 'rename' && request.previousDn !== null ? request.previousDn : request.dn, attributes).catch((error: unknown) => {
+        if ((error as { code?: unknown }).code === 34) return null; // a DN this server cannot parse: search by id
+        throw error;
+      });
+      if (guess !== null && entryIdOf(guess, this.kind)?.value === id.toLowerCase()) return guess;
+    }
+    return this.readById(id, attributes);
+  }
+
   /** Reads the entry with this id (AD: by `<GUID=…>`; LDAP servers: `(entryUUID=…)`), or null when there is none. */
   private async readById(id: string, attributes: string[]): Promise<CurrentEntry | null> {
     if (!UUID_TEXT.test(id)) throw new InvalidEntryError(`linked id '${id}' is not a UUID`);
@@ -409,7 +424,7 @@ export class DirectoryWriter {
     const link = links.counterpart(source, sourceId, this.options.name);
     if (link !== null) {
       const gone = endIn(link, this.options.name).value;
-      const entry = await this.readById(gone, attributes);
+      const entry = await this.readLinked(gone, request, attributes);
       if (entry !== null) return { entry, foundBy: 'link', link, settled: null };
       // The linked entry is gone (deleted here): whatever a DN or a correlation finds now is another entry. The
       // link stays until the source entry's own delete ends it (or a resync re-creates the entry): in two-way sync
