@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { canonicalGuid } from '@idsync/contracts';
+import { canonicalGuid, encodeLink, type EntryLink, linkKey } from '@idsync/contracts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stackConfig, uniqueSuffix, requireStackServers } from '../support/stack';
@@ -9,8 +9,8 @@ import { describeRun, idsync } from './run-cli';
 
 /**
  * `idsync resync` on the local stack, pipe ad-to-ds of the demo configuration, restricted to an OU of its own in
- * AD (--base-dn): the command reads AD and 389-ds, and the real mapper and ds-writer (child processes on isolated
- * topics) apply the snapshot events it publishes.
+ * AD (--base-dn): the command reads AD, 389-ds and the run's links topic, and the real mapper and ds-writer (child
+ * processes on isolated topics) apply the snapshot events it publishes and record the links.
  */
 
 const config = stackConfig();
@@ -24,11 +24,21 @@ const adUser = (cn: string): string => `CN=${cn},${adOu}`;
 const dsUser = (cn: string): string => `cn=${cn},${dsOu}`;
 const USERS = ['Ann', 'Ben', 'Cat'].map((n) => ({ cn: `${n} ${s}`, login: `${n.toLowerCase()}${s}`.slice(0, 20) }));
 const GROUP = `Team ${s}`;
+/** Directory names in the run's configuration (the pipeline renames them: `ad<suffix>`, `ds<suffix>`). */
+const AD = `ad${s}`;
+const DS = `ds${s}`;
+/** A sibling OU in AD, outside the resync's --base-dn. */
+const adOther = `OU=${OU}x,OU=Corp,${adBase}`;
 
 interface Difference {
   dn: string;
-  kind: 'create' | 'update' | 'error';
+  sourceDn: string;
+  kind: 'create' | 'update' | 'equal' | 'error' | 'delete';
+  foundBy: 'link' | 'dn' | 'correlation' | 'none';
+  link: 'linked' | 'unlinked' | 'dangling' | 'none';
+  move: { from: string; to: string } | null;
   problem?: string;
+  linkedTo?: string[];
   attributes: { attribute: string; current: string[]; add: string[]; remove: string[]; replace: boolean }[];
 }
 interface ResyncJson {
@@ -38,10 +48,17 @@ interface ResyncJson {
   equal: number;
   create: number;
   update: number;
+  errors: number;
+  foundByLink: number;
+  moved: number;
+  unlinked: number;
   published: number;
   alreadyPublished: number;
   deleteCandidates: number;
   deletesPublished: number;
+  notLinked: number;
+  notLinkedSample: string[];
+  linkedElsewhere: number;
   resumed: boolean;
   differences?: Difference[];
 }
@@ -79,7 +96,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await pipeline?.stop();
   await ad?.deleteTree(adOu).catch(() => undefined);
+  await ad?.deleteTree(adOther).catch(() => undefined);
   await ds?.deleteTree(dsOu).catch(() => undefined);
+  // Where another pipeline's detector, running on the same servers, may have copied the sibling OU.
+  await ds?.deleteTree(`ou=${OU}x,ou=Corp,${dsBase}`).catch(() => undefined);
   await ad?.close();
   await ds?.close();
 }, 120_000);
@@ -99,14 +119,15 @@ describe('idsync resync', () => {
     const group = await ds.read(dsUser(GROUP), ['member']);
     expect(group?.['member']?.length).toBe(2);
 
-    const again = json(await resync('--dry-run', '--json'));
-    expect(again).toMatchObject({ sourceEntries: 5, equal: 5, create: 0, update: 0, sourceRead: 'at-once' });
+    // The ds-writer linked what it created: the next run finds every entry by its link.
+    const again = await eventually('every entry linked', async () => json(await resync('--dry-run', '--json')), (p) => p.foundByLink === 5, 30_000, 1_000);
+    expect(again).toMatchObject({ sourceEntries: 5, equal: 5, create: 0, update: 0, unlinked: 0, sourceRead: 'at-once' });
     // A source larger than --unpaged-limit is counted, then read with the paged-results control: same answer.
     const paged = json(await resync('--dry-run', '--json', '--unpaged-limit', '2', '--page-size', '2'));
     expect(paged).toMatchObject({ sourceEntries: 5, equal: 5, create: 0, update: 0, sourceRead: 'paged' });
   }, 120_000);
 
-  it('lists exactly the damage done in the destination, repairs it, and deletes strays only behind the flag and the threshold', async () => {
+  it('lists exactly the damage done in the destination and repairs it; an entry of the directory’s own is left alone', async () => {
     const [ann, ben, cat] = USERS as [(typeof USERS)[number], (typeof USERS)[number], (typeof USERS)[number]];
     await ds.replace(dsUser(ann.cn), 'description', ['damaged']);
     await ds.replace(dsUser(ben.cn), 'mail', []);
@@ -119,40 +140,28 @@ describe('idsync resync', () => {
     const plan = json(dry);
     const differences = plan.differences ?? [];
     // 389-ds keeps the DN as the writer spelled it (the AD side's RDNs): compare DNs ignoring case.
-    expect(differences.map((d) => d.dn.toLowerCase()).sort()).toEqual([dsUser(ann.cn), dsUser(ben.cn), dsUser(cat.cn), dsUser(GROUP), dsUser(`Stray ${s}`)].map((dn) => dn.toLowerCase()).sort());
-    expect(byDn(differences, dsUser(ann.cn))).toMatchObject({ kind: 'update', attributes: [{ attribute: 'description', current: ['damaged'], add: [`first ${ann.login}`], replace: true }] });
+    expect(differences.map((d) => d.dn.toLowerCase()).sort()).toEqual([dsUser(ann.cn), dsUser(ben.cn), dsUser(cat.cn), dsUser(GROUP)].map((dn) => dn.toLowerCase()).sort());
+    expect(byDn(differences, dsUser(ann.cn))).toMatchObject({ kind: 'update', foundBy: 'link', attributes: [{ attribute: 'description', current: ['damaged'], add: [`first ${ann.login}`], replace: true }] });
     expect(byDn(differences, dsUser(ben.cn))).toMatchObject({ kind: 'update', attributes: [{ attribute: 'mail', current: [], add: [`${ben.login}@example.test`] }] });
     expect(byDn(differences, dsUser(GROUP))?.attributes).toEqual([expect.objectContaining({ attribute: 'member', add: [expect.stringMatching(new RegExp(`^CN=${ben.cn},`, 'i'))], remove: [], replace: false })]);
-    expect(byDn(differences, dsUser(cat.cn))).toMatchObject({ kind: 'create' });
-    expect(byDn(differences, dsUser(`Stray ${s}`))).toMatchObject({ problem: 'not at the source' });
-    expect(plan).toMatchObject({ equal: 1, update: 3, create: 1, deleteCandidates: 1 });
+    // Cat's link names an entry that is gone: created again (the writer looks the link up first, then links anew).
+    expect(byDn(differences, dsUser(cat.cn))).toMatchObject({ kind: 'create', link: 'dangling' });
+    // Stray was made in the directory, linked to nothing: no source entry maps to it, and it is not the resync's.
+    expect(plan).toMatchObject({ equal: 1, update: 3, create: 1, deleteCandidates: 0, notLinked: 1 });
+    expect(plan.notLinkedSample.map((dn) => dn.toLowerCase())).toEqual([dsUser(`Stray ${s}`).toLowerCase()]);
 
     const text = await resync('--dry-run');
-    expect(text.stdout.toLowerCase()).toContain(`~ update ${dsUser(ann.cn)}`.toLowerCase());
+    expect(text.stdout.toLowerCase()).toContain(`~ update ${dsUser(ann.cn)}  [users, found by link]`.toLowerCase());
     expect(text.stdout).toContain('description: "damaged" -> ');
-    expect(text.stdout).toMatch(/deleted only with --delete-missing/);
+    expect(text.stdout).toMatch(/1 destination entries are not linked to any source entry: left alone \(cn=Stray/i);
+    expect(text.stdout).not.toMatch(/deleted only with --delete-missing/);
 
     const repair = await resync('--json');
     expect(repair.code).toBe(0);
     expect(json(repair)).toMatchObject({ published: 4, deletesPublished: 0 });
-    await eventually('the damage repaired', async () => json(await resync('--dry-run', '--json')), (p) => p.update === 0 && p.create === 0, 60_000, 1_000);
+    await eventually('the damage repaired', async () => json(await resync('--dry-run', '--json')), (p) => p.update === 0 && p.create === 0 && p.unlinked === 0, 60_000, 1_000);
     expect((await ds.read(dsUser(ann.cn), ['description']))?.['description']).toEqual([`first ${ann.login}`]);
     expect(await ds.read(dsUser(`Stray ${s}`))).not.toBeNull();
-
-    const refused = await resync('--delete-missing', '--max-deletes', '0', '--yes');
-    expect(refused.code).toBe(3);
-    expect(refused.stderr).toMatch(/1 destination entries are not at the source, more than --max-deletes 0: nothing was deleted/);
-    expect(await ds.read(dsUser(`Stray ${s}`))).not.toBeNull();
-
-    const unconfirmed = await resync('--delete-missing');
-    expect(unconfirmed.code).toBe(3);
-    expect(await ds.read(dsUser(`Stray ${s}`))).not.toBeNull();
-
-    const deleting = await resync('--delete-missing', '--max-deletes', '5', '--yes', '--json');
-    expect(deleting.code).toBe(0);
-    expect(json(deleting)).toMatchObject({ deletesPublished: 1, published: 0 });
-    await eventually('the stray entry deleted', () => ds.read(dsUser(`Stray ${s}`)), (entry) => entry === null, 30_000);
-    expect(await ds.read(dsUser(ann.cn))).not.toBeNull();
   }, 180_000);
 
   it('resumes an interrupted run: entries already acknowledged are not published again', async () => {
@@ -181,6 +190,102 @@ describe('idsync resync', () => {
     expect(after.differences?.map((d) => d.dn.toLowerCase())).toEqual([dsUser(ann.cn).toLowerCase()]);
   }, 120_000);
 
+  it('moves a linked entry renamed at the destination back to its mapped DN (found by its link, not by DN or correlation)', async () => {
+    const gus = { cn: `Gus ${s}`, login: `gus${s}`.slice(0, 20) };
+    await ad.add(adUser(gus.cn), { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: gus.login, givenName: 'Gus', sn: s, mail: `${gus.login}@example.test` });
+    // Its counterpart, renamed out of band (its uid and mail too: neither DN nor correlation finds it), and linked.
+    const moved = dsUser(`Gus Moved ${s}`);
+    await ds.add(moved, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], cn: `Gus Moved ${s}`, sn: s, uid: `gusmoved${s}`, mail: `gusmoved${s}@example.test` });
+    const uuid = await uuidOf(moved);
+    await produceLink({ pipe: 'ad-to-ds', source: { directory: AD, kind: 'objectGUID', value: await guidOf(adUser(gus.cn)) }, destination: { directory: DS, kind: 'entryUUID', value: uuid } });
+
+    const plan = json(await resync('--dry-run', '--json'));
+    const difference = plan.differences?.find((d) => sameDn(d.dn, moved));
+    expect(difference).toMatchObject({ kind: 'update', foundBy: 'link', link: 'linked' });
+    expect(sameDn(difference?.move?.from ?? '', moved) && sameDn(difference?.move?.to ?? '', dsUser(gus.cn))).toBe(true);
+    expect(difference?.attributes).toEqual(expect.arrayContaining([expect.objectContaining({ attribute: 'uid', current: [`gusmoved${s}`], add: [gus.login] })]));
+    expect(plan).toMatchObject({ moved: 1, create: 0, notLinked: 1 });
+    const text = await resync('--dry-run');
+    expect(text.stdout.toLowerCase()).toContain(`dn: ${moved} -> ${dsUser(gus.cn)}`.toLowerCase());
+
+    const run = await resync('--json', '--filter', `(sAMAccountName=${gus.login})`);
+    expect({ code: run.code, out: describeRun(run) }).toMatchObject({ code: 0 });
+    expect(json(run)).toMatchObject({ moved: 1, published: 1 });
+    await eventually('the entry moved back, same entryUUID', () => ds.read(dsUser(gus.cn), ['entryUUID', 'uid']), (e) => e?.['entryuuid']?.[0] === uuid && e['uid']?.[0] === gus.login, 30_000);
+    expect(await ds.read(moved)).toBeNull();
+    const after = json(await resync('--dry-run', '--json', '--filter', `(sAMAccountName=${gus.login})`));
+    expect(after).toMatchObject({ equal: 1, moved: 0, foundByLink: 1 });
+  }, 120_000);
+
+  it('publishes an equal entry that is not linked, and the writer links it', async () => {
+    const ben = USERS[1] as (typeof USERS)[number];
+    const guid = await guidOf(adUser(ben.cn));
+    const current = [...(await started().links()).values()].filter((l) => l.pipe === 'ad-to-ds' && l.source.value === guid);
+    expect(current).toHaveLength(1);
+    // Its link removed, as on a deployment whose links topic started empty.
+    await started().produce('links', current.map((l) => ({ key: linkKey(l), value: null })));
+
+    const plan = json(await resync('--dry-run', '--json', '--filter', `(sAMAccountName=${ben.login})`));
+    expect(plan).toMatchObject({ equal: 1, unlinked: 1, foundByLink: 0 });
+    expect(byDn(plan.differences, dsUser(ben.cn))).toMatchObject({ kind: 'equal', foundBy: 'dn', link: 'unlinked', attributes: [] });
+    const text = await resync('--dry-run', '--filter', `(sAMAccountName=${ben.login})`);
+    expect(text.stdout.toLowerCase()).toContain(`= equal ${dsUser(ben.cn)}  [users, found by dn; unlinked (will be linked)]`.toLowerCase());
+    expect(text.stdout).toContain('links: 0 found by link, 1 unlinked (will be linked)');
+
+    const run = await resync('--json', '--filter', `(sAMAccountName=${ben.login})`);
+    expect(json(run)).toMatchObject({ unlinked: 1, published: 1 });
+    const relinked = await eventually('Ben linked again', async () => [...(await started().links()).values()].filter((l) => l.pipe === 'ad-to-ds' && l.source.value === guid), (l) => l.length === 1, 30_000, 1_000);
+    expect(relinked[0]).toMatchObject({ origin: 'dn', destination: { value: current[0]?.destination.value } });
+    expect(json(await resync('--dry-run', '--json', '--filter', `(sAMAccountName=${ben.login})`))).toMatchObject({ unlinked: 0, foundByLink: 1 });
+  }, 120_000);
+
+  it('offers for deletion only entries linked to a source entry that is gone, behind the flag and the threshold', async () => {
+    const gone = ['Del1', 'Del2'].map((n) => ({ cn: `${n} ${s}`, login: `${n.toLowerCase()}${s}`.slice(0, 20) }));
+    for (const u of gone) await ad.add(adUser(u.cn), { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: u.login, givenName: u.cn.split(' ')[0] ?? u.cn, sn: s });
+    // Created in the destination by the resync (and linked by the writer).
+    expect((await resync('--json')).code).toBe(0);
+    await eventually('both created and linked', async () => json(await resync('--dry-run', '--json')), (p) => p.create === 0 && p.update === 0 && p.unlinked === 0, 60_000, 1_000);
+    const guids = await Promise.all(gone.map((u) => guidOf(adUser(u.cn))));
+    // An entry created in the directory and synced to AD by ds-to-ad, into an OU this resync does not read.
+    const ivy = { cn: `Ivy ${s}`, login: `ivy${s}`.slice(0, 20) };
+    await ds.add(dsUser(ivy.cn), { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], cn: ivy.cn, sn: s, uid: `ivyds${s}` });
+    await ad.add(adOther, { objectClass: ['top', 'organizationalUnit'], ou: `${OU}x` });
+    await ad.add(`CN=${ivy.cn},${adOther}`, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: ivy.login, sn: s });
+    await produceLink({ pipe: 'ds-to-ad', source: { directory: DS, kind: 'entryUUID', value: await uuidOf(dsUser(ivy.cn)) }, destination: { directory: AD, kind: 'objectGUID', value: await guidOf(`CN=${ivy.cn},${adOther}`) } });
+    for (const u of gone) await ad.del(adUser(u.cn));
+
+    const dry = await resync('--dry-run', '--json', '--delete-missing');
+    expect(dry.code).toBe(0);
+    const plan = json(dry);
+    const offered = (plan.differences ?? []).filter((d) => d.kind === 'delete');
+    expect(offered.map((d) => d.dn.toLowerCase()).sort()).toEqual(gone.map((u) => dsUser(u.cn).toLowerCase()).sort());
+    expect(offered.flatMap((d) => d.linkedTo ?? []).sort()).toEqual([...guids].sort());
+    // Stray (linked to nothing) and Ivy (linked by ds-to-ad to an AD entry that exists) are left alone.
+    expect(plan).toMatchObject({ deleteCandidates: 2, notLinked: 1, linkedElsewhere: 1 });
+    const text = await resync('--dry-run', '--delete-missing');
+    expect(text.stdout.toLowerCase()).toContain(`- ${dsUser(gone[0]?.cn ?? '')}  (linked to source entry ${guids[0]}, which is not at the source)`.toLowerCase());
+    expect(text.stdout).toMatch(/1 destination entries are not linked to any source entry: left alone \(cn=Stray/i);
+    expect(text.stdout).toMatch(/1 destination entries are linked to source entries that still exist outside this resync's read: left alone/);
+
+    const refused = await resync('--delete-missing', '--max-deletes', '1', '--yes');
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/2 destination entries are linked to source entries gone from the source, more than --max-deletes 1: nothing was deleted/);
+    const unconfirmed = await resync('--delete-missing');
+    expect(unconfirmed.code).toBe(3);
+    expect(await ds.read(dsUser(gone[0]?.cn ?? ''))).not.toBeNull();
+
+    const deleting = await resync('--delete-missing', '--max-deletes', '5', '--yes', '--json');
+    expect({ code: deleting.code, out: describeRun(deleting) }).toMatchObject({ code: 0 });
+    expect(json(deleting)).toMatchObject({ deletesPublished: 2, published: 0 });
+    for (const u of gone) await eventually(`${u.cn} deleted`, () => ds.read(dsUser(u.cn)), (entry) => entry === null, 30_000);
+    expect(await ds.read(dsUser(`Stray ${s}`))).not.toBeNull();
+    expect(await ds.read(dsUser(ivy.cn))).not.toBeNull();
+    expect(await ds.read(dsUser(USERS[0]?.cn ?? ''))).not.toBeNull();
+    // The writer removed their links with them.
+    const links = [...(await started().links()).values()];
+    expect(links.filter((l) => guids.includes(l.source.value))).toEqual([]);
+  }, 180_000);
+
   it('names what is wrong: an unknown pipe, an unknown class, a bad filter, an unreachable directory', async () => {
     const pipe = await idsync(['resync', '--pipe', 'nope', '--dry-run'], { configFile: pipeline?.configFile ?? '' });
     expect(pipe.code).toBe(2);
@@ -191,6 +296,10 @@ describe('idsync resync', () => {
     const filter = await resync('--filter', '(cn=unclosed', '--dry-run');
     expect(filter.code).toBe(2);
     expect(filter.stderr).toMatch(/--filter .* is not an LDAP filter/);
+    // Entries the filter leaves out of the read are not missing.
+    const deleteFiltered = await resync('--delete-missing', '--filter', '(department=Sales)', '--dry-run');
+    expect(deleteFiltered.code).toBe(2);
+    expect(deleteFiltered.stderr).toMatch(/--delete-missing does not go with --filter: the entries the filter leaves out of the read are not missing/);
     const down = await idsync(['resync', '--pipe', 'ad-to-ds', '--dry-run'], { configFile: pipeline?.configFile ?? '', env: { DS_URL: 'ldaps://127.0.0.1:1' } });
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/unreachable/);
@@ -201,6 +310,23 @@ describe('idsync resync', () => {
     expect(noKafka.stderr).toMatch(/cannot reach Kafka at 127\.0\.0\.1:1/);
   }, 60_000);
 });
+
+function started(): Pipeline {
+  if (pipeline === undefined) throw new Error('the pipeline did not start');
+  return pipeline;
+}
+
+async function uuidOf(dn: string): Promise<string> {
+  const uuid = (await ds.read(dn, ['entryUUID']))?.['entryuuid']?.[0];
+  if (uuid === undefined) throw new Error(`no entryUUID for ${dn}`);
+  return uuid.toLowerCase();
+}
+
+/** A link record on the run's links topic, as a writer would have recorded it. */
+async function produceLink(link: Pick<EntryLink, 'pipe' | 'source' | 'destination'>): Promise<void> {
+  const full: EntryLink = { ...link, origin: 'dn', linkedAt: Date.now(), linkedBy: 'ds-writer' };
+  await started().produce('links', [{ key: linkKey(full), value: encodeLink(full) }]);
+}
 
 async function guidOf(dn: string): Promise<string> {
   const { searchEntries } = await ad.client.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: ['objectGUID'], explicitBufferAttributes: ['objectGUID'] });

@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type DirectoryKind } from '@idsync/config';
-import { ABSENT_HEADER, type AttributeValue, canonicalGuid, encodeEntryChange, encodeWriteRequest, entryKey, type EntryId, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
-import { compilePipe, type CompiledPipe, isInSubtree, mapChange, normalizeDn, parseDn } from '@idsync/mapping';
+import { ABSENT_HEADER, type AttributeValue, canonicalGuid, encodeEntryChange, encodeWriteRequest, entryKey, type EntryId, type LinkEnd, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
+import { compilePipe, type CompiledPipe, isInSubtree, normalizeDn, parseDn } from '@idsync/mapping';
 import { normalizeEntryUuid } from '@idsync/ds-detector/core';
 import { AttributeKnowledge, type CurrentEntry, currentEntry } from '@idsync/writer';
 import { type Producer } from 'kafkajs';
+import { type Client, EqualityFilter } from 'ldapts';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaUnreachable } from '../context';
 import { formatCount, formatDuration } from '../format';
@@ -12,9 +13,12 @@ import { CliError, type CliIo, EXIT_CODES, RefusedError, UsageError } from '../i
 import { integerOption, parseCommandArgs, GLOBAL_HELP } from '../options';
 import { Progress } from '../progress';
 import { displayValues } from '../core/display-values';
-import { type Comparison, compareRequest, describeDifference, DestinationIndex, type SourceEntry, snapshotEvent } from '../core/resync-compare';
+import { type DirectoryBase, type DnLookup, idLookup } from '../core/links-report';
+import { type Comparison, compareRequest, describeDifference, DestinationIndex, type LinkState, mapSnapshot, needsPublishing, type SourceEntry, snapshotEvent } from '../core/resync-compare';
+import { type DeletionCandidate, type PipeLinks, selectDeletions } from '../core/resync-links';
 import { entryIdAttribute, objectClassFilter, resyncScope, ResyncScopeError, type ResyncScope } from '../core/resync-scope';
 import { searchAtOnce, searchPages } from '../ldap-read';
+import { type LoadedLinks, loadLinks } from '../links-topic';
 import { ResyncStateStore } from './resync-state';
 
 const HELP = `idsync resync: bring a pipe's destination in line with its source
@@ -24,10 +28,12 @@ usage: idsync resync --pipe NAME [--class NAME]... [--base-dn DN] [--filter LDAP
                      [--restart] [--state-dir DIR] [--page-size N] [--yes]
 
 Reads the pipe's source in full (paged), maps every entry with the pipe's sync classes and attribute mappings, and
-compares it with the destination, read in bulk, exactly as the writer would (find by DN, then by the correlation
-lists; plan the minimal change). Entries that differ are published as snapshot events on the source's change
-topic: the mapper and the writer bring the destination in line, as for any change. Nothing is written to the
-directories by this command itself.
+compares it with the destination, read in bulk, exactly as the writer would: find the entry the source entry is
+linked to (links topic, kafka.topics.links; by id, wherever it is), else by DN, then by the correlation lists; plan
+the minimal change. A linked entry at another DN than the mapped one is a difference too (the writer moves it).
+Entries that differ, and entries found by DN or correlation that are not linked yet (the writer links what it
+finds), are published as snapshot events on the source's change topic: the mapper and the writer bring the
+destination in line, as for any change. Nothing is written to the directories by this command itself.
 
 Options:
       --pipe NAME          the sync pipe (config.pipes[].name)
@@ -36,7 +42,8 @@ Options:
       --filter FILTER      only source entries matching this LDAP filter, e.g. '(department=Sales)'
       --dry-run            print the differences, per entry and attribute, and publish nothing
       --delete-missing     also delete destination entries (of the pipe's destination classes, under the pipe's
-                           destination subtree) that no source entry maps to
+                           destination subtree) linked to a source entry that is gone from the source. Entries linked
+                           to no source entry (the destination's own) are listed, never deleted. Not with --filter.
       --max-deletes N      accidental-delete protection: refuse (exit 3) when more than N entries would be deleted
                            (default 10; nothing is deleted then)
       --destination-base DN  where the pipe's destination entries live, when the DN maps do not tell
@@ -50,6 +57,11 @@ Options:
       --yes                publish without asking, even when deletes are planned (needed without a terminal
                            when --delete-missing finds entries to delete)
 ${GLOBAL_HELP}
+
+Dry run, per entry: '+ create' (no destination entry by link, DN or correlation: would be created), '~ update'
+(attribute lines, and 'dn: OLD -> NEW' for a linked entry to move), '= equal ... unlinked (will be linked)', '! error'
+(ambiguous correlation, a link conflict, an entry that cannot be mapped), '- DN' (a delete candidate).
+Exit status 1 when an entry could not be compared or mapped (each one is listed; the others are still published).
 
 Interrupted (Ctrl-C, a lost connection)? Run the same command again: it resumes, skipping the entries whose events
 Kafka already acknowledged. Re-publishing an entry is harmless: writers compare before they write.
@@ -125,13 +137,20 @@ const OPTIONS = {
 } as const;
 
 interface EntryReport {
+  /** The destination DN (where the entry is now; '' when the source entry could not be mapped). */
   readonly dn: string;
   readonly sourceDn: string;
-  readonly kind: Comparison['kind'];
+  /** `delete`: a destination entry linked to a source entry gone from the source. */
+  readonly kind: Comparison['kind'] | 'delete';
   readonly foundBy: Comparison['foundBy'];
+  readonly link: LinkState;
+  /** A linked entry the writer moves to the mapped DN. */
+  readonly move: { readonly from: string; readonly to: string } | null;
   readonly syncClass: string;
   readonly attributes: readonly { attribute: string; current: string[]; add: string[]; remove: string[]; replace: boolean }[];
   readonly problem?: string;
+  /** For `delete`: the source ids it is linked to. */
+  readonly linkedTo?: readonly string[];
 }
 
 interface Summary {
@@ -141,16 +160,35 @@ interface Summary {
   resumed: boolean;
   sourceEntries: number;
   outOfScope: number;
+  /** Source entries the pipe cannot map (each reported with its reason; the run goes on, and exits 1). */
+  unmappable: number;
   compared: number;
   equal: number;
   create: number;
   update: number;
   errors: number;
+  /** Live links read from the links topic (both pipes' and others'). */
+  links: number;
+  /** Found by their link. */
+  foundByLink: number;
+  /** Linked entries at another DN than the mapped one: the writer moves them. */
+  moved: number;
+  /** Found by DN or correlation but not linked: published (even when equal), the writer links them. */
+  unlinked: number;
+  /** Linked to an entry the destination read did not return: published, the writer looks it up by id. */
+  dangling: number;
   published: number;
   alreadyPublished: number;
   destinationEntries: number;
+  /** Destination entries linked to source entries gone from the source: deleted only with --delete-missing. */
   deleteCandidates: number;
   deletesPublished: number;
+  /** Destination entries no source entry maps to and linked to none: never deleted. */
+  notLinked: number;
+  /** The first few of them. */
+  notLinkedSample: string[];
+  /** Destination entries no source entry of this read maps to, but linked to a source entry that still exists. */
+  linkedElsewhere: number;
   elapsedMs: number;
   comparedPerSecond: number;
   peakRssMb: number;
@@ -158,10 +196,15 @@ interface Summary {
   sourceRead: 'at-once' | 'paged';
   /**
    * Where the time went, for people tuning a large run. sourceReadOrCount: the source read at once, or its count
-   * before a paged read (whose pages are then in compareAndPublish).
+   * before a paged read (whose pages are then in compareAndPublish). linksRead: the links topic (beside the reads).
    */
-  phasesMs: { destinationRead: number; sourceReadOrCount: number; compareAndPublish: number };
+  phasesMs: { destinationRead: number; sourceReadOrCount: number; linksRead: number; compareAndPublish: number };
 }
+
+/** DNs shown of the destination entries left alone. */
+const SAMPLE = 5;
+/** Source entries looked up by id at a time (delete candidates: is their linked source entry really gone?). */
+const LOOKUPS_AT_ONCE = 16;
 
 export const resyncCommand: CliCommand = {
   name: 'resync',
@@ -171,6 +214,12 @@ export const resyncCommand: CliCommand = {
     const { values, positionals } = parseCommandArgs('resync', argv, OPTIONS);
     if (positionals.length > 0) throw new UsageError(`idsync resync: unexpected argument '${positionals[0]}'`, 'name the pipe with --pipe');
     if (!values.pipe) throw new UsageError('idsync resync: --pipe NAME is required', 'see idsync resync --help');
+    if (values['delete-missing'] === true && values.filter !== undefined) {
+      throw new UsageError(
+        'idsync resync: --delete-missing does not go with --filter: the entries the filter leaves out of the read are not missing',
+        'run the --delete-missing pass without --filter (--class and --base-dn narrow both sides alike)',
+      );
+    }
     const maxDeletes = integerOption('resync', 'max-deletes', values['max-deletes']) ?? 10;
     const pageSize = integerOption('resync', 'page-size', values['page-size'], 1) ?? 1_000;
     const unpagedLimit = integerOption('resync', 'unpaged-limit', values['unpaged-limit']) ?? 50_000;
@@ -250,10 +299,10 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
   const startedAt = io.now();
   if (previous) io.err(`resuming run ${runId} of ${new Date(previous.state.startedAt).toISOString()}: ${formatCount(alreadyPublished.size)} entries already published\n`);
 
-  // Fail fast on Kafka before the long read.
+  // Fail fast on Kafka before the long read (a dry run reads the links topic too).
+  const admin = await context.admin();
   let producer: Producer | null = null;
   if (!options.dryRun) {
-    const admin = await context.admin();
     const topics = new Set(await admin.listTopics().catch((error: unknown) => Promise.reject(kafkaUnreachable(config, error))));
     for (const name of [topic, ...(options.deleteMissing ? [operationsTopic] : [])]) {
       if (!topics.has(name)) throw new CliError(`topic ${name} does not exist`, { hint: 'start the services once (they create their topics) or create it' });
@@ -279,42 +328,62 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     resumed: previous !== null,
     sourceEntries: 0,
     outOfScope: 0,
+    unmappable: 0,
     compared: 0,
     equal: 0,
     create: 0,
     update: 0,
     errors: 0,
+    links: 0,
+    foundByLink: 0,
+    moved: 0,
+    unlinked: 0,
+    dangling: 0,
     published: 0,
     alreadyPublished: 0,
     destinationEntries: 0,
     deleteCandidates: 0,
     deletesPublished: 0,
+    notLinked: 0,
+    notLinkedSample: [],
+    linkedElsewhere: 0,
     elapsedMs: 0,
     comparedPerSecond: 0,
     peakRssMb: 0,
     sourceRead: 'paged',
-    phasesMs: { destinationRead: 0, sourceReadOrCount: 0, compareAndPublish: 0 },
+    phasesMs: { destinationRead: 0, sourceReadOrCount: 0, linksRead: 0, compareAndPublish: 0 },
   };
   const reports: EntryReport[] = [];
+  let linksLoad: Promise<LoadedLinks> | undefined;
+  let linksTopic = config.kafka.topics.links.name;
+  let linksTopicExists = true;
   try {
-    // The destination (for the comparison) and the number of source entries (for the progress bar), side by side.
-    const timed = async <T>(work: Promise<T>, phase: 'destinationRead' | 'sourceReadOrCount'): Promise<T> => {
+    // The destination (for the comparison), the links, and the number of source entries (for the progress bar),
+    // side by side.
+    const timed = async <T>(work: Promise<T>, phase: 'destinationRead' | 'sourceReadOrCount' | 'linksRead'): Promise<T> => {
       const at = io.now();
       const result = await work;
       summary.phasesMs[phase] = io.now() - at;
       return result;
     };
+    linksLoad = loadLinks(context, { missingTopic: 'empty' });
     const sourceSearch = { scope: 'sub' as const, filter: scope.sourceFilter, attributes: [...scope.sourceAttributes], explicitBufferAttributes: knowledge.bufferAttributeNames() };
     // Both sides side by side. A source of at most --unpaged-limit entries in one search (see searchAtOnce), which
     // also gives the total for the progress bar; a larger one is counted first, then read and compared page by page.
-    const [destinationEntries, sourceAtOnce] = await Promise.all([
+    const [destinationEntries, sourceAtOnce, loaded] = await Promise.all([
       timed(readDestination(destinationSession.client, destination.baseDn, scope, knowledge, options.pageSize), 'destinationRead'),
       timed(scope.sourceBases.length === 1 ? searchAtOnce(sourceSession.client, scope.sourceBases[0] as string, sourceSearch, options.unpagedLimit) : Promise.resolve(null), 'sourceReadOrCount'),
+      timed(linksLoad, 'linksRead'),
     ]);
+    linksTopic = loaded.topic;
+    linksTopicExists = loaded.exists;
+    if (!loaded.exists) io.err(`the links topic ${loaded.topic} does not exist yet: no entry is linked (the writers create it when they start, and link entries as they meet them)\n`);
+    summary.links = loaded.store.counts().links;
+    const links: PipeLinks = { lookup: loaded.store, source: pipe.source, destination: pipe.destination };
     const total = sourceAtOnce?.length ?? (await timed(countSource(sourceSession.client, scope, options.pageSize), 'sourceReadOrCount'));
     const compareStartedAt = io.now();
     summary.sourceRead = sourceAtOnce === null ? 'paged' : 'at-once';
-    const index = new DestinationIndex(destinationEntries, pipe.correlation);
+    const index = new DestinationIndex(destinationEntries, pipe.correlation, destination.kind);
     summary.destinationEntries = index.size;
     if (!options.dryRun) store.begin({ runId, fingerprint, startedAt: previous?.state.startedAt ?? startedAt, finished: false });
 
@@ -322,6 +391,8 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     const planOptions = { kind: destination.kind, attributes: knowledge };
     const snapshot = { system: source.kind, directory: pipe.source, server: sourceSession.url, runId, detectedAt: startedAt };
     const classNames = new Set(scope.classes.map((c) => c.name));
+    /** Every source entry the read returned (lower-case ids): their linked destination entries are not deleted. */
+    const sourceIds = new Set<string>();
     let eventIndex = 0;
     const publisher = new SnapshotPublisher(producer, topic, pipe.name, (ids) => {
       store.recordPublished(runId, ids);
@@ -338,26 +409,35 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
             summary.outOfScope += 1;
             continue;
           }
+          sourceIds.add(entry.entryId.value.toLowerCase());
           const event = snapshotEvent(entry, eventIndex++, snapshot);
-          const result = mapChange(event, pipe);
+          const result = mapSnapshot(event, pipe);
+          if (result.kind === 'unmappable') {
+            // One entry's problem: reported, and the others are still compared and published.
+            summary.unmappable += 1;
+            const problem = `cannot be mapped: ${result.problem}`;
+            if (options.dryRun) reports.push({ dn: '', sourceDn: entry.dn, kind: 'error', foundBy: 'none', link: 'none', move: null, syncClass: '', attributes: [], problem });
+            else io.err(`  ! ${entry.dn}: ${problem}\n`);
+            continue;
+          }
           if (result.kind !== 'mapped' || !classNames.has(result.syncClass)) {
             summary.outOfScope += 1;
             continue;
           }
-          let differs = false;
+          let publish = false;
           let absent = result.requests.length > 0;
           for (const request of result.requests) {
-            const comparison = compareRequest(request, index, planOptions);
-            summary.compared += 1;
-            summary[comparison.kind === 'error' ? 'errors' : comparison.kind] += 1;
-            if (comparison.kind !== 'create') absent = false;
-            if (comparison.kind !== 'equal') {
-              differs = comparison.kind !== 'error';
+            const comparison = compareRequest(request, index, planOptions, links);
+            count(summary, comparison);
+            // Absent: no entry and no link; the writer adds without looking (a linked entry is looked up by id).
+            if (comparison.kind !== 'create' || comparison.link !== 'none') absent = false;
+            if (needsPublishing(comparison)) publish = true;
+            if (comparison.kind === 'error' || needsPublishing(comparison)) {
               if (options.dryRun) reports.push(report(comparison, entry.dn, result.syncClass));
               else if (comparison.kind === 'error') io.err(`  ! ${comparison.dn}: ${comparison.problem ?? ''}\n`);
             }
           }
-          if (!options.dryRun && (differs || options.publishAll)) {
+          if (!options.dryRun && (publish || options.publishAll)) {
             if (alreadyPublished.has(entry.entryId.value)) summary.alreadyPublished += 1;
             else {
               const value = encodeEntryChange(event);
@@ -382,28 +462,41 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
       return 130;
     }
 
-    // Destination entries no source entry maps to: listed, and deleted only behind the flag and the threshold.
-    const candidates = index
+    // Destination entries no source entry maps to: only those linked to a source entry that is gone are deletion
+    // candidates (listed, deleted only behind the flag and the threshold); unlinked ones are the destination's own.
+    const unclaimed = index
       .unclaimed()
-      .filter((e) => destinationBases !== null && destinationBases.some((b) => isInSubtree(parseDn(e.dn), parseDn(b)) && normalizeDn(e.dn) !== normalizeDn(b)))
-      .filter((e) => hasAnyClass(e, scope.destinationObjectClasses));
+      .filter((u) => destinationBases !== null && destinationBases.some((b) => isInSubtree(parseDn(u.entry.dn), parseDn(b)) && normalizeDn(u.entry.dn) !== normalizeDn(b)))
+      .filter((u) => hasAnyClass(u.entry, scope.destinationObjectClasses));
+    const selection = selectDeletions(unclaimed, links, sourceIds);
+    // Not returned by the read is not gone: an entry outside this run's read (--base-dn, --class, another subtree of
+    // the reverse pipe) still counts. Each candidate's source entries are looked up by id.
+    const sourceBase: DirectoryBase = { name: pipe.source, kind: source.kind, baseDn: source.baseDn };
+    const found = await lookUpAll(selection.candidates, (c) => stillAtSource(sourceSession.client, sourceBase, c.sources));
+    const candidates = selection.candidates.filter((_, i) => found[i] === null);
     summary.deleteCandidates = candidates.length;
+    summary.notLinked = selection.unlinked.length;
+    summary.notLinkedSample = selection.unlinked.slice(0, SAMPLE).map((u) => u.entry.dn);
+    summary.linkedElsewhere = selection.sourceRead.length + (selection.candidates.length - candidates.length);
     if (options.dryRun) {
-      for (const e of candidates) reports.push({ dn: e.dn, sourceDn: '', kind: 'error', foundBy: 'dn', syncClass: '', attributes: [], problem: 'not at the source' });
+      for (const c of candidates) {
+        reports.push({ dn: c.entry.dn, sourceDn: '', kind: 'delete', foundBy: 'link', link: 'linked', move: null, syncClass: '', attributes: [], problem: 'not at the source', linkedTo: c.sources.map((s) => s.value) });
+      }
     } else if (options.deleteMissing && candidates.length > 0) {
       if (candidates.length > options.maxDeletes) {
         throw new RefusedError(
-          `${formatCount(candidates.length)} destination entries are not at the source, more than --max-deletes ${options.maxDeletes}: nothing was deleted (the ${formatCount(summary.published)} updates were published)`,
-          `check the first ones: ${candidates.slice(0, 5).map((e) => e.dn).join('; ')}; if they must go, raise --max-deletes`,
+          `${formatCount(candidates.length)} destination entries are linked to source entries gone from the source, more than --max-deletes ${options.maxDeletes}: nothing was deleted (the ${formatCount(summary.published)} updates were published)`,
+          `check the first ones: ${candidates.slice(0, 5).map((c) => c.entry.dn).join('; ')}; if they must go, raise --max-deletes`,
         );
       }
       if (!options.yes) {
-        const ok = io.confirm ? await io.confirm(`delete ${candidates.length} destination entries that are not at the source?`) : false;
+        const ok = io.confirm ? await io.confirm(`delete ${candidates.length} destination entries whose linked source entries are gone?`) : false;
         if (!ok) throw new RefusedError(`${candidates.length} deletes planned and not confirmed: nothing was deleted`, 'add --yes to delete them');
       }
-      const deletes = candidates.map((e, i) => deleteRequest(e, i, pipe, runId, destination.kind, startedAt));
-      // One key for the run's deletes: one partition, in order, children before their parents.
-      await producer?.send({ topic: operationsTopic, acks: -1, messages: deletes.map((d) => ({ key: `resync:${runId}`, value: encodeWriteRequest(d) })) });
+      const deletes = candidates.map((c, i) => deleteRequest(c, i, pipe, runId, startedAt));
+      // Keyed by the source entry, like the mapper's requests for it (one key for all would let the writer fold
+      // them into the last one). Children come first; a parent deleted before them is retried by the writer.
+      await producer?.send({ topic: operationsTopic, acks: -1, messages: deletes.map((d) => ({ key: entryKey(d.sourceEntryId), value: encodeWriteRequest(d) })) });
       summary.deletesPublished = deletes.length;
     }
     if (!options.dryRun) store.finish({ runId, fingerprint, startedAt, finished: false });
@@ -411,16 +504,63 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     await producer?.disconnect().catch(() => undefined);
+    (await linksLoad?.catch(() => undefined))?.store.close();
   }
 
-  printSummary(io, summary, reports, options, candidatesNote(options, summary));
-  return summary.errors > 0 ? EXIT_CODES.failed : EXIT_CODES.ok;
+  printSummary(io, summary, reports, options, { topic: linksTopic, exists: linksTopicExists });
+  return summary.errors + summary.unmappable > 0 ? EXIT_CODES.failed : EXIT_CODES.ok;
 }
 
-function candidatesNote(options: ResyncOptions, summary: Summary): string {
-  if (summary.deleteCandidates === 0) return '';
-  if (options.dryRun || !options.deleteMissing) return `${formatCount(summary.deleteCandidates)} destination entries are not at the source (deleted only with --delete-missing)`;
-  return `${formatCount(summary.deletesPublished)} deletes published`;
+function count(summary: Summary, comparison: Comparison): void {
+  summary.compared += 1;
+  summary[comparison.kind === 'error' ? 'errors' : comparison.kind] += 1;
+  if (comparison.link === 'linked') summary.foundByLink += 1;
+  if (comparison.link === 'unlinked') summary.unlinked += 1;
+  if (comparison.link === 'dangling') summary.dangling += 1;
+  if (comparison.move !== null) summary.moved += 1;
+}
+
+/** `lookUp` for every item, a few at a time, results in order. */
+async function lookUpAll<T, R>(items: readonly T[], lookUp: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += LOOKUPS_AT_ONCE) out.push(...(await Promise.all(items.slice(i, i + LOOKUPS_AT_ONCE).map(lookUp))));
+  return out;
+}
+
+const NO_SUCH_OBJECT = 32;
+
+/**
+ * The DN of the first of these source entries that still exists, looked up by id (AD: `<GUID=…>`; an LDAP
+ * directory: entryUUID under its base); null when every one is gone. An id the directory cannot be searched by
+ * counts as existing: an entry is deleted only when its source entry is known to be gone.
+ */
+async function stillAtSource(client: Client, directory: DirectoryBase, ends: readonly LinkEnd[]): Promise<string | null> {
+  for (const end of ends) {
+    const found = await lookUpSource(client, directory, end);
+    if (found.kind === 'found') return found.dn;
+    if (found.kind === 'unknown') return `(${found.problem})`;
+  }
+  return null;
+}
+
+async function lookUpSource(client: Client, directory: DirectoryBase, end: LinkEnd): Promise<DnLookup> {
+  const how = idLookup(directory, end);
+  if (how.kind === 'none') return { kind: 'unknown', problem: how.problem };
+  try {
+    const { searchEntries } =
+      how.kind === 'base'
+        ? await client.search(how.base, { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] })
+        : await client.search(how.base, { scope: 'sub', filter: new EqualityFilter({ attribute: how.attribute, value: how.value }), attributes: ['1.1'], sizeLimit: 2 });
+    const [entry] = searchEntries;
+    return entry === undefined ? { kind: 'missing' } : { kind: 'found', dn: entry.dn };
+  } catch (error) {
+    if ((error as { code?: unknown }).code === NO_SUCH_OBJECT) return { kind: 'missing' };
+    throw new CliError(`looking up source entry ${end.value} in directory '${directory.name}' failed: ${error instanceof Error ? error.message : String(error)}`, {
+      retriable: true,
+      hint: 'nothing was deleted; run the same command again',
+      cause: error,
+    });
+  }
 }
 
 async function countSource(client: import('ldapts').Client, scope: ResyncScope, pageSize: number): Promise<number> {
@@ -474,15 +614,19 @@ function hasAnyClass(entry: CurrentEntry, classes: readonly string[]): boolean {
   return classes.some((c) => have.has(c.toLowerCase()));
 }
 
-function deleteRequest(entry: CurrentEntry, index: number, pipe: CompiledPipe, runId: string, kind: DirectoryKind, now: number): WriteRequest {
-  const id = idOf(entry.attributes, kind) ?? { kind: kind === 'active-directory' ? 'objectGUID' : 'entryUUID', value: normalizeDn(entry.dn) };
+/**
+ * The delete of a destination entry linked to a source entry that is gone, as that source entry's request: the
+ * writer finds the entry by the link (not by its DN, which may name another entry by then) and removes the link.
+ */
+function deleteRequest(candidate: DeletionCandidate, index: number, pipe: CompiledPipe, runId: string, now: number): WriteRequest {
+  const source = candidate.sources[0] as LinkEnd;
   return {
     requestId: `resync:${runId}/${pipe.name}/delete/${index}`,
     pipe: pipe.name,
     sourceEventId: `resync:${runId}`,
-    sourceEntryId: id,
+    sourceEntryId: { kind: source.kind, value: source.value },
     op: 'delete',
-    dn: entry.dn,
+    dn: candidate.entry.dn,
     previousDn: null,
     objectClasses: [],
     attributes: [],
@@ -498,6 +642,8 @@ function report(comparison: Comparison, sourceDn: string, syncClass: string): En
     sourceDn,
     kind: comparison.kind,
     foundBy: comparison.foundBy,
+    link: comparison.link,
+    move: comparison.move,
     syncClass,
     attributes: comparison.differences.map((d) => ({
       attribute: d.attribute,
@@ -510,32 +656,61 @@ function report(comparison: Comparison, sourceDn: string, syncClass: string): En
   };
 }
 
-function printSummary(io: CliIo, summary: Summary, reports: readonly EntryReport[], options: ResyncOptions, note: string): void {
+const MARKS: Record<EntryReport['kind'], string> = { create: '+', update: '~', equal: '=', error: '!', delete: '-' };
+
+/** What the dry run says about one entry's link, after its class and how it was found. */
+function linkNote(r: EntryReport): string {
+  if (r.kind === 'create') return r.link === 'dangling' ? 'linked to an entry gone from the destination: would be created' : 'no destination entry by link, DN or correlation: would be created';
+  if (r.link === 'unlinked') return 'unlinked (will be linked)';
+  if (r.link === 'dangling') return 'linked to an entry gone from the destination (will be linked to this one)';
+  return '';
+}
+
+function printEntry(io: CliIo, r: EntryReport, options: ResyncOptions): void {
+  if (r.kind === 'delete') {
+    io.out(`- ${r.dn}  (linked to source entry ${(r.linkedTo ?? []).join(', ')}, which is not at the source${options.deleteMissing ? '' : '; deleted only with --delete-missing'})\n`);
+    return;
+  }
+  if (r.dn === '') {
+    io.out(`! ${r.sourceDn}\n    ${r.problem ?? ''}\n`);
+    return;
+  }
+  const found = r.kind === 'update' || r.kind === 'equal' ? `, found by ${r.foundBy}` : '';
+  const note = linkNote(r);
+  io.out(`${MARKS[r.kind]} ${r.kind} ${r.dn}  [${r.syncClass}${found}${note === '' ? '' : `; ${note}`}]\n`);
+  if (r.problem) io.out(`    ${r.problem}\n`);
+  if (r.move !== null) io.out(`    dn: ${r.move.from} -> ${r.move.to}\n`);
+  for (const a of r.attributes) {
+    io.out(`    ${describeDifference({ attribute: a.attribute, current: a.current, add: a.add, remove: a.remove, replace: a.replace }, () => false)}\n`);
+  }
+}
+
+function printSummary(io: CliIo, summary: Summary, reports: readonly EntryReport[], options: ResyncOptions, links: { topic: string; exists: boolean }): void {
   if (options.json) {
     io.out(`${JSON.stringify({ ...summary, ...(options.dryRun ? { differences: reports } : {}) }, null, 2)}\n`);
     return;
   }
-  if (options.dryRun) {
-    for (const r of reports) {
-      if (r.problem === 'not at the source') {
-        io.out(`- ${r.dn}  (not at the source${options.deleteMissing ? '' : '; deleted only with --delete-missing'})\n`);
-        continue;
-      }
-      const mark = r.kind === 'create' ? '+' : r.kind === 'update' ? '~' : '!';
-      io.out(`${mark} ${r.kind} ${r.dn}  [${r.syncClass}${r.kind === 'update' ? `, found by ${r.foundBy}` : ''}]\n`);
-      if (r.problem) io.out(`    ${r.problem}\n`);
-      for (const a of r.attributes) {
-        io.out(`    ${describeDifference({ attribute: a.attribute, current: a.current, add: a.add, remove: a.remove, replace: a.replace }, () => false)}\n`);
-      }
-    }
-  }
+  if (options.dryRun) for (const r of reports) printEntry(io, r, options);
+  const n = formatCount;
   const lines = [
-    `${options.dryRun ? 'dry run' : 'resync'} of pipe ${summary.pipe}${summary.resumed ? ` (resumed run ${summary.runId})` : ''}: ${formatCount(summary.sourceEntries)} source entries read, ${formatCount(summary.compared)} compared in ${formatDuration(summary.elapsedMs)} (${formatCount(summary.comparedPerSecond)}/s)`,
-    `  equal ${formatCount(summary.equal)}, to create ${formatCount(summary.create)}, to update ${formatCount(summary.update)}, errors ${formatCount(summary.errors)}, out of scope ${formatCount(summary.outOfScope)}`,
+    `${options.dryRun ? 'dry run' : 'resync'} of pipe ${summary.pipe}${summary.resumed ? ` (resumed run ${summary.runId})` : ''}: ${n(summary.sourceEntries)} source entries read, ${n(summary.compared)} compared in ${formatDuration(summary.elapsedMs)} (${n(summary.comparedPerSecond)}/s)`,
+    `  equal ${n(summary.equal)}, to create ${n(summary.create)}, to update ${n(summary.update)}${summary.moved > 0 ? ` (${n(summary.moved)} to move)` : ''}, errors ${n(summary.errors)}, out of scope ${n(summary.outOfScope)}`,
+    `  links: ${n(summary.foundByLink)} found by link, ${n(summary.unlinked)} unlinked (will be linked)${summary.dangling > 0 ? `, ${n(summary.dangling)} linked to entries gone from the destination` : ''}; ${links.exists ? `${n(summary.links)} live links on ${links.topic}` : `${links.topic} does not exist yet`}`,
   ];
+  if (summary.unmappable > 0) lines.push(`  ${n(summary.unmappable)} source entries could not be mapped (${options.dryRun ? 'listed above' : 'listed on stderr'}; the others were ${options.dryRun ? 'compared' : 'published'})`);
   if (!options.dryRun) {
-    lines.push(`  published ${formatCount(summary.published)} snapshot events${summary.alreadyPublished > 0 ? ` (${formatCount(summary.alreadyPublished)} already published by the interrupted run)` : ''}: the mapper and the ${summary.pipe} writer apply them`);
+    lines.push(`  published ${n(summary.published)} snapshot events${summary.alreadyPublished > 0 ? ` (${n(summary.alreadyPublished)} already published by the interrupted run)` : ''}: the mapper and the ${summary.pipe} writer apply them`);
   }
-  if (note) lines.push(`  ${note}`);
+  if (summary.deleteCandidates > 0) {
+    lines.push(
+      options.dryRun || !options.deleteMissing
+        ? `  ${n(summary.deleteCandidates)} destination entries are linked to source entries gone from the source (deleted only with --delete-missing)`
+        : `  ${n(summary.deletesPublished)} deletes published`,
+    );
+  }
+  if (summary.notLinked > 0) {
+    lines.push(`  ${n(summary.notLinked)} destination entries are not linked to any source entry: left alone (${summary.notLinkedSample.join('; ')}${summary.notLinked > summary.notLinkedSample.length ? '; ...' : ''})`);
+  }
+  if (summary.linkedElsewhere > 0) lines.push(`  ${n(summary.linkedElsewhere)} destination entries are linked to source entries that still exist outside this resync's read: left alone`);
   io.out(`${lines.join('\n')}\n`);
 }

@@ -1,24 +1,41 @@
+import { type DirectoryKind } from '@idsync/config';
 import { type AttributeValue, type EntryChangeEvent, type EntryId, type SourceSystem, type WriteRequest } from '@idsync/contracts';
-import { normalizeDn } from '@idsync/mapping';
-import { type CurrentEntry, type PlannedStep, planWrite, type PlanOptions } from '@idsync/writer';
+import { type CompiledPipe, mapChange, MappingError, type MapResult, normalizeDn } from '@idsync/mapping';
+import { type CurrentEntry, entryIdOf, type PlannedStep, planWrite, type PlanOptions } from '@idsync/writer';
+import { linkedDestination, linkedSource, type PipeLinks, type UnclaimedEntry } from './resync-links';
 
 /**
  * The pure heart of a resync: source entries become snapshot events, the pipe's mapping turns them into the
  * writer's requests, and each request is planned against the destination entry read in bulk, with the writer's
- * own planWrite. An empty plan means the entry is already in line; a non-empty one lists exactly what the writer
- * would change.
+ * own planWrite, found as the writer finds it (by link, then DN, then correlation). An empty plan means the entry
+ * is already in line; a non-empty one lists exactly what the writer would change.
  */
 
-/** Destination entries read in bulk, found the way the writer finds them: by DN, then by correlation lists. */
+/** How the destination entry of a request was found (as DirectoryWriter.find: by link first). */
+export type FoundBy = 'link' | 'dn' | 'correlation' | 'none';
+
+/**
+ * Destination entries read in bulk, found the way the writer finds them: by the id the source entry is linked to,
+ * then by DN, then by correlation lists.
+ */
 export class DestinationIndex {
   private readonly dns = new Map<string, CurrentEntry>();
+  private readonly ids = new Map<string, CurrentEntry>();
+  private readonly idOfDn = new Map<string, string>();
   private readonly lists: { readonly attributes: readonly string[]; readonly entries: Map<string, CurrentEntry[]> }[];
   private readonly matched = new Set<string>();
 
-  constructor(entries: Iterable<CurrentEntry>, correlation: readonly (readonly string[])[]) {
+  /** `kind`: the destination's, to index entries by their id (objectGUID, entryUUID) when the read returned it. */
+  constructor(entries: Iterable<CurrentEntry>, correlation: readonly (readonly string[])[], kind?: DirectoryKind) {
     this.lists = correlation.filter((list) => list.length > 0).map((attributes) => ({ attributes, entries: new Map<string, CurrentEntry[]>() }));
     for (const entry of entries) {
-      this.dns.set(dnKey(entry.dn), entry);
+      const key = dnKey(entry.dn);
+      this.dns.set(key, entry);
+      const id = kind === undefined ? null : entryIdOf(entry, kind);
+      if (id !== null) {
+        this.ids.set(id.value.toLowerCase(), entry);
+        this.idOfDn.set(key, id.value.toLowerCase());
+      }
       for (const list of this.lists) {
         const key = correlationKey(list.attributes, (name) => entry.attributes.get(name.toLowerCase())?.values);
         if (key === null) continue;
@@ -33,8 +50,18 @@ export class DestinationIndex {
     return this.dns.size;
   }
 
-  /** Like DirectoryWriter.find: the entry at the DN, else the one entry each usable correlation list finds. */
-  find(request: WriteRequest): { entry: CurrentEntry | null; foundBy: 'dn' | 'correlation' | 'none'; ambiguous?: readonly string[] } {
+  /** The id of an entry of the index (lower-case), null when the read did not return it. */
+  idOf(entry: CurrentEntry): string | null {
+    return this.idOfDn.get(dnKey(entry.dn)) ?? null;
+  }
+
+  /**
+   * Like DirectoryWriter.find: the entry with the linked id (`linkedId`, wherever it is), else the entry at the DN,
+   * else the one entry each usable correlation list finds.
+   */
+  find(request: WriteRequest, linkedId: string | null = null): { entry: CurrentEntry | null; foundBy: FoundBy; ambiguous?: readonly string[] } {
+    const byLink = linkedId === null ? undefined : this.ids.get(linkedId.toLowerCase());
+    if (byLink) return { entry: byLink, foundBy: 'link' };
     const byDn = this.dns.get(dnKey(request.dn));
     if (byDn) return { entry: byDn, foundBy: 'dn' };
     const stated = new Map<string, readonly AttributeValue[]>();
@@ -54,23 +81,38 @@ export class DestinationIndex {
     this.matched.add(dnKey(dn));
   }
 
-  /** Entries no source entry claimed, deepest first (children before their parents). */
-  unclaimed(): CurrentEntry[] {
+  /** Entries no source entry claimed, with their ids, deepest first (children before their parents). */
+  unclaimed(): UnclaimedEntry[] {
     return [...this.dns.entries()]
       .filter(([key]) => !this.matched.has(key))
-      .map(([, entry]) => entry)
-      .sort((a, b) => depth(b.dn) - depth(a.dn) || a.dn.localeCompare(b.dn));
+      .map(([key, entry]) => ({ entry, id: this.idOfDn.get(key) ?? null }))
+      .sort((a, b) => depth(b.entry.dn) - depth(a.entry.dn) || a.entry.dn.localeCompare(b.entry.dn));
   }
 }
 
 export const COMPARISON_KINDS = ['equal', 'create', 'update', 'error'] as const;
 export type ComparisonKind = (typeof COMPARISON_KINDS)[number];
 
+/**
+ * The link side of a comparison, as the writer will see it:
+ * - `linked`: found by its link;
+ * - `unlinked`: found by DN or correlation and linked to nothing: the writer links what it finds, so the entry is
+ *   published even when equal;
+ * - `dangling`: the source entry is linked to a destination id the destination read did not return (deleted there,
+ *   or not of the pipe's classes): the writer looks it up by id, and links anew what it finds or creates;
+ * - `none`: no link, nothing found (a create links the new entry), or an error.
+ */
+export const LINK_STATES = ['linked', 'unlinked', 'dangling', 'none'] as const;
+export type LinkState = (typeof LINK_STATES)[number];
+
 export interface Comparison {
   readonly kind: ComparisonKind;
-  /** The destination DN the writer would work on. */
+  /** The destination DN the writer would work on (where the entry is now). */
   readonly dn: string;
-  readonly foundBy: 'dn' | 'correlation' | 'none';
+  readonly foundBy: FoundBy;
+  readonly link: LinkState;
+  /** A linked entry at another DN than the mapped one: the writer moves it (`from` where it is, `to` the mapped DN). */
+  readonly move: { readonly from: string; readonly to: string } | null;
   readonly steps: readonly PlannedStep[];
   /** Per attribute, what the destination has and what the resync would make it. */
   readonly differences: readonly AttributeDifference[];
@@ -89,28 +131,71 @@ export interface AttributeDifference {
   readonly replace: boolean;
 }
 
-/** Plans one request against the bulk-read destination: what the writer would do with it right now. */
-export function compareRequest(request: WriteRequest, index: DestinationIndex, options: PlanOptions): Comparison {
-  const found = index.find(request);
-  if (found.ambiguous) {
-    return { kind: 'error', dn: request.dn, foundBy: 'none', steps: [], differences: [], problem: `correlation finds ${found.ambiguous.length} destination entries (${found.ambiguous.slice(0, 3).join('; ')})` };
+/**
+ * Plans one request against the bulk-read destination: what the writer would do with it right now. With `links`,
+ * the destination entry is found by link first and a linked entry at another DN is moved (as DirectoryWriter does);
+ * an entry found by DN or correlation that is linked to another source entry is a conflict the writer refuses.
+ */
+export function compareRequest(request: WriteRequest, index: DestinationIndex, options: PlanOptions, links?: PipeLinks): Comparison {
+  const sourceId = request.sourceEntryId.value;
+  const linkedId = links === undefined ? null : linkedDestination(links, sourceId);
+  const found = index.find(request, linkedId);
+  const error = (problem: string, foundBy: FoundBy, dn = request.dn): Comparison => ({ kind: 'error', dn, foundBy, link: 'none', move: null, steps: [], differences: [], problem });
+  if (found.ambiguous) return error(`correlation finds ${found.ambiguous.length} destination entries (${found.ambiguous.slice(0, 3).join('; ')})`, 'none');
+  let link: LinkState = 'none';
+  if (found.foundBy === 'link') link = 'linked';
+  else if (linkedId !== null) link = 'dangling';
+  else if (found.entry !== null) link = 'unlinked';
+  if (found.entry !== null && found.foundBy !== 'link' && links !== undefined) {
+    const id = index.idOf(found.entry);
+    const owner = id === null ? null : linkedSource(links, id);
+    if (owner !== null && owner.toLowerCase() !== sourceId.toLowerCase()) {
+      return error(`link conflict: ${found.entry.dn} is linked to source entry ${owner}, not to ${sourceId}; the writer leaves it alone`, found.foundBy, found.entry.dn);
+    }
   }
   if (found.entry) index.claim(found.entry.dn);
+  // The linked entry is the one, wherever it is: a DN that differs is a rename this side has not seen; the writer
+  // moves it while making it equal.
+  const moves = found.foundBy === 'link' && found.entry !== null && (request.op === 'upsert' || request.op === 'modify') && dnKey(found.entry.dn) !== dnKey(request.dn);
   let plan;
   try {
-    plan = planWrite(request, found.entry, options);
-  } catch (error) {
-    return { kind: 'error', dn: request.dn, foundBy: found.foundBy, steps: [], differences: [], problem: error instanceof Error ? error.message : String(error) };
+    plan = planWrite(moves ? { ...request, op: 'rename', previousDn: found.entry?.dn ?? null } : request, found.entry, options);
+  } catch (caught) {
+    return { ...error(caught instanceof Error ? caught.message : String(caught), found.foundBy), link };
   }
   const dn = plan.target ?? request.dn;
-  if (plan.steps.length === 0) return { kind: 'equal', dn, foundBy: found.foundBy, steps: [], differences: [] };
+  const renamed = plan.steps.find((step) => step.kind === 'modify-dn');
+  const move = renamed === undefined ? null : { from: renamed.dn, to: renamed.newDn };
+  if (plan.steps.length === 0) return { kind: 'equal', dn, foundBy: found.foundBy, link, move: null, steps: [], differences: [] };
   return {
     kind: found.entry === null ? 'create' : 'update',
     dn,
     foundBy: found.foundBy,
+    link,
+    move,
     steps: plan.steps,
     differences: differencesOf(plan.steps, found.entry),
   };
+}
+
+/** Whether the writer has something to do for this comparison: a write, or a link to record. */
+export function needsPublishing(comparison: Comparison): boolean {
+  if (comparison.kind === 'error') return false;
+  if (comparison.kind !== 'equal') return true;
+  return comparison.link === 'unlinked' || comparison.link === 'dangling';
+}
+
+/**
+ * The source entry's event mapped through the pipe, or why it cannot be: a MappingError (no DN map matches, a
+ * template lacks a value...) is one entry's problem, reported, not a reason to stop the resync.
+ */
+export function mapSnapshot(event: EntryChangeEvent, pipe: CompiledPipe): MapResult | { readonly kind: 'unmappable'; readonly problem: string } {
+  try {
+    return mapChange(event, pipe);
+  } catch (error) {
+    if (error instanceof MappingError) return { kind: 'unmappable', problem: error.problem };
+    throw error;
+  }
 }
 
 function differencesOf(steps: readonly PlannedStep[], current: CurrentEntry | null): AttributeDifference[] {
