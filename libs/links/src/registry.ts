@@ -40,10 +40,20 @@ export class LinkRegistry {
     this.outbox.push({ key, value: encodeLink(full) });
   }
 
+  /**
+   * Removes a link and every other link between the same two entries (the reverse pipe may have linked them too):
+   * once one of them is deleted, no pipe may act on the pair any more.
+   */
   unlink(link: StoredLink | EntryLink): void {
-    const key = 'key' in link ? link.key : linkKey(link);
-    this.options.store.remove(key);
-    this.outbox.push({ key, value: null });
+    const keys = new Set([('key' in link ? link.key : linkKey(link))]);
+    for (const other of this.options.store.linksOf(link.source.value)) {
+      const ends = [other.source.value, other.destination.value];
+      if (ends.includes(link.source.value) && ends.includes(link.destination.value)) keys.add(other.key);
+    }
+    for (const key of keys) {
+      this.options.store.remove(key);
+      this.outbox.push({ key, value: null });
+    }
   }
 
   /** Reads the links topic up to where it ends now (see LinksView.catchUp); nothing to do without a view. */

@@ -63,6 +63,8 @@ export class LinksView {
   private state: LinksViewState = 'idle';
   private readonly positions = new Map<number, bigint>();
   private waiters: Waiter[] = [];
+  private barrier: Promise<void> | null = null;
+  private nextBarrier: Promise<void> | null = null;
   private recordsRead = 0;
   private skipped = 0;
   private loadMs: number | null = null;
@@ -153,7 +155,22 @@ export class LinksView {
    * Waits until the store holds everything the topic held when this was called. Throws LinksViewBehindError
    * (retriable) after the timeout.
    */
-  async catchUp(): Promise<void> {
+  catchUp(): Promise<void> {
+    // Callers arriving while a barrier runs share the next one (it starts after they arrived, so it covers them).
+    if (this.barrier === null) {
+      this.barrier = this.catchUpOnce().finally(() => (this.barrier = null));
+      return this.barrier;
+    }
+    this.nextBarrier ??= this.barrier
+      .catch(() => undefined)
+      .then(() => {
+        this.nextBarrier = null;
+        return this.catchUp();
+      });
+    return this.nextBarrier;
+  }
+
+  private async catchUpOnce(): Promise<void> {
     const targets = await this.highWatermarks();
     if (this.reached(targets)) return;
     const timeoutMs = this.options.catchUpTimeoutMs ?? 15_000;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { type Ava, type Dn, dnEquals, formatDn, parseDn, type Rdn } from './dn';
-import { compileDnMap, type CompiledDnMap, InvalidDnPatternError, mapDn, matchDnPattern, type ValueLookup } from './dn-map';
+import { compileDnMap, type CompiledDnMap, dnMapTargetBases, InvalidDnPatternError, mapDn, matchDnPattern, type ValueLookup } from './dn-map';
 
 function lookupOf(values: Record<string, string | Buffer>): ValueLookup {
   const lower = new Map(Object.entries(values).map(([name, value]) => [name.toLowerCase(), value]));
@@ -146,5 +146,19 @@ describe('round trips through a map and its inverse (property-based)', () => {
         expect(dnEquals(back.dn, dn)).toBe(true);
       }),
     );
+  });
+});
+
+describe('dnMapTargetBases', () => {
+  it('gives the constant part of each target pattern: the subtrees the destination DNs fall in', () => {
+    expect(dnMapTargetBases([{ to: '{1},OU=Corp,DC=example,DC=test' }, { to: 'CN={cn},OU=People,OU=Corp,DC=example,DC=test' }])?.map((dn) => formatDn(dn))).toEqual([
+      'OU=Corp,DC=example,DC=test',
+      'OU=People,OU=Corp,DC=example,DC=test',
+    ]);
+  });
+
+  it('gives no bound for a pattern of placeholders only, or without DN maps', () => {
+    expect(dnMapTargetBases([{ to: '{1},OU=Corp,DC=example,DC=test' }, { to: '{1}' }])).toBeNull();
+    expect(dnMapTargetBases([])).toBeNull();
   });
 });

@@ -280,3 +280,20 @@ function build(map: CompiledDnMap, rule: number, dn: Dn, captures: Captures, loo
   }
   return { kind: 'mapped', dn: out, rule };
 }
+
+/**
+ * The subtrees a pipe's destination DNs fall in, from its DN maps: each `to` pattern without its leading RDNs that
+ * hold placeholders (`{1},OU=Corp,DC=example,DC=test` -> `OU=Corp,DC=example,DC=test`). A pattern that is all
+ * placeholders gives no bound: null (the caller falls back to the destination's base DN). No DN maps: null too.
+ */
+export function dnMapTargetBases(maps: readonly { readonly to: string }[]): Dn[] | null {
+  if (maps.length === 0) return null;
+  const bases: Dn[] = [];
+  for (const map of maps) {
+    const parts = map.to.split(/(?<!\\),/);
+    const fixed = parts.slice(parts.findLastIndex((part) => part.includes('{')) + 1);
+    if (fixed.length === 0) return null;
+    bases.push(parseDn(fixed.join(',')));
+  }
+  return bases;
+}

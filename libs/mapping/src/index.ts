@@ -35,6 +35,7 @@ export {
   type CompiledDnMap,
   type DnMapResult,
   type DnMapRule,
+  dnMapTargetBases,
   InvalidDnPatternError,
   mapDn,
   matchDnPattern,

@@ -46,6 +46,11 @@ export interface DirectoryWriterOptions {
   readonly links?: WriterLinks;
   /** Source directory of each pipe whose requests this writer takes (needed with `links`). */
   readonly pipeSources?: ReadonlyMap<string, string>;
+  /**
+   * The subtrees each pipe writes to (its DN maps' targets). A linked entry found outside them (moved away at the
+   * destination) is left alone: a pipe never writes outside its own subtrees.
+   */
+  readonly pipeScopes?: ReadonlyMap<string, readonly Dn[]>;
   /** A create whose correlation matched another source entry's linked entry creates its own beside it (logs, metrics). */
   readonly onCreatedBeside?: (beside: { readonly request: WriteRequest; readonly dn: string; readonly id: string; readonly linkedTo: string }) => void;
 }
@@ -250,7 +255,7 @@ export class DirectoryWriter {
       if (link === null) return noOp(`left the scope: entry ${request.sourceEntryId.value} is linked to nothing here`);
       const id = endIn(link, this.options.name).value;
       const entry = await this.readById(id, ['objectClass']);
-      if (entry === null || action === 'unlink' || this.dryRun) {
+      if (entry === null || action === 'unlink' || this.dryRun || !this.writesTo(request.pipe, entry.dn)) {
         if (!this.dryRun) links.unlink(link);
         return noOp(entry === null ? `left the scope: the linked entry ${id} is already gone` : `left the scope: ${entry.dn} stays, unlinked`, this.dryRun ? 'none' : 'removed');
       }
@@ -304,6 +309,18 @@ export class DirectoryWriter {
       }
     }
     return { plan: planWrite(resolved, entry, planOptions), found };
+  }
+
+  /** Whether `dn` lies in the subtrees the pipe writes to (no bounds configured: anywhere). */
+  private writesTo(pipe: string, dn: string): boolean {
+    const bases = this.options.pipeScopes?.get(pipe);
+    if (bases === undefined) return true;
+    try {
+      const parsed = parseDn(dn);
+      return bases.some((base) => isInSubtree(parsed, base));
+    } catch {
+      return false;
+    }
   }
 
   /** The source directory of the request's pipe; links need it (the writer only knows its own destination). */
@@ -421,10 +438,19 @@ export class DirectoryWriter {
     const sourceId = request.sourceEntryId.value;
     // Only a full read of the source entry (a resync) may re-create a destination entry its link says is gone.
     const recreates = request.op === 'upsert' && snapshot;
-    const link = links.counterpart(source, sourceId, this.options.name);
+    let link = links.counterpart(source, sourceId, this.options.name);
+    if (link === null && links.catchUp !== undefined) {
+      await links.catchUp();
+      link = links.counterpart(source, sourceId, this.options.name);
+    }
     if (link !== null) {
       const gone = endIn(link, this.options.name).value;
       const entry = await this.readLinked(gone, request, attributes);
+      if (entry !== null && !this.writesTo(request.pipe, entry.dn)) {
+        // Moved out of the pipe's subtrees here: not this pipe's to change. A delete ends the link (its source is gone).
+        if (request.op === 'delete') links.unlink(link);
+        return { entry: null, foundBy: 'link', link: null, settled: `the linked entry ${entry.dn} is outside the subtrees pipe ${request.pipe} writes to: left alone` };
+      }
       if (entry !== null) return { entry, foundBy: 'link', link, settled: null };
       // The linked entry is gone (deleted here): whatever a DN or a correlation finds now is another entry. The
       // link stays until the source entry's own delete ends it (or a resync re-creates the entry): in two-way sync

@@ -19,6 +19,11 @@ export interface WriterLinks {
   link(link: { readonly pipe: string; readonly source: LinkEnd; readonly destination: LinkEnd; readonly origin: LinkOrigin }): void;
   /** Removes a link (one of its entries was deleted, or it pointed at an entry that is gone). */
   unlink(link: KnownLink): void;
+  /**
+   * Brings the view up to where the links topic ends now. Called before acting on a miss: the link may have been
+   * recorded by another writer a moment ago (a hit needs no such wait: the entry is then read by its id).
+   */
+  catchUp?(): Promise<void>;
 }
 
 /** The attribute holding an entry's stable id in a directory of this kind. */

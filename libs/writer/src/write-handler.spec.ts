@@ -40,14 +40,14 @@ function setup(apply: (r: WriteRequest, hints?: ApplyHints) => Promise<ApplyResu
 }
 
 describe('createWriteHandler', () => {
-  it('reads the links topic to its end before writing, and publishes the batch\'s links before its offsets can be committed', async () => {
+  it('publishes the batch\'s links before its offsets can be committed', async () => {
     const calls: string[] = [];
     const metrics = new Metrics();
     const logger = new JsonLogger('ds-writer', 'debug', new SecretRedactor([]), () => undefined);
-    const links = { catchUp: async () => void calls.push('catch-up'), flush: async () => void calls.push('flush') };
+    const links = { flush: async () => void calls.push('flush') };
     const handle = createWriteHandler({ service: 'ds-writer', writer: { apply: async (r) => (calls.push(r.requestId), done()), isDryRun: false }, metrics, logger, links });
     await handle([record(encodeWriteRequest(request(1, { attributes: [] })))]);
-    expect(calls).toEqual(['catch-up', 'e1/ad-to-ds/0', 'flush']);
+    expect(calls).toEqual(['e1/ad-to-ds/0', 'flush']);
 
     calls.length = 0;
     links.flush = async () => {
@@ -55,7 +55,7 @@ describe('createWriteHandler', () => {
       throw Object.assign(new Error('broker away'), { retriable: true });
     };
     await expect(handle([record(encodeWriteRequest(request(2, { attributes: [] })))])).rejects.toThrow('broker away');
-    expect(calls).toEqual(['catch-up', 'e2/ad-to-ds/0', 'flush']);
+    expect(calls).toEqual(['e2/ad-to-ds/0', 'flush']);
   });
 
   it('tries a create blocked by a link conflict again (the partition waits) until conflictWaitMs has passed, then dead-letters it', async () => {

@@ -49,11 +49,8 @@ export interface WriteHandlerOptions {
    */
   readonly conflictWaitMs?: number;
   readonly now?: () => number;
-  /**
-   * The links the writer acts on: read up to the topic's end before a batch (links other writers recorded moments
-   * ago count), and the batch's new links and removals published before its offsets are committed.
-   */
-  readonly links?: { catchUp(): Promise<void>; flush(): Promise<void> };
+  /** The links the writer records: the batch's new links and removals are published before its offsets are committed. */
+  readonly links?: { flush(): Promise<void> };
 }
 
 /**
@@ -172,7 +169,6 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   };
 
   return async (records, context) => {
-    await options.links?.catchUp();
     // One entry's requests (same key) apply in order; different entries apply side by side, a few at a time.
     const byEntry = new Map<string, number[]>();
     records.forEach((record, index) => {

@@ -1,6 +1,7 @@
 import { type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
 import { type Kafka, type Producer } from 'kafkajs';
 import { LinkRegistry, LinksView, linksViewProbes, LinkStore } from '@idsync/links';
+import { dnMapTargetBases, parseDn } from '@idsync/mapping';
 import { serviceGroupId, type SyncConfig } from '@idsync/config';
 import {
   consumerLoopProbes,
@@ -65,13 +66,17 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     this.linksView = new LinksView({ kafka: options.kafka, topic, store: this.linkStore, logger, groupPrefix: this.groupId });
     this.linkProducer = createProducer(options.kafka);
     this.links = new LinkRegistry({ store: this.linkStore, view: this.linksView, producer: this.linkProducer, topic, service });
-    const pipeSources = new Map(config.pipes.filter((pipe) => pipe.destination === block.destination).map((pipe) => [pipe.name, pipe.source]));
+    const pipes = config.pipes.filter((pipe) => pipe.destination === block.destination);
+    const pipeSources = new Map(pipes.map((pipe) => [pipe.name, pipe.source]));
+    const destinationBase = parseDn(namedDirectory(config, block.destination).baseDn);
+    const pipeScopes = new Map(pipes.map((pipe) => [pipe.name, dnMapTargetBases(pipe.dnMaps) ?? [destinationBase]]));
     this.writer = DirectoryWriter.forService(config, service, {
       dryRun: block.dryRun,
       createMissingParents: true,
       connections: block.connections,
       ...(block.dryRun ? {} : { links: this.links }),
       pipeSources,
+      pipeScopes,
       onCreatedBeside: ({ request, dn, id, linkedTo }) => {
         metrics.counter(LINK_CONFLICTS, LINK_CONFLICTS_HELP).inc({ service, pipe: request.pipe, resolution: 'created-beside' });
         logger.event('warn', `${service}.link.created-beside`, { requestId: request.requestId, pipe: request.pipe, sourceId: request.sourceEntryId.value, dn, foundId: id, linkedTo });

@@ -3,6 +3,7 @@ import { type AttributeChange, canonicalGuid, type EntryId, type WriteRequest } 
 import { type DirectoryConfig, type SyncConfig } from '@idsync/config';
 import { LinkRegistry, LinkStore } from '@idsync/links';
 import { openLdapSession } from '@idsync/platform';
+import { parseDn } from '@idsync/mapping';
 import { applyRequest, DirectoryWriter, LinkConflictError, WriteError } from '@idsync/writer';
 import { type Client } from 'ldapts';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
@@ -276,6 +277,30 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
     const blocked = await applyRequest(writer, request('rename', first, stranger, [], { previousDn: null }), { attempts: 2, sleep: async () => undefined });
     expect(blocked).toMatchObject({ kind: 'dead-letter', reason: expect.stringMatching(/entryAlreadyExists \(68\)/) });
     expect(await idAt(admin, dnB, profile.directory)).toBe(idFirst);
+  });
+
+  it('leaves alone a linked entry moved out of the subtrees its pipe writes to, even for its source entry\'s delete', async () => {
+    const outside = `${profile.container(`${suffix}x`)},${dir.baseDn}`;
+    await admin.add(outside, { objectClass: ['top', 'organizationalUnit'], ou: `lt-${suffix}x` });
+    const scoped = DirectoryWriter.forService(config, profile.service, { links, pipeSources: new Map([[PIPE, SOURCE]]), pipeScopes: new Map([[PIPE, [parseDn(container)]]]) });
+    try {
+      const source = sourceId();
+      const dn = profile.user(`o${suffix}`, container);
+      await scoped.apply(request('upsert', source, dn, userAttributes(`o${suffix}`, 'inside')));
+      const id = await idAt(admin, dn, profile.directory);
+      const moved = profile.user(`o${suffix}`, outside);
+      await admin.modifyDN(dn, moved);
+      const changed = await scoped.apply(request('modify', source, dn, [replace('description', 'changed')]));
+      expect(changed.outcome).toBe('no-op');
+      expect(changed.plan.reason).toMatch(/outside the subtrees pipe links-test writes to/);
+      const deleted = await scoped.apply(request('delete', source, dn, []));
+      expect(deleted.outcome).toBe('no-op');
+      expect(await idAt(admin, moved, profile.directory)).toBe(id);
+      expect(linkedTo(source)).toBeNull();
+    } finally {
+      await scoped.close();
+      await deleteTree(admin, outside);
+    }
   });
 
   it('refuses a request for a pipe it does not know', async () => {
