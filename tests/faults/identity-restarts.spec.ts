@@ -1,5 +1,5 @@
-import { canonicalGuid, type EntryLink } from '@idsync/contracts';
 import { eventually, sleep } from '../integration/e2e/pipeline';
+import { adUser, dsPerson } from './support/entries';
 import { FaultRun } from './support/fault-run';
 
 /**
@@ -15,36 +15,7 @@ const run = new FaultRun('ir', async () => {
 const step = run.scenario.step;
 const SETTLE_MS = 8_000;
 
-const adUser = (cn: string, sam: string, description: string): Record<string, string | string[]> => ({
-  objectClass: ['top', 'person', 'organizationalPerson', 'user'],
-  cn,
-  sAMAccountName: sam,
-  sn: 'Restart',
-  description,
-});
-const dsPerson = (cn: string, uid: string, description: string): Record<string, string | string[]> => ({
-  objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
-  cn,
-  uid,
-  sn: 'Restart',
-  description,
-});
 
-async function guidAt(dn: string): Promise<string | null> {
-  const hex = (await run.ad.read(dn, ['objectGUID']))?.['objectguid']?.[0];
-  return hex === undefined ? null : canonicalGuid(Buffer.from(hex, 'hex'));
-}
-async function uuidAt(dn: string): Promise<string | null> {
-  return (await run.directory.read(dn, ['entryUUID']))?.['entryuuid']?.[0]?.toLowerCase() ?? null;
-}
-async function linkedTo(id: string): Promise<string[]> {
-  const links: EntryLink[] = [...(await run.live.links()).values()];
-  return [...new Set(links.flatMap((l) => (l.source.value === id ? [l.destination.value] : l.destination.value === id ? [l.source.value] : [])))];
-}
-async function arrives(side: 'ad' | 'ds', dn: string, description: string): Promise<void> {
-  const read = (): ReturnType<typeof run.ad.read> => (side === 'ad' ? run.ad : run.directory).read(dn, ['description']);
-  await eventually(`${dn} with description '${description}'`, read, (e) => e?.['description']?.[0] === description, 90_000, 500);
-}
 
 describe(`identity sequences with a service killed mid-way (run ${run.suffix})`, () => {
   const s = run.suffix;
@@ -54,16 +25,16 @@ describe(`identity sequences with a service killed mid-way (run ${run.suffix})`,
     await run.ad.add(`CN=Rita ${s},${run.adOu}`, adUser(`Rita ${s}`, `rita${s}`.slice(0, 20), 'rita'));
     await run.ad.add(`CN=Sam ${s},${run.adOu}`, adUser(`Sam ${s}`, `sam${s}`.slice(0, 20), 'sam'));
     await run.directory.add(`cn=Tess ${s},${run.dsOu}`, dsPerson(`Tess ${s}`, `tess${s}`.slice(0, 20), 'tess'));
-    await arrives('ds', `cn=Rita ${s},${run.dsOu}`, 'rita');
-    await arrives('ds', `cn=Sam ${s},${run.dsOu}`, 'sam');
-    await arrives('ad', `CN=Tess ${s},${run.adOu}`, 'tess');
-    const rita = (await guidAt(`CN=Rita ${s},${run.adOu}`)) as string;
-    await eventually('Rita linked', () => linkedTo(rita), (ids) => ids.length === 1, 15_000);
+    await run.arrives('ds', `cn=Rita ${s},${run.dsOu}`, 'rita');
+    await run.arrives('ds', `cn=Sam ${s},${run.dsOu}`, 'sam');
+    await run.arrives('ad', `CN=Tess ${s},${run.adOu}`, 'tess');
+    const rita = (await run.guidAt(`CN=Rita ${s},${run.adOu}`)) as string;
+    await eventually('Rita linked', () => run.linkedTo(rita), (ids) => ids.length === 1, 15_000);
   }, 180_000);
 
   step('ds-writer killed; in AD a user deleted and re-created, another renamed; ds-writer back: the new user and the new name, linked', async () => {
-    const oldRita = (await guidAt(`CN=Rita ${s},${run.adOu}`)) as string;
-    const oldRitaCopy = (await uuidAt(`cn=Rita ${s},${run.dsOu}`)) as string;
+    const oldRita = (await run.guidAt(`CN=Rita ${s},${run.adOu}`)) as string;
+    const oldRitaCopy = (await run.uuidAt(`cn=Rita ${s},${run.dsOu}`)) as string;
     await run.live.kill('ds-writer');
     await run.ad.del(`CN=Rita ${s},${run.adOu}`);
     await sleep(300);
@@ -71,23 +42,23 @@ describe(`identity sequences with a service killed mid-way (run ${run.suffix})`,
     await run.ad.rename(`CN=Sam ${s},${run.adOu}`, `CN=Samuel ${s},${run.adOu}`);
     await sleep(3_000); // the detector and the mapper move on; the ds-writer's requests wait on its topic
     await run.live.startService('ds-writer');
-    await arrives('ds', `cn=Rita ${s},${run.dsOu}`, 'rita rehired');
+    await run.arrives('ds', `cn=Rita ${s},${run.dsOu}`, 'rita rehired');
     await eventually('Samuel in 389-ds', () => run.directory.read(`cn=Samuel ${s},${run.dsOu}`, ['1.1']), (e) => e !== null, 60_000, 500);
     await sleep(SETTLE_MS);
-    const newRita = (await guidAt(`CN=Rita ${s},${run.adOu}`)) as string;
-    const newRitaCopy = await uuidAt(`cn=Rita ${s},${run.dsOu}`);
+    const newRita = (await run.guidAt(`CN=Rita ${s},${run.adOu}`)) as string;
+    const newRitaCopy = await run.uuidAt(`cn=Rita ${s},${run.dsOu}`);
     expect(newRita).not.toBe(oldRita);
     expect(newRitaCopy).not.toBe(oldRitaCopy);
-    expect(await linkedTo(newRita)).toEqual([newRitaCopy]);
-    expect(await linkedTo(oldRita)).toEqual([]);
+    expect(await run.linkedTo(newRita)).toEqual([newRitaCopy]);
+    expect(await run.linkedTo(oldRita)).toEqual([]);
     expect(await run.directory.read(`cn=Sam ${s},${run.dsOu}`, ['1.1'])).toBeNull();
     await run.expectTreesEqual(3);
     expect(await run.live.deadLetters()).toEqual([]);
   }, 240_000);
 
   step('mapper killed, then the ad-writer; in the directory a user deleted and re-created; both back: AD ends with the new user only', async () => {
-    const oldTess = (await uuidAt(`cn=Tess ${s},${run.dsOu}`)) as string;
-    const oldTessCopy = (await guidAt(`CN=Tess ${s},${run.adOu}`)) as string;
+    const oldTess = (await run.uuidAt(`cn=Tess ${s},${run.dsOu}`)) as string;
+    const oldTessCopy = (await run.guidAt(`CN=Tess ${s},${run.adOu}`)) as string;
     await run.live.kill('mapper');
     await run.directory.del(`cn=Tess ${s},${run.dsOu}`);
     await sleep(300);
@@ -97,14 +68,14 @@ describe(`identity sequences with a service killed mid-way (run ${run.suffix})`,
     await run.live.startService('mapper');
     await sleep(3_000);
     await run.live.startService('ad-writer');
-    await arrives('ad', `CN=Tess ${s},${run.adOu}`, 'tess rehired');
+    await run.arrives('ad', `CN=Tess ${s},${run.adOu}`, 'tess rehired');
     await sleep(SETTLE_MS);
-    const newTess = (await uuidAt(`cn=Tess ${s},${run.dsOu}`)) as string;
-    const newTessCopy = await guidAt(`CN=Tess ${s},${run.adOu}`);
+    const newTess = (await run.uuidAt(`cn=Tess ${s},${run.dsOu}`)) as string;
+    const newTessCopy = await run.guidAt(`CN=Tess ${s},${run.adOu}`);
     expect(newTessCopy).not.toBeNull();
     expect(newTessCopy).not.toBe(oldTessCopy);
-    expect(await linkedTo(newTess)).toEqual([newTessCopy]);
-    expect(await linkedTo(oldTess)).toEqual([]);
+    expect(await run.linkedTo(newTess)).toEqual([newTessCopy]);
+    expect(await run.linkedTo(oldTess)).toEqual([]);
     await run.expectTreesEqual(3);
     expect(await run.live.deadLetters()).toEqual([]);
   }, 240_000);

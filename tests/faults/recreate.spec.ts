@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { canonicalGuid, encodeEntryChange, entryKey, type EntryChangeEvent, type EntryLink } from '@idsync/contracts';
+import { encodeEntryChange, entryKey, type EntryChangeEvent } from '@idsync/contracts';
 import { eventually, sleep } from '../integration/e2e/pipeline';
+import { adUser, dsPerson } from './support/entries';
 import { FaultRun } from './support/fault-run';
 
 /**
@@ -14,36 +15,9 @@ const step = run.scenario.step;
 /** How long the pipeline is given to show a wrong outcome (echoes take a DirSync poll and two Kafka hops). */
 const SETTLE_MS = 8_000;
 
-const user = (cn: string, sam: string, description: string): Record<string, string | string[]> => ({
-  objectClass: ['top', 'person', 'organizationalPerson', 'user'],
-  cn,
-  sAMAccountName: sam,
-  sn: 'Rehire',
-  description,
-});
-const person = (cn: string, uid: string, description: string): Record<string, string | string[]> => ({
-  objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
-  cn,
-  uid,
-  sn: 'Rehire',
-  description,
-});
 
-async function guidAt(dn: string): Promise<string | null> {
-  const entry = await run.ad.read(dn, ['objectGUID']);
-  const hex = entry?.['objectguid']?.[0];
-  return hex === undefined ? null : canonicalGuid(Buffer.from(hex, 'hex'));
-}
 
-async function uuidAt(dn: string): Promise<string | null> {
-  return (await run.directory.read(dn, ['entryUUID']))?.['entryuuid']?.[0]?.toLowerCase() ?? null;
-}
 
-/** The ids `id` is linked to, on the links topic now. */
-async function linkedTo(id: string): Promise<string[]> {
-  const links: EntryLink[] = [...(await run.live.links()).values()];
-  return links.flatMap((l) => (l.source.value === id ? [l.destination.value] : l.destination.value === id ? [l.source.value] : []));
-}
 
 let adReplaced: { dn: string; oldGuid: string; newGuid: string } | undefined;
 let dsReplaced: { dn: string; oldUuid: string; newUuid: string } | undefined;
@@ -55,26 +29,26 @@ describe(`delete and re-create under the same DN, both pipes running (run ${run.
     const cn = `Rehire A ${run.suffix}`;
     const adDn = `CN=${cn},${run.adOu}`;
     const dsDn = `cn=${cn},${run.dsOu}`;
-    await run.ad.add(adDn, user(cn, `ra${run.suffix}`.slice(0, 20), 'first hire'));
+    await run.ad.add(adDn, adUser(cn, `ra${run.suffix}`.slice(0, 20), 'first hire'));
     await eventually('the first account in 389-ds', () => run.directory.read(dsDn, ['description']), (e) => e?.['description']?.[0] === 'first hire', 30_000);
-    const oldGuid = (await guidAt(adDn)) as string;
-    const oldUuid = (await uuidAt(dsDn)) as string;
-    await eventually('the first account linked', () => linkedTo(oldGuid), (ids) => ids.includes(oldUuid), 15_000);
+    const oldGuid = (await run.guidAt(adDn)) as string;
+    const oldUuid = (await run.uuidAt(dsDn)) as string;
+    await eventually('the first account linked', () => run.linkedTo(oldGuid), (ids) => ids.includes(oldUuid), 15_000);
 
     await run.ad.del(adDn);
     await sleep(300);
-    await run.ad.add(adDn, user(cn, `ra${run.suffix}`.slice(0, 20), 'second hire'));
-    const newGuid = (await guidAt(adDn)) as string;
+    await run.ad.add(adDn, adUser(cn, `ra${run.suffix}`.slice(0, 20), 'second hire'));
+    const newGuid = (await run.guidAt(adDn)) as string;
     expect(newGuid).not.toBe(oldGuid);
 
     await eventually('the second account in 389-ds', () => run.directory.read(dsDn, ['description']), (e) => e?.['description']?.[0] === 'second hire', 30_000);
     await sleep(SETTLE_MS);
-    expect(await guidAt(adDn)).toBe(newGuid);
-    const newUuid = await uuidAt(dsDn);
+    expect(await run.guidAt(adDn)).toBe(newGuid);
+    const newUuid = await run.uuidAt(dsDn);
     expect(newUuid).not.toBeNull();
     expect(newUuid).not.toBe(oldUuid);
-    expect(await linkedTo(newGuid)).toEqual([newUuid]);
-    expect(await linkedTo(oldGuid)).toEqual([]);
+    expect(await run.linkedTo(newGuid)).toEqual([newUuid]);
+    expect(await run.linkedTo(oldGuid)).toEqual([]);
     await run.expectTreesEqual(1);
     adReplaced = { dn: adDn, oldGuid, newGuid };
   });
@@ -83,25 +57,25 @@ describe(`delete and re-create under the same DN, both pipes running (run ${run.
     const cn = `Rehire D ${run.suffix}`;
     const adDn = `CN=${cn},${run.adOu}`;
     const dsDn = `cn=${cn},${run.dsOu}`;
-    await run.directory.add(dsDn, person(cn, `rd${run.suffix}`.slice(0, 20), 'first hire'));
+    await run.directory.add(dsDn, dsPerson(cn, `rd${run.suffix}`.slice(0, 20), 'first hire'));
     await eventually('the first account in AD', () => run.ad.read(adDn, ['description']), (e) => e?.['description']?.[0] === 'first hire', 30_000);
-    const oldUuid = (await uuidAt(dsDn)) as string;
-    const oldGuid = (await guidAt(adDn)) as string;
-    await eventually('the first account linked', () => linkedTo(oldUuid), (ids) => ids.includes(oldGuid), 15_000);
+    const oldUuid = (await run.uuidAt(dsDn)) as string;
+    const oldGuid = (await run.guidAt(adDn)) as string;
+    await eventually('the first account linked', () => run.linkedTo(oldUuid), (ids) => ids.includes(oldGuid), 15_000);
 
     await run.directory.del(dsDn);
     await sleep(300);
-    await run.directory.add(dsDn, person(cn, `rd${run.suffix}`.slice(0, 20), 'second hire'));
-    const newUuid = (await uuidAt(dsDn)) as string;
+    await run.directory.add(dsDn, dsPerson(cn, `rd${run.suffix}`.slice(0, 20), 'second hire'));
+    const newUuid = (await run.uuidAt(dsDn)) as string;
 
     await eventually('the second account in AD', () => run.ad.read(adDn, ['description']), (e) => e?.['description']?.[0] === 'second hire', 30_000);
     await sleep(SETTLE_MS);
-    const newGuid = await guidAt(adDn);
+    const newGuid = await run.guidAt(adDn);
     expect(newGuid).not.toBeNull();
     expect(newGuid).not.toBe(oldGuid);
-    expect(await uuidAt(dsDn)).toBe(newUuid);
-    expect(await linkedTo(newUuid)).toContain(newGuid);
-    expect(await linkedTo(oldUuid)).toEqual([]);
+    expect(await run.uuidAt(dsDn)).toBe(newUuid);
+    expect(await run.linkedTo(newUuid)).toContain(newGuid);
+    expect(await run.linkedTo(oldUuid)).toEqual([]);
     await run.expectTreesEqual(2);
     expect(await run.live.deadLetters()).toEqual([]);
     dsReplaced = { dn: dsDn, oldUuid, newUuid };
@@ -111,7 +85,7 @@ describe(`delete and re-create under the same DN, both pipes running (run ${run.
     const replaced = adReplaced;
     if (replaced === undefined) throw new Error('the AD re-create case did not finish');
     const dsDn = `cn=${replaced.dn.slice(3, replaced.dn.indexOf(','))},${run.dsOu}`;
-    const uuid = await uuidAt(dsDn);
+    const uuid = await run.uuidAt(dsDn);
     const forged = (guid: string, index: number): EntryChangeEvent => ({
       eventId: `forged-${randomUUID()}`,
       source: { system: 'active-directory', directory: `ad${run.suffix}`, server: 'ldaps://forged', position: { kind: 'dirsync', cookieDigest: 'forged', index } },
@@ -134,8 +108,8 @@ describe(`delete and re-create under the same DN, both pipes running (run ${run.
     expect(letters).toHaveLength(1);
     expect(letters[0]?.reason).toMatch(new RegExp(`link conflict.*linked to source entry ${replaced.newGuid}, not to ${stranger}`));
     expect(await run.live.counter('ds-writer', 'idsync_writer_link_conflicts_total', { resolution: 'dead-letter' })).toBe(1);
-    expect(await uuidAt(dsDn)).toBe(uuid);
-    expect(await guidAt(replaced.dn)).toBe(replaced.newGuid);
+    expect(await run.uuidAt(dsDn)).toBe(uuid);
+    expect(await run.guidAt(replaced.dn)).toBe(replaced.newGuid);
     await run.expectTreesEqual(2);
   });
 
@@ -143,7 +117,7 @@ describe(`delete and re-create under the same DN, both pipes running (run ${run.
     const replaced = dsReplaced;
     if (replaced === undefined) throw new Error('the directory re-create case did not finish');
     const adDn = `CN=${replaced.dn.slice(3, replaced.dn.indexOf(','))},${run.adOu}`;
-    const guid = await guidAt(adDn);
+    const guid = await run.guidAt(adDn);
     const forged = (uuid: string): EntryChangeEvent => ({
       eventId: `forged-${randomUUID()}`,
       source: { system: 'ldap', directory: `ds${run.suffix}`, server: 'ldaps://forged', position: { kind: 'change-number', changeNumber: '999999' } },
@@ -167,8 +141,8 @@ describe(`delete and re-create under the same DN, both pipes running (run ${run.
     expect(letters).toHaveLength(before + 1);
     expect(letters.at(-1)?.reason).toMatch(new RegExp(`link conflict.*linked to source entry ${replaced.newUuid}, not to ${stranger}`));
     expect(await run.live.counter('ad-writer', 'idsync_writer_link_conflicts_total', { resolution: 'dead-letter' })).toBe(1);
-    expect(await guidAt(adDn)).toBe(guid);
-    expect(await uuidAt(replaced.dn)).toBe(replaced.newUuid);
+    expect(await run.guidAt(adDn)).toBe(guid);
+    expect(await run.uuidAt(replaced.dn)).toBe(replaced.newUuid);
     await run.expectTreesEqual(2);
   });
 });

@@ -1,4 +1,5 @@
 import { eventually } from '../integration/e2e/pipeline';
+import { adUser, dsPerson } from './support/entries';
 import { FaultRun } from './support/fault-run';
 
 /**
@@ -17,26 +18,7 @@ const adOutside = (): string => `OU=Outside ${run.suffix},${run.config.directori
 const dsOutside = (): string => `ou=Outside${run.suffix},${run.config.directories['ds']?.baseDn ?? ''}`;
 const step = run.scenario.step;
 
-const adUser = (cn: string, sam: string, description: string): Record<string, string | string[]> => ({
-  objectClass: ['top', 'person', 'organizationalPerson', 'user'],
-  cn,
-  sAMAccountName: sam,
-  sn: 'Renamed',
-  description,
-});
-const dsPerson = (cn: string, uid: string, description: string): Record<string, string | string[]> => ({
-  objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
-  cn,
-  uid,
-  sn: 'Renamed',
-  description,
-});
 
-/** Waits until `dn` holds an entry whose description is `description` (the renamed entry, changed while renamed). */
-async function arrives(side: 'ad' | 'ds', dn: string, description: string): Promise<void> {
-  const read = (): ReturnType<typeof run.ad.read> => (side === 'ad' ? run.ad : run.directory).read(dn, ['description']);
-  await eventually(`${dn} with description '${description}'`, read, (e) => e?.['description']?.[0] === description, 60_000, 500);
-}
 
 async function gone(side: 'ad' | 'ds', dn: string): Promise<void> {
   const read = (): ReturnType<typeof run.ad.read> => (side === 'ad' ? run.ad : run.directory).read(dn, ['1.1']);
@@ -58,10 +40,10 @@ describe(`renames and moves while a detector is stopped, both pipes running (run
     await run.directory.add(`cn=Bea ${s},${run.dsOu}`, dsPerson(`Bea ${s}`, `bea${s}`.slice(0, 20), 'bea'));
     await run.directory.add(`cn=Dan ${s},${run.dsOu}`, dsPerson(`Dan ${s}`, `dan${s}`.slice(0, 20), 'dan'));
     users = 4;
-    await arrives('ds', `cn=Ann ${s},${run.dsOu}`, 'ann');
-    await arrives('ds', `cn=Carl ${s},${run.dsOu}`, 'carl');
-    await arrives('ad', `CN=Bea ${s},${run.adOu}`, 'bea');
-    await arrives('ad', `CN=Dan ${s},${run.adOu}`, 'dan');
+    await run.arrives('ds', `cn=Ann ${s},${run.dsOu}`, 'ann');
+    await run.arrives('ds', `cn=Carl ${s},${run.dsOu}`, 'carl');
+    await run.arrives('ad', `CN=Bea ${s},${run.adOu}`, 'bea');
+    await run.arrives('ad', `CN=Dan ${s},${run.adOu}`, 'dan');
     // Links are recorded when the writers create the entries; wait for them (a rename after a restart needs them).
     await eventually('four users linked both ways', async () => [...(await run.live.links()).values()].filter((l) => l.origin === 'created').length, (n) => n >= 4, 30_000);
   }, 180_000);
@@ -73,8 +55,8 @@ describe(`renames and moves while a detector is stopped, both pipes running (run
     await run.ad.rename(`CN=Carl ${s},${run.adOu}`, `CN=Carl ${s},${adSub()}`);
     await run.ad.replace(`CN=Carl ${s},${adSub()}`, 'description', ['carl moved']);
     await run.live.startService('ad-detector');
-    await arrives('ds', `cn=Anna ${s},${run.dsOu}`, 'anna');
-    await arrives('ds', `cn=Carl ${s},${dsSub()}`, 'carl moved');
+    await run.arrives('ds', `cn=Anna ${s},${run.dsOu}`, 'anna');
+    await run.arrives('ds', `cn=Carl ${s},${dsSub()}`, 'carl moved');
     await gone('ds', `cn=Ann ${s},${run.dsOu}`);
     await gone('ds', `cn=Carl ${s},${run.dsOu}`);
     await run.expectTreesEqual(users + 1);
@@ -88,8 +70,8 @@ describe(`renames and moves while a detector is stopped, both pipes running (run
     await run.directory.rename(`cn=Dan ${s},${run.dsOu}`, `cn=Dan ${s},${dsSub()}`);
     await run.directory.replace(`cn=Dan ${s},${dsSub()}`, 'description', ['dan moved']);
     await run.live.startService('ds-detector');
-    await arrives('ad', `CN=Beatrix ${s},${run.adOu}`, 'beatrix');
-    await arrives('ad', `CN=Dan ${s},${adSub()}`, 'dan moved');
+    await run.arrives('ad', `CN=Beatrix ${s},${run.adOu}`, 'beatrix');
+    await run.arrives('ad', `CN=Dan ${s},${adSub()}`, 'dan moved');
     await gone('ad', `CN=Bea ${s},${run.adOu}`);
     await gone('ad', `CN=Dan ${s},${run.adOu}`);
     await run.expectTreesEqual(users + 1);
@@ -105,8 +87,8 @@ describe(`renames and moves while a detector is stopped, both pipes running (run
     await run.ad.rename(parked, carl);
     await run.ad.replace(anna, 'description', ['carl, now at anna']);
     await run.ad.replace(carl, 'description', ['anna, now at carl']);
-    await arrives('ds', `cn=Anna ${s},${run.dsOu}`, 'carl, now at anna');
-    await arrives('ds', `cn=Carl ${s},${dsSub()}`, 'anna, now at carl');
+    await run.arrives('ds', `cn=Anna ${s},${run.dsOu}`, 'carl, now at anna');
+    await run.arrives('ds', `cn=Carl ${s},${dsSub()}`, 'anna, now at carl');
     const uidAt = async (dn: string): Promise<string | undefined> => (await run.directory.read(dn, ['uid']))?.['uid']?.[0];
     expect(await uidAt(`cn=Anna ${s},${run.dsOu}`)).toBe(`carl${s}`.slice(0, 20));
     expect(await uidAt(`cn=Carl ${s},${dsSub()}`)).toBe(`ann${s}`.slice(0, 20));
@@ -123,8 +105,8 @@ describe(`renames and moves while a detector is stopped, both pipes running (run
     await run.directory.rename(parked, dan);
     await run.directory.replace(beatrix, 'description', ['dan, now at beatrix']);
     await run.directory.replace(dan, 'description', ['beatrix, now at dan']);
-    await arrives('ad', `CN=Beatrix ${s},${run.adOu}`, 'dan, now at beatrix');
-    await arrives('ad', `CN=Dan ${s},${adSub()}`, 'beatrix, now at dan');
+    await run.arrives('ad', `CN=Beatrix ${s},${run.adOu}`, 'dan, now at beatrix');
+    await run.arrives('ad', `CN=Dan ${s},${adSub()}`, 'beatrix, now at dan');
     const samAt = async (dn: string): Promise<string | undefined> => (await run.ad.read(dn, ['sAMAccountName']))?.['samaccountname']?.[0];
     expect(await samAt(`CN=Beatrix ${s},${run.adOu}`)).toBe(`dan${s}`.slice(0, 20));
     expect(await samAt(`CN=Dan ${s},${adSub()}`)).toBe(`bea${s}`.slice(0, 20));
@@ -134,8 +116,8 @@ describe(`renames and moves while a detector is stopped, both pipes running (run
     await run.directory.rename(parked, dan);
     await run.directory.replace(beatrix, 'description', ['beatrix']);
     await run.directory.replace(dan, 'description', ['dan moved']);
-    await arrives('ad', `CN=Beatrix ${s},${run.adOu}`, 'beatrix');
-    await arrives('ad', `CN=Dan ${s},${adSub()}`, 'dan moved');
+    await run.arrives('ad', `CN=Beatrix ${s},${run.adOu}`, 'beatrix');
+    await run.arrives('ad', `CN=Dan ${s},${adSub()}`, 'dan moved');
     expect(await samAt(`CN=Beatrix ${s},${run.adOu}`)).toBe(`bea${s}`.slice(0, 20));
     await run.expectTreesEqual(users + 1);
     expect(await run.live.deadLetters()).toEqual([]);
@@ -150,7 +132,7 @@ describe(`renames and moves while a detector is stopped, both pipes running (run
     await run.expectTreesEqual(users);
     await run.ad.rename(outside, inside);
     await run.ad.replace(inside, 'description', ['beatrix is back']);
-    await arrives('ds', `cn=Beatrix ${s},${run.dsOu}`, 'beatrix is back');
+    await run.arrives('ds', `cn=Beatrix ${s},${run.dsOu}`, 'beatrix is back');
     await run.expectTreesEqual(users + 1);
     expect(await run.live.counter('mapper', 'idsync_mapper_scope_changes_total', { change: 'left' })).toBe(1);
     expect(await run.live.counter('mapper', 'idsync_mapper_scope_changes_total', { change: 'entered' })).toBe(1);
@@ -166,7 +148,7 @@ describe(`renames and moves while a detector is stopped, both pipes running (run
     await eventually('CN=Dan gone from AD', () => run.ad.read(`CN=Dan ${s},${adSub()}`, ['1.1']), (e) => e === null, 60_000, 500);
     await run.expectTreesEqual(users);
     await run.directory.rename(outside, inside);
-    await arrives('ad', `CN=Dan ${s},${adSub()}`, 'dan moved');
+    await run.arrives('ad', `CN=Dan ${s},${adSub()}`, 'dan moved');
     await run.expectTreesEqual(users + 1);
     expect(await run.live.counter('ad-writer', 'idsync_writer_scope_changes_total', { action: 'delete' })).toBe(1);
     expect(await run.live.deadLetters()).toEqual([]);

@@ -85,6 +85,16 @@ export class CommandContext {
   }
 }
 
+/** Runs a Kafka call; a failure that is not already a CliError becomes "cannot reach Kafka" (retriable). */
+export async function kafkaCall<T>(ctx: { readonly config: SyncConfig }, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw kafkaUnreachable(ctx.config, error);
+  }
+}
+
 export function kafkaUnreachable(config: SyncConfig, error: unknown): CliError {
   return new CliError(`cannot reach Kafka at ${config.kafka.brokers.join(', ')}: ${error instanceof Error ? error.message : String(error)}`, {
     retriable: true,

@@ -1,6 +1,6 @@
 import { decodeLink, type EntryLink, UndecodableRecordError } from '@idsync/contracts';
 import { type LinkRecord, LinkStore } from '@idsync/links';
-import { CommandContext, kafkaUnreachable } from './context';
+import { type CommandContext, kafkaCall, kafkaUnreachable } from './context';
 import { Tombstones } from './core/links-report';
 import { CliError } from './io';
 import { Progress } from './progress';
@@ -30,14 +30,6 @@ export interface LoadLinksOptions {
   readonly missingTopic?: 'error' | 'empty';
 }
 
-async function kafkaCall<T>(ctx: CommandContext, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof CliError) throw error;
-    throw kafkaUnreachable(ctx.config, error);
-  }
-}
 
 /**
  * Reads the links topic (kafka.topics.links) from its log start to its current end into a temporary store (the

@@ -1,7 +1,8 @@
 import { type SyncConfig } from '@idsync/config';
 import { stackConfig, uniqueSuffix, requireStackServers } from '../../integration/support/stack';
 import { Scenario } from '../../integration/support/scenario';
-import { Side } from '../../integration/e2e/directories';
+import { canonicalGuid, type EntryLink } from '@idsync/contracts';
+import { type Entry, Side } from '../../integration/e2e/directories';
 import { eventually, Pipeline, sleep } from '../../integration/e2e/pipeline';
 import { compareTrees, describeDifference } from './compare';
 
@@ -126,6 +127,29 @@ export class FaultRun {
       }
       await sleep(1_000);
     }
+  }
+
+  /** The objectGUID of the AD entry at `dn` (canonical text), or null. */
+  async guidAt(dn: string): Promise<string | null> {
+    const hex = (await this.ad.read(dn, ['objectGUID']))?.['objectguid']?.[0];
+    return hex === undefined ? null : canonicalGuid(Buffer.from(hex, 'hex'));
+  }
+
+  /** The entryUUID of the directory entry at `dn`, or null. */
+  async uuidAt(dn: string): Promise<string | null> {
+    return (await this.directory.read(dn, ['entryUUID']))?.['entryuuid']?.[0]?.toLowerCase() ?? null;
+  }
+
+  /** The ids `id` is linked to on the run's links topic now (either end, either pipe). */
+  async linkedTo(id: string): Promise<string[]> {
+    const links: EntryLink[] = [...(await this.live.links()).values()];
+    return [...new Set(links.flatMap((l) => (l.source.value === id ? [l.destination.value] : l.destination.value === id ? [l.source.value] : [])))];
+  }
+
+  /** Waits until `dn` holds an entry whose description is `description` on that side. */
+  async arrives(side: 'ad' | 'ds', dn: string, description: string, timeoutMs = 60_000): Promise<void> {
+    const read = (): Promise<Entry | null> => (side === 'ad' ? this.ad : this.directory).read(dn, ['description']);
+    await eventually(`${dn} with description '${description}'`, read, (e) => e?.['description']?.[0] === description, timeoutMs, 500);
   }
 
   /** A service's /health answer (readiness). */

@@ -221,7 +221,7 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
 
   it('links an existing entry it finds by DN (first start with no links), and acts on it by link from then on', async () => {
     const dn = profile.user(`e${suffix}`, container);
-    const preexisting = profile.directory === 'ad'
+    const preexisting: Record<string, string | string[]> = profile.directory === 'ad'
       ? { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: `e${suffix}`, sn: 'Existing' }
       : { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: `e${suffix}`, cn: `e${suffix}`, sn: 'Existing' };
     await admin.add(dn, preexisting);

@@ -2,7 +2,7 @@ import { decodeDeadLetter, UndecodableRecordError } from '@idsync/contracts';
 import { createProducer } from '@idsync/platform';
 import { type Admin, type Producer, type Transaction } from 'kafkajs';
 import { type CliCommand } from '../command';
-import { CommandContext, kafkaUnreachable } from '../context';
+import { CommandContext, kafkaCall, kafkaUnreachable } from '../context';
 import { type RangeRecord, readRanges } from '../topic-ranges';
 import {
   type DeadLetterId,
@@ -367,14 +367,6 @@ function describeDeadLetter(topic: string, row: ListedDeadLetter, summary: Recor
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* Kafka                                                                                                             */
 
-async function kafkaCall<T>(ctx: CommandContext, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof CliError) throw error;
-    throw kafkaUnreachable(ctx.config, error);
-  }
-}
 
 /** A range of offsets [from, to) of one partition to read. */
 interface Window {
