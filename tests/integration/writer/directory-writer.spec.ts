@@ -3,6 +3,7 @@ import { type DirectoryConfig, type SyncConfig } from '@idsync/config';
 import { openLdapSession } from '@idsync/platform';
 import { DirectoryWriter, type DirectoryWriterOptions, InvalidEntryError, WriteError } from '@idsync/writer';
 import { type Client } from 'ldapts';
+import { deleteTree } from '../support/ldap-tree';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
 
 /**
@@ -96,19 +97,6 @@ async function read(client: Client, dn: string, attributes: string[]): Promise<R
     if ((error as { code?: unknown }).code === 32) return null;
     throw error;
   }
-}
-
-async function deleteTree(client: Client, dn: string): Promise<void> {
-  let children: string[] = [];
-  try {
-    const { searchEntries } = await client.search(dn, { scope: 'one', attributes: ['1.1'] });
-    children = searchEntries.map((e) => e.dn);
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 32) return;
-    throw error;
-  }
-  for (const child of children) await deleteTree(client, child);
-  await client.del(dn);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -6,6 +6,7 @@ import { openLdapSession } from '@idsync/platform';
 import { parseDn } from '@idsync/mapping';
 import { applyRequest, DirectoryWriter, LinkConflictError, WriteError } from '@idsync/writer';
 import { type Client } from 'ldapts';
+import { deleteTree } from '../support/ldap-tree';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
 
 /**
@@ -63,19 +64,6 @@ async function idAt(client: Client, dn: string, kind: 'ad' | 'ds'): Promise<stri
     if ((error as { code?: unknown }).code === 32) return null;
     throw error;
   }
-}
-
-async function deleteTree(client: Client, dn: string): Promise<void> {
-  let children: string[] = [];
-  try {
-    const { searchEntries } = await client.search(dn, { scope: 'one', attributes: ['1.1'] });
-    children = searchEntries.map((e) => e.dn);
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 32) return;
-    throw error;
-  }
-  for (const child of children) await deleteTree(client, child);
-  await client.del(dn);
 }
 
 describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)', (profile) => {
