@@ -1,5 +1,10 @@
 const GUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Whether `text` is a UUID in 8-4-4-4-12 hex form (any case): safe to put into a `<GUID=…>` DN or a filter. */
+export function isUuidText(text: string): boolean {
+  return GUID_TEXT.test(text);
+}
+
 /** AD stores Data1 (4 bytes), Data2 and Data3 (2 bytes each) little-endian; the last 8 bytes are in text order. */
 function swapMixedEndian(bytes: Buffer): Buffer {
   const swapped = Buffer.from(bytes);

@@ -1,4 +1,4 @@
-import { type LeaveScopeAction, type WriteRequest } from '@idsync/contracts';
+import { isUuidText, type LeaveScopeAction, type WriteRequest } from '@idsync/contracts';
 import { type DirectoryConfig, type DirectoryKind, type SyncConfig } from '@idsync/config';
 import { type Dn, dnEquals, formatDn, formatRdn, isInSubtree, normalizeAttributeType, parentDn, parseDn } from '@idsync/mapping';
 import { LdapPool, namedDirectory, writerCredentials } from '@idsync/platform';
@@ -109,7 +109,6 @@ interface Found {
 }
 
 const DEFAULT_MEMBER_ATTRIBUTES = ['member', 'uniqueMember'];
-const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** An entry moved aside by parkOccupant from `previous` (its RDN value plus `~` and 8 characters of its id). */
 function isParked(current: string, previous: string): boolean {
@@ -185,7 +184,6 @@ export class DirectoryWriter {
     await this.pool.close();
   }
 
-
   /**
    * Applies one request. Throws WriteError (outcome retry | stop | dead-letter) when it cannot be done now.
    * `hints.absent`: a resync found no destination entry for this request (by DN or correlation) moments ago; an
@@ -203,8 +201,6 @@ export class DirectoryWriter {
   }
 
   private async applyOnce(request: WriteRequest, absent: boolean, snapshot: boolean): Promise<{ result: ApplyResult; raceOnAdd: boolean }> {
-    let step: WriteStep = 'search';
-    let dn: string | undefined = request.dn;
     try {
       const { plan, found } = absent ? this.planCreate(request) : await this.planFound(request, snapshot);
       const { foundBy } = found;
@@ -214,28 +210,35 @@ export class DirectoryWriter {
         const link = await this.settleLink(request, plan, found, false);
         return { result: { outcome: 'no-op', plan, foundBy, alreadyApplied: [], createdParents: [], link, ...stale }, raceOnAdd: false };
       }
-      const alreadyApplied: string[] = [];
-      const createdParents: string[] = [];
-      let raceOnAdd = false;
-      for (const planned of plan.steps) {
-        step = this.stepKind(planned);
-        dn = planned.dn;
-        try {
-          await this.send(planned, createdParents, request);
-        } catch (error) {
-          const verdict = classifyError(error, step, this.kind);
-          if (verdict.outcome !== 'already-applied') throw error;
-          alreadyApplied.push(verdict.reason);
-          if (planned.kind === 'add') raceOnAdd = true;
-        }
-      }
+      const { alreadyApplied, createdParents, raceOnAdd } = await this.sendSteps(plan, request);
       const outcome = alreadyApplied.length === plan.steps.length ? 'already-applied' : 'applied';
-      step = 'search';
       const link = raceOnAdd ? 'none' : await this.settleLink(request, plan, found, true);
       return { result: { outcome, plan, foundBy, alreadyApplied, createdParents, link, ...stale }, raceOnAdd };
     } catch (error) {
-      throw this.toWriteError(error, step, request, dn);
+      throw this.toWriteError(error, 'search', request, request.dn);
     }
+  }
+
+  /**
+   * Sends a plan's steps in order. A step the server says is done already (a replay) is noted, not failed; an add
+   * that meets an existing entry sets `raceOnAdd`. Any other failure comes out as a WriteError naming its step.
+   */
+  private async sendSteps(plan: WritePlan, request: WriteRequest): Promise<{ alreadyApplied: string[]; createdParents: string[]; raceOnAdd: boolean }> {
+    const alreadyApplied: string[] = [];
+    const createdParents: string[] = [];
+    let raceOnAdd = false;
+    for (const planned of plan.steps) {
+      const step = this.stepKind(planned);
+      try {
+        await this.send(planned, createdParents, request);
+      } catch (error) {
+        const verdict = classifyError(error, step, this.kind);
+        if (verdict.outcome !== 'already-applied') throw this.toWriteError(error, step, request, planned.dn);
+        alreadyApplied.push(verdict.reason);
+        if (planned.kind === 'add') raceOnAdd = true;
+      }
+    }
+    return { alreadyApplied, createdParents, raceOnAdd };
   }
 
   /** The source entry left the pipe's scope: its linked entry is deleted or unlinked; without a link, nothing. */
@@ -260,14 +263,7 @@ export class DirectoryWriter {
         return noOp(entry === null ? `left the scope: the linked entry ${id} is already gone` : `left the scope: ${entry.dn} stays, unlinked`, this.dryRun ? 'none' : 'removed');
       }
       const plan: WritePlan = { requestId: request.requestId, op: request.op, target: entry.dn, steps: [{ kind: 'delete', dn: entry.dn }], reason: null };
-      const alreadyApplied: string[] = [];
-      try {
-        await this.pool.run((client) => client.del(entry.dn));
-      } catch (error) {
-        const verdict = classifyError(error, 'delete', this.kind);
-        if (verdict.outcome !== 'already-applied') throw this.toWriteError(error, 'delete', request, entry.dn);
-        alreadyApplied.push(verdict.reason);
-      }
+      const { alreadyApplied } = await this.sendSteps(plan, request);
       links.unlink(link);
       return { outcome: alreadyApplied.length > 0 ? 'already-applied' : 'applied', plan, foundBy: 'link', alreadyApplied, createdParents: [], link: 'removed' };
     } catch (error) {
@@ -350,13 +346,10 @@ export class DirectoryWriter {
       return 'none';
     }
     if (found.link !== null) return 'kept';
-    let entry = found.entry;
-    let origin: 'created' | 'dn' | 'previous-dn' | 'correlation' = found.foundBy === 'link' || found.foundBy === 'none' ? 'created' : found.foundBy;
+    // A created entry's id is read back; an entry found by DN or correlation was read with its id.
     const created = plan.steps.find((step) => step.kind === 'add');
-    if (created !== undefined) {
-      entry = await this.read(created.dn, [idAttribute(this.kind)]);
-      origin = 'created';
-    }
+    const entry = created !== undefined ? await this.read(created.dn, [idAttribute(this.kind)]) : found.entry;
+    const origin = created !== undefined || found.foundBy === 'link' || found.foundBy === 'none' ? 'created' : found.foundBy;
     if (entry === null) return 'none';
     const destination = entryIdOf(entry, this.kind);
     if (destination === null) return 'none';
@@ -386,7 +379,7 @@ export class DirectoryWriter {
 
   /** Reads the entry with this id (AD: by `<GUID=…>`; LDAP servers: `(entryUUID=…)`), or null when there is none. */
   private async readById(id: string, attributes: string[]): Promise<CurrentEntry | null> {
-    if (!UUID_TEXT.test(id)) throw new InvalidEntryError(`linked id '${id}' is not a UUID`);
+    if (!isUuidText(id)) throw new InvalidEntryError(`linked id '${id}' is not a UUID`);
     if (this.kind === 'active-directory') return this.read(`<GUID=${id.toLowerCase()}>`, attributes);
     const { searchEntries } = await this.pool.run((client) => client.search(this.options.directory.baseDn, {
       scope: 'sub',
@@ -398,7 +391,6 @@ export class DirectoryWriter {
     const [first] = searchEntries;
     return first === undefined ? null : currentEntry(first);
   }
-
 
   /** Attributes to read: those the request touches (not passwords: never readable as written), objectClass, and AD's GUID. */
   private readAttributes(request: WriteRequest): string[] {

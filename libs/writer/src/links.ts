@@ -1,6 +1,5 @@
-import { canonicalGuid, type EntryId, type EntryLink, type LinkEnd, type LinkOrigin } from '@idsync/contracts';
+import { canonicalGuid, type EntryId, type EntryLink, isUuidText, type LinkEnd, type LinkOrigin } from '@idsync/contracts';
 import { type DirectoryKind } from '@idsync/config';
-import { attributeKey } from './attributes';
 import { type CurrentEntry, entryValues } from './diff';
 import { WriteError, type WriteErrorDetails } from './errors';
 
@@ -40,7 +39,7 @@ export function entryIdOf(entry: CurrentEntry, kind: DirectoryKind): EntryId | n
     return bytes.length === 16 ? { kind: 'objectGUID', value: canonicalGuid(bytes) } : null;
   }
   const text = String(value).toLowerCase();
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(text) ? { kind: 'entryUUID', value: text } : null;
+  return isUuidText(text) ? { kind: 'entryUUID', value: text } : null;
 }
 
 /** The end of `link` in `directory` (the other end when both are there: never, a link joins two directories). */
@@ -52,8 +51,6 @@ export function endIn(link: EntryLink, directory: string): LinkEnd {
 export function otherEnd(link: EntryLink, id: string): LinkEnd {
   return link.source.value === id ? link.destination : link.source;
 }
-
-export const ID_ATTRIBUTES: ReadonlySet<string> = new Set(['objectguid', 'entryuuid'].map(attributeKey));
 
 /**
  * The entry the request's DN (or correlation) found is linked to another source entry: writing to it would
