@@ -11,6 +11,7 @@ import { type CurrentEntry, currentEntry, type Modification } from './diff';
 import { AmbiguousCorrelationError, InvalidEntryError, WriteError } from './errors';
 import { endIn, entryIdOf, idAttribute, type KnownLink, LinkConflictError, otherEnd, type WriterLinks } from './links';
 import { resolvePasswords } from './passwords';
+import { PostReadControl } from './post-read';
 import { type PlannedStep, planUnlink, planWrite, type WritePlan } from './plan';
 
 export interface DirectoryWriterOptions {
@@ -210,9 +211,9 @@ export class DirectoryWriter {
         const link = await this.settleLink(request, plan, found, false);
         return { result: { outcome: 'no-op', plan, foundBy, alreadyApplied: [], createdParents: [], link, ...stale }, raceOnAdd: false };
       }
-      const { alreadyApplied, createdParents, raceOnAdd } = await this.sendSteps(plan, request);
+      const { alreadyApplied, createdParents, raceOnAdd, added } = await this.sendSteps(plan, request);
       const outcome = alreadyApplied.length === plan.steps.length ? 'already-applied' : 'applied';
-      const link = raceOnAdd ? 'none' : await this.settleLink(request, plan, found, true);
+      const link = raceOnAdd ? 'none' : await this.settleLink(request, plan, found, true, added);
       return { result: { outcome, plan, foundBy, alreadyApplied, createdParents, link, ...stale }, raceOnAdd };
     } catch (error) {
       throw this.toWriteError(error, 'search', request, request.dn);
@@ -223,14 +224,18 @@ export class DirectoryWriter {
    * Sends a plan's steps in order. A step the server says is done already (a replay) is noted, not failed; an add
    * that meets an existing entry sets `raceOnAdd`. Any other failure comes out as a WriteError naming its step.
    */
-  private async sendSteps(plan: WritePlan, request: WriteRequest): Promise<{ alreadyApplied: string[]; createdParents: string[]; raceOnAdd: boolean }> {
+  private async sendSteps(
+    plan: WritePlan,
+    request: WriteRequest,
+  ): Promise<{ alreadyApplied: string[]; createdParents: string[]; raceOnAdd: boolean; added: CurrentEntry | null }> {
     const alreadyApplied: string[] = [];
     const createdParents: string[] = [];
     let raceOnAdd = false;
+    let added: CurrentEntry | null = null;
     for (const planned of plan.steps) {
       const step = this.stepKind(planned);
       try {
-        await this.send(planned, createdParents, request);
+        added = (await this.send(planned, createdParents, request)) ?? added;
       } catch (error) {
         const verdict = classifyError(error, step, this.kind);
         if (verdict.outcome !== 'already-applied') throw this.toWriteError(error, step, request, planned.dn);
@@ -238,7 +243,7 @@ export class DirectoryWriter {
         if (planned.kind === 'add') raceOnAdd = true;
       }
     }
-    return { alreadyApplied, createdParents, raceOnAdd };
+    return { alreadyApplied, createdParents, raceOnAdd, added };
   }
 
   /** The source entry left the pipe's scope: its linked entry is deleted or unlinked; without a link, nothing. */
@@ -335,7 +340,7 @@ export class DirectoryWriter {
    * After the write: records the link of an entry this request created or found by DN or correlation, removes the
    * link of an entry it deleted. `wrote`: steps were sent (false: the destination already matched).
    */
-  private async settleLink(request: WriteRequest, plan: WritePlan, found: Found, wrote: boolean): Promise<ApplyResult['link']> {
+  private async settleLink(request: WriteRequest, plan: WritePlan, found: Found, wrote: boolean, added: CurrentEntry | null = null): Promise<ApplyResult['link']> {
     const links = this.options.links;
     if (links === undefined || request.op === 'unlink') return 'none';
     if (request.op === 'delete') {
@@ -346,9 +351,10 @@ export class DirectoryWriter {
       return 'none';
     }
     if (found.link !== null) return 'kept';
-    // A created entry's id is read back; an entry found by DN or correlation was read with its id.
+    // A created entry's id came with the add (post-read control) or is read back; an entry found by DN or
+    // correlation was read with its id.
     const created = plan.steps.find((step) => step.kind === 'add');
-    const entry = created !== undefined ? await this.read(created.dn, [idAttribute(this.kind)]) : found.entry;
+    const entry = created === undefined ? found.entry : added ?? (await this.read(created.dn, [idAttribute(this.kind)]));
     const origin = created !== undefined || found.foundBy === 'link' || found.foundBy === 'none' ? 'created' : found.foundBy;
     if (entry === null) return 'none';
     const destination = entryIdOf(entry, this.kind);
@@ -537,19 +543,26 @@ export class DirectoryWriter {
     }
   }
 
-  private async send(step: PlannedStep, createdParents: string[], request: WriteRequest): Promise<void> {
+  /** Sends one step; an add returns the new entry with its id when the server answered the post-read control. */
+  private async send(step: PlannedStep, createdParents: string[], request: WriteRequest): Promise<CurrentEntry | null> {
     switch (step.kind) {
       case 'add': {
         const attributes = step.attributes.map((a) => new Attribute({ type: a.name, values: ldapValues(a.values) }));
-        await this.withParents(step.dn, createdParents, () => this.pool.run((client) => client.add(step.dn, attributes)));
-        return;
+        // AD has no post-read control (its GUID is read back); directory servers return the entryUUID with the add.
+        const postRead = this.kind === 'ldap' && this.options.links !== undefined ? new PostReadControl([idAttribute(this.kind)]) : null;
+        await this.withParents(step.dn, createdParents, () => this.pool.run((client) => client.add(step.dn, attributes, postRead ?? undefined)));
+        const entry = postRead?.entry;
+        if (entry === undefined) return null;
+        const record: Record<string, unknown> = { dn: entry.dn };
+        for (const [name, values] of entry.attributes) record[name] = values.map((value) => value.toString('utf8'));
+        return currentEntry(record as { dn: string });
       }
       case 'modify':
         await this.pool.run((client) => client.modify(step.dn, step.changes.map(toChange)));
-        return;
+        return null;
       case 'delete':
         await this.pool.run((client) => client.del(step.dn));
-        return;
+        return null;
       case 'modify-dn': {
         // ldapts sends newSuperior when the new DN has an unescaped comma: the full DN for a move, the RDN otherwise.
         const move = (): Promise<void> =>
@@ -562,7 +575,7 @@ export class DirectoryWriter {
           if ((error as { code?: unknown }).code !== ENTRY_ALREADY_EXISTS || !(await this.parkOccupant(step.newDn, request))) throw error;
           await move();
         }
-        return;
+        return null;
       }
     }
   }

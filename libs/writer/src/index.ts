@@ -53,3 +53,4 @@ export { createWriteHandler, type WriteHandlerOptions, WriterStoppedError } from
 export { type Coalesced, coalesceEntryRequests, type CoalescedWrite } from './coalesce';
 export { WriterService, writerServiceModule, type WriterServiceName, type WriterServiceOptions } from './writer-service';
 export { endIn, entryIdOf, idAttribute, type KnownLink, LinkConflictError, otherEnd, type WriterLinks } from './links';
+export { parseSearchResultEntry, PostReadControl, type PostReadEntry } from './post-read';

@@ -4,7 +4,7 @@ import { type DirectoryConfig, type SyncConfig } from '@idsync/config';
 import { LinkRegistry, LinkStore } from '@idsync/links';
 import { openLdapSession } from '@idsync/platform';
 import { parseDn } from '@idsync/mapping';
-import { applyRequest, DirectoryWriter, LinkConflictError, WriteError } from '@idsync/writer';
+import { applyRequest, DirectoryWriter, LinkConflictError, PostReadControl, WriteError } from '@idsync/writer';
 import { type Client } from 'ldapts';
 import { deleteTree } from '../support/ldap-tree';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
@@ -128,6 +128,20 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
     expect(result).toMatchObject({ outcome: 'applied', link: 'recorded' });
     expect(linkedTo(source)).toBe(await idAt(admin, dn, profile.directory));
     expect(store.counterpart(SOURCE, source.value, profile.directory)).toMatchObject({ pipe: PIPE, origin: 'created', linkedBy: profile.service });
+  });
+
+  it('learns a new entry\'s id with the add where the server has the post-read control (389-ds), and without it (AD ignores the non-critical control)', async () => {
+    const dn = profile.user(`pr${suffix}`, container);
+    const control = new PostReadControl([profile.directory === 'ad' ? 'objectGUID' : 'entryUUID']);
+    await admin.add(dn, { objectClass: [...profile.userClasses], [profile.login]: `pr${suffix}`, sn: 'PostRead', cn: `pr${suffix}` }, control);
+    const id = await idAt(admin, dn, profile.directory);
+    expect(id).not.toBeNull();
+    if (profile.directory === 'ds') {
+      expect(parseDn(control.entry?.dn ?? '')).toEqual(parseDn(dn));
+      expect(control.entry?.attributes.get('entryUUID')?.map(String)).toEqual([id]);
+    } else {
+      expect(control.entry).toBeUndefined();
+    }
   });
 
   it('finds the linked entry wherever it is: a modify changes it in place, a snapshot moves it to its DN, a rename needs no previous DN, a stale rename does not move it back', async () => {
