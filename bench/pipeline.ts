@@ -103,6 +103,41 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 }
 
+async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
+  const t = performance.now();
+  while (!(await check())) {
+    if (performance.now() - t > 120_000) throw new Error(`${what}: not after 120 s`);
+    await sleep(250);
+  }
+}
+
+/**
+ * Starts the services on a backlog of N changes and returns the rate at which the writer applies them (first to
+ * last arrival), counted by the writer itself (/metrics): polling the destination would compete with the writer for
+ * the server (Samba here runs one LDAP worker), which the bare loop does not have to.
+ */
+async function drain(service: ServiceName, what: string): Promise<number> {
+  const started = performance.now();
+  await startAll();
+  const ready = performance.now();
+  let first = 0;
+  for (;;) {
+    const seen = await writerApplied(service);
+    const now = performance.now();
+    if (seen > 0 && first === 0) first = now;
+    if (seen >= N) {
+      const seconds = (now - first) / 1000;
+      console.log(
+        `pipeline: ${N} ${what} drained in ${seconds.toFixed(2)} s from the first arrival = ${(N / seconds).toFixed(0)} changes/s` +
+          ` (services ready ${((ready - started) / 1000).toFixed(1)} s after spawn; first arrival ${((first - ready) / 1000).toFixed(2)} s after ready)`,
+      );
+      return N / seconds;
+    }
+    if ((now - ready) / 1000 > 300) throw new Error(`only ${seen}/${N} ${what} arrived in 300 s`);
+    await sleep(100);
+  }
+}
+
 // ------------------------------------------------------------------ one direction
 async function run(from: 'ad' | 'ds'): Promise<void> {
   const source = await openSide(from);
@@ -111,48 +146,25 @@ async function run(from: 'ad' | 'ds'): Promise<void> {
   const label = `${from === 'ad' ? 'AD -> 389-ds' : '389-ds -> AD'}`;
   console.log(`\n=== ${label}: N=${N}, latency at ${RATE}/s for ${SECONDS} s ===`);
   try {
+    const service = from === 'ad' ? 'ds-writer' : 'ad-writer';
+    // 0. Creates on a backlog: the OU synced with the services running (they start from the source's current
+    // position), then N users created in the source while they are stopped, then the services started.
     await startAll();
-    // Setup: the OU and N users created in the source, synced by the pipeline.
     await source.admin.add(source.ou(ou), { objectClass: ['top', 'organizationalUnit'], ou });
+    await waitFor(`${ou} in the destination`, async () => (await destination.admin.search(destination.ou(ou), { scope: 'base', attributes: ['1.1'] }).catch(() => ({ searchEntries: [] }))).searchEntries.length === 1);
+    await stopAll();
     let t = performance.now();
     for (let i = 0; i < N; i++) await source.admin.add(source.user(cnOf(i), ou), source.userEntry(i));
     const addSeconds = (performance.now() - t) / 1000;
-    for (;;) {
-      const { searchEntries } = await destination.admin.search(destination.ou(ou), { scope: 'one', filter: '(objectClass=person)', attributes: ['1.1'], sizeLimit: 0 }).catch(() => ({ searchEntries: [] }));
-      if (searchEntries.length >= N) break;
-      if ((performance.now() - t) / 1000 > 300) throw new Error(`only ${searchEntries.length}/${N} users arrived in 300 s`);
-      await sleep(250);
-    }
-    const addAllSeconds = (performance.now() - t) / 1000;
-    console.log(`setup: ${N} adds in the source took ${addSeconds.toFixed(1)} s (${(N / addSeconds).toFixed(0)}/s); all in the destination after ${addAllSeconds.toFixed(1)} s`);
+    console.log(`setup: ${N} adds in the source took ${addSeconds.toFixed(1)} s (${(N / addSeconds).toFixed(0)}/s), services stopped`);
+    await drain(service, 'creates');
+    const users = (await destination.admin.search(destination.ou(ou), { scope: 'one', filter: '(objectClass=person)', attributes: ['1.1'], sizeLimit: 0 })).searchEntries.length;
+    if (users !== N) throw new Error(`the writer counted ${N} applied but ${users} users are in the destination`);
 
     // 1. Throughput on a backlog: modifies made while the services are stopped, then the services started.
     await stopAll();
     for (let i = 0; i < N; i++) await source.admin.modify(source.user(cnOf(i), ou), describe(`bk-${i}`));
-    const started = performance.now();
-    await startAll();
-    const ready = performance.now();
-    // Arrivals counted by the writer itself (/metrics): polling the destination would compete with the writer for
-    // the server (Samba here runs one LDAP worker), which the bare loop below does not have to.
-    const service = from === 'ad' ? 'ds-writer' : 'ad-writer';
-    let first = 0;
-    let pipelineRate = 0;
-    for (;;) {
-      const seen = await writerApplied(service);
-      const now = performance.now();
-      if (seen > 0 && first === 0) first = now;
-      if (seen >= N) {
-        const drain = (now - first) / 1000;
-        console.log(
-          `pipeline: ${N} modifies drained in ${drain.toFixed(2)} s from the first arrival = ${(N / drain).toFixed(0)} changes/s` +
-            ` (services ready ${((ready - started) / 1000).toFixed(1)} s after spawn; first arrival ${((first - ready) / 1000).toFixed(2)} s after ready)`,
-        );
-        pipelineRate = N / drain;
-        break;
-      }
-      if ((now - ready) / 1000 > 300) throw new Error(`only ${seen}/${N} modifies arrived in 300 s`);
-      await sleep(100);
-    }
+    const pipelineRate = await drain(service, 'modifies');
 
     const arrived = (await descriptions(destination, ou, 'bk-')).length;
     if (arrived !== N) throw new Error(`the writer counted ${N} applied but ${arrived} modifies are in the destination`);
