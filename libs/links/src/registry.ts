@@ -13,6 +13,12 @@ export interface LinkRegistryOptions {
   /** Who records the links (linkedBy). */
   readonly service: string;
   readonly now?: () => number;
+  /**
+   * How old the read barrier a miss relies on may be (default 200 ms): a miss sees every link recorded on the topic
+   * up to that long before it. A link another writer records reaches this writer's requests only through a source
+   * change and a detector (a second or more), so the barrier need not run for every miss of a burst of creates.
+   */
+  readonly missBarrierMaxAgeMs?: number;
 }
 
 /**
@@ -56,9 +62,9 @@ export class LinkRegistry {
     }
   }
 
-  /** Reads the links topic up to where it ends now (see LinksView.catchUp); nothing to do without a view. */
+  /** Reads the links topic up to where it ends (see LinksView.catchUp and missBarrierMaxAgeMs); nothing to do without a view. */
   async catchUp(): Promise<void> {
-    await this.options.view?.catchUp();
+    await this.options.view?.catchUp(this.options.missBarrierMaxAgeMs ?? 200);
   }
 
   /**

@@ -28,6 +28,7 @@ export interface LinksViewOptions {
   readonly groupPrefix: string;
   /** How long catchUp waits before giving up (default 15 s). */
   readonly catchUpTimeoutMs?: number;
+  readonly now?: () => number;
 }
 
 export type LinksViewState = 'idle' | 'loading' | 'following' | 'crashed' | 'stopped';
@@ -65,6 +66,8 @@ export class LinksView {
   private waiters: Waiter[] = [];
   private barrier: Promise<void> | null = null;
   private nextBarrier: Promise<void> | null = null;
+  /** When the topic's end that the store is known to hold was read (the start of the last barrier passed). */
+  private heldAsOf = Number.NEGATIVE_INFINITY;
   private recordsRead = 0;
   private skipped = 0;
   private loadMs: number | null = null;
@@ -152,10 +155,12 @@ export class LinksView {
   }
 
   /**
-   * Waits until the store holds everything the topic held when this was called. Throws LinksViewBehindError
-   * (retriable) after the timeout.
+   * Waits until the store holds everything the topic held when this was called — or, with `maxAgeMs`, at most that
+   * long before (a barrier passed that recently answers at once: a burst of misses pays one barrier per interval,
+   * not one per round of writes). Throws LinksViewBehindError (retriable) after the timeout.
    */
-  catchUp(): Promise<void> {
+  catchUp(maxAgeMs = 0): Promise<void> {
+    if (maxAgeMs > 0 && this.clock() - this.heldAsOf <= maxAgeMs) return Promise.resolve();
     // Callers arriving while a barrier runs share the next one (it starts after they arrived, so it covers them).
     if (this.barrier === null) {
       this.barrier = this.catchUpOnce().finally(() => (this.barrier = null));
@@ -170,9 +175,15 @@ export class LinksView {
     return this.nextBarrier;
   }
 
+  private clock(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
   private async catchUpOnce(): Promise<void> {
+    const asOf = this.clock();
     const targets = await this.highWatermarks();
-    if (this.reached(targets)) return;
+    const held = (): void => void (this.heldAsOf = Math.max(this.heldAsOf, asOf));
+    if (this.reached(targets)) return held();
     const timeoutMs = this.options.catchUpTimeoutMs ?? 15_000;
     let timer: NodeJS.Timeout | undefined;
     const waiter = new Promise<void>((resolve) => this.waiters.push({ targets, resolve }));
@@ -186,6 +197,7 @@ export class LinksView {
     });
     try {
       await Promise.race([waiter, timeout]);
+      held();
     } finally {
       clearTimeout(timer);
     }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { encodeLink, type EntryLink, linkKey } from '@idsync/contracts';
 import { LinkRegistry, LinksView, LinkStore } from '@idsync/links';
 import { createKafka, createProducer, JsonLogger, SecretRedactor } from '@idsync/platform';
-import { type Kafka, type Producer } from 'kafkajs';
+import { type Admin, type Kafka, type Producer } from 'kafkajs';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
 
 /**
@@ -101,6 +101,25 @@ describe('LinksView on the real Kafka', () => {
     await second.view.catchUp();
     expect(second.store.counterpart('ad', fresh.source.value, 'ds')).toBeNull();
     expect(second.store.retired(fresh.source.value)).toHaveLength(1);
+  });
+
+  it('catchUp(maxAgeMs): a barrier passed that recently answers at once; an older one reads the topic\'s end again', async () => {
+    let clock = 1_000_000;
+    const store = LinkStore.open();
+    const view = new LinksView({ kafka, topic, store, logger, groupPrefix: `idsync-test-${uniqueSuffix()}`, catchUpTimeoutMs: 10_000, now: () => clock });
+    opened.push({ view, store });
+    await view.start();
+    await view.catchUp();
+    const endReads = jest.spyOn((view as unknown as { admin: Admin }).admin, 'fetchTopicOffsets');
+    const later = link();
+    await producer.send({ topic, acks: -1, messages: [{ key: linkKey(later), value: encodeLink(later) }] });
+    clock += 150;
+    await view.catchUp(200);
+    expect(endReads).not.toHaveBeenCalled();
+    clock += 100;
+    await view.catchUp(200);
+    expect(endReads).toHaveBeenCalledTimes(1);
+    expect(store.counterpart('ad', later.source.value, 'ds')).not.toBeNull();
   });
 
   it('rebuilds the same view from the topic after a restart', async () => {
