@@ -1,10 +1,11 @@
 // needs-stack
-// What links cost a writer, into 389-ds: the same DirectoryWriter work with and without links, on the same number
-// of connections, alternating rounds (ABBA order). Per round and variant, N users: upserts that create them (with links: then
-// read each new entry's entryUUID and record the link), modifies of one attribute (without links: found by DN;
-// with links: by the link, a search on entryUUID), and replays of the modifies (read and compare only). Links live
-// in a LinkStore (SQLite) as in the writers; publishing them to Kafka (once per batch) is in the pipeline bench.
-// Usage: npm run bench -- writer-links [N] [connections] [rounds]
+// What links cost a writer, into 389-ds (ds-writer) or Samba AD (ad-writer): the same DirectoryWriter work with and
+// without links, on the same number of connections, alternating rounds (ABBA order). Per round and variant, N users:
+// upserts that create them (with links: the new entry's id comes with the add on 389-ds, is read back on AD, and the
+// link is recorded), modifies of one attribute (without links: found by DN; with links: by the link) and replays of
+// the modifies (read and compare only). Links live in a LinkStore (SQLite) as in the writers; publishing them to
+// Kafka (once per batch) is in the pipeline bench.
+// Usage: npm run bench -- writer-links [N] [connections] [rounds] [ds|ad]
 import { randomUUID } from 'node:crypto';
 import links from '@idsync/links';
 import platform from '@idsync/platform';
@@ -18,15 +19,18 @@ const { LinkRegistry, LinkStore } = links;
 const N = Number(process.argv[2] ?? 1000);
 const CONNECTIONS = Number(process.argv[3] ?? 8);
 const ROUNDS = Number(process.argv[4] ?? 2);
+const SIDE = process.argv[5] === 'ad' ? 'ad' : 'ds';
+const AD = SIDE === 'ad';
 const config = demoConfig();
-const ds = config.directories['ds'];
-if (!ds) throw new Error('no directory ds');
+const destination = config.directories[SIDE];
+if (!destination) throw new Error(`no directory ${SIDE}`);
 const suffix = Date.now().toString(36);
-const container = `ou=bench-links-${suffix},${ds.baseDn}`;
-const CLASSES = ['top', 'person', 'organizationalPerson', 'inetOrgPerson'];
+const container = `${AD ? 'OU' : 'ou'}=bench-links-${suffix},${destination.baseDn}`;
+const CLASSES = AD ? ['top', 'person', 'organizationalPerson', 'user'] : ['top', 'person', 'organizationalPerson', 'inetOrgPerson'];
+const LOGIN = AD ? 'sAMAccountName' : 'uid';
 const PIPE = 'bench';
 
-const { client: admin } = await openLdapSession('ds', ds);
+const { client: admin } = await openLdapSession(SIDE, destination);
 await admin.add(container, { objectClass: ['top', 'organizationalUnit'], ou: `bench-links-${suffix}` });
 
 async function runParallel(count: number, worker: (index: number) => Promise<void>): Promise<number> {
@@ -51,32 +55,32 @@ interface Figures {
 }
 
 async function variant(name: string, withLinks: boolean): Promise<Figures> {
-  const ou = `ou=${name},${container}`;
+  const ou = `${AD ? 'OU' : 'ou'}=${name},${container}`;
   await admin.add(ou, { objectClass: ['top', 'organizationalUnit'], ou: name });
   const store = LinkStore.open();
   const registry = new LinkRegistry({ store, topic: 'unused', service: 'ds-writer' });
-  const writer = DirectoryWriter.forService(config, 'ds-writer', {
+  const writer = DirectoryWriter.forService(config, AD ? 'ad-writer' : 'ds-writer', {
     connections: CONNECTIONS,
-    ...(withLinks ? { links: registry, pipeSources: new Map([[PIPE, 'ad']]) } : {}),
+    ...(withLinks ? { links: registry, pipeSources: new Map([[PIPE, AD ? 'ds' : 'ad']]) } : {}),
   });
   const sources = Array.from({ length: N }, () => randomUUID());
   const request = (i: number, op: 'upsert' | 'modify', description: string) => {
     const uid = `${name}-${i}`;
     const attributes =
       op === 'upsert'
-        ? Object.entries({ uid, cn: `Bench ${i}`, sn: `User${i}`, mail: `${uid}@example.com`, description }).map(([attr, value]) => ({ name: attr, op: 'replace' as const, values: [value] }))
+        ? Object.entries({ [LOGIN]: uid, ...(AD ? {} : { cn: `Bench ${i}` }), sn: `User${i}`, mail: `${uid}@example.com`, description }).map(([attr, value]) => ({ name: attr, op: 'replace' as const, values: [value] }))
         : [{ name: 'description', op: 'replace' as const, values: [description] }];
     return {
       requestId: `${name}-${i}-${op}-${description}/${PIPE}/0`,
       pipe: PIPE,
       sourceEventId: `${name}-${i}`,
-      sourceEntryId: { kind: 'objectGUID' as const, value: sources[i] as string },
+      sourceEntryId: { kind: AD ? ('entryUUID' as const) : ('objectGUID' as const), value: sources[i] as string },
       op,
-      dn: `uid=${uid},${ou}`,
+      dn: AD ? `CN=${uid},${ou}` : `uid=${uid},${ou}`,
       previousDn: null,
       objectClasses: op === 'upsert' ? CLASSES : [],
       attributes,
-      correlation: [['uid']],
+      correlation: [[LOGIN]],
       changeTime: null,
       detectedAt: Date.now(),
     };
@@ -100,7 +104,7 @@ async function variant(name: string, withLinks: boolean): Promise<Figures> {
 }
 
 try {
-  console.log(`389-ds, ${N} users per variant and round, ${CONNECTIONS} connections, ${ROUNDS} rounds (without and with links, ABBA order)`);
+  console.log(`${AD ? 'Samba AD' : '389-ds'}, ${N} users per variant and round, ${CONNECTIONS} connections, ${ROUNDS} rounds (without and with links, ABBA order)`);
   console.log('| round | variant | creates/s | modifies/s | replayed modifies/s |');
   console.log('| --- | --- | --- | --- | --- |');
   const totals = { without: { create: 0, modify: 0, replay: 0 }, with: { create: 0, modify: 0, replay: 0 } };
