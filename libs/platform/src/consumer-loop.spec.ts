@@ -9,7 +9,6 @@ import {
 } from 'kafkajs';
 import { UndecodableRecordError } from '@idsync/contracts';
 import {
-  backoffDelay,
   classifyFailure,
   DONE,
   isMembershipLost,
@@ -50,18 +49,6 @@ describe('classifyFailure: what the loop does with an error the handler threw', 
   ];
   it.each(rows)('%s -> %s', (_what, action, error) => {
     expect(classifyFailure(error)).toBe(action);
-  });
-});
-
-describe('backoffDelay', () => {
-  it('doubles from the initial wait up to the maximum', () => {
-    const options = { initialMs: 100, maxMs: 1_000, factor: 2 };
-    expect([1, 2, 3, 4, 5, 6].map((attempt) => backoffDelay(attempt, options))).toEqual([100, 200, 400, 800, 1_000, 1_000]);
-  });
-
-  it('uses 200 ms to 30 s by default', () => {
-    expect(backoffDelay(1)).toBe(200);
-    expect(backoffDelay(50)).toBe(30_000);
   });
 });
 

@@ -1,5 +1,6 @@
 import { KafkaJSError, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import { encodeDeadLetter } from '@idsync/contracts';
+import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import { createProducer } from './kafka';
 import { type JsonLogger } from './logger';
 import { handlerStalled, type LoopAssignment, type LoopState, type LoopStatus, TERMINAL_LOOP_STATES } from './loop-health';
@@ -95,16 +96,6 @@ export function classifyFailure(error: unknown): FailureAction {
   return 'stop';
 }
 
-export interface BackoffOptions {
-  /** First wait, ms. */
-  readonly initialMs: number;
-  /** Longest wait, ms. */
-  readonly maxMs: number;
-  readonly factor: number;
-}
-
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 30_000, factor: 2 };
-
 /**
  * Heartbeat errors saying this member no longer owns its partitions: the group is rebalancing, has moved on to a
  * new generation, forgot the member (session timeout) or moved its coordinator (kafkajs' isRebalancing, plus
@@ -119,12 +110,6 @@ export function isMembershipLost(error: unknown): boolean {
     current = 'cause' in current ? current.cause : undefined;
   }
   return false;
-}
-
-/** Wait before attempt `attempt + 1` (attempt counts failures so far, from 1). */
-export function backoffDelay(attempt: number, options: BackoffOptions = DEFAULT_BACKOFF): number {
-  const exponent = Math.max(0, attempt - 1);
-  return Math.min(options.maxMs, Math.round(options.initialMs * options.factor ** exponent));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { type WriteRequest } from '@idsync/contracts';
+import { backoffDelay } from '@idsync/platform';
 import { type AttributeKnowledge, DEFAULT_ATTRIBUTES } from './attributes';
 import { type ApplyHints, type ApplyResult } from './directory-writer';
 import { WriteError } from './errors';
@@ -12,7 +13,7 @@ export type RequestOutcome =
 export interface BoundedRetryOptions {
   /** Attempts for a failure that may resolve itself (a member or parent not there yet). Default 5. */
   readonly attempts?: number;
-  /** First delay, doubled each time. Default 500 ms. */
+  /** First delay, doubled each time (with jitter: between half and all of it). Default 500 ms. */
   readonly initialDelayMs?: number;
   readonly maxDelayMs?: number;
   /** Called before each bounded retry (metrics by code). */
@@ -24,7 +25,8 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /**
  * Applies one request for a consumer: bounded retries (with backoff) for failures that may resolve themselves,
- * then dead-letter; dead-letter outcomes returned with their reason. Outages (busy, unavailable, network: unbounded
+ * then dead-letter (a dependency that never came) or stop (an unknown failure, thrown as a `stop` WriteError);
+ * dead-letter outcomes returned with their reason. Outages (busy, unavailable, network: unbounded
  * retries) and `stop` are thrown as the WriteError, for the consumer loop to back off (retriable) or halt (not):
  * the record's offset must not be committed in either case.
  */
@@ -36,7 +38,7 @@ export async function applyRequest(
 ): Promise<RequestOutcome> {
   const attempts = options.attempts ?? 5;
   const sleep = options.sleep ?? pause;
-  let delay = options.initialDelayMs ?? 500;
+  const backoff = { initialMs: options.initialDelayMs ?? 500, maxMs: options.maxDelayMs ?? 10_000, factor: 2, jitter: 0.5 };
   for (let attempt = 1; ; attempt++) {
     try {
       return { kind: 'done', result: await writer.apply(request, hints), attempts: attempt };
@@ -45,11 +47,14 @@ export async function applyRequest(
       if (error.outcome === 'dead-letter') return { kind: 'dead-letter', reason: error.message, code: error.code, attempts: attempt, error };
       if (error.outcome !== 'retry' || !error.bounded) throw error;
       if (attempt >= attempts) {
+        // An unknown failure says nothing about the record: the writer stops for an operator, the record stays.
+        if (error.exhausted === 'stop') {
+          throw new WriteError('stop', `still failing after ${attempt} attempts: ${error.message}`, { requestId: error.requestId, dn: error.dn, code: error.code }, { cause: error });
+        }
         return { kind: 'dead-letter', reason: `gave up after ${attempt} attempts: ${error.message}`, code: error.code, attempts: attempt, error };
       }
       options.onRetry?.(error, attempt);
-      await sleep(delay);
-      delay = Math.min(delay * 2, options.maxDelayMs ?? 10_000);
+      await sleep(backoffDelay(attempt, backoff));
     }
   }
 }

@@ -1,5 +1,5 @@
 import { LdapConnectionLostError, LdapTimeoutError } from '@idsync/platform';
-import { classifyError, classifyResultCode, RESULT_CODE_RULES, type WriteStep } from './classify';
+import { classifyError, classifyResultCode, type WriteStep } from './classify';
 import { WriteError } from './errors';
 
 type Row = [code: number, step: WriteStep, kind: 'ldap' | 'active-directory', outcome: string, bounded: boolean];
@@ -10,12 +10,15 @@ describe('classifyResultCode', () => {
     [51, 'modify', 'ldap', 'retry', false],
     [52, 'add', 'active-directory', 'retry', false],
     [3, 'search', 'ldap', 'retry', false],
-    // unwilling: the directory server may be read-only for a while; AD means policy (password complexity...)
+    // unwilling: the directory server may be read-only for a while (then stop); AD means policy (password complexity...)
     [53, 'modify', 'ldap', 'retry', true],
     [53, 'modify', 'active-directory', 'dead-letter', false],
     // the writer's account cannot do this: stop
     [49, 'bind', 'ldap', 'stop', false],
-    [50, 'add', 'active-directory', 'stop', false],
+    [50, 'search', 'active-directory', 'stop', false],
+    // an object-level refusal: that record only
+    [50, 'add', 'active-directory', 'dead-letter', false],
+    [50, 'modify', 'ldap', 'dead-letter', false],
     [48, 'bind', 'ldap', 'stop', false],
     [8, 'bind', 'active-directory', 'stop', false],
     // the entry is wrong for the destination: dead-letter
@@ -40,21 +43,18 @@ describe('classifyResultCode', () => {
     [19, 'member-add', 'active-directory', 'retry', true],
     [32, 'add', 'ldap', 'retry', true],
     [66, 'delete', 'ldap', 'retry', true],
-    // unknown codes are kept for re-driving, never retried blindly
-    [118, 'modify', 'ldap', 'dead-letter', false],
+    // unknown codes: retried a while, then the writer stops (never dead-lettered: the record may be fine)
+    [118, 'modify', 'ldap', 'retry', true],
   ])('code %i on %s (%s) -> %s', (code, step, kind, outcome, bounded) => {
     const result = classifyResultCode(code, step, kind);
     expect(result).toMatchObject({ outcome, bounded, code });
     expect(result.reason).toContain(String(code));
   });
 
-  it('has one rule per code', () => {
-    const codes = RESULT_CODE_RULES.map((rule) => rule.code);
-    expect(new Set(codes).size).toBe(codes.length);
-  });
-
   it('says what to do about a stop', () => {
-    expect(classifyResultCode(50, 'modify', 'ldap').reason).toMatch(/grant it the rights/);
+    expect(classifyResultCode(50, 'search', 'ldap').reason).toMatch(/grant it the rights/);
+    expect(classifyResultCode(118, 'modify', 'ldap')).toMatchObject({ exhausted: 'stop' });
+    expect(classifyResultCode(32, 'modify', 'ldap')).toMatchObject({ exhausted: 'dead-letter' });
     expect(classifyResultCode(49, 'bind', 'ldap').reason).toMatch(/DN or password is wrong/);
   });
 });
@@ -86,9 +86,14 @@ describe('classifyError', () => {
     expect(classifyError(new WriteError('stop', 'no'), 'add', 'ldap').outcome).toBe('stop');
   });
 
-  it('never retries a programming error', () => {
+  it('stops on a programming error: neither retried nor dead-lettered', () => {
     const result = classifyError(new TypeError("Cannot read properties of undefined (reading 'dn')"), 'modify', 'ldap');
-    expect(result.outcome).toBe('dead-letter');
-    expect(result.reason).toMatch(/internal error.*TypeError/);
+    expect(result.outcome).toBe('stop');
+    expect(result.reason).toMatch(/programming error.*TypeError/);
+  });
+
+  it('retries an unexpected failure (a missing CA file) a while, then stops: never dead-letters it', () => {
+    const missing = Object.assign(new Error("ENOENT: no such file or directory, open '/etc/idsync/ca.pem'"), { code: 'ENOENT' });
+    expect(classifyError(missing, 'add', 'ldap')).toMatchObject({ outcome: 'retry', bounded: true, exhausted: 'stop' });
   });
 });

@@ -650,7 +650,7 @@ export class DirectoryWriter {
     return new WriteError(
       verdict.outcome === 'already-applied' ? 'retry' : verdict.outcome,
       `${request.op} ${request.requestId} on ${dn ?? request.dn}: ${verdict.reason}`,
-      { requestId: request.requestId, dn: dn ?? request.dn, code: verdict.code, bounded: verdict.bounded },
+      { requestId: request.requestId, dn: dn ?? request.dn, code: verdict.code, bounded: verdict.bounded, exhausted: verdict.exhausted },
       { cause: error },
     );
   }

@@ -14,6 +14,8 @@ export interface WriteErrorDetails {
    * times, then dead-lettered. Unbounded retries are for outages (busy, unavailable, network).
    */
   readonly bounded?: boolean | undefined;
+  /** What a bounded retry ends in once used up: dead-letter (default; a dependency that never came) or stop. */
+  readonly exhausted?: 'dead-letter' | 'stop' | undefined;
 }
 
 /**
@@ -26,6 +28,7 @@ export class WriteError extends Error {
   readonly dn: string | undefined;
   readonly code: number | null;
   readonly bounded: boolean;
+  readonly exhausted: 'dead-letter' | 'stop' | undefined;
 
   constructor(
     readonly outcome: WriteOutcome,
@@ -40,6 +43,7 @@ export class WriteError extends Error {
     this.dn = details.dn;
     this.code = details.code ?? null;
     this.bounded = details.bounded ?? false;
+    this.exhausted = details.exhausted;
   }
 }
 

@@ -6,7 +6,7 @@ export {
   DN_VALUED_ATTRIBUTES,
   VALUE_LEVEL_ATTRIBUTES,
 } from './attributes';
-export { type Classification, classifyError, classifyResultCode, RESULT_CODE_RULES, WRITE_STEPS, type WriteStep } from './classify';
+export { type Classification, classifyError, classifyResultCode, WRITE_STEPS, type WriteStep } from './classify';
 export { type CorrelationQuery, correlationQueries } from './correlation';
 export { type CurrentEntry, currentEntry, diff, type DiffOptions, type EntryAttribute, type Modification, targetValues, valueKey } from './diff';
 export {

@@ -45,6 +45,8 @@ export class DirectoryError extends AdDetectorError {
     retriable: boolean,
     meaning: string,
     cause: unknown,
+    /** An unknown failure: retried a limited number of times in a row, then the detector stops. */
+    readonly limited = false,
   ) {
     super(`${operation} failed: ${meaning} (${describeError(cause)})`, retriable, { cause });
   }

@@ -1,8 +1,8 @@
-import { classifyLdapError, LDAP_RESULT_CODES } from './ldap-errors';
+import { classifyLdapError } from './ldap-errors';
 
 const ldapError = (code: number): Error => Object.assign(new Error(`code ${code}`), { code });
 
-describe('classifyLdapError', () => {
+describe('classifyLdapError (the product table, seen by the DirSync reader)', () => {
   it.each([
     [51, 'retry'],
     [52, 'retry'],
@@ -15,26 +15,37 @@ describe('classifyLdapError', () => {
     [53, 'stop'],
     [12, 'cookie-rejected'],
     [2, 'cookie-rejected'],
-  ])('result code %i → %s', (code, action) => {
+  ])('result code %i on the DirSync search → %s', (code, action) => {
     expect(classifyLdapError(ldapError(code)).action).toBe(action);
   });
 
-  it('stops on a result code the table does not know', () => {
-    expect(LDAP_RESULT_CODES[4711]).toBeUndefined();
-    expect(classifyLdapError(ldapError(4711))).toEqual({ action: 'stop', meaning: 'unexpected LDAP result code 4711' });
+  it('says what to do about a refusal', () => {
+    expect(classifyLdapError(ldapError(50)).meaning).toMatch(/Replicating Directory Changes/);
+    expect(classifyLdapError(ldapError(32)).meaning).toMatch(/naming-context root/);
   });
 
-  it('retries network failures and lost connections', () => {
-    expect(classifyLdapError(Object.assign(new Error('reset'), { code: 'ECONNRESET' })).action).toBe('retry');
-    expect(classifyLdapError(new Error('Connection closed')).action).toBe('retry');
+  it('a code it does not know, or an unexpected failure, is retried a limited number of times (then the detector stops)', () => {
+    expect(classifyLdapError(ldapError(4711))).toMatchObject({ action: 'retry', limited: true });
+    expect(classifyLdapError(ldapError(4711)).meaning).toMatch(/4711/);
+    expect(classifyLdapError(Object.assign(new Error('unable to get local issuer certificate'), { code: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' }))).toMatchObject({ action: 'retry', limited: true });
+  });
+
+  it('retries socket failures without limit', () => {
+    expect(classifyLdapError(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toEqual(expect.objectContaining({ action: 'retry' }));
+    expect(classifyLdapError(Object.assign(new Error('reset'), { code: 'ECONNRESET' })).limited).toBeUndefined();
+    expect(classifyLdapError(new Error('Connection closed')).limited).toBeUndefined();
   });
 
   it('never retries a programming error', () => {
     expect(classifyLdapError(new TypeError('x is undefined')).action).toBe('stop');
   });
 
-  it('trusts an error that says whether it is retriable', () => {
+  it('believes errors that say whether a retry helps', () => {
     expect(classifyLdapError(Object.assign(new Error('unreachable'), { retriable: true })).action).toBe('retry');
-    expect(classifyLdapError(Object.assign(new Error('bad bind'), { retriable: false, code: 52 })).action).toBe('stop');
+    expect(classifyLdapError(Object.assign(new Error('bad bind'), { name: 'DirectoryBindError', retriable: false })).action).toBe('stop');
+  });
+
+  it('a read by id (re-fetch, entries moved into scope) is not a DirSync search: a 32 there is a missing entry, retried', () => {
+    expect(classifyLdapError(ldapError(32), 'read').action).toBe('retry');
   });
 });

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Kafka } from 'kafkajs';
 import { type DirectoryConfig } from '@idsync/config';
 import { type EntryChangeEvent } from '@idsync/contracts';
-import { ChangePublisher, Metrics, type JsonLogger, type StoredCheckpoint } from '@idsync/platform';
+import { backoffDelay, ChangePublisher, Metrics, type JsonLogger, type StoredCheckpoint } from '@idsync/platform';
 import { DcIdentity, DirSyncCookie } from '../core/dirsync-cookie';
 import { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, describeError, isProducerFenced } from '../core/errors';
 import { classifyLdapError } from '../core/ldap-errors';
@@ -16,6 +16,8 @@ import { DetectorMetrics } from './detector-metrics';
 
 /** Fenced again within this time after the last fencing: another instance is running, back off further. */
 const FENCED_AGAIN_WITHIN_MS = 60_000;
+/** Attempts in a row for an unknown failure before the detector stops (about 2 minutes with the default backoff). */
+const UNKNOWN_FAILURE_ATTEMPTS = 8;
 
 /** Where events and the checkpoint go: ChangePublisher, or a wrapper of it in tests. */
 export interface CheckpointedPublisher {
@@ -46,6 +48,8 @@ export interface AdDetectorOptions {
   /** Backoff after a retriable failure: doubles from initial to max. */
   readonly retryInitialMs?: number;
   readonly retryMaxMs?: number;
+  /** Attempts in a row for a failure the product does not know (a TLS error, a missing file) before it stops. Default 8. */
+  readonly unknownFailureAttempts?: number;
   readonly logger?: JsonLogger;
   readonly metrics?: Metrics;
   /** Default: a ChangePublisher for (ad-detector, directoryName). Tests wrap it to cut a publish short. */
@@ -117,7 +121,9 @@ export class AdDetector {
   async run(signal: AbortSignal): Promise<void> {
     let publisher: CheckpointedPublisher | undefined;
     let reader: DirSyncReader | undefined;
-    let backoff = this.options.retryInitialMs ?? 500;
+    /** Failures in a row (for the backoff), and how many of them were unknown ones (limited: then the detector stops). */
+    let failures = 0;
+    let unknownInARow = 0;
     let lastCommitAt = Date.now();
     /** The read position: the committed cookie, or a later one with no changes between them. */
     let committed: { cookie: DirSyncCookie; dc: DcIdentity } | undefined;
@@ -150,13 +156,17 @@ export class AdDetector {
             this.afterPublish(events);
           }
           committed = { cookie: page.cookie, dc: committed.dc };
-          backoff = this.options.retryInitialMs ?? 500;
+          failures = 0;
+          unknownInARow = 0;
           if (this.current.state !== 'streaming') this.set({ state: 'streaming', lastError: null });
           if (page.entries.length === 0 && !page.moreResults) await sleep(this.options.pollIntervalMs ?? 1_000, undefined, { signal }).catch(() => undefined);
         } catch (error) {
           if (signal.aborted) break;
           const fenced = isProducerFenced(error);
-          const retriable = fenced || isRetriable(error);
+          unknownInARow = isLimited(error) ? unknownInARow + 1 : 0;
+          const givenUp = unknownInARow >= (this.options.unknownFailureAttempts ?? UNKNOWN_FAILURE_ATTEMPTS);
+          if (givenUp) error = new AdDetectorError(`still failing after ${unknownInARow} attempts: ${describeError(error)}`, false, { cause: error });
+          const retriable = !givenUp && (fenced || isRetriable(error));
           this.counters.errors.inc({ action: fenced ? 'fenced' : retriable ? 'retry' : error instanceof CookieRejectedError ? 'cookie-rejected' : 'stop' });
           this.set({ state: retriable ? 'retrying' : 'failed', lastError: describeError(error) });
           if (!retriable) throw error;
@@ -170,9 +180,10 @@ export class AdDetector {
             await sleep(this.noteFenced(error, committed), undefined, { signal }).catch(() => undefined);
             continue;
           }
-          this.log?.event('warn', 'ad-detector.retry', { error: describeError(error), inMs: backoff });
+          failures += 1;
+          const backoff = backoffDelay(failures, { initialMs: this.options.retryInitialMs ?? 500, maxMs: this.options.retryMaxMs ?? 30_000, factor: 2, jitter: 0.5 });
+          this.log?.event('warn', 'ad-detector.retry', { error: describeError(error), inMs: backoff, attempt: failures });
           await sleep(backoff, undefined, { signal }).catch(() => undefined);
-          backoff = Math.min(backoff * 2, this.options.retryMaxMs ?? 30_000);
         }
       }
     } finally {
@@ -194,7 +205,7 @@ export class AdDetector {
     this.fencedInARow = now - this.lastFencedAt < FENCED_AGAIN_WITHIN_MS ? this.fencedInARow + 1 : 1;
     this.lastFencedAt = now;
     const initial = Math.min(max, Math.max(1_000, this.options.retryInitialMs ?? 500));
-    const delay = Math.min(max, initial * 2 ** (this.fencedInARow - 1));
+    const delay = backoffDelay(this.fencedInARow, { initialMs: initial, maxMs: max, factor: 2, jitter: 0.5 });
     this.log?.event('warn', 'ad-detector.fenced', {
       transactionalId: `idsync.ad-detector.${this.options.directoryName}`,
       cookie: position?.cookie.toString() ?? null,
@@ -256,10 +267,10 @@ export class AdDetector {
       this.set({ lastPageAt: Date.now() });
       return page;
     } catch (error) {
-      const { action, meaning } = classifyLdapError(error);
+      const { action, meaning, limited } = classifyLdapError(error);
       if (action === 'cookie-rejected' && !cookie.isEmpty) throw new CookieRejectedError(reader.url, group, error);
       const code = (error as { code?: unknown }).code;
-      throw new DirectoryError(`DirSync search at ${reader.url}`, typeof code === 'number' ? code : null, action === 'retry', meaning, error);
+      throw new DirectoryError(`DirSync search at ${reader.url}`, typeof code === 'number' ? code : null, action === 'retry', meaning, error, limited === true);
     }
   }
 
@@ -272,8 +283,8 @@ export class AdDetector {
       try {
         classes = await reader.refetchObjectClasses([...new Set(missing)]);
       } catch (error) {
-        const { action, meaning } = classifyLdapError(error);
-        throw new DirectoryError(`re-fetch by objectGUID at ${reader.url}`, null, action === 'retry', meaning, error);
+        const { action, meaning, limited } = classifyLdapError(error, 'read');
+        throw new DirectoryError(`re-fetch by objectGUID at ${reader.url}`, null, action === 'retry', meaning, error, limited === true);
       }
     }
     const cookieDigest = page.requestCookie.digest();
@@ -309,8 +320,8 @@ export class AdDetector {
     try {
       entries = await reader.readEntries(entered.map((e) => e.entryId.value));
     } catch (error) {
-      const { action, meaning } = classifyLdapError(error);
-      throw new DirectoryError(`read of entries moved into scope at ${reader.url}`, null, action === 'retry', meaning, error);
+      const { action, meaning, limited } = classifyLdapError(error, 'read');
+      throw new DirectoryError(`read of entries moved into scope at ${reader.url}`, null, action === 'retry', meaning, error, limited === true);
     }
     const snapshots = new Map<string, EntryChangeEvent>();
     for (const entry of entries) {
@@ -344,6 +355,15 @@ export class AdDetector {
     }
     this.set({ lastPublishAt: Date.now(), eventsPublished: this.current.eventsPublished + events.length });
   }
+}
+
+/** An unknown failure, retried only a limited number of times in a row. */
+function isLimited(error: unknown): boolean {
+  if (error instanceof DirectoryError) return error.limited;
+  if (error instanceof AdDetectorError || isProducerFenced(error)) return false;
+  const name = (error as { name?: unknown } | null)?.name;
+  if (typeof name === 'string' && name.startsWith('KafkaJS')) return false;
+  return classifyLdapError(error).limited === true;
 }
 
 /** Our errors and openLdapSession's say; kafkajs errors carry `retriable`; anything else goes through the LDAP table. */

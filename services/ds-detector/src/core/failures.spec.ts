@@ -1,6 +1,6 @@
 import { InvalidCredentialsError, InsufficientAccessError, BusyError, UnavailableError, NoSuchObjectError } from 'ldapts';
 import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSProtocolError } from 'kafkajs';
-import { backoffDelay, classifyFailure, isProducerFenced } from './failures';
+import { classifyFailure, isProducerFenced } from './failures';
 
 /** A protocol error as kafkajs builds it from a broker's error code. */
 const protocolError = (type: string, code: number, message: string): KafkaJSProtocolError => Object.assign(new KafkaJSProtocolError(message), { type, code, retriable: false });
@@ -8,8 +8,8 @@ const protocolError = (type: string, code: number, message: string): KafkaJSProt
 describe('classifyFailure: retry or stop', () => {
   it.each([
     ['invalid credentials (49)', 'stop', 'ldap-invalid-credentials', new InvalidCredentialsError()],
-    ['insufficient access (50)', 'stop', 'ldap-insufficient-access', new InsufficientAccessError()],
-    ['no such object (32): cn=changelog missing', 'stop', 'ldap-no-changelog', new NoSuchObjectError()],
+    ['insufficient access (50)', 'stop', 'ldap-insufficient-access-rights', new InsufficientAccessError()],
+    ['no such object (32): cn=changelog missing', 'stop', 'ldap-no-such-object', new NoSuchObjectError()],
     ['busy (51)', 'retry', 'ldap-busy', new BusyError()],
     ['unavailable (52)', 'retry', 'ldap-unavailable', new UnavailableError()],
   ] as const)('LDAP %s -> %s', (_what, action, kind, error) => {
@@ -52,15 +52,11 @@ describe('classifyFailure: retry or stop', () => {
     expect(isProducerFenced(protocolError('KAFKAJS_UNKNOWN_ERROR_CODE', -99, 'Unknown error code 91'))).toBe(false);
   });
 
-  it('never retries a programming error or something unknown', () => {
+  it('never retries a programming error; retries something unknown a limited number of times (then the detector stops)', () => {
     expect(classifyFailure(new TypeError("Cannot read properties of undefined (reading 'x')"))).toEqual({ action: 'stop', kind: 'programming-error' });
-    expect(classifyFailure(new Error('what is this'))).toEqual({ action: 'stop', kind: 'unknown' });
+    expect(classifyFailure(new Error('what is this'))).toEqual({ action: 'retry', kind: 'unknown', limited: true });
+    expect(classifyFailure(Object.assign(new Error('LDAP result 4711'), { code: 4711 }))).toEqual({ action: 'retry', kind: 'ldap-unknown-4711', limited: true });
     expect(classifyFailure('a string')).toEqual({ action: 'stop', kind: 'unknown' });
   });
 });
 
-describe('backoffDelay', () => {
-  it('doubles from the initial delay up to the cap', () => {
-    expect([1, 2, 3, 4, 5, 6, 7].map((n) => backoffDelay(n, 200, 5_000))).toEqual([200, 400, 800, 1_600, 3_200, 5_000, 5_000]);
-  });
-});

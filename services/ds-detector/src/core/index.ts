@@ -26,7 +26,7 @@ export {
   type PasswordFacts,
   type PasswordSealer,
 } from './passwords';
-export { FAILURE_ACTIONS, LDAP_RESULT_CODES, backoffDelay, classifyFailure, isProducerFenced, type FailureAction, type FailureClass } from './failures';
+export { FAILURE_ACTIONS, classifyFailure, isProducerFenced, type FailureAction, type FailureClass } from './failures';
 export { IGNORE_REASONS, IncludeRules, type ChangeFacts, type IgnoreReason, type IncludeRulesOptions } from './include-rules';
 export { MalformedLdifError, parseLdifContent, parseLdifModifications, type LdifAttribute, type LdifModification } from './ldif';
 export { START_DECISIONS, decidePosition, nextRange, settleBatch, type ChangelogWindow, type PendingGap, type SettledBatch, type StartDecision, type StartDecisionKind } from './position';

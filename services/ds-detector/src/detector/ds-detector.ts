@@ -2,7 +2,7 @@ import { type Kafka } from 'kafkajs';
 import { type DirectoryConfig } from '@idsync/config';
 import { type EntryChangeEvent } from '@idsync/contracts';
 import { PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
-import { ChangePublisher, type JsonLogger, type Metrics } from '@idsync/platform';
+import { backoffDelay, ChangePublisher, type JsonLogger, type Metrics } from '@idsync/platform';
 import { type Keyring, sealPassword } from '@idsync/secrets';
 import {
   ChangeNumber,
@@ -10,7 +10,6 @@ import {
   IncludeRules,
   MalformedChangelogEntryError,
   ObjectClassMemory,
-  backoffDelay,
   classifyFailure,
   decidePosition,
   enteredScopeSnapshot,
@@ -27,6 +26,9 @@ import {
 } from '../core';
 import { ChangelogReader, changeNumberOf, type EntryFacts } from './changelog-reader';
 import { DetectorMetrics } from './detector-metrics';
+
+/** Attempts in a row for an unknown failure before the detector stops (about 2 minutes with the default backoff). */
+const UNKNOWN_FAILURE_ATTEMPTS = 8;
 
 export interface DsDetectorOptions {
   /** Directory name in the configuration (events' source.directory, eventId prefix). */
@@ -48,6 +50,8 @@ export interface DsDetectorOptions {
   readonly gapGraceMs?: number;
   readonly retryInitialMs?: number;
   readonly retryMaxMs?: number;
+  /** Attempts in a row for a failure the product does not know (a TLS error, a missing file) before it stops. Default 8. */
+  readonly unknownFailureAttempts?: number;
   readonly logger: JsonLogger;
   readonly metrics: Metrics;
   readonly clock?: () => number;
@@ -204,11 +208,14 @@ export class DsDetector {
 
   private async loop(): Promise<void> {
     let attempt = 0;
+    /** Unknown failures in a row: retried a limited number of times, then the detector stops. */
+    let unknownInARow = 0;
     while (!this.stopping) {
       try {
         await this.connect();
         const result = await this.pollOnce();
         attempt = 0;
+        unknownInARow = 0;
         this.state = 'running';
         if (!result.more) await this.sleep(this.options.pollIntervalMs);
       } catch (error) {
@@ -216,9 +223,13 @@ export class DsDetector {
         const failure = error instanceof DetectorStoppedError ? { action: 'stop' as const, kind: error.kind } : classifyFailure(error);
         this.counters.errors.inc({ detector: this.detector, kind: failure.kind, action: failure.action });
         await this.disconnect();
-        if (failure.action === 'stop') {
+        // An unknown failure is retried a few times in a row (it may pass), then the detector stops for an operator.
+        unknownInARow = 'limited' in failure && failure.limited === true ? unknownInARow + 1 : 0;
+        const givenUp = unknownInARow >= (this.options.unknownFailureAttempts ?? UNKNOWN_FAILURE_ATTEMPTS);
+        if (failure.action === 'stop' || givenUp) {
           this.state = 'failed';
-          const stopped = error instanceof DetectorStoppedError ? error : new DetectorStoppedError(`${this.detector} stopped: ${describe(error)}`, failure.kind, false, { cause: error });
+          const why = givenUp ? `still failing after ${unknownInARow} attempts: ${describe(error)}` : describe(error);
+          const stopped = error instanceof DetectorStoppedError ? error : new DetectorStoppedError(`${this.detector} stopped: ${why}`, failure.kind, false, { cause: error });
           this.failure = stopped.message;
           this.options.logger.event('error', 'ds-detector.stopped', { kind: failure.kind, resyncNeeded: stopped.resyncNeeded, error: stopped.message });
           throw stopped;
@@ -229,7 +240,7 @@ export class DsDetector {
           await this.sleep(this.noteFenced(error));
           continue;
         }
-        const delay = backoffDelay(attempt, this.options.retryInitialMs ?? 500, this.options.retryMaxMs ?? 30_000);
+        const delay = backoffDelay(attempt, { initialMs: this.options.retryInitialMs ?? 500, maxMs: this.options.retryMaxMs ?? 30_000, factor: 2, jitter: 0.5 });
         this.options.logger.event('warn', 'ds-detector.retry', { kind: failure.kind, attempt, delayMs: delay, error: describe(error) });
         await this.sleep(delay);
       }
@@ -249,7 +260,7 @@ export class DsDetector {
     const max = this.options.retryMaxMs ?? 30_000;
     this.fencedInARow = now - this.lastFencedAt < FENCED_AGAIN_WITHIN_MS ? this.fencedInARow + 1 : 1;
     this.lastFencedAt = now;
-    const delay = backoffDelay(this.fencedInARow, Math.min(max, Math.max(1_000, this.options.retryInitialMs ?? 500)), max);
+    const delay = backoffDelay(this.fencedInARow, { initialMs: Math.min(max, Math.max(1_000, this.options.retryInitialMs ?? 500)), maxMs: max, factor: 2, jitter: 0.5 });
     this.options.logger.event('warn', 'ds-detector.fenced', {
       transactionalId: `idsync.${this.detector}.${this.options.checkpointSource ?? this.options.directoryName}`,
       position: this.position?.format() ?? null,
