@@ -199,6 +199,28 @@ describe('createWriteHandler', () => {
     expect('retriable' in (error as object)).toBe(false); // the loop stops instead of dead-lettering
   });
 
+  it('dead-letters an entry that refuses the writer (object-level 50) and goes on; refusals in a row with nothing written between stop it', async () => {
+    const refusing = new Set(['uid=u2,ou=People,dc=example,dc=com', 'uid=u3,ou=People,dc=example,dc=com']);
+    const metrics = new Metrics();
+    const lines: string[] = [];
+    const logger = new JsonLogger('ds-writer', 'debug', new SecretRedactor([]), (line) => lines.push(line));
+    const apply = async (r: WriteRequest): Promise<ApplyResult> => {
+      if (refusing.has(r.dn) || r.dn.startsWith('uid=locked')) throw new WriteError('dead-letter', 'insufficientAccessRights (50) on modify: this entry refuses the writer', { code: 50, dn: r.dn });
+      return done();
+    };
+    const handle = createWriteHandler({ service: 'ds-writer', writer: { apply, isDryRun: false }, metrics, logger, concurrency: 1, refusalsBeforeStop: 3 });
+    const batch = [1, 2, 3, 4, 5].map((n) => record(encodeWriteRequest(request(n, { attributes: [], sourceEventId: `k${n}` })), n));
+    const outcomes = await handle(batch);
+    expect(outcomes.map((o) => o.kind)).toEqual(['done', 'dead-letter', 'dead-letter', 'done', 'done']);
+    expect(lines.filter((line) => line.includes('ds-writer.refused'))).toHaveLength(2);
+
+    // Three refusals in a row, none succeeding between: the account itself has lost its rights.
+    const locked = [6, 7, 8].map((n) => record(encodeWriteRequest(request(n, { attributes: [], dn: `uid=locked${n},ou=People,dc=example,dc=com` })), n));
+    const error = await handle(locked).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WriterStoppedError);
+    expect((error as Error).message).toMatch(/3 writes in a row refused .* lost its rights/);
+  });
+
   it('logs a dry-run plan without password values', async () => {
     const { handle, lines } = setup(
       async () => done({ steps: [{ kind: 'add', dn: 'uid=u1,ou=People,dc=example,dc=com', attributes: [{ name: 'userPassword', values: ['Secret-Value-1'] }, { name: 'sn', values: ['Doe'] }] }] }, 'dry-run'),

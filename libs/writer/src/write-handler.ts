@@ -51,7 +51,15 @@ export interface WriteHandlerOptions {
   readonly now?: () => number;
   /** The links the writer records: the batch's new links and removals are published before its offsets are committed. */
   readonly links?: { flush(): Promise<void> };
+  /**
+   * Object-level refusals (insufficientAccessRights on one entry: an AdminSDHolder-protected account, a delegated
+   * OU) dead-letter their record; this many in a row with no write succeeding in between means the account itself
+   * lost its rights, and the writer stops (the last record uncommitted). Default 10.
+   */
+  readonly refusalsBeforeStop?: number;
 }
+
+const INSUFFICIENT_ACCESS = 50;
 
 /**
  * handleBatch for the consumer loop: decode, apply in order (one partition's records keep their order), and say
@@ -67,6 +75,9 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   const conflicts = metrics.counter(LINK_CONFLICTS, LINK_CONFLICTS_HELP);
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const conflictWaitMs = options.conflictWaitMs ?? 120_000;
+  const refusalsBeforeStop = Math.max(1, options.refusalsBeforeStop ?? 10);
+  /** Object-level refusals since the last write that succeeded (any entry, any lane). */
+  let refusedInARow = 0;
   const now = options.now ?? Date.now;
   /** When each create blocked by a link conflict was first tried (dropped once it is done or dead-lettered). */
   const waitingSince = new Map<string, number>();
@@ -99,12 +110,23 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   const applyOne = async (request: WriteRequest, hints: ApplyHints, countDeadLetter = true): Promise<LoopOutcome> => {
     try {
       const outcome = await applyRequest(writer, request, { ...options.boundedRetry, onRetry }, hints);
+      if (outcome.kind === 'dead-letter' && outcome.code === INSUFFICIENT_ACCESS) {
+        refusedInARow += 1;
+        if (refusedInARow >= refusalsBeforeStop) {
+          throw new WriterStoppedError(
+            service,
+            new WriteError('stop', `${refusedInARow} writes in a row refused with insufficientAccessRights (50), none succeeding in between: the writer's account seems to have lost its rights; grant them and restart (the last: ${outcome.reason})`, { requestId: request.requestId, dn: request.dn, code: INSUFFICIENT_ACCESS }),
+          );
+        }
+        logger.event('warn', `${service}.refused`, { requestId: request.requestId, pipe: request.pipe, sourceId: request.sourceEntryId.value, dn: request.dn, code: INSUFFICIENT_ACCESS, refusedInARow });
+      }
       if (outcome.kind === 'dead-letter') {
         if (countDeadLetter) requests.inc({ service, result: 'dead-letter' });
         if (countDeadLetter && outcome.error instanceof LinkConflictError) countConflict(request, outcome.error);
         return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): ${outcome.reason}` };
       }
       const { result } = outcome;
+      if (result.outcome !== 'dry-run') refusedInARow = 0;
       waitingSince.delete(request.requestId);
       requests.inc({ service, result: result.outcome });
       if (hints.leaveScope !== undefined && result.link === 'removed') scopeChanges.inc({ service, pipe: request.pipe, action: hints.leaveScope });
