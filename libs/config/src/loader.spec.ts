@@ -5,6 +5,10 @@ import { ConfigError, loadConfig, parseConfig, referencedVariables } from './loa
 import { runConfigCli } from './cli';
 
 const DEMO = readFileSync(join(__dirname, '..', '..', '..', 'config', 'demo.yaml'), 'utf8');
+/** CA files that exist: a configuration naming a file that cannot be read is refused at load. */
+const CA_DIR = mkdtempSync(join(tmpdir(), 'idsync-ca-'));
+writeFileSync(join(CA_DIR, 'ad-ca.crt'), '-----BEGIN CERTIFICATE-----\n');
+writeFileSync(join(CA_DIR, 'ds-ca.crt'), '-----BEGIN CERTIFICATE-----\n');
 
 const STACK_ENV = {
   KAFKA_BROKERS: '127.0.0.1:9092',
@@ -14,14 +18,14 @@ const STACK_ENV = {
   AD_BIND_PASSWORD: 'ad-secret',
   AD_WRITER_BIND_DN: 'CN=idsync-writer,CN=Users,DC=example,DC=test',
   AD_WRITER_PASSWORD: 'ad-writer-secret',
-  AD_CA_FILE: '/tmp/ad-ca.crt',
+  AD_CA_FILE: join(CA_DIR, 'ad-ca.crt'),
   DS_URL: 'ldaps://127.0.0.1:3636',
   DS_BASE_DN: 'dc=example,dc=com',
   DS_BIND_DN: 'cn=Directory Manager',
   DS_BIND_PASSWORD: 'ds-secret',
   DS_WRITER_BIND_DN: 'uid=idsync-writer,ou=Services,dc=example,dc=com',
   DS_WRITER_PASSWORD: 'ds-writer-secret',
-  DS_CA_FILE: '/tmp/ds-ca.crt',
+  DS_CA_FILE: join(CA_DIR, 'ds-ca.crt'),
   IDSYNC_PASSWORD_KEY_K1: Buffer.alloc(32, 1).toString('base64'),
 };
 
@@ -116,6 +120,13 @@ describe('validate-config command', () => {
     expect(result.code).toBe(0);
     expect(result.out).toContain('valid');
     expect(result.out).not.toContain('ad-secret');
+  });
+
+  it('exits 1, before connecting anywhere, when a CA file it names cannot be read', () => {
+    const result = run(['validate', file(DEMO)], { ...STACK_ENV, AD_CA_FILE: '/nonexistent/idsync/ad-ca.crt' });
+    expect(result.code).toBe(1);
+    expect(result.err).toContain('directories.ad.tls.caFile: cannot read /nonexistent/idsync/ad-ca.crt (ENOENT)');
+    expect(result.err).not.toContain('directories.ds.tls.caFile');
   });
 
   it('exits 1 and lists the problems of an invalid file', () => {

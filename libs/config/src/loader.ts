@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { type z } from 'zod';
 import { configSchema, type SyncConfig } from './schema';
@@ -97,5 +97,33 @@ export function loadConfig(env: Environment, file = env[CONFIG_PATH_VARIABLE]): 
   } catch (error) {
     throw new ConfigError(file, [`cannot read the file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
   }
-  return { config: parseConfig(text, file, env), file };
+  const config = parseConfig(text, file, env);
+  const unreadable = unreadableFiles(config);
+  if (unreadable.length > 0) throw new ConfigError(file, unreadable);
+  return { config, file };
+}
+
+/**
+ * The files the configuration names (CA certificates) that cannot be read, as problems: found at start, they stop
+ * the service before it connects anywhere, instead of failing every connection later with an unexpected error.
+ */
+export function unreadableFiles(config: SyncConfig, canRead: (path: string) => string | null = readable): string[] {
+  const files: [string, string | undefined][] = [
+    ['kafka.ssl.caFile', config.kafka.ssl?.caFile],
+    ...Object.entries(config.directories).map(([name, dir]): [string, string | undefined] => [`directories.${name}.tls.caFile`, dir.tls.caFile]),
+  ];
+  return files.flatMap(([where, path]) => {
+    if (path === undefined) return [];
+    const problem = canRead(path);
+    return problem === null ? [] : [`${where}: cannot read ${path} (${problem})`];
+  });
+}
+
+function readable(path: string): string | null {
+  try {
+    accessSync(path, constants.R_OK);
+    return null;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? String(error);
+  }
 }
