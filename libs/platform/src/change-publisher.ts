@@ -15,6 +15,11 @@ export interface ChangePublisherOptions {
 export interface StoredCheckpoint {
   readonly position: string;
   readonly server: string;
+  /**
+   * What the source says is at the position, when the detector can tell (ds-detector: a fingerprint of the change at
+   * the checkpoint's change number). Another server's changelog, or a re-created one, has something else there.
+   */
+  readonly anchor?: string;
 }
 
 /** Kafka's default offset.metadata.max.bytes is 4096; the JSON wrapper needs a little room. */
@@ -121,5 +126,5 @@ export async function fetchStoredCheckpoint(admin: Admin, group: string, checkpo
   if (typeof parsed.position !== 'string' || typeof parsed.server !== 'string') {
     throw new Error(`checkpoint in group ${group} is unreadable: ${metadata.slice(0, 200)}`);
   }
-  return { position: parsed.position, server: parsed.server };
+  return { position: parsed.position, server: parsed.server, ...(typeof parsed.anchor === 'string' ? { anchor: parsed.anchor } : {}) };
 }

@@ -294,6 +294,49 @@ describe('ds-detector: cn=changelog of 389-ds to Kafka', () => {
     expect(running.status().state).toBe('failed');
   });
 
+  it('refuses to resume on a changelog that has another change at its checkpoint (another replica, a re-created changelog); resumes where it is the same', async () => {
+    const source = `ds-it-anchor-${suffix}`;
+    const { detector: first } = detector({ checkpointSource: source });
+    const firstLoop = first.run();
+    await started(first);
+    const dn = await addUser(`it-an-${suffix}`);
+    const uuid = await entryUuid(dn);
+    await admin.modify(dn, [replace('description', ['an1'])]);
+    await waitForEvents((e) => e.entryId.value === uuid && e.op === 'modify', 1);
+    await first.stop();
+    await firstLoop;
+
+    const reading = new ChangePublisher(kafka, { detector: 'ds-detector', source, eventsTopic, checkpointTopic });
+    await reading.connect();
+    const stored = await reading.readCheckpoint();
+    await reading.disconnect();
+    if (stored === null) throw new Error('no checkpoint after a published batch');
+    expect(stored.anchor).toMatch(new RegExp(`^${stored.position}:[0-9a-f]{16}$`));
+
+    // The same server: it resumes.
+    const { detector: again } = detector({ checkpointSource: source });
+    const againLoop = again.run();
+    await started(again);
+    expect(again.status().state).not.toBe('failed');
+    await again.stop();
+    await againLoop;
+
+    // The checkpoint's change number names another change here: stop, never skip or repeat changes silently.
+    const publisher = new ChangePublisher(kafka, { detector: 'ds-detector', source, eventsTopic, checkpointTopic });
+    await publisher.connect();
+    await publisher.publish([], { position: stored.position, server: 'ldaps://another-replica:636', anchor: `${stored.position}:0123456789abcdef` });
+    await publisher.disconnect();
+    const { detector: foreign } = detector({ checkpointSource: source });
+    const failure = await foreign.run().then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(DetectorStoppedError);
+    expect((failure as DetectorStoppedError).kind).toBe('foreign-changelog');
+    expect((failure as Error).message).toMatch(new RegExp(`change ${stored.position} is not the change .* has at that number.*another server`));
+    expect(foreign.status().state).toBe('failed');
+  });
+
   function descriptions(uuid: string): string[] {
     return received
       .filter((e) => e.entryId.value === uuid && e.op === 'modify')

@@ -26,6 +26,7 @@ export {
   type PasswordFacts,
   type PasswordSealer,
 } from './passwords';
+export { changelogAnchor, checkAnchor, type AnchorCheck } from './changelog-anchor';
 export { FAILURE_ACTIONS, classifyFailure, isProducerFenced, type FailureAction, type FailureClass } from './failures';
 export { IGNORE_REASONS, IncludeRules, type ChangeFacts, type IgnoreReason, type IncludeRulesOptions } from './include-rules';
 export { MalformedLdifError, parseLdifContent, parseLdifModifications, type LdifAttribute, type LdifModification } from './ldif';

@@ -6,6 +6,8 @@ import { backoffDelay, ChangePublisher, type JsonLogger, type Metrics } from '@i
 import { type Keyring, sealPassword } from '@idsync/secrets';
 import {
   ChangeNumber,
+  changelogAnchor,
+  checkAnchor,
   EntryIdUnknownError,
   IncludeRules,
   MalformedChangelogEntryError,
@@ -293,6 +295,12 @@ export class DsDetector {
     this.window = await this.reader.window();
     const decision = decidePosition(checkpoint, this.window);
     if (decision.kind === 'resync-needed') throw new DetectorStoppedError(decision.message, 'resync-needed', true);
+    if (decision.kind === 'resume' && stored?.anchor !== undefined) {
+      // The same change at the checkpoint's number, or this is another server's (or a re-created) changelog.
+      const [atCheckpoint] = await this.reader.read(decision.after, decision.after);
+      const check = checkAnchor(stored.anchor, atCheckpoint ?? null, this.reader.url);
+      if (check.kind === 'different') throw new DetectorStoppedError(check.message, 'foreign-changelog', true);
+    }
     this.position = decision.after;
     this.pendingGap = null;
     if (decision.kind === 'start-at-end') {
@@ -424,7 +432,10 @@ export class DsDetector {
       this.pendingGap = settled.pendingGap;
       return { read: 0, published: 0, ignored: 0, more: false };
     }
-    await publisher.publish(events, { position: settled.through.format(), server: reader.url });
+    // The change at the new checkpoint, fingerprinted: a restart checks the server still has it there.
+    const atThrough = inBatch.find((entry) => changeNumberOf(entry)?.equals(settled.through) === true);
+    const anchor = atThrough === undefined ? undefined : (changelogAnchor(atThrough) ?? undefined);
+    await publisher.publish(events, { position: settled.through.format(), server: reader.url, ...(anchor === undefined ? {} : { anchor }) });
 
     // Committed: only now do the position and the counters move.
     this.position = settled.through;
