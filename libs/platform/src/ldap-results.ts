@@ -6,14 +6,8 @@
  */
 
 /** The operations a stage performs, as far as their failures differ. */
-export const LDAP_OPERATIONS = [
-  'bind',
-  /** A read by a writer or a tool (base or subtree search). */
-  'read',
-  /** ds-detector: reading cn=changelog. */
-  'changelog',
-  /** ad-detector: a DirSync search with its cookie. */
-  'dirsync',
+/** Operations that write to one entry. A modify is split by what it carries, since 16/20/32/19 depend on it. */
+export const LDAP_WRITE_OPERATIONS = [
   'add',
   'delete',
   'modify-dn',
@@ -25,6 +19,17 @@ export const LDAP_OPERATIONS = [
   'value-delete',
   /** A modify adding values to a member attribute (the member's own create may not have arrived yet). */
   'member-add',
+] as const;
+
+export const LDAP_OPERATIONS = [
+  'bind',
+  /** A read by a writer or a tool (base or subtree search). */
+  'read',
+  /** ds-detector: reading cn=changelog. */
+  'changelog',
+  /** ad-detector: a DirSync search with its cookie. */
+  'dirsync',
+  ...LDAP_WRITE_OPERATIONS,
 ] as const;
 export type LdapOperation = (typeof LDAP_OPERATIONS)[number];
 
@@ -73,9 +78,8 @@ export interface LdapVerdict {
 
 const WAIT: Exhausted = 'dead-letter';
 const UNKNOWN: Exhausted = 'stop';
-/** Operations that write to one entry: a refusal there is about that entry (AdminSDHolder, a delegated OU). */
-const ENTRY_WRITES = ['add', 'delete', 'modify-dn', 'modify', 'value-add', 'value-delete', 'member-add'] as const;
-const onEntryWrites = (meaning: Meaning): Partial<Record<LdapOperation, Meaning>> => Object.fromEntries(ENTRY_WRITES.map((op) => [op, meaning]));
+/** The same meaning on every write to an entry (a refusal there is about that entry: AdminSDHolder, a delegated OU). */
+const onEntryWrites = (meaning: Meaning): Partial<Record<LdapOperation, Meaning>> => Object.fromEntries(LDAP_WRITE_OPERATIONS.map((op) => [op, meaning]));
 
 export const LDAP_RESULT_RULES: readonly LdapResultRule[] = [
   {
@@ -253,7 +257,7 @@ function label(name: string): string {
 }
 
 export interface FailureVerdict {
-  readonly action: Exclude<LdapAction, 'done'> | 'done';
+  readonly action: LdapAction;
   readonly exhausted?: Exhausted;
   readonly reason: string;
   /** LDAP result code, when the server answered with one. */

@@ -1,5 +1,5 @@
 import { type DirectoryKind } from '@idsync/config';
-import { classifyLdapFailure, classifyLdapResult, type Exhausted, type LdapAction, type LdapOperation } from '@idsync/platform';
+import { classifyLdapFailure, classifyLdapResult, type Exhausted, LDAP_WRITE_OPERATIONS, type LdapAction, type LdapOperation } from '@idsync/platform';
 import { WriteError, type WriteOutcome } from './errors';
 
 /**
@@ -8,22 +8,8 @@ import { WriteError, type WriteOutcome } from './errors';
  * it (the same code means different things on an add and a delete).
  */
 
-/** The kind of LDAP operation that failed. A modify is split by what it carries, since 16/20/32/19 depend on it. */
-export const WRITE_STEPS = [
-  'bind',
-  'search',
-  'add',
-  'delete',
-  'modify-dn',
-  /** A modify that replaces attributes, or mixes operations. */
-  'modify',
-  /** A modify made only of value additions. */
-  'value-add',
-  /** A modify made only of value deletions. */
-  'value-delete',
-  /** A modify adding values to a member attribute (the member's own create may not have arrived yet). */
-  'member-add',
-] as const;
+/** The kind of LDAP operation that failed: a bind, a read (`search`), or one of the table's writes to an entry. */
+export const WRITE_STEPS = ['bind', 'search', ...LDAP_WRITE_OPERATIONS] as const;
 export type WriteStep = (typeof WRITE_STEPS)[number];
 
 export interface Classification {
