@@ -3,6 +3,7 @@ import { encodeDeadLetter } from '@idsync/contracts';
 import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import { createProducer } from './kafka';
 import { type JsonLogger } from './logger';
+import { AtLeastOnceOutput, ExactlyOnceOutput, type ChunkOutput, type LoopOutput, type OutputMode } from './loop-output';
 import { handlerStalled, type LoopAssignment, type LoopState, type LoopStatus, TERMINAL_LOOP_STATES } from './loop-health';
 import { type Counter, type Metrics } from './metrics';
 
@@ -11,10 +12,13 @@ import { type Counter, type Metrics } from './metrics';
  * with side effects, offsets committed only once those side effects succeeded.
  *
  * Per fetched batch of one partition, in chunks of `maxRecordsPerCall` records:
- * 1. `handleBatch(records)` performs the side effects (the mapper: produce and await acks) and says, per record,
- *    `done` or `dead-letter` with a reason;
+ * 1. `handleBatch(records)` performs the side effects (the mapper: produce through `context.output`) and says, per
+ *    record, `done` or `dead-letter` with a reason;
  * 2. dead-lettered records go to the dead-letter topic (DeadLetter schema, keyed by the record's key, acks -1);
  * 3. only then is the chunk's last offset resolved and committed.
+ * With `exactlyOnce` (the mapper), 1 to 3 are one Kafka transaction per chunk (see loop-output.ts): the output, the dead
+ * letters and the input offset become visible to read-committed consumers together or not at all, so a stage killed
+ * between producing and committing never has its output applied twice or out of order.
  *
  * A handler that throws is classified by `classifyFailure` (one table, below):
  * - `retry` (the error says `retriable: true`, or it is a Kafka client error): nothing of the chunk is resolved,
@@ -70,6 +74,8 @@ export interface BatchContext {
    * away: stop early if you can (throwing is fine); the records of an aborted call are handled again.
    */
   readonly signal: AbortSignal;
+  /** Where the call's records go (in the chunk's transaction with `exactlyOnce`); acknowledged when `send` resolves. */
+  readonly output: LoopOutput;
 }
 
 /** What the loop does when the handler throws. */
@@ -207,7 +213,12 @@ export interface RecordLoopOptions {
   readonly backoff?: BackoffOptions;
   /** A new group starts at the earliest offset (nothing published before the first start is missed). Default true. */
   readonly fromBeginning?: boolean;
-  /** Producer for dead letters; by default the loop creates (and disconnects) its own idempotent one. */
+  /**
+   * Output, dead letters and input offsets of each chunk in one Kafka transaction (one transactional producer per input
+   * partition, fencing earlier owners). Default false: at least once, through one idempotent producer.
+   */
+  readonly exactlyOnce?: boolean | { readonly transactionTimeoutMs?: number };
+  /** At-least-once only: producer for output and dead letters; by default the loop creates (and disconnects) its own. */
   readonly deadLetterProducer?: Producer;
   /** Called once when the loop gave up: a programming error, a stalled handler call, or a consumer kafkajs gave up on. */
   readonly onFatal?: (error: RecordLoopFatalError) => void;
@@ -258,14 +269,18 @@ const TICK_MS = 1_000;
 /** Starts consuming; resolves once the consumer has joined its group's subscription (not necessarily an assignment). */
 export async function runRecordLoop(options: RecordLoopOptions): Promise<RecordLoop> {
   const loop = new ConsumerLoop(options);
-  await loop.start();
+  try {
+    await loop.start();
+  } catch (error) {
+    await loop.stop().catch(() => undefined);
+    throw error;
+  }
   return loop;
 }
 
 class ConsumerLoop implements RecordLoop {
   private readonly consumer: Consumer;
-  private readonly producer: Producer;
-  private readonly ownsProducer: boolean;
+  private readonly output: OutputMode;
   private readonly partitions = new Map<string, PartitionState>();
   private readonly calls = new Set<HandlerCall>();
   private readonly maxRecords: number;
@@ -293,8 +308,10 @@ class ConsumerLoop implements RecordLoop {
       maxWaitTimeInMs: options.maxWaitTimeMs ?? 1_000,
       ...(options.sessionTimeoutMs ? { sessionTimeout: options.sessionTimeoutMs } : {}),
     });
-    this.ownsProducer = options.deadLetterProducer === undefined;
-    this.producer = options.deadLetterProducer ?? createProducer(options.kafka);
+    const { exactlyOnce } = options;
+    this.output = exactlyOnce
+      ? new ExactlyOnceOutput({ kafka: options.kafka, groupId: options.groupId, ...(typeof exactlyOnce === 'object' ? exactlyOnce : {}) })
+      : new AtLeastOnceOutput(options.deadLetterProducer ?? createProducer(options.kafka), options.deadLetterProducer === undefined);
     this.maxRecords = Math.max(1, options.maxRecordsPerCall ?? 500);
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.stallAfterMs = Math.max(1, options.stallAfterMs ?? 300_000);
@@ -308,7 +325,7 @@ class ConsumerLoop implements RecordLoop {
   }
 
   async start(): Promise<void> {
-    if (this.ownsProducer) await this.producer.connect();
+    await this.output.start();
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: this.options.fromBeginning ?? true });
     await this.consumer.run({
@@ -334,7 +351,7 @@ class ConsumerLoop implements RecordLoop {
           disconnected.catch(() => undefined);
           this.options.logger.event('warn', `${this.options.stage}.stop.abandoned`, { groupId: this.options.groupId, reason: 'a handler call stalled' });
         }
-        if (this.ownsProducer) await this.producer.disconnect();
+        await this.output.close();
       } finally {
         this.enter('stopped');
       }
@@ -382,6 +399,8 @@ class ConsumerLoop implements RecordLoop {
     this.consumer.on(events.GROUP_JOIN, ({ payload }) => {
       this.memberId = payload.memberId;
       this.assignment = payload.memberAssignment;
+      // Transactional producers of partitions given away: their next owner fences them anyway.
+      this.output.release(payload.memberAssignment).catch(() => undefined);
       if (!this.enter('consuming')) return;
       const partitions = Object.values(payload.memberAssignment).reduce((count, numbers) => count + numbers.length, 0);
       logger.event('info', `${stage}.joined`, { groupId, memberId: payload.memberId, partitions });
@@ -421,23 +440,32 @@ class ConsumerLoop implements RecordLoop {
     const { batch, isRunning, isStale, heartbeat } = payload;
     const { topic, partition } = batch;
     const state = this.state(topic, partition);
-    for (let start = 0; start < batch.messages.length; start += this.maxRecords) {
+    const messages = await this.claim(payload, state);
+    if (!messages) return;
+    for (let start = 0; start < messages.length; start += this.maxRecords) {
       if (!isRunning() || isStale() || this.stopping || this.fatal) return;
-      const chunk = batch.messages.slice(start, start + this.maxRecords).map((message) => toRecord(topic, partition, message));
+      const chunk = messages.slice(start, start + this.maxRecords).map((message) => toRecord(topic, partition, message));
       const first = chunk[0];
       const last = chunk.at(-1);
       if (!first || !last) return;
 
+      let output: ChunkOutput;
+      try {
+        output = await this.output.begin(topic, partition);
+      } catch (error) {
+        return this.retryLater(payload, state, first, error);
+      }
       let outcomes: readonly RecordOutcome[];
-      const call = this.beginCall(payload, first);
+      const call = this.beginCall(payload, first, output.sink);
       try {
         outcomes = await this.options.handleBatch(chunk, call.context);
         // The loop gave up on this call and reported it: its records stay uncommitted, whatever it returned.
-        if (call.stalled) return;
+        if (call.stalled) return await output.abort();
         if (outcomes.length !== chunk.length) {
           throw new TypeError(`handleBatch returned ${outcomes.length} outcomes for ${chunk.length} records`);
         }
       } catch (error) {
+        await output.abort();
         if (call.stalled) return;
         // After a lost membership the call was aborted: whatever it threw (an AbortError too), the records come again.
         const action = call.lostMembership ? 'retry' : classifyFailure(error);
@@ -445,17 +473,24 @@ class ConsumerLoop implements RecordLoop {
         if (action === 'stop') return this.stopOnBug(payload, first, error);
         const reason = describe(error);
         outcomes = chunk.map(() => deadLetter(reason));
+        try {
+          // Whatever the call produced was discarded with its transaction; the dead letters go in a new one.
+          output = await this.output.begin(topic, partition);
+        } catch (beginError) {
+          return this.retryLater(payload, state, first, beginError);
+        }
       } finally {
         this.endCall(call);
       }
 
       try {
-        await this.sendDeadLetters(chunk, outcomes);
+        await this.sendDeadLetters(output.sink, chunk, outcomes);
+        const next = (BigInt(last.offset) + 1n).toString();
+        await output.commit(next);
         payload.resolveOffset(last.offset);
-        await payload.commitOffsetsIfNecessary({
-          topics: [{ topic, partitions: [{ partition, offset: (BigInt(last.offset) + 1n).toString() }] }],
-        });
+        if (!this.output.exactlyOnce) await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
       } catch (error) {
+        await output.abort();
         // Dead letters or the commit did not go through: the records are handled again (at least once).
         if (classifyFailure(error) === 'stop') return this.stopOnBug(payload, first, error);
         return this.retryLater(payload, state, first, error);
@@ -466,8 +501,30 @@ class ConsumerLoop implements RecordLoop {
     }
   }
 
+  /**
+   * The batch's records still to be done: with exactlyOnce, taking a partition (again) fences its earlier owner and
+   * reads the committed offset; records below it were done by that owner and are skipped. Undefined: retry later.
+   */
+  private async claim(payload: EachBatchPayload, state: PartitionState): Promise<EachBatchPayload['batch']['messages'] | undefined> {
+    const { topic, partition, messages } = payload.batch;
+    const head = messages[0];
+    if (!head) return messages;
+    let committed: bigint | undefined;
+    try {
+      committed = await this.output.claim(topic, partition);
+    } catch (error) {
+      this.retryLater(payload, state, toRecord(topic, partition, head), error);
+      return undefined;
+    }
+    if (committed === undefined) return messages;
+    const done = messages.filter((message) => BigInt(message.offset) < committed);
+    this.options.logger.event('info', `${this.options.stage}.claimed`, { topic, partition, committed: committed.toString(), skipped: done.length });
+    const lastDone = done.at(-1);
+    if (lastDone) payload.resolveOffset(lastDone.offset);
+    return messages.filter((message) => BigInt(message.offset) >= committed);
+  }
   /** Registers a handler call and starts watching it: heartbeats while it shows progress, a stall when it does not. */
-  private beginCall(payload: EachBatchPayload, first: LoopRecord): HandlerCall {
+  private beginCall(payload: EachBatchPayload, first: LoopRecord, output: LoopOutput): HandlerCall {
     const startedAt = this.now();
     const controller = new AbortController();
     const call: HandlerCall = {
@@ -480,6 +537,7 @@ class ConsumerLoop implements RecordLoop {
           if (!call.stalled) call.progressAt = this.now();
         },
         signal: controller.signal,
+        output,
       },
       ticker: undefined,
       stalled: false,
@@ -539,7 +597,7 @@ class ConsumerLoop implements RecordLoop {
     if (outcomes.length > done) this.records.inc({ stage, topic, outcome: 'dead-letter' }, outcomes.length - done);
   }
 
-  private async sendDeadLetters(chunk: readonly LoopRecord[], outcomes: readonly RecordOutcome[]): Promise<void> {
+  private async sendDeadLetters(sink: LoopOutput, chunk: readonly LoopRecord[], outcomes: readonly RecordOutcome[]): Promise<void> {
     const messages: { key: Buffer | null; value: Buffer }[] = [];
     chunk.forEach((record, index) => {
       const outcome = outcomes[index];
@@ -564,7 +622,7 @@ class ConsumerLoop implements RecordLoop {
         reason: outcome.reason,
       });
     });
-    if (messages.length > 0) await this.producer.send({ topic: this.options.deadLetterTopic, acks: -1, messages });
+    if (messages.length > 0) await sink.send([{ topic: this.options.deadLetterTopic, messages }]);
   }
 
   /** Leaves the chunk unresolved, pauses the partition and resumes it after the backoff: the same records come again. */

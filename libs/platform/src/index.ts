@@ -12,5 +12,6 @@ export { ChangePublisher, CheckpointTooLargeError, fetchStoredCheckpoint, type C
 export { Counter, Metrics, MetricsModule } from './metrics';
 export { classifyFailure, deadLetter, DONE, FAILURE_ACTIONS, isMembershipLost, MEMBERSHIP_LOST_ERRORS, RecordLoopCrashedError, RecordLoopStalledError, RecordLoopStoppedError, retryUntilStarted, runRecordLoop, type BatchContext, type FailureAction, type LoopRecord, type RecordLoop, type RecordLoopFatalError, type RecordLoopOptions, type RecordOutcome } from './consumer-loop';
 export { consumerLoopProbes, DEFAULT_LOOP_JUDGE, handlerStalled, judgeLoop, LOOP_STATES, loopDetails, TERMINAL_LOOP_STATES, type ConsumerLoopProbeOptions, type LoopAssignment, type LoopJudgeOptions, type LoopState, type LoopStatus, type LoopVerdict } from './loop-health';
+export { AtLeastOnceOutput, ExactlyOnceOutput, PartitionNotClaimedError, type ChunkOutput, type ExactlyOnceOptions, type LoopOutput, type OutputMessages, type OutputMode } from './loop-output';
 export { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 export { classifyLdapFailure, classifyLdapResult, type Exhausted, type FailureVerdict, LDAP_ACTIONS, LDAP_OPERATIONS, LDAP_RESULT_RULES, LDAP_WRITE_OPERATIONS, type LdapAction, type LdapOperation, type LdapResultRule, type LdapServerKind, type LdapVerdict, NETWORK_ERROR_CODES } from './ldap-results';

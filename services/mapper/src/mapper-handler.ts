@@ -1,28 +1,26 @@
-import { type Producer } from 'kafkajs';
-import { DONE, deadLetter, type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome } from '@idsync/platform';
+import { DONE, deadLetter, type BatchContext, type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome } from '@idsync/platform';
 import { ABSENT_HEADER, PIPE_HEADER } from '@idsync/contracts';
 import { type OutputRecord, type RecordMapper } from './record-mapper';
 
 export interface MapperHandlerOptions {
   readonly mapper: RecordMapper;
-  /** Idempotent producer (createProducer); the handler awaits acks from all replicas. */
-  readonly producer: Producer;
   readonly metrics: Metrics;
   readonly logger: JsonLogger;
 }
 
 /**
- * The consumer loop's handler: maps every record of the chunk, produces all their write requests in one
- * sendBatch (acks -1) and returns only once the brokers acknowledged them, so the loop commits the input offsets
- * after the output exists. A failed send throws (a Kafka error, retried by the loop with the same records).
+ * The consumer loop's handler: maps every record of the chunk and produces all their write requests in one batch
+ * through the loop's output, the chunk's Kafka transaction (the mapper's loop runs exactly-once): the requests become
+ * visible to the writers together with the input offsets, or not at all. A failed send throws (a Kafka error, retried
+ * by the loop with the same records, the transaction aborted).
  */
-export function mapperHandler(options: MapperHandlerOptions): (records: readonly LoopRecord[]) => Promise<RecordOutcome[]> {
-  const { mapper, producer, metrics, logger } = options;
+export function mapperHandler(options: MapperHandlerOptions): (records: readonly LoopRecord[], context: BatchContext) => Promise<RecordOutcome[]> {
+  const { mapper, metrics, logger } = options;
   const dropped = metrics.counter('idsync_mapper_dropped_total', 'Events that produced no write request, by pipe and reason');
   const produced = metrics.counter('idsync_mapper_requests_total', 'Write requests produced, by pipe and operation');
   const scope = metrics.counter('idsync_mapper_scope_changes_total', 'Renames that moved an entry out of (left) or into (entered) a pipe\'s sync classes, by pipe');
 
-  return async (records) => {
+  return async (records, context) => {
     const outcomes: RecordOutcome[] = [];
     const byTopic = new Map<string, Message[]>();
     const counts: { pipe: string; op: string }[] = [];
@@ -48,9 +46,7 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
       moves.push(...result.scopeChanges);
       outcomes.push(DONE);
     }
-    if (byTopic.size > 0) {
-      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
-    }
+    await context.output.send([...byTopic].map(([topic, messages]) => ({ topic, messages })));
     for (const { pipe, op } of counts) produced.inc({ pipe, op });
     for (const { pipe, change } of moves) scope.inc({ pipe, change });
     return outcomes;

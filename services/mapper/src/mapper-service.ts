@@ -1,9 +1,8 @@
 import { type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { type Kafka, type Producer } from 'kafkajs';
+import { type Kafka } from 'kafkajs';
 import { serviceGroupId, type SyncConfig } from '@idsync/config';
 import {
   retryUntilStarted,
-  createProducer,
   ensureTopics,
   runRecordLoop,
   type JsonLogger,
@@ -28,12 +27,13 @@ export interface MapperServiceOptions {
 
 /**
  * The mapper stage: consumes both change topics (group `<clientId>-mapper`), maps each event through the pipes of its
- * source directory and produces the write requests to the destinations' operation topics; input offsets are
- * committed after the output is acknowledged. Started and stopped with the Nest application.
+ * source directory and produces the write requests to the destinations' operation topics, exactly once: each chunk's
+ * requests, dead letters and input offsets commit in one Kafka transaction, with one transactional id per input
+ * partition (`<group>.<topic>.<partition>`), so a replica killed between producing and committing, or one the group
+ * moved on from, never has its requests applied (writers read committed). Started and stopped with the Nest application.
  */
 export class MapperService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly mapper: RecordMapper;
-  private producer: Producer | undefined;
   private loop: RecordLoop | undefined;
   private starting: Promise<void> | undefined;
   private stopped = false;
@@ -56,7 +56,7 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
     return [topics.adChanges.name, topics.dsChanges.name];
   }
 
-  /** Creates missing topics, connects the producer and starts consuming. */
+  /** Creates missing topics and starts consuming. */
   async start(): Promise<void> {
     const { kafka, config, logger, metrics } = this.options;
     const admin = kafka.admin();
@@ -67,9 +67,6 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
     } finally {
       await admin.disconnect();
     }
-    const producer = createProducer(kafka);
-    await producer.connect();
-    this.producer = producer;
     this.loop = await runRecordLoop({
       kafka,
       groupId: this.groupId,
@@ -78,9 +75,9 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
       deadLetterTopic: config.kafka.topics.deadLetter.name,
       logger,
       metrics,
-      deadLetterProducer: producer,
+      exactlyOnce: true,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-      handleBatch: mapperHandler({ mapper: this.mapper, producer, metrics, logger }),
+      handleBatch: mapperHandler({ mapper: this.mapper, metrics, logger }),
       ...(this.options.onFatal ? { onFatal: this.options.onFatal } : {}),
     });
   }
@@ -88,10 +85,8 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
   async stop(): Promise<void> {
     this.stopped = true;
     await this.starting?.catch(() => undefined);
-    await this.loop?.stop();
-    await this.producer?.disconnect();
     // The loop is kept after its stop: its status still tells liveness whether it stalled while the service shuts down.
-    this.producer = undefined;
+    await this.loop?.stop();
   }
 
   /** Starts in the background: Kafka being away at start is reported by /health, and the start is retried. */
@@ -107,8 +102,6 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
     return retryUntilStarted(() => this.start(), {
       isStopped: () => this.stopped,
       onFailure: async (failure) => {
-        await this.producer?.disconnect().catch(() => undefined);
-        this.producer = undefined;
         this.options.logger.event('warn', 'mapper.start.failed', failure);
       },
     });

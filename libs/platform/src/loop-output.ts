@@ -1,0 +1,220 @@
+import { type Admin, type Kafka, type Producer, type Transaction } from 'kafkajs';
+import { createProducer } from './kafka';
+
+/** Records for one topic, as a handler produces them. */
+export interface OutputMessages {
+  readonly topic: string;
+  readonly messages: readonly { readonly key: Buffer | string | null; readonly value: Buffer | null; readonly headers?: Readonly<Record<string, string>> }[];
+}
+
+/** Where a handler call's output goes: sent records are acknowledged by every in-sync replica when `send` resolves. */
+export interface LoopOutput {
+  send(batch: readonly OutputMessages[]): Promise<void>;
+}
+
+/** One chunk's output and the input offset that goes with it. */
+export interface ChunkOutput {
+  readonly sink: LoopOutput;
+  /**
+   * Makes the chunk's output and its next input offset durable. Exactly-once: the output records and the offset commit
+   * in one Kafka transaction. At-least-once: the output is already acknowledged; the loop commits the offset itself.
+   */
+  commit(nextOffset: string): Promise<void>;
+  /** Discards what the chunk produced, where that is possible (exactly-once). Never throws. */
+  abort(): Promise<void>;
+}
+
+/**
+ * How a consumer loop produces: `claim` before a partition's records are handled (says from which offset on they are
+ * still to be done), `begin` per chunk, `release` for partitions the group took away.
+ */
+export interface OutputMode {
+  readonly exactlyOnce: boolean;
+  start(): Promise<void>;
+  /**
+   * Takes the partition for this instance. Returns the committed offset when it had to be read again (the records
+   * before it were done by an earlier owner, whose last transaction the claim completed), undefined otherwise.
+   */
+  claim(topic: string, partition: number): Promise<bigint | undefined>;
+  begin(topic: string, partition: number): Promise<ChunkOutput>;
+  /** Forgets every partition not in `assignment`. */
+  release(assignment: Readonly<Record<string, readonly number[]>>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Output through one idempotent producer; offsets are committed by the consumer after the output is acknowledged. */
+export class AtLeastOnceOutput implements OutputMode {
+  readonly exactlyOnce = false;
+  private readonly sink: LoopOutput;
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly owned: boolean,
+  ) {
+    this.sink = {
+      send: async (batch) => {
+        if (batch.length > 0) await this.producer.sendBatch({ acks: -1, topicMessages: batch.map(toTopicMessages) });
+      },
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.owned) await this.producer.connect();
+  }
+
+  async claim(): Promise<undefined> {
+    return undefined;
+  }
+
+  async begin(): Promise<ChunkOutput> {
+    return { sink: this.sink, commit: async () => undefined, abort: async () => undefined };
+  }
+
+  async release(): Promise<void> {}
+
+  async close(): Promise<void> {
+    if (this.owned) await this.producer.disconnect();
+  }
+}
+
+export interface ExactlyOnceOptions {
+  readonly kafka: Kafka;
+  readonly groupId: string;
+  /**
+   * How long an open transaction of a killed instance may hold back its partition's read-committed consumers before
+   * the broker aborts it (a new owner's claim aborts it at once). Default 30 000.
+   */
+  readonly transactionTimeoutMs?: number;
+}
+
+/**
+ * Exactly-once between input and output (Kafka's transactions, in the per-partition form kafkajs can do): each input
+ * partition has its own transactional producer, `<group>.<topic>.<partition>`. A chunk's output, its dead letters and
+ * its input offset commit in one transaction; read-committed consumers see the output only with the offset.
+ *
+ * Claiming a partition initialises its transactional id, which fences an older owner (a killed instance, or one the
+ * group moved on from): its open transaction is aborted, a commit in flight completes first. The committed offset is
+ * read after that, so records an older owner committed are skipped even when the consumer fetched from an older
+ * offset. Any failure after a chunk's transaction began, other than the handler's own, drops the producer: the next
+ * attempt claims again and reads the committed offset, so an outcome the client never heard of is never repeated.
+ */
+export class ExactlyOnceOutput implements OutputMode {
+  readonly exactlyOnce = true;
+  private readonly producers = new Map<string, Producer>();
+  private admin: Admin | undefined;
+
+  constructor(private readonly options: ExactlyOnceOptions) {}
+
+  async start(): Promise<void> {
+    this.admin = this.options.kafka.admin();
+    await this.admin.connect();
+  }
+
+  transactionalId(topic: string, partition: number): string {
+    return `${this.options.groupId}.${topic}.${partition}`;
+  }
+
+  async claim(topic: string, partition: number): Promise<bigint | undefined> {
+    const key = partitionKey(topic, partition);
+    if (this.producers.has(key)) return undefined;
+    const producer = createProducer(this.options.kafka, {
+      transactionalId: this.transactionalId(topic, partition),
+      transactionTimeout: this.options.transactionTimeoutMs ?? 30_000,
+    });
+    await producer.connect();
+    try {
+      // kafkajs initialises the transactional id at the first transaction: this is the fence.
+      const registration = await producer.transaction();
+      await registration.abort();
+      const committed = await this.committedOffset(topic, partition);
+      this.producers.set(key, producer);
+      return committed;
+    } catch (error) {
+      await producer.disconnect().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async begin(topic: string, partition: number): Promise<ChunkOutput> {
+    const key = partitionKey(topic, partition);
+    const producer = this.producers.get(key);
+    if (!producer) throw new PartitionNotClaimedError(topic, partition);
+    let transaction: Transaction;
+    try {
+      transaction = await producer.transaction();
+    } catch (error) {
+      await this.drop(key);
+      throw error;
+    }
+    return {
+      sink: {
+        send: async (batch) => {
+          if (batch.length > 0) await transaction.sendBatch({ acks: -1, topicMessages: batch.map(toTopicMessages) });
+        },
+      },
+      commit: async (nextOffset) => {
+        try {
+          await transaction.sendOffsets({ consumerGroupId: this.options.groupId, topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }] });
+          await transaction.commit();
+        } catch (error) {
+          // The outcome may be unknown (a commit whose answer was lost): claim again and read what was committed.
+          await transaction.abort().catch(() => undefined);
+          await this.drop(key);
+          throw error;
+        }
+      },
+      abort: async () => {
+        if (!transaction.isActive()) return;
+        try {
+          await transaction.abort();
+        } catch {
+          await this.drop(key);
+        }
+      },
+    };
+  }
+
+  async release(assignment: Readonly<Record<string, readonly number[]>>): Promise<void> {
+    const owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => partitionKey(topic, p))));
+    await Promise.all([...this.producers.keys()].filter((key) => !owned.has(key)).map((key) => this.drop(key)));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.producers.keys()].map((key) => this.drop(key)));
+    await this.admin?.disconnect();
+    this.admin = undefined;
+  }
+
+  private async drop(key: string): Promise<void> {
+    const producer = this.producers.get(key);
+    this.producers.delete(key);
+    await producer?.disconnect().catch(() => undefined);
+  }
+
+  private async committedOffset(topic: string, partition: number): Promise<bigint | undefined> {
+    if (!this.admin) throw new Error('ExactlyOnceOutput.start() must be called first');
+    const [offsets] = await this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [topic] });
+    const offset = offsets?.partitions.find((p) => p.partition === partition)?.offset;
+    return offset === undefined || BigInt(offset) < 0n ? undefined : BigInt(offset);
+  }
+}
+
+/** A chunk began on a partition this instance does not hold (its producer was dropped after a failure): retried. */
+export class PartitionNotClaimedError extends Error {
+  readonly retriable = true;
+  constructor(topic: string, partition: number) {
+    super(`${topic}[${partition}] is not claimed by this instance`);
+    this.name = 'PartitionNotClaimedError';
+  }
+}
+
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}|${partition}`;
+}
+
+function toTopicMessages(batch: OutputMessages): { topic: string; messages: { key: Buffer | string | null; value: Buffer | null; headers?: Record<string, string> }[] } {
+  return {
+    topic: batch.topic,
+    messages: batch.messages.map((m) => (m.headers === undefined ? { key: m.key, value: m.value } : { key: m.key, value: m.value, headers: { ...m.headers } })),
+  };
+}
