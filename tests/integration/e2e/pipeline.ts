@@ -189,6 +189,12 @@ export class Pipeline {
     await this.waitReady(name, timeoutMs);
   }
 
+  /** Starts a service that is not running, without waiting for it (a fault test kills it while it starts). */
+  launch(name: ProcessName): void {
+    if (this.running.has(name)) throw new Error(`${name} is already running`);
+    this.spawn(name);
+  }
+
   /** Graceful stop of one service (SIGTERM: it finishes its batch and commits). */
   async stopService(name: ProcessName): Promise<void> {
     const running = this.running.get(name);
@@ -311,6 +317,49 @@ export class Pipeline {
     }
   }
 
+  /**
+   * Every record of one of the run's topics (by configuration key), per partition in offset order, read until nothing
+   * new came for `quietMs`. Read committed (what the services see) unless `readUncommitted`.
+   */
+  async records(topicKey: string, options: { readUncommitted?: boolean; quietMs?: number; timeoutMs?: number } = {}): Promise<TopicRecord[]> {
+    const topic = this.topics[topicKey];
+    if (topic === undefined) throw new Error(`the configuration names no ${topicKey} topic`);
+    const records: TopicRecord[] = [];
+    const consumer = this.kafka('reader').consumer({ groupId: `${this.clientId}-e2e-read-${Date.now()}`, readUncommitted: options.readUncommitted ?? false });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      let lastAt = Date.now();
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          records.push({ partition, offset: message.offset, key: message.key, value: message.value });
+          lastAt = Date.now();
+        },
+      });
+      const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+      while (Date.now() - lastAt < (options.quietMs ?? 3_000) && Date.now() < deadline) await sleep(200);
+    } finally {
+      await consumer.disconnect();
+    }
+    return records.sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset));
+  }
+
+  /**
+   * Calls `onRecord` for every record that arrives on one of the run's topics from now on, read uncommitted (a record
+   * is seen as soon as it is written, before its transaction ends). Resolves once the watcher is in place.
+   */
+  async watch(topicKey: string, onRecord: (record: TopicRecord) => void): Promise<{ stop: () => Promise<void> }> {
+    const topic = this.topics[topicKey];
+    if (topic === undefined) throw new Error(`the configuration names no ${topicKey} topic`);
+    const consumer = this.kafka('watcher').consumer({ groupId: `${this.clientId}-e2e-watch-${Date.now()}`, readUncommitted: true, maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+    await consumer.subscribe({ topic, fromBeginning: false });
+    await consumer.run({ eachMessage: async ({ partition, message }) => onRecord({ partition, offset: message.offset, key: message.key, value: message.value }) });
+    await joined;
+    return { stop: () => consumer.disconnect() };
+  }
+
   private kafka(role: string): Kafka {
     const brokers = (this.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
     return new Kafka({ brokers, clientId: `${this.clientId}-e2e-${role}`, logLevel: logLevel.NOTHING });
@@ -390,6 +439,14 @@ export class Pipeline {
       return `----- ${name} (${file}) -----\n${text}`;
     }).join('\n');
   }
+}
+
+/** One record of a run's topic, as a test reads it. */
+export interface TopicRecord {
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -69,9 +69,18 @@ export interface ReadRecord {
   readonly value: Buffer | null;
 }
 
-/** Reads every record of a topic (waits until `count` are there), in offset order per partition. */
-export async function readAll(kafka: Kafka, topic: string, count: number, timeoutMs = 30_000): Promise<ReadRecord[]> {
-  const consumer = kafka.consumer({ groupId: `idsync-test-reader-${uniqueSuffix()}` });
+/**
+ * Reads every record of a topic (waits until `count` are there, then `settleMs` more for any beyond them), in offset
+ * order per partition. Read committed unless `readUncommitted` (which also sees records of aborted transactions).
+ */
+export async function readAll(
+  kafka: Kafka,
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+  options: { readUncommitted?: boolean; settleMs?: number } = {},
+): Promise<ReadRecord[]> {
+  const consumer = kafka.consumer({ groupId: `idsync-test-reader-${uniqueSuffix()}`, readUncommitted: options.readUncommitted ?? false });
   const seen: ReadRecord[] = [];
   await consumer.connect();
   try {
@@ -93,6 +102,7 @@ export async function readAll(kafka: Kafka, topic: string, count: number, timeou
         },
       });
     });
+    if (options.settleMs) await new Promise((resolve) => setTimeout(resolve, options.settleMs));
   } finally {
     await consumer.disconnect();
   }

@@ -1,0 +1,139 @@
+import { type Kafka } from 'kafkajs';
+import { decodeDeadLetter } from '@idsync/contracts';
+import { DONE, deadLetter, ExactlyOnceOutput, Metrics, runRecordLoop, type LoopRecord, type RecordLoop, type RecordLoopOptions } from '@idsync/platform';
+import { uniqueSuffix } from '../support/stack';
+import { eventually, produce, readAll, stackKafka, testLogger, TestTopics } from './kafka-support';
+
+class DirectoryBusyError extends Error {
+  readonly retriable = true;
+}
+
+jest.setTimeout(120_000);
+
+/**
+ * The consumer loop in exactly-once mode (the mapper's) against the real Kafka: a chunk's output, dead letters and input
+ * offset commit in one transaction; what a failed or fenced attempt produced is never seen by read-committed readers.
+ */
+describe('runRecordLoop exactly-once against the real Kafka', () => {
+  let kafka: Kafka;
+  let topics: TestTopics;
+  const loops: RecordLoop[] = [];
+
+  beforeAll(async () => {
+    kafka = await stackKafka();
+    topics = new TestTopics(kafka);
+  });
+
+  afterEach(async () => {
+    await Promise.all(loops.splice(0).map((loop) => loop.stop()));
+  });
+
+  afterAll(async () => {
+    await topics.deleteAll();
+  });
+
+  const text = (record: LoopRecord): string => record.value?.toString() ?? '';
+  const values = (records: readonly { value: Buffer | null }[]): string[] => records.map((r) => r.value?.toString() ?? '');
+
+  async function start(overrides: Partial<RecordLoopOptions> & Pick<RecordLoopOptions, 'handleBatch' | 'topics' | 'groupId' | 'deadLetterTopic'>): Promise<RecordLoop> {
+    const { logger } = testLogger();
+    const loop = await runRecordLoop({
+      kafka,
+      stage: 'test-stage',
+      logger,
+      metrics: new Metrics(),
+      backoff: { initialMs: 50, maxMs: 400, factor: 2 },
+      exactlyOnce: true,
+      ...overrides,
+    });
+    loops.push(loop);
+    return loop;
+  }
+
+  /** A handler that produces `out-<value>` for each record to `output`, through the chunk's transaction. */
+  const echo = (output: string, seen: string[], failFirst = 0): RecordLoopOptions['handleBatch'] => {
+    let calls = 0;
+    return async (records, context) => {
+      seen.push(...records.map(text));
+      await context.output.send([{ topic: output, messages: records.map((r) => ({ key: r.key, value: Buffer.from(`out-${text(r)}`) })) }]);
+      calls += 1;
+      // Fails after producing: the output of this attempt must be discarded with its transaction.
+      if (calls <= failFirst) throw new DirectoryBusyError('destination busy after the output was produced');
+      return records.map((r) => (text(r).startsWith('bad') ? deadLetter('cannot be mapped') : DONE));
+    };
+  };
+
+  it('a call that failed after producing leaves nothing visible; the retry produces each output once, with its dead letters', async () => {
+    const input = await topics.create('eo-in');
+    const output = await topics.create('eo-out');
+    const dlt = await topics.create('eo-dlt');
+    const groupId = `idsync-test-eo-${uniqueSuffix()}`;
+    await produce(kafka, input, ['a', 'bad-b', 'c'].map((value) => ({ key: `k-${value}`, value })));
+
+    const seen: string[] = [];
+    await start({ topics: [input], groupId, deadLetterTopic: dlt, handleBatch: echo(output, seen, 2) });
+    await eventually('three attempts', () => seen.length >= 9);
+
+    const committed = await readAll(kafka, output, 3, 30_000, { settleMs: 1_500 });
+    expect(values(committed)).toEqual(['out-a', 'out-bad-b', 'out-c']);
+    // The two failed attempts' records are in the log, aborted: only a read-uncommitted reader sees them.
+    const everything = await readAll(kafka, output, 9, 30_000, { readUncommitted: true, settleMs: 500 });
+    expect(values(everything)).toHaveLength(9);
+    const letters = await readAll(kafka, dlt, 1, 30_000, { settleMs: 1_000 });
+    expect(letters.map((l) => decodeDeadLetter(l.value).reason)).toEqual(['cannot be mapped']);
+  });
+
+  it('an earlier owner of the partition is fenced: its open transaction is aborted and its commit refused, the new owner does the records once', async () => {
+    const input = await topics.create('eo-fence-in');
+    const output = await topics.create('eo-fence-out');
+    const dlt = await topics.create('eo-fence-dlt');
+    const groupId = `idsync-test-eo-${uniqueSuffix()}`;
+    await produce(kafka, input, ['a', 'b', 'c'].map((value) => ({ key: `k-${value}`, value })));
+
+    // The earlier owner: claimed the partition, produced its output, and has not committed yet (paused, cut off...).
+    const earlier = new ExactlyOnceOutput({ kafka, groupId });
+    await earlier.start();
+    try {
+      await earlier.claim(input, 0);
+      const chunk = await earlier.begin(input, 0);
+      await chunk.sink.send([{ topic: output, messages: [{ key: 'k-a', value: Buffer.from('zombie-a') }] }]);
+
+      const seen: string[] = [];
+      await start({ topics: [input], groupId, deadLetterTopic: dlt, handleBatch: echo(output, seen) });
+      await eventually('the new owner to handle the records', () => seen.length >= 3);
+      await expect(chunk.commit('3')).rejects.toThrow();
+
+      const committed = await readAll(kafka, output, 3, 30_000, { settleMs: 1_500 });
+      expect(values(committed)).toEqual(['out-a', 'out-b', 'out-c']);
+      expect(seen).toEqual(['a', 'b', 'c']);
+    } finally {
+      await earlier.close();
+    }
+  });
+
+  it('records an earlier owner committed are skipped when the partition is claimed again', async () => {
+    const input = await topics.create('eo-skip-in');
+    const output = await topics.create('eo-skip-out');
+    const dlt = await topics.create('eo-skip-dlt');
+    const groupId = `idsync-test-eo-${uniqueSuffix()}`;
+    await produce(kafka, input, ['a', 'b', 'c'].map((value) => ({ key: `k-${value}`, value })));
+
+    // The earlier owner did a and b, and committed them with their output.
+    const earlier = new ExactlyOnceOutput({ kafka, groupId });
+    await earlier.start();
+    try {
+      expect(await earlier.claim(input, 0)).toBeUndefined();
+      const chunk = await earlier.begin(input, 0);
+      await chunk.sink.send([{ topic: output, messages: ['a', 'b'].map((v) => ({ key: `k-${v}`, value: Buffer.from(`out-${v}`) })) }]);
+      await chunk.commit('2');
+    } finally {
+      await earlier.close();
+    }
+    const seen: string[] = [];
+    await start({ topics: [input], groupId, deadLetterTopic: dlt, handleBatch: echo(output, seen) });
+    await eventually('the new owner to handle what is left', () => seen.length >= 1);
+    const committed = await readAll(kafka, output, 3, 30_000, { settleMs: 1_500 });
+    expect(values(committed)).toEqual(['out-a', 'out-b', 'out-c']);
+    expect(seen).toEqual(['c']);
+  });
+});
