@@ -75,6 +75,11 @@ const kafkaSchema = z
   .object({
     brokers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')).min(1, 'needs at least one broker'),
     clientId: z.string().regex(/^[A-Za-z0-9._-]+$/).default('idsync'),
+    /**
+     * Largest record (key, value, headers) a stage writes. A topic whose max.message.bytes is smaller wins (read at
+     * start). A record over the limit is dead-lettered with a reference instead of being retried forever.
+     */
+    maxRecordBytes: z.number().int().min(16_384).max(100_000_000).default(1_000_000),
     ssl: z
       .object({ caFile: nonEmpty.optional(), rejectUnauthorized: z.boolean().default(true) })
       .strict()

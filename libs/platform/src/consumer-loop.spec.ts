@@ -136,7 +136,8 @@ describe('the loop watching its handler calls and its consumer', () => {
 
   async function start(handleBatch: RecordLoopOptions['handleBatch'], overrides: Partial<RecordLoopOptions> = {}) {
     const consumer = new FakeConsumer();
-    const kafka = { consumer: () => consumer } as unknown as Kafka;
+    const admin = { connect: async () => undefined, disconnect: async () => undefined, describeConfigs: async () => ({ resources: [] }) };
+    const kafka = { consumer: () => consumer, admin: () => admin } as unknown as Kafka;
     const producer = { send: jest.fn(async () => []), sendBatch: jest.fn(async () => []), connect: async () => undefined, disconnect: async () => undefined } as unknown as Producer;
     const lines: Record<string, unknown>[] = [];
     const logger = new JsonLogger('test', 'debug', new SecretRedactor([]), (line) => lines.push(JSON.parse(line) as Record<string, unknown>));

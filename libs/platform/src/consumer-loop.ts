@@ -3,6 +3,7 @@ import { encodeDeadLetter } from '@idsync/contracts';
 import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import { createProducer } from './kafka';
 import { type JsonLogger } from './logger';
+import { DEFAULT_MAX_RECORD_BYTES, isRecordTooLarge, recordBytes, RecordLimits, topicRecordLimits } from './record-size';
 import { AtLeastOnceOutput, ExactlyOnceOutput, type ChunkOutput, type LoopOutput, type OutputMode } from './loop-output';
 import { handlerStalled, type LoopAssignment, type LoopState, type LoopStatus, TERMINAL_LOOP_STATES } from './loop-health';
 import { type Counter, type Metrics } from './metrics';
@@ -218,6 +219,10 @@ export interface RecordLoopOptions {
    * partition, fencing earlier owners). Default false: at least once, through one idempotent producer.
    */
   readonly exactlyOnce?: boolean | { readonly transactionTimeoutMs?: number };
+  /** Largest record the stage writes (kafka.maxRecordBytes); a topic whose max.message.bytes is smaller wins. */
+  readonly maxRecordBytes?: number;
+  /** Topics the handler writes to, whose limits are read at start (the dead-letter topic's always is). */
+  readonly outputTopics?: readonly string[];
   /** At-least-once only: producer for output and dead letters; by default the loop creates (and disconnects) its own. */
   readonly deadLetterProducer?: Producer;
   /** Called once when the loop gave up: a programming error, a stalled handler call, or a consumer kafkajs gave up on. */
@@ -247,6 +252,11 @@ export interface RecordLoop {
 interface PartitionState {
   attempts: number;
   timer: NodeJS.Timeout | undefined;
+  /**
+   * A chunk through this offset was refused by size (a record over a topic's limit, the broker's word): records up
+   * to it are handled one per call, so only the one that cannot fit is dead-lettered.
+   */
+  oneByOneThrough: bigint | undefined;
 }
 
 /** One running handleBatch call, watched for progress. */
@@ -281,6 +291,7 @@ export async function runRecordLoop(options: RecordLoopOptions): Promise<RecordL
 class ConsumerLoop implements RecordLoop {
   private readonly consumer: Consumer;
   private readonly output: OutputMode;
+  private limits: RecordLimits;
   private readonly partitions = new Map<string, PartitionState>();
   private readonly calls = new Set<HandlerCall>();
   private readonly maxRecords: number;
@@ -313,6 +324,7 @@ class ConsumerLoop implements RecordLoop {
       ? new ExactlyOnceOutput({ kafka: options.kafka, groupId: options.groupId, ...(typeof exactlyOnce === 'object' ? exactlyOnce : {}) })
       : new AtLeastOnceOutput(options.deadLetterProducer ?? createProducer(options.kafka), options.deadLetterProducer === undefined);
     this.maxRecords = Math.max(1, options.maxRecordsPerCall ?? 500);
+    this.limits = new RecordLimits(options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.stallAfterMs = Math.max(1, options.stallAfterMs ?? 300_000);
     // A short stall limit (tests) is checked often enough to be met within a quarter of it.
@@ -325,7 +337,8 @@ class ConsumerLoop implements RecordLoop {
   }
 
   async start(): Promise<void> {
-    await this.output.start();
+    this.limits = await this.readLimits();
+    await this.output.start(this.limits);
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: this.options.fromBeginning ?? true });
     await this.consumer.run({
@@ -335,6 +348,19 @@ class ConsumerLoop implements RecordLoop {
       eachBatch: (payload) => this.eachBatch(payload),
     });
     this.options.logger.event('info', `${this.options.stage}.consuming`, { groupId: this.options.groupId, topics: this.options.topics });
+  }
+
+  /** The record limits of the topics this stage writes, as the broker has them now. */
+  private async readLimits(): Promise<RecordLimits> {
+    const configured = this.options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    const admin = this.options.kafka.admin();
+    await admin.connect();
+    try {
+      const topics = [...new Set([...(this.options.outputTopics ?? []), this.options.deadLetterTopic])];
+      return new RecordLimits(configured, await topicRecordLimits(admin, topics, configured));
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   stop(): Promise<void> {
@@ -430,7 +456,7 @@ class ConsumerLoop implements RecordLoop {
     const key = `${topic}|${partition}`;
     let state = this.partitions.get(key);
     if (!state) {
-      state = { attempts: 0, timer: undefined };
+      state = { attempts: 0, timer: undefined, oneByOneThrough: undefined };
       this.partitions.set(key, state);
     }
     return state;
@@ -442,9 +468,11 @@ class ConsumerLoop implements RecordLoop {
     const state = this.state(topic, partition);
     const messages = await this.claim(payload, state);
     if (!messages) return;
-    for (let start = 0; start < messages.length; start += this.maxRecords) {
+    for (let start = 0; start < messages.length; ) {
       if (!isRunning() || isStale() || this.stopping || this.fatal) return;
-      const chunk = messages.slice(start, start + this.maxRecords).map((message) => toRecord(topic, partition, message));
+      const size = this.chunkSize(state, messages[start]?.offset);
+      const chunk = messages.slice(start, start + size).map((message) => toRecord(topic, partition, message));
+      start += chunk.length;
       const first = chunk[0];
       const last = chunk.at(-1);
       if (!first || !last) return;
@@ -467,8 +495,9 @@ class ConsumerLoop implements RecordLoop {
       } catch (error) {
         await output.abort();
         if (call.stalled) return;
+        if (!call.lostMembership && isRecordTooLarge(error) && chunk.length > 1) return this.oneByOne(payload, state, first, last, error);
         // After a lost membership the call was aborted: whatever it threw (an AbortError too), the records come again.
-        const action = call.lostMembership ? 'retry' : classifyFailure(error);
+        const action = call.lostMembership ? 'retry' : isRecordTooLarge(error) ? 'dead-letter' : classifyFailure(error);
         if (action === 'retry') return this.retryLater(payload, state, first, error);
         if (action === 'stop') return this.stopOnBug(payload, first, error);
         const reason = describe(error);
@@ -491,6 +520,7 @@ class ConsumerLoop implements RecordLoop {
         if (!this.output.exactlyOnce) await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
       } catch (error) {
         await output.abort();
+        if (isRecordTooLarge(error) && chunk.length > 1) return this.oneByOne(payload, state, first, last, error);
         // Dead letters or the commit did not go through: the records are handled again (at least once).
         if (classifyFailure(error) === 'stop') return this.stopOnBug(payload, first, error);
         return this.retryLater(payload, state, first, error);
@@ -523,6 +553,28 @@ class ConsumerLoop implements RecordLoop {
     if (lastDone) payload.resolveOffset(lastDone.offset);
     return messages.filter((message) => BigInt(message.offset) >= committed);
   }
+  /** Records per handler call from `offset` on: one while a chunk refused by size is gone through. */
+  private chunkSize(state: PartitionState, offset: string | undefined): number {
+    if (state.oneByOneThrough === undefined || offset === undefined) return this.maxRecords;
+    if (BigInt(offset) <= state.oneByOneThrough) return 1;
+    state.oneByOneThrough = undefined;
+    return this.maxRecords;
+  }
+
+  /** A chunk refused by size: its records come again, one per call, so that only the one that cannot fit is dead-lettered. */
+  private oneByOne(payload: EachBatchPayload, state: PartitionState, first: LoopRecord, last: LoopRecord, error: unknown): void {
+    state.oneByOneThrough = BigInt(last.offset);
+    this.options.logger.event('warn', `${this.options.stage}.too-large`, {
+      topic: first.topic,
+      partition: first.partition,
+      from: first.offset,
+      through: last.offset,
+      error: describe(error),
+      note: 'handling these records one at a time to find the one that does not fit',
+    });
+    this.retryLater(payload, state, first, error);
+  }
+
   /** Registers a handler call and starts watching it: heartbeats while it shows progress, a stall when it does not. */
   private beginCall(payload: EachBatchPayload, first: LoopRecord, output: LoopOutput): HandlerCall {
     const startedAt = this.now();
@@ -602,19 +654,23 @@ class ConsumerLoop implements RecordLoop {
     chunk.forEach((record, index) => {
       const outcome = outcomes[index];
       if (outcome?.kind !== 'dead-letter') return;
-      messages.push({
+      const letter = {
+        stage: this.options.stage,
+        reason: outcome.reason,
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
         key: record.key,
-        value: encodeDeadLetter({
-          stage: this.options.stage,
-          reason: outcome.reason,
-          topic: record.topic,
-          partition: record.partition,
-          offset: record.offset,
-          key: record.key,
-          value: record.value,
-          failedAt: this.now(),
-        }),
-      });
+        value: record.value,
+        failedAt: this.now(),
+      };
+      let value = encodeDeadLetter(letter);
+      if (recordBytes({ key: record.key, value }) > sink.limit(this.options.deadLetterTopic)) {
+        // The record does not fit in a dead letter: a reference to it (topic, partition, offset) does.
+        const omitted = `${outcome.reason} [value of ${record.value?.length ?? 0} bytes left out: it is at ${record.topic}[${record.partition}]@${record.offset}]`;
+        value = encodeDeadLetter({ ...letter, reason: omitted, value: null });
+      }
+      messages.push({ key: record.key, value });
       this.options.logger.event('warn', `${this.options.stage}.dead-letter`, {
         topic: record.topic,
         partition: record.partition,

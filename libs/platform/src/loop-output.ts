@@ -1,5 +1,6 @@
 import { type Admin, type Kafka, type Producer, type Transaction } from 'kafkajs';
 import { createProducer } from './kafka';
+import { RecordLimits, DEFAULT_MAX_RECORD_BYTES } from './record-size';
 
 /** Records for one topic, as a handler produces them. */
 export interface OutputMessages {
@@ -7,9 +8,15 @@ export interface OutputMessages {
   readonly messages: readonly { readonly key: Buffer | string | null; readonly value: Buffer | null; readonly headers?: Readonly<Record<string, string>> }[];
 }
 
-/** Where a handler call's output goes: sent records are acknowledged by every in-sync replica when `send` resolves. */
+/**
+ * Where a handler call's output goes: sent records are acknowledged by every in-sync replica when `send` resolves.
+ * `send` splits what it is given into requests under each topic's limit and throws RecordTooLargeError (sending
+ * nothing) when one record is over it: handlers check their records with `limit` first to dead-letter only those.
+ */
 export interface LoopOutput {
   send(batch: readonly OutputMessages[]): Promise<void>;
+  /** The largest record `topic` takes (see record-size.ts). */
+  limit(topic: string): number;
 }
 
 /** One chunk's output and the input offset that goes with it. */
@@ -30,7 +37,8 @@ export interface ChunkOutput {
  */
 export interface OutputMode {
   readonly exactlyOnce: boolean;
-  start(): Promise<void>;
+  /** Connects; `limits` are the record limits per topic, read by the loop at start. */
+  start(limits: RecordLimits): Promise<void>;
   /**
    * Takes the partition for this instance. Returns the committed offset when it had to be read again (the records
    * before it were done by an earlier owner, whose last transaction the claim completed), undefined otherwise.
@@ -46,6 +54,7 @@ export interface OutputMode {
 export class AtLeastOnceOutput implements OutputMode {
   readonly exactlyOnce = false;
   private readonly sink: LoopOutput;
+  private limits = new RecordLimits(DEFAULT_MAX_RECORD_BYTES);
 
   constructor(
     private readonly producer: Producer,
@@ -53,12 +62,14 @@ export class AtLeastOnceOutput implements OutputMode {
   ) {
     this.sink = {
       send: async (batch) => {
-        if (batch.length > 0) await this.producer.sendBatch({ acks: -1, topicMessages: batch.map(toTopicMessages) });
+        for (const request of boundedRequests(batch, this.limits)) await this.producer.sendBatch({ acks: -1, topicMessages: request });
       },
+      limit: (topic) => this.limits.of(topic),
     };
   }
 
-  async start(): Promise<void> {
+  async start(limits: RecordLimits): Promise<void> {
+    this.limits = limits;
     if (this.owned) await this.producer.connect();
   }
 
@@ -102,10 +113,12 @@ export class ExactlyOnceOutput implements OutputMode {
   readonly exactlyOnce = true;
   private readonly producers = new Map<string, Producer>();
   private admin: Admin | undefined;
+  private limits = new RecordLimits(DEFAULT_MAX_RECORD_BYTES);
 
   constructor(private readonly options: ExactlyOnceOptions) {}
 
-  async start(): Promise<void> {
+  async start(limits: RecordLimits): Promise<void> {
+    this.limits = limits;
     this.admin = this.options.kafka.admin();
     await this.admin.connect();
   }
@@ -149,8 +162,9 @@ export class ExactlyOnceOutput implements OutputMode {
     return {
       sink: {
         send: async (batch) => {
-          if (batch.length > 0) await transaction.sendBatch({ acks: -1, topicMessages: batch.map(toTopicMessages) });
+          for (const request of boundedRequests(batch, this.limits)) await transaction.sendBatch({ acks: -1, topicMessages: request });
         },
+        limit: (topic) => this.limits.of(topic),
       },
       commit: async (nextOffset) => {
         try {
@@ -212,9 +226,16 @@ function partitionKey(topic: string, partition: number): string {
   return `${topic}|${partition}`;
 }
 
-function toTopicMessages(batch: OutputMessages): { topic: string; messages: { key: Buffer | string | null; value: Buffer | null; headers?: Record<string, string> }[] } {
-  return {
-    topic: batch.topic,
-    messages: batch.messages.map((m) => (m.headers === undefined ? { key: m.key, value: m.value } : { key: m.key, value: m.value, headers: { ...m.headers } })),
-  };
+type KafkaMessage = { key: Buffer | string | null; value: Buffer | null; headers?: Record<string, string> };
+
+/** The batch as produce requests, each under every topic's limit (checked before anything is sent). */
+function boundedRequests(batch: readonly OutputMessages[], limits: RecordLimits): { topic: string; messages: KafkaMessage[] }[][] {
+  const perTopic = batch.filter((b) => b.messages.length > 0).map((b) => ({ topic: b.topic, parts: limits.split(b.topic, b.messages) }));
+  const plain = (part: readonly OutputMessages['messages'][number][]): KafkaMessage[] =>
+    part.map((m) => (m.headers === undefined ? { key: m.key, value: m.value } : { key: m.key, value: m.value, headers: { ...m.headers } }));
+  // The usual case, every topic's records within one request: a single produce request for all of them.
+  if (perTopic.every((t) => t.parts.length === 1)) {
+    return perTopic.length === 0 ? [] : [perTopic.map((t) => ({ topic: t.topic, messages: plain(t.parts[0] ?? []) }))];
+  }
+  return perTopic.flatMap((t) => t.parts.map((part) => [{ topic: t.topic, messages: plain(part) }]));
 }

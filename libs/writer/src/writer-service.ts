@@ -127,6 +127,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       topics: [this.inputTopic],
       stage: service,
       deadLetterTopic: config.kafka.topics.deadLetter.name,
+      maxRecordBytes: config.kafka.maxRecordBytes,
       logger,
       metrics,
       // One request at a time per partition (its order is the entries' order); partitions in parallel, as many as

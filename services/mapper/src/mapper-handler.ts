@@ -1,4 +1,4 @@
-import { DONE, deadLetter, type BatchContext, type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome } from '@idsync/platform';
+import { DONE, deadLetter, recordBytes, type BatchContext, type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome } from '@idsync/platform';
 import { ABSENT_HEADER, PIPE_HEADER } from '@idsync/contracts';
 import { type OutputRecord, type RecordMapper } from './record-mapper';
 
@@ -38,6 +38,13 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
       for (const warning of result.warnings) {
         // Warnings name attributes and DNs, never password values (the core never reads those).
         logger.event('warn', 'mapper.warning', { eventId: result.eventId, ...warning });
+      }
+      const oversized = result.records.map((r) => ({ topic: r.topic, bytes: recordBytes(r) })).find((r) => r.bytes > context.output.limit(r.topic));
+      if (oversized) {
+        // The broker would refuse it however often it is tried: the event is dead-lettered alone, the others go on.
+        const limit = context.output.limit(oversized.topic);
+        outcomes.push(deadLetter(`event ${result.eventId}: its write request for ${oversized.topic} is ${oversized.bytes} bytes, over the limit of ${limit} bytes (kafka.maxRecordBytes, the topic's max.message.bytes)`));
+        continue;
       }
       // A resync's "absent at the destination" travels with the request of its pipe.
       const absent = record.headers?.[ABSENT_HEADER];

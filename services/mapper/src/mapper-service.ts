@@ -76,6 +76,8 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
       logger,
       metrics,
       exactlyOnce: true,
+      maxRecordBytes: config.kafka.maxRecordBytes,
+      outputTopics: [config.kafka.topics.adOperations.name, config.kafka.topics.dsOperations.name],
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
       handleBatch: mapperHandler({ mapper: this.mapper, metrics, logger }),
       ...(this.options.onFatal ? { onFatal: this.options.onFatal } : {}),

@@ -1,4 +1,4 @@
-import { type Kafka } from 'kafkajs';
+import { ConfigResourceTypes, type Kafka } from 'kafkajs';
 import { decodeDeadLetter } from '@idsync/contracts';
 import { DONE, deadLetter, ExactlyOnceOutput, Metrics, runRecordLoop, type LoopRecord, type RecordLoop, type RecordLoopOptions } from '@idsync/platform';
 import { uniqueSuffix } from '../support/stack';
@@ -81,6 +81,45 @@ describe('runRecordLoop exactly-once against the real Kafka', () => {
     expect(values(everything)).toHaveLength(9);
     const letters = await readAll(kafka, dlt, 1, 30_000, { settleMs: 1_000 });
     expect(letters.map((l) => decodeDeadLetter(l.value).reason)).toEqual(['cannot be mapped']);
+  });
+
+  /** A handler that produces, per record, a value of the size the record's value names (`<bytes>`). */
+  const sized = (output: string, seen: string[]): RecordLoopOptions['handleBatch'] => async (records, context) => {
+    seen.push(...records.map(text));
+    await context.output.send([{ topic: output, messages: records.map((r) => ({ key: r.key, value: Buffer.alloc(Number(text(r)), 120) })) }]);
+    return records.map(() => DONE);
+  };
+
+  it.each([
+    ['the limit the topic had at start (our own check)', 'before'],
+    ['a limit the broker lowered after the start (the broker refuses)', 'after'],
+  ])('a record over %s is dead-lettered alone, with the reason; the others are produced once', async (_what, when) => {
+    const input = await topics.create('eo-size-in');
+    const output = await topics.create('eo-size-out', 1, when === 'before' ? [{ name: 'max.message.bytes', value: '20000' }] : []);
+    const dlt = await topics.create('eo-size-dlt');
+    const groupId = `idsync-test-eo-${uniqueSuffix()}`;
+    const seen: string[] = [];
+    if (when === 'after') {
+      await start({ topics: [input], groupId, deadLetterTopic: dlt, outputTopics: [output], handleBatch: sized(output, seen) });
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: output, configEntries: [{ name: 'max.message.bytes', value: '20000' }] }] });
+      } finally {
+        await admin.disconnect();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2_000)); // the broker applies the topic's new configuration
+    }
+    await produce(kafka, input, ['100', '200', '50000', '300', '400'].map((value) => ({ key: `k-${value}`, value })));
+    if (when === 'before') await start({ topics: [input], groupId, deadLetterTopic: dlt, outputTopics: [output], handleBatch: sized(output, seen) });
+
+    const letters = await readAll(kafka, dlt, 1, 60_000, { settleMs: 1_000 });
+    expect(letters).toHaveLength(1);
+    const letter = decodeDeadLetter(letters[0]?.value ?? null);
+    expect(letter).toMatchObject({ stage: 'test-stage', topic: input, offset: '2', value: Buffer.from('50000') });
+    expect(letter.reason).toMatch(when === 'before' ? /a record of 500\d\d bytes for .* is over the limit of 19920 bytes/ : /MESSAGE_TOO_LARGE|larger than the max message size/i);
+    const produced = await readAll(kafka, output, 4, 30_000, { settleMs: 1_500 });
+    expect(produced.map((r) => r.value?.length)).toEqual([100, 200, 300, 400]);
   });
 
   it('an earlier owner of the partition is fenced: its open transaction is aborted and its commit refused, the new owner does the records once', async () => {

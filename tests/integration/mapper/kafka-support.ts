@@ -15,12 +15,12 @@ export class TestTopics {
   private readonly created: string[] = [];
   constructor(private readonly kafka: Kafka) {}
 
-  async create(prefix: string, partitions = 1): Promise<string> {
+  async create(prefix: string, partitions = 1, configEntries: { name: string; value: string }[] = []): Promise<string> {
     const topic = `idsync.test.${prefix}.${uniqueSuffix()}`;
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries }] });
     } finally {
       await admin.disconnect();
     }
