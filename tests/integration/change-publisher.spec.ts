@@ -1,4 +1,4 @@
-import { decodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
+import { decodeDeadLetter, decodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
 import { ChangePublisher, createKafka } from '@idsync/platform';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from './support/stack';
 
@@ -78,5 +78,92 @@ describe('ChangePublisher: events and detector position in one Kafka transaction
     expect((await replacement.readCheckpoint())?.position).toBe('10');
     await old.disconnect().catch(() => undefined);
     await replacement.disconnect();
+  });
+});
+
+/**
+ * A detector's batch (a DirSync page, a run of change numbers) against the broker's size limits: requests split under
+ * the events topic's max.message.bytes, an event that cannot fit dead-lettered with a reference, a big batch in
+ * several transactions with the checkpoint in the last.
+ */
+describe('ChangePublisher: batches under the broker size limits', () => {
+  const config = stackConfig();
+  const kafka = createKafka(config.kafka, 'idsync-test');
+  const suffix = uniqueSuffix();
+  const options = {
+    detector: 'ad-detector',
+    source: `size-${suffix}`,
+    eventsTopic: `idsync.test.size-events.${suffix}`,
+    checkpointTopic: `idsync.test.size-checkpoints.${suffix}`,
+    deadLetterTopic: `idsync.test.size-dlt.${suffix}`,
+  };
+  const LIMIT = 50_000;
+
+  /** An event whose description is `bytes` long. */
+  const sizedEvent = (n: number, bytes: number): EntryChangeEvent => ({
+    eventId: `page:${n}`,
+    source: { system: 'active-directory', directory: 'ad', server: 'dc1', position: { kind: 'dirsync', cookieDigest: 'c', index: n } },
+    entryId: { kind: 'objectGUID', value: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}` },
+    op: 'modify',
+    dn: `CN=User ${n},OU=Corp,DC=example,DC=test`,
+    previousDn: null,
+    objectClasses: [],
+    attributes: [{ name: 'description', op: 'replace', values: ['x'.repeat(bytes)] }],
+    initiator: null,
+    changeTime: null,
+    detectedAt: 1_700_000_000_000,
+  });
+
+  async function readTopic(topic: string, count: number): Promise<{ key: string; value: Buffer | null }[]> {
+    const consumer = kafka.consumer({ groupId: `idsync-test-${uniqueSuffix()}`, readUncommitted: false });
+    const seen: { key: string; value: Buffer | null }[] = [];
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => void seen.push({ key: message.key?.toString() ?? '', value: message.value }) });
+      const deadline = Date.now() + 30_000;
+      while (seen.length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // anything beyond `count` would show now
+    } finally {
+      await consumer.disconnect();
+    }
+    return seen;
+  }
+
+  beforeAll(async () => {
+    const { host, port } = hostPort(config.kafka.brokers[0] ?? '');
+    await requireServer('Kafka', host, port);
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: options.eventsTopic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(LIMIT) }] },
+        { topic: options.checkpointTopic, numPartitions: 1 },
+        { topic: options.deadLetterTopic, numPartitions: 1 },
+      ],
+    });
+    await admin.disconnect();
+  });
+
+  it('publishes a page far over the topic limit in requests under it, and dead-letters only the event that cannot fit, by reference', async () => {
+    const publisher = new ChangePublisher(kafka, { ...options, maxTransactionBytes: 200_000 });
+    await publisher.connect();
+    try {
+      // 60 events of ~10 KB (600 KB: twelve times the limit, three transactions) and one of 80 KB.
+      const page = Array.from({ length: 60 }, (_, i) => sizedEvent(i, 10_000));
+      page.splice(30, 0, sizedEvent(999, 80_000));
+      await publisher.publish(page, { position: 'cookie-after-page', server: 'dc1' });
+      expect(await publisher.readCheckpoint()).toEqual({ position: 'cookie-after-page', server: 'dc1' });
+    } finally {
+      await publisher.disconnect();
+    }
+    const published = (await readTopic(options.eventsTopic, 60)).map((r) => decodeEntryChange(r.value).eventId);
+    expect(published).toEqual(Array.from({ length: 60 }, (_, i) => `page:${i}`));
+    const letters = (await readTopic(options.deadLetterTopic, 1)).map((r) => decodeDeadLetter(r.value));
+    expect(letters).toEqual([
+      expect.objectContaining({ stage: 'ad-detector', topic: options.eventsTopic, value: null, key: Buffer.from(sizedEvent(999, 1).entryId.value) }),
+    ]);
+    expect(letters[0]?.reason).toMatch(/^event page:999 \(modify of CN=User 999,OU=Corp,DC=example,DC=test, entry \S+\) is 8\d{4} bytes, over the limit of 49920 bytes/);
   });
 });

@@ -1,6 +1,7 @@
 import { type Admin, type Kafka, type Producer } from 'kafkajs';
-import { encodeEntryChange, entryKey, type EntryChangeEvent } from '@idsync/contracts';
+import { encodeDeadLetter, encodeEntryChange, entryKey, type EntryChangeEvent } from '@idsync/contracts';
 import { createProducer } from './kafka';
+import { DEFAULT_MAX_RECORD_BYTES, RecordLimits, recordBytes, RecordTooLargeError, splitByBytes, topicRecordLimits } from './record-size';
 
 export interface ChangePublisherOptions {
   /** `ad-detector` or `ds-detector`. */
@@ -9,6 +10,21 @@ export interface ChangePublisherOptions {
   readonly source: string;
   readonly eventsTopic: string;
   readonly checkpointTopic: string;
+  /**
+   * Where an event too large for the events topic goes, as a dead letter with a reference (event id, entry, DN, size)
+   * instead of its value. Without it, such an event stops the detector (RecordTooLargeError).
+   */
+  readonly deadLetterTopic?: string;
+  /** kafka.maxRecordBytes; a topic whose max.message.bytes is smaller wins (read at connect). */
+  readonly maxRecordBytes?: number;
+  /**
+   * Largest sum of event bytes in one transaction (default 16 MiB). A bigger batch (a large DirSync page) is published
+   * in several transactions, the checkpoint with the last one: a crash in between publishes the batch's first part
+   * again (same event ids), never skips it.
+   */
+  readonly maxTransactionBytes?: number;
+  /** Clock for dead letters' failedAt. */
+  readonly now?: () => number;
 }
 
 /** The last committed position of a detector, as its value type formatted it, and the server it came from. */
@@ -21,6 +37,9 @@ export interface StoredCheckpoint {
    */
   readonly anchor?: string;
 }
+
+/** Default maxTransactionBytes: a DirSync page of 1,000 large entries fits; a page of 100,000-member groups does not. */
+const DEFAULT_MAX_TRANSACTION_BYTES = 16 * 1024 * 1024;
 
 /** Kafka's default offset.metadata.max.bytes is 4096; the JSON wrapper needs a little room. */
 const MAX_POSITION_LENGTH = 3_900;
@@ -42,11 +61,14 @@ export class CheckpointTooLargeError extends Error {
 export class ChangePublisher {
   private producer: Producer | undefined;
   private admin: Admin | undefined;
+  private limits: RecordLimits;
 
   constructor(
     private readonly kafka: Kafka,
     private readonly options: ChangePublisherOptions,
-  ) {}
+  ) {
+    this.limits = new RecordLimits(options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
+  }
 
   /** Consumer group whose committed offset metadata holds the position. */
   get checkpointGroup(): string {
@@ -61,6 +83,9 @@ export class ChangePublisher {
   async connect(): Promise<void> {
     this.admin = this.kafka.admin();
     await this.admin.connect();
+    const { eventsTopic, deadLetterTopic } = this.options;
+    const configured = this.options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    this.limits = new RecordLimits(configured, await topicRecordLimits(this.admin, deadLetterTopic ? [eventsTopic, deadLetterTopic] : [eventsTopic], configured));
     this.producer = createProducer(this.kafka, { transactionalId: `idsync.${this.options.detector}.${this.options.source}` });
     await this.producer.connect();
     // kafkajs registers the transactional id lazily, at the first transaction: do it now, so connecting fences.
@@ -72,30 +97,67 @@ export class ChangePublisher {
     return fetchStoredCheckpoint(this.requireAdmin(), this.checkpointGroup, this.options.checkpointTopic);
   }
 
-  /** Events (keyed by stable entry id) and the position after them, atomically. An empty batch moves the position only. */
+  /**
+   * Events (keyed by stable entry id) and the position after them, atomically. An empty batch moves the position only.
+   * Requests stay under the topics' record limits; an event over the limit is dead-lettered with a reference (see
+   * deadLetterTopic); a batch over maxTransactionBytes goes in several transactions (see there).
+   */
   async publish(events: readonly EntryChangeEvent[], checkpoint: StoredCheckpoint): Promise<void> {
     if (checkpoint.position.length > MAX_POSITION_LENGTH) throw new CheckpointTooLargeError(checkpoint.position.length);
     const producer = this.requireProducer();
-    const value = JSON.stringify(checkpoint);
-    const transaction = await producer.transaction();
-    try {
-      if (events.length > 0) {
-        await transaction.send({
-          topic: this.options.eventsTopic,
-          acks: -1,
-          messages: events.map((event) => ({ key: entryKey(event.entryId), value: encodeEntryChange(event) })),
-        });
+    const { eventsTopic, checkpointTopic, deadLetterTopic } = this.options;
+    const limit = this.limits.of(eventsTopic);
+    const fitting: { key: string; value: Buffer }[] = [];
+    const letters: { key: string; value: Buffer }[] = [];
+    for (const event of events) {
+      const message = { key: entryKey(event.entryId), value: encodeEntryChange(event) };
+      const bytes = recordBytes(message);
+      if (bytes <= limit) {
+        fitting.push(message);
+        continue;
       }
-      await transaction.send({ topic: this.options.checkpointTopic, acks: -1, messages: [{ key: this.checkpointKey, value }] });
-      await transaction.sendOffsets({
-        consumerGroupId: this.checkpointGroup,
-        topics: [{ topic: this.options.checkpointTopic, partitions: [{ partition: 0, offset: '0', metadata: value } as never] }],
-      });
-      await transaction.commit();
-    } catch (error) {
-      await transaction.abort().catch(() => undefined);
-      throw error;
+      if (deadLetterTopic === undefined) throw new RecordTooLargeError(eventsTopic, bytes, limit);
+      letters.push({ key: message.key, value: this.tooLargeLetter(event, message.key, bytes, limit) });
     }
+    const value = JSON.stringify(checkpoint);
+    const parts = fitting.length === 0 ? [[]] : splitByBytes(fitting, this.options.maxTransactionBytes ?? DEFAULT_MAX_TRANSACTION_BYTES);
+    for (const [index, part] of parts.entries()) {
+      const last = index === parts.length - 1;
+      const transaction = await producer.transaction();
+      try {
+        for (const request of part.length === 0 ? [] : this.limits.split(eventsTopic, part)) {
+          await transaction.send({ topic: eventsTopic, acks: -1, messages: request });
+        }
+        if (last) {
+          if (letters.length > 0 && deadLetterTopic !== undefined) await transaction.send({ topic: deadLetterTopic, acks: -1, messages: letters });
+          await transaction.send({ topic: checkpointTopic, acks: -1, messages: [{ key: this.checkpointKey, value }] });
+          await transaction.sendOffsets({
+            consumerGroupId: this.checkpointGroup,
+            topics: [{ topic: checkpointTopic, partitions: [{ partition: 0, offset: '0', metadata: value } as never] }],
+          });
+        }
+        await transaction.commit();
+      } catch (error) {
+        await transaction.abort().catch(() => undefined);
+        throw error;
+      }
+    }
+  }
+
+  /** A dead letter naming an event that cannot be published (no value: it would not fit either). */
+  private tooLargeLetter(event: EntryChangeEvent, key: string, bytes: number, limit: number): Buffer {
+    return encodeDeadLetter({
+      stage: this.options.detector,
+      reason:
+        `event ${event.eventId} (${event.op} of ${event.dn}, entry ${event.entryId.value}) is ${bytes} bytes, over the limit of ${limit} bytes ` +
+        `for ${this.options.eventsTopic} (kafka.maxRecordBytes, the topic's max.message.bytes): not published; raise the limits, then resync the entry`,
+      topic: this.options.eventsTopic,
+      partition: -1,
+      offset: '-1',
+      key: Buffer.from(key),
+      value: null,
+      failedAt: (this.options.now ?? Date.now)(),
+    });
   }
 
   async disconnect(): Promise<void> {

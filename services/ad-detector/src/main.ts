@@ -54,6 +54,8 @@ void runService('ad-detector', ({ config, logger }) => {
     kafka,
     eventsTopic: config.kafka.topics.adChanges.name,
     checkpointTopic: config.kafka.topics.checkpoints.name,
+    deadLetterTopic: config.kafka.topics.deadLetter.name,
+    maxRecordBytes: config.kafka.maxRecordBytes,
     includeBaseDns: block.includeBaseDns,
     includeObjectClasses: block.includeObjectClasses,
     pollIntervalMs: block.pollIntervalMs,

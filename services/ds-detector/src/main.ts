@@ -19,6 +19,8 @@ void runService('ds-detector', ({ config, logger }) => {
     kafka,
     eventsTopic: config.kafka.topics.dsChanges.name,
     checkpointTopic: config.kafka.topics.checkpoints.name,
+    deadLetterTopic: config.kafka.topics.deadLetter.name,
+    maxRecordBytes: config.kafka.maxRecordBytes,
     pollIntervalMs: settings.pollIntervalMs,
     batchSize: settings.batchSize,
     includeBaseDns: settings.includeBaseDns,

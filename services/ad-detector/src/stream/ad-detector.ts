@@ -35,6 +35,10 @@ export interface AdDetectorOptions {
   readonly kafka: Kafka;
   readonly eventsTopic: string;
   readonly checkpointTopic: string;
+  /** Where an event too large to publish goes, as a dead letter with a reference (ChangePublisherOptions). */
+  readonly deadLetterTopic?: string;
+  /** kafka.maxRecordBytes. */
+  readonly maxRecordBytes?: number;
   /** Default: the directory's baseDn. */
   readonly includeBaseDns?: readonly string[];
   readonly includeObjectClasses?: readonly string[];
@@ -113,6 +117,8 @@ export class AdDetector {
         source: this.options.directoryName,
         eventsTopic: this.options.eventsTopic,
         checkpointTopic: this.options.checkpointTopic,
+        ...(this.options.deadLetterTopic === undefined ? {} : { deadLetterTopic: this.options.deadLetterTopic }),
+        ...(this.options.maxRecordBytes === undefined ? {} : { maxRecordBytes: this.options.maxRecordBytes }),
       })
     );
   }

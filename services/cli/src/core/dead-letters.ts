@@ -15,7 +15,7 @@ import { displayValues } from './display-values';
  */
 
 /** Stages that dead-letter records (the consumer loop's `stage`): the mapper and the two writers. */
-export const STAGES = ['mapper', 'ad-writer', 'ds-writer'] as const;
+export const STAGES = ['ad-detector', 'ds-detector', 'mapper', 'ad-writer', 'ds-writer'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export function isStage(name: string): name is Stage {

@@ -39,6 +39,10 @@ export interface DsDetectorOptions {
   readonly kafka: Kafka;
   readonly eventsTopic: string;
   readonly checkpointTopic: string;
+  /** Where an event too large to publish goes, as a dead letter with a reference (ChangePublisherOptions). */
+  readonly deadLetterTopic?: string;
+  /** kafka.maxRecordBytes. */
+  readonly maxRecordBytes?: number;
   /** Checkpoint identity (consumer group idsync.checkpoint.<detector>.<checkpointSource>); default: directoryName. */
   readonly checkpointSource?: string;
   readonly detectorName?: string;
@@ -288,6 +292,8 @@ export class DsDetector {
       source: this.options.checkpointSource ?? this.options.directoryName,
       eventsTopic: this.options.eventsTopic,
       checkpointTopic: this.options.checkpointTopic,
+      ...(this.options.deadLetterTopic === undefined ? {} : { deadLetterTopic: this.options.deadLetterTopic }),
+      ...(this.options.maxRecordBytes === undefined ? {} : { maxRecordBytes: this.options.maxRecordBytes }),
     });
     await this.publisher.connect();
     const stored = await this.publisher.readCheckpoint();
