@@ -3,7 +3,7 @@ import { stackConfig, uniqueSuffix, requireStackServers } from '../../integratio
 import { Scenario } from '../../integration/support/scenario';
 import { canonicalGuid, type EntryLink } from '@idsync/contracts';
 import { type Entry, Side } from '../../integration/e2e/directories';
-import { eventually, Pipeline, sleep } from '../../integration/e2e/pipeline';
+import { eventually, Pipeline, type ReplicaName, sleep } from '../../integration/e2e/pipeline';
 import { compareTrees, describeDifference } from './compare';
 
 /**
@@ -153,8 +153,8 @@ export class FaultRun {
   }
 
   /** A service's /health answer (readiness). */
-  async health(name: 'ds-writer' | 'ad-writer' | 'mapper'): Promise<{ status?: string; info?: Record<string, unknown>; error?: Record<string, unknown> }> {
-    const response = await fetch(`http://127.0.0.1:${this.live.ports[name]}/health`, { signal: AbortSignal.timeout(10_000) });
+  async health(name: 'ds-writer' | 'ad-writer' | 'mapper' | ReplicaName): Promise<{ status?: string; info?: Record<string, unknown>; error?: Record<string, unknown> }> {
+    const response = await fetch(`http://127.0.0.1:${this.live.port(name)}/health`, { signal: AbortSignal.timeout(10_000) });
     return (await response.json()) as { status?: string; info?: Record<string, unknown>; error?: Record<string, unknown> };
   }
 }

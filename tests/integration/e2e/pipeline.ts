@@ -20,6 +20,11 @@ export type ServiceName = (typeof SERVICES)[number];
 /** The sixth process, started only on request (it runs samba-tool as root beside the local Samba DC). */
 export const PASSWORD_AGENT = 'password-agent' as const;
 export type ProcessName = ServiceName | typeof PASSWORD_AGENT;
+/** The stages that scale out (one consumer group per stage); a second replica of the mapper is `mapper#2`. */
+export type ScalableService = 'mapper' | 'ad-writer' | 'ds-writer';
+export type ReplicaName = `${ScalableService}#${number}`;
+/** A process of the run: a service (its first replica), the password agent, or a further replica. */
+export type RunningName = ProcessName | ReplicaName;
 
 export interface PipelineOptions {
   /** Also start services/password-agent, with its own samba-tool cache under the run's directory. */
@@ -96,7 +101,9 @@ export function isolatedConfig(
 }
 
 export class Pipeline {
-  private readonly running = new Map<ProcessName, Running>();
+  private readonly running = new Map<RunningName, Running>();
+  /** Further replicas, each with its own configuration file (the same but for its HTTP port). */
+  private readonly replicas = new Map<ReplicaName, { port: number; configFile: string }>();
   private readonly env: NodeJS.ProcessEnv;
   private starts = 0;
 
@@ -140,17 +147,51 @@ export class Pipeline {
     return pipeline;
   }
 
-  private spawn(name: ProcessName): void {
+  private spawn(name: RunningName): void {
     this.starts += 1;
     const log = openSync(join(this.dir, `${name}.log`), 'a');
-    const child = spawn(process.execPath, [join(ROOT, 'services', name, 'dist', 'main.js')], { env: this.env, stdio: ['ignore', log, log] });
+    const service = name.split('#')[0] as ProcessName;
+    const replica = this.replicas.get(name as ReplicaName);
+    const env = replica ? { ...this.env, IDSYNC_CONFIG: replica.configFile } : this.env;
+    const child = spawn(process.execPath, [join(ROOT, 'services', service, 'dist', 'main.js')], { env, stdio: ['ignore', log, log] });
     closeSync(log);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     this.running.set(name, { process: child, exited });
   }
 
   /** Ready: /health answers ok (every probe up) and a detector's stream has its starting position. */
-  async waitReady(name: ProcessName, timeoutMs = 90_000): Promise<void> {
+  /** The HTTP port (health, metrics) of a process of the run. */
+  port(name: RunningName): number | undefined {
+    return this.replicas.get(name as ReplicaName)?.port ?? this.ports[name as ProcessName];
+  }
+
+  /**
+   * Starts one more replica of a stage (same consumer group, its own HTTP port) and waits until it is ready; in
+   * Kubernetes terms, scaling the deployment up by one.
+   */
+  async addReplica(service: ScalableService, timeoutMs = 90_000): Promise<ReplicaName> {
+    let n = 2;
+    while (this.replicas.has(`${service}#${n}`)) n++;
+    const name: ReplicaName = `${service}#${n}`;
+    const port = await freePort();
+    const doc = parse(readFileSync(this.configFile, 'utf8')) as { services: Record<string, { httpPort?: number }> };
+    const block = doc.services[service];
+    if (!block) throw new Error(`the configuration has no services.${service} block`);
+    block.httpPort = port;
+    const configFile = join(this.dir, `config-${service}-${n}.yaml`);
+    writeFileSync(configFile, stringify(doc));
+    this.replicas.set(name, { port, configFile });
+    this.spawn(name);
+    await this.waitReady(name, timeoutMs);
+    return name;
+  }
+
+  /** Every process of the run: the services, the agent when started, and further replicas. */
+  private get names(): RunningName[] {
+    return [...this.processes, ...this.replicas.keys()];
+  }
+
+  async waitReady(name: RunningName, timeoutMs = 90_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last = 'no answer';
     while (Date.now() < deadline) {
@@ -159,7 +200,7 @@ export class Pipeline {
         throw new Error(`${name} exited with status ${running.process.exitCode} while starting`);
       }
       try {
-        const response = await fetch(`http://127.0.0.1:${this.ports[name]}/health`, { signal: AbortSignal.timeout(5_000) });
+        const response = await fetch(`http://127.0.0.1:${this.port(name)}/health`, { signal: AbortSignal.timeout(5_000) });
         const body = (await response.json()) as { status?: string; info?: Record<string, { state?: string }> };
         last = JSON.stringify(body);
         const state = body.info?.['dirsync']?.state ?? body.info?.['detector']?.state;
@@ -174,7 +215,7 @@ export class Pipeline {
   }
 
   /** SIGKILL: no shutdown hook runs, nothing is committed on the way out. */
-  async kill(name: ProcessName): Promise<void> {
+  async kill(name: RunningName): Promise<void> {
     const running = this.running.get(name);
     if (!running) return;
     running.process.kill('SIGKILL');
@@ -183,20 +224,20 @@ export class Pipeline {
   }
 
   /** Starts a service that is not running and waits until it is ready. */
-  async startService(name: ProcessName, timeoutMs = 90_000): Promise<void> {
+  async startService(name: RunningName, timeoutMs = 90_000): Promise<void> {
     if (this.running.has(name)) throw new Error(`${name} is already running`);
     this.spawn(name);
     await this.waitReady(name, timeoutMs);
   }
 
   /** Starts a service that is not running, without waiting for it (a fault test kills it while it starts). */
-  launch(name: ProcessName): void {
+  launch(name: RunningName): void {
     if (this.running.has(name)) throw new Error(`${name} is already running`);
     this.spawn(name);
   }
 
   /** Graceful stop of one service (SIGTERM: it finishes its batch and commits). */
-  async stopService(name: ProcessName): Promise<void> {
+  async stopService(name: RunningName): Promise<void> {
     const running = this.running.get(name);
     if (!running) return;
     if (running.process.exitCode === null) running.process.kill('SIGTERM');
@@ -207,28 +248,28 @@ export class Pipeline {
   }
 
   /** The process id of a running service (fault tests count its sockets). */
-  pid(name: ProcessName): number | undefined {
+  pid(name: RunningName): number | undefined {
     return this.running.get(name)?.process.pid;
   }
 
-  isRunning(name: ProcessName): boolean {
+  isRunning(name: RunningName): boolean {
     const running = this.running.get(name);
     return running !== undefined && running.process.exitCode === null;
   }
 
-  async restart(name: ProcessName, timeoutMs = 90_000): Promise<void> {
+  async restart(name: RunningName, timeoutMs = 90_000): Promise<void> {
     await this.kill(name);
     this.spawn(name);
     await this.waitReady(name, timeoutMs);
   }
 
-  async metrics(name: ProcessName): Promise<string> {
-    const response = await fetch(`http://127.0.0.1:${this.ports[name]}/metrics`, { signal: AbortSignal.timeout(5_000) });
+  async metrics(name: RunningName): Promise<string> {
+    const response = await fetch(`http://127.0.0.1:${this.port(name)}/metrics`, { signal: AbortSignal.timeout(5_000) });
     return response.text();
   }
 
   /** Sum of a counter's samples whose labels contain every given label. */
-  async counter(name: ProcessName, metric: string, labels: Record<string, string> = {}): Promise<number> {
+  async counter(name: RunningName, metric: string, labels: Record<string, string> = {}): Promise<number> {
     const text = await this.metrics(name);
     let sum = 0;
     for (const line of text.split('\n')) {
@@ -414,8 +455,8 @@ export class Pipeline {
   }
 
   /** Everything each process wrote to its stdout/stderr so far. */
-  logs(): { name: ProcessName; text: string }[] {
-    return this.processes.map((name) => {
+  logs(): { name: RunningName; text: string }[] {
+    return this.names.map((name) => {
       const file = join(this.dir, `${name}.log`);
       return { name, text: existsSync(file) ? readFileSync(file, 'utf8') : '' };
     });
@@ -433,7 +474,7 @@ export class Pipeline {
 
   /** The last lines of every service's output, for a failed test. */
   tails(lines = 40): string {
-    return this.processes.map((name) => {
+    return this.names.map((name) => {
       const file = join(this.dir, `${name}.log`);
       const text = existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no output)';
       return `----- ${name} (${file}) -----\n${text}`;
