@@ -3,7 +3,7 @@ import { stackConfig, uniqueSuffix, requireStackServers } from '../../integratio
 import { Scenario } from '../../integration/support/scenario';
 import { canonicalGuid, type EntryLink } from '@idsync/contracts';
 import { type Entry, Side } from '../../integration/e2e/directories';
-import { eventually, Pipeline, type ReplicaName, sleep } from '../../integration/e2e/pipeline';
+import { eventually, Pipeline, type PipelineOptions, type ReplicaName, sleep } from '../../integration/e2e/pipeline';
 import { compareTrees, describeDifference } from './compare';
 
 /**
@@ -26,10 +26,14 @@ export class FaultRun {
   /** Closed (undefined) while the directory is down; `openDirectory()` opens it again. */
   ds: Side | undefined;
 
-  /** `tag`: two letters naming the case in entry names; `restore`: undoes the fault if a step failed half-way. */
+  /**
+   * `tag`: two letters naming the case in entry names; `restore`: undoes the fault if a step failed half-way;
+   * `prepare`: runs before the services start and may give them options (a proxy in front of a server).
+   */
   constructor(
     tag: string,
     private readonly restore: () => Promise<void>,
+    prepare?: () => Promise<PipelineOptions>,
   ) {
     this.adCorp = `OU=Corp,${this.config.directories['ad']?.baseDn ?? ''}`;
     this.dsCorp = `ou=Corp,${this.config.directories['ds']?.baseDn ?? ''}`;
@@ -40,7 +44,7 @@ export class FaultRun {
       await requireStackServers(this.config);
       this.ad = await Side.open(this.config, 'ad');
       this.ds = await Side.open(this.config, 'ds');
-      this.pipeline = await Pipeline.start(this.suffix);
+      this.pipeline = await Pipeline.start(this.suffix, 90_000, (await prepare?.()) ?? {});
     }, 180_000);
     afterAll(async () => {
       await this.restore().catch(() => undefined);

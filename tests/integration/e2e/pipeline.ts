@@ -31,6 +31,8 @@ export interface PipelineOptions {
   readonly passwordAgent?: boolean;
   /** Start only these services now (the others can be started later with startService). Default: all five. */
   readonly only?: readonly ServiceName[];
+  /** Environment for the services on top of the stack's (e.g. DS_URL through a fault test's proxy). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -115,8 +117,9 @@ export class Pipeline {
     readonly processes: readonly ProcessName[],
     readonly topics: Readonly<Record<string, string>>,
     readonly clientId: string,
+    env: Readonly<Record<string, string>> = {},
   ) {
-    this.env = { ...process.env, ...stackEnv(), IDSYNC_CONFIG: configFile };
+    this.env = { ...process.env, ...stackEnv(), ...env, IDSYNC_CONFIG: configFile };
   }
 
   /**
@@ -135,7 +138,7 @@ export class Pipeline {
     if (options.passwordAgent && !/^\s{2}password-agent:/m.test(yaml)) throw new Error('config/demo.yaml has no services.password-agent block');
     const configFile = join(dir, 'config.yaml');
     writeFileSync(configFile, yaml);
-    const pipeline = new Pipeline(suffix, dir, configFile, ports, processes, topics, clientId);
+    const pipeline = new Pipeline(suffix, dir, configFile, ports, processes, topics, clientId, options.env);
     try {
       const first = processes.filter((name) => name === PASSWORD_AGENT || options.only === undefined || options.only.includes(name));
       for (const name of first) pipeline.spawn(name);
