@@ -3,6 +3,7 @@ import { encodeDeadLetter } from '@idsync/contracts';
 import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import { createProducer } from './kafka';
 import { type JsonLogger } from './logger';
+import { classifyKafkaFailure } from './kafka-errors';
 import { DEFAULT_MAX_RECORD_BYTES, isRecordTooLarge, recordBytes, RecordLimits, topicRecordLimits } from './record-size';
 import { AtLeastOnceOutput, ExactlyOnceOutput, type ChunkOutput, type LoopOutput, type OutputMode } from './loop-output';
 import { handlerStalled, type LoopAssignment, type LoopState, type LoopStatus, TERMINAL_LOOP_STATES } from './loop-health';
@@ -87,6 +88,8 @@ export type FailureAction = (typeof FAILURE_ACTIONS)[number];
  * The classification table, in order (first row that applies wins):
  * | error                                   | action        | why                                                  |
  * | --------------------------------------- | ------------- | ---------------------------------------------------- |
+ * | Kafka refusal: authorization            | stop          | the product's Kafka table (kafka-errors.ts)          |
+ * | Kafka refusal: record too large         | dead-letter   | (the loop first narrows the chunk to that record)    |
  * | kafkajs error (KafkaJSError and below)  | retry         | infrastructure: a broker, leader or coordinator away |
  * | `retriable: true`                       | retry         | the error says a retry can help                      |
  * | `retriable: false`                      | dead-letter   | the record itself cannot be handled                  |
@@ -96,6 +99,8 @@ export type FailureAction = (typeof FAILURE_ACTIONS)[number];
  * is still a Kafka outage, which a later attempt survives, so Kafka errors are retried however they are marked.
  */
 export function classifyFailure(error: unknown): FailureAction {
+  const kafka = classifyKafkaFailure(error);
+  if (kafka) return kafka.action === 'fenced' ? 'retry' : kafka.action;
   if (error instanceof KafkaJSError) return 'retry';
   if (typeof error === 'object' && error !== null && 'retriable' in error && typeof error.retriable === 'boolean') {
     return error.retriable ? 'retry' : 'dead-letter';

@@ -14,5 +14,6 @@ export { classifyFailure, deadLetter, DONE, FAILURE_ACTIONS, isMembershipLost, M
 export { consumerLoopProbes, DEFAULT_LOOP_JUDGE, handlerStalled, judgeLoop, LOOP_STATES, loopDetails, TERMINAL_LOOP_STATES, type ConsumerLoopProbeOptions, type LoopAssignment, type LoopJudgeOptions, type LoopState, type LoopStatus, type LoopVerdict } from './loop-health';
 export { AtLeastOnceOutput, ExactlyOnceOutput, PartitionNotClaimedError, type ChunkOutput, type ExactlyOnceOptions, type LoopOutput, type OutputMessages, type OutputMode } from './loop-output';
 export { BROKER_SIZE_ERRORS, DEFAULT_MAX_RECORD_BYTES, isRecordTooLarge, recordBytes, RecordLimits, recordLimit, RecordTooLargeError, splitByBytes, topicRecordLimits, type SizedMessage } from './record-size';
+export { classifyKafkaFailure, isKafkaError, isProducerFenced, type KafkaAction, type KafkaVerdict } from './kafka-errors';
 export { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 export { classifyLdapFailure, classifyLdapResult, type Exhausted, type FailureVerdict, LDAP_ACTIONS, LDAP_OPERATIONS, LDAP_RESULT_RULES, LDAP_WRITE_OPERATIONS, type LdapAction, type LdapOperation, type LdapResultRule, type LdapServerKind, type LdapVerdict, NETWORK_ERROR_CODES } from './ldap-results';

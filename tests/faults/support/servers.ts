@@ -34,3 +34,10 @@ export async function socketsTo(pid: number, port: number): Promise<number> {
   const { stdout } = await run('ss', ['-Htanp', 'dport', '=', `:${port}`]);
   return stdout.split('\n').filter((line) => line.includes(`pid=${pid},`)).length;
 }
+
+const KAFKA_PIDFILE = '/var/lib/idsync-stack/kafka/kafka.pid';
+
+/** Kills the Kafka broker (SIGKILL: no controlled shutdown, logs recovered at the next start) and waits until it is gone. */
+export async function killKafka(): Promise<void> {
+  await run('bash', ['-c', `pid="$(cat ${KAFKA_PIDFILE})"; kill -9 "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done`], { timeout: 30_000 });
+}

@@ -60,21 +60,5 @@ export function describeError(error: unknown): string {
   return String(error);
 }
 
-/** Names kafkajs gives a producer that another one with the same transactional id took over (see isProducerFenced). */
-const FENCED = new Set(['ProducerFencedError', 'INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
-
-/**
- * Whether a publish failed because another producer took over the detector's transactional id: `idsync
- * set-startpoint` wrote a new position, or a second instance runs for the same source (or the broker expired the
- * transaction). kafkajs 2.2.4 against Kafka 4 raises KafkaJSProtocolError type INVALID_PRODUCER_EPOCH (47);
- * PRODUCER_FENCED (90) is unknown to it and would come as KAFKAJS_UNKNOWN_ERROR_CODE. The committed checkpoint is
- * intact: reconnect and resume from it.
- */
-export function isProducerFenced(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) {
-    const { type } = e as Error & { type?: unknown };
-    if (FENCED.has(e.name) || (typeof type === 'string' && FENCED.has(type))) return true;
-    if (type === 'KAFKAJS_UNKNOWN_ERROR_CODE' && /\bcode 90$/.test(e.message)) return true;
-  }
-  return false;
-}
+/** Whether another producer took over the detector's transactional id: the product's Kafka table (@idsync/platform). */
+export { isProducerFenced } from '@idsync/platform';

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Kafka } from 'kafkajs';
 import { type DirectoryConfig } from '@idsync/config';
 import { type EntryChangeEvent } from '@idsync/contracts';
-import { backoffDelay, ChangePublisher, Metrics, type JsonLogger, type StoredCheckpoint } from '@idsync/platform';
+import { backoffDelay, ChangePublisher, classifyKafkaFailure, isKafkaError, Metrics, type JsonLogger, type StoredCheckpoint } from '@idsync/platform';
 import { DcIdentity, DirSyncCookie } from '../core/dirsync-cookie';
 import { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, describeError, isProducerFenced } from '../core/errors';
 import { classifyLdapError } from '../core/ldap-errors';
@@ -366,18 +366,19 @@ export class AdDetector {
 /** An unknown failure, retried only a limited number of times in a row. */
 function isLimited(error: unknown): boolean {
   if (error instanceof DirectoryError) return error.limited;
-  if (error instanceof AdDetectorError || isProducerFenced(error)) return false;
-  const name = (error as { name?: unknown } | null)?.name;
-  if (typeof name === 'string' && name.startsWith('KafkaJS')) return false;
+  if (error instanceof AdDetectorError || isKafkaError(error)) return false;
   return classifyLdapError(error).limited === true;
 }
 
-/** Our errors and openLdapSession's say; kafkajs errors carry `retriable`; anything else goes through the LDAP table. */
+/**
+ * Our errors and openLdapSession's say; Kafka errors go through the product's Kafka table (an outage retries, even
+ * when kafkajs gave up on it); anything else through the LDAP table.
+ */
 function isRetriable(error: unknown): boolean {
   if (error instanceof AdDetectorError) return error.retriable;
+  const kafka = classifyKafkaFailure(error);
+  if (kafka) return kafka.action === 'retry' || kafka.action === 'fenced';
   const flag = (error as { retriable?: unknown } | null)?.retriable;
   if (typeof flag === 'boolean') return flag;
-  const name = (error as { name?: unknown } | null)?.name;
-  if (typeof name === 'string' && name.startsWith('KafkaJS')) return name !== 'KafkaJSNonRetriableError';
   return classifyLdapError(error).action === 'retry';
 }

@@ -33,9 +33,11 @@ describe('classifyFailure: retry or stop', () => {
     expect(classifyFailure(new DirectoryBindError('bad password')).action).toBe('stop');
   });
 
-  it('retries Kafka connection trouble, stops when the account may not use Kafka', () => {
+  it('retries Kafka connection trouble, even once kafkajs gave up on it (a broker restart); stops when the account may not use Kafka', () => {
     expect(classifyFailure(new KafkaJSConnectionError('Connection error'))).toEqual({ action: 'retry', kind: 'kafka' });
-    expect(classifyFailure(new KafkaJSNonRetriableError('nope'))).toEqual({ action: 'stop', kind: 'kafka' });
+    // What kafkajs throws after its own retries while the broker is down (seen in tests/faults/broker-killed.spec.ts).
+    const gaveUp = new KafkaJSNonRetriableError(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092'));
+    expect(classifyFailure(gaveUp)).toEqual({ action: 'retry', kind: 'kafka' });
     const denied = protocolError('TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 53, 'Not authorized to use this transactional id');
     expect(classifyFailure(denied)).toEqual({ action: 'stop', kind: 'kafka-denied' });
   });
