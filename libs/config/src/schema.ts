@@ -137,6 +137,11 @@ const writerServiceSchema = z
     connections: z.number().int().min(1).max(64).default(8),
     /** Entries written side by side within one partition's batch (each entry's own requests stay in order). */
     concurrency: z.number().int().min(1).max(256).default(8),
+    /**
+     * How long a request whose member or parent is not there yet is tried again, off the hot path, on the writer's
+     * wait topic (`<operations topic>.wait`) before it is dead-lettered. 0: a few tries in line, then dead-lettered.
+     */
+    dependencyWaitMs: z.number().int().min(0).max(7 * 86_400_000).default(900_000),
   })
   .strict()
   .refine((w) => (w.bindDn === undefined) === (w.bindPassword === undefined), {

@@ -285,6 +285,30 @@ describe('the loop watching its handler calls and its consumer', () => {
     expect(fatal).toEqual([]);
   });
 
+  it('commits the records before a `wait` and fetches the waiting one again once it is due', async () => {
+    const { consume, logged } = await start(async (records) =>
+      records.map((record) => (record.offset === '11' || record.offset === '12' ? { kind: 'wait', untilMs: Date.now() + 5_000 } : DONE)),
+    );
+    const b = batch(0, ['10', '11', '12']);
+    const resume = jest.fn();
+    b.pause.mockReturnValue(resume);
+    await consume(b);
+    expect(b.commit).toHaveBeenCalledWith({ topics: [{ topic: 't', partitions: [{ partition: 0, offset: '11' }] }] });
+    expect(b.pause).toHaveBeenCalledTimes(1);
+    expect(logged('test-stage.waiting')).toEqual([expect.objectContaining({ offset: '11', delayMs: 5_000 })]);
+    await jest.advanceTimersByTimeAsync(4_999);
+    expect(resume).not.toHaveBeenCalled();
+    await jest.advanceTimersByTimeAsync(1);
+    expect(resume).toHaveBeenCalledTimes(1);
+
+    // Nothing handled yet when the first record waits: nothing committed.
+    const first = batch(1, ['20', '21']);
+    const { consume: consumeAll } = await start(async (records) => records.map(() => ({ kind: 'wait', untilMs: Date.now() + 1_000 })));
+    await consumeAll(first);
+    expect(first.commit).not.toHaveBeenCalled();
+    expect(first.pause).toHaveBeenCalledTimes(1);
+  });
+
   it('follows rebalances and consumer restarts: joining, then consuming again', async () => {
     const { consumer, loop, logged, fatal } = await start(async (records) => done(records));
     consumer.emit(EVENTS.REBALANCING, { groupId: 'g', memberId: 'member-1' });

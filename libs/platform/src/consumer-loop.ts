@@ -60,7 +60,14 @@ export interface LoopRecord {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-export type RecordOutcome = { readonly kind: 'done' } | { readonly kind: 'dead-letter'; readonly reason: string };
+/**
+ * What became of a record. `wait`: not yet (a retry that is not due): the loop commits the records before it, and
+ * fetches this one again once `untilMs` has passed; every record after a `wait` in the call must be `wait` too.
+ */
+export type RecordOutcome =
+  | { readonly kind: 'done' }
+  | { readonly kind: 'dead-letter'; readonly reason: string }
+  | { readonly kind: 'wait'; readonly untilMs: number };
 
 export const DONE: RecordOutcome = Object.freeze({ kind: 'done' });
 export function deadLetter(reason: string): RecordOutcome {
@@ -517,12 +524,22 @@ class ConsumerLoop implements RecordLoop {
         this.endCall(call);
       }
 
+      // Records from the first `wait` on are not handled yet: only those before it are committed.
+      const waitAt = outcomes.findIndex((outcome) => outcome.kind === 'wait');
+      const waiting = waitAt < 0 ? undefined : { record: chunk[waitAt] as LoopRecord, outcome: outcomes[waitAt] as { kind: 'wait'; untilMs: number } };
+      const handled = waitAt < 0 ? chunk : chunk.slice(0, waitAt);
+      const handledOutcomes = waitAt < 0 ? outcomes : outcomes.slice(0, waitAt);
+      const lastHandled = handled.at(-1);
       try {
-        await this.sendDeadLetters(output.sink, chunk, outcomes);
-        const next = (BigInt(last.offset) + 1n).toString();
-        await output.commit(next);
-        payload.resolveOffset(last.offset);
-        if (!this.output.exactlyOnce) await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+        if (lastHandled) {
+          await this.sendDeadLetters(output.sink, handled, handledOutcomes);
+          const next = (BigInt(lastHandled.offset) + 1n).toString();
+          await output.commit(next);
+          payload.resolveOffset(lastHandled.offset);
+          if (!this.output.exactlyOnce) await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+        } else {
+          await output.abort();
+        }
       } catch (error) {
         await output.abort();
         if (isRecordTooLarge(error) && chunk.length > 1) return this.oneByOne(payload, state, first, last, error);
@@ -531,9 +548,22 @@ class ConsumerLoop implements RecordLoop {
         return this.retryLater(payload, state, first, error);
       }
       state.attempts = 0;
-      this.count(topic, outcomes);
+      this.count(topic, handledOutcomes);
+      if (waiting) return this.waitUntil(payload, state, waiting.record, waiting.outcome.untilMs);
       await heartbeat();
     }
+  }
+
+  /** A record that is not due yet: the partition is paused and fetched again from it at `untilMs`. */
+  private waitUntil(payload: EachBatchPayload, state: PartitionState, record: LoopRecord, untilMs: number): void {
+    const delayMs = Math.max(0, untilMs - this.now());
+    this.options.logger.event('debug', `${this.options.stage}.waiting`, { topic: record.topic, partition: record.partition, offset: record.offset, delayMs });
+    const resume = payload.pause();
+    clearTimeout(state.timer);
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      if (!this.stopping && !this.fatal) resume();
+    }, delayMs);
   }
 
   /**
@@ -648,10 +678,14 @@ class ConsumerLoop implements RecordLoop {
 
   private count(topic: string, outcomes: readonly RecordOutcome[]): void {
     let done = 0;
-    for (const outcome of outcomes) if (outcome.kind === 'done') done++;
+    let dead = 0;
+    for (const outcome of outcomes) {
+      if (outcome.kind === 'done') done++;
+      else if (outcome.kind === 'dead-letter') dead++;
+    }
     const stage = this.options.stage;
     if (done > 0) this.records.inc({ stage, topic, outcome: 'done' }, done);
-    if (outcomes.length > done) this.records.inc({ stage, topic, outcome: 'dead-letter' }, outcomes.length - done);
+    if (dead > 0) this.records.inc({ stage, topic, outcome: 'dead-letter' }, dead);
   }
 
   private async sendDeadLetters(sink: LoopOutput, chunk: readonly LoopRecord[], outcomes: readonly RecordOutcome[]): Promise<void> {

@@ -54,3 +54,4 @@ export { type Coalesced, coalesceEntryRequests, type CoalescedWrite } from './co
 export { WriterService, writerServiceModule, type WriterServiceName, type WriterServiceOptions } from './writer-service';
 export { endIn, entryIdOf, idAttribute, type KnownLink, LinkConflictError, otherEnd, type WriterLinks } from './links';
 export { parseSearchResultEntry, PostReadControl, type PostReadEntry } from './post-read';
+export { behindWait, DEFAULT_MAX_WAIT_MS, HeldEntries, nextWait, readWait, WAIT_HEADERS, WAIT_STEPS_MS, waitHeaders, waitTopicOf, type WaitDecision, type WaitState } from './dependency-wait';

@@ -5,6 +5,8 @@ import { type ApplyHints, type ApplyResult } from './directory-writer';
 import { InvalidEntryError, WriteError } from './errors';
 import { LinkConflictError } from './links';
 import { BatchAbortedError, createWriteHandler, WriterStoppedError } from './write-handler';
+import { readWait, WAIT_HEADERS, waitHeaders } from './dependency-wait';
+import { type BatchContext, type OutputMessages } from '@idsync/platform';
 
 const request = (n: number, extra: Partial<WriteRequest> = {}): WriteRequest => ({
   requestId: `e${n}/ad-to-ds/0`,
@@ -231,5 +233,116 @@ describe('createWriteHandler', () => {
     expect(log).toContain('ds-writer.dry-run');
     expect(log).toContain('sn: Doe');
     expect(log).not.toContain('Secret-Value-1');
+  });
+});
+
+describe('createWriteHandler with dependency waits (a member not there yet waits off the hot path)', () => {
+  const WAIT_TOPIC = 'idsync.ds.operations.wait';
+  const key = Buffer.from('group-1');
+  const group = (n: number, extra: Partial<WriteRequest> = {}): WriteRequest => request(n, { op: 'modify', attributes: [{ name: 'member', op: 'add', values: [`uid=m${n},ou=People,dc=example,dc=com`] }], ...extra });
+  const rec = (r: WriteRequest, offset: number, topic = 'idsync.ds.operations', headers: Record<string, string> = {}): LoopRecord => ({ topic, partition: 0, offset: String(offset), key, value: encodeWriteRequest(r), headers });
+
+  function setupWaits(apply: (r: WriteRequest) => Promise<ApplyResult>, clock: { now: number }) {
+    const sent: OutputMessages[] = [];
+    const metrics = new Metrics();
+    const lines: string[] = [];
+    const logger = new JsonLogger('ds-writer', 'debug', new SecretRedactor([]), (line) => lines.push(line));
+    const handle = createWriteHandler({
+      service: 'ds-writer',
+      writer: { apply, isDryRun: false },
+      metrics,
+      logger,
+      boundedRetry: { sleep: async () => undefined },
+      now: () => clock.now,
+      waits: { topic: WAIT_TOPIC, maxWaitMs: 600_000 },
+    });
+    const context: BatchContext = {
+      progress: () => undefined,
+      signal: new AbortController().signal,
+      output: { send: async (batch) => void sent.push(...batch), limit: () => 1_000_000 },
+    };
+    return { handle: (records: LoopRecord[]) => handle(records, context), sent, metrics, lines };
+  }
+  const notThere = (): never => {
+    throw new WriteError('retry', 'noSuchObject (32) on member-add: the member is not there yet', { code: 32, bounded: true });
+  };
+
+  it('parks a request whose member is missing after two tries, and the entry\'s later request behind it; other entries go on', async () => {
+    const clock = { now: 1_000_000 };
+    const applied: string[] = [];
+    let tries = 0;
+    const { handle, sent, metrics } = setupWaits(async (r) => {
+      if (r.requestId.startsWith('e1')) {
+        tries++;
+        return notThere();
+      }
+      applied.push(r.requestId);
+      return done();
+    }, clock);
+    const other = { ...rec(request(9, { attributes: [] }), 2), key: Buffer.from('other') };
+    const outcomes = await handle([rec(group(1), 0), rec(group(2), 1), other]);
+    expect(outcomes.map((o) => o.kind)).toEqual(['done', 'done', 'done']);
+    expect(tries).toBe(2);
+    expect(applied).toEqual(['e9/ad-to-ds/0']); // e2 did not overtake e1
+    expect(sent).toHaveLength(1);
+    const parked = sent[0]?.messages ?? [];
+    expect(sent[0]?.topic).toBe(WAIT_TOPIC);
+    expect(parked.map((m) => readWait(m.headers))).toEqual([
+      { since: 1_000_000, attempt: 1, due: 1_005_000 },
+      { since: 1_000_000, attempt: 0, due: 1_000_000 },
+    ]);
+    expect(parked[1]?.headers?.[WAIT_HEADERS.behind]).toBe('e1/ad-to-ds/0');
+    expect(metrics.render()).toMatch(/idsync_writer_waits_total\{result="parked",service="ds-writer"\} 1/);
+    expect(metrics.render()).toMatch(/idsync_writer_waits_total\{result="behind",service="ds-writer"\} 1/);
+
+    // While it is parked, a new request of the same entry from the operations topic is parked behind it too.
+    sent.length = 0;
+    await handle([rec(group(3), 3)]);
+    expect(sent[0]?.messages.map((m) => m.headers?.[WAIT_HEADERS.behind])).toEqual(['e1/ad-to-ds/0']);
+  });
+
+  it('leaves parked requests that are not due for later (they and what follows wait), and tries due ones', async () => {
+    const clock = { now: 2_000_000 };
+    const applied: string[] = [];
+    const { handle } = setupWaits(async (r) => (applied.push(r.requestId), done()), clock);
+    const due = rec(group(1), 0, WAIT_TOPIC, waitHeaders({ since: 1_990_000, attempt: 1, due: 1_995_000 }));
+    const later = { ...rec(group(2), 1, WAIT_TOPIC, waitHeaders({ since: 1_999_000, attempt: 1, due: 2_004_000 })), key: Buffer.from('g2') };
+    const after = { ...rec(group(3), 2, WAIT_TOPIC, waitHeaders({ since: 1_999_500, attempt: 1, due: 2_000_000 })), key: Buffer.from('g3') };
+    const outcomes = await handle([due, later, after]);
+    expect(outcomes).toEqual([{ kind: 'done' }, { kind: 'wait', untilMs: 2_004_000 }, { kind: 'wait', untilMs: 2_004_000 }]);
+    expect(applied).toEqual(['e1/ad-to-ds/0']);
+  });
+
+  it('parks a retry again until the wait is over, then dead-letters it with how long it waited', async () => {
+    const clock = { now: 3_000_000 };
+    const { handle, sent, metrics } = setupWaits(async () => notThere(), clock);
+    const since = 3_000_000 - 300_000;
+    await handle([rec(group(1), 0, WAIT_TOPIC, waitHeaders({ since, attempt: 5, due: clock.now }))]);
+    expect(readWait(sent[0]?.messages[0]?.headers)).toEqual({ since, attempt: 6, due: clock.now + 60_000 });
+
+    clock.now = since + 600_000;
+    const [outcome] = await handle([rec(group(1), 1, WAIT_TOPIC, waitHeaders({ since, attempt: 9, due: clock.now }))]);
+    expect(outcome).toMatchObject({ kind: 'dead-letter', reason: expect.stringMatching(/waited 600 s for it: noSuchObject \(32\)/) });
+    expect(metrics.render()).toMatch(/idsync_writer_waits_total\{result="gave-up",service="ds-writer"\} 1/);
+  });
+
+  it('once the parked request is applied from the wait topic, the entry\'s next request applies directly again', async () => {
+    const clock = { now: 4_000_000 };
+    let missing = true;
+    const applied: string[] = [];
+    const { handle, sent } = setupWaits(async (r) => {
+      if (missing && r.requestId.startsWith('e1')) return notThere();
+      applied.push(r.requestId);
+      return done();
+    }, clock);
+    await handle([rec(group(1), 0)]);
+    const parked = sent[0]?.messages[0];
+    missing = false;
+    clock.now += 5_000;
+    await handle([{ topic: WAIT_TOPIC, partition: 0, offset: '0', key, value: parked?.value ?? null, headers: parked?.headers ?? {} }]);
+    sent.length = 0;
+    await handle([rec(group(2), 1)]);
+    expect(applied).toEqual(['e1/ad-to-ds/0', 'e2/ad-to-ds/0']);
+    expect(sent).toEqual([]);
   });
 });

@@ -1,7 +1,8 @@
 import { ABSENT_HEADER, decodeWriteRequest, LEAVE_SCOPE_ACTIONS, LEAVE_SCOPE_HEADER, type LeaveScopeAction, SNAPSHOT_HEADER, UndecodableRecordError, type WriteRequest } from '@idsync/contracts';
-import { type BatchContext, type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome as LoopOutcome } from '@idsync/platform';
+import { type BatchContext, type JsonLogger, type LoopOutput, type LoopRecord, type Metrics, type RecordOutcome as LoopOutcome } from '@idsync/platform';
 import { applyRequest, type BoundedRetryOptions, describePlan } from './apply-request';
 import { coalesceEntryRequests } from './coalesce';
+import { behindWait, DEFAULT_MAX_WAIT_MS, HeldEntries, nextWait, readWait, waitHeaders, type WaitState } from './dependency-wait';
 import { type ApplyHints, type ApplyResult } from './directory-writer';
 import { WriteError } from './errors';
 import { LinkConflictError } from './links';
@@ -57,6 +58,22 @@ export interface WriteHandlerOptions {
    * lost its rights, and the writer stops (the last record uncommitted). Default 10.
    */
   readonly refusalsBeforeStop?: number;
+  /**
+   * Dependency waits off the hot path (dependency-wait.ts): a request whose member or parent is not there yet is
+   * tried `inlineAttempts` times in line (default 2), then parked on `topic` and tried there for up to `maxWaitMs`
+   * (default 15 min) before it is dead-lettered. Without it, such a request is retried in line (boundedRetry) and then
+   * dead-lettered.
+   */
+  readonly waits?: { readonly topic: string; readonly maxWaitMs?: number; readonly inlineAttempts?: number; readonly held?: HeldEntries };
+}
+
+/** A request to put on the wait topic instead of applying it now. */
+interface Parked {
+  readonly kind: 'park';
+  readonly state: WaitState;
+  /** The entry's earlier request it stays behind (it did not fail itself). */
+  readonly behind?: string;
+  readonly reason: string;
 }
 
 const INSUFFICIENT_ACCESS = 50;
@@ -79,6 +96,12 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   /** Object-level refusals since the last write that succeeded (any entry, any lane). */
   let refusedInARow = 0;
   const now = options.now ?? Date.now;
+  const waits = options.waits;
+  const maxWaitMs = waits?.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+  // A hold outlives every request it covers: the last try comes at maxWaitMs, plus a wait partition's queue.
+  const held = waits?.held ?? new HeldEntries(maxWaitMs + 5 * 60_000);
+  const boundedRetry: BoundedRetryOptions = waits ? { ...options.boundedRetry, attempts: waits.inlineAttempts ?? 2 } : (options.boundedRetry ?? {});
+  const waitCounter = metrics.counter('idsync_writer_waits_total', 'Requests parked on the wait topic (parked: their member or parent is not there yet; behind: an earlier request of the same entry is parked; gave-up: dead-lettered after maxWaitMs), by service');
   /** When each create blocked by a link conflict was first tried (dropped once it is done or dead-lettered). */
   const waitingSince = new Map<string, number>();
   const countConflict = (request: WriteRequest, conflict: LinkConflictError): void => {
@@ -106,10 +129,20 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     }
   };
 
-  /** Applies one request and counts its result (a dead letter only when `countDeadLetter`). */
-  const applyOne = async (request: WriteRequest, hints: ApplyHints, countDeadLetter = true): Promise<LoopOutcome> => {
+  /**
+   * Applies one request and counts its result (a dead letter only when `countDeadLetter`). With waits, a request
+   * whose dependency is still missing comes back parked (`wait`: what its record carried, if it was parked before).
+   */
+  const applyOne = async (request: WriteRequest, hints: ApplyHints, countDeadLetter = true, wait?: WaitState): Promise<LoopOutcome | Parked> => {
     try {
-      const outcome = await applyRequest(writer, request, { ...options.boundedRetry, onRetry }, hints);
+      const outcome = await applyRequest(writer, request, { ...boundedRetry, onRetry }, hints);
+      if (outcome.kind === 'dead-letter' && waits && outcome.error.bounded && outcome.error.exhausted !== 'stop') {
+        const decision = nextWait(wait, now(), maxWaitMs);
+        if (decision.kind === 'park') return { kind: 'park', state: decision.state, reason: outcome.error.message };
+        waitCounter.inc({ service, result: 'gave-up' });
+        if (countDeadLetter) requests.inc({ service, result: 'dead-letter' });
+        return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): waited ${Math.round(decision.waitedMs / 1_000)} s for it: ${outcome.error.message}` };
+      }
       if (outcome.kind === 'dead-letter' && outcome.code === INSUFFICIENT_ACCESS) {
         refusedInARow += 1;
         if (refusedInARow >= refusalsBeforeStop) {
@@ -157,31 +190,62 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     }
   };
 
-  /** One entry's records of the batch, in order: coalesced (a replayed history skips its intermediate states). */
-  const applyEntry = async (records: readonly LoopRecord[]): Promise<LoopOutcome[]> => {
+  /**
+   * One entry's records of the batch, in order: coalesced (a replayed history skips its intermediate states). Once one
+   * is parked (or the entry already has a parked request), the rest are parked behind it, in order.
+   */
+  const applyEntry = async (records: readonly LoopRecord[], park: (record: LoopRecord, parked: Parked) => void): Promise<LoopOutcome[]> => {
     const outcomes = new Array<LoopOutcome>(records.length);
-    const decoded: { request: WriteRequest; index: number; hints: ApplyHints }[] = [];
+    const decoded: { request: WriteRequest; index: number; hints: ApplyHints; wait: WaitState | undefined }[] = [];
     records.forEach((record, index) => {
       const result = decode(record);
       if ('kind' in result) outcomes[index] = result;
-      else decoded.push({ request: result, index, hints: hintsOf(record) });
+      else decoded.push({ request: result, index, hints: hintsOf(record), wait: readWait(record.headers) });
     });
+    const key = records[0]?.key?.toString('latin1');
+    // The entry's requests that come back from the wait topic no longer hold it (they are being tried now).
+    if (waits && key !== undefined) for (const record of records) if (record.topic === waits.topic) held.release(key);
+    let blockedBy: string | undefined = waits && key !== undefined && held.isHeld(key, now()) ? (held.blocker(key) ?? 'an earlier request') : undefined;
+    const parkBehind = (position: (typeof decoded)[number]): void => {
+      park(records[position.index] as LoopRecord, { kind: 'park', state: behindWait(position.wait, now()), behind: blockedBy ?? '', reason: `behind ${blockedBy ?? ''}` });
+      outcomes[position.index] = { kind: 'done' };
+    };
+    const settle = (position: (typeof decoded)[number], outcome: LoopOutcome | Parked): void => {
+      if (outcome.kind !== 'park') {
+        outcomes[position.index] = outcome;
+        return;
+      }
+      park(records[position.index] as LoopRecord, outcome);
+      outcomes[position.index] = { kind: 'done' };
+      blockedBy = position.request.requestId;
+    };
+    if (blockedBy !== undefined) {
+      for (const position of decoded) parkBehind(position);
+      return outcomes;
+    }
     const part = (position: number): (typeof decoded)[number] => decoded[position] as (typeof decoded)[number];
     const { writes, superseded } = coalesceEntryRequests(decoded.map((d) => d.request));
     for (const position of superseded) outcomes[part(position).index] = { kind: 'done' };
     if (superseded.length > 0) requests.inc({ service, result: 'superseded' }, superseded.length);
     for (const write of writes) {
       const parts = write.covers.map(part);
+      if (blockedBy !== undefined) {
+        for (const one of parts) parkBehind(one);
+        continue;
+      }
       if (parts.length === 1) {
         // A resync's "no such entry at the destination" holds for its own request only, not for a merged one.
-        outcomes[parts[0]!.index] = await applyOne(write.request, parts[0]!.hints);
+        settle(parts[0]!, await applyOne(write.request, parts[0]!.hints, true, parts[0]!.wait));
         continue;
       }
       const outcome = await applyOne(write.request, {}, false);
-      if (outcome.kind === 'dead-letter') {
-        // A merged write refused: apply its requests one by one, so each good one lands and each bad one is
-        // dead-lettered with its own reason.
-        for (const one of parts) outcomes[one.index] = await applyOne(one.request, one.hints);
+      if (outcome.kind !== 'done') {
+        // A merged write refused or waiting: apply its requests one by one, so each good one lands and each bad
+        // one is dead-lettered (or parked) on its own.
+        for (const one of parts) {
+          if (blockedBy !== undefined) parkBehind(one);
+          else settle(one, await applyOne(one.request, one.hints, true, one.wait));
+        }
         continue;
       }
       requests.inc({ service, result: 'merged' }, parts.length - 1);
@@ -191,22 +255,31 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   };
 
   return async (records, context) => {
+    const outcomes: LoopOutcome[] = new Array<LoopOutcome>(records.length);
+    // Parked requests not due yet: they and everything after them in the call wait (a wait partition is a queue).
+    const notDue = waits ? records.findIndex((record) => record.topic === waits.topic && (readWait(record.headers)?.due ?? 0) > now()) : -1;
+    if (notDue >= 0) {
+      const untilMs = readWait(records[notDue]?.headers)?.due ?? now();
+      for (let index = notDue; index < records.length; index++) outcomes[index] = { kind: 'wait', untilMs };
+    }
+    const due = notDue >= 0 ? records.slice(0, notDue) : records;
+    const parked: { record: LoopRecord; parked: Parked }[] = [];
+    const park = (record: LoopRecord, p: Parked): void => void parked.push({ record, parked: p });
     // One entry's requests (same key) apply in order; different entries apply side by side, a few at a time.
     const byEntry = new Map<string, number[]>();
-    records.forEach((record, index) => {
+    due.forEach((record, index) => {
       const key = record.key === null ? `#${index}` : record.key.toString('latin1');
       const list = byEntry.get(key);
       if (list) list.push(index);
       else byEntry.set(key, [index]);
     });
-    const outcomes: LoopOutcome[] = new Array<LoopOutcome>(records.length);
     const queue = [...byEntry.values()];
     const lane = async (): Promise<void> => {
       for (let indexes = queue.shift(); indexes !== undefined; indexes = queue.shift()) {
         // The loop gave up on this call (its partition was taken away, or it stopped progressing): stop writing;
         // the records are handled again, and writes compare first, so what was done is not done twice.
         if (context?.signal.aborted) throw new BatchAbortedError(service);
-        const results = await applyEntry(indexes.map((index) => records[index] as LoopRecord));
+        const results = await applyEntry(indexes.map((index) => records[index] as LoopRecord), park);
         indexes.forEach((index, position) => (outcomes[index] = results[position] as LoopOutcome));
         context?.progress();
       }
@@ -222,8 +295,48 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     }
     // Links recorded or removed by this batch reach the topic before its offsets are committed.
     await options.links?.flush();
+    // So do the parked requests: acknowledged on the wait topic before the records they come from are committed.
+    if (parked.length > 0) await sendParked(parked, context?.output);
     return outcomes;
   };
+
+  async function sendParked(parked: readonly { record: LoopRecord; parked: Parked }[], output: LoopOutput | undefined): Promise<void> {
+    if (!waits || !output) throw new TypeError('parking a request needs the wait topic and the loop output');
+    const messages = parked.map(({ record, parked: p }) => ({
+      key: record.key,
+      value: record.value,
+      headers: { ...withoutWaitHeaders(record.headers), ...waitHeaders(p.state, p.behind) },
+    }));
+    await output.send([{ topic: waits.topic, messages }]);
+    for (const { record, parked: p } of parked) {
+      const key = record.key?.toString('latin1');
+      if (key !== undefined) held.hold(key, now(), p.behind === undefined ? requestIdOf(record) : p.behind);
+      waitCounter.inc({ service, result: p.behind === undefined ? 'parked' : 'behind' });
+      logger.event(p.behind === undefined ? 'info' : 'debug', `${service}.parked`, {
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        requestId: requestIdOf(record),
+        attempt: p.state.attempt,
+        dueInMs: Math.max(0, p.state.due - now()),
+        waitedMs: now() - p.state.since,
+        reason: p.reason,
+      });
+    }
+  }
+}
+
+/** The request id of a record that decoded (parked records always did). */
+function requestIdOf(record: LoopRecord): string {
+  try {
+    return decodeWriteRequest(record.value).requestId;
+  } catch {
+    return `${record.topic}[${record.partition}]@${record.offset}`;
+  }
+}
+
+function withoutWaitHeaders(headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers ?? {}).filter(([name]) => !name.startsWith('idsync-wait-')));
 }
 
 /** What record headers tell the writer beyond the request (see @idsync/contracts keys.ts). */

@@ -1,5 +1,5 @@
 import { type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
-import { type Kafka, type Producer } from 'kafkajs';
+import { type Admin, type Kafka, type Producer } from 'kafkajs';
 import { LinkRegistry, LinksView, linksViewProbes, LinkStore } from '@idsync/links';
 import { dnMapTargetBases, parseDn } from '@idsync/mapping';
 import { serviceGroupId, type SyncConfig } from '@idsync/config';
@@ -15,11 +15,13 @@ import {
   Metrics,
   MetricsModule,
   namedDirectory,
+  readRanges,
   runRecordLoop,
   ServiceModule,
   writerCredentials,
   type ServiceContext,
   type BatchContext, type JsonLogger, type LoopRecord, type RecordLoop, type RecordLoopFatalError, type RecordOutcome } from '@idsync/platform';
+import { HeldEntries, WAIT_HEADERS, waitTopicOf } from './dependency-wait';
 import { DirectoryWriter } from './directory-writer';
 import { createWriteHandler, LINK_CONFLICTS, LINK_CONFLICTS_HELP } from './write-handler';
 
@@ -54,6 +56,8 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
   private readonly linkStore: LinkStore;
   private readonly linkProducer: Producer;
   private readonly handleBatch: (records: readonly LoopRecord[], context?: BatchContext) => Promise<RecordOutcome[]>;
+  /** Entries with requests parked on the wait topic (their later requests park behind them). */
+  private readonly held: HeldEntries;
   private loop: RecordLoop | undefined;
   private starting: Promise<void> | undefined;
   private stopped = false;
@@ -82,7 +86,16 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
         logger.event('warn', `${service}.link.created-beside`, { requestId: request.requestId, pipe: request.pipe, sourceId: request.sourceEntryId.value, dn, foundId: id, linkedTo });
       },
     });
-    this.handleBatch = createWriteHandler({ service, writer: this.writer, metrics, logger, concurrency: block.concurrency, links: this.links });
+    this.held = new HeldEntries(block.dependencyWaitMs + 5 * 60_000);
+    this.handleBatch = createWriteHandler({
+      service,
+      writer: this.writer,
+      metrics,
+      logger,
+      concurrency: block.concurrency,
+      links: this.links,
+      ...(block.dependencyWaitMs > 0 ? { waits: { topic: this.waitTopic, maxWaitMs: block.dependencyWaitMs, held: this.held } } : {}),
+    });
   }
 
   get groupId(): string {
@@ -99,6 +112,15 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     return this.options.service === 'ad-writer' ? topics.adOperations.name : topics.dsOperations.name;
   }
 
+  /** Where requests whose member or parent is not there yet wait (dependency-wait.ts). */
+  get waitTopic(): string {
+    return waitTopicOf(this.inputTopic);
+  }
+
+  private get waitsEnabled(): boolean {
+    return this.options.config.services[this.options.service].dependencyWaitMs > 0;
+  }
+
   private get inputPartitions(): number {
     const { topics } = this.options.config.kafka;
     return (this.options.service === 'ad-writer' ? topics.adOperations : topics.dsOperations).partitions;
@@ -111,7 +133,9 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     await admin.connect();
     try {
       const created = await ensureTopics(admin, config.kafka.topics);
+      if (this.waitsEnabled) created.push(...(await this.ensureWaitTopic(admin)));
       if (created.length > 0) logger.event('info', `${service}.topics.created`, { created });
+      if (this.waitsEnabled) await this.holdParkedEntries(admin);
     } finally {
       await admin.disconnect();
     }
@@ -124,7 +148,8 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     const loop = await runRecordLoop({
       kafka,
       groupId: this.groupId,
-      topics: [this.inputTopic],
+      topics: this.waitsEnabled ? [this.inputTopic, this.waitTopic] : [this.inputTopic],
+      outputTopics: this.waitsEnabled ? [this.waitTopic] : [],
       stage: service,
       deadLetterTopic: config.kafka.topics.deadLetter.name,
       maxRecordBytes: config.kafka.maxRecordBytes,
@@ -138,6 +163,41 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     });
     if (this.stopped) await loop.stop();
     else this.loop = loop;
+  }
+
+  /** The wait topic, created beside the operations topic (same partitions: same key, same partition number). */
+  private async ensureWaitTopic(admin: Admin): Promise<string[]> {
+    if ((await admin.listTopics()).includes(this.waitTopic)) return [];
+    const { topics } = this.options.config.kafka;
+    const operations = this.options.service === 'ad-writer' ? topics.adOperations : topics.dsOperations;
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: this.waitTopic, numPartitions: operations.partitions, replicationFactor: operations.replicationFactor }] });
+    return [this.waitTopic];
+  }
+
+  /**
+   * Requests parked before this start and not tried yet hold their entries again, so that a later request of the same
+   * entry is not applied ahead of them: the wait topic from the group's committed offsets to its end.
+   */
+  private async holdParkedEntries(admin: Admin): Promise<void> {
+    const [committed] = await admin.fetchOffsets({ groupId: this.groupId, topics: [this.waitTopic] });
+    const ends = await admin.fetchTopicOffsets(this.waitTopic);
+    const ranges = ends.map((end) => {
+      const at = Number(committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1);
+      return { topic: this.waitTopic, partition: end.partition, from: at >= 0 ? at : Number(end.low), to: Number(end.high) };
+    });
+    let parked = 0;
+    const now = Date.now();
+    const results = await readRanges(this.options.kafka, admin, `${this.options.config.kafka.clientId}-${this.options.service}`, ranges, {
+      timeoutMs: 60_000,
+      onRecord: (record) => {
+        const key = record.key?.toString('latin1');
+        if (key === undefined) return;
+        this.held.hold(key, now, record.headers[WAIT_HEADERS.behind] ?? `${record.topic}[${record.partition}]@${record.offset}`);
+        parked += 1;
+      },
+    });
+    if ([...results.values()].some((r) => !r.complete)) throw new Error(`could not read the parked requests on ${this.waitTopic} to its end`);
+    if (parked > 0) this.options.logger.event('info', `${this.options.service}.parked.found`, { topic: this.waitTopic, parked, entries: this.held.size });
   }
 
   async stop(): Promise<void> {

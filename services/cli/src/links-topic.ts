@@ -4,7 +4,7 @@ import { type CommandContext, kafkaCall, kafkaUnreachable } from './context';
 import { Tombstones } from './core/links-report';
 import { CliError } from './io';
 import { Progress } from './progress';
-import { readRanges } from './topic-ranges';
+import { readRanges } from '@idsync/platform';
 
 /** A read gives up when no fetch has returned anything for this long. */
 const READ_STALL_MS = 30_000;

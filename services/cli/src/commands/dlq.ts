@@ -3,7 +3,7 @@ import { createProducer } from '@idsync/platform';
 import { type Admin, type Producer, type Transaction } from 'kafkajs';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaCall, kafkaUnreachable } from '../context';
-import { type RangeRecord, readRanges } from '../topic-ranges';
+import { type RangeRecord, readRanges } from '@idsync/platform';
 import {
   type DeadLetterId,
   deadLetterJson,

@@ -21,7 +21,7 @@ import {
 import { formatCount, table } from '../format';
 import { CliError, type CliIo, EXIT_CODES, RefusedError, UsageError } from '../io';
 import { GLOBAL_HELP, integerOption, parseCommandArgs, timeOption } from '../options';
-import { readRanges } from '../topic-ranges';
+import { readRanges } from '@idsync/platform';
 
 export const REPLAY_HELP = `idsync replay: move a stage's consumer group back (replay) or forward (skip)
 

@@ -5,7 +5,7 @@ import { ChangePublisher, fetchStoredCheckpoint, readRootDse, type StoredCheckpo
 import { readDcIdentity } from '@idsync/ad-detector/detector';
 import { type CliCommand } from '../command';
 import { CommandContext } from '../context';
-import { type RangeRecord, readRanges } from '../topic-ranges';
+import { type RangeRecord, readRanges } from '@idsync/platform';
 import { changelogLag, type CommittedPartition, decodeDirSyncCookie, DEFAULT_COUNT_LIMIT, type DeadLetterSample, type DeadLetterSummary, describeLagNote, type LagNote, type OffsetRange, type PartitionOffsets, rangeKey, rangesToCount, summarizeDeadLetters, tailRanges, topicLag, type TopicLag, usnLag } from '../core/lag';
 import { serviceTopics } from '../core/replay-plan';
 import { formatAge, formatCount, table } from '../format';

@@ -1,4 +1,7 @@
 import { canonicalGuid } from '@idsync/contracts';
+import { type OffsetRange, rangeKey } from '@idsync/platform';
+
+export { type OffsetRange, rangeKey };
 
 /**
  * Lag arithmetic for `idsync status`: consumer groups behind their topics, detectors behind their sources, and the
@@ -32,12 +35,6 @@ export function describeLagNote(note: LagNote): string {
 }
 
 /** Half-open offset range [from, to) of one partition whose records are to be counted. */
-export interface OffsetRange {
-  readonly topic: string;
-  readonly partition: number;
-  readonly from: number;
-  readonly to: number;
-}
 
 /**
  * Offset gaps larger than this are not counted record by record: their lag is reported as the offset difference,
@@ -102,9 +99,6 @@ export interface TopicLag {
 }
 
 /** Key of a counted range in the map `topicLag` reads. */
-export function rangeKey(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`;
-}
 
 /** Sums a topic's partitions; `counts` holds complete counts by rangeKey (absent: not counted). */
 export function topicLag(topic: string, partitions: readonly CommittedPartition[], counts: ReadonlyMap<string, number>): TopicLag {

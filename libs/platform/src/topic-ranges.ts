@@ -1,6 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { type Admin, type Kafka } from 'kafkajs';
-import { type OffsetRange, rangeKey } from './core/lag';
+import { type Admin, type IHeaders, type Kafka } from 'kafkajs';
+
+/** Offsets [from, to) of one partition. */
+export interface OffsetRange {
+  readonly topic: string;
+  readonly partition: number;
+  readonly from: number;
+  readonly to: number;
+}
+
+/** A map key for one partition of a topic. */
+export function rangeKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
 
 /** How long a read may take in all, unless the caller says otherwise. */
 const DEFAULT_TIMEOUT_MS = 20_000;
@@ -24,6 +36,8 @@ export interface RangeRecord {
   readonly timestamp: number;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
+  /** Record headers as text (the last value of a repeated header). */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 /** What reading found in one requested range. */
@@ -72,7 +86,7 @@ export async function readRanges(kafka: Kafka, admin: Admin, clientId: string, r
   const pending = (): boolean => [...byPartition.values()].some((p) => p.reached < p.to - 1);
   if (!pending()) return finish();
 
-  const groupId = `${clientId}-cli-reader-${randomBytes(6).toString('hex')}`;
+  const groupId = `${clientId}-reader-${randomBytes(6).toString('hex')}`;
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false, readUncommitted: false });
   let lastFetchAt = Date.now();
   const advance = (topic: string, partition: number, offset: number): void => {
@@ -106,7 +120,7 @@ export async function readRanges(kafka: Kafka, admin: Admin, clientId: string, r
             if (result.lastTimestamp === null || timestamp > result.lastTimestamp) result.lastTimestamp = timestamp;
           }
           if (offset >= entry.from && offset < entry.to) {
-            options.onRecord?.({ topic: batch.topic, partition: batch.partition, offset, timestamp: Number(message.timestamp), key: message.key, value: message.value });
+            options.onRecord?.({ topic: batch.topic, partition: batch.partition, offset, timestamp: Number(message.timestamp), key: message.key, value: message.value, headers: headerText(message.headers) });
           }
         }
       },
@@ -132,4 +146,13 @@ export async function readRanges(kafka: Kafka, admin: Admin, clientId: string, r
     await admin.deleteGroups([groupId]).catch(() => undefined);
   }
   return finish();
+}
+
+function headerText(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(headers ?? {})) {
+    const last = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+    if (last !== undefined) out[name] = last.toString();
+  }
+  return out;
 }
