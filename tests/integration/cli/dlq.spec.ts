@@ -65,7 +65,9 @@ beforeAll(async () => {
   await requireStackServers(config);
   ad = await Side.open(config, 'ad');
   ds = await Side.open(config, 'ds');
-  pipeline = await Pipeline.start(s, 90_000, { only: ['ad-detector', 'mapper', 'ds-writer'] });
+  // A rename onto a taken DN may resolve itself (the other entry may be on its way out): by default it waits on the
+  // wait topic for minutes; here it is dead-lettered after the in-line tries, to have a dead letter to work with.
+  pipeline = await Pipeline.start(s, 90_000, { only: ['ad-detector', 'mapper', 'ds-writer'], services: { 'ds-writer': { dependencyWaitMs: 0 } } });
   kafka = new Kafka({ brokers: config.kafka.brokers, clientId: `${pipeline.clientId}-dlq-test`, logLevel: logLevel.NOTHING });
 }, 150_000);
 

@@ -33,6 +33,8 @@ export interface PipelineOptions {
   readonly only?: readonly ServiceName[];
   /** Environment for the services on top of the stack's (e.g. DS_URL through a fault test's proxy). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Settings merged into services' blocks of the configuration (e.g. a writer's dependencyWaitMs). */
+  readonly services?: Readonly<Partial<Record<ServiceName, Readonly<Record<string, unknown>>>>>;
 }
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -68,6 +70,7 @@ export function isolatedConfig(
   suffix: string,
   ports: Readonly<Partial<Record<ProcessName, number>>>,
   agent?: { readonly stateDir: string },
+  settings: Readonly<Partial<Record<ServiceName, Readonly<Record<string, unknown>>>>> = {},
 ): { yaml: string; directories: Record<string, string>; topics: Record<string, string>; brokers: string[]; clientId: string } {
   const doc = parse(demoYaml) as {
     kafka: { brokers: string[]; clientId?: string; topics: Record<string, { name: string }> };
@@ -90,6 +93,7 @@ export function isolatedConfig(
   if (agentBlock !== undefined && agent !== undefined && ports[PASSWORD_AGENT] !== undefined) agentBlock.stateDir = agent.stateDir;
   else delete doc.services[PASSWORD_AGENT];
   for (const [name, block] of Object.entries(doc.services)) {
+    Object.assign(block, settings[name as ServiceName] ?? {});
     block.httpPort = ports[name as ProcessName];
     if (block.source !== undefined) block.source = rename(block.source) as string;
     if (block.destination !== undefined) block.destination = rename(block.destination) as string;
@@ -134,7 +138,7 @@ export class Pipeline {
     for (const name of processes) ports[name] = await freePort();
     const demo = readFileSync(join(ROOT, 'config', 'demo.yaml'), 'utf8');
     const agent = options.passwordAgent ? { stateDir: join(dir, 'password-agent') } : undefined;
-    const { yaml, topics, clientId } = isolatedConfig(demo, suffix, ports, agent);
+    const { yaml, topics, clientId } = isolatedConfig(demo, suffix, ports, agent, options.services);
     if (options.passwordAgent && !/^\s{2}password-agent:/m.test(yaml)) throw new Error('config/demo.yaml has no services.password-agent block');
     const configFile = join(dir, 'config.yaml');
     writeFileSync(configFile, yaml);
