@@ -117,6 +117,8 @@ interface Figures {
   consume?: { ms: number; joinMs: number; records: number; connections: number };
   kip848?: TxResult | { error: string };
   checkpoint?: { written: string; readByKafkajs: string | null } | { error: string };
+  /** A checkpoint written the product's way (kafkajs), read back with the client: what a switch starts from. */
+  existingCheckpoint?: { written: string; readByClient: string | null } | { error: string };
   memory?: { rssMb: number; heapMb: number; maxRssMb: number };
   notes?: string[];
 }
@@ -200,6 +202,8 @@ interface ClientBench {
   transactions(plan: Plan, protocol: 'classic' | 'consumer'): Promise<TxResult>;
   consume(plan: Plan): Promise<{ ms: number; joinMs: number; records: number; connections: number }>;
   checkpoint(plan: Plan, groupId: string, topic: string, metadata: string): Promise<string | null>;
+  /** The metadata committed for partition 0 of topic, read with the client's own admin API. */
+  readCheckpoint(groupId: string, topic: string): Promise<string | null>;
 }
 
 const kafkajsOf = (clientId: string): Kafka => new Kafka({ clientId, brokers: BROKERS, logLevel: logLevel.NOTHING, retry: { initialRetryTime: RETRY_MS, retries: RETRIES } });
@@ -301,6 +305,7 @@ function kafkajsBench(): ClientBench {
       await producer.disconnect();
       return kafkajsCheckpointRead(groupId, topic);
     },
+    readCheckpoint: kafkajsCheckpointRead,
   };
 }
 
@@ -400,8 +405,18 @@ async function platformaticBench(): Promise<ClientBench> {
     },
     async checkpoint() {
       throw new Error(
-        'not possible through its API: Transaction.addOffset() takes a message read by a member of the group and sends TxnOffsetCommit without committed_metadata; consumer.commit() and admin.alterConsumerGroupOffsets() take no metadata either (reading it back works: admin.listConsumerGroupOffsets returns metadata)',
+        'not possible through its API: Transaction.addOffset() takes a message read by a member of the group and sends TxnOffsetCommit without committed_metadata; consumer.commit() and admin.alterConsumerGroupOffsets() take no metadata either',
       );
+    },
+    async readCheckpoint(groupId, topic) {
+      const admin = new lib.Admin(base);
+      try {
+        const groups = await admin.listConsumerGroupOffsets({ groups: [groupId] });
+        const found = [...(groups.values?.() ?? groups)] as any[];
+        return found[0]?.topics?.find((t: any) => t.name === topic)?.partitions?.find((p: any) => p.partitionIndex === 0)?.metadata ?? null;
+      } finally {
+        await admin.close();
+      }
     },
   };
 }
@@ -508,6 +523,16 @@ async function confluentBench(): Promise<ClientBench> {
       await call((cb) => consumer.disconnect(cb));
       return kafkajsCheckpointRead(groupId, topic);
     },
+    async readCheckpoint(groupId, topic) {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        return offsets?.partitions.find((p: any) => p.partition === 0)?.metadata ?? null;
+      } finally {
+        await admin.disconnect();
+      }
+    },
   };
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
@@ -538,6 +563,13 @@ async function child(client: ClientName, plan: Plan): Promise<void> {
   figures.checkpoint = await bench
     .checkpoint(plan, checkpointGroup, `idsync.bench.clients.${plan.run}.checkpoints`, written)
     .then((readByKafkajs) => ({ written, readByKafkajs }))
+    .catch((error: unknown) => ({ error: describeError(error) }));
+  const existingGroup = group(plan, client, 'existing-checkpoint');
+  const existing = JSON.stringify({ position: `cookie-kafkajs-for-${client}-${plan.run}`, server: 'dc1.example.test' });
+  figures.existingCheckpoint = await kafkajsBench()
+    .checkpoint(plan, existingGroup, `idsync.bench.clients.${plan.run}.checkpoints`, existing)
+    .then(() => bench.readCheckpoint(existingGroup, `idsync.bench.clients.${plan.run}.checkpoints`))
+    .then((readByClient) => ({ written: existing, readByClient }))
     .catch((error: unknown) => ({ error: describeError(error) }));
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }
@@ -682,7 +714,7 @@ async function main(): Promise<void> {
 
   const mb = (records * (VALUE_BYTES + 36)) / 1e6;
   console.log(`\n${rounds > 1 ? 'median (min–max) of the rounds' : 'one round'}; transactions: read → produce + sendOffsets → commit, per-transaction latency p50 / p99; consume: read_committed from the beginning`);
-  console.log('\n| Client | Produce rec/s | MB/s | Transactions | tx p50 / p99 | Consume rec/s | RSS / heap after, peak RSS (MB) | KIP-848 transactions | Detector checkpoint (offset metadata) |');
+  console.log('\n| Client | Produce rec/s | MB/s | Transactions | tx p50 / p99 | Consume rec/s | RSS / heap after, peak RSS (MB) | KIP-848 transactions | Detector checkpoint in offset metadata: written by the client, read by kafkajs; written by kafkajs, read by the client |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const [client, runs] of results) {
     const failed = runs.find((f) => f.error);
@@ -699,7 +731,11 @@ async function main(): Promise<void> {
     const checkpoints = runs.map((f) => f.checkpoint);
     const checkpointError = firstError(checkpoints);
     const readBack = checkpoints.filter(ok).find((c) => c.readByKafkajs !== c.written);
-    const checkpoint = checkpointError ? `fails: ${short(checkpointError, 60)}` : readBack ? `read back with a difference: ${JSON.stringify(readBack.readByKafkajs?.slice(-12))}` : 'round-trips';
+    const written = checkpointError ? `fails: ${short(checkpointError, 60)}` : readBack ? `differs: ${JSON.stringify(readBack.readByKafkajs?.slice(-12))}` : 'round-trips';
+    const existingError = firstError(runs.map((f) => f.existingCheckpoint));
+    const existingBack = runs.map((f) => f.existingCheckpoint).filter(ok).find((c) => c.readByClient !== c.written);
+    const existing = existingError ? `fails: ${short(existingError, 40)}` : existingBack ? `differs: ${JSON.stringify(existingBack.readByClient?.slice(-12))}` : 'same';
+    const checkpoint = `written: ${written}; kafkajs's read: ${existing}`;
     console.log(
       `| ${client} ${version} | ${spread(produces.map((p) => p.records / (p.ms / 1000)))} | ${spread(produces.map((p) => mb / (p.ms / 1000)), 1)} | ${tx} | ${txLatency} | ${spread(consumes.map((c) => c.records / (c.ms / 1000)))} | ${spread(memories.map((m) => m.rssMb))} / ${spread(memories.map((m) => m.heapMb))}, ${spread(memories.map((m) => m.maxRssMb))} | ${kip848}${kip848Latency === '-' ? '' : `, ${kip848Latency}`} | ${checkpoint} |`,
     );
@@ -716,6 +752,10 @@ async function main(): Promise<void> {
     }
     const readBack = runs.map((f) => f.checkpoint).filter(ok).find((c) => c.readByKafkajs !== c.written);
     if (readBack) console.log(`${client} checkpoint: wrote ${JSON.stringify(readBack.written)}, kafkajs admin.fetchOffsets read ${JSON.stringify(readBack.readByKafkajs)}`);
+    const existingBack = runs.map((f) => f.existingCheckpoint).filter(ok).find((c) => c.readByClient !== c.written);
+    const existingError = firstError(runs.map((f) => f.existingCheckpoint));
+    if (existingBack) console.log(`${client} reading a checkpoint kafkajs wrote ${JSON.stringify(existingBack.written)}: ${JSON.stringify(existingBack.readByClient)}`);
+    if (existingError) console.log(`${client} reading a checkpoint kafkajs wrote: ${existingError}`);
   }
   if (groupTypes) console.log(`group types on the broker (ListGroups): ${groupTypes}`);
 }
