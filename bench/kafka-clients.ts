@@ -11,10 +11,11 @@
  *   (d) the process's RSS and heap (after a GC) at the end, and its peak RSS;
  *   (e) KIP-848: (b) again with group.protocol=consumer, for the clients that have it;
  *   (f) a detector checkpoint: offset metadata committed in a transaction for a group without members, read back
- *       with the product's reader (kafkajs admin.fetchOffsets).
+ *       with the product's reader (kafkajs admin.fetchOffsets); and one written by kafkajs, read with the client.
+ * Each run does ROUNDS rounds, the clients' order rotating, and prints median (min–max) of the rounds.
  * The candidates come from bench/kafka-clients/ (own package.json, installed by scripts/bench.sh on demand; never
  * dependencies of the product). A client that is not installed is reported as such.
- *   npm run bench -- kafka-clients [RECORDS] [N] [M] [clients]     defaults: 100000 300 100 kafkajs,platformatic,confluent
+ *   npm run bench -- kafka-clients [RECORDS] [N] [M] [clients] [ROUNDS]   defaults: 100000 300 100 kafkajs,platformatic,confluent 3
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
