@@ -11,4 +11,6 @@ fi
 shift
 if grep -q 'needs-stack' "bench/$name.ts"; then bash scripts/stack.sh up; fi
 bash scripts/with-node.sh tsc -b tsconfig.build.json
+# A bench with packages of its own (bench/<name>/: e.g. other clients to compare with) installs them there, on demand.
+if [ -f "bench/$name/install.sh" ]; then bash scripts/with-node.sh bash "bench/$name/install.sh"; fi
 exec bash scripts/with-node.sh node "bench/$name.ts" "$@"
