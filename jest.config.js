@@ -1,6 +1,7 @@
 /**
- * Unit tests sit beside the code; integration tests need the local stack (npm run stack -- up); fault tests stop,
- * freeze and cut the stack's servers while the services run.
+ * Unit tests sit beside the code; integration tests need the local stack (npm run stack -- up); fault tests break
+ * things while the services run: their own (faults, side by side) or the stack's shared servers (faults-exclusive,
+ * alone). scripts/test.sh runs the projects in that order.
  */
 const shared = {
   preset: 'ts-jest',
@@ -25,9 +26,19 @@ module.exports = {
       setupFilesAfterEnv: ['<rootDir>/tests/integration/support/timeout.ts'],
     },
     {
+      // Fault cases that only break what is their own (their services, OU, topics, a proxy): run side by side.
       ...shared,
       displayName: 'faults',
       roots: ['<rootDir>/tests/faults'],
+      testMatch: ['**/*.spec.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '/tests/faults/exclusive/'],
+      setupFilesAfterEnv: ['<rootDir>/tests/integration/support/timeout.ts'],
+    },
+    {
+      // Fault cases that stop, freeze or kill a shared server (389-ds, Kafka): one at a time, nothing else running.
+      ...shared,
+      displayName: 'faults-exclusive',
+      roots: ['<rootDir>/tests/faults/exclusive'],
       testMatch: ['**/*.spec.ts'],
       setupFilesAfterEnv: ['<rootDir>/tests/integration/support/timeout.ts'],
     },

@@ -1,6 +1,6 @@
-import { eventually, sleep } from '../integration/e2e/pipeline';
-import { FaultRun } from './support/fault-run';
-import { startServer, stopServer } from './support/servers';
+import { eventually, sleep } from '../../integration/e2e/pipeline';
+import { FaultRun } from '../support/fault-run';
+import { startServer, stopServer } from '../support/servers';
 
 /**
  * The writer that silently stopped: with both demo pipes running, 389-ds is stopped for 45 s while 200 users are

@@ -1,7 +1,7 @@
-import { hostPort } from '../integration/support/stack';
-import { sleep } from '../integration/e2e/pipeline';
-import { FaultRun } from './support/fault-run';
-import { freezeDirectoryServer, socketsTo, thawDirectoryServer } from './support/servers';
+import { hostPort } from '../../integration/support/stack';
+import { sleep } from '../../integration/e2e/pipeline';
+import { FaultRun } from '../support/fault-run';
+import { freezeDirectoryServer, socketsTo, thawDirectoryServer } from '../support/servers';
 
 /**
  * A destination that hangs: 389-ds frozen (SIGSTOP) for 60 s while users are created in AD. TCP connections are

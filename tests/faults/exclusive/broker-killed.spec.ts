@@ -1,7 +1,7 @@
-import { eventually, sleep } from '../integration/e2e/pipeline';
-import { dsPerson } from './support/entries';
-import { FaultRun } from './support/fault-run';
-import { killKafka, startServer } from './support/servers';
+import { eventually, sleep } from '../../integration/e2e/pipeline';
+import { dsPerson } from '../support/entries';
+import { FaultRun } from '../support/fault-run';
+import { killKafka, startServer } from '../support/servers';
 
 /**
  * The Kafka broker killed (SIGKILL) in the middle of a burst on both pipes and started again 20 s later: the detectors,
