@@ -1,7 +1,7 @@
 /**
  * Unit tests sit beside the code; integration tests need the local stack (npm run stack -- up); fault tests break
- * things while the services run: their own (faults, side by side) or the stack's shared servers (faults-exclusive,
- * alone). scripts/test.sh runs the projects in that order.
+ * things while the services run: their own services (faults) or the stack's shared servers (faults-exclusive).
+ * scripts/test.sh runs everything in band: each fault case's services sync all of OU=Corp.
  */
 const shared = {
   preset: 'ts-jest',
@@ -26,7 +26,7 @@ module.exports = {
       setupFilesAfterEnv: ['<rootDir>/tests/integration/support/timeout.ts'],
     },
     {
-      // Fault cases that only break what is their own (their services, OU, topics, a proxy): run side by side.
+      // Fault cases that break only what is their own (their services, topics, a proxy).
       ...shared,
       displayName: 'faults',
       roots: ['<rootDir>/tests/faults'],

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { parse, stringify } from 'yaml';
 import { decodeDeadLetter, decodeLink, type DeadLetter, type EntryLink } from '@idsync/contracts';
+import { readRanges } from '@idsync/platform';
 import { stackEnv } from '../support/stack';
 
 /**
@@ -366,28 +367,26 @@ export class Pipeline {
   }
 
   /**
-   * Every record of one of the run's topics (by configuration key), per partition in offset order, read until nothing
-   * new came for `quietMs`. Read committed (what the services see) unless `readUncommitted`.
+   * Every record of one of the run's topics (by configuration key) up to its end now, per partition in offset order.
+   * Read committed, as the services read it: a transaction still open holds the read back until it ends.
    */
-  async records(topicKey: string, options: { readUncommitted?: boolean; quietMs?: number; timeoutMs?: number } = {}): Promise<TopicRecord[]> {
+  async records(topicKey: string, options: { timeoutMs?: number } = {}): Promise<TopicRecord[]> {
     const topic = this.topics[topicKey];
     if (topic === undefined) throw new Error(`the configuration names no ${topicKey} topic`);
+    const kafka = this.kafka('reader');
+    const admin = kafka.admin();
+    await admin.connect();
     const records: TopicRecord[] = [];
-    const consumer = this.kafka('reader').consumer({ groupId: `${this.clientId}-e2e-read-${Date.now()}`, readUncommitted: options.readUncommitted ?? false });
-    await consumer.connect();
     try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      let lastAt = Date.now();
-      await consumer.run({
-        eachMessage: async ({ partition, message }) => {
-          records.push({ partition, offset: message.offset, key: message.key, value: message.value });
-          lastAt = Date.now();
-        },
+      const ranges = (await admin.fetchTopicOffsets(topic)).map((p) => ({ topic, partition: p.partition, from: Number(p.low), to: Number(p.high) }));
+      const results = await readRanges(kafka, admin, `${this.clientId}-e2e`, ranges, {
+        timeoutMs: options.timeoutMs ?? 90_000,
+        onRecord: (r) => void records.push({ partition: r.partition, offset: String(r.offset), key: r.key, value: r.value }),
       });
-      const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-      while (Date.now() - lastAt < (options.quietMs ?? 3_000) && Date.now() < deadline) await sleep(200);
+      const unfinished = [...results.entries()].filter(([, result]) => !result.complete).map(([range]) => `${range.topic}[${range.partition}]`);
+      if (unfinished.length > 0) throw new Error(`could not read ${unfinished.join(', ')} to the end`);
     } finally {
-      await consumer.disconnect();
+      await admin.disconnect();
     }
     return records.sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset));
   }
