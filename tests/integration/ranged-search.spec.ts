@@ -1,6 +1,6 @@
 import { type DirectoryConfig } from '@idsync/config';
 import { openLdapSession, searchAllValues, searchAllValuesPaginated } from '@idsync/platform';
-import { type Client, type Entry } from 'ldapts';
+import { Attribute, type Client, type Entry } from 'ldapts';
 import { AdRangeProxy, sambaPlainLdap } from './support/ad-range-proxy';
 import { requireStackServers, stackConfig, uniqueSuffix } from './support/stack';
 import { deleteTree } from './support/ldap-tree';
@@ -33,7 +33,13 @@ beforeAll(async () => {
   await requireStackServers(config);
   admin = (await openLdapSession('ad', ad)).client;
   await admin.add(ou, { objectClass: ['top', 'organizationalUnit'], ou: `rr${s}` });
-  await admin.add(person, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: `rr${s}`.slice(0, 20), otherTelephone: PHONES, url: URLS, userCertificate: CERTIFICATES });
+  await admin.add(person, [
+    new Attribute({ type: 'objectClass', values: ['top', 'person', 'organizationalPerson', 'user'] }),
+    new Attribute({ type: 'sAMAccountName', values: [`rr${s}`.slice(0, 20)] }),
+    new Attribute({ type: 'otherTelephone', values: PHONES }),
+    new Attribute({ type: 'url', values: URLS }),
+    new Attribute({ type: 'userCertificate', values: CERTIFICATES }),
+  ]);
   proxy = await AdRangeProxy.start({ target: sambaPlainLdap(ad.urls[0] ?? ''), maxValRange: 100, attributes: ['otherTelephone', 'url', 'userCertificate'] });
   sliced = (await openLdapSession('ad', { ...ad, urls: [proxy.url], startTls: false, allowInsecure: true })).client;
 });

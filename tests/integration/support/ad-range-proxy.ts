@@ -44,7 +44,7 @@ export class AdRangeProxy {
       client.once('close', () => upstream.destroy());
       upstream.once('close', () => client.destroy());
       upstream.pipe(client);
-      let pending = Buffer.alloc(0);
+      let pending: Buffer = Buffer.alloc(0);
       client.on('data', (chunk: Buffer) => {
         pending = Buffer.concat([pending, chunk]);
         for (let message = readTlv(pending, 0); message !== null; message = readTlv(pending, 0)) {
