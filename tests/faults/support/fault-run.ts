@@ -3,8 +3,15 @@ import { stackConfig, uniqueSuffix, requireStackServers } from '../../integratio
 import { Scenario } from '../../integration/support/scenario';
 import { canonicalGuid, type EntryLink } from '@idsync/contracts';
 import { type Entry, Side } from '../../integration/e2e/directories';
-import { eventually, Pipeline, sleep } from '../../integration/e2e/pipeline';
+import { eventually, Pipeline, type PipelineOptions, sleep } from '../../integration/e2e/pipeline';
 import { compareTrees, describeDifference } from './compare';
+
+export interface FaultRunOptions {
+  /** How the services start; read when they do (after the case's own earlier beforeAll hooks). */
+  readonly pipeline?: () => PipelineOptions;
+  /** For the services' stop and the OU's removal (default 3 minutes): Samba deletes some 50 entries a second. */
+  readonly cleanupTimeoutMs?: number;
+}
 
 /**
  * One fault case on the demo pipes: the five services started on an isolated configuration, a test OU of its own
@@ -30,6 +37,7 @@ export class FaultRun {
   constructor(
     tag: string,
     private readonly restore: () => Promise<void>,
+    options: FaultRunOptions = {},
   ) {
     this.adCorp = `OU=Corp,${this.config.directories['ad']?.baseDn ?? ''}`;
     this.dsCorp = `ou=Corp,${this.config.directories['ds']?.baseDn ?? ''}`;
@@ -40,7 +48,7 @@ export class FaultRun {
       await requireStackServers(this.config);
       this.ad = await Side.open(this.config, 'ad');
       this.ds = await Side.open(this.config, 'ds');
-      this.pipeline = await Pipeline.start(this.suffix);
+      this.pipeline = await Pipeline.start(this.suffix, 90_000, options.pipeline?.() ?? {});
     }, 180_000);
     afterAll(async () => {
       await this.restore().catch(() => undefined);
@@ -56,7 +64,7 @@ export class FaultRun {
       await this.ds?.deleteTree(this.dsOu).catch(() => undefined);
       await this.ad?.close();
       await this.ds?.close();
-    }, 180_000);
+    }, options.cleanupTimeoutMs ?? 180_000);
   }
 
   get live(): Pipeline {

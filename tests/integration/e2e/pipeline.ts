@@ -26,6 +26,8 @@ export interface PipelineOptions {
   readonly passwordAgent?: boolean;
   /** Start only these services now (the others can be started later with startService). Default: all five. */
   readonly only?: readonly ServiceName[];
+  /** Directories reached at another URL than the stack's (a test proxy in front of the server); plain ldap:// allowed. */
+  readonly directoryUrls?: Readonly<Partial<Record<'ad' | 'ds', string>>>;
 }
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -61,10 +63,11 @@ export function isolatedConfig(
   suffix: string,
   ports: Readonly<Partial<Record<ProcessName, number>>>,
   agent?: { readonly stateDir: string },
+  directoryUrls: Readonly<Partial<Record<string, string>>> = {},
 ): { yaml: string; directories: Record<string, string>; topics: Record<string, string>; brokers: string[]; clientId: string } {
   const doc = parse(demoYaml) as {
     kafka: { brokers: string[]; clientId?: string; topics: Record<string, { name: string }> };
-    directories: Record<string, unknown>;
+    directories: Record<string, { urls?: string[]; startTls?: boolean; allowInsecure?: boolean }>;
     services: Record<string, { httpPort?: number; source?: string; destination?: string; stateDir?: string }>;
     pipes?: { source: string; destination: string }[];
   };
@@ -74,6 +77,8 @@ export function isolatedConfig(
   doc.directories = Object.fromEntries(
     Object.entries(doc.directories).map(([name, block]) => {
       renamed[name] = `${name}${suffix}`;
+      const url = directoryUrls[name];
+      if (url !== undefined) Object.assign(block, { urls: [url], startTls: false, allowInsecure: url.toLowerCase().startsWith('ldap://') });
       return [`${name}${suffix}`, block];
     }),
   );
@@ -124,7 +129,7 @@ export class Pipeline {
     for (const name of processes) ports[name] = await freePort();
     const demo = readFileSync(join(ROOT, 'config', 'demo.yaml'), 'utf8');
     const agent = options.passwordAgent ? { stateDir: join(dir, 'password-agent') } : undefined;
-    const { yaml, topics, clientId } = isolatedConfig(demo, suffix, ports, agent);
+    const { yaml, topics, clientId } = isolatedConfig(demo, suffix, ports, agent, options.directoryUrls);
     if (options.passwordAgent && !/^\s{2}password-agent:/m.test(yaml)) throw new Error('config/demo.yaml has no services.password-agent block');
     const configFile = join(dir, 'config.yaml');
     writeFileSync(configFile, yaml);
