@@ -14,15 +14,13 @@ import { TcpProxy } from './support/tcp-proxy';
 const USERS = 40;
 const STALL_MS = 60_000;
 let proxy: TcpProxy | undefined;
-const run = new FaultRun(
-  'px',
-  async () => proxy?.resume(),
-  async () => {
+const run = new FaultRun('px', async () => proxy?.resume(), {
+  pipeline: async () => {
     const target = hostPort(stackDsUrl());
     proxy = await TcpProxy.start(target.host, target.port);
     return { env: { DS_URL: `ldaps://127.0.0.1:${proxy.port}` } };
   },
-);
+});
 const step = run.scenario.step;
 const writerConnections = run.config.services['ds-writer'].connections;
 

@@ -2,6 +2,8 @@ export { configSecrets, runService, type ServiceContext } from './bootstrap';
 export { HealthModule, HealthProbeError, HEALTH_PROBES, LIVENESS_PROBES, type HealthProbe } from './health';
 export { createKafka, createProducer, ensureTopics } from './kafka';
 export { DirectoryBindError, DirectoryUnavailableError, LdapConnectionLostError, openLdapSession, readRootDse, tlsOptions, type LdapSession } from './ldap';
+export { searchAllValues, searchAllValuesPaginated } from './ranged-search';
+export { foldNextSlices, foldValueRanges, parseValueRange, RangeRetrievalError, type RangeProgress, type ValueRange } from './range-retrieval';
 export { LdapPool, LdapTimeoutError, type LdapPoolOptions, type LdapPoolStatus } from './ldap-pool';
 export { JsonLogger, LOG_LEVELS, type LogFields, type LogLevel } from './logger';
 export { SecretRedactor } from './redact';

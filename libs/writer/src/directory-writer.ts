@@ -1,7 +1,7 @@
 import { isUuidText, type LeaveScopeAction, type WriteRequest } from '@idsync/contracts';
 import { type DirectoryConfig, type DirectoryKind, type SyncConfig } from '@idsync/config';
 import { type Dn, dnEquals, formatDn, formatRdn, isInSubtree, normalizeAttributeType, parentDn, parseDn } from '@idsync/mapping';
-import { LdapPool, namedDirectory, writerCredentials } from '@idsync/platform';
+import { LdapPool, namedDirectory, searchAllValues, writerCredentials } from '@idsync/platform';
 import { type Keyring, keyringFromConfig, type SecretsConfig } from '@idsync/secrets';
 import { Attribute, Change, EqualityFilter, type Filter, OrFilter } from 'ldapts';
 import { attributeKey, AttributeKnowledge, type AttributeKnowledgeOptions } from './attributes';
@@ -387,7 +387,7 @@ export class DirectoryWriter {
   private async readById(id: string, attributes: string[]): Promise<CurrentEntry | null> {
     if (!isUuidText(id)) throw new InvalidEntryError(`linked id '${id}' is not a UUID`);
     if (this.kind === 'active-directory') return this.read(`<GUID=${id.toLowerCase()}>`, attributes);
-    const { searchEntries } = await this.pool.run((client) => client.search(this.options.directory.baseDn, {
+    const { searchEntries } = await this.pool.run((client) => searchAllValues(client, this.options.directory.baseDn, {
       scope: 'sub',
       filter: new EqualityFilter({ attribute: 'entryUUID', value: id.toLowerCase() }),
       attributes,
@@ -410,7 +410,7 @@ export class DirectoryWriter {
 
   private async read(dn: string, attributes: string[]): Promise<CurrentEntry | null> {
     try {
-      const { searchEntries } = await this.pool.run((client) => client.search(dn, {
+      const { searchEntries } = await this.pool.run((client) => searchAllValues(client, dn, {
         scope: 'base',
         filter: '(objectClass=*)',
         attributes,
@@ -489,7 +489,7 @@ export class DirectoryWriter {
     for (const query of correlationQueries(request)) {
       let entries: CurrentEntry[];
       try {
-        const { searchEntries } = await this.pool.run((client) => client.search(this.searchBase, {
+        const { searchEntries } = await this.pool.run((client) => searchAllValues(client, this.searchBase, {
           scope: 'sub',
           filter: query.filter,
           attributes,
@@ -521,7 +521,7 @@ export class DirectoryWriter {
     const names = [...new Set(request.attributes.map((change) => change.name))];
     if (names.length === 0) return [];
     const filters: Filter[] = names.map((attribute) => new EqualityFilter({ attribute, value: removed }));
-    const { searchEntries } = await this.pool.run((client) => client.search(this.searchBase, {
+    const { searchEntries } = await this.pool.run((client) => searchAllValues(client, this.searchBase, {
       scope: 'sub',
       filter: filters.length === 1 ? (filters[0] as Filter) : new OrFilter({ filters }),
       attributes: names,

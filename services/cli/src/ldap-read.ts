@@ -1,3 +1,4 @@
+import { searchAllValues, searchAllValuesPaginated } from '@idsync/platform';
 import { type Client, type Entry, type SearchOptions } from 'ldapts';
 
 const SIZE_LIMIT_EXCEEDED = 4;
@@ -15,7 +16,7 @@ export async function searchAtOnce(client: Client, base: string, options: Omit<S
     const names = await client.search(base, { ...options, attributes: ['1.1'], sizeLimit: upTo });
     if (names.searchEntries.length > upTo) return null;
     if (options.attributes?.length === 1 && options.attributes[0] === '1.1') return names.searchEntries;
-    return (await client.search(base, { ...options, sizeLimit: upTo })).searchEntries;
+    return (await searchAllValues(client, base, { ...options, sizeLimit: upTo })).searchEntries;
   } catch (error) {
     if ((error as { code?: unknown }).code === SIZE_LIMIT_EXCEEDED) return null;
     throw error;
@@ -29,5 +30,5 @@ export async function* searchPages(client: Client, base: string, options: Omit<S
     yield all;
     return;
   }
-  for await (const page of client.searchPaginated(base, { ...options, paged: { pageSize: read.pageSize } })) yield page.searchEntries;
+  for await (const page of searchAllValuesPaginated(client, base, { ...options, paged: { pageSize: read.pageSize } })) yield page.searchEntries;
 }

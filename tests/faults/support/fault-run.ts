@@ -6,6 +6,13 @@ import { type Entry, Side } from '../../integration/e2e/directories';
 import { eventually, Pipeline, type PipelineOptions, type ReplicaName, sleep } from '../../integration/e2e/pipeline';
 import { compareTrees, describeDifference } from './compare';
 
+export interface FaultRunOptions {
+  /** How the services start; read when they do (after the case's own earlier beforeAll hooks). */
+  readonly pipeline?: () => PipelineOptions | Promise<PipelineOptions>;
+  /** For the services' stop and the OU's removal (default 3 minutes): Samba deletes some 50 entries a second. */
+  readonly cleanupTimeoutMs?: number;
+}
+
 /**
  * One fault case on the demo pipes: the five services started on an isolated configuration, a test OU of its own
  * below OU=Corp (AD) / ou=Corp (389-ds), and, whatever happens, the services stopped, the fault undone
@@ -28,12 +35,12 @@ export class FaultRun {
 
   /**
    * `tag`: two letters naming the case in entry names; `restore`: undoes the fault if a step failed half-way;
-   * `prepare`: runs before the services start and may give them options (a proxy in front of a server).
+   * `options.pipeline`: runs before the services start and gives them options (a proxy in front of a server).
    */
   constructor(
     tag: string,
     private readonly restore: () => Promise<void>,
-    prepare?: () => Promise<PipelineOptions>,
+    options: FaultRunOptions = {},
   ) {
     this.adCorp = `OU=Corp,${this.config.directories['ad']?.baseDn ?? ''}`;
     this.dsCorp = `ou=Corp,${this.config.directories['ds']?.baseDn ?? ''}`;
@@ -44,7 +51,7 @@ export class FaultRun {
       await requireStackServers(this.config);
       this.ad = await Side.open(this.config, 'ad');
       this.ds = await Side.open(this.config, 'ds');
-      this.pipeline = await Pipeline.start(this.suffix, 90_000, (await prepare?.()) ?? {});
+      this.pipeline = await Pipeline.start(this.suffix, 90_000, (await options.pipeline?.()) ?? {});
     }, 180_000);
     afterAll(async () => {
       await this.restore().catch(() => undefined);
@@ -60,7 +67,7 @@ export class FaultRun {
       await this.ds?.deleteTree(this.dsOu).catch(() => undefined);
       await this.ad?.close();
       await this.ds?.close();
-    }, 180_000);
+    }, options.cleanupTimeoutMs ?? 180_000);
   }
 
   get live(): Pipeline {

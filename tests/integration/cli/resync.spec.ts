@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { canonicalGuid, encodeLink, type EntryLink, linkKey } from '@idsync/contracts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { stackConfig, uniqueSuffix, requireStackServers } from '../support/stack';
 import { Side, sameDn } from '../e2e/directories';
 import { eventually, Pipeline } from '../e2e/pipeline';
@@ -43,6 +44,7 @@ interface Difference {
 }
 interface ResyncJson {
   sourceEntries: number;
+  unmappable: number;
   sourceRead: 'at-once' | 'paged';
   compared: number;
   equal: number;
@@ -285,6 +287,44 @@ describe('idsync resync', () => {
     const links = [...(await started().links()).values()];
     expect(links.filter((l) => guids.includes(l.source.value))).toEqual([]);
   }, 180_000);
+
+  it('reports an entry the pipe cannot map (stderr, summary, exit 1) and still compares and publishes the others', async () => {
+    // Pipe ad-to-ds as an operator might narrow it: its DN maps take the OU and its direct children only, while its
+    // sync classes still take the whole subtree. An entry one level deeper has no destination DN.
+    const doc = parse(readFileSync(pipeline?.configFile ?? '', 'utf8')) as { pipes: { name: string; dnMaps: { from: string; to: string }[] }[] };
+    const pipe = doc.pipes.find((p) => p.name === 'ad-to-ds');
+    if (pipe === undefined) throw new Error('no pipe ad-to-ds in the run configuration');
+    pipe.dnMaps = [
+      { from: `*,${adOu}`, to: `{1},${dsOu}` },
+      { from: `*,OU=Corp,${adBase}`, to: `{1},ou=Corp,${dsBase}` },
+    ];
+    const narrowed = join(stateDir, 'narrowed.yaml');
+    writeFileSync(narrowed, stringify(doc));
+    const narrowResync = (...args: string[]) => idsync(['resync', '--pipe', 'ad-to-ds', '--base-dn', adOu, '--state-dir', stateDir, ...args], { configFile: narrowed });
+    const deepOu = `OU=Deep,${adOu}`;
+    const deep = `CN=Deep ${s},${deepOu}`;
+    await ad.add(deepOu, { objectClass: ['top', 'organizationalUnit'], ou: 'Deep' });
+    await ad.add(deep, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: `deep${s}`.slice(0, 20), sn: s });
+    const ann = USERS[0] as (typeof USERS)[number];
+    await ds.replace(dsUser(ann.cn), 'description', ['damaged beside an unmappable entry']);
+
+    const dry = await narrowResync('--dry-run', '--json');
+    expect({ code: dry.code, out: describeRun(dry) }).toMatchObject({ code: 1 });
+    const plan = json(dry);
+    expect(plan.unmappable).toBe(1);
+    expect(plan.differences?.find((d) => sameDn(d.sourceDn, deep))).toMatchObject({ kind: 'error', problem: expect.stringMatching(/^cannot be mapped: no DN map matched/) });
+    expect(byDn(plan.differences, dsUser(ann.cn))).toMatchObject({ kind: 'update' });
+
+    const run = await narrowResync('--json');
+    expect({ code: run.code, out: describeRun(run) }).toMatchObject({ code: 1 });
+    expect(run.stderr).toContain(`! ${deep}: cannot be mapped: no DN map matched`);
+    // Ann's repair and the new OU: published and applied all the same.
+    expect(json(run)).toMatchObject({ unmappable: 1, published: 2 });
+    await eventually('Ann repaired', () => ds.read(dsUser(ann.cn), ['description']), (e) => e?.['description']?.[0] === `first ${ann.login}`, 30_000);
+    const text = await narrowResync('--dry-run');
+    expect(text.stdout).toContain(`! ${deep}\n    cannot be mapped: no DN map matched`);
+    expect(text.stdout).toContain('1 source entries could not be mapped (listed above; the others were compared)');
+  }, 120_000);
 
   it('names what is wrong: an unknown pipe, an unknown class, a bad filter, an unreachable directory', async () => {
     const pipe = await idsync(['resync', '--pipe', 'nope', '--dry-run'], { configFile: pipeline?.configFile ?? '' });

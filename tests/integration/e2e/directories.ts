@@ -17,10 +17,11 @@ export class Side {
     readonly baseDn: string,
   ) {}
 
-  static async open(config: SyncConfig, name: 'ad' | 'ds'): Promise<Side> {
+  /** `credentials`: another account than the directory's administrator (a writer's, whose changes detectors ignore). */
+  static async open(config: SyncConfig, name: 'ad' | 'ds', credentials?: { bindDn: string; bindPassword: string }): Promise<Side> {
     const directory = config.directories[name];
     if (!directory) throw new Error(`the demo configuration has no directory '${name}'`);
-    const { client } = await openLdapSession(name, directory);
+    const { client } = await openLdapSession(name, directory, credentials);
     return new Side(name, client, directory.baseDn);
   }
 
@@ -76,17 +77,25 @@ export class Side {
     await this.client.del(dn);
   }
 
-  /** Deletes a subtree, deepest entries first; a missing subtree is fine. */
+  /**
+   * Deletes a subtree, groups first, then deepest entries first; a missing subtree is fine. Groups go first because
+   * deleting a member makes Samba rewrite every group holding it: a large group's members deleted one by one cost
+   * minutes, the group first costs nothing.
+   */
   async deleteTree(base: string): Promise<void> {
     let dns: string[];
+    const groups = new Set<string>();
     try {
-      const { searchEntries } = await this.client.search(base, { scope: 'sub', filter: '(objectClass=*)', attributes: ['1.1'] });
+      const { searchEntries } = await this.client.search(base, { scope: 'sub', filter: '(objectClass=*)', attributes: ['objectClass'] });
       dns = searchEntries.map((e) => e.dn);
+      for (const entry of searchEntries) {
+        if ([entry['objectClass'] ?? []].flat().some((c) => ['group', 'groupofnames'].includes(String(c).toLowerCase()))) groups.add(entry.dn);
+      }
     } catch (error) {
       if ((error as { code?: number }).code === 32) return;
       throw error;
     }
-    dns.sort((a, b) => depth(b) - depth(a));
+    dns.sort((a, b) => Number(groups.has(b)) - Number(groups.has(a)) || depth(b) - depth(a));
     for (const dn of dns) {
       try {
         await this.client.del(dn);

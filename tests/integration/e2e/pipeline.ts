@@ -36,6 +36,8 @@ export interface PipelineOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Settings merged into services' blocks of the configuration (e.g. a writer's dependencyWaitMs). */
   readonly services?: Readonly<Partial<Record<ServiceName, Readonly<Record<string, unknown>>>>>;
+  /** Directories reached at another URL than the stack's (a test proxy in front of the server); plain ldap:// allowed. */
+  readonly directoryUrls?: Readonly<Partial<Record<'ad' | 'ds', string>>>;
 }
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -72,10 +74,11 @@ export function isolatedConfig(
   ports: Readonly<Partial<Record<ProcessName, number>>>,
   agent?: { readonly stateDir: string },
   settings: Readonly<Partial<Record<ServiceName, Readonly<Record<string, unknown>>>>> = {},
+  directoryUrls: Readonly<Partial<Record<string, string>>> = {},
 ): { yaml: string; directories: Record<string, string>; topics: Record<string, string>; brokers: string[]; clientId: string } {
   const doc = parse(demoYaml) as {
     kafka: { brokers: string[]; clientId?: string; topics: Record<string, { name: string }> };
-    directories: Record<string, unknown>;
+    directories: Record<string, { urls?: string[]; startTls?: boolean; allowInsecure?: boolean }>;
     services: Record<string, { httpPort?: number; source?: string; destination?: string; stateDir?: string }>;
     pipes?: { source: string; destination: string }[];
   };
@@ -85,6 +88,8 @@ export function isolatedConfig(
   doc.directories = Object.fromEntries(
     Object.entries(doc.directories).map(([name, block]) => {
       renamed[name] = `${name}${suffix}`;
+      const url = directoryUrls[name];
+      if (url !== undefined) Object.assign(block, { urls: [url], startTls: false, allowInsecure: url.toLowerCase().startsWith('ldap://') });
       return [`${name}${suffix}`, block];
     }),
   );
@@ -139,7 +144,7 @@ export class Pipeline {
     for (const name of processes) ports[name] = await freePort();
     const demo = readFileSync(join(ROOT, 'config', 'demo.yaml'), 'utf8');
     const agent = options.passwordAgent ? { stateDir: join(dir, 'password-agent') } : undefined;
-    const { yaml, topics, clientId } = isolatedConfig(demo, suffix, ports, agent, options.services);
+    const { yaml, topics, clientId } = isolatedConfig(demo, suffix, ports, agent, options.services, options.directoryUrls);
     if (options.passwordAgent && !/^\s{2}password-agent:/m.test(yaml)) throw new Error('config/demo.yaml has no services.password-agent block');
     const configFile = join(dir, 'config.yaml');
     writeFileSync(configFile, yaml);

@@ -1,7 +1,7 @@
 import { EqualityFilter, OrFilter, type Client } from 'ldapts';
 import { canonicalGuid, guidToBytes } from '@idsync/contracts';
 import { type DirectoryConfig } from '@idsync/config';
-import { openLdapSession, readRootDse } from '@idsync/platform';
+import { openLdapSession, readRootDse, searchAllValues } from '@idsync/platform';
 import { DcIdentity, DirSyncCookie } from '../core/dirsync-cookie';
 import { AD_BINARY_ATTRIBUTES, fromLdaptsEntry, type LdaptsEntry, type RawEntry } from '../core/raw-entry';
 import { DirSyncControl, ShowDeletedControl } from './dirsync-control';
@@ -48,6 +48,7 @@ export class DirSyncReader {
 
   async read(cookie: DirSyncCookie, options: DirSyncReadOptions): Promise<DirSyncPage> {
     const control = new DirSyncControl({ flags: options.flags, maxBytes: options.maxBytes, cookie: cookie.toBuffer() });
+    // Not searchAllValues: with incremental values, `member;range=1-1` / `;range=0-0` are value deltas, not slices.
     const { searchEntries } = await this.client.search(
       this.baseDn,
       { scope: 'sub', filter: '(objectClass=*)', explicitBufferAttributes: [...AD_BINARY_ATTRIBUTES] },
@@ -71,7 +72,8 @@ export class DirSyncReader {
     for (let start = 0; start < guids.length; start += REFETCH_BATCH) {
       const batch = guids.slice(start, start + REFETCH_BATCH);
       const filter = new OrFilter({ filters: batch.map((g) => new EqualityFilter({ attribute: 'objectGUID', value: guidToBytes(g) })) });
-      const { searchEntries } = await this.client.search(
+      const { searchEntries } = await searchAllValues(
+        this.client,
         this.baseDn,
         { scope: 'sub', filter, attributes: ['objectGUID', 'objectClass'], explicitBufferAttributes: ['objectGUID'] },
         new ShowDeletedControl(),
@@ -91,7 +93,9 @@ export class DirSyncReader {
     for (let start = 0; start < guids.length; start += REFETCH_BATCH) {
       const batch = guids.slice(start, start + REFETCH_BATCH);
       const filter = new OrFilter({ filters: batch.map((g) => new EqualityFilter({ attribute: 'objectGUID', value: guidToBytes(g) })) });
-      const { searchEntries } = await this.client.search(this.baseDn, { scope: 'sub', filter, attributes: ['*'], explicitBufferAttributes: [...AD_BINARY_ATTRIBUTES] });
+      // Every value: a group over MaxValRange comes back as `member;range=0-1499`, which is neither the attribute
+      // nor one of DirSync's value deltas.
+      const { searchEntries } = await searchAllValues(this.client, this.baseDn, { scope: 'sub', filter, attributes: ['*'], explicitBufferAttributes: [...AD_BINARY_ATTRIBUTES] });
       for (const entry of searchEntries) found.push(fromLdaptsEntry(entry as LdaptsEntry));
     }
     return found;
@@ -100,7 +104,7 @@ export class DirSyncReader {
   /** objectGUID → DN of every live object under `base` (paged), to seed the rename cache at start. */
   async listDns(base: string): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    const { searchEntries } = await this.client.search(base, {
+    const { searchEntries } = await searchAllValues(this.client, base, {
       scope: 'sub',
       filter: '(objectClass=*)',
       attributes: ['objectGUID'],
@@ -125,7 +129,7 @@ export async function readDcIdentity(client: Client): Promise<DcIdentity> {
   const service = dse['dsservicename']?.[0];
   const host = dse['dnshostname']?.[0] ?? 'unknown';
   if (!service) throw Object.assign(new Error('the root DSE has no dsServiceName: not an Active Directory DC'), { retriable: false });
-  const { searchEntries } = await client.search(service, { scope: 'base', filter: '(objectClass=*)', attributes: ['invocationId'], explicitBufferAttributes: ['invocationId'] });
+  const { searchEntries } = await searchAllValues(client, service, { scope: 'base', filter: '(objectClass=*)', attributes: ['invocationId'], explicitBufferAttributes: ['invocationId'] });
   const invocationId = searchEntries[0]?.['invocationId'];
   if (!Buffer.isBuffer(invocationId) || invocationId.length !== 16) {
     throw Object.assign(new Error(`cannot read invocationId of ${service}`), { retriable: false });
