@@ -1,6 +1,7 @@
 // needs-stack
 // AD → Kafka through the ad-detector: creates N users and N modifies in Samba (bare write rate), then runs the DirSync
 // loop from a checkpoint taken before them and reports changes/s into Kafka. Usage: npm run bench -- ad-detector [N]
+import { Kafka, logLevel } from 'kafkajs';
 import { Attribute, Change } from 'ldapts';
 import platform from '@idsync/platform';
 import detectorPkg from '@idsync/ad-detector/detector';
@@ -18,7 +19,8 @@ const ou = `OU=bench-${suffix},OU=Corp,${ad.baseDn}`;
 const eventsTopic = `idsync.bench.ad-changes.${suffix}`;
 const checkpointTopic = `idsync.bench.checkpoints.${suffix}`;
 const kafka = createKafka(config.kafka, 'idsync-bench-ad');
-const admin = kafka.admin();
+// The bench's own topics: created and deleted with kafkajs' admin (the product never deletes topics).
+const admin = new Kafka({ brokers: config.kafka.brokers, clientId: 'idsync-bench-ad-topics', logLevel: logLevel.WARN }).admin();
 await admin.connect();
 await admin.createTopics({ waitForLeaders: true, topics: [{ topic: eventsTopic, numPartitions: 6 }, { topic: checkpointTopic, numPartitions: 1 }] });
 

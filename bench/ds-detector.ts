@@ -2,6 +2,7 @@
 // 389-ds → Kafka through the ds-detector: N modifies written into 389-ds over several connections (bare write rate),
 // then the changelog loop run from a checkpoint taken before them (changes/s into Kafka, first to last commit), and the
 // Avro codec alone (events encoded/decoded per second). Usage: npm run bench -- ds-detector [N] [connections] [batchSize]
+import { Kafka, logLevel } from 'kafkajs';
 import { Attribute, Change } from 'ldapts';
 import contracts from '@idsync/contracts';
 import platform from '@idsync/platform';
@@ -26,7 +27,8 @@ const checkpointTopic = `idsync.bench.ds-checkpoints.${suffix}`;
 const source = `ds-bench-${suffix}`;
 const quiet = new JsonLogger('bench', 'warn', new SecretRedactor([]), () => undefined);
 const kafka = createKafka(config.kafka, 'idsync-bench-ds', quiet);
-const admin = kafka.admin();
+// The bench's own topics: created and deleted with kafkajs' admin (the product never deletes topics).
+const admin = new Kafka({ brokers: config.kafka.brokers, clientId: 'idsync-bench-ds-topics', logLevel: logLevel.WARN }).admin();
 await admin.connect();
 await admin.createTopics({ waitForLeaders: true, topics: [{ topic: eventsTopic, numPartitions: 6 }, { topic: checkpointTopic, numPartitions: 1 }] });
 

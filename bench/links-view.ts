@@ -14,7 +14,7 @@ import { runInNewContext } from 'node:vm';
 import { Kafka, logLevel } from 'kafkajs';
 import { decodeLink, encodeLink, type EntryLink, linkKey } from '@idsync/contracts';
 import { LinksView, LinkStore } from '@idsync/links';
-import { JsonLogger, SecretRedactor } from '@idsync/platform';
+import { JsonLogger, KafkaClient, SecretRedactor } from '@idsync/platform';
 
 const BROKERS = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
 const PARTITIONS = 6;
@@ -98,7 +98,7 @@ async function child(mode: 'view' | 'bare', topic: string, sample: string[]): Pr
   } else {
     const logger = new JsonLogger('bench', 'warn', new SecretRedactor([]), () => undefined);
     const store = LinkStore.open();
-    const view = new LinksView({ kafka: kafka('bench-links-view'), topic, store, logger, groupPrefix: 'bench-links' });
+    const view = new LinksView({ kafka: KafkaClient.wrap(kafka('bench-links-view'), { clientId: 'bench-links-view' }), topic, store, logger, groupPrefix: 'bench-links' });
     await view.start();
     out['loadMs'] = Date.now() - started;
     out['records'] = view.status().recordsRead;

@@ -1,5 +1,5 @@
 import { ConfigResourceTypes } from 'kafkajs';
-import { createKafka } from '@idsync/platform';
+import { testKafka } from '../integration/support/kafka';
 import { describeRun, idsync } from '../integration/cli/run-cli';
 import { eventually } from '../integration/e2e/pipeline';
 import { FaultRun } from './support/fault-run';
@@ -24,7 +24,8 @@ const s = run.suffix;
 async function setOperationsLimit(bytes: number): Promise<void> {
   const topic = run.live.topics['dsOperations'];
   if (topic === undefined) throw new Error('the configuration names no dsOperations topic');
-  const admin = createKafka(run.config.kafka, `idsync-faults-${s}`, undefined, 'tool').admin();
+  // Changing a topic's settings is not something the product does: kafkajs' own admin.
+  const admin = testKafka(run.config.kafka, `idsync-faults-${s}`, 'tool').kafkajs.admin();
   await admin.connect();
   try {
     await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: [{ name: 'max.message.bytes', value: String(bytes) }] }] });

@@ -1,10 +1,11 @@
 import { decodeDeadLetter, decodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
-import { ChangePublisher, createKafka } from '@idsync/platform';
+import { ChangePublisher } from '@idsync/platform';
+import { testKafka } from './support/kafka';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from './support/stack';
 
 describe('ChangePublisher: events and detector position in one Kafka transaction', () => {
   const config = stackConfig();
-  const kafka = createKafka(config.kafka, 'idsync-test');
+  const { client: kafka, kafkajs } = testKafka(config.kafka, 'idsync-test');
   const suffix = uniqueSuffix();
   const options = { detector: 'test-detector', source: `src-${suffix}`, eventsTopic: `idsync.test.events.${suffix}`, checkpointTopic: `idsync.test.checkpoints.${suffix}` };
 
@@ -25,7 +26,7 @@ describe('ChangePublisher: events and detector position in one Kafka transaction
   beforeAll(async () => {
     const { host, port } = hostPort(config.kafka.brokers[0] ?? '');
     await requireServer('Kafka', host, port);
-    const admin = kafka.admin();
+    const admin = kafkajs.admin();
     await admin.connect();
     await admin.createTopics({ waitForLeaders: true, topics: [{ topic: options.eventsTopic, numPartitions: 3 }, { topic: options.checkpointTopic, numPartitions: 1 }] });
     await admin.disconnect();
@@ -46,7 +47,7 @@ describe('ChangePublisher: events and detector position in one Kafka transaction
   });
 
   it('delivers the events keyed by entry id to read_committed consumers', async () => {
-    const consumer = kafka.consumer({ groupId: `idsync-test-${uniqueSuffix()}`, readUncommitted: false });
+    const consumer = kafkajs.consumer({ groupId: `idsync-test-${uniqueSuffix()}`, readUncommitted: false });
     await consumer.connect();
     await consumer.subscribe({ topic: options.eventsTopic, fromBeginning: true });
     const seen: { key: string; eventId: string }[] = [];
@@ -88,7 +89,7 @@ describe('ChangePublisher: events and detector position in one Kafka transaction
  */
 describe('ChangePublisher: batches under the broker size limits', () => {
   const config = stackConfig();
-  const kafka = createKafka(config.kafka, 'idsync-test');
+  const { client: kafka, kafkajs } = testKafka(config.kafka, 'idsync-test');
   const suffix = uniqueSuffix();
   const options = {
     detector: 'ad-detector',
@@ -115,7 +116,7 @@ describe('ChangePublisher: batches under the broker size limits', () => {
   });
 
   async function readTopic(topic: string, count: number): Promise<{ key: string; value: Buffer | null }[]> {
-    const consumer = kafka.consumer({ groupId: `idsync-test-${uniqueSuffix()}`, readUncommitted: false });
+    const consumer = kafkajs.consumer({ groupId: `idsync-test-${uniqueSuffix()}`, readUncommitted: false });
     const seen: { key: string; value: Buffer | null }[] = [];
     await consumer.connect();
     try {
@@ -133,7 +134,7 @@ describe('ChangePublisher: batches under the broker size limits', () => {
   beforeAll(async () => {
     const { host, port } = hostPort(config.kafka.brokers[0] ?? '');
     await requireServer('Kafka', host, port);
-    const admin = kafka.admin();
+    const admin = kafkajs.admin();
     await admin.connect();
     await admin.createTopics({
       waitForLeaders: true,

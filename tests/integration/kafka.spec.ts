@@ -1,4 +1,4 @@
-import { createKafka, createProducer, ensureTopics } from '@idsync/platform';
+import { createKafka, ensureTopics, TopicFollower } from '@idsync/platform';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from './support/stack';
 
 describe('Apache Kafka in the local stack', () => {
@@ -15,8 +15,8 @@ describe('Apache Kafka in the local stack', () => {
     await admin.connect();
     try {
       await ensureTopics(admin, config.kafka.topics);
-      const metadata = await admin.fetchTopicMetadata({ topics: [config.kafka.topics.adChanges.name] });
-      expect(metadata.topics[0]?.partitions).toHaveLength(config.kafka.topics.adChanges.partitions);
+      const partitions = await admin.topicOffsets(config.kafka.topics.adChanges.name);
+      expect(partitions).toHaveLength(config.kafka.topics.adChanges.partitions);
     } finally {
       await admin.disconnect();
     }
@@ -27,27 +27,30 @@ describe('Apache Kafka in the local stack', () => {
     const topic = `idsync.test.roundtrip.${uniqueSuffix()}`;
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
+    await admin.createTopics([{ name: topic, partitions: 3, replicationFactor: 1 }]);
     await admin.disconnect();
 
-    const producer = createProducer(kafka);
+    const producer = kafka.producer();
     await producer.connect();
-    await producer.send({ topic, acks: -1, messages: [{ key: 'entry-1', value: Buffer.from([0, 1, 2, 255]) }] });
+    await producer.send({ topic, messages: [{ key: 'entry-1', value: Buffer.from([0, 1, 2, 255]) }] });
     await producer.disconnect();
 
-    const consumer = kafka.consumer({ groupId: `idsync-test-${uniqueSuffix()}` });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
+    let follower: TopicFollower | undefined;
     const received = await new Promise<{ key: string; value: Buffer }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no record within 30 s')), 30_000);
-      void consumer.run({
-        eachMessage: async ({ message }) => {
+      follower = new TopicFollower(kafka, {
+        topic,
+        groupId: `idsync-test-${uniqueSuffix()}`,
+        onBatch: ({ records }) => {
+          const [record] = records;
+          if (record === undefined) return;
           clearTimeout(timer);
-          resolve({ key: message.key?.toString() ?? '', value: message.value ?? Buffer.alloc(0) });
+          resolve({ key: record.key?.toString() ?? '', value: record.value ?? Buffer.alloc(0) });
         },
       });
+      follower.start().catch(reject);
     });
-    await consumer.disconnect();
+    await follower?.stop();
     expect(received.key).toBe('entry-1');
     expect([...received.value]).toEqual([0, 1, 2, 255]);
   });

@@ -1,5 +1,5 @@
 import { type EntryLink, encodeLink, linkKey, type LinkEnd, type LinkOrigin } from '@idsync/contracts';
-import { type Producer } from 'kafkajs';
+import { type RecordProducer } from '@idsync/platform';
 import { type LinkStore, type StoredLink } from './store';
 import { type LinksView } from './view';
 
@@ -8,7 +8,7 @@ export interface LinkRegistryOptions {
   /** Follows the links topic into the store; without it (tests, tools) the store is all there is. */
   readonly view?: LinksView;
   /** Publishes new links and removals; without it they stay local. */
-  readonly producer?: Producer;
+  readonly producer?: RecordProducer;
   readonly topic: string;
   /** Who records the links (linkedBy). */
   readonly service: string;
@@ -83,7 +83,7 @@ export class LinkRegistry {
     const messages = this.outbox;
     this.outbox = [];
     try {
-      await producer.send({ topic: this.options.topic, acks: -1, messages });
+      await producer.send({ topic: this.options.topic, messages });
     } catch (error) {
       this.outbox = [...messages, ...this.outbox];
       throw error;

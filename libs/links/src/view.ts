@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type Admin, type Consumer, type Kafka } from 'kafkajs';
 import { decodeLink, type EntryLink, UndecodableRecordError } from '@idsync/contracts';
-import { type HealthProbe, HealthProbeError, type JsonLogger } from '@idsync/platform';
+import { type HealthProbe, HealthProbeError, type JsonLogger, type KafkaAdmin, type KafkaClient, TopicFollower } from '@idsync/platform';
 import { type LinkRecord, type LinkStore } from './store';
 
 /** The view has not read the links topic up to where it stood moments ago; the request is tried again. */
@@ -20,7 +19,7 @@ export class LinksViewBehindError extends Error {
 }
 
 export interface LinksViewOptions {
-  readonly kafka: Kafka;
+  readonly kafka: KafkaClient;
   readonly topic: string;
   readonly store: LinkStore;
   readonly logger: JsonLogger;
@@ -59,8 +58,8 @@ interface Waiter {
  * on the topic when it was called is in the store when it returns.
  */
 export class LinksView {
-  private consumer: Consumer | undefined;
-  private admin: Admin | undefined;
+  private consumer: TopicFollower | undefined;
+  private admin: KafkaAdmin | undefined;
   private state: LinksViewState = 'idle';
   private readonly positions = new Map<number, bigint>();
   private waiters: Waiter[] = [];
@@ -118,39 +117,33 @@ export class LinksView {
     };
     if (this.reached(targets)) endLoad();
 
-    const consumer = kafka.consumer({
+    const consumer = new TopicFollower(kafka, {
+      topic,
       groupId: `${this.options.groupPrefix}-links-${randomUUID()}`,
       // Nothing is ever committed: the group exists only while this instance reads.
       maxBytesPerPartition: 4 * 1024 * 1024,
-    });
-    this.consumer = consumer;
-    consumer.on(consumer.events.CRASH, (event) => {
-      const { error, restart } = event.payload as { error: Error; restart: boolean };
-      if (restart) return;
-      this.state = 'crashed';
-      this.error = error.message;
-      logger.event('error', 'links.view.crashed', { topic, error: error.message });
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: true,
-      eachBatch: async ({ batch }) => {
+      onCrash: (error) => {
+        this.state = 'crashed';
+        this.error = error.message;
+        logger.event('error', 'links.view.crashed', { topic, error: error.message });
+      },
+      onBatch: (batch) => {
         const records: LinkRecord[] = [];
-        for (const message of batch.messages) {
+        for (const message of batch.records) {
           const key = message.key?.toString('utf8') ?? '';
           const link = message.value === null ? null : this.decode(key, message.value);
           if (link === undefined) continue;
           records.push({ key, link, partition: batch.partition, offset: message.offset });
         }
-        this.recordsRead += batch.messages.length;
+        this.recordsRead += batch.records.length;
         if (loading) loader.add(records);
         else store.apply(records);
-        if (batch.messages.length > 0) this.advance(batch.partition, BigInt(batch.lastOffset()) + 1n);
+        if (batch.records.length > 0) this.advance(batch.partition, BigInt(batch.lastOffset) + 1n);
         if (loading && this.reached(targets)) endLoad();
       },
     });
+    this.consumer = consumer;
+    await consumer.start();
     await loaded;
   }
 
@@ -208,7 +201,7 @@ export class LinksView {
     this.consumer = undefined;
     this.admin = undefined;
     if (this.state !== 'crashed') this.state = 'stopped';
-    await consumer?.disconnect();
+    await consumer?.stop();
     await admin?.disconnect();
   }
 
@@ -243,7 +236,7 @@ export class LinksView {
   /** Per partition, the offset after the last record on the topic now. */
   private async highWatermarks(): Promise<Map<number, bigint>> {
     if (this.admin === undefined) throw new Error('the links view is not started');
-    const offsets = await this.admin.fetchTopicOffsets(this.options.topic);
+    const offsets = await this.admin.topicOffsets(this.options.topic);
     return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
   }
 }

@@ -1,7 +1,5 @@
-import { type Admin, type Kafka, type Producer } from 'kafkajs';
 import { encodeDeadLetter, encodeEntryChange, entryKey, type EntryChangeEvent } from '@idsync/contracts';
-import { createProducer } from './kafka';
-import { DEFAULT_MAX_RECORD_BYTES, RecordLimits, recordBytes, RecordTooLargeError, splitByBytes, topicRecordLimits } from './record-size';
+import { DEFAULT_MAX_RECORD_BYTES, type KafkaAdmin, type KafkaClient, RecordLimits, recordBytes, RecordTooLargeError, splitByBytes, topicRecordLimits, type TransactionalProducer } from './kafka/index';
 
 export interface ChangePublisherOptions {
   /** `ad-detector` or `ds-detector`. */
@@ -59,12 +57,12 @@ export class CheckpointTooLargeError extends Error {
  * and, for people and tools reading topics, as a record on the compacted checkpoint topic.
  */
 export class ChangePublisher {
-  private producer: Producer | undefined;
-  private admin: Admin | undefined;
+  private producer: TransactionalProducer | undefined;
+  private admin: KafkaAdmin | undefined;
   private limits: RecordLimits;
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly kafka: KafkaClient,
     private readonly options: ChangePublisherOptions,
   ) {
     this.limits = new RecordLimits(options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
@@ -86,11 +84,10 @@ export class ChangePublisher {
     const { eventsTopic, deadLetterTopic } = this.options;
     const configured = this.options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     this.limits = new RecordLimits(configured, await topicRecordLimits(this.admin, deadLetterTopic ? [eventsTopic, deadLetterTopic] : [eventsTopic], configured));
-    this.producer = createProducer(this.kafka, { transactionalId: `idsync.${this.options.detector}.${this.options.source}` });
+    this.producer = this.kafka.transactionalProducer({ transactionalId: `idsync.${this.options.detector}.${this.options.source}` });
     await this.producer.connect();
-    // kafkajs registers the transactional id lazily, at the first transaction: do it now, so connecting fences.
-    const registration = await this.producer.transaction();
-    await registration.abort();
+    // The transactional id is taken now (not at the first transaction), so connecting fences.
+    await this.producer.fence();
   }
 
   async readCheckpoint(): Promise<StoredCheckpoint | null> {
@@ -123,18 +120,16 @@ export class ChangePublisher {
     const parts = fitting.length === 0 ? [[]] : splitByBytes(fitting, this.options.maxTransactionBytes ?? DEFAULT_MAX_TRANSACTION_BYTES);
     for (const [index, part] of parts.entries()) {
       const last = index === parts.length - 1;
-      const transaction = await producer.transaction();
+      const transaction = await producer.begin();
       try {
         for (const request of part.length === 0 ? [] : this.limits.split(eventsTopic, part)) {
-          await transaction.send({ topic: eventsTopic, acks: -1, messages: request });
+          await transaction.send({ topic: eventsTopic, messages: request });
         }
         if (last) {
-          if (letters.length > 0 && deadLetterTopic !== undefined) await transaction.send({ topic: deadLetterTopic, acks: -1, messages: letters });
-          await transaction.send({ topic: checkpointTopic, acks: -1, messages: [{ key: this.checkpointKey, value }] });
-          await transaction.sendOffsets({
-            consumerGroupId: this.checkpointGroup,
-            topics: [{ topic: checkpointTopic, partitions: [{ partition: 0, offset: '0', metadata: value } as never] }],
-          });
+          if (letters.length > 0 && deadLetterTopic !== undefined) await transaction.send({ topic: deadLetterTopic, messages: letters });
+          await transaction.send({ topic: checkpointTopic, messages: [{ key: this.checkpointKey, value: Buffer.from(value) }] });
+          // The position is the offset's metadata (the offset itself means nothing).
+          await transaction.commitOffsets(this.checkpointGroup, checkpointTopic, [{ partition: 0, offset: 0, metadata: value }]);
         }
         await transaction.commit();
       } catch (error) {
@@ -165,12 +160,12 @@ export class ChangePublisher {
     await this.admin?.disconnect();
   }
 
-  private requireProducer(): Producer {
+  private requireProducer(): TransactionalProducer {
     if (!this.producer) throw new Error('ChangePublisher.connect() must be called first');
     return this.producer;
   }
 
-  private requireAdmin(): Admin {
+  private requireAdmin(): KafkaAdmin {
     if (!this.admin) throw new Error('ChangePublisher.connect() must be called first');
     return this.admin;
   }
@@ -180,8 +175,8 @@ export class ChangePublisher {
  * The committed checkpoint of a group, read with any admin client: unlike ChangePublisher.connect(), reading does
  * not fence the detector (tools show the position before deciding to move it).
  */
-export async function fetchStoredCheckpoint(admin: Admin, group: string, checkpointTopic: string): Promise<StoredCheckpoint | null> {
-  const offsets = await admin.fetchOffsets({ groupId: group, topics: [checkpointTopic] });
+export async function fetchStoredCheckpoint(admin: KafkaAdmin, group: string, checkpointTopic: string): Promise<StoredCheckpoint | null> {
+  const offsets = await admin.committedOffsets(group, [checkpointTopic]);
   const metadata = offsets[0]?.partitions.find((p) => p.partition === 0)?.metadata;
   if (!metadata) return null;
   const parsed = JSON.parse(metadata) as Partial<StoredCheckpoint>;

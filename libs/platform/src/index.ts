@@ -1,6 +1,7 @@
 export { configSecrets, runService, type ServiceContext } from './bootstrap';
 export { HealthModule, HealthProbeError, HEALTH_PROBES, LIVENESS_PROBES, type HealthProbe } from './health';
-export { createKafka, createProducer, ensureTopics } from './kafka';
+// Kafka: the one place kafkajs is used (see kafka/index.ts).
+export * from './kafka/index';
 export { DirectoryBindError, DirectoryUnavailableError, LdapConnectionLostError, openLdapSession, readRootDse, tlsOptions, type LdapSession } from './ldap';
 export { searchAllValues, searchAllValuesPaginated } from './ranged-search';
 export { foldNextSlices, foldValueRanges, parseValueRange, RangeRetrievalError, type RangeProgress, type ValueRange } from './range-retrieval';
@@ -12,11 +13,6 @@ export { exitOnFatal, ServiceModule, type ServiceModuleOptions, type StartupRepo
 export { namedDirectory, writerCredentials } from './directories';
 export { ChangePublisher, CheckpointTooLargeError, fetchStoredCheckpoint, type ChangePublisherOptions, type StoredCheckpoint } from './change-publisher';
 export { Counter, Metrics, MetricsModule } from './metrics';
-export { classifyFailure, deadLetter, DONE, FAILURE_ACTIONS, isMembershipLost, MEMBERSHIP_LOST_ERRORS, RecordLoopCrashedError, RecordLoopStalledError, RecordLoopStoppedError, retryUntilStarted, runRecordLoop, type BatchContext, type FailureAction, type LoopRecord, type RecordLoop, type RecordLoopFatalError, type RecordLoopOptions, type RecordOutcome } from './consumer-loop';
 export { consumerLoopProbes, DEFAULT_LOOP_JUDGE, handlerStalled, judgeLoop, LOOP_STATES, loopDetails, TERMINAL_LOOP_STATES, type ConsumerLoopProbeOptions, type LoopAssignment, type LoopJudgeOptions, type LoopState, type LoopStatus, type LoopVerdict } from './loop-health';
-export { AtLeastOnceOutput, ExactlyOnceOutput, PartitionNotClaimedError, type ChunkOutput, type ExactlyOnceOptions, type LoopOutput, type OutputMessages, type OutputMode } from './loop-output';
-export { BROKER_SIZE_ERRORS, DEFAULT_MAX_RECORD_BYTES, isRecordTooLarge, recordBytes, RecordLimits, recordLimit, RecordTooLargeError, splitByBytes, topicRecordLimits, type SizedMessage } from './record-size';
-export { classifyKafkaFailure, isKafkaError, isProducerFenced, type KafkaAction, type KafkaVerdict } from './kafka-errors';
-export { type OffsetRange, rangeKey, type RangeRecord, type RangeResult, readRanges, type ReadRangesOptions } from './topic-ranges';
 export { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 export { classifyLdapFailure, classifyLdapResult, type Exhausted, type FailureVerdict, LDAP_ACTIONS, LDAP_OPERATIONS, LDAP_RESULT_RULES, LDAP_WRITE_OPERATIONS, type LdapAction, type LdapOperation, type LdapResultRule, type LdapServerKind, type LdapVerdict, NETWORK_ERROR_CODES } from './ldap-results';

@@ -1,9 +1,9 @@
-import { type Kafka } from 'kafkajs';
 import { type DirectoryConfig } from '@idsync/config';
 import { type HealthProbe } from './health';
+import { type KafkaClient } from './kafka/index';
 import { openLdapSession, readRootDse } from './ldap';
 
-export function kafkaProbe(kafka: Kafka): HealthProbe {
+export function kafkaProbe(kafka: KafkaClient): HealthProbe {
   return {
     name: 'kafka',
     async check() {

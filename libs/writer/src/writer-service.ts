@@ -1,12 +1,10 @@
 import { type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
-import { type Admin, type Kafka, type Producer } from 'kafkajs';
 import { LinkRegistry, LinksView, linksViewProbes, LinkStore } from '@idsync/links';
 import { dnMapTargetBases, parseDn } from '@idsync/mapping';
 import { serviceGroupId, type SyncConfig } from '@idsync/config';
 import {
   consumerLoopProbes,
   createKafka,
-  createProducer,
   directoryProbe,
   ensureTopics,
   exitOnFatal,
@@ -19,6 +17,9 @@ import {
   runRecordLoop,
   ServiceModule,
   writerCredentials,
+  type KafkaAdmin,
+  type KafkaClient,
+  type RecordProducer,
   type ServiceContext,
   type BatchContext, type JsonLogger, type LoopRecord, type RecordLoop, type RecordLoopFatalError, type RecordOutcome } from '@idsync/platform';
 import { HeldEntries, WAIT_HEADERS, waitTopicOf } from './dependency-wait';
@@ -29,7 +30,7 @@ export type WriterServiceName = 'ad-writer' | 'ds-writer';
 
 export interface WriterServiceOptions {
   readonly service: WriterServiceName;
-  readonly kafka: Kafka;
+  readonly kafka: KafkaClient;
   readonly config: SyncConfig;
   readonly logger: JsonLogger;
   readonly metrics: Metrics;
@@ -54,7 +55,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
   readonly links: LinkRegistry;
   readonly linksView: LinksView;
   private readonly linkStore: LinkStore;
-  private readonly linkProducer: Producer;
+  private readonly linkProducer: RecordProducer;
   private readonly handleBatch: (records: readonly LoopRecord[], context?: BatchContext) => Promise<RecordOutcome[]>;
   /** Entries with requests parked on the wait topic (their later requests park behind them). */
   private readonly held: HeldEntries;
@@ -68,7 +69,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     const topic = config.kafka.topics.links.name;
     this.linkStore = LinkStore.open();
     this.linksView = new LinksView({ kafka: options.kafka, topic, store: this.linkStore, logger, groupPrefix: this.groupId });
-    this.linkProducer = createProducer(options.kafka);
+    this.linkProducer = options.kafka.producer();
     this.links = new LinkRegistry({ store: this.linkStore, view: this.linksView, producer: this.linkProducer, topic, service });
     const pipes = config.pipes.filter((pipe) => pipe.destination === block.destination);
     const pipeSources = new Map(pipes.map((pipe) => [pipe.name, pipe.source]));
@@ -166,11 +167,11 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   /** The wait topic, created beside the operations topic (same partitions: same key, same partition number). */
-  private async ensureWaitTopic(admin: Admin): Promise<string[]> {
+  private async ensureWaitTopic(admin: KafkaAdmin): Promise<string[]> {
     if ((await admin.listTopics()).includes(this.waitTopic)) return [];
     const { topics } = this.options.config.kafka;
     const operations = this.options.service === 'ad-writer' ? topics.adOperations : topics.dsOperations;
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: this.waitTopic, numPartitions: operations.partitions, replicationFactor: operations.replicationFactor }] });
+    await admin.createTopics([{ name: this.waitTopic, partitions: operations.partitions, replicationFactor: operations.replicationFactor }]);
     return [this.waitTopic];
   }
 
@@ -178,12 +179,12 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
    * Requests parked before this start and not tried yet hold their entries again, so that a later request of the same
    * entry is not applied ahead of them: the wait topic from the group's committed offsets to its end.
    */
-  private async holdParkedEntries(admin: Admin): Promise<void> {
-    const [committed] = await admin.fetchOffsets({ groupId: this.groupId, topics: [this.waitTopic] });
-    const ends = await admin.fetchTopicOffsets(this.waitTopic);
+  private async holdParkedEntries(admin: KafkaAdmin): Promise<void> {
+    const [committed] = await admin.committedOffsets(this.groupId, [this.waitTopic]);
+    const ends = await admin.topicOffsets(this.waitTopic);
     const ranges = ends.map((end) => {
-      const at = Number(committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1);
-      return { topic: this.waitTopic, partition: end.partition, from: at >= 0 ? at : Number(end.low), to: Number(end.high) };
+      const at = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? null;
+      return { topic: this.waitTopic, partition: end.partition, from: at ?? end.low, to: end.high };
     });
     let parked = 0;
     const now = Date.now();

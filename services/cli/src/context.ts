@@ -1,6 +1,5 @@
 import { type DirectoryConfig, ConfigError, CONFIG_PATH_VARIABLE, loadConfig, type SyncConfig } from '@idsync/config';
-import { createKafka, DirectoryBindError, DirectoryUnavailableError, openLdapSession, type LdapSession } from '@idsync/platform';
-import { type Admin, type Kafka, logLevel } from 'kafkajs';
+import { createKafka, DirectoryBindError, DirectoryUnavailableError, type KafkaAdmin, type KafkaClient, openLdapSession, type LdapSession } from '@idsync/platform';
 import { CliError, type CliIo, EXIT_CODES, UsageError } from './io';
 
 /**
@@ -8,8 +7,8 @@ import { CliError, type CliIo, EXIT_CODES, UsageError } from './io';
  * are opened lazily so `--help` and wrong names never connect anywhere; `close()` releases whatever was opened.
  */
 export class CommandContext {
-  private kafkaClient: Kafka | undefined;
-  private adminClient: Admin | undefined;
+  private kafkaClient: KafkaClient | undefined;
+  private adminClient: KafkaAdmin | undefined;
   private readonly sessions: LdapSession[] = [];
 
   private constructor(
@@ -33,17 +32,17 @@ export class CommandContext {
     }
   }
 
-  get kafka(): Kafka {
+  get kafka(): KafkaClient {
     if (!this.kafkaClient) {
       // kafkajs logs its retries to the console; the command reports failures itself.
       this.kafkaClient = createKafka(this.config.kafka, `${this.config.kafka.clientId}-cli`, undefined, 'tool');
-      this.kafkaClient.logger().setLogLevel(this.io.env['IDSYNC_CLI_DEBUG'] ? logLevel.DEBUG : logLevel.NOTHING);
+      this.kafkaClient.setLogLevel(this.io.env['IDSYNC_CLI_DEBUG'] ? 'debug' : 'nothing');
     }
     return this.kafkaClient;
   }
 
   /** A connected admin client; an unreachable cluster is a CliError naming the brokers. */
-  async admin(): Promise<Admin> {
+  async admin(): Promise<KafkaAdmin> {
     if (this.adminClient) return this.adminClient;
     const admin = this.kafka.admin();
     try {

@@ -45,8 +45,8 @@ export async function loadLinks(ctx: CommandContext, options: LoadLinksOptions =
       hint: `the writers (ad-writer, ds-writer) create it when they start, then record links on it: start one once, or check kafka.topics.links in ${ctx.configFile}`,
     });
   }
-  const offsets = await kafkaCall(ctx, () => admin.fetchTopicOffsets(topic));
-  const ranges = offsets.map((p) => ({ topic, partition: p.partition, from: Number(p.low), to: Number(p.high) })).filter((r) => r.from < r.to);
+  const offsets = await kafkaCall(ctx, () => admin.topicOffsets(topic));
+  const ranges = offsets.map((p) => ({ topic, partition: p.partition, from: p.low, to: p.high })).filter((r) => r.from < r.to);
   const total = ranges.reduce((sum, r) => sum + (r.to - r.from), 0);
   const store = LinkStore.open();
   try {

@@ -1,11 +1,11 @@
 import { type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { type Kafka } from 'kafkajs';
 import { serviceGroupId, type SyncConfig } from '@idsync/config';
 import {
   retryUntilStarted,
   ensureTopics,
   runRecordLoop,
   type JsonLogger,
+  type KafkaClient,
   type Metrics,
   type RecordLoop,
   type RecordLoopFatalError,
@@ -14,7 +14,7 @@ import { mapperHandler } from './mapper-handler';
 import { RecordMapper } from './record-mapper';
 
 export interface MapperServiceOptions {
-  readonly kafka: Kafka;
+  readonly kafka: KafkaClient;
   readonly config: Pick<SyncConfig, 'pipes' | 'directories' | 'kafka'>;
   readonly logger: JsonLogger;
   readonly metrics: Metrics;

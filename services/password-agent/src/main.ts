@@ -8,7 +8,7 @@ import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadConfig, type SyncConfig } from '@idsync/config';
-import { configSecrets, createKafka, createProducer, JsonLogger, kafkaProbe, Metrics, MetricsModule, namedDirectory, SecretRedactor, ServiceModule } from '@idsync/platform';
+import { configSecrets, createKafka, JsonLogger, kafkaProbe, Metrics, MetricsModule, namedDirectory, SecretRedactor, ServiceModule } from '@idsync/platform';
 import { keyringFromConfig } from '@idsync/secrets';
 import { PasswordAgent } from './agent';
 import { AgentLoop, agentLoopModule, agentProbe, sambaPrerequisites, sambaProbe } from './runner';
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   if (prerequisites.length > 0) logger.event('warn', 'password-agent.prerequisites', { problems: prerequisites });
 
   const kafka = createKafka(config.kafka, `${config.kafka.clientId}-${NAME}`, logger);
-  const producer = createProducer(kafka);
+  const producer = kafka.producer();
   const metrics = new Metrics();
   const agent = new PasswordAgent({
     directoryName: settings.source,

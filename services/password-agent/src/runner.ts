@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { Injectable, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { type Producer } from 'kafkajs';
+import { type RecordProducer as Producer } from '@idsync/platform';
 import { type HealthProbe, type JsonLogger } from '@idsync/platform';
 import { type PasswordAgent, SyncPasswordsRunError } from './agent';
 

@@ -1,7 +1,8 @@
 import { type Client } from 'ldapts';
 import { type EntryChangeEvent } from '@idsync/contracts';
-import { ChangePublisher, createKafka, openLdapSession } from '@idsync/platform';
+import { ChangePublisher, openLdapSession } from '@idsync/platform';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
+import { testKafka } from '../support/kafka';
 import { AdDetector, type AdDetectorOptions, type CheckpointedPublisher } from '../../../services/ad-detector/src/stream/ad-detector';
 import { CookieRejectedError, ForeignCookieError } from '../../../services/ad-detector/src/core/errors';
 import { readDcIdentity } from '../../../services/ad-detector/src/ldap/dirsync-reader';
@@ -12,7 +13,7 @@ describe('ad-detector: DirSync from the Samba AD DC into Kafka', () => {
   const config = stackConfig();
   const ad = config.directories['ad'];
   if (!ad) throw new Error('config/demo.yaml defines no directory named ad');
-  const kafka = createKafka(config.kafka, 'idsync-test-ad-detector');
+  const { client: kafka, kafkajs } = testKafka(config.kafka, 'idsync-test-ad-detector');
   const suffix = uniqueSuffix();
   const eventsTopic = `idsync.test.ad-changes.${suffix}`;
   const checkpointTopic = `idsync.test.checkpoints.${suffix}`;
@@ -59,7 +60,7 @@ describe('ad-detector: DirSync from the Samba AD DC into Kafka', () => {
     await requireServer('Samba AD DC (LDAPS)', host, port);
     const broker = hostPort(config.kafka.brokers[0] ?? '');
     await requireServer('Kafka', broker.host, broker.port);
-    const admin = kafka.admin();
+    const admin = kafkajs.admin();
     await admin.connect();
     await admin.createTopics({ waitForLeaders: true, topics: [{ topic: eventsTopic, numPartitions: 3 }, { topic: checkpointTopic, numPartitions: 1 }] });
     await admin.disconnect();
@@ -68,7 +69,7 @@ describe('ad-detector: DirSync from the Samba AD DC into Kafka', () => {
     await data.addOu(scopeOu, `adt-${suffix}`);
     await data.addOu(otherOu, 'moved');
     await data.addOu(outsideOu, `adt-out-${suffix}`);
-    log = new EventLog(kafka, eventsTopic);
+    log = new EventLog(kafkajs, eventsTopic);
     await log.start();
   });
 

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Admin, type Kafka, type Producer } from 'kafkajs';
+import { type Admin, type Kafka } from 'kafkajs';
 import { canonicalGuid, encodeLink, type EntryLink, linkKey } from '@idsync/contracts';
-import { createKafka, createProducer } from '@idsync/platform';
+import { type KafkaClient, type RecordProducer } from '@idsync/platform';
+import { testKafka } from '../support/kafka';
 import { sameDn, Side } from '../e2e/directories';
 import { isolatedConfig } from '../e2e/pipeline';
 import { requireStackServers, stackConfig, stackEnv, uniqueSuffix } from '../support/stack';
@@ -46,9 +47,10 @@ writeFileSync(configFile, yaml);
 
 let ad: Side | undefined;
 let ds: Side | undefined;
+let client: KafkaClient;
 let kafka: Kafka;
 let admin: Admin | undefined;
-let producer: Producer | undefined;
+let producer: RecordProducer | undefined;
 /** Every run's output, checked for secrets at the end. */
 const runs: CliRun[] = [];
 
@@ -139,7 +141,7 @@ beforeAll(async () => {
   bNow = { ...bFirst, origin: 'dn', linkedAt: T0 + 3_000 };
   removed = link('ad-to-ds', ids.adA, gone.removed, 'previous-dn', T0 - 60_000);
   orphan = link('ad-to-ds', gone.ad, gone.ds, 'resync', T0 + 4_000);
-  kafka = createKafka(config.kafka, `idsync-links-cli-test-${s}`, undefined, 'tool');
+  ({ client, kafkajs: kafka } = testKafka(config.kafka, `idsync-links-cli-test-${s}`, 'tool'));
   admin = kafka.admin();
   await admin.connect();
 }, 60_000);
@@ -191,12 +193,11 @@ describe(`idsync links on the real stack (run ${s})`, () => {
 
   it('shows the live links of an entry by id: both pipes, both ends with their current DNs, origin, time, service, and the removed pair', async () => {
     await admin?.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }], waitForLeaders: true });
-    producer = createProducer(kafka);
+    producer = client.producer();
     await producer.connect();
     producedAt = Date.now();
     await producer.send({
       topic: TOPIC,
-      acks: -1,
       messages: [
         ...[aToDs, aToAd, bFirst, removed, bNow, orphan].map((l) => ({ key: linkKey(l), value: encodeLink(l) })),
         { key: linkKey(removed), value: null },

@@ -1,10 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { type Admin, type Consumer, type Kafka, logLevel } from 'kafkajs';
+import { type Consumer, type Kafka } from 'kafkajs';
 import { AndFilter, EqualityFilter } from 'ldapts';
 import { parse, stringify } from 'yaml';
 import { parseConfig, type SyncConfig } from '@idsync/config';
 import { decodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
-import { ChangePublisher, createKafka, ensureTopics, fetchStoredCheckpoint, type StoredCheckpoint } from '@idsync/platform';
+import { ChangePublisher, ensureTopics, fetchStoredCheckpoint, type KafkaAdmin, type KafkaClient, type StoredCheckpoint } from '@idsync/platform';
+import { testKafka } from '../support/kafka';
 import { isProducerFenced } from '../../../services/ad-detector/src/core/errors';
 import { classifyFailure } from '../../../services/ds-detector/src/core/failures';
 import { normalizeDn, Side } from '../e2e/directories';
@@ -31,8 +32,10 @@ const adUser = (cn: string): string => `CN=${cn},${adOu}`;
 
 let pipeline: Pipeline | undefined;
 let config: SyncConfig;
+/** The product's client (what ChangePublisher gets) and its kafkajs client (reading as a bystander, deleting topics). */
+let client: KafkaClient;
 let kafka: Kafka;
-let admin: Admin;
+let admin: KafkaAdmin;
 let ds: Side;
 let ad: Side;
 const consumers: { consumer: Consumer; groupId: string }[] = [];
@@ -127,9 +130,9 @@ beforeAll(async () => {
   }
   pipeline = await Pipeline.start(s, 60_000, { only: [] });
   config = parseConfig(readFileSync(pipeline.configFile, 'utf8'), pipeline.configFile, stackEnv());
-  kafka = createKafka(config.kafka, `${config.kafka.clientId}-startpoint-test`);
-  kafka.logger().setLogLevel(logLevel.NOTHING);
-  admin = kafka.admin();
+  ({ client, kafkajs: kafka } = testKafka(config.kafka, `${config.kafka.clientId}-startpoint-test`));
+  client.setLogLevel('nothing');
+  admin = client.admin();
   await admin.connect();
   await ensureTopics(admin, config.kafka.topics);
   await follow(config.kafka.topics.dsChanges.name, dsEvents);
@@ -152,7 +155,10 @@ afterAll(async () => {
   await ds?.close();
   await ad?.close();
   if (admin && config) {
-    await admin.deleteTopics({ topics: Object.values(config.kafka.topics).map((t) => t.name) }).catch(() => undefined);
+    const topics = kafka.admin();
+    await topics.connect().catch(() => undefined);
+    await topics.deleteTopics({ topics: Object.values(config.kafka.topics).map((t) => t.name) }).catch(() => undefined);
+    await topics.disconnect().catch(() => undefined);
     await admin.deleteGroups([checkpointGroup('ad-detector'), checkpointGroup('ds-detector'), ...consumers.map((c) => c.groupId)]).catch(() => undefined);
     await admin.disconnect();
   }
@@ -162,10 +168,10 @@ afterAll(async () => {
 describe('idsync set-startpoint', () => {
   step('kafkajs 2.2.4 reports a fenced producer as INVALID_PRODUCER_EPOCH, and both detectors recognise it', async () => {
     const options = { detector: 'fence-probe', source: `probe${s}`, eventsTopic: config.kafka.topics.dsChanges.name, checkpointTopic: config.kafka.topics.checkpoints.name };
-    const running = new ChangePublisher(kafka, options);
+    const running = new ChangePublisher(client, options);
     await running.connect();
     await running.publish([], { position: '1', server: 'probe' });
-    const takeover = new ChangePublisher(kafka, options);
+    const takeover = new ChangePublisher(client, options);
     await takeover.connect();
     await takeover.publish([], { position: '2', server: 'probe' });
     await takeover.disconnect();

@@ -5,6 +5,7 @@ import { decodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
 import { ChangePublisher, createKafka, JsonLogger, Metrics, openLdapSession, SecretRedactor, writerCredentials } from '@idsync/platform';
 import { DetectorStoppedError, DsDetector, type DsDetectorOptions } from '../../../services/ds-detector/src/detector';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
+import { testKafka } from '../support/kafka';
 
 /**
  * The ds-detector's loop, in-process, against the stack's 389-ds and Kafka. Each run has its own events topic and its
@@ -23,6 +24,8 @@ describe('ds-detector: cn=changelog of 389-ds to Kafka', () => {
   const logLines: string[] = [];
   const logger = new JsonLogger('ds-detector-test', 'debug', new SecretRedactor([]), (line) => logLines.push(line));
   const kafka = createKafka(config.kafka, 'idsync-test-ds-detector', logger);
+  // The test's own topics and reader (kafkajs): what the product never does itself.
+  const { kafkajs } = testKafka(config.kafka, 'idsync-test-ds-detector');
   const received: EntryChangeEvent[] = [];
   const created: string[] = [];
   let consumer: Consumer;
@@ -90,13 +93,13 @@ describe('ds-detector: cn=changelog of 389-ds to Kafka', () => {
     await requireServer('Kafka', broker.host, broker.port);
     const server = hostPort(ds.urls[0] ?? '');
     await requireServer('389 Directory Server (LDAPS)', server.host, server.port);
-    const kafkaAdmin = kafka.admin();
+    const kafkaAdmin = kafkajs.admin();
     await kafkaAdmin.connect();
     await kafkaAdmin.createTopics({ waitForLeaders: true, topics: [{ topic: eventsTopic, numPartitions: 3 }, { topic: checkpointTopic, numPartitions: 1 }] });
     await kafkaAdmin.disconnect();
     admin = (await openLdapSession('ds', ds)).client;
     writing = (await openLdapSession('ds', ds, writer)).client;
-    consumer = kafka.consumer({ groupId: `idsync-test-ds-detector-${suffix}`, readUncommitted: false });
+    consumer = kafkajs.consumer({ groupId: `idsync-test-ds-detector-${suffix}`, readUncommitted: false });
     await consumer.connect();
     await consumer.subscribe({ topic: eventsTopic, fromBeginning: true });
     await consumer.run({
@@ -113,7 +116,7 @@ describe('ds-detector: cn=changelog of 389-ds to Kafka', () => {
     await consumer?.disconnect();
     await admin?.unbind();
     await writing?.unbind();
-    const kafkaAdmin = kafka.admin();
+    const kafkaAdmin = kafkajs.admin();
     await kafkaAdmin.connect();
     await kafkaAdmin.deleteTopics({ topics: [eventsTopic, checkpointTopic] }).catch(() => undefined);
     await kafkaAdmin.disconnect();

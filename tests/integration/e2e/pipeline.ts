@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { parse, stringify } from 'yaml';
 import { decodeDeadLetter, decodeLink, type DeadLetter, type EntryLink } from '@idsync/contracts';
-import { readRanges } from '@idsync/platform';
+import { KafkaClient, readRanges } from '@idsync/platform';
 import { stackEnv } from '../support/stack';
 
 /**
@@ -378,12 +378,12 @@ export class Pipeline {
   async records(topicKey: string, options: { timeoutMs?: number } = {}): Promise<TopicRecord[]> {
     const topic = this.topics[topicKey];
     if (topic === undefined) throw new Error(`the configuration names no ${topicKey} topic`);
-    const kafka = this.kafka('reader');
+    const kafka = KafkaClient.wrap(this.kafka('reader'), { clientId: `${this.clientId}-e2e-reader` });
     const admin = kafka.admin();
     await admin.connect();
     const records: TopicRecord[] = [];
     try {
-      const ranges = (await admin.fetchTopicOffsets(topic)).map((p) => ({ topic, partition: p.partition, from: Number(p.low), to: Number(p.high) }));
+      const ranges = (await admin.topicOffsets(topic)).map((p) => ({ topic, partition: p.partition, from: p.low, to: p.high }));
       const results = await readRanges(kafka, admin, `${this.clientId}-e2e`, ranges, {
         timeoutMs: options.timeoutMs ?? 90_000,
         onRecord: (r) => void records.push({ partition: r.partition, offset: String(r.offset), key: r.key, value: r.value }),

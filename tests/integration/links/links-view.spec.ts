@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { encodeLink, type EntryLink, linkKey } from '@idsync/contracts';
 import { LinkRegistry, LinksView, LinkStore } from '@idsync/links';
-import { createKafka, createProducer, JsonLogger, SecretRedactor } from '@idsync/platform';
-import { type Admin, type Kafka, type Producer } from 'kafkajs';
+import { createKafka, JsonLogger, type KafkaAdmin, type KafkaClient, type RecordProducer, SecretRedactor } from '@idsync/platform';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
 
 /**
@@ -24,8 +23,8 @@ const link = (source = randomUUID(), destination = randomUUID()): EntryLink => (
 
 describe('LinksView on the real Kafka', () => {
   const topic = `idsync.test.links.${uniqueSuffix()}`;
-  let kafka: Kafka;
-  let producer: Producer;
+  let kafka: KafkaClient;
+  let producer: RecordProducer;
   const opened: { view: LinksView; store: LinkStore }[] = [];
   const openView = async (): Promise<{ view: LinksView; store: LinkStore }> => {
     const store = LinkStore.open();
@@ -41,9 +40,9 @@ describe('LinksView on the real Kafka', () => {
     kafka = createKafka(config.kafka, 'idsync-links-test');
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }], waitForLeaders: true });
+    await admin.createTopics([{ name: topic, partitions: 3, replicationFactor: 1, config: { 'cleanup.policy': 'compact' } }]);
     await admin.disconnect();
-    producer = createProducer(kafka);
+    producer = kafka.producer();
     await producer.connect();
   });
 
@@ -62,7 +61,6 @@ describe('LinksView on the real Kafka', () => {
     const removed = link();
     await producer.send({
       topic,
-      acks: -1,
       messages: [
         { key: linkKey(kept), value: encodeLink(kept) },
         { key: linkKey(replacedBefore), value: encodeLink(replacedBefore) },
@@ -110,9 +108,9 @@ describe('LinksView on the real Kafka', () => {
     opened.push({ view, store });
     await view.start();
     await view.catchUp();
-    const endReads = jest.spyOn((view as unknown as { admin: Admin }).admin, 'fetchTopicOffsets');
+    const endReads = jest.spyOn((view as unknown as { admin: KafkaAdmin }).admin, 'topicOffsets');
     const later = link();
-    await producer.send({ topic, acks: -1, messages: [{ key: linkKey(later), value: encodeLink(later) }] });
+    await producer.send({ topic, messages: [{ key: linkKey(later), value: encodeLink(later) }] });
     clock += 150;
     await view.catchUp(200);
     expect(endReads).not.toHaveBeenCalled();

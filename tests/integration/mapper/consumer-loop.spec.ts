@@ -1,6 +1,6 @@
 import { type Kafka } from 'kafkajs';
 import { decodeDeadLetter } from '@idsync/contracts';
-import { DONE, deadLetter, Metrics, runRecordLoop, type LoopRecord, type RecordLoop, type RecordLoopOptions, type RecordOutcome } from '@idsync/platform';
+import { DONE, deadLetter, type KafkaClient, Metrics, runRecordLoop, type LoopRecord, type RecordLoop, type RecordLoopOptions, type RecordOutcome } from '@idsync/platform';
 import { uniqueSuffix } from '../support/stack';
 import { eventually, gate, produce, readAll, recordCount, stackKafka, testLogger, TestTopics } from './kafka-support';
 
@@ -12,11 +12,12 @@ jest.setTimeout(120_000);
 
 describe('runRecordLoop against the real Kafka', () => {
   let kafka: Kafka;
+  let client: KafkaClient;
   let topics: TestTopics;
   const loops: RecordLoop[] = [];
 
   beforeAll(async () => {
-    kafka = await stackKafka();
+    ({ client, kafkajs: kafka } = await stackKafka());
     topics = new TestTopics(kafka);
   });
 
@@ -36,7 +37,7 @@ describe('runRecordLoop against the real Kafka', () => {
     const metrics = new Metrics();
     const { logger, lines } = testLogger();
     const loop = await runRecordLoop({
-      kafka,
+      kafka: client,
       stage: 'test-stage',
       logger,
       metrics,

@@ -1,6 +1,6 @@
 import { ConfigResourceTypes, type Kafka } from 'kafkajs';
 import { decodeDeadLetter } from '@idsync/contracts';
-import { DONE, deadLetter, ExactlyOnceOutput, Metrics, runRecordLoop, type LoopRecord, type RecordLoop, type RecordLoopOptions } from '@idsync/platform';
+import { DEFAULT_MAX_RECORD_BYTES, DONE, deadLetter, ExactlyOnceOutput, type KafkaClient, Metrics, RecordLimits, runRecordLoop, type LoopRecord, type RecordLoop, type RecordLoopOptions } from '@idsync/platform';
 import { uniqueSuffix } from '../support/stack';
 import { eventually, produce, readAll, stackKafka, testLogger, TestTopics } from './kafka-support';
 
@@ -16,11 +16,12 @@ jest.setTimeout(120_000);
  */
 describe('runRecordLoop exactly-once against the real Kafka', () => {
   let kafka: Kafka;
+  let client: KafkaClient;
   let topics: TestTopics;
   const loops: RecordLoop[] = [];
 
   beforeAll(async () => {
-    kafka = await stackKafka();
+    ({ client, kafkajs: kafka } = await stackKafka());
     topics = new TestTopics(kafka);
   });
 
@@ -38,7 +39,7 @@ describe('runRecordLoop exactly-once against the real Kafka', () => {
   async function start(overrides: Partial<RecordLoopOptions> & Pick<RecordLoopOptions, 'handleBatch' | 'topics' | 'groupId' | 'deadLetterTopic'>): Promise<RecordLoop> {
     const { logger } = testLogger();
     const loop = await runRecordLoop({
-      kafka,
+      kafka: client,
       stage: 'test-stage',
       logger,
       metrics: new Metrics(),
@@ -130,8 +131,8 @@ describe('runRecordLoop exactly-once against the real Kafka', () => {
     await produce(kafka, input, ['a', 'b', 'c'].map((value) => ({ key: `k-${value}`, value })));
 
     // The earlier owner: claimed the partition, produced its output, and has not committed yet (paused, cut off...).
-    const earlier = new ExactlyOnceOutput({ kafka, groupId });
-    await earlier.start();
+    const earlier = new ExactlyOnceOutput({ kafka: client, groupId });
+    await earlier.start(new RecordLimits(DEFAULT_MAX_RECORD_BYTES));
     try {
       await earlier.claim(input, 0);
       const chunk = await earlier.begin(input, 0);
@@ -158,8 +159,8 @@ describe('runRecordLoop exactly-once against the real Kafka', () => {
     await produce(kafka, input, ['a', 'b', 'c'].map((value) => ({ key: `k-${value}`, value })));
 
     // The earlier owner did a and b, and committed them with their output.
-    const earlier = new ExactlyOnceOutput({ kafka, groupId });
-    await earlier.start();
+    const earlier = new ExactlyOnceOutput({ kafka: client, groupId });
+    await earlier.start(new RecordLimits(DEFAULT_MAX_RECORD_BYTES));
     try {
       expect(await earlier.claim(input, 0)).toBeUndefined();
       const chunk = await earlier.begin(input, 0);

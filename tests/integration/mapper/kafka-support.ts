@@ -1,13 +1,17 @@
-import { type Kafka, type Message } from 'kafkajs';
-import { createKafka, createProducer, JsonLogger, SecretRedactor } from '@idsync/platform';
+import { type Kafka, type Message, Partitioners } from 'kafkajs';
+import { JsonLogger, type KafkaClient, SecretRedactor } from '@idsync/platform';
+import { testKafka } from '../support/kafka';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
 
-/** Kafka of the local stack, fails loudly when it is not running. */
-export async function stackKafka(): Promise<Kafka> {
+/**
+ * Kafka of the local stack, fails loudly when it is not running: `client` for the code under test, `kafkajs` (the
+ * same client's kafkajs) for the helpers below.
+ */
+export async function stackKafka(): Promise<{ client: KafkaClient; kafkajs: Kafka }> {
   const config = stackConfig();
   const { host, port } = hostPort(config.kafka.brokers[0] ?? '');
   await requireServer('Kafka', host, port);
-  return createKafka(config.kafka, `idsync-test-${uniqueSuffix()}`);
+  return testKafka(config.kafka, `idsync-test-${uniqueSuffix()}`);
 }
 
 /** Topics used by one test file, deleted at the end. */
@@ -40,8 +44,14 @@ export class TestTopics {
   }
 }
 
+/** Produces as the product does (idempotent, Java-compatible partitioning), with explicit partitions where given. */
 export async function produce(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
-  const producer = createProducer(kafka);
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
+  });
   await producer.connect();
   try {
     await producer.send({ topic, acks: -1, messages });

@@ -1,7 +1,7 @@
 import { type Kafka } from 'kafkajs';
 import { type SyncConfig } from '@idsync/config';
 import { decodeDeadLetter, decodeWriteRequest, encodeEntryChange, type AttributeChange, type EntryChangeEvent, type WriteRequest } from '@idsync/contracts';
-import { Metrics } from '@idsync/platform';
+import { type KafkaClient, Metrics } from '@idsync/platform';
 import { MapperService } from '../../../services/mapper/src/mapper-service';
 import { stackConfig, uniqueSuffix } from '../support/stack';
 import { produce, readAll, stackKafka, testLogger, type ReadRecord } from './kafka-support';
@@ -184,6 +184,7 @@ function configWithTopics(base: SyncConfig, suffix: string): SyncConfig {
 
 describe('mapper service: change topics in, operation topics out (uid pipes, real Kafka)', () => {
   let kafka: Kafka;
+  let client: KafkaClient;
   const base = stackConfig({ pipesFile: 'tests/fixtures/uid-pipes.yaml' });
   const run = uniqueSuffix();
   const config = configWithTopics(base, run);
@@ -208,8 +209,8 @@ describe('mapper service: change topics in, operation topics out (uid pipes, rea
   let letters: ReadRecord[];
 
   beforeAll(async () => {
-    kafka = await stackKafka();
-    const mapper = new MapperService({ kafka, config, logger, metrics, groupId: `idsync-test-mapper-${run}` });
+    ({ client, kafkajs: kafka } = await stackKafka());
+    const mapper = new MapperService({ kafka: client, config, logger, metrics, groupId: `idsync-test-mapper-${run}` });
     services.push(mapper);
     await mapper.start();
     await produce(kafka, config.kafka.topics.adChanges.name, AD_INPUT);
@@ -306,7 +307,7 @@ describe('mapper service: change topics in, operation topics out (uid pipes, rea
   });
 
   it('gives byte-identical output when the input is replayed from offset 0 by a new group', async () => {
-    const replay = new MapperService({ kafka, config: replayConfig, logger, metrics: new Metrics(), groupId: `idsync-test-mapper-replay-${run}` });
+    const replay = new MapperService({ kafka: client, config: replayConfig, logger, metrics: new Metrics(), groupId: `idsync-test-mapper-replay-${run}` });
     services.push(replay);
     await replay.start();
     const [dsAgain, adAgain, lettersAgain] = await Promise.all([

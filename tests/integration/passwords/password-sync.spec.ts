@@ -3,16 +3,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Attribute, Change, type Client } from 'ldapts';
-import { type Consumer, type IHeaders, type Producer } from 'kafkajs';
+import { type Consumer, type IHeaders } from 'kafkajs';
 import { decodeEntryChange, encodeWriteRequest, type EntryChangeEvent, type WriteRequest } from '@idsync/contracts';
 import { type DirectoryConfig } from '@idsync/config';
 import { compilePipe, type CompiledPipe, mapChange, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
-import { createKafka, createProducer, DirectoryBindError, JsonLogger, Metrics, openLdapSession, SecretRedactor, writerCredentials, type LoopRecord, type RecordOutcome } from '@idsync/platform';
+import { createKafka, DirectoryBindError, JsonLogger, Metrics, openLdapSession, type RecordProducer, SecretRedactor, writerCredentials, type LoopRecord, type RecordOutcome } from '@idsync/platform';
 import { Keyring, sealPassword } from '@idsync/secrets';
 import { createWriteHandler, DirectoryWriter } from '@idsync/writer';
 import { DsDetector } from '../../../services/ds-detector/src/detector';
 import { PasswordAgent } from '../../../services/password-agent/src/agent';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
+import { testKafka } from '../support/kafka';
 
 /**
  * Password synchronization both ways on the local stack, in-process: the real ds-detector (sealing 389-ds's
@@ -53,13 +54,15 @@ describe('password synchronization (389-ds <-> Samba AD)', () => {
   const logLines: string[] = [];
   const logger = new JsonLogger('password-it', 'debug', new SecretRedactor([]), (line) => logLines.push(line));
   const kafka = createKafka(config.kafka, `idsync-test-pw-${s}`, logger);
+  // The test's own topics and reader (kafkajs): what the product never does itself.
+  const { kafkajs } = testKafka(config.kafka, `idsync-test-pw-${s}`);
   const records: { topic: string; key: Buffer | null; value: Buffer | null; headers: IHeaders | undefined }[] = [];
   const dsEvents: EntryChangeEvent[] = [];
   const adEvents: EntryChangeEvent[] = [];
   const dsMetrics = new Metrics();
 
   let consumer: Consumer;
-  let producer: Producer;
+  let producer: RecordProducer;
   let dsAdmin: Client;
   let adAdmin: Client;
   let detector: DsDetector;
@@ -137,7 +140,7 @@ describe('password synchronization (389-ds <-> Samba AD)', () => {
     const dsServer = hostPort(ds.urls[0] ?? '');
     await requireServer('389 Directory Server (LDAPS)', dsServer.host, dsServer.port);
 
-    const admin = kafka.admin();
+    const admin = kafkajs.admin();
     await admin.connect();
     await admin.createTopics({
       waitForLeaders: true,
@@ -150,9 +153,9 @@ describe('password synchronization (389-ds <-> Samba AD)', () => {
       ],
     });
     await admin.disconnect();
-    producer = createProducer(kafka);
+    producer = kafka.producer();
     await producer.connect();
-    consumer = kafka.consumer({ groupId: `idsync-test-pw-${s}`, readUncommitted: false });
+    consumer = kafkajs.consumer({ groupId: `idsync-test-pw-${s}`, readUncommitted: false });
     await consumer.connect();
     await consumer.subscribe({ topics: Object.values(topics).filter((t) => t !== topics.dsCheckpoints), fromBeginning: true });
     await consumer.run({
@@ -234,7 +237,7 @@ describe('password synchronization (389-ds <-> Samba AD)', () => {
     await adAdmin?.unbind().catch(() => undefined);
     await consumer?.disconnect();
     await producer?.disconnect();
-    const admin = kafka.admin();
+    const admin = kafkajs.admin();
     await admin.connect();
     await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
     await admin.disconnect();

@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Kafka } from 'kafkajs';
 import { type DirectoryConfig } from '@idsync/config';
 import { type EntryChangeEvent } from '@idsync/contracts';
-import { backoffDelay, ChangePublisher, classifyKafkaFailure, isKafkaError, Metrics, type JsonLogger, type StoredCheckpoint } from '@idsync/platform';
+import { backoffDelay, ChangePublisher, classifyKafkaFailure, isKafkaError, Metrics, type JsonLogger, type KafkaClient, type StoredCheckpoint } from '@idsync/platform';
 import { DcIdentity, DirSyncCookie } from '../core/dirsync-cookie';
 import { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, describeError, isProducerFenced } from '../core/errors';
 import { classifyLdapError } from '../core/ldap-errors';
@@ -32,7 +31,7 @@ export interface AdDetectorOptions {
   /** Directory name in the configuration (`ad`): the events' source.directory and the checkpoint identity. */
   readonly directoryName: string;
   readonly directory: DirectoryConfig;
-  readonly kafka: Kafka;
+  readonly kafka: KafkaClient;
   readonly eventsTopic: string;
   readonly checkpointTopic: string;
   /** Where an event too large to publish goes, as a dead letter with a reference (ChangePublisherOptions). */

@@ -1,6 +1,5 @@
 import { decodeDeadLetter, UndecodableRecordError } from '@idsync/contracts';
-import { createProducer } from '@idsync/platform';
-import { type Admin, type Producer, type Transaction } from 'kafkajs';
+import { type KafkaAdmin, type KafkaTransaction } from '@idsync/platform';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaCall, kafkaUnreachable } from '../context';
 import { type RangeRecord, readRanges } from '@idsync/platform';
@@ -404,10 +403,10 @@ async function readWindows(ctx: CommandContext, windows: readonly Window[], onRe
 }
 
 /** Windows covering each partition of a topic from `low` (or the first offset at `since`) to its current end. */
-async function topicWindows(ctx: CommandContext, admin: Admin, topic: string, since?: number): Promise<Window[]> {
-  const offsets = await kafkaCall(ctx, () => admin.fetchTopicOffsets(topic));
+async function topicWindows(ctx: CommandContext, admin: KafkaAdmin, topic: string, since?: number): Promise<Window[]> {
+  const offsets = await kafkaCall(ctx, () => admin.topicOffsets(topic));
   // failedAt is taken before the dead letter is produced, so its record's timestamp is never earlier.
-  const starts = since === undefined ? undefined : new Map((await kafkaCall(ctx, () => admin.fetchTopicOffsetsByTimestamp(topic, since))).map((p) => [p.partition, BigInt(p.offset)]));
+  const starts = since === undefined ? undefined : new Map((await kafkaCall(ctx, () => admin.offsetsAtTime(topic, since))).map((p) => [p.partition, BigInt(p.offset)]));
   return offsets.map((p) => {
     const low = BigInt(p.low);
     const at = starts?.get(p.partition);
@@ -485,26 +484,26 @@ async function produceRedrives(
   const done: { item: RedriveItem; marker: RedriveMarker }[] = [];
   const failures: RedriveFailure[] = [];
   if (items.length === 0) return { done, failures };
-  const producer: Producer = createProducer(ctx.kafka, {
+  const producer = ctx.kafka.transactionalProducer({
     transactionalId: `idsync.dlq-redrive.${ctx.config.kafka.topics.deadLetter.name}`,
     allowAutoTopicCreation: false,
-    retry: { retries: 8, maxRetryTime: 5_000 },
+    retries: 8,
+    maxRetryTimeMs: 5_000,
   });
   await kafkaCall(ctx, () => producer.connect());
   const progress = items.length > 20 ? new Progress(io, { label: 're-driving', total: items.length, unit: 'records' }) : undefined;
   try {
     for (const item of items) {
-      let transaction: Transaction | undefined;
+      let transaction: KafkaTransaction | undefined;
       try {
-        transaction = await producer.transaction();
+        transaction = await producer.begin();
         const [sent] = await transaction.send({
           topic: item.topic,
-          acks: -1,
           messages: [{ key: item.key, value: item.value, headers: { ...item.headers } }],
         });
-        const to: RecordPosition = { topic: item.topic, partition: sent?.partition ?? -1, offset: sent?.baseOffset ?? sent?.offset ?? '-1' };
+        const to: RecordPosition = { topic: item.topic, partition: sent?.partition ?? -1, offset: String(sent?.baseOffset ?? -1) };
         const marker: RedriveMarker = { id: item.id, redrivenAt: io.now(), to };
-        await transaction.send({ topic: checkpointsTopic, acks: -1, messages: [{ key: item.markerKey, value: redriveMarkerValue(marker) }] });
+        await transaction.send({ topic: checkpointsTopic, messages: [{ key: item.markerKey, value: Buffer.from(redriveMarkerValue(marker)) }] });
         await transaction.commit();
         done.push({ item, marker });
       } catch (error) {

@@ -1,4 +1,3 @@
-import { type Admin } from 'kafkajs';
 import { CONSUMER_SERVICES, serviceGroupId } from '@idsync/config';
 import { type CliCommand } from '../command';
 import { CommandContext } from '../context';
@@ -21,7 +20,7 @@ import {
 import { formatCount, table } from '../format';
 import { CliError, type CliIo, EXIT_CODES, RefusedError, UsageError } from '../io';
 import { GLOBAL_HELP, integerOption, parseCommandArgs, timeOption } from '../options';
-import { readRanges } from '@idsync/platform';
+import { type KafkaAdmin, readRanges } from '@idsync/platform';
 
 export const REPLAY_HELP = `idsync replay: move a stage's consumer group back (replay) or forward (skip)
 
@@ -155,20 +154,19 @@ async function runReplay(argv: readonly string[], io: CliIo): Promise<number> {
     // Offsets of every partition the group reads, then the operator's selection.
     const inputs: ReplayPartitionInput[] = [];
     for (const topic of topics) {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      const [committed] = await admin.fetchOffsets({ groupId: group.groupId, topics: [topic] });
-      const byTime = target.kind === 'time' ? await admin.fetchTopicOffsetsByTimestamp(topic, target.at) : [];
+      const offsets = await admin.topicOffsets(topic);
+      const [committed] = await admin.committedOffsets(group.groupId, [topic]);
+      const byTime = target.kind === 'time' ? await admin.offsetsAtTime(topic, target.at) : [];
       for (const o of offsets) {
         const c = committed?.partitions.find((p) => p.partition === o.partition);
         const t = byTime.find((p) => p.partition === o.partition);
-        const committedOffset = c === undefined ? null : Number(c.offset);
         const input: ReplayPartitionInput = {
           topic,
           partition: o.partition,
-          low: Number(o.low),
-          high: Number(o.high),
-          committed: committedOffset === null || committedOffset < 0 ? null : committedOffset,
-          ...(t === undefined ? {} : { timeOffset: Number(t.offset) }),
+          low: o.low,
+          high: o.high,
+          committed: c?.offset ?? null,
+          ...(t === undefined ? {} : { timeOffset: t.offset }),
         };
         inputs.push(input);
       }
@@ -243,11 +241,11 @@ function iso(ms: number | null): string | null {
 }
 
 /** Topics a group given by id has committed offsets on; an unknown group is a UsageError listing the known ones. */
-async function committedTopics(ctx: CommandContext, admin: Admin, groupId: string): Promise<string[]> {
-  const fetched = await admin.fetchOffsets({ groupId, topics: [] });
-  const topics = fetched.filter((t) => t.partitions.some((p) => Number(p.offset) >= 0)).map((t) => t.topic);
+async function committedTopics(ctx: CommandContext, admin: KafkaAdmin, groupId: string): Promise<string[]> {
+  const fetched = await admin.committedOffsets(groupId);
+  const topics = fetched.filter((t) => t.partitions.some((p) => p.offset !== null)).map((t) => t.topic);
   if (topics.length > 0) return topics.sort();
-  const { groups } = await admin.listGroups();
+  const groups = await admin.listGroups();
   const prefix = `${ctx.config.kafka.clientId}-`;
   const others = groups
     .map((g) => g.groupId)
@@ -260,8 +258,8 @@ async function committedTopics(ctx: CommandContext, admin: Admin, groupId: strin
   );
 }
 
-async function refuseWhileRunning(admin: Admin, group: ReplayGroup): Promise<void> {
-  const { groups } = await admin.describeGroups([group.groupId]);
+async function refuseWhileRunning(admin: KafkaAdmin, group: ReplayGroup): Promise<void> {
+  const groups = await admin.describeGroups([group.groupId]);
   const description = groups.find((g) => g.groupId === group.groupId);
   if (description === undefined || IDLE_STATES.has(description.state)) return;
   const members = description.members.map((m) => `${m.clientId}@${m.clientHost}`).join(', ');
@@ -293,7 +291,7 @@ async function countRows(ctx: CommandContext, rows: readonly ReplayRow[], limit:
   return out;
 }
 
-async function applyPlan(admin: Admin, groupId: string, rows: readonly ReplayRow[]): Promise<void> {
+async function applyPlan(admin: KafkaAdmin, groupId: string, rows: readonly ReplayRow[]): Promise<void> {
   const byTopic = new Map<string, ReplayRow[]>();
   for (const row of rows) {
     if (row.direction === 'unchanged') continue;
@@ -301,7 +299,7 @@ async function applyPlan(admin: Admin, groupId: string, rows: readonly ReplayRow
   }
   for (const [topic, list] of byTopic) {
     try {
-      await admin.setOffsets({ groupId, topic, partitions: list.map((row) => ({ partition: row.partition, offset: String(row.target) })) });
+      await admin.setGroupOffsets(groupId, topic, list.map((row) => ({ partition: row.partition, offset: row.target })));
     } catch (error) {
       throw new CliError(`setting the offsets of ${groupId} on ${topic} failed: ${error instanceof Error ? error.message : String(error)}`, {
         retriable: true,
@@ -313,10 +311,10 @@ async function applyPlan(admin: Admin, groupId: string, rows: readonly ReplayRow
   // Read back: what Kafka now holds is what the stage will start from.
   const wrong: string[] = [];
   for (const [topic, list] of byTopic) {
-    const [fetched] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const [fetched] = await admin.committedOffsets(groupId, [topic]);
     for (const row of list) {
       const now = fetched?.partitions.find((p) => p.partition === row.partition)?.offset;
-      if (Number(now) !== row.target) wrong.push(`${topic}[${row.partition}] is at ${now ?? 'nothing'}, not ${row.target}`);
+      if (now !== row.target) wrong.push(`${topic}[${row.partition}] is at ${now ?? 'nothing'}, not ${row.target}`);
     }
   }
   if (wrong.length > 0) throw new CliError(`the offsets of ${groupId} did not all move: ${wrong.join('; ')}`, { hint: 'run idsync status, and the replay again' });

@@ -4,7 +4,7 @@ import { ABSENT_HEADER, type AttributeValue, canonicalGuid, encodeEntryChange, e
 import { compilePipe, type CompiledPipe, isInSubtree, normalizeDn, parseDn } from '@idsync/mapping';
 import { normalizeEntryUuid } from '@idsync/ds-detector/core';
 import { AttributeKnowledge, type CurrentEntry, currentEntry } from '@idsync/writer';
-import { type Producer } from 'kafkajs';
+import { type RecordProducer as Producer } from '@idsync/platform';
 import { type Client, EqualityFilter } from 'ldapts';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaUnreachable } from '../context';
@@ -106,7 +106,7 @@ class SnapshotPublisher {
     this.batch = [];
     this.bytes = 0;
     try {
-      await this.producer.send({ topic: this.topic, acks: -1, messages: sending.map((m) => ({ key: m.key, value: m.value, headers: { ...m.headers, [PIPE_HEADER]: this.pipe } })) });
+      await this.producer.send({ topic: this.topic, messages: sending.map((m) => ({ key: m.key, value: m.value, headers: { ...m.headers, [PIPE_HEADER]: this.pipe } })) });
     } catch (error) {
       throw new CliError(`publishing to ${this.topic} failed after ${formatCount(this.sent)} events: ${error instanceof Error ? error.message : String(error)}`, {
         retriable: true,
@@ -307,7 +307,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     for (const name of [topic, ...(options.deleteMissing ? [operationsTopic] : [])]) {
       if (!topics.has(name)) throw new CliError(`topic ${name} does not exist`, { hint: 'start the services once (they create their topics) or create it' });
     }
-    producer = context.kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5 } });
+    producer = context.kafka.producer({ retries: 5 });
     await producer.connect().catch((error: unknown) => Promise.reject(kafkaUnreachable(config, error)));
   }
 
@@ -496,7 +496,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
       const deletes = candidates.map((c, i) => deleteRequest(c, i, pipe, runId, startedAt));
       // Keyed by the source entry, like the mapper's requests for it (one key for all would let the writer fold
       // them into the last one). Children come first; a parent deleted before them is retried by the writer.
-      await producer?.send({ topic: operationsTopic, acks: -1, messages: deletes.map((d) => ({ key: entryKey(d.sourceEntryId), value: encodeWriteRequest(d) })) });
+      await producer?.send({ topic: operationsTopic, messages: deletes.map((d) => ({ key: entryKey(d.sourceEntryId), value: encodeWriteRequest(d) })) });
       summary.deletesPublished = deletes.length;
     }
     if (!options.dryRun) store.finish({ runId, fingerprint, startedAt, finished: false });

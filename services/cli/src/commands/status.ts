@@ -1,7 +1,6 @@
-import { type Admin } from 'kafkajs';
 import { CONSUMER_SERVICES, type ConsumerService, type DirectoryKind, serviceGroupId, type SyncConfig } from '@idsync/config';
 import { decodeDeadLetter } from '@idsync/contracts';
-import { ChangePublisher, fetchStoredCheckpoint, readRootDse, type StoredCheckpoint } from '@idsync/platform';
+import { ChangePublisher, fetchStoredCheckpoint, type KafkaAdmin, readRootDse, type StoredCheckpoint } from '@idsync/platform';
 import { readDcIdentity } from '@idsync/ad-detector/detector';
 import { type CliCommand } from '../command';
 import { CommandContext } from '../context';
@@ -150,20 +149,16 @@ async function runStatus(argv: readonly string[], io: CliIo): Promise<number> {
 // Reading
 
 /** Partitions of a topic with their log start and end; null when the topic does not exist. */
-async function topicOffsets(admin: Admin, existing: ReadonlySet<string>, topic: string): Promise<PartitionOffsets[] | null> {
+async function topicOffsets(admin: KafkaAdmin, existing: ReadonlySet<string>, topic: string): Promise<PartitionOffsets[] | null> {
   if (!existing.has(topic)) return null;
-  const offsets = await admin.fetchTopicOffsets(topic);
-  return offsets.map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }));
+  return admin.topicOffsets(topic);
 }
 
 /** Committed offsets of a group on a topic's partitions (null: none committed). */
-async function committedOffsets(admin: Admin, groupId: string, topic: string, partitions: readonly PartitionOffsets[]): Promise<CommittedPartition[]> {
-  const [fetched] = await admin.fetchOffsets({ groupId, topics: [topic] });
-  const byPartition = new Map((fetched?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-  return partitions.map((p) => {
-    const committed = byPartition.get(p.partition);
-    return { ...p, committed: committed === undefined || committed < 0 ? null : committed };
-  });
+async function committedOffsets(admin: KafkaAdmin, groupId: string, topic: string, partitions: readonly PartitionOffsets[]): Promise<CommittedPartition[]> {
+  const [fetched] = await admin.committedOffsets(groupId, [topic]);
+  const byPartition = new Map((fetched?.partitions ?? []).map((p) => [p.partition, p.offset]));
+  return partitions.map((p) => ({ ...p, committed: byPartition.get(p.partition) ?? null }));
 }
 
 interface DirectoryState {
@@ -285,7 +280,7 @@ export async function collectStatus(ctx: CommandContext, options: { readonly cou
   const ranges: OffsetRange[] = [];
   const groups: { service: ConsumerService; groupId: string; state: string; members: number; topics: { topic: string; partitions: CommittedPartition[] }[]; missing: string[] }[] = [];
   const groupIds = CONSUMER_SERVICES.map((service) => serviceGroupId(config, service));
-  const { groups: described } = await admin.describeGroups(groupIds);
+  const described = await admin.describeGroups(groupIds);
   for (const service of CONSUMER_SERVICES) {
     const groupId = serviceGroupId(config, service);
     const description = described.find((g) => g.groupId === groupId);

@@ -12,7 +12,7 @@ export interface FailureClass {
   readonly limited?: true;
 }
 
-/** Re-exported from the product's Kafka table (@idsync/platform kafka-errors.ts). */
+/** Re-exported from the product's Kafka table (@idsync/platform, kafka/errors.ts). */
 export { isProducerFenced };
 
 /**

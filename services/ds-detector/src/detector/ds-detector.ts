@@ -1,8 +1,7 @@
-import { type Kafka } from 'kafkajs';
 import { type DirectoryConfig } from '@idsync/config';
 import { type EntryChangeEvent } from '@idsync/contracts';
 import { PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
-import { backoffDelay, ChangePublisher, type JsonLogger, type Metrics } from '@idsync/platform';
+import { backoffDelay, ChangePublisher, type JsonLogger, type KafkaClient, type Metrics } from '@idsync/platform';
 import { type Keyring, sealPassword } from '@idsync/secrets';
 import {
   ChangeNumber,
@@ -36,7 +35,7 @@ export interface DsDetectorOptions {
   /** Directory name in the configuration (events' source.directory, eventId prefix). */
   readonly directoryName: string;
   readonly directory: DirectoryConfig;
-  readonly kafka: Kafka;
+  readonly kafka: KafkaClient;
   readonly eventsTopic: string;
   readonly checkpointTopic: string;
   /** Where an event too large to publish goes, as a dead letter with a reference (ChangePublisherOptions). */

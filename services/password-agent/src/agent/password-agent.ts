@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
-import { type Producer } from 'kafkajs';
+import { type RecordProducer as Producer } from '@idsync/platform';
 import { encodeEntryChange } from '@idsync/contracts';
 import { PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
 import { type Counter, type JsonLogger, type Metrics } from '@idsync/platform';

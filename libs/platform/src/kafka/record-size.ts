@@ -1,4 +1,4 @@
-import { ConfigResourceTypes, type Admin } from 'kafkajs';
+import { type KafkaAdmin } from './admin';
 
 /**
  * Record sizes against the brokers' limits. A broker refuses a record batch larger than the topic's
@@ -84,17 +84,12 @@ export function isRecordTooLarge(error: unknown): boolean {
  * Per topic, the largest record to send: the smaller of `configured` (kafka.maxRecordBytes) and what the broker
  * says the topic accepts (`max.message.bytes`, its own or the broker's default), read once at start.
  */
-export async function topicRecordLimits(admin: Admin, topics: readonly string[], configured: number): Promise<Map<string, number>> {
+export async function topicRecordLimits(admin: KafkaAdmin, topics: readonly string[], configured: number): Promise<Map<string, number>> {
   const limits = new Map<string, number>();
   if (topics.length === 0) return limits;
-  const described = await admin.describeConfigs({
-    includeSynonyms: false,
-    resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
-  });
-  for (const resource of described.resources) {
-    const entry = resource.configEntries.find((e) => e.configName === 'max.message.bytes');
-    const broker = entry ? Number(entry.configValue) : KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
-    limits.set(resource.resourceName, Math.min(configured, recordLimit(Number.isFinite(broker) ? broker : KAFKA_DEFAULT_MAX_MESSAGE_BYTES)));
+  for (const [topic, given] of await admin.maxMessageBytes(topics)) {
+    const broker = given ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
+    limits.set(topic, Math.min(configured, recordLimit(Number.isFinite(broker) ? broker : KAFKA_DEFAULT_MAX_MESSAGE_BYTES)));
   }
   for (const topic of topics) if (!limits.has(topic)) limits.set(topic, configured);
   return limits;

@@ -1,13 +1,14 @@
-import { KafkaJSError, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
+import { KafkaJSError, type Consumer, type EachBatchPayload, type KafkaMessage } from 'kafkajs';
 import { encodeDeadLetter } from '@idsync/contracts';
-import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff';
-import { createProducer } from './kafka';
-import { type JsonLogger } from './logger';
-import { classifyKafkaFailure } from './kafka-errors';
-import { DEFAULT_MAX_RECORD_BYTES, isRecordTooLarge, recordBytes, RecordLimits, topicRecordLimits } from './record-size';
+import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from '../backoff';
+import { type JsonLogger } from '../logger';
+import { handlerStalled, type LoopAssignment, type LoopState, type LoopStatus, TERMINAL_LOOP_STATES } from '../loop-health';
+import { type Counter, type Metrics } from '../metrics';
+import { type KafkaClient, kafkajsOf } from './client';
+import { classifyKafkaFailure } from './errors';
 import { AtLeastOnceOutput, ExactlyOnceOutput, type ChunkOutput, type LoopOutput, type OutputMode } from './loop-output';
-import { handlerStalled, type LoopAssignment, type LoopState, type LoopStatus, TERMINAL_LOOP_STATES } from './loop-health';
-import { type Counter, type Metrics } from './metrics';
+import { type RecordProducer } from './producer';
+import { DEFAULT_MAX_RECORD_BYTES, isRecordTooLarge, recordBytes, RecordLimits, topicRecordLimits } from './record-size';
 
 /**
  * The consumer loop every stage after the detectors shares (mapper, ad-writer, ds-writer): records in, a handler
@@ -95,7 +96,7 @@ export type FailureAction = (typeof FAILURE_ACTIONS)[number];
  * The classification table, in order (first row that applies wins):
  * | error                                   | action        | why                                                  |
  * | --------------------------------------- | ------------- | ---------------------------------------------------- |
- * | Kafka refusal: authorization            | stop          | the product's Kafka table (kafka-errors.ts)          |
+ * | Kafka refusal: authorization            | stop          | the product's Kafka table (errors.ts)                |
  * | Kafka refusal: record too large         | dead-letter   | (the loop first narrows the chunk to that record)    |
  * | kafkajs error (KafkaJSError and below)  | retry         | infrastructure: a broker, leader or coordinator away |
  * | `retriable: true`                       | retry         | the error says a retry can help                      |
@@ -206,7 +207,7 @@ export class RecordLoopCrashedError extends Error {
 export type RecordLoopFatalError = RecordLoopStoppedError | RecordLoopStalledError | RecordLoopCrashedError;
 
 export interface RecordLoopOptions {
-  readonly kafka: Kafka;
+  readonly kafka: KafkaClient;
   readonly groupId: string;
   readonly topics: readonly string[];
   /** Names the stage in dead letters, logs and metrics: `mapper`, `ad-writer`... */
@@ -236,7 +237,7 @@ export interface RecordLoopOptions {
   /** Topics the handler writes to, whose limits are read at start (the dead-letter topic's always is). */
   readonly outputTopics?: readonly string[];
   /** At-least-once only: producer for output and dead letters; by default the loop creates (and disconnects) its own. */
-  readonly deadLetterProducer?: Producer;
+  readonly deadLetterProducer?: RecordProducer;
   /** Called once when the loop gave up: a programming error, a stalled handler call, or a consumer kafkajs gave up on. */
   readonly onFatal?: (error: RecordLoopFatalError) => void;
   /** A handler call without progress for this long counts as hung (see BatchContext). Default 300 000 (5 min). */
@@ -326,7 +327,7 @@ class ConsumerLoop implements RecordLoop {
   private error: string | undefined;
 
   constructor(private readonly options: RecordLoopOptions) {
-    this.consumer = options.kafka.consumer({
+    this.consumer = kafkajsOf(options.kafka).consumer({
       groupId: options.groupId,
       maxWaitTimeInMs: options.maxWaitTimeMs ?? 1_000,
       ...(options.sessionTimeoutMs ? { sessionTimeout: options.sessionTimeoutMs } : {}),
@@ -334,7 +335,7 @@ class ConsumerLoop implements RecordLoop {
     const { exactlyOnce } = options;
     this.output = exactlyOnce
       ? new ExactlyOnceOutput({ kafka: options.kafka, groupId: options.groupId, ...(typeof exactlyOnce === 'object' ? exactlyOnce : {}) })
-      : new AtLeastOnceOutput(options.deadLetterProducer ?? createProducer(options.kafka), options.deadLetterProducer === undefined);
+      : new AtLeastOnceOutput(options.deadLetterProducer ?? options.kafka.producer(), options.deadLetterProducer === undefined);
     this.maxRecords = Math.max(1, options.maxRecordsPerCall ?? 500);
     this.limits = new RecordLimits(options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;

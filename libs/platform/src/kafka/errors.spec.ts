@@ -1,5 +1,5 @@
 import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
-import { classifyKafkaFailure, isProducerFenced } from './kafka-errors';
+import { classifyKafkaFailure, isProducerFenced } from './errors';
 import { RecordTooLargeError } from './record-size';
 
 /** A protocol error as kafkajs builds it from a broker's error code. */

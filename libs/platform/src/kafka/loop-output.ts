@@ -1,12 +1,10 @@
-import { type Admin, type Kafka, type Producer, type Transaction } from 'kafkajs';
-import { createProducer } from './kafka';
+import { type KafkaAdmin } from './admin';
+import { type KafkaClient } from './client';
+import { type KafkaTransaction, type RecordProducer, type TopicRecords, type TransactionalProducer } from './producer';
 import { RecordLimits, DEFAULT_MAX_RECORD_BYTES } from './record-size';
 
 /** Records for one topic, as a handler produces them. */
-export interface OutputMessages {
-  readonly topic: string;
-  readonly messages: readonly { readonly key: Buffer | string | null; readonly value: Buffer | null; readonly headers?: Readonly<Record<string, string>> }[];
-}
+export type OutputMessages = TopicRecords;
 
 /**
  * Where a handler call's output goes: sent records are acknowledged by every in-sync replica when `send` resolves.
@@ -57,12 +55,12 @@ export class AtLeastOnceOutput implements OutputMode {
   private limits = new RecordLimits(DEFAULT_MAX_RECORD_BYTES);
 
   constructor(
-    private readonly producer: Producer,
+    private readonly producer: RecordProducer,
     private readonly owned: boolean,
   ) {
     this.sink = {
       send: async (batch) => {
-        for (const request of boundedRequests(batch, this.limits)) await this.producer.sendBatch({ acks: -1, topicMessages: request });
+        await this.producer.sendBatch(batch, this.limits);
       },
       limit: (topic) => this.limits.of(topic),
     };
@@ -89,7 +87,7 @@ export class AtLeastOnceOutput implements OutputMode {
 }
 
 export interface ExactlyOnceOptions {
-  readonly kafka: Kafka;
+  readonly kafka: KafkaClient;
   readonly groupId: string;
   /**
    * How long an open transaction of a killed instance may hold back its partition's read-committed consumers before
@@ -111,8 +109,8 @@ export interface ExactlyOnceOptions {
  */
 export class ExactlyOnceOutput implements OutputMode {
   readonly exactlyOnce = true;
-  private readonly producers = new Map<string, Producer>();
-  private admin: Admin | undefined;
+  private readonly producers = new Map<string, TransactionalProducer>();
+  private admin: KafkaAdmin | undefined;
   private limits = new RecordLimits(DEFAULT_MAX_RECORD_BYTES);
 
   constructor(private readonly options: ExactlyOnceOptions) {}
@@ -130,15 +128,13 @@ export class ExactlyOnceOutput implements OutputMode {
   async claim(topic: string, partition: number): Promise<bigint | undefined> {
     const key = partitionKey(topic, partition);
     if (this.producers.has(key)) return undefined;
-    const producer = createProducer(this.options.kafka, {
+    const producer = this.options.kafka.transactionalProducer({
       transactionalId: this.transactionalId(topic, partition),
-      transactionTimeout: this.options.transactionTimeoutMs ?? 30_000,
+      transactionTimeoutMs: this.options.transactionTimeoutMs ?? 30_000,
     });
     await producer.connect();
     try {
-      // kafkajs initialises the transactional id at the first transaction: this is the fence.
-      const registration = await producer.transaction();
-      await registration.abort();
+      await producer.fence();
       const committed = await this.committedOffset(topic, partition);
       this.producers.set(key, producer);
       return committed;
@@ -152,9 +148,9 @@ export class ExactlyOnceOutput implements OutputMode {
     const key = partitionKey(topic, partition);
     const producer = this.producers.get(key);
     if (!producer) throw new PartitionNotClaimedError(topic, partition);
-    let transaction: Transaction;
+    let transaction: KafkaTransaction;
     try {
-      transaction = await producer.transaction();
+      transaction = await producer.begin();
     } catch (error) {
       await this.drop(key);
       throw error;
@@ -162,13 +158,13 @@ export class ExactlyOnceOutput implements OutputMode {
     return {
       sink: {
         send: async (batch) => {
-          for (const request of boundedRequests(batch, this.limits)) await transaction.sendBatch({ acks: -1, topicMessages: request });
+          await transaction.sendBatch(batch, this.limits);
         },
         limit: (topic) => this.limits.of(topic),
       },
       commit: async (nextOffset) => {
         try {
-          await transaction.sendOffsets({ consumerGroupId: this.options.groupId, topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }] });
+          await transaction.commitOffsets(this.options.groupId, topic, [{ partition, offset: Number(nextOffset) }]);
           await transaction.commit();
         } catch (error) {
           // The outcome may be unknown (a commit whose answer was lost): claim again and read what was committed.
@@ -207,9 +203,9 @@ export class ExactlyOnceOutput implements OutputMode {
 
   private async committedOffset(topic: string, partition: number): Promise<bigint | undefined> {
     if (!this.admin) throw new Error('ExactlyOnceOutput.start() must be called first');
-    const [offsets] = await this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [topic] });
+    const [offsets] = await this.admin.committedOffsets(this.options.groupId, [topic]);
     const offset = offsets?.partitions.find((p) => p.partition === partition)?.offset;
-    return offset === undefined || BigInt(offset) < 0n ? undefined : BigInt(offset);
+    return offset === undefined || offset === null ? undefined : BigInt(offset);
   }
 }
 
@@ -224,18 +220,4 @@ export class PartitionNotClaimedError extends Error {
 
 function partitionKey(topic: string, partition: number): string {
   return `${topic}|${partition}`;
-}
-
-type KafkaMessage = { key: Buffer | string | null; value: Buffer | null; headers?: Record<string, string> };
-
-/** The batch as produce requests, each under every topic's limit (checked before anything is sent). */
-function boundedRequests(batch: readonly OutputMessages[], limits: RecordLimits): { topic: string; messages: KafkaMessage[] }[][] {
-  const perTopic = batch.filter((b) => b.messages.length > 0).map((b) => ({ topic: b.topic, parts: limits.split(b.topic, b.messages) }));
-  const plain = (part: readonly OutputMessages['messages'][number][]): KafkaMessage[] =>
-    part.map((m) => (m.headers === undefined ? { key: m.key, value: m.value } : { key: m.key, value: m.value, headers: { ...m.headers } }));
-  // The usual case, every topic's records within one request: a single produce request for all of them.
-  if (perTopic.every((t) => t.parts.length === 1)) {
-    return perTopic.length === 0 ? [] : [perTopic.map((t) => ({ topic: t.topic, messages: plain(t.parts[0] ?? []) }))];
-  }
-  return perTopic.flatMap((t) => t.parts.map((part) => [{ topic: t.topic, messages: plain(part) }]));
 }

@@ -5,7 +5,6 @@ import {
   KafkaJSProtocolError,
   type EachBatchPayload,
   type Kafka,
-  type Producer,
 } from 'kafkajs';
 import { UndecodableRecordError } from '@idsync/contracts';
 import {
@@ -22,10 +21,11 @@ import {
   type RecordLoopOptions,
   type RecordOutcome,
 } from './consumer-loop';
-import { JsonLogger } from './logger';
-import { judgeLoop } from './loop-health';
-import { Metrics } from './metrics';
-import { SecretRedactor } from './redact';
+import { JsonLogger } from '../logger';
+import { judgeLoop } from '../loop-health';
+import { Metrics } from '../metrics';
+import { SecretRedactor } from '../redact';
+import { KafkaClient } from './client';
 
 class DirectoryBusy extends Error {
   readonly retriable = true;
@@ -137,8 +137,8 @@ describe('the loop watching its handler calls and its consumer', () => {
   async function start(handleBatch: RecordLoopOptions['handleBatch'], overrides: Partial<RecordLoopOptions> = {}) {
     const consumer = new FakeConsumer();
     const admin = { connect: async () => undefined, disconnect: async () => undefined, describeConfigs: async () => ({ resources: [] }) };
-    const kafka = { consumer: () => consumer, admin: () => admin } as unknown as Kafka;
-    const producer = { send: jest.fn(async () => []), sendBatch: jest.fn(async () => []), connect: async () => undefined, disconnect: async () => undefined } as unknown as Producer;
+    const producer = { send: jest.fn(async () => []), sendBatch: jest.fn(async () => []), connect: async () => undefined, disconnect: async () => undefined };
+    const kafka = KafkaClient.wrap({ consumer: () => consumer, admin: () => admin, producer: () => producer } as unknown as Kafka);
     const lines: Record<string, unknown>[] = [];
     const logger = new JsonLogger('test', 'debug', new SecretRedactor([]), (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
     const fatal: RecordLoopFatalError[] = [];
@@ -150,7 +150,7 @@ describe('the loop watching its handler calls and its consumer', () => {
       deadLetterTopic: 'dlt',
       logger,
       metrics: new Metrics(),
-      deadLetterProducer: producer,
+      deadLetterProducer: kafka.producer(),
       onFatal: (error) => fatal.push(error),
       handleBatch,
       ...overrides,

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { type Admin, type IHeaders, type Kafka } from 'kafkajs';
+import { type IHeaders } from 'kafkajs';
+import { type KafkaAdmin } from './admin';
+import { type KafkaClient, kafkajsOf } from './client';
 
 /** Offsets [from, to) of one partition. */
 export interface OffsetRange {
@@ -57,7 +59,7 @@ export interface RangeResult {
  * `timeoutMs`, or when no fetch brought anything for `stallMs`, or when the reader fails (`onFailure` hears why), come
  * back with `complete: false`.
  */
-export async function readRanges(kafka: Kafka, admin: Admin, clientId: string, ranges: readonly OffsetRange[], options: ReadRangesOptions = {}): Promise<Map<OffsetRange, RangeResult>> {
+export async function readRanges(kafka: KafkaClient, admin: KafkaAdmin, clientId: string, ranges: readonly OffsetRange[], options: ReadRangesOptions = {}): Promise<Map<OffsetRange, RangeResult>> {
   const results = new Map<OffsetRange, { records: number; firstTimestamp: number | null; lastTimestamp: number | null }>();
   const byPartition = new Map<string, { ranges: OffsetRange[]; from: number; to: number; reached: number }>();
   for (const range of ranges) {
@@ -87,7 +89,7 @@ export async function readRanges(kafka: Kafka, admin: Admin, clientId: string, r
   if (!pending()) return finish();
 
   const groupId = `${clientId}-reader-${randomBytes(6).toString('hex')}`;
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false, readUncommitted: false });
+  const consumer = kafkajsOf(kafka).consumer({ groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false, readUncommitted: false });
   let lastFetchAt = Date.now();
   const advance = (topic: string, partition: number, offset: number): void => {
     lastFetchAt = Date.now();
@@ -126,7 +128,7 @@ export async function readRanges(kafka: Kafka, admin: Admin, clientId: string, r
       },
     });
     for (const topic of topics) {
-      const idle = (await admin.fetchTopicOffsets(topic)).map((p) => p.partition).filter((p) => !byPartition.has(rangeKey(topic, p)));
+      const idle = (await admin.topicOffsets(topic)).map((p) => p.partition).filter((p) => !byPartition.has(rangeKey(topic, p)));
       if (idle.length > 0) consumer.pause([{ topic, partitions: idle }]);
     }
     for (const [key, entry] of byPartition) {

@@ -1,0 +1,182 @@
+import { type Admin, ConfigResourceTypes } from 'kafkajs';
+import { type KafkaConfig } from '@idsync/config';
+
+/**
+ * The admin operations the product uses, with plain results. Offsets are numbers (exact up to 2^53, which no
+ * partition reaches); a group with nothing committed on a partition has `offset: null` there.
+ */
+
+/** A partition's log start (`low`, the first offset still held) and end (`high`, the offset the next record gets). */
+export interface PartitionOffsets {
+  readonly partition: number;
+  readonly low: number;
+  readonly high: number;
+}
+
+export interface PartitionOffset {
+  readonly partition: number;
+  readonly offset: number;
+}
+
+/** What a consumer group committed on one partition: the next offset to read, and the metadata stored with it. */
+export interface CommittedOffset {
+  readonly partition: number;
+  /** Null: nothing committed on this partition. */
+  readonly offset: number | null;
+  readonly metadata: string | null;
+}
+
+export interface TopicCommittedOffsets {
+  readonly topic: string;
+  readonly partitions: readonly CommittedOffset[];
+}
+
+export interface NewTopic {
+  readonly name: string;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  /** Topic configuration entries, e.g. `cleanup.policy: compact`. */
+  readonly config?: Readonly<Record<string, string>>;
+}
+
+export interface GroupMember {
+  readonly memberId: string;
+  readonly clientId: string;
+  readonly clientHost: string;
+}
+
+/** A consumer group as the coordinator describes it: `state` is Kafka's (Empty, Stable, PreparingRebalance, Dead...). */
+export interface GroupDescription {
+  readonly groupId: string;
+  readonly state: string;
+  readonly members: readonly GroupMember[];
+}
+
+export interface GroupListing {
+  readonly groupId: string;
+  readonly protocolType: string;
+}
+
+export interface ClusterDescription {
+  readonly clusterId: string;
+  readonly controller: number | null;
+  readonly brokers: readonly { readonly nodeId: number; readonly host: string; readonly port: number }[];
+}
+
+/** Kafka's admin client, reduced to what the product does with it. `connect` before use, `disconnect` after. */
+export class KafkaAdmin {
+  /** Made by KafkaClient.admin(). */
+  constructor(private readonly admin: Admin) {}
+
+  async connect(): Promise<void> {
+    await this.admin.connect();
+  }
+
+  async disconnect(): Promise<void> {
+    await this.admin.disconnect();
+  }
+
+  listTopics(): Promise<string[]> {
+    return this.admin.listTopics();
+  }
+
+  /** Creates the topics and waits until each partition has a leader. */
+  async createTopics(topics: readonly NewTopic[]): Promise<void> {
+    await this.admin.createTopics({
+      waitForLeaders: true,
+      topics: topics.map((t) => ({
+        topic: t.name,
+        numPartitions: t.partitions,
+        replicationFactor: t.replicationFactor,
+        ...(t.config ? { configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })) } : {}),
+      })),
+    });
+  }
+
+  /** Every partition of `topic` with its log start and end. */
+  async topicOffsets(topic: string): Promise<PartitionOffsets[]> {
+    const offsets = await this.admin.fetchTopicOffsets(topic);
+    return offsets.map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }));
+  }
+
+  /** Per partition, the first offset whose record is at or after `timestamp` (ms), else the partition's end. */
+  async offsetsAtTime(topic: string, timestamp: number): Promise<PartitionOffset[]> {
+    const offsets = await this.admin.fetchTopicOffsetsByTimestamp(topic, timestamp);
+    return offsets.map((o) => ({ partition: o.partition, offset: Number(o.offset) }));
+  }
+
+  /** What `groupId` committed on the partitions of `topics`; without topics, on every topic it committed on. */
+  async committedOffsets(groupId: string, topics: readonly string[] = []): Promise<TopicCommittedOffsets[]> {
+    const fetched = await this.admin.fetchOffsets({ groupId, topics: [...topics] });
+    return fetched.map((t) => ({
+      topic: t.topic,
+      partitions: t.partitions.map((p) => {
+        const offset = Number(p.offset);
+        return { partition: p.partition, offset: offset < 0 ? null : offset, metadata: p.metadata || null };
+      }),
+    }));
+  }
+
+  /** Moves the committed offsets of a group without members (Kafka refuses it for a running group). */
+  async setGroupOffsets(groupId: string, topic: string, partitions: readonly PartitionOffset[]): Promise<void> {
+    await this.admin.setOffsets({ groupId, topic, partitions: partitions.map((p) => ({ partition: p.partition, offset: String(p.offset) })) });
+  }
+
+  async describeGroups(groupIds: readonly string[]): Promise<GroupDescription[]> {
+    const { groups } = await this.admin.describeGroups([...groupIds]);
+    return groups.map((g) => ({
+      groupId: g.groupId,
+      state: g.state,
+      members: g.members.map((m) => ({ memberId: m.memberId, clientId: m.clientId, clientHost: m.clientHost })),
+    }));
+  }
+
+  async listGroups(): Promise<GroupListing[]> {
+    const { groups } = await this.admin.listGroups();
+    return groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType }));
+  }
+
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    await this.admin.deleteGroups([...groupIds]);
+  }
+
+  async describeCluster(): Promise<ClusterDescription> {
+    const cluster = await this.admin.describeCluster();
+    return { clusterId: cluster.clusterId, controller: cluster.controller, brokers: cluster.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port })) };
+  }
+
+  /**
+   * `max.message.bytes` of each topic the broker described: its number, or undefined when the broker gave no value.
+   * Topics the broker did not describe are left out.
+   */
+  async maxMessageBytes(topics: readonly string[]): Promise<Map<string, number | undefined>> {
+    const limits = new Map<string, number | undefined>();
+    if (topics.length === 0) return limits;
+    const described = await this.admin.describeConfigs({
+      includeSynonyms: false,
+      resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
+    });
+    for (const resource of described.resources) {
+      const entry = resource.configEntries.find((e) => e.configName === 'max.message.bytes');
+      limits.set(resource.resourceName, entry ? Number(entry.configValue) : undefined);
+    }
+    return limits;
+  }
+}
+
+/** Creates the configured topics that do not exist yet; existing ones are left as they are. */
+export async function ensureTopics(admin: KafkaAdmin, topics: KafkaConfig['topics']): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = Object.values(topics).filter((t) => !existing.has(t.name));
+  if (missing.length === 0) return [];
+  await admin.createTopics(
+    missing.map((t) => ({
+      name: t.name,
+      partitions: t.partitions,
+      replicationFactor: t.replicationFactor,
+      // Only the latest position per detector, and the latest state of each link, matter.
+      ...(t === topics.checkpoints || t === topics.links ? { config: { 'cleanup.policy': 'compact' } } : {}),
+    })),
+  );
+  return missing.map((t) => t.name);
+}

@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel as KafkaJsLogLevel, type KafkaConfig as KafkaJsConfig, type SASLOptions } from 'kafkajs';
+import { type KafkaConfig } from '@idsync/config';
+import { type JsonLogger } from '../logger';
+import { KafkaAdmin } from './admin';
+import { RecordProducer, type RecordProducerOptions, TransactionalProducer, type TransactionalProducerOptions } from './producer';
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [KafkaJsLogLevel.ERROR]: 'error',
+  [KafkaJsLogLevel.WARN]: 'warn',
+  [KafkaJsLogLevel.INFO]: 'info',
+  [KafkaJsLogLevel.DEBUG]: 'debug',
+};
+
+/** How long a client waits out a broker away: `service` rides out a restart (about a minute); `tool` answers within seconds. */
+export type KafkaPatience = 'service' | 'tool';
+
+/** What the Kafka client itself logs (its retries, rebalances): `nothing` silences it (the CLI reports failures itself). */
+export const KAFKA_LOG_LEVELS = ['nothing', 'error', 'warn', 'info', 'debug'] as const;
+export type KafkaLogLevel = (typeof KAFKA_LOG_LEVELS)[number];
+
+const KAFKAJS_LEVELS: Record<KafkaLogLevel, KafkaJsLogLevel> = {
+  nothing: KafkaJsLogLevel.NOTHING,
+  error: KafkaJsLogLevel.ERROR,
+  warn: KafkaJsLogLevel.WARN,
+  info: KafkaJsLogLevel.INFO,
+  debug: KafkaJsLogLevel.DEBUG,
+};
+
+/** The kafkajs client under each KafkaClient: reachable inside this folder only (not exported by the package). */
+const CLIENTS = new WeakMap<KafkaClient, Kafka>();
+
+/**
+ * The product's Kafka client: one per process and client id. It hands out what the stages use — an admin
+ * (KafkaAdmin), producers (RecordProducer, TransactionalProducer) — and is what runRecordLoop, readRanges and
+ * TopicFollower consume with. Nothing is connected until one of those connects.
+ */
+export class KafkaClient {
+  private constructor(
+    readonly clientId: string,
+    readonly patience: KafkaPatience,
+  ) {}
+
+  /** A client over an existing kafkajs client (tests, benchmarks); product code uses createKafka. */
+  static wrap(kafka: Kafka, options: { readonly clientId?: string; readonly patience?: KafkaPatience } = {}): KafkaClient {
+    const client = new KafkaClient(options.clientId ?? 'idsync', options.patience ?? 'service');
+    CLIENTS.set(client, kafka);
+    return client;
+  }
+
+  /** An admin client, not connected yet. */
+  admin(): KafkaAdmin {
+    return new KafkaAdmin(kafkajsOf(this).admin());
+  }
+
+  /**
+   * Idempotent producer, acks from all replicas, Java-compatible partitioning (same key, same partition as Java
+   * clients). Retries are unbounded unless bounded here (idempotence needs them): a send waits out a Kafka outage.
+   */
+  producer(options: RecordProducerOptions = {}): RecordProducer {
+    return new RecordProducer(kafkajsOf(this), options);
+  }
+
+  /** A producer with a transactional id (see TransactionalProducer): idempotent, acks all, as `producer`. */
+  transactionalProducer(options: TransactionalProducerOptions): TransactionalProducer {
+    return new TransactionalProducer(kafkajsOf(this), options);
+  }
+
+  /** Sets what the client logs from now on (every producer, consumer and admin of this client). */
+  setLogLevel(level: KafkaLogLevel): void {
+    kafkajsOf(this).logger().setLogLevel(KAFKAJS_LEVELS[level]);
+  }
+}
+
+/** Inside this folder: the kafkajs client of a KafkaClient. */
+export function kafkajsOf(client: KafkaClient): Kafka {
+  const kafka = CLIENTS.get(client);
+  if (kafka === undefined) throw new TypeError('not a KafkaClient made by createKafka or KafkaClient.wrap');
+  return kafka;
+}
+
+/** The client for `config` (brokers, TLS, SASL); its own log lines go through `logger` (warnings and above). */
+export function createKafka(config: KafkaConfig, clientId: string, logger?: JsonLogger, patience: KafkaPatience = 'service'): KafkaClient {
+  const options: KafkaJsConfig = {
+    clientId,
+    brokers: config.brokers,
+    connectionTimeout: patience === 'tool' ? 3_000 : 5_000,
+    retry: patience === 'tool' ? { retries: 2, initialRetryTime: 200 } : { retries: 8, initialRetryTime: 200 },
+    logLevel: KafkaJsLogLevel.WARN,
+    ...(logger
+      ? {
+          logCreator:
+            () =>
+            ({ level, log }) => {
+              const { message, ...fields } = log;
+              logger.event(LEVELS[level] ?? 'info', `kafka: ${String(message)}`, fields);
+            },
+        }
+      : {}),
+  };
+  if (config.ssl) {
+    options.ssl = {
+      rejectUnauthorized: config.ssl.rejectUnauthorized,
+      ...(config.ssl.caFile ? { ca: [readFileSync(config.ssl.caFile, 'utf8')] } : {}),
+    };
+  }
+  if (config.sasl) {
+    options.sasl = { mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as SASLOptions;
+  }
+  return KafkaClient.wrap(new Kafka(options), { clientId, patience });
+}

@@ -1,0 +1,77 @@
+import { type Consumer } from 'kafkajs';
+import { type KafkaClient, kafkajsOf } from './client';
+
+/** A record as a TopicFollower hands it over. */
+export interface FollowedRecord {
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+}
+
+/** The records of one fetch from one partition, in offset order. */
+export interface FollowedBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly FollowedRecord[];
+  /** Offset of the batch's last record (meaningful when `records` is not empty). */
+  readonly lastOffset: string;
+}
+
+export interface TopicFollowerOptions {
+  readonly topic: string;
+  /**
+   * The reader's consumer group. Nothing is ever committed to it: give each reader a group of its own (a random
+   * suffix) and it reads every partition from the beginning.
+   */
+  readonly groupId: string;
+  /** Largest fetch per partition (kafkajs' default 1 MiB otherwise). */
+  readonly maxBytesPerPartition?: number;
+  /** Called for each fetched batch, one partition at a time; the next fetch of that partition waits for it. */
+  onBatch(batch: FollowedBatch): Promise<void> | void;
+  /** The client gave up on the reader and will not restart it: nothing more comes. */
+  onCrash?(error: Error): void;
+}
+
+/**
+ * Reads a whole topic from its beginning, then follows it (read_committed, never commits): the links view's reader.
+ * `start` resolves once the reader has joined its group and runs; `stop` leaves and disconnects.
+ */
+export class TopicFollower {
+  private readonly consumer: Consumer;
+
+  constructor(
+    kafka: KafkaClient,
+    private readonly options: TopicFollowerOptions,
+  ) {
+    this.consumer = kafkajsOf(kafka).consumer({
+      groupId: options.groupId,
+      ...(options.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: options.maxBytesPerPartition }),
+    });
+    this.consumer.on(this.consumer.events.CRASH, (event) => {
+      const { error, restart } = event.payload as { error: Error; restart: boolean };
+      if (!restart) options.onCrash?.(error);
+    });
+  }
+
+  async start(): Promise<void> {
+    const { topic, onBatch } = this.options;
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch }) => {
+        await onBatch({
+          topic: batch.topic,
+          partition: batch.partition,
+          records: batch.messages.map((m) => ({ offset: m.offset, key: m.key ?? null, value: m.value ?? null })),
+          lastOffset: batch.lastOffset(),
+        });
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+}
