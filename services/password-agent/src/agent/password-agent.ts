@@ -185,7 +185,9 @@ export class PasswordAgent {
         `--script=${this.options.hookScript ?? HOOK_SCRIPT}`,
         ...(this.options.filter ? [`--filter=${this.options.filter}`] : []),
       ]);
-      position = mode === 'baseline' ? await this.positionHelper(['move-to-current-end', fresh, this.options.ldapiUrl, this.options.smbConf]) : await this.positionHelper(['read', fresh]);
+      const made = mode === 'baseline' ? await this.positionHelper(['move-to-current-end', fresh, this.options.ldapiUrl, this.options.smbConf]) : await this.readPosition(fresh);
+      if (made === null) throw new PositionHelperError(0, `samba-tool made no cache in ${fresh}`);
+      position = made;
       await rename(fresh, this.cacheLdb);
       await rm(`${fresh}.pid`, { force: true });
     }
@@ -236,7 +238,8 @@ export class PasswordAgent {
   }
 
   private logPass(summary: PassSummary, started: number, position: SyncPosition | null, error: unknown): void {
-    if (summary.accounts === 0 && error === null) return;
+    // An empty run is the usual poll; a failed one without accounts is reported by the loop (run-failed).
+    if (summary.accounts === 0) return;
     const level = error !== null || summary.needsAttention ? 'warn' : 'info';
     this.options.logger.event(level, 'password-agent.pass', {
       ...summary.totals(),
@@ -313,16 +316,13 @@ export class PasswordAgent {
     this.events.inc({ result: outcome });
   }
 
-  /** The position stored in a samba-tool cache. */
-  private async readPosition(cacheLdb: string): Promise<SyncPosition | null> {
-    return this.positionHelper(['read', cacheLdb]).catch((error: unknown) => {
-      if (error instanceof NoStoredPositionError) return null;
-      throw error;
-    });
+  /** The position stored in a samba-tool cache; null when the file holds no initialized cache. */
+  private readPosition(cacheLdb: string): Promise<SyncPosition | null> {
+    return this.positionHelper(['read', cacheLdb]);
   }
 
   /** Runs the position helper (read, move-to-current-end) and reads the position it prints. */
-  private positionHelper(args: string[]): Promise<SyncPosition> {
+  private positionHelper(args: string[]): Promise<SyncPosition | null> {
     const python = this.options.python ?? sambaPython(this.options.sambaTool ?? 'samba-tool');
     return new Promise((done, fail) => {
       const child = spawn(python, [POSITION_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -338,16 +338,17 @@ export class PasswordAgent {
       child.on('close', (code) => {
         clearTimeout(timer);
         if (code !== 0) return fail(new PositionHelperError(code, safeOutputTail(stderr)));
+        let stored: { control: string | null; storedAt: string | null };
         try {
-          const stored = JSON.parse(stdout) as { control: string | null; storedAt: string | null };
-          if (stored.control === null) return fail(new NoStoredPositionError());
-          done(SyncPosition.fromCache(stored.control, stored.storedAt));
+          stored = JSON.parse(stdout) as typeof stored;
+        } catch {
+          return fail(new PositionHelperError(code, `unreadable answer (${stdout.length} characters)`));
+        }
+        try {
+          done(stored.control === null ? null : SyncPosition.fromCache(stored.control, stored.storedAt));
         } catch (error) {
-          if (error instanceof UnreadablePositionError) {
-            error.message += ` (${args[1] ?? 'the cache'}; remove it to start over: a baseline, or a full pass with --full-pass)`;
-            return fail(error);
-          }
-          fail(new PositionHelperError(code, `unreadable answer (${stdout.length} characters)`));
+          if (error instanceof UnreadablePositionError) error.message += ` (${args[1] ?? 'the cache'}; remove it to start over: a baseline, or a full pass with --full-pass)`;
+          fail(error);
         }
       });
     });
@@ -381,14 +382,6 @@ export class PasswordAgent {
         else fail(new SyncPasswordsRunError(code, safeOutputTail(output)));
       });
     });
-  }
-}
-
-/** The helper found no initialized cache in the file: no stored position. */
-class NoStoredPositionError extends Error {
-  constructor() {
-    super('no initialized samba-tool cache');
-    this.name = 'NoStoredPositionError';
   }
 }
 
