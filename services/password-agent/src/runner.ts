@@ -81,6 +81,7 @@ export class AgentLoop {
           initialized = true;
           this.state.start = start.mode;
           this.state.position = start.position.describe();
+          if (this.stopping) break;
         }
         // The first run follows the start at once: a password changed while the agent was down or starting waits
         // for no poll interval.
