@@ -96,6 +96,32 @@ describe('AgentLoop', () => {
     expect(loop.status().state).toBe('stopped');
   });
 
+  it('is ready once it has its position, while a long first run (a full pass, a burst of changes) goes on', async () => {
+    let endRun: (() => void) | undefined;
+    const { agent } = fakeAgent(() => new Promise<RunReport>((done) => (endRun = () => done(empty))));
+    const loop = new AgentLoop(agent as unknown as PasswordAgent, producer, quiet, { pollIntervalMs: 60_000 });
+    expect(loop.status().state).toBe('starting');
+    void loop.start();
+    while (endRun === undefined) await new Promise((r) => setTimeout(r, 10));
+    expect(loop.status()).toMatchObject({ state: 'running', start: 'resume', runs: 0 });
+    endRun();
+    await loop.stop();
+  });
+
+  it('a stop that arrives during a run returns when the run ends, without waiting out the poll interval', async () => {
+    let endRun: (() => void) | undefined;
+    const { agent } = fakeAgent(() => new Promise<RunReport>((done) => (endRun = () => done(empty))));
+    const loop = new AgentLoop(agent as unknown as PasswordAgent, producer, quiet, { pollIntervalMs: 60_000 });
+    void loop.start();
+    while (endRun === undefined) await new Promise((r) => setTimeout(r, 10));
+    const stopping = Date.now();
+    const stopped = loop.stop();
+    setTimeout(() => endRun?.(), 100);
+    await stopped;
+    expect(Date.now() - stopping).toBeLessThan(2_000);
+    expect(agent.abortRun).not.toHaveBeenCalled();
+  });
+
   it('passes --full-pass to the start', async () => {
     const { agent, calls } = fakeAgent(async () => empty);
     const loop = new AgentLoop(agent as unknown as PasswordAgent, producer, quiet, { pollIntervalMs: 60_000, fullPass: true });

@@ -81,6 +81,8 @@ export class AgentLoop {
           initialized = true;
           this.state.start = start.mode;
           this.state.position = start.position.describe();
+          // Ready once it has its position: a long first run (a full pass, a burst of changes) is work, not a fault.
+          this.state.state = 'running';
           if (this.stopping) break;
         }
         // The first run follows the start at once: a password changed while the agent was down or starting waits
@@ -105,6 +107,8 @@ export class AgentLoop {
         this.logger.event('error', 'password-agent.run-failed', { error: this.state.error, retryInMs: delay });
         delay = Math.min(delay * 2, 60_000);
       }
+      // A stop that came during the run must not wait out the poll interval (or a minute of backoff).
+      if (this.stopping) break;
       await new Promise<void>((resume) => {
         const timer = setTimeout(resume, delay);
         this.wake = () => {
@@ -163,7 +167,7 @@ export function agentLoopModule(loop: AgentLoop, logger: JsonLogger): DynamicMod
   return { module: AgentRunnerModule, providers: [AgentRunner] };
 }
 
-/** Health detail of the loop: down until its first run (after the start) succeeded, while runs fail, and once it stopped. */
+/** Health detail of the loop: down until it has its position, while runs fail, and once it stopped. */
 export function agentProbe(loop: AgentLoop): HealthProbe {
   return {
     name: 'agent',
