@@ -105,7 +105,7 @@ describe('createWriteHandler', () => {
     });
     const entry = (n: number) => ({ ...record(encodeWriteRequest(request(n, { attributes: [] })), n), key: Buffer.from(`k${n}`) });
     const batch = [1, 2, 3, 4].map(entry);
-    const handleOne = (records: LoopRecord[]) => handle(records, { progress: () => void progress++, signal: controller.signal });
+    const handleOne = (records: LoopRecord[]) => handle(records, { progress: () => void progress++, signal: controller.signal, output: { send: async () => undefined, limit: () => 1_000_000 } });
     await expect(handleOne(batch)).rejects.toBeInstanceOf(BatchAbortedError);
     expect(applied).toEqual(['e1/ad-to-ds/0', 'e2/ad-to-ds/0']);
     expect(progress).toBe(2);

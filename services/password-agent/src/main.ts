@@ -11,7 +11,7 @@ import { ConfigError, loadConfig, type SyncConfig } from '@idsync/config';
 import { configSecrets, createKafka, JsonLogger, kafkaProbe, Metrics, MetricsModule, namedDirectory, SecretRedactor, ServiceModule } from '@idsync/platform';
 import { keyringFromConfig } from '@idsync/secrets';
 import { PasswordAgent } from './agent';
-import { AgentLoop, agentLoopModule, agentProbe, sambaPrerequisites, sambaProbe } from './runner';
+import { AgentLoop, agentLoopModule, agentProbe, parseAgentArguments, sambaPrerequisites, sambaProbe, USAGE } from './runner';
 
 const NAME = 'password-agent';
 
@@ -24,6 +24,11 @@ function fail(message: string): never {
 }
 
 async function main(): Promise<void> {
+  const args = parseAgentArguments(process.argv.slice(2));
+  if (args === null) {
+    process.stderr.write(`${USAGE}\n`);
+    process.exit(2);
+  }
   let config: SyncConfig;
   let configFile: string;
   try {
@@ -72,7 +77,7 @@ async function main(): Promise<void> {
     settleMs: 2 * config.services['ad-detector'].pollIntervalMs + 2_000,
     ...(settings.filter ? { filter: settings.filter } : {}),
   });
-  const loop = new AgentLoop(agent, producer, logger, settings.pollIntervalMs);
+  const loop = new AgentLoop(agent, producer, logger, { pollIntervalMs: settings.pollIntervalMs, fullPass: args.fullPass });
 
   const app = await NestFactory.create(
     {
@@ -89,6 +94,7 @@ async function main(): Promise<void> {
             stateDir: settings.stateDir,
             topic: config.kafka.topics.adChanges.name,
             initialSync: settings.initialSync,
+            fullPass: args.fullPass,
           }),
         }),
         MetricsModule.forMetrics(metrics),

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Attribute, Change, type Client } from 'ldapts';
+import { AlreadyExistsError, Attribute, Change, type Client } from 'ldapts';
 import { type Consumer, type IHeaders } from 'kafkajs';
 import { decodeEntryChange, encodeWriteRequest, type EntryChangeEvent, type WriteRequest } from '@idsync/contracts';
 import { type DirectoryConfig } from '@idsync/config';
@@ -12,6 +12,7 @@ import { Keyring, sealPassword } from '@idsync/secrets';
 import { createWriteHandler, DirectoryWriter } from '@idsync/writer';
 import { DsDetector } from '../../../services/ds-detector/src/detector';
 import { PasswordAgent } from '../../../services/password-agent/src/agent';
+import { AgentLoop } from '../../../services/password-agent/src/runner';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
 import { testKafka } from '../support/kafka';
 
@@ -297,15 +298,23 @@ describe('password synchronization (389-ds <-> Samba AD)', () => {
     expect((await deliver(firstEvent, adToDs, dsWriter, 'ds-writer')).outcomes).toEqual([{ kind: 'done' }]);
     expect(await canBind(ds, 'ds', dsDn, first)).toBe(true);
 
+    // Counted for this account only: a pipeline running against the same stack mirrors OU=Corp and may replay the
+    // other tests' passwords into AD at any time, which the agent then rightly publishes too.
+    const eventsOfAccount = (): EntryChangeEvent[] => adEvents.filter((e) => e.dn.toLowerCase() === adDn.toLowerCase());
     const second = password('b2');
     await adAdmin.modify(adDn, [replace('unicodePwd', [unicodePwd(second)])]);
-    expect((await agent.runOnce()).published).toBe(1);
-    const secondEvent = await waitFor('the second agent event', () => adEvents.find((e) => e.dn.toLowerCase() === adDn.toLowerCase() && e.eventId !== firstEvent.eventId));
+    const before = eventsOfAccount().length;
+    expect((await agent.runOnce()).published).toBeGreaterThanOrEqual(1);
+    const secondEvent = await waitFor('the second agent event', () => eventsOfAccount().find((e) => e.eventId !== firstEvent.eventId));
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(eventsOfAccount().length).toBe(before + 1);
     expect((await deliver(secondEvent, adToDs, dsWriter, 'ds-writer')).outcomes).toEqual([{ kind: 'done' }]);
     expect(await canBind(ds, 'ds', dsDn, second)).toBe(true);
     expect(await canBind(ds, 'ds', dsDn, first)).toBe(false);
-    // Nothing changed since: the next run publishes nothing.
-    expect((await agent.runOnce()).published).toBe(0);
+    // Nothing changed since: the next run publishes nothing for this account.
+    await agent.runOnce();
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(eventsOfAccount().length).toBe(before + 1);
   });
 
   it('a user created in AD with a password binds to 389-ds after its create and its password event are applied', async () => {
@@ -390,6 +399,152 @@ describe('password synchronization (389-ds <-> Samba AD)', () => {
     expect(dlq.map((r) => String(r.headers?.['reason'] ?? ''))).toEqual(reasons);
     expect(await canBind(ad, 'ad', user.adDn, kept)).toBe(true);
     expect(await canBind(ad, 'ad', user.adDn, attacker)).toBe(false);
+  });
+
+  // Its own block: its afterAll removes its accounts before the suite's afterAll closes the connections.
+  describe('restarts', () => {
+    const N = 300;
+    /**
+     * The restart test's accounts live outside OU=Corp, in no sync pipe's scope (pipelines running against the same
+     * stack leave them alone, and they go with one subtree), except the one whose new password then goes on to 389-ds
+     * through the ad-to-ds pipe.
+     */
+    const restartOu = `OU=pw-restart-${s},${ad.baseDn}`;
+    const account = (i: number): { sam: string; dn: string } => ({ sam: `r${s}${i}`, dn: `CN=r${s}${i},${i === 1 ? adOu : restartOu}` });
+    /** Every third account has no password, hence no {CRYPT} hash: the accounts an operator must hear about once. */
+    const givenPassword = (i: number): boolean => i % 3 !== 0;
+    const changedWhileDown = account(1);
+    const changedWhileStarting = account(2);
+    const restartState = mkdtempSync(join(tmpdir(), 'idsync-pw-restart-'));
+    /** Agent loops this test started (stopped at the end whatever happens). */
+    const running: AgentLoop[] = [];
+    const restartLog: { at: number; line: string; fields: Record<string, unknown> }[] = [];
+    const restartLogger = new JsonLogger('password-agent', 'debug', new SecretRedactor([]), (line) => {
+      logLines.push(line);
+      restartLog.push({ at: Date.now(), line, fields: JSON.parse(line) as Record<string, unknown> });
+    });
+    const agentFor = (initialSync: boolean, stateDir: string, agentProducer: RecordProducer): PasswordAgent =>
+      new PasswordAgent({
+        directoryName: 'ad',
+        server: ad.urls[0] ?? 'ad',
+        smbConf: `${SAMBA}/etc/smb.conf`,
+        ldapiUrl: `ldapi://${SAMBA}/private/ldap_priv/ldapi`,
+        stateDir,
+        producer: agentProducer,
+        topic: topics.adEvents,
+        keyring,
+        logger: restartLogger,
+        metrics: new Metrics(),
+        initialSync,
+        filter: `(&(objectClass=user)(userAccountControl:1.2.840.113556.1.4.803:=512)(sAMAccountName=r${s}*))`,
+      });
+    /** The agent as the service runs it (its loop), on a producer of its own (stopping the loop disconnects it). */
+    const startAgent = (initialSync: boolean): { loop: AgentLoop; startedAt: number } => {
+      const agentProducer = kafka.producer();
+      const loop = new AgentLoop(agentFor(initialSync, restartState, agentProducer), agentProducer, restartLogger, { pollIntervalMs: 500 });
+      running.push(loop);
+      const startedAt = Date.now();
+      void loop.start();
+      return { loop, startedAt };
+    };
+    const passes = (since: number): Record<string, unknown>[] => restartLog.filter((l) => l.at >= since && l.fields['msg'] === 'password-agent.pass').map((l) => l.fields);
+    const eventsFor = (dn: string): EntryChangeEvent[] => adEvents.filter((e) => e.dn.toLowerCase() === dn.toLowerCase());
+
+    afterAll(async () => {
+      for (const loop of running) await loop.stop().catch(() => undefined);
+      rmSync(restartState, { recursive: true, force: true });
+      const { searchEntries } = await adAdmin.search(restartOu, { scope: 'sub', filter: '(objectClass=*)', attributes: ['1.1'] }).catch(() => ({ searchEntries: [] }));
+      for (const entry of searchEntries.sort((a, b) => b.dn.length - a.dn.length)) await adAdmin.del(entry.dn).catch(() => undefined);
+    }, 300_000);
+
+    it(`after a restart it reads only the accounts changed since its stored position, not the ${N} it read before; skipped accounts make one summary line`, async () => {
+      await adAdmin.add(restartOu, { objectClass: ['top', 'organizationalUnit'], ou: `pw-restart-${s}` });
+      const created = Date.now();
+      for (let i = 0; i < N; i += 1) {
+        const { sam, dn } = account(i);
+        const attributes = [
+          new Attribute({ type: 'objectClass', values: ['top', 'person', 'organizationalPerson', 'user'] }),
+          new Attribute({ type: 'sAMAccountName', values: [sam] }),
+          new Attribute({ type: 'sn', values: ['Restart'] }),
+        ];
+        // Without a password the account must not require one (PASSWD_NOTREQD) to be enabled.
+        if (givenPassword(i)) attributes.push(new Attribute({ type: 'unicodePwd', values: [unicodePwd(password(`r${i}`))] }), new Attribute({ type: 'userAccountControl', values: ['512'] }));
+        else attributes.push(new Attribute({ type: 'userAccountControl', values: ['544'] }));
+        await adAdmin.add(dn, attributes);
+      }
+      const withHash = [...Array(N).keys()].filter(givenPassword).length;
+      process.stdout.write(`password agent restart: ${N} accounts created in ${Date.now() - created} ms\n`);
+
+      // First start, no stored position, initialSync: a full pass reads (and publishes) every account.
+      const first = startAgent(true);
+      await waitFor('the first pass', () => (first.loop.status().runs >= 1 ? true : undefined), 400_000);
+      const firstPassMs = Date.now() - first.startedAt;
+      process.stdout.write(`password agent restart: first pass over ${N} accounts ${firstPassMs} ms\n`);
+      expect(first.loop.status()).toMatchObject({ start: 'full-pass', state: 'running' });
+      const [fullPass] = passes(first.startedAt);
+      expect(fullPass).toMatchObject({ level: 'warn', accounts: N, published: withHash, skipped: { 'no-hash': N - withHash } });
+      // One line for the accounts without a hash: none of them is named at info level or above, the first five at debug.
+      const noHashDns = [...Array(N).keys()].filter((i) => !givenPassword(i)).map((i) => account(i).dn.toLowerCase());
+      const naming = restartLog.filter((l) => l.fields['level'] !== 'debug' && noHashDns.some((dn) => l.line.toLowerCase().includes(dn)));
+      expect(naming).toEqual([]);
+      const skippedDetail = restartLog.find((l) => l.fields['msg'] === 'password-agent.pass.skipped')?.fields;
+      expect(skippedDetail).toMatchObject({ level: 'debug', accounts: { 'no-hash': { more: N - withHash - 5 } } });
+      await waitFor(`${withHash} password events of the full pass`, () => (adEvents.filter((e) => e.dn.includes(`CN=r${s}`)).length >= withHash ? true : undefined));
+      const stored = first.loop.status().position;
+      expect(stored).toMatchObject({ fromBeginning: false });
+      await first.loop.stop();
+
+      // While the agent is down: a password change (and the directory side of that account, as ad-to-ds makes it;
+      // a pipeline running against the same stack may have made it already).
+      const newPassword = password('r1-new');
+      await adAdmin.modify(changedWhileDown.dn, [replace('unicodePwd', [unicodePwd(newPassword)])]);
+      const dsDn = `cn=${changedWhileDown.sam},${dsOu}`;
+      await dsAdmin.add(dsDn, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: changedWhileDown.sam, cn: changedWhileDown.sam, sn: 'Restart' }).catch((error: unknown) => {
+        if (!(error instanceof AlreadyExistsError)) throw error;
+      });
+      const eventsBefore = { down: eventsFor(changedWhileDown.dn).length, starting: eventsFor(changedWhileStarting.dn).length };
+
+      // Restart (initialSync still true: a stored position wins), and a password changed while it is starting.
+      const second = startAgent(true);
+      await adAdmin.modify(changedWhileStarting.dn, [replace('unicodePwd', [unicodePwd(password('r2-new'))])]);
+      const whileDown = await waitFor('the password changed while the agent was down', () => (eventsFor(changedWhileDown.dn).length > eventsBefore.down ? eventsFor(changedWhileDown.dn).at(-1) : undefined), 30_000);
+      await waitFor('the password changed while the agent was starting', () => (eventsFor(changedWhileStarting.dn).length > eventsBefore.starting ? true : undefined), 30_000);
+      const resumedMs = Date.now() - second.startedAt;
+      await waitFor('the first run after the restart', () => (second.loop.status().runs >= 1 ? true : undefined));
+      expect(second.loop.status()).toMatchObject({ start: 'resume', state: 'running' });
+      const start = restartLog.find((l) => l.at >= second.startedAt && l.fields['msg'] === 'password-agent.start')?.fields;
+      expect(start).toMatchObject({ mode: 'resume', position: { highestUsn: stored?.highestUsn } });
+      expect(String(start?.['note'])).toMatch(/resumed from the stored position/);
+      // Only the two changed accounts were read: the passes since the restart name 2 accounts, not 300.
+      await new Promise((r) => setTimeout(r, 1_500)); // a few more (empty) runs: nothing else turns up
+      const since = passes(second.startedAt);
+      expect(since.reduce((n, p) => n + Number(p['accounts']), 0)).toBe(2);
+      expect(since.reduce((n, p) => n + Number(p['published']), 0)).toBe(2);
+      await second.loop.stop();
+
+      // The changed password reaches 389-ds: it binds there with the password set while the agent was down.
+      expect((await deliver(whileDown, adToDs, dsWriter, 'ds-writer')).outcomes).toEqual([{ kind: 'done' }]);
+      expect(await canBind(ds, 'ds', dsDn, newPassword)).toBe(true);
+      process.stdout.write(`password agent restart: resumed start to both changes published ${resumedMs} ms (first pass ${firstPassMs} ms)\n`);
+    }, 600_000);
+
+    it('a first start without initialSync begins at the current end: it hands none of the existing accounts to the hook', async () => {
+      const baselineState = mkdtempSync(join(tmpdir(), 'idsync-pw-baseline-'));
+      try {
+        const agent = agentFor(false, baselineState, producer);
+        const started = Date.now();
+        expect((await agent.initialize()).mode).toBe('baseline');
+        const run = await agent.runOnce();
+        const firstStartMs = Date.now() - started;
+        expect(run).toMatchObject({ accounts: 0, published: 0 });
+        await adAdmin.modify(account(4).dn, [replace('unicodePwd', [unicodePwd(password('r4-new'))])]);
+        expect(await agent.runOnce()).toMatchObject({ accounts: 1, published: 1 });
+        await agent.close();
+        process.stdout.write(`password agent restart: first start without initialSync over the same ${N} accounts ${firstStartMs} ms (start + first run)\n`);
+      } finally {
+        rmSync(baselineState, { recursive: true, force: true });
+      }
+    });
   });
 
   it('no clear password appears in any Kafka record or log line of this run', async () => {

@@ -6,7 +6,7 @@ import { type SyncPasswordsObject } from './syncpasswords-ldif';
 export type HashSealer = (hash: Buffer, entryId: EntryId) => Buffer;
 
 /** Why an object samba-tool reported produced no event; a closed set for metrics. */
-export const SKIP_REASONS = ['deleted', 'no-hash', 'not-a-crypt-hash', 'unchanged', 'baseline'] as const;
+export const SKIP_REASONS = ['deleted', 'no-hash', 'not-a-crypt-hash', 'unchanged'] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 export type PasswordDecision = { readonly kind: 'publish'; readonly event: EntryChangeEvent } | { readonly kind: 'skip'; readonly reason: SkipReason };
