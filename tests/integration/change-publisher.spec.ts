@@ -155,9 +155,17 @@ describe('ChangePublisher: batches under the broker size limits', () => {
       const page = Array.from({ length: 60 }, (_, i) => sizedEvent(i, 10_000));
       page.splice(30, 0, sizedEvent(999, 80_000));
       await publisher.publish(page, { position: 'cookie-after-page', server: 'dc1' });
-      expect(await publisher.readCheckpoint()).toEqual({ position: 'cookie-after-page', server: 'dc1' });
     } finally {
       await publisher.disconnect();
+    }
+    // As a restarted detector reads it: connecting fences, which waits until the last transaction is complete (its
+    // offsets are written after the commit returns).
+    const restarted = new ChangePublisher(kafka, { ...options, maxTransactionBytes: 200_000 });
+    await restarted.connect();
+    try {
+      expect(await restarted.readCheckpoint()).toEqual({ position: 'cookie-after-page', server: 'dc1' });
+    } finally {
+      await restarted.disconnect();
     }
     const published = (await readTopic(options.eventsTopic, 60)).map((r) => decodeEntryChange(r.value).eventId);
     expect(published).toEqual(Array.from({ length: 60 }, (_, i) => `page:${i}`));
