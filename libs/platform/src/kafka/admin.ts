@@ -6,6 +6,10 @@ import { type KafkaConfig } from '@idsync/config';
  * partition reaches); a group with nothing committed on a partition has `offset: null` there.
  */
 
+/** Answers that mean a partition's leader is being elected or has moved: asked again (topicOffsets). */
+const LEADER_MOVING = new Set(['NOT_LEADER_FOR_PARTITION', 'NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE', 'UNKNOWN_TOPIC_OR_PARTITION']);
+const LEADER_ATTEMPTS = 6;
+
 /** A partition's log start (`low`, the first offset still held) and end (`high`, the offset the next record gets). */
 export interface PartitionOffsets {
   readonly partition: number;
@@ -93,10 +97,20 @@ export class KafkaAdmin {
     });
   }
 
-  /** Every partition of `topic` with its log start and end. */
+  /**
+   * Every partition of `topic` with its log start and end. A leader that is still being elected or has just moved
+   * (a topic created a moment ago, a broker restarting) is asked again a few times: kafkajs does not retry that here.
+   */
   async topicOffsets(topic: string): Promise<PartitionOffsets[]> {
-    const offsets = await this.admin.fetchTopicOffsets(topic);
-    return offsets.map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const offsets = await this.admin.fetchTopicOffsets(topic);
+        return offsets.map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }));
+      } catch (error) {
+        if (attempt >= LEADER_ATTEMPTS || !LEADER_MOVING.has((error as { type?: unknown }).type as string)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
+    }
   }
 
   /** Per partition, the first offset whose record is at or after `timestamp` (ms), else the partition's end. */
