@@ -53,13 +53,7 @@ describe(`two replicas per stage, one of each killed during a long write (run ${
     await Promise.all([dsUsers, adUsers]);
 
     await run.waitForUsersInDirectory(AD_USERS + DS_USERS, 300_000);
-    await eventually(
-      `all ${AD_USERS + DS_USERS} users in AD`,
-      async () => (await run.ad.below(run.adOu, '(&(objectClass=user)(!(objectClass=computer)))', ['1.1'])).size,
-      (n) => n === AD_USERS + DS_USERS,
-      300_000,
-      2_000,
-    );
+    await run.waitForUsersInAd(AD_USERS + DS_USERS, 300_000);
     // The survivors took every partition.
     const survivors = ['ds-writer', ...replicas.filter((r) => !r.startsWith('ds-writer'))] as const;
     for (const name of survivors) {

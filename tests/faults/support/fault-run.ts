@@ -120,6 +120,16 @@ export class FaultRun {
     );
   }
 
+  async waitForUsersInAd(count: number, timeoutMs: number): Promise<void> {
+    await eventually(
+      `all ${count} users in AD`,
+      async () => (await this.ad.below(this.adOu, '(&(objectClass=user)(!(objectClass=computer)))', ['1.1'])).size,
+      (n) => n === count,
+      timeoutMs,
+      2_000,
+    );
+  }
+
   /**
    * Both directories compared in full below the test OU: nothing lost, nothing extra, nothing different. Compared
    * again for up to `settleMs` while they differ: changes still in flight (a late echo on its way back) settle.

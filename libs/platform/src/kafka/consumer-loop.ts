@@ -555,16 +555,21 @@ class ConsumerLoop implements RecordLoop {
     }
   }
 
-  /** A record that is not due yet: the partition is paused and fetched again from it at `untilMs`. */
-  private waitUntil(payload: EachBatchPayload, state: PartitionState, record: LoopRecord, untilMs: number): void {
-    const delayMs = Math.max(0, untilMs - this.now());
-    this.options.logger.event('debug', `${this.options.stage}.waiting`, { topic: record.topic, partition: record.partition, offset: record.offset, delayMs });
+  /** Pauses the batch's partition and resumes it after `delayMs` (unless the loop stopped meanwhile). */
+  private pauseFor(payload: EachBatchPayload, state: PartitionState, delayMs: number): void {
     const resume = payload.pause();
     clearTimeout(state.timer);
     state.timer = setTimeout(() => {
       state.timer = undefined;
       if (!this.stopping && !this.fatal) resume();
     }, delayMs);
+  }
+
+  /** A record that is not due yet: the partition is paused and fetched again from it at `untilMs`. */
+  private waitUntil(payload: EachBatchPayload, state: PartitionState, record: LoopRecord, untilMs: number): void {
+    const delayMs = Math.max(0, untilMs - this.now());
+    this.options.logger.event('debug', `${this.options.stage}.waiting`, { topic: record.topic, partition: record.partition, offset: record.offset, delayMs });
+    this.pauseFor(payload, state, delayMs);
   }
 
   /**
@@ -734,12 +739,7 @@ class ConsumerLoop implements RecordLoop {
       delayMs,
       error: describe(error),
     });
-    const resume = payload.pause();
-    clearTimeout(state.timer);
-    state.timer = setTimeout(() => {
-      state.timer = undefined;
-      if (!this.stopping && !this.fatal) resume();
-    }, delayMs);
+    this.pauseFor(payload, state, delayMs);
   }
 
   private stopOnBug(payload: EachBatchPayload, first: LoopRecord, cause: unknown): void {
