@@ -27,6 +27,7 @@ const ENV = {
   DS_WRITER_PASSWORD: 'bench',
   DS_CA_FILE: '/dev/null',
   IDSYNC_PASSWORD_KEY_K1: Buffer.alloc(32, 1).toString('base64'),
+  IDSYNC_OPERATION_KEY_O1: Buffer.alloc(32, 2).toString('base64'),
 };
 const file = new URL('../config/demo.yaml', import.meta.url);
 const config = parseConfig(readFileSync(file, 'utf8'), 'config/demo.yaml', ENV);

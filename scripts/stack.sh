@@ -96,6 +96,10 @@ load_secrets() {
   if ! grep -q '^IDSYNC_PASSWORD_KEY_K1=' "$SECRETS"; then
     (umask 077 && echo "IDSYNC_PASSWORD_KEY_K1=$(openssl rand -base64 32)" >> "$SECRETS")
   fi
+  # HMAC key the mapper signs write requests with and the writers check (secrets.operationKeys).
+  if ! grep -q '^IDSYNC_OPERATION_KEY_O1=' "$SECRETS"; then
+    (umask 077 && echo "IDSYNC_OPERATION_KEY_O1=$(openssl rand -base64 32)" >> "$SECRETS")
+  fi
   # shellcheck disable=SC1090
   . "$SECRETS"
 }
@@ -411,6 +415,7 @@ DS_CA_FILE='$DS_CONF/ca.crt'
 DS_TLS_SERVER_NAME='localhost'
 SEED_USER_PASSWORD='$SEED_USER_PASSWORD'
 IDSYNC_PASSWORD_KEY_K1='$IDSYNC_PASSWORD_KEY_K1'
+IDSYNC_OPERATION_KEY_O1='$IDSYNC_OPERATION_KEY_O1'
 EOF
   mv "$STACK_ENV.tmp" "$STACK_ENV"
   umask 022

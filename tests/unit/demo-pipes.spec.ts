@@ -1,28 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseConfig } from '@idsync/config';
 import { type AttributeChange, type EntryChangeEvent, type WriteRequest } from '@idsync/contracts';
-import { compilePipe, mapChange } from '@idsync/mapping';
+import { mapChange } from '@idsync/mapping';
+import { demoPipe as pipe } from './support/demo-config';
 
 /** The demo's pipes mirror OU=Corp (AD) and ou=Corp (directory): every DN, member values included, maps both ways. */
-const ENV = Object.fromEntries(
-  ['AD_URL', 'DS_URL'].map((k) => [k, 'ldaps://127.0.0.1:636'] as const).concat(
-    [
-      ['KAFKA_BROKERS', '127.0.0.1:9092'], ['AD_BASE_DN', 'DC=example,DC=test'], ['DS_BASE_DN', 'dc=example,dc=com'],
-      ['AD_BIND_DN', 'CN=Administrator,CN=Users,DC=example,DC=test'], ['AD_WRITER_BIND_DN', 'CN=idsync-writer,CN=Users,DC=example,DC=test'],
-      ['DS_BIND_DN', 'cn=Directory Manager'], ['DS_WRITER_BIND_DN', 'uid=idsync-writer,ou=Services,dc=example,dc=com'],
-      ['AD_BIND_PASSWORD', 'x'], ['AD_WRITER_PASSWORD', 'x'], ['DS_BIND_PASSWORD', 'x'], ['DS_WRITER_PASSWORD', 'x'],
-      ['AD_CA_FILE', '/dev/null'], ['DS_CA_FILE', '/dev/null'], ['IDSYNC_PASSWORD_KEY_K1', Buffer.alloc(32, 1).toString('base64')],
-    ] as const,
-  ),
-);
-const file = join(__dirname, '..', '..', 'config', 'demo.yaml');
-const config = parseConfig(readFileSync(file, 'utf8'), file, ENV);
-const pipe = (name: string) => {
-  const found = config.pipes.find((p) => p.name === name);
-  if (!found) throw new Error(`demo.yaml has no pipe ${name}`);
-  return compilePipe(found);
-};
+
 const adToDs = pipe('ad-to-ds');
 const dsToAd = pipe('ds-to-ad');
 
@@ -50,7 +31,7 @@ const dsEvent = (fields: Partial<EntryChangeEvent>): EntryChangeEvent =>
   });
 const requests = (result: ReturnType<typeof mapChange>): WriteRequest[] => {
   if (result.kind !== 'mapped') throw new Error(`dropped: ${result.reason} ${result.detail}`);
-  return result.requests;
+  return [...result.requests];
 };
 
 describe('demo pipes (config/demo.yaml)', () => {

@@ -18,7 +18,7 @@ function containerConfig(): SyncConfig {
   const env = Object.fromEntries(
     REFERENCED.map((name) => [
       name,
-      name.endsWith('_URL') ? 'ldaps://directory.example:636' : name.endsWith('_DN') ? 'dc=example,dc=org' : name.startsWith('IDSYNC_PASSWORD_KEY_') ? Buffer.alloc(32, 7).toString('base64') : 'x',
+      name.endsWith('_URL') ? 'ldaps://directory.example:636' : name.endsWith('_DN') ? 'dc=example,dc=org' : /^IDSYNC_(PASSWORD|OPERATION)_KEY_/.test(name) ? Buffer.alloc(32, 7).toString('base64') : 'x',
     ]),
   );
   env['KAFKA_BROKERS'] = 'kafka:9092';
@@ -67,7 +67,7 @@ describe('k8s manifests', () => {
 
   it('keeps passwords in the Secret and everything else in the settings map', () => {
     const secretKeys = Object.keys(credentials['stringData']);
-    expect(secretKeys.every((key) => key.endsWith('PASSWORD') || key.startsWith('IDSYNC_PASSWORD_KEY_'))).toBe(true);
+    expect(secretKeys.every((key) => key.endsWith('PASSWORD') || /^IDSYNC_(PASSWORD|OPERATION)_KEY_/.test(key))).toBe(true);
     expect(Object.keys(settings['data']).some((key) => key.includes('PASSWORD'))).toBe(false);
     expect([...Object.keys(settings['data']), ...secretKeys].sort()).toEqual(expect.arrayContaining(REFERENCED));
   });

@@ -27,6 +27,7 @@ const STACK_ENV = {
   DS_WRITER_PASSWORD: 'ds-writer-secret',
   DS_CA_FILE: join(CA_DIR, 'ds-ca.crt'),
   IDSYNC_PASSWORD_KEY_K1: Buffer.alloc(32, 1).toString('base64'),
+  IDSYNC_OPERATION_KEY_O1: Buffer.alloc(32, 2).toString('base64'),
 };
 
 function problemsOf(text: string, env: Record<string, string> = STACK_ENV): readonly string[] {

@@ -1,5 +1,5 @@
 import { compilePipe } from './compile-pipe';
-import { type PipeInput, pipeSchema } from './pipe';
+import { type PipeInput, pipeSchema, SECRET_ATTRIBUTES } from './pipe';
 
 const input: PipeInput = {
   name: 'ad-to-ds',
@@ -57,7 +57,7 @@ describe('compilePipe', () => {
   it('merges auto-mapping switches: the class overrides the flag and adds exclusions; objectClass is always excluded', () => {
     const [users, groups] = pipe.classes;
     expect(users?.autoMap).toBe(true);
-    expect([...(users?.autoMapExclude ?? [])]).toEqual(['objectclass', 'objectsid', 'whenchanged']);
+    expect([...(users?.autoMapExclude ?? [])]).toEqual(['objectclass', ...SECRET_ATTRIBUTES.map((name) => name.toLowerCase()), 'objectsid', 'whenchanged']);
     expect(groups?.autoMap).toBe(false);
   });
 

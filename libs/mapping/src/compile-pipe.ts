@@ -5,7 +5,7 @@
 import { type Dn, normalizeDn, normalizeRdn, parseDn } from './dn';
 import { compileDnMap, type CompiledDnMap } from './dn-map';
 import { type Filter, filterAttributes, parseFilter } from './filter';
-import { type AttributeMapping, type Pipe, type SyncClass } from './pipe';
+import { type AttributeMapping, type Pipe, SECRET_ATTRIBUTES, type SyncClass } from './pipe';
 import { parseTemplate, type Template } from './template';
 
 export interface CompiledValueMapping {
@@ -119,7 +119,8 @@ function compileClass(pipe: Pipe, syncClass: SyncClass): CompiledSyncClass {
     templates,
     constants,
     autoMap: syncClass.autoMapSameNames ?? pipe.autoMapSameNames,
-    autoMapExclude: new Set(['objectclass', ...[...pipe.autoMapExclude, ...syncClass.autoMapExclude].map((name) => name.toLowerCase())]),
+    // Credentials are never copied, whatever the exclusions say (a writer refuses them in the clear).
+    autoMapExclude: new Set(['objectclass', ...[...SECRET_ATTRIBUTES, ...pipe.autoMapExclude, ...syncClass.autoMapExclude].map((name) => name.toLowerCase())]),
     mappedTargets: new Set(effective.map((mapping) => mapping.to.toLowerCase())),
     passwords: syncClass.passwords ?? true,
   };

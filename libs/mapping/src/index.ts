@@ -64,13 +64,16 @@ export {
   type DnMap,
   dnMapSchema,
   isPasswordAttribute,
+  isSecretAttribute,
   PASSWORD_ATTRIBUTES,
   PASSWORD_PSEUDO_ATTRIBUTE,
   type Pipe,
   type PipeInput,
   pipeSchema,
   pipesSchema,
+  SECRET_ATTRIBUTES,
   type SyncClass,
   syncClassSchema,
 } from './pipe';
 export { InvalidTemplateError, parseTemplate, type Template } from './template';
+export { checkWriteRequest, inWriteScope, type RefusedWrite, WRITE_REFUSALS, type WriteRefusal, type WriteScope, writeScope, writeScopes } from './write-scope';

@@ -23,6 +23,47 @@ export const PASSWORD_ATTRIBUTES = ['unicodePwd', 'userPassword', PASSWORD_PSEUD
 /** Destination attributes that hold members' DNs; a delete unlinks the deleted entry from them. */
 export const DEFAULT_MEMBER_ATTRIBUTES = ['member', 'uniqueMember'] as const;
 
+/**
+ * Attributes that hold credentials or key material. No mapping reads or writes them and a write request never
+ * carries them: passwords travel sealed (idsyncPassword) and the writer turns them into its destination's own
+ * attribute itself; the rest are never synchronized. A writer refuses a request that carries one.
+ */
+export const SECRET_ATTRIBUTES = [
+  // Active Directory
+  'unicodePwd',
+  'dBCSPwd',
+  'ntPwdHistory',
+  'lmPwdHistory',
+  'supplementalCredentials',
+  'clearTextPassword',
+  'msDS-ManagedPassword',
+  'msDS-KeyCredentialLink',
+  'msSFU30Password',
+  'unixUserPassword',
+  'trustAuthIncoming',
+  'trustAuthOutgoing',
+  'initialAuthIncoming',
+  'initialAuthOutgoing',
+  'currentValue',
+  'priorValue',
+  // LDAP directories
+  'userPassword',
+  'authPassword',
+  'passwordHistory',
+  'pwdHistory',
+  'userPKCS12',
+  'sambaNTPassword',
+  'sambaLMPassword',
+  'krbPrincipalKey',
+] as const;
+
+const SECRET_KEYS: ReadonlySet<string> = new Set(SECRET_ATTRIBUTES.map((name) => name.toLowerCase()));
+
+/** A credential attribute (SECRET_ATTRIBUTES), options ignored (`userPassword;binary`). */
+export function isSecretAttribute(name: string): boolean {
+  return SECRET_KEYS.has((name.split(';')[0] ?? '').toLowerCase());
+}
+
 const PASSWORD_KEYS: ReadonlySet<string> = new Set(PASSWORD_ATTRIBUTES.map((name) => name.toLowerCase()));
 
 export function isPasswordAttribute(name: string): boolean {
@@ -100,6 +141,15 @@ export const attributeMappingSchema = z
       ctx.addIssue({
         code: 'custom',
         message: `needs exactly one of from (copy or dn), template or values; ${given.length ? `got ${given.join(' and ')}` : 'got none'}`,
+      });
+      return;
+    }
+    const secret = [mapping.from, mapping.to].find((name) => name !== undefined && (isSecretAttribute(name) || name.toLowerCase() === PASSWORD_PSEUDO_ATTRIBUTE.toLowerCase()));
+    if (secret !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [secret === mapping.to ? 'to' : 'from'],
+        message: `${secret} is a credential: passwords travel only sealed (a sync class's passwords: true; the writer sets unicodePwd or userPassword itself), other credentials are never synchronized`,
       });
       return;
     }

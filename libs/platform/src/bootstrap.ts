@@ -20,7 +20,7 @@ export function configSecrets(config: SyncConfig): string[] {
     if (password) secrets.push(password);
   }
   if (config.kafka.sasl) secrets.push(config.kafka.sasl.password);
-  for (const key of config.secrets?.passwordKeys?.keys ?? []) secrets.push(key.key);
+  for (const key of [...(config.secrets?.passwordKeys?.keys ?? []), ...(config.secrets?.operationKeys?.keys ?? [])]) secrets.push(key.key);
   return secrets;
 }
 

@@ -11,7 +11,9 @@
  *       - { id: k1, key: "${IDSYNC_PASSWORD_KEY_K1}" }   # still opens envelopes sealed before the rotation
  * ```
  *
- * Components that hold no password key (the mapper) leave the block out.
+ *
+ * `operationKeys` (same shape, other keys) sign write requests and bind sealed passwords to their destination entry;
+ * `signOperations: true` makes the writers refuse unsigned requests (operations.ts).
  */
 import { z } from 'zod';
 import { KEY_ID_PATTERN, KEY_LENGTH } from './envelope';
@@ -50,9 +52,22 @@ export const passwordKeysSchema = z
 
 export const secretsSchema = z
   .object({
+    /** Seal and open passwords: the ds-detector and the password agent (seal), the writers (open). */
     passwordKeys: passwordKeysSchema.optional(),
+    /**
+     * Sign write requests and bind sealed passwords to their destination entry (operations.ts): the mapper, the
+     * writers and the CLI (resync, dlq redrive). Same shape and rotation as passwordKeys, other keys.
+     */
+    operationKeys: passwordKeysSchema.optional(),
+    /** The mapper (and CLI) sign every write request, and writers refuse records without a valid signature. */
+    signOperations: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((block, ctx) => {
+    if (block.signOperations && block.operationKeys === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['signOperations'], message: 'needs secrets.operationKeys (the keys that sign write requests)' });
+    }
+  });
 
 export type PasswordKeysConfig = z.infer<typeof passwordKeysSchema>;
 export type SecretsConfig = z.infer<typeof secretsSchema>;

@@ -17,3 +17,21 @@ export {
 } from './envelope';
 export { Keyring, type KeyringOptions, type PasswordKey } from './keyring';
 export { keyringFromConfig, passwordKeySchema, passwordKeysSchema, type PasswordKeysConfig, secretsSchema, type SecretsConfig } from './config';
+export {
+  BINDING_PROBLEMS,
+  bindPassword,
+  type BindingProblem,
+  type DestinationBinding,
+  isBoundPassword,
+  OPERATION_DIRECTIVE_HEADERS,
+  PasswordBindingError,
+  SIGNATURE_HEADER,
+  SIGNATURE_PROBLEMS,
+  type SignatureCheck,
+  type SignatureProblem,
+  type SignedRecord,
+  signOperation,
+  unbindPassword,
+  verifyOperation,
+  withSignature,
+} from './operations';

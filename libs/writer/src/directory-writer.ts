@@ -10,7 +10,7 @@ import { correlationQueries } from './correlation';
 import { type CurrentEntry, currentEntry, type Modification } from './diff';
 import { AmbiguousCorrelationError, InvalidEntryError, WriteError } from './errors';
 import { endIn, entryIdOf, idAttribute, type KnownLink, LinkConflictError, otherEnd, type WriterLinks } from './links';
-import { resolvePasswords } from './passwords';
+import { type PasswordOptions, resolvePasswords } from './passwords';
 import { PostReadControl } from './post-read';
 import { type PlannedStep, planUnlink, planWrite, type WritePlan } from './plan';
 
@@ -34,6 +34,8 @@ export interface DirectoryWriterOptions {
    * dead-lettered. `forService` takes them from the configuration's `secrets.passwordKeys`.
    */
   readonly keyring?: Keyring;
+  /** Operation keys (secrets.operationKeys): sealed passwords must be bound to the request's destination entry. */
+  readonly operationKeys?: Keyring;
   /**
    * LDAP connections used side by side (default 8). Requests for different entries run concurrently, and a server
    * serves one connection with a few threads only (389-ds: nsslapd-maxthreadsperconn, 5 by default).
@@ -173,8 +175,14 @@ export class DirectoryWriter {
       credentials: writerCredentials(config, service),
       dryRun: block.dryRun,
       ...withKeyring(passwordKeyring(config)),
+      ...(config.secrets?.operationKeys === undefined ? {} : { operationKeys: keyringFromConfig(config.secrets.operationKeys) }),
       ...overrides,
     });
+  }
+
+  private get passwordOptions(): PasswordOptions {
+    const { keyring, operationKeys, name } = this.options;
+    return { kind: this.kind, keyring, binding: operationKeys === undefined ? undefined : { operationKeys, destination: name } };
   }
 
   get isDryRun(): boolean {
@@ -278,7 +286,7 @@ export class DirectoryWriter {
 
   /** The create of an entry known to be absent: no read. */
   private planCreate(request: WriteRequest): { plan: WritePlan; found: Found } {
-    const resolved = resolvePasswords(request, { kind: this.kind, keyring: this.options.keyring });
+    const resolved = resolvePasswords(request, this.passwordOptions);
     return { plan: planWrite(resolved, null, { kind: this.kind, attributes: this.knowledge }), found: { entry: null, foundBy: 'none', link: null, settled: null } };
   }
 
@@ -295,7 +303,7 @@ export class DirectoryWriter {
       return { plan: planUnlink(request, holders, planOptions), found: { entry: null, foundBy: holders.length > 0 ? 'dn' : 'none', link: null, settled: null } };
     }
     // Sealed passwords are opened first: a request that cannot be opened is dead-lettered before any read.
-    const resolved = resolvePasswords(request, { kind: this.kind, keyring: this.options.keyring });
+    const resolved = resolvePasswords(request, this.passwordOptions);
     const found = await this.find(resolved, snapshot);
     if (found.settled !== null) return { plan: { requestId: request.requestId, op: request.op, target: null, steps: [], reason: found.settled }, found };
     const entry = found.entry;
@@ -510,6 +518,13 @@ export class DirectoryWriter {
         );
       }
       const [only] = entries;
+      if (only !== undefined && !this.writesTo(request.pipe, only.dn)) {
+        // Never adopted: an account elsewhere (an administrator's, another pipe's) is not this pipe's to change.
+        throw new InvalidEntryError(`correlation on ${query.attributes.join(', ')} found ${only.dn}, which is outside the subtrees pipe ${request.pipe} writes to; it is not adopted`, {
+          requestId: request.requestId,
+          dn: request.dn,
+        });
+      }
       if (only !== undefined) return { entry: only, foundBy: 'correlation' };
     }
     return { entry: null, foundBy: 'none' };
@@ -527,7 +542,8 @@ export class DirectoryWriter {
       attributes: names,
       paged: true,
     }));
-    return searchEntries.map(currentEntry);
+    // Groups outside the pipe's subtrees are not its to change, whoever they list.
+    return searchEntries.map(currentEntry).filter((entry) => this.writesTo(request.pipe, entry.dn));
   }
 
   private stepKind(step: PlannedStep): WriteStep {

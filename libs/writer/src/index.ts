@@ -49,7 +49,8 @@ export {
   type WritePlan,
 } from './plan';
 export { applyRequest, type BoundedRetryOptions, describePlan, type RequestOutcome } from './apply-request';
-export { createWriteHandler, type WriteHandlerOptions, WriterStoppedError } from './write-handler';
+export { createWriteHandler, REFUSED_REQUESTS, type WriteHandlerOptions, WriterStoppedError } from './write-handler';
+export { type RefusedRequest, REQUEST_REFUSALS, type RequestGuard, type RequestGuardOptions, requestGuard, type RequestRefusal } from './request-guard';
 export { type Coalesced, coalesceEntryRequests, type CoalescedWrite } from './coalesce';
 export { WriterService, writerServiceModule, type WriterServiceName, type WriterServiceOptions } from './writer-service';
 export { endIn, entryIdOf, idAttribute, type KnownLink, LinkConflictError, otherEnd, type WriterLinks } from './links';

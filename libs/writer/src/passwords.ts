@@ -13,15 +13,15 @@
  */
 import { type AttributeChange, type AttributeValue, type WriteRequest } from '@idsync/contracts';
 import { type DirectoryKind } from '@idsync/config';
-import { PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
-import { type Keyring, openPassword, PasswordEnvelopeError } from '@idsync/secrets';
+import { normalizeDn, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
+import { type Keyring, openPassword, PasswordBindingError, PasswordEnvelopeError, unbindPassword } from '@idsync/secrets';
 import { attributeKey } from './attributes';
 import { WriteError, type WriteErrorDetails } from './errors';
 
 const PSEUDO_KEY = attributeKey(PASSWORD_PSEUDO_ATTRIBUTE);
 
 /** Why a sealed password was not written; a closed set for metrics and dead-letter reasons. */
-export const PASSWORD_REFUSALS = ['no-keyring', 'envelope', 'hashed-for-ad', 'not-sealed', 'removal'] as const;
+export const PASSWORD_REFUSALS = ['no-keyring', 'envelope', 'binding', 'hashed-for-ad', 'not-sealed', 'removal'] as const;
 export type PasswordRefusal = (typeof PASSWORD_REFUSALS)[number];
 
 /** A password that cannot be written, ever, as it is: dead-letter. The message never holds the value. */
@@ -51,6 +51,12 @@ export interface PasswordOptions {
   readonly kind: DirectoryKind;
   /** Keys that open envelopes; without one, any sealed password is dead-lettered (no-keyring). */
   readonly keyring?: Keyring | undefined;
+  /**
+   * Operation keys (secrets.operationKeys) and this writer's destination name: the envelope must be bound to this
+   * request's destination entry (@idsync/secrets operations.ts) and is unwrapped first. Without them, envelopes are
+   * taken as the source sealed them.
+   */
+  readonly binding?: { readonly operationKeys: Keyring; readonly destination: string } | undefined;
 }
 
 /**
@@ -75,8 +81,17 @@ export function resolvePasswords(request: WriteRequest, options: PasswordOptions
       throw new PasswordRefusedError('no-keyring', `${who}: carries a sealed password but this writer has no password keys (secrets.passwordKeys)`, details);
     }
     // One password at a time: a multi-valued change keeps its last value (the newest).
-    const sealed = change.values.at(-1) as AttributeValue;
-    if (!Buffer.isBuffer(sealed)) throw new PasswordRefusedError('not-sealed', `${who}: the ${PASSWORD_PSEUDO_ATTRIBUTE} value is text, not a sealed envelope`, details);
+    const value = change.values.at(-1) as AttributeValue;
+    if (!Buffer.isBuffer(value)) throw new PasswordRefusedError('not-sealed', `${who}: the ${PASSWORD_PSEUDO_ATTRIBUTE} value is text, not a sealed envelope`, details);
+    let sealed = value;
+    if (options.binding !== undefined) {
+      try {
+        sealed = unbindPassword(value, options.binding.operationKeys, { pipe: request.pipe, destination: options.binding.destination, dn: normalizeDn(request.dn), sourceEntryId: request.sourceEntryId });
+      } catch (error) {
+        if (!(error instanceof PasswordBindingError)) throw error;
+        throw new PasswordRefusedError('binding', `${who}: ${error.message}`, details);
+      }
+    }
     let opened;
     try {
       opened = openPassword(sealed, options.keyring, { entryId: request.sourceEntryId, attribute: PASSWORD_PSEUDO_ATTRIBUTE });

@@ -346,3 +346,32 @@ describe('createWriteHandler with dependency waits (a member not there yet waits
     expect(sent).toEqual([]);
   });
 });
+
+describe('createWriteHandler with a request guard', () => {
+  it('dead-letters a refused request without touching the destination, counts it by known pipe and reason, and logs no values', async () => {
+    const applied: string[] = [];
+    const lines: string[] = [];
+    const metrics = new Metrics();
+    const logger = new JsonLogger('ds-writer', 'debug', new SecretRedactor([]), (line) => lines.push(line));
+    const guard = {
+      knows: (pipe: string) => pipe === 'ad-to-ds',
+      check: (r: WriteRequest) => (r.dn.includes('u1') ? null : { refusal: r.pipe === 'ad-to-ds' ? ('secret-attribute' as const) : ('unknown-pipe' as const), detail: `request ${r.requestId} refused` }),
+    };
+    const handle = createWriteHandler({ service: 'ds-writer', writer: { apply: async (r) => (applied.push(r.requestId), done()), isDryRun: false }, metrics, logger, guard });
+    const outcomes = await handle([
+      record(encodeWriteRequest(request(1, { attributes: [] })), 0),
+      record(encodeWriteRequest(request(2)), 1),
+      record(encodeWriteRequest(request(3, { pipe: 'made-up-pipe-name' })), 2),
+    ]);
+    expect(applied).toEqual(['e1/ad-to-ds/0']);
+    expect(outcomes).toEqual([{ kind: 'done' }, { kind: 'dead-letter', reason: 'request e2/ad-to-ds/0 refused' }, { kind: 'dead-letter', reason: 'request e3/ad-to-ds/0 refused' }]);
+    const text = metrics.render();
+    expect(text).toContain('idsync_writer_refused_requests_total{pipe="ad-to-ds",reason="secret-attribute",service="ds-writer"} 1');
+    expect(text).toContain('idsync_writer_refused_requests_total{pipe="(unknown)",reason="unknown-pipe",service="ds-writer"} 1');
+    expect(text).not.toContain('made-up-pipe-name');
+    const refusals = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line['msg'] === 'ds-writer.request.refused');
+    expect(refusals).toHaveLength(2);
+    expect(refusals[0]).toMatchObject({ level: 'warn', reason: 'secret-attribute', requestId: 'e2/ad-to-ds/0', attributes: ['userPassword'], offset: '1' });
+    expect(lines.join('\n')).not.toContain('Secret-Value-1');
+  });
+});

@@ -6,6 +6,7 @@ import { behindWait, DEFAULT_MAX_WAIT_MS, HeldEntries, nextWait, readWait, waitH
 import { type ApplyHints, type ApplyResult } from './directory-writer';
 import { WriteError } from './errors';
 import { LinkConflictError } from './links';
+import { type RequestGuard } from './request-guard';
 
 /**
  * The destination refuses the writer itself (credentials, access rights, transport security): no record can
@@ -65,7 +66,14 @@ export interface WriteHandlerOptions {
    * dead-lettered.
    */
   readonly waits?: { readonly topic: string; readonly maxWaitMs?: number; readonly inlineAttempts?: number; readonly held?: HeldEntries };
+  /**
+   * Scope enforcement: a request this says no to is never applied; it is dead-lettered with the reason and counted
+   * as a security event (REFUSED_REQUESTS, a warn log without values). See @idsync/mapping write-scope.ts.
+   */
+  readonly guard?: RequestGuard;
 }
+
+export const REFUSED_REQUESTS = 'idsync_writer_refused_requests_total';
 
 /** A request to put on the wait topic instead of applying it now. */
 interface Parked {
@@ -119,14 +127,34 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   const staleRenames = metrics.counter('idsync_writer_stale_renames_total', 'Renames not followed because the linked entry was renamed here since (a late echo in two-way sync, a replay): values applied, the entry not moved back; by service and pipe');
   const scopeChanges = metrics.counter('idsync_writer_scope_changes_total', 'Linked entries whose source entry left the pipe\'s scope, by service, pipe and action (delete, unlink)');
 
+  const refused = metrics.counter(REFUSED_REQUESTS, 'Security events: write requests refused by scope enforcement (never applied, dead-lettered), by service, pipe ((unknown) for a name not in the configuration) and reason');
+
   const decode = (record: LoopRecord): WriteRequest | LoopOutcome => {
+    let request: WriteRequest;
     try {
-      return decodeWriteRequest(record.value);
+      request = decodeWriteRequest(record.value);
     } catch (error) {
       if (!(error instanceof UndecodableRecordError)) throw error;
       requests.inc({ service, result: 'dead-letter' });
       return { kind: 'dead-letter', reason: error.message };
     }
+    const refusal = options.guard?.check(request, record) ?? null;
+    if (refusal === null) return request;
+    const pipe = options.guard?.knows(request.pipe) === true ? request.pipe : '(unknown)';
+    refused.inc({ service, pipe, reason: refusal.refusal });
+    requests.inc({ service, result: 'dead-letter' });
+    logger.event('warn', `${service}.request.refused`, {
+      reason: refusal.refusal,
+      requestId: request.requestId,
+      pipe,
+      op: request.op,
+      dn: request.dn,
+      attributes: request.attributes.map((change) => change.name),
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+    });
+    return { kind: 'dead-letter', reason: refusal.detail };
   };
 
   /**

@@ -1,6 +1,7 @@
 import { type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
 import { LinkRegistry, LinksView, linksViewProbes, LinkStore } from '@idsync/links';
-import { dnMapTargetBases, parseDn } from '@idsync/mapping';
+import { compilePipe, writeScopes } from '@idsync/mapping';
+import { keyringFromConfig } from '@idsync/secrets';
 import { serviceGroupId, type SyncConfig } from '@idsync/config';
 import {
   consumerLoopProbes,
@@ -24,6 +25,7 @@ import {
   type BatchContext, type JsonLogger, type LoopRecord, type RecordLoop, type RecordLoopFatalError, type RecordOutcome } from '@idsync/platform';
 import { HeldEntries, WAIT_HEADERS, waitTopicOf } from './dependency-wait';
 import { DirectoryWriter } from './directory-writer';
+import { requestGuard } from './request-guard';
 import { createWriteHandler, LINK_CONFLICTS, LINK_CONFLICTS_HELP } from './write-handler';
 
 export type WriterServiceName = 'ad-writer' | 'ds-writer';
@@ -73,8 +75,9 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     this.links = new LinkRegistry({ store: this.linkStore, view: this.linksView, producer: this.linkProducer, topic, service });
     const pipes = config.pipes.filter((pipe) => pipe.destination === block.destination);
     const pipeSources = new Map(pipes.map((pipe) => [pipe.name, pipe.source]));
-    const destinationBase = parseDn(namedDirectory(config, block.destination).baseDn);
-    const pipeScopes = new Map(pipes.map((pipe) => [pipe.name, dnMapTargetBases(pipe.dnMaps) ?? [destinationBase]]));
+    // What each pipe may write (scope enforcement): every pipe, so a request for another destination's pipe is told apart.
+    const scopes = writeScopes(config.pipes.map(compilePipe), (directory) => namedDirectory(config, directory).baseDn);
+    const pipeScopes = new Map(pipes.map((pipe) => [pipe.name, scopes.get(pipe.name)?.bases ?? []]));
     this.writer = DirectoryWriter.forService(config, service, {
       dryRun: block.dryRun,
       createMissingParents: true,
@@ -95,6 +98,12 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       logger,
       concurrency: block.concurrency,
       links: this.links,
+      guard: requestGuard({
+        scopes,
+        destination: block.destination,
+        operationKeys: config.secrets?.operationKeys === undefined ? undefined : keyringFromConfig(config.secrets.operationKeys),
+        requireSignature: config.secrets?.signOperations === true,
+      }),
       ...(block.dependencyWaitMs > 0 ? { waits: { topic: this.waitTopic, maxWaitMs: block.dependencyWaitMs, held: this.held } } : {}),
     });
   }

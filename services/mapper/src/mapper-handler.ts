@@ -1,11 +1,14 @@
 import { DONE, deadLetter, recordBytes, type BatchContext, type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome } from '@idsync/platform';
 import { ABSENT_HEADER, PIPE_HEADER } from '@idsync/contracts';
+import { type Keyring, withSignature } from '@idsync/secrets';
 import { type OutputRecord, type RecordMapper } from './record-mapper';
 
 export interface MapperHandlerOptions {
   readonly mapper: RecordMapper;
   readonly metrics: Metrics;
   readonly logger: JsonLogger;
+  /** Signs every write request (secrets.signOperations): writers then refuse what the mapper did not make. */
+  readonly signingKeys?: Keyring;
 }
 
 /**
@@ -39,16 +42,17 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
         // Warnings name attributes and DNs, never password values (the core never reads those).
         logger.event('warn', 'mapper.warning', { eventId: result.eventId, ...warning });
       }
-      const oversized = result.records.map((r) => ({ topic: r.topic, bytes: recordBytes(r) })).find((r) => r.bytes > context.output.limit(r.topic));
+      // A resync's "absent at the destination" travels with the request of its pipe; the signature covers it too.
+      const absent = record.headers?.[ABSENT_HEADER];
+      const outputs = result.records.map((r) => finalRecord(r, absent, options.signingKeys));
+      const oversized = outputs.map((r) => ({ topic: r.topic, bytes: recordBytes(r) })).find((r) => r.bytes > context.output.limit(r.topic));
       if (oversized) {
         // The broker would refuse it however often it is tried: the event is dead-lettered alone, the others go on.
         const limit = context.output.limit(oversized.topic);
         outcomes.push(deadLetter(`event ${result.eventId}: its write request for ${oversized.topic} is ${oversized.bytes} bytes, over the limit of ${limit} bytes (kafka.maxRecordBytes, the topic's max.message.bytes)`));
         continue;
       }
-      // A resync's "absent at the destination" travels with the request of its pipe.
-      const absent = record.headers?.[ABSENT_HEADER];
-      addAll(byTopic, result.records, absent === undefined ? undefined : { [ABSENT_HEADER]: absent });
+      addAll(byTopic, outputs);
       counts.push(...result.requests);
       moves.push(...result.scopeChanges);
       outcomes.push(DONE);
@@ -62,15 +66,20 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
 
 type Message = { key: string; value: Buffer; headers?: Record<string, string> };
 
-function addAll(byTopic: Map<string, Message[]>, records: readonly OutputRecord[], headers: Record<string, string> | undefined): void {
-  for (const record of records) {
-    const { topic, key, value } = record;
+/** An output record with its headers as produced: the resync's absent mark, and the signature when signing. */
+function finalRecord(record: OutputRecord, absent: string | undefined, signingKeys: Keyring | undefined): OutputRecord {
+  const headers = absent === undefined && record.headers === undefined ? undefined : { ...(absent === undefined ? {} : { [ABSENT_HEADER]: absent }), ...record.headers };
+  if (signingKeys !== undefined) return { ...record, headers: withSignature(signingKeys, { key: record.key, value: record.value, headers }) };
+  return headers === undefined ? record : { ...record, headers };
+}
+
+function addAll(byTopic: Map<string, Message[]>, records: readonly OutputRecord[]): void {
+  for (const { topic, key, value, headers } of records) {
     let messages = byTopic.get(topic);
     if (!messages) {
       messages = [];
       byTopic.set(topic, messages);
     }
-    const all = headers === undefined && record.headers === undefined ? undefined : { ...headers, ...record.headers };
-    messages.push(all === undefined ? { key, value } : { key, value, headers: all });
+    messages.push(headers === undefined ? { key, value } : { key, value, headers: { ...headers } });
   }
 }

@@ -10,12 +10,13 @@ import {
   type RecordLoop,
   type RecordLoopFatalError,
 } from '@idsync/platform';
+import { keyringFromConfig, type Keyring } from '@idsync/secrets';
 import { mapperHandler } from './mapper-handler';
 import { RecordMapper } from './record-mapper';
 
 export interface MapperServiceOptions {
   readonly kafka: KafkaClient;
-  readonly config: Pick<SyncConfig, 'pipes' | 'directories' | 'kafka'>;
+  readonly config: Pick<SyncConfig, 'pipes' | 'directories' | 'kafka' | 'secrets'>;
   readonly logger: JsonLogger;
   readonly metrics: Metrics;
   /** Default serviceGroupId(config, 'mapper'), `<kafka.clientId>-mapper` (two deployments on one Kafka never share a group). */
@@ -34,12 +35,16 @@ export interface MapperServiceOptions {
  */
 export class MapperService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly mapper: RecordMapper;
+  /** Sign requests (secrets.signOperations) and bind sealed passwords (secrets.operationKeys). */
+  private readonly operationKeys: Keyring | undefined;
   private loop: RecordLoop | undefined;
   private starting: Promise<void> | undefined;
   private stopped = false;
 
   constructor(private readonly options: MapperServiceOptions) {
-    this.mapper = new RecordMapper(options.config);
+    const keys = options.config.secrets?.operationKeys;
+    this.operationKeys = keys === undefined ? undefined : keyringFromConfig(keys);
+    this.mapper = new RecordMapper(options.config, this.operationKeys);
   }
 
   get groupId(): string {
@@ -79,7 +84,7 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
       maxRecordBytes: config.kafka.maxRecordBytes,
       outputTopics: [config.kafka.topics.adOperations.name, config.kafka.topics.dsOperations.name],
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-      handleBatch: mapperHandler({ mapper: this.mapper, metrics, logger }),
+      handleBatch: mapperHandler({ mapper: this.mapper, metrics, logger, ...(config.secrets?.signOperations === true && this.operationKeys ? { signingKeys: this.operationKeys } : {}) }),
       ...(this.options.onFatal ? { onFatal: this.options.onFatal } : {}),
     });
   }

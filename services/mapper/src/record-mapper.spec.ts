@@ -10,6 +10,7 @@ const ENV = {
   DS_URL: 'ldaps://127.0.0.1:3636', DS_BASE_DN: 'dc=example,dc=com', DS_BIND_DN: 'cn=Directory Manager', DS_BIND_PASSWORD: 'x',
   DS_WRITER_BIND_DN: 'uid=idsync-writer,ou=Services,dc=example,dc=com', DS_WRITER_PASSWORD: 'x', DS_CA_FILE: '/dev/null',
   IDSYNC_PASSWORD_KEY_K1: Buffer.alloc(32, 1).toString('base64'),
+  IDSYNC_OPERATION_KEY_O1: Buffer.alloc(32, 2).toString('base64'),
 };
 const ROOT = join(__dirname, '..', '..', '..');
 const file = join(ROOT, 'config', 'demo.yaml');

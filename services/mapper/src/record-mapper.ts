@@ -1,6 +1,7 @@
 import { type SyncConfig } from '@idsync/config';
 import { decodeEntryChange, encodeWriteRequest, entryKey, LEAVE_SCOPE_HEADER, SNAPSHOT_HEADER, UndecodableRecordError, UnencodableRecordError, type WriteRequest } from '@idsync/contracts';
-import { compilePipe, type CompiledPipe, type DropReason, mapChange, MappingError, type ScopeChange } from '@idsync/mapping';
+import { compilePipe, type CompiledPipe, type DropReason, mapChange, MappingError, normalizeDn, PASSWORD_PSEUDO_ATTRIBUTE, type ScopeChange } from '@idsync/mapping';
+import { bindPassword, type Keyring } from '@idsync/secrets';
 
 /**
  * One input record in, the output records (or the reason it cannot be mapped) out. Pure: no Kafka, no clock, no
@@ -55,11 +56,35 @@ interface PipeRoute {
 const NONE: readonly never[] = [];
 const SNAPSHOT: Readonly<Record<string, string>> = { [SNAPSHOT_HEADER]: 'true' };
 
+const PASSWORD_KEY = PASSWORD_PSEUDO_ATTRIBUTE.toLowerCase();
+
+/**
+ * The request with each sealed password bound to its destination entry (pipe, destination, DN, source entry) under
+ * the operation keys (@idsync/secrets operations.ts): the writer refuses it in any other request. The envelope itself
+ * stays sealed; HMAC is deterministic, so a replay still gives the same bytes.
+ */
+export function bindPasswords(request: WriteRequest, destination: string, keys: Keyring): WriteRequest {
+  if (!request.attributes.some((change) => change.name.toLowerCase() === PASSWORD_KEY)) return request;
+  const binding = { pipe: request.pipe, destination, dn: normalizeDn(request.dn), sourceEntryId: request.sourceEntryId };
+  return {
+    ...request,
+    attributes: request.attributes.map((change) =>
+      change.name.toLowerCase() === PASSWORD_KEY ? { ...change, values: change.values.map((value) => (Buffer.isBuffer(value) ? bindPassword(value, keys, binding) : value)) } : change,
+    ),
+  };
+}
+
 export class RecordMapper {
   private readonly routes = new Map<string, readonly PipeRoute[]>();
 
-  /** Compiles every pipe once; a pipe's destination directory kind picks its operation topic. */
-  constructor(config: Pick<SyncConfig, 'pipes' | 'directories' | 'kafka'>) {
+  /**
+   * Compiles every pipe once; a pipe's destination directory kind picks its operation topic. `operationKeys`: bind
+   * sealed passwords to their destination entry (without them they pass as the source sealed them).
+   */
+  constructor(
+    config: Pick<SyncConfig, 'pipes' | 'directories' | 'kafka'>,
+    private readonly operationKeys?: Keyring,
+  ) {
     for (const pipe of config.pipes) {
       const destination = config.directories[pipe.destination];
       if (!destination) throw new Error(`pipe '${pipe.name}' names destination '${pipe.destination}', which is not configured`);
@@ -131,7 +156,8 @@ export class RecordMapper {
       if (result.warnings.length > 0) warnings.push({ pipe: pipe.name, syncClass: result.syncClass, warnings: result.warnings });
       if (result.scopeChange !== undefined) scopeChanges.push({ pipe: pipe.name, change: result.scopeChange });
       const leaving = result.scopeChange === 'left' ? { [LEAVE_SCOPE_HEADER]: pipe.config.onLeaveScope } : undefined;
-      for (const request of result.requests) {
+      for (const mapped of result.requests) {
+        const request = this.operationKeys === undefined ? mapped : bindPasswords(mapped, pipe.destination, this.operationKeys);
         let encoded: Buffer;
         try {
           encoded = encodeWriteRequest(request);

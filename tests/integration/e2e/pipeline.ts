@@ -359,7 +359,7 @@ export class Pipeline {
   }
 
   /** Writes records to one of the run's topics (by configuration key), as anything that can reach Kafka could. */
-  async produce(topicKey: string, messages: { key: string; value: Buffer | null }[]): Promise<void> {
+  async produce(topicKey: string, messages: { key: string; value: Buffer | null; headers?: Record<string, string> }[]): Promise<void> {
     const topic = this.topics[topicKey];
     if (topic === undefined) throw new Error(`the configuration names no ${topicKey} topic`);
     const producer = this.kafka('forger').producer();
@@ -386,7 +386,7 @@ export class Pipeline {
       const ranges = (await admin.topicOffsets(topic)).map((p) => ({ topic, partition: p.partition, from: p.low, to: p.high }));
       const results = await readRanges(kafka, admin, `${this.clientId}-e2e`, ranges, {
         timeoutMs: options.timeoutMs ?? 90_000,
-        onRecord: (r) => void records.push({ partition: r.partition, offset: String(r.offset), key: r.key, value: r.value }),
+        onRecord: (r) => void records.push({ partition: r.partition, offset: String(r.offset), key: r.key, value: r.value, headers: r.headers }),
       });
       const unfinished = [...results.entries()].filter(([, result]) => !result.complete).map(([range]) => `${range.topic}[${range.partition}]`);
       if (unfinished.length > 0) throw new Error(`could not read ${unfinished.join(', ')} to the end`);
@@ -499,6 +499,8 @@ export interface TopicRecord {
   readonly offset: string;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
+  /** Header values as text (records(); the watcher leaves them out). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export function sleep(ms: number): Promise<void> {

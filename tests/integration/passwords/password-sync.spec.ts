@@ -8,7 +8,8 @@ import { decodeEntryChange, encodeWriteRequest, type EntryChangeEvent, type Writ
 import { type DirectoryConfig } from '@idsync/config';
 import { compilePipe, type CompiledPipe, mapChange, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
 import { createKafka, DirectoryBindError, JsonLogger, Metrics, openLdapSession, type RecordProducer, SecretRedactor, writerCredentials, type LoopRecord, type RecordOutcome } from '@idsync/platform';
-import { Keyring, sealPassword } from '@idsync/secrets';
+import { Keyring, keyringFromConfig, sealPassword } from '@idsync/secrets';
+import { bindPasswords } from '../../../services/mapper/src/record-mapper';
 import { createWriteHandler, DirectoryWriter } from '@idsync/writer';
 import { DsDetector } from '../../../services/ds-detector/src/detector';
 import { PasswordAgent } from '../../../services/password-agent/src/agent';
@@ -30,6 +31,7 @@ const SAMBA = '/var/lib/idsync-stack/samba';
 
 describe('password synchronization (389-ds <-> Samba AD)', () => {
   const config = stackConfig();
+  const operationKeys = keyringFromConfig(config.secrets?.operationKeys ?? { current: 'none', keys: [] });
   const ad = config.directories['ad'] as DirectoryConfig;
   const ds = config.directories['ds'] as DirectoryConfig;
   const s = uniqueSuffix();
@@ -99,7 +101,9 @@ describe('password synchronization (389-ds <-> Samba AD)', () => {
     return apply([...result.requests], writer, service);
   };
 
-  const apply = async (requests: WriteRequest[], writer: DirectoryWriter, service: 'ad-writer' | 'ds-writer'): Promise<{ requests: WriteRequest[]; outcomes: RecordOutcome[] }> => {
+  const apply = async (mapped: WriteRequest[], writer: DirectoryWriter, service: 'ad-writer' | 'ds-writer'): Promise<{ requests: WriteRequest[]; outcomes: RecordOutcome[] }> => {
+    // Sealed passwords bound to their destination entry, as the mapper does (secrets.operationKeys).
+    const requests = mapped.map((request) => bindPasswords(request, service === 'ad-writer' ? 'ad' : 'ds', operationKeys));
     const values = requests.map((request) => encodeWriteRequest(request));
     await producer.send({ topic: topics.operations, messages: requests.map((r, i) => ({ key: r.sourceEntryId.value, value: values[i] as Buffer })) });
     const handle = createWriteHandler({ service, writer, metrics: new Metrics(), logger, boundedRetry: { attempts: 2, initialDelayMs: 200 } });

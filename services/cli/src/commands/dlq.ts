@@ -1,5 +1,7 @@
 import { decodeDeadLetter, UndecodableRecordError } from '@idsync/contracts';
 import { type KafkaAdmin, type KafkaTransaction } from '@idsync/platform';
+import { keyringFromConfig, withSignature } from '@idsync/secrets';
+import { waitTopicOf } from '@idsync/writer';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaCall, kafkaUnreachable } from '../context';
 import { type RangeRecord, readRanges } from '@idsync/platform';
@@ -490,6 +492,11 @@ async function produceRedrives(
     retries: 8,
     maxRetryTimeMs: 5_000,
   });
+  // Write requests go back signed, as the mapper signs them (secrets.signOperations): writers refuse them otherwise.
+  const { topics } = ctx.config.kafka;
+  const writerTopics = new Set([topics.adOperations.name, topics.dsOperations.name].flatMap((name) => [name, waitTopicOf(name)]));
+  const secrets = ctx.config.secrets;
+  const signing = secrets?.signOperations === true && secrets.operationKeys !== undefined ? keyringFromConfig(secrets.operationKeys) : undefined;
   await kafkaCall(ctx, () => producer.connect());
   const progress = items.length > 20 ? new Progress(io, { label: 're-driving', total: items.length, unit: 'records' }) : undefined;
   try {
@@ -497,10 +504,8 @@ async function produceRedrives(
       let transaction: KafkaTransaction | undefined;
       try {
         transaction = await producer.begin();
-        const [sent] = await transaction.send({
-          topic: item.topic,
-          messages: [{ key: item.key, value: item.value, headers: { ...item.headers } }],
-        });
+        const headers = signing !== undefined && writerTopics.has(item.topic) ? withSignature(signing, item) : { ...item.headers };
+        const [sent] = await transaction.send({ topic: item.topic, messages: [{ key: item.key, value: item.value, headers }] });
         const to: RecordPosition = { topic: item.topic, partition: sent?.partition ?? -1, offset: String(sent?.baseOffset ?? -1) };
         const marker: RedriveMarker = { id: item.id, redrivenAt: io.now(), to };
         await transaction.send({ topic: checkpointsTopic, messages: [{ key: item.markerKey, value: Buffer.from(redriveMarkerValue(marker)) }] });

@@ -7,6 +7,7 @@ import {
   schemaById,
   type SchemaSubject,
 } from '@idsync/contracts';
+import { REQUEST_REFUSALS } from '@idsync/writer';
 import { displayValues } from './display-values';
 
 /**
@@ -416,6 +417,12 @@ export function planRedrive(
       failures.push({ id, problem: `the original record ${original} had no value: there is nothing to re-drive` });
       continue;
     }
+    const security = SECURITY_REFUSAL.exec(letter.reason);
+    if (security !== null) {
+      // Re-driving it would have the CLI sign a request nobody trusted: what the mapper makes is replayed or resynced instead.
+      failures.push({ id, problem: `the writer refused it as a security event (${security[1] ?? '?'}): a request the mapper did not make is never re-driven; if it was legitimate, replay its source event or resync the entry` });
+      continue;
+    }
     if (!options.existingTopics.has(letter.topic)) {
       failures.push({ id, problem: `the original topic ${letter.topic} no longer exists (record ${original})` });
       continue;
@@ -433,6 +440,9 @@ export function planRedrive(
   }
   return { items, failures, alreadyRedriven };
 }
+
+/** A writer's scope-enforcement refusal (@idsync/writer request-guard.ts) in a dead letter's reason. */
+const SECURITY_REFUSAL = new RegExp(` refused \\((${REQUEST_REFUSALS.join('|')})\\): `);
 
 /** Per dead-letter partition, the offsets to read to find the given ids: [from, to) around them. */
 export function idWindows(ids: readonly DeadLetterId[]): Map<number, { from: bigint; to: bigint }> {
