@@ -300,6 +300,22 @@ describe('the re-drive plan', () => {
     ]);
   });
 
+  it('never re-drives what a writer refused as a security event, even forced: re-signing it would launder it', () => {
+    const rows = [
+      row(0, 1, { reason: 'request e1/ad-to-ds/0 for uid=x,dc=example,dc=com refused (unsigned): no idsync-signature header; this writer obeys only requests the mapper signed' }),
+      row(0, 2, { reason: 'request e2/ad-to-ds/0 for uid=admin,dc=example,dc=com refused (outside-scope): the DN is outside the subtrees pipe \'ad-to-ds\' writes to' }),
+      row(0, 3, { reason: 'request e3/ad-to-ds/0 (entry x, uid=y): insufficientAccessRights (50)' }),
+    ];
+    for (const force of [false, true]) {
+      const plan = planRedrive(rows, { deadLetterTopic: DLQ, existingTopics: existing, force });
+      expect(plan.items.map((i) => formatDeadLetterId(i.id))).toEqual(['0:3']);
+      expect(plan.failures.map((f) => [formatDeadLetterId(f.id), f.problem])).toEqual([
+        ['0:1', expect.stringContaining('the writer refused it as a security event (unsigned)')],
+        ['0:2', expect.stringContaining('the writer refused it as a security event (outside-scope)')],
+      ]);
+    }
+  });
+
   it('sets apart records re-driven before, unless forced', () => {
     const rows = [row(0, 1, {}, marker(0, 1)), row(0, 2)];
     const refused = planRedrive(rows, { deadLetterTopic: DLQ, existingTopics: existing, force: false });
