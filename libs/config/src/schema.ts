@@ -188,7 +188,14 @@ export const configSchema = z
     secrets: secretsSchema.optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     /** Where the services' health endpoints listen (0.0.0.0 in a pod). */
-    http: z.object({ host: z.string().min(1).default('127.0.0.1') }).strict().default({ host: '127.0.0.1' }),
+    http: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        /** How often /health really checks Kafka and the directories (one bind per interval, whatever the request rate). */
+        probeIntervalMs: z.number().int().min(1_000).max(600_000).default(15_000),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', probeIntervalMs: 15_000 }),
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -8,6 +8,7 @@ export { foldNextSlices, foldValueRanges, parseValueRange, RangeRetrievalError, 
 export { LdapPool, LdapTimeoutError, type LdapPoolOptions, type LdapPoolStatus } from './ldap-pool';
 export { JsonLogger, LOG_LEVELS, type LogFields, type LogLevel } from './logger';
 export { SecretRedactor } from './redact';
+export { cachedProbe, type CachedProbeOptions, DEFAULT_PROBE_INTERVAL_MS } from './cached-probe';
 export { directoryProbe, kafkaProbe } from './probes';
 export { exitOnFatal, ServiceModule, type ServiceModuleOptions, type StartupReport } from './lifecycle';
 export { namedDirectory, writerCredentials } from './directories';

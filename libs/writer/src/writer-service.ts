@@ -257,9 +257,10 @@ export function writerServiceModule(service: WriterServiceName, { config, logger
   });
   const loop = consumerLoopProbes(service, () => writer.recordLoop);
   const links = linksViewProbes(() => writer.linksView);
+  const probeEvery = { intervalMs: config.http.probeIntervalMs };
   const module = ServiceModule.create({
     logger,
-    probes: [kafkaProbe(kafka), directoryProbe(block.destination, destination, credentials), links.readiness, loop.readiness],
+    probes: [kafkaProbe(kafka, probeEvery), directoryProbe(block.destination, destination, credentials, probeEvery), links.readiness, loop.readiness],
     liveness: [links.liveness, loop.liveness],
     event: `${service}.destination`,
     report: async () => ({ destination: block.destination, bindDn: credentials.bindDn, dryRun: block.dryRun, groupId: writer.groupId, consumes: writer.inputTopic }),

@@ -72,9 +72,10 @@ void runService('ad-detector', ({ config, logger }) => {
       await admin.disconnect();
     }
   };
+  const probeEvery = { intervalMs: config.http.probeIntervalMs };
   const module = ServiceModule.create({
     logger,
-    probes: [kafkaProbe(kafka), directoryProbe(sourceName, source), streamProbe(detector)],
+    probes: [kafkaProbe(kafka, probeEvery), directoryProbe(sourceName, source, source, probeEvery), streamProbe(detector)],
     event: 'ad-detector.source',
     report: async () => {
       const { client, url } = await openLdapSession(sourceName, source);

@@ -41,12 +41,13 @@ void runService('ds-detector', ({ config, logger }) => {
       }
     },
   });
+  const probeEvery = { intervalMs: config.http.probeIntervalMs };
   return {
     module: DsDetectorModule,
     imports: [
       ServiceModule.create({
         logger,
-        probes: [kafkaProbe(kafka), directoryProbe(sourceName, source), detectorProbe(detector)],
+        probes: [kafkaProbe(kafka, probeEvery), directoryProbe(sourceName, source, source, probeEvery), detectorProbe(detector)],
         event: 'ds-detector.source',
         report: async () => {
           const { client, url } = await openLdapSession(sourceName, source);

@@ -15,7 +15,7 @@ void runService('mapper', ({ config, logger }) => {
   const loop = consumerLoopProbes('mapper', () => mapper.recordLoop);
   const service = ServiceModule.create({
     logger,
-    probes: [kafkaProbe(kafka), loop.readiness],
+    probes: [kafkaProbe(kafka, { intervalMs: config.http.probeIntervalMs }), loop.readiness],
     liveness: [loop.liveness],
     event: 'mapper.pipes',
     report: async () => ({ groupId: mapper.groupId, consumes: mapper.inputTopics, pipes: mapper.mapper.describe() }),

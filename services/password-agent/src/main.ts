@@ -85,7 +85,7 @@ async function main(): Promise<void> {
       imports: [
         ServiceModule.create({
           logger,
-          probes: [kafkaProbe(kafka), sambaProbe(settings), agentProbe(loop)],
+          probes: [kafkaProbe(kafka, { intervalMs: config.http.probeIntervalMs }), sambaProbe(settings), agentProbe(loop)],
           event: 'password-agent.source',
           report: async () => ({
             directory: settings.source,
