@@ -142,6 +142,18 @@ const writerServiceSchema = z
      * wait topic (`<operations topic>.wait`) before it is dead-lettered. 0: a few tries in line, then dead-lettered.
      */
     dependencyWaitMs: z.number().int().min(0).max(7 * 86_400_000).default(900_000),
+    /**
+     * The delete circuit breaker: more than `maxDeletes` deletes within `windowMs` hold every further delete on the
+     * writer's held topic (`<operations topic>.held`) until `idsync deletes approve|discard`; other requests go on.
+     * `maxDeletes`: a count, or a share of the entries the writer's pipes hold (its links), e.g. "5%".
+     */
+    deleteBreaker: z
+      .object({
+        maxDeletes: z.union([z.number().int().min(1), z.string().regex(/^\d+(\.\d+)?%$/, 'must be a count or a percentage such as "5%"')]),
+        windowMs: z.number().int().min(1_000).max(7 * 86_400_000).default(60_000),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .refine((w) => (w.bindDn === undefined) === (w.bindPassword === undefined), {

@@ -184,6 +184,9 @@ const SQL = {
   positions: 'SELECT partition_id, next_offset FROM positions ORDER BY partition_id',
   countLinks: 'SELECT count(*) AS n FROM links',
   countRetired: 'SELECT count(*) AS n FROM retired',
+  entriesIn: `SELECT count(*) AS n FROM (
+    SELECT destination_value FROM links WHERE destination_directory = ?1
+    UNION SELECT source_value FROM links WHERE source_directory = ?1)`,
   counterpart: `
     SELECT ${LINK_COLUMNS} FROM links
       WHERE source_value = ?1 AND source_directory = ?2 AND destination_directory = ?3
@@ -244,6 +247,7 @@ export class LinkStore {
       advancePosition: prepare(SQL.advancePosition),
       positions: prepare(SQL.positions),
       countLinks: prepare(SQL.countLinks),
+      entriesIn: prepare(SQL.entriesIn),
       countRetired: prepare(SQL.countRetired),
       counterpart: prepare(SQL.counterpart),
       linksOf: prepare(SQL.linksOf),
@@ -360,6 +364,11 @@ export class LinkStore {
     const positions = new Map<number, bigint>();
     for (const row of this.statements.positions.all()) positions.set(Number(row['partition_id']), row['next_offset'] as bigint);
     return positions;
+  }
+
+  /** Entries of a directory that some link holds (either end): what its writer's pipes synchronize there. */
+  entriesIn(directory: string): number {
+    return Number(this.statements.entriesIn.get(directory)?.['n'] ?? 0);
   }
 
   counts(): { links: number; retired: number } {

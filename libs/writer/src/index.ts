@@ -49,10 +49,23 @@ export {
   type WritePlan,
 } from './plan';
 export { applyRequest, type BoundedRetryOptions, describePlan, type RequestOutcome } from './apply-request';
-export { createWriteHandler, REFUSED_REQUESTS, type WriteHandlerOptions, WriterStoppedError } from './write-handler';
+export { createWriteHandler, HELD_AT_HEADER, REFUSED_REQUESTS, type WriteHandlerOptions, WriterStoppedError } from './write-handler';
 export { type RefusedRequest, REQUEST_REFUSALS, type RequestGuard, type RequestGuardOptions, requestGuard, type RequestRefusal } from './request-guard';
 export { type Coalesced, coalesceEntryRequests, type CoalescedWrite } from './coalesce';
 export { WriterService, writerServiceModule, type WriterServiceName, type WriterServiceOptions } from './writer-service';
 export { endIn, entryIdOf, idAttribute, type KnownLink, LinkConflictError, otherEnd, type WriterLinks } from './links';
 export { parseSearchResultEntry, PostReadControl, type PostReadEntry } from './post-read';
 export { behindWait, DEFAULT_MAX_WAIT_MS, HeldEntries, nextWait, readWait, WAIT_HEADERS, WAIT_STEPS_MS, waitHeaders, waitTopicOf, type WaitDecision, type WaitState } from './dependency-wait';
+export {
+  BREAKER_KEY_PREFIX,
+  type BreakerControl,
+  type BreakerDecision,
+  breakerKey,
+  DeleteBreaker,
+  type DeleteBreakerSettings,
+  deleteLimit,
+  encodeBreakerControl,
+  heldTopicOf,
+  parseBreakerControl,
+} from './delete-breaker';
+export { BreakerControlView } from './breaker-control';

@@ -4,7 +4,8 @@ import { ABSENT_HEADER } from '@idsync/contracts';
 import { type ApplyHints, type ApplyResult } from './directory-writer';
 import { InvalidEntryError, WriteError } from './errors';
 import { LinkConflictError } from './links';
-import { BatchAbortedError, createWriteHandler, WriterStoppedError } from './write-handler';
+import { BatchAbortedError, createWriteHandler, HELD_AT_HEADER, WriterStoppedError } from './write-handler';
+import { type BreakerControl, DeleteBreaker } from './delete-breaker';
 import { readWait, WAIT_HEADERS, waitHeaders } from './dependency-wait';
 import { type BatchContext, type OutputMessages } from '@idsync/platform';
 
@@ -373,5 +374,65 @@ describe('createWriteHandler with a request guard', () => {
     expect(refusals).toHaveLength(2);
     expect(refusals[0]).toMatchObject({ level: 'warn', reason: 'secret-attribute', requestId: 'e2/ad-to-ds/0', attributes: ['userPassword'], offset: '1' });
     expect(lines.join('\n')).not.toContain('Secret-Value-1');
+  });
+});
+
+describe('createWriteHandler with the delete circuit breaker', () => {
+  const HELD = 'idsync.ds.operations.held';
+  const setupBreaker = () => {
+    let clock = 1_000_000;
+    const applied: string[] = [];
+    const sent: { topic: string; messages: { key: Buffer | null; value: Buffer | null; headers?: Record<string, string> }[] }[] = [];
+    const trips: BreakerControl[] = [];
+    const core = new DeleteBreaker({ maxDeletes: 2, windowMs: 60_000 });
+    const handle = createWriteHandler({
+      service: 'ds-writer',
+      writer: { apply: async (r) => (applied.push(r.requestId), done()), isDryRun: false },
+      metrics: new Metrics(),
+      logger: new JsonLogger('ds-writer', 'debug', new SecretRedactor([]), () => undefined),
+      now: () => clock,
+      breaker: { core, topic: HELD, onTrip: async (control) => void trips.push(control) },
+    });
+    const context = (): BatchContext => ({ progress: () => undefined, signal: new AbortController().signal, output: { send: async (batches: OutputMessages) => void sent.push(...(batches as typeof sent)), limit: () => 1_000_000 } });
+    return { handle, applied, sent, trips, core, context, tick: (ms: number) => (clock += ms), now: () => clock };
+  };
+  const del = (n: number) => ({ ...record(encodeWriteRequest(request(n, { op: 'delete', objectClasses: [], attributes: [] })), n), key: Buffer.from(`k${n}`) });
+  const mod = (n: number) => ({ ...record(encodeWriteRequest(request(n, { op: 'modify', objectClasses: [], attributes: [{ name: 'description', op: 'replace', values: ['x'] }] })), n), key: Buffer.from(`k${n}`) });
+
+  it('applies deletes up to the limit, then trips once and holds the rest on the held topic while modifies flow', async () => {
+    const { handle, applied, sent, trips, context } = setupBreaker();
+    const outcomes = await handle([del(1), del(2), del(3), mod(4), del(5)], context());
+    expect(outcomes.every((o) => o.kind === 'done')).toBe(true);
+    expect(applied.sort()).toEqual(['e1/ad-to-ds/0', 'e2/ad-to-ds/0', 'e4/ad-to-ds/0']);
+    expect(trips).toEqual([expect.objectContaining({ state: 'tripped', deletes: 3, limit: 2, by: 'ds-writer' })]);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.topic).toBe(HELD);
+    expect(sent[0]?.messages.map((m) => m.key?.toString())).toEqual(['k3', 'k5']);
+    expect(sent[0]?.messages[0]?.headers?.[HELD_AT_HEADER]).toMatch(/^\d+$/);
+  });
+
+  it('lets held deletes wait until a decision: approved ones are applied, discarded ones dead-lettered', async () => {
+    const { handle, applied, sent, core, context, tick, now } = setupBreaker();
+    await handle([del(1), del(2), del(3), del(4)], context());
+    const held = (sent[0]?.messages ?? []).map((m, i) => ({ topic: HELD, partition: 0, offset: String(i), key: m.key, value: m.value, headers: m.headers ?? {} }));
+    expect(held).toHaveLength(2);
+    const waiting = await handle(held, context());
+    expect(waiting.map((o) => o.kind)).toEqual(['wait', 'wait']);
+
+    tick(1_000);
+    core.observe({ state: 'approved', at: now(), by: 'alice' });
+    applied.length = 0;
+    expect((await handle(held.slice(0, 1), context())).map((o) => o.kind)).toEqual(['done']);
+    expect(applied).toEqual(['e3/ad-to-ds/0']);
+
+    // A new trip, then a discard: held deletes go to the dead-letter topic with the decision in the reason.
+    tick(1_000);
+    await handle([del(11), del(12), del(13)], context());
+    const later = (sent.at(-1)?.messages ?? []).map((m, i) => ({ topic: HELD, partition: 0, offset: String(10 + i), key: m.key, value: m.value, headers: m.headers ?? {} }));
+    expect(later.map((r) => r.key?.toString())).toEqual(['k13']);
+    tick(1_000);
+    core.observe({ state: 'discarded', at: now(), by: 'bob' });
+    const [discarded] = await handle(later, context());
+    expect(discarded).toEqual({ kind: 'dead-letter', reason: expect.stringMatching(/^e13\/ad-to-ds\/0: a delete held by the delete circuit breaker, discarded by bob at .*idsync dlq redrive/) });
   });
 });

@@ -7,6 +7,7 @@ import { type ApplyHints, type ApplyResult } from './directory-writer';
 import { WriteError } from './errors';
 import { LinkConflictError } from './links';
 import { type RequestGuard } from './request-guard';
+import { type BreakerControl, type DeleteBreaker } from './delete-breaker';
 
 /**
  * The destination refuses the writer itself (credentials, access rights, transport security): no record can
@@ -71,7 +72,15 @@ export interface WriteHandlerOptions {
    * as a security event (REFUSED_REQUESTS, a warn log without values). See @idsync/mapping write-scope.ts.
    */
   readonly guard?: RequestGuard;
+  /**
+   * The delete circuit breaker (delete-breaker.ts): past its limit, deletes and unlinks are parked on `topic` (the held
+   * topic) until an operator's decision; `onTrip` publishes the trip before the batch's offsets are committed.
+   */
+  readonly breaker?: { readonly core: DeleteBreaker; readonly topic: string; onTrip(control: BreakerControl): Promise<void> };
 }
+
+/** Header of a held delete: when it was held (epoch milliseconds), which decides the decision that covers it. */
+export const HELD_AT_HEADER = 'idsync-held-at';
 
 export const REFUSED_REQUESTS = 'idsync_writer_refused_requests_total';
 
@@ -127,6 +136,9 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   const staleRenames = metrics.counter('idsync_writer_stale_renames_total', 'Renames not followed because the linked entry was renamed here since (a late echo in two-way sync, a replay): values applied, the entry not moved back; by service and pipe');
   const scopeChanges = metrics.counter('idsync_writer_scope_changes_total', 'Linked entries whose source entry left the pipe\'s scope, by service, pipe and action (delete, unlink)');
 
+  const breaker = options.breaker;
+  const heldDeletes = metrics.counter('idsync_writer_held_deletes_total', 'Deletes (and their unlinks) held by the delete circuit breaker, by service and result (held: parked on the held topic; applied: released by an approval; discarded: dead-lettered by a discard)');
+  const trips = metrics.counter('idsync_writer_breaker_trips_total', 'Times this writer tripped the delete circuit breaker, by service');
   const refused = metrics.counter(REFUSED_REQUESTS, 'Security events: write requests refused by scope enforcement (never applied, dead-lettered), by service, pipe ((unknown) for a name not in the configuration) and reason');
 
   const decode = (record: LoopRecord): WriteRequest | LoopOutcome => {
@@ -219,17 +231,80 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   };
 
   /**
+   * Whether the breaker holds this request (a delete or unlink fresh from the operations topic): it is then parked on
+   * the held topic. Synchronous (the batch's lanes must not yield before their first write); a delete past the limit
+   * trips the breaker and comes back as `trip`, to be published before anything is held.
+   */
+  const breakerHolds = (record: LoopRecord, request: WriteRequest): { readonly hold: boolean; readonly trip?: BreakerControl } => {
+    if (breaker === undefined || (request.op !== 'delete' && request.op !== 'unlink') || record.topic === breaker.topic || record.topic === waits?.topic) return { hold: false };
+    let trip: BreakerControl | undefined;
+    if (request.op === 'unlink') {
+      if (!breaker.core.tripped) return { hold: false };
+    } else {
+      const admission = breaker.core.admit(now());
+      if (admission.kind === 'apply') return { hold: false };
+      if (admission.trips) trip = breaker.core.trip(now(), service, admission.deletes);
+    }
+    heldDeletes.inc({ service, result: 'held' });
+    logger.event('info', `${service}.deletes.held`, { requestId: request.requestId, pipe: request.pipe, op: request.op, dn: request.dn });
+    return trip === undefined ? { hold: true } : { hold: true, trip };
+  };
+
+  const publishTrip = async (control: BreakerControl): Promise<void> => {
+    await breaker?.onTrip(control);
+    trips.inc({ service });
+    const counted = control.state === 'tripped' ? { deletes: control.deletes, limit: control.limit, windowMs: control.windowMs } : {};
+    logger.event('warn', `${service}.deletes.tripped`, { ...counted, heldTopic: breaker?.topic, decide: 'idsync deletes approve|discard' });
+  };
+
+  /**
+   * The records of a held-topic call that a decision covers (applied, or dead-lettered when discarded); from the first
+   * one still waiting for a decision on, the rest of the call waits (the held topic is a queue).
+   */
+  const releaseHeld = (records: readonly LoopRecord[], outcomes: LoopOutcome[]): LoopRecord[] => {
+    if (breaker === undefined) return [...records];
+    const due: LoopRecord[] = [];
+    for (const [index, record] of records.entries()) {
+      const release = breaker.core.release(Number(record.headers?.[HELD_AT_HEADER] ?? 0));
+      if (release.kind === 'wait') {
+        for (let rest = index; rest < records.length; rest++) outcomes[rest] = { kind: 'wait', untilMs: now() + 5_000 };
+        break;
+      }
+      heldDeletes.inc({ service, result: release.kind === 'apply' ? 'applied' : 'discarded' });
+      if (release.kind === 'apply') {
+        due.push(record);
+        continue;
+      }
+      requests.inc({ service, result: 'dead-letter' });
+      const by = release.decision.state === 'tripped' ? '' : ` by ${release.decision.by}`;
+      outcomes[index] = { kind: 'dead-letter', reason: `${requestIdOf(record)}: a delete held by the delete circuit breaker, discarded${by} at ${new Date(release.decision.at).toISOString()}; re-drive it with idsync dlq redrive once it should apply` };
+    }
+    return due;
+  };
+
+  /**
    * One entry's records of the batch, in order: coalesced (a replayed history skips its intermediate states). Once one
    * is parked (or the entry already has a parked request), the rest are parked behind it, in order.
    */
-  const applyEntry = async (records: readonly LoopRecord[], park: (record: LoopRecord, parked: Parked) => void): Promise<LoopOutcome[]> => {
+  const applyEntry = async (records: readonly LoopRecord[], park: (record: LoopRecord, parked: Parked) => void, hold: (record: LoopRecord) => void): Promise<LoopOutcome[]> => {
     const outcomes = new Array<LoopOutcome>(records.length);
     const decoded: { request: WriteRequest; index: number; hints: ApplyHints; wait: WaitState | undefined }[] = [];
+    let trip: BreakerControl | undefined;
     records.forEach((record, index) => {
       const result = decode(record);
-      if ('kind' in result) outcomes[index] = result;
-      else decoded.push({ request: result, index, hints: hintsOf(record), wait: readWait(record.headers) });
+      if ('kind' in result) {
+        outcomes[index] = result;
+        return;
+      }
+      const held = breakerHolds(record, result);
+      trip ??= held.trip;
+      if (!held.hold) decoded.push({ request: result, index, hints: hintsOf(record), wait: readWait(record.headers) });
+      else {
+        hold(record);
+        outcomes[index] = { kind: 'done' };
+      }
     });
+    if (trip !== undefined) await publishTrip(trip);
     const key = records[0]?.key?.toString('latin1');
     // The entry's requests that come back from the wait topic no longer hold it (they are being tried now).
     if (waits && key !== undefined) for (const record of records) if (record.topic === waits.topic) held.release(key);
@@ -290,12 +365,20 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       const untilMs = readWait(records[notDue]?.headers)?.due ?? now();
       for (let index = notDue; index < records.length; index++) outcomes[index] = { kind: 'wait', untilMs };
     }
-    const due = notDue >= 0 ? records.slice(0, notDue) : records;
+    const waiting = notDue >= 0 ? records.slice(0, notDue) : records;
+    // Held deletes wait for an operator's decision; those it covers go on as any request.
+    const heldCall = breaker !== undefined && records[0]?.topic === breaker.topic;
+    const due = heldCall ? releaseHeld(waiting, outcomes) : waiting;
+    const position = new Map(records.map((record, index) => [record, index]));
+    // Deletes the breaker holds in this call, sent to the held topic before the call's offsets are committed.
+    const holding: LoopRecord[] = [];
+    const hold = (record: LoopRecord): void => void holding.push(record);
     const parked: { record: LoopRecord; parked: Parked }[] = [];
     const park = (record: LoopRecord, p: Parked): void => void parked.push({ record, parked: p });
     // One entry's requests (same key) apply in order; different entries apply side by side, a few at a time.
     const byEntry = new Map<string, number[]>();
-    due.forEach((record, index) => {
+    due.forEach((record) => {
+      const index = position.get(record) as number;
       const key = record.key === null ? `#${index}` : record.key.toString('latin1');
       const list = byEntry.get(key);
       if (list) list.push(index);
@@ -307,7 +390,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
         // The loop gave up on this call (its partition was taken away, or it stopped progressing): stop writing;
         // the records are handled again, and writes compare first, so what was done is not done twice.
         if (context?.signal.aborted) throw new BatchAbortedError(service);
-        const results = await applyEntry(indexes.map((index) => records[index] as LoopRecord), park);
+        const results = await applyEntry(indexes.map((index) => records[index] as LoopRecord), park, hold);
         indexes.forEach((index, position) => (outcomes[index] = results[position] as LoopOutcome));
         context?.progress();
       }
@@ -325,8 +408,16 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     await options.links?.flush();
     // So do the parked requests: acknowledged on the wait topic before the records they come from are committed.
     if (parked.length > 0) await sendParked(parked, context?.output);
+    // And the held deletes, on the held topic.
+    if (holding.length > 0) await sendHeld(holding, context?.output);
     return outcomes;
   };
+
+  async function sendHeld(records: readonly LoopRecord[], output: LoopOutput | undefined): Promise<void> {
+    if (breaker === undefined || !output) throw new TypeError('holding a delete needs the held topic and the loop output');
+    const at = String(now());
+    await output.send([{ topic: breaker.topic, messages: records.map((record) => ({ key: record.key, value: record.value, headers: { ...record.headers, [HELD_AT_HEADER]: at } })) }]);
+  }
 
   async function sendParked(parked: readonly { record: LoopRecord; parked: Parked }[], output: LoopOutput | undefined): Promise<void> {
     if (!waits || !output) throw new TypeError('parking a request needs the wait topic and the loop output');

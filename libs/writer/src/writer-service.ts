@@ -24,6 +24,8 @@ import {
   type ServiceContext,
   type BatchContext, type JsonLogger, type LoopRecord, type RecordLoop, type RecordLoopFatalError, type RecordOutcome } from '@idsync/platform';
 import { HeldEntries, WAIT_HEADERS, waitTopicOf } from './dependency-wait';
+import { BreakerControlView } from './breaker-control';
+import { DeleteBreaker, deleteLimit, heldTopicOf } from './delete-breaker';
 import { DirectoryWriter } from './directory-writer';
 import { requestGuard } from './request-guard';
 import { createWriteHandler, LINK_CONFLICTS, LINK_CONFLICTS_HELP } from './write-handler';
@@ -61,6 +63,9 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
   private readonly handleBatch: (records: readonly LoopRecord[], context?: BatchContext) => Promise<RecordOutcome[]>;
   /** Entries with requests parked on the wait topic (their later requests park behind them). */
   private readonly held: HeldEntries;
+  /** The delete circuit breaker (services.<writer>.deleteBreaker), and its shared state on the checkpoints topic. */
+  readonly breaker: DeleteBreaker | undefined;
+  private readonly breakerControl: BreakerControlView | undefined;
   private loop: RecordLoop | undefined;
   private starting: Promise<void> | undefined;
   private stopped = false;
@@ -91,6 +96,18 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       },
     });
     this.held = new HeldEntries(block.dependencyWaitMs + 5 * 60_000);
+    const breakerSettings = block.deleteBreaker;
+    if (breakerSettings !== undefined) {
+      // A percentage is of the entries the writer's pipes hold here (its links), counted at most once a minute.
+      let entries = { count: 0, at: Number.NEGATIVE_INFINITY };
+      const limit = (): number => {
+        if (typeof breakerSettings.maxDeletes === 'number') return breakerSettings.maxDeletes;
+        if (Date.now() - entries.at > 60_000) entries = { count: this.linkStore.entriesIn(block.destination), at: Date.now() };
+        return deleteLimit(breakerSettings.maxDeletes as `${number}%`, entries.count);
+      };
+      this.breaker = new DeleteBreaker({ maxDeletes: typeof breakerSettings.maxDeletes === 'number' ? breakerSettings.maxDeletes : 0, windowMs: breakerSettings.windowMs }, limit);
+      this.breakerControl = new BreakerControlView({ kafka: options.kafka, topic: config.kafka.topics.checkpoints.name, destination: block.destination, breaker: this.breaker, logger, service, groupPrefix: this.groupId });
+    }
     this.handleBatch = createWriteHandler({
       service,
       writer: this.writer,
@@ -105,6 +122,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
         requireSignature: config.secrets?.signOperations === true,
       }),
       ...(block.dependencyWaitMs > 0 ? { waits: { topic: this.waitTopic, maxWaitMs: block.dependencyWaitMs, held: this.held } } : {}),
+      ...(this.breaker && this.breakerControl ? { breaker: { core: this.breaker, topic: this.heldTopic, onTrip: (control) => (this.breakerControl as BreakerControlView).publish(this.linkProducer, control) } } : {}),
     });
   }
 
@@ -127,6 +145,21 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     return waitTopicOf(this.inputTopic);
   }
 
+  /** The delete circuit breaker for /health: closed or tripped (since, by, deletes counted), never a failure. */
+  breakerStatus(): Record<string, unknown> {
+    const breaker = this.breaker;
+    if (breaker === undefined) return { enabled: false };
+    const state = breaker.state;
+    const limit = this.options.config.services[this.options.service].deleteBreaker?.maxDeletes;
+    if (state?.state !== 'tripped') return { enabled: true, state: 'closed', maxDeletes: limit, windowMs: breaker.settings.windowMs, ...(state ? { lastDecision: state.state, decidedBy: state.by, decidedAt: new Date(state.at).toISOString() } : {}) };
+    return { enabled: true, state: 'tripped', since: new Date(state.at).toISOString(), by: state.by, deletes: state.deletes, limit: state.limit, windowMs: state.windowMs, heldTopic: this.heldTopic, decide: 'idsync deletes approve|discard' };
+  }
+
+  /** Where the delete circuit breaker holds deletes until an operator decides (delete-breaker.ts). */
+  get heldTopic(): string {
+    return heldTopicOf(this.inputTopic);
+  }
+
   private get waitsEnabled(): boolean {
     return this.options.config.services[this.options.service].dependencyWaitMs > 0;
   }
@@ -143,7 +176,8 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     await admin.connect();
     try {
       const created = await ensureTopics(admin, config.kafka.topics);
-      if (this.waitsEnabled) created.push(...(await this.ensureWaitTopic(admin)));
+      if (this.waitsEnabled) created.push(...(await this.ensureSideTopic(admin, this.waitTopic)));
+      if (this.breaker) created.push(...(await this.ensureSideTopic(admin, this.heldTopic)));
       if (created.length > 0) logger.event('info', `${service}.topics.created`, { created });
       if (this.waitsEnabled) await this.holdParkedEntries(admin);
     } finally {
@@ -155,11 +189,16 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       await this.linksView.stop(); // a start that failed half-way (Kafka went away) begins again
       await this.linksView.start();
     }
+    // And the delete breaker's state: one tripped before this start still holds.
+    if (this.breakerControl) {
+      await this.breakerControl.stop();
+      await this.breakerControl.start();
+    }
     const loop = await runRecordLoop({
       kafka,
       groupId: this.groupId,
-      topics: this.waitsEnabled ? [this.inputTopic, this.waitTopic] : [this.inputTopic],
-      outputTopics: this.waitsEnabled ? [this.waitTopic] : [],
+      topics: [this.inputTopic, ...this.sideTopics],
+      outputTopics: this.sideTopics,
       stage: service,
       deadLetterTopic: config.kafka.topics.deadLetter.name,
       maxRecordBytes: config.kafka.maxRecordBytes,
@@ -175,13 +214,18 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     else this.loop = loop;
   }
 
-  /** The wait topic, created beside the operations topic (same partitions: same key, same partition number). */
-  private async ensureWaitTopic(admin: KafkaAdmin): Promise<string[]> {
-    if ((await admin.listTopics()).includes(this.waitTopic)) return [];
+  /** The wait and held topics this writer consumes and produces beside its operations topic. */
+  private get sideTopics(): string[] {
+    return [...(this.waitsEnabled ? [this.waitTopic] : []), ...(this.breaker ? [this.heldTopic] : [])];
+  }
+
+  /** A wait or held topic, created beside the operations topic (same partitions: same key, same partition number). */
+  private async ensureSideTopic(admin: KafkaAdmin, name: string): Promise<string[]> {
+    if ((await admin.listTopics()).includes(name)) return [];
     const { topics } = this.options.config.kafka;
     const operations = this.options.service === 'ad-writer' ? topics.adOperations : topics.dsOperations;
-    await admin.createTopics([{ name: this.waitTopic, partitions: operations.partitions, replicationFactor: operations.replicationFactor }]);
-    return [this.waitTopic];
+    await admin.createTopics([{ name, partitions: operations.partitions, replicationFactor: operations.replicationFactor }]);
+    return [name];
   }
 
   /**
@@ -217,6 +261,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     await this.loop?.stop();
     await this.links.flush().catch((error: unknown) => this.options.logger.event('warn', `${this.options.service}.links.unsent`, { pending: this.links.pending, error: String(error) }));
     await this.linksView.stop();
+    await this.breakerControl?.stop();
     await this.linkProducer.disconnect();
     this.linkStore.close();
     await this.writer.close();
@@ -260,7 +305,14 @@ export function writerServiceModule(service: WriterServiceName, { config, logger
   const probeEvery = { intervalMs: config.http.probeIntervalMs };
   const module = ServiceModule.create({
     logger,
-    probes: [kafkaProbe(kafka, probeEvery), directoryProbe(block.destination, destination, credentials, probeEvery), links.readiness, loop.readiness],
+    probes: [
+      kafkaProbe(kafka, probeEvery),
+      directoryProbe(block.destination, destination, credentials, probeEvery),
+      links.readiness,
+      loop.readiness,
+      // Held deletes are an operator's decision, not a failure: reported, always up.
+      { name: 'deletes', check: async () => writer.breakerStatus() },
+    ],
     liveness: [links.liveness, loop.liveness],
     event: `${service}.destination`,
     report: async () => ({ destination: block.destination, bindDn: credentials.bindDn, dryRun: block.dryRun, groupId: writer.groupId, consumes: writer.inputTopic }),

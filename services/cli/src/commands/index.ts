@@ -1,4 +1,5 @@
 import { type CliCommand } from '../command';
+import { deletesCommand } from './deletes';
 import { dlqCommand } from './dlq';
 import { linksCommand } from './links';
 import { replayCommand } from './replay';
@@ -6,4 +7,4 @@ import { resyncCommand } from './resync';
 import { setStartpointCommand } from './set-startpoint';
 import { statusCommand } from './status';
 
-export const COMMANDS: readonly CliCommand[] = [statusCommand, setStartpointCommand, resyncCommand, replayCommand, dlqCommand, linksCommand];
+export const COMMANDS: readonly CliCommand[] = [statusCommand, setStartpointCommand, resyncCommand, replayCommand, dlqCommand, deletesCommand, linksCommand];
