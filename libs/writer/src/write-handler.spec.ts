@@ -382,7 +382,7 @@ describe('createWriteHandler with the delete circuit breaker', () => {
   const setupBreaker = () => {
     let clock = 1_000_000;
     const applied: string[] = [];
-    const sent: { topic: string; messages: { key: Buffer | null; value: Buffer | null; headers?: Record<string, string> }[] }[] = [];
+    const sent: OutputMessages[] = [];
     const trips: BreakerControl[] = [];
     const core = new DeleteBreaker({ maxDeletes: 2, windowMs: 60_000 });
     const handle = createWriteHandler({
@@ -393,7 +393,7 @@ describe('createWriteHandler with the delete circuit breaker', () => {
       now: () => clock,
       breaker: { core, topic: HELD, onTrip: async (control) => void trips.push(control) },
     });
-    const context = (): BatchContext => ({ progress: () => undefined, signal: new AbortController().signal, output: { send: async (batches: OutputMessages) => void sent.push(...(batches as typeof sent)), limit: () => 1_000_000 } });
+    const context = (): BatchContext => ({ progress: () => undefined, signal: new AbortController().signal, output: { send: async (batches) => void sent.push(...batches), limit: () => 1_000_000 } });
     return { handle, applied, sent, trips, core, context, tick: (ms: number) => (clock += ms), now: () => clock };
   };
   const del = (n: number) => ({ ...record(encodeWriteRequest(request(n, { op: 'delete', objectClasses: [], attributes: [] })), n), key: Buffer.from(`k${n}`) });
@@ -407,14 +407,16 @@ describe('createWriteHandler with the delete circuit breaker', () => {
     expect(trips).toEqual([expect.objectContaining({ state: 'tripped', deletes: 3, limit: 2, by: 'ds-writer' })]);
     expect(sent).toHaveLength(1);
     expect(sent[0]?.topic).toBe(HELD);
-    expect(sent[0]?.messages.map((m) => m.key?.toString())).toEqual(['k3', 'k5']);
-    expect(sent[0]?.messages[0]?.headers?.[HELD_AT_HEADER]).toMatch(/^\d+$/);
+    expect(sent[0]?.messages.map((m) => String(m.key))).toEqual(['k3', 'k5']);
+    expect((sent[0]?.messages[0]?.headers as Record<string, string> | undefined)?.[HELD_AT_HEADER]).toMatch(/^\d+$/);
   });
 
   it('lets held deletes wait until a decision: approved ones are applied, discarded ones dead-lettered', async () => {
     const { handle, applied, sent, core, context, tick, now } = setupBreaker();
     await handle([del(1), del(2), del(3), del(4)], context());
-    const held = (sent[0]?.messages ?? []).map((m, i) => ({ topic: HELD, partition: 0, offset: String(i), key: m.key, value: m.value, headers: m.headers ?? {} }));
+    const asHeld = (batch: OutputMessages | undefined, from: number): LoopRecord[] =>
+      (batch?.messages ?? []).map((m, i) => ({ topic: HELD, partition: 0, offset: String(from + i), key: Buffer.from(m.key ?? ''), value: m.value as Buffer, headers: (m.headers ?? {}) as Record<string, string> }));
+    const held = asHeld(sent[0], 0);
     expect(held).toHaveLength(2);
     const waiting = await handle(held, context());
     expect(waiting.map((o) => o.kind)).toEqual(['wait', 'wait']);
@@ -428,7 +430,7 @@ describe('createWriteHandler with the delete circuit breaker', () => {
     // A new trip, then a discard: held deletes go to the dead-letter topic with the decision in the reason.
     tick(1_000);
     await handle([del(11), del(12), del(13)], context());
-    const later = (sent.at(-1)?.messages ?? []).map((m, i) => ({ topic: HELD, partition: 0, offset: String(10 + i), key: m.key, value: m.value, headers: m.headers ?? {} }));
+    const later = asHeld(sent.at(-1), 10);
     expect(later.map((r) => r.key?.toString())).toEqual(['k13']);
     tick(1_000);
     core.observe({ state: 'discarded', at: now(), by: 'bob' });
