@@ -66,6 +66,7 @@ export {
   deleteLimit,
   encodeBreakerControl,
   heldTopicOf,
+  operationsTopicOfHeld,
   parseBreakerControl,
 } from './delete-breaker';
 export { BreakerControlView } from './breaker-control';

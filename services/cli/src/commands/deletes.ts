@@ -172,7 +172,7 @@ function report(io: CliIo, sub: 'status' | 'list', states: readonly BreakerState
     return;
   }
   for (const state of states) {
-    io.out(`${state.destination} (${state.writer}): ${stateText(state)}; ${state.pending} held delete${state.pending === 1 ? '' : 's'} not decided (${state.heldTopic})\n`);
+    io.out(`${state.destination} (${state.writer}): ${stateText(state)}; ${state.pending} held request${state.pending === 1 ? '' : 's'} not decided (deletes and their unlinks, on ${state.heldTopic})\n`);
     if (sub === 'list' && state.held.length > 0) {
       io.out(
         `${table(state.held, [
@@ -194,7 +194,7 @@ async function decide(ctx: CommandContext, io: CliIo, writer: Writer, decision: 
     throw new RefusedError(`the breaker of ${state.destination} is not tripped and holds no deletes: nothing to ${decision}`, 'idsync deletes status shows the state');
   }
   if (!yes) {
-    const question = `${decision} the ${state.pending} held delete${state.pending === 1 ? '' : 's'} for ${state.destination}${decision === 'approve' ? ' (they will be applied)' : ' (they go to the dead-letter topic)'}?`;
+    const question = `${decision} the ${state.pending} held request${state.pending === 1 ? '' : 's'} (deletes and their unlinks) for ${state.destination}${decision === 'approve' ? ' (they will be applied)' : ' (they go to the dead-letter topic)'}?`;
     const ok = io.confirm ? await io.confirm(question) : false;
     if (!ok) throw new RefusedError(`${decision} not confirmed: nothing changed`, 'check them with idsync deletes list, then add --yes');
   }

@@ -316,6 +316,11 @@ describe('the re-drive plan', () => {
     }
   });
 
+  it('sends a discarded held delete back to its operations topic, where it counts again (not to the held topic, where the discard still covers it)', () => {
+    const plan = planRedrive([row(0, 5, { topic: `${OPS}.held` })], { deadLetterTopic: DLQ, existingTopics: existing, force: false });
+    expect(plan.items.map((i) => i.topic)).toEqual([OPS]);
+  });
+
   it('sets apart records re-driven before, unless forced', () => {
     const rows = [row(0, 1, {}, marker(0, 1)), row(0, 2)];
     const refused = planRedrive(rows, { deadLetterTopic: DLQ, existingTopics: existing, force: false });

@@ -7,7 +7,7 @@ import {
   schemaById,
   type SchemaSubject,
 } from '@idsync/contracts';
-import { REQUEST_REFUSALS } from '@idsync/writer';
+import { operationsTopicOfHeld, REQUEST_REFUSALS } from '@idsync/writer';
 import { displayValues } from './display-values';
 
 /**
@@ -423,14 +423,16 @@ export function planRedrive(
       failures.push({ id, problem: `the writer refused it as a security event (${security[1] ?? '?'}): a request the mapper did not make is never re-driven; if it was legitimate, replay its source event or resync the entry` });
       continue;
     }
-    if (!options.existingTopics.has(letter.topic)) {
-      failures.push({ id, problem: `the original topic ${letter.topic} no longer exists (record ${original})` });
+    // A delete the breaker held and an operator discarded goes back to its operations topic, to be counted afresh.
+    const topic = operationsTopicOfHeld(letter.topic) ?? letter.topic;
+    if (!options.existingTopics.has(topic)) {
+      failures.push({ id, problem: `the original topic ${topic} no longer exists (record ${original})` });
       continue;
     }
     items.push({
       id,
       stage: letter.stage,
-      topic: letter.topic,
+      topic,
       key: letter.key,
       value: letter.value,
       headers: { [REDRIVEN_FROM_HEADER]: formatPosition({ topic: options.deadLetterTopic, partition: id.partition, offset: id.offset.toString() }) },
