@@ -12,6 +12,17 @@ describe('DeleteBreaker', () => {
     expect(breaker.admit(1_004)).toMatchObject({ kind: 'hold', trips: false });
   });
 
+  it('holds an unlink with its delete: applied when its delete was, held when its delete was held', () => {
+    const breaker = new DeleteBreaker(settings);
+    for (const key of ['a', 'b', 'c']) breaker.admit(1, key);
+    expect(breaker.holdsUnlink(2, 'a')).toBe(false); // not tripped
+    expect(breaker.admit(3, 'd')).toMatchObject({ kind: 'hold', trips: true });
+    breaker.trip(3, 'ds-writer', 4);
+    expect(breaker.holdsUnlink(4, 'a')).toBe(false); // its delete was applied
+    expect(breaker.holdsUnlink(4, 'd')).toBe(true);
+    expect(breaker.holdsUnlink(4, 'unknown')).toBe(true);
+  });
+
   it('forgets deletes older than the window', () => {
     const breaker = new DeleteBreaker(settings);
     for (const at of [0, 10_000, 20_000]) expect(breaker.admit(at).kind).toBe('apply');

@@ -84,7 +84,8 @@ export type HeldRelease = { readonly kind: 'wait' } | { readonly kind: 'apply'; 
  * (the last control record it has seen, or its own trip not yet seen back).
  */
 export class DeleteBreaker {
-  private readonly applied: number[] = [];
+  /** Deletes applied within the window: when, and for which entry (record key). */
+  private readonly applied: { readonly at: number; readonly key: string }[] = [];
   private control: BreakerControl | null = null;
   /** The last decision seen: it covers the deletes held up to its time. */
   private decision: BreakerControl | null = null;
@@ -114,13 +115,23 @@ export class DeleteBreaker {
     }
   }
 
-  /** A delete (or its unlink) from the operations topic, at `now`. */
-  admit(now: number): DeleteAdmission {
+  /** A delete from the operations topic for the entry `key`, at `now`. */
+  admit(now: number, key = ''): DeleteAdmission {
     if (this.tripped) return { kind: 'hold', trips: false, deletes: this.count(now) };
     const deletes = this.count(now);
     if (deletes >= this.limit()) return { kind: 'hold', trips: true, deletes: deletes + 1 };
-    this.applied.push(now);
+    this.applied.push({ at: now, key });
     return { kind: 'apply' };
+  }
+
+  /**
+   * The unlink that follows an entry's delete (removing its DN from groups) goes with that delete: applied when the
+   * delete was (within the window), held while the breaker is tripped otherwise.
+   */
+  holdsUnlink(now: number, key: string): boolean {
+    if (!this.tripped) return false;
+    this.count(now);
+    return !this.applied.some((delete_) => delete_.key === key);
   }
 
   /** The control record of a trip this writer caused (it holds at once, before reading it back). */
@@ -142,7 +153,7 @@ export class DeleteBreaker {
   }
 
   private count(now: number): number {
-    while (this.applied.length > 0 && (this.applied[0] as number) <= now - this.settings.windowMs) this.applied.shift();
+    while (this.applied.length > 0 && (this.applied[0]?.at ?? 0) <= now - this.settings.windowMs) this.applied.shift();
     return this.applied.length;
   }
 }

@@ -238,10 +238,11 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   const breakerHolds = (record: LoopRecord, request: WriteRequest): { readonly hold: boolean; readonly trip?: BreakerControl } => {
     if (breaker === undefined || (request.op !== 'delete' && request.op !== 'unlink') || record.topic === breaker.topic || record.topic === waits?.topic) return { hold: false };
     let trip: BreakerControl | undefined;
+    const key = record.key?.toString('latin1') ?? request.sourceEntryId.value;
     if (request.op === 'unlink') {
-      if (!breaker.core.tripped) return { hold: false };
+      if (!breaker.core.holdsUnlink(now(), key)) return { hold: false };
     } else {
-      const admission = breaker.core.admit(now());
+      const admission = breaker.core.admit(now(), key);
       if (admission.kind === 'apply') return { hold: false };
       if (admission.trips) trip = breaker.core.trip(now(), service, admission.deletes);
     }
