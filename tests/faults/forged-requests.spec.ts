@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { decodeWriteRequest, encodeWriteRequest, entryKey, type WriteRequest } from '@idsync/contracts';
 import { normalizeDn, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
-import { DirectoryBindError, openLdapSession } from '@idsync/platform';
 import { keyringFromConfig, unbindPassword, withSignature } from '@idsync/secrets';
+import { canBind } from '../integration/e2e/directories';
 import { eventually } from '../integration/e2e/pipeline';
 import { adUser, dsPerson } from './support/entries';
 import { FaultRun } from './support/fault-run';
@@ -60,18 +60,7 @@ const signed = (request: WriteRequest) => {
   return { ...message, headers: withSignature(operationKeys(), message) };
 };
 
-async function binds(side: 'ad' | 'ds', dn: string, password: string): Promise<boolean> {
-  const directory = run.config.directories[side];
-  if (!directory) throw new Error(side);
-  try {
-    const { client } = await openLdapSession(`${side}-user`, directory, { bindDn: dn, bindPassword: password });
-    await client.unbind().catch(() => undefined);
-    return true;
-  } catch (error) {
-    if (error instanceof DirectoryBindError) return false;
-    throw error;
-  }
-}
+const binds = (side: 'ad' | 'ds', dn: string, password: string): Promise<boolean> => canBind(run.config, side, dn, password);
 
 describe(`forged write requests, both pipes running, signatures required (run ${run.suffix})`, () => {
   const before: Record<string, unknown> = {};

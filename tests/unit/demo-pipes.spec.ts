@@ -1,6 +1,6 @@
-import { type AttributeChange, type EntryChangeEvent, type WriteRequest } from '@idsync/contracts';
+import { type AttributeChange, type WriteRequest } from '@idsync/contracts';
 import { mapChange } from '@idsync/mapping';
-import { demoPipe as pipe } from './support/demo-config';
+import { adEvent, demoPipe as pipe, dsEvent } from './support/demo-config';
 
 /** The demo's pipes mirror OU=Corp (AD) and ou=Corp (directory): every DN, member values included, maps both ways. */
 
@@ -8,27 +8,6 @@ const adToDs = pipe('ad-to-ds');
 const dsToAd = pipe('ds-to-ad');
 
 const replace = (name: string, ...values: string[]): AttributeChange => ({ name, op: 'replace', values });
-const adEvent = (fields: Partial<EntryChangeEvent>): EntryChangeEvent => ({
-  eventId: 'ad:abc:0',
-  source: { system: 'active-directory', directory: 'ad', server: 'ldaps://127.0.0.1:636', position: { kind: 'dirsync', cookieDigest: 'abc', index: 0 } },
-  entryId: { kind: 'objectGUID', value: '8d3c6a52-0f5e-4d6b-9b1e-2f9a7c4d5e60' },
-  op: 'add',
-  dn: 'CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test',
-  previousDn: null,
-  objectClasses: ['top', 'person', 'organizationalPerson', 'user'],
-  attributes: [],
-  initiator: null,
-  changeTime: null,
-  detectedAt: 0,
-  ...fields,
-});
-const dsEvent = (fields: Partial<EntryChangeEvent>): EntryChangeEvent =>
-  adEvent({
-    eventId: 'ds:42',
-    source: { system: 'ldap', directory: 'ds', server: 'ldaps://127.0.0.1:3636', position: { kind: 'change-number', changeNumber: '42' } },
-    entryId: { kind: 'entryUUID', value: '4c7e2a10-88f1-11ee-9d2b-c3a1e0b7d001' },
-    ...fields,
-  });
 const requests = (result: ReturnType<typeof mapChange>): WriteRequest[] => {
   if (result.kind !== 'mapped') throw new Error(`dropped: ${result.reason} ${result.detail}`);
   return [...result.requests];

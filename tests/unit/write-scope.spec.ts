@@ -1,6 +1,6 @@
 import { type AttributeChange, type EntryChangeEvent, type WriteRequest } from '@idsync/contracts';
-import { checkWriteRequest, compilePipe, mapChange, writeScopes } from '@idsync/mapping';
-import { demoConfig, demoPipe } from './support/demo-config';
+import { checkWriteRequest, compilePipe, writeScopes } from '@idsync/mapping';
+import { adEvent, demoConfig, demoPipe, dsEvent as demoDsEvent, requestsFor } from './support/demo-config';
 
 // Scope enforcement on the demo's pipes: what the mapper produces passes; what it could not have produced is refused.
 const scopes = writeScopes(demoConfig.pipes.map(compilePipe), (directory) => demoConfig.directories[directory]?.baseDn ?? '');
@@ -10,35 +10,9 @@ const dsToAd = demoPipe('ds-to-ad');
 const replace = (name: string, ...values: (string | Buffer)[]): AttributeChange => ({ name, op: 'replace', values });
 const sealed = Buffer.from('IDSP\x01\x01\x02k1 and the rest of an envelope', 'latin1');
 
-const adEvent = (fields: Partial<EntryChangeEvent>): EntryChangeEvent => ({
-  eventId: 'ad:abc:0',
-  source: { system: 'active-directory', directory: 'ad', server: 'ldaps://127.0.0.1:636', position: { kind: 'dirsync', cookieDigest: 'abc', index: 0 } },
-  entryId: { kind: 'objectGUID', value: '8d3c6a52-0f5e-4d6b-9b1e-2f9a7c4d5e60' },
-  op: 'add',
-  dn: 'CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test',
-  previousDn: null,
-  objectClasses: ['top', 'person', 'organizationalPerson', 'user'],
-  attributes: [],
-  initiator: null,
-  changeTime: null,
-  detectedAt: 0,
-  ...fields,
-});
 const dsEvent = (fields: Partial<EntryChangeEvent>): EntryChangeEvent =>
-  adEvent({
-    eventId: 'ds:42',
-    source: { system: 'ldap', directory: 'ds', server: 'ldaps://127.0.0.1:3636', position: { kind: 'change-number', changeNumber: '42' } },
-    entryId: { kind: 'entryUUID', value: '4c7e2a10-88f1-11ee-9d2b-c3a1e0b7d001' },
-    objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
-    dn: 'cn=Jane Doe,ou=Sales,ou=Corp,dc=example,dc=com',
-    ...fields,
-  });
-
-const mapped = (event: EntryChangeEvent, pipe: typeof adToDs): WriteRequest[] => {
-  const result = mapChange(event, pipe);
-  if (result.kind !== 'mapped') throw new Error(`dropped: ${result.reason} ${result.detail}`);
-  return [...result.requests];
-};
+  demoDsEvent({ objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], dn: 'cn=Jane Doe,ou=Sales,ou=Corp,dc=example,dc=com', ...fields });
+const mapped = requestsFor;
 
 const userAdd = adEvent({ attributes: [replace('sAMAccountName', 'jdoe'), replace('cn', 'Jane Doe'), replace('sn', 'Doe'), replace('mail', 'jdoe@example.test'), replace('idsyncPassword', sealed)] });
 const dsUserAdd = dsEvent({ attributes: [replace('uid', 'jdoe'), replace('cn', 'Jane Doe'), replace('sn', 'Doe'), replace('idsyncPassword', sealed)] });

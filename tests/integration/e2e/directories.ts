@@ -1,5 +1,5 @@
 import { type SyncConfig } from '@idsync/config';
-import { openLdapSession } from '@idsync/platform';
+import { DirectoryBindError, openLdapSession } from '@idsync/platform';
 import { Attribute, Change, type Client } from 'ldapts';
 
 /**
@@ -130,4 +130,18 @@ export function normalizeDn(dn: string): string {
     .split(/(?<!\\),/)
     .map((rdn) => rdn.trim().toLowerCase().replace(/\s*=\s*/, '='))
     .join(',');
+}
+
+/** Whether a simple bind as `dn` with `password` succeeds (LDAPS, the directory's CA); invalid credentials -> false. */
+export async function canBind(config: SyncConfig, name: 'ad' | 'ds', dn: string, password: string): Promise<boolean> {
+  const directory = config.directories[name];
+  if (!directory) throw new Error(`the demo configuration has no directory '${name}'`);
+  try {
+    const { client } = await openLdapSession(`${name}-user`, directory, { bindDn: dn, bindPassword: password });
+    await client.unbind().catch(() => undefined);
+    return true;
+  } catch (error) {
+    if (error instanceof DirectoryBindError) return false;
+    throw error;
+  }
 }

@@ -1,8 +1,7 @@
 import { Attribute, Change } from 'ldapts';
-import { DirectoryBindError, openLdapSession } from '@idsync/platform';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
 import { Scenario } from '../support/scenario';
-import { Side } from './directories';
+import { canBind, Side } from './directories';
 import { eventually, PASSWORD_AGENT, Pipeline, SERVICES, sleep } from './pipeline';
 
 /**
@@ -39,19 +38,7 @@ let ds: Side;
 const scenario = new Scenario(180_000);
 const step = scenario.step;
 
-/** Whether a simple bind as `dn` with `password` succeeds (LDAPS, the directory's CA); invalid credentials -> false. */
-async function binds(which: 'ad' | 'ds', dn: string, password: string): Promise<boolean> {
-  const dir = which === 'ad' ? adDir : dsDir;
-  if (!dir) throw new Error(which);
-  try {
-    const { client } = await openLdapSession(`${which}-user`, dir, { bindDn: dn, bindPassword: password });
-    await client.unbind().catch(() => undefined);
-    return true;
-  } catch (error) {
-    if (error instanceof DirectoryBindError) return false;
-    throw error;
-  }
-}
+const binds = (which: 'ad' | 'ds', dn: string, password: string): Promise<boolean> => canBind(config, which, dn, password);
 
 /** Polls until the new password binds and the old one does not (both observed in the same round). */
 async function passwordSwitched(which: 'ad' | 'ds', dn: string, oldPassword: string, newPassword: string): Promise<void> {
