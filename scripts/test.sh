@@ -8,5 +8,11 @@ cd "$ROOT"
 if [ "${IDSYNC_KEEP_STACK_DATA:-0}" != 1 ]; then bash scripts/stack.sh reset; fi
 bash scripts/stack.sh up
 bash scripts/with-node.sh tsc -b tsconfig.build.json
-# In band: the fault cases' pipelines each sync all of OU=Corp, so two at once would write each other's entries.
-exec bash scripts/with-node.sh jest --ci --runInBand "$@"
+# With arguments (a project, a path pattern): one jest run, in band, as asked.
+if [ "$#" -gt 0 ]; then exec bash scripts/with-node.sh jest --ci --runInBand "$@"; fi
+# The whole suite: unit, integration and the fault cases that stop a server, in band (they share the stack's
+# servers); then the other fault cases two at a time (each run's detectors publish only its own OU).
+status=0
+bash scripts/with-node.sh jest --ci --runInBand --selectProjects unit integration faults-exclusive || status=$?
+bash scripts/with-node.sh jest --ci --maxWorkers=2 --selectProjects faults || status=$?
+exit "$status"

@@ -51,7 +51,7 @@ export class FaultRun {
       await requireStackServers(this.config);
       this.ad = await Side.open(this.config, 'ad');
       this.ds = await Side.open(this.config, 'ds');
-      this.pipeline = await Pipeline.start(this.suffix, 90_000, (await options.pipeline?.()) ?? {});
+      this.pipeline = await Pipeline.start(this.suffix, 90_000, this.ownOu((await options.pipeline?.()) ?? {}));
     }, 180_000);
     afterAll(async () => {
       await this.restore().catch(() => undefined);
@@ -68,6 +68,22 @@ export class FaultRun {
       await this.ad?.close();
       await this.ds?.close();
     }, options.cleanupTimeoutMs ?? 180_000);
+  }
+
+  /**
+   * The run's detectors publish only its own OU: cases running side by side never see (and write) each other's
+   * entries, and a case sees nothing of the rest of OU=Corp.
+   */
+  private ownOu(options: PipelineOptions): PipelineOptions {
+    const services = options.services ?? {};
+    return {
+      ...options,
+      services: {
+        ...services,
+        'ad-detector': { includeBaseDns: [this.adOu], ...services['ad-detector'] },
+        'ds-detector': { includeBaseDns: [this.dsOu], ...services['ds-detector'] },
+      },
+    };
   }
 
   get live(): Pipeline {
