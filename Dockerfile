@@ -13,5 +13,7 @@ WORKDIR /app
 COPY --from=build /app /app
 # The operations toolbox in every image: kubectl exec deploy/idsync-mapper -- idsync status
 RUN ln -s /app/services/cli/bin/idsync /usr/local/bin/idsync
-USER node
+# A numeric non-root user (the base image's `node`, uid/gid 1000), so Kubernetes can check runAsNonRoot; the pods
+# (k8s/) and compose run it as 1000:1000 with a read-only root file system: only /tmp is written (an emptyDir/tmpfs).
+USER 1000:1000
 CMD ["sh", "-c", "exec node services/${IDSYNC_SERVICE}/dist/main.js"]

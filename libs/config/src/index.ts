@@ -1,4 +1,18 @@
-export { ConfigError, CONFIG_PATH_VARIABLE, interpolate, loadConfig, parseConfig, referencedVariables, type Environment } from './loader';
+export {
+  ConfigError,
+  CONFIG_PATH_VARIABLE,
+  CONFIG_READERS,
+  interpolate,
+  loadConfig,
+  parseConfig,
+  parseConfigFor,
+  referencedVariables,
+  withheldVariable,
+  type ConfigReader,
+  type Environment,
+  type LoadedConfig,
+  type LoadOptions,
+} from './loader';
 export {
   configSchema,
   directorySchema,

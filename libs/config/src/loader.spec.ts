@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseConfig, referencedVariables } from './loader';
+import { ConfigError, type ConfigReader, loadConfig, parseConfig, parseConfigFor, referencedVariables, withheldVariable } from './loader';
 import { runConfigCli } from './cli';
 
 const DEMO = readFileSync(join(__dirname, '..', '..', '..', 'config', 'demo.yaml'), 'utf8');
@@ -103,6 +103,102 @@ describe('configuration loading', () => {
   });
 });
 
+/** The credentials each program is given in k8s/ (one Secret each) and docker-compose.yml. */
+const CREDENTIALS = ['AD_BIND_PASSWORD', 'DS_BIND_PASSWORD', 'AD_WRITER_PASSWORD', 'DS_WRITER_PASSWORD', 'IDSYNC_PASSWORD_KEY_K1', 'IDSYNC_OPERATION_KEY_O1'] as const;
+const GIVEN: Record<ConfigReader, readonly (typeof CREDENTIALS)[number][]> = {
+  'ad-detector': ['AD_BIND_PASSWORD'],
+  'ds-detector': ['DS_BIND_PASSWORD', 'IDSYNC_PASSWORD_KEY_K1'],
+  mapper: ['IDSYNC_OPERATION_KEY_O1'],
+  'ad-writer': ['AD_WRITER_PASSWORD', 'IDSYNC_PASSWORD_KEY_K1', 'IDSYNC_OPERATION_KEY_O1'],
+  'ds-writer': ['DS_WRITER_PASSWORD', 'IDSYNC_PASSWORD_KEY_K1', 'IDSYNC_OPERATION_KEY_O1'],
+  'password-agent': ['IDSYNC_PASSWORD_KEY_K1'],
+  cli: ['AD_BIND_PASSWORD', 'DS_BIND_PASSWORD', 'IDSYNC_OPERATION_KEY_O1'],
+};
+/** The stack's environment with only `reader`'s credentials (the settings, URLs and DNs, are shared). */
+const envFor = (reader: ConfigReader, without: readonly string[] = []): Record<string, string> =>
+  Object.fromEntries(Object.entries(STACK_ENV).filter(([name]) => ((CREDENTIALS as readonly string[]).includes(name) ? GIVEN[reader].includes(name as never) : true) && !without.includes(name)));
+const WHERE: Record<(typeof CREDENTIALS)[number], string> = {
+  AD_BIND_PASSWORD: 'directories.ad.bindPassword',
+  DS_BIND_PASSWORD: 'directories.ds.bindPassword',
+  AD_WRITER_PASSWORD: 'services.ad-writer.bindPassword',
+  DS_WRITER_PASSWORD: 'services.ds-writer.bindPassword',
+  IDSYNC_PASSWORD_KEY_K1: 'secrets.passwordKeys.keys[0].key',
+  IDSYNC_OPERATION_KEY_O1: 'secrets.operationKeys.keys[0].key',
+};
+
+describe('configuration loaded by one program (a Secret per service)', () => {
+  const readers = Object.keys(GIVEN) as ConfigReader[];
+
+  it.each(readers)('starts %s with only its own credentials and withholds the others', (reader) => {
+    const { config, withheld } = parseConfigFor(DEMO, 'demo.yaml', envFor(reader), { reader });
+    expect(withheld).toEqual(CREDENTIALS.filter((name) => !GIVEN[reader].includes(name)).sort());
+    const passwordKeys = GIVEN[reader].includes('IDSYNC_PASSWORD_KEY_K1');
+    const operationKeys = GIVEN[reader].includes('IDSYNC_OPERATION_KEY_O1');
+    expect(config.secrets?.passwordKeys?.keys[0]?.key).toBe(passwordKeys ? STACK_ENV.IDSYNC_PASSWORD_KEY_K1 : undefined);
+    expect(config.secrets?.operationKeys?.keys[0]?.key).toBe(operationKeys ? STACK_ENV.IDSYNC_OPERATION_KEY_O1 : undefined);
+    // Without operation keys a program neither signs nor verifies; the programs that do keep the file's setting.
+    expect(config.secrets?.signOperations).toBe(operationKeys);
+    for (const [name, value] of [
+      ['AD_BIND_PASSWORD', config.directories['ad']?.bindPassword],
+      ['DS_BIND_PASSWORD', config.directories['ds']?.bindPassword],
+      ['AD_WRITER_PASSWORD', config.services['ad-writer'].bindPassword],
+      ['DS_WRITER_PASSWORD', config.services['ds-writer'].bindPassword],
+    ] as const) {
+      if (GIVEN[reader].includes(name)) expect(value).toBe(STACK_ENV[name]);
+      else expect(withheldVariable(value)).toBe(name);
+    }
+  });
+
+  it.each(readers.flatMap((reader) => GIVEN[reader].filter((name) => reader !== 'cli' || !name.endsWith('_BIND_PASSWORD')).map((name) => [reader, name] as const)))(
+    '%s without its own %s does not start, and the message names the variable',
+    (reader, name) => {
+      expect(() => parseConfig(DEMO, 'demo.yaml', envFor(reader, [name]), { reader })).toThrow(ConfigError);
+      expect(problemsOfFor(reader, envFor(reader, [name]))).toEqual([`${WHERE[name]}: environment variable ${name} is not set (${reader} needs it)`]);
+    },
+  );
+
+  it('lets the CLI start without a directory password: only the commands that bind there need it (refused then)', () => {
+    const { config, withheld } = parseConfigFor(DEMO, 'demo.yaml', envFor('cli', ['DS_BIND_PASSWORD']), { reader: 'cli' });
+    expect(withheld).toContain('DS_BIND_PASSWORD');
+    expect(withheldVariable(config.directories['ds']?.bindPassword)).toBe('DS_BIND_PASSWORD');
+    expect(config.directories['ad']?.bindPassword).toBe('ad-secret');
+  });
+
+  it("needs a writer's directory account when the writer has none of its own", () => {
+    const text = DEMO.replace('    bindDn: "${DS_WRITER_BIND_DN}"\n    bindPassword: "${DS_WRITER_PASSWORD}"\n', '');
+    expect(text).not.toBe(DEMO);
+    expect(problemsOfFor('ds-writer', envFor('ds-writer'), text)).toEqual(['directories.ds.bindPassword: environment variable DS_BIND_PASSWORD is not set (ds-writer needs it)']);
+    expect(() => parseConfig(text, 't.yaml', { ...envFor('ds-writer'), DS_BIND_PASSWORD: 'ds-secret' }, { reader: 'ds-writer' })).not.toThrow();
+  });
+
+  it('follows the directory a detector names, not its name', () => {
+    const text = DEMO.replace('  ds:\n    kind: ldap', '  corp-ldap:\n    kind: ldap').replace(/^(\s+-?\s*)(source|destination): ds$/gm, '$1$2: corp-ldap');
+    expect(problemsOfFor('ds-detector', envFor('ds-detector', ['DS_BIND_PASSWORD']), text)).toEqual([
+      'directories.corp-ldap.bindPassword: environment variable DS_BIND_PASSWORD is not set (ds-detector needs it)',
+    ]);
+  });
+
+  it('still requires every setting that is not a credential, whoever reads it', () => {
+    expect(problemsOfFor('mapper', envFor('mapper', ['AD_URL']))).toEqual(['directories.ad.urls[0]: environment variable AD_URL is not set']);
+  });
+
+  it('requires every credential when no program is named (validate-config without --service)', () => {
+    expect(problemsOf(DEMO, envFor('mapper'))).toEqual(
+      ['AD_BIND_PASSWORD', 'DS_BIND_PASSWORD', 'IDSYNC_PASSWORD_KEY_K1', 'AD_WRITER_PASSWORD', 'DS_WRITER_PASSWORD'].map((name) => `${WHERE[name as (typeof CREDENTIALS)[number]]}: environment variable ${name} is not set`),
+    );
+  });
+});
+
+function problemsOfFor(reader: ConfigReader, env: Record<string, string>, text = DEMO): readonly string[] {
+  try {
+    parseConfig(text, 'test.yaml', env, { reader });
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
 describe('validate-config command', () => {
   const run = (argv: string[], env: Record<string, string> = STACK_ENV) => {
     const out: string[] = [];
@@ -141,5 +237,22 @@ describe('validate-config command', () => {
   it('exits 2 on a usage error', () => {
     expect(run(['check']).code).toBe(2);
     expect(run([]).err).toContain('usage: validate-config validate <config.yaml>');
+    expect(run(['validate', file(DEMO), '--service', 'printer']).err).toContain("unknown service 'printer'");
+    expect(run(['validate', file(DEMO), '--service']).code).toBe(2);
+  });
+
+  it('checks the file as one service loads it with --service, every credential without', () => {
+    const path = file(DEMO);
+    const env = envFor('mapper');
+    const mapper = run(['validate', path, '--service', 'mapper'], env);
+    expect(mapper.code).toBe(0);
+    expect(mapper.out).toContain(`${path}: valid for mapper`);
+    expect(mapper.out).toContain('not set, not used by mapper: AD_BIND_PASSWORD, AD_WRITER_PASSWORD, DS_BIND_PASSWORD, DS_WRITER_PASSWORD, IDSYNC_PASSWORD_KEY_K1');
+    const writer = run(['validate', path, '--service', 'ad-writer'], env);
+    expect(writer.code).toBe(1);
+    expect(writer.err).toContain('services.ad-writer.bindPassword: environment variable AD_WRITER_PASSWORD is not set (ad-writer needs it)');
+    const all = run(['validate', path], env);
+    expect(all.code).toBe(1);
+    expect(all.err).toContain('directories.ad.bindPassword: environment variable AD_BIND_PASSWORD is not set');
   });
 });

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError, loadConfig, type ServiceName, type SyncConfig } from '@idsync/config';
+import { ConfigError, loadConfig, withheldVariable, type ServiceName, type SyncConfig } from '@idsync/config';
 import { JsonLogger } from './logger';
 import { SecretRedactor } from './redact';
 
@@ -12,7 +12,7 @@ export interface ServiceContext {
   readonly logger: JsonLogger;
 }
 
-/** Every secret the configuration holds, so no log line can carry one. */
+/** Every secret the configuration holds, so no log line can carry one (credentials withheld from it are none). */
 export function configSecrets(config: SyncConfig): string[] {
   const secrets = Object.values(config.directories).map((d) => d.bindPassword);
   for (const service of ['ad-writer', 'ds-writer'] as const) {
@@ -21,18 +21,20 @@ export function configSecrets(config: SyncConfig): string[] {
   }
   if (config.kafka.sasl) secrets.push(config.kafka.sasl.password);
   for (const key of [...(config.secrets?.passwordKeys?.keys ?? []), ...(config.secrets?.operationKeys?.keys ?? [])]) secrets.push(key.key);
-  return secrets;
+  return secrets.filter((secret) => withheldVariable(secret) === undefined);
 }
 
 /**
- * Starts one service: configuration first (an invalid one exits with status 1 before anything connects),
- * then the Nest application with its health endpoint on the service's port.
+ * Starts one service: configuration first (an invalid one, or one whose credentials this service uses are not all
+ * set, exits with status 1 before anything connects), then the Nest application with its health endpoint on the
+ * service's port. Credentials of the other services need not be in this one's environment (a Secret per service).
  */
 export async function runService(name: ServiceName, root: (context: ServiceContext) => DynamicModule): Promise<void> {
   let config: SyncConfig;
   let configFile: string;
+  let withheld: readonly string[];
   try {
-    ({ config, file: configFile } = loadConfig(process.env));
+    ({ config, file: configFile, withheld } = loadConfig(process.env, undefined, { reader: name }));
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${name}: ${error.message}\n`);
@@ -46,7 +48,7 @@ export async function runService(name: ServiceName, root: (context: ServiceConte
   app.enableShutdownHooks();
   const { httpPort } = config.services[name];
   await app.listen(httpPort, config.http.host);
-  logger.event('info', 'service.started', { config: configFile, health: `http://${config.http.host}:${httpPort}/health` });
+  logger.event('info', 'service.started', { config: configFile, health: `http://${config.http.host}:${httpPort}/health`, ...(withheld.length > 0 ? { notGiven: withheld } : {}) });
 }
 
 /**

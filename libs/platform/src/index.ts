@@ -2,7 +2,7 @@ export { configSecrets, runService, type ServiceContext } from './bootstrap';
 export { HealthModule, HealthProbeError, HEALTH_PROBES, LIVENESS_PROBES, type HealthProbe } from './health';
 // Kafka: the one place kafkajs is used (see kafka/index.ts).
 export * from './kafka/index';
-export { DirectoryBindError, DirectoryUnavailableError, LdapConnectionLostError, openLdapSession, readRootDse, tlsOptions, type LdapSession } from './ldap';
+export { DirectoryBindError, DirectoryCredentialsWithheldError, DirectoryUnavailableError, LdapConnectionLostError, openLdapSession, readRootDse, tlsOptions, type LdapSession } from './ldap';
 export { searchAllValues, searchAllValuesPaginated } from './ranged-search';
 export { foldNextSlices, foldValueRanges, parseValueRange, RangeRetrievalError, type RangeProgress, type ValueRange } from './range-retrieval';
 export { LdapPool, LdapTimeoutError, type LdapPoolOptions, type LdapPoolStatus } from './ldap-pool';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Client } from 'ldapts';
-import { type DirectoryConfig } from '@idsync/config';
+import { type DirectoryConfig, withheldVariable } from '@idsync/config';
 
 /** A bound connection and the URL it reached (the first of the configured URLs that answered). */
 export interface LdapSession {
@@ -31,6 +31,22 @@ export class DirectoryBindError extends Error {
   ) {
     super(`directory '${directory}' rejected the bind as ${bindDn} at ${url}: ${describe(cause)}`, { cause });
     this.name = 'DirectoryBindError';
+  }
+}
+
+/**
+ * The password for this account was not given to this program (its variable is not set, and the configuration was
+ * loaded for a program that does not bind as this account: libs/config LoadOptions). Nothing is sent to the server.
+ */
+export class DirectoryCredentialsWithheldError extends Error {
+  readonly retriable = false;
+  constructor(
+    readonly directory: string,
+    readonly bindDn: string,
+    readonly variables: string,
+  ) {
+    super(`cannot bind to directory '${directory}' as ${bindDn}: ${variables} is not set in this environment (each program is given only the credentials it uses)`);
+    this.name = 'DirectoryCredentialsWithheldError';
   }
 }
 
@@ -111,6 +127,8 @@ export async function openLdapSession(
   dir: DirectoryConfig,
   credentials: { bindDn: string; bindPassword: string } = dir,
 ): Promise<LdapSession> {
+  const withheld = withheldVariable(credentials.bindPassword);
+  if (withheld !== undefined) throw new DirectoryCredentialsWithheldError(name, credentials.bindDn, withheld);
   const attempts: { url: string; error: string }[] = [];
   const tls = tlsOptions(dir);
   for (const url of dir.urls) {

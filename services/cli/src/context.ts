@@ -1,5 +1,5 @@
 import { type DirectoryConfig, ConfigError, CONFIG_PATH_VARIABLE, loadConfig, type SyncConfig } from '@idsync/config';
-import { createKafka, DirectoryBindError, DirectoryUnavailableError, type KafkaAdmin, type KafkaClient, openLdapSession, type LdapSession } from '@idsync/platform';
+import { createKafka, DirectoryBindError, DirectoryCredentialsWithheldError, DirectoryUnavailableError, type KafkaAdmin, type KafkaClient, openLdapSession, type LdapSession } from '@idsync/platform';
 import { CliError, type CliIo, EXIT_CODES, UsageError } from './io';
 
 /**
@@ -17,14 +17,18 @@ export class CommandContext {
     readonly io: CliIo,
   ) {}
 
-  /** Loads and validates the configuration; an invalid one stops the command before it connects anywhere. */
+  /**
+   * Loads and validates the configuration; an invalid one stops the command before it connects anywhere. The CLI needs
+   * the operation keys (resync and dlq redrive sign); a directory password is needed only by the commands that read
+   * that directory, and its absence is reported when one does (ldap below).
+   */
   static load(io: CliIo, file: string | undefined): CommandContext {
     const path = file ?? io.env[CONFIG_PATH_VARIABLE];
     if (!path) {
       throw new UsageError(`no configuration file: pass --config FILE or set ${CONFIG_PATH_VARIABLE}`, 'the same YAML file the services run with');
     }
     try {
-      const { config, file: loaded } = loadConfig(io.env, path);
+      const { config, file: loaded } = loadConfig(io.env, path, { reader: 'cli' });
       return new CommandContext(config, loaded, io);
     } catch (error) {
       if (error instanceof ConfigError) throw new CliError(error.message, { exitCode: EXIT_CODES.usage, cause: error });
@@ -71,6 +75,9 @@ export class CommandContext {
     } catch (error) {
       if (error instanceof DirectoryUnavailableError) {
         throw new CliError(error.message, { retriable: true, hint: `check that ${dir.urls.join(', ')} is up and reachable from here`, cause: error });
+      }
+      if (error instanceof DirectoryCredentialsWithheldError) {
+        throw new CliError(error.message, { hint: `run the command where ${error.variables} is set (k8s: a Job with the idsync-cli Secret, see k8s/ops/)`, cause: error });
       }
       if (error instanceof DirectoryBindError) {
         throw new CliError(error.message, { hint: `check the bind DN and password of directories.${name} in ${this.configFile}`, cause: error });

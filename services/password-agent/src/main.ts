@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   let config: SyncConfig;
   let configFile: string;
   try {
-    ({ config, file: configFile } = loadConfig(process.env));
+    ({ config, file: configFile } = loadConfig(process.env, undefined, { reader: NAME }));
   } catch (error) {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
