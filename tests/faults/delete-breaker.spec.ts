@@ -65,7 +65,7 @@ describe(`delete circuit breaker, both pipes running (run ${run.suffix})`, () =>
   step('approve: the held deletes are applied, and both directories end equal', async () => {
     expect(await cli(['deletes', 'approve', '--destination', 'ds', '--yes'])).toMatch(/approved the deletes held for ds/);
     await eventually('the 30 held deletes applied', () => dsUsers(), (n) => n === 1, 60_000, 1_000);
-    expect(await cli(['deletes', 'status', '--destination', 'ds'])).toMatch(/closed \(approved by .*\); 0 held requests/);
+    await eventually('the held requests consumed', () => cli(['deletes', 'status', '--destination', 'ds']), (text) => /closed \(approved by .*\); 0 held requests/.test(text), 30_000, 1_000);
     expect((await run.health('ds-writer')).info?.['deletes']).toMatchObject({ state: 'closed', lastDecision: 'approved' });
     await run.expectTreesEqual(1);
   }, 120_000);
