@@ -71,6 +71,8 @@ export class LinksView {
   private skipped = 0;
   private loadMs: number | null = null;
   private error: string | null = null;
+  /** The store's counts, as of `at` (status() counts at most every 5 s). */
+  private counted: { at: number; links: number; retired: number } | null = null;
 
   constructor(private readonly options: LinksViewOptions) {}
 
@@ -79,7 +81,9 @@ export class LinksView {
   }
 
   status(): LinksViewStatus {
-    const counts = this.options.store.counts();
+    // Counting is a scan of the store (a million links: tens of ms); /health may be asked often, by anyone.
+    if (this.counted === null || Date.now() - this.counted.at > 5_000) this.counted = { at: Date.now(), ...this.options.store.counts() };
+    const counts = this.counted;
     return {
       state: this.state,
       topic: this.options.topic,
