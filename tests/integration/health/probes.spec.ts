@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Attribute, Change } from 'ldapts';
 import { requireStackServers, stackConfig, stackEnv, uniqueSuffix } from '../support/stack';
 import { Side } from '../e2e/directories';
 import { Pipeline, sleep } from '../e2e/pipeline';
@@ -6,7 +7,8 @@ import { Pipeline, sleep } from '../e2e/pipeline';
 /**
  * /health is open to any caller: it must not turn into a bind per request against the directory. The ds-writer runs
  * alone; 1,000 readiness requests in 10 s and 200 liveness requests are counted against the binds its account makes,
- * read from 389-ds's own access log between two markers (the log is buffered: a marker search shows it was written).
+ * read from 389-ds's own access log between two markers (written at once while the test turns the log's buffering
+ * off; a marker search shows everything before it is in the file).
  */
 
 const ACCESS_LOG = '/var/log/dirsrv/slapd-idsync/access';
@@ -30,6 +32,11 @@ async function logMark(name: string): Promise<number> {
   }
 }
 
+/** 389-ds's access log buffering (on by default: lines reach the file seconds later). */
+async function setLogBuffering(value: 'on' | 'off'): Promise<void> {
+  await admin.client.modify('cn=config', new Change({ operation: 'replace', modification: new Attribute({ type: 'nsslapd-accesslog-logbuffering', values: [value] }) }));
+}
+
 /** BINDs as the writer's account between two marker lines of the access log. */
 function writerBinds(from: number, to: number): number {
   return readFileSync(ACCESS_LOG, 'utf8')
@@ -43,11 +50,13 @@ describe(`health probes against a real directory (run ${suffix})`, () => {
     await requireStackServers(config);
     readFileSync(ACCESS_LOG); // fails loudly when the stack's 389-ds access log is not where the test reads it
     admin = await Side.open(config, 'ds');
+    await setLogBuffering('off');
     pipeline = await Pipeline.start(suffix, 90_000, { only: ['ds-writer'] });
   }, 180_000);
 
   afterAll(async () => {
     await pipeline?.stop();
+    await setLogBuffering('on').catch(() => undefined);
     await admin?.close();
   });
 
