@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { createKafka, directoryProbe, ensureTopics, kafkaProbe, Metrics, MetricsModule, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule, type HealthProbe, type JsonLogger } from '@idsync/platform';
+import { backoffDelay, classifyKafkaFailure, createKafka, directoryProbe, ensureTopics, kafkaProbe, Metrics, MetricsModule, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule, type HealthProbe, type JsonLogger } from '@idsync/platform';
 import { describeError } from './core/errors';
 import { DIRSYNC_OID } from './ldap/dirsync-control';
 import { AdDetector } from './stream/ad-detector';
@@ -15,12 +15,31 @@ class DirSyncStream implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(@Inject(STREAM) private readonly stream: { detector: AdDetector; logger: JsonLogger; prepare: () => Promise<void> }) {}
 
   onApplicationBootstrap(): void {
-    const { detector, logger, prepare } = this.stream;
-    this.running = prepare().then(() => detector.run(this.abort.signal)).catch((error: unknown) => {
+    const { detector, logger } = this.stream;
+    this.running = this.prepare().then(() => detector.run(this.abort.signal)).catch((error: unknown) => {
       logger.event('error', 'ad-detector.stopped', { error: describeError(error) });
       process.exitCode = 1;
       process.kill(process.pid, 'SIGTERM');
     });
+  }
+
+  /**
+   * Creates missing topics; a Kafka failure that may pass is tried again (a topic another service created a moment
+   * ago can be unknown to the broker's metadata for a while: UNKNOWN_TOPIC_OR_PARTITION), anything else stops.
+   */
+  private async prepare(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.stream.prepare();
+        return;
+      } catch (error) {
+        const verdict = classifyKafkaFailure(error);
+        if (this.abort.signal.aborted || verdict === undefined || (verdict.action !== 'retry' && verdict.action !== 'fenced')) throw error;
+        const delayMs = backoffDelay(attempt);
+        this.stream.logger.event('warn', 'ad-detector.prepare.failed', { attempt, delayMs, error: describeError(error) });
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
