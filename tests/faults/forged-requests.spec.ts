@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { decodeWriteRequest, encodeWriteRequest, entryKey, type WriteRequest } from '@idsync/contracts';
-import { normalizeDn, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
+import { destinationBinding, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
 import { keyringFromConfig, unbindPassword, withSignature } from '@idsync/secrets';
 import { canBind } from '../integration/e2e/directories';
 import { eventually } from '../integration/e2e/pipeline';
@@ -93,7 +93,7 @@ describe(`forged write requests, both pipes running, signatures required (run ${
     const bound = genuine.attributes.find((a) => a.name === PASSWORD_PSEUDO_ATTRIBUTE)?.values[0] as Buffer;
     // Stripped of its binding: the source-sealed envelope inside (a forger cannot re-bind it without the key).
     const a1Uuid = (await run.uuidAt(dsDn('A1'))) as string;
-    const stripped = unbindPassword(bound, operationKeys(), { pipe: 'ds-to-ad', destination: `ad${run.suffix}`, dn: normalizeDn(genuine.dn), sourceEntryId: genuine.sourceEntryId });
+    const stripped = unbindPassword(bound, operationKeys(), destinationBinding(genuine, `ad${run.suffix}`));
     const ontoA1 = (value: Buffer): WriteRequest => forged('ds-to-ad', { op: 'modify', dn: adDn('A1'), sourceEntryId: { kind: 'entryUUID', value: a1Uuid }, attributes: [replace(PASSWORD_PSEUDO_ATTRIBUTE, value)] });
     const altered = signed(forged('ds-to-ad', { op: 'modify', dn: adDn('A1'), attributes: [replace('description', 'v1')] }));
     altered.value = encodeWriteRequest({ ...decodeWriteRequest(altered.value), op: 'delete', attributes: [] });

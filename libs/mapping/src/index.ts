@@ -75,5 +75,6 @@ export {
   type SyncClass,
   syncClassSchema,
 } from './pipe';
+export { destinationBinding } from './password-binding';
 export { InvalidTemplateError, parseTemplate, type Template } from './template';
 export { checkWriteRequest, inWriteScope, type RefusedWrite, WRITE_REFUSALS, type WriteRefusal, type WriteScope, writeScope, writeScopes } from './write-scope';

@@ -76,3 +76,13 @@ export type SecretsConfig = z.infer<typeof secretsSchema>;
 export function keyringFromConfig(block: PasswordKeysConfig): Keyring {
   return new Keyring({ current: block.current, keys: block.keys.map((k) => ({ id: k.id, bytes: Buffer.from(k.key.trim(), 'base64') })) });
 }
+
+/** The keyring of `secrets.operationKeys`, if the configuration has one. */
+export function operationKeyring(secrets: SecretsConfig | undefined): Keyring | undefined {
+  return secrets?.operationKeys === undefined ? undefined : keyringFromConfig(secrets.operationKeys);
+}
+
+/** The keyring that signs write requests when the configuration asks for signatures (`signOperations`), else undefined. */
+export function signingKeyring(secrets: SecretsConfig | undefined): Keyring | undefined {
+  return secrets?.signOperations === true ? operationKeyring(secrets) : undefined;
+}

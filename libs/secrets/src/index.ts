@@ -16,7 +16,7 @@ export {
   type SealOptions,
 } from './envelope';
 export { Keyring, type KeyringOptions, type PasswordKey } from './keyring';
-export { keyringFromConfig, passwordKeySchema, passwordKeysSchema, type PasswordKeysConfig, secretsSchema, type SecretsConfig } from './config';
+export { keyringFromConfig, operationKeyring, passwordKeySchema, passwordKeysSchema, type PasswordKeysConfig, secretsSchema, type SecretsConfig, signingKeyring } from './config';
 export {
   BINDING_PROBLEMS,
   bindPassword,

@@ -15,7 +15,7 @@
  * Keys rotate like password keys: add the new key everywhere, make it current where requests are made, drop the old
  * one once no record on the topics needs it. Errors name the problem and the key id, never key bytes or values.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { LEAVE_SCOPE_HEADER, ABSENT_HEADER, SNAPSHOT_HEADER } from '@idsync/contracts';
 import { type Keyring, type PasswordKey } from './keyring';
 import { KEY_ID_PATTERN, MAX_KEY_ID_LENGTH } from './envelope';
@@ -50,8 +50,23 @@ function framed(mac: ReturnType<typeof createHmac>, value: Buffer | null): void 
   mac.update(value);
 }
 
+/**
+ * The HMAC key of an operation key, made once: `createHmac` with raw bytes builds a key object on every call (about
+ * 75 µs, on every record the mapper signs and every record a writer checks).
+ */
+const HMAC_KEYS = new WeakMap<PasswordKey, KeyObject>();
+
+function hmac(key: PasswordKey): ReturnType<typeof createHmac> {
+  let secret = HMAC_KEYS.get(key);
+  if (secret === undefined) {
+    secret = createSecretKey(key.bytes);
+    HMAC_KEYS.set(key, secret);
+  }
+  return createHmac('sha256', secret);
+}
+
 function recordMac(key: PasswordKey, record: SignedRecord): Buffer {
-  const mac = createHmac('sha256', key.bytes);
+  const mac = hmac(key);
   mac.update(`idsync-operation/${SIGNATURE_VERSION}\0${key.id}\0`);
   framed(mac, bytes(record.key));
   framed(mac, record.value);
@@ -122,7 +137,7 @@ export class PasswordBindingError extends Error {
 }
 
 function bindingMac(key: PasswordKey, binding: DestinationBinding, sealed: Buffer): Buffer {
-  const mac = createHmac('sha256', key.bytes);
+  const mac = hmac(key);
   mac.update(`idsync-password-binding/${BINDING_VERSION}\0${key.id}\0`);
   for (const part of [binding.pipe, binding.destination, binding.dn.toLowerCase(), binding.sourceEntryId.kind, binding.sourceEntryId.value.toLowerCase()]) framed(mac, Buffer.from(part, 'utf8'));
   framed(mac, sealed);

@@ -1,6 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import { type JsonLogger, type KafkaClient, readRanges, type RecordProducer, TopicFollower } from '@idsync/platform';
+import { type JsonLogger, type KafkaAdmin, type KafkaClient, readRanges, type RecordProducer, TopicFollower } from '@idsync/platform';
 import { type BreakerControl, breakerKey, type DeleteBreaker, encodeBreakerControl, parseBreakerControl } from './delete-breaker';
+
+/**
+ * A destination's last control record on the checkpoints topic, reading the topic (compacted) to its end now; null
+ * when there is none. `groupId`: the reader's own throw-away group.
+ */
+export async function readBreakerControl(kafka: KafkaClient, admin: KafkaAdmin, topic: string, destination: string, groupId: string): Promise<BreakerControl | null> {
+  const key = breakerKey(destination);
+  const ranges = (await admin.topicOffsets(topic)).map((p) => ({ topic, partition: p.partition, from: p.low, to: p.high }));
+  let last: BreakerControl | null = null;
+  const results = await readRanges(kafka, admin, groupId, ranges, {
+    timeoutMs: 60_000,
+    onRecord: (record) => {
+      if (record.key?.toString('utf8') !== key) return;
+      const control = parseBreakerControl(record.value);
+      if (control !== null && (last === null || control.at >= last.at)) last = control;
+    },
+  });
+  if ([...results.values()].some((result) => !result.complete)) throw new Error(`could not read ${topic} to its end for the delete breaker's state`);
+  return last;
+}
 
 export interface BreakerControlOptions {
   readonly kafka: KafkaClient;
@@ -32,9 +52,8 @@ export class BreakerControlView {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      const ranges = (await admin.topicOffsets(topic)).map((p) => ({ topic, partition: p.partition, from: p.low, to: p.high }));
-      const results = await readRanges(kafka, admin, `${this.options.groupPrefix}-breaker-load`, ranges, { timeoutMs: 60_000, onRecord: (record) => this.read(record.key, record.value) });
-      if ([...results.values()].some((result) => !result.complete)) throw new Error(`could not read ${topic} to its end for the delete breaker's state`);
+      const control = await readBreakerControl(kafka, admin, topic, this.options.destination, `${this.options.groupPrefix}-breaker-load`);
+      if (control !== null) this.options.breaker.observe(control);
     } finally {
       await admin.disconnect();
     }

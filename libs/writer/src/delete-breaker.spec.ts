@@ -62,7 +62,7 @@ describe('DeleteBreaker', () => {
     expect(deleteLimit('5%', 1_000)).toBe(50);
     expect(deleteLimit('5%', 10)).toBe(1);
     let entries = 100;
-    const breaker = new DeleteBreaker({ maxDeletes: 0, windowMs: 60_000 }, () => deleteLimit('2%', entries));
+    const breaker = new DeleteBreaker({ maxDeletes: '2%', windowMs: 60_000 }, () => entries);
     expect([1, 2].map((at) => breaker.admit(at).kind)).toEqual(['apply', 'apply']);
     expect(breaker.admit(3).kind).toBe('hold');
     entries = 1_000;

@@ -35,10 +35,25 @@ export function breakerKey(destination: string): string {
 
 export type BreakerDecision = 'approved' | 'discarded';
 
+/** A writer tripped the breaker: `deletes` within `windowMs` went past `limit`. */
+export interface BreakerTrip {
+  readonly state: 'tripped';
+  readonly at: number;
+  readonly by: string;
+  readonly deletes: number;
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
+/** An operator decided what becomes of the deletes held up to `at`. */
+export interface BreakerVerdict {
+  readonly state: BreakerDecision;
+  readonly at: number;
+  readonly by: string;
+}
+
 /** The last control record of a destination's breaker. */
-export type BreakerControl =
-  | { readonly state: 'tripped'; readonly at: number; readonly by: string; readonly deletes: number; readonly limit: number; readonly windowMs: number }
-  | { readonly state: BreakerDecision; readonly at: number; readonly by: string };
+export type BreakerControl = BreakerTrip | BreakerVerdict;
 
 export function encodeBreakerControl(control: BreakerControl): Buffer {
   return Buffer.from(JSON.stringify({ ...control, at: new Date(control.at).toISOString() }), 'utf8');
@@ -68,8 +83,8 @@ export function parseBreakerControl(value: Buffer | string | null): BreakerContr
 }
 
 export interface DeleteBreakerSettings {
-  /** Deletes allowed within the window; the one after them trips the breaker. */
-  readonly maxDeletes: number;
+  /** Deletes allowed within the window (a count, or `"N%"` of the entries); the one after them trips the breaker. */
+  readonly maxDeletes: number | string;
   readonly windowMs: number;
 }
 
@@ -77,7 +92,7 @@ export interface DeleteBreakerSettings {
 export type DeleteAdmission = { readonly kind: 'apply' } | { readonly kind: 'hold'; readonly trips: boolean; readonly deletes: number };
 
 /** What to do with a record from the held topic, held at `heldAt`. */
-export type HeldRelease = { readonly kind: 'wait' } | { readonly kind: 'apply'; readonly decision: BreakerControl } | { readonly kind: 'discard'; readonly decision: BreakerControl };
+export type HeldRelease = { readonly kind: 'wait' } | { readonly kind: 'apply' | 'discard'; readonly decision: BreakerVerdict };
 
 /**
  * One writer's view of its destination's breaker: the deletes it applied within the window, and the shared state
@@ -88,12 +103,18 @@ export class DeleteBreaker {
   private readonly applied: { readonly at: number; readonly key: string }[] = [];
   private control: BreakerControl | null = null;
   /** The last decision seen: it covers the deletes held up to its time. */
-  private decision: BreakerControl | null = null;
+  private decision: BreakerVerdict | null = null;
 
   constructor(
     readonly settings: DeleteBreakerSettings,
-    private readonly limit: () => number = () => settings.maxDeletes,
+    /** The entries a percentage is of (the writer's linked entries); not asked for a count. */
+    private readonly entries: () => number = () => 0,
   ) {}
+
+  private limit(): number {
+    const { maxDeletes } = this.settings;
+    return typeof maxDeletes === 'number' ? maxDeletes : deleteLimit(maxDeletes, this.entries());
+  }
 
   get tripped(): boolean {
     return this.control?.state === 'tripped';
@@ -135,8 +156,8 @@ export class DeleteBreaker {
   }
 
   /** The control record of a trip this writer caused (it holds at once, before reading it back). */
-  trip(now: number, by: string, deletes: number): BreakerControl {
-    const control: BreakerControl = { state: 'tripped', at: now, by, deletes, limit: this.limit(), windowMs: this.settings.windowMs };
+  trip(now: number, by: string, deletes: number): BreakerTrip {
+    const control: BreakerTrip = { state: 'tripped', at: now, by, deletes, limit: this.limit(), windowMs: this.settings.windowMs };
     this.observe(control);
     return control;
   }
@@ -149,7 +170,7 @@ export class DeleteBreaker {
   release(heldAt: number): HeldRelease {
     const decision = this.decision;
     if (decision === null || (heldAt > decision.at && this.tripped)) return { kind: 'wait' };
-    return decision.state === 'discarded' ? { kind: 'discard', decision } : { kind: 'apply', decision };
+    return { kind: decision.state === 'discarded' ? 'discard' : 'apply', decision };
   }
 
   private count(now: number): number {
@@ -158,11 +179,8 @@ export class DeleteBreaker {
   }
 }
 
-/** `maxDeletes` as configured: a count (`20`) or a share of the entries the writer's pipes hold (`"5%"`). */
-export type MaxDeletes = number | `${number}%`;
-
-/** The limit now: a count as it is; a percentage of `entries` (the writer's links), at least 1. */
-export function deleteLimit(maxDeletes: MaxDeletes, entries: number): number {
+/** The limit now: a count (`20`) as it is; a percentage (`"5%"`) of `entries` (the writer's linked entries), at least 1. */
+export function deleteLimit(maxDeletes: number | string, entries: number): number {
   if (typeof maxDeletes === 'number') return maxDeletes;
   const percent = Number(maxDeletes.slice(0, -1));
   return Math.max(1, Math.floor((entries * percent) / 100));

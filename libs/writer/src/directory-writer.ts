@@ -2,7 +2,7 @@ import { isUuidText, type LeaveScopeAction, type WriteRequest } from '@idsync/co
 import { type DirectoryConfig, type DirectoryKind, type SyncConfig } from '@idsync/config';
 import { type Dn, dnEquals, formatDn, formatRdn, isInSubtree, normalizeAttributeType, parentDn, parseDn } from '@idsync/mapping';
 import { LdapPool, namedDirectory, searchAllValues, writerCredentials } from '@idsync/platform';
-import { type Keyring, keyringFromConfig, type SecretsConfig } from '@idsync/secrets';
+import { type Keyring, keyringFromConfig, operationKeyring, type SecretsConfig } from '@idsync/secrets';
 import { Attribute, Change, EqualityFilter, type Filter, OrFilter } from 'ldapts';
 import { attributeKey, AttributeKnowledge, type AttributeKnowledgeOptions } from './attributes';
 import { classifyError, type Classification, type WriteStep } from './classify';
@@ -175,7 +175,7 @@ export class DirectoryWriter {
       credentials: writerCredentials(config, service),
       dryRun: block.dryRun,
       ...withKeyring(passwordKeyring(config)),
-      ...(config.secrets?.operationKeys === undefined ? {} : { operationKeys: keyringFromConfig(config.secrets.operationKeys) }),
+      ...withOperationKeys(operationKeyring(config.secrets)),
       ...overrides,
     });
   }
@@ -670,6 +670,10 @@ export class DirectoryWriter {
       { cause: error },
     );
   }
+}
+
+function withOperationKeys(operationKeys: Keyring | undefined): { operationKeys?: Keyring } {
+  return operationKeys === undefined ? {} : { operationKeys };
 }
 
 function withKeyring(keyring: Keyring | undefined): { keyring?: Keyring } {

@@ -61,6 +61,8 @@ export {
   type BreakerControl,
   type BreakerDecision,
   breakerKey,
+  type BreakerTrip,
+  type BreakerVerdict,
   DeleteBreaker,
   type DeleteBreakerSettings,
   deleteLimit,
@@ -69,4 +71,4 @@ export {
   operationsTopicOfHeld,
   parseBreakerControl,
 } from './delete-breaker';
-export { BreakerControlView } from './breaker-control';
+export { BreakerControlView, readBreakerControl } from './breaker-control';

@@ -13,7 +13,7 @@
  */
 import { type AttributeChange, type AttributeValue, type WriteRequest } from '@idsync/contracts';
 import { type DirectoryKind } from '@idsync/config';
-import { normalizeDn, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
+import { destinationBinding, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
 import { type Keyring, openPassword, PasswordBindingError, PasswordEnvelopeError, unbindPassword } from '@idsync/secrets';
 import { attributeKey } from './attributes';
 import { WriteError, type WriteErrorDetails } from './errors';
@@ -86,7 +86,7 @@ export function resolvePasswords(request: WriteRequest, options: PasswordOptions
     let sealed = value;
     if (options.binding !== undefined) {
       try {
-        sealed = unbindPassword(value, options.binding.operationKeys, { pipe: request.pipe, destination: options.binding.destination, dn: normalizeDn(request.dn), sourceEntryId: request.sourceEntryId });
+        sealed = unbindPassword(value, options.binding.operationKeys, destinationBinding(request, options.binding.destination));
       } catch (error) {
         if (!(error instanceof PasswordBindingError)) throw error;
         throw new PasswordRefusedError('binding', `${who}: ${error.message}`, details);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { encodeWriteRequest, type WriteRequest } from '@idsync/contracts';
-import { compilePipe, normalizeDn, pipeSchema, writeScopes } from '@idsync/mapping';
+import { compilePipe, destinationBinding, pipeSchema, writeScopes } from '@idsync/mapping';
 import { bindPassword, Keyring, withSignature } from '@idsync/secrets';
 import { requestGuard } from './request-guard';
 
@@ -32,7 +32,7 @@ const jane: WriteRequest = {
   detectedAt: 0,
 };
 const withPassword = (request: WriteRequest, value: Buffer): WriteRequest => ({ ...request, attributes: [{ name: 'idsyncPassword', op: 'replace', values: [value] }] });
-const bindingOf = (request: WriteRequest) => ({ pipe: request.pipe, destination: 'ad', dn: normalizeDn(request.dn), sourceEntryId: request.sourceEntryId });
+const bindingOf = (request: WriteRequest) => destinationBinding(request, 'ad');
 const record = (request: WriteRequest, sign = true) => {
   const message = { key: request.sourceEntryId.value, value: encodeWriteRequest(request) };
   return sign ? { ...message, headers: withSignature(keys, message) } : message;

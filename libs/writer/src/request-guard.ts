@@ -1,5 +1,5 @@
 import { type WriteRequest } from '@idsync/contracts';
-import { checkWriteRequest, normalizeDn, PASSWORD_PSEUDO_ATTRIBUTE, WRITE_REFUSALS, type WriteScope } from '@idsync/mapping';
+import { checkWriteRequest, destinationBinding, PASSWORD_PSEUDO_ATTRIBUTE, WRITE_REFUSALS, type WriteScope } from '@idsync/mapping';
 import { type Keyring, PasswordBindingError, type SignedRecord, unbindPassword, verifyOperation } from '@idsync/secrets';
 
 /**
@@ -64,7 +64,7 @@ export function requestGuard(options: RequestGuardOptions): RequestGuard {
 function checkBindings(request: WriteRequest, destination: string, keys: Keyring, who: string): RefusedRequest | null {
   const passwords = request.attributes.filter((change) => change.name.toLowerCase() === PASSWORD_KEY);
   if (passwords.length === 0) return null;
-  const binding = { pipe: request.pipe, destination, dn: normalizeDn(request.dn), sourceEntryId: request.sourceEntryId };
+  const binding = destinationBinding(request, destination);
   for (const change of passwords) {
     for (const value of change.values) {
       if (!Buffer.isBuffer(value)) return { refusal: 'password-binding', detail: `${who} refused (password-binding): the ${PASSWORD_PSEUDO_ATTRIBUTE} value is text, not a bound envelope` };

@@ -7,7 +7,7 @@ import { type ApplyHints, type ApplyResult } from './directory-writer';
 import { WriteError } from './errors';
 import { LinkConflictError } from './links';
 import { type RequestGuard } from './request-guard';
-import { type BreakerControl, type DeleteBreaker } from './delete-breaker';
+import { type BreakerTrip, type DeleteBreaker } from './delete-breaker';
 
 /**
  * The destination refuses the writer itself (credentials, access rights, transport security): no record can
@@ -76,7 +76,7 @@ export interface WriteHandlerOptions {
    * The delete circuit breaker (delete-breaker.ts): past its limit, deletes and unlinks are parked on `topic` (the held
    * topic) until an operator's decision; `onTrip` publishes the trip before the batch's offsets are committed.
    */
-  readonly breaker?: { readonly core: DeleteBreaker; readonly topic: string; onTrip(control: BreakerControl): Promise<void> };
+  readonly breaker?: { readonly core: DeleteBreaker; readonly topic: string; onTrip(control: BreakerTrip): Promise<void> };
 }
 
 /** Header of a held delete: when it was held (epoch milliseconds), which decides the decision that covers it. */
@@ -235,9 +235,9 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
    * the held topic. Synchronous (the batch's lanes must not yield before their first write); a delete past the limit
    * trips the breaker and comes back as `trip`, to be published before anything is held.
    */
-  const breakerHolds = (record: LoopRecord, request: WriteRequest): { readonly hold: boolean; readonly trip?: BreakerControl } => {
+  const breakerHolds = (record: LoopRecord, request: WriteRequest): { readonly hold: boolean; readonly trip?: BreakerTrip } => {
     if (breaker === undefined || (request.op !== 'delete' && request.op !== 'unlink') || record.topic === breaker.topic || record.topic === waits?.topic) return { hold: false };
-    let trip: BreakerControl | undefined;
+    let trip: BreakerTrip | undefined;
     const key = record.key?.toString('latin1') ?? request.sourceEntryId.value;
     if (request.op === 'unlink') {
       if (!breaker.core.holdsUnlink(now(), key)) return { hold: false };
@@ -251,34 +251,33 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     return trip === undefined ? { hold: true } : { hold: true, trip };
   };
 
-  const publishTrip = async (control: BreakerControl): Promise<void> => {
+  const publishTrip = async (control: BreakerTrip): Promise<void> => {
     await breaker?.onTrip(control);
     trips.inc({ service });
-    const counted = control.state === 'tripped' ? { deletes: control.deletes, limit: control.limit, windowMs: control.windowMs } : {};
-    logger.event('warn', `${service}.deletes.tripped`, { ...counted, heldTopic: breaker?.topic, decide: 'idsync deletes approve|discard' });
+    const { deletes, limit, windowMs } = control;
+    logger.event('warn', `${service}.deletes.tripped`, { deletes, limit, windowMs, heldTopic: breaker?.topic, decide: 'idsync deletes approve|discard' });
   };
 
   /**
-   * The records of a held-topic call that a decision covers (applied, or dead-lettered when discarded); from the first
-   * one still waiting for a decision on, the rest of the call waits (the held topic is a queue).
+   * The positions of a held-topic call's records that a decision covers and applies (those it discards get their dead
+   * letter); from the first one still waiting for a decision on, the rest of the call waits (the held topic is a queue).
    */
-  const releaseHeld = (records: readonly LoopRecord[], outcomes: LoopOutcome[]): LoopRecord[] => {
-    if (breaker === undefined) return [...records];
-    const due: LoopRecord[] = [];
+  const releaseHeld = (core: DeleteBreaker, records: readonly LoopRecord[], outcomes: LoopOutcome[]): number[] => {
+    const due: number[] = [];
     for (const [index, record] of records.entries()) {
-      const release = breaker.core.release(Number(record.headers?.[HELD_AT_HEADER] ?? 0));
+      const release = core.release(Number(record.headers?.[HELD_AT_HEADER] ?? 0));
       if (release.kind === 'wait') {
         for (let rest = index; rest < records.length; rest++) outcomes[rest] = { kind: 'wait', untilMs: now() + 5_000 };
         break;
       }
       heldDeletes.inc({ service, result: release.kind === 'apply' ? 'applied' : 'discarded' });
       if (release.kind === 'apply') {
-        due.push(record);
+        due.push(index);
         continue;
       }
       requests.inc({ service, result: 'dead-letter' });
-      const by = release.decision.state === 'tripped' ? '' : ` by ${release.decision.by}`;
-      outcomes[index] = { kind: 'dead-letter', reason: `${requestIdOf(record)}: a delete held by the delete circuit breaker, discarded${by} at ${new Date(release.decision.at).toISOString()}; re-drive it with idsync dlq redrive once it should apply` };
+      const { by, at } = release.decision;
+      outcomes[index] = { kind: 'dead-letter', reason: `${requestIdOf(record)}: a delete held by the delete circuit breaker, discarded by ${by} at ${new Date(at).toISOString()}; re-drive it with idsync dlq redrive once it should apply` };
     }
     return due;
   };
@@ -290,7 +289,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   const applyEntry = async (records: readonly LoopRecord[], park: (record: LoopRecord, parked: Parked) => void, hold: (record: LoopRecord) => void): Promise<LoopOutcome[]> => {
     const outcomes = new Array<LoopOutcome>(records.length);
     const decoded: { request: WriteRequest; index: number; hints: ApplyHints; wait: WaitState | undefined }[] = [];
-    let trip: BreakerControl | undefined;
+    let trip: BreakerTrip | undefined;
     records.forEach((record, index) => {
       const result = decode(record);
       if ('kind' in result) {
@@ -368,9 +367,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     }
     const waiting = notDue >= 0 ? records.slice(0, notDue) : records;
     // Held deletes wait for an operator's decision; those it covers go on as any request.
-    const heldCall = breaker !== undefined && records[0]?.topic === breaker.topic;
-    const due = heldCall ? releaseHeld(waiting, outcomes) : waiting;
-    const position = new Map(records.map((record, index) => [record, index]));
+    const due = breaker !== undefined && records[0]?.topic === breaker.topic ? releaseHeld(breaker.core, waiting, outcomes) : waiting.map((_, index) => index);
     // Deletes the breaker holds in this call, sent to the held topic before the call's offsets are committed.
     const holding: LoopRecord[] = [];
     const hold = (record: LoopRecord): void => void holding.push(record);
@@ -378,13 +375,13 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     const park = (record: LoopRecord, p: Parked): void => void parked.push({ record, parked: p });
     // One entry's requests (same key) apply in order; different entries apply side by side, a few at a time.
     const byEntry = new Map<string, number[]>();
-    due.forEach((record) => {
-      const index = position.get(record) as number;
+    for (const index of due) {
+      const record = records[index] as LoopRecord;
       const key = record.key === null ? `#${index}` : record.key.toString('latin1');
       const list = byEntry.get(key);
       if (list) list.push(index);
       else byEntry.set(key, [index]);
-    });
+    }
     const queue = [...byEntry.values()];
     const lane = async (): Promise<void> => {
       for (let indexes = queue.shift(); indexes !== undefined; indexes = queue.shift()) {

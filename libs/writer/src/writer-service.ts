@@ -1,7 +1,7 @@
 import { type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
 import { LinkRegistry, LinksView, linksViewProbes, LinkStore } from '@idsync/links';
 import { compilePipe, writeScopes } from '@idsync/mapping';
-import { keyringFromConfig } from '@idsync/secrets';
+import { operationKeyring } from '@idsync/secrets';
 import { serviceGroupId, type SyncConfig } from '@idsync/config';
 import {
   consumerLoopProbes,
@@ -25,7 +25,7 @@ import {
   type BatchContext, type JsonLogger, type LoopRecord, type RecordLoop, type RecordLoopFatalError, type RecordOutcome } from '@idsync/platform';
 import { HeldEntries, WAIT_HEADERS, waitTopicOf } from './dependency-wait';
 import { BreakerControlView } from './breaker-control';
-import { DeleteBreaker, deleteLimit, heldTopicOf } from './delete-breaker';
+import { DeleteBreaker, heldTopicOf } from './delete-breaker';
 import { DirectoryWriter } from './directory-writer';
 import { requestGuard } from './request-guard';
 import { createWriteHandler, LINK_CONFLICTS, LINK_CONFLICTS_HELP } from './write-handler';
@@ -96,16 +96,14 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       },
     });
     this.held = new HeldEntries(block.dependencyWaitMs + 5 * 60_000);
-    const breakerSettings = block.deleteBreaker;
-    if (breakerSettings !== undefined) {
+    if (block.deleteBreaker !== undefined) {
       // A percentage is of the entries the writer's pipes hold here (its links), counted at most once a minute.
-      let entries = { count: 0, at: Number.NEGATIVE_INFINITY };
-      const limit = (): number => {
-        if (typeof breakerSettings.maxDeletes === 'number') return breakerSettings.maxDeletes;
-        if (Date.now() - entries.at > 60_000) entries = { count: this.linkStore.entriesIn(block.destination), at: Date.now() };
-        return deleteLimit(breakerSettings.maxDeletes as `${number}%`, entries.count);
+      let counted = { entries: 0, at: Number.NEGATIVE_INFINITY };
+      const entries = (): number => {
+        if (Date.now() - counted.at > 60_000) counted = { entries: this.linkStore.entriesIn(block.destination), at: Date.now() };
+        return counted.entries;
       };
-      this.breaker = new DeleteBreaker({ maxDeletes: typeof breakerSettings.maxDeletes === 'number' ? breakerSettings.maxDeletes : 0, windowMs: breakerSettings.windowMs }, limit);
+      this.breaker = new DeleteBreaker(block.deleteBreaker, entries);
       this.breakerControl = new BreakerControlView({ kafka: options.kafka, topic: config.kafka.topics.checkpoints.name, destination: block.destination, breaker: this.breaker, logger, service, groupPrefix: this.groupId });
     }
     this.handleBatch = createWriteHandler({
@@ -118,7 +116,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       guard: requestGuard({
         scopes,
         destination: block.destination,
-        operationKeys: config.secrets?.operationKeys === undefined ? undefined : keyringFromConfig(config.secrets.operationKeys),
+        operationKeys: operationKeyring(config.secrets),
         requireSignature: config.secrets?.signOperations === true,
       }),
       ...(block.dependencyWaitMs > 0 ? { waits: { topic: this.waitTopic, maxWaitMs: block.dependencyWaitMs, held: this.held } } : {}),
@@ -150,8 +148,8 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     const breaker = this.breaker;
     if (breaker === undefined) return { enabled: false };
     const state = breaker.state;
-    const limit = this.options.config.services[this.options.service].deleteBreaker?.maxDeletes;
-    if (state?.state !== 'tripped') return { enabled: true, state: 'closed', maxDeletes: limit, windowMs: breaker.settings.windowMs, ...(state ? { lastDecision: state.state, decidedBy: state.by, decidedAt: new Date(state.at).toISOString() } : {}) };
+    const { maxDeletes, windowMs } = breaker.settings;
+    if (state?.state !== 'tripped') return { enabled: true, state: 'closed', maxDeletes, windowMs, ...(state ? { lastDecision: state.state, decidedBy: state.by, decidedAt: new Date(state.at).toISOString() } : {}) };
     return { enabled: true, state: 'tripped', since: new Date(state.at).toISOString(), by: state.by, deletes: state.deletes, limit: state.limit, windowMs: state.windowMs, heldTopic: this.heldTopic, decide: 'idsync deletes approve|discard' };
   }
 
@@ -233,12 +231,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
    * entry is not applied ahead of them: the wait topic from the group's committed offsets to its end.
    */
   private async holdParkedEntries(admin: KafkaAdmin): Promise<void> {
-    const [committed] = await admin.committedOffsets(this.groupId, [this.waitTopic]);
-    const ends = await admin.topicOffsets(this.waitTopic);
-    const ranges = ends.map((end) => {
-      const at = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? null;
-      return { topic: this.waitTopic, partition: end.partition, from: at ?? end.low, to: end.high };
-    });
+    const ranges = await admin.unconsumedRanges(this.groupId, this.waitTopic);
     let parked = 0;
     const now = Date.now();
     const results = await readRanges(this.options.kafka, admin, `${this.options.config.kafka.clientId}-${this.options.service}`, ranges, {

@@ -8,7 +8,7 @@ export interface MapperHandlerOptions {
   readonly metrics: Metrics;
   readonly logger: JsonLogger;
   /** Signs every write request (secrets.signOperations): writers then refuse what the mapper did not make. */
-  readonly signingKeys?: Keyring;
+  readonly signingKeys?: Keyring | undefined;
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   type RecordLoop,
   type RecordLoopFatalError,
 } from '@idsync/platform';
-import { keyringFromConfig, type Keyring } from '@idsync/secrets';
+import { operationKeyring, signingKeyring, type Keyring } from '@idsync/secrets';
 import { mapperHandler } from './mapper-handler';
 import { RecordMapper } from './record-mapper';
 
@@ -42,8 +42,7 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
   private stopped = false;
 
   constructor(private readonly options: MapperServiceOptions) {
-    const keys = options.config.secrets?.operationKeys;
-    this.operationKeys = keys === undefined ? undefined : keyringFromConfig(keys);
+    this.operationKeys = operationKeyring(options.config.secrets);
     this.mapper = new RecordMapper(options.config, this.operationKeys);
   }
 
@@ -84,7 +83,7 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
       maxRecordBytes: config.kafka.maxRecordBytes,
       outputTopics: [config.kafka.topics.adOperations.name, config.kafka.topics.dsOperations.name],
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-      handleBatch: mapperHandler({ mapper: this.mapper, metrics, logger, ...(config.secrets?.signOperations === true && this.operationKeys ? { signingKeys: this.operationKeys } : {}) }),
+      handleBatch: mapperHandler({ mapper: this.mapper, metrics, logger, signingKeys: signingKeyring(config.secrets) }),
       ...(this.options.onFatal ? { onFatal: this.options.onFatal } : {}),
     });
   }

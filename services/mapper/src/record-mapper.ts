@@ -1,6 +1,6 @@
 import { type SyncConfig } from '@idsync/config';
 import { decodeEntryChange, encodeWriteRequest, entryKey, LEAVE_SCOPE_HEADER, SNAPSHOT_HEADER, UndecodableRecordError, UnencodableRecordError, type WriteRequest } from '@idsync/contracts';
-import { compilePipe, type CompiledPipe, type DropReason, mapChange, MappingError, normalizeDn, PASSWORD_PSEUDO_ATTRIBUTE, type ScopeChange } from '@idsync/mapping';
+import { compilePipe, type CompiledPipe, type DropReason, destinationBinding, mapChange, MappingError, PASSWORD_PSEUDO_ATTRIBUTE, type ScopeChange } from '@idsync/mapping';
 import { bindPassword, type Keyring } from '@idsync/secrets';
 
 /**
@@ -65,7 +65,7 @@ const PASSWORD_KEY = PASSWORD_PSEUDO_ATTRIBUTE.toLowerCase();
  */
 export function bindPasswords(request: WriteRequest, destination: string, keys: Keyring): WriteRequest {
   if (!request.attributes.some((change) => change.name.toLowerCase() === PASSWORD_KEY)) return request;
-  const binding = { pipe: request.pipe, destination, dn: normalizeDn(request.dn), sourceEntryId: request.sourceEntryId };
+  const binding = destinationBinding(request, destination);
   return {
     ...request,
     attributes: request.attributes.map((change) =>

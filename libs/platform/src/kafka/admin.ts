@@ -1,5 +1,6 @@
 import { type Admin, ConfigResourceTypes } from 'kafkajs';
 import { type KafkaConfig } from '@idsync/config';
+import { type OffsetRange } from './topic-ranges';
 
 /**
  * The admin operations the product uses, with plain results. Offsets are numbers (exact up to 2^53, which no
@@ -129,6 +130,18 @@ export class KafkaAdmin {
         return { partition: p.partition, offset: offset < 0 ? null : offset, metadata: p.metadata || null };
       }),
     }));
+  }
+
+  /**
+   * Per partition of `topic`, what `groupId` has not consumed yet: from its committed offset (else the log start) to
+   * the end now.
+   */
+  async unconsumedRanges(groupId: string, topic: string): Promise<OffsetRange[]> {
+    const [committed] = await this.committedOffsets(groupId, [topic]);
+    return (await this.topicOffsets(topic)).map((end) => {
+      const at = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? null;
+      return { topic, partition: end.partition, from: at ?? end.low, to: end.high };
+    });
   }
 
   /** Moves the committed offsets of a group without members (Kafka refuses it for a running group). */

@@ -1,7 +1,7 @@
 import { decodeWriteRequest, UndecodableRecordError } from '@idsync/contracts';
 import { serviceGroupId, type SyncConfig } from '@idsync/config';
 import { type KafkaAdmin, type RangeRecord, readRanges } from '@idsync/platform';
-import { type BreakerControl, breakerKey, encodeBreakerControl, HELD_AT_HEADER, heldTopicOf, parseBreakerControl } from '@idsync/writer';
+import { type BreakerControl, breakerKey, encodeBreakerControl, HELD_AT_HEADER, heldTopicOf, readBreakerControl } from '@idsync/writer';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaCall } from '../context';
 import { table } from '../format';
@@ -111,13 +111,8 @@ async function readState(ctx: CommandContext, writer: Writer, withRecords: boole
   const control = await readControl(ctx, admin, destination);
   const topics = await kafkaCall(ctx, () => admin.listTopics());
   if (!topics.includes(heldTopic)) return { writer, destination, heldTopic, control, pending: 0, held: [] };
-  const [committed] = await kafkaCall(ctx, () => admin.committedOffsets(serviceGroupId(config, writer), [heldTopic]));
-  const ends = await kafkaCall(ctx, () => admin.topicOffsets(heldTopic));
-  const ranges = ends.map((end) => {
-    const at = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? null;
-    return { topic: heldTopic, partition: end.partition, from: at ?? end.low, to: end.high };
-  });
-  const pending = ranges.reduce((sum, range) => sum + Number(BigInt(range.to) - BigInt(range.from)), 0);
+  const ranges = await kafkaCall(ctx, () => admin.unconsumedRanges(serviceGroupId(config, writer), heldTopic));
+  const pending = ranges.reduce((sum, range) => sum + (range.to - range.from), 0);
   const held: HeldDelete[] = [];
   if (withRecords && pending > 0) {
     await kafkaCall(ctx, () =>
@@ -138,24 +133,11 @@ function describeHeld(record: RangeRecord): HeldDelete {
   }
 }
 
-/** The destination's last control record on the checkpoints topic (compacted: read it whole). */
+/** The destination's last control record on the checkpoints topic (none before the topic exists). */
 async function readControl(ctx: CommandContext, admin: KafkaAdmin, destination: string): Promise<BreakerControl | null> {
   const topic = ctx.config.kafka.topics.checkpoints.name;
   if (!(await kafkaCall(ctx, () => admin.listTopics())).includes(topic)) return null;
-  const ranges = (await kafkaCall(ctx, () => admin.topicOffsets(topic))).map((p) => ({ topic, partition: p.partition, from: p.low, to: p.high }));
-  const key = breakerKey(destination);
-  let control: BreakerControl | null = null;
-  await kafkaCall(ctx, () =>
-    readRanges(ctx.kafka, admin, `${ctx.config.kafka.clientId}-cli-deletes`, ranges, {
-      timeoutMs: 60_000,
-      onRecord: (record) => {
-        if (record.key?.toString('utf8') !== key) return;
-        const parsed = parseBreakerControl(record.value);
-        if (parsed !== null && (control === null || parsed.at >= control.at)) control = parsed;
-      },
-    }),
-  );
-  return control;
+  return kafkaCall(ctx, () => readBreakerControl(ctx.kafka, admin, topic, destination, `${ctx.config.kafka.clientId}-cli-deletes`));
 }
 
 function stateText(state: BreakerState): string {

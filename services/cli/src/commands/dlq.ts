@@ -1,6 +1,6 @@
 import { decodeDeadLetter, UndecodableRecordError } from '@idsync/contracts';
 import { type KafkaAdmin, type KafkaTransaction } from '@idsync/platform';
-import { keyringFromConfig, withSignature } from '@idsync/secrets';
+import { signingKeyring, withSignature } from '@idsync/secrets';
 import { waitTopicOf } from '@idsync/writer';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaCall, kafkaUnreachable } from '../context';
@@ -495,8 +495,7 @@ async function produceRedrives(
   // Write requests go back signed, as the mapper signs them (secrets.signOperations): writers refuse them otherwise.
   const { topics } = ctx.config.kafka;
   const writerTopics = new Set([topics.adOperations.name, topics.dsOperations.name].flatMap((name) => [name, waitTopicOf(name)]));
-  const secrets = ctx.config.secrets;
-  const signing = secrets?.signOperations === true && secrets.operationKeys !== undefined ? keyringFromConfig(secrets.operationKeys) : undefined;
+  const signing = signingKeyring(ctx.config.secrets);
   await kafkaCall(ctx, () => producer.connect());
   const progress = items.length > 20 ? new Progress(io, { label: 're-driving', total: items.length, unit: 'records' }) : undefined;
   try {

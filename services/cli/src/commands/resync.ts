@@ -5,7 +5,7 @@ import { compilePipe, type CompiledPipe, isInSubtree, normalizeDn, parseDn } fro
 import { normalizeEntryUuid } from '@idsync/ds-detector/core';
 import { AttributeKnowledge, type CurrentEntry, currentEntry } from '@idsync/writer';
 import { type RecordProducer as Producer } from '@idsync/platform';
-import { keyringFromConfig, withSignature } from '@idsync/secrets';
+import { signingKeyring, withSignature } from '@idsync/secrets';
 import { type Client, EqualityFilter } from 'ldapts';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaUnreachable } from '../context';
@@ -498,8 +498,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
       // Keyed by the source entry, like the mapper's requests for it (one key for all would let the writer fold
       // them into the last one). Children come first; a parent deleted before them is retried by the writer.
       // Signed like the mapper's requests (secrets.signOperations): writers refuse unsigned ones.
-      const secrets = config.secrets;
-      const signing = secrets?.signOperations === true && secrets.operationKeys !== undefined ? keyringFromConfig(secrets.operationKeys) : undefined;
+      const signing = signingKeyring(config.secrets);
       const messages = deletes.map((d) => {
         const message = { key: entryKey(d.sourceEntryId), value: encodeWriteRequest(d) };
         return signing === undefined ? message : { ...message, headers: withSignature(signing, message) };
