@@ -13,6 +13,11 @@ KAFKA_PORT=9092
 KAFKA_CONTROLLER_PORT=9093
 KAFKA_DIR="$STACK_DIR/kafka"
 KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
+# The broker's own principal (super user, inter-broker traffic, ACL setup); every program has its own (config/demo.yaml).
+KAFKA_ADMIN_USER="kafka-admin"
+KAFKA_PROGRAMS="ad-detector ds-detector mapper ad-writer ds-writer password-agent cli"
+# Bump when the broker's security set-up changes: a Kafka formatted under another one is formatted again.
+KAFKA_SECURITY_VERSION="sasl-ssl-scram-1"
 
 SAMBA_DIR="$STACK_DIR/samba"
 SAMBA_REALM="EXAMPLE.TEST"
@@ -100,9 +105,18 @@ load_secrets() {
   if ! grep -q '^IDSYNC_OPERATION_KEY_O1=' "$SECRETS"; then
     (umask 077 && echo "IDSYNC_OPERATION_KEY_O1=$(openssl rand -base64 32)" >> "$SECRETS")
   fi
+  # Kafka: the admin's and the controller connection's passwords, and one SCRAM password per program.
+  local name var
+  for name in admin controller $KAFKA_PROGRAMS; do
+    var="$(kafka_password_variable "$name")"
+    grep -q "^$var=" "$SECRETS" || (umask 077 && echo "$var=$(random_secret)" >> "$SECRETS")
+  done
   # shellcheck disable=SC1090
   . "$SECRETS"
 }
+
+# KAFKA_<PROGRAM>_PASSWORD, the variable config/demo.yaml names for a program's SCRAM password.
+kafka_password_variable() { printf 'KAFKA_%s_PASSWORD' "$(printf '%s' "$1" | tr 'a-z-' 'A-Z_')"; }
 
 # ---------------------------------------------------------------- Kafka
 kafka_install() {
@@ -123,23 +137,71 @@ kafka_install() {
   rm -rf "$KAFKA_LIBS" && mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
 }
 
+# Which users with which passwords the storage was formatted with, without the passwords themselves.
+kafka_users_digest() {
+  local name var
+  { echo "$KAFKA_ADMIN_USER:$KAFKA_ADMIN_PASSWORD"
+    for name in $KAFKA_PROGRAMS; do var="$(kafka_password_variable "$name")"; echo "idsync-$name:${!var}"; done
+  } | sha256sum | cut -c1-16
+}
+
+# A CA and the broker's certificate (127.0.0.1, localhost), PEM; the key is unencrypted and readable by root only.
+kafka_tls() {
+  local tls="$KAFKA_DIR/tls"
+  [ -f "$tls/broker.pem" ] && [ -f "$tls/ca.crt" ] && return 0
+  mkdir -p "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=idsync local stack Kafka CA" \
+    -keyout "$tls/ca.key" -out "$tls/ca.crt" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2> /dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$tls/broker.key" -out "$tls/broker.csr" 2> /dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' > "$tls/ext.cnf"
+  openssl x509 -req -in "$tls/broker.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 3650 \
+    -extfile "$tls/ext.cnf" -out "$tls/broker.crt" 2> /dev/null
+  (umask 077 && openssl pkcs8 -topk8 -nocrypt -in "$tls/broker.key" -out "$tls/broker.pem.tmp" && cat "$tls/broker.crt" >> "$tls/broker.pem.tmp")
+  mv "$tls/broker.pem.tmp" "$tls/broker.pem"
+  chmod 600 "$tls/broker.key" "$tls/ca.key"
+  chmod 644 "$tls/ca.crt"
+}
+
 kafka_running() { pid_alive "$KAFKA_DIR/kafka.pid" && port_open "$KAFKA_PORT"; }
 
 kafka_java() { java -Xms256m -Xmx768m -Dlog4j2.configurationFile="$ROOT/scripts/stack/kafka-log4j2.properties" \
   -Dkafka.logs.dir="$KAFKA_DIR/logs" -cp "$KAFKA_LIBS/*" "$@"; }
 
 kafka_up() {
+  local security
+  security="$KAFKA_SECURITY_VERSION $(kafka_users_digest)"
+  if kafka_running && [ "$(cat "$KAFKA_DIR/security" 2>/dev/null)" != "$security" ]; then
+    log "kafka: running with other security settings; stopping it"
+    stop_pidfile "$KAFKA_DIR/kafka.pid" kafka
+  fi
   if kafka_running; then log "kafka: already running on 127.0.0.1:$KAFKA_PORT"; return 0; fi
   ensure_port_free "$KAFKA_PORT" Kafka
   ensure_port_free "$KAFKA_CONTROLLER_PORT" "Kafka's controller"
   kafka_install
   mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
-  sed -e "s#@DATA@#$KAFKA_DIR/data#" -e "s/@PORT@/$KAFKA_PORT/g" -e "s/@CONTROLLER_PORT@/$KAFKA_CONTROLLER_PORT/g" \
-    "$ROOT/scripts/stack/kafka-server.properties" > "$KAFKA_DIR/server.properties"
+  # The SCRAM users are created when the storage is formatted; a storage formatted with other users or none is
+  # formatted again (its topics are lost, as after a reset).
+  if [ -f "$KAFKA_DIR/data/meta.properties" ] && [ "$(cat "$KAFKA_DIR/security" 2>/dev/null)" != "$security" ]; then
+    log "kafka: its storage was formatted with other users or security settings; formatting it again (topics cleared)"
+    rm -rf "$KAFKA_DIR/data" && mkdir -p "$KAFKA_DIR/data"
+  fi
+  kafka_tls
+  (umask 077 && sed -e "s#@DATA@#$KAFKA_DIR/data#" -e "s#@TLS@#$KAFKA_DIR/tls#g" -e "s/@PORT@/$KAFKA_PORT/g" \
+    -e "s/@CONTROLLER_PORT@/$KAFKA_CONTROLLER_PORT/g" -e "s/@ADMIN_USER@/$KAFKA_ADMIN_USER/g" \
+    -e "s/@ADMIN_PASSWORD@/$KAFKA_ADMIN_PASSWORD/g" -e "s/@CONTROLLER_PASSWORD@/$KAFKA_CONTROLLER_PASSWORD/g" \
+    "$ROOT/scripts/stack/kafka-server.properties" > "$KAFKA_DIR/server.properties")
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
+    local scram=() name var
+    scram+=(--add-scram "SCRAM-SHA-512=[name=$KAFKA_ADMIN_USER,password=$KAFKA_ADMIN_PASSWORD]")
+    for name in $KAFKA_PROGRAMS; do
+      var="$(kafka_password_variable "$name")"
+      scram+=(--add-scram "SCRAM-SHA-512=[name=idsync-$name,password=${!var}]")
+    done
     kafka_java kafka.tools.StorageTool format -t "$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)" \
-      -c "$KAFKA_DIR/server.properties" > "$KAFKA_DIR/logs/format.log" 2>&1 ||
+      -c "$KAFKA_DIR/server.properties" "${scram[@]}" > "$KAFKA_DIR/logs/format.log" 2>&1 ||
       { cat "$KAFKA_DIR/logs/format.log" >&2; die "formatting Kafka's storage failed"; }
+    echo "$security" > "$KAFKA_DIR/security"
   fi
   setsid nohup java -Xms256m -Xmx768m -XX:+UseG1GC -Dlog4j2.configurationFile="$ROOT/scripts/stack/kafka-log4j2.properties" \
     -Dkafka.logs.dir="$KAFKA_DIR/logs" -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
@@ -397,6 +459,10 @@ write_env() {
   cat > "$STACK_ENV.tmp" <<EOF
 # Generated by 'npm run stack -- up'. Connection settings for the local stack; services and tests read this file.
 KAFKA_BROKERS='127.0.0.1:$KAFKA_PORT'
+KAFKA_CA_FILE='$KAFKA_DIR/tls/ca.crt'
+IDSYNC_KAFKA_ADMIN_USERNAME='$KAFKA_ADMIN_USER'
+IDSYNC_KAFKA_ADMIN_PASSWORD='$KAFKA_ADMIN_PASSWORD'
+$(for name in $KAFKA_PROGRAMS; do var="$(kafka_password_variable "$name")"; echo "$var='${!var}'"; done)
 AD_URL='ldaps://127.0.0.1:636'
 AD_BASE_DN='$SAMBA_BASE'
 AD_BIND_DN='CN=Administrator,CN=Users,$SAMBA_BASE'

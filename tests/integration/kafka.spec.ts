@@ -10,7 +10,7 @@ describe('Apache Kafka in the local stack', () => {
   });
 
   it('creates the configured topics with their partition counts', async () => {
-    const kafka = createKafka(config.kafka, 'idsync-test');
+    const kafka = createKafka(config.kafka, 'cli');
     const admin = kafka.admin();
     await admin.connect();
     try {
@@ -23,7 +23,7 @@ describe('Apache Kafka in the local stack', () => {
   });
 
   it('delivers a produced record, key and value, to a consumer group', async () => {
-    const kafka = createKafka(config.kafka, 'idsync-test');
+    const kafka = createKafka(config.kafka, 'cli');
     const topic = `idsync.test.roundtrip.${uniqueSuffix()}`;
     const admin = kafka.admin();
     await admin.connect();

@@ -12,3 +12,34 @@ export type ConsumerService = (typeof CONSUMER_SERVICES)[number];
 export function serviceGroupId(config: { readonly kafka: Pick<KafkaConfig, 'clientId'> }, service: ConsumerService): string {
   return `${config.kafka.clientId}-${service}`;
 }
+
+/** Where a writer holds deletes while its breaker is tripped: beside its operations topic, same partitions. */
+export function heldTopicOf(operationsTopic: string): string {
+  return `${operationsTopic}${HELD_SUFFIX}`;
+}
+
+const HELD_SUFFIX = '.held';
+
+/**
+ * The operations topic a held topic belongs to (null for any other topic). A discarded delete is re-driven there, to
+ * be counted again like a new one: back on the held topic, the discard that covers it would discard it again.
+ */
+export function operationsTopicOfHeld(topic: string): string | null {
+  return topic.endsWith(HELD_SUFFIX) ? topic.slice(0, -HELD_SUFFIX.length) : null;
+}
+
+
+/** The consumer group whose committed offset metadata holds a detector's position. */
+export function detectorCheckpointGroup(detector: string, source: string): string {
+  return `idsync.checkpoint.${detector}.${source}`;
+}
+
+/** A detector's transactional id: connecting with it fences an older instance still writing for the same source. */
+export function detectorTransactionalId(detector: string, source: string): string {
+  return `idsync.${detector}.${source}`;
+}
+
+/** The transactional id `idsync dlq redrive` writes with. */
+export function redriveTransactionalId(deadLetterTopic: string): string {
+  return `idsync.dlq-redrive.${deadLetterTopic}`;
+}

@@ -16,6 +16,9 @@ export {
 export {
   configSchema,
   directorySchema,
+  kafkaAccount,
+  PROGRAMS,
+  type Program,
   DIRECTORY_KINDS,
   SERVICE_NAMES,
   type DirectoryConfig,
@@ -26,4 +29,5 @@ export {
   type SyncConfig,
 } from './schema';
 export { runConfigCli, type CliOutput } from './cli';
-export { CONSUMER_SERVICES, serviceGroupId, type ConsumerService } from './groups';
+export { CONSUMER_SERVICES, detectorCheckpointGroup, detectorTransactionalId, heldTopicOf, operationsTopicOfHeld, redriveTransactionalId, serviceGroupId, type ConsumerService } from './groups';
+export { kafkaAcls, type KafkaAcl, type KafkaAclOperation, type KafkaAclResource } from './kafka-acls';

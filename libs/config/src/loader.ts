@@ -1,7 +1,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { type z } from 'zod';
-import { configSchema, type ServiceName, type SyncConfig } from './schema';
+import { configSchema, PROGRAMS, type Program, type SyncConfig } from './schema';
 
 /** Everything wrong with a configuration file, each problem with its path inside the file. */
 export class ConfigError extends Error {
@@ -61,8 +61,8 @@ function resolve(value: unknown, env: Environment, path: string[], unset: UnsetV
  * service) only the credentials it uses: a program's own credentials must be set, the others' may be absent.
  * Without a reader (validate-config without --service), every credential must be set.
  */
-export type ConfigReader = ServiceName | 'password-agent' | 'cli';
-export const CONFIG_READERS: readonly ConfigReader[] = ['ad-detector', 'ds-detector', 'mapper', 'ad-writer', 'ds-writer', 'password-agent', 'cli'];
+export type ConfigReader = Program;
+export const CONFIG_READERS: readonly ConfigReader[] = PROGRAMS;
 
 export interface LoadOptions {
   /** The program starting; default: none, every credential is required. */
@@ -84,14 +84,17 @@ export function withheldVariable(value: string | undefined): string | undefined 
 type CredentialField =
   | { readonly kind: 'directory'; readonly directory: string }
   | { readonly kind: 'writer'; readonly writer: 'ad-writer' | 'ds-writer' }
-  | { readonly kind: 'keyring'; readonly keyring: 'passwordKeys' | 'operationKeys' };
+  | { readonly kind: 'keyring'; readonly keyring: 'passwordKeys' | 'operationKeys' }
+  | { readonly kind: 'kafka'; readonly program: string };
 
 /**
  * The fields that hold credentials, which a program may be denied: directory and writer bind passwords, the keys of
- * both keyrings. Everything else (URLs, DNs, Kafka's SASL password: every program talks to Kafka) is always required.
+ * both keyrings, the programs' own Kafka passwords. Everything else (URLs, DNs, a Kafka password every program shares)
+ * is always required.
  */
 function credentialField(path: readonly string[]): CredentialField | null {
-  const [first, second, third, , fifth] = path;
+  const [first, second, third, fourth, fifth] = path;
+  if (path.length === 5 && first === 'kafka' && second === 'sasl' && third === 'principals' && fourth !== undefined && fifth === 'password') return { kind: 'kafka', program: fourth };
   if (path.length === 3 && first === 'directories' && second !== undefined && third === 'bindPassword') return { kind: 'directory', directory: second };
   if (path.length === 3 && first === 'services' && (second === 'ad-writer' || second === 'ds-writer') && third === 'bindPassword') return { kind: 'writer', writer: second };
   if (path.length === 5 && first === 'secrets' && (second === 'passwordKeys' || second === 'operationKeys') && third === 'keys' && fifth === 'key') return { kind: 'keyring', keyring: second };
@@ -113,6 +116,8 @@ const WRITERS = ['ad-writer', 'ds-writer'] as const;
 function uses(reader: ConfigReader, field: CredentialField, resolved: unknown): boolean {
   const services = (resolved as { services?: Record<string, Record<string, unknown> | undefined> } | null)?.services ?? {};
   switch (field.kind) {
+    case 'kafka':
+      return reader === field.program;
     case 'keyring':
       if (field.keyring === 'passwordKeys') return reader === 'ds-detector' || reader === 'password-agent' || isWriter(reader);
       return reader === 'mapper' || reader === 'cli' || isWriter(reader);

@@ -6,6 +6,10 @@ import { secretsSchema } from '@idsync/secrets';
 export const SERVICE_NAMES = ['ad-detector', 'ds-detector', 'mapper', 'ad-writer', 'ds-writer'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
+/** Every program that connects to Kafka: the services, the password agent and the idsync CLI. */
+export const PROGRAMS = [...SERVICE_NAMES, 'password-agent', 'cli'] as const;
+export type Program = (typeof PROGRAMS)[number];
+
 export const DIRECTORY_KINDS = ['active-directory', 'ldap'] as const;
 export type DirectoryKind = (typeof DIRECTORY_KINDS)[number];
 
@@ -84,9 +88,34 @@ const kafkaSchema = z
       .object({ caFile: nonEmpty.optional(), rejectUnauthorized: z.boolean().default(true) })
       .strict()
       .optional(),
+    /**
+     * SASL: one account for every program (`username`, `password`), or one per program (`principals`), so that
+     * Kafka's ACLs give each only what it does (idsync kafka-acls) and each is given only its own password.
+     */
     sasl: z
-      .object({ mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']), username: nonEmpty, password: nonEmpty })
+      .object({
+        mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+        username: nonEmpty.optional(),
+        password: nonEmpty.optional(),
+        principals: z.partialRecord(z.enum(PROGRAMS), z.object({ username: nonEmpty, password: nonEmpty }).strict()).optional(),
+      })
       .strict()
+      .superRefine((sasl, ctx) => {
+        const shared = sasl.username !== undefined || sasl.password !== undefined;
+        if (shared && sasl.principals !== undefined) {
+          ctx.addIssue({ code: 'custom', message: 'set either username and password (one account for every program) or principals (one per program), not both' });
+        } else if (!shared && sasl.principals === undefined) {
+          ctx.addIssue({ code: 'custom', message: 'needs username and password, or principals (one account per program)' });
+        } else if (shared && (sasl.username === undefined || sasl.password === undefined)) {
+          ctx.addIssue({ code: 'custom', path: [sasl.username === undefined ? 'username' : 'password'], message: 'is required with the other one' });
+        }
+        const owners = new Map<string, string>();
+        for (const [program, principal] of Object.entries(sasl.principals ?? {})) {
+          const other = owners.get(principal.username);
+          if (other) ctx.addIssue({ code: 'custom', path: ['principals', program, 'username'], message: `${principal.username} is already ${other}'s: each program needs its own account` });
+          owners.set(principal.username, program);
+        }
+      })
       .optional(),
     topics: z
       .object({
@@ -244,6 +273,13 @@ export const configSchema = z
         }
       }
     });
+    const principals = config.kafka.sasl?.principals;
+    if (principals) {
+      const programs: Program[] = [...SERVICE_NAMES, ...(config.services['password-agent'] ? (['password-agent'] as const) : []), 'cli'];
+      for (const program of programs) {
+        if (!principals[program]) ctx.addIssue({ code: 'custom', path: ['kafka', 'sasl', 'principals', program], message: `is missing: every program that connects to Kafka needs its own account (${programs.join(', ')})` });
+      }
+    }
     const ports = new Map<number, string>();
     for (const name of SERVICE_NAMES) {
       const used = config.services[name].httpPort;
@@ -256,3 +292,13 @@ export const configSchema = z
   });
 
 export type SyncConfig = z.infer<typeof configSchema>;
+
+/** The SASL account `program` connects to Kafka with: its own under `principals`, else the shared one; none without SASL. */
+export function kafkaAccount(kafka: KafkaConfig, program: Program): { mechanism: NonNullable<KafkaConfig['sasl']>['mechanism']; username: string; password: string } | undefined {
+  const sasl = kafka.sasl;
+  if (!sasl) return undefined;
+  const own = sasl.principals?.[program];
+  if (own) return { mechanism: sasl.mechanism, username: own.username, password: own.password };
+  if (sasl.username !== undefined && sasl.password !== undefined) return { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password };
+  throw new Error(`kafka.sasl.principals has no account for ${program}`);
+}

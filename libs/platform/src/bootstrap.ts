@@ -19,7 +19,9 @@ export function configSecrets(config: SyncConfig): string[] {
     const password = config.services[service].bindPassword;
     if (password) secrets.push(password);
   }
-  if (config.kafka.sasl) secrets.push(config.kafka.sasl.password);
+  const sasl = config.kafka.sasl;
+  if (sasl?.password !== undefined) secrets.push(sasl.password);
+  for (const principal of Object.values(sasl?.principals ?? {})) secrets.push(principal.password);
   for (const key of [...(config.secrets?.passwordKeys?.keys ?? []), ...(config.secrets?.operationKeys?.keys ?? [])]) secrets.push(key.key);
   return secrets.filter((secret) => withheldVariable(secret) === undefined);
 }

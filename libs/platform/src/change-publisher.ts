@@ -1,3 +1,4 @@
+import { detectorCheckpointGroup, detectorTransactionalId } from '@idsync/config';
 import { encodeDeadLetter, encodeEntryChange, entryKey, type EntryChangeEvent } from '@idsync/contracts';
 import { DEFAULT_MAX_RECORD_BYTES, type KafkaAdmin, type KafkaClient, RecordLimits, recordBytes, RecordTooLargeError, splitByBytes, topicRecordLimits, type TransactionalProducer } from './kafka/index';
 
@@ -70,7 +71,7 @@ export class ChangePublisher {
 
   /** Consumer group whose committed offset metadata holds the position. */
   get checkpointGroup(): string {
-    return `idsync.checkpoint.${this.options.detector}.${this.options.source}`;
+    return detectorCheckpointGroup(this.options.detector, this.options.source);
   }
 
   get checkpointKey(): string {
@@ -84,7 +85,7 @@ export class ChangePublisher {
     const { eventsTopic, deadLetterTopic } = this.options;
     const configured = this.options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     this.limits = new RecordLimits(configured, await topicRecordLimits(this.admin, deadLetterTopic ? [eventsTopic, deadLetterTopic] : [eventsTopic], configured));
-    this.producer = this.kafka.transactionalProducer({ transactionalId: `idsync.${this.options.detector}.${this.options.source}` });
+    this.producer = this.kafka.transactionalProducer({ transactionalId: detectorTransactionalId(this.options.detector, this.options.source) });
     await this.producer.connect();
     // The transactional id is taken now (not at the first transaction), so connecting fences.
     await this.producer.fence();

@@ -13,20 +13,7 @@
 
 export const BREAKER_KEY_PREFIX = 'delete-breaker/';
 
-/** Where a writer holds deletes while its breaker is tripped: beside its operations topic, same partitions. */
-export function heldTopicOf(operationsTopic: string): string {
-  return `${operationsTopic}${HELD_SUFFIX}`;
-}
-
-const HELD_SUFFIX = '.held';
-
-/**
- * The operations topic a held topic belongs to (null for any other topic). A discarded delete is re-driven there, to
- * be counted again like a new one: back on the held topic, the discard that covers it would discard it again.
- */
-export function operationsTopicOfHeld(topic: string): string | null {
-  return topic.endsWith(HELD_SUFFIX) ? topic.slice(0, -HELD_SUFFIX.length) : null;
-}
+export { heldTopicOf, operationsTopicOfHeld } from '@idsync/config';
 
 /** Key of a destination's breaker state on the checkpoints topic. */
 export function breakerKey(destination: string): string {

@@ -282,7 +282,7 @@ export function writerServiceModule(service: WriterServiceName, { config, logger
   const block = config.services[service];
   const destination = namedDirectory(config, block.destination);
   const credentials = writerCredentials(config, service);
-  const kafka = createKafka(config.kafka, `${config.kafka.clientId}-${service}`, logger);
+  const kafka = createKafka(config.kafka, service, logger);
   const metrics = new Metrics();
   const writer = new WriterService({
     service,

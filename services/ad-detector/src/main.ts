@@ -65,7 +65,7 @@ void runService('ad-detector', ({ config, logger }) => {
   const block = config.services['ad-detector'];
   const sourceName = block.source;
   const source = namedDirectory(config, sourceName);
-  const kafka = createKafka(config.kafka, `${config.kafka.clientId}-ad-detector`, logger);
+  const kafka = createKafka(config.kafka, 'ad-detector', logger);
   const metrics = new Metrics();
   const detector = new AdDetector({
     directoryName: sourceName,

@@ -1,5 +1,5 @@
 import { type DirectoryConfig, ConfigError, CONFIG_PATH_VARIABLE, loadConfig, type SyncConfig } from '@idsync/config';
-import { createKafka, DirectoryBindError, DirectoryCredentialsWithheldError, DirectoryUnavailableError, type KafkaAdmin, type KafkaClient, openLdapSession, type LdapSession } from '@idsync/platform';
+import { classifyKafkaFailure, createKafka, DirectoryBindError, DirectoryCredentialsWithheldError, DirectoryUnavailableError, type KafkaAdmin, type KafkaClient, openLdapSession, type LdapSession } from '@idsync/platform';
 import { CliError, type CliIo, EXIT_CODES, UsageError } from './io';
 
 /**
@@ -39,7 +39,7 @@ export class CommandContext {
   get kafka(): KafkaClient {
     if (!this.kafkaClient) {
       // kafkajs logs its retries to the console; the command reports failures itself.
-      this.kafkaClient = createKafka(this.config.kafka, `${this.config.kafka.clientId}-cli`, undefined, 'tool');
+      this.kafkaClient = createKafka(this.config.kafka, 'cli', undefined, 'tool');
       this.kafkaClient.setLogLevel(this.io.env['IDSYNC_CLI_DEBUG'] ? 'debug' : 'nothing');
     }
     return this.kafkaClient;
@@ -102,6 +102,12 @@ export async function kafkaCall<T>(ctx: { readonly config: SyncConfig }, call: (
 }
 
 export function kafkaUnreachable(config: SyncConfig, error: unknown): CliError {
+  if (classifyKafkaFailure(error)?.kind === 'kafka-denied') {
+    return new CliError(`Kafka at ${config.kafka.brokers.join(', ')} refused this account: ${error instanceof Error ? error.message : String(error)}`, {
+      hint: 'check the account\'s password (kafka.sasl) and its ACLs (idsync kafka-acls)',
+      cause: error,
+    });
+  }
   return new CliError(`cannot reach Kafka at ${config.kafka.brokers.join(', ')}: ${error instanceof Error ? error.message : String(error)}`, {
     retriable: true,
     hint: 'check kafka.brokers in the configuration and that the brokers are up',

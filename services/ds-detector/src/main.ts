@@ -11,7 +11,7 @@ void runService('ds-detector', ({ config, logger }) => {
   const settings = config.services['ds-detector'];
   const sourceName = settings.source;
   const source = namedDirectory(config, sourceName);
-  const kafka = createKafka(config.kafka, `${config.kafka.clientId}-ds-detector`, logger);
+  const kafka = createKafka(config.kafka, 'ds-detector', logger);
   const metrics = new Metrics();
   const detector = new DsDetector({
     directoryName: sourceName,

@@ -2,7 +2,7 @@ import { consumerLoopProbes, createKafka, exitOnFatal, kafkaProbe, Metrics, Metr
 import { MapperService } from './mapper-service';
 
 void runService('mapper', ({ config, logger }) => {
-  const kafka = createKafka(config.kafka, `${config.kafka.clientId}-mapper`, logger);
+  const kafka = createKafka(config.kafka, 'mapper', logger);
   const metrics = new Metrics();
   const mapper = new MapperService({
     kafka,

@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   const prerequisites = sambaPrerequisites(settings);
   if (prerequisites.length > 0) logger.event('warn', 'password-agent.prerequisites', { problems: prerequisites });
 
-  const kafka = createKafka(config.kafka, `${config.kafka.clientId}-${NAME}`, logger);
+  const kafka = createKafka(config.kafka, NAME, logger);
   const producer = kafka.producer();
   const metrics = new Metrics();
   const agent = new PasswordAgent({

@@ -1,4 +1,5 @@
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { type Kafka, type Producer } from 'kafkajs';
+import { stackKafka } from '../support/kafka';
 import { type DeadLetter, encodeDeadLetter, encodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
 import { Side } from '../e2e/directories';
 import { eventually, Pipeline } from '../e2e/pipeline';
@@ -68,7 +69,7 @@ beforeAll(async () => {
   // A rename onto a taken DN may resolve itself (the other entry may be on its way out): by default it waits on the
   // wait topic for minutes; here it is dead-lettered after the in-line tries, to have a dead letter to work with.
   pipeline = await Pipeline.start(s, 90_000, { only: ['ad-detector', 'mapper', 'ds-writer'], services: { 'ds-writer': { dependencyWaitMs: 0 } } });
-  kafka = new Kafka({ brokers: config.kafka.brokers, clientId: `${pipeline.clientId}-dlq-test`, logLevel: logLevel.NOTHING });
+  kafka = stackKafka(`${pipeline.clientId}-dlq-test`);
 }, 150_000);
 
 afterAll(async () => {

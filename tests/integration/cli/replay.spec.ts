@@ -1,4 +1,5 @@
-import { Kafka, logLevel } from 'kafkajs';
+import { type Kafka } from 'kafkajs';
+import { stackKafka } from '../support/kafka';
 import { type Entry, normalizeDn, sameDn, Side } from '../e2e/directories';
 import { eventually, Pipeline, sleep } from '../e2e/pipeline';
 import { stackConfig, uniqueSuffix, requireStackServers } from '../support/stack';
@@ -110,7 +111,7 @@ beforeAll(async () => {
   ad = await Side.open(config, 'ad');
   ds = await Side.open(config, 'ds');
   pipeline = await Pipeline.start(s, 90_000);
-  kafka = new Kafka({ brokers: config.kafka.brokers, clientId: `${pipeline.clientId}-replay-test`, logLevel: logLevel.NOTHING });
+  kafka = stackKafka(`${pipeline.clientId}-replay-test`);
 }, 150_000);
 
 afterAll(async () => {

@@ -1,4 +1,5 @@
-import { Kafka, logLevel } from 'kafkajs';
+import { type Kafka } from 'kafkajs';
+import { stackKafka } from '../support/kafka';
 import { decodeEntryChange } from '@idsync/contracts';
 import { readRootDse } from '@idsync/platform';
 import { normalizeDn, Side } from '../e2e/directories';
@@ -123,7 +124,7 @@ beforeAll(async () => {
   ad = await Side.open(config, 'ad');
   // No mapper: what the ds-detector publishes stays on the topic. The writers create the topics at start.
   pipeline = await Pipeline.start(s, 90_000, { only: ['ds-detector', 'ad-writer', 'ds-writer'] });
-  kafka = new Kafka({ brokers: config.kafka.brokers, clientId: `${pipeline.clientId}-status-test`, logLevel: logLevel.NOTHING });
+  kafka = stackKafka(`${pipeline.clientId}-status-test`);
 }, 150_000);
 
 afterAll(async () => {

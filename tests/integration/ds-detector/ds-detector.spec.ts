@@ -23,7 +23,7 @@ describe('ds-detector: cn=changelog of 389-ds to Kafka', () => {
   const writer = writerCredentials(config, 'ds-writer');
   const logLines: string[] = [];
   const logger = new JsonLogger('ds-detector-test', 'debug', new SecretRedactor([]), (line) => logLines.push(line));
-  const kafka = createKafka(config.kafka, 'idsync-test-ds-detector', logger);
+  const kafka = createKafka(config.kafka, 'ds-detector', logger);
   // The test's own topics and reader (kafkajs): what the product never does itself.
   const { kafkajs } = testKafka(config.kafka, 'idsync-test-ds-detector');
   const received: EntryChangeEvent[] = [];

@@ -3,9 +3,11 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSy
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { type Kafka } from 'kafkajs';
+import { grantRunAcls, stackKafka } from '../support/kafka';
 import { parse, stringify } from 'yaml';
 import { decodeDeadLetter, decodeLink, type DeadLetter, type EntryLink } from '@idsync/contracts';
+import { loadConfig, type SyncConfig } from '@idsync/config';
 import { KafkaClient, readRanges } from '@idsync/platform';
 import { stackEnv } from '../support/stack';
 
@@ -118,6 +120,7 @@ export class Pipeline {
   private readonly replicas = new Map<ReplicaName, { port: number; configFile: string }>();
   private readonly env: NodeJS.ProcessEnv;
   private starts = 0;
+  private aclsGranted = false;
 
   private constructor(
     readonly suffix: string,
@@ -150,6 +153,9 @@ export class Pipeline {
     writeFileSync(configFile, yaml);
     const pipeline = new Pipeline(suffix, dir, configFile, ports, processes, topics, clientId, options.env);
     try {
+      // Each service connects with its own Kafka account: the run's ACLs, as `idsync kafka-acls --apply` gives them.
+      await grantRunAcls(pipeline.config);
+      pipeline.aclsGranted = true;
       const first = processes.filter((name) => name === PASSWORD_AGENT || options.only === undefined || options.only.includes(name));
       for (const name of first) pipeline.spawn(name);
       await Promise.all(first.map((name) => pipeline.waitReady(name, timeoutMs)));
@@ -297,8 +303,7 @@ export class Pipeline {
   async deadLetters(timeoutMs = 15_000): Promise<DeadLetter[]> {
     const topic = this.topics['deadLetter'];
     if (topic === undefined) throw new Error('the configuration names no dead-letter topic');
-    const brokers = (this.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
-    const kafka = new Kafka({ brokers, clientId: `${this.clientId}-e2e-reader`, logLevel: logLevel.NOTHING });
+    const kafka = stackKafka(`${this.clientId}-e2e-reader`);
     const admin = kafka.admin();
     await admin.connect();
     let total = 0;
@@ -413,14 +418,12 @@ export class Pipeline {
   }
 
   private kafka(role: string): Kafka {
-    const brokers = (this.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
-    return new Kafka({ brokers, clientId: `${this.clientId}-e2e-${role}`, logLevel: logLevel.NOTHING });
+    return stackKafka(`${this.clientId}-e2e-${role}`);
   }
 
   /** Every record of every topic of the run (keys, values and header values as raw bytes), read from the beginning. */
   async allRecords(timeoutMs = 30_000): Promise<{ topic: string; bytes: Buffer[] }[]> {
-    const brokers = (this.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
-    const kafka = new Kafka({ brokers, clientId: `${this.clientId}-e2e-scan`, logLevel: logLevel.NOTHING });
+    const kafka = stackKafka(`${this.clientId}-e2e-scan`);
     const admin = kafka.admin();
     await admin.connect();
     const remaining = new Map<string, number>();
@@ -476,6 +479,15 @@ export class Pipeline {
   /** Graceful stop (SIGTERM, then SIGKILL after 15 s). */
   async stop(): Promise<void> {
     await Promise.all([...this.running.keys()].map((name) => this.stopService(name)));
+    if (this.aclsGranted) {
+      this.aclsGranted = false;
+      await grantRunAcls(this.config, true);
+    }
+  }
+
+  /** The run's configuration as the services load it (every credential, as the CLI's tests need). */
+  get config(): SyncConfig {
+    return loadConfig(this.env, this.configFile).config;
   }
 
   /** Exit codes of services that died on their own (a crash is a failure of the run). */

@@ -37,7 +37,7 @@ describe('LinksView on the real Kafka', () => {
   beforeAll(async () => {
     const { host, port } = hostPort(config.kafka.brokers[0] ?? '');
     await requireServer('Kafka', host, port);
-    kafka = createKafka(config.kafka, 'idsync-links-test');
+    kafka = createKafka(config.kafka, 'ad-writer');
     const admin = kafka.admin();
     await admin.connect();
     await admin.createTopics([{ name: topic, partitions: 3, replicationFactor: 1, config: { 'cleanup.policy': 'compact' } }]);

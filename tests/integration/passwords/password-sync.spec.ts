@@ -56,7 +56,7 @@ describe('password synchronization (389-ds <-> Samba AD)', () => {
   };
   const logLines: string[] = [];
   const logger = new JsonLogger('password-it', 'debug', new SecretRedactor([]), (line) => logLines.push(line));
-  const kafka = createKafka(config.kafka, `idsync-test-pw-${s}`, logger);
+  const kafka = createKafka(config.kafka, 'password-agent', logger);
   // The test's own topics and reader (kafkajs): what the product never does itself.
   const { kafkajs } = testKafka(config.kafka, `idsync-test-pw-${s}`);
   const records: { topic: string; key: Buffer | null; value: Buffer | null; headers: IHeaders | undefined }[] = [];

@@ -1,14 +1,42 @@
-import { Kafka, logLevel } from 'kafkajs';
-import { type KafkaConfig } from '@idsync/config';
+import { readFileSync } from 'node:fs';
+import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel } from 'kafkajs';
+import { kafkaAcls, type KafkaConfig, type SyncConfig } from '@idsync/config';
 import { KafkaClient, type KafkaPatience } from '@idsync/platform';
+import { stackEnv } from './stack';
+
+/**
+ * How a test reaches the local stack's Kafka as a bystander (reading topics, deleting them, changing their settings,
+ * applying a run's ACLs): TLS with the stack's CA and the cluster administrator's SCRAM account, which no service
+ * has. The services themselves connect with their own accounts (config/demo.yaml, kafka.sasl.principals).
+ */
+export function stackKafkaOptions(env: Readonly<Record<string, string>> = stackEnv()): Pick<KafkaJsConfig, 'brokers' | 'ssl' | 'sasl'> {
+  const username = env['IDSYNC_KAFKA_ADMIN_USERNAME'];
+  const password = env['IDSYNC_KAFKA_ADMIN_PASSWORD'];
+  const caFile = env['KAFKA_CA_FILE'];
+  if (!username || !password || !caFile) {
+    throw new Error("the local stack's settings have no Kafka administrator or CA (IDSYNC_KAFKA_ADMIN_*, KAFKA_CA_FILE): run `npm run stack -- up` again");
+  }
+  return {
+    brokers: (env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(','),
+    ssl: { ca: [readFileSync(caFile, 'utf8')] },
+    sasl: { mechanism: 'scram-sha-512', username, password },
+  };
+}
+
+/** A kafkajs client as the stack's Kafka administrator (see stackKafkaOptions). */
+export function stackKafka(clientId: string, options: Omit<KafkaJsConfig, 'brokers' | 'ssl' | 'sasl' | 'clientId'> = {}): Kafka {
+  return new Kafka({ logLevel: logLevel.NOTHING, ...options, ...stackKafkaOptions(), clientId });
+}
 
 /**
  * A Kafka client for a test: `client` is the product's (what the code under test gets), `kafkajs` the kafkajs client
  * under it, for what the product never does itself (deleting topics, changing their settings, reading as a bystander).
- * Same settings as createKafka without a logger (kafkajs logs its warnings to the console).
+ * The brokers of `config`, as the stack's administrator; same timeouts as createKafka without a logger (kafkajs logs
+ * its warnings to the console).
  */
 export function testKafka(config: Pick<KafkaConfig, 'brokers'>, clientId: string, patience: KafkaPatience = 'service'): { client: KafkaClient; kafkajs: Kafka } {
   const kafkajs = new Kafka({
+    ...stackKafkaOptions(),
     clientId,
     brokers: config.brokers,
     connectionTimeout: patience === 'tool' ? 3_000 : 5_000,
@@ -16,4 +44,22 @@ export function testKafka(config: Pick<KafkaConfig, 'brokers'>, clientId: string
     logLevel: logLevel.WARN,
   });
   return { client: KafkaClient.wrap(kafkajs, { clientId, patience }), kafkajs };
+}
+
+/**
+ * Gives each program of `config` the ACLs `idsync kafka-acls --apply` would (the same computation), as the stack's
+ * administrator; `remove` takes them away again when the run is over.
+ */
+export async function grantRunAcls(config: SyncConfig, remove = false): Promise<number> {
+  const acls = kafkaAcls(config);
+  const { client } = testKafka(config.kafka, `${config.kafka.clientId}-acl-setup`, 'tool');
+  const admin = client.admin();
+  await admin.connect();
+  try {
+    if (remove) await admin.deleteAcls(acls);
+    else await admin.createAcls(acls);
+  } finally {
+    await admin.disconnect();
+  }
+  return acls.length;
 }

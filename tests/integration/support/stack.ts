@@ -31,12 +31,19 @@ export function stackEnv(): Record<string, string> {
 }
 
 /**
- * The demo configuration resolved against the local stack, exactly as the services load it;
+ * The demo configuration resolved against the local stack, as the services load it but for Kafka's account: code run
+ * inside a test connects as the stack's Kafka administrator (its topics are the test's own, with no ACLs). The
+ * services started as processes (e2e/pipeline.ts) connect with their own accounts and the run's ACLs.
  * `pipesFile` (relative to the repository) replaces its pipes section.
  */
 export function stackConfig(options: { pipesFile?: string } = {}): SyncConfig {
   const file = join(ROOT, 'config', 'demo.yaml');
-  return parseConfig(withPipes(readFileSync(file, 'utf8'), options.pipesFile), file, stackEnv());
+  const env = stackEnv();
+  const config = parseConfig(withPipes(readFileSync(file, 'utf8'), options.pipesFile), file, env);
+  const username = env['IDSYNC_KAFKA_ADMIN_USERNAME'];
+  const password = env['IDSYNC_KAFKA_ADMIN_PASSWORD'];
+  if (!username || !password) throw new Error(`the local stack's settings have no Kafka administrator (IDSYNC_KAFKA_ADMIN_*): ${START_HINT}`);
+  return { ...config, kafka: { ...config.kafka, sasl: { mechanism: 'scram-sha-512', username, password } } };
 }
 
 /** Configuration text with its `pipes:` section replaced by the one in `pipesFile`. */

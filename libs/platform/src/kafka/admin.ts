@@ -1,5 +1,5 @@
-import { type Admin, ConfigResourceTypes } from 'kafkajs';
-import { type KafkaConfig } from '@idsync/config';
+import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, type Admin, type AclEntry, ConfigResourceTypes, ResourcePatternTypes } from 'kafkajs';
+import { type KafkaAcl, type KafkaConfig } from '@idsync/config';
 import { type OffsetRange } from './topic-ranges';
 
 /**
@@ -167,6 +167,18 @@ export class KafkaAdmin {
     await this.admin.deleteGroups([...groupIds]);
   }
 
+  /** Creates the ACLs (an ACL that exists already stays as it is); needs a principal allowed to alter the cluster. */
+  async createAcls(acls: readonly KafkaAcl[]): Promise<void> {
+    if (acls.length === 0) return;
+    await this.admin.createAcls({ acl: acls.map(aclEntry) });
+  }
+
+  /** Deletes exactly these ACLs (those missing are no error). */
+  async deleteAcls(acls: readonly KafkaAcl[]): Promise<void> {
+    if (acls.length === 0) return;
+    await this.admin.deleteAcls({ filters: acls.map(aclEntry) });
+  }
+
   async describeCluster(): Promise<ClusterDescription> {
     const cluster = await this.admin.describeCluster();
     return { clusterId: cluster.clusterId, controller: cluster.controller, brokers: cluster.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port })) };
@@ -206,4 +218,31 @@ export async function ensureTopics(admin: KafkaAdmin, topics: KafkaConfig['topic
     })),
   );
   return missing.map((t) => t.name);
+}
+
+const ACL_RESOURCES: Record<KafkaAcl['resource'], AclResourceTypes> = {
+  topic: AclResourceTypes.TOPIC,
+  group: AclResourceTypes.GROUP,
+  'transactional-id': AclResourceTypes.TRANSACTIONAL_ID,
+};
+
+const ACL_OPERATIONS: Record<KafkaAcl['operation'], AclOperationTypes> = {
+  read: AclOperationTypes.READ,
+  write: AclOperationTypes.WRITE,
+  create: AclOperationTypes.CREATE,
+  delete: AclOperationTypes.DELETE,
+  describe: AclOperationTypes.DESCRIBE,
+  'describe-configs': AclOperationTypes.DESCRIBE_CONFIGS,
+};
+
+function aclEntry(acl: KafkaAcl): AclEntry {
+  return {
+    resourceType: ACL_RESOURCES[acl.resource],
+    resourceName: acl.name,
+    resourcePatternType: acl.pattern === 'prefixed' ? ResourcePatternTypes.PREFIXED : ResourcePatternTypes.LITERAL,
+    principal: acl.principal,
+    host: '*',
+    operation: ACL_OPERATIONS[acl.operation],
+    permissionType: AclPermissionTypes.ALLOW,
+  };
 }

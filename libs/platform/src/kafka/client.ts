@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel as KafkaJsLogLevel, type KafkaConfig as KafkaJsConfig, type SASLOptions } from 'kafkajs';
-import { type KafkaConfig } from '@idsync/config';
+import { kafkaAccount, type KafkaConfig, type Program } from '@idsync/config';
 import { type JsonLogger } from '../logger';
 import { KafkaAdmin } from './admin';
 import { RecordProducer, type RecordProducerOptions, TransactionalProducer, type TransactionalProducerOptions } from './producer';
@@ -79,8 +79,12 @@ export function kafkajsOf(client: KafkaClient): Kafka {
   return kafka;
 }
 
-/** The client for `config` (brokers, TLS, SASL); its own log lines go through `logger` (warnings and above). */
-export function createKafka(config: KafkaConfig, clientId: string, logger?: JsonLogger, patience: KafkaPatience = 'service'): KafkaClient {
+/**
+ * The client `program` connects with (brokers, TLS, its SASL account; client id `<kafka.clientId>-<program>`); its own
+ * log lines go through `logger` (warnings and above).
+ */
+export function createKafka(config: KafkaConfig, program: Program, logger?: JsonLogger, patience: KafkaPatience = 'service'): KafkaClient {
+  const clientId = `${config.clientId}-${program}`;
   const options: KafkaJsConfig = {
     clientId,
     brokers: config.brokers,
@@ -104,8 +108,7 @@ export function createKafka(config: KafkaConfig, clientId: string, logger?: Json
       ...(config.ssl.caFile ? { ca: [readFileSync(config.ssl.caFile, 'utf8')] } : {}),
     };
   }
-  if (config.sasl) {
-    options.sasl = { mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as SASLOptions;
-  }
+  const account = kafkaAccount(config, program);
+  if (account) options.sasl = account as SASLOptions;
   return KafkaClient.wrap(new Kafka(options), { clientId, patience });
 }

@@ -1,4 +1,4 @@
-import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
+import { KafkaJSAggregateError, KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
 import { classifyKafkaFailure, isProducerFenced } from './errors';
 import { RecordTooLargeError } from './record-size';
 
@@ -18,6 +18,13 @@ describe("classifyKafkaFailure: the product's Kafka table", () => {
     ['a transactional id the account may not use', protocolError('TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 53), 'stop', 'kafka-denied'],
     ['a topic the account may not write', protocolError('TOPIC_AUTHORIZATION_FAILED', 29), 'stop', 'kafka-denied'],
     ['a group the account may not use', protocolError('GROUP_AUTHORIZATION_FAILED', 30), 'stop', 'kafka-denied'],
+    ['a wrong SASL password', Object.assign(new Error('SASL SCRAM SHA512 authentication failed: invalid credentials'), { name: 'KafkaJSSASLAuthenticationError' }), 'stop', 'kafka-denied'],
+    [
+      'creating a topic the account may not create (an aggregate of per-topic errors)',
+      new KafkaJSAggregateError('Topic creation errors', [Object.assign(protocolError('TOPIC_AUTHORIZATION_FAILED', 29), { name: 'KafkaJSCreateTopicError', topic: 'idsync.ad.changes' })]),
+      'stop',
+      'kafka-denied',
+    ],
     ['a record over the broker limit', protocolError('MESSAGE_TOO_LARGE', 10), 'dead-letter', 'kafka-too-large'],
     ['a batch over the broker limit', protocolError('RECORD_LIST_TOO_LARGE', 18), 'dead-letter', 'kafka-too-large'],
     ['a record over our own limit', new RecordTooLargeError('t', 2_000_000, 1_000_000), 'dead-letter', 'kafka-too-large'],

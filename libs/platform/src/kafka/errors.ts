@@ -9,7 +9,7 @@ import { isRecordTooLarge, RecordTooLargeError } from './record-size';
  * | error (type, along the error's causes)                         | action      | kind             |
  * | -------------------------------------------------------------- | ----------- | ---------------- |
  * | INVALID_PRODUCER_EPOCH, PRODUCER_FENCED (code 90), fenced name | fenced      | kafka-fenced     |
- * | *_AUTHORIZATION_FAILED, SASL_AUTHENTICATION_FAILED              | stop        | kafka-denied     |
+ * | *_AUTHORIZATION_FAILED, SASL authentication failed               | stop        | kafka-denied     |
  * | MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE, RecordTooLargeError   | dead-letter | kafka-too-large  |
  * | any other kafkajs error (KafkaJS*)                              | retry       | kafka            |
  *
@@ -36,7 +36,7 @@ const DENIED = new Set([
 export function classifyKafkaFailure(error: unknown): KafkaVerdict | undefined {
   if (!isKafkaError(error)) return undefined;
   if (isProducerFenced(error)) return { action: 'fenced', kind: 'kafka-fenced' };
-  if (causes(error).some((e) => typeof e.type === 'string' && DENIED.has(e.type))) return { action: 'stop', kind: 'kafka-denied' };
+  if (causes(error).some((e) => e.name === 'KafkaJSSASLAuthenticationError' || (typeof e.type === 'string' && DENIED.has(e.type)))) return { action: 'stop', kind: 'kafka-denied' };
   if (isRecordTooLarge(error)) return { action: 'dead-letter', kind: 'kafka-too-large' };
   return { action: 'retry', kind: 'kafka' };
 }
@@ -63,12 +63,15 @@ interface ErrorFields {
   readonly type?: unknown;
 }
 
-/** The error and what it wraps (cause, kafkajs' originalError), a few levels deep. */
+/** The error and what it wraps (cause, kafkajs' originalError, an aggregate's errors), a few levels deep. */
 function causes(error: unknown): ErrorFields[] {
   const found: ErrorFields[] = [];
-  for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 6; depth++) {
+  const visit = (current: unknown, depth: number): void => {
+    if (typeof current !== 'object' || current === null || depth >= 6) return;
     found.push(current as ErrorFields);
-    current = 'cause' in current && current.cause !== undefined ? current.cause : 'originalError' in current ? current.originalError : undefined;
-  }
+    if ('errors' in current && Array.isArray(current.errors)) for (const inner of current.errors.slice(0, 20)) visit(inner, depth + 1);
+    visit('cause' in current && current.cause !== undefined ? current.cause : 'originalError' in current ? current.originalError : undefined, depth + 1);
+  };
+  visit(error, 0);
   return found;
 }

@@ -1,3 +1,4 @@
+import { redriveTransactionalId } from '@idsync/config';
 import { decodeDeadLetter, UndecodableRecordError } from '@idsync/contracts';
 import { type KafkaAdmin, type KafkaTransaction } from '@idsync/platform';
 import { signingKeyring, withSignature } from '@idsync/secrets';
@@ -487,7 +488,7 @@ async function produceRedrives(
   const failures: RedriveFailure[] = [];
   if (items.length === 0) return { done, failures };
   const producer = ctx.kafka.transactionalProducer({
-    transactionalId: `idsync.dlq-redrive.${ctx.config.kafka.topics.deadLetter.name}`,
+    transactionalId: redriveTransactionalId(ctx.config.kafka.topics.deadLetter.name),
     allowAutoTopicCreation: false,
     retries: 8,
     maxRetryTimeMs: 5_000,

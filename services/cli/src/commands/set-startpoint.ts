@@ -1,3 +1,4 @@
+import { detectorCheckpointGroup, detectorTransactionalId } from '@idsync/config';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DcIdentity, DIRSYNC_FLAGS, DirSyncCookie, DirSyncReader, type DirSyncPage } from '@idsync/ad-detector/detector';
 import { ChangeNumber, parseGeneralizedTime, type ChangelogWindow, type RawChangelogEntry } from '@idsync/ds-detector/core';
@@ -233,8 +234,8 @@ function resolveTarget(ctx: CommandContext, name: string): Target {
   return {
     detector,
     source,
-    checkpointGroup: `idsync.checkpoint.${detector}.${source}`,
-    transactionalId: `idsync.${detector}.${source}`,
+    checkpointGroup: detectorCheckpointGroup(detector, source),
+    transactionalId: detectorTransactionalId(detector, source),
     eventsTopic: detector === 'ad-detector' ? topics.adChanges.name : topics.dsChanges.name,
     checkpointTopic: topics.checkpoints.name,
   };
