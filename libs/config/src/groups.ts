@@ -13,6 +13,11 @@ export function serviceGroupId(config: { readonly kafka: Pick<KafkaConfig, 'clie
   return `${config.kafka.clientId}-${service}`;
 }
 
+/** The writer's wait topic for its operations topic. */
+export function waitTopicOf(operationsTopic: string): string {
+  return `${operationsTopic}.wait`;
+}
+
 /** Where a writer holds deletes while its breaker is tripped: beside its operations topic, same partitions. */
 export function heldTopicOf(operationsTopic: string): string {
   return `${operationsTopic}${HELD_SUFFIX}`;

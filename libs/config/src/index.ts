@@ -29,5 +29,5 @@ export {
   type SyncConfig,
 } from './schema';
 export { runConfigCli, type CliOutput } from './cli';
-export { CONSUMER_SERVICES, detectorCheckpointGroup, detectorTransactionalId, heldTopicOf, operationsTopicOfHeld, redriveTransactionalId, serviceGroupId, type ConsumerService } from './groups';
+export { CONSUMER_SERVICES, detectorCheckpointGroup, detectorTransactionalId, heldTopicOf, operationsTopicOfHeld, redriveTransactionalId, waitTopicOf, serviceGroupId, type ConsumerService } from './groups';
 export { kafkaAcls, type KafkaAcl, type KafkaAclOperation, type KafkaAclResource } from './kafka-acls';

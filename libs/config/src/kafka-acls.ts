@@ -1,4 +1,4 @@
-import { detectorCheckpointGroup, detectorTransactionalId, heldTopicOf, redriveTransactionalId, serviceGroupId } from './groups';
+import { detectorCheckpointGroup, detectorTransactionalId, heldTopicOf, redriveTransactionalId, serviceGroupId, waitTopicOf } from './groups';
 import { kafkaAccount, type Program, PROGRAMS, type SyncConfig } from './schema';
 
 export type KafkaAclResource = 'topic' | 'group' | 'transactional-id';
@@ -29,8 +29,8 @@ interface Grant {
  *   checkpoint group; the password agent writes AD's change topic;
  * - the mapper reads both change topics and writes both operations topics and dead letters, in transactions under
  *   its group's name;
- * - a writer reads only its own operations topic, holds deletes beside it, reads and writes links and its breaker's
- *   state (checkpoint topic), writes dead letters; its groups are named after its consumer group;
+ * - a writer reads only its own operations topic, holds deletes and waiting requests beside it (its held and wait
+ *   topics), reads and writes links and its breaker's state (checkpoint topic), writes dead letters; its groups are named after its consumer group;
  * - the CLI (an operator's tool) reads and writes every topic, the deployment's groups, and the detectors'
  *   checkpoints and transactional ids (set-startpoint), and redrives dead letters in its own transactions.
  * Nothing gets cluster-level rights. Empty when Kafka has no SASL accounts.
@@ -54,6 +54,8 @@ export function kafkaAcls(config: SyncConfig): KafkaAcl[] {
     grants.set(program, [
       seeAndCreate,
       { resource: 'topic', names: [changes, topics.checkpoints.name, topics.deadLetter.name], operations: ['write', 'describe-configs'] },
+      // The position is committed as the checkpoint group's offset on the checkpoint topic, in the transaction.
+      { resource: 'topic', names: [topics.checkpoints.name], operations: ['read'] },
       { resource: 'group', names: [detectorCheckpointGroup(program, source)], operations: ['read'] },
       { resource: 'transactional-id', names: [detectorTransactionalId(program, source)], operations: ['write', 'describe'] },
     ]);
@@ -67,12 +69,12 @@ export function kafkaAcls(config: SyncConfig): KafkaAcl[] {
     { resource: 'transactional-id', names: [`${mapperGroup}.`], operations: ['write', 'describe'], pattern: 'prefixed' },
   ]);
   for (const { program, operations } of writers) {
-    const held = heldTopicOf(operations);
+    const own = [heldTopicOf(operations), waitTopicOf(operations)];
     grants.set(program, [
       seeAndCreate,
-      { resource: 'topic', names: [held], operations: ['describe', 'create'] },
+      { resource: 'topic', names: own, operations: ['describe', 'create'] },
       { resource: 'topic', names: [operations], operations: ['read'] },
-      { resource: 'topic', names: [held, topics.links.name, topics.checkpoints.name], operations: ['read', 'write', 'describe-configs'] },
+      { resource: 'topic', names: [...own, topics.links.name, topics.checkpoints.name], operations: ['read', 'write', 'describe-configs'] },
       { resource: 'topic', names: [topics.deadLetter.name], operations: ['write', 'describe-configs'] },
       { resource: 'group', names: [serviceGroupId(config, program)], operations: ['read', 'delete'], pattern: 'prefixed' },
     ]);
@@ -80,7 +82,7 @@ export function kafkaAcls(config: SyncConfig): KafkaAcl[] {
   if (services['password-agent']) {
     grants.set('password-agent', [{ resource: 'topic', names: [topics.adChanges.name], operations: ['describe', 'write', 'describe-configs'] }]);
   }
-  const everyTopic = [...configured, ...writers.map((w) => heldTopicOf(w.operations))];
+  const everyTopic = [...configured, ...writers.flatMap((w) => [heldTopicOf(w.operations), waitTopicOf(w.operations)])];
   grants.set('cli', [
     { resource: 'topic', names: everyTopic, operations: ['describe', 'create', 'read', 'write', 'describe-configs'] },
     { resource: 'group', names: [`${kafka.clientId}-`], operations: ['read', 'describe', 'delete'], pattern: 'prefixed' },

@@ -67,10 +67,7 @@ export function waitHeaders(state: WaitState, behind?: string): Record<string, s
   };
 }
 
-/** The writer's wait topic for its operations topic. */
-export function waitTopicOf(operationsTopic: string): string {
-  return `${operationsTopic}.wait`;
-}
+export { waitTopicOf } from '@idsync/config';
 
 /**
  * Entries with requests parked by this process, counted, so their later requests park behind them. A hold also
