@@ -23,6 +23,7 @@ plain IDSYNC_KAFKA_ADMIN_PASSWORD "$IDSYNC_KAFKA_ADMIN_PASSWORD"
 
 umask 077
 admin=/tmp/kafka-admin.properties
+trap 'rm -f "$admin"' EXIT
 cat > "$admin" <<EOF
 security.protocol=SASL_SSL
 sasl.mechanism=SCRAM-SHA-512
