@@ -16,7 +16,8 @@ set -euo pipefail
 # --add-config 'SCRAM-SHA-512=[password=...]' splits on commas and brackets, JAAS on quotes: keep passwords plain.
 plain() {
   case $2 in
-    '' | *[!A-Za-z0-9._~-]*) echo "kafka-users: $1: letters, digits and . _ ~ - only (openssl rand -hex 32)" >&2; exit 1 ;;
+    '') echo "kafka-users: $1 is not set" >&2; exit 1 ;;
+    *[!A-Za-z0-9._~-]*) echo "kafka-users: $1: letters, digits and . _ ~ - only (openssl rand -hex 32)" >&2; exit 1 ;;
   esac
 }
 plain IDSYNC_KAFKA_ADMIN_PASSWORD "$IDSYNC_KAFKA_ADMIN_PASSWORD"
