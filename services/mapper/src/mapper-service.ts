@@ -3,6 +3,7 @@ import { serviceGroupId, type SyncConfig } from '@idsync/config';
 import {
   retryUntilStarted,
   ensureTopics,
+  KafkaDeniedError,
   runRecordLoop,
   type JsonLogger,
   type KafkaClient,
@@ -97,7 +98,11 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
 
   /** Starts in the background: Kafka being away at start is reported by /health, and the start is retried. */
   onApplicationBootstrap(): void {
-    this.starting = this.startWithRetry();
+    // Only a refusal by Kafka ends the retries; the service then exits non-zero (onFatal), saying why.
+    this.starting = this.startWithRetry().catch((error: unknown) => {
+      if (error instanceof KafkaDeniedError) this.options.onFatal?.(error);
+      else this.options.logger.event('error', 'start.abandoned', { error: String(error) });
+    });
   }
 
   async beforeApplicationShutdown(): Promise<void> {

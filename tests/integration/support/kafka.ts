@@ -63,3 +63,18 @@ export async function grantRunAcls(config: SyncConfig, remove = false): Promise<
   }
   return acls.length;
 }
+
+/** A kafkajs client as one program's own account (idsync-<program>, its KAFKA_<PROGRAM>_PASSWORD from the stack). */
+export function programKafka(program: string, clientId: string, password?: string): Kafka {
+  const env = stackEnv();
+  const variable = `KAFKA_${program.toUpperCase().replace(/-/g, '_')}_PASSWORD`;
+  const secret = password ?? env[variable];
+  if (!secret) throw new Error(`the local stack's settings have no ${variable}: run \`npm run stack -- up\` again`);
+  return new Kafka({
+    ...stackKafkaOptions(env),
+    clientId,
+    sasl: { mechanism: 'scram-sha-512', username: `idsync-${program}`, password: secret },
+    retry: { retries: 1, initialRetryTime: 100 },
+    logLevel: logLevel.NOTHING,
+  });
+}

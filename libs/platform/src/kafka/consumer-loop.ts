@@ -135,6 +135,8 @@ export function isMembershipLost(error: unknown): boolean {
 /**
  * Calls `start` until it succeeds, backing off between attempts, or until `isStopped()` (the service is shutting
  * down). `onFailure` undoes a half-done start and reports the attempt; Kafka being away at start is not fatal.
+ * Kafka refusing the account (a wrong password, a missing ACL) is: no retry changes it, so it is thrown as
+ * KafkaDeniedError after its report.
  */
 export async function retryUntilStarted(
   start: () => Promise<void>,
@@ -145,10 +147,24 @@ export async function retryUntilStarted(
       await start();
       return;
     } catch (error) {
-      const delayMs = backoffDelay(attempt);
+      const denied = classifyKafkaFailure(error)?.kind === 'kafka-denied';
+      const delayMs = denied ? 0 : backoffDelay(attempt);
       await options.onFailure({ attempt, delayMs, error: error instanceof Error ? error.message : String(error) });
+      if (denied) throw new KafkaDeniedError(error);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
+  }
+}
+
+/**
+ * Kafka refused the service's account: authentication failed, or an ACL is missing (the broker's
+ * kafka.authorizer.logger names the principal, operation and resource). Nothing inside the process can help.
+ */
+export class KafkaDeniedError extends Error {
+  readonly retriable = false;
+  constructor(cause: unknown) {
+    super(`Kafka refused this service's account (kafka-denied): ${describe(cause)}; check its kafka.sasl account and its ACLs (idsync kafka-acls)`, { cause });
+    this.name = 'KafkaDeniedError';
   }
 }
 
@@ -204,7 +220,7 @@ export class RecordLoopCrashedError extends Error {
 }
 
 /** Everything `onFatal` reports: the loop has given up, the service should exit non-zero. */
-export type RecordLoopFatalError = RecordLoopStoppedError | RecordLoopStalledError | RecordLoopCrashedError;
+export type RecordLoopFatalError = RecordLoopStoppedError | RecordLoopStalledError | RecordLoopCrashedError | KafkaDeniedError;
 
 export interface RecordLoopOptions {
   readonly kafka: KafkaClient;

@@ -43,7 +43,7 @@ export {
   TransactionalProducer,
   type TransactionalProducerOptions,
 } from './producer';
-export { classifyFailure, deadLetter, DONE, FAILURE_ACTIONS, isMembershipLost, MEMBERSHIP_LOST_ERRORS, RecordLoopCrashedError, RecordLoopStalledError, RecordLoopStoppedError, retryUntilStarted, runRecordLoop, type BatchContext, type FailureAction, type LoopRecord, type RecordLoop, type RecordLoopFatalError, type RecordLoopOptions, type RecordOutcome } from './consumer-loop';
+export { classifyFailure, deadLetter, DONE, FAILURE_ACTIONS, isMembershipLost, KafkaDeniedError, MEMBERSHIP_LOST_ERRORS, RecordLoopCrashedError, RecordLoopStalledError, RecordLoopStoppedError, retryUntilStarted, runRecordLoop, type BatchContext, type FailureAction, type LoopRecord, type RecordLoop, type RecordLoopFatalError, type RecordLoopOptions, type RecordOutcome } from './consumer-loop';
 export { AtLeastOnceOutput, ExactlyOnceOutput, PartitionNotClaimedError, type ChunkOutput, type ExactlyOnceOptions, type LoopOutput, type OutputMessages, type OutputMode } from './loop-output';
 export { BROKER_SIZE_ERRORS, DEFAULT_MAX_RECORD_BYTES, isRecordTooLarge, recordBytes, RecordLimits, recordLimit, RecordTooLargeError, splitByBytes, topicRecordLimits, type SizedMessage } from './record-size';
 export { classifyKafkaFailure, isKafkaError, isProducerFenced, type KafkaAction, type KafkaVerdict } from './errors';
