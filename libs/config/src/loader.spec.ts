@@ -9,6 +9,7 @@ const DEMO = readFileSync(join(__dirname, '..', '..', '..', 'config', 'demo.yaml
 const CA_DIR = mkdtempSync(join(tmpdir(), 'idsync-ca-'));
 writeFileSync(join(CA_DIR, 'ad-ca.crt'), '-----BEGIN CERTIFICATE-----\n');
 writeFileSync(join(CA_DIR, 'ds-ca.crt'), '-----BEGIN CERTIFICATE-----\n');
+writeFileSync(join(CA_DIR, 'kafka-ca.crt'), '-----BEGIN CERTIFICATE-----\n');
 
 const STACK_ENV = {
   KAFKA_BROKERS: '127.0.0.1:9092',
@@ -28,6 +29,14 @@ const STACK_ENV = {
   DS_CA_FILE: join(CA_DIR, 'ds-ca.crt'),
   IDSYNC_PASSWORD_KEY_K1: Buffer.alloc(32, 1).toString('base64'),
   IDSYNC_OPERATION_KEY_O1: Buffer.alloc(32, 2).toString('base64'),
+  KAFKA_CA_FILE: join(CA_DIR, 'kafka-ca.crt'),
+  KAFKA_AD_DETECTOR_PASSWORD: 'kafka-ad-detector-secret',
+  KAFKA_DS_DETECTOR_PASSWORD: 'kafka-ds-detector-secret',
+  KAFKA_MAPPER_PASSWORD: 'kafka-mapper-secret',
+  KAFKA_AD_WRITER_PASSWORD: 'kafka-ad-writer-secret',
+  KAFKA_DS_WRITER_PASSWORD: 'kafka-ds-writer-secret',
+  KAFKA_PASSWORD_AGENT_PASSWORD: 'kafka-password-agent-secret',
+  KAFKA_CLI_PASSWORD: 'kafka-cli-secret',
 };
 
 function problemsOf(text: string, env: Record<string, string> = STACK_ENV): readonly string[] {
@@ -104,15 +113,29 @@ describe('configuration loading', () => {
 });
 
 /** The credentials each program is given in k8s/ (one Secret each) and docker-compose.yml. */
-const CREDENTIALS = ['AD_BIND_PASSWORD', 'DS_BIND_PASSWORD', 'AD_WRITER_PASSWORD', 'DS_WRITER_PASSWORD', 'IDSYNC_PASSWORD_KEY_K1', 'IDSYNC_OPERATION_KEY_O1'] as const;
+const CREDENTIALS = [
+  'AD_BIND_PASSWORD',
+  'DS_BIND_PASSWORD',
+  'AD_WRITER_PASSWORD',
+  'DS_WRITER_PASSWORD',
+  'IDSYNC_PASSWORD_KEY_K1',
+  'IDSYNC_OPERATION_KEY_O1',
+  'KAFKA_AD_DETECTOR_PASSWORD',
+  'KAFKA_DS_DETECTOR_PASSWORD',
+  'KAFKA_MAPPER_PASSWORD',
+  'KAFKA_AD_WRITER_PASSWORD',
+  'KAFKA_DS_WRITER_PASSWORD',
+  'KAFKA_PASSWORD_AGENT_PASSWORD',
+  'KAFKA_CLI_PASSWORD',
+] as const;
 const GIVEN: Record<ConfigReader, readonly (typeof CREDENTIALS)[number][]> = {
-  'ad-detector': ['AD_BIND_PASSWORD'],
-  'ds-detector': ['DS_BIND_PASSWORD', 'IDSYNC_PASSWORD_KEY_K1'],
-  mapper: ['IDSYNC_OPERATION_KEY_O1'],
-  'ad-writer': ['AD_WRITER_PASSWORD', 'IDSYNC_PASSWORD_KEY_K1', 'IDSYNC_OPERATION_KEY_O1'],
-  'ds-writer': ['DS_WRITER_PASSWORD', 'IDSYNC_PASSWORD_KEY_K1', 'IDSYNC_OPERATION_KEY_O1'],
-  'password-agent': ['IDSYNC_PASSWORD_KEY_K1'],
-  cli: ['AD_BIND_PASSWORD', 'DS_BIND_PASSWORD', 'IDSYNC_OPERATION_KEY_O1'],
+  'ad-detector': ['AD_BIND_PASSWORD', 'KAFKA_AD_DETECTOR_PASSWORD'],
+  'ds-detector': ['DS_BIND_PASSWORD', 'IDSYNC_PASSWORD_KEY_K1', 'KAFKA_DS_DETECTOR_PASSWORD'],
+  mapper: ['IDSYNC_OPERATION_KEY_O1', 'KAFKA_MAPPER_PASSWORD'],
+  'ad-writer': ['AD_WRITER_PASSWORD', 'IDSYNC_PASSWORD_KEY_K1', 'IDSYNC_OPERATION_KEY_O1', 'KAFKA_AD_WRITER_PASSWORD'],
+  'ds-writer': ['DS_WRITER_PASSWORD', 'IDSYNC_PASSWORD_KEY_K1', 'IDSYNC_OPERATION_KEY_O1', 'KAFKA_DS_WRITER_PASSWORD'],
+  'password-agent': ['IDSYNC_PASSWORD_KEY_K1', 'KAFKA_PASSWORD_AGENT_PASSWORD'],
+  cli: ['AD_BIND_PASSWORD', 'DS_BIND_PASSWORD', 'IDSYNC_OPERATION_KEY_O1', 'KAFKA_CLI_PASSWORD'],
 };
 /** The stack's environment with only `reader`'s credentials (the settings, URLs and DNs, are shared). */
 const envFor = (reader: ConfigReader, without: readonly string[] = []): Record<string, string> =>
@@ -124,6 +147,13 @@ const WHERE: Record<(typeof CREDENTIALS)[number], string> = {
   DS_WRITER_PASSWORD: 'services.ds-writer.bindPassword',
   IDSYNC_PASSWORD_KEY_K1: 'secrets.passwordKeys.keys[0].key',
   IDSYNC_OPERATION_KEY_O1: 'secrets.operationKeys.keys[0].key',
+  KAFKA_AD_DETECTOR_PASSWORD: 'kafka.sasl.principals.ad-detector.password',
+  KAFKA_DS_DETECTOR_PASSWORD: 'kafka.sasl.principals.ds-detector.password',
+  KAFKA_MAPPER_PASSWORD: 'kafka.sasl.principals.mapper.password',
+  KAFKA_AD_WRITER_PASSWORD: 'kafka.sasl.principals.ad-writer.password',
+  KAFKA_DS_WRITER_PASSWORD: 'kafka.sasl.principals.ds-writer.password',
+  KAFKA_PASSWORD_AGENT_PASSWORD: 'kafka.sasl.principals.password-agent.password',
+  KAFKA_CLI_PASSWORD: 'kafka.sasl.principals.cli.password',
 };
 
 describe('configuration loaded by one program (a Secret per service)', () => {
@@ -143,6 +173,8 @@ describe('configuration loaded by one program (a Secret per service)', () => {
       ['DS_BIND_PASSWORD', config.directories['ds']?.bindPassword],
       ['AD_WRITER_PASSWORD', config.services['ad-writer'].bindPassword],
       ['DS_WRITER_PASSWORD', config.services['ds-writer'].bindPassword],
+      ['KAFKA_MAPPER_PASSWORD', config.kafka.sasl?.principals?.mapper?.password],
+      ['KAFKA_CLI_PASSWORD', config.kafka.sasl?.principals?.cli?.password],
     ] as const) {
       if (GIVEN[reader].includes(name)) expect(value).toBe(STACK_ENV[name]);
       else expect(withheldVariable(value)).toBe(name);
@@ -183,9 +215,8 @@ describe('configuration loaded by one program (a Secret per service)', () => {
   });
 
   it('requires every credential when no program is named (validate-config without --service)', () => {
-    expect(problemsOf(DEMO, envFor('mapper'))).toEqual(
-      ['AD_BIND_PASSWORD', 'DS_BIND_PASSWORD', 'IDSYNC_PASSWORD_KEY_K1', 'AD_WRITER_PASSWORD', 'DS_WRITER_PASSWORD'].map((name) => `${WHERE[name as (typeof CREDENTIALS)[number]]}: environment variable ${name} is not set`),
-    );
+    const missing = CREDENTIALS.filter((name) => !GIVEN.mapper.includes(name));
+    expect([...problemsOf(DEMO, envFor('mapper'))].sort()).toEqual(missing.map((name) => `${WHERE[name]}: environment variable ${name} is not set`).sort());
   });
 });
 

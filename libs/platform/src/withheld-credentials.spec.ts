@@ -23,6 +23,8 @@ const MAPPER_ENV = {
   DS_WRITER_BIND_DN: 'uid=idsync-writer,ou=Services,dc=example,dc=com',
   DS_CA_FILE: '/nonexistent/ds-ca.crt',
   IDSYNC_OPERATION_KEY_O1: Buffer.alloc(32, 2).toString('base64'),
+  KAFKA_CA_FILE: '/nonexistent/kafka-ca.crt',
+  KAFKA_MAPPER_PASSWORD: 'kafka-mapper-secret',
 };
 
 describe('credentials withheld from a service', () => {
@@ -43,6 +45,6 @@ describe('credentials withheld from a service', () => {
 
   it('are not among the secrets the logs redact; the credentials the service has are', () => {
     const secrets = configSecrets(config);
-    expect(secrets).toEqual([MAPPER_ENV.IDSYNC_OPERATION_KEY_O1]);
+    expect(secrets.sort()).toEqual([MAPPER_ENV.IDSYNC_OPERATION_KEY_O1, MAPPER_ENV.KAFKA_MAPPER_PASSWORD].sort());
   });
 });

@@ -11,6 +11,8 @@ const ENV = {
   DS_WRITER_BIND_DN: 'uid=idsync-writer,ou=Services,dc=example,dc=com', DS_WRITER_PASSWORD: 'x', DS_CA_FILE: '/dev/null',
   IDSYNC_PASSWORD_KEY_K1: Buffer.alloc(32, 1).toString('base64'),
   IDSYNC_OPERATION_KEY_O1: Buffer.alloc(32, 2).toString('base64'),
+  KAFKA_CA_FILE: '/dev/null',
+  ...Object.fromEntries(['AD_DETECTOR', 'DS_DETECTOR', 'MAPPER', 'AD_WRITER', 'DS_WRITER', 'PASSWORD_AGENT', 'CLI'].map((p) => [`KAFKA_${p}_PASSWORD`, 'x'])),
 };
 const ROOT = join(__dirname, '..', '..', '..');
 const file = join(ROOT, 'config', 'demo.yaml');

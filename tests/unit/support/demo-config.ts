@@ -21,6 +21,8 @@ export const DEMO_ENV: Record<string, string> = {
   DS_WRITER_PASSWORD: 'x',
   AD_CA_FILE: '/dev/null',
   DS_CA_FILE: '/dev/null',
+  KAFKA_CA_FILE: '/dev/null',
+  ...Object.fromEntries(['AD_DETECTOR', 'DS_DETECTOR', 'MAPPER', 'AD_WRITER', 'DS_WRITER', 'PASSWORD_AGENT', 'CLI'].map((p) => [`KAFKA_${p}_PASSWORD`, `kafka-${p.toLowerCase()}`])),
   IDSYNC_PASSWORD_KEY_K1: Buffer.alloc(32, 1).toString('base64'),
   IDSYNC_OPERATION_KEY_O1: Buffer.alloc(32, 2).toString('base64'),
 };
