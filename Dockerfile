@@ -11,7 +11,7 @@ ARG SERVICE
 ENV NODE_ENV=production IDSYNC_SERVICE=${SERVICE} IDSYNC_CONFIG=/etc/idsync/config.yaml
 WORKDIR /app
 COPY --from=build /app /app
-# The operations toolbox in every image: kubectl exec deploy/idsync-mapper -- idsync status
+# The operations toolbox in every image, run as a Job with the idsync-cli Secret (k8s/ops/)
 RUN ln -s /app/services/cli/bin/idsync /usr/local/bin/idsync
 # A numeric non-root user (the base image's `node`, uid/gid 1000), so Kubernetes can check runAsNonRoot; the pods
 # (k8s/) and compose run it as 1000:1000 with a read-only root file system: only /tmp is written (an emptyDir/tmpfs).

@@ -5,7 +5,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Attribute, Change } from 'ldapts';
 import platform from '@idsync/platform';
 import detectorPkg from '@idsync/ad-detector/detector';
-import { demoConfig } from './lib/isolated-services.ts';
+import { demoConfig, stackKafkaOptions } from './lib/isolated-services.ts';
 
 const { createKafka, openLdapSession, Metrics } = platform;
 const { AdDetector } = detectorPkg;
@@ -18,9 +18,9 @@ const suffix = `${Date.now().toString(36)}`;
 const ou = `OU=bench-${suffix},OU=Corp,${ad.baseDn}`;
 const eventsTopic = `idsync.bench.ad-changes.${suffix}`;
 const checkpointTopic = `idsync.bench.checkpoints.${suffix}`;
-const kafka = createKafka(config.kafka, 'idsync-bench-ad');
+const kafka = createKafka(config.kafka, 'ad-detector');
 // The bench's own topics: created and deleted with kafkajs' admin (the product never deletes topics).
-const admin = new Kafka({ brokers: config.kafka.brokers, clientId: 'idsync-bench-ad-topics', logLevel: logLevel.WARN }).admin();
+const admin = new Kafka({ ...stackKafkaOptions(), clientId: 'idsync-bench-ad-topics', logLevel: logLevel.WARN }).admin();
 await admin.connect();
 await admin.createTopics({ waitForLeaders: true, topics: [{ topic: eventsTopic, numPartitions: 6 }, { topic: checkpointTopic, numPartitions: 1 }] });
 

@@ -7,7 +7,7 @@ import { Attribute, Change } from 'ldapts';
 import contracts from '@idsync/contracts';
 import platform from '@idsync/platform';
 import detectorPkg from '@idsync/ds-detector/detector';
-import { demoConfig } from './lib/isolated-services.ts';
+import { demoConfig, stackKafkaOptions } from './lib/isolated-services.ts';
 
 const { encodeEntryChange, decodeEntryChange } = contracts;
 const { ChangePublisher, createKafka, JsonLogger, Metrics, openLdapSession, SecretRedactor } = platform;
@@ -26,9 +26,9 @@ const eventsTopic = `idsync.bench.ds-changes.${suffix}`;
 const checkpointTopic = `idsync.bench.ds-checkpoints.${suffix}`;
 const source = `ds-bench-${suffix}`;
 const quiet = new JsonLogger('bench', 'warn', new SecretRedactor([]), () => undefined);
-const kafka = createKafka(config.kafka, 'idsync-bench-ds', quiet);
+const kafka = createKafka(config.kafka, 'ds-detector', quiet);
 // The bench's own topics: created and deleted with kafkajs' admin (the product never deletes topics).
-const admin = new Kafka({ brokers: config.kafka.brokers, clientId: 'idsync-bench-ds-topics', logLevel: logLevel.WARN }).admin();
+const admin = new Kafka({ ...stackKafkaOptions(), clientId: 'idsync-bench-ds-topics', logLevel: logLevel.WARN }).admin();
 await admin.connect();
 await admin.createTopics({ waitForLeaders: true, topics: [{ topic: eventsTopic, numPartitions: 6 }, { topic: checkpointTopic, numPartitions: 1 }] });
 

@@ -15,8 +15,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { decodeLink, encodeLink, type EntryLink, linkKey } from '@idsync/contracts';
 import { LinksView, LinkStore } from '@idsync/links';
 import { JsonLogger, KafkaClient, SecretRedactor } from '@idsync/platform';
+import { stackKafkaOptions } from './lib/isolated-services.ts';
 
-const BROKERS = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
 const PARTITIONS = 6;
 const LOOKUPS = 200_000;
 const BARRIERS = 200;
@@ -32,7 +32,7 @@ function memory(): { rssMb: number; heapMb: number } {
   return { rssMb: Math.round(m.rss / 1e6), heapMb: Math.round(m.heapUsed / 1e6) };
 }
 
-const kafka = (clientId: string): Kafka => new Kafka({ brokers: BROKERS, clientId, logLevel: logLevel.NOTHING });
+const kafka = (clientId: string): Kafka => new Kafka({ ...stackKafkaOptions(), clientId, logLevel: logLevel.NOTHING });
 
 async function produce(topic: string, total: number): Promise<{ ms: number; sample: string[] }> {
   const admin = kafka('bench-links-admin').admin();

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import configPkg from '@idsync/config';
+import platformPkg from '@idsync/platform';
 
 export const SERVICES = ['ad-detector', 'ds-detector', 'mapper', 'ad-writer', 'ds-writer'] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -25,9 +26,45 @@ export function stackEnv(): Record<string, string> {
   return env;
 }
 
-/** config/demo.yaml with the local stack's settings: the configuration the benchmarks run against. */
-export function demoConfig(): ReturnType<typeof configPkg.parseConfig> {
-  return configPkg.parseConfig(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8'), 'config/demo.yaml', stackEnv());
+type SyncConfig = ReturnType<typeof configPkg.parseConfig>;
+
+/**
+ * config/demo.yaml with the local stack's settings: the configuration the benchmarks run against. Code run inside a
+ * benchmark connects to Kafka as the stack's administrator (its topics have no ACLs); the services it starts as
+ * processes (IsolatedServices) connect with their own accounts and the run's ACLs.
+ */
+export function demoConfig(): SyncConfig {
+  const env = stackEnv();
+  return asKafkaAdmin(configPkg.parseConfig(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8'), 'config/demo.yaml', env), env);
+}
+
+function asKafkaAdmin(config: SyncConfig, env: Record<string, string>): SyncConfig {
+  const username = env['IDSYNC_KAFKA_ADMIN_USERNAME'];
+  const password = env['IDSYNC_KAFKA_ADMIN_PASSWORD'];
+  if (!username || !password) throw new Error("the local stack's settings have no Kafka administrator (IDSYNC_KAFKA_ADMIN_*): run `npm run stack -- up` again");
+  return { ...config, kafka: { ...config.kafka, sasl: { mechanism: 'scram-sha-512', username, password } } };
+}
+
+/** kafkajs settings for the stack's Kafka as its administrator: brokers, TLS with the stack's CA, SCRAM. */
+export function stackKafkaOptions(env: Record<string, string> = stackEnv()): { brokers: string[]; ssl: { ca: string[] }; sasl: { mechanism: 'scram-sha-512'; username: string; password: string } } {
+  return {
+    brokers: (env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(','),
+    ssl: { ca: [readFileSync(env['KAFKA_CA_FILE'] ?? '', 'utf8')] },
+    sasl: { mechanism: 'scram-sha-512', username: env['IDSYNC_KAFKA_ADMIN_USERNAME'] ?? '', password: env['IDSYNC_KAFKA_ADMIN_PASSWORD'] ?? '' },
+  };
+}
+
+/** Gives (or takes back) the ACLs `idsync kafka-acls --apply` computes for `config`, as the stack's administrator. */
+async function runAcls(config: SyncConfig, remove: boolean): Promise<void> {
+  const admin = platformPkg.createKafka(asKafkaAdmin(config, stackEnv()).kafka, 'cli', undefined, 'tool').admin();
+  await admin.connect();
+  try {
+    const acls = configPkg.kafkaAcls(config);
+    if (remove) await admin.deleteAcls(acls);
+    else await admin.createAcls(acls);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 async function freePort(): Promise<number> {
@@ -48,6 +85,8 @@ export class IsolatedServices {
   readonly configFile: string;
   readonly env: Record<string, string | undefined>;
   readonly ports: Record<ServiceName, number>;
+  /** The isolated configuration, as the services load it (each with its own Kafka account). */
+  config: SyncConfig | undefined;
 
   private constructor(dir: string, configFile: string, env: Record<string, string | undefined>, ports: Record<ServiceName, number>) {
     this.dir = dir;
@@ -79,7 +118,11 @@ export class IsolatedServices {
     }
     const configFile = join(dir, 'config.yaml');
     writeFileSync(configFile, YAML.stringify(doc));
-    return new IsolatedServices(dir, configFile, { ...process.env, ...stackEnv(), IDSYNC_CONFIG: configFile }, ports);
+    const env = stackEnv();
+    const services = new IsolatedServices(dir, configFile, { ...process.env, ...env, IDSYNC_CONFIG: configFile }, ports);
+    services.config = configPkg.parseConfig(readFileSync(configFile, 'utf8'), configFile, env);
+    await runAcls(services.config, false);
+    return services;
   }
 
   async start(names: readonly ServiceName[]): Promise<void> {
@@ -137,5 +180,7 @@ export class IsolatedServices {
       }),
     );
     this.children.clear();
+    if (this.config) await runAcls(this.config, true).catch(() => undefined);
+    this.config = undefined;
   }
 }
