@@ -26,7 +26,18 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 
-const BROKERS = (process.env['KAFKA_BROKERS'] ?? stackBrokers() ?? '127.0.0.1:9092').split(',');
+// The local stack's Kafka as its administrator: TLS with the stack's CA, SCRAM-SHA-512 (the same for every client).
+const STACK = stackSettings();
+const BROKERS = (process.env['KAFKA_BROKERS'] ?? STACK['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
+const CA_FILE = STACK['KAFKA_CA_FILE'] ?? '';
+const SASL = { username: STACK['IDSYNC_KAFKA_ADMIN_USERNAME'] ?? '', password: STACK['IDSYNC_KAFKA_ADMIN_PASSWORD'] ?? '' };
+const CA = CA_FILE ? readFileSync(CA_FILE, 'utf8') : '';
+/** kafkajs (and confluent's KafkaJS-compatible) security settings. */
+const KAFKAJS_SECURITY = { ssl: { ca: [CA] }, sasl: { mechanism: 'scram-sha-512' as const, ...SASL } };
+/** librdkafka's (node-rdkafka API) security settings. */
+const RDKAFKA_SECURITY = { 'security.protocol': 'sasl_ssl', 'sasl.mechanisms': 'SCRAM-SHA-512', 'sasl.username': SASL.username, 'sasl.password': SASL.password, 'ssl.ca.location': CA_FILE };
+/** @platformatic/kafka's connection options (ConnectionOptions: tls, sasl). */
+const PLATFORMATIC_SECURITY = { tls: { ca: [CA] }, sasl: { mechanism: 'SCRAM-SHA-512', ...SASL } };
 const PARTITIONS = 6;
 const BATCH = 1_000;
 const VALUE_BYTES = 1_024;
@@ -43,11 +54,12 @@ type ClientName = (typeof CLIENTS)[number];
 const PACKAGES: Record<ClientName, string> = { kafkajs: 'kafkajs', platformatic: '@platformatic/kafka', confluent: '@confluentinc/kafka-javascript' };
 const candidates = createRequire(join(import.meta.dirname, 'kafka-clients', 'package.json'));
 
-function stackBrokers(): string | undefined {
+function stackSettings(): Record<string, string> {
   try {
-    return /^KAFKA_BROKERS='(.*)'$/m.exec(readFileSync(join(process.env['IDSYNC_STACK_DIR'] ?? '/var/lib/idsync-stack', 'stack.env'), 'utf8'))?.[1];
+    const text = readFileSync(join(process.env['IDSYNC_STACK_DIR'] ?? '/var/lib/idsync-stack', 'stack.env'), 'utf8');
+    return Object.fromEntries([...text.matchAll(/^([A-Z_][A-Z0-9_]*)='(.*)'$/gm)].map((m) => [m[1] as string, m[2] as string]));
   } catch {
-    return undefined;
+    return {};
   }
 }
 
@@ -207,7 +219,7 @@ interface ClientBench {
   readCheckpoint(groupId: string, topic: string): Promise<string | null>;
 }
 
-const kafkajsOf = (clientId: string): Kafka => new Kafka({ clientId, brokers: BROKERS, logLevel: logLevel.NOTHING, retry: { initialRetryTime: RETRY_MS, retries: RETRIES } });
+const kafkajsOf = (clientId: string): Kafka => new Kafka({ clientId, brokers: BROKERS, ...KAFKAJS_SECURITY, logLevel: logLevel.NOTHING, retry: { initialRetryTime: RETRY_MS, retries: RETRIES } });
 
 async function kafkajsCheckpointRead(groupId: string, topic: string): Promise<string | null> {
   const admin = kafkajsOf('bench-clients-reader').admin();
@@ -324,7 +336,7 @@ async function platformaticBench(): Promise<ClientBench> {
   };
   // Those waits can last a few hundred ms (seen here up to ~1 s): 20 ms for up to 50 attempts, RETRY_MS otherwise.
   const retryDelay = (_client: unknown, _operation: string, _attempt: number, _retries: number, error: unknown): number => (concurrent(error) ? 20 : RETRY_MS);
-  const base = { clientId: 'bench-clients-platformatic', bootstrapBrokers: BROKERS, retries: 50, retryDelay };
+  const base = { clientId: 'bench-clients-platformatic', bootstrapBrokers: BROKERS, ...PLATFORMATIC_SECURITY, retries: 50, retryDelay };
   // The Java/kafkajs-compatible murmur2 (its default partitioner differs for half of the keys, see the README).
   const producerOptions = { ...base, idempotent: true, acks: lib.ProduceAcks.ALL, partitioner: lib.compatibilityPartitioner, autocreateTopics: false };
   const consumerOptions = (groupId: string, protocol: 'classic' | 'consumer'): Record<string, unknown> => ({
@@ -426,7 +438,7 @@ async function confluentBench(): Promise<ClientBench> {
   const lib: any = candidates('@confluentinc/kafka-javascript');
   const version = `${(candidates('@confluentinc/kafka-javascript/package.json') as { version: string }).version} (librdkafka ${lib.librdkafkaVersion as string})`;
   const { Kafka: CKafka, logLevel: clogLevel } = lib.KafkaJS;
-  const kafka = new CKafka({ kafkaJS: { clientId: 'bench-clients-confluent', brokers: BROKERS, logLevel: clogLevel.NOTHING, retry: { initialRetryTime: RETRY_MS, retries: RETRIES } } });
+  const kafka = new CKafka({ kafkaJS: { clientId: 'bench-clients-confluent', brokers: BROKERS, ...KAFKAJS_SECURITY, logLevel: clogLevel.NOTHING, retry: { initialRetryTime: RETRY_MS, retries: RETRIES } } });
   const consumerOf = (groupId: string, protocol: 'classic' | 'consumer'): any =>
     kafka.consumer({
       kafkaJS: { groupId, fromBeginning: true, autoCommit: false, readUncommitted: false, maxBytesPerPartition: MAX_BYTES_PER_PARTITION, maxBytes: MAX_BYTES, maxWaitTimeInMs: MAX_WAIT_MS },
@@ -511,8 +523,8 @@ async function confluentBench(): Promise<ClientBench> {
       // The KafkaJS-compatible sendOffsets drops metadata (and wants a consumer); the node-rdkafka API keeps it.
       const { Producer, KafkaConsumer } = lib;
       const call = (fn: (cb: (error: unknown) => void) => void): Promise<void> => new Promise((resolve, reject) => fn((error) => (error ? reject(error as Error) : resolve())));
-      const producer = new Producer({ 'bootstrap.servers': BROKERS.join(','), 'transactional.id': `${groupId}.writer`, 'enable.idempotence': true, dr_cb: false });
-      const consumer = new KafkaConsumer({ 'bootstrap.servers': BROKERS.join(','), 'group.id': groupId, 'enable.auto.commit': false }, {});
+      const producer = new Producer({ 'bootstrap.servers': BROKERS.join(','), ...RDKAFKA_SECURITY, 'transactional.id': `${groupId}.writer`, 'enable.idempotence': true, dr_cb: false });
+      const consumer = new KafkaConsumer({ 'bootstrap.servers': BROKERS.join(','), ...RDKAFKA_SECURITY, 'group.id': groupId, 'enable.auto.commit': false }, {});
       await call((cb) => producer.connect({}, cb));
       await call((cb) => consumer.connect({}, cb));
       await call((cb) => producer.initTransactions(10_000, cb));
@@ -626,7 +638,7 @@ async function committedTotal(groupId: string, topic: string): Promise<number> {
 async function describeGroupTypes(run: string): Promise<string | undefined> {
   try {
     const lib = (await import(pathToFileURL(candidates.resolve('@platformatic/kafka')).href)) as { Admin: new (o: object) => { listGroups(o: object): Promise<Map<string, { groupType?: string }>>; close(): Promise<void> } };
-    const admin = new lib.Admin({ clientId: 'bench-clients-groups', bootstrapBrokers: BROKERS });
+    const admin = new lib.Admin({ clientId: 'bench-clients-groups', bootstrapBrokers: BROKERS, ...PLATFORMATIC_SECURITY });
     try {
       const groups = await admin.listGroups({ types: ['classic', 'consumer'] });
       return [...groups.entries()]
