@@ -28,6 +28,8 @@ set -a
 set +a
 export IDSYNC_CONFIG="$CONFIG"
 bash scripts/with-node.sh node libs/config/dist/cli.js validate "$CONFIG"
+# Each service has its own Kafka account; the stack's administrator gives each the ACLs it needs (and only those).
+bash scripts/with-node.sh node services/cli/dist/main.js kafka-acls --apply
 
 SERVICES=(ad-detector ds-detector mapper ad-writer ds-writer)
 PORTS=(8181 8182 8183 8184 8185)
