@@ -3,9 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Admin, type Kafka } from 'kafkajs';
+import { loadConfig, type SyncConfig } from '@idsync/config';
 import { canonicalGuid, encodeLink, type EntryLink, linkKey } from '@idsync/contracts';
 import { type KafkaClient, type RecordProducer } from '@idsync/platform';
-import { testKafka } from '../support/kafka';
+import { grantRunAcls, testKafka } from '../support/kafka';
 import { sameDn, Side } from '../e2e/directories';
 import { isolatedConfig } from '../e2e/pipeline';
 import { requireStackServers, stackConfig, stackEnv, uniqueSuffix } from '../support/stack';
@@ -144,9 +145,14 @@ beforeAll(async () => {
   ({ client, kafkajs: kafka } = testKafka(config.kafka, `idsync-links-cli-test-${s}`, 'tool'));
   admin = kafka.admin();
   await admin.connect();
+  // The CLI connects with its own Kafka account: the ACLs `idsync kafka-acls` gives it for this configuration.
+  await grantRunAcls(runConfig());
 }, 60_000);
 
+const runConfig = (): SyncConfig => loadConfig({ ...stackEnv() }, configFile).config;
+
 afterAll(async () => {
+  await grantRunAcls(runConfig(), true).catch(() => undefined);
   await producer?.disconnect().catch(() => undefined);
   await admin?.deleteTopics({ topics: [TOPIC] }).catch(() => undefined);
   await admin?.disconnect().catch(() => undefined);

@@ -57,6 +57,15 @@ export function requireBuiltServices(names: readonly ProcessName[] = SERVICES): 
   }
 }
 
+/** Whether a child has ended, by an exit status or by a signal (a service's fatal exit goes through SIGTERM). */
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+function exitText(child: ChildProcess): string {
+  return child.exitCode !== null ? `status ${child.exitCode}` : `signal ${child.signalCode ?? '?'}`;
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -215,9 +224,7 @@ export class Pipeline {
     let last = 'no answer';
     while (Date.now() < deadline) {
       const running = this.running.get(name);
-      if (running?.process.exitCode !== null && running?.process.exitCode !== undefined) {
-        throw new Error(`${name} exited with status ${running.process.exitCode} while starting`);
-      }
+      if (running !== undefined && exited(running.process)) throw new Error(`${name} exited with ${exitText(running.process)} while starting`);
       try {
         const response = await fetch(`http://127.0.0.1:${this.port(name)}/health`, { signal: AbortSignal.timeout(5_000) });
         const body = (await response.json()) as { status?: string; info?: Record<string, { state?: string }> };
@@ -259,7 +266,7 @@ export class Pipeline {
   async stopService(name: RunningName): Promise<void> {
     const running = this.running.get(name);
     if (!running) return;
-    if (running.process.exitCode === null) running.process.kill('SIGTERM');
+    if (!exited(running.process)) running.process.kill('SIGTERM');
     const timer = setTimeout(() => running.process.kill('SIGKILL'), 15_000);
     await running.exited;
     clearTimeout(timer);
@@ -273,7 +280,7 @@ export class Pipeline {
 
   isRunning(name: RunningName): boolean {
     const running = this.running.get(name);
-    return running !== undefined && running.process.exitCode === null;
+    return running !== undefined && !exited(running.process);
   }
 
   async restart(name: RunningName, timeoutMs = 90_000): Promise<void> {
@@ -492,7 +499,7 @@ export class Pipeline {
 
   /** Exit codes of services that died on their own (a crash is a failure of the run). */
   crashed(): string[] {
-    return [...this.running.entries()].filter(([, r]) => r.process.exitCode !== null).map(([name, r]) => `${name} (status ${r.process.exitCode})`);
+    return [...this.running.entries()].filter(([, r]) => exited(r.process)).map(([name, r]) => `${name} (${exitText(r.process)})`);
   }
 
   /** The last lines of every service's output, for a failed test. */
