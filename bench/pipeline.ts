@@ -241,4 +241,5 @@ async function run(from: 'ad' | 'ds'): Promise<void> {
 console.log(`pipeline bench ${s} (service logs in ${dir})`);
 if (DIRECTION === 'ad-to-ds' || DIRECTION === 'both') await run('ad');
 if (DIRECTION === 'ds-to-ad' || DIRECTION === 'both') await run('ds');
+await services.dispose();
 process.exit(0);

@@ -181,7 +181,7 @@ try {
     await deleteTree(ds, DS_OU);
   }
 } finally {
-  await services.stop();
+  await services.dispose();
   await deleteTree(ds, DS_OU);
   await deleteTree(ds, DS_BARE_OU);
   if (CLEANUP) await deleteTree(ad, AD_OU);

@@ -180,6 +180,11 @@ export class IsolatedServices {
       }),
     );
     this.children.clear();
+  }
+
+  /** Stops the services for good and takes the run's ACLs back. */
+  async dispose(): Promise<void> {
+    await this.stop();
     if (this.config) await runAcls(this.config, true).catch(() => undefined);
     this.config = undefined;
   }
