@@ -67,7 +67,20 @@ async function runAcls(config: SyncConfig, remove: boolean): Promise<void> {
   }
 }
 
+/** Ports handed out by this process: the OS may offer a port again once its probe socket is closed. */
+const givenPorts = new Set<number>();
+
+/** A free loopback port not handed out before in this process. */
 async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await probePort();
+    if (givenPorts.has(port)) continue;
+    givenPorts.add(port);
+    return port;
+  }
+}
+
+async function probePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

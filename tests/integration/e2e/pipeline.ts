@@ -66,7 +66,20 @@ function exitText(child: ChildProcess): string {
   return child.exitCode !== null ? `status ${child.exitCode}` : `signal ${child.signalCode ?? '?'}`;
 }
 
+/** Ports handed out by this process: the OS may offer a port again once its probe socket is closed. */
+const givenPorts = new Set<number>();
+
+/** A free loopback port not handed out before in this process. */
 async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await probePort();
+    if (givenPorts.has(port)) continue;
+    givenPorts.add(port);
+    return port;
+  }
+}
+
+async function probePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
