@@ -25,19 +25,19 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { stackEnv, stackKafkaOptions } from '../tests/integration/support/local-stack.ts';
 
 // The local stack's Kafka as its administrator: TLS with the stack's CA, SCRAM-SHA-512 (the same for every client).
-const STACK = stackSettings();
-const BROKERS = (process.env['KAFKA_BROKERS'] ?? STACK['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',');
-const CA_FILE = STACK['KAFKA_CA_FILE'] ?? '';
-const SASL = { username: STACK['IDSYNC_KAFKA_ADMIN_USERNAME'] ?? '', password: STACK['IDSYNC_KAFKA_ADMIN_PASSWORD'] ?? '' };
-const CA = CA_FILE ? readFileSync(CA_FILE, 'utf8') : '';
+const STACK = stackEnv();
+const ADMIN = stackKafkaOptions(STACK);
+const BROKERS = process.env['KAFKA_BROKERS']?.split(',') ?? ADMIN.brokers;
+const SASL = { username: ADMIN.sasl.username, password: ADMIN.sasl.password };
 /** kafkajs (and confluent's KafkaJS-compatible) security settings. */
-const KAFKAJS_SECURITY = { ssl: { ca: [CA] }, sasl: { mechanism: 'scram-sha-512' as const, ...SASL } };
+const KAFKAJS_SECURITY = { ssl: ADMIN.ssl, sasl: ADMIN.sasl };
 /** librdkafka's (node-rdkafka API) security settings. */
-const RDKAFKA_SECURITY = { 'security.protocol': 'sasl_ssl', 'sasl.mechanisms': 'SCRAM-SHA-512', 'sasl.username': SASL.username, 'sasl.password': SASL.password, 'ssl.ca.location': CA_FILE };
+const RDKAFKA_SECURITY = { 'security.protocol': 'sasl_ssl', 'sasl.mechanisms': 'SCRAM-SHA-512', 'sasl.username': SASL.username, 'sasl.password': SASL.password, 'ssl.ca.location': STACK['KAFKA_CA_FILE'] };
 /** @platformatic/kafka's connection options (ConnectionOptions: tls, sasl). */
-const PLATFORMATIC_SECURITY = { tls: { ca: [CA] }, sasl: { mechanism: 'SCRAM-SHA-512', ...SASL } };
+const PLATFORMATIC_SECURITY = { tls: ADMIN.ssl, sasl: { mechanism: 'SCRAM-SHA-512', ...SASL } };
 const PARTITIONS = 6;
 const BATCH = 1_000;
 const VALUE_BYTES = 1_024;
@@ -53,15 +53,6 @@ const CLIENTS = ['kafkajs', 'platformatic', 'confluent'] as const;
 type ClientName = (typeof CLIENTS)[number];
 const PACKAGES: Record<ClientName, string> = { kafkajs: 'kafkajs', platformatic: '@platformatic/kafka', confluent: '@confluentinc/kafka-javascript' };
 const candidates = createRequire(join(import.meta.dirname, 'kafka-clients', 'package.json'));
-
-function stackSettings(): Record<string, string> {
-  try {
-    const text = readFileSync(join(process.env['IDSYNC_STACK_DIR'] ?? '/var/lib/idsync-stack', 'stack.env'), 'utf8');
-    return Object.fromEntries([...text.matchAll(/^([A-Z_][A-Z0-9_]*)='(.*)'$/gm)].map((m) => [m[1] as string, m[2] as string]));
-  } catch {
-    return {};
-  }
-}
 
 // ------------------------------------------------------------------ data and measures, the same for every client
 interface Plan {

@@ -22,7 +22,7 @@ KAFKA_SECURITY_VERSION="sasl-ssl-scram-1"
 SAMBA_DIR="$STACK_DIR/samba"
 SAMBA_REALM="EXAMPLE.TEST"
 SAMBA_BASE="DC=example,DC=test"
-# Provisioned instances are cached per version of the provisioning: the templates in scripts/stack/ and the functions
+# Provisioned instances are cached per version of the provisioning: the 389-ds templates in scripts/stack/ and the functions
 # that provision and seed (computed below, once they are defined). A changed seed re-provisions; other edits don't.
 
 DS_INSTANCE="idsync"
@@ -137,12 +137,12 @@ kafka_install() {
   rm -rf "$KAFKA_LIBS" && mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
 }
 
-# Which users with which passwords the storage was formatted with, without the passwords themselves.
-kafka_users_digest() {
+# The SCRAM users the storage is formatted with, a line "<user> <password>" each: the administrator, and
+# idsync-<program> for every program (the usernames config/demo.yaml gives them).
+kafka_scram_users() {
   local name var
-  { echo "$KAFKA_ADMIN_USER:$KAFKA_ADMIN_PASSWORD"
-    for name in $KAFKA_PROGRAMS; do var="$(kafka_password_variable "$name")"; echo "idsync-$name:${!var}"; done
-  } | sha256sum | cut -c1-16
+  echo "$KAFKA_ADMIN_USER $KAFKA_ADMIN_PASSWORD"
+  for name in $KAFKA_PROGRAMS; do var="$(kafka_password_variable "$name")"; echo "idsync-$name ${!var}"; done
 }
 
 # A CA and the broker's certificate (127.0.0.1, localhost), PEM; the key is unencrypted and readable by root only.
@@ -150,16 +150,9 @@ kafka_tls() {
   local tls="$KAFKA_DIR/tls"
   [ -f "$tls/broker.pem" ] && [ -f "$tls/ca.crt" ] && return 0
   mkdir -p "$tls"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=idsync local stack Kafka CA" \
-    -keyout "$tls/ca.key" -out "$tls/ca.crt" -addext "basicConstraints=critical,CA:TRUE" \
-    -addext "keyUsage=critical,keyCertSign,cRLSign" 2> /dev/null
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$tls/broker.key" -out "$tls/broker.csr" 2> /dev/null
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' > "$tls/ext.cnf"
-  openssl x509 -req -in "$tls/broker.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 3650 \
-    -extfile "$tls/ext.cnf" -out "$tls/broker.crt" 2> /dev/null
+  make_certificate "$tls" broker "idsync local stack Kafka CA" localhost "DNS:localhost,IP:127.0.0.1"
   (umask 077 && openssl pkcs8 -topk8 -nocrypt -in "$tls/broker.key" -out "$tls/broker.pem.tmp" && cat "$tls/broker.crt" >> "$tls/broker.pem.tmp")
   mv "$tls/broker.pem.tmp" "$tls/broker.pem"
-  chmod 600 "$tls/broker.key" "$tls/ca.key"
   chmod 644 "$tls/ca.crt"
 }
 
@@ -170,7 +163,8 @@ kafka_java() { java -Xms256m -Xmx768m -Dlog4j2.configurationFile="$ROOT/scripts/
 
 kafka_up() {
   local security
-  security="$KAFKA_SECURITY_VERSION $(kafka_users_digest)"
+  # Which users with which passwords the storage was formatted with, without the passwords themselves.
+  security="$KAFKA_SECURITY_VERSION $(kafka_scram_users | sha256sum | cut -c1-16)"
   if kafka_running && [ "$(cat "$KAFKA_DIR/security" 2>/dev/null)" != "$security" ]; then
     log "kafka: running with other security settings; stopping it"
     stop_pidfile "$KAFKA_DIR/kafka.pid" kafka
@@ -192,12 +186,8 @@ kafka_up() {
     -e "s/@ADMIN_PASSWORD@/$KAFKA_ADMIN_PASSWORD/g" -e "s/@CONTROLLER_PASSWORD@/$KAFKA_CONTROLLER_PASSWORD/g" \
     "$ROOT/scripts/stack/kafka-server.properties" > "$KAFKA_DIR/server.properties")
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
-    local scram=() name var
-    scram+=(--add-scram "SCRAM-SHA-512=[name=$KAFKA_ADMIN_USER,password=$KAFKA_ADMIN_PASSWORD]")
-    for name in $KAFKA_PROGRAMS; do
-      var="$(kafka_password_variable "$name")"
-      scram+=(--add-scram "SCRAM-SHA-512=[name=idsync-$name,password=${!var}]")
-    done
+    local scram=() user password
+    while read -r user password; do scram+=(--add-scram "SCRAM-SHA-512=[name=$user,password=$password]"); done < <(kafka_scram_users)
     kafka_java kafka.tools.StorageTool format -t "$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)" \
       -c "$KAFKA_DIR/server.properties" "${scram[@]}" > "$KAFKA_DIR/logs/format.log" 2>&1 ||
       { cat "$KAFKA_DIR/logs/format.log" >&2; die "formatting Kafka's storage failed"; }
@@ -237,7 +227,7 @@ samba_provision() {
   local conf="$SAMBA_DIR/etc/smb.conf" tls="$SAMBA_DIR/tls"
   sed -i '/dns forwarder/d' "$conf"
   mkdir -p "$tls" "$SAMBA_DIR/run"
-  make_samba_certificate "$tls"
+  make_certificate "$tls" server "idsync local stack CA" dc1.example.test "DNS:dc1.example.test,DNS:localhost,IP:127.0.0.1"
   sed -i "/^\[global\]/a\\
 \tldap server require strong auth = no\\
 \tinterfaces = lo\\
@@ -266,16 +256,18 @@ samba_provision() {
   echo "$STACK_VERSION" > "$SAMBA_DIR/.stack-version"
 }
 
-make_samba_certificate() {
-  local tls=$1
-  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=idsync local stack CA" \
-    -keyout "$tls/ca.key" -out "$tls/ca.crt" -addext "basicConstraints=critical,CA:TRUE" \
+# A CA of its own (ca.crt, ca.key) and a server certificate it signs (<name>.key, <name>.crt) in a directory:
+# make_certificate DIR NAME "CA's CN" "server's CN" "subjectAltName". The keys are readable by root only.
+make_certificate() {
+  local dir=$1 name=$2 ca_cn=$3 cn=$4 san=$5
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$ca_cn" \
+    -keyout "$dir/ca.key" -out "$dir/ca.crt" -addext "basicConstraints=critical,CA:TRUE" \
     -addext "keyUsage=critical,keyCertSign,cRLSign" 2> /dev/null
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=dc1.example.test" -keyout "$tls/server.key" -out "$tls/server.csr" 2> /dev/null
-  printf 'subjectAltName=DNS:dc1.example.test,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$tls/ext.cnf"
-  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 3650 \
-    -extfile "$tls/ext.cnf" -out "$tls/server.crt" 2> /dev/null
-  chmod 600 "$tls/server.key" "$tls/ca.key"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$cn" -keyout "$dir/$name.key" -out "$dir/$name.csr" 2> /dev/null
+  printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$san" > "$dir/ext.cnf"
+  openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days 3650 \
+    -extfile "$dir/ext.cnf" -out "$dir/$name.crt" 2> /dev/null
+  chmod 600 "$dir/$name.key" "$dir/ca.key"
 }
 
 samba_seed() {
@@ -586,7 +578,8 @@ Settings: IDSYNC_STACK_DIR (default /var/lib/idsync-stack), IDSYNC_CACHE_DIR (de
 EOF
 }
 
-STACK_VERSION="$({ cat "$ROOT"/scripts/stack/*; declare -f samba_provision make_samba_certificate samba_seed ds_provision ds_seed; } | sha256sum | cut -c1-12)"
+# Only what the directories are provisioned from: a change to Kafka's files must not re-create them.
+STACK_VERSION="$({ cat "$ROOT"/scripts/stack/389ds*; declare -f samba_provision make_certificate samba_seed ds_provision ds_seed; } | sha256sum | cut -c1-12)"
 SAMBA_CACHE="$CACHE_DIR/samba-dc-$STACK_VERSION.tar.gz"
 DS_CACHE="$CACHE_DIR/389ds-$DS_INSTANCE-$STACK_VERSION.tar.gz"
 

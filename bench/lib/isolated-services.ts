@@ -2,12 +2,12 @@
 // checkpoints (directory names) and ports of their own, so a benchmark never disturbs the demo or the tests.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import configPkg from '@idsync/config';
 import platformPkg from '@idsync/platform';
+import { asKafkaAdmin, freePort, stackEnv, stackKafkaOptions } from '../../tests/integration/support/local-stack.ts';
 
 export const SERVICES = ['ad-detector', 'ds-detector', 'mapper', 'ad-writer', 'ds-writer'] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -16,15 +16,7 @@ export const root = join(import.meta.dirname, '..', '..');
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The local stack's settings (stack.env), as the services read them from their environment. */
-export function stackEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(join(process.env['IDSYNC_STACK_DIR'] ?? '/var/lib/idsync-stack', 'stack.env'), 'utf8').split('\n')) {
-    const m = /^([A-Z_][A-Z0-9_]*)='(.*)'$/.exec(line.trim());
-    if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
-  }
-  return env;
-}
+export { stackEnv, stackKafkaOptions };
 
 type SyncConfig = ReturnType<typeof configPkg.parseConfig>;
 
@@ -38,25 +30,9 @@ export function demoConfig(): SyncConfig {
   return asKafkaAdmin(configPkg.parseConfig(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8'), 'config/demo.yaml', env), env);
 }
 
-function asKafkaAdmin(config: SyncConfig, env: Record<string, string>): SyncConfig {
-  const username = env['IDSYNC_KAFKA_ADMIN_USERNAME'];
-  const password = env['IDSYNC_KAFKA_ADMIN_PASSWORD'];
-  if (!username || !password) throw new Error("the local stack's settings have no Kafka administrator (IDSYNC_KAFKA_ADMIN_*): run `npm run stack -- up` again");
-  return { ...config, kafka: { ...config.kafka, sasl: { mechanism: 'scram-sha-512', username, password } } };
-}
-
-/** kafkajs settings for the stack's Kafka as its administrator: brokers, TLS with the stack's CA, SCRAM. */
-export function stackKafkaOptions(env: Record<string, string> = stackEnv()): { brokers: string[]; ssl: { ca: string[] }; sasl: { mechanism: 'scram-sha-512'; username: string; password: string } } {
-  return {
-    brokers: (env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(','),
-    ssl: { ca: [readFileSync(env['KAFKA_CA_FILE'] ?? '', 'utf8')] },
-    sasl: { mechanism: 'scram-sha-512', username: env['IDSYNC_KAFKA_ADMIN_USERNAME'] ?? '', password: env['IDSYNC_KAFKA_ADMIN_PASSWORD'] ?? '' },
-  };
-}
-
 /** Gives (or takes back) the ACLs `idsync kafka-acls --apply` computes for `config`, as the stack's administrator. */
 async function runAcls(config: SyncConfig, remove: boolean): Promise<void> {
-  const admin = platformPkg.createKafka(asKafkaAdmin(config, stackEnv()).kafka, 'cli', undefined, 'tool').admin();
+  const admin = platformPkg.createKafka(asKafkaAdmin(config).kafka, 'cli', undefined, 'tool').admin();
   await admin.connect();
   try {
     const acls = configPkg.kafkaAcls(config);
@@ -65,31 +41,6 @@ async function runAcls(config: SyncConfig, remove: boolean): Promise<void> {
   } finally {
     await admin.disconnect();
   }
-}
-
-/** Ports handed out by this process: the OS may offer a port again once its probe socket is closed. */
-const givenPorts = new Set<number>();
-
-/** A free loopback port not handed out before in this process. */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await probePort();
-    if (givenPorts.has(port)) continue;
-    givenPorts.add(port);
-    return port;
-  }
-}
-
-async function probePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export class IsolatedServices {

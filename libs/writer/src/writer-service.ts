@@ -9,7 +9,6 @@ import {
   directoryProbe,
   ensureTopics,
   exitOnFatal,
-  KafkaDeniedError,
   kafkaProbe,
   retryUntilStarted,
   Metrics,
@@ -263,11 +262,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
 
   /** Starts in the background: Kafka being away at start is reported by /health, and the start is retried. */
   onApplicationBootstrap(): void {
-    // Only a refusal by Kafka ends the retries; the service then exits non-zero (onFatal), saying why.
-    this.starting = this.startWithRetry().catch((error: unknown) => {
-      if (error instanceof KafkaDeniedError) this.options.onFatal?.(error);
-      else this.options.logger.event('error', 'start.abandoned', { error: String(error) });
-    });
+    this.starting = this.startWithRetry();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -278,6 +273,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     return retryUntilStarted(() => this.start(), {
       isStopped: () => this.stopped,
       onFailure: (failure) => this.options.logger.event('warn', `${this.options.service}.start.failed`, failure),
+      onDenied: (error) => this.options.onFatal?.(error),
     });
   }
 }

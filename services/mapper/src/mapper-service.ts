@@ -3,7 +3,6 @@ import { serviceGroupId, type SyncConfig } from '@idsync/config';
 import {
   retryUntilStarted,
   ensureTopics,
-  KafkaDeniedError,
   runRecordLoop,
   type JsonLogger,
   type KafkaClient,
@@ -98,11 +97,7 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
 
   /** Starts in the background: Kafka being away at start is reported by /health, and the start is retried. */
   onApplicationBootstrap(): void {
-    // Only a refusal by Kafka ends the retries; the service then exits non-zero (onFatal), saying why.
-    this.starting = this.startWithRetry().catch((error: unknown) => {
-      if (error instanceof KafkaDeniedError) this.options.onFatal?.(error);
-      else this.options.logger.event('error', 'start.abandoned', { error: String(error) });
-    });
+    this.starting = this.startWithRetry();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -115,6 +110,7 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
       onFailure: async (failure) => {
         this.options.logger.event('warn', 'mapper.start.failed', failure);
       },
+      onDenied: (error) => this.options.onFatal?.(error),
     });
   }
 }

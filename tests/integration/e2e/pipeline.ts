@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Kafka } from 'kafkajs';
@@ -9,7 +8,7 @@ import { parse, stringify } from 'yaml';
 import { decodeDeadLetter, decodeLink, type DeadLetter, type EntryLink } from '@idsync/contracts';
 import { loadConfig, type SyncConfig } from '@idsync/config';
 import { KafkaClient, readRanges } from '@idsync/platform';
-import { stackEnv } from '../support/stack';
+import { freePort, stackEnv } from '../support/local-stack';
 
 /**
  * The five real services as child processes (node services/<name>/dist/main.js), on a configuration generated
@@ -64,31 +63,6 @@ function exited(child: ChildProcess): boolean {
 
 function exitText(child: ChildProcess): string {
   return child.exitCode !== null ? `status ${child.exitCode}` : `signal ${child.signalCode ?? '?'}`;
-}
-
-/** Ports handed out by this process: the OS may offer a port again once its probe socket is closed. */
-const givenPorts = new Set<number>();
-
-/** A free loopback port not handed out before in this process. */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await probePort();
-    if (givenPorts.has(port)) continue;
-    givenPorts.add(port);
-    return port;
-  }
-}
-
-async function probePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** The demo configuration text rewritten for an isolated run. Pure apart from the ports given. */

@@ -1,27 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel } from 'kafkajs';
 import { kafkaAcls, type KafkaConfig, type SyncConfig } from '@idsync/config';
 import { KafkaClient, type KafkaPatience } from '@idsync/platform';
-import { stackEnv } from './stack';
+import { stackEnv, stackKafkaOptions } from './local-stack';
 
-/**
- * How a test reaches the local stack's Kafka as a bystander (reading topics, deleting them, changing their settings,
- * applying a run's ACLs): TLS with the stack's CA and the cluster administrator's SCRAM account, which no service
- * has. The services themselves connect with their own accounts (config/demo.yaml, kafka.sasl.principals).
- */
-export function stackKafkaOptions(env: Readonly<Record<string, string>> = stackEnv()): Pick<KafkaJsConfig, 'brokers' | 'ssl' | 'sasl'> {
-  const username = env['IDSYNC_KAFKA_ADMIN_USERNAME'];
-  const password = env['IDSYNC_KAFKA_ADMIN_PASSWORD'];
-  const caFile = env['KAFKA_CA_FILE'];
-  if (!username || !password || !caFile) {
-    throw new Error("the local stack's settings have no Kafka administrator or CA (IDSYNC_KAFKA_ADMIN_*, KAFKA_CA_FILE): run `npm run stack -- up` again");
-  }
-  return {
-    brokers: (env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(','),
-    ssl: { ca: [readFileSync(caFile, 'utf8')] },
-    sasl: { mechanism: 'scram-sha-512', username, password },
-  };
-}
+export { stackKafkaOptions };
 
 /** A kafkajs client as the stack's Kafka administrator (see stackKafkaOptions). */
 export function stackKafka(clientId: string, options: Omit<KafkaJsConfig, 'brokers' | 'ssl' | 'sasl' | 'clientId'> = {}): Kafka {

@@ -2,33 +2,12 @@ import { readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { parseConfig, type SyncConfig } from '@idsync/config';
+import { asKafkaAdmin, stackEnv } from './local-stack';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const START_HINT = 'start the local stack with `npm run stack -- up` (or run the whole suite with `npm test`)';
 
-/** The generated connection file of the local stack (`npm run stack -- env` prints its path). */
-export function stackEnvPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env['IDSYNC_STACK_DIR'] ?? '/var/lib/idsync-stack', 'stack.env');
-}
-
-/** Parses KEY='value' lines as written by scripts/stack.sh. */
-export function parseStackEnv(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const match = /^([A-Z_][A-Z0-9_]*)='(.*)'$/.exec(line.trim());
-    if (match?.[1] !== undefined && match[2] !== undefined) out[match[1]] = match[2];
-  }
-  return out;
-}
-
-export function stackEnv(): Record<string, string> {
-  const path = stackEnvPath();
-  try {
-    return parseStackEnv(readFileSync(path, 'utf8'));
-  } catch {
-    throw new Error(`the local stack's settings file ${path} is missing: ${START_HINT}`);
-  }
-}
+export { parseStackEnv, stackEnv, stackEnvPath } from './local-stack';
 
 /**
  * The demo configuration resolved against the local stack, as the services load it but for Kafka's account: code run
@@ -39,11 +18,7 @@ export function stackEnv(): Record<string, string> {
 export function stackConfig(options: { pipesFile?: string } = {}): SyncConfig {
   const file = join(ROOT, 'config', 'demo.yaml');
   const env = stackEnv();
-  const config = parseConfig(withPipes(readFileSync(file, 'utf8'), options.pipesFile), file, env);
-  const username = env['IDSYNC_KAFKA_ADMIN_USERNAME'];
-  const password = env['IDSYNC_KAFKA_ADMIN_PASSWORD'];
-  if (!username || !password) throw new Error(`the local stack's settings have no Kafka administrator (IDSYNC_KAFKA_ADMIN_*): ${START_HINT}`);
-  return { ...config, kafka: { ...config.kafka, sasl: { mechanism: 'scram-sha-512', username, password } } };
+  return asKafkaAdmin(parseConfig(withPipes(readFileSync(file, 'utf8'), options.pipesFile), file, env), env);
 }
 
 /** Configuration text with its `pipes:` section replaced by the one in `pipesFile`. */

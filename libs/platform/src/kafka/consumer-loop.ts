@@ -135,12 +135,16 @@ export function isMembershipLost(error: unknown): boolean {
 /**
  * Calls `start` until it succeeds, backing off between attempts, or until `isStopped()` (the service is shutting
  * down). `onFailure` undoes a half-done start and reports the attempt; Kafka being away at start is not fatal.
- * Kafka refusing the account (a wrong password, a missing ACL) is: no retry changes it, so it is thrown as
- * KafkaDeniedError after its report.
+ * Kafka refusing the account (a wrong password, a missing ACL) is: no retry changes it, so after its report the
+ * retries end with a KafkaDeniedError given to `onDenied` (the service's fatal exit).
  */
 export async function retryUntilStarted(
   start: () => Promise<void>,
-  options: { isStopped: () => boolean; onFailure: (failure: { attempt: number; delayMs: number; error: string }) => Promise<void> | void },
+  options: {
+    isStopped: () => boolean;
+    onFailure: (failure: { attempt: number; delayMs: number; error: string }) => Promise<void> | void;
+    onDenied?: (error: KafkaDeniedError) => void;
+  },
 ): Promise<void> {
   for (let attempt = 1; !options.isStopped(); attempt++) {
     try {
@@ -150,7 +154,12 @@ export async function retryUntilStarted(
       const denied = classifyKafkaFailure(error)?.kind === 'kafka-denied';
       const delayMs = denied ? 0 : backoffDelay(attempt);
       await options.onFailure({ attempt, delayMs, error: error instanceof Error ? error.message : String(error) });
-      if (denied) throw new KafkaDeniedError(error);
+      if (denied) {
+        const refusal = new KafkaDeniedError(error);
+        if (options.onDenied === undefined) throw refusal;
+        options.onDenied(refusal);
+        return;
+      }
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }
