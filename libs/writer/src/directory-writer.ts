@@ -111,6 +111,12 @@ interface Found {
   readonly staleRename?: true;
 }
 
+/**
+ * How a request without a link looks for its entry before writing: `thorough` reads the DN, then the correlation
+ * lists; `add-first` lets an upsert try its add when the correlation lists find nothing (findByName).
+ */
+type Lookup = 'add-first' | 'thorough';
+
 const DEFAULT_MEMBER_ATTRIBUTES = ['member', 'uniqueMember'];
 
 /** An entry moved aside by parkOccupant from `previous` (its RDN value plus `~` and 8 characters of its id). */
@@ -200,18 +206,20 @@ export class DirectoryWriter {
    */
   async apply(request: WriteRequest, hints: ApplyHints = {}): Promise<ApplyResult> {
     if (hints.leaveScope !== undefined && request.op === 'delete') return this.leaveScope(request, hints.leaveScope);
-    const first = await this.applyOnce(request, hints.absent === true && request.op === 'upsert', hints.snapshot === true);
-    // An add that met an existing entry (a replay, or a create racing another writer): compare and modify it now.
+    const absent = hints.absent === true && request.op === 'upsert';
+    const first = await this.applyOnce(request, absent ? 'absent' : 'add-first', hints.snapshot === true);
+    // An add that met an existing entry (a name taken, a replay, a create racing another writer): look it up by DN
+    // and correlation, compare, and modify it now.
     if (first.raceOnAdd) {
-      const second = await this.applyOnce(request, false, hints.snapshot === true);
+      const second = await this.applyOnce(request, 'thorough', hints.snapshot === true);
       return { ...second.result, alreadyApplied: [...first.result.alreadyApplied, ...second.result.alreadyApplied] };
     }
     return first.result;
   }
 
-  private async applyOnce(request: WriteRequest, absent: boolean, snapshot: boolean): Promise<{ result: ApplyResult; raceOnAdd: boolean }> {
+  private async applyOnce(request: WriteRequest, lookup: Lookup | 'absent', snapshot: boolean): Promise<{ result: ApplyResult; raceOnAdd: boolean }> {
     try {
-      const { plan, found } = absent ? this.planCreate(request) : await this.planFound(request, snapshot);
+      const { plan, found } = lookup === 'absent' ? this.planCreate(request) : await this.planFound(request, snapshot, lookup);
       const { foundBy } = found;
       const stale = found.staleRename === true ? { staleRename: true as const } : {};
       if (this.dryRun) return { result: { outcome: plan.steps.length === 0 ? 'no-op' : 'dry-run', plan, foundBy, alreadyApplied: [], createdParents: [], link: 'none', ...stale }, raceOnAdd: false };
@@ -219,7 +227,14 @@ export class DirectoryWriter {
         const link = await this.settleLink(request, plan, found, false);
         return { result: { outcome: 'no-op', plan, foundBy, alreadyApplied: [], createdParents: [], link, ...stale }, raceOnAdd: false };
       }
-      const { alreadyApplied, createdParents, raceOnAdd, added } = await this.sendSteps(plan, request);
+      const { alreadyApplied, createdParents, raceOnAdd, added } = await this.sendSteps(plan, request).catch(async (error: unknown) => {
+        // An add tried without reading its DN first, refused: if only because the name is taken (a server may say so
+        // with another code, e.g. a schema violation of the add), the thorough lookup finds and compares that entry.
+        const add = plan.steps[0];
+        const refused = error instanceof WriteError && error.outcome !== 'retry';
+        if (lookup !== 'add-first' || foundBy !== 'none' || add?.kind !== 'add' || !refused || (await this.read(add.dn, ['objectClass'])) === null) throw error;
+        return { alreadyApplied: [], createdParents: [], raceOnAdd: true, added: null };
+      });
       const outcome = alreadyApplied.length === plan.steps.length ? 'already-applied' : 'applied';
       const link = raceOnAdd ? 'none' : await this.settleLink(request, plan, found, true, added);
       return { result: { outcome, plan, foundBy, alreadyApplied, createdParents, link, ...stale }, raceOnAdd };
@@ -292,11 +307,11 @@ export class DirectoryWriter {
 
   /** Finds and reads the destination entry, then plans. Exposed for dry runs and tests. */
   async plan(request: WriteRequest, hints: ApplyHints = {}): Promise<{ plan: WritePlan; foundBy: FoundBy }> {
-    const { plan, found } = await this.planFound(request, hints.snapshot === true);
+    const { plan, found } = await this.planFound(request, hints.snapshot === true, 'thorough');
     return { plan, foundBy: found.foundBy };
   }
 
-  private async planFound(request: WriteRequest, snapshot: boolean): Promise<{ plan: WritePlan; found: Found }> {
+  private async planFound(request: WriteRequest, snapshot: boolean, lookup: Lookup): Promise<{ plan: WritePlan; found: Found }> {
     const planOptions = { kind: this.kind, attributes: this.knowledge };
     if (request.op === 'unlink') {
       const holders = await this.holders(request);
@@ -304,7 +319,7 @@ export class DirectoryWriter {
     }
     // Sealed passwords are opened first: a request that cannot be opened is dead-lettered before any read.
     const resolved = resolvePasswords(request, this.passwordOptions);
-    const found = await this.find(resolved, snapshot);
+    const found = await this.find(resolved, snapshot, lookup);
     if (found.settled !== null) return { plan: { requestId: request.requestId, op: request.op, target: null, steps: [], reason: found.settled }, found };
     const entry = found.entry;
     if (found.foundBy === 'link' && entry !== null && !sameDn(entry.dn, resolved.dn)) {
@@ -436,10 +451,12 @@ export class DirectoryWriter {
    * The destination entry of a request: the linked entry (by its id, wherever it is now); without a link, by
    * (previous) DN, then correlation, and an entry found that way must not be linked to another source entry.
    */
-  private async find(request: WriteRequest, snapshot: boolean): Promise<Found> {
+  private async find(request: WriteRequest, snapshot: boolean, lookup: Lookup): Promise<Found> {
     const attributes = this.readAttributes(request);
+    // A dry run reports what would be written, so it never learns of a taken name from a failed add.
+    const addFirst = lookup === 'add-first' && request.op === 'upsert' && !this.dryRun;
     const links = this.options.links;
-    if (links === undefined) return { ...(await this.findByName(request, attributes)), link: null, settled: null };
+    if (links === undefined) return { ...(await this.findByName(request, attributes, addFirst)), link: null, settled: null };
     const source = this.sourceDirectory(request);
     const sourceId = request.sourceEntryId.value;
     // Only a full read of the source entry (a resync) may re-create a destination entry its link says is gone.
@@ -471,7 +488,7 @@ export class DirectoryWriter {
       // change. Whatever has the DN now is another entry.
       return { entry: null, foundBy: 'none', link: null, settled: `entry ${sourceId} was unlinked when its counterpart was deleted; nothing to ${request.op}` };
     }
-    const found = await this.findByName(request, attributes);
+    const found = await this.findByName(request, attributes, addFirst);
     if (found.entry === null) return { ...found, link: null, settled: null };
     const id = entryIdOf(found.entry, this.kind);
     const owner = id === null ? null : links.counterpart(this.options.name, id.value, source);
@@ -486,14 +503,44 @@ export class DirectoryWriter {
     throw new LinkConflictError(request.pipe, sourceId, { dn: found.entry.dn, id: id.value }, linkedTo, request.op === 'upsert', { requestId: request.requestId });
   }
 
-  /** By (previous) DN, then by the correlation lists. */
-  private async findByName(request: WriteRequest, attributes: string[]): Promise<{ entry: CurrentEntry | null; foundBy: FoundBy }> {
+  /**
+   * By (previous) DN, then by the correlation lists. `addFirst` (an upsert that has no link: nearly always a create
+   * whose name is free): the correlation lists first, and the DN is read only when they found an entry elsewhere (or
+   * could not decide), since the DN's entry wins over theirs. Nothing found means the add is tried at once; an entry
+   * that holds the name after all makes the add fail with entryAlreadyExists, and apply() then looks again
+   * thoroughly. That saves a directory read per create: on 389-ds a third of a create's cost.
+   */
+  private async findByName(request: WriteRequest, attributes: string[], addFirst = false): Promise<{ entry: CurrentEntry | null; foundBy: FoundBy }> {
     if (request.op === 'rename' && request.previousDn !== null) {
       const previous = await this.read(request.previousDn, attributes);
       if (previous !== null) return { entry: previous, foundBy: 'previous-dn' };
     }
+    if (addFirst) {
+      let correlated: CurrentEntry | null;
+      try {
+        correlated = await this.correlate(request, attributes);
+      } catch (error) {
+        // Ambiguous, or outside the subtrees: moot if the DN's entry exists.
+        const byDn = await this.read(request.dn, attributes);
+        if (byDn !== null) return { entry: byDn, foundBy: 'dn' };
+        throw error;
+      }
+      if (correlated === null) return { entry: null, foundBy: 'none' };
+      if (sameDn(correlated.dn, request.dn)) return { entry: correlated, foundBy: 'dn' };
+      const byDn = await this.read(request.dn, attributes);
+      return byDn !== null ? { entry: byDn, foundBy: 'dn' } : { entry: correlated, foundBy: 'correlation' };
+    }
     const byDn = await this.read(request.dn, attributes);
     if (byDn !== null) return { entry: byDn, foundBy: 'dn' };
+    const correlated = await this.correlate(request, attributes);
+    return correlated === null ? { entry: null, foundBy: 'none' } : { entry: correlated, foundBy: 'correlation' };
+  }
+
+  /**
+   * The entry the request's correlation lists find (each list in turn; the first that finds one decides), or null.
+   * More than one is ambiguous; one outside the pipe's subtrees is never adopted (both throw).
+   */
+  private async correlate(request: WriteRequest, attributes: string[]): Promise<CurrentEntry | null> {
     for (const query of correlationQueries(request)) {
       let entries: CurrentEntry[];
       try {
@@ -525,9 +572,9 @@ export class DirectoryWriter {
           dn: request.dn,
         });
       }
-      if (only !== undefined) return { entry: only, foundBy: 'correlation' };
+      if (only !== undefined) return only;
     }
-    return { entry: null, foundBy: 'none' };
+    return null;
   }
 
   /** Entries whose member attributes (named by the unlink request) hold the removed DN. */

@@ -228,6 +228,52 @@ describe.each(PROFILES)('DirectoryWriter into $directory ($service)', (profile) 
     expect(await read(admin, elsewhere, ['description'])).toBeNull();
   });
 
+  /** An entry made by the administrator (not by the writer): a user with this login and description. */
+  const occupy = async (dn: string, login: string, description: string): Promise<void> => {
+    const rdn = dn.split(',')[0]?.split('=')[1] ?? login;
+    await admin.add(dn, profile.directory === 'ad'
+      ? { objectClass: [...profile.userClasses], cn: rdn, sAMAccountName: login, description }
+      : { objectClass: [...profile.userClasses], cn: rdn, sn: 'Occupant', uid: login, description });
+  };
+
+  it('creates without reading the DN first; a name already taken makes the add fail, and that entry is compared and modified', async () => {
+    const w = writer();
+    const taken = profile.user(`taken${suffix}`, container);
+    await occupy(taken, `taken${suffix}`, 'made by the administrator');
+    const result = await w.apply(request('upsert', taken, [replace('description', 'written over the taken name')], { objectClasses: profile.userClasses, correlation: [[profile.login]] }));
+    expect(result.outcome).toBe('applied');
+    expect(result.foundBy).toBe('dn');
+    expect(result.alreadyApplied).toEqual([expect.stringMatching(/68|already exists/i)]);
+    expect(result.plan.steps.map((step) => step.kind)).toEqual(['modify']);
+    expect((await read(admin, taken, ['description']))?.['description']).toEqual(['written over the taken name']);
+  });
+
+  it('a create whose correlation finds an entry elsewhere still goes to the entry holding its DN', async () => {
+    const w = writer();
+    const login = `corr${suffix}`;
+    const atDn = profile.user(`holder${suffix}`, container);
+    const elsewhere = profile.user(`else${suffix}`, container);
+    await occupy(atDn, `holder${suffix}`, 'holds the DN');
+    await occupy(elsewhere, login, 'matches the correlation');
+    const result = await w.apply(request('upsert', atDn, [replace(profile.login, `holder${suffix}`), replace('description', 'the DN wins')], { objectClasses: profile.userClasses, correlation: [[profile.login]] }));
+    expect(result.foundBy).toBe('dn');
+    expect((await read(admin, atDn, ['description']))?.['description']).toEqual(['the DN wins']);
+    expect((await read(admin, elsewhere, ['description']))?.['description']).toEqual(['matches the correlation']);
+  });
+
+  if (profile.directory === 'ad') {
+    it('an add refused for another reason than the taken name (Samba checks the schema first) still finds the entry holding the name', async () => {
+      const w = writer();
+      // An OU holds the DN; a user cannot be named OU=…: Samba answers the add with namingViolation (64), not 68.
+      const ouDn = profile.ou(`ou${suffix}`, container);
+      await admin.add(ouDn, { objectClass: ['top', 'organizationalUnit'], ou: `ou${suffix}`, description: 'an OU' });
+      const attempt = w.apply(request('upsert', ouDn, [replace('description', 'a user named like an OU')], { objectClasses: profile.userClasses }));
+      // Found by its DN and compared, as a thorough lookup would: only the description differs, and it is written.
+      await expect(attempt).resolves.toMatchObject({ outcome: 'applied', foundBy: 'dn' });
+      expect((await read(admin, ouDn, ['description']))?.['description']).toEqual(['a user named like an OU']);
+    });
+  }
+
   it('renames in place, then moves to another OU with newSuperior; replays are no-ops', async () => {
     const w = writer();
     const renamed = profile.user(`r${suffix}`, container);
