@@ -7,7 +7,7 @@
 // 2. latency: modifies made in the source at a steady RATE changes/s for SECONDS; the arrival of each value in the
 //    destination is seen by polling it (every 100 ms), so latencies carry up to ~100 ms of polling resolution.
 // Usage: npm run bench -- pipeline [direction: ad-to-ds | ds-to-ad | both] [N] [RATE] [SECONDS]
-import { Attribute, Change, type Client } from 'ldapts';
+import { Attribute, Change, type Client, EqualityFilter } from 'ldapts';
 import platform from '@idsync/platform';
 import { demoConfig, IsolatedServices, SERVICES, sleep } from './lib/isolated-services.ts';
 
@@ -138,6 +138,40 @@ async function drain(service: ServiceName, what: string): Promise<number> {
   }
 }
 
+/** Where the bare baseline creates its entries: beside the demo's OU, outside what the detectors read. */
+function bareBase(side: Side): string {
+  const base = side.name === 'ad' ? adBase : dsBase;
+  return side.name === 'ad' ? `OU=bare${s},${base}` : `ou=bare${s},${base}`;
+}
+
+/**
+ * The creates' bare baseline: the same N users, in the destination's schema, created by ldapts as the writer's
+ * account on as many connections as the writer has, each doing what a create costs the writer at the least: one
+ * search on the correlation attribute, then the add. Elsewhere in the tree (outside the detectors' scope), services
+ * stopped.
+ */
+async function bareCreates(destination: Side, service: ServiceName, pipelineRate: number): Promise<void> {
+  const name = destination.name;
+  const connections = config.services[service].connections;
+  const base = bareBase(destination);
+  await destination.admin.add(base, { objectClass: ['top', 'organizationalUnit'], ou: `bare${s}` });
+  const login = name === 'ad' ? 'sAMAccountName' : 'uid';
+  const sessions = await Promise.all(Array.from({ length: connections }, () => openLdapSession(name, config.directories[name]!, writerCredentials(config, service))));
+  let next = 0;
+  const t = performance.now();
+  await Promise.all(sessions.map(async ({ client }) => {
+    for (let i = next++; i < N; i = next++) {
+      // Its own login: AD's sAMAccountName is unique in the domain, and the writer's users still exist.
+      const entry = { ...destination.userEntry(i), [login]: `z${loginOf(i)}`.slice(0, 20) };
+      await client.search(base, { scope: 'sub', filter: new EqualityFilter({ attribute: login, value: entry[login] as string }), attributes: ['1.1'], sizeLimit: 2 });
+      await client.add(`${name === 'ad' ? 'CN' : 'cn'}=${cnOf(i)},${base}`, entry);
+    }
+  }));
+  const rate = N / ((performance.now() - t) / 1000);
+  await Promise.all(sessions.map(({ client }) => client.unbind().catch(() => undefined)));
+  console.log(`bare ldapts loop (${connections} connections, a correlation search and the add per user): ${rate.toFixed(0)} creates/s; pipeline = ${((100 * pipelineRate) / rate).toFixed(0)}% of bare`);
+}
+
 // ------------------------------------------------------------------ one direction
 async function run(from: 'ad' | 'ds'): Promise<void> {
   const source = await openSide(from);
@@ -157,12 +191,13 @@ async function run(from: 'ad' | 'ds'): Promise<void> {
     for (let i = 0; i < N; i++) await source.admin.add(source.user(cnOf(i), ou), source.userEntry(i));
     const addSeconds = (performance.now() - t) / 1000;
     console.log(`setup: ${N} adds in the source took ${addSeconds.toFixed(1)} s (${(N / addSeconds).toFixed(0)}/s), services stopped`);
-    await drain(service, 'creates');
+    const createRate = await drain(service, 'creates');
     const users = (await destination.admin.search(destination.ou(ou), { scope: 'one', filter: '(objectClass=person)', attributes: ['1.1'], sizeLimit: 0 })).searchEntries.length;
     if (users !== N) throw new Error(`the writer counted ${N} applied but ${users} users are in the destination`);
+    await stopAll();
+    await bareCreates(destination, service, createRate);
 
     // 1. Throughput on a backlog: modifies made while the services are stopped, then the services started.
-    await stopAll();
     for (let i = 0; i < N; i++) await source.admin.modify(source.user(cnOf(i), ou), describe(`bk-${i}`));
     const pipelineRate = await drain(service, 'modifies');
 
@@ -233,6 +268,7 @@ async function run(from: 'ad' | 'ds'): Promise<void> {
     await stopAll();
     await deleteTree(source, source.ou(ou));
     await deleteTree(destination, destination.ou(ou));
+    await deleteTree(destination, bareBase(destination));
     await source.admin.unbind().catch(() => undefined);
     await destination.admin.unbind().catch(() => undefined);
   }
