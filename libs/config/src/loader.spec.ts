@@ -85,6 +85,16 @@ describe('configuration loading', () => {
     );
   });
 
+  it('paces the ad-detector by a share of the time, refusing a share outside (0, 1] and the option on the ds-detector', () => {
+    expect(parseConfig(DEMO, 'demo.yaml', STACK_ENV).services['ad-detector'].streamingPollShare).toBe(0.25);
+    const share = (value: string) => DEMO.replace('  ad-detector:\n    httpPort: 8181', `  ad-detector:\n    httpPort: 8181\n    streamingPollShare: ${value}`);
+    expect(parseConfig(share('1'), 't.yaml', STACK_ENV).services['ad-detector'].streamingPollShare).toBe(1);
+    expect(problemsOf(share('0'))).toEqual([expect.stringMatching(/^services\.ad-detector\.streamingPollShare: /)]);
+    expect(problemsOf(share('1.5'))).toEqual([expect.stringMatching(/^services\.ad-detector\.streamingPollShare: /)]);
+    const onDs = DEMO.replace('  ds-detector:\n    httpPort: 8182', '  ds-detector:\n    httpPort: 8182\n    streamingPollShare: 0.5');
+    expect(problemsOf(onDs)).toEqual(['services.ds-detector: unknown key(s) streamingPollShare']);
+  });
+
   it('rejects a pipe between directories that are not defined', () => {
     const text = `${DEMO.slice(0, DEMO.indexOf('\npipes:'))}\npipes:\n  - name: ad-to-ldap\n    source: ad\n    destination: ldap\n    syncClasses:\n      - { name: all, evaluationOrder: 1, destinationObjectClasses: [top] }\n`;
     expect(problemsOf(text)).toEqual(["pipes[0].destination: names directory 'ldap', which is not defined under directories (defined: ad, ds)"]);

@@ -154,6 +154,16 @@ const detectorServiceSchema = z
     ignoreInitiators: z.array(nonEmpty).default([]),
   })
   .strict();
+const adDetectorServiceSchema = detectorServiceSchema
+  .extend({
+    /**
+     * While changes stream in, the largest share of the time the DirSync searches may take (0 < share <= 1): after a
+     * page that emptied the DC's queue, the next search waits accordingly (at most pollIntervalMs). Samba evaluates
+     * each search over its whole database; 1 polls back to back.
+     */
+    streamingPollShare: z.number().gt(0).max(1).default(0.25),
+  })
+  .strict();
 const writerServiceSchema = z
   .object({
     httpPort: port,
@@ -208,7 +218,7 @@ const passwordAgentServiceSchema = z
 
 const servicesSchema = z
   .object({
-    'ad-detector': detectorServiceSchema,
+    'ad-detector': adDetectorServiceSchema,
     'ds-detector': detectorServiceSchema,
     mapper: mapperServiceSchema,
     'ad-writer': writerServiceSchema,

@@ -78,6 +78,7 @@ void runService('ad-detector', ({ config, logger }) => {
     includeBaseDns: block.includeBaseDns,
     includeObjectClasses: block.includeObjectClasses,
     pollIntervalMs: block.pollIntervalMs,
+    streamingPollShare: block.streamingPollShare,
     logger,
     metrics,
   });

@@ -7,6 +7,7 @@ import { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieErro
 import { classifyLdapError } from '../core/ldap-errors';
 import { entryGuid, isSkip, needsRefetch, parseDirSyncEntry } from '../core/parse-dirsync-entry';
 import { deletesFirst } from '../core/page-order';
+import { nextPollDelayMs, type PollPace } from '../core/poll-pace';
 import { Scope } from '../core/scope';
 import { type RawEntry } from '../core/raw-entry';
 import { DIRSYNC_FLAGS } from '../ldap/dirsync-control';
@@ -42,6 +43,8 @@ export interface AdDetectorOptions {
   readonly includeBaseDns?: readonly string[];
   readonly includeObjectClasses?: readonly string[];
   readonly pollIntervalMs?: number;
+  /** While changes stream in, the largest share of the time DirSync searches may run (poll-pace.ts). Default 0.25. */
+  readonly streamingPollShare?: number;
   /** DirSync request flags. Default: incremental values. */
   readonly flags?: number;
   /** Samba ignores it (a page is the whole change set). */
@@ -74,7 +77,8 @@ export interface DetectorStatus {
 
 /**
  * The AD change stream: DirSync pages from the naming-context root, parsed by the pure core, published with the
- * cookie after them in one Kafka transaction, then a pause of pollIntervalMs when the DC had nothing more.
+ * cookie after them in one Kafka transaction, then a pause when the DC had nothing more: pollIntervalMs after an empty
+ * page; after changes, enough to keep the DirSync searches within streamingPollShare of the time (poll-pace.ts).
  *
  * - First start (no checkpoint): one DirSync pass to the end WITHOUT publishing, to learn the current cookie, which
  *   is committed; streaming starts from there. Loading the existing domain is a resync (snapshot), not this.
@@ -90,6 +94,7 @@ export class AdDetector {
   private readonly log: JsonLogger | undefined;
   private readonly counters: DetectorMetrics;
   private readonly knownDns = new Map<string, string>();
+  private readonly pace: PollPace;
   private fencedInARow = 0;
   private lastFencedAt = Number.NEGATIVE_INFINITY;
   private current: DetectorStatus = { state: 'starting', server: null, dc: null, lastPublishAt: null, lastPageAt: null, eventsPublished: 0, lastError: null };
@@ -97,6 +102,7 @@ export class AdDetector {
   constructor(private readonly options: AdDetectorOptions) {
     this.scope = new Scope(options.includeBaseDns?.length ? options.includeBaseDns : [options.directory.baseDn], options.includeObjectClasses ?? []);
     this.log = options.logger;
+    this.pace = { pollIntervalMs: options.pollIntervalMs ?? 1_000, streamingPollShare: options.streamingPollShare ?? 0.25 };
     this.counters = new DetectorMetrics(options.metrics ?? new Metrics());
   }
 
@@ -149,7 +155,9 @@ export class AdDetector {
             this.set({ state: 'streaming' });
           }
           if (!committed) throw new Error('no position after start');
+          const searchStart = Date.now();
           const page = await this.readPage(reader, committed.cookie, publisher.checkpointGroup);
+          const searchMs = Date.now() - searchStart;
           const events = await this.toEvents(reader, page);
           // Samba hands out a new cookie on every poll, even with nothing changed: an empty page moves the read
           // position without a transaction (re-reading from the older cookie returns nothing either), and the
@@ -164,7 +172,8 @@ export class AdDetector {
           failures = 0;
           unknownInARow = 0;
           if (this.current.state !== 'streaming') this.set({ state: 'streaming', lastError: null });
-          if (page.entries.length === 0 && !page.moreResults) await sleep(this.options.pollIntervalMs ?? 1_000, undefined, { signal }).catch(() => undefined);
+          const pause = nextPollDelayMs({ entries: page.entries.length, moreResults: page.moreResults }, { searchMs, sinceSearchStartMs: Date.now() - searchStart }, this.pace);
+          if (pause > 0) await sleep(pause, undefined, { signal }).catch(() => undefined);
         } catch (error) {
           if (signal.aborted) break;
           const fenced = isProducerFenced(error);
