@@ -140,8 +140,7 @@ async function drain(service: ServiceName, what: string): Promise<number> {
 
 /** Where the bare baseline creates its entries: beside the demo's OU, outside what the detectors read. */
 function bareBase(side: Side): string {
-  const base = side.name === 'ad' ? adBase : dsBase;
-  return side.name === 'ad' ? `OU=bare${s},${base}` : `ou=bare${s},${base}`;
+  return side.name === 'ad' ? `OU=bare${s},${adBase}` : `ou=bare${s},${dsBase}`;
 }
 
 /**

@@ -5,6 +5,9 @@ export interface PolledPage {
   readonly moreResults: boolean;
 }
 
+/** The configuration's default (libs/config schema: services.ad-detector.streamingPollShare). */
+export const DEFAULT_STREAMING_POLL_SHARE = 0.25;
+
 export interface PollPace {
   /** Pause after a page with nothing in it. */
   readonly pollIntervalMs: number;

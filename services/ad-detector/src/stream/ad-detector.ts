@@ -7,7 +7,7 @@ import { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieErro
 import { classifyLdapError } from '../core/ldap-errors';
 import { entryGuid, isSkip, needsRefetch, parseDirSyncEntry } from '../core/parse-dirsync-entry';
 import { deletesFirst } from '../core/page-order';
-import { nextPollDelayMs, type PollPace } from '../core/poll-pace';
+import { DEFAULT_STREAMING_POLL_SHARE, nextPollDelayMs, type PollPace } from '../core/poll-pace';
 import { Scope } from '../core/scope';
 import { type RawEntry } from '../core/raw-entry';
 import { DIRSYNC_FLAGS } from '../ldap/dirsync-control';
@@ -102,7 +102,7 @@ export class AdDetector {
   constructor(private readonly options: AdDetectorOptions) {
     this.scope = new Scope(options.includeBaseDns?.length ? options.includeBaseDns : [options.directory.baseDn], options.includeObjectClasses ?? []);
     this.log = options.logger;
-    this.pace = { pollIntervalMs: options.pollIntervalMs ?? 1_000, streamingPollShare: options.streamingPollShare ?? 0.25 };
+    this.pace = { pollIntervalMs: options.pollIntervalMs ?? 1_000, streamingPollShare: options.streamingPollShare ?? DEFAULT_STREAMING_POLL_SHARE };
     this.counters = new DetectorMetrics(options.metrics ?? new Metrics());
   }
 
