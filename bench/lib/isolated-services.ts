@@ -126,6 +126,13 @@ export class IsolatedServices {
     return sum;
   }
 
+  /** The process id of a running service. */
+  pid(name: ServiceName): number {
+    const pid = this.children.get(name)?.pid;
+    if (pid === undefined) throw new Error(`${name} is not running`);
+    return pid;
+  }
+
   rssMb(name: ServiceName): number {
     const pid = this.children.get(name)?.pid;
     const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
