@@ -7,9 +7,10 @@
 // 2. latency: modifies made in the source at a steady RATE changes/s for SECONDS; the arrival of each value in the
 //    destination is seen by polling it (every 100 ms), so latencies carry up to ~100 ms of polling resolution.
 // Usage: npm run bench -- pipeline [direction: ad-to-ds | ds-to-ad | both] [N] [RATE] [SECONDS]
-import { Attribute, Change, type Client, EqualityFilter } from 'ldapts';
+import { type Client, EqualityFilter } from 'ldapts';
 import platform from '@idsync/platform';
 import { demoConfig, IsolatedServices, SERVICES, sleep } from './lib/isolated-services.ts';
+import { deleteTree, describe, waitFor } from './lib/directory-steps.ts';
 
 const { openLdapSession, writerCredentials } = platform;
 
@@ -64,8 +65,6 @@ async function openSide(name: 'ad' | 'ds'): Promise<Side> {
       };
 }
 
-const describe = (value: string) => new Change({ operation: 'replace', modification: new Attribute({ type: 'description', values: [value] }) });
-
 /** description values under an OU, read in one subtree search. */
 async function descriptions(side: Side, ou: string, prefix: string): Promise<string[]> {
   try {
@@ -74,16 +73,6 @@ async function descriptions(side: Side, ou: string, prefix: string): Promise<str
   } catch (error) {
     if ((error as { code?: number }).code === 32) return [];
     throw error;
-  }
-}
-
-async function deleteTree(side: Side, base: string): Promise<void> {
-  try {
-    const { searchEntries } = await side.admin.search(base, { scope: 'sub', filter: '(objectClass=*)', attributes: ['1.1'] });
-    const dns = searchEntries.map((e) => e.dn).sort((a, b) => b.split(',').length - a.split(',').length);
-    for (const dn of dns) await side.admin.del(dn).catch(() => undefined);
-  } catch {
-    // gone already
   }
 }
 
@@ -101,14 +90,6 @@ async function writerApplied(service: ServiceName): Promise<number> {
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
-  const t = performance.now();
-  while (!(await check())) {
-    if (performance.now() - t > 120_000) throw new Error(`${what}: not after 120 s`);
-    await sleep(250);
-  }
 }
 
 /**
@@ -265,9 +246,9 @@ async function run(from: 'ad' | 'ds'): Promise<void> {
     console.log(`service RSS (MB): ${JSON.stringify(rssMb())}`);
   } finally {
     await stopAll();
-    await deleteTree(source, source.ou(ou));
-    await deleteTree(destination, destination.ou(ou));
-    await deleteTree(destination, bareBase(destination));
+    await deleteTree(source.admin, source.ou(ou));
+    await deleteTree(destination.admin, destination.ou(ou));
+    await deleteTree(destination.admin, bareBase(destination));
     await source.admin.unbind().catch(() => undefined);
     await destination.admin.unbind().catch(() => undefined);
   }

@@ -10,9 +10,9 @@
 // objects, after many benchmark runs) it may give up (timeLimitExceeded); `bash scripts/stack.sh reset` first.
 // Usage: npm run bench -- writer-service [N] [rounds]
 import { readFileSync } from 'node:fs';
-import { Attribute, Change } from 'ldapts';
 import platform from '@idsync/platform';
-import { demoConfig, IsolatedServices, sleep } from './lib/isolated-services.ts';
+import { demoConfig, IsolatedServices } from './lib/isolated-services.ts';
+import { deleteTree, describe, waitFor } from './lib/directory-steps.ts';
 
 const { openLdapSession, writerCredentials } = platform;
 const N = Number(process.argv[2] ?? 2000);
@@ -28,7 +28,6 @@ const ou = `ws${s}`;
 const adOu = `OU=${ou},OU=Corp,${ad.baseDn}`;
 const dsOu = `ou=${ou},ou=Corp,${ds.baseDn}`;
 const cnOf = (i: number) => `ws${i} U${s}`;
-const describe = (value: string) => new Change({ operation: 'replace', modification: new Attribute({ type: 'description', values: [value] }) });
 
 /** User plus system CPU of a process so far, milliseconds (clock ticks of 10 ms). */
 function cpuMsOf(pid: number): number {
@@ -36,13 +35,8 @@ function cpuMsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * (1000 / 100);
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 180_000): Promise<void> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not after ${timeoutMs / 1000} s`);
-    await sleep(100);
-  }
-}
+/** The bench's own waits: longer than the pipeline's (setup syncs N users), polled often (the drain is short). */
+const until = (what: string, check: () => Promise<boolean>) => waitFor(what, check, { timeoutMs: 180_000, intervalMs: 100 });
 
 const services = await IsolatedServices.create(s);
 const { client: adAdmin } = await openLdapSession('ad', ad);
@@ -99,22 +93,20 @@ try {
       }
     }),
   );
-  const seconds = (performance.now() - started) / 1000;
+  const bareRate = N / ((performance.now() - started) / 1000);
   const cpu = process.cpuUsage(cpuBefore);
   const bareCpuUs = (cpu.user + cpu.system) / N;
   await Promise.all(sessions.map(({ client }) => client.unbind()));
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-  console.log(`bare ldapts loop (${connections} connections, a base read and the modify each): ${(N / seconds).toFixed(0)} modifies/s, ${bareCpuUs.toFixed(0)} µs of CPU per modify`);
+  console.log(`bare ldapts loop (${connections} connections, a base read and the modify each): ${bareRate.toFixed(0)} modifies/s, ${bareCpuUs.toFixed(0)} µs of CPU per modify`);
   console.log(
-    `ds-writer service, mean of ${ROUNDS} rounds: ${mean(serviceRates).toFixed(0)} modifies/s = ${((100 * mean(serviceRates) * seconds) / N).toFixed(0)}% of bare; ` +
+    `ds-writer service, mean of ${ROUNDS} rounds: ${mean(serviceRates).toFixed(0)} modifies/s = ${((100 * mean(serviceRates)) / bareRate).toFixed(0)}% of bare; ` +
       `${mean(serviceCpu).toFixed(0)} µs of CPU per modify = ${(mean(serviceCpu) / bareCpuUs).toFixed(1)}x bare`,
   );
 } finally {
   await services.dispose();
-  const { searchEntries } = await dsAdmin.search(dsOu, { scope: 'sub', attributes: ['1.1'] }).catch(() => ({ searchEntries: [] }));
-  for (const entry of searchEntries.sort((a, b) => b.dn.length - a.dn.length)) await dsAdmin.del(entry.dn).catch(() => undefined);
-  const { searchEntries: adEntries } = await adAdmin.search(adOu, { scope: 'sub', attributes: ['1.1'] }).catch(() => ({ searchEntries: [] }));
-  for (const entry of adEntries.sort((a, b) => b.dn.length - a.dn.length)) await adAdmin.del(entry.dn).catch(() => undefined);
+  await deleteTree(dsAdmin, dsOu);
+  await deleteTree(adAdmin, adOu);
   await adAdmin.unbind().catch(() => undefined);
   await dsAdmin.unbind().catch(() => undefined);
 }
