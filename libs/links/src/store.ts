@@ -187,13 +187,9 @@ const SQL = {
   entriesIn: `SELECT count(*) AS n FROM (
     SELECT destination_value FROM links WHERE destination_directory = ?1
     UNION SELECT source_value FROM links WHERE source_directory = ?1)`,
-  counterpart: `
-    SELECT ${LINK_COLUMNS} FROM links
-      WHERE source_value = ?1 AND source_directory = ?2 AND destination_directory = ?3
-    UNION ALL
-    SELECT ${LINK_COLUMNS} FROM links
-      WHERE destination_value = ?1 AND destination_directory = ?2 AND source_directory = ?3
-    ORDER BY linked_at DESC, pipe, source_value, destination_value LIMIT 1`,
+  // Two index lookups, the newest picked in code (newerLink): one UNION ALL with ORDER BY sorts in a temporary b-tree.
+  counterpartAsSource: `SELECT ${LINK_COLUMNS} FROM links WHERE source_value = ? AND source_directory = ? AND destination_directory = ?`,
+  counterpartAsDestination: `SELECT ${LINK_COLUMNS} FROM links WHERE destination_value = ? AND destination_directory = ? AND source_directory = ?`,
   linksOf: `
     SELECT ${LINK_COLUMNS} FROM links WHERE source_value = ?1
     UNION
@@ -249,7 +245,8 @@ export class LinkStore {
       countLinks: prepare(SQL.countLinks),
       entriesIn: prepare(SQL.entriesIn),
       countRetired: prepare(SQL.countRetired),
-      counterpart: prepare(SQL.counterpart),
+      counterpartAsSource: prepare(SQL.counterpartAsSource),
+      counterpartAsDestination: prepare(SQL.counterpartAsDestination),
       linksOf: prepare(SQL.linksOf),
       retiredOf: prepare(SQL.retiredOf),
     };
@@ -345,8 +342,10 @@ export class LinkStore {
    * newest (linkedAt) when there are several.
    */
   counterpart(directory: string, id: string, otherDirectory: string): StoredLink | null {
-    const row = this.statements.counterpart.get(id, directory, otherDirectory);
-    return row === undefined ? null : toStoredLink(row);
+    let newest: Record<string, SQLOutputValue> | undefined;
+    for (const row of this.statements.counterpartAsSource.all(id, directory, otherDirectory)) if (newest === undefined || newerLink(row, newest)) newest = row;
+    for (const row of this.statements.counterpartAsDestination.all(id, directory, otherDirectory)) if (newest === undefined || newerLink(row, newest)) newest = row;
+    return newest === undefined ? null : toStoredLink(newest);
   }
 
   /** Every live link with `id` at either end, newest first. */
@@ -507,6 +506,9 @@ function connect(path: string, cacheMb: number): DatabaseSync {
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(path);
+    // One connection per file (each process opens its own): the WAL index stays in memory, so a read takes no file
+    // locks (a lookup per write request). Set before the first read, which enters WAL mode.
+    db.exec('PRAGMA locking_mode = EXCLUSIVE');
     // The first statement reads the header: a file that is not a database fails here.
     setJournalMode(db, 'main', 'wal', path);
     db.exec(`PRAGMA synchronous = OFF; PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}; PRAGMA cache_size = ${cacheKib(cacheMb)};`);
@@ -585,6 +587,19 @@ function stagingRow(record: LinkRecord, offset: bigint): SQLInputValue[] | null 
   const pair = parseLinkKey(record.key);
   if (pair === null) return null;
   return [pair.pipe, null, null, pair.source, null, null, pair.destination, null, null, null, offset, 1];
+}
+
+/** Whether row `a` comes before `b` in the order linked_at DESC, pipe, source_value, destination_value. */
+function newerLink(a: Record<string, SQLOutputValue>, b: Record<string, SQLOutputValue>): boolean {
+  const at = Number(a['linked_at']) - Number(b['linked_at']);
+  if (at !== 0) return at > 0;
+  for (const column of ['pipe', 'source_value', 'destination_value']) {
+    const x = a[column] as string;
+    const y = b[column] as string;
+    // SQLite's BINARY collation: UTF-8 bytes.
+    if (x !== y) return Buffer.compare(Buffer.from(x, 'utf8'), Buffer.from(y, 'utf8')) < 0;
+  }
+  return false;
 }
 
 function toStoredLink(row: Record<string, SQLOutputValue>): StoredLink {

@@ -286,7 +286,28 @@ function decodeBerString(bytes: Buffer): string | null {
 
 /** Parses an RFC 4514 DN (whitespace around separators tolerated); throws InvalidDnError. */
 export function parseDn(text: string): Dn {
-  return new DnScanner(text).parse();
+  let dn = PARSED_DNS.get(text);
+  if (dn === undefined) {
+    dn = freezeDn(new DnScanner(text).parse());
+    if (PARSED_DNS.size >= PARSED_DNS_LIMIT) PARSED_DNS.clear();
+    PARSED_DNS.set(text, dn);
+  }
+  return dn;
+}
+
+/**
+ * DNs parsed lately, frozen (shared by every caller): a writer parses a request's DN in its scope check, its
+ * lookup and its plan. Cleared when full; a DN that does not parse is not kept.
+ */
+const PARSED_DNS = new Map<string, Dn>();
+const PARSED_DNS_LIMIT = 4096;
+
+function freezeDn(dn: Dn): Dn {
+  for (const rdn of dn) {
+    for (const ava of rdn) Object.freeze(ava);
+    Object.freeze(rdn);
+  }
+  return Object.freeze(dn);
 }
 
 const NEEDS_ESCAPE = /[\\"+,;<>=\x00-\x1f\x7f]|^[ #]| $/;
@@ -357,10 +378,17 @@ function normalizeAva(ava: Ava): string {
   return ava.ber === undefined ? `${type}=${escapeDnValue(normalizeDnValue(ava.value))}` : `${type}=#${ava.ber}`;
 }
 
+/** Comparison keys already computed: a scope's base DNs are compared with every request's DN. */
+const NORMALIZED_RDNS = new WeakMap<Rdn, string>();
+
 /** Comparison key of one RDN: types and values case-folded, pairs of a multi-valued RDN sorted. */
 export function normalizeRdn(rdn: Rdn): string {
-  if (rdn.length === 1) return normalizeAva(rdn[0] as Ava);
-  return rdn.map(normalizeAva).sort().join('+');
+  let key = NORMALIZED_RDNS.get(rdn);
+  if (key === undefined) {
+    key = rdn.length === 1 ? normalizeAva(rdn[0] as Ava) : rdn.map(normalizeAva).sort().join('+');
+    NORMALIZED_RDNS.set(rdn, key);
+  }
+  return key;
 }
 
 function toDn(dn: string | Dn): Dn {

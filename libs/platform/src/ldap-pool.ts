@@ -99,7 +99,8 @@ export class LdapPool {
   async run<T>(operation: (client: Client) => Promise<T>): Promise<T> {
     if (this.closed) throw new LdapConnectionLostError(this.options.name, this.options.directory.urls.join(' '), 'the pool is closed');
     const connection = this.connection();
-    const session = await this.settle(connection, connection.opening, this.openDeadlineMs, 'open');
+    // A connection already bound needs no open deadline (one timer fewer per operation).
+    const session = connection.session ?? (await this.settle(connection, connection.opening, this.openDeadlineMs, 'open'));
     if (!session.client.isConnected) {
       // Closed by the server while idle: drop it; the next operation opens a new one.
       const lost = new LdapConnectionLostError(this.options.name, session.url);

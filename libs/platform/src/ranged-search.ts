@@ -59,8 +59,15 @@ async function readEntry(client: Client, dn: string, attributes: string[], buffe
 function withBufferNames(options: SearchOptions): SearchOptions {
   const names = options.explicitBufferAttributes;
   if (names === undefined || names.length === 0) return options;
-  const wanted = new Set(names.map((name) => baseAttributeName(name).toLowerCase()));
-  const list = [...names];
-  Object.defineProperty(list, 'includes', { value: (name: string) => wanted.has(baseAttributeName(name).toLowerCase()) });
+  // A frozen list (a writer passes the same one to every read) is made case-blind once.
+  let list = CASE_BLIND_LISTS.get(names);
+  if (list === undefined) {
+    const wanted = new Set(names.map((name) => baseAttributeName(name).toLowerCase()));
+    list = [...names];
+    Object.defineProperty(list, 'includes', { value: (name: string) => wanted.has(baseAttributeName(name).toLowerCase()) });
+    if (Object.isFrozen(names)) CASE_BLIND_LISTS.set(names, Object.freeze(list) as string[]);
+  }
   return { ...options, explicitBufferAttributes: list };
 }
+
+const CASE_BLIND_LISTS = new WeakMap<readonly string[], string[]>();

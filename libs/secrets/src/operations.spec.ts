@@ -43,6 +43,12 @@ describe('signed write requests', () => {
     expect(!check.ok && check.problem).toBe(problem);
   });
 
+  it('keeps its signature format: records signed by an earlier release still verify (pinned values)', () => {
+    const pinned = new Keyring({ current: 'k1', keys: [{ id: 'k1', bytes: Buffer.from(Array.from({ length: 32 }, (_, i) => i)) }] });
+    expect(signOperation(pinned, record)).toBe('1:k1:s7j7gvwLoaoIpgK9Q0au1v++gJXf7meRfu1CfzEUnVY=');
+    expect(signOperation(pinned, { key: null, value: null, headers: {} })).toBe('1:k1:MBTzIZAUn8aPVY438ZHscD1U5+OmeghrOC+OnJE41vE=');
+  });
+
   it('ignores headers that are no directive (the writer\'s own wait state)', () => {
     const headers = withSignature(ring, record);
     expect(verifyOperation(ring, { ...record, headers: { ...headers, 'idsync-wait-attempt': '3' } }).ok).toBe(true);

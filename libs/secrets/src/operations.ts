@@ -65,13 +65,27 @@ function hmac(key: PasswordKey): ReturnType<typeof createHmac> {
   return createHmac('sha256', secret);
 }
 
+/**
+ * The MAC over the key id, the record's key, value and directive headers, each framed (see framed()). Built as one
+ * buffer and hashed in one call: a writer checks every record it takes, and each call into the hash costs more than
+ * copying the bytes.
+ */
 function recordMac(key: PasswordKey, record: SignedRecord): Buffer {
-  const mac = hmac(key);
-  mac.update(`idsync-operation/${SIGNATURE_VERSION}\0${key.id}\0`);
-  framed(mac, bytes(record.key));
-  framed(mac, record.value);
-  for (const name of OPERATION_DIRECTIVE_HEADERS) framed(mac, bytes(record.headers?.[name]));
-  return mac.digest();
+  const prefix = Buffer.from(`idsync-operation/${SIGNATURE_VERSION}\0${key.id}\0`, 'utf8');
+  const parts: (Buffer | null)[] = [bytes(record.key), record.value];
+  for (const name of OPERATION_DIRECTIVE_HEADERS) parts.push(bytes(record.headers?.[name]));
+  let length = prefix.length;
+  for (const part of parts) length += 5 + (part?.length ?? 0);
+  const input = Buffer.allocUnsafe(length);
+  let at = prefix.copy(input, 0);
+  for (const part of parts) {
+    // Same framing as framed(): a null is five zero bytes, a value is 1, its length (uint32 BE), its bytes.
+    input.writeUInt8(part === null ? 0 : 1, at);
+    input.writeUInt32BE(part?.length ?? 0, at + 1);
+    at += 5;
+    if (part !== null) at += part.copy(input, at);
+  }
+  return hmac(key).update(input).digest();
 }
 
 /** The signature header value for a record, under the keyring's current key. */

@@ -73,6 +73,7 @@ export class AttributeKnowledge {
   private readonly dnValued: ReadonlySet<string>;
   private readonly binary: ReadonlySet<string>;
   private readonly valueLevel: ReadonlySet<string>;
+  private bufferNames: string[] | undefined;
 
   constructor(options: AttributeKnowledgeOptions = {}) {
     this.dnValued = lower([...DN_VALUED_ATTRIBUTES, ...(options.dnValued ?? [])]);
@@ -98,14 +99,20 @@ export class AttributeKnowledge {
     return isPasswordAttribute(name);
   }
 
-  /** Names to pass to ldapts' explicitBufferAttributes (it matches them case-sensitively: both spellings). */
+  /**
+   * Names to pass to ldapts' explicitBufferAttributes (it matches them case-sensitively: both spellings). The same
+   * list every time, made once: every read passes it, and ranged-search keeps its case-blind form per list.
+   */
   bufferAttributeNames(): string[] {
-    const names = new Set<string>();
-    for (const name of [...BINARY_ATTRIBUTES, ...this.binary]) {
-      names.add(name);
-      names.add(name.toLowerCase());
+    if (this.bufferNames === undefined) {
+      const names = new Set<string>();
+      for (const name of [...BINARY_ATTRIBUTES, ...this.binary]) {
+        names.add(name);
+        names.add(name.toLowerCase());
+      }
+      this.bufferNames = Object.freeze([...names]) as string[];
     }
-    return [...names];
+    return this.bufferNames;
   }
 }
 
