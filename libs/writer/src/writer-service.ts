@@ -32,6 +32,9 @@ import { createWriteHandler, LINK_CONFLICTS, LINK_CONFLICTS_HELP } from './write
 
 export type WriterServiceName = 'ad-writer' | 'ds-writer';
 
+/** See RecordLoopOptions.fetchTurnover; 50 records are a few per lane (concurrency 8). */
+const WRITER_FETCH_TURNOVER = { afterMs: 200, records: 50 } as const;
+
 export interface WriterServiceOptions {
   readonly service: WriterServiceName;
   readonly kafka: KafkaClient;
@@ -205,6 +208,9 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       // One request at a time per partition (its order is the entries' order); partitions in parallel, as many as
       // the topic has, multiplexed on the writer's one LDAP connection.
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? this.inputPartitions,
+      // A write takes milliseconds: while partitions are idle (the mapper's transactions commit one partition at a
+      // time), a batch gives way every 200 ms so the next fetch brings the others' records.
+      fetchTurnover: WRITER_FETCH_TURNOVER,
       handleBatch: this.handleBatch,
       ...(this.options.onFatal ? { onFatal: this.options.onFatal } : {}),
     });

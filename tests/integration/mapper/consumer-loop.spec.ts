@@ -286,4 +286,47 @@ describe('runRecordLoop against the real Kafka', () => {
     expect(handled.filter((value) => value.startsWith('p1'))).toEqual(['p1-1', 'p1-2', 'p1-3', 'p1-4']);
     expect(await recordCount(kafka, dlt)).toBe(0);
   });
+  describe('a long batch of one partition and records arriving in another', () => {
+    /** 150 records in partition 0 (20 ms each), then one in partition 1 once partition 0 is being handled. */
+    async function run(fetchTurnover: RecordLoopOptions['fetchTurnover']): Promise<{ p0: string[]; p0DoneBeforeP1: number }> {
+      const topic = await topics.create('loop-turnover', 2);
+      const dlt = await topics.create('loop-turnover-dlt');
+      const groupId = `idsync-test-loop-${uniqueSuffix()}`;
+      await produce(kafka, topic, Array.from({ length: 150 }, (_, i) => ({ partition: 0, key: 'p0', value: `p0-${i}` })));
+      const p0: string[] = [];
+      let p0DoneBeforeP1 = -1;
+      await start({
+        topics: [topic],
+        groupId,
+        deadLetterTopic: dlt,
+        ...(fetchTurnover ? { fetchTurnover } : {}),
+        handleBatch: async (records, context) => {
+          if (records[0]?.partition === 1) p0DoneBeforeP1 = p0.length;
+          for (const record of records) {
+            if (record.partition === 0) {
+              await new Promise((resolve) => setTimeout(resolve, 20));
+              p0.push(text(record));
+            }
+            context.progress();
+          }
+          return records.map(() => DONE);
+        },
+      });
+      await eventually('partition 0 being handled', () => p0.length > 0);
+      await produce(kafka, topic, [{ partition: 1, key: 'p1', value: 'p1-0' }]);
+      await eventually('every record handled', () => p0.length === 150 && p0DoneBeforeP1 >= 0, 30_000);
+      return { p0, p0DoneBeforeP1 };
+    }
+
+    it('without fetch turnover, the new record waits for the whole batch (kafkajs fetches again only after it)', async () => {
+      const { p0DoneBeforeP1 } = await run(undefined);
+      expect(p0DoneBeforeP1).toBe(150);
+    });
+
+    it('with fetch turnover, it is handled while the batch goes on, and the batch\'s records come once each, in order', async () => {
+      const { p0, p0DoneBeforeP1 } = await run({ afterMs: 100, records: 10 });
+      expect(p0DoneBeforeP1).toBeLessThan(100);
+      expect(p0).toEqual(Array.from({ length: 150 }, (_, i) => `p0-${i}`));
+    });
+  });
 });

@@ -249,6 +249,15 @@ export interface RecordLoopOptions {
   readonly partitionsConsumedConcurrently?: number;
   /** Largest chunk given to one handleBatch call. Default 500. */
   readonly maxRecordsPerCall?: number;
+  /**
+   * Fetch turnover, for stages whose records take long each (the writers). kafkajs fetches again only once every batch
+   * of the last fetch is handled, so one partition's long batch keeps the others waiting, even with records there
+   * (another partition's mapper transaction committed meanwhile) and room to handle them. While fewer partitions are
+   * being handled than partitionsConsumedConcurrently allows, a batch is handled in chunks of at most `records` and
+   * left after the chunk that ends past `afterMs`: its remaining records come again with the next fetch, together with
+   * any other partition's. Off by default.
+   */
+  readonly fetchTurnover?: { readonly afterMs: number; readonly records: number };
   readonly backoff?: BackoffOptions;
   /** A new group starts at the earliest offset (nothing published before the first start is missed). Default true. */
   readonly fromBeginning?: boolean;
@@ -333,6 +342,7 @@ class ConsumerLoop implements RecordLoop {
   private readonly partitions = new Map<string, PartitionState>();
   private readonly calls = new Set<HandlerCall>();
   private readonly maxRecords: number;
+  private readonly concurrency: number;
   private readonly backoff: BackoffOptions;
   private readonly stallAfterMs: number;
   private readonly tickMs: number;
@@ -362,6 +372,7 @@ class ConsumerLoop implements RecordLoop {
       ? new ExactlyOnceOutput({ kafka: options.kafka, groupId: options.groupId, ...(typeof exactlyOnce === 'object' ? exactlyOnce : {}) })
       : new AtLeastOnceOutput(options.deadLetterProducer ?? options.kafka.producer(), options.deadLetterProducer === undefined);
     this.maxRecords = Math.max(1, options.maxRecordsPerCall ?? 500);
+    this.concurrency = Math.max(1, options.partitionsConsumedConcurrently ?? 3);
     this.limits = new RecordLimits(options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.stallAfterMs = Math.max(1, options.stallAfterMs ?? 300_000);
@@ -382,7 +393,7 @@ class ConsumerLoop implements RecordLoop {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: Math.max(1, this.options.partitionsConsumedConcurrently ?? 3),
+      partitionsConsumedConcurrently: this.concurrency,
       eachBatch: (payload) => this.eachBatch(payload),
     });
     this.options.logger.event('info', `${this.options.stage}.consuming`, { groupId: this.options.groupId, topics: this.options.topics });
@@ -506,9 +517,14 @@ class ConsumerLoop implements RecordLoop {
     const state = this.state(topic, partition);
     const messages = await this.claim(payload, state);
     if (!messages) return;
+    const startedAt = this.now();
     for (let start = 0; start < messages.length; ) {
       if (!isRunning() || isStale() || this.stopping || this.fatal) return;
-      const size = this.chunkSize(state, messages[start]?.offset);
+      // Room for more partitions than are being handled (this one's call has ended: `calls` holds the others).
+      const turnover = this.options.fetchTurnover !== undefined && this.calls.size + 1 < this.concurrency ? this.options.fetchTurnover : undefined;
+      // The rest of the batch comes with the next fetch, and so do records other partitions received meanwhile.
+      if (turnover && start > 0 && this.now() - startedAt >= turnover.afterMs) return;
+      const size = Math.min(this.chunkSize(state, messages[start]?.offset), turnover?.records ?? Number.POSITIVE_INFINITY);
       const chunk = messages.slice(start, start + size).map((message) => toRecord(topic, partition, message));
       start += chunk.length;
       const first = chunk[0];
