@@ -3,7 +3,8 @@
 // as child processes on an isolated configuration (own topics, consumer groups, checkpoints, ports), against a bare
 // ldapts loop writing the same changes straight into the destination, in the same run:
 // 1. throughput: N modifies made in the source while the services are stopped, then the services started; rate at
-//    which they arrive in the destination (first to last arrival) vs N modifies by one ldapts connection;
+//    which they arrive in the destination (first to last arrival) vs N modifies by one ldapts connection, and vs N base
+//    reads and modifies on as many connections as the writer has (the same work done the writer's way);
 // 2. latency: modifies made in the source at a steady RATE changes/s for SECONDS; the arrival of each value in the
 //    destination is seen by polling it (every 100 ms), so latencies carry up to ~100 ms of polling resolution.
 // Usage: npm run bench -- pipeline [direction: ad-to-ds | ds-to-ad | both] [N] [RATE] [SECONDS]
@@ -152,6 +153,31 @@ async function bareCreates(destination: Side, service: ServiceName, pipelineRate
   console.log(`bare ldapts loop (${connections} connections, a correlation search and the add per user): ${rate.toFixed(0)} creates/s; pipeline = ${((100 * pipelineRate) / rate).toFixed(0)}% of bare`);
 }
 
+/**
+ * The modifies' bare baseline done the writer's way: as many connections as the writer has, and per user what a
+ * modify costs the writer at the least, a base read of the entry (the attributes the writer reads) and the modify.
+ * A destination that applies one write at a time (389-ds) makes this its ceiling, which varies from one instance to
+ * the next: a run's pipeline rate is best read against the baseline of the same run.
+ */
+async function bareModifies(destination: Side, service: ServiceName, ou: string, pipelineRate: number): Promise<void> {
+  const name = destination.name;
+  const connections = config.services[service].connections;
+  const attributes = name === 'ad' ? ['objectClass', 'objectGUID', 'description', 'sAMAccountName', 'mail'] : ['objectClass', 'entryUUID', 'description', 'uid', 'mail'];
+  const sessions = await Promise.all(Array.from({ length: connections }, () => openLdapSession(name, config.directories[name]!, writerCredentials(config, service))));
+  let next = 0;
+  const t = performance.now();
+  await Promise.all(sessions.map(async ({ client }) => {
+    for (let i = next++; i < N; i = next++) {
+      const dn = destination.user(cnOf(i), ou);
+      await client.search(dn, { scope: 'base', attributes });
+      await client.modify(dn, describe(`bare${connections}-${i}`));
+    }
+  }));
+  const rate = N / ((performance.now() - t) / 1000);
+  await Promise.all(sessions.map(({ client }) => client.unbind().catch(() => undefined)));
+  console.log(`bare ldapts loop (${connections} connections, a base read and the modify per user): ${rate.toFixed(0)} modifies/s; pipeline = ${((100 * pipelineRate) / rate).toFixed(0)}% of bare`);
+}
+
 // ------------------------------------------------------------------ one direction
 async function run(from: 'ad' | 'ds'): Promise<void> {
   const source = await openSide(from);
@@ -192,6 +218,7 @@ async function run(from: 'ad' | 'ds'): Promise<void> {
     const bareRate = N / ((performance.now() - t) / 1000);
     await bare.unbind();
     console.log(`bare ldapts loop (1 connection): ${bareRate.toFixed(0)} modifies/s; pipeline = ${((100 * pipelineRate) / bareRate).toFixed(0)}% of bare (goal >= 80%)`);
+    await bareModifies(destination, service, ou, pipelineRate);
 
     // 2. Latency at a steady rate.
     await sleep(3_000);
