@@ -11,7 +11,7 @@
 import { type Client, EqualityFilter } from 'ldapts';
 import platform from '@idsync/platform';
 import { demoConfig, IsolatedServices, SERVICES, sleep } from './lib/isolated-services.ts';
-import { deleteTree, describe, waitFor } from './lib/directory-steps.ts';
+import { deleteTree, describe, readAndModifyAll, waitFor } from './lib/directory-steps.ts';
 
 const { openLdapSession, writerCredentials } = platform;
 
@@ -164,15 +164,8 @@ async function bareModifies(destination: Side, service: ServiceName, ou: string,
   const connections = config.services[service].connections;
   const attributes = name === 'ad' ? ['objectClass', 'objectGUID', 'description', 'sAMAccountName', 'mail'] : ['objectClass', 'entryUUID', 'description', 'uid', 'mail'];
   const sessions = await Promise.all(Array.from({ length: connections }, () => openLdapSession(name, config.directories[name]!, writerCredentials(config, service))));
-  let next = 0;
   const t = performance.now();
-  await Promise.all(sessions.map(async ({ client }) => {
-    for (let i = next++; i < N; i = next++) {
-      const dn = destination.user(cnOf(i), ou);
-      await client.search(dn, { scope: 'base', attributes });
-      await client.modify(dn, describe(`bare${connections}-${i}`));
-    }
-  }));
+  await readAndModifyAll(sessions.map(({ client }) => client), N, (i) => destination.user(cnOf(i), ou), attributes, (i) => `bare${connections}-${i}`);
   const rate = N / ((performance.now() - t) / 1000);
   await Promise.all(sessions.map(({ client }) => client.unbind().catch(() => undefined)));
   console.log(`bare ldapts loop (${connections} connections, a base read and the modify per user): ${rate.toFixed(0)} modifies/s; pipeline = ${((100 * pipelineRate) / rate).toFixed(0)}% of bare`);

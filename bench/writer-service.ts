@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import platform from '@idsync/platform';
 import { demoConfig, IsolatedServices } from './lib/isolated-services.ts';
-import { deleteTree, describe, waitFor } from './lib/directory-steps.ts';
+import { deleteTree, describe, readAndModifyAll, waitFor } from './lib/directory-steps.ts';
 
 const { openLdapSession, writerCredentials } = platform;
 const N = Number(process.argv[2] ?? 2000);
@@ -81,18 +81,9 @@ try {
   // Bare: the same work by ldapts, same account, same number of connections, entries shared out as the lanes go.
   const sessions = await Promise.all(Array.from({ length: connections }, () => openLdapSession('ds', ds, writerCredentials(config, 'ds-writer'))));
   const attributes = ['objectClass', 'entryUUID', 'description', 'uid', 'mail'];
-  let next = 0;
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  await Promise.all(
-    sessions.map(async ({ client }) => {
-      for (let i = next++; i < N; i = next++) {
-        const dn = `cn=${cnOf(i)},${dsOu}`;
-        await client.search(dn, { scope: 'base', attributes });
-        await client.modify(dn, describe(`bare-${i}`));
-      }
-    }),
-  );
+  await readAndModifyAll(sessions.map(({ client }) => client), N, (i) => `cn=${cnOf(i)},${dsOu}`, attributes, (i) => `bare-${i}`);
   const bareRate = N / ((performance.now() - started) / 1000);
   const cpu = process.cpuUsage(cpuBefore);
   const bareCpuUs = (cpu.user + cpu.system) / N;

@@ -24,3 +24,19 @@ export async function deleteTree(client: Client, base: string): Promise<void> {
     // gone already
   }
 }
+
+/**
+ * A bare baseline's modifies done the writer's way: entries 0..count-1 shared out over the clients as they go, each a
+ * base read of `attributes`, then its description replaced with `valueOf(i)`.
+ */
+export async function readAndModifyAll(clients: readonly Client[], count: number, dnOf: (i: number) => string, attributes: string[], valueOf: (i: number) => string): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    clients.map(async (client) => {
+      for (let i = next++; i < count; i = next++) {
+        await client.search(dnOf(i), { scope: 'base', attributes });
+        await client.modify(dnOf(i), describe(valueOf(i)));
+      }
+    }),
+  );
+}

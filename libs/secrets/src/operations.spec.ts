@@ -49,6 +49,14 @@ describe('signed write requests', () => {
     expect(signOperation(pinned, { key: null, value: null, headers: {} })).toBe('1:k1:MBTzIZAUn8aPVY438ZHscD1U5+OmeghrOC+OnJE41vE=');
   });
 
+  it('keeps its binding format: passwords bound by an earlier release still unbind (pinned value)', () => {
+    const pinned = new Keyring({ current: 'k1', keys: [{ id: 'k1', bytes: Buffer.from(Array.from({ length: 32 }, (_, i) => i)) }] });
+    const binding = { pipe: 'ad-to-ds', destination: 'ds', dn: 'cn=A,ou=People,dc=example,dc=com', sourceEntryId: { kind: 'objectGUID', value: 'C0A8E7F2-1B2C-4D5E-8F90-123456789ABC' } };
+    const bound = bindPassword(Buffer.from('sealed envelope'), pinned, binding);
+    expect(bound.toString('base64')).toBe('SURTQgECazGIgAvwAHNgrXogEpzYsvTh7jz3wbbJTiHReI4D1X7OZHNlYWxlZCBlbnZlbG9wZQ==');
+    expect(unbindPassword(bound, pinned, binding).toString()).toBe('sealed envelope');
+  });
+
   it('ignores headers that are no directive (the writer\'s own wait state)', () => {
     const headers = withSignature(ring, record);
     expect(verifyOperation(ring, { ...record, headers: { ...headers, 'idsync-wait-attempt': '3' } }).ok).toBe(true);

@@ -37,17 +37,24 @@ export interface SignedRecord {
 
 const bytes = (value: Buffer | string | null | undefined): Buffer | null => (value === null || value === undefined ? null : Buffer.isBuffer(value) ? value : Buffer.from(value, 'utf8'));
 
-/** Length-prefixed, so no two different records give the same input (a null differs from an empty value). */
-function framed(mac: ReturnType<typeof createHmac>, value: Buffer | null): void {
-  const length = Buffer.alloc(5);
-  if (value === null) {
-    mac.update(length);
-    return;
+/**
+ * The bytes a MAC is taken over: the prefix, then each part length-prefixed, so no two different inputs give the same
+ * bytes (a null, five zero bytes, differs from an empty value: 1 and a zero length). Built as one buffer and hashed in
+ * one call: a writer checks every record it takes, and each call into the hash costs more than copying the bytes.
+ */
+function framed(prefix: string, parts: readonly (Buffer | null)[]): Buffer {
+  const head = Buffer.from(prefix, 'utf8');
+  let length = head.length;
+  for (const part of parts) length += 5 + (part?.length ?? 0);
+  const input = Buffer.allocUnsafe(length);
+  let at = head.copy(input, 0);
+  for (const part of parts) {
+    input.writeUInt8(part === null ? 0 : 1, at);
+    input.writeUInt32BE(part?.length ?? 0, at + 1);
+    at += 5;
+    if (part !== null) at += part.copy(input, at);
   }
-  length.writeUInt8(1, 0);
-  length.writeUInt32BE(value.length, 1);
-  mac.update(length);
-  mac.update(value);
+  return input;
 }
 
 /**
@@ -65,27 +72,11 @@ function hmac(key: PasswordKey): ReturnType<typeof createHmac> {
   return createHmac('sha256', secret);
 }
 
-/**
- * The MAC over the key id, the record's key, value and directive headers, each framed (see framed()). Built as one
- * buffer and hashed in one call: a writer checks every record it takes, and each call into the hash costs more than
- * copying the bytes.
- */
+/** The MAC over the key id, the record's key, value and directive headers. */
 function recordMac(key: PasswordKey, record: SignedRecord): Buffer {
-  const prefix = Buffer.from(`idsync-operation/${SIGNATURE_VERSION}\0${key.id}\0`, 'utf8');
   const parts: (Buffer | null)[] = [bytes(record.key), record.value];
   for (const name of OPERATION_DIRECTIVE_HEADERS) parts.push(bytes(record.headers?.[name]));
-  let length = prefix.length;
-  for (const part of parts) length += 5 + (part?.length ?? 0);
-  const input = Buffer.allocUnsafe(length);
-  let at = prefix.copy(input, 0);
-  for (const part of parts) {
-    // Same framing as framed(): a null is five zero bytes, a value is 1, its length (uint32 BE), its bytes.
-    input.writeUInt8(part === null ? 0 : 1, at);
-    input.writeUInt32BE(part?.length ?? 0, at + 1);
-    at += 5;
-    if (part !== null) at += part.copy(input, at);
-  }
-  return hmac(key).update(input).digest();
+  return hmac(key).update(framed(`idsync-operation/${SIGNATURE_VERSION}\0${key.id}\0`, parts)).digest();
 }
 
 /** The signature header value for a record, under the keyring's current key. */
@@ -151,11 +142,8 @@ export class PasswordBindingError extends Error {
 }
 
 function bindingMac(key: PasswordKey, binding: DestinationBinding, sealed: Buffer): Buffer {
-  const mac = hmac(key);
-  mac.update(`idsync-password-binding/${BINDING_VERSION}\0${key.id}\0`);
-  for (const part of [binding.pipe, binding.destination, binding.dn.toLowerCase(), binding.sourceEntryId.kind, binding.sourceEntryId.value.toLowerCase()]) framed(mac, Buffer.from(part, 'utf8'));
-  framed(mac, sealed);
-  return mac.digest();
+  const parts = [binding.pipe, binding.destination, binding.dn.toLowerCase(), binding.sourceEntryId.kind, binding.sourceEntryId.value.toLowerCase()].map((part) => Buffer.from(part, 'utf8'));
+  return hmac(key).update(framed(`idsync-password-binding/${BINDING_VERSION}\0${key.id}\0`, [...parts, sealed])).digest();
 }
 
 export function isBoundPassword(value: Buffer | string): boolean {
