@@ -98,6 +98,8 @@ describe(`delete and re-create under the same DN, both pipes running (run ${run.
       initiator: null,
       changeTime: Date.now(),
       detectedAt: Date.now(),
+      after: null,
+      before: null,
     });
     const stranger = randomUUID();
     await run.live.produce('adChanges', [
@@ -130,6 +132,8 @@ describe(`delete and re-create under the same DN, both pipes running (run ${run.
       initiator: 'cn=Directory Manager',
       changeTime: Date.now(),
       detectedAt: Date.now(),
+      after: null,
+      before: null,
     });
     const stranger = randomUUID();
     const before = (await run.live.deadLetters()).length;

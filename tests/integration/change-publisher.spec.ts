@@ -21,6 +21,8 @@ describe('ChangePublisher: events and detector position in one Kafka transaction
     initiator: null,
     changeTime: null,
     detectedAt: 1_700_000_000_000,
+    after: null,
+    before: null,
   });
 
   beforeAll(async () => {
@@ -113,6 +115,8 @@ describe('ChangePublisher: batches under the broker size limits', () => {
     initiator: null,
     changeTime: null,
     detectedAt: 1_700_000_000_000,
+    after: null,
+    before: null,
   });
 
   async function readTopic(topic: string, count: number): Promise<{ key: string; value: Buffer | null }[]> {

@@ -2,13 +2,16 @@ import fc from 'fast-check';
 import {
   decodeDeadLetter,
   decodeEntryChange,
+  decodeEntryState,
   decodeLink,
   decodeWriteRequest,
   encodeDeadLetter,
   encodeEntryChange,
+  encodeEntryState,
   encodeLink,
   encodeWriteRequest,
 } from './codec';
+import { avroType, schemaById, type SchemaVersion } from './schemas';
 import { UndecodableRecordError, UnencodableRecordError } from './errors';
 import { canonicalGuid } from './guid';
 import { entryKey, linkKey, parseLinkKey } from './keys';
@@ -21,7 +24,9 @@ import {
   type AttributeChange,
   type DeadLetter,
   type EntryChangeEvent,
+  type EntryImage,
   type EntryLink,
+  type EntryState,
   LINK_ORIGINS,
   type SourcePosition,
   type WriteRequest,
@@ -56,6 +61,8 @@ const groupMemberAdded: EntryChangeEvent = {
   initiator: null,
   changeTime: null,
   detectedAt: 1767225601234,
+  after: null,
+  before: null,
 };
 
 const userTombstoned: EntryChangeEvent = {
@@ -73,6 +80,8 @@ const userTombstoned: EntryChangeEvent = {
   initiator: null,
   changeTime: 1767225700000,
   detectedAt: 1767225702500,
+  after: null,
+  before: null,
 };
 
 const dsUserMoved: EntryChangeEvent = {
@@ -87,6 +96,32 @@ const dsUserMoved: EntryChangeEvent = {
   initiator: 'cn=Directory Manager',
   changeTime: 1767225800000,
   detectedAt: 1767225800420,
+  after: null,
+  before: null,
+};
+
+/** A modify of one attribute that carries the entry after it, as a v2 detector publishes it. */
+const dsUserPhoneChanged: EntryChangeEvent = {
+  eventId: 'ds/changelog/1043',
+  source: { ...DS, position: { kind: 'change-number', changeNumber: '1043' } },
+  entryId: { kind: 'entryUUID', value: '3f2a9c1e-5b7d-4e80-9a1b-2c3d4e5f6a7b' },
+  op: 'modify',
+  dn: 'uid=jdoe,ou=Alumni,dc=example,dc=com',
+  previousDn: null,
+  objectClasses: [],
+  attributes: [{ name: 'telephoneNumber', op: 'replace', values: ['+1 555 0100'] }],
+  initiator: 'cn=Directory Manager',
+  changeTime: 1767225900000,
+  detectedAt: 1767225900310,
+  after: [
+    { name: 'objectClass', values: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'] },
+    { name: 'mail', values: ['jane.doe@example.com'] },
+    { name: 'departmentNumber', values: ['4021'] },
+    { name: 'telephoneNumber', values: ['+1 555 0100'] },
+    { name: 'manager', values: [] },
+    { name: 'jpegPhoto', values: [Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00])] },
+  ],
+  before: null,
 };
 
 const userSnapshot: EntryChangeEvent = {
@@ -114,6 +149,8 @@ const userSnapshot: EntryChangeEvent = {
   initiator: null,
   changeTime: null,
   detectedAt: 1767225900000,
+  after: null,
+  before: null,
 };
 
 const upsertUser: WriteRequest = {
@@ -167,6 +204,8 @@ describe('entry-change records', () => {
     ['an AD tombstone delete carrying the last known DN', userTombstoned],
     ['a 389-ds rename with its previous DN', dsUserMoved],
     ['an AD snapshot read with objectGUID and objectSid', userSnapshot],
+    ['a 389-ds modify with the entry after it (text, binary and empty attributes)', dsUserPhoneChanged],
+    ['an AD delete with the last state its tombstone kept', { ...userTombstoned, before: [{ name: 'sAMAccountName', values: ['jdoe'] }] }],
   ])('round-trips %s', (_name, event) => {
     expect(decodeEntryChange(encodeEntryChange(event))).toStrictEqual(event);
   });
@@ -178,8 +217,8 @@ describe('entry-change records', () => {
     expect(account).toBe('zangstrom');
   });
 
-  it('frames the body for the schema registry: magic byte 0, then schema id 1 big-endian', () => {
-    expect(encodeEntryChange(groupMemberAdded).subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 1]));
+  it('frames the body for the schema registry: magic byte 0, then schema id 5 (entry-change v2) big-endian', () => {
+    expect(encodeEntryChange(groupMemberAdded).subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 5]));
   });
 
   it('encodes the same event to the same bytes every time', () => {
@@ -198,6 +237,75 @@ describe('entry-change records', () => {
     const event = { ...dsUserMoved, changeTime: 1767225800000.5 };
     expect(() => encodeEntryChange(event)).toThrow(UnencodableRecordError);
     expect(() => encodeEntryChange(event)).toThrow(/changeTime/);
+  });
+});
+
+describe('entry-change v1 and v2 records', () => {
+  const V1 = schemaById(1) as SchemaVersion;
+  const V2 = schemaById(5) as SchemaVersion;
+  const framed = (id: number, body: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, 0, id]), body]);
+  /** What a subscriber built with v1 reads from a record a v2 detector wrote: Avro resolution, nothing of ours. */
+  const readAsV1 = (record: Buffer) => avroType(V1).decode(record, 5, avroType(V1).createResolver(avroType(V2))).value;
+  const v1Record = (event: EntryChangeEvent) => framed(1, avroType(V1).toBuffer(readAsV1(encodeEntryChange(event))));
+
+  it.each([
+    ['a modify with an after-image', dsUserPhoneChanged],
+    ['a group member add', groupMemberAdded],
+    ['an AD snapshot with binary values', userSnapshot],
+  ])('a reader built with v1 reads %s written as v2, every v1 field intact', (_name, event) => {
+    const asV1 = readAsV1(encodeEntryChange(event)) as Record<string, unknown>;
+    expect(Object.keys(asV1)).not.toContain('after');
+    // Written back as v1 (id 1) and read by today's decoder: the same event, minus what v1 cannot hold.
+    expect(decodeEntryChange(v1Record(event))).toStrictEqual({ ...event, after: null, before: null });
+  });
+
+  it('records v1 detectors wrote (schema id 1) decode with no after-image and no last state', () => {
+    const record = v1Record(dsUserMoved);
+    expect(record.readUInt32BE(1)).toBe(1);
+    const decoded = decodeEntryChange(record);
+    expect(decoded.after).toBeNull();
+    expect(decoded.before).toBeNull();
+    expect(decoded).toStrictEqual(dsUserMoved);
+  });
+
+  it('any v2 event reads as v1 and back without losing a v1 field', () => {
+    fc.assert(
+      fc.property(entryChangeArbitrary, (event) => {
+        expect(decodeEntryChange(v1Record(event))).toStrictEqual({ ...event, after: null, before: null });
+      }),
+    );
+  });
+});
+
+describe('entry-state records', () => {
+  const state: EntryState = {
+    entryId: dsUserPhoneChanged.entryId,
+    directory: 'ds',
+    dn: dsUserPhoneChanged.dn,
+    objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+    attributes: dsUserPhoneChanged.after ?? [],
+    eventId: dsUserPhoneChanged.eventId,
+    changeTime: dsUserPhoneChanged.changeTime,
+    detectedAt: dsUserPhoneChanged.detectedAt,
+  };
+
+  it('round-trip with schema id 6, binary values as Buffers', () => {
+    const encoded = encodeEntryState(state);
+    expect(encoded.subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 6]));
+    expect(decodeEntryState(encoded)).toStrictEqual(state);
+  });
+
+  it('round-trip any state', () => {
+    fc.assert(
+      fc.property(entryStateArbitrary, (any) => {
+        expect(decodeEntryState(encodeEntryState(any))).toStrictEqual(any);
+      }),
+    );
+  });
+
+  it('refuse a tombstone (a deleted entry: read the id from the key) and a change record', () => {
+    expect(() => decodeEntryState(null)).toThrow(UndecodableRecordError);
+    expect(() => decodeEntryState(encodeEntryChange(dsUserPhoneChanged))).toThrow(/wrong-subject|schema id 5 is entry-change v2, not entry-state/);
   });
 });
 
@@ -393,6 +501,7 @@ const attributeChange: fc.Arbitrary<AttributeChange> = record({
   values: fc.array(fc.oneof(text, bytes(32)), { maxLength: 4 }),
 });
 const attributes = fc.array(attributeChange, { maxLength: 5 });
+const image: fc.Arbitrary<EntryImage> = fc.array(record({ name: text, values: fc.array(fc.oneof(text, bytes(32)), { maxLength: 4 }) }), { maxLength: 5 });
 const entryId = record({ kind: fc.constantFrom(...ENTRY_ID_KINDS), value: fc.uuid() });
 const position: fc.Arbitrary<SourcePosition> = fc.oneof(
   record({ kind: fc.constant('change-number'), changeNumber: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }).map(String) }),
@@ -412,6 +521,8 @@ const entryChangeArbitrary: fc.Arbitrary<EntryChangeEvent> = record({
   initiator: nullable(text),
   changeTime: nullable(long),
   detectedAt: long,
+  after: nullable(image),
+  before: nullable(image),
 });
 
 const writeRequestArbitrary: fc.Arbitrary<WriteRequest> = record({
@@ -425,6 +536,17 @@ const writeRequestArbitrary: fc.Arbitrary<WriteRequest> = record({
   objectClasses: fc.array(text, { maxLength: 4 }),
   attributes,
   correlation: fc.array(fc.array(text, { maxLength: 3 }), { maxLength: 3 }),
+  changeTime: nullable(long),
+  detectedAt: long,
+});
+
+const entryStateArbitrary: fc.Arbitrary<EntryState> = record({
+  entryId,
+  directory: text,
+  dn: text,
+  objectClasses: fc.array(text, { maxLength: 4 }),
+  attributes: image,
+  eventId: text,
   changeTime: nullable(long),
   detectedAt: long,
 });

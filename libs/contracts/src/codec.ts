@@ -5,6 +5,7 @@ import {
   type DeadLetter,
   type EntryChangeEvent,
   type EntryLink,
+  type EntryState,
   type EventSource,
   type SourcePosition,
   type SourceSystem,
@@ -37,6 +38,15 @@ export function encodeDeadLetter(letter: DeadLetter): Buffer {
 
 export function decodeDeadLetter(record: Buffer | null): DeadLetter {
   return decode('dead-letter', record) as DeadLetter;
+}
+
+export function encodeEntryState(state: EntryState): Buffer {
+  return encode('entry-state', state);
+}
+
+/** A state-topic value; a tombstone (null value) is a deleted entry, whose id is the record key. */
+export function decodeEntryState(record: Buffer | null): EntryState {
+  return decode('entry-state', record) as EntryState;
 }
 
 export function encodeLink(link: EntryLink): Buffer {

@@ -45,6 +45,8 @@ describe('schema files', () => {
     expect(schemaById(2)).toEqual({ id: 2, subject: 'write-request', version: 1 });
     expect(schemaById(3)).toEqual({ id: 3, subject: 'dead-letter', version: 1 });
     expect(schemaById(4)).toEqual({ id: 4, subject: 'link', version: 1 });
+    expect(schemaById(5)).toEqual({ id: 5, subject: 'entry-change', version: 2 });
+    expect(schemaById(6)).toEqual({ id: 6, subject: 'entry-state', version: 1 });
   });
 
   it.each(onDisk)('for $subject: the newest version is the one codecs write', ({ subject, versions }) => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Type, types as avroTypes } from 'avsc';
 
 /** Record families, one Avro schema history each: schemas/<subject>/v<version>.avsc. */
-export const SCHEMA_SUBJECTS = ['entry-change', 'write-request', 'dead-letter', 'link'] as const;
+export const SCHEMA_SUBJECTS = ['entry-change', 'write-request', 'dead-letter', 'link', 'entry-state'] as const;
 export type SchemaSubject = (typeof SCHEMA_SUBJECTS)[number];
 
 export interface SchemaVersion {
@@ -22,6 +22,8 @@ export const SCHEMA_REGISTRY: readonly SchemaVersion[] = [
   { id: 2, subject: 'write-request', version: 1 },
   { id: 3, subject: 'dead-letter', version: 1 },
   { id: 4, subject: 'link', version: 1 },
+  { id: 5, subject: 'entry-change', version: 2 },
+  { id: 6, subject: 'entry-state', version: 1 },
 ];
 
 /** The .avsc files ship with the package: found from src/ (ts-jest) and dist/ (build) alike. */
@@ -76,6 +78,29 @@ class BoundedArrayType extends avroTypes.ArrayType {
 const isArraySchema = (schema: unknown): boolean =>
   typeof schema === 'object' && schema !== null && (schema as { type?: unknown }).type === 'array';
 
+type Resolver = { _read(tap: Tap): unknown };
+type Branch = { readonly typeName: string; createResolver(writer: unknown, opts: unknown): Resolver };
+
+/**
+ * Avro resolution reads a writer's union branch with the first reader branch able to read it, and a string can read
+ * bytes: avsc would turn every binary value (objectGUID, jpegPhoto) of an older record into text. The branch of the
+ * writer's own type is tried first, as Java's Avro does; avsc's rule applies when there is none.
+ */
+class ExactBranchFirstUnionType extends avroTypes.UnwrappedUnionType {
+  _update(this: { types: Branch[] }, resolver: Resolver, writer: { typeName: string }, opts: unknown): void {
+    const exact = this.types.find((branch) => branch.typeName === writer.typeName);
+    if (exact) {
+      const read = exact.createResolver(writer, opts);
+      resolver._read = (tap) => read._read(tap);
+      return;
+    }
+    (avroTypes.UnwrappedUnionType.prototype as unknown as { _update: (...args: unknown[]) => void })._update.call(this, resolver, writer, opts);
+  }
+}
+
+/** A union of text and binary values, the one union whose branches Avro resolution confuses. */
+const isTextOrBytesUnion = (schema: unknown): boolean => Array.isArray(schema) && schema.includes('string') && schema.includes('bytes');
+
 const types = new Map<number, Type>();
 
 /** The parsed Avro type of a registered schema, read from its file once. */
@@ -86,7 +111,11 @@ export function avroType(schema: SchemaVersion): Type {
     type = Type.forSchema(JSON.parse(readFileSync(file, 'utf8')), {
       wrapUnions: 'auto',
       omitRecordMethods: true,
-      typeHook: (node, opts) => (isArraySchema(node) ? new BoundedArrayType(node, opts) : undefined),
+      typeHook: (node, opts) => {
+        if (isArraySchema(node)) return new BoundedArrayType(node, opts);
+        if (isTextOrBytesUnion(node)) return new ExactBranchFirstUnionType(node, opts);
+        return undefined;
+      },
     });
     types.set(schema.id, type);
   }

@@ -69,6 +69,39 @@ export interface EntryChangeEvent {
   readonly changeTime: number | null;
   /** When the detector read the change, epoch milliseconds. */
   readonly detectedAt: number;
+  /**
+   * add, modify, rename, snapshot: the entry as the detector read it just after the change (it may already show later
+   * changes), limited to the detector's attribute set; every attribute of the set is listed (`[]` values: the entry
+   * has none). null when the entry was not read (v1 records, deletes, an entry deleted before it could be read).
+   * Never holds password or secret attributes.
+   */
+  readonly after: EntryImage | null;
+  /** delete: the last known state, as far as the source keeps it (only attributes with values). null otherwise. */
+  readonly before: EntryImage | null;
+}
+
+/** All values of one attribute of an entry. */
+export interface EntryAttribute {
+  readonly name: string;
+  readonly values: readonly AttributeValue[];
+}
+
+/** Part of an entry: the values of a set of attributes, one item per attribute. */
+export type EntryImage = readonly EntryAttribute[];
+
+/** The latest known state of a source entry (state topics, compacted, keyed by `entryId.value`; deleted: tombstone). */
+export interface EntryState {
+  readonly entryId: EntryId;
+  /** Name of the source directory in the configuration. */
+  readonly directory: string;
+  readonly dn: string;
+  readonly objectClasses: readonly string[];
+  /** Every attribute of the detector's attribute set, `[]` values when the entry has none. */
+  readonly attributes: EntryImage;
+  /** The change event (or resync snapshot) this state was read with. */
+  readonly eventId: string;
+  readonly changeTime: number | null;
+  readonly detectedAt: number;
 }
 
 /** What a writer is asked to make true in its destination. */

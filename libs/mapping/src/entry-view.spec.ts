@@ -14,6 +14,8 @@ function event(op: ChangeOperation, attributes: AttributeChange[], objectClasses
     initiator: null,
     changeTime: null,
     detectedAt: 0,
+    after: null,
+    before: null,
   };
 }
 

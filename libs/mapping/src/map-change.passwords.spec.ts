@@ -41,6 +41,8 @@ const event = (op: 'add' | 'modify', attributes: EntryChangeEvent['attributes'])
   initiator: 'cn=directory manager',
   changeTime: 1,
   detectedAt: 2,
+  after: null,
+  before: null,
 });
 
 describe('mapChange and sealed passwords', () => {

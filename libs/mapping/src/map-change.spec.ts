@@ -110,6 +110,8 @@ function adEvent(fields: Partial<EntryChangeEvent> & Pick<EntryChangeEvent, 'eve
     initiator: null,
     changeTime: 1_704_164_645_000,
     detectedAt: 1_704_164_646_120,
+    after: null,
+    before: null,
     ...fields,
   };
 }
@@ -124,6 +126,8 @@ function dsEvent(fields: Partial<EntryChangeEvent> & Pick<EntryChangeEvent, 'eve
     initiator: 'cn=Directory Manager',
     changeTime: 1_704_164_700_000,
     detectedAt: 1_704_164_700_350,
+    after: null,
+    before: null,
     ...fields,
   };
 }

@@ -29,6 +29,8 @@ function event(fields: Pick<EntryChangeEvent, 'op' | 'dn' | 'objectClasses' | 'a
     initiator: null,
     changeTime: null,
     detectedAt: 0,
+    after: null,
+    before: null,
     ...fields,
   };
 }

@@ -34,6 +34,8 @@ const event = (fields: Partial<EntryChangeEvent>): EntryChangeEvent => ({
   initiator: 'cn=Directory Manager',
   changeTime: null,
   detectedAt: 1_700_000_000_000,
+  after: null,
+  before: null,
   ...fields,
 });
 

@@ -201,6 +201,8 @@ describe(`idsync dlq on a real dead letter (run ${s})`, () => {
       initiator: null,
       changeTime: null,
       detectedAt: Date.now(),
+      after: null,
+      before: null,
     };
     const synthetic = (overrides: Partial<DeadLetter>): DeadLetter => ({
       stage: 'mapper',
@@ -230,7 +232,7 @@ describe(`idsync dlq on a real dead letter (run ${s})`, () => {
 
     const shown = await cli(['dlq', 'show', withSecret]);
     expectRun(shown, 0);
-    expect(shown.stdout).toMatch(/original record: entry-change \(schema id 1/);
+    expect(shown.stdout).toMatch(/original record: entry-change \(schema id 5/);
     expect(shown.stdout).toContain('replace idsyncPassword: ***');
     expect(shown.stdout).toContain('replace unhashed#user#password: ***');
     expect(shown.stdout).toContain('replace objectGUID: <16 bytes>');

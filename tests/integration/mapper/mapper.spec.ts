@@ -29,6 +29,8 @@ function adEvent(n: number, entry: string, fields: Pick<EntryChangeEvent, 'op' |
     initiator: null,
     changeTime: 1_704_164_645_000 + n,
     detectedAt: 1_704_164_646_000 + n,
+    after: null,
+    before: null,
     ...fields,
   };
 }
@@ -44,6 +46,8 @@ function dsEvent(n: number, entry: string, fields: Pick<EntryChangeEvent, 'op' |
     initiator: 'cn=Directory Manager',
     changeTime: 1_704_164_700_000 + n,
     detectedAt: 1_704_164_701_000 + n,
+    after: null,
+    before: null,
     ...fields,
   };
 }

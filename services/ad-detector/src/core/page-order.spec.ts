@@ -13,6 +13,8 @@ const event = (op: EntryChangeEvent['op'], id: string): EntryChangeEvent => ({
   initiator: null,
   changeTime: null,
   detectedAt: 0,
+  after: null,
+  before: null,
 });
 
 describe('a DirSync page published', () => {

@@ -225,6 +225,8 @@ export function parseDirSyncEntry(entry: RawEntry, context: ParseContext): Entry
     initiator: null,
     changeTime,
     detectedAt: context.detectedAt,
+    after: null,
+    before: null,
   };
 }
 

@@ -254,6 +254,8 @@ export function snapshotEvent(entry: SourceEntry, index: number, context: Snapsh
     initiator: null,
     changeTime: null,
     detectedAt: context.detectedAt,
+    after: null,
+    before: null,
   };
 }
 

@@ -364,6 +364,8 @@ export function toEntryChangeEvent(record: ChangelogRecord, context: ChangeConte
     initiator: record.initiator,
     changeTime: record.changeTime,
     detectedAt: context.detectedAt,
+    after: null,
+    before: null,
   };
 }
 

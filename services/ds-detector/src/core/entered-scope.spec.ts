@@ -14,6 +14,8 @@ const rename: EntryChangeEvent = {
   initiator: 'cn=admin',
   changeTime: 1_700_000_000_000,
   detectedAt: 1_700_000_000_500,
+  after: null,
+  before: null,
 };
 
 describe('a rename into the watched subtrees', () => {

@@ -75,6 +75,8 @@ export function decidePasswordEvent(object: SyncPasswordsObject, context: AgentC
     initiator: null,
     changeTime: fileTimeToMs(object.pwdLastSet),
     detectedAt: context.detectedAt,
+    after: null,
+    before: null,
   };
   return { kind: 'publish', event };
 }
