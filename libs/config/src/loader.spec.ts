@@ -95,6 +95,19 @@ describe('configuration loading', () => {
     expect(problemsOf(onDs)).toEqual(['services.ds-detector: unknown key(s) streamingPollShare']);
   });
 
+  it('reads after-images by default, and refuses an exclude list that removes what a pipe needs, naming the pipe', () => {
+    expect(parseConfig(DEMO, 'demo.yaml', STACK_ENV).services['ad-detector'].afterImage).toEqual({ enabled: true, include: [], exclude: [] });
+    const afterImage = (value: string) => DEMO.replace('  ad-detector:\n    httpPort: 8181', `  ad-detector:\n    httpPort: 8181\n    afterImage: ${value}`);
+    expect(parseConfig(afterImage('{ include: [title], exclude: [jpegPhoto] }'), 't.yaml', STACK_ENV).services['ad-detector'].afterImage).toEqual({
+      enabled: true,
+      include: ['title'],
+      exclude: ['jpegPhoto'],
+    });
+    expect(problemsOf(afterImage('{ exclude: [sAMAccountName] }'))).toEqual([
+      expect.stringMatching(/^services\.ad-detector\.afterImage\.exclude: removes attributes the sync pipes need: sAMAccountName \(pipe ad-to-ds, class \w+: mapping to uid\)/),
+    ]);
+  });
+
   it('rejects a pipe between directories that are not defined', () => {
     const text = `${DEMO.slice(0, DEMO.indexOf('\npipes:'))}\npipes:\n  - name: ad-to-ldap\n    source: ad\n    destination: ldap\n    syncClasses:\n      - { name: all, evaluationOrder: 1, destinationObjectClasses: [top] }\n`;
     expect(problemsOf(text)).toEqual(["pipes[0].destination: names directory 'ldap', which is not defined under directories (defined: ad, ds)"]);

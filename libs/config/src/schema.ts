@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { pipesSchema } from '@idsync/mapping';
+import { afterImageAttributes, compilePipe, ConflictingAfterImageError, pipesSchema } from '@idsync/mapping';
 import { secretsSchema } from '@idsync/secrets';
 
 /** Names of the five services; each reads its own block under `services`. */
@@ -152,6 +152,20 @@ const detectorServiceSchema = z
     includeObjectClasses: z.array(nonEmpty).default([]),
     /** Changes made by these accounts (the writers' bind DNs) are counted and not published again. */
     ignoreInitiators: z.array(nonEmpty).default([]),
+    /**
+     * The entry after each change, read by id and published with the event (`after`) and on the state topic. The
+     * attributes read are what the pipes from this directory need, plus `include` (what subscribers want), minus
+     * `exclude`; never a password or secret. `enabled: false` publishes value-level changes only (v1 behaviour):
+     * classes and templates then see only what changed.
+     */
+    afterImage: z
+      .object({
+        enabled: z.boolean().default(true),
+        include: z.array(nonEmpty).default([]),
+        exclude: z.array(nonEmpty).default([]),
+      })
+      .strict()
+      .default({ enabled: true, include: [], exclude: [] }),
   })
   .strict();
 const adDetectorServiceSchema = detectorServiceSchema
@@ -283,6 +297,15 @@ export const configSchema = z
         }
       }
     });
+    for (const detector of ['ad-detector', 'ds-detector'] as const) {
+      const block = config.services[detector];
+      try {
+        afterImageAttributes(block.source, config.pipes.map(compilePipe), block.afterImage);
+      } catch (error) {
+        if (!(error instanceof ConflictingAfterImageError)) throw error;
+        ctx.addIssue({ code: 'custom', path: ['services', detector, 'afterImage', 'exclude'], message: error.message.replace(/^afterImage\.exclude /, '') });
+      }
+    }
     const principals = config.kafka.sasl?.principals;
     if (principals) {
       const programs: Program[] = [...SERVICE_NAMES, ...(config.services['password-agent'] ? (['password-agent'] as const) : []), 'cli'];

@@ -78,3 +78,11 @@ export {
 export { destinationBinding } from './password-binding';
 export { InvalidTemplateError, parseTemplate, type Template } from './template';
 export { checkWriteRequest, inWriteScope, type RefusedWrite, WRITE_REFUSALS, type WriteRefusal, type WriteScope, writeScope, writeScopes } from './write-scope';
+export {
+  type AfterImageAttributes,
+  afterImageAttributes,
+  type AfterImageOptions,
+  type AttributeNeed,
+  ConflictingAfterImageError,
+  isImagedAttribute,
+} from './after-image-attributes';
