@@ -15,6 +15,7 @@ export {
 } from './loader';
 export {
   configSchema,
+  configuredTopics,
   directorySchema,
   kafkaAccount,
   PROGRAMS,
@@ -25,6 +26,7 @@ export {
   type DirectoryKind,
   type KafkaConfig,
   type ServiceName,
+  type TopicConfig,
   type ServicesConfig,
   type SyncConfig,
 } from './schema';

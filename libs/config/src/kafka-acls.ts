@@ -1,5 +1,5 @@
 import { detectorCheckpointGroup, detectorTransactionalId, heldTopicOf, redriveTransactionalId, serviceGroupId, waitTopicOf } from './groups';
-import { kafkaAccount, type Program, PROGRAMS, type SyncConfig } from './schema';
+import { configuredTopics, kafkaAccount, type Program, PROGRAMS, type SyncConfig } from './schema';
 
 export type KafkaAclResource = 'topic' | 'group' | 'transactional-id';
 export type KafkaAclOperation = 'read' | 'write' | 'create' | 'delete' | 'describe' | 'describe-configs';
@@ -39,10 +39,10 @@ export function kafkaAcls(config: SyncConfig): KafkaAcl[] {
   const { kafka, services } = config;
   if (!kafka.sasl) return [];
   const topics = kafka.topics;
-  const configured = Object.values(topics).map((t) => t.name);
+  const configured = configuredTopics(topics).map((t) => t.name);
   const detectors = [
-    { program: 'ad-detector' as const, source: services['ad-detector'].source, changes: topics.adChanges.name },
-    { program: 'ds-detector' as const, source: services['ds-detector'].source, changes: topics.dsChanges.name },
+    { program: 'ad-detector' as const, source: services['ad-detector'].source, changes: topics.adChanges.name, state: topics.adState?.name },
+    { program: 'ds-detector' as const, source: services['ds-detector'].source, changes: topics.dsChanges.name, state: topics.dsState?.name },
   ];
   const writers = [
     { program: 'ad-writer' as const, operations: topics.adOperations.name },
@@ -50,10 +50,10 @@ export function kafkaAcls(config: SyncConfig): KafkaAcl[] {
   ];
   const seeAndCreate: Grant = { resource: 'topic', names: configured, operations: ['describe', 'create'] };
   const grants = new Map<Program, Grant[]>();
-  for (const { program, source, changes } of detectors) {
+  for (const { program, source, changes, state } of detectors) {
     grants.set(program, [
       seeAndCreate,
-      { resource: 'topic', names: [changes, topics.checkpoints.name, topics.deadLetter.name], operations: ['write', 'describe-configs'] },
+      { resource: 'topic', names: [changes, ...(state === undefined ? [] : [state]), topics.checkpoints.name, topics.deadLetter.name], operations: ['write', 'describe-configs'] },
       // The position is committed as the checkpoint group's offset on the checkpoint topic, in the transaction.
       { resource: 'topic', names: [topics.checkpoints.name], operations: ['read'] },
       { resource: 'group', names: [detectorCheckpointGroup(program, source)], operations: ['read'] },

@@ -131,11 +131,23 @@ const kafkaSchema = z
          * on. Every writer reads all of it; other systems may read it as the identity graph (libs/contracts).
          */
         links: topicSchema,
+        /**
+         * Compacted; per source, the latest after-image of every entry its detector read, keyed by entry id, and a
+         * tombstone for a deleted one (libs/contracts, entry-state). Subscribers bootstrap from it. Unset: none.
+         */
+        adState: topicSchema.optional(),
+        dsState: topicSchema.optional(),
       })
       .strict(),
   })
   .strict();
 export type KafkaConfig = z.infer<typeof kafkaSchema>;
+export type TopicConfig = z.infer<typeof topicSchema>;
+
+/** Every configured topic (the optional ones only when set). */
+export function configuredTopics(topics: KafkaConfig['topics']): TopicConfig[] {
+  return Object.values(topics).filter((topic): topic is TopicConfig => topic !== undefined);
+}
 
 const port = z.number().int().min(1).max(65_535);
 

@@ -26,3 +26,12 @@ export function guidToBytes(text: string): Buffer {
   if (!GUID_TEXT.test(text)) throw new RangeError(`not a GUID in 8-4-4-4-12 hex form: ${JSON.stringify(text)}`);
   return swapMixedEndian(Buffer.from(text.replaceAll('-', ''), 'hex'));
 }
+
+const UUID_HEX = /^[0-9a-f]{32}$/;
+
+/** UUID text (entryUUID; any case, hyphens or none) to the canonical lower-case hyphenated form; throws on anything else. */
+export function canonicalUuid(text: string): string {
+  const hex = text.trim().toLowerCase().replaceAll('-', '');
+  if (!UUID_HEX.test(hex)) throw new RangeError(`not a UUID: ${JSON.stringify(text.slice(0, 60))}`);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -13,3 +13,4 @@ export * from './errors';
 export * from './codec';
 export * from './keys';
 export * from './guid';
+export { entryStateOf } from './state';

@@ -1,5 +1,5 @@
 import { detectorCheckpointGroup, detectorTransactionalId } from '@idsync/config';
-import { encodeDeadLetter, encodeEntryChange, entryKey, type EntryChangeEvent } from '@idsync/contracts';
+import { encodeDeadLetter, encodeEntryChange, encodeEntryState, entryKey, entryStateOf, type EntryChangeEvent } from '@idsync/contracts';
 import { DEFAULT_MAX_RECORD_BYTES, type KafkaAdmin, type KafkaClient, RecordLimits, recordBytes, RecordTooLargeError, splitByBytes, topicRecordLimits, type TransactionalProducer } from './kafka/index';
 
 export interface ChangePublisherOptions {
@@ -9,6 +9,11 @@ export interface ChangePublisherOptions {
   readonly source: string;
   readonly eventsTopic: string;
   readonly checkpointTopic: string;
+  /**
+   * The source's state topic (compacted): in the same transaction as the events, each entry's latest after-image
+   * (entry-state record, keyed like the events) or a tombstone when it was deleted. None: no state is published.
+   */
+  readonly stateTopic?: string;
   /**
    * Where an event too large for the events topic goes, as a dead letter with a reference (event id, entry, DN, size)
    * instead of its value. Without it, such an event stops the detector (RecordTooLargeError).
@@ -82,9 +87,10 @@ export class ChangePublisher {
   async connect(): Promise<void> {
     this.admin = this.kafka.admin();
     await this.admin.connect();
-    const { eventsTopic, deadLetterTopic } = this.options;
+    const { eventsTopic, deadLetterTopic, stateTopic } = this.options;
     const configured = this.options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-    this.limits = new RecordLimits(configured, await topicRecordLimits(this.admin, deadLetterTopic ? [eventsTopic, deadLetterTopic] : [eventsTopic], configured));
+    const topics = [eventsTopic, ...(deadLetterTopic ? [deadLetterTopic] : []), ...(stateTopic ? [stateTopic] : [])];
+    this.limits = new RecordLimits(configured, await topicRecordLimits(this.admin, topics, configured));
     this.producer = this.kafka.transactionalProducer({ transactionalId: detectorTransactionalId(this.options.detector, this.options.source) });
     await this.producer.connect();
     // The transactional id is taken now (not at the first transaction), so connecting fences.
@@ -96,22 +102,23 @@ export class ChangePublisher {
   }
 
   /**
-   * Events (keyed by stable entry id) and the position after them, atomically. An empty batch moves the position only.
-   * Requests stay under the topics' record limits; an event over the limit is dead-lettered with a reference (see
-   * deadLetterTopic); a batch over maxTransactionBytes goes in several transactions (see there).
+   * Events (keyed by stable entry id) and the position after them, atomically, with each entry's latest state (see
+   * stateTopic). An empty batch moves the position only. Requests stay under the topics' record limits; an event over
+   * the limit is dead-lettered with a reference (see deadLetterTopic); a batch over maxTransactionBytes goes in several
+   * transactions (see there), each with the states of its own events.
    */
   async publish(events: readonly EntryChangeEvent[], checkpoint: StoredCheckpoint): Promise<void> {
     if (checkpoint.position.length > MAX_POSITION_LENGTH) throw new CheckpointTooLargeError(checkpoint.position.length);
     const producer = this.requireProducer();
     const { eventsTopic, checkpointTopic, deadLetterTopic } = this.options;
     const limit = this.limits.of(eventsTopic);
-    const fitting: { key: string; value: Buffer }[] = [];
+    const fitting: { key: string; value: Buffer; event: EntryChangeEvent }[] = [];
     const letters: { key: string; value: Buffer }[] = [];
     for (const event of events) {
       const message = { key: entryKey(event.entryId), value: encodeEntryChange(event) };
       const bytes = recordBytes(message);
       if (bytes <= limit) {
-        fitting.push(message);
+        fitting.push({ ...message, event });
         continue;
       }
       if (deadLetterTopic === undefined) throw new RecordTooLargeError(eventsTopic, bytes, limit);
@@ -123,8 +130,12 @@ export class ChangePublisher {
       const last = index === parts.length - 1;
       const transaction = await producer.begin();
       try {
-        for (const request of part.length === 0 ? [] : this.limits.split(eventsTopic, part)) {
+        for (const request of part.length === 0 ? [] : this.limits.split(eventsTopic, part.map(({ key, value }) => ({ key, value })))) {
           await transaction.send({ topic: eventsTopic, messages: request });
+        }
+        const states = this.stateRecords(part.map(({ event }) => event));
+        if (states.length > 0 && this.options.stateTopic !== undefined) {
+          for (const request of this.limits.split(this.options.stateTopic, states)) await transaction.send({ topic: this.options.stateTopic, messages: request });
         }
         if (last) {
           if (letters.length > 0 && deadLetterTopic !== undefined) await transaction.send({ topic: deadLetterTopic, messages: letters });
@@ -138,6 +149,26 @@ export class ChangePublisher {
         throw error;
       }
     }
+  }
+
+  /**
+   * The latest state of each entry the events are about, in the order of their last event: an entry-state record, or a
+   * tombstone for a deleted one. Events that do not carry their entry leave its state as it was. A state over the
+   * topic's limit is left out (the event itself was published; the next change of the entry publishes its state).
+   */
+  private stateRecords(events: readonly EntryChangeEvent[]): { key: string; value: Buffer | null }[] {
+    const { stateTopic } = this.options;
+    if (stateTopic === undefined) return [];
+    const latest = new Map<string, Buffer | null>();
+    for (const event of events) {
+      const state = entryStateOf(event);
+      if (state === null) continue;
+      const key = entryKey(event.entryId);
+      latest.delete(key); // re-inserted last: the batch's order of last changes
+      latest.set(key, state === 'deleted' ? null : encodeEntryState(state));
+    }
+    const limit = this.limits.of(stateTopic);
+    return [...latest].map(([key, value]) => ({ key, value })).filter((record) => recordBytes(record) <= limit);
   }
 
   /** A dead letter naming an event that cannot be published (no value: it would not fit either). */

@@ -1,5 +1,5 @@
 import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, type Admin, type AclEntry, ConfigResourceTypes, ResourcePatternTypes } from 'kafkajs';
-import { type KafkaAcl, type KafkaConfig } from '@idsync/config';
+import { configuredTopics, type KafkaAcl, type KafkaConfig } from '@idsync/config';
 import { type OffsetRange } from './topic-ranges';
 
 /**
@@ -206,15 +206,15 @@ export class KafkaAdmin {
 /** Creates the configured topics that do not exist yet; existing ones are left as they are. */
 export async function ensureTopics(admin: KafkaAdmin, topics: KafkaConfig['topics']): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
-  const missing = Object.values(topics).filter((t) => !existing.has(t.name));
+  const missing = configuredTopics(topics).filter((t) => !existing.has(t.name));
   if (missing.length === 0) return [];
   await admin.createTopics(
     missing.map((t) => ({
       name: t.name,
       partitions: t.partitions,
       replicationFactor: t.replicationFactor,
-      // Only the latest position per detector, and the latest state of each link, matter.
-      ...(t === topics.checkpoints || t === topics.links ? { config: { 'cleanup.policy': 'compact' } } : {}),
+      // Only the latest position per detector, the latest state of each link and of each entry matter.
+      ...([topics.checkpoints, topics.links, topics.adState, topics.dsState].includes(t) ? { config: { 'cleanup.policy': 'compact' } } : {}),
     })),
   );
   return missing.map((t) => t.name);

@@ -1,5 +1,4 @@
-import { canonicalGuid, type LinkEnd } from '@idsync/contracts';
-import { normalizeEntryUuid } from '@idsync/ds-detector/core';
+import { canonicalGuid, canonicalUuid, type LinkEnd } from '@idsync/contracts';
 import { type Dn } from '@idsync/mapping';
 import { type Client, type Entry, EqualityFilter } from 'ldapts';
 import { type CliCommand } from '../command';
@@ -300,7 +299,7 @@ async function entryOfDn(ctx: CommandContext, dn: string, parsed: Dn, only: stri
   const [value] = attributeValues(entry, attribute);
   try {
     if (kind === 'active-directory' && Buffer.isBuffer(value)) return { directory: name, dn: entry.dn, id: canonicalGuid(value) };
-    if (kind === 'ldap' && value !== undefined) return { directory: name, dn: entry.dn, id: normalizeEntryUuid(value.toString()) };
+    if (kind === 'ldap' && value !== undefined) return { directory: name, dn: entry.dn, id: canonicalUuid(value.toString()) };
   } catch (error) {
     throw new CliError(`entry ${entry.dn} in directory '${name}' has an unreadable ${attribute}: ${errorText(error)}`, { cause: error });
   }

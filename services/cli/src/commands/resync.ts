@@ -1,8 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type DirectoryKind } from '@idsync/config';
-import { ABSENT_HEADER, type AttributeValue, canonicalGuid, encodeEntryChange, encodeWriteRequest, entryKey, type EntryId, type LinkEnd, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
+import { ABSENT_HEADER, type AttributeValue, canonicalGuid, canonicalUuid, encodeEntryChange, encodeWriteRequest, entryKey, type EntryId, type LinkEnd, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
 import { compilePipe, type CompiledPipe, isInSubtree, normalizeDn, parseDn } from '@idsync/mapping';
-import { normalizeEntryUuid } from '@idsync/ds-detector/core';
 import { AttributeKnowledge, type CurrentEntry, currentEntry } from '@idsync/writer';
 import { type RecordProducer as Producer } from '@idsync/platform';
 import { signingKeyring, withSignature } from '@idsync/secrets';
@@ -609,7 +608,7 @@ function idOf(attributes: ReadonlyMap<string, { values: readonly AttributeValue[
   if (value === undefined) return null;
   try {
     if (kind === 'active-directory') return Buffer.isBuffer(value) ? { kind: 'objectGUID', value: canonicalGuid(value) } : null;
-    return { kind: 'entryUUID', value: normalizeEntryUuid(value.toString()) };
+    return { kind: 'entryUUID', value: canonicalUuid(value.toString()) };
   } catch {
     return null;
   }

@@ -1,4 +1,4 @@
-import { type AttributeChange, type AttributeValue, type ChangeOperation, type EntryChangeEvent, type EntryId } from '@idsync/contracts';
+import { type AttributeChange, type AttributeValue, canonicalUuid, type ChangeOperation, type EntryChangeEvent, type EntryId } from '@idsync/contracts';
 import { formatDn, InvalidDnError, normalizeAttributeType, normalizeDnValue, parentDn, parseDn, type Dn } from '@idsync/mapping';
 import { ChangeNumber } from './change-number';
 import { PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
@@ -125,14 +125,8 @@ function text(entry: RawChangelogEntry, name: string): string | null {
   return (Buffer.isBuffer(value) ? value.toString('utf8') : value).replace(/\0+$/, '');
 }
 
-const UUID_HEX = /^[0-9a-f]{32}$/;
-
 /** entryUUID text to the canonical lower-case hyphenated form; throws on anything else. */
-export function normalizeEntryUuid(value: string): string {
-  const hex = value.trim().toLowerCase().replaceAll('-', '');
-  if (!UUID_HEX.test(hex)) throw new RangeError(`not a UUID: ${JSON.stringify(value.slice(0, 60))}`);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
+export const normalizeEntryUuid = canonicalUuid;
 
 const GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(?:[.,](\d{1,9}))?(Z|[+-]\d{4})$/;
 

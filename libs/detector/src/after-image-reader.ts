@@ -1,0 +1,68 @@
+/**
+ * Reads after-images: the entries of a batch of events, by id, a few dozen per search (an OR of equality filters, the
+ * id values passed as filter objects, never as text), every value of large attributes (range retrieval).
+ */
+import { type Client, EqualityFilter, OrFilter } from 'ldapts';
+import { canonicalGuid, canonicalUuid, guidToBytes } from '@idsync/contracts';
+import { type AfterImageAttributes } from '@idsync/mapping';
+import { searchAllValues } from '@idsync/platform';
+import { entryImage, type ReadImage, type SearchEntry } from './after-image';
+
+/** The attribute that holds an entry's id: AD's objectGUID (bytes), RFC 4530's entryUUID (text). */
+export type IdAttribute = 'objectGUID' | 'entryUUID';
+
+export interface AfterImageReadOptions {
+  /** Where the entries are searched (subtree). */
+  readonly baseDn: string;
+  readonly idAttribute: IdAttribute;
+  /** Attributes whose values are binary (returned as bytes). */
+  readonly binaryAttributes: readonly string[];
+  readonly set: AfterImageAttributes;
+  /** Entries per search (default 50). */
+  readonly batchSize?: number;
+}
+
+const DEFAULT_BATCH = 50;
+
+/** Whether the set asks for anything: with no pipe and no subscriber attribute, nothing is read. */
+export function readsAnything(set: AfterImageAttributes): boolean {
+  return set.allUserAttributes || set.names.length > 0;
+}
+
+/** The images of the entries with these ids that exist now, by id; ids not found are absent. */
+export async function readAfterImages(client: Client, ids: readonly string[], options: AfterImageReadOptions): Promise<Map<string, ReadImage>> {
+  const found = new Map<string, ReadImage>();
+  if (ids.length === 0 || !readsAnything(options.set)) return found;
+  const { idAttribute, set } = options;
+  const binary = idAttribute === 'objectGUID';
+  const attributes = set.allUserAttributes ? ['*', idAttribute] : [...set.names, idAttribute];
+  const bufferAttributes = binary ? [...options.binaryAttributes, idAttribute] : [...options.binaryAttributes];
+  const skip = new Set([idAttribute.toLowerCase()]);
+  const size = options.batchSize ?? DEFAULT_BATCH;
+  for (let start = 0; start < ids.length; start += size) {
+    const batch = ids.slice(start, start + size);
+    const filter = new OrFilter({
+      filters: batch.map((id) => new EqualityFilter({ attribute: idAttribute, value: binary ? guidToBytes(id) : id })),
+    });
+    const { searchEntries } = await searchAllValues(client, options.baseDn, { scope: 'sub', filter, attributes, explicitBufferAttributes: bufferAttributes, sizeLimit: 0 });
+    for (const entry of searchEntries) {
+      const id = entryIdOf(entry as SearchEntry, idAttribute);
+      if (id !== null) found.set(id, { dn: entry.dn, image: entryImage(entry as SearchEntry, set, skip) });
+    }
+  }
+  return found;
+}
+
+/** The canonical id text of a read entry (what events carry in entryId.value); null when it has none. */
+function entryIdOf(entry: SearchEntry, idAttribute: IdAttribute): string | null {
+  const key = Object.keys(entry).find((name) => name.toLowerCase() === idAttribute.toLowerCase());
+  const raw = key === undefined ? undefined : entry[key];
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (idAttribute === 'objectGUID') return Buffer.isBuffer(value) && value.length === 16 ? canonicalGuid(value) : null;
+  if (typeof value !== 'string') return null;
+  try {
+    return canonicalUuid(value);
+  } catch {
+    return null;
+  }
+}
