@@ -44,9 +44,9 @@ describe('kafkaAcls: what each program may do on Kafka, from the configuration',
     expect(new Set(acls.map((a) => a.operation))).toEqual(new Set(['read', 'write', 'create', 'delete', 'describe', 'describe-configs']));
   });
 
-  it('a detector writes its own change topic, its checkpoint and dead letters, and reads nothing else', () => {
-    expect(topicsFor('ad-detector', 'write')).toEqual([T.adChanges.name, T.checkpoints.name, T.deadLetter.name].sort());
-    expect(topicsFor('ds-detector', 'write')).toEqual([T.dsChanges.name, T.checkpoints.name, T.deadLetter.name].sort());
+  it('a detector writes its own change and state topics, its checkpoint and dead letters, and reads nothing else', () => {
+    expect(topicsFor('ad-detector', 'write')).toEqual([T.adChanges.name, T.adState?.name, T.checkpoints.name, T.deadLetter.name].sort());
+    expect(topicsFor('ds-detector', 'write')).toEqual([T.dsChanges.name, T.dsState?.name, T.checkpoints.name, T.deadLetter.name].sort());
     expect(topicsFor('ad-detector', 'read')).toEqual([T.checkpoints.name]);
     expect(acls.filter((a) => a.program === 'ad-detector' && a.resource === 'transactional-id').map((a) => `${a.pattern}:${a.name}`)).toEqual([
       `literal:idsync.ad-detector.${config.services['ad-detector'].source}`,

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { backoffDelay, classifyKafkaFailure, createKafka, directoryProbe, ensureTopics, kafkaProbe, Metrics, MetricsModule, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule, type HealthProbe, type JsonLogger } from '@idsync/platform';
+import { afterImageAttributes, compilePipe } from '@idsync/mapping';
 import { describeError } from './core/errors';
 import { DIRSYNC_OID } from './ldap/dirsync-control';
 import { AdDetector } from './stream/ad-detector';
@@ -73,6 +74,8 @@ void runService('ad-detector', ({ config, logger }) => {
     kafka,
     eventsTopic: config.kafka.topics.adChanges.name,
     checkpointTopic: config.kafka.topics.checkpoints.name,
+    ...(config.kafka.topics.adState === undefined ? {} : { stateTopic: config.kafka.topics.adState.name }),
+    ...(block.afterImage.enabled ? { afterImage: afterImageAttributes(sourceName, config.pipes.map(compilePipe), block.afterImage) } : {}),
     deadLetterTopic: config.kafka.topics.deadLetter.name,
     maxRecordBytes: config.kafka.maxRecordBytes,
     includeBaseDns: block.includeBaseDns,

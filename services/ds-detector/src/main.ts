@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { createKafka, directoryProbe, ensureTopics, kafkaProbe, Metrics, MetricsModule, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule } from '@idsync/platform';
+import { afterImageAttributes, compilePipe } from '@idsync/mapping';
 import { keyringFromConfig } from '@idsync/secrets';
 import { DsDetector } from './detector';
 import { detectorProbe, detectorRunnerModule } from './detector-runner';
@@ -19,6 +20,8 @@ void runService('ds-detector', ({ config, logger }) => {
     kafka,
     eventsTopic: config.kafka.topics.dsChanges.name,
     checkpointTopic: config.kafka.topics.checkpoints.name,
+    ...(config.kafka.topics.dsState === undefined ? {} : { stateTopic: config.kafka.topics.dsState.name }),
+    ...(settings.afterImage.enabled ? { afterImage: afterImageAttributes(sourceName, config.pipes.map(compilePipe), settings.afterImage) } : {}),
     deadLetterTopic: config.kafka.topics.deadLetter.name,
     maxRecordBytes: config.kafka.maxRecordBytes,
     pollIntervalMs: settings.pollIntervalMs,

@@ -1,6 +1,8 @@
 import { EqualityFilter, OrFilter, type Client } from 'ldapts';
 import { canonicalGuid, guidToBytes } from '@idsync/contracts';
 import { type DirectoryConfig } from '@idsync/config';
+import { readAfterImages, type ReadImage } from '@idsync/detector';
+import { type AfterImageAttributes } from '@idsync/mapping';
 import { openLdapSession, readRootDse, searchAllValues } from '@idsync/platform';
 import { DcIdentity, DirSyncCookie } from '../core/dirsync-cookie';
 import { AD_BINARY_ATTRIBUTES, fromLdaptsEntry, type LdaptsEntry, type RawEntry } from '../core/raw-entry';
@@ -99,6 +101,11 @@ export class DirSyncReader {
       for (const entry of searchEntries) found.push(fromLdaptsEntry(entry as LdaptsEntry));
     }
     return found;
+  }
+
+  /** The after-images of the live objects with these objectGUIDs, by objectGUID text; objects gone since are absent. */
+  readAfterImages(guids: readonly string[], set: AfterImageAttributes): Promise<Map<string, ReadImage>> {
+    return readAfterImages(this.client, guids, { baseDn: this.baseDn, idAttribute: 'objectGUID', binaryAttributes: AD_BINARY_ATTRIBUTES, set });
   }
 
   /** objectGUID → DN of every live object under `base` (paged), to seed the rename cache at start. */

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type DirectoryConfig } from '@idsync/config';
 import { type EntryChangeEvent } from '@idsync/contracts';
+import { afterImageIds, withAfterImages } from '@idsync/detector';
+import { type AfterImageAttributes } from '@idsync/mapping';
 import { backoffDelay, ChangePublisher, classifyKafkaFailure, isKafkaError, Metrics, type JsonLogger, type KafkaClient, type StoredCheckpoint } from '@idsync/platform';
 import { DcIdentity, DirSyncCookie } from '../core/dirsync-cookie';
 import { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, describeError, isProducerFenced } from '../core/errors';
@@ -35,6 +37,10 @@ export interface AdDetectorOptions {
   readonly kafka: KafkaClient;
   readonly eventsTopic: string;
   readonly checkpointTopic: string;
+  /** The source's state topic (compacted): each entry's latest after-image, published with the events. */
+  readonly stateTopic?: string;
+  /** The attributes read into each event's after-image; none: events carry only what changed (after: null). */
+  readonly afterImage?: AfterImageAttributes;
   /** Where an event too large to publish goes, as a dead letter with a reference (ChangePublisherOptions). */
   readonly deadLetterTopic?: string;
   /** kafka.maxRecordBytes. */
@@ -122,6 +128,7 @@ export class AdDetector {
         source: this.options.directoryName,
         eventsTopic: this.options.eventsTopic,
         checkpointTopic: this.options.checkpointTopic,
+        ...(this.options.stateTopic === undefined ? {} : { stateTopic: this.options.stateTopic }),
         ...(this.options.deadLetterTopic === undefined ? {} : { deadLetterTopic: this.options.deadLetterTopic }),
         ...(this.options.maxRecordBytes === undefined ? {} : { maxRecordBytes: this.options.maxRecordBytes }),
       })
@@ -319,7 +326,19 @@ export class AdDetector {
       if (isSkip(result)) this.counters.skipped.inc({ reason: result.skip });
       else events.push(result);
     });
-    return this.withEnteredSnapshots(reader, deletesFirst(events));
+    return this.withAfterImages(reader, await this.withEnteredSnapshots(reader, deletesFirst(events)));
+  }
+
+  /** Each add, modify, rename and snapshot with its entry as read now (by objectGUID), when after-images are on. */
+  private async withAfterImages(reader: DirSyncReader, events: EntryChangeEvent[]): Promise<EntryChangeEvent[]> {
+    const set = this.options.afterImage;
+    if (set === undefined || events.length === 0) return events;
+    try {
+      return withAfterImages(events, await reader.readAfterImages(afterImageIds(events), set));
+    } catch (error) {
+      const { action, meaning, limited } = classifyLdapError(error, 'read');
+      throw new DirectoryError(`after-image read by objectGUID at ${reader.url}`, null, action === 'retry', meaning, error, limited === true);
+    }
   }
 
   /**

@@ -1,5 +1,7 @@
 import { AndFilter, EqualityFilter, GreaterThanEqualsFilter, LessThanEqualsFilter, NoSuchObjectError, OrFilter, type Client } from 'ldapts';
 import { type DirectoryConfig } from '@idsync/config';
+import { readAfterImages, type ReadImage } from '@idsync/detector';
+import { type AfterImageAttributes } from '@idsync/mapping';
 import { openLdapSession, readRootDse } from '@idsync/platform';
 import { ChangeNumber, normalizeEntryUuid, type ChangelogWindow, type RawChangelogEntry, type ReadEntry, SNAPSHOT_BINARY_ATTRIBUTES } from '../core';
 
@@ -101,6 +103,11 @@ export class ChangelogReader {
       found.push(...(searchEntries as ReadEntry[]));
     }
     return found;
+  }
+
+  /** The after-images of the entries with these entryUUIDs, by entryUUID; entries deleted since are absent. */
+  readAfterImages(uuids: readonly string[], set: AfterImageAttributes): Promise<Map<string, ReadImage>> {
+    return readAfterImages(this.client, uuids, { baseDn: this.config.baseDn, idAttribute: 'entryUUID', binaryAttributes: SNAPSHOT_BINARY_ATTRIBUTES, set });
   }
 
   /** entryUUID and object classes of the entry at `dn` (older servers without targetUniqueId); null when it is gone. */

@@ -1,6 +1,7 @@
 import { type DirectoryConfig } from '@idsync/config';
 import { type EntryChangeEvent } from '@idsync/contracts';
-import { PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
+import { afterImageIds, withAfterImages } from '@idsync/detector';
+import { type AfterImageAttributes, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
 import { backoffDelay, ChangePublisher, type JsonLogger, type KafkaClient, type Metrics } from '@idsync/platform';
 import { type Keyring, sealPassword } from '@idsync/secrets';
 import {
@@ -38,6 +39,10 @@ export interface DsDetectorOptions {
   readonly kafka: KafkaClient;
   readonly eventsTopic: string;
   readonly checkpointTopic: string;
+  /** The source's state topic (compacted): each entry's latest after-image, published with the events. */
+  readonly stateTopic?: string;
+  /** The attributes read into each event's after-image; none: events carry only what changed (after: null). */
+  readonly afterImage?: AfterImageAttributes;
   /** Where an event too large to publish goes, as a dead letter with a reference (ChangePublisherOptions). */
   readonly deadLetterTopic?: string;
   /** kafka.maxRecordBytes. */
@@ -291,6 +296,7 @@ export class DsDetector {
       source: this.options.checkpointSource ?? this.options.directoryName,
       eventsTopic: this.options.eventsTopic,
       checkpointTopic: this.options.checkpointTopic,
+      ...(this.options.stateTopic === undefined ? {} : { stateTopic: this.options.stateTopic }),
       ...(this.options.deadLetterTopic === undefined ? {} : { deadLetterTopic: this.options.deadLetterTopic }),
       ...(this.options.maxRecordBytes === undefined ? {} : { maxRecordBytes: this.options.maxRecordBytes }),
     });
@@ -430,6 +436,11 @@ export class DsDetector {
       });
       this.counters.enteredScope.inc({ detector: this.detector }, withSnapshots.length - events.length);
       events.splice(0, events.length, ...withSnapshots);
+    }
+
+    // The entry after each change, read by entryUUID now (it may already show later changes of the batch).
+    if (this.options.afterImage !== undefined && events.length > 0) {
+      events.splice(0, events.length, ...withAfterImages(events, await reader.readAfterImages(afterImageIds(events), this.options.afterImage)));
     }
 
     await this.options.afterRead?.({ reader, publisher, entries: inBatch.length });
