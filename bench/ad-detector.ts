@@ -1,14 +1,18 @@
 // needs-stack
 // AD → Kafka through the ad-detector: creates N users and N modifies in Samba (bare write rate), then runs the DirSync
-// loop from a checkpoint taken before them and reports changes/s into Kafka. Usage: npm run bench -- ad-detector [N]
+// loop from a checkpoint taken before them and reports changes/s into Kafka: value-level changes only (the v1 detector),
+// then with each entry's after-image read (the demo pipes' attribute set), from the same position in the same run.
+// Usage: npm run bench -- ad-detector [N]
 import { Kafka, logLevel } from 'kafkajs';
 import { Attribute, Change } from 'ldapts';
 import platform from '@idsync/platform';
 import detectorPkg from '@idsync/ad-detector/detector';
+import mapping from '@idsync/mapping';
 import { demoConfig, stackKafkaOptions } from './lib/isolated-services.ts';
 
 const { createKafka, openLdapSession, Metrics } = platform;
 const { AdDetector } = detectorPkg;
+const { afterImageAttributes, compilePipe } = mapping;
 
 const N = Number(process.argv[2] ?? 1000);
 const config = demoConfig();
@@ -18,16 +22,20 @@ const suffix = `${Date.now().toString(36)}`;
 const ou = `OU=bench-${suffix},OU=Corp,${ad.baseDn}`;
 const eventsTopic = `idsync.bench.ad-changes.${suffix}`;
 const checkpointTopic = `idsync.bench.checkpoints.${suffix}`;
+const imagedTopic = `idsync.bench.ad-changes-imaged.${suffix}`;
 const kafka = createKafka(config.kafka, 'ad-detector');
 // The bench's own topics: created and deleted with kafkajs' admin (the product never deletes topics).
 const admin = new Kafka({ ...stackKafkaOptions(), clientId: 'idsync-bench-ad-topics', logLevel: logLevel.WARN }).admin();
 await admin.connect();
-await admin.createTopics({ waitForLeaders: true, topics: [{ topic: eventsTopic, numPartitions: 6 }, { topic: checkpointTopic, numPartitions: 1 }] });
+await admin.createTopics({ waitForLeaders: true, topics: [{ topic: eventsTopic, numPartitions: 6 }, { topic: imagedTopic, numPartitions: 6 }, { topic: checkpointTopic, numPartitions: 1 }] });
 
 const { client } = await openLdapSession('ad', ad);
 await client.add(ou, { objectClass: ['top', 'organizationalUnit'], ou: `bench-${suffix}` });
 
 const options = { directoryName: `bench-${suffix}`, directory: ad, kafka, eventsTopic, checkpointTopic, includeBaseDns: [ou], pollIntervalMs: 100 };
+// The same detector reading after-images: its own checkpoint (directory name) and topic, the demo pipes' attribute set.
+const afterImage = afterImageAttributes('ad', config.pipes.map(compilePipe));
+const imagedOptions = { ...options, directoryName: `bench-${suffix}-imaged`, eventsTopic: imagedTopic, afterImage };
 const waitFor = async (what: string, condition: () => boolean, timeoutMs = 600_000): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
@@ -36,15 +44,21 @@ const waitFor = async (what: string, condition: () => boolean, timeoutMs = 600_0
   }
 };
 
-// 1. Checkpoint before the writes: a first start takes the baseline cookie and commits it.
-const baseline = new AdDetector(options);
+// 1. Checkpoints before the writes: a first start takes the baseline cookie and commits it.
 let abort = new AbortController();
 let t = performance.now();
-let run = baseline.run(abort.signal);
-await waitFor('baseline', () => baseline.status().state === 'streaming');
-const baselineMs = performance.now() - t;
-abort.abort();
-await run;
+let run: Promise<void> = Promise.resolve();
+let baselineMs = 0;
+for (const each of [options, imagedOptions]) {
+  const baseline = new AdDetector(each);
+  abort = new AbortController();
+  t = performance.now();
+  run = baseline.run(abort.signal);
+  await waitFor('baseline', () => baseline.status().state === 'streaming');
+  baselineMs = performance.now() - t;
+  abort.abort();
+  await run;
+}
 
 // 2. Bare write rates, one connection.
 const dns: string[] = [];
@@ -60,7 +74,8 @@ t = performance.now();
 for (const dn of dns) await client.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'description', values: ['benchmarked'] }) }));
 const modifySeconds = (performance.now() - t) / 1000;
 
-// 3. Detector from the checkpoint: every change (N adds merged with their modifies by DirSync) into Kafka.
+// 3. Detector from the checkpoint: every change (N adds merged with their modifies by DirSync) into Kafka; then the
+// same from its own checkpoint with after-images.
 const metrics = new Metrics();
 const detector = new AdDetector({ ...options, metrics });
 const rssBefore = process.memoryUsage().rss;
@@ -70,6 +85,14 @@ run = detector.run(abort.signal);
 await waitFor('all events', () => detector.status().eventsPublished >= N);
 const streamSeconds = (performance.now() - t) / 1000;
 const rssAfter = process.memoryUsage().rss;
+abort.abort();
+await run;
+const imaged = new AdDetector(imagedOptions);
+abort = new AbortController();
+t = performance.now();
+run = imaged.run(abort.signal);
+await waitFor('all events with after-images', () => imaged.status().eventsPublished >= N);
+const imagedSeconds = (performance.now() - t) / 1000;
 abort.abort();
 await run;
 
@@ -88,7 +111,7 @@ await run;
 
 await client.del(ou);
 await client.unbind();
-await admin.deleteTopics({ topics: [eventsTopic, checkpointTopic] }).catch(() => undefined);
+await admin.deleteTopics({ topics: [eventsTopic, imagedTopic, checkpointTopic] }).catch(() => undefined);
 await admin.disconnect();
 
 const rate = (count: number, seconds: number): string => `${Math.round(count / seconds)}/s`;
@@ -99,6 +122,10 @@ console.log(`  baseline (first start, full DirSync pass, not published): ${Math.
 console.log(`  bare Samba writes: adds ${rate(N, addSeconds)}, modifies ${rate(N, modifySeconds)}, deletes ${rate(N, deleteSeconds)}`);
 console.log(`  catch-up from checkpoint: ${detector.status().eventsPublished} events (${read} entries, ${pages} pages) in ${streamSeconds.toFixed(2)} s = ${rate(detector.status().eventsPublished, streamSeconds)}`);
 console.log(`    (DirSync merges an object's add and later modify into one entry: ${2 * N} writes → ${N} events = ${rate(2 * N, streamSeconds)} source changes/s)`);
+console.log(
+  `  with after-images (${afterImage.names.length} attributes: ${afterImage.names.join(', ')}): ${imaged.status().eventsPublished} events in ${imagedSeconds.toFixed(2)} s = ` +
+    `${rate(imaged.status().eventsPublished, imagedSeconds)}; ${Math.round((100 * streamSeconds) / imagedSeconds)}% of the value-level-only rate`,
+);
 console.log(`  live deletes: last delete event ${liveSeconds.toFixed(2)} s after the first delete (write-bound: ${rate(N, liveSeconds)} end to end)`);
 console.log(`  RSS ${Math.round(rssBefore / 1e6)} MB → ${Math.round(rssAfter / 1e6)} MB`);
 process.exit(0);

@@ -1,17 +1,21 @@
 // needs-stack
 // 389-ds → Kafka through the ds-detector: N modifies written into 389-ds over several connections (bare write rate),
-// then the changelog loop run from a checkpoint taken before them (changes/s into Kafka, first to last commit), and the
-// Avro codec alone (events encoded/decoded per second). Usage: npm run bench -- ds-detector [N] [connections] [batchSize]
+// then the changelog loop run from a checkpoint taken before them (changes/s into Kafka, first to last commit): value-level
+// changes only (the v1 detector), then with each entry's after-image read (the demo pipes' attribute set), from the same
+// position in the same run; and the Avro codec alone (events encoded/decoded per second).
+// Usage: npm run bench -- ds-detector [N] [connections] [batchSize]
 import { Kafka, logLevel } from 'kafkajs';
 import { Attribute, Change } from 'ldapts';
 import contracts from '@idsync/contracts';
 import platform from '@idsync/platform';
 import detectorPkg from '@idsync/ds-detector/detector';
+import mapping from '@idsync/mapping';
 import { demoConfig, stackKafkaOptions } from './lib/isolated-services.ts';
 
 const { encodeEntryChange, decodeEntryChange } = contracts;
 const { ChangePublisher, createKafka, JsonLogger, Metrics, openLdapSession, SecretRedactor } = platform;
 const { DsDetector } = detectorPkg;
+const { afterImageAttributes, compilePipe } = mapping;
 
 const N = Number(process.argv[2] ?? 2000);
 const CONNECTIONS = Number(process.argv[3] ?? 4);
@@ -24,13 +28,14 @@ const suffix = Date.now().toString(36);
 const ou = `ou=bench-${suffix},ou=People,${ds.baseDn}`;
 const eventsTopic = `idsync.bench.ds-changes.${suffix}`;
 const checkpointTopic = `idsync.bench.ds-checkpoints.${suffix}`;
+const imagedTopic = `idsync.bench.ds-changes-imaged.${suffix}`;
 const source = `ds-bench-${suffix}`;
 const quiet = new JsonLogger('bench', 'warn', new SecretRedactor([]), () => undefined);
 const kafka = createKafka(config.kafka, 'ds-detector', quiet);
 // The bench's own topics: created and deleted with kafkajs' admin (the product never deletes topics).
 const admin = new Kafka({ ...stackKafkaOptions(), clientId: 'idsync-bench-ds-topics', logLevel: logLevel.WARN }).admin();
 await admin.connect();
-await admin.createTopics({ waitForLeaders: true, topics: [{ topic: eventsTopic, numPartitions: 6 }, { topic: checkpointTopic, numPartitions: 1 }] });
+await admin.createTopics({ waitForLeaders: true, topics: [{ topic: eventsTopic, numPartitions: 6 }, { topic: imagedTopic, numPartitions: 6 }, { topic: checkpointTopic, numPartitions: 1 }] });
 
 const sessions = await Promise.all(Array.from({ length: CONNECTIONS }, () => openLdapSession('ds', ds)));
 const main = sessions[0]!.client;
@@ -43,10 +48,12 @@ for (const [k, dn] of users.entries()) {
 // The checkpoint before the modifies: the detector starts from here.
 const dse = await main.search('', { scope: 'base', attributes: ['lastchangenumber'] });
 const before = String(dse.searchEntries[0]?.['lastchangenumber']);
-const publisher = new ChangePublisher(kafka, { detector: 'ds-detector', source, eventsTopic, checkpointTopic });
-await publisher.connect();
-await publisher.publish([], { position: before, server: ds.urls[0]! });
-await publisher.disconnect();
+for (const each of [source, `${source}-imaged`]) {
+  const publisher = new ChangePublisher(kafka, { detector: 'ds-detector', source: each, eventsTopic, checkpointTopic });
+  await publisher.connect();
+  await publisher.publish([], { position: before, server: ds.urls[0]! });
+  await publisher.disconnect();
+}
 
 // Bare write rate: N modifies, CONNECTIONS in parallel.
 let next = 0;
@@ -63,23 +70,30 @@ const after = await main.search('', { scope: 'base', attributes: ['lastchangenum
 const target = Number(after.searchEntries[0]?.['lastchangenumber']);
 
 // Detector from the checkpoint to the last change: time from the first commit to the one reaching the target.
-const metrics = new Metrics();
-const detector = new DsDetector({ directoryName: 'ds', directory: ds, kafka, eventsTopic, checkpointTopic, checkpointSource: source, pollIntervalMs: 100, batchSize: BATCH, logger: quiet, metrics });
-const runStart = performance.now();
-const loop = detector.run();
-let firstCommit: number | null = null;
-while (Number(detector.status().checkpoint ?? 0) < target) {
-  if (firstCommit === null && Number(detector.status().checkpoint ?? before) > Number(before)) firstCommit = performance.now();
-  if (performance.now() - runStart > 600_000) throw new Error(`detector did not reach ${target}: ${JSON.stringify(detector.status())}`);
-  await new Promise((r) => setTimeout(r, 2));
+const afterImage = afterImageAttributes('ds', config.pipes.map(compilePipe));
+async function catchUp(imaged: boolean): Promise<{ detectSeconds: number; commitSeconds: number; published: number }> {
+  const metrics = new Metrics();
+  const detector = new DsDetector({
+    directoryName: 'ds', directory: ds!, kafka, eventsTopic: imaged ? imagedTopic : eventsTopic, checkpointTopic, checkpointSource: imaged ? `${source}-imaged` : source,
+    pollIntervalMs: 100, batchSize: BATCH, logger: quiet, metrics, ...(imaged ? { afterImage } : {}),
+  });
+  const runStart = performance.now();
+  const loop = detector.run();
+  let firstCommit: number | null = null;
+  while (Number(detector.status().checkpoint ?? 0) < target) {
+    if (firstCommit === null && Number(detector.status().checkpoint ?? before) > Number(before)) firstCommit = performance.now();
+    if (performance.now() - runStart > 600_000) throw new Error(`detector did not reach ${target}: ${JSON.stringify(detector.status())}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const done = performance.now();
+  const published = metrics.counter('idsync_detector_changes_published_total', '').get({ detector: 'ds-detector' });
+  await detector.stop();
+  await loop;
+  return { detectSeconds: (done - runStart) / 1000, commitSeconds: (done - (firstCommit ?? runStart)) / 1000, published };
 }
-const done = performance.now();
-const publishedAtTarget = metrics.counter('idsync_detector_changes_published_total', '').get({ detector: 'ds-detector' });
-await detector.stop();
-await loop;
+const plain = await catchUp(false);
+const imaged = await catchUp(true);
 const changes = target - Number(before);
-const detectSeconds = (done - runStart) / 1000;
-const commitSeconds = (done - (firstCommit ?? runStart)) / 1000;
 
 // Codec alone: a typical modify event.
 const event = {
@@ -87,7 +101,7 @@ const event = {
   entryId: { kind: 'entryUUID' as const, value: '9fadf1fd-af7e-492b-aa8a-047013bd5cca' }, op: 'modify' as const,
   dn: 'uid=jdoe,ou=People,dc=example,dc=com', previousDn: null, objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
   attributes: [{ name: 'description', op: 'replace' as const, values: ['bench value'] }, { name: 'mail', op: 'add' as const, values: ['jdoe@example.com', 'j.doe@example.com'] }],
-  initiator: 'cn=directory manager', changeTime: 1_800_000_000_000, detectedAt: 1_800_000_000_100,
+  initiator: 'cn=directory manager', changeTime: 1_800_000_000_000, detectedAt: 1_800_000_000_100, after: null, before: null,
 };
 const CODEC = 200_000;
 let record = encodeEntryChange(event);
@@ -101,15 +115,17 @@ const decodeRate = CODEC / ((performance.now() - t) / 1000);
 for (const dn of users) await main.del(dn).catch(() => undefined);
 await main.del(ou).catch(() => undefined);
 await Promise.all(sessions.map(({ client }) => client.unbind()));
-await admin.deleteTopics({ topics: [eventsTopic, checkpointTopic] }).catch(() => undefined);
+await admin.deleteTopics({ topics: [eventsTopic, imagedTopic, checkpointTopic] }).catch(() => undefined);
 await admin.disconnect();
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 console.log(`ds-detector bench: ${N} modifies on ${CONNECTIONS} connections, detector batch ${BATCH}, RSS ${fmt(process.memoryUsage().rss / 2 ** 20)} MiB`);
 console.table([
   { measure: '389-ds bare write rate (modifies/s)', value: fmt(N / writeSeconds), detail: `${N} in ${writeSeconds.toFixed(2)} s` },
-  { measure: 'detector 389-ds → Kafka (changes/s, first to last commit)', value: fmt(changes / commitSeconds), detail: `${changes} change numbers (incl. other writers on the server), ${publishedAtTarget} events, ${commitSeconds.toFixed(2)} s` },
-  { measure: 'detector incl. connect + first batch (changes/s)', value: fmt(changes / detectSeconds), detail: `${detectSeconds.toFixed(2)} s` },
+  { measure: 'detector 389-ds → Kafka (changes/s, first to last commit)', value: fmt(changes / plain.commitSeconds), detail: `${changes} change numbers (incl. other writers on the server), ${plain.published} events, ${plain.commitSeconds.toFixed(2)} s` },
+  { measure: 'detector incl. connect + first batch (changes/s)', value: fmt(changes / plain.detectSeconds), detail: `${plain.detectSeconds.toFixed(2)} s` },
+  { measure: 'with after-images (changes/s, first to last commit)', value: fmt(changes / imaged.commitSeconds), detail: `${imaged.published} events, ${imaged.commitSeconds.toFixed(2)} s; ${Math.round((100 * plain.commitSeconds) / imaged.commitSeconds)}% of the value-level-only rate` },
+  { measure: 'with after-images incl. connect + first batch (changes/s)', value: fmt(changes / imaged.detectSeconds), detail: `${imaged.detectSeconds.toFixed(2)} s; ${Math.round((100 * plain.detectSeconds) / imaged.detectSeconds)}% (attribute set: ${afterImage.names.join(', ')})` },
   { measure: 'Avro encode (events/s)', value: fmt(encodeRate), detail: `${record.length} bytes/event` },
   { measure: 'Avro decode (events/s)', value: fmt(decodeRate), detail: '' },
 ]);

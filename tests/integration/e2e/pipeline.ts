@@ -39,6 +39,17 @@ export interface PipelineOptions {
   readonly services?: Readonly<Partial<Record<ServiceName, Readonly<Record<string, unknown>>>>>;
   /** Directories reached at another URL than the stack's (a test proxy in front of the server); plain ldap:// allowed. */
   readonly directoryUrls?: Readonly<Partial<Record<'ad' | 'ds', string>>>;
+  /** Changes the demo pipes (as parsed from config/demo.yaml, before the run's renaming) in place. */
+  readonly pipes?: (pipes: DemoPipe[]) => void;
+}
+
+/** A pipe of config/demo.yaml as YAML gives it: names and keys as written, `${VARIABLES}` not replaced yet. */
+export interface DemoPipe {
+  name: string;
+  source: string;
+  destination: string;
+  syncClasses: { name: string; includeFilter?: string; attributeMappings?: Record<string, unknown>[]; [key: string]: unknown }[];
+  [key: string]: unknown;
 }
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -141,7 +152,12 @@ export class Pipeline {
     const dir = mkdtempSync(join(tmpdir(), `idsync-e2e-${suffix}-`));
     const ports: Partial<Record<ProcessName, number>> = {};
     for (const name of processes) ports[name] = await freePort();
-    const demo = readFileSync(join(ROOT, 'config', 'demo.yaml'), 'utf8');
+    let demo = readFileSync(join(ROOT, 'config', 'demo.yaml'), 'utf8');
+    if (options.pipes !== undefined) {
+      const doc = parse(demo) as { pipes: DemoPipe[] };
+      options.pipes(doc.pipes);
+      demo = stringify(doc);
+    }
     const agent = options.passwordAgent ? { stateDir: join(dir, 'password-agent') } : undefined;
     const { yaml, topics, clientId } = isolatedConfig(demo, suffix, ports, agent, options.services, options.directoryUrls);
     if (options.passwordAgent && !/^\s{2}password-agent:/m.test(yaml)) throw new Error('config/demo.yaml has no services.password-agent block');
