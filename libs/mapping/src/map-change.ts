@@ -11,9 +11,12 @@
  * - delete -> delete of the mapped DN, plus an `unlink` when the pipe maps member attributes with `dn: true`,
  *   so the writer removes the deleted entry's DN from groups.
  *
+ * Sync classes, DN maps and templates read the entry through EntryView: the after-image (v2) where it lists an
+ * attribute, else what the changes state.
+ *
  * Templates on a modify: a template is re-rendered (as a replace) only when one of its inputs changed and the
- * event states the full value of every input (a replace). When any input is unknown (not in the event, or
- * changed value by value), the template's attribute is left alone and a warning says so: guessing would
+ * full value of every input is known (from the after-image, or a replace). When any input is unknown (not read,
+ * and not replaced by the event), the template's attribute is left alone and a warning says so: guessing would
  * overwrite the destination with half a value.
  *
  * Member-like DN values (`dn: true`) that no DN map can map (or whose map needs attributes of the referenced
