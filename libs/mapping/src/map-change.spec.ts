@@ -694,7 +694,7 @@ describe('mapChange: the entry after the change (v2 after-image)', () => {
     expect(result.warnings).toEqual([]);
   });
 
-  it('drops the modify when the after-image decides the filter is FALSE', () => {
+  it('drops a modify of an unrelated attribute of an entry the filter never took (FALSE by the after-image)', () => {
     expect(mapChange(modify(phoneChange, image({ ...janeAfter, department: ['HR'] })), salesOnly)).toEqual({
       kind: 'dropped',
       reason: 'no-sync-class',
@@ -746,6 +746,71 @@ describe('mapChange: the entry after the change (v2 after-image)', () => {
     expect(expectMapped(mapChange(event, dsToAd)).requests).toEqual([
       expect.objectContaining({ op: 'modify', dn: 'CN=Jane Doe,OU=People,OU=Corp,DC=example,DC=test', attributes: [replace('mail', 'jane@example.com')] }),
     ]);
+  });
+
+  const janeInPeople = [
+    { op: 'delete', dn: 'CN=Jane Doe,ou=People,dc=example,dc=com', previousDn: null },
+    { op: 'unlink', dn: 'CN=Jane Doe,ou=People,dc=example,dc=com', previousDn: 'CN=Jane Doe,ou=People,dc=example,dc=com' },
+  ];
+
+  it('maps a modify that takes the entry out of the filter to the leave-scope requests for the linked entry', () => {
+    const result = expectMapped(mapChange(modify([replace('department', 'HR')], image({ ...janeAfter, department: ['HR'] })), salesOnly));
+    expect(result.scopeChange).toBe('left');
+    expect(result.syncClass).toBe('users');
+    expect(result.requests.map(({ op, dn, previousDn }) => ({ op, dn, previousDn }))).toEqual(janeInPeople);
+  });
+
+  it('maps a modify that removes the class\'s object class to leaving the scope', () => {
+    const contact = ['top', 'person', 'organizationalPerson', 'contact'];
+    const event = { ...modify([{ name: 'objectClass', op: 'delete', values: ['user'] }], image({ ...janeAfter, objectClass: contact })), objectClasses: contact };
+    const result = expectMapped(mapChange(event, adToDs));
+    expect(result.scopeChange).toBe('left');
+    expect(result.requests.map(({ op, dn, previousDn }) => ({ op, dn, previousDn }))).toEqual(janeInPeople);
+  });
+
+  it('only unlinks the linked entry when the pipe says onLeaveScope: unlink', () => {
+    const unlinking = compilePipe({ ...salesOnly.config, onLeaveScope: 'unlink' });
+    const result = expectMapped(mapChange(modify([replace('department', 'HR')], image({ ...janeAfter, department: ['HR'] })), unlinking));
+    expect(result.scopeChange).toBe('left');
+    expect(result.requests.map((r) => r.op)).toEqual(['delete']);
+  });
+
+  it('drops a modify of a filter attribute of an entry outside every class by its DN (it was never in scope)', () => {
+    const event = { ...modify([replace('department', 'HR')], image({ ...janeAfter, department: ['HR'] })), dn: 'CN=Jane Doe,OU=Leavers,DC=example,DC=test' };
+    expect(mapChange(event, salesOnly)).toEqual({
+      kind: 'dropped',
+      reason: 'no-sync-class',
+      syncClass: null,
+      detail: 'no sync class matched (users: not under any includeBaseDns; groups: none of the object classes group)',
+    });
+  });
+
+  it('drops a modify that changes the filter attribute but leaves another failing criterion as it was', () => {
+    const twoCriteria = compilePipe({
+      ...adToDs.config,
+      syncClasses: adToDs.config.syncClasses.map((c) => (c.name === 'users' ? { ...c, includeFilter: '(&(department=Sales)(employeeType=staff))' } : c)),
+    });
+    const after = image({ ...janeAfter, department: ['HR'], employeeType: ['contractor'] });
+    expect(mapChange(modify([replace('department', 'HR')], after), twoCriteria)).toMatchObject({ kind: 'dropped', reason: 'no-sync-class' });
+    expect(expectMapped(mapChange(modify([replace('department', 'HR'), replace('employeeType', 'contractor')], after), twoCriteria)).scopeChange).toBe('left');
+  });
+
+  it('never calls a v1 modify (no after-image) leaving, even when it replaces the filter attribute', () => {
+    expect(mapChange(modify([replace('department', 'HR')], null), salesOnly)).toEqual({
+      kind: 'dropped',
+      reason: 'no-sync-class',
+      syncClass: null,
+      detail: 'no sync class matched (users: includeFilter is FALSE; groups: none of the object classes group)',
+    });
+  });
+
+  it('never calls it leaving while another class cannot be decided', () => {
+    const undecided = compilePipe({
+      ...salesOnly.config,
+      syncClasses: [...salesOnly.config.syncClasses, { ...salesOnly.config.syncClasses[0]!, name: 'contractors', evaluationOrder: 30, includeFilter: '(employeeType=contractor)' }],
+    });
+    const result = mapChange(modify([replace('department', 'HR')], image({ ...janeAfter, department: ['HR'] })), undecided);
+    expect(result).toMatchObject({ kind: 'dropped', reason: 'no-sync-class', detail: expect.stringContaining('contractors: includeFilter is UNDEFINED') });
   });
 });
 
