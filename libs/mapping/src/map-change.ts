@@ -4,7 +4,8 @@
  *
  * - add -> upsert of every mapped attribute (snapshot too; a snapshot in a class that allows modifies but not
  *   creates becomes a modify replacing every mapped attribute, so it never creates).
- * - modify -> modify with the value-level changes mapped (add / delete / replace kept).
+ * - modify -> modify with the value-level changes mapped (add / delete / replace kept); a modify whose after-image
+ *   puts the entry out of every class it could have been in leaves the scope (leftScope), like a rename out of it.
  * - rename -> rename from the mapped previous DN (null when the event has none: the writer finds the entry by
  *   its link) to the mapped DN, with any changed attributes mapped, except
  *   the destination's naming (RDN) attributes, which the rename itself sets.
