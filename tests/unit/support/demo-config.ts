@@ -49,6 +49,8 @@ export const adEvent = (fields: Partial<EntryChangeEvent>): EntryChangeEvent => 
   initiator: null,
   changeTime: null,
   detectedAt: 0,
+  after: null,
+  before: null,
   ...fields,
 });
 
