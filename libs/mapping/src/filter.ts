@@ -7,9 +7,9 @@
  * `\XX` hex (RFC 4515: `\2a` `*`, `\28` `(`, `\29` `)`, `\5c` `\`, `\00` NUL; hex sequences are UTF-8).
  * A filter without enclosing parentheses (`objectClass=user`) is accepted as one item.
  *
- * Evaluation is three-valued (RFC 4511 section 4.5.1.7): TRUE, FALSE or UNDEFINED. An event often carries only
- * part of its entry (a modify carries what changed), so an attribute the event does not carry evaluates to
- * UNDEFINED: the filter cannot be decided from the event. `!` keeps UNDEFINED, `&` is FALSE if any part is FALSE,
+ * Evaluation is three-valued (RFC 4511 section 4.5.1.7): TRUE, FALSE or UNDEFINED. An event may tell only part of
+ * its entry (a v1 modify carries what changed; an after-image covers the detector's attribute set), so an attribute
+ * whose values the entry does not give evaluates to UNDEFINED: the filter cannot be decided from the event. `!` keeps UNDEFINED, `&` is FALSE if any part is FALSE,
  * `|` is TRUE if any part is TRUE, and UNDEFINED otherwise when a part is. Only TRUE selects.
  * Attribute names and string values compare case-insensitively; binary values compare byte for byte.
  */

@@ -1,4 +1,4 @@
-import { type AttributeChange, type EntryChangeEvent } from '@idsync/contracts';
+import { type AttributeChange, type EntryChangeEvent, type EntryImage } from '@idsync/contracts';
 import { parse } from 'yaml';
 import { compilePipe, type CompiledPipe } from './compile-pipe';
 import { mapChange, MappingError, type MapResult } from './map-change';
@@ -94,6 +94,8 @@ syncClasses:
 
 const JANE_GUID = '6f1c0b3e-7a2d-4c1b-9e8f-0a1b2c3d4e5f';
 const replace = (name: string, ...values: (string | Buffer)[]): AttributeChange => ({ name, op: 'replace', values });
+/** An after-image (v2): every attribute of the detector's set, `[]` for one the entry lacks. */
+const image = (attributes: Record<string, string[]>): EntryImage => Object.entries(attributes).map(([name, values]) => ({ name, values }));
 
 function adEvent(fields: Partial<EntryChangeEvent> & Pick<EntryChangeEvent, 'eventId' | 'op' | 'dn'>): EntryChangeEvent {
   return {
@@ -672,3 +674,143 @@ describe('mapChange: moves across the pipe\'s scope', () => {
     expect(mapChange(userMove('CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test', 'CN=Jane Doe,OU=Old,OU=Corp,DC=example,DC=test'), filtered)).toMatchObject({ kind: 'dropped', reason: 'no-sync-class' });
   });
 });
+
+describe('mapChange: the entry after the change (v2 after-image)', () => {
+  const janeUser = ['top', 'person', 'organizationalPerson', 'user'];
+  const janeAfter = { objectClass: janeUser, givenName: ['Jane'], sn: ['Smith'], department: ['Sales'], telephoneNumber: ['+1 555 0100'] };
+  const salesOnly = compilePipe({
+    ...adToDs.config,
+    syncClasses: adToDs.config.syncClasses.map((c) => (c.name === 'users' ? { ...c, includeFilter: '(department=Sales)' } : c)),
+  });
+  const modify = (attributes: AttributeChange[], after: EntryImage | null): EntryChangeEvent =>
+    adEvent({ eventId: 'ad:dirsync:90:0', op: 'modify', dn: 'CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test', objectClasses: janeUser, attributes, after });
+  const phoneChange = [replace('telephoneNumber', '+1 555 0100')];
+
+  it('selects a class by a filter on an attribute the modify did not change, from the after-image', () => {
+    const result = expectMapped(mapChange(modify(phoneChange, image(janeAfter)), salesOnly));
+    expect(result.syncClass).toBe('users');
+    // The template's inputs did not change: cn is not re-sent.
+    expect(result.requests[0]?.attributes).toEqual(phoneChange);
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('drops a modify of an unrelated attribute of an entry the filter never took (FALSE by the after-image)', () => {
+    expect(mapChange(modify(phoneChange, image({ ...janeAfter, department: ['HR'] })), salesOnly)).toEqual({
+      kind: 'dropped',
+      reason: 'no-sync-class',
+      syncClass: null,
+      detail: 'no sync class matched (users: includeFilter is FALSE; groups: none of the object classes group)',
+    });
+  });
+
+  it('leaves the filter UNDEFINED for a v1 event, which has no after-image', () => {
+    expect(mapChange(modify(phoneChange, null), salesOnly)).toMatchObject({
+      kind: 'dropped',
+      reason: 'no-sync-class',
+      detail: expect.stringContaining('users: includeFilter is UNDEFINED'),
+    });
+  });
+
+  it('re-renders a template from the after-image when only one input changed, value by value', () => {
+    const snChange: AttributeChange[] = [
+      { name: 'sn', op: 'add', values: ['Smith'] },
+      { name: 'sn', op: 'delete', values: ['Doe'] },
+    ];
+    const result = expectMapped(mapChange(modify(snChange, image(janeAfter)), adToDs));
+    expect(result.requests[0]?.attributes).toEqual([...snChange, replace('cn', 'Jane Smith')]);
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('re-renders a template from the after-image when only one input changed, by a replace', () => {
+    const result = expectMapped(mapChange(modify([replace('sn', 'Smith')], image(janeAfter)), adToDs));
+    expect(result.requests[0]?.attributes).toEqual([replace('sn', 'Smith'), replace('cn', 'Jane Smith')]);
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('still warns when the after-image does not list an input of the template', () => {
+    const { givenName: _unread, ...withoutGivenName } = janeAfter;
+    const result = expectMapped(mapChange(modify([replace('sn', 'Smith')], image(withoutGivenName)), adToDs));
+    expect(result.requests[0]?.attributes).toEqual([replace('sn', 'Smith')]);
+    expect(result.warnings).toEqual(["cn not updated: template '{givenName} {sn}' needs the full value of givenName, which the event does not state"]);
+  });
+
+  it('builds a DN map\'s {attr} from the after-image on a modify that does not change it', () => {
+    const event = dsEvent({
+      eventId: 'ds:changelog:4790',
+      op: 'modify',
+      dn: 'uid=jdoe,ou=People,dc=example,dc=com',
+      objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+      attributes: [replace('mail', 'jane@example.com')],
+      after: image({ cn: ['Jane Doe'], mail: ['jane@example.com'] }),
+    });
+    expect(expectMapped(mapChange(event, dsToAd)).requests).toEqual([
+      expect.objectContaining({ op: 'modify', dn: 'CN=Jane Doe,OU=People,OU=Corp,DC=example,DC=test', attributes: [replace('mail', 'jane@example.com')] }),
+    ]);
+  });
+
+  const janeInPeople = [
+    { op: 'delete', dn: 'CN=Jane Doe,ou=People,dc=example,dc=com', previousDn: null },
+    { op: 'unlink', dn: 'CN=Jane Doe,ou=People,dc=example,dc=com', previousDn: 'CN=Jane Doe,ou=People,dc=example,dc=com' },
+  ];
+
+  it('maps a modify that takes the entry out of the filter to the leave-scope requests for the linked entry', () => {
+    const result = expectMapped(mapChange(modify([replace('department', 'HR')], image({ ...janeAfter, department: ['HR'] })), salesOnly));
+    expect(result.scopeChange).toBe('left');
+    expect(result.syncClass).toBe('users');
+    expect(result.requests.map(({ op, dn, previousDn }) => ({ op, dn, previousDn }))).toEqual(janeInPeople);
+  });
+
+  it('maps a modify that removes the class\'s object class to leaving the scope', () => {
+    const contact = ['top', 'person', 'organizationalPerson', 'contact'];
+    const event = { ...modify([{ name: 'objectClass', op: 'delete', values: ['user'] }], image({ ...janeAfter, objectClass: contact })), objectClasses: contact };
+    const result = expectMapped(mapChange(event, adToDs));
+    expect(result.scopeChange).toBe('left');
+    expect(result.requests.map(({ op, dn, previousDn }) => ({ op, dn, previousDn }))).toEqual(janeInPeople);
+  });
+
+  it('only unlinks the linked entry when the pipe says onLeaveScope: unlink', () => {
+    const unlinking = compilePipe({ ...salesOnly.config, onLeaveScope: 'unlink' });
+    const result = expectMapped(mapChange(modify([replace('department', 'HR')], image({ ...janeAfter, department: ['HR'] })), unlinking));
+    expect(result.scopeChange).toBe('left');
+    expect(result.requests.map((r) => r.op)).toEqual(['delete']);
+  });
+
+  it('drops a modify of a filter attribute of an entry outside every class by its DN (it was never in scope)', () => {
+    const event = { ...modify([replace('department', 'HR')], image({ ...janeAfter, department: ['HR'] })), dn: 'CN=Jane Doe,OU=Leavers,DC=example,DC=test' };
+    expect(mapChange(event, salesOnly)).toEqual({
+      kind: 'dropped',
+      reason: 'no-sync-class',
+      syncClass: null,
+      detail: 'no sync class matched (users: not under any includeBaseDns; groups: none of the object classes group)',
+    });
+  });
+
+  it('drops a modify that changes the filter attribute but leaves another failing criterion as it was', () => {
+    const twoCriteria = compilePipe({
+      ...adToDs.config,
+      syncClasses: adToDs.config.syncClasses.map((c) => (c.name === 'users' ? { ...c, includeFilter: '(&(department=Sales)(employeeType=staff))' } : c)),
+    });
+    const after = image({ ...janeAfter, department: ['HR'], employeeType: ['contractor'] });
+    expect(mapChange(modify([replace('department', 'HR')], after), twoCriteria)).toMatchObject({ kind: 'dropped', reason: 'no-sync-class' });
+    expect(expectMapped(mapChange(modify([replace('department', 'HR'), replace('employeeType', 'contractor')], after), twoCriteria)).scopeChange).toBe('left');
+  });
+
+  it('never calls a v1 modify (no after-image) leaving, even when it replaces the filter attribute', () => {
+    expect(mapChange(modify([replace('department', 'HR')], null), salesOnly)).toEqual({
+      kind: 'dropped',
+      reason: 'no-sync-class',
+      syncClass: null,
+      detail: 'no sync class matched (users: includeFilter is FALSE; groups: none of the object classes group)',
+    });
+  });
+
+  it('never calls it leaving while another class cannot be decided', () => {
+    const undecided = compilePipe({
+      ...salesOnly.config,
+      syncClasses: [...salesOnly.config.syncClasses, { ...salesOnly.config.syncClasses[0]!, name: 'contractors', evaluationOrder: 30, includeFilter: '(employeeType=contractor)' }],
+    });
+    const result = mapChange(modify([replace('department', 'HR')], image({ ...janeAfter, department: ['HR'] })), undecided);
+    expect(result).toMatchObject({ kind: 'dropped', reason: 'no-sync-class', detail: expect.stringContaining('contractors: includeFilter is UNDEFINED') });
+  });
+});
+

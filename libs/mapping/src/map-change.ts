@@ -4,16 +4,20 @@
  *
  * - add -> upsert of every mapped attribute (snapshot too; a snapshot in a class that allows modifies but not
  *   creates becomes a modify replacing every mapped attribute, so it never creates).
- * - modify -> modify with the value-level changes mapped (add / delete / replace kept).
+ * - modify -> modify with the value-level changes mapped (add / delete / replace kept); a modify whose after-image
+ *   puts the entry out of every class it could have been in leaves the scope (leftScope), like a rename out of it.
  * - rename -> rename from the mapped previous DN (null when the event has none: the writer finds the entry by
  *   its link) to the mapped DN, with any changed attributes mapped, except
  *   the destination's naming (RDN) attributes, which the rename itself sets.
  * - delete -> delete of the mapped DN, plus an `unlink` when the pipe maps member attributes with `dn: true`,
  *   so the writer removes the deleted entry's DN from groups.
  *
+ * Sync classes, DN maps and templates read the entry through EntryView: the after-image (v2) where it lists an
+ * attribute, else what the changes state.
+ *
  * Templates on a modify: a template is re-rendered (as a replace) only when one of its inputs changed and the
- * event states the full value of every input (a replace). When any input is unknown (not in the event, or
- * changed value by value), the template's attribute is left alone and a warning says so: guessing would
+ * full value of every input is known (from the after-image, or a replace). When any input is unknown (not read,
+ * and not replaced by the event), the template's attribute is left alone and a warning says so: guessing would
  * overwrite the destination with half a value.
  *
  * Member-like DN values (`dn: true`) that no DN map can map (or whose map needs attributes of the referenced
@@ -29,7 +33,7 @@ import { PASSWORD_PSEUDO_ATTRIBUTE } from './pipe';
 import { type Dn, formatDn, InvalidDnError, normalizeDn, normalizeRdn, parseDn } from './dn';
 import { type CompiledDnMap, type DnMapResult, mapDn } from './dn-map';
 import { EntryView } from './entry-view';
-import { evaluateFilter, FilterResult } from './filter';
+import { evaluateFilter, type FilterEntry, FilterResult } from './filter';
 import { type PlaceholderPart, renderTemplate, type Template } from './template';
 
 /** Why an event produced no write; a closed set, so callers can count drops by reason. */
@@ -37,9 +41,10 @@ export const DROP_REASONS = ['ignored-initiator', 'no-sync-class', 'operation-di
 export type DropReason = (typeof DROP_REASONS)[number];
 
 /**
- * A rename that moved the entry across the pipe's scope. `left`: out of every sync class (by its DN, or as far as
- * the event can tell, from a DN the detector did not know): the requests are the pipe's `onLeaveScope` for the linked
- * entry only (LEAVE_SCOPE_HEADER). `entered`: from outside every class (or from an unknown DN) into one; the rename
+ * A change that moved the entry across the pipe's scope. `left`: a rename out of every sync class (by its DN, or as
+ * far as the event can tell, from a DN the detector did not know), or a modify after which the entry no longer
+ * satisfies any class's object classes or filter: the requests are the pipe's `onLeaveScope` for the linked entry
+ * only (LEAVE_SCOPE_HEADER). `entered`: a rename from outside every class (or from an unknown DN) into one; it
  * names no previous DN (the detector publishes a snapshot of the entry right after it, which creates it).
  */
 export type ScopeChange = 'left' | 'entered';
@@ -160,7 +165,7 @@ function selectSyncClass(pipe: CompiledPipe, dn: Dn, view: EntryView): Selection
   return { syncClass: null, detail: `no sync class matched (${misses.join('; ')})`, decided };
 }
 
-function classMiss(syncClass: CompiledSyncClass, dn: Dn, keys: readonly string[], view: EntryView, lenient: boolean): Miss | null {
+function classMiss(syncClass: CompiledSyncClass, dn: Dn, keys: readonly string[], view: FilterEntry, lenient: boolean): Miss | null {
   if (syncClass.includeBaseDns.length > 0 && !syncClass.includeBaseDns.some((base) => inSubtree(keys, base))) {
     return { reason: 'not under any includeBaseDns' };
   }
@@ -209,7 +214,13 @@ export function mapChange(event: EntryChangeEvent, pipe: CompiledPipe): MapResul
   const view = new EntryView(event);
   const selection = selectSyncClass(pipe, dn, view);
   if (selection.syncClass === null) {
-    if (event.op === 'rename' && selection.decided) return leftScope(event, pipe, view, selection.detail);
+    if (event.op === 'rename' && selection.decided) return leftScopeByRename(event, pipe, view, selection.detail);
+    // A v1 modify (no after-image) is dropped as before: from its changes alone, an entry that left a class cannot
+    // be told from one that was never in it.
+    if (event.op === 'modify' && event.after !== null && selection.decided) {
+      const left = classLeftByModify(pipe, dn, view);
+      if (left !== null) return leftScope(event, pipe, view, dn, left);
+    }
     return dropped('no-sync-class', selection.detail);
   }
   const syncClass = selection.syncClass;
@@ -269,22 +280,42 @@ export function mapChange(event: EntryChangeEvent, pipe: CompiledPipe): MapResul
 
 /**
  * A rename out of every sync class (decided by DN, classes or filter, not by missing attributes). When the
- * previous DN was in a class, or is unknown (a rename read after a detector restart), the linked destination entry
- * leaves the pipe: deleted or unlinked (`onLeaveScope`), by link only — an entry not linked to this one is never
- * touched, so an entry that was never in scope costs nothing. From a known DN outside every class: nothing.
+ * previous DN was in a class, or is unknown (a rename read after a detector restart), the entry left the scope.
+ * From a known DN outside every class: nothing.
  */
-function leftScope(event: EntryChangeEvent, pipe: CompiledPipe, view: EntryView, detail: string): MapResult {
+function leftScopeByRename(event: EntryChangeEvent, pipe: CompiledPipe, view: EntryView, detail: string): MapResult {
   const from = event.previousDn === null ? null : parseEventDn(event, pipe, event.previousDn, 'previousDn');
   const before = from === null ? null : selectSyncClass(pipe, from, view);
   if (before !== null && before.syncClass === null) return dropped('no-sync-class', detail);
-  const syncClass = before?.syncClass ?? null;
+  return leftScope(event, pipe, view, from, before?.syncClass ?? null);
+}
+
+/**
+ * The class a modify took its entry out of (no class takes it now, for decided reasons): the first that could have
+ * held it before the change, judged with the attributes the modify changed as unknown. Null when none could, because
+ * a criterion the modify did not touch rules each out (its DN, a filter on other attributes): the entry was never in
+ * scope, and is dropped rather than sent to the writer as a leave for an entry that has no link.
+ */
+function classLeftByModify(pipe: CompiledPipe, dn: Dn, view: EntryView): CompiledSyncClass | null {
+  const keys = dn.map(normalizeRdn);
+  const unchanged: FilterEntry = { values: (key) => (view.changes(key) === undefined ? view.values(key) : undefined) };
+  // Lenient: an UNDEFINED criterion (one reading a changed attribute) may have held.
+  return pipe.classes.find((syncClass) => classMiss(syncClass, dn, keys, unchanged, true) === null) ?? null;
+}
+
+/**
+ * The linked destination entry leaves the pipe: deleted or unlinked (`onLeaveScope`), by link only — an entry not
+ * linked to this one is never touched. `from`: the source DN the entry had in scope, when known; `syncClass`: the
+ * class it was in, when known.
+ */
+function leftScope(event: EntryChangeEvent, pipe: CompiledPipe, view: EntryView, from: Dn | null, syncClass: CompiledSyncClass | null): MapResult {
   if (syncClass !== null && !syncClass.deletes && pipe.config.onLeaveScope === 'delete') {
     return dropped('operation-disabled', `left the scope of sync class '${syncClass.name}', which does not allow deletes`, syncClass.name);
   }
-  // The destination DN the entry had, when the previous DN maps; else the source DN, for messages only.
+  // The destination DN the entry had, when its DN in scope maps; else the source DN, for messages only.
   let target: Dn;
   try {
-    target = from === null ? parseEventDn(event, pipe, event.dn, 'the entry DN') : mapEntryDn(event, pipe, view, from, 'previous DN');
+    target = from === null ? parseEventDn(event, pipe, event.dn, 'the entry DN') : mapEntryDn(event, pipe, view, from, 'DN in scope');
   } catch (error) {
     if (!(error instanceof MappingError)) throw error;
     target = parseEventDn(event, pipe, event.dn, 'the entry DN');

@@ -68,6 +68,25 @@ describe('RecordMapper with uid-renaming pipes', () => {
     expect(moved.records.filter((r) => r.headers === undefined).map((r) => decodeWriteRequest(r.value).op)).toEqual(moved.records.length > 1 ? ['unlink'] : []);
   });
 
+  it('marks the delete of an entry a modify took out of the pipe\'s scope the same way', () => {
+    const person = ['top', 'person', 'organizationalPerson'];
+    const modified = mapper.map(
+      encodeEntryChange(
+        event({
+          objectClasses: person,
+          attributes: [{ name: 'objectClass', op: 'delete', values: ['inetOrgPerson'] }],
+          after: [{ name: 'objectClass', values: person }],
+        }),
+      ),
+    );
+    if (modified.kind !== 'mapped') throw new Error(modified.reason);
+    expect(modified.scopeChanges).toEqual([{ pipe: 'ds-to-ad', change: 'left' }]);
+    expect(modified.records.map((r) => [decodeWriteRequest(r.value).op, r.headers])).toEqual([
+      ['delete', { [LEAVE_SCOPE_HEADER]: 'delete' }],
+      ['unlink', undefined],
+    ]);
+  });
+
   it('marks the upsert of a full read (a snapshot) so the writer may move the linked entry to its DN; an add is not marked', () => {
     const full = { attributes: [{ name: 'uid', op: 'replace' as const, values: ['mmiller'] }, { name: 'cn', op: 'replace' as const, values: ['Mary Miller'] }, { name: 'sn', op: 'replace' as const, values: ['Miller'] }] };
     const snapshot = mapper.map(encodeEntryChange(event({ op: 'snapshot', ...full })));

@@ -42,7 +42,7 @@ export type RecordMapping =
       readonly requests: readonly { readonly pipe: string; readonly op: WriteRequest['op'] }[];
       readonly drops: readonly PipeDrop[];
       readonly warnings: readonly PipeWarnings[];
-      /** Renames that moved the entry into or out of a pipe's scope (for counting). */
+      /** Renames that moved the entry into or out of a pipe's scope, modifies that took it out (for counting). */
       readonly scopeChanges: readonly { readonly pipe: string; readonly change: ScopeChange }[];
     }
   /** Cannot be mapped; nothing is produced for this record. The reason never holds attribute values. */
