@@ -1,4 +1,4 @@
-import { decodeDeadLetter, decodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
+import { decodeDeadLetter, decodeEntryChange, decodeEntryState, type EntryChangeEvent } from '@idsync/contracts';
 import { ChangePublisher } from '@idsync/platform';
 import { testKafka } from './support/kafka';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from './support/stack';
@@ -178,5 +178,89 @@ describe('ChangePublisher: batches under the broker size limits', () => {
       expect.objectContaining({ stage: 'ad-detector', topic: options.eventsTopic, value: null, key: Buffer.from(sizedEvent(999, 1).entryId.value) }),
     ]);
     expect(letters[0]?.reason).toMatch(/^event page:999 \(modify of CN=User 999,OU=Corp,DC=example,DC=test, entry \S+\) is 8\d{4} bytes, over the limit of 49920 bytes/);
+  });
+});
+
+/**
+ * The state topic: each entry's latest after-image in the events' transaction, keyed like the events, a tombstone for a
+ * deleted entry; the writers' own changes (not published as events) still move their entries' states.
+ */
+describe('ChangePublisher: entry states on the state topic', () => {
+  const config = stackConfig();
+  const { client: kafka, kafkajs } = testKafka(config.kafka, 'idsync-test');
+  const suffix = uniqueSuffix();
+  const options = {
+    detector: 'ds-detector',
+    source: `state-${suffix}`,
+    eventsTopic: `idsync.test.state-events.${suffix}`,
+    checkpointTopic: `idsync.test.state-checkpoints.${suffix}`,
+    stateTopic: `idsync.test.state.${suffix}`,
+  };
+  const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+  const event = (n: number, op: EntryChangeEvent['op'], mail: string | null): EntryChangeEvent => ({
+    eventId: `cn:${n}:${op}`,
+    source: { system: 'ldap', directory: 'ds', server: 'ldaps://127.0.0.1:3636', position: { kind: 'change-number', changeNumber: String(n) } },
+    entryId: { kind: 'entryUUID', value: id(n) },
+    op,
+    dn: `uid=user${n},ou=People,dc=example,dc=com`,
+    previousDn: null,
+    objectClasses: [],
+    attributes: [],
+    initiator: null,
+    changeTime: null,
+    detectedAt: 1_700_000_000_000,
+    after: mail === null ? null : [{ name: 'mail', values: [mail] }],
+    before: null,
+  });
+
+  beforeAll(async () => {
+    const { host, port } = hostPort(config.kafka.brokers[0] ?? '');
+    await requireServer('Kafka', host, port);
+    const admin = kafkajs.admin();
+    await admin.connect();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: options.eventsTopic, numPartitions: 3 },
+        { topic: options.checkpointTopic, numPartitions: 1 },
+        { topic: options.stateTopic, numPartitions: 3, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+      ],
+    });
+    await admin.disconnect();
+  });
+
+  it('publishes the latest state per entry, tombstones deletes, leaves unread entries alone, and takes state-only changes', async () => {
+    const publisher = new ChangePublisher(kafka, options);
+    await publisher.connect();
+    await publisher.publish(
+      [event(1, 'add', 'one@example.com'), event(1, 'modify', 'one.b@example.com'), event(2, 'modify', null), event(3, 'delete', null)],
+      { position: '3', server: 'ldaps://127.0.0.1:3636' },
+      [event(4, 'modify', 'four@example.com')],
+    );
+    await publisher.disconnect();
+
+    const consumer = kafkajs.consumer({ groupId: `idsync-test-${uniqueSuffix()}`, readUncommitted: false });
+    await consumer.connect();
+    await consumer.subscribe({ topic: options.stateTopic, fromBeginning: true });
+    const states: { key: string; mail: string | null }[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${states.length} state records within 30 s`)), 30_000);
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          const state = message.value === null ? null : decodeEntryState(message.value);
+          states.push({ key: message.key?.toString() ?? '', mail: state === null ? null : String(state.attributes[0]?.values[0]) });
+          if (states.length === 3) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+    await consumer.disconnect();
+    expect(states.sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+      { key: id(1), mail: 'one.b@example.com' },
+      { key: id(3), mail: null },
+      { key: id(4), mail: 'four@example.com' },
+    ]);
   });
 });

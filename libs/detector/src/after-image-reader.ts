@@ -35,7 +35,8 @@ export async function readAfterImages(client: Client, ids: readonly string[], op
   if (ids.length === 0 || !readsAnything(options.set)) return found;
   const { idAttribute, set } = options;
   const binary = idAttribute === 'objectGUID';
-  const attributes = set.allUserAttributes ? ['*', idAttribute] : [...set.names, idAttribute];
+  // `*` returns user attributes only: operational ones the set names (nsAccountLock...) are asked for by name.
+  const attributes = set.allUserAttributes ? ['*', ...set.names, idAttribute] : [...set.names, idAttribute];
   const bufferAttributes = binary ? [...options.binaryAttributes, idAttribute] : [...options.binaryAttributes];
   const skip = new Set([idAttribute.toLowerCase()]);
   const size = options.batchSize ?? DEFAULT_BATCH;

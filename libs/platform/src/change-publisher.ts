@@ -105,9 +105,10 @@ export class ChangePublisher {
    * Events (keyed by stable entry id) and the position after them, atomically, with each entry's latest state (see
    * stateTopic). An empty batch moves the position only. Requests stay under the topics' record limits; an event over
    * the limit is dead-lettered with a reference (see deadLetterTopic); a batch over maxTransactionBytes goes in several
-   * transactions (see there), each with the states of its own events.
+   * transactions (see there), each with the states of its own events. `stateOnly`: changes not published as events
+   * (the writers' own, which loop prevention drops) whose entries' states still change: with the last transaction.
    */
-  async publish(events: readonly EntryChangeEvent[], checkpoint: StoredCheckpoint): Promise<void> {
+  async publish(events: readonly EntryChangeEvent[], checkpoint: StoredCheckpoint, stateOnly: readonly EntryChangeEvent[] = []): Promise<void> {
     if (checkpoint.position.length > MAX_POSITION_LENGTH) throw new CheckpointTooLargeError(checkpoint.position.length);
     const producer = this.requireProducer();
     const { eventsTopic, checkpointTopic, deadLetterTopic } = this.options;
@@ -133,7 +134,7 @@ export class ChangePublisher {
         for (const request of part.length === 0 ? [] : this.limits.split(eventsTopic, part.map(({ key, value }) => ({ key, value })))) {
           await transaction.send({ topic: eventsTopic, messages: request });
         }
-        const states = this.stateRecords(part.map(({ event }) => event));
+        const states = this.stateRecords(last ? [...part.map(({ event }) => event), ...stateOnly] : part.map(({ event }) => event));
         if (states.length > 0 && this.options.stateTopic !== undefined) {
           for (const request of this.limits.split(this.options.stateTopic, states)) await transaction.send({ topic: this.options.stateTopic, messages: request });
         }

@@ -386,11 +386,14 @@ export class DsDetector {
     }
     const remembered = this.classMemory.learn(records);
     const candidates: ChangelogRecord[] = [];
+    /** The writers' own changes: not published again (loop prevention), but their entries' states did change. */
+    const ownWrites: ChangelogRecord[] = [];
     for (const record of records) {
       if (this.seal === undefined || record.password.clear === null) tally.passwords += record.passwordValuesExcluded;
       const reason = this.rules.ignoreReason({ ...record, objectClasses: remembered.get(record) ?? null, attributeCount: record.attributes.length });
       if (reason) ignore(reason);
       else candidates.push(record);
+      if (reason === 'initiator' && record.entryUuid !== null) ownWrites.push(record);
     }
 
     // Re-fetch what the changelog left out: entryUUID by DN (old servers), object classes by entryUUID (batched).
@@ -438,9 +441,14 @@ export class DsDetector {
       events.splice(0, events.length, ...withSnapshots);
     }
 
-    // The entry after each change, read by entryUUID now (it may already show later changes of the batch).
-    if (this.options.afterImage !== undefined && events.length > 0) {
-      events.splice(0, events.length, ...withAfterImages(events, await reader.readAfterImages(afterImageIds(events), this.options.afterImage)));
+    // The entry after each change, read by entryUUID now (it may already show later changes of the batch); the
+    // writers' own changes only for the state topic.
+    let stateOnly: EntryChangeEvent[] = [];
+    if (this.options.afterImage !== undefined && (events.length > 0 || ownWrites.length > 0)) {
+      const own = this.options.stateTopic === undefined ? [] : ownWrites.map((record) => toEntryChangeEvent(record, context, { entryUuid: null, objectClasses: null }, undefined));
+      const images = await reader.readAfterImages(afterImageIds([...events, ...own]), this.options.afterImage);
+      events.splice(0, events.length, ...withAfterImages(events, images));
+      stateOnly = withAfterImages(own, images);
     }
 
     await this.options.afterRead?.({ reader, publisher, entries: inBatch.length });
@@ -451,7 +459,7 @@ export class DsDetector {
     // The change at the new checkpoint, fingerprinted: a restart checks the server still has it there.
     const atThrough = inBatch.find((entry) => changeNumberOf(entry)?.equals(settled.through) === true);
     const anchor = atThrough === undefined ? undefined : (changelogAnchor(atThrough) ?? undefined);
-    await publisher.publish(events, { position: settled.through.format(), server: reader.url, ...(anchor === undefined ? {} : { anchor }) });
+    await publisher.publish(events, { position: settled.through.format(), server: reader.url, ...(anchor === undefined ? {} : { anchor }) }, stateOnly);
 
     // Committed: only now do the position and the counters move.
     this.position = settled.through;
