@@ -53,8 +53,9 @@ export const LEAVE_SCOPE_ACTIONS = ['delete', 'unlink'] as const;
 export type LeaveScopeAction = (typeof LEAVE_SCOPE_ACTIONS)[number];
 
 /**
- * Header on an upsert mapped from a full read of the source entry (a resync's snapshot, an entry moved into scope):
- * the request states the whole entry as it is now, its DN included, so the writer moves the linked entry to that DN
- * if it is elsewhere. Other requests never move an entry found by link except a rename from where it is.
+ * Header on an upsert mapped from a full read of the source entry (a resync's snapshot, an entry moved into scope, an
+ * entry modified into scope, read from the modify's after-image): the request states the whole entry as it is now, its
+ * DN included, so the writer moves the linked entry to that DN if it is elsewhere. Other requests never move an entry
+ * found by link except a rename from where it is.
  */
 export const SNAPSHOT_HEADER = 'idsync-snapshot';

@@ -814,3 +814,186 @@ describe('mapChange: the entry after the change (v2 after-image)', () => {
   });
 });
 
+
+describe('mapChange: a modify into a sync class (v2 after-image)', () => {
+  const janeUser = ['top', 'person', 'organizationalPerson', 'user'];
+  const janeDn = 'CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test';
+  const withUsers = (pipe: CompiledPipe, users: Record<string, unknown>): CompiledPipe =>
+    compilePipe({ ...pipe.config, syncClasses: pipe.config.syncClasses.map((c) => (c.name === 'users' ? { ...c, ...users } : c)) });
+  const salesOnly = withUsers(adToDs, { includeFilter: '(department=Sales)' });
+  /** The ad-to-ds detector's whole attribute set for Jane after her move to Sales: `[]` for what she lacks. */
+  const salesJane = {
+    objectClass: janeUser,
+    cn: ['Jane Doe'],
+    description: [],
+    department: ['Sales'],
+    givenName: ['Jane'],
+    isCriticalSystemObject: [],
+    mail: [],
+    manager: ['CN=John Smith,OU=Sales,OU=Corp,DC=example,DC=test'],
+    member: [],
+    sAMAccountName: ['jdoe'],
+    sn: ['Doe'],
+    telephoneNumber: ['+1 555 0100'],
+    thumbnailPhoto: [],
+  };
+  const modify = (attributes: AttributeChange[], after: EntryImage | null): EntryChangeEvent =>
+    adEvent({ eventId: 'ad:dirsync:91:0', op: 'modify', dn: janeDn, objectClasses: janeUser, attributes, after });
+  const toSales = [replace('department', 'Sales')];
+
+  it('maps a modify into the class filter (HR -> Sales) to an upsert of every mapped attribute from the after-image, entering the scope', () => {
+    const result = expectMapped(mapChange(modify(toSales, image(salesJane)), salesOnly));
+    expect(result).toMatchObject({ syncClass: 'users', scopeChange: 'entered', warnings: [] });
+    expect(result.requests).toEqual([
+      {
+        requestId: 'ad:dirsync:91:0/ad-to-ds/0',
+        pipe: 'ad-to-ds',
+        sourceEventId: 'ad:dirsync:91:0',
+        sourceEntryId: { kind: 'objectGUID', value: JANE_GUID },
+        op: 'upsert',
+        dn: 'CN=Jane Doe,ou=People,dc=example,dc=com',
+        previousDn: null,
+        objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+        attributes: [
+          // What she has, in the image's order; DN values through the DN maps.
+          replace('givenName', 'Jane'),
+          replace('manager', 'CN=John Smith,ou=People,dc=example,dc=com'),
+          replace('uid', 'jdoe'),
+          replace('sn', 'Doe'),
+          replace('telephoneNumber', '+1 555 0100'),
+          // What she lacks is cleared, as a snapshot would.
+          replace('mail'),
+          replace('jpegPhoto'),
+          replace('cn', 'Jane Doe'),
+        ],
+        correlation: [['uid'], ['mail']],
+        changeTime: 1_704_164_645_000,
+        detectedAt: 1_704_164_646_120,
+      },
+    ]);
+  });
+
+  it('creates an entry again when a modify brings it back after a modify took it out (its destination entry was deleted then)', () => {
+    const left = expectMapped(mapChange(modify([replace('department', 'HR')], image({ ...salesJane, department: ['HR'] })), salesOnly));
+    expect(left.scopeChange).toBe('left');
+    const back = expectMapped(mapChange(modify(toSales, image(salesJane)), salesOnly));
+    expect(back.scopeChange).toBe('entered');
+    expect(back.requests.map((r) => r.op)).toEqual(['upsert']);
+  });
+
+  it('keeps a telephoneNumber modify of a Sales entry a plain modify (the filter reads no changed attribute)', () => {
+    const phone = [replace('telephoneNumber', '+1 555 0199')];
+    const result = expectMapped(mapChange(modify(phone, image({ ...salesJane, telephoneNumber: ['+1 555 0199'] })), salesOnly));
+    expect(result.scopeChange).toBeUndefined();
+    expect(result.requests).toEqual([expect.objectContaining({ op: 'modify', dn: 'CN=Jane Doe,ou=People,dc=example,dc=com', attributes: phone })]);
+  });
+
+  it('keeps a modify a plain modify when another class held the entry before it, whatever the changed attributes', () => {
+    const others = compilePipe({
+      ...salesOnly.config,
+      syncClasses: [...salesOnly.config.syncClasses, { ...adToDs.config.syncClasses[0]!, name: 'others', evaluationOrder: 30 }],
+    });
+    const result = expectMapped(mapChange(modify([...toSales, replace('telephoneNumber', '+1 555 0100')], image(salesJane)), others));
+    expect(result.syncClass).toBe('users');
+    expect(result.scopeChange).toBeUndefined();
+    expect(result.requests).toEqual([expect.objectContaining({ op: 'modify', attributes: [replace('telephoneNumber', '+1 555 0100')] })]);
+  });
+
+  it('keeps today\'s plain modify in a class that does not allow creates', () => {
+    const noCreates = withUsers(salesOnly, { creates: false });
+    const result = expectMapped(mapChange(modify([...toSales, replace('telephoneNumber', '+1 555 0100')], image(salesJane)), noCreates));
+    expect(result.scopeChange).toBeUndefined();
+    expect(result.requests).toEqual([expect.objectContaining({ op: 'modify', attributes: [replace('telephoneNumber', '+1 555 0100')] })]);
+    expect(mapChange(modify(toSales, image(salesJane)), noCreates)).toMatchObject({ kind: 'dropped', reason: 'nothing-to-write' });
+  });
+
+  it('still drops it in a class that does not allow modifies', () => {
+    expect(mapChange(modify(toSales, image(salesJane)), withUsers(salesOnly, { modifies: false }))).toMatchObject({ kind: 'dropped', reason: 'operation-disabled' });
+  });
+
+  it('leaves a v1 modify (no after-image) as it was: a plain modify of what changed', () => {
+    const result = expectMapped(mapChange(modify([...toSales, replace('telephoneNumber', '+1 555 0100')], null), salesOnly));
+    expect(result.scopeChange).toBeUndefined();
+    expect(result.requests).toEqual([expect.objectContaining({ op: 'modify', attributes: [replace('telephoneNumber', '+1 555 0100')] })]);
+  });
+
+  it('keeps the sealed password the modify carries (the image never holds one)', () => {
+    const sealed = Buffer.from('IDSP\x01\x01\x02k1-opaque-ciphertext', 'latin1');
+    const password: AttributeChange = { name: 'idsyncPassword', op: 'replace', values: [sealed] };
+    const result = expectMapped(mapChange(modify([...toSales, password], image(salesJane)), salesOnly));
+    expect(result.scopeChange).toBe('entered');
+    expect(result.requests[0]?.attributes.filter((a) => a.name === 'idsyncPassword')).toEqual([password]);
+    const withoutPasswords = withUsers(salesOnly, { passwords: false });
+    expect(expectMapped(mapChange(modify([...toSales, password], image(salesJane)), withoutPasswords)).requests[0]?.attributes.map((a) => a.name)).not.toContain('idsyncPassword');
+  });
+
+  it('leaves out, with a warning, a template it cannot render, and leaves alone a mapped attribute the image does not list', () => {
+    const { mail: _unlisted, ...withoutMail } = salesJane;
+    const result = expectMapped(mapChange(modify(toSales, image({ ...withoutMail, givenName: [] })), salesOnly));
+    expect(result.scopeChange).toBe('entered');
+    const names = result.requests[0]?.attributes.map((a) => a.name);
+    expect(names).not.toContain('cn');
+    expect(names).not.toContain('mail');
+    expect(result.requests[0]?.attributes).toContainEqual(replace('givenName'));
+    expect(result.warnings).toEqual([
+      'mail left alone: the after-image does not list mail',
+      "cn left out: template '{givenName} {sn}' needs attribute givenName, which the after-image does not give",
+    ]);
+  });
+
+  it('replaces a member list on a group modified into its class (as a snapshot does), and sets constants', () => {
+    const syncedGroups = compilePipe({
+      ...adToDs.config,
+      syncClasses: adToDs.config.syncClasses.map((c) =>
+        c.name === 'groups' ? { ...c, includeFilter: '(description=synced)', attributeMappings: [...c.attributeMappings, { kind: 'constant' as const, to: 'o', values: ['Example'] }] } : c,
+      ),
+    });
+    const event = adEvent({
+      eventId: 'ad:dirsync:92:0',
+      op: 'modify',
+      dn: 'CN=Sales Team,OU=Groups,OU=Corp,DC=example,DC=test',
+      objectClasses: ['top', 'group'],
+      attributes: [replace('description', 'synced')],
+      after: image({ objectClass: ['top', 'group'], cn: ['Sales Team'], description: ['synced'], member: [janeDn], isCriticalSystemObject: [] }),
+    });
+    const result = expectMapped(mapChange(event, syncedGroups));
+    expect(result.scopeChange).toBe('entered');
+    expect(result.requests).toEqual([
+      expect.objectContaining({
+        op: 'upsert',
+        dn: 'CN=Sales Team,ou=Groups,dc=example,dc=com',
+        attributes: [replace('cn', 'Sales Team'), replace('description', 'synced'), replace('member', 'CN=Jane Doe,ou=People,dc=example,dc=com'), replace('o', 'Example')],
+      }),
+    ]);
+  });
+
+  it('creates a person given the class\'s object class by a modify, with templates and constants', () => {
+    const inetOrgPerson = ['top', 'person', 'organizationalPerson', 'inetOrgPerson'];
+    const event = dsEvent({
+      eventId: 'ds:changelog:4800',
+      op: 'modify',
+      dn: 'uid=jdoe,ou=People,dc=example,dc=com',
+      objectClasses: inetOrgPerson,
+      attributes: [{ name: 'objectClass', op: 'add', values: ['inetOrgPerson'] }],
+      after: image({ objectClass: inetOrgPerson, cn: ['Jane Doe'], givenName: ['Jane'], sn: ['Doe'], mail: ['jane@example.com'], uid: ['jdoe'], member: [] }),
+    });
+    const result = expectMapped(mapChange(event, dsToAd));
+    expect(result).toMatchObject({ syncClass: 'people', scopeChange: 'entered' });
+    expect(result.requests).toEqual([
+      expect.objectContaining({
+        op: 'upsert',
+        dn: 'CN=Jane Doe,OU=People,OU=Corp,DC=example,DC=test',
+        attributes: [replace('givenName', 'Jane'), replace('sn', 'Doe'), replace('mail', 'jane@example.com'), replace('sAMAccountName', 'jdoe'), replace('cn', 'Jane Doe'), replace('userAccountControl', '512')],
+      }),
+    ]);
+  });
+
+  it('changes nothing for adds, snapshots, renames and deletes that carry an after-image', () => {
+    const full = Object.entries(salesJane).filter(([, values]) => values.length > 0).map(([name, values]) => replace(name, ...values));
+    expect(expectMapped(mapChange(adEvent({ eventId: 'a', op: 'add', dn: janeDn, objectClasses: janeUser, attributes: full, after: image(salesJane) }), salesOnly)).scopeChange).toBeUndefined();
+    expect(expectMapped(mapChange(adEvent({ eventId: 's', op: 'snapshot', dn: janeDn, objectClasses: janeUser, attributes: full, after: image(salesJane) }), salesOnly)).scopeChange).toBeUndefined();
+    const rename = adEvent({ eventId: 'r', op: 'rename', dn: janeDn, previousDn: 'CN=Jane Doe,OU=HR,OU=Corp,DC=example,DC=test', objectClasses: janeUser, attributes: toSales, after: image(salesJane) });
+    expect(expectMapped(mapChange(rename, salesOnly)).requests.map((r) => r.op)).toEqual(['rename']);
+    expect(expectMapped(mapChange(adEvent({ eventId: 'd', op: 'delete', dn: janeDn, objectClasses: janeUser }), salesOnly)).requests.map((r) => r.op)).toEqual(['delete', 'unlink']);
+  });
+});

@@ -5,7 +5,9 @@
  * - add -> upsert of every mapped attribute (snapshot too; a snapshot in a class that allows modifies but not
  *   creates becomes a modify replacing every mapped attribute, so it never creates).
  * - modify -> modify with the value-level changes mapped (add / delete / replace kept); a modify whose after-image
- *   puts the entry out of every class it could have been in leaves the scope (leftScope), like a rename out of it.
+ *   puts the entry out of every class it could have been in leaves the scope (leftScope), like a rename out of it;
+ *   one whose after-image puts it in a class it may not have been in before enters it: an upsert of the whole entry
+ *   from the after-image (mayHaveBeenOutOfScope), in a class that allows creates.
  * - rename -> rename from the mapped previous DN (null when the event has none: the writer finds the entry by
  *   its link) to the mapped DN, with any changed attributes mapped, except
  *   the destination's naming (RDN) attributes, which the rename itself sets.
@@ -26,7 +28,7 @@
  * The sealed password pseudo-attribute (idsyncPassword) passes through unmapped and unopened, under its own name,
  * for every sync class that keeps `passwords: true` (the default): the writer knows its destination's attribute.
  */
-import { type AttributeChange, type AttributeValue, type EntryChangeEvent, type WriteOperation, type WriteRequest } from '@idsync/contracts';
+import { type AttributeChange, type AttributeValue, type EntryChangeEvent, type EntryImage, type WriteOperation, type WriteRequest } from '@idsync/contracts';
 import { adSystemObjectReason } from './ad-system-objects';
 import { type CompiledPipe, type CompiledSyncClass, type CompiledValueMapping } from './compile-pipe';
 import { PASSWORD_PSEUDO_ATTRIBUTE } from './pipe';
@@ -45,7 +47,9 @@ export type DropReason = (typeof DROP_REASONS)[number];
  * far as the event can tell, from a DN the detector did not know), or a modify after which the entry no longer
  * satisfies any class's object classes or filter: the requests are the pipe's `onLeaveScope` for the linked entry
  * only (LEAVE_SCOPE_HEADER). `entered`: a rename from outside every class (or from an unknown DN) into one; it
- * names no previous DN (the detector publishes a snapshot of the entry right after it, which creates it).
+ * names no previous DN (the detector publishes a snapshot of the entry right after it, which creates it). Or a modify
+ * whose after-image puts the entry in a class it may have been outside of before: an upsert of the whole entry from
+ * the after-image, which the mapper service marks as a full read (SNAPSHOT_HEADER), like that snapshot's.
  */
 export type ScopeChange = 'left' | 'entered';
 
@@ -241,6 +245,10 @@ export function mapChange(event: EntryChangeEvent, pipe: CompiledPipe): MapResul
     case 'modify': {
       if (!syncClass.modifies) return dropped('operation-disabled', `sync class '${syncClass.name}' does not allow modifies`, syncClass.name);
       const target = mapEntryDn(event, pipe, view, dn, 'entry DN');
+      if (syncClass.creates && mayHaveBeenOutOfScope(pipe, dn, view)) {
+        const requests = [request(context, 0, 'upsert', target, null, fullAttributes(context, 'entered'))];
+        return { kind: 'mapped', syncClass: syncClass.name, requests, warnings: context.warnings ?? NO_WARNINGS, scopeChange: 'entered' };
+      }
       const attributes = changedAttributes(context);
       if (attributes.length === 0) {
         const why = context.warnings ? ` (${context.warnings.join('; ')})` : '';
@@ -298,9 +306,27 @@ function leftScopeByRename(event: EntryChangeEvent, pipe: CompiledPipe, view: En
  */
 function classLeftByModify(pipe: CompiledPipe, dn: Dn, view: EntryView): CompiledSyncClass | null {
   const keys = dn.map(normalizeRdn);
-  const unchanged: FilterEntry = { values: (key) => (view.changes(key) === undefined ? view.values(key) : undefined) };
   // Lenient: an UNDEFINED criterion (one reading a changed attribute) may have held.
-  return pipe.classes.find((syncClass) => classMiss(syncClass, dn, keys, unchanged, true) === null) ?? null;
+  return pipe.classes.find((syncClass) => classMiss(syncClass, dn, keys, unchangedView(view), true) === null) ?? null;
+}
+
+/**
+ * Whether a modify may have brought its entry into scope (the mirror of classLeftByModify): it has an after-image,
+ * and with the attributes it changed taken as unknown, no class's criteria all hold — each one misses, or is
+ * UNDEFINED because it reads a changed attribute. A class that holds without the changed attributes held the entry
+ * before the change too: the modify is an ordinary one. A v1 modify (no after-image) never enters.
+ */
+function mayHaveBeenOutOfScope(pipe: CompiledPipe, dn: Dn, view: EntryView): boolean {
+  if (view.event.after === null) return false;
+  const keys = dn.map(normalizeRdn);
+  const unchanged = unchangedView(view);
+  // Strict: only TRUE says the entry was in a class before.
+  return !pipe.classes.some((syncClass) => classMiss(syncClass, dn, keys, unchanged, false) === null);
+}
+
+/** The entry as far as the attributes a modify did not change tell: the state before the change, where it is known. */
+function unchangedView(view: EntryView): FilterEntry {
+  return { values: (key) => (view.changes(key) === undefined ? view.values(key) : undefined) };
 }
 
 /**
@@ -364,19 +390,23 @@ function autoMapped(syncClass: CompiledSyncClass, key: string): boolean {
 }
 
 /**
- * Every mapped attribute of a whole entry (add, snapshot), each as a replace. An explicitly mapped source
- * attribute the entry lacks is listed with no values, so the writer clears it in an existing entry.
+ * Every mapped attribute of a whole entry, each as a replace. A snapshot (resync) makes the destination equal:
+ * attributes the source lacks are cleared. An add only adds: when the destination entry already exists (an echo of
+ * our own create in two-way sync, read by the detector a moment ago, or an entry joined by correlation), whatever it
+ * holds beyond the add came from elsewhere, often later, so nothing is cleared and DN-valued lists (member) gain
+ * values only.
+ *
+ * `entered` (a modify into scope): the whole entry is the modify's after-image, mapped as a snapshot (an attribute it
+ * lists as `[]` is cleared), plus the sealed password the modify itself carries (an image never holds one). An
+ * explicitly mapped attribute the image does not list (a detector reading another configuration's set) is left alone
+ * rather than cleared, and a template that cannot be rendered is left out; both with a warning.
  */
-/**
- * Every mapped attribute of a whole-entry event. A snapshot (resync) makes the destination equal: attributes the
- * source lacks are cleared. An add only adds: when the destination entry already exists (an echo of our own create
- * in two-way sync, read by the detector a moment ago, or an entry joined by correlation), whatever it holds beyond
- * the add came from elsewhere, often later, so nothing is cleared and DN-valued lists (member) gain values only.
- */
-function fullAttributes(context: Context, mode: 'add' | 'snapshot'): AttributeChange[] {
+function fullAttributes(context: Context, mode: 'add' | 'snapshot' | 'entered'): AttributeChange[] {
   const { event, view, syncClass } = context;
   const out: AttributeChange[] = [];
-  for (const change of event.attributes) {
+  const image = mode === 'entered' ? imageIndex(event.after ?? []) : null;
+  const entry = image === null ? event.attributes : imageEntry(image);
+  for (const change of entry) {
     if (change.op === 'delete') continue;
     const key = change.name.toLowerCase();
     if (key === PASSWORD_KEY) {
@@ -394,15 +424,32 @@ function fullAttributes(context: Context, mode: 'add' | 'snapshot'): AttributeCh
     }
     if (autoMapped(syncClass, key)) out.push(change.op === 'replace' ? change : { name: change.name, op: 'replace', values: change.values });
   }
+  if (image !== null && syncClass.passwords) {
+    // As on a modify: the sealed password change the event carries, unopened.
+    for (const change of event.attributes) {
+      if (change.name.toLowerCase() === PASSWORD_KEY) out.push({ name: PASSWORD_PSEUDO_ATTRIBUTE, op: change.op, values: change.values });
+    }
+  }
   if (mode === 'snapshot') {
     for (const mapping of syncClass.valueMappings) {
       if (view.changes(mapping.fromKey) === undefined) out.push({ name: mapping.to, op: 'replace', values: [] });
+    }
+  }
+  if (image !== null) {
+    for (const mapping of syncClass.valueMappings) {
+      const listed = image.get(mapping.fromKey);
+      if (listed === undefined) warn(context, `${mapping.to} left alone: the after-image does not list ${mapping.from}`);
+      else if (listed.values.length === 0) out.push({ name: mapping.to, op: 'replace', values: [] });
     }
   }
   for (const mapping of syncClass.templates) {
     const value = renderTemplate(mapping.template, resolver(view));
     if (value === null) {
       const missing = unresolvedInput(mapping.template, view);
+      if (image !== null) {
+        warn(context, `${mapping.to} left out: template '${mapping.template.text}' needs attribute ${missing.name}, which ${missing.binary ? 'is binary' : 'the after-image does not give'}`);
+        continue;
+      }
       fail(
         event,
         context.pipe,
@@ -413,6 +460,21 @@ function fullAttributes(context: Context, mode: 'add' | 'snapshot'): AttributeCh
     out.push({ name: mapping.to, op: 'replace', values: [value] });
   }
   for (const mapping of syncClass.constants) out.push({ name: mapping.to, op: 'replace', values: mapping.values });
+  return out;
+}
+
+/** An after-image by lower-case attribute name (an image lists each attribute once). */
+function imageIndex(image: EntryImage): ReadonlyMap<string, { readonly name: string; readonly values: readonly AttributeValue[] }> {
+  const out = new Map<string, { name: string; values: readonly AttributeValue[] }>();
+  for (const attribute of image) out.set(attribute.name.toLowerCase(), attribute);
+  return out;
+}
+
+/** The attributes an after-image shows the entry has, as a whole-entry event states them (each a replace). */
+function imageEntry(image: ReadonlyMap<string, { readonly name: string; readonly values: readonly AttributeValue[] }>): AttributeChange[] {
+  const out: AttributeChange[] = [];
+  // Never a password from an image (detectors leave them out): only the event's own sealed change travels.
+  for (const [key, { name, values }] of image) if (values.length > 0 && key !== PASSWORD_KEY) out.push({ name, op: 'replace', values });
   return out;
 }
 

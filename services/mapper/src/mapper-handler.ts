@@ -21,7 +21,7 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
   const { mapper, metrics, logger } = options;
   const dropped = metrics.counter('idsync_mapper_dropped_total', 'Events that produced no write request, by pipe and reason');
   const produced = metrics.counter('idsync_mapper_requests_total', 'Write requests produced, by pipe and operation');
-  const scope = metrics.counter('idsync_mapper_scope_changes_total', 'Entries that left (a rename or a modify) or entered (a rename) a pipe\'s sync classes, by pipe');
+  const scope = metrics.counter('idsync_mapper_scope_changes_total', 'Entries that left or entered a pipe\'s sync classes (by a rename or a modify), by pipe');
 
   return async (records, context) => {
     const outcomes: RecordOutcome[] = [];

@@ -96,6 +96,34 @@ describe('RecordMapper with uid-renaming pipes', () => {
     expect(add.records.map((r) => r.headers)).toEqual([undefined]);
   });
 
+  it('marks the upsert of an entry a modify brought into the pipe\'s scope like the snapshot of one renamed into it', () => {
+    const person = ['top', 'person', 'organizationalPerson', 'inetOrgPerson'];
+    const replace = (name: string, ...values: string[]) => ({ name, op: 'replace' as const, values });
+    const entry = [replace('uid', 'mmiller'), replace('givenName', 'Mary'), replace('sn', 'Miller'), replace('mail', 'mary@example.com')];
+    // Renamed in: the rename names no previous DN, and the detector's read of the entry right after it creates it.
+    const renamed = mapper.map(encodeEntryChange(event({ op: 'rename', previousDn: 'uid=mmiller,ou=Leavers,dc=example,dc=com', objectClasses: person, attributes: [] })));
+    const snapshot = mapper.map(encodeEntryChange(event({ eventId: 'ds:changelog:7:entered', op: 'snapshot', objectClasses: person, attributes: entry })));
+    // Modified in: the class's object class given back, the entry whole in the after-image.
+    const modified = mapper.map(
+      encodeEntryChange(
+        event({
+          eventId: 'ds:changelog:8',
+          objectClasses: person,
+          attributes: [{ name: 'objectClass', op: 'add', values: ['inetOrgPerson'] }],
+          after: [{ name: 'objectClass', values: person }, ...entry.map(({ name, values }) => ({ name, values })), { name: 'description', values: [] }, { name: 'member', values: [] }],
+        }),
+      ),
+    );
+    if (renamed.kind !== 'mapped' || snapshot.kind !== 'mapped' || modified.kind !== 'mapped') throw new Error('not mapped');
+    expect(renamed.scopeChanges).toEqual([{ pipe: 'ds-to-ad', change: 'entered' }]);
+    expect(renamed.records.map((r) => [decodeWriteRequest(r.value).op, r.headers])).toEqual([['rename', undefined]]);
+    expect(modified.scopeChanges).toEqual([{ pipe: 'ds-to-ad', change: 'entered' }]);
+    expect(modified.records.map((r) => [decodeWriteRequest(r.value).op, r.headers])).toEqual([['upsert', { [SNAPSHOT_HEADER]: 'true' }]]);
+    expect(modified.records.map((r) => r.headers)).toEqual(snapshot.records.map((r) => r.headers));
+    const written = (mapping: typeof modified) => mapping.records.map((r) => decodeWriteRequest(r.value)).map(({ op, dn, previousDn, objectClasses, attributes }) => ({ op, dn, previousDn, objectClasses, attributes }));
+    expect(written(modified)).toEqual(written(snapshot));
+  });
+
   it('maps a record addressed to one pipe (a resync) with that pipe only', () => {
     const addressed = mapper.map(encodeEntryChange(event({})), 'ds-to-ad');
     expect(addressed).toMatchObject({ kind: 'mapped', requests: [{ pipe: 'ds-to-ad' }] });

@@ -17,7 +17,10 @@ export interface OutputRecord {
   /** The source entry's stable identity (sourceEntryId.value): one entry's requests stay in order. */
   readonly key: string;
   readonly value: Buffer;
-  /** Set on the delete of an entry that left the pipe's scope (LEAVE_SCOPE_HEADER). */
+  /**
+   * Set on the delete of an entry that left the pipe's scope (LEAVE_SCOPE_HEADER), and on an upsert stating the whole
+   * entry (SNAPSHOT_HEADER: a snapshot's, or a modify's into the scope).
+   */
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -42,7 +45,7 @@ export type RecordMapping =
       readonly requests: readonly { readonly pipe: string; readonly op: WriteRequest['op'] }[];
       readonly drops: readonly PipeDrop[];
       readonly warnings: readonly PipeWarnings[];
-      /** Renames that moved the entry into or out of a pipe's scope, modifies that took it out (for counting). */
+      /** Renames and modifies that moved the entry into or out of a pipe's scope (for counting). */
       readonly scopeChanges: readonly { readonly pipe: string; readonly change: ScopeChange }[];
     }
   /** Cannot be mapped; nothing is produced for this record. The reason never holds attribute values. */
@@ -156,6 +159,9 @@ export class RecordMapper {
       if (result.warnings.length > 0) warnings.push({ pipe: pipe.name, syncClass: result.syncClass, warnings: result.warnings });
       if (result.scopeChange !== undefined) scopeChanges.push({ pipe: pipe.name, change: result.scopeChange });
       const leaving = result.scopeChange === 'left' ? { [LEAVE_SCOPE_HEADER]: pipe.config.onLeaveScope } : undefined;
+      // An upsert states the whole entry as it is now when it comes from a full read: a snapshot (a resync, or the
+      // detector's read of an entry renamed into scope), or a modify into scope (the entry from its after-image).
+      const fullRead = event.op === 'snapshot' || result.scopeChange === 'entered';
       for (const mapped of result.requests) {
         const request = this.operationKeys === undefined ? mapped : bindPasswords(mapped, pipe.destination, this.operationKeys);
         let encoded: Buffer;
@@ -168,7 +174,7 @@ export class RecordMapper {
           }
           throw error;
         }
-        const headers = leaving !== undefined && request.op === 'delete' ? leaving : event.op === 'snapshot' && request.op === 'upsert' ? SNAPSHOT : undefined;
+        const headers = leaving !== undefined && request.op === 'delete' ? leaving : fullRead && request.op === 'upsert' ? SNAPSHOT : undefined;
         records.push(headers === undefined ? { topic, key: entryKey(request.sourceEntryId), value: encoded } : { topic, key: entryKey(request.sourceEntryId), value: encoded, headers });
         requests.push({ pipe: pipe.name, op: request.op });
       }
