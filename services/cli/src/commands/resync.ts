@@ -1,10 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { AD_BINARY_ATTRIBUTES } from '@idsync/ad-detector/detector';
 import { type DirectoryKind } from '@idsync/config';
 import { ABSENT_HEADER, type AttributeValue, canonicalGuid, canonicalUuid, encodeEntryChange, encodeWriteRequest, entryKey, type EntryId, type LinkEnd, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
 import { compilePipe, type CompiledPipe, isInSubtree, normalizeDn, parseDn } from '@idsync/mapping';
 import { AttributeKnowledge, type CurrentEntry, currentEntry } from '@idsync/writer';
 import { type RecordProducer as Producer } from '@idsync/platform';
 import { signingKeyring, withSignature } from '@idsync/secrets';
+import { SNAPSHOT_BINARY_ATTRIBUTES } from '@idsync/ds-detector/core';
 import { type Client, EqualityFilter } from 'ldapts';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaUnreachable } from '../context';
@@ -367,7 +369,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
       return result;
     };
     linksLoad = loadLinks(context, { missingTopic: 'empty' });
-    const sourceSearch = { scope: 'sub' as const, filter: scope.sourceFilter, attributes: [...scope.sourceAttributes], explicitBufferAttributes: knowledge.bufferAttributeNames() };
+    const sourceSearch = { scope: 'sub' as const, filter: scope.sourceFilter, attributes: [...scope.sourceAttributes], explicitBufferAttributes: sourceBufferAttributes(source.kind, knowledge) };
     // Both sides side by side. A source of at most --unpaged-limit entries in one search (see searchAtOnce), which
     // also gives the total for the progress bar; a larger one is counted first, then read and compared page by page.
     const [destinationEntries, sourceAtOnce, loaded] = await Promise.all([
@@ -612,6 +614,14 @@ function idOf(attributes: ReadonlyMap<string, { values: readonly AttributeValue[
   } catch {
     return null;
   }
+}
+
+/**
+ * Attributes read as bytes at the source: the writer's binary ones and the source detector's, so that values come as
+ * the detector's events carry them (AD's logonHours, sIDHistory... as bytes, not as mangled text).
+ */
+function sourceBufferAttributes(kind: DirectoryKind, knowledge: AttributeKnowledge): string[] {
+  return [...new Set([...knowledge.bufferAttributeNames(), ...(kind === 'active-directory' ? AD_BINARY_ATTRIBUTES : SNAPSHOT_BINARY_ATTRIBUTES)])];
 }
 
 function hasAnyClass(entry: CurrentEntry, classes: readonly string[]): boolean {
