@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AD_BINARY_ATTRIBUTES } from '@idsync/ad-detector/detector';
 import { type DirectoryKind } from '@idsync/config';
-import { ABSENT_HEADER, type AttributeValue, canonicalGuid, canonicalUuid, encodeEntryChange, encodeWriteRequest, entryKey, type EntryId, type LinkEnd, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
+import { ABSENT_HEADER, encodeEntryChange, encodeWriteRequest, entryKey, type LinkEnd, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
 import { compilePipe, type CompiledPipe, isInSubtree, normalizeDn, parseDn } from '@idsync/mapping';
 import { AttributeKnowledge, type CurrentEntry, currentEntry } from '@idsync/writer';
 import { type RecordProducer as Producer } from '@idsync/platform';
@@ -16,9 +16,10 @@ import { integerOption, parseCommandArgs, GLOBAL_HELP } from '../options';
 import { Progress } from '../progress';
 import { displayValues } from '../core/display-values';
 import { type DirectoryBase, type DnLookup, idLookup } from '../core/links-report';
-import { type Comparison, compareRequest, describeDifference, DestinationIndex, type LinkState, mapSnapshot, needsPublishing, type SourceEntry, snapshotEvent } from '../core/resync-compare';
+import { type Comparison, compareRequest, describeDifference, DestinationIndex, type LinkState, mapSnapshot, needsPublishing, snapshotEvent } from '../core/resync-compare';
 import { type DeletionCandidate, type PipeLinks, selectDeletions } from '../core/resync-links';
-import { entryIdAttribute, objectClassFilter, resyncScope, ResyncScopeError, type ResyncScope } from '../core/resync-scope';
+import { objectClassFilter, resyncScope, ResyncScopeError, type ResyncScope } from '../core/resync-scope';
+import { sourceDetector, sourceEntry, sourceReading } from '../core/resync-source';
 import { searchAtOnce, searchPages } from '../ldap-read';
 import { type LoadedLinks, loadLinks } from '../links-topic';
 import { ResyncStateStore } from './resync-state';
@@ -287,6 +288,9 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     throw new UsageError(`idsync resync: cannot tell from the DN maps of pipe '${pipe.name}' where its destination entries live`, 'name the subtree with --destination-base DN');
   }
   const topic = source.kind === 'active-directory' ? config.kafka.topics.adChanges.name : config.kafka.topics.dsChanges.name;
+  // The source's detector: the after-image set its events carry (the snapshot events carry the same image).
+  const detector = sourceDetector(config, config.pipes.map(compilePipe), pipe.source);
+  const reading = sourceReading(source.kind, scope.sourceAttributes, detector?.set ?? null);
   const operationsTopic = destination.kind === 'active-directory' ? config.kafka.topics.adOperations.name : config.kafka.topics.dsOperations.name;
 
   // Resume an interrupted run with the same options (dry runs remember nothing).
@@ -369,7 +373,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
       return result;
     };
     linksLoad = loadLinks(context, { missingTopic: 'empty' });
-    const sourceSearch = { scope: 'sub' as const, filter: scope.sourceFilter, attributes: [...scope.sourceAttributes], explicitBufferAttributes: sourceBufferAttributes(source.kind, knowledge) };
+    const sourceSearch = { scope: 'sub' as const, filter: scope.sourceFilter, attributes: [...reading.attributes], explicitBufferAttributes: sourceBufferAttributes(source.kind, knowledge) };
     // Both sides side by side. A source of at most --unpaged-limit entries in one search (see searchAtOnce), which
     // also gives the total for the progress bar; a larger one is counted first, then read and compared page by page.
     const [destinationEntries, sourceAtOnce, loaded] = await Promise.all([
@@ -406,7 +410,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
         for (const raw of page) {
           summary.sourceEntries += 1;
           progress.advance();
-          const entry = toSourceEntry(raw, source.kind);
+          const entry = sourceEntry(raw, reading);
           if (entry === null) {
             summary.outOfScope += 1;
             continue;
@@ -589,31 +593,6 @@ async function readDestination(client: import('ldapts').Client, baseDn: string, 
     for (const entry of page) out.push(currentEntry(entry));
   }
   return out;
-}
-
-/** An ldapts entry as the comparison sees it; null when it has no stable id (nothing to key its events by). */
-function toSourceEntry(raw: { dn: string; [name: string]: unknown }, kind: DirectoryKind): SourceEntry | null {
-  const attributes = new Map<string, { name: string; values: AttributeValue[] }>();
-  for (const [name, value] of Object.entries(raw)) {
-    if (name === 'dn') continue;
-    const values = (Array.isArray(value) ? value : [value]).filter((v): v is AttributeValue => typeof v === 'string' || Buffer.isBuffer(v));
-    if (values.length > 0) attributes.set(name.toLowerCase(), { name, values });
-  }
-  const entryId = idOf(attributes, kind);
-  if (entryId === null) return null;
-  const objectClasses = (attributes.get('objectclass')?.values ?? []).map((v) => v.toString());
-  return { dn: raw.dn, entryId, objectClasses, attributes };
-}
-
-function idOf(attributes: ReadonlyMap<string, { values: readonly AttributeValue[] }>, kind: DirectoryKind): EntryId | null {
-  const value = attributes.get(entryIdAttribute(kind).toLowerCase())?.values[0];
-  if (value === undefined) return null;
-  try {
-    if (kind === 'active-directory') return Buffer.isBuffer(value) ? { kind: 'objectGUID', value: canonicalGuid(value) } : null;
-    return { kind: 'entryUUID', value: canonicalUuid(value.toString()) };
-  } catch {
-    return null;
-  }
 }
 
 /**
