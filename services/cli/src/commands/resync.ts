@@ -76,12 +76,15 @@ Examples:
   idsync resync --pipe ad-to-ds --dry-run --json | jq '.differences[] | .dn'
 `;
 
-/** Events per produce request, and bytes: well under Kafka's default message.max.bytes (1 MB). */
+/** Records per produce request, and bytes: well under Kafka's default message.max.bytes (1 MB). */
 const PUBLISH_BATCH = 500;
 const PUBLISH_BATCH_BYTES = 512 * 1024;
 
-/** Collects snapshot events and publishes them in bounded batches; `acknowledged` runs after Kafka acknowledged each. */
-class SnapshotPublisher {
+/**
+ * Collects records (snapshot events, entry states) and publishes them in bounded batches; `acknowledged` runs after
+ * Kafka acknowledged each batch, with the entry ids of its records.
+ */
+class BatchPublisher {
   private batch: { id: string; key: string; value: Buffer; headers: Record<string, string> }[] = [];
   private bytes = 0;
   private sent = 0;
@@ -89,7 +92,8 @@ class SnapshotPublisher {
   constructor(
     private readonly producer: Producer | null,
     private readonly topic: string,
-    private readonly pipe: string,
+    /** What the records are, for messages: 'events', 'entry-state records'. */
+    private readonly what: string,
     private readonly acknowledged: (entryIds: string[]) => void,
   ) {}
 
@@ -97,8 +101,7 @@ class SnapshotPublisher {
     return this.batch.length >= PUBLISH_BATCH || this.bytes >= PUBLISH_BATCH_BYTES;
   }
 
-  /** `headers`: besides the pipe's; ABSENT_HEADER when the comparison found no destination entry. */
-  add(id: string, key: string, value: Buffer, headers: Record<string, string>): void {
+  add(id: string, key: string, value: Buffer, headers: Record<string, string> = {}): void {
     this.batch.push({ id, key, value, headers });
     this.bytes += value.length;
   }
@@ -109,9 +112,9 @@ class SnapshotPublisher {
     this.batch = [];
     this.bytes = 0;
     try {
-      await this.producer.send({ topic: this.topic, messages: sending.map((m) => ({ key: m.key, value: m.value, headers: { ...m.headers, [PIPE_HEADER]: this.pipe } })) });
+      await this.producer.send({ topic: this.topic, messages: sending.map((m) => ({ key: m.key, value: m.value, headers: m.headers })) });
     } catch (error) {
-      throw new CliError(`publishing to ${this.topic} failed after ${formatCount(this.sent)} events: ${error instanceof Error ? error.message : String(error)}`, {
+      throw new CliError(`publishing to ${this.topic} failed after ${formatCount(this.sent)} ${this.what}: ${error instanceof Error ? error.message : String(error)}`, {
         retriable: true,
         hint: 'run the same command again: it resumes after the events Kafka acknowledged',
         cause: error,
@@ -400,7 +403,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     /** Every source entry the read returned (lower-case ids): their linked destination entries are not deleted. */
     const sourceIds = new Set<string>();
     let eventIndex = 0;
-    const publisher = new SnapshotPublisher(producer, topic, pipe.name, (ids) => {
+    const publisher = new BatchPublisher(producer, topic, 'events', (ids) => {
       store.recordPublished(runId, ids);
       summary.published += ids.length;
     });
@@ -447,7 +450,8 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
             if (alreadyPublished.has(entry.entryId.value)) summary.alreadyPublished += 1;
             else {
               const value = encodeEntryChange(event);
-              publisher.add(entry.entryId.value, entryKey(entry.entryId), value, absent ? { [ABSENT_HEADER]: runId } : {});
+              // Only this pipe applies it; absent: the comparison found no destination entry.
+              publisher.add(entry.entryId.value, entryKey(entry.entryId), value, { [PIPE_HEADER]: pipe.name, ...(absent ? { [ABSENT_HEADER]: runId } : {}) });
               if (publisher.full) await publisher.flush();
             }
           }
