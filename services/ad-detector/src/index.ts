@@ -5,4 +5,5 @@ export { DIRSYNC_FLAGS, DIRSYNC_OID, DirSyncControl, decodeDirSyncResponse, enco
 export { DcIdentity, DirSyncCookie, InvalidCookieError } from './core/dirsync-cookie';
 export { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, isProducerFenced } from './core/errors';
 export { parseDirSyncEntry, SKIP_REASONS, type SkipReason } from './core/parse-dirsync-entry';
+export { AD_BINARY_ATTRIBUTES } from './core/raw-entry';
 export { Scope } from './core/scope';

@@ -1,10 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { AD_BINARY_ATTRIBUTES } from '@idsync/ad-detector/detector';
 import { type DirectoryKind } from '@idsync/config';
-import { ABSENT_HEADER, type AttributeValue, canonicalGuid, canonicalUuid, encodeEntryChange, encodeWriteRequest, entryKey, type EntryId, type LinkEnd, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
+import { ABSENT_HEADER, encodeEntryChange, encodeWriteRequest, entryKey, type LinkEnd, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
 import { compilePipe, type CompiledPipe, isInSubtree, normalizeDn, parseDn } from '@idsync/mapping';
 import { AttributeKnowledge, type CurrentEntry, currentEntry } from '@idsync/writer';
-import { type RecordProducer as Producer } from '@idsync/platform';
+import { type RecordProducer as Producer, topicRecordLimits } from '@idsync/platform';
 import { signingKeyring, withSignature } from '@idsync/secrets';
+import { SNAPSHOT_BINARY_ATTRIBUTES } from '@idsync/ds-detector/core';
 import { type Client, EqualityFilter } from 'ldapts';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaUnreachable } from '../context';
@@ -14,9 +16,10 @@ import { integerOption, parseCommandArgs, GLOBAL_HELP } from '../options';
 import { Progress } from '../progress';
 import { displayValues } from '../core/display-values';
 import { type DirectoryBase, type DnLookup, idLookup } from '../core/links-report';
-import { type Comparison, compareRequest, describeDifference, DestinationIndex, type LinkState, mapSnapshot, needsPublishing, type SourceEntry, snapshotEvent } from '../core/resync-compare';
+import { type Comparison, compareRequest, describeDifference, DestinationIndex, type LinkState, mapSnapshot, needsPublishing, snapshotEvent } from '../core/resync-compare';
 import { type DeletionCandidate, type PipeLinks, selectDeletions } from '../core/resync-links';
-import { entryIdAttribute, objectClassFilter, resyncScope, ResyncScopeError, type ResyncScope } from '../core/resync-scope';
+import { objectClassFilter, resyncScope, ResyncScopeError, type ResyncScope } from '../core/resync-scope';
+import { sourceDetector, sourceEntry, sourceReading, stateRecord, stateTarget } from '../core/resync-source';
 import { searchAtOnce, searchPages } from '../ldap-read';
 import { type LoadedLinks, loadLinks } from '../links-topic';
 import { ResyncStateStore } from './resync-state';
@@ -24,7 +27,7 @@ import { ResyncStateStore } from './resync-state';
 const HELP = `idsync resync: bring a pipe's destination in line with its source
 
 usage: idsync resync --pipe NAME [--class NAME]... [--base-dn DN] [--filter LDAP-FILTER]
-                     [--dry-run] [--delete-missing [--max-deletes N]] [--publish-all]
+                     [--dry-run] [--delete-missing [--max-deletes N]] [--publish-all] [--publish-state]
                      [--restart] [--state-dir DIR] [--page-size N] [--yes]
 
 Reads the pipe's source in full (paged), maps every entry with the pipe's sync classes and attribute mappings, and
@@ -48,6 +51,11 @@ Options:
                            (default 10; nothing is deleted then)
       --destination-base DN  where the pipe's destination entries live, when the DN maps do not tell
       --publish-all        publish every entry, not only those that differ (a full snapshot for subscribers)
+      --publish-state      also publish every source entry read to the source's state topic (kafka.topics.adState or
+                           dsState): its entry-state record, as the source's detector builds it, so the topic holds
+                           the entries the detector has not read since. On top of the usual run (comparison, snapshot
+                           events); entries outside the detector's includeBaseDns/includeObjectClasses are left out.
+                           With --dry-run: only counted. Refused when the source has no state topic.
       --restart            forget an interrupted run of the same pipe and options, start over
       --state-dir DIR      where an interrupted run is remembered (default: $IDSYNC_STATE_DIR, else
                            $XDG_STATE_HOME/idsync or ~/.local/state/idsync)
@@ -71,14 +79,18 @@ Examples:
   idsync resync --pipe ad-to-ds --class users --filter '(department=Sales)'
   idsync resync --pipe ds-to-ad --delete-missing --max-deletes 50 --yes
   idsync resync --pipe ad-to-ds --dry-run --json | jq '.differences[] | .dn'
+  idsync resync --pipe ad-to-ds --publish-state      # repair, and fill AD's state topic for subscribers
 `;
 
-/** Events per produce request, and bytes: well under Kafka's default message.max.bytes (1 MB). */
+/** Records per produce request, and bytes: well under Kafka's default message.max.bytes (1 MB). */
 const PUBLISH_BATCH = 500;
 const PUBLISH_BATCH_BYTES = 512 * 1024;
 
-/** Collects snapshot events and publishes them in bounded batches; `acknowledged` runs after Kafka acknowledged each. */
-class SnapshotPublisher {
+/**
+ * Collects records (snapshot events, entry states) and publishes them in bounded batches; `acknowledged` runs after
+ * Kafka acknowledged each batch, with the entry ids of its records.
+ */
+class BatchPublisher {
   private batch: { id: string; key: string; value: Buffer; headers: Record<string, string> }[] = [];
   private bytes = 0;
   private sent = 0;
@@ -86,7 +98,8 @@ class SnapshotPublisher {
   constructor(
     private readonly producer: Producer | null,
     private readonly topic: string,
-    private readonly pipe: string,
+    /** What the records are, for messages: 'events', 'entry-state records'. */
+    private readonly what: string,
     private readonly acknowledged: (entryIds: string[]) => void,
   ) {}
 
@@ -94,8 +107,7 @@ class SnapshotPublisher {
     return this.batch.length >= PUBLISH_BATCH || this.bytes >= PUBLISH_BATCH_BYTES;
   }
 
-  /** `headers`: besides the pipe's; ABSENT_HEADER when the comparison found no destination entry. */
-  add(id: string, key: string, value: Buffer, headers: Record<string, string>): void {
+  add(id: string, key: string, value: Buffer, headers: Record<string, string> = {}): void {
     this.batch.push({ id, key, value, headers });
     this.bytes += value.length;
   }
@@ -106,9 +118,9 @@ class SnapshotPublisher {
     this.batch = [];
     this.bytes = 0;
     try {
-      await this.producer.send({ topic: this.topic, messages: sending.map((m) => ({ key: m.key, value: m.value, headers: { ...m.headers, [PIPE_HEADER]: this.pipe } })) });
+      await this.producer.send({ topic: this.topic, messages: sending.map((m) => ({ key: m.key, value: m.value, headers: m.headers })) });
     } catch (error) {
-      throw new CliError(`publishing to ${this.topic} failed after ${formatCount(this.sent)} events: ${error instanceof Error ? error.message : String(error)}`, {
+      throw new CliError(`publishing to ${this.topic} failed after ${formatCount(this.sent)} ${this.what}: ${error instanceof Error ? error.message : String(error)}`, {
         retriable: true,
         hint: 'run the same command again: it resumes after the events Kafka acknowledged',
         cause: error,
@@ -129,6 +141,7 @@ const OPTIONS = {
   'max-deletes': { type: 'string' },
   'destination-base': { type: 'string', multiple: true },
   'publish-all': { type: 'boolean', default: false },
+  'publish-state': { type: 'boolean', default: false },
   restart: { type: 'boolean', default: false },
   'state-dir': { type: 'string' },
   'page-size': { type: 'string' },
@@ -192,6 +205,11 @@ interface Summary {
   elapsedMs: number;
   comparedPerSecond: number;
   peakRssMb: number;
+  /**
+   * --publish-state (null without it): entry-state records acknowledged on the source's state topic (a dry run: that
+   * it would publish), entries the detector does not publish (outside its scope: none), records over the limit.
+   */
+  state: { topic: string; detector: string; records: number; outsideDetectorScope: number; tooLarge: number } | null;
   /** How the source was read: in one plain search, or with the paged-results control (see --unpaged-limit). */
   sourceRead: 'at-once' | 'paged';
   /**
@@ -235,6 +253,7 @@ export const resyncCommand: CliCommand = {
         maxDeletes,
         destinationBases: values['destination-base'] ?? [],
         publishAll: values['publish-all'] === true,
+        publishState: values['publish-state'] === true,
         restart: values.restart === true,
         stateDir: values['state-dir'] ?? ResyncStateStore.defaultDir(io.env),
         pageSize,
@@ -258,6 +277,7 @@ interface ResyncOptions {
   readonly maxDeletes: number;
   readonly destinationBases: readonly string[];
   readonly publishAll: boolean;
+  readonly publishState: boolean;
   readonly restart: boolean;
   readonly stateDir: string;
   readonly pageSize: number;
@@ -285,6 +305,12 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     throw new UsageError(`idsync resync: cannot tell from the DN maps of pipe '${pipe.name}' where its destination entries live`, 'name the subtree with --destination-base DN');
   }
   const topic = source.kind === 'active-directory' ? config.kafka.topics.adChanges.name : config.kafka.topics.dsChanges.name;
+  // The source's detector: the after-image set its events carry (the snapshot events carry the same image).
+  const detector = sourceDetector(config, config.pipes.map(compilePipe), pipe.source);
+  const reading = sourceReading(source.kind, scope.sourceAttributes, detector?.set ?? null);
+  const target = options.publishState ? stateTarget(detector, pipe.source) : null;
+  if (target?.kind === 'refused') throw new UsageError(`--publish-state: ${target.problem}`, target.hint);
+  const statePublishing = target?.kind === 'publish' ? target : null;
   const operationsTopic = destination.kind === 'active-directory' ? config.kafka.topics.adOperations.name : config.kafka.topics.dsOperations.name;
 
   // Resume an interrupted run with the same options (dry runs remember nothing).
@@ -302,10 +328,16 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
   // Fail fast on Kafka before the long read (a dry run reads the links topic too).
   const admin = await context.admin();
   let producer: Producer | null = null;
+  let stateLimit = config.kafka.maxRecordBytes;
   if (!options.dryRun) {
     const topics = new Set(await admin.listTopics().catch((error: unknown) => Promise.reject(kafkaUnreachable(config, error))));
-    for (const name of [topic, ...(options.deleteMissing ? [operationsTopic] : [])]) {
+    for (const name of [topic, ...(options.deleteMissing ? [operationsTopic] : []), ...(statePublishing ? [statePublishing.topic] : [])]) {
       if (!topics.has(name)) throw new CliError(`topic ${name} does not exist`, { hint: 'start the services once (they create their topics) or create it' });
+    }
+    // A state record over the topic's limit is left out, as the detector does (the send would fail every rerun).
+    if (statePublishing) {
+      const limits = await topicRecordLimits(admin, [statePublishing.topic], stateLimit).catch((error: unknown) => Promise.reject(kafkaUnreachable(config, error)));
+      stateLimit = limits.get(statePublishing.topic) ?? stateLimit;
     }
     producer = context.kafka.producer({ retries: 5 });
     await producer.connect().catch((error: unknown) => Promise.reject(kafkaUnreachable(config, error)));
@@ -350,6 +382,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     elapsedMs: 0,
     comparedPerSecond: 0,
     peakRssMb: 0,
+    state: statePublishing === null ? null : { topic: statePublishing.topic, detector: statePublishing.detector.service, records: 0, outsideDetectorScope: 0, tooLarge: 0 },
     sourceRead: 'paged',
     phasesMs: { destinationRead: 0, sourceReadOrCount: 0, linksRead: 0, compareAndPublish: 0 },
   };
@@ -367,7 +400,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
       return result;
     };
     linksLoad = loadLinks(context, { missingTopic: 'empty' });
-    const sourceSearch = { scope: 'sub' as const, filter: scope.sourceFilter, attributes: [...scope.sourceAttributes], explicitBufferAttributes: knowledge.bufferAttributeNames() };
+    const sourceSearch = { scope: 'sub' as const, filter: scope.sourceFilter, attributes: [...reading.attributes], explicitBufferAttributes: sourceBufferAttributes(source.kind, knowledge) };
     // Both sides side by side. A source of at most --unpaged-limit entries in one search (see searchAtOnce), which
     // also gives the total for the progress bar; a larger one is counted first, then read and compared page by page.
     const [destinationEntries, sourceAtOnce, loaded] = await Promise.all([
@@ -394,23 +427,48 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     /** Every source entry the read returned (lower-case ids): their linked destination entries are not deleted. */
     const sourceIds = new Set<string>();
     let eventIndex = 0;
-    const publisher = new SnapshotPublisher(producer, topic, pipe.name, (ids) => {
+    const publisher = new BatchPublisher(producer, topic, 'events', (ids) => {
       store.recordPublished(runId, ids);
       summary.published += ids.length;
     });
+    // Not recorded for a resume: a resumed run publishes every state again (harmless, the topic keeps the latest).
+    const stateCounts = summary.state;
+    const states =
+      statePublishing === null || stateCounts === null
+        ? null
+        : {
+            ...statePublishing,
+            counts: stateCounts,
+            publisher: new BatchPublisher(producer, statePublishing.topic, 'entry-state records', (ids) => {
+              stateCounts.records += ids.length;
+            }),
+          };
     for (const base of scope.sourceBases) {
       const pages = sourceAtOnce !== null ? [sourceAtOnce] : searchPages(sourceSession.client, base, sourceSearch, { pageSize: options.pageSize, upTo: 0 });
       for await (const page of pages) {
         for (const raw of page) {
           summary.sourceEntries += 1;
           progress.advance();
-          const entry = toSourceEntry(raw, source.kind);
+          const entry = sourceEntry(raw, reading);
           if (entry === null) {
             summary.outOfScope += 1;
             continue;
           }
           sourceIds.add(entry.entryId.value.toLowerCase());
           const event = snapshotEvent(entry, eventIndex++, snapshot);
+          // The state of every entry read, mapped or not: the state topic is the source's, not the pipe's.
+          if (states) {
+            const record = stateRecord(event, states.detector, stateLimit);
+            if (record.kind === 'outside-detector-scope') states.counts.outsideDetectorScope += 1;
+            else if (record.kind === 'too-large') {
+              states.counts.tooLarge += 1;
+              io.err(`  ! ${entry.dn}: its entry-state record is ${formatCount(record.bytes)} bytes, over the limit of ${formatCount(record.limit)} for ${states.topic}: left out\n`);
+            } else if (options.dryRun) states.counts.records += 1;
+            else {
+              states.publisher.add(entry.entryId.value, record.key, record.value);
+              if (states.publisher.full) await states.publisher.flush();
+            }
+          }
           const result = mapSnapshot(event, pipe);
           if (result.kind === 'unmappable') {
             // One entry's problem: reported, and the others are still compared and published.
@@ -441,13 +499,15 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
             if (alreadyPublished.has(entry.entryId.value)) summary.alreadyPublished += 1;
             else {
               const value = encodeEntryChange(event);
-              publisher.add(entry.entryId.value, entryKey(entry.entryId), value, absent ? { [ABSENT_HEADER]: runId } : {});
+              // Only this pipe applies it; absent: the comparison found no destination entry.
+              publisher.add(entry.entryId.value, entryKey(entry.entryId), value, { [PIPE_HEADER]: pipe.name, ...(absent ? { [ABSENT_HEADER]: runId } : {}) });
               if (publisher.full) await publisher.flush();
             }
           }
           if (interrupted.value) break;
         }
         await publisher.flush();
+        await states?.publisher.flush();
         if (interrupted.value) break;
       }
       if (interrupted.value) break;
@@ -458,7 +518,8 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     summary.comparedPerSecond = Math.round((summary.sourceEntries * 1_000) / Math.max(1, io.now() - startedAt));
     summary.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
     if (interrupted.value) {
-      io.err(`interrupted after ${formatCount(progress.count)} of ${formatCount(total)} entries; ${formatCount(summary.published)} published in this run. Run the same command again to resume.\n`);
+      const stateNote = summary.state === null ? '' : ` (and ${formatCount(summary.state.records)} entry-state records)`;
+      io.err(`interrupted after ${formatCount(progress.count)} of ${formatCount(total)} entries; ${formatCount(summary.published)} published in this run${stateNote}. Run the same command again to resume.\n`);
       return 130;
     }
 
@@ -589,29 +650,12 @@ async function readDestination(client: import('ldapts').Client, baseDn: string, 
   return out;
 }
 
-/** An ldapts entry as the comparison sees it; null when it has no stable id (nothing to key its events by). */
-function toSourceEntry(raw: { dn: string; [name: string]: unknown }, kind: DirectoryKind): SourceEntry | null {
-  const attributes = new Map<string, { name: string; values: AttributeValue[] }>();
-  for (const [name, value] of Object.entries(raw)) {
-    if (name === 'dn') continue;
-    const values = (Array.isArray(value) ? value : [value]).filter((v): v is AttributeValue => typeof v === 'string' || Buffer.isBuffer(v));
-    if (values.length > 0) attributes.set(name.toLowerCase(), { name, values });
-  }
-  const entryId = idOf(attributes, kind);
-  if (entryId === null) return null;
-  const objectClasses = (attributes.get('objectclass')?.values ?? []).map((v) => v.toString());
-  return { dn: raw.dn, entryId, objectClasses, attributes };
-}
-
-function idOf(attributes: ReadonlyMap<string, { values: readonly AttributeValue[] }>, kind: DirectoryKind): EntryId | null {
-  const value = attributes.get(entryIdAttribute(kind).toLowerCase())?.values[0];
-  if (value === undefined) return null;
-  try {
-    if (kind === 'active-directory') return Buffer.isBuffer(value) ? { kind: 'objectGUID', value: canonicalGuid(value) } : null;
-    return { kind: 'entryUUID', value: canonicalUuid(value.toString()) };
-  } catch {
-    return null;
-  }
+/**
+ * Attributes read as bytes at the source: the writer's binary ones and the source detector's, so that values come as
+ * the detector's events carry them (AD's logonHours, sIDHistory... as bytes, not as mangled text).
+ */
+function sourceBufferAttributes(kind: DirectoryKind, knowledge: AttributeKnowledge): string[] {
+  return [...new Set([...knowledge.bufferAttributeNames(), ...(kind === 'active-directory' ? AD_BINARY_ATTRIBUTES : SNAPSHOT_BINARY_ATTRIBUTES)])];
 }
 
 function hasAnyClass(entry: CurrentEntry, classes: readonly string[]): boolean {
@@ -707,6 +751,7 @@ function printSummary(io: CliIo, summary: Summary, reports: readonly EntryReport
   if (!options.dryRun) {
     lines.push(`  published ${n(summary.published)} snapshot events${summary.alreadyPublished > 0 ? ` (${n(summary.alreadyPublished)} already published by the interrupted run)` : ''}: the mapper and the ${summary.pipe} writer apply them`);
   }
+  if (summary.state !== null) lines.push(`  ${stateLine(summary.state, options.dryRun)}`);
   if (summary.deleteCandidates > 0) {
     lines.push(
       options.dryRun || !options.deleteMissing
@@ -719,4 +764,13 @@ function printSummary(io: CliIo, summary: Summary, reports: readonly EntryReport
   }
   if (summary.linkedElsewhere > 0) lines.push(`  ${n(summary.linkedElsewhere)} destination entries are linked to source entries that still exist outside this resync's read: left alone`);
   io.out(`${lines.join('\n')}\n`);
+}
+
+function stateLine(state: NonNullable<Summary['state']>, dryRun: boolean): string {
+  const n = formatCount;
+  const left = [
+    ...(state.outsideDetectorScope > 0 ? [`${n(state.outsideDetectorScope)} outside the ${state.detector}'s scope`] : []),
+    ...(state.tooLarge > 0 ? [`${n(state.tooLarge)} over the record size limit (listed on stderr)`] : []),
+  ];
+  return `${dryRun ? 'would publish' : 'published'} ${n(state.records)} entry-state records to ${state.topic}${left.length > 0 ? `; left out: ${left.join(', ')}` : ''}`;
 }

@@ -157,7 +157,7 @@ describe('mapSnapshot', () => {
   );
   const event = (dn: string) =>
     snapshotEvent(
-      { dn, entryId: { kind: 'objectGUID', value: 'abc' }, objectClasses: ['user'], attributes: new Map([['objectclass', { name: 'objectClass', values: ['user'] }], ['samaccountname', { name: 'sAMAccountName', values: ['ann'] }]]) },
+      { dn, entryId: { kind: 'objectGUID', value: 'abc' }, objectClasses: ['user'], attributes: new Map([['objectclass', { name: 'objectClass', values: ['user'] }], ['samaccountname', { name: 'sAMAccountName', values: ['ann'] }]]), after: null },
       0,
       { system: 'active-directory', directory: 'ad', server: 'ldaps://dc1', runId: 'run1', detectedAt: 5 },
     );
@@ -179,13 +179,21 @@ describe('describeDifference', () => {
 });
 
 describe('snapshotEvent', () => {
+  const attributes = new Map([['cn', { name: 'cn', values: ['Ann'] }]]);
+  const context = { system: 'active-directory' as const, directory: 'ad', server: 'ldaps://dc1', runId: 'run1', detectedAt: 5 };
+
   it('is a full read: op snapshot, every attribute a replace, keyed by the stable id, deterministic id per run', () => {
-    const attributes = new Map([['cn', { name: 'cn', values: ['Ann'] }]]);
-    const event = snapshotEvent(
-      { dn: 'CN=Ann,DC=example,DC=test', entryId: { kind: 'objectGUID', value: 'abc' }, objectClasses: ['user'], attributes },
-      7,
-      { system: 'active-directory', directory: 'ad', server: 'ldaps://dc1', runId: 'run1', detectedAt: 5 },
-    );
+    const event = snapshotEvent({ dn: 'CN=Ann,DC=example,DC=test', entryId: { kind: 'objectGUID', value: 'abc' }, objectClasses: ['user'], attributes, after: null }, 7, context);
     expect(event).toMatchObject({ op: 'snapshot', eventId: 'ad:snapshot:run1:abc', source: { position: { kind: 'snapshot', runId: 'run1', index: 7 } }, attributes: [{ name: 'cn', op: 'replace', values: ['Ann'] }] });
+  });
+
+  it("carries the entry's after-image, as a detector's events do, and null when the detector reads none", () => {
+    const after = [
+      { name: 'cn', values: ['Ann'] },
+      { name: 'mail', values: [] },
+    ];
+    const entry = { dn: 'CN=Ann,DC=example,DC=test', entryId: { kind: 'objectGUID' as const, value: 'abc' }, objectClasses: ['user'], attributes };
+    expect(snapshotEvent({ ...entry, after }, 0, context)).toMatchObject({ after, before: null });
+    expect(snapshotEvent({ ...entry, after: null }, 0, context).after).toBeNull();
   });
 });

@@ -1,5 +1,5 @@
 import { type DirectoryKind } from '@idsync/config';
-import { type AttributeValue, type EntryChangeEvent, type EntryId, type SourceSystem, type WriteRequest } from '@idsync/contracts';
+import { type AttributeValue, type EntryChangeEvent, type EntryId, type EntryImage, type SourceSystem, type WriteRequest } from '@idsync/contracts';
 import { type CompiledPipe, mapChange, MappingError, type MapResult, normalizeDn } from '@idsync/mapping';
 import { type CurrentEntry, entryIdOf, type PlannedStep, planWrite, type PlanOptions } from '@idsync/writer';
 import { linkedDestination, linkedSource, type PipeLinks, type UnclaimedEntry } from './resync-links';
@@ -228,8 +228,10 @@ export interface SourceEntry {
   readonly dn: string;
   readonly entryId: EntryId;
   readonly objectClasses: readonly string[];
-  /** Every attribute read, values as the server gave them (text, or bytes for binary syntaxes). */
+  /** Every attribute the pipe reads, values as the server gave them (text, or bytes for binary syntaxes). */
   readonly attributes: ReadonlyMap<string, { readonly name: string; readonly values: readonly AttributeValue[] }>;
+  /** The entry's after-image, as its detector would read it; null when the detector reads none. */
+  readonly after: EntryImage | null;
 }
 
 export interface SnapshotContext {
@@ -240,7 +242,10 @@ export interface SnapshotContext {
   readonly detectedAt: number;
 }
 
-/** A full read of one entry as the pipeline's event: op `snapshot`, every attribute as a replace. */
+/**
+ * A full read of one entry as the pipeline's event: op `snapshot`, every attribute as a replace, and the after-image
+ * (as a detector's events carry it), so a subscriber of the change topic sees whole entries from resyncs too.
+ */
 export function snapshotEvent(entry: SourceEntry, index: number, context: SnapshotContext): EntryChangeEvent {
   return {
     eventId: `${context.directory}:snapshot:${context.runId}:${entry.entryId.value}`,
@@ -254,7 +259,7 @@ export function snapshotEvent(entry: SourceEntry, index: number, context: Snapsh
     initiator: null,
     changeTime: null,
     detectedAt: context.detectedAt,
-    after: null,
+    after: entry.after,
     before: null,
   };
 }
