@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { canonicalGuid, encodeLink, type EntryLink, linkKey } from '@idsync/contracts';
+import { canonicalGuid, decodeEntryState, encodeLink, type EntryLink, type EntryState, linkKey } from '@idsync/contracts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -165,6 +165,28 @@ describe('idsync resync', () => {
     expect((await ds.read(dsUser(ann.cn), ['description']))?.['description']).toEqual([`first ${ann.login}`]);
     expect(await ds.read(dsUser(`Stray ${s}`))).not.toBeNull();
   }, 180_000);
+
+  it('--publish-state fills the state topic with every source entry as the detector reads it, equal to AD', async () => {
+    const run = await resync('--publish-state', '--json');
+    expect({ code: run.code, out: describeRun(run) }).toMatchObject({ code: 0 });
+    const report = JSON.parse(run.stdout) as { state: { topic: string; records: number } | null };
+    expect(report.state).toMatchObject({ topic: pipeline?.topics['adState'], records: 5 });
+    const states = new Map<string, EntryState>();
+    for (const record of await (pipeline as Pipeline).records('adState')) {
+      if (record.value !== null) states.set(record.key?.toString() ?? '', decodeEntryState(record.value));
+    }
+    const ann = USERS[0] as (typeof USERS)[number];
+    const annState = [...states.values()].find((state) => sameDn(state.dn, adUser(ann.cn)));
+    const annInAd = await ad.read(adUser(ann.cn), ['objectGUID', 'mail', 'description', 'sAMAccountName']);
+    expect(annState?.entryId.value).toBe(canonicalGuid(Buffer.from(annInAd?.['objectguid']?.[0] ?? '', 'hex')));
+    const value = (name: string) => annState?.attributes.find((attribute) => attribute.name.toLowerCase() === name)?.values.map(String);
+    expect({ mail: value('mail'), description: value('description'), login: value('samaccountname') }).toEqual({
+      mail: annInAd?.['mail'],
+      description: annInAd?.['description'],
+      login: annInAd?.['samaccountname'],
+    });
+    expect(annState?.attributes.map((attribute) => attribute.name.toLowerCase())).not.toContain('unicodepwd');
+  }, 120_000);
 
   it('resumes an interrupted run: entries already acknowledged are not published again', async () => {
     const [ann, ben] = USERS as [(typeof USERS)[number], (typeof USERS)[number]];
