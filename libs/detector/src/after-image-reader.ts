@@ -2,7 +2,7 @@
  * Reads after-images: the entries of a batch of events, by id, a few dozen per search (an OR of equality filters, the
  * id values passed as filter objects, never as text), every value of large attributes (range retrieval).
  */
-import { type Client, EqualityFilter, OrFilter } from 'ldapts';
+import { type Client, type Control, EqualityFilter, OrFilter } from 'ldapts';
 import { canonicalGuid, canonicalUuid, guidToBytes } from '@idsync/contracts';
 import { type AfterImageAttributes } from '@idsync/mapping';
 import { searchAllValues } from '@idsync/platform';
@@ -20,6 +20,8 @@ export interface AfterImageReadOptions {
   readonly set: AfterImageAttributes;
   /** Entries per search (default 50). */
   readonly batchSize?: number;
+  /** Request controls, e.g. AD's Show Deleted to read tombstones. */
+  readonly controls?: readonly Control[];
 }
 
 const DEFAULT_BATCH = 50;
@@ -45,7 +47,7 @@ export async function readAfterImages(client: Client, ids: readonly string[], op
     const filter = new OrFilter({
       filters: batch.map((id) => new EqualityFilter({ attribute: idAttribute, value: binary ? guidToBytes(id) : id })),
     });
-    const { searchEntries } = await searchAllValues(client, options.baseDn, { scope: 'sub', filter, attributes, explicitBufferAttributes: bufferAttributes, sizeLimit: 0 });
+    const { searchEntries } = await searchAllValues(client, options.baseDn, { scope: 'sub', filter, attributes, explicitBufferAttributes: bufferAttributes, sizeLimit: 0 }, options.controls === undefined ? undefined : [...options.controls]);
     for (const entry of searchEntries) {
       const id = entryIdOf(entry as SearchEntry, idAttribute);
       if (id !== null) found.set(id, { dn: entry.dn, image: entryImage(entry as SearchEntry, set, skip) });

@@ -1,6 +1,6 @@
 import { type EntryChangeEvent } from '@idsync/contracts';
 import { afterImageAttributes, compilePipe, pipeSchema } from '@idsync/mapping';
-import { afterImageIds, entryImage, withAfterImages } from './after-image';
+import { afterImageIds, entryImage, lastKnownImage, withAfterImages, withLastKnownImages } from './after-image';
 
 const dsToAd = {
   name: 'ds-to-ad',
@@ -78,5 +78,30 @@ describe('events with after-images', () => {
 
   it('are read once per entry, never for deletes', () => {
     expect(afterImageIds([event('modify', 'u1'), event('modify', 'u1'), event('delete', 'u2'), event('add', 'u3')])).toEqual(['u1', 'u3']);
+  });
+});
+
+describe("a deleted entry's last known state", () => {
+  it('holds what the source kept of the set, only attributes with values, never the id or a secret', () => {
+    const kept = [
+      { name: 'objectClass', values: ['top', 'inetOrgPerson'] },
+      { name: 'departmentNumber', values: ['4021'] },
+      { name: 'telephoneNumber', values: [] },
+      { name: 'userPassword', values: ['{SSHA}x'] },
+      { name: 'entryUUID', values: ['x'] },
+      { name: 'roomNumber', values: ['12'] },
+    ];
+    expect(lastKnownImage(kept, set, skipId)).toEqual([
+      { name: 'departmentNumber', values: ['4021'] },
+      { name: 'objectClass', values: ['top', 'inetOrgPerson'] },
+    ]);
+    expect(lastKnownImage([{ name: 'roomNumber', values: ['12'] }], set, skipId)).toBeNull();
+  });
+
+  it('goes on delete events only, as before', () => {
+    const images = new Map([['u1', [{ name: 'mail', values: ['u1@example.com'] }]]]);
+    const [deleted, modified] = withLastKnownImages([event('delete', 'u1'), event('modify', 'u1')], images);
+    expect(deleted?.before).toEqual([{ name: 'mail', values: ['u1@example.com'] }]);
+    expect(modified?.before).toBeNull();
   });
 });

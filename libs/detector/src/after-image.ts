@@ -68,6 +68,26 @@ export function withAfterImages(events: readonly EntryChangeEvent[], images: Rea
   });
 }
 
+/**
+ * What a source kept of a deleted entry (an AD tombstone's attributes, the entry 389-ds's retro changelog records with
+ * a delete), limited to the set: only attributes with values, as `before` says. Null when nothing of the set is kept.
+ */
+export function lastKnownImage(kept: readonly { readonly name: string; readonly values: readonly AttributeValue[] }[], set: AfterImageAttributes, skip: ReadonlySet<string>): EntryImage | null {
+  const entry: Record<string, readonly AttributeValue[]> = {};
+  for (const { name, values } of kept) if (values.length > 0) entry[name] = values;
+  const image = entryImage({ dn: '', ...entry } as SearchEntry, set, skip).filter((attribute) => attribute.values.length > 0);
+  return image.length > 0 ? image : null;
+}
+
+/** The events with the last known state of their deleted entries, by entry id (`before`). */
+export function withLastKnownImages(events: readonly EntryChangeEvent[], images: ReadonlyMap<string, EntryImage>): EntryChangeEvent[] {
+  return events.map((event) => {
+    if (event.op !== 'delete') return event;
+    const before = images.get(event.entryId.value);
+    return before === undefined ? event : { ...event, before };
+  });
+}
+
 /** The entry ids to read for a batch of events, each once. */
 export function afterImageIds(events: readonly EntryChangeEvent[]): string[] {
   return [...new Set(events.filter(needsAfterImage).map((event) => event.entryId.value))];

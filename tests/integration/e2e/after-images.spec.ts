@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Type } from 'avsc';
+import { decodeEntryChange } from '@idsync/contracts';
 import { afterImageAttributes, compilePipe } from '@idsync/mapping';
 import { stackConfig, uniqueSuffix, requireStackServers } from '../support/stack';
 import { Scenario } from '../support/scenario';
@@ -128,5 +129,16 @@ describe(`after-images and state topics (run ${s})`, () => {
       expect({ dn, attributes: fromState }).toEqual({ dn, attributes: fromLdap });
     }
     expect(rebuilt.size).toBe(2); // the OU and the Sales user
+  });
+
+  step("a delete carries what AD's tombstone kept of the entry (before), and no after-image", async () => {
+    const run = pipeline as Pipeline;
+    const deleted = (await run.records('adChanges'))
+      .map((record) => decodeEntryChange(record.value))
+      .find((event) => event.op === 'delete' && normalizeDn(event.dn) === normalizeDn(adUser(people.hr.cn)));
+    expect(deleted?.after).toBeNull();
+    const kept = Object.fromEntries((deleted?.before ?? []).map((attribute) => [attribute.name.toLowerCase(), attribute.values.map(String)]));
+    expect(kept).toMatchObject({ samaccountname: [people.hr.sam] });
+    expect(Object.keys(kept)).not.toContain('unicodepwd');
   });
 });

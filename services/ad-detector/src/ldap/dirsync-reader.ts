@@ -1,5 +1,5 @@
 import { EqualityFilter, OrFilter, type Client } from 'ldapts';
-import { canonicalGuid, guidToBytes } from '@idsync/contracts';
+import { canonicalGuid, type EntryImage, guidToBytes } from '@idsync/contracts';
 import { type DirectoryConfig } from '@idsync/config';
 import { readAfterImages, type ReadImage } from '@idsync/detector';
 import { type AfterImageAttributes } from '@idsync/mapping';
@@ -106,6 +106,20 @@ export class DirSyncReader {
   /** The after-images of the live objects with these objectGUIDs, by objectGUID text; objects gone since are absent. */
   readAfterImages(guids: readonly string[], set: AfterImageAttributes): Promise<Map<string, ReadImage>> {
     return readAfterImages(this.client, guids, { baseDn: this.baseDn, idAttribute: 'objectGUID', binaryAttributes: AD_BINARY_ATTRIBUTES, set });
+  }
+
+  /**
+   * What the tombstones of these objectGUIDs kept of the set's attributes (only attributes with values), by
+   * objectGUID text: AD keeps a few on delete (sAMAccountName, objectSid, name...). Reaped ones are absent.
+   */
+  async readTombstoneImages(guids: readonly string[], set: AfterImageAttributes): Promise<Map<string, EntryImage>> {
+    const read = await readAfterImages(this.client, guids, { baseDn: this.baseDn, idAttribute: 'objectGUID', binaryAttributes: AD_BINARY_ATTRIBUTES, set, controls: [new ShowDeletedControl()] });
+    const kept = new Map<string, EntryImage>();
+    for (const [guid, { image }] of read) {
+      const withValues = image.filter((attribute) => attribute.values.length > 0);
+      if (withValues.length > 0) kept.set(guid, withValues);
+    }
+    return kept;
   }
 
   /** objectGUID → DN of every live object under `base` (paged), to seed the rename cache at start. */

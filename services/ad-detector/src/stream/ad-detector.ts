@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type DirectoryConfig } from '@idsync/config';
 import { type EntryChangeEvent } from '@idsync/contracts';
-import { afterImageIds, withAfterImages } from '@idsync/detector';
+import { afterImageIds, withAfterImages, withLastKnownImages } from '@idsync/detector';
 import { type AfterImageAttributes } from '@idsync/mapping';
 import { backoffDelay, ChangePublisher, classifyKafkaFailure, isKafkaError, Metrics, type JsonLogger, type KafkaClient, type StoredCheckpoint } from '@idsync/platform';
 import { DcIdentity, DirSyncCookie } from '../core/dirsync-cookie';
@@ -329,12 +329,17 @@ export class AdDetector {
     return this.withAfterImages(reader, await this.withEnteredSnapshots(reader, deletesFirst(events)));
   }
 
-  /** Each add, modify, rename and snapshot with its entry as read now (by objectGUID), when after-images are on. */
+  /**
+   * Each add, modify, rename and snapshot with its entry as read now (by objectGUID), and each delete with what its
+   * tombstone kept (`before`), when after-images are on.
+   */
   private async withAfterImages(reader: DirSyncReader, events: EntryChangeEvent[]): Promise<EntryChangeEvent[]> {
     const set = this.options.afterImage;
     if (set === undefined || events.length === 0) return events;
     try {
-      return withAfterImages(events, await reader.readAfterImages(afterImageIds(events), set));
+      const imaged = withAfterImages(events, await reader.readAfterImages(afterImageIds(events), set));
+      const deleted = [...new Set(events.filter((event) => event.op === 'delete').map((event) => event.entryId.value))];
+      return deleted.length === 0 ? imaged : withLastKnownImages(imaged, await reader.readTombstoneImages(deleted, set));
     } catch (error) {
       const { action, meaning, limited } = classifyLdapError(error, 'read');
       throw new DirectoryError(`after-image read by objectGUID at ${reader.url}`, null, action === 'retry', meaning, error, limited === true);

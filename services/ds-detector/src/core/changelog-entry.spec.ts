@@ -126,6 +126,14 @@ describe('parseChangelogEntry on entries captured from 389-ds', () => {
     expect(event.initiator).toBeNull();
   });
 
+  it("keeps the deleted entry's recorded attributes as its last state, without operational or password attributes", () => {
+    const record = readChangelogRecord(fixture('delete-user'));
+    const names = (record.lastState ?? []).map((attribute) => attribute.name.toLowerCase());
+    expect(names).toEqual(expect.arrayContaining(['objectclass', 'cn', 'sn', 'mail']));
+    expect(names.filter((name) => ['userpassword', 'unhashed#user#password', 'modifiersname', 'entryid', 'nsuniqueid'].includes(name))).toEqual([]);
+    expect(readChangelogRecord(fixture('modrdn-move')).lastState).toBeNull();
+  });
+
   it('gives every captured fixture an event that survives the Avro codec unchanged', () => {
     for (const file of readdirSync(FIXTURES).filter((f) => f.endsWith('.json'))) {
       const event = parseChangelogEntry(fixture(file.replace(/\.json$/, '')), context);

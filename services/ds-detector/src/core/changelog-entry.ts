@@ -1,7 +1,7 @@
 import { type AttributeChange, type AttributeValue, canonicalUuid, type ChangeOperation, type EntryChangeEvent, type EntryId } from '@idsync/contracts';
 import { formatDn, InvalidDnError, normalizeAttributeType, normalizeDnValue, parentDn, parseDn, type Dn } from '@idsync/mapping';
 import { ChangeNumber } from './change-number';
-import { PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
+import { isPasswordAttribute, isSecretAttribute, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
 import { MalformedLdifError, parseLdifContent, parseLdifModifications, type LdifAttribute } from './ldif';
 import {
   CLEAR_PASSWORD_ATTRIBUTE,
@@ -81,6 +81,11 @@ export interface ChangelogRecord {
   readonly passwordValuesExcluded: number;
   /** The clear password (wrapped, shows as ***), hash-only and undecryptable facts; sealed by toEntryChangeEvent. */
   readonly password: PasswordFacts;
+  /**
+   * A delete: the deleted entry as 389-ds recorded it (nsslapd-log-deleted: on), operational and password attributes
+   * left out; null otherwise, or when the server did not record it.
+   */
+  readonly lastState: readonly AttributeChange[] | null;
 }
 
 export interface ReadOptions {
@@ -275,6 +280,7 @@ export function readChangelogRecord(entry: RawChangelogEntry, options: ReadOptio
     let passwords = 0;
     let stripped: Stripped = NOTHING_STRIPPED;
     let initiator = initiatorText;
+    let lastState: AttributeChange[] | null = null;
     switch (changeType) {
       case 'add': {
         if (changes === null) return fail('an add without changes');
@@ -303,7 +309,11 @@ export function readChangelogRecord(entry: RawChangelogEntry, options: ReadOptio
       }
       case 'delete': {
         // With nsslapd-log-deleted: on, 389-ds keeps the deleted entry's content: its object classes are known.
-        if (changes !== null) objectClasses = objectClassesOf(parseLdifContent(changes));
+        if (changes !== null) {
+          const content = parseLdifContent(changes);
+          objectClasses = objectClassesOf(content);
+          lastState = strip(asReplace(content)).kept.filter((attribute) => !isSecretAttribute(attribute.name) && !isPasswordAttribute(attribute.name));
+        }
         // 389-ds copies the entry's modifiersName, i.e. the last modifier, not the deleter: it must not be trusted.
         initiator = null;
         break;
@@ -323,6 +333,7 @@ export function readChangelogRecord(entry: RawChangelogEntry, options: ReadOptio
       changeTime,
       passwordValuesExcluded: passwords,
       password,
+      lastState,
     };
   } catch (error) {
     if (error instanceof MalformedChangelogEntryError) throw error;

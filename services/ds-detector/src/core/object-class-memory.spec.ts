@@ -16,6 +16,7 @@ const record = (n: number, fields: Partial<ChangelogRecord>): ChangelogRecord =>
   changeTime: null,
   passwordValuesExcluded: 0,
   password: NO_PASSWORD,
+  lastState: null,
   ...fields,
 });
 

@@ -1,6 +1,6 @@
 import { type DirectoryConfig } from '@idsync/config';
 import { type EntryChangeEvent } from '@idsync/contracts';
-import { afterImageIds, withAfterImages } from '@idsync/detector';
+import { afterImageIds, lastKnownImage, withAfterImages } from '@idsync/detector';
 import { type AfterImageAttributes, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
 import { backoffDelay, ChangePublisher, type JsonLogger, type KafkaClient, type Metrics } from '@idsync/platform';
 import { type Keyring, sealPassword } from '@idsync/secrets';
@@ -28,6 +28,9 @@ import {
 } from '../core';
 import { ChangelogReader, changeNumberOf, type EntryFacts } from './changelog-reader';
 import { DetectorMetrics } from './detector-metrics';
+
+/** The id attribute, never in an image (the event's entryId is it). */
+const ENTRY_UUID_ONLY: ReadonlySet<string> = new Set(['entryuuid']);
 
 /** Attempts in a row for an unknown failure before the detector stops (about 2 minutes with the default backoff). */
 const UNKNOWN_FAILURE_ATTEMPTS = 8;
@@ -424,7 +427,9 @@ export class DsDetector {
         ignore(reason);
         continue;
       }
-      events.push(event);
+      // A delete carries what 389-ds recorded of the entry (its last state), limited to the after-image set.
+      const set = this.options.afterImage;
+      events.push(set !== undefined && record.lastState !== null ? { ...event, before: lastKnownImage(record.lastState, set, ENTRY_UUID_ONLY) } : event);
       this.notePassword(record, event, tally);
     }
 
