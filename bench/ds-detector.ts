@@ -3,7 +3,8 @@
 // then the changelog loop run from a checkpoint taken before them (changes/s into Kafka, first to last commit): value-level
 // changes only (the v1 detector), then with each entry's after-image read (the demo pipes' attribute set), from the same
 // position in the same run; and the Avro codec alone (events encoded/decoded per second).
-// Usage: npm run bench -- ds-detector [N] [connections] [batchSize]
+// Each catch-up runs twice, alternating (value-level, after-images, after-images, value-level), from its own checkpoint.
+// Usage: npm run bench -- ds-detector [N] [connections] [batchSize] [users: how many entries the N modifies spread over]
 import { Kafka, logLevel } from 'kafkajs';
 import { Attribute, Change } from 'ldapts';
 import contracts from '@idsync/contracts';
@@ -20,7 +21,7 @@ const { afterImageAttributes, compilePipe } = mapping;
 const N = Number(process.argv[2] ?? 2000);
 const CONNECTIONS = Number(process.argv[3] ?? 4);
 const BATCH = Number(process.argv[4] ?? 500);
-const USERS = 40;
+const USERS = Number(process.argv[5] ?? 40);
 const config = demoConfig();
 const ds = config.directories['ds'];
 if (!ds) throw new Error('no directory ds');
@@ -48,7 +49,7 @@ for (const [k, dn] of users.entries()) {
 // The checkpoint before the modifies: the detector starts from here.
 const dse = await main.search('', { scope: 'base', attributes: ['lastchangenumber'] });
 const before = String(dse.searchEntries[0]?.['lastchangenumber']);
-for (const each of [source, `${source}-imaged`]) {
+for (const each of ['plain-1', 'imaged-1', 'imaged-2', 'plain-2'].map((run) => `${source}-${run}`)) {
   const publisher = new ChangePublisher(kafka, { detector: 'ds-detector', source: each, eventsTopic, checkpointTopic });
   await publisher.connect();
   await publisher.publish([], { position: before, server: ds.urls[0]! });
@@ -71,10 +72,10 @@ const target = Number(after.searchEntries[0]?.['lastchangenumber']);
 
 // Detector from the checkpoint to the last change: time from the first commit to the one reaching the target.
 const afterImage = afterImageAttributes('ds', config.pipes.map(compilePipe));
-async function catchUp(imaged: boolean): Promise<{ detectSeconds: number; commitSeconds: number; published: number }> {
+async function catchUp(imaged: boolean, run: number): Promise<{ detectSeconds: number; commitSeconds: number; published: number }> {
   const metrics = new Metrics();
   const detector = new DsDetector({
-    directoryName: 'ds', directory: ds!, kafka, eventsTopic: imaged ? imagedTopic : eventsTopic, checkpointTopic, checkpointSource: imaged ? `${source}-imaged` : source,
+    directoryName: 'ds', directory: ds!, kafka, eventsTopic: imaged ? imagedTopic : eventsTopic, checkpointTopic, checkpointSource: `${source}-${imaged ? 'imaged' : 'plain'}-${run}`,
     pollIntervalMs: 100, batchSize: BATCH, logger: quiet, metrics, ...(imaged ? { afterImage } : {}),
   });
   const runStart = performance.now();
@@ -91,8 +92,17 @@ async function catchUp(imaged: boolean): Promise<{ detectSeconds: number; commit
   await loop;
   return { detectSeconds: (done - runStart) / 1000, commitSeconds: (done - (firstCommit ?? runStart)) / 1000, published };
 }
-const plain = await catchUp(false);
-const imaged = await catchUp(true);
+const plain1 = await catchUp(false, 1);
+const imaged1 = await catchUp(true, 1);
+const imaged2 = await catchUp(true, 2);
+const plain2 = await catchUp(false, 2);
+const mean = (a: { detectSeconds: number; commitSeconds: number; published: number }, b: typeof a) => ({
+  detectSeconds: (a.detectSeconds + b.detectSeconds) / 2,
+  commitSeconds: (a.commitSeconds + b.commitSeconds) / 2,
+  published: a.published,
+});
+const plain = mean(plain1, plain2);
+const imaged = mean(imaged1, imaged2);
 const changes = target - Number(before);
 
 // Codec alone: a typical modify event.
@@ -119,7 +129,8 @@ await admin.deleteTopics({ topics: [eventsTopic, imagedTopic, checkpointTopic] }
 await admin.disconnect();
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-console.log(`ds-detector bench: ${N} modifies on ${CONNECTIONS} connections, detector batch ${BATCH}, RSS ${fmt(process.memoryUsage().rss / 2 ** 20)} MiB`);
+console.log(`ds-detector bench: ${N} modifies of ${USERS} entries on ${CONNECTIONS} connections, detector batch ${BATCH}, RSS ${fmt(process.memoryUsage().rss / 2 ** 20)} MiB`);
+console.log(`catch-ups (first to last commit): value-level ${plain1.commitSeconds.toFixed(2)} s, after-images ${imaged1.commitSeconds.toFixed(2)} s, after-images ${imaged2.commitSeconds.toFixed(2)} s, value-level ${plain2.commitSeconds.toFixed(2)} s (means below)`);
 console.table([
   { measure: '389-ds bare write rate (modifies/s)', value: fmt(N / writeSeconds), detail: `${N} in ${writeSeconds.toFixed(2)} s` },
   { measure: 'detector 389-ds → Kafka (changes/s, first to last commit)', value: fmt(changes / plain.commitSeconds), detail: `${changes} change numbers (incl. other writers on the server), ${plain.published} events, ${plain.commitSeconds.toFixed(2)} s` },
