@@ -160,16 +160,19 @@ export class ChangePublisher {
   private stateRecords(events: readonly EntryChangeEvent[]): { key: string; value: Buffer | null }[] {
     const { stateTopic } = this.options;
     if (stateTopic === undefined) return [];
-    const latest = new Map<string, Buffer | null>();
+    // Only each entry's last state is encoded: a batch often changes one entry several times.
+    const latest = new Map<string, NonNullable<ReturnType<typeof entryStateOf>>>();
     for (const event of events) {
       const state = entryStateOf(event);
       if (state === null) continue;
       const key = entryKey(event.entryId);
       latest.delete(key); // re-inserted last: the batch's order of last changes
-      latest.set(key, state === 'deleted' ? null : encodeEntryState(state));
+      latest.set(key, state);
     }
     const limit = this.limits.of(stateTopic);
-    return [...latest].map(([key, value]) => ({ key, value })).filter((record) => recordBytes(record) <= limit);
+    return [...latest]
+      .map(([key, state]) => ({ key, value: state === 'deleted' ? null : encodeEntryState(state) }))
+      .filter((record) => recordBytes(record) <= limit);
   }
 
   /** A dead letter naming an event that cannot be published (no value: it would not fit either). */

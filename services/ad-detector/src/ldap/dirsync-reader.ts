@@ -1,12 +1,15 @@
 import { EqualityFilter, OrFilter, type Client } from 'ldapts';
 import { canonicalGuid, type EntryImage, guidToBytes } from '@idsync/contracts';
 import { type DirectoryConfig } from '@idsync/config';
-import { readAfterImages, type ReadImage } from '@idsync/detector';
+import { lastKnownImage, readAfterImages, type ReadImage } from '@idsync/detector';
 import { type AfterImageAttributes } from '@idsync/mapping';
 import { openLdapSession, readRootDse, searchAllValues } from '@idsync/platform';
 import { DcIdentity, DirSyncCookie } from '../core/dirsync-cookie';
 import { AD_BINARY_ATTRIBUTES, fromLdaptsEntry, type LdaptsEntry, type RawEntry } from '../core/raw-entry';
 import { DirSyncControl, ShowDeletedControl } from './dirsync-control';
+
+/** Images are read without the id attribute already: nothing more to leave out. */
+const NO_SKIP: ReadonlySet<string> = new Set();
 
 export interface DirSyncPage {
   /** The cookie the page was requested with (its digest makes the event ids). */
@@ -116,8 +119,8 @@ export class DirSyncReader {
     const read = await readAfterImages(this.client, guids, { baseDn: this.baseDn, idAttribute: 'objectGUID', binaryAttributes: AD_BINARY_ATTRIBUTES, set, controls: [new ShowDeletedControl()] });
     const kept = new Map<string, EntryImage>();
     for (const [guid, { image }] of read) {
-      const withValues = image.filter((attribute) => attribute.values.length > 0);
-      if (withValues.length > 0) kept.set(guid, withValues);
+      const last = lastKnownImage(image, set, NO_SKIP);
+      if (last !== null) kept.set(guid, last);
     }
     return kept;
   }
