@@ -309,6 +309,32 @@ describe('the loop watching its handler calls and its consumer', () => {
     expect(first.pause).toHaveBeenCalledTimes(1);
   });
 
+  it('fetch turnover: small chunks; a batch goes on while every partition slot is busy and gives way once one is free', async () => {
+    // Two partitions, two slots; partition 1's calls take longer. kafkajs fetches again only once both batches return.
+    const calls: [number, number][] = [];
+    const { consume } = await start(
+      async (records) => {
+        const partition = records[0]?.partition ?? -1;
+        calls.push([partition, records.length]);
+        await new Promise((resolve) => setTimeout(resolve, partition === 0 ? 150 : 250));
+        return done(records);
+      },
+      { partitionsConsumedConcurrently: 2, fetchTurnover: { afterMs: 100, records: 10 } },
+    );
+    const offsets = Array.from({ length: 30 }, (_, i) => String(100 + i));
+    const p0 = batch(0, offsets);
+    const p1 = batch(1, offsets);
+    const consumed = Promise.all([consume(p0), consume(p1)]);
+    await jest.advanceTimersByTimeAsync(2_000);
+    await consumed;
+    const sizes = (partition: number) => calls.filter(([p]) => p === partition).map(([, size]) => size);
+    // Both slots busy: partition 0 goes on in chunks of 10, never taking the rest of its batch in one call.
+    expect(sizes(0)).toEqual([10, 10, 10]);
+    // Partition 0's batch done, its slot free: partition 1 gives way after its chunk, the rest comes with the next fetch.
+    expect(sizes(1)).toEqual([10, 10]);
+    expect(p1.commit).toHaveBeenLastCalledWith({ topics: [{ topic: 't', partitions: [{ partition: 1, offset: '120' }] }] });
+  });
+
   it('follows rebalances and consumer restarts: joining, then consuming again', async () => {
     const { consumer, loop, logged, fatal } = await start(async (records) => done(records));
     consumer.emit(EVENTS.REBALANCING, { groupId: 'g', memberId: 'member-1' });

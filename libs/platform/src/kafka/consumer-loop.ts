@@ -252,10 +252,10 @@ export interface RecordLoopOptions {
   /**
    * Fetch turnover, for stages whose records take long each (the writers). kafkajs fetches again only once every batch
    * of the last fetch is handled, so one partition's long batch keeps the others waiting, even with records there
-   * (another partition's mapper transaction committed meanwhile) and room to handle them. While fewer partitions are
-   * being handled than partitionsConsumedConcurrently allows, a batch is handled in chunks of at most `records` and
-   * left after the chunk that ends past `afterMs`: its remaining records come again with the next fetch, together with
-   * any other partition's. Off by default.
+   * (another partition's mapper transaction committed meanwhile) and room to handle them. With turnover, a batch is
+   * handled in chunks of at most `records`; after a chunk that ends past `afterMs`, while fewer partitions' batches are
+   * in hand than partitionsConsumedConcurrently allows, the batch is left: its remaining records come again with the
+   * next fetch, together with any other partition's. While every slot is busy, batches go on. Off by default.
    */
   readonly fetchTurnover?: { readonly afterMs: number; readonly records: number };
   readonly backoff?: BackoffOptions;
@@ -341,6 +341,8 @@ class ConsumerLoop implements RecordLoop {
   private limits: RecordLimits;
   private readonly partitions = new Map<string, PartitionState>();
   private readonly calls = new Set<HandlerCall>();
+  /** Partitions whose fetched batch is being handled (between their handler calls too). */
+  private batchesInHand = 0;
   private readonly maxRecords: number;
   private readonly concurrency: number;
   private readonly backoff: BackoffOptions;
@@ -512,6 +514,15 @@ class ConsumerLoop implements RecordLoop {
   }
 
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    this.batchesInHand++;
+    try {
+      await this.handleFetchedBatch(payload);
+    } finally {
+      this.batchesInHand--;
+    }
+  }
+
+  private async handleFetchedBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, isRunning, isStale, heartbeat } = payload;
     const { topic, partition } = batch;
     const state = this.state(topic, partition);
@@ -520,10 +531,11 @@ class ConsumerLoop implements RecordLoop {
     const startedAt = this.now();
     for (let start = 0; start < messages.length; ) {
       if (!isRunning() || isStale() || this.stopping || this.fatal) return;
-      // Room for more partitions than are being handled (this one's call has ended: `calls` holds the others).
-      const turnover = this.options.fetchTurnover !== undefined && this.calls.size + 1 < this.concurrency ? this.options.fetchTurnover : undefined;
-      // The rest of the batch comes with the next fetch, and so do records other partitions received meanwhile.
-      if (turnover && start > 0 && this.now() - startedAt >= turnover.afterMs) return;
+      const turnover = this.options.fetchTurnover;
+      // A partition slot is free (its batch is done): past afterMs, the rest of this batch comes with the next fetch,
+      // and so do the records other partitions received meanwhile. While every slot is busy, the batch goes on.
+      if (turnover && start > 0 && this.batchesInHand < this.concurrency && this.now() - startedAt >= turnover.afterMs) return;
+      // Small chunks whenever turnover is on, so that a slot freed later is seen at the next chunk, not after the batch.
       const size = Math.min(this.chunkSize(state, messages[start]?.offset), turnover?.records ?? Number.POSITIVE_INFINITY);
       const chunk = messages.slice(start, start + size).map((message) => toRecord(topic, partition, message));
       start += chunk.length;
