@@ -6,7 +6,7 @@ import { parseConfig, type SyncConfig } from '@idsync/config';
 import { decodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
 import { ChangePublisher, ensureTopics, fetchStoredCheckpoint, type KafkaAdmin, type KafkaClient, type StoredCheckpoint } from '@idsync/platform';
 import { testKafka } from '../support/kafka';
-import { isProducerFenced } from '../../../services/ad-detector/src/core/errors';
+import { isProducerFenced } from '@idsync/detector/ad';
 import { classifyFailure } from '../../../services/ds-detector/src/core/failures';
 import { normalizeDn, Side } from '../e2e/directories';
 import { eventually, Pipeline, sleep } from '../e2e/pipeline';

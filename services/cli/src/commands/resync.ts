@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { AD_BINARY_ATTRIBUTES } from '@idsync/ad-detector/detector';
+import { AD_BINARY_ATTRIBUTES } from '@idsync/detector/ad';
 import { type DirectoryKind } from '@idsync/config';
 import { ABSENT_HEADER, encodeEntryChange, encodeWriteRequest, entryKey, type LinkEnd, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
 import { compilePipe, type CompiledPipe, isInSubtree, normalizeDn, parseDn } from '@idsync/mapping';
