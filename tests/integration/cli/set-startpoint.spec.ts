@@ -7,7 +7,7 @@ import { decodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
 import { ChangePublisher, ensureTopics, fetchStoredCheckpoint, type KafkaAdmin, type KafkaClient, type StoredCheckpoint } from '@idsync/platform';
 import { testKafka } from '../support/kafka';
 import { isProducerFenced } from '@idsync/detector/ad';
-import { classifyFailure } from '../../../services/ds-detector/src/core/failures';
+import { classifyFailure } from '@idsync/detector/ds';
 import { normalizeDn, Side } from '../e2e/directories';
 import { eventually, Pipeline, sleep } from '../e2e/pipeline';
 import { hostPort, requireServer, stackConfig, stackEnv, uniqueSuffix } from '../support/stack';

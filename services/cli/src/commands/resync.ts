@@ -6,7 +6,7 @@ import { compilePipe, type CompiledPipe, isInSubtree, normalizeDn, parseDn } fro
 import { AttributeKnowledge, type CurrentEntry, currentEntry } from '@idsync/writer';
 import { type RecordProducer as Producer, topicRecordLimits } from '@idsync/platform';
 import { signingKeyring, withSignature } from '@idsync/secrets';
-import { SNAPSHOT_BINARY_ATTRIBUTES } from '@idsync/ds-detector/core';
+import { SNAPSHOT_BINARY_ATTRIBUTES } from '@idsync/detector/ds';
 import { type Client, EqualityFilter } from 'ldapts';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaUnreachable } from '../context';
