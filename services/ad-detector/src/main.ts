@@ -1,8 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { backoffDelay, classifyKafkaFailure, createKafka, directoryProbe, ensureTopics, kafkaProbe, Metrics, MetricsModule, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule, type HealthProbe, type JsonLogger } from '@idsync/platform';
 import { afterImageAttributes, compilePipe } from '@idsync/mapping';
-import { describeError } from './core/errors';
-import { DIRSYNC_OID } from './ldap/dirsync-control';
+import { describeError, DIRSYNC_OID } from '@idsync/detector/ad';
 import { AdDetector } from './stream/ad-detector';
 
 const STREAM = Symbol('AD_DETECTOR_STREAM');

@@ -1,4 +1,4 @@
-// Captures real cn=changelog entries from the local stack's 389-ds into src/core/__fixtures__/ (one JSON per change).
+// Captures real cn=changelog entries from the local stack's 389-ds into libs/detector/src/ds/__fixtures__/ (one JSON per change).
 // Run from the repository root: node services/ds-detector/scripts/capture-fixtures.mjs
 // It writes a small, uniquely named set of entries (as the directory's reader account), reads back their changelog
 // entries exactly as ldapts returns them (attribute names as the server spells them, `changes` as raw bytes),
@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, Attribute, Change } from 'ldapts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, '..', 'src', 'core', '__fixtures__');
+const out = join(here, '..', '..', '..', 'libs', 'detector', 'src', 'ds', '__fixtures__');
 const env = Object.fromEntries(
   readFileSync('/var/lib/idsync-stack/stack.env', 'utf8')
     .split('\n')

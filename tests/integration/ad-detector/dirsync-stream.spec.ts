@@ -4,9 +4,7 @@ import { ChangePublisher, openLdapSession } from '@idsync/platform';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
 import { testKafka } from '../support/kafka';
 import { AdDetector, type AdDetectorOptions, type CheckpointedPublisher } from '../../../services/ad-detector/src/stream/ad-detector';
-import { CookieRejectedError, ForeignCookieError } from '../../../services/ad-detector/src/core/errors';
-import { readDcIdentity } from '../../../services/ad-detector/src/ldap/dirsync-reader';
-import { DcIdentity } from '../../../services/ad-detector/src/core/dirsync-cookie';
+import { CookieRejectedError, DcIdentity, ForeignCookieError, readDcIdentity } from '@idsync/detector/ad';
 import { AdTestData, EventLog, waitUntil } from './support';
 
 describe('ad-detector: DirSync from the Samba AD DC into Kafka', () => {

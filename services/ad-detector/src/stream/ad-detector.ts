@@ -4,16 +4,30 @@ import { type EntryChangeEvent } from '@idsync/contracts';
 import { afterImageIds, withAfterImages, withLastKnownImages } from '@idsync/detector';
 import { type AfterImageAttributes } from '@idsync/mapping';
 import { backoffDelay, ChangePublisher, classifyKafkaFailure, isKafkaError, Metrics, type JsonLogger, type KafkaClient, type StoredCheckpoint } from '@idsync/platform';
-import { DcIdentity, DirSyncCookie } from '../core/dirsync-cookie';
-import { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, describeError, isProducerFenced } from '../core/errors';
-import { classifyLdapError } from '../core/ldap-errors';
-import { entryGuid, isSkip, needsRefetch, parseDirSyncEntry } from '../core/parse-dirsync-entry';
-import { deletesFirst } from '../core/page-order';
-import { DEFAULT_STREAMING_POLL_SHARE, nextPollDelayMs, type PollPace } from '../core/poll-pace';
-import { Scope } from '../core/scope';
-import { type RawEntry } from '../core/raw-entry';
-import { DIRSYNC_FLAGS } from '../ldap/dirsync-control';
-import { DirSyncReader, type DirSyncPage } from '../ldap/dirsync-reader';
+import {
+  DcIdentity,
+  DirSyncCookie,
+  AdDetectorError,
+  CookieRejectedError,
+  DirectoryError,
+  ForeignCookieError,
+  describeError,
+  isProducerFenced,
+  classifyLdapError,
+  entryGuid,
+  isSkip,
+  needsRefetch,
+  parseDirSyncEntry,
+  deletesFirst,
+  DEFAULT_STREAMING_POLL_SHARE,
+  nextPollDelayMs,
+  type PollPace,
+  Scope,
+  type RawEntry,
+  DIRSYNC_FLAGS,
+  DirSyncReader,
+  type DirSyncPage,
+} from '@idsync/detector/ad';
 import { DetectorMetrics } from './detector-metrics';
 
 /** Fenced again within this time after the last fencing: another instance is running, back off further. */

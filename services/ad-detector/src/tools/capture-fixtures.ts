@@ -1,5 +1,5 @@
 /**
- * Captures the DirSync fixtures under src/core/__fixtures__ from a real AD DC (the local Samba stack):
+ * Captures the DirSync fixtures under libs/detector/src/ad/__fixtures__ from a real AD DC (the local Samba stack):
  *   npm run build && set -a && . /var/lib/idsync-stack/stack.env && set +a && \
  *   IDSYNC_CONFIG=config/demo.yaml node services/ad-detector/dist/tools/capture-fixtures.js
  * It creates a scratch OU under OU=Corp, makes one kind of change at a time, reads the DirSync page after each,
@@ -10,10 +10,9 @@ import { join } from 'node:path';
 import { Attribute, Change, type Client } from 'ldapts';
 import { loadConfig } from '@idsync/config';
 import { openLdapSession } from '@idsync/platform';
-import { DIRSYNC_FLAGS, DirSyncControl } from '../ldap/dirsync-control';
-import { AD_BINARY_ATTRIBUTES, fromLdaptsEntry, rawEntryToJson, type LdaptsEntry, type RawEntry } from '../core/raw-entry';
+import { DIRSYNC_FLAGS, DirSyncControl, AD_BINARY_ATTRIBUTES, fromLdaptsEntry, rawEntryToJson, type LdaptsEntry, type RawEntry } from '@idsync/detector/ad';
 
-const OUT = join(__dirname, '..', '..', 'src', 'core', '__fixtures__');
+const OUT = join(__dirname, '..', '..', '..', '..', 'libs', 'detector', 'src', 'ad', '__fixtures__');
 
 async function pass(client: Client, baseDn: string, cookie: Buffer): Promise<{ entries: RawEntry[]; cookie: Buffer; raw: Buffer }> {
   const control = new DirSyncControl({ flags: DIRSYNC_FLAGS.incrementalValues, maxBytes: 0, cookie });

@@ -1,12 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { AD_BINARY_ATTRIBUTES } from '@idsync/ad-detector/detector';
+import { AD_BINARY_ATTRIBUTES } from '@idsync/detector/ad';
 import { type DirectoryKind } from '@idsync/config';
 import { ABSENT_HEADER, encodeEntryChange, encodeWriteRequest, entryKey, type LinkEnd, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
 import { compilePipe, type CompiledPipe, isInSubtree, normalizeDn, parseDn } from '@idsync/mapping';
 import { AttributeKnowledge, type CurrentEntry, currentEntry } from '@idsync/writer';
 import { type RecordProducer as Producer, topicRecordLimits } from '@idsync/platform';
 import { signingKeyring, withSignature } from '@idsync/secrets';
-import { SNAPSHOT_BINARY_ATTRIBUTES } from '@idsync/ds-detector/core';
+import { SNAPSHOT_BINARY_ATTRIBUTES } from '@idsync/detector/ds';
 import { type Client, EqualityFilter } from 'ldapts';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaUnreachable } from '../context';

@@ -1,8 +1,7 @@
 import { detectorCheckpointGroup, detectorTransactionalId } from '@idsync/config';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DcIdentity, DIRSYNC_FLAGS, DirSyncCookie, DirSyncReader, type DirSyncPage } from '@idsync/ad-detector/detector';
-import { ChangeNumber, parseGeneralizedTime, type ChangelogWindow, type RawChangelogEntry } from '@idsync/ds-detector/core';
-import { ChangelogReader, changeNumberOf } from '@idsync/ds-detector/detector';
+import { DcIdentity, DIRSYNC_FLAGS, DirSyncCookie, DirSyncReader, type DirSyncPage } from '@idsync/detector/ad';
+import { ChangeNumber, ChangelogReader, changeNumberOf, parseGeneralizedTime, type ChangelogWindow, type RawChangelogEntry } from '@idsync/detector/ds';
 import { ChangePublisher, DirectoryBindError, DirectoryUnavailableError, ensureTopics, fetchStoredCheckpoint, type StoredCheckpoint } from '@idsync/platform';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaUnreachable } from '../context';

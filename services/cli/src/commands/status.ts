@@ -1,7 +1,7 @@
 import { CONSUMER_SERVICES, type ConsumerService, type DirectoryKind, serviceGroupId, type SyncConfig } from '@idsync/config';
 import { decodeDeadLetter } from '@idsync/contracts';
 import { ChangePublisher, fetchStoredCheckpoint, type KafkaAdmin, readRootDse, type StoredCheckpoint } from '@idsync/platform';
-import { readDcIdentity } from '@idsync/ad-detector/detector';
+import { readDcIdentity } from '@idsync/detector/ad';
 import { type CliCommand } from '../command';
 import { CommandContext } from '../context';
 import { type RangeRecord, readRanges } from '@idsync/platform';

@@ -1,4 +1,4 @@
-import { ChangeNumber, type ChangelogWindow } from '@idsync/ds-detector/core';
+import { ChangeNumber, type ChangelogWindow } from '@idsync/detector/ds';
 import {
   adChoiceUnsupported,
   changelogEffect,

@@ -1,4 +1,4 @@
-import { ChangeNumber, type ChangelogWindow } from '@idsync/ds-detector/core';
+import { ChangeNumber, type ChangelogWindow } from '@idsync/detector/ds';
 
 /**
  * The pure part of `idsync set-startpoint`: which detector a name means, where each choice puts a ds-detector

@@ -1,5 +1,5 @@
 import { type Counter, type Metrics } from '@idsync/platform';
-import { type IgnoreReason } from '../core';
+import { type IgnoreReason } from '@idsync/detector/ds';
 
 /** The detector's counters (Prometheus names). Labels never carry values from entries. */
 export class DetectorMetrics {

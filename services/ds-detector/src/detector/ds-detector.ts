@@ -6,6 +6,8 @@ import { backoffDelay, ChangePublisher, type JsonLogger, type KafkaClient, type 
 import { type Keyring, sealPassword } from '@idsync/secrets';
 import {
   ChangeNumber,
+  ChangelogReader,
+  changeNumberOf,
   changelogAnchor,
   checkAnchor,
   EntryIdUnknownError,
@@ -22,11 +24,11 @@ import {
   type ChangelogRecord,
   type ChangelogWindow,
   type DecryptChangelogPassword,
+  type EntryFacts,
   type PasswordSealer,
   type IgnoreReason,
   type PendingGap,
-} from '../core';
-import { ChangelogReader, changeNumberOf, type EntryFacts } from './changelog-reader';
+} from '@idsync/detector/ds';
 import { DetectorMetrics } from './detector-metrics';
 
 /** The id attribute, never in an image (the event's entryId is it). */

@@ -1,3 +1,2 @@
-export { ChangelogMissingError, ChangelogReader, changeNumberOf, type EntryFacts } from './changelog-reader';
 export { DetectorMetrics } from './detector-metrics';
 export { DetectorStoppedError, DsDetector, type DetectorStatus, type DsDetectorOptions, type PollResult } from './ds-detector';

@@ -1,11 +1,12 @@
 import { EqualityFilter, OrFilter, type Client } from 'ldapts';
 import { canonicalGuid, type EntryImage, guidToBytes } from '@idsync/contracts';
 import { type DirectoryConfig } from '@idsync/config';
-import { lastKnownImage, readAfterImages, type ReadImage } from '@idsync/detector';
+import { lastKnownImage, type ReadImage } from '../after-image';
+import { readAfterImages } from '../after-image-reader';
 import { type AfterImageAttributes } from '@idsync/mapping';
 import { openLdapSession, readRootDse, searchAllValues } from '@idsync/platform';
-import { DcIdentity, DirSyncCookie } from '../core/dirsync-cookie';
-import { AD_BINARY_ATTRIBUTES, fromLdaptsEntry, type LdaptsEntry, type RawEntry } from '../core/raw-entry';
+import { DcIdentity, DirSyncCookie } from './dirsync-cookie';
+import { AD_BINARY_ATTRIBUTES, fromLdaptsEntry, type LdaptsEntry, type RawEntry } from './raw-entry';
 import { DirSyncControl, ShowDeletedControl } from './dirsync-control';
 
 /** Images are read without the id attribute already: nothing more to leave out. */

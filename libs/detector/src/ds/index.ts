@@ -1,3 +1,4 @@
+/** 389-ds (and other servers with the draft changelog): the changelog reader, change numbers, positions, LDIF, parsing (`@idsync/detector/ds`). */
 export { ChangeNumber, InvalidChangeNumberError } from './change-number';
 export {
   CLEAR_PASSWORD_ATTRIBUTE,
@@ -33,3 +34,4 @@ export { MalformedLdifError, parseLdifContent, parseLdifModifications, type Ldif
 export { START_DECISIONS, decidePosition, nextRange, settleBatch, type ChangelogWindow, type PendingGap, type SettledBatch, type StartDecision, type StartDecisionKind } from './position';
 export { ObjectClassMemory } from './object-class-memory';
 export { enteredScopeSnapshot, type ReadEntry, SNAPSHOT_BINARY_ATTRIBUTES } from './entered-scope';
+export { ChangelogMissingError, ChangelogReader, changeNumberOf, type EntryFacts } from './changelog-reader';

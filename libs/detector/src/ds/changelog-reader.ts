@@ -1,9 +1,13 @@
 import { AndFilter, EqualityFilter, GreaterThanEqualsFilter, LessThanEqualsFilter, NoSuchObjectError, OrFilter, type Client } from 'ldapts';
 import { type DirectoryConfig } from '@idsync/config';
-import { readAfterImages, type ReadImage } from '@idsync/detector';
+import { type ReadImage } from '../after-image';
+import { readAfterImages } from '../after-image-reader';
 import { type AfterImageAttributes } from '@idsync/mapping';
 import { openLdapSession, readRootDse } from '@idsync/platform';
-import { ChangeNumber, normalizeEntryUuid, type ChangelogWindow, type RawChangelogEntry, type ReadEntry, SNAPSHOT_BINARY_ATTRIBUTES } from '../core';
+import { ChangeNumber } from './change-number';
+import { normalizeEntryUuid, type RawChangelogEntry } from './changelog-entry';
+import { type ReadEntry, SNAPSHOT_BINARY_ATTRIBUTES } from './entered-scope';
+import { type ChangelogWindow } from './position';
 
 /** The changelog attributes the parser reads; `changes` comes back as bytes so binary values survive. */
 const CHANGELOG_ATTRIBUTES = ['changeNumber', 'targetDn', 'changeType', 'changes', 'newRdn', 'deleteOldRdn', 'newSuperior', 'changeTime', 'targetUniqueId', 'changeInitiatorsName'];

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Ber, BerReader, BerWriter } from 'ldapts';
 import { DIRSYNC_FLAGS, DIRSYNC_OID, DirSyncControl, decodeDirSyncResponse, encodeDirSyncRequest } from './dirsync-control';
 
-const captured = Buffer.from((JSON.parse(readFileSync(join(__dirname, '..', 'core', '__fixtures__', 'response-control.json'), 'utf8')) as { base64: string }).base64, 'base64');
+const captured = Buffer.from((JSON.parse(readFileSync(join(__dirname, '__fixtures__', 'response-control.json'), 'utf8')) as { base64: string }).base64, 'base64');
 
 function readRequest(bytes: Buffer): { flags: number; maxBytes: number; cookie: Buffer } {
   const reader = new BerReader(bytes);
