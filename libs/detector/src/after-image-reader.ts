@@ -1,6 +1,7 @@
 /**
- * Reads after-images: the entries of a batch of events, by id, a few dozen per search (an OR of equality filters, the
- * id values passed as filter objects, never as text), every value of large attributes (range retrieval).
+ * Reads after-images: the entries of a batch of events, at the DN their event names when given (base reads), else by
+ * id, a few dozen per search (an OR of equality filters, the id values passed as filter objects, never as text); every
+ * value of large attributes (range retrieval).
  */
 import { type Client, type Control, EqualityFilter, OrFilter } from 'ldapts';
 import { canonicalGuid, canonicalUuid, guidToBytes } from '@idsync/contracts';
@@ -22,7 +23,16 @@ export interface AfterImageReadOptions {
   readonly batchSize?: number;
   /** Request controls, e.g. AD's Show Deleted to read tombstones. */
   readonly controls?: readonly Control[];
+  /**
+   * Where each entry is said to be (id -> DN, from its event): read there first with a base search, kept when its id
+   * matches; only the others are searched for by id (a subtree search). 389-ds 2.3's Berkeley DB backend can deadlock
+   * a subtree search's index reads against concurrent adds (see the README's local stack); base reads avoid them.
+   */
+  readonly dnHints?: ReadonlyMap<string, string>;
 }
+
+/** Base reads in flight at once on the one connection (LDAP multiplexes them). */
+const BASE_READS_IN_FLIGHT = 8;
 
 const DEFAULT_BATCH = 50;
 
@@ -41,19 +51,44 @@ export async function readAfterImages(client: Client, ids: readonly string[], op
   const attributes = set.allUserAttributes ? ['*', ...set.names, idAttribute] : [...set.names, idAttribute];
   const bufferAttributes = binary ? [...options.binaryAttributes, idAttribute] : [...options.binaryAttributes];
   const skip = new Set([idAttribute.toLowerCase()]);
+  const keep = (entry: SearchEntry, expected?: string): void => {
+    const id = entryIdOf(entry, idAttribute);
+    if (id !== null && (expected === undefined || id === expected)) found.set(id, { dn: entry.dn, image: entryImage(entry, set, skip) });
+  };
+  const hinted = options.dnHints === undefined ? [] : ids.filter((id) => options.dnHints?.has(id));
+  let next = 0;
+  const baseReads = async (): Promise<void> => {
+    for (let index = next++; index < hinted.length; index = next++) {
+      const id = hinted[index] as string;
+      const dn = options.dnHints?.get(id) as string;
+      try {
+        const { searchEntries } = await searchAllValues(client, dn, { scope: 'base', filter: '(objectClass=*)', attributes, explicitBufferAttributes: bufferAttributes }, options.controls === undefined ? undefined : [...options.controls]);
+        for (const entry of searchEntries) keep(entry as SearchEntry, id);
+      } catch (error) {
+        // Not there (moved, renamed or deleted since), or a DN the server cannot parse: searched for by id below.
+        if (!isResultCode(error, NO_SUCH_OBJECT) && !isResultCode(error, INVALID_DN_SYNTAX)) throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(BASE_READS_IN_FLIGHT, hinted.length) }, baseReads));
+  const rest = ids.filter((id) => !found.has(id));
   const size = options.batchSize ?? DEFAULT_BATCH;
-  for (let start = 0; start < ids.length; start += size) {
-    const batch = ids.slice(start, start + size);
+  for (let start = 0; start < rest.length; start += size) {
+    const batch = rest.slice(start, start + size);
     const filter = new OrFilter({
       filters: batch.map((id) => new EqualityFilter({ attribute: idAttribute, value: binary ? guidToBytes(id) : id })),
     });
     const { searchEntries } = await searchAllValues(client, options.baseDn, { scope: 'sub', filter, attributes, explicitBufferAttributes: bufferAttributes, sizeLimit: 0 }, options.controls === undefined ? undefined : [...options.controls]);
-    for (const entry of searchEntries) {
-      const id = entryIdOf(entry as SearchEntry, idAttribute);
-      if (id !== null) found.set(id, { dn: entry.dn, image: entryImage(entry as SearchEntry, set, skip) });
-    }
+    for (const entry of searchEntries) keep(entry as SearchEntry);
   }
   return found;
+}
+
+const NO_SUCH_OBJECT = 32;
+const INVALID_DN_SYNTAX = 34;
+
+function isResultCode(error: unknown, code: number): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
 }
 
 /** The canonical id text of a read entry (what events carry in entryId.value); null when it has none. */

@@ -109,9 +109,12 @@ export class ChangelogReader {
     return found;
   }
 
-  /** The after-images of the entries with these entryUUIDs, by entryUUID; entries deleted since are absent. */
-  readAfterImages(uuids: readonly string[], set: AfterImageAttributes): Promise<Map<string, ReadImage>> {
-    return readAfterImages(this.client, uuids, { baseDn: this.config.baseDn, idAttribute: 'entryUUID', binaryAttributes: SNAPSHOT_BINARY_ATTRIBUTES, set });
+  /**
+   * The after-images of the entries with these entryUUIDs, by entryUUID; entries deleted since are absent. `dnHints`:
+   * where each is said to be (read there first: a base read instead of a subtree search).
+   */
+  readAfterImages(uuids: readonly string[], set: AfterImageAttributes, dnHints?: ReadonlyMap<string, string>): Promise<Map<string, ReadImage>> {
+    return readAfterImages(this.client, uuids, { baseDn: this.config.baseDn, idAttribute: 'entryUUID', binaryAttributes: SNAPSHOT_BINARY_ATTRIBUTES, set, ...(dnHints ? { dnHints } : {}) });
   }
 
   /** entryUUID and object classes of the entry at `dn` (older servers without targetUniqueId); null when it is gone. */

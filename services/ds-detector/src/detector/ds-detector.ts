@@ -1,6 +1,6 @@
 import { type DirectoryConfig } from '@idsync/config';
 import { type EntryChangeEvent } from '@idsync/contracts';
-import { afterImageIds, lastKnownImage, withAfterImages } from '@idsync/detector';
+import { afterImageDns, afterImageIds, lastKnownImage, withAfterImages } from '@idsync/detector';
 import { type AfterImageAttributes, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
 import { backoffDelay, ChangePublisher, type JsonLogger, type KafkaClient, type Metrics } from '@idsync/platform';
 import { type Keyring, sealPassword } from '@idsync/secrets';
@@ -453,7 +453,8 @@ export class DsDetector {
     let stateOnly: EntryChangeEvent[] = [];
     if (this.options.afterImage !== undefined && (events.length > 0 || ownWrites.length > 0)) {
       const own = this.options.stateTopic === undefined ? [] : ownWrites.map((record) => toEntryChangeEvent(record, context, { entryUuid: null, objectClasses: null }, undefined));
-      const images = await reader.readAfterImages(afterImageIds([...events, ...own]), this.options.afterImage);
+      const imaged = [...events, ...own];
+      const images = await reader.readAfterImages(afterImageIds(imaged), this.options.afterImage, afterImageDns(imaged));
       events.splice(0, events.length, ...withAfterImages(events, images));
       stateOnly = withAfterImages(own, images);
     }
