@@ -3,7 +3,7 @@
  * id, a few dozen per search (an OR of equality filters, the id values passed as filter objects, never as text); every
  * value of large attributes (range retrieval).
  */
-import { type Client, type Control, EqualityFilter, OrFilter } from 'ldapts';
+import { type Client, type Control, EqualityFilter, InvalidDNSyntaxError, NoSuchObjectError, OrFilter } from 'ldapts';
 import { canonicalGuid, canonicalUuid, guidToBytes } from '@idsync/contracts';
 import { type AfterImageAttributes } from '@idsync/mapping';
 import { searchAllValues } from '@idsync/platform';
@@ -55,18 +55,20 @@ export async function readAfterImages(client: Client, ids: readonly string[], op
     const id = entryIdOf(entry, idAttribute);
     if (id !== null && (expected === undefined || id === expected)) found.set(id, { dn: entry.dn, image: entryImage(entry, set, skip) });
   };
-  const hinted = options.dnHints === undefined ? [] : ids.filter((id) => options.dnHints?.has(id));
+  const controls = options.controls === undefined ? undefined : [...options.controls];
+  const hinted = ids.flatMap((id) => {
+    const dn = options.dnHints?.get(id);
+    return dn === undefined ? [] : [{ id, dn }];
+  });
   let next = 0;
   const baseReads = async (): Promise<void> => {
-    for (let index = next++; index < hinted.length; index = next++) {
-      const id = hinted[index] as string;
-      const dn = options.dnHints?.get(id) as string;
+    for (let hint = hinted[next++]; hint !== undefined; hint = hinted[next++]) {
       try {
-        const { searchEntries } = await searchAllValues(client, dn, { scope: 'base', filter: '(objectClass=*)', attributes, explicitBufferAttributes: bufferAttributes }, options.controls === undefined ? undefined : [...options.controls]);
-        for (const entry of searchEntries) keep(entry as SearchEntry, id);
+        const { searchEntries } = await searchAllValues(client, hint.dn, { scope: 'base', filter: '(objectClass=*)', attributes, explicitBufferAttributes: bufferAttributes }, controls);
+        for (const entry of searchEntries) keep(entry as SearchEntry, hint.id);
       } catch (error) {
         // Not there (moved, renamed or deleted since), or a DN the server cannot parse: searched for by id below.
-        if (!isResultCode(error, NO_SUCH_OBJECT) && !isResultCode(error, INVALID_DN_SYNTAX)) throw error;
+        if (!(error instanceof NoSuchObjectError) && !(error instanceof InvalidDNSyntaxError)) throw error;
       }
     }
   };
@@ -78,17 +80,10 @@ export async function readAfterImages(client: Client, ids: readonly string[], op
     const filter = new OrFilter({
       filters: batch.map((id) => new EqualityFilter({ attribute: idAttribute, value: binary ? guidToBytes(id) : id })),
     });
-    const { searchEntries } = await searchAllValues(client, options.baseDn, { scope: 'sub', filter, attributes, explicitBufferAttributes: bufferAttributes, sizeLimit: 0 }, options.controls === undefined ? undefined : [...options.controls]);
+    const { searchEntries } = await searchAllValues(client, options.baseDn, { scope: 'sub', filter, attributes, explicitBufferAttributes: bufferAttributes, sizeLimit: 0 }, controls);
     for (const entry of searchEntries) keep(entry as SearchEntry);
   }
   return found;
-}
-
-const NO_SUCH_OBJECT = 32;
-const INVALID_DN_SYNTAX = 34;
-
-function isResultCode(error: unknown, code: number): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
 }
 
 /** The canonical id text of a read entry (what events carry in entryId.value); null when it has none. */
