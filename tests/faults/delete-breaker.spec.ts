@@ -19,7 +19,7 @@ const FIRST = users('Del', 50);
 const SECOND = users('Dis', 25);
 
 async function dsUsers(): Promise<number> {
-  return (await run.directory.below(run.dsOu, '(objectClass=inetOrgPerson)', ['1.1'])).size;
+  return run.usersInDirectory();
 }
 
 async function create(names: readonly string[]): Promise<void> {

@@ -46,7 +46,7 @@ describe(`two replicas per stage, one of each killed during a long write (run ${
     })();
     const adUsers = run.createUsers(AD_USERS, 'User');
     // The writers are busy: kill one replica of each stage while they write.
-    await eventually('the burst under way in 389-ds', async () => (await run.directory.below(run.dsOu, '(objectClass=inetOrgPerson)', ['1.1'])).size, (n) => n >= 30, 120_000, 500);
+    await eventually('the burst under way in 389-ds', () => run.directory.childCount(run.dsOu), (n) => n >= 30, 120_000, 500);
     await run.live.kill('mapper');
     await run.live.kill('ad-writer');
     await run.live.kill(replicas.find((name) => name.startsWith('ds-writer')) as ReplicaName);

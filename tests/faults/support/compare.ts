@@ -58,7 +58,7 @@ function relative(dn: string, base: string): string | undefined {
 export async function compareTrees(ad: Side, adBase: string, ds: Side, dsBase: string, adRoot: string, dsRoot: string): Promise<TreeDifference> {
   const [adEntries, dsEntries] = await Promise.all([
     ad.below(adBase, '(|(objectClass=user)(objectClass=group)(objectClass=organizationalUnit))', ATTRIBUTES),
-    ds.below(dsBase, '(|(objectClass=inetOrgPerson)(objectClass=groupOfNames)(objectClass=organizationalUnit))', ATTRIBUTES),
+    ds.ofClass(dsBase, ['inetOrgPerson', 'groupOfNames', 'organizationalUnit'], ATTRIBUTES),
   ]);
   const adRootN = normalizeDn(adRoot);
   const dsRootN = normalizeDn(dsRoot);

@@ -126,11 +126,23 @@ export class FaultRun {
     }
   }
 
+  /** The users below the test OU in 389-ds (see `Side.ofClass` for why not an `objectClass` filter). */
+  async usersInDirectory(): Promise<number> {
+    return (await this.directory.ofClass(this.dsOu, ['inetOrgPerson'], ['1.1'])).size;
+  }
+
+  /**
+   * Waits until 389-ds holds `count` users below the test OU. While fewer entries than that sit below it (its
+   * numSubordinates, a base read), nothing else is read: no subtree search runs while the burst is still arriving.
+   */
   async waitForUsersInDirectory(count: number, timeoutMs: number): Promise<void> {
     await eventually(
       `all ${count} users in 389-ds`,
-      async () => (await this.directory.below(this.dsOu, '(objectClass=inetOrgPerson)', ['1.1'])).size,
-      (n) => n === count,
+      async () => {
+        const below = await this.directory.childCount(this.dsOu);
+        return below < count ? { below } : { below, users: await this.usersInDirectory() };
+      },
+      (seen) => seen.users === count,
       timeoutMs,
       2_000,
     );

@@ -53,6 +53,30 @@ export class Side {
     return out;
   }
 
+  /**
+   * Every entry below `base` that has one of `classes`, as dn → entry. The search itself names no indexed attribute
+   * (`(objectClass=*)` is unindexed presence) and the classes are told apart here: 389-ds 2.3.1 on Berkeley DB can
+   * deadlock when a search reads an index key in bulk while adds append to that key (README, the local stack's
+   * pitfalls), and an `objectClass` key is one every add in the directory appends to.
+   */
+  async ofClass(base: string, classes: readonly string[], attributes: string[]): Promise<Map<string, Entry>> {
+    const wanted = new Set(classes.map((c) => c.toLowerCase()));
+    const all = await this.below(base, '(objectClass=*)', [...new Set([...attributes.filter((a) => a !== '1.1'), 'objectClass'])]);
+    return new Map([...all].filter(([, entry]) => (entry['objectclass'] ?? []).some((c) => wanted.has(c.toLowerCase()))));
+  }
+
+  /**
+   * How many entries sit directly below `dn`: its numSubordinates, read with a base search (no index read), so it can be
+   * polled while thousands of entries arrive. 389-ds keeps it; Samba does not.
+   */
+  async childCount(dn: string): Promise<number> {
+    const value = (await this.read(dn, ['numSubordinates']))?.['numsubordinates']?.[0];
+    if (value === undefined) return 0;
+    const count = Number(value);
+    if (!Number.isInteger(count)) throw new Error(`${dn}: numSubordinates '${value}' is not a count`);
+    return count;
+  }
+
   async add(dn: string, attributes: Record<string, string | string[]>): Promise<void> {
     await this.client.add(dn, attributes);
   }

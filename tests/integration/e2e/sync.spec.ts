@@ -240,9 +240,9 @@ describe(`end-to-end sync on the demo pipes (run ${s})`, () => {
       const out = { ad: {} as Record<string, unknown>, ds: {} as Record<string, unknown> };
       for (const ou of Object.values(OU)) {
         const adUsers = await ad.below(adOu(ou), '(&(objectClass=user)(!(objectClass=computer)))', userAttrs.ad);
-        const dsUsers = await ds.below(dsOu(ou), '(objectClass=inetOrgPerson)', userAttrs.ds);
+        const dsUsers = await ds.ofClass(dsOu(ou), ['inetOrgPerson'], userAttrs.ds);
         const adGroups = await ad.below(adOu(ou), '(objectClass=group)', ['member']);
-        const dsGroups = await ds.below(dsOu(ou), '(objectClass=groupOfNames)', ['member']);
+        const dsGroups = await ds.ofClass(dsOu(ou), ['groupOfNames'], ['member']);
         // Keys: the DN relative to the side's Corp OU, so both sides' keys compare.
         const rel = (dn: string, corp: string): string => normalizeDn(dn).replace(`,${normalizeDn(corp)}`, '');
         for (const [dn, e] of adUsers) out.ad[rel(dn, adCorp)] = { login: first(e, 'sAMAccountName'), ...pick(e, ['givenName', 'sn', 'mail', 'description']) };
