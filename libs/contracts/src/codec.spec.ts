@@ -429,7 +429,7 @@ describe('undecodable records', () => {
       name: 'an id no schema has',
       record: Buffer.concat([header(999), valid.subarray(5)]),
       reason: 'unknown-schema-id',
-      message: /schema id 999 is not in the registry/,
+      message: /schema id 999 is not one of the fixed schema ids/,
     },
     {
       name: 'a write request',

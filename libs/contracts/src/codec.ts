@@ -1,6 +1,7 @@
 import { type Type } from 'avsc';
 import { UndecodableRecordError, UnencodableRecordError, type UndecodableReason } from './errors';
-import { avroType, currentSchema, schemaById, type SchemaSubject, type SchemaVersion } from './schemas';
+import { avroType, currentSchema, type SchemaSubject, type SchemaVersion } from './schemas';
+import { wireIds } from './wire-ids';
 import {
   type DeadLetter,
   type EntryChangeEvent,
@@ -69,7 +70,7 @@ function encode(subject: SchemaSubject, value: unknown): Buffer {
   }
   const header = Buffer.alloc(HEADER_LENGTH);
   header.writeUInt8(MAGIC_BYTE, 0);
-  header.writeUInt32BE(schema.id, 1);
+  header.writeUInt32BE(wireIds().toWire(schema), 1);
   return Buffer.concat([header, body]);
 }
 
@@ -83,8 +84,9 @@ function decode(subject: SchemaSubject, record: Buffer | null): unknown {
   }
   if (record.length < HEADER_LENGTH) throw fail('truncated', `${record.length} bytes, shorter than the 5-byte header`);
   const id = record.readUInt32BE(1);
-  const writer = schemaById(id);
-  if (!writer) throw fail('unknown-schema-id', `schema id ${id} is not in the registry`);
+  const ids = wireIds();
+  const writer = ids.fromWire(id);
+  if (!writer) throw fail('unknown-schema-id', `schema id ${id} is not one of ${ids.source}`);
   if (writer.subject !== subject) {
     throw fail('wrong-subject', `schema id ${id} is ${writer.subject} v${writer.version}, not ${subject}`);
   }

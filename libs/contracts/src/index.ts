@@ -14,3 +14,4 @@ export * from './codec';
 export * from './keys';
 export * from './guid';
 export { entryStateOf } from './state';
+export { FIXED_IDS, RegistryIds, schemaIdentity, schemaText, UnregisteredSchemaError, useWireIds, versionOfText, wireIds, type WireIds } from './wire-ids';

@@ -4,7 +4,7 @@ import {
   type DeadLetter,
   decodeEntryChange,
   decodeWriteRequest,
-  schemaById,
+  wireIds,
   type SchemaSubject,
 } from '@idsync/contracts';
 import { operationsTopicOfHeld, REQUEST_REFUSALS } from '@idsync/writer';
@@ -281,7 +281,7 @@ export function framedSchemaId(value: Buffer): number | null {
 export function summarizeRecord(value: Buffer | null): RecordSummary {
   if (value === null || value.length === 0) return { kind: 'empty' };
   const schemaId = framedSchemaId(value);
-  const subject: SchemaSubject | undefined = schemaId === null ? undefined : schemaById(schemaId)?.subject;
+  const subject: SchemaSubject | undefined = schemaId === null ? undefined : wireIds().fromWire(schemaId)?.subject;
   const undecodable = (problem: string): RecordSummary => ({ kind: 'undecodable', bytes: value.length, schemaId, problem });
   if (schemaId === null) return undecodable('no schema-registry framing (first byte is not 0x00 or the record is shorter than 5 bytes)');
   const attributes = (changes: readonly AttributeChange[]): AttributeSummary[] =>
@@ -329,7 +329,7 @@ export function summarizeRecord(value: Buffer | null): RecordSummary {
   } catch (error) {
     return undecodable(error instanceof Error ? error.message : String(error));
   }
-  return undecodable(subject === undefined ? `schema id ${schemaId} is not in the registry` : `a ${subject} record, not an entry change or a write request`);
+  return undecodable(subject === undefined ? `schema id ${schemaId} is not one of ${wireIds().source}` : `a ${subject} record, not an entry change or a write request`);
 }
 
 /* ---------------------------------------------------------------------------------------------------------------- */
