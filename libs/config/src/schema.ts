@@ -117,6 +117,24 @@ const kafkaSchema = z
         }
       })
       .optional(),
+    /**
+     * A Confluent-compatible schema registry (Confluent Schema Registry, Apicurio Registry's /apis/ccompat/v7,
+     * Karapace): records then carry the ids it gave our schemas, registered under `<topic>-value` subjects, instead of
+     * the repository's fixed ids. Read at every program's start. Unset: the fixed ids, no registry.
+     */
+    schemaRegistry: z
+      .object({
+        url: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL'),
+        username: nonEmpty.optional(),
+        password: nonEmpty.optional(),
+        /** PEM file of the CA that signed the registry's certificate. */
+        caFile: nonEmpty.optional(),
+        /** Register our current schemas at start (default). Off: they must be registered already (a locked-down registry). */
+        autoRegister: z.boolean().default(true),
+      })
+      .strict()
+      .refine((registry) => (registry.username === undefined) === (registry.password === undefined), { message: 'username and password go together' })
+      .optional(),
     topics: z
       .object({
         adChanges: topicSchema,

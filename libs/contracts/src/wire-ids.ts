@@ -89,7 +89,7 @@ const identities = new Map<number, string>();
  * whitespace (a registry may store a schema reformatted).
  */
 export function schemaIdentity(text: string): string {
-  return JSON.stringify(withoutDocs(Type.forSchema(JSON.parse(text) as object, { wrapUnions: 'auto' }).schema({ exportAttrs: true })));
+  return JSON.stringify(withoutDocs(Type.forSchema(JSON.parse(text) as Parameters<typeof Type.forSchema>[0], { wrapUnions: 'auto' }).schema({ exportAttrs: true })));
 }
 
 function withoutDocs(node: unknown): unknown {

@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadConfig, withheldVariable, type ServiceName, type SyncConfig } from '@idsync/config';
 import { JsonLogger } from './logger';
 import { SecretRedactor } from './redact';
+import { useSchemaRegistry } from './schema-registry';
 
 export interface ServiceContext {
   readonly name: ServiceName;
@@ -22,6 +23,7 @@ export function configSecrets(config: SyncConfig): string[] {
   const sasl = config.kafka.sasl;
   if (sasl?.password !== undefined) secrets.push(sasl.password);
   for (const principal of Object.values(sasl?.principals ?? {})) secrets.push(principal.password);
+  if (config.kafka.schemaRegistry?.password !== undefined) secrets.push(config.kafka.schemaRegistry.password);
   for (const key of [...(config.secrets?.passwordKeys?.keys ?? []), ...(config.secrets?.operationKeys?.keys ?? [])]) secrets.push(key.key);
   return secrets.filter((secret) => withheldVariable(secret) === undefined);
 }
@@ -46,6 +48,13 @@ export async function runService(name: ServiceName, root: (context: ServiceConte
   }
   const logger = new JsonLogger(name, config.logLevel, new SecretRedactor(configSecrets(config)));
   routeProcessWarnings(logger);
+  try {
+    // The schema ids records carry come first: nothing is encoded or decoded before them.
+    await useSchemaRegistry(config.kafka, logger);
+  } catch (error) {
+    logger.event('error', 'schema-registry.refused', { error: error instanceof Error ? error.message : String(error) });
+    process.exit(1);
+  }
   const app = await NestFactory.create(root({ name, config, configFile, logger }), { logger, abortOnError: false });
   app.enableShutdownHooks();
   const { httpPort } = config.services[name];

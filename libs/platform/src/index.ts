@@ -16,5 +16,5 @@ export { ChangePublisher, CheckpointTooLargeError, fetchStoredCheckpoint, type C
 export { Counter, Metrics, MetricsModule } from './metrics';
 export { consumerLoopProbes, DEFAULT_LOOP_JUDGE, handlerStalled, judgeLoop, LOOP_STATES, loopDetails, TERMINAL_LOOP_STATES, type ConsumerLoopProbeOptions, type LoopAssignment, type LoopJudgeOptions, type LoopState, type LoopStatus, type LoopVerdict } from './loop-health';
 export { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff';
-export { loadRegistryIds, SchemaRegistryClient, SchemaRegistryError, type RegistryIdsReport, type SchemaRegistryOptions, type TopicSchema } from './schema-registry';
+export { loadRegistryIds, SchemaRegistryClient, SchemaRegistryError, schemaTopics, useSchemaRegistry, type RegistryIdsReport, type SchemaRegistryOptions, type TopicSchema } from './schema-registry';
 export { classifyLdapFailure, classifyLdapResult, type Exhausted, type FailureVerdict, LDAP_ACTIONS, LDAP_OPERATIONS, LDAP_RESULT_RULES, LDAP_WRITE_OPERATIONS, type LdapAction, type LdapOperation, type LdapResultRule, type LdapServerKind, type LdapVerdict, NETWORK_ERROR_CODES } from './ldap-results';

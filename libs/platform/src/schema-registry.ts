@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { currentSchema, RegistryIds, schemaText, type SchemaSubject, versionOfText } from '@idsync/contracts';
+import { type KafkaConfig, type TopicConfig } from '@idsync/config';
+import { currentSchema, FIXED_IDS, RegistryIds, schemaText, type SchemaSubject, useWireIds, versionOfText } from '@idsync/contracts';
+import { backoffDelay } from './backoff';
+import { type JsonLogger } from './logger';
 
 /**
  * A Confluent-compatible schema registry (Confluent Schema Registry, Apicurio's ccompat API, Karapace): our schemas
@@ -184,4 +187,52 @@ export async function loadRegistryIds(client: SchemaRegistryClient, url: string,
     }
   }
   return { ids: new RegistryIds(`the ids of schema registry ${url}`, pairs), subjects, foreign };
+}
+
+/** The topics whose values are our Avro records, each with its subject (wait and held topics copy operations). */
+export function schemaTopics(topics: KafkaConfig['topics']): TopicSchema[] {
+  const rows: [TopicConfig | undefined, SchemaSubject][] = [
+    [topics.adChanges, 'entry-change'],
+    [topics.dsChanges, 'entry-change'],
+    [topics.adOperations, 'write-request'],
+    [topics.dsOperations, 'write-request'],
+    [topics.deadLetter, 'dead-letter'],
+    [topics.links, 'link'],
+    [topics.adState, 'entry-state'],
+    [topics.dsState, 'entry-state'],
+  ];
+  return rows.flatMap(([topic, subject]) => (topic === undefined ? [] : [{ topic: topic.name, subject }]));
+}
+
+/**
+ * With kafka.schemaRegistry: loads the ids this process's records carry (loadRegistryIds) and uses them for every
+ * encode and decode; a registry that does not answer is asked again with backoff (logged; `attempts` bounds it), a
+ * refusal is thrown.
+ * Without: the fixed ids. Called once at start, before any record.
+ */
+export async function useSchemaRegistry(
+  kafka: KafkaConfig,
+  logger: JsonLogger | undefined,
+  options: { readonly attempts?: number; readonly sleep?: (ms: number) => Promise<void> } = {},
+): Promise<RegistryIdsReport | undefined> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const registry = kafka.schemaRegistry;
+  if (registry === undefined) {
+    useWireIds(FIXED_IDS);
+    return undefined;
+  }
+  const client = new SchemaRegistryClient(registry);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const report = await loadRegistryIds(client, registry.url, schemaTopics(kafka.topics), registry.autoRegister);
+      useWireIds(report.ids);
+      logger?.event('info', 'schema-registry.ids', { url: registry.url, subjects: report.subjects, ...(report.foreign.length > 0 ? { foreign: report.foreign } : {}) });
+      return report;
+    } catch (error) {
+      if (!(error instanceof SchemaRegistryError) || !error.retriable || attempt >= (options.attempts ?? Number.POSITIVE_INFINITY)) throw error;
+      const delayMs = backoffDelay(attempt);
+      logger?.event('warn', 'schema-registry.unavailable', { url: registry.url, attempt, retryInMs: delayMs, error: error.message });
+      await sleep(delayMs);
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import { type DirectoryConfig, ConfigError, CONFIG_PATH_VARIABLE, loadConfig, type SyncConfig } from '@idsync/config';
-import { classifyKafkaFailure, createKafka, DirectoryBindError, DirectoryCredentialsWithheldError, DirectoryUnavailableError, type KafkaAdmin, type KafkaClient, openLdapSession, type LdapSession } from '@idsync/platform';
+import { classifyKafkaFailure, createKafka, DirectoryBindError, DirectoryCredentialsWithheldError, DirectoryUnavailableError, type KafkaAdmin, type KafkaClient, openLdapSession, type LdapSession, SchemaRegistryError, useSchemaRegistry } from '@idsync/platform';
 import { CliError, type CliIo, EXIT_CODES, UsageError } from './io';
 
 /**
@@ -34,6 +34,21 @@ export class CommandContext {
       if (error instanceof ConfigError) throw new CliError(error.message, { exitCode: EXIT_CODES.usage, cause: error });
       throw error;
     }
+  }
+
+  /**
+   * load, then the schema ids records carry (kafka.schemaRegistry: asked once; unset: the fixed ids), for commands that
+   * read or write records.
+   */
+  static async open(io: CliIo, file: string | undefined): Promise<CommandContext> {
+    const ctx = CommandContext.load(io, file);
+    try {
+      await useSchemaRegistry(ctx.config.kafka, undefined, { attempts: 1 });
+    } catch (error) {
+      const retriable = error instanceof SchemaRegistryError && error.retriable;
+      throw new CliError(error instanceof Error ? error.message : String(error), { retriable, hint: 'check kafka.schemaRegistry in the configuration and that the registry is up', cause: error });
+    }
+    return ctx;
   }
 
   get kafka(): KafkaClient {

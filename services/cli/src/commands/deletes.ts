@@ -50,7 +50,7 @@ export const deletesCommand: CliCommand = {
     }
     const { values, positionals } = parseCommandArgs('deletes', rest, { destination: { type: 'string' }, yes: { type: 'boolean', short: 'y', default: false } });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`, 'see idsync deletes --help');
-    const ctx = CommandContext.load(io, values.config);
+    const ctx = await CommandContext.open(io, values.config);
     try {
       const writers = selectWriters(ctx.config, values.destination);
       if (sub === 'status' || sub === 'list') {

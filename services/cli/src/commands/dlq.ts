@@ -131,7 +131,7 @@ async function list(argv: readonly string[], io: CliIo): Promise<number> {
   const stage = stageOption(values.stage);
   const since = values.since === undefined ? undefined : timeOption('dlq', 'since', values.since, io.now());
   const limit = integerOption('dlq', 'limit', values.limit, 1);
-  const ctx = CommandContext.load(io, values.config);
+  const ctx = await CommandContext.open(io, values.config);
   try {
     const topic = ctx.config.kafka.topics.deadLetter.name;
     const { rows, exists } = await loadDeadLetters(ctx, since === undefined ? {} : { since });
@@ -180,7 +180,7 @@ async function show(argv: readonly string[], io: CliIo): Promise<number> {
   }
   const { ids, invalid } = parseDeadLetterIds(positionals);
   rejectInvalidIds(invalid);
-  const ctx = CommandContext.load(io, values.config);
+  const ctx = await CommandContext.open(io, values.config);
   try {
     const topic = ctx.config.kafka.topics.deadLetter.name;
     const { rows } = await loadDeadLetters(ctx, { ids });
@@ -219,7 +219,7 @@ async function redrive(argv: readonly string[], io: CliIo): Promise<number> {
   const selection: RedriveSelection = values.all ? { kind: 'all', stage, since } : { kind: 'ids', ids: parsed.ids };
   const dryRun = values['dry-run'];
 
-  const ctx = CommandContext.load(io, values.config);
+  const ctx = await CommandContext.open(io, values.config);
   try {
     const deadLetterTopic = ctx.config.kafka.topics.deadLetter.name;
     const checkpointsTopic = ctx.config.kafka.topics.checkpoints.name;

@@ -123,7 +123,7 @@ async function show(argv: readonly string[], io: CliIo): Promise<number> {
   const argument = parseEntryArgument(positionals[0] as string);
   if (argument.kind === 'invalid') throw new UsageError(argument.problem, 'give an objectGUID or entryUUID (8-4-4-4-12 hex) or the DN of an entry');
   if (argument.kind === 'id' && values.directory !== undefined) throw new UsageError('--directory goes with a DN, not with an id', 'an id is looked up in every link, whichever directory it is in');
-  const ctx = CommandContext.load(io, values.config);
+  const ctx = await CommandContext.open(io, values.config);
   const directories = configuredDirectories(ctx);
   let loaded: LoadedLinks | undefined;
   try {
@@ -162,7 +162,7 @@ async function exportLinks(argv: readonly string[], io: CliIo): Promise<number> 
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`, 'to see the links of one entry: idsync links show <id|dn>');
   const format: ExportFormat = values.format === undefined ? 'jsonl' : isExportFormat(values.format) ? values.format : badFormat(values.format);
   if (values.json && format !== 'jsonl') throw new UsageError(`--json writes JSON lines: it does not go with --format ${format}`);
-  const ctx = CommandContext.load(io, values.config);
+  const ctx = await CommandContext.open(io, values.config);
   const pipe = values.pipe === undefined ? undefined : pipeOption(ctx, values.pipe);
   let loaded: LoadedLinks | undefined;
   try {
@@ -193,7 +193,7 @@ async function exportLinks(argv: readonly string[], io: CliIo): Promise<number> 
 async function stats(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs('links', argv, {});
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`, 'stats counts every link; to see one entry: idsync links show <id|dn>');
-  const ctx = CommandContext.load(io, values.config);
+  const ctx = await CommandContext.open(io, values.config);
   let loaded: LoadedLinks | undefined;
   try {
     loaded = await loadLinks(ctx);

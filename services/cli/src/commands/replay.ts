@@ -135,7 +135,7 @@ async function runReplay(argv: readonly string[], io: CliIo): Promise<number> {
   const target = parseTarget(values, io.now());
   const partition = integerOption('replay', 'partition', values.partition, 0);
   const countLimit = integerOption('replay', 'max-count', values['max-count'], 0) ?? DEFAULT_COUNT_LIMIT;
-  const ctx = CommandContext.load(io, values.config);
+  const ctx = await CommandContext.open(io, values.config);
   try {
     let group: ReplayGroup;
     try {

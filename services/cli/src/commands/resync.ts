@@ -241,7 +241,7 @@ export const resyncCommand: CliCommand = {
     const maxDeletes = integerOption('resync', 'max-deletes', values['max-deletes']) ?? 10;
     const pageSize = integerOption('resync', 'page-size', values['page-size'], 1) ?? 1_000;
     const unpagedLimit = integerOption('resync', 'unpaged-limit', values['unpaged-limit']) ?? 50_000;
-    const context = CommandContext.load(io, values.config);
+    const context = await CommandContext.open(io, values.config);
     try {
       return await resync(context, io, {
         pipe: values.pipe,

@@ -139,7 +139,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     );
   }
   const choice = parseChoice(values, io);
-  const ctx = CommandContext.load(io, values.config);
+  const ctx = await CommandContext.open(io, values.config);
   try {
     const target = resolveTarget(ctx, positionals[0] ?? '');
     if (target.detector === 'ad-detector') {

@@ -129,7 +129,7 @@ async function runStatus(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs('status', argv, { 'max-count': { type: 'string' } });
   if (positionals.length > 0) throw new UsageError(`takes no arguments (got ${positionals.join(' ')})`, 'see idsync status --help');
   const countLimit = integerOption('status', 'max-count', values['max-count'], 0) ?? DEFAULT_COUNT_LIMIT;
-  const ctx = CommandContext.load(io, values.config);
+  const ctx = await CommandContext.open(io, values.config);
   try {
     const report = await collectStatus(ctx, { countLimit });
     io.out(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report, io.now()));
