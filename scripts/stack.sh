@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The local stack: Apache Kafka (KRaft), a Samba 4 AD DC and 389 Directory Server with the Retro Changelog,
-# on loopback. Usage: stack.sh up|down|status|reset [--all]|env
+# The local stack: Apache Kafka (KRaft), a Samba 4 AD DC, 389 Directory Server with the Retro Changelog and a schema
+# registry (Apicurio), on loopback. Usage: stack.sh up|down|status|reset [--all]|env
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +18,13 @@ KAFKA_ADMIN_USER="kafka-admin"
 KAFKA_PROGRAMS="ad-detector ds-detector mapper ad-writer ds-writer password-agent cli"
 # Bump when the broker's security set-up changes: a Kafka formatted under another one is formatted again.
 KAFKA_SECURITY_VERSION="sasl-ssl-scram-1"
+
+# A Confluent-compatible schema registry for the registry-mode tests: Apicurio Registry (in-memory storage, so its
+# ids last as long as the process), from Maven Central's distribution; 3.3.x needs Java 21+, 3.0.x runs on 17.
+REGISTRY_PORT=18081
+REGISTRY_MANAGEMENT_PORT=18082
+REGISTRY_DIR="$STACK_DIR/registry"
+REGISTRY_URL="http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
 
 SAMBA_DIR="$STACK_DIR/samba"
 SAMBA_REALM="EXAMPLE.TEST"
@@ -199,6 +206,54 @@ kafka_up() {
   echo $! > "$KAFKA_DIR/kafka.pid"
   wait_for_port "$KAFKA_PORT" Kafka "$KAFKA_DIR/logs/console.log" 90
   log "kafka: running on 127.0.0.1:$KAFKA_PORT (KRaft, single node)"
+}
+
+# ---------------------------------------------------------------- schema registry (Apicurio)
+registry_running() { pid_alive "$REGISTRY_DIR/registry.pid" && port_open "$REGISTRY_PORT"; }
+
+# The newest Java at least $1, or nothing.
+java_at_least() {
+  local candidate major
+  for candidate in $(ls -d /usr/lib/jvm/*/bin/java 2>/dev/null | sort -rV) "$(command -v java || true)"; do
+    [ -x "$candidate" ] || continue
+    major=$("$candidate" -XshowSettings:properties -version 2>&1 | awk -F= '/java.specification.version/ { gsub(/ /, "", $2); print $2 }')
+    if [ "${major:-0}" -ge "$1" ] 2>/dev/null; then echo "$candidate"; return 0; fi
+  done
+}
+
+registry_up() {
+  if registry_running; then log "schema registry: already running ($REGISTRY_URL)"; return 0; fi
+  ensure_port_free "$REGISTRY_PORT" "the schema registry"
+  ensure_port_free "$REGISTRY_MANAGEMENT_PORT" "the schema registry's management port"
+  local java version
+  java=$(java_at_least 21)
+  if [ -n "$java" ]; then version=3.3.3; else java=$(java_at_least 17); version=3.0.9; fi
+  [ -n "$java" ] || die "the schema registry needs Java 17 or newer"
+  local name="apicurio-registry-app-$version-all.tar.gz" app="$CACHE_DIR/apicurio-registry-$version"
+  local url="https://repo1.maven.org/maven2/io/apicurio/apicurio-registry-app/$version/$name"
+  if [ ! -f "$app/.unpacked" ]; then
+    mkdir -p "$CACHE_DIR"
+    log "schema registry: downloading Apicurio Registry $version from Maven Central"
+    curl -fsS --retry 3 -o "$CACHE_DIR/$name.part" "$url" || die "could not download $url"
+    echo "$(curl -fsS --retry 3 "$url.sha1" | awk '{ print $1 }')  $CACHE_DIR/$name.part" | sha1sum -c --quiet - || die "checksum of $url does not match"
+    rm -rf "$app" && mkdir -p "$app"
+    tar -xzf "$CACHE_DIR/$name.part" -C "$app" && rm -f "$CACHE_DIR/$name.part"
+    touch "$app/.unpacked"
+  fi
+  local jar="$app/quarkus-run.jar"
+  [ -f "$jar" ] || jar=$(ls "$app"/apicurio-registry-app-*-runner.jar)
+  mkdir -p "$REGISTRY_DIR"
+  (cd "$REGISTRY_DIR" && setsid nohup "$java" -Xmx384m -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
+    -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port="$REGISTRY_MANAGEMENT_PORT" -jar "$jar" \
+    > "$REGISTRY_DIR/registry.log" 2>&1 < /dev/null &
+    echo $! > "$REGISTRY_DIR/registry.pid")
+  local deadline=$((SECONDS + 180))
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' "$REGISTRY_URL/subjects" || true)" = 200 ]; do
+    if ! pid_alive "$REGISTRY_DIR/registry.pid"; then tail -20 "$REGISTRY_DIR/registry.log" >&2; die "the schema registry exited while starting"; fi
+    [ "$SECONDS" -lt "$deadline" ] || { tail -20 "$REGISTRY_DIR/registry.log" >&2; die "the schema registry did not answer within 180 s"; }
+    sleep 0.5
+  done
+  log "schema registry: Apicurio Registry $version running ($REGISTRY_URL, in-memory)"
 }
 
 # ---------------------------------------------------------------- Samba AD DC
@@ -474,6 +529,7 @@ DS_TLS_SERVER_NAME='localhost'
 SEED_USER_PASSWORD='$SEED_USER_PASSWORD'
 IDSYNC_PASSWORD_KEY_K1='$IDSYNC_PASSWORD_KEY_K1'
 IDSYNC_OPERATION_KEY_O1='$IDSYNC_OPERATION_KEY_O1'
+SCHEMA_REGISTRY_URL='$REGISTRY_URL'
 EOF
   mv "$STACK_ENV.tmp" "$STACK_ENV"
   umask 022
@@ -506,6 +562,7 @@ cmd_up() {
     rm -rf "$KAFKA_DIR/data"
   fi
   kafka_up
+  registry_up
   write_env
   log "ready; connection settings in $STACK_ENV"
 }
@@ -513,6 +570,7 @@ cmd_up() {
 cmd_down() {
   require_root
   stop_pidfile "$KAFKA_DIR/kafka.pid" kafka
+  stop_pidfile "$REGISTRY_DIR/registry.pid" "schema registry"
   samba_stop
   if pid_alive "$(ds_pidfile)"; then ds_stop_instance; log "389-ds: stopped"; fi
   log "down"
@@ -524,8 +582,9 @@ cmd_status() {
   printf '%-8s %-8s %s\n' kafka "$(state kafka_running)" "127.0.0.1:$KAFKA_PORT"
   printf '%-8s %-8s %s\n' samba "$(state samba_running)" "ldap://127.0.0.1:389 ldaps://127.0.0.1:636 ($SAMBA_REALM)"
   printf '%-8s %-8s %s\n' 389-ds "$(state ds_running)" "ldap://127.0.0.1:$DS_PORT ldaps://127.0.0.1:$DS_SECURE_PORT ($DS_SUFFIX)"
+  printf '%-8s %-8s %s\n' registry "$(state registry_running)" "$REGISTRY_URL"
   if [ -f "$STACK_ENV" ]; then echo "settings: $STACK_ENV"; fi
-  kafka_running && samba_running && ds_running
+  kafka_running && samba_running && ds_running && registry_running
 }
 
 # One server at a time (fault tests, or an operator trying an outage): stop kafka|samba|ds, start it again.
@@ -533,9 +592,10 @@ cmd_stop_one() {
   require_root
   case "${1:-}" in
     kafka) stop_pidfile "$KAFKA_DIR/kafka.pid" kafka ;;
+    registry) stop_pidfile "$REGISTRY_DIR/registry.pid" "schema registry" ;;
     samba) samba_stop ;;
     ds) if pid_alive "$(ds_pidfile)"; then ds_stop_instance; log "389-ds: stopped"; fi ;;
-    *) die "stop what? kafka, samba or ds (got '${1:-}')" ;;
+    *) die "stop what? kafka, samba, ds or registry (got '${1:-}')" ;;
   esac
 }
 
@@ -544,6 +604,7 @@ cmd_start_one() {
   load_secrets
   case "${1:-}" in
     kafka) kafka_up ;;
+    registry) registry_up ;;
     samba) samba_up ;;
     ds)
       if ds_running; then log "389-ds: already running"; return 0; fi
@@ -551,14 +612,14 @@ cmd_start_one() {
       ds_start_instance
       log "389-ds: instance $DS_INSTANCE running (ldap://127.0.0.1:$DS_PORT, ldaps://127.0.0.1:$DS_SECURE_PORT)"
       ;;
-    *) die "start what? kafka, samba or ds (got '${1:-}')" ;;
+    *) die "start what? kafka, samba, ds or registry (got '${1:-}')" ;;
   esac
 }
 
 cmd_reset() {
   require_root
   cmd_down
-  rm -rf "$KAFKA_DIR" "$SAMBA_DIR" "$STACK_ENV"
+  rm -rf "$KAFKA_DIR" "$SAMBA_DIR" "$REGISTRY_DIR" "$STACK_ENV"
   ds_remove_instance
   if [ "${1:-}" = "--all" ]; then rm -rf "$CACHE_DIR"; log "removed caches in $CACHE_DIR"; fi
   log "reset: the next 'up' starts from freshly provisioned, seeded directories and an empty Kafka"
@@ -567,10 +628,11 @@ cmd_reset() {
 usage() {
   cat <<EOF
 usage: npm run stack -- <command>
-  up           install what is missing, provision (or restore from cache) and start Kafka, Samba AD and 389-ds
-  down         stop all three
-  status       show what runs (exit 0 only when all three do)
-  stop <server>  stop one server: kafka, samba or ds (data kept; for outage drills and fault tests)
+  up           install what is missing, provision (or restore from cache) and start Kafka, Samba AD, 389-ds and a
+               schema registry (Apicurio, for the registry-mode tests)
+  down         stop them all
+  status       show what runs (exit 0 only when all four do)
+  stop <server>  stop one server: kafka, samba, ds or registry (data kept, but the registry's is in memory)
   start <server> start one stopped server again
   reset [--all] stop and delete all data (--all: the download and provisioning caches too)
   env          print the path of the generated connection file

@@ -108,6 +108,19 @@ describe('configuration loading', () => {
     ]);
   });
 
+  it('takes a schema registry (registering by default), and refuses a URL that is not http(s) or a user without a password', () => {
+    const registry = (block: string) => DEMO.replace('  clientId: idsync\n', `  clientId: idsync\n  schemaRegistry: ${block}\n`);
+    expect(parseConfig(DEMO, 'demo.yaml', STACK_ENV).kafka.schemaRegistry).toBeUndefined();
+    expect(parseConfig(registry('{ url: "https://registry:8081", username: idsync, password: s3cret }'), 't.yaml', STACK_ENV).kafka.schemaRegistry).toEqual({
+      url: 'https://registry:8081',
+      username: 'idsync',
+      password: 's3cret',
+      autoRegister: true,
+    });
+    expect(problemsOf(registry('{ url: "ftp://registry" }'))).toEqual(['kafka.schemaRegistry.url: must be an http:// or https:// URL']);
+    expect(problemsOf(registry('{ url: "http://registry", username: idsync }'))).toEqual(['kafka.schemaRegistry: username and password go together']);
+  });
+
   it('rejects a pipe between directories that are not defined', () => {
     const text = `${DEMO.slice(0, DEMO.indexOf('\npipes:'))}\npipes:\n  - name: ad-to-ldap\n    source: ad\n    destination: ldap\n    syncClasses:\n      - { name: all, evaluationOrder: 1, destinationObjectClasses: [top] }\n`;
     expect(problemsOf(text)).toEqual(["pipes[0].destination: names directory 'ldap', which is not defined under directories (defined: ad, ds)"]);

@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { currentSchema, schemaById, schemaText, type SchemaVersion } from '@idsync/contracts';
-import { loadRegistryIds, SchemaRegistryClient, SchemaRegistryError } from './schema-registry';
+import { FIXED_IDS, useWireIds, wireIds } from '@idsync/contracts';
+import { type KafkaConfig } from '@idsync/config';
+import { loadRegistryIds, SchemaRegistryClient, SchemaRegistryError, useSchemaRegistry } from './schema-registry';
 
 /**
  * The Confluent-compatible API as Apicurio Registry 3.3.3 answered it on this machine (ccompat v7, in-memory storage):
@@ -152,6 +154,27 @@ describe('the schema registry client against recorded Confluent-compatible answe
     await expect(new SchemaRegistryClient({ url }).versions('any')).rejects.toMatchObject({ retriable: true, message: expect.stringContaining('ECONNREFUSED') });
     registry = new RecordedRegistry(); // for afterEach
     await registry.start();
+  });
+
+  it('useSchemaRegistry: the registry\'s ids for every configured topic, asked again while it is away; none configured: the fixed ids', async () => {
+    const topics = { adChanges: { name: 'a.changes' }, dsChanges: { name: 'd.changes' }, adOperations: { name: 'a.ops' }, dsOperations: { name: 'd.ops' }, deadLetter: { name: 'dlt' }, checkpoints: { name: 'cp' }, links: { name: 'links' }, adState: { name: 'a.state' } };
+    const kafka = { topics, schemaRegistry: { url, autoRegister: true } } as unknown as KafkaConfig;
+    try {
+      registry.failWith = { status: 503, body: 'starting' };
+      const waits: number[] = [];
+      const loading = useSchemaRegistry(kafka, undefined, { sleep: async (ms) => { waits.push(ms); if (waits.length === 2) registry.failWith = undefined; } });
+      const report = await loading;
+      expect(waits).toHaveLength(2);
+      expect(report?.subjects.map((row) => row.subject)).toEqual(['a.changes-value', 'd.changes-value', 'a.ops-value', 'd.ops-value', 'dlt-value', 'links-value', 'a.state-value']);
+      expect(wireIds()).toBe(report?.ids);
+      expect(wireIds().toWire(currentSchema('entry-state'))).toBe(report?.subjects.at(-1)?.id);
+      registry.failWith = { status: 503, body: 'down' };
+      await expect(useSchemaRegistry(kafka, undefined, { attempts: 1 })).rejects.toMatchObject({ retriable: true, status: 503 });
+      await useSchemaRegistry({ topics } as unknown as KafkaConfig, undefined);
+      expect(wireIds()).toBe(FIXED_IDS);
+    } finally {
+      useWireIds(FIXED_IDS);
+    }
   });
 
   it('refuses a URL that is not http(s)', () => {

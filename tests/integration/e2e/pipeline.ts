@@ -41,6 +41,8 @@ export interface PipelineOptions {
   readonly directoryUrls?: Readonly<Partial<Record<'ad' | 'ds', string>>>;
   /** Changes the demo pipes (as parsed from config/demo.yaml, before the run's renaming) in place. */
   readonly pipes?: (pipes: DemoPipe[]) => void;
+  /** kafka.schemaRegistry for the run (registry mode: records carry the registry's schema ids). */
+  readonly schemaRegistry?: Readonly<Record<string, unknown>>;
 }
 
 /** A pipe of config/demo.yaml as YAML gives it: names and keys as written, `${VARIABLES}` not replaced yet. */
@@ -153,9 +155,10 @@ export class Pipeline {
     const ports: Partial<Record<ProcessName, number>> = {};
     for (const name of processes) ports[name] = await freePort();
     let demo = readFileSync(join(ROOT, 'config', 'demo.yaml'), 'utf8');
-    if (options.pipes !== undefined) {
-      const doc = parse(demo) as { pipes: DemoPipe[] };
-      options.pipes(doc.pipes);
+    if (options.pipes !== undefined || options.schemaRegistry !== undefined) {
+      const doc = parse(demo) as { pipes: DemoPipe[]; kafka: Record<string, unknown> };
+      options.pipes?.(doc.pipes);
+      if (options.schemaRegistry !== undefined) doc.kafka['schemaRegistry'] = options.schemaRegistry;
       demo = stringify(doc);
     }
     const agent = options.passwordAgent ? { stateDir: join(dir, 'password-agent') } : undefined;
