@@ -243,10 +243,11 @@ registry_up() {
   local jar="$app/quarkus-run.jar"
   [ -f "$jar" ] || jar=$(ls "$app"/apicurio-registry-app-*-runner.jar)
   mkdir -p "$REGISTRY_DIR"
-  (cd "$REGISTRY_DIR" && setsid nohup "$java" -Xmx384m -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
+  # exec: the background job is the registry itself (its pid in the pidfile), holding none of this script's output.
+  (cd "$REGISTRY_DIR" && exec setsid nohup "$java" -Xmx384m -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
     -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port="$REGISTRY_MANAGEMENT_PORT" -jar "$jar" \
-    > "$REGISTRY_DIR/registry.log" 2>&1 < /dev/null &
-    echo $! > "$REGISTRY_DIR/registry.pid")
+    > "$REGISTRY_DIR/registry.log" 2>&1 < /dev/null) &
+  echo $! > "$REGISTRY_DIR/registry.pid"
   local deadline=$((SECONDS + 180))
   until [ "$(curl -s -o /dev/null -w '%{http_code}' "$REGISTRY_URL/subjects" || true)" = 200 ]; do
     if ! pid_alive "$REGISTRY_DIR/registry.pid"; then tail -20 "$REGISTRY_DIR/registry.log" >&2; die "the schema registry exited while starting"; fi
