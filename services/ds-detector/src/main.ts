@@ -2,8 +2,8 @@ import { Module } from '@nestjs/common';
 import { createKafka, directoryProbe, ensureTopics, kafkaProbe, Metrics, MetricsModule, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule } from '@idsync/platform';
 import { afterImageAttributes, compilePipe } from '@idsync/mapping';
 import { keyringFromConfig } from '@idsync/secrets';
-import { DsDetector } from './detector';
-import { detectorProbe, detectorRunnerModule } from './detector-runner';
+import { DsDetector } from '@idsync/detector/ds';
+import { detectorProbe, detectorRunnerModule } from '@idsync/detector/runner';
 
 @Module({})
 class DsDetectorModule {}
@@ -69,7 +69,7 @@ void runService('ds-detector', ({ config, logger }) => {
         },
       }),
       MetricsModule.forMetrics(metrics),
-      detectorRunnerModule(detector, logger),
+      detectorRunnerModule('ds-detector', detector, logger),
     ],
   };
 });
