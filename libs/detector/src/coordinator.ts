@@ -69,30 +69,36 @@ export interface CoordinatorStatus {
   readonly lastError: string | null;
 }
 
-export interface CoordinatorOptions {
+/** What every detector is told about publishing and retrying (the coordinator's part of its options). */
+export interface PublishingOptions {
+  readonly kafka: KafkaClient;
+  readonly eventsTopic: string;
+  readonly checkpointTopic: string;
+  /** The source's state topic (compacted): each entry's latest after-image, published with the events. */
+  readonly stateTopic?: string;
+  /** Where an event too large to publish goes, as a dead letter with a reference (ChangePublisherOptions). */
+  readonly deadLetterTopic?: string;
+  /** kafka.maxRecordBytes. */
+  readonly maxRecordBytes?: number;
+  /** Run before the first connection succeeds (creating missing topics); retried like any connection failure. */
+  readonly prepare?: () => Promise<void>;
+  /** Backoff after a retriable failure: doubles from initial to max. */
+  readonly retryInitialMs?: number;
+  readonly retryMaxMs?: number;
+  /** Attempts in a row for a failure the product does not know (a TLS error, a missing file) before it stops. Default 8. */
+  readonly unknownFailureAttempts?: number;
+  /** Default: a ChangePublisher for (detector, checkpoint source). Tests wrap it to cut a publish short. */
+  readonly publisherFactory?: () => CheckpointedPublisher;
+}
+
+export interface CoordinatorOptions extends PublishingOptions {
   /** `ad-detector`, `ds-detector`: the log events' prefix and the transactional id's. */
   readonly detector: string;
   /** The checkpoint's identity (the source directory's name). */
   readonly checkpointSource: string;
-  readonly kafka: KafkaClient;
-  readonly eventsTopic: string;
-  readonly checkpointTopic: string;
-  readonly stateTopic?: string;
-  readonly deadLetterTopic?: string;
-  readonly maxRecordBytes?: number;
-  /** Run before the first connection succeeds (creating missing topics); retried like any connection failure. */
-  readonly prepare?: () => Promise<void>;
-  readonly retryInitialMs?: number;
-  readonly retryMaxMs?: number;
-  /** Attempts in a row for a failure the product does not know before the detector stops. Default 8. */
-  readonly unknownFailureAttempts?: number;
   readonly logger?: JsonLogger;
   /** Each failure as classified, with `givenUp` when it stops the detector (for the error counter). */
   readonly onFailure?: (verdict: FailureVerdict, givenUp: boolean) => void;
-  /** Each committed batch (for the counters). */
-  readonly onCommitted?: (batch: SourceBatch) => void;
-  /** Default: a ChangePublisher for (detector, checkpointSource). Tests wrap it to cut a publish short. */
-  readonly publisherFactory?: () => CheckpointedPublisher;
   readonly clock?: () => number;
 }
 
@@ -176,7 +182,6 @@ export class DetectorCoordinator {
             this.set({ lastPublishAt: this.clock(), eventsPublished: this.current.eventsPublished + batch.events.length });
           }
           batch.committed();
-          if (batch.checkpoint !== null) this.options.onCommitted?.(batch);
           failures = 0;
           unknownInARow = 0;
           if (this.current.state !== 'streaming') this.set({ state: 'streaming', lastError: null });

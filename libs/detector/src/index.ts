@@ -10,5 +10,6 @@ export {
   type CoordinatorStatus,
   type DetectorState,
   type FailureVerdict,
+  type PublishingOptions,
   type SourceBatch,
 } from './coordinator';

@@ -1,6 +1,8 @@
 import { Injectable, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { type HealthProbe, type JsonLogger } from '@idsync/platform';
-import { type DetectorState } from './coordinator';
+import { type SyncConfig } from '@idsync/config';
+import { afterImageAttributes, compilePipe, type AfterImageAttributes } from '@idsync/mapping';
+import { ensureTopics, type HealthProbe, type JsonLogger, type KafkaClient } from '@idsync/platform';
+import { type DetectorState, type PublishingOptions } from './coordinator';
 
 /** Exit status when a detector stops for good (bad credentials, a purged or foreign checkpoint...): a supervisor notices. */
 export const EXIT_DETECTOR_STOPPED = 3;
@@ -48,6 +50,40 @@ export function detectorProbe(detector: RunnableDetector): HealthProbe {
       const status = detector.status();
       if (status.state === 'failed') throw new Error(status.error ?? status.lastError ?? 'detector stopped');
       return { ...status };
+    },
+  };
+}
+
+/**
+ * A detector service's publishing from its configuration: its change and state topics, the checkpoints, dead letters,
+ * the after-image set (when on), and the topics created before the first transaction (the mapper creates them too).
+ */
+export function publishingFromConfig(
+  config: SyncConfig,
+  service: 'ad-detector' | 'ds-detector',
+  kafka: KafkaClient,
+  logger: JsonLogger,
+): PublishingOptions & { readonly afterImage?: AfterImageAttributes } {
+  const block = config.services[service];
+  const topics = config.kafka.topics;
+  const state = service === 'ad-detector' ? topics.adState : topics.dsState;
+  return {
+    kafka,
+    eventsTopic: service === 'ad-detector' ? topics.adChanges.name : topics.dsChanges.name,
+    checkpointTopic: topics.checkpoints.name,
+    ...(state === undefined ? {} : { stateTopic: state.name }),
+    ...(block.afterImage.enabled ? { afterImage: afterImageAttributes(block.source, config.pipes.map(compilePipe), block.afterImage) } : {}),
+    deadLetterTopic: topics.deadLetter.name,
+    maxRecordBytes: config.kafka.maxRecordBytes,
+    prepare: async () => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const created = await ensureTopics(admin, topics);
+        if (created.length > 0) logger.event('info', `${service}.topics-created`, { topics: created });
+      } finally {
+        await admin.disconnect();
+      }
     },
   };
 }

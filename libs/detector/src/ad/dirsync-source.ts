@@ -1,9 +1,9 @@
 import { type DirectoryConfig } from '@idsync/config';
 import { type EntryChangeEvent } from '@idsync/contracts';
 import { type AfterImageAttributes } from '@idsync/mapping';
-import { classifyKafkaFailure, isKafkaError, Metrics, type JsonLogger, type KafkaClient, type StoredCheckpoint } from '@idsync/platform';
+import { classifyKafkaFailure, isKafkaError, Metrics, type JsonLogger, type StoredCheckpoint } from '@idsync/platform';
 import { afterImageIds, withAfterImages, withLastKnownImages } from '../after-image';
-import { type ChangeSource, type CheckpointedPublisher, type CoordinatorStatus, DetectorCoordinator, type FailureVerdict, type SourceBatch } from '../coordinator';
+import { type ChangeSource, type CheckpointedPublisher, type CoordinatorStatus, DetectorCoordinator, type FailureVerdict, type PublishingOptions, type SourceBatch } from '../coordinator';
 import { DcIdentity, DirSyncCookie } from './dirsync-cookie';
 import { DIRSYNC_FLAGS } from './dirsync-control';
 import { DirSyncReader, type DirSyncPage } from './dirsync-reader';
@@ -16,21 +16,12 @@ import { DEFAULT_STREAMING_POLL_SHARE, nextPollDelayMs, type PollPace } from './
 import { type RawEntry } from './raw-entry';
 import { Scope } from './scope';
 
-export interface AdDetectorOptions {
+export interface AdDetectorOptions extends PublishingOptions {
   /** Directory name in the configuration (`ad`): the events' source.directory and the checkpoint identity. */
   readonly directoryName: string;
   readonly directory: DirectoryConfig;
-  readonly kafka: KafkaClient;
-  readonly eventsTopic: string;
-  readonly checkpointTopic: string;
-  /** The source's state topic (compacted): each entry's latest after-image, published with the events. */
-  readonly stateTopic?: string;
   /** The attributes read into each event's after-image; none: events carry only what changed (after: null). */
   readonly afterImage?: AfterImageAttributes;
-  /** Where an event too large to publish goes, as a dead letter with a reference (ChangePublisherOptions). */
-  readonly deadLetterTopic?: string;
-  /** kafka.maxRecordBytes. */
-  readonly maxRecordBytes?: number;
   /** Default: the directory's baseDn. */
   readonly includeBaseDns?: readonly string[];
   readonly includeObjectClasses?: readonly string[];
@@ -43,17 +34,8 @@ export interface AdDetectorOptions {
   readonly maxBytes?: number;
   /** How often the cookie of empty pages is committed (default 10 minutes). */
   readonly idleCommitIntervalMs?: number;
-  /** Backoff after a retriable failure: doubles from initial to max. */
-  readonly retryInitialMs?: number;
-  readonly retryMaxMs?: number;
-  /** Attempts in a row for a failure the product does not know (a TLS error, a missing file) before it stops. Default 8. */
-  readonly unknownFailureAttempts?: number;
   readonly logger?: JsonLogger;
   readonly metrics?: Metrics;
-  /** Default: a ChangePublisher for (ad-detector, directoryName). Tests wrap it to cut a publish short. */
-  readonly publisherFactory?: () => CheckpointedPublisher;
-  /** Run before the first connection succeeds (creating missing topics); retried like any connection failure. */
-  readonly prepare?: () => Promise<void>;
 }
 
 export interface DetectorStatus extends CoordinatorStatus {
@@ -73,20 +55,9 @@ export class AdDetector {
     const counters = new DetectorMetrics(options.metrics ?? new Metrics());
     this.source = new DirSyncSource(options, counters, () => this.coordinator.enterBaseline());
     this.coordinator = new DetectorCoordinator(this.source, {
+      ...options,
       detector: 'ad-detector',
       checkpointSource: options.directoryName,
-      kafka: options.kafka,
-      eventsTopic: options.eventsTopic,
-      checkpointTopic: options.checkpointTopic,
-      ...(options.stateTopic === undefined ? {} : { stateTopic: options.stateTopic }),
-      ...(options.deadLetterTopic === undefined ? {} : { deadLetterTopic: options.deadLetterTopic }),
-      ...(options.maxRecordBytes === undefined ? {} : { maxRecordBytes: options.maxRecordBytes }),
-      ...(options.prepare === undefined ? {} : { prepare: options.prepare }),
-      ...(options.publisherFactory === undefined ? {} : { publisherFactory: options.publisherFactory }),
-      ...(options.retryInitialMs === undefined ? {} : { retryInitialMs: options.retryInitialMs }),
-      ...(options.retryMaxMs === undefined ? {} : { retryMaxMs: options.retryMaxMs }),
-      ...(options.unknownFailureAttempts === undefined ? {} : { unknownFailureAttempts: options.unknownFailureAttempts }),
-      ...(options.logger === undefined ? {} : { logger: options.logger }),
       onFailure: (verdict, givenUp) => counters.errors.inc({ action: givenUp ? 'stop' : verdict.kind }),
     });
   }

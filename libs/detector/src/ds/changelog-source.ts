@@ -1,10 +1,10 @@
 import { type DirectoryConfig } from '@idsync/config';
 import { type EntryChangeEvent } from '@idsync/contracts';
 import { type AfterImageAttributes, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
-import { type JsonLogger, type KafkaClient, type Metrics, type StoredCheckpoint } from '@idsync/platform';
+import { type JsonLogger, type Metrics, type StoredCheckpoint } from '@idsync/platform';
 import { type Keyring, sealPassword } from '@idsync/secrets';
 import { afterImageDns, afterImageIds, lastKnownImage, withAfterImages } from '../after-image';
-import { type ChangeSource, type CheckpointedPublisher, DetectorCoordinator, type DetectorState, type FailureVerdict, type SourceBatch } from '../coordinator';
+import { type ChangeSource, type CheckpointedPublisher, DetectorCoordinator, type DetectorState, type FailureVerdict, type PublishingOptions, type SourceBatch } from '../coordinator';
 import { changelogAnchor, checkAnchor } from './changelog-anchor';
 import { EntryIdUnknownError, MalformedChangelogEntryError, readChangelogRecord, toEntryChangeEvent, type ChangelogRecord } from './changelog-entry';
 import { ChangelogReader, changeNumberOf, type EntryFacts } from './changelog-reader';
@@ -20,21 +20,12 @@ import { decidePosition, nextRange, settleBatch, type ChangelogWindow, type Pend
 /** The id attribute, never in an image (the event's entryId is it). */
 const ENTRY_UUID_ONLY: ReadonlySet<string> = new Set(['entryuuid']);
 
-export interface DsDetectorOptions {
+export interface DsDetectorOptions extends PublishingOptions {
   /** Directory name in the configuration (events' source.directory, eventId prefix). */
   readonly directoryName: string;
   readonly directory: DirectoryConfig;
-  readonly kafka: KafkaClient;
-  readonly eventsTopic: string;
-  readonly checkpointTopic: string;
-  /** The source's state topic (compacted): each entry's latest after-image, published with the events. */
-  readonly stateTopic?: string;
   /** The attributes read into each event's after-image; none: events carry only what changed (after: null). */
   readonly afterImage?: AfterImageAttributes;
-  /** Where an event too large to publish goes, as a dead letter with a reference (ChangePublisherOptions). */
-  readonly deadLetterTopic?: string;
-  /** kafka.maxRecordBytes. */
-  readonly maxRecordBytes?: number;
   /** Checkpoint identity (consumer group idsync.checkpoint.<detector>.<checkpointSource>); default: directoryName. */
   readonly checkpointSource?: string;
   readonly detectorName?: string;
@@ -46,15 +37,9 @@ export interface DsDetectorOptions {
   readonly ignoreInitiators?: readonly string[];
   /** How long a missing change number may stay missing before it is skipped as a gap (default 10 s). */
   readonly gapGraceMs?: number;
-  readonly retryInitialMs?: number;
-  readonly retryMaxMs?: number;
-  /** Attempts in a row for a failure the product does not know (a TLS error, a missing file) before it stops. Default 8. */
-  readonly unknownFailureAttempts?: number;
   readonly logger: JsonLogger;
   readonly metrics: Metrics;
   readonly clock?: () => number;
-  /** Run before the first connection succeeds (creating missing topics); retried like any connection failure. */
-  readonly prepare?: () => Promise<void>;
   /**
    * Password keys: with them, the clear password of a userPassword change (389-ds unhashed#user#password, or
    * PingDirectory's decrypted ds-changelog-encrypted-password) is sealed into the event as idsyncPassword under the
@@ -117,20 +102,9 @@ export class DsDetector {
     const counters = new DetectorMetrics(options.metrics);
     this.source = new ChangelogSource(options, detector, counters);
     this.coordinator = new DetectorCoordinator(this.source, {
+      ...options,
       detector,
       checkpointSource: options.checkpointSource ?? options.directoryName,
-      kafka: options.kafka,
-      eventsTopic: options.eventsTopic,
-      checkpointTopic: options.checkpointTopic,
-      ...(options.stateTopic === undefined ? {} : { stateTopic: options.stateTopic }),
-      ...(options.deadLetterTopic === undefined ? {} : { deadLetterTopic: options.deadLetterTopic }),
-      ...(options.maxRecordBytes === undefined ? {} : { maxRecordBytes: options.maxRecordBytes }),
-      ...(options.prepare === undefined ? {} : { prepare: options.prepare }),
-      ...(options.retryInitialMs === undefined ? {} : { retryInitialMs: options.retryInitialMs }),
-      ...(options.retryMaxMs === undefined ? {} : { retryMaxMs: options.retryMaxMs }),
-      ...(options.unknownFailureAttempts === undefined ? {} : { unknownFailureAttempts: options.unknownFailureAttempts }),
-      ...(options.clock === undefined ? {} : { clock: options.clock }),
-      logger: options.logger,
       onFailure: (verdict, givenUp) => counters.errors.inc({ detector, kind: verdict.kind, action: verdict.action === 'stop' || givenUp ? 'stop' : 'retry' }),
     });
   }
