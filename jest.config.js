@@ -6,7 +6,7 @@
 const shared = {
   preset: 'ts-jest',
   testEnvironment: 'node',
-  moduleNameMapper: { '^@idsync/([a-z-]+)$': '<rootDir>/libs/$1/src', '^@idsync/detector/(ad|ds)$': '<rootDir>/libs/detector/src/$1' },
+  moduleNameMapper: { '^@idsync/([a-z-]+)$': '<rootDir>/libs/$1/src', '^@idsync/detector/(ad|ds|runner)$': '<rootDir>/libs/detector/src/$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
 };
 

@@ -6,7 +6,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { Attribute, Change } from 'ldapts';
 import platform from '@idsync/platform';
-import detectorPkg from '@idsync/ad-detector/stream';
+import detectorPkg from '@idsync/detector/ad';
 import mapping from '@idsync/mapping';
 import { demoConfig, stackKafkaOptions } from './lib/isolated-services.ts';
 

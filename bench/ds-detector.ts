@@ -9,7 +9,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Attribute, Change } from 'ldapts';
 import contracts from '@idsync/contracts';
 import platform from '@idsync/platform';
-import detectorPkg from '@idsync/ds-detector/stream';
+import detectorPkg from '@idsync/detector/ds';
 import mapping from '@idsync/mapping';
 import { demoConfig, stackKafkaOptions } from './lib/isolated-services.ts';
 

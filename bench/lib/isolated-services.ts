@@ -104,8 +104,9 @@ export class IsolatedServices {
       try {
         const response = await fetch(`http://127.0.0.1:${this.ports[name]}/health`, { signal: AbortSignal.timeout(5_000) });
         const body = (await response.json()) as { status?: string; info?: Record<string, { state?: string }> };
-        const state = body.info?.['dirsync']?.state ?? body.info?.['detector']?.state;
-        const streaming = name === 'ad-detector' ? state === 'streaming' : name === 'ds-detector' ? state === 'running' : true;
+        // Older trees (compared in the same run) name the probe dirsync and the ds-detector's state running.
+        const state = body.info?.['detector']?.state ?? body.info?.['dirsync']?.state;
+        const streaming = name === 'ad-detector' || name === 'ds-detector' ? state === 'streaming' || state === 'running' : true;
         if (response.ok && body.status === 'ok' && streaming) return;
       } catch {
         // not up yet

@@ -1,2 +1,15 @@
 export { afterImageDns, afterImageIds, entryImage, lastKnownImage, needsAfterImage, type ReadImage, type SearchEntry, withAfterImages, withLastKnownImages } from './after-image';
 export { type AfterImageReadOptions, type IdAttribute, readAfterImages, readsAnything } from './after-image-reader';
+export {
+  DETECTOR_STATES,
+  DetectorCoordinator,
+  describeFailure,
+  type ChangeSource,
+  type CheckpointedPublisher,
+  type CoordinatorOptions,
+  type CoordinatorStatus,
+  type DetectorState,
+  type FailureVerdict,
+  type PublishingOptions,
+  type SourceBatch,
+} from './coordinator';

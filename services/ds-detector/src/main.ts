@@ -1,9 +1,8 @@
 import { Module } from '@nestjs/common';
-import { createKafka, directoryProbe, ensureTopics, kafkaProbe, Metrics, MetricsModule, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule } from '@idsync/platform';
-import { afterImageAttributes, compilePipe } from '@idsync/mapping';
+import { createKafka, directoryProbe, kafkaProbe, Metrics, MetricsModule, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule } from '@idsync/platform';
 import { keyringFromConfig } from '@idsync/secrets';
-import { DsDetector } from './detector';
-import { detectorProbe, detectorRunnerModule } from './detector-runner';
+import { DsDetector } from '@idsync/detector/ds';
+import { detectorProbe, detectorRunnerModule, publishingFromConfig } from '@idsync/detector/runner';
 
 @Module({})
 class DsDetectorModule {}
@@ -17,13 +16,7 @@ void runService('ds-detector', ({ config, logger }) => {
   const detector = new DsDetector({
     directoryName: sourceName,
     directory: source,
-    kafka,
-    eventsTopic: config.kafka.topics.dsChanges.name,
-    checkpointTopic: config.kafka.topics.checkpoints.name,
-    ...(config.kafka.topics.dsState === undefined ? {} : { stateTopic: config.kafka.topics.dsState.name }),
-    ...(settings.afterImage.enabled ? { afterImage: afterImageAttributes(sourceName, config.pipes.map(compilePipe), settings.afterImage) } : {}),
-    deadLetterTopic: config.kafka.topics.deadLetter.name,
-    maxRecordBytes: config.kafka.maxRecordBytes,
+    ...publishingFromConfig(config, 'ds-detector', kafka, logger),
     pollIntervalMs: settings.pollIntervalMs,
     batchSize: settings.batchSize,
     includeBaseDns: settings.includeBaseDns,
@@ -33,16 +26,6 @@ void runService('ds-detector', ({ config, logger }) => {
     ...(config.secrets?.passwordKeys ? { keyring: keyringFromConfig(config.secrets.passwordKeys) } : {}),
     logger,
     metrics,
-    prepare: async () => {
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        const created = await ensureTopics(admin, config.kafka.topics);
-        if (created.length > 0) logger.event('info', 'ds-detector.topics-created', { topics: created });
-      } finally {
-        await admin.disconnect();
-      }
-    },
   });
   const probeEvery = { intervalMs: config.http.probeIntervalMs };
   return {
@@ -69,7 +52,7 @@ void runService('ds-detector', ({ config, logger }) => {
         },
       }),
       MetricsModule.forMetrics(metrics),
-      detectorRunnerModule(detector, logger),
+      detectorRunnerModule('ds-detector', detector, logger),
     ],
   };
 });

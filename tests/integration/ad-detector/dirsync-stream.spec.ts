@@ -3,7 +3,8 @@ import { type EntryChangeEvent } from '@idsync/contracts';
 import { ChangePublisher, openLdapSession } from '@idsync/platform';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
 import { testKafka } from '../support/kafka';
-import { AdDetector, type AdDetectorOptions, type CheckpointedPublisher } from '../../../services/ad-detector/src/stream/ad-detector';
+import { type CheckpointedPublisher } from '@idsync/detector';
+import { AdDetector, type AdDetectorOptions } from '@idsync/detector/ad';
 import { CookieRejectedError, DcIdentity, ForeignCookieError, readDcIdentity } from '@idsync/detector/ad';
 import { AdTestData, EventLog, waitUntil } from './support';
 

@@ -253,7 +253,7 @@ describe('idsync set-startpoint', () => {
     expect(pipeline?.isRunning('ds-detector')).toBe(true);
     const health = await serviceHealth('ds-detector');
     expect(health.status).toBe('ok');
-    expect(health.info?.['detector']?.state).toBe('running');
+    expect(health.info?.['detector']?.state).toBe('streaming');
     const fenced = log('ds-detector')
       .split('\n')
       .find((line) => line.includes('"ds-detector.fenced"'));
@@ -290,7 +290,7 @@ describe('idsync set-startpoint', () => {
     expect(pipeline?.isRunning('ad-detector')).toBe(true);
     const health = await serviceHealth('ad-detector');
     expect(health.status).toBe('ok');
-    expect(health.info?.['dirsync']?.state).toBe('streaming');
+    expect(health.info?.['detector']?.state).toBe('streaming');
     expect(log('ad-detector')).not.toContain('"ad-detector.stopped"');
     await pipeline?.stopService('ad-detector');
   });

@@ -3,7 +3,7 @@ import { Attribute, Change, type Client } from 'ldapts';
 import { type Consumer } from 'kafkajs';
 import { decodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
 import { ChangePublisher, createKafka, JsonLogger, Metrics, openLdapSession, SecretRedactor, writerCredentials } from '@idsync/platform';
-import { DetectorStoppedError, DsDetector, type DsDetectorOptions } from '../../../services/ds-detector/src/detector';
+import { DetectorStoppedError, DsDetector, type DsDetectorOptions } from '@idsync/detector/ds';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
 import { testKafka } from '../support/kafka';
 

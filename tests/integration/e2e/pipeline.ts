@@ -235,8 +235,7 @@ export class Pipeline {
         const response = await fetch(`http://127.0.0.1:${this.port(name)}/health`, { signal: AbortSignal.timeout(5_000) });
         const body = (await response.json()) as { status?: string; info?: Record<string, { state?: string }> };
         last = JSON.stringify(body);
-        const state = body.info?.['dirsync']?.state ?? body.info?.['detector']?.state;
-        const streaming = name === 'ad-detector' ? state === 'streaming' : name === 'ds-detector' ? state === 'running' : true;
+        const streaming = name === 'ad-detector' || name === 'ds-detector' ? body.info?.['detector']?.state === 'streaming' : true;
         if (response.ok && body.status === 'ok' && streaming) return;
       } catch (error) {
         last = error instanceof Error ? error.message : String(error);

@@ -11,7 +11,7 @@ import { createKafka, DirectoryBindError, JsonLogger, Metrics, openLdapSession, 
 import { Keyring, keyringFromConfig, sealPassword } from '@idsync/secrets';
 import { bindPasswords } from '../../../services/mapper/src/record-mapper';
 import { createWriteHandler, DirectoryWriter } from '@idsync/writer';
-import { DsDetector } from '../../../services/ds-detector/src/detector';
+import { DsDetector } from '@idsync/detector/ds';
 import { PasswordAgent } from '../../../services/password-agent/src/agent';
 import { AgentLoop } from '../../../services/password-agent/src/runner';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';

@@ -9,3 +9,5 @@ export { entryGuid, isSkip, needsRefetch, parseDirSyncEntry, SKIP_REASONS, type 
 export { DEFAULT_STREAMING_POLL_SHARE, nextPollDelayMs, type PolledPage, type PollPace } from './poll-pace';
 export { AD_BINARY_ATTRIBUTES, fromLdaptsEntry, rawEntryToJson, type LdaptsEntry, type RawEntry, type RawValue } from './raw-entry';
 export { Scope } from './scope';
+export { AdDetector, DirSyncSource, type AdDetectorOptions, type DetectorStatus } from './dirsync-source';
+export { DetectorMetrics } from './metrics';

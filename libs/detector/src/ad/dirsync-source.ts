@@ -1,64 +1,27 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type DirectoryConfig } from '@idsync/config';
 import { type EntryChangeEvent } from '@idsync/contracts';
-import { afterImageIds, withAfterImages, withLastKnownImages } from '@idsync/detector';
 import { type AfterImageAttributes } from '@idsync/mapping';
-import { backoffDelay, ChangePublisher, classifyKafkaFailure, isKafkaError, Metrics, type JsonLogger, type KafkaClient, type StoredCheckpoint } from '@idsync/platform';
-import {
-  DcIdentity,
-  DirSyncCookie,
-  AdDetectorError,
-  CookieRejectedError,
-  DirectoryError,
-  ForeignCookieError,
-  describeError,
-  isProducerFenced,
-  classifyLdapError,
-  entryGuid,
-  isSkip,
-  needsRefetch,
-  parseDirSyncEntry,
-  deletesFirst,
-  DEFAULT_STREAMING_POLL_SHARE,
-  nextPollDelayMs,
-  type PollPace,
-  Scope,
-  type RawEntry,
-  DIRSYNC_FLAGS,
-  DirSyncReader,
-  type DirSyncPage,
-} from '@idsync/detector/ad';
-import { DetectorMetrics } from './detector-metrics';
+import { classifyKafkaFailure, isKafkaError, Metrics, type JsonLogger, type StoredCheckpoint } from '@idsync/platform';
+import { afterImageIds, withAfterImages, withLastKnownImages } from '../after-image';
+import { type ChangeSource, type CheckpointedPublisher, type CoordinatorStatus, DetectorCoordinator, type FailureVerdict, type PublishingOptions, type SourceBatch } from '../coordinator';
+import { DcIdentity, DirSyncCookie } from './dirsync-cookie';
+import { DIRSYNC_FLAGS } from './dirsync-control';
+import { DirSyncReader, type DirSyncPage } from './dirsync-reader';
+import { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, describeError, isProducerFenced } from './errors';
+import { classifyLdapError } from './ldap-errors';
+import { DetectorMetrics } from './metrics';
+import { deletesFirst } from './page-order';
+import { entryGuid, isSkip, needsRefetch, parseDirSyncEntry } from './parse-dirsync-entry';
+import { DEFAULT_STREAMING_POLL_SHARE, nextPollDelayMs, type PollPace } from './poll-pace';
+import { type RawEntry } from './raw-entry';
+import { Scope } from './scope';
 
-/** Fenced again within this time after the last fencing: another instance is running, back off further. */
-const FENCED_AGAIN_WITHIN_MS = 60_000;
-/** Attempts in a row for an unknown failure before the detector stops (about 2 minutes with the default backoff). */
-const UNKNOWN_FAILURE_ATTEMPTS = 8;
-
-/** Where events and the checkpoint go: ChangePublisher, or a wrapper of it in tests. */
-export interface CheckpointedPublisher {
-  readonly checkpointGroup: string;
-  connect(): Promise<void>;
-  readCheckpoint(): Promise<StoredCheckpoint | null>;
-  publish(events: readonly EntryChangeEvent[], checkpoint: StoredCheckpoint): Promise<void>;
-  disconnect(): Promise<void>;
-}
-
-export interface AdDetectorOptions {
+export interface AdDetectorOptions extends PublishingOptions {
   /** Directory name in the configuration (`ad`): the events' source.directory and the checkpoint identity. */
   readonly directoryName: string;
   readonly directory: DirectoryConfig;
-  readonly kafka: KafkaClient;
-  readonly eventsTopic: string;
-  readonly checkpointTopic: string;
-  /** The source's state topic (compacted): each entry's latest after-image, published with the events. */
-  readonly stateTopic?: string;
   /** The attributes read into each event's after-image; none: events carry only what changed (after: null). */
   readonly afterImage?: AfterImageAttributes;
-  /** Where an event too large to publish goes, as a dead letter with a reference (ChangePublisherOptions). */
-  readonly deadLetterTopic?: string;
-  /** kafka.maxRecordBytes. */
-  readonly maxRecordBytes?: number;
   /** Default: the directory's baseDn. */
   readonly includeBaseDns?: readonly string[];
   readonly includeObjectClasses?: readonly string[];
@@ -71,28 +34,47 @@ export interface AdDetectorOptions {
   readonly maxBytes?: number;
   /** How often the cookie of empty pages is committed (default 10 minutes). */
   readonly idleCommitIntervalMs?: number;
-  /** Backoff after a retriable failure: doubles from initial to max. */
-  readonly retryInitialMs?: number;
-  readonly retryMaxMs?: number;
-  /** Attempts in a row for a failure the product does not know (a TLS error, a missing file) before it stops. Default 8. */
-  readonly unknownFailureAttempts?: number;
   readonly logger?: JsonLogger;
   readonly metrics?: Metrics;
-  /** Default: a ChangePublisher for (ad-detector, directoryName). Tests wrap it to cut a publish short. */
-  readonly publisherFactory?: () => CheckpointedPublisher;
 }
 
-export const DETECTOR_STATES = ['starting', 'baseline', 'streaming', 'retrying', 'stopped', 'failed'] as const;
-export type DetectorState = (typeof DETECTOR_STATES)[number];
-
-export interface DetectorStatus {
-  readonly state: DetectorState;
-  readonly server: string | null;
+export interface DetectorStatus extends CoordinatorStatus {
   readonly dc: string | null;
-  readonly lastPublishAt: number | null;
   readonly lastPageAt: number | null;
-  readonly eventsPublished: number;
-  readonly lastError: string | null;
+}
+
+/**
+ * The ad-detector: the DirSync source below, driven by the shared coordinator (connect, resume, transactional publish,
+ * backoff, fencing, status).
+ */
+export class AdDetector {
+  private readonly source: DirSyncSource;
+  private readonly coordinator: DetectorCoordinator;
+
+  constructor(options: AdDetectorOptions) {
+    const counters = new DetectorMetrics(options.metrics ?? new Metrics());
+    this.source = new DirSyncSource(options, counters, () => this.coordinator.enterBaseline());
+    this.coordinator = new DetectorCoordinator(this.source, {
+      ...options,
+      detector: 'ad-detector',
+      checkpointSource: options.directoryName,
+      onFailure: (verdict, givenUp) => counters.errors.inc({ action: givenUp ? 'stop' : verdict.kind }),
+    });
+  }
+
+  status(): DetectorStatus {
+    return { ...this.coordinator.status(), dc: this.source.dc, lastPageAt: this.source.lastPageAt };
+  }
+
+  /** Runs until stop() or `signal` (resolves), or a failure retrying cannot fix (rejects with an AdDetectorError). */
+  run(signal?: AbortSignal): Promise<void> {
+    return this.coordinator.run(signal);
+  }
+
+  /** Graceful: the page in flight is finished and committed, then connections close. */
+  stop(): Promise<void> {
+    return this.coordinator.stop();
+  }
 }
 
 /**
@@ -109,152 +91,95 @@ export interface DetectorStatus {
  *   included subtrees and kept up to date from the events; a rename of an object the cache did not know has
  *   previousDn null.
  */
-export class AdDetector {
+export class DirSyncSource implements ChangeSource {
   private readonly scope: Scope;
   private readonly log: JsonLogger | undefined;
-  private readonly counters: DetectorMetrics;
   private readonly knownDns = new Map<string, string>();
   private readonly pace: PollPace;
-  private fencedInARow = 0;
-  private lastFencedAt = Number.NEGATIVE_INFINITY;
-  private current: DetectorStatus = { state: 'starting', server: null, dc: null, lastPublishAt: null, lastPageAt: null, eventsPublished: 0, lastError: null };
+  private reader: DirSyncReader | undefined;
+  /** The read position: the committed cookie, or a later one with no changes between them. */
+  private position: { cookie: DirSyncCookie; dc: DcIdentity } | undefined;
+  private lastCommitAt = Date.now();
+  dc: string | null = null;
+  lastPageAt: number | null = null;
 
-  constructor(private readonly options: AdDetectorOptions) {
+  constructor(
+    private readonly options: AdDetectorOptions,
+    private readonly counters: DetectorMetrics,
+    private readonly enteringBaseline: () => void,
+  ) {
     this.scope = new Scope(options.includeBaseDns?.length ? options.includeBaseDns : [options.directory.baseDn], options.includeObjectClasses ?? []);
     this.log = options.logger;
     this.pace = { pollIntervalMs: options.pollIntervalMs ?? 1_000, streamingPollShare: options.streamingPollShare ?? DEFAULT_STREAMING_POLL_SHARE };
-    this.counters = new DetectorMetrics(options.metrics ?? new Metrics());
   }
 
-  status(): DetectorStatus {
-    return this.current;
+  get url(): string | null {
+    return this.reader?.url ?? null;
   }
 
-  private set(update: Partial<DetectorStatus>): void {
-    this.current = { ...this.current, ...update };
+  async connect(stored: StoredCheckpoint | null, publisher: CheckpointedPublisher, signal: AbortSignal): Promise<boolean> {
+    const reader = await DirSyncReader.open(this.options.directoryName, this.options.directory);
+    this.reader = reader;
+    this.dc = reader.dc.toString();
+    this.position = await this.resume(stored, publisher, reader, signal);
+    if (!this.position) return false; // aborted during the baseline
+    await this.seedKnownDns(reader);
+    return true;
   }
 
-  private newPublisher(): CheckpointedPublisher {
-    return (
-      this.options.publisherFactory?.() ??
-      new ChangePublisher(this.options.kafka, {
-        detector: 'ad-detector',
-        source: this.options.directoryName,
-        eventsTopic: this.options.eventsTopic,
-        checkpointTopic: this.options.checkpointTopic,
-        ...(this.options.stateTopic === undefined ? {} : { stateTopic: this.options.stateTopic }),
-        ...(this.options.deadLetterTopic === undefined ? {} : { deadLetterTopic: this.options.deadLetterTopic }),
-        ...(this.options.maxRecordBytes === undefined ? {} : { maxRecordBytes: this.options.maxRecordBytes }),
-      })
-    );
+  async disconnect(): Promise<void> {
+    const reader = this.reader;
+    this.reader = undefined;
+    this.position = undefined;
+    await reader?.close();
   }
 
-  /** Runs until `signal` aborts (resolves) or a failure retrying cannot fix (rejects with an AdDetectorError). */
-  async run(signal: AbortSignal): Promise<void> {
-    let publisher: CheckpointedPublisher | undefined;
-    let reader: DirSyncReader | undefined;
-    /** Failures in a row (for the backoff), and how many of them were unknown ones (limited: then the detector stops). */
-    let failures = 0;
-    let unknownInARow = 0;
-    let lastCommitAt = Date.now();
-    /** The read position: the committed cookie, or a later one with no changes between them. */
-    let committed: { cookie: DirSyncCookie; dc: DcIdentity } | undefined;
-    try {
-      while (!signal.aborted) {
-        try {
-          if (!publisher) {
-            const fresh = this.newPublisher();
-            await fresh.connect();
-            publisher = fresh;
-          }
-          if (!reader) {
-            reader = await DirSyncReader.open(this.options.directoryName, this.options.directory);
-            this.set({ server: reader.url, dc: reader.dc.toString() });
-            committed = await this.resume(publisher, reader, signal);
-            if (!committed) break; // aborted during the baseline
-            await this.seedKnownDns(reader);
-            this.set({ state: 'streaming' });
-          }
-          if (!committed) throw new Error('no position after start');
-          const searchStart = Date.now();
-          const page = await this.readPage(reader, committed.cookie, publisher.checkpointGroup);
-          const searchMs = Date.now() - searchStart;
-          const events = await this.toEvents(reader, page);
-          // Samba hands out a new cookie on every poll, even with nothing changed: an empty page moves the read
-          // position without a transaction (re-reading from the older cookie returns nothing either), and the
-          // checkpoint is refreshed every idleCommitIntervalMs so a quiet domain does not leave an old cookie.
-          const idleDue = Date.now() - lastCommitAt >= (this.options.idleCommitIntervalMs ?? 600_000);
-          if (page.entries.length > 0 || (idleDue && !page.cookie.equals(committed.cookie))) {
-            await publisher.publish(events, { position: page.cookie.format(), server: committed.dc.format() });
-            lastCommitAt = Date.now();
-            this.afterPublish(events);
-          }
-          committed = { cookie: page.cookie, dc: committed.dc };
-          failures = 0;
-          unknownInARow = 0;
-          if (this.current.state !== 'streaming') this.set({ state: 'streaming', lastError: null });
-          const pause = nextPollDelayMs({ entries: page.entries.length, moreResults: page.moreResults }, { searchMs, sinceSearchStartMs: Date.now() - searchStart }, this.pace);
-          if (pause > 0) await sleep(pause, undefined, { signal }).catch(() => undefined);
-        } catch (error) {
-          if (signal.aborted) break;
-          const fenced = isProducerFenced(error);
-          unknownInARow = isLimited(error) ? unknownInARow + 1 : 0;
-          const givenUp = unknownInARow >= (this.options.unknownFailureAttempts ?? UNKNOWN_FAILURE_ATTEMPTS);
-          if (givenUp) error = new AdDetectorError(`still failing after ${unknownInARow} attempts: ${describeError(error)}`, false, { cause: error });
-          const retriable = !givenUp && (fenced || isRetriable(error));
-          this.counters.errors.inc({ action: fenced ? 'fenced' : retriable ? 'retry' : error instanceof CookieRejectedError ? 'cookie-rejected' : 'stop' });
-          this.set({ state: retriable ? 'retrying' : 'failed', lastError: describeError(error) });
-          if (!retriable) throw error;
-          // Start both edges over: the session may be on a dead DC, the producer inside a broken transaction.
-          // A new reader means resume() reads the committed checkpoint again: the in-memory cookie is dropped.
-          await reader?.close();
-          reader = undefined;
-          await publisher?.disconnect().catch(() => undefined);
-          publisher = undefined;
-          if (fenced) {
-            await sleep(this.noteFenced(error, committed), undefined, { signal }).catch(() => undefined);
-            continue;
-          }
-          failures += 1;
-          const backoff = backoffDelay(failures, { initialMs: this.options.retryInitialMs ?? 500, maxMs: this.options.retryMaxMs ?? 30_000, factor: 2, jitter: 0.5 });
-          this.log?.event('warn', 'ad-detector.retry', { error: describeError(error), inMs: backoff, attempt: failures });
-          await sleep(backoff, undefined, { signal }).catch(() => undefined);
+  describePosition(): string | null {
+    return this.position?.cookie.toString() ?? null;
+  }
+
+  async read(publisher: CheckpointedPublisher): Promise<SourceBatch> {
+    const reader = this.reader;
+    const position = this.position;
+    if (!reader || !position) throw new Error('DirSyncSource.read() before connect');
+    const searchStart = Date.now();
+    const page = await this.readPage(reader, position.cookie, publisher.checkpointGroup);
+    const searchMs = Date.now() - searchStart;
+    const events = await this.toEvents(reader, page);
+    // Samba hands out a new cookie on every poll, even with nothing changed: an empty page moves the read position
+    // without a transaction (re-reading from the older cookie returns nothing either), and the checkpoint is
+    // refreshed every idleCommitIntervalMs so a quiet domain does not leave an old cookie.
+    const idleDue = Date.now() - this.lastCommitAt >= (this.options.idleCommitIntervalMs ?? 600_000);
+    const publish = page.entries.length > 0 || (idleDue && !page.cookie.equals(position.cookie));
+    return {
+      events,
+      checkpoint: publish ? { position: page.cookie.format(), server: position.dc.format() } : null,
+      committed: () => {
+        if (publish) {
+          this.lastCommitAt = Date.now();
+          this.afterPublish(events);
         }
-      }
-    } finally {
-      await reader?.close();
-      await publisher?.disconnect().catch(() => undefined);
-      if (this.current.state !== 'failed') this.set({ state: 'stopped' });
-    }
+        this.position = { cookie: page.cookie, dc: position.dc };
+      },
+      pauseMs: () => nextPollDelayMs({ entries: page.entries.length, moreResults: page.moreResults }, { searchMs, sinceSearchStartMs: Date.now() - searchStart }, this.pace),
+    };
   }
 
-  /**
-   * Another producer took over the transactional id: `idsync set-startpoint` moved the start point, or a second
-   * instance runs for the same source. The page in flight was not published; the next pass resumes from the
-   * committed checkpoint. Fenced again soon after means two instances take turns: each time the pause doubles, so
-   * they do not spin. Returns the pause.
-   */
-  private noteFenced(error: unknown, position: { cookie: DirSyncCookie } | undefined): number {
-    const now = Date.now();
-    const max = this.options.retryMaxMs ?? 30_000;
-    this.fencedInARow = now - this.lastFencedAt < FENCED_AGAIN_WITHIN_MS ? this.fencedInARow + 1 : 1;
-    this.lastFencedAt = now;
-    const initial = Math.min(max, Math.max(1_000, this.options.retryInitialMs ?? 500));
-    const delay = backoffDelay(this.fencedInARow, { initialMs: initial, maxMs: max, factor: 2, jitter: 0.5 });
-    this.log?.event('warn', 'ad-detector.fenced', {
-      transactionalId: `idsync.ad-detector.${this.options.directoryName}`,
-      cookie: position?.cookie.toString() ?? null,
-      fencedInARow: this.fencedInARow,
-      inMs: delay,
-      error: describeError(error),
-      note: 'another producer took over this detector: `idsync set-startpoint` moved its start point, or another instance runs for the same source. The page in flight was not published; reconnecting and continuing from the committed checkpoint',
-    });
-    return delay;
+  classify(error: unknown): FailureVerdict {
+    const limited = isLimited(error);
+    if (isProducerFenced(error)) return { action: 'fenced', kind: 'fenced', limited };
+    if (isRetriable(error)) return { action: 'retry', kind: 'retry', limited };
+    return { action: 'stop', kind: error instanceof CookieRejectedError ? 'cookie-rejected' : 'stop', limited };
+  }
+
+  stoppedError(error: unknown, verdict: FailureVerdict, why: string): Error {
+    const stopped = verdict.action === 'stop' && error instanceof Error ? error : new AdDetectorError(why, false, { cause: error });
+    this.log?.event('error', 'ad-detector.stopped', { kind: verdict.kind, error: describeError(stopped) });
+    return stopped;
   }
 
   /** The committed cookie (checked against the answering DC), or a new baseline. Undefined when aborted. */
-  private async resume(publisher: CheckpointedPublisher, reader: DirSyncReader, signal: AbortSignal): Promise<{ cookie: DirSyncCookie; dc: DcIdentity } | undefined> {
-    const stored = await publisher.readCheckpoint();
+  private async resume(stored: StoredCheckpoint | null, publisher: CheckpointedPublisher, reader: DirSyncReader, signal: AbortSignal): Promise<{ cookie: DirSyncCookie; dc: DcIdentity } | undefined> {
     if (stored) {
       const dc = DcIdentity.parse(stored.server);
       if (!dc.sameDc(reader.dc)) throw new ForeignCookieError(dc.toString(), `${reader.dc.toString()} at ${reader.url}`, publisher.checkpointGroup);
@@ -262,7 +187,7 @@ export class AdDetector {
       this.log?.event('info', 'ad-detector.resume', { dc: dc.toString(), cookie: cookie.toString() });
       return { cookie, dc };
     }
-    this.set({ state: 'baseline' });
+    this.enteringBaseline();
     this.log?.event('info', 'ad-detector.baseline', { dc: reader.dc.toString(), note: 'first start: reading the current cookie without publishing the domain' });
     let cookie = DirSyncCookie.EMPTY;
     let objects = 0;
@@ -274,7 +199,7 @@ export class AdDetector {
       if (page.entries.length === 0 && !page.moreResults) break;
     }
     await publisher.publish([], { position: cookie.format(), server: reader.dc.format() });
-    this.set({ lastPublishAt: Date.now() });
+    this.lastCommitAt = Date.now();
     this.log?.event('info', 'ad-detector.baseline.done', { objects, cookie: cookie.toString() });
     return { cookie, dc: reader.dc };
   }
@@ -299,7 +224,7 @@ export class AdDetector {
     try {
       const page = await reader.read(cookie, { flags: this.options.flags ?? DIRSYNC_FLAGS.incrementalValues, maxBytes: this.options.maxBytes ?? 0 });
       this.counters.pages.inc();
-      this.set({ lastPageAt: Date.now() });
+      this.lastPageAt = Date.now();
       return page;
     } catch (error) {
       const { action, meaning, limited } = classifyLdapError(error);
@@ -405,7 +330,6 @@ export class AdDetector {
       else this.knownDns.set(event.entryId.value, event.dn);
       this.counters.eventsPublished.inc({ op: event.op });
     }
-    this.set({ lastPublishAt: Date.now(), eventsPublished: this.current.eventsPublished + events.length });
   }
 }
 

@@ -1,57 +1,31 @@
 import { type DirectoryConfig } from '@idsync/config';
 import { type EntryChangeEvent } from '@idsync/contracts';
-import { afterImageDns, afterImageIds, lastKnownImage, withAfterImages } from '@idsync/detector';
 import { type AfterImageAttributes, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
-import { backoffDelay, ChangePublisher, type JsonLogger, type KafkaClient, type Metrics } from '@idsync/platform';
+import { type JsonLogger, type Metrics, type StoredCheckpoint } from '@idsync/platform';
 import { type Keyring, sealPassword } from '@idsync/secrets';
-import {
-  ChangeNumber,
-  ChangelogReader,
-  changeNumberOf,
-  changelogAnchor,
-  checkAnchor,
-  EntryIdUnknownError,
-  IncludeRules,
-  MalformedChangelogEntryError,
-  ObjectClassMemory,
-  classifyFailure,
-  decidePosition,
-  enteredScopeSnapshot,
-  nextRange,
-  readChangelogRecord,
-  settleBatch,
-  toEntryChangeEvent,
-  type ChangelogRecord,
-  type ChangelogWindow,
-  type DecryptChangelogPassword,
-  type EntryFacts,
-  type PasswordSealer,
-  type IgnoreReason,
-  type PendingGap,
-} from '@idsync/detector/ds';
-import { DetectorMetrics } from './detector-metrics';
+import { afterImageDns, afterImageIds, lastKnownImage, withAfterImages } from '../after-image';
+import { type ChangeSource, type CheckpointedPublisher, DetectorCoordinator, type DetectorState, type FailureVerdict, type PublishingOptions, type SourceBatch } from '../coordinator';
+import { changelogAnchor, checkAnchor } from './changelog-anchor';
+import { EntryIdUnknownError, MalformedChangelogEntryError, readChangelogRecord, toEntryChangeEvent, type ChangelogRecord } from './changelog-entry';
+import { ChangelogReader, changeNumberOf, type EntryFacts } from './changelog-reader';
+import { ChangeNumber } from './change-number';
+import { enteredScopeSnapshot } from './entered-scope';
+import { classifyFailure } from './failures';
+import { IncludeRules, type IgnoreReason } from './include-rules';
+import { DetectorMetrics } from './metrics';
+import { ObjectClassMemory } from './object-class-memory';
+import { type DecryptChangelogPassword, type PasswordSealer } from './passwords';
+import { decidePosition, nextRange, settleBatch, type ChangelogWindow, type PendingGap, type SettledBatch } from './position';
 
 /** The id attribute, never in an image (the event's entryId is it). */
 const ENTRY_UUID_ONLY: ReadonlySet<string> = new Set(['entryuuid']);
 
-/** Attempts in a row for an unknown failure before the detector stops (about 2 minutes with the default backoff). */
-const UNKNOWN_FAILURE_ATTEMPTS = 8;
-
-export interface DsDetectorOptions {
+export interface DsDetectorOptions extends PublishingOptions {
   /** Directory name in the configuration (events' source.directory, eventId prefix). */
   readonly directoryName: string;
   readonly directory: DirectoryConfig;
-  readonly kafka: KafkaClient;
-  readonly eventsTopic: string;
-  readonly checkpointTopic: string;
-  /** The source's state topic (compacted): each entry's latest after-image, published with the events. */
-  readonly stateTopic?: string;
   /** The attributes read into each event's after-image; none: events carry only what changed (after: null). */
   readonly afterImage?: AfterImageAttributes;
-  /** Where an event too large to publish goes, as a dead letter with a reference (ChangePublisherOptions). */
-  readonly deadLetterTopic?: string;
-  /** kafka.maxRecordBytes. */
-  readonly maxRecordBytes?: number;
   /** Checkpoint identity (consumer group idsync.checkpoint.<detector>.<checkpointSource>); default: directoryName. */
   readonly checkpointSource?: string;
   readonly detectorName?: string;
@@ -63,15 +37,9 @@ export interface DsDetectorOptions {
   readonly ignoreInitiators?: readonly string[];
   /** How long a missing change number may stay missing before it is skipped as a gap (default 10 s). */
   readonly gapGraceMs?: number;
-  readonly retryInitialMs?: number;
-  readonly retryMaxMs?: number;
-  /** Attempts in a row for a failure the product does not know (a TLS error, a missing file) before it stops. Default 8. */
-  readonly unknownFailureAttempts?: number;
   readonly logger: JsonLogger;
   readonly metrics: Metrics;
   readonly clock?: () => number;
-  /** Run before the first connection succeeds (creating missing topics); retried like any connection failure. */
-  readonly prepare?: () => Promise<void>;
   /**
    * Password keys: with them, the clear password of a userPassword change (389-ds unhashed#user#password, or
    * PingDirectory's decrypted ds-changelog-encrypted-password) is sealed into the event as idsyncPassword under the
@@ -81,7 +49,7 @@ export interface DsDetectorOptions {
   /** PingDirectory only: decrypts ds-changelog-encrypted-password values (the server's key lives here). */
   readonly decryptChangelogPassword?: DecryptChangelogPassword;
   /** Test seam: called after a batch was read and before it is published. */
-  readonly afterRead?: (batch: { readonly reader: ChangelogReader; readonly publisher: ChangePublisher; readonly entries: number }) => Promise<void>;
+  readonly afterRead?: (batch: { readonly reader: ChangelogReader; readonly publisher: CheckpointedPublisher; readonly entries: number }) => Promise<void>;
 }
 
 /** The detector cannot go on without someone acting; `resyncNeeded` when its position is gone from the changelog. */
@@ -99,7 +67,7 @@ export class DetectorStoppedError extends Error {
 }
 
 export interface DetectorStatus {
-  readonly state: 'starting' | 'running' | 'retrying' | 'stopped' | 'failed';
+  readonly state: DetectorState;
   /** Last change number committed (the checkpoint). */
   readonly checkpoint: string | null;
   /** Highest change number of a published event. */
@@ -110,51 +78,82 @@ export interface DetectorStatus {
   readonly error?: string;
 }
 
-/** Outcome of one poll. `more`: the changelog holds further changes right now, poll again without waiting. */
-export interface PollResult {
-  readonly read: number;
-  readonly published: number;
-  readonly ignored: number;
-  readonly more: boolean;
-}
-
 const DETECTOR = 'ds-detector';
-/** Fenced again within this time after the last fencing: another instance is running, back off further. */
-const FENCED_AGAIN_WITHIN_MS = 60_000;
 
+/** What a batch ignored, dead-ended and did with passwords, counted once it commits. */
+interface BatchTally {
+  readonly ignored: Map<IgnoreReason, number>;
+  readonly deadEnded: Map<string, number>;
+  passwords: number;
+  sealed: number;
+  hashOnly: number;
+  undecryptable: number;
+}
 /**
- * Polls cn=changelog by change number and publishes entry-change events with the checkpoint in one Kafka transaction.
- * Everything it decides comes from the pure core; this class only reads, re-fetches, publishes and retries.
+ * The ds-detector: the changelog source below, driven by the shared coordinator (connect, resume, transactional
+ * publish, backoff, fencing, status).
  */
 export class DsDetector {
-  private readonly detector: string;
+  private readonly source: ChangelogSource;
+  private readonly coordinator: DetectorCoordinator;
+
+  constructor(options: DsDetectorOptions) {
+    const detector = options.detectorName ?? DETECTOR;
+    const counters = new DetectorMetrics(options.metrics);
+    this.source = new ChangelogSource(options, detector, counters);
+    this.coordinator = new DetectorCoordinator(this.source, {
+      ...options,
+      detector,
+      checkpointSource: options.checkpointSource ?? options.directoryName,
+      onFailure: (verdict, givenUp) => counters.errors.inc({ detector, kind: verdict.kind, action: verdict.action === 'stop' || givenUp ? 'stop' : 'retry' }),
+    });
+  }
+
+  status(): DetectorStatus {
+    const { state, lastError } = this.coordinator.status();
+    return { state, ...this.source.status(), ...(state === 'failed' && lastError !== null ? { error: lastError } : {}) };
+  }
+
+  /** Runs until stop() (resolves) or a failure no retry can fix (rejects with DetectorStoppedError). */
+  run(): Promise<void> {
+    return this.coordinator.run();
+  }
+
+  /** Graceful: the batch in flight is finished and committed, then connections close. */
+  stop(): Promise<void> {
+    return this.coordinator.stop();
+  }
+
+  /** Abrupt, like a killed process: connections dropped at once, whatever is in flight is lost (and never committed). */
+  kill(): Promise<void> {
+    return this.coordinator.kill();
+  }
+}
+
+/**
+ * Polls cn=changelog by change number; each batch is published with the checkpoint after it in one Kafka transaction.
+ * Everything it decides comes from the pure core; this class only reads and re-fetches.
+ */
+export class ChangelogSource implements ChangeSource {
   private readonly rules: IncludeRules;
-  private readonly counters: DetectorMetrics;
   private readonly clock: () => number;
   private reader: ChangelogReader | null = null;
-  private publisher: ChangePublisher | null = null;
   private position: ChangeNumber | null = null;
   private pendingGap: PendingGap | null = null;
   private window: ChangelogWindow | null = null;
   private lastPublished: ChangeNumber | null = null;
-  private state: DetectorStatus['state'] = 'starting';
-  private failure: string | undefined;
-  private stopping = false;
-  private wake: (() => void) | null = null;
-  private running: Promise<void> | null = null;
-  private prepared = false;
-  private fencedInARow = 0;
-  private lastFencedAt = Number.NEGATIVE_INFINITY;
   private readonly classMemory = new ObjectClassMemory();
 
-  constructor(private readonly options: DsDetectorOptions) {
-    this.detector = options.detectorName ?? DETECTOR;
+  constructor(
+    private readonly options: DsDetectorOptions,
+    private readonly detector: string,
+    private readonly counters: DetectorMetrics,
+  ) {
     this.rules = new IncludeRules({
       includeBaseDns: options.includeBaseDns?.length ? options.includeBaseDns : [options.directory.baseDn],
       includeObjectClasses: options.includeObjectClasses ?? [],
       ignoreInitiators: options.ignoreInitiators ?? [],
     });
-    this.counters = new DetectorMetrics(options.metrics);
     this.clock = options.clock ?? Date.now;
     const keyring = options.keyring;
     this.seal = keyring === undefined ? undefined : (clear, entryId) => sealPassword(clear, keyring.current, { entryId, attribute: PASSWORD_PSEUDO_ATTRIBUTE });
@@ -163,6 +162,10 @@ export class DsDetector {
 
   private readonly seal: PasswordSealer | undefined;
   private readonly readOptions: { readonly decryptPassword?: DecryptChangelogPassword };
+
+  get url(): string | null {
+    return this.reader?.url ?? null;
+  }
 
   /** Counts what became of a published change's password, and says why one could not travel (never the value). */
   private notePassword(record: ChangelogRecord, event: EntryChangeEvent, tally: { sealed: number; hashOnly: number; undecryptable: number }): void {
@@ -184,129 +187,36 @@ export class DsDetector {
     }
   }
 
-  status(): DetectorStatus {
+  status(): Omit<DetectorStatus, 'state' | 'error'> {
     const lag = this.window && this.position ? this.window.last.distanceFrom(this.position) : null;
     return {
-      state: this.state,
       checkpoint: this.position?.format() ?? null,
       lastPublishedChangeNumber: this.lastPublished?.format() ?? null,
       lastChangeNumber: this.window?.last.format() ?? null,
       lag,
-      ...(this.failure ? { error: this.failure } : {}),
     };
   }
 
-  /** Runs until stop() (resolves) or a failure no retry can fix (rejects with DetectorStoppedError). */
-  run(): Promise<void> {
-    this.running ??= this.loop();
-    return this.running;
+  describePosition(): string | null {
+    return this.position?.format() ?? null;
   }
 
-  /** Graceful: the batch in flight is finished and committed, then connections close. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.wake?.();
-    await this.running?.catch(() => undefined);
+  classify(error: unknown): FailureVerdict {
+    if (error instanceof DetectorStoppedError) return { action: 'stop', kind: error.kind };
+    const failure = classifyFailure(error);
+    const action = failure.action === 'stop' ? 'stop' : failure.kind === 'kafka-fenced' ? 'fenced' : 'retry';
+    return { action, kind: failure.kind, ...('limited' in failure && failure.limited === true ? { limited: true } : {}) };
   }
 
-  /** Abrupt, like a killed process: connections dropped at once, whatever is in flight is lost (and never committed). */
-  async kill(): Promise<void> {
-    this.stopping = true;
-    this.wake?.();
-    const reader = this.reader;
-    const publisher = this.publisher;
-    this.reader = null;
-    this.publisher = null;
-    await Promise.allSettled([reader?.close(), publisher?.disconnect()]);
-    await this.running?.catch(() => undefined);
+  stoppedError(error: unknown, verdict: FailureVerdict, why: string): Error {
+    const stopped = error instanceof DetectorStoppedError ? error : new DetectorStoppedError(`${this.detector} stopped: ${why}`, verdict.kind, false, { cause: error });
+    this.options.logger.event('error', 'ds-detector.stopped', { kind: verdict.kind, resyncNeeded: stopped.resyncNeeded, error: stopped.message });
+    return stopped;
   }
 
-  private async loop(): Promise<void> {
-    let attempt = 0;
-    /** Unknown failures in a row: retried a limited number of times, then the detector stops. */
-    let unknownInARow = 0;
-    while (!this.stopping) {
-      try {
-        await this.connect();
-        const result = await this.pollOnce();
-        attempt = 0;
-        unknownInARow = 0;
-        this.state = 'running';
-        if (!result.more) await this.sleep(this.options.pollIntervalMs);
-      } catch (error) {
-        if (this.stopping) break;
-        const failure = error instanceof DetectorStoppedError ? { action: 'stop' as const, kind: error.kind } : classifyFailure(error);
-        this.counters.errors.inc({ detector: this.detector, kind: failure.kind, action: failure.action });
-        await this.disconnect();
-        // An unknown failure is retried a few times in a row (it may pass), then the detector stops for an operator.
-        unknownInARow = 'limited' in failure && failure.limited === true ? unknownInARow + 1 : 0;
-        const givenUp = unknownInARow >= (this.options.unknownFailureAttempts ?? UNKNOWN_FAILURE_ATTEMPTS);
-        if (failure.action === 'stop' || givenUp) {
-          this.state = 'failed';
-          const why = givenUp ? `still failing after ${unknownInARow} attempts: ${describe(error)}` : describe(error);
-          const stopped = error instanceof DetectorStoppedError ? error : new DetectorStoppedError(`${this.detector} stopped: ${why}`, failure.kind, false, { cause: error });
-          this.failure = stopped.message;
-          this.options.logger.event('error', 'ds-detector.stopped', { kind: failure.kind, resyncNeeded: stopped.resyncNeeded, error: stopped.message });
-          throw stopped;
-        }
-        attempt += 1;
-        this.state = 'retrying';
-        if (failure.kind === 'kafka-fenced') {
-          await this.sleep(this.noteFenced(error));
-          continue;
-        }
-        const delay = backoffDelay(attempt, { initialMs: this.options.retryInitialMs ?? 500, maxMs: this.options.retryMaxMs ?? 30_000, factor: 2, jitter: 0.5 });
-        this.options.logger.event('warn', 'ds-detector.retry', { kind: failure.kind, attempt, delayMs: delay, error: describe(error) });
-        await this.sleep(delay);
-      }
-    }
-    await this.disconnect();
-    this.state = 'stopped';
-  }
-
-  /**
-   * Another producer took over the transactional id: `idsync set-startpoint` moved the start point, or a second
-   * instance runs for the same source. The batch in flight was aborted; the next connect() re-reads the committed
-   * checkpoint, never the in-memory position. Fenced again soon after means two instances take turns: each time
-   * the pause doubles, so they do not spin. Returns the pause.
-   */
-  private noteFenced(error: unknown): number {
-    const now = this.clock();
-    const max = this.options.retryMaxMs ?? 30_000;
-    this.fencedInARow = now - this.lastFencedAt < FENCED_AGAIN_WITHIN_MS ? this.fencedInARow + 1 : 1;
-    this.lastFencedAt = now;
-    const delay = backoffDelay(this.fencedInARow, { initialMs: Math.min(max, Math.max(1_000, this.options.retryInitialMs ?? 500)), maxMs: max, factor: 2, jitter: 0.5 });
-    this.options.logger.event('warn', 'ds-detector.fenced', {
-      transactionalId: `idsync.${this.detector}.${this.options.checkpointSource ?? this.options.directoryName}`,
-      position: this.position?.format() ?? null,
-      fencedInARow: this.fencedInARow,
-      delayMs: delay,
-      error: describe(error),
-      note: 'another producer took over this detector: `idsync set-startpoint` moved its start point, or another instance runs for the same source. The batch in flight was not published; reconnecting and continuing from the committed checkpoint',
-    });
-    return delay;
-  }
-
-  /** Opens LDAP and Kafka when needed; the position always comes back from the committed checkpoint. */
-  private async connect(): Promise<void> {
-    if (this.reader && this.publisher) return;
-    await this.disconnect();
-    if (!this.prepared && this.options.prepare) {
-      await this.options.prepare();
-      this.prepared = true;
-    }
+  /** Opens LDAP; the position always comes back from the committed checkpoint. */
+  async connect(stored: StoredCheckpoint | null, publisher: CheckpointedPublisher): Promise<boolean> {
     this.reader = await ChangelogReader.open(this.options.directoryName, this.options.directory);
-    this.publisher = new ChangePublisher(this.options.kafka, {
-      detector: this.detector,
-      source: this.options.checkpointSource ?? this.options.directoryName,
-      eventsTopic: this.options.eventsTopic,
-      checkpointTopic: this.options.checkpointTopic,
-      ...(this.options.stateTopic === undefined ? {} : { stateTopic: this.options.stateTopic }),
-      ...(this.options.deadLetterTopic === undefined ? {} : { deadLetterTopic: this.options.deadLetterTopic }),
-      ...(this.options.maxRecordBytes === undefined ? {} : { maxRecordBytes: this.options.maxRecordBytes }),
-    });
-    await this.publisher.connect();
-    const stored = await this.publisher.readCheckpoint();
     const checkpoint = stored ? ChangeNumber.parse(stored.position) : null;
     this.window = await this.reader.window();
     const decision = decidePosition(checkpoint, this.window);
@@ -321,7 +231,7 @@ export class DsDetector {
     this.pendingGap = null;
     if (decision.kind === 'start-at-end') {
       // Commit the starting point at once, so a restart before the first change does not skip changes made meanwhile.
-      await this.publisher.publish([], { position: decision.after.format(), server: this.reader.url });
+      await publisher.publish([], { position: decision.after.format(), server: this.reader.url });
       this.options.logger.event('info', 'ds-detector.first-start', {
         after: decision.after.format(),
         note: 'no checkpoint: publishing changes made from now on; a full load of existing entries is a resync',
@@ -329,28 +239,27 @@ export class DsDetector {
     } else {
       this.options.logger.event('info', 'ds-detector.resumed', { after: decision.after.format(), server: this.reader.url, lastChangeNumber: this.window.last.format() });
     }
+    return true;
   }
 
-  private async disconnect(): Promise<void> {
+  async disconnect(): Promise<void> {
     const reader = this.reader;
-    const publisher = this.publisher;
     this.reader = null;
-    this.publisher = null;
-    await Promise.allSettled([reader?.close(), publisher?.disconnect()]);
+    await reader?.close();
   }
 
   /** One batch: read, parse, filter, re-fetch what is missing, publish with the new checkpoint. */
-  async pollOnce(): Promise<PollResult> {
+  async read(publisher: CheckpointedPublisher): Promise<SourceBatch> {
     const reader = this.reader;
-    const publisher = this.publisher;
     const position = this.position;
-    if (!reader || !publisher || !position) throw new Error('DsDetector.pollOnce() before connect');
+    if (!reader || !position) throw new Error('ChangelogSource.read() before connect');
     const window = await reader.window();
     this.window = window;
     const decision = decidePosition(position, window);
     if (decision.kind === 'resync-needed') throw new DetectorStoppedError(decision.message, 'resync-needed', true);
     const range = nextRange(position, window, this.options.batchSize);
-    if (!range) return { read: 0, published: 0, ignored: 0, more: false };
+    const idle = (): number => this.options.pollIntervalMs;
+    if (!range) return { events: [], checkpoint: null, committed: () => undefined, pauseMs: idle };
 
     const entries = await reader.read(range.from, range.to);
     const now = this.clock();
@@ -367,7 +276,7 @@ export class DsDetector {
       return number !== null && !number.isAfter(settled.through);
     });
 
-    const tally = { ignored: new Map<IgnoreReason, number>(), deadEnded: new Map<string, number>(), passwords: 0, sealed: 0, hashOnly: 0, undecryptable: 0 };
+    const tally: BatchTally = { ignored: new Map<IgnoreReason, number>(), deadEnded: new Map<string, number>(), passwords: 0, sealed: 0, hashOnly: 0, undecryptable: 0 };
     const deadEnd = (reason: string, fields: Record<string, unknown>): void => {
       tally.deadEnded.set(reason, (tally.deadEnded.get(reason) ?? 0) + 1);
       this.options.logger.event('error', 'ds-detector.change-dead-ended', { reason, ...fields });
@@ -461,21 +370,29 @@ export class DsDetector {
 
     await this.options.afterRead?.({ reader, publisher, entries: inBatch.length });
     if (settled.through.equals(position)) {
-      this.pendingGap = settled.pendingGap;
-      return { read: 0, published: 0, ignored: 0, more: false };
+      return { events: [], checkpoint: null, committed: () => void (this.pendingGap = settled.pendingGap), pauseMs: idle };
     }
     // The change at the new checkpoint, fingerprinted: a restart checks the server still has it there.
     const atThrough = inBatch.find((entry) => changeNumberOf(entry)?.equals(settled.through) === true);
     const anchor = atThrough === undefined ? undefined : (changelogAnchor(atThrough) ?? undefined);
-    await publisher.publish(events, { position: settled.through.format(), server: reader.url, ...(anchor === undefined ? {} : { anchor }) }, stateOnly);
+    const more = settled.through.equals(range.to) && range.to.isBefore(window.last);
+    return {
+      events,
+      stateOnly,
+      checkpoint: { position: settled.through.format(), server: reader.url, ...(anchor === undefined ? {} : { anchor }) },
+      committed: () => this.committed(settled, events, inBatch.length, tally),
+      pauseMs: () => (more ? 0 : this.options.pollIntervalMs),
+    };
+  }
 
-    // Committed: only now do the position and the counters move.
+  /** The batch's transaction committed: only now do the position and the counters move. */
+  private committed(settled: SettledBatch, events: readonly EntryChangeEvent[], read: number, tally: BatchTally): void {
     this.position = settled.through;
     this.pendingGap = settled.pendingGap;
     const last = events.at(-1);
     if (last && last.source.position.kind === 'change-number') this.lastPublished = ChangeNumber.parse(last.source.position.changeNumber);
     const labels = { detector: this.detector };
-    this.counters.read.inc(labels, inBatch.length);
+    this.counters.read.inc(labels, read);
     this.counters.published.inc(labels, events.length);
     this.counters.batches.inc(labels);
     this.counters.passwordValuesExcluded.inc(labels, tally.passwords);
@@ -489,25 +406,6 @@ export class DsDetector {
       this.options.logger.event('warn', 'ds-detector.changelog-gap', { skipped: settled.skipped.map((c) => c.format()), graceMs: this.options.gapGraceMs ?? 10_000 });
     }
     const ignored = [...tally.ignored.values()].reduce((a, b) => a + b, 0);
-    this.options.logger.event('debug', 'ds-detector.batch', { through: settled.through.format(), read: inBatch.length, published: events.length, ignored });
-    return { read: inBatch.length, published: events.length, ignored, more: settled.through.equals(range.to) && range.to.isBefore(window.last) };
+    this.options.logger.event('debug', 'ds-detector.batch', { through: settled.through.format(), read, published: events.length, ignored });
   }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
-  }
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  return code === undefined ? `${error.name}: ${error.message}` : `${error.name}: ${error.message} (code ${String(code)})`;
 }
