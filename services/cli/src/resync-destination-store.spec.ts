@@ -3,12 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import fc from 'fast-check';
-import { type EntryLink, type WriteRequest } from '@idsync/contracts';
+import { canonicalGuid, type EntryLink, type WriteRequest } from '@idsync/contracts';
 import { LinkStore } from '@idsync/links';
 import { AttributeKnowledge, type CurrentEntry, currentEntry } from '@idsync/writer';
 import { compareRequest, DestinationIndex } from './core/resync-compare';
 import { type PipeLinks, selectDeletions } from './core/resync-links';
-import { DestinationStore } from './resync-destination-store';
+import { decodeEntry, DestinationStore, encodeEntry } from './resync-destination-store';
 
 const options = { kind: 'ldap' as const, attributes: new AttributeKnowledge() };
 const CORRELATION = [['uid']];
@@ -124,6 +124,28 @@ describe('DestinationStore.compareBatch', () => {
     expect(store.size).toBe(50);
     const [found] = store.compareBatch([upsert(1, 'cn=Somebody,ou=Corp,dc=example,dc=com', { uid: ['u39'] })], options, pipeLinks, [guid(1)]);
     expect(found).toMatchObject({ kind: 'update', foundBy: 'link', dn: 'cn=User 39,ou=Corp,dc=example,dc=com', move: { from: 'cn=User 39,ou=Corp,dc=example,dc=com', to: 'cn=Somebody,ou=Corp,dc=example,dc=com' } });
+  });
+});
+
+describe('DestinationStore with Active Directory as the destination', () => {
+  it('keeps binary values as bytes, and finds an entry by its objectGUID link', () => {
+    const objectGuid = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+    const photo = Buffer.from([0xff, 0xd8, 0x00, 0x01]);
+    const store = DestinationStore.create({ parentDir, correlation: [['sAMAccountName']], kind: 'active-directory', deletable: () => true });
+    stores.push(store);
+    store.addPage([currentEntry({ dn: 'CN=Ann,OU=Corp,DC=example,DC=test', objectClass: ['top', 'user'], objectGUID: objectGuid, thumbnailPhoto: photo, sAMAccountName: 'ann' })]);
+    store.finishLoading();
+    const adId = canonicalGuid(objectGuid);
+    links.put({ ...link(1, 0), pipe: 'ds-to-ad', source: { directory: 'ds', kind: 'entryUUID', value: uuid(1) }, destination: { directory: 'ad', kind: 'objectGUID', value: adId } });
+    const request: WriteRequest = { ...upsert(1, 'CN=Ann,OU=Moved,DC=example,DC=test', { sAMAccountName: ['ann'] }), pipe: 'ds-to-ad', sourceEntryId: { kind: 'entryUUID', value: uuid(1) }, correlation: [['sAMAccountName']] };
+    const [found] = store.compareBatch([request], { kind: 'active-directory', attributes: new AttributeKnowledge() }, { lookup: links, source: 'ds', destination: 'ad' }, [uuid(1)]);
+    expect(found).toMatchObject({ foundBy: 'link', link: 'linked', move: { from: 'CN=Ann,OU=Corp,DC=example,DC=test', to: 'CN=Ann,OU=Moved,DC=example,DC=test' } });
+    const [unclaimed] = [...store.unclaimed(10)];
+    expect(unclaimed).toBeUndefined();
+    const round = decodeEntry(encodeEntry(currentEntry({ dn: 'CN=Ann,DC=example,DC=test', objectGUID: objectGuid, thumbnailPhoto: photo, description: ['{"b":"not bytes"}'] })));
+    expect(round.attributes.get('thumbnailphoto')?.values).toEqual([photo]);
+    expect(Buffer.isBuffer(round.attributes.get('objectguid')?.values[0])).toBe(true);
+    expect(round.attributes.get('description')?.values).toEqual(['{"b":"not bytes"}']);
   });
 });
 

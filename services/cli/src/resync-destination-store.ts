@@ -3,11 +3,9 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { deserialize, serialize } from 'node:v8';
 import { type DirectoryKind } from '@idsync/config';
-import { type CurrentEntry } from '@idsync/writer';
-import { type WriteRequest } from '@idsync/contracts';
-import { type PlanOptions } from '@idsync/writer';
+import { type AttributeValue, type WriteRequest } from '@idsync/contracts';
+import { type CurrentEntry, type EntryAttribute, type PlanOptions } from '@idsync/writer';
 import { type Comparison, compareRequest, DestinationIndex, destinationKeys, dnDepth, dnKey, type RequestKeys, requestKeys } from './core/resync-compare';
 import { linkedDestination, linksOnce, type PipeLinks, type UnclaimedEntry } from './core/resync-links';
 
@@ -52,7 +50,7 @@ const CREATE = `
     depth INTEGER NOT NULL,
     deletable INTEGER NOT NULL,
     matched INTEGER NOT NULL DEFAULT 0,
-    body BLOB NOT NULL
+    body TEXT NOT NULL
   );
   CREATE TABLE correlation (digest TEXT NOT NULL, entry INTEGER NOT NULL);
   CREATE TABLE source_ids (id TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
@@ -134,7 +132,7 @@ export class DestinationStore {
     this.transaction(() => {
       for (const entry of entries) {
         const keys = destinationKeys(entry, this.options.correlation, this.options.kind);
-        const { lastInsertRowid } = this.statements.insertEntry.run(digest(keys.dn), keys.id, keys.dn, dnDepth(entry.dn), this.options.deletable(entry) ? 1 : 0, serialize(entry));
+        const { lastInsertRowid } = this.statements.insertEntry.run(digest(keys.dn), keys.id, keys.dn, dnDepth(entry.dn), this.options.deletable(entry) ? 1 : 0, encodeEntry(entry));
         for (const key of keys.correlation) this.statements.insertCorrelation.run(digest(key), lastInsertRowid);
       }
     });
@@ -182,7 +180,7 @@ export class DestinationStore {
     const rowsByDn = new Map<string, number[]>();
     if (requests.length > 0) {
       for (const row of this.statements.candidates.iterate(JSON.stringify([...ids]), JSON.stringify([...dns]), JSON.stringify([...correlation]))) {
-        const entry = deserialize(row['body'] as Uint8Array) as CurrentEntry;
+        const entry = decodeEntry(row['body'] as string);
         entries.push(entry);
         const key = dnKey(entry.dn);
         const rows = rowsByDn.get(key);
@@ -219,7 +217,7 @@ export class DestinationStore {
     let batch: UnclaimedEntry[] = [];
     // Its own statement: the caller may look things up (sourceIdsRead) between batches.
     for (const row of this.db.prepare(SQL.unclaimed).iterate()) {
-      batch.push({ entry: deserialize(row['body'] as Uint8Array) as CurrentEntry, id: (row['id'] as string | null) ?? null });
+      batch.push({ entry: decodeEntry(row['body'] as string), id: (row['id'] as string | null) ?? null });
       if (batch.length >= size) {
         yield batch;
         batch = [];
@@ -258,6 +256,29 @@ export class DestinationStore {
     this.assertOpen();
     if (!this.loaded) throw new Error('DestinationStore: looked up before finishLoading()');
   }
+}
+
+/** A binary value in an entry's JSON text. */
+interface EncodedBytes {
+  readonly b: string;
+}
+type EncodedEntry = [dn: string, attributes: [key: string, name: string, values: (string | EncodedBytes)[]][]];
+
+/**
+ * An entry as JSON text, bytes as base64. JSON rather than v8.serialize: each of its calls holds native memory until
+ * a garbage collection the JS heap does not ask for, and a resync's RSS grew with the entry count because of it.
+ */
+export function encodeEntry(entry: CurrentEntry): string {
+  const attributes: EncodedEntry[1] = [];
+  for (const [key, attribute] of entry.attributes) attributes.push([key, attribute.name, attribute.values.map((v) => (Buffer.isBuffer(v) ? { b: v.toString('base64') } : v))]);
+  return JSON.stringify([entry.dn, attributes] satisfies EncodedEntry);
+}
+
+export function decodeEntry(text: string): CurrentEntry {
+  const [dn, encoded] = JSON.parse(text) as EncodedEntry;
+  const attributes = new Map<string, EntryAttribute>();
+  for (const [key, name, values] of encoded) attributes.set(key, { name, values: values.map((v): AttributeValue => (typeof v === 'string' ? v : Buffer.from(v.b, 'base64'))) });
+  return { dn, attributes };
 }
 
 /** A fixed-size key for a DN or a correlation key (values can be long, and hold characters JSON and SQL handle badly). */

@@ -230,6 +230,8 @@ interface Summary {
 const SAMPLE = 5;
 /** Source entries compared at a time: their destination entries are read from the index in one query. */
 const COMPARE_BATCH = 500;
+/** Destination entries converted and stored at a time (one transaction each). */
+const STORE_CHUNK = 1_000;
 /** Unclaimed destination entries sorted into delete candidates at a time. */
 const DELETION_BATCH = 500;
 /** Source entries looked up by id at a time (delete candidates: is their linked source entry really gone?). */
@@ -543,7 +545,8 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
       for (const base of scope.sourceBases) {
         const pages = sourceAtOnce !== null ? [sourceAtOnce] : searchPages(sourceSession.client, base, sourceSearch, { pageSize: options.pageSize, upTo: 0 });
         for await (const page of pages) {
-          for (let at = 0; at < page.length && !interrupted.value; at += COMPARE_BATCH) await compareBatch(page.slice(at, at + COMPARE_BATCH));
+          // Taken off the page as they are compared, so that a source read at once is let go of as the run goes.
+          while (page.length > 0 && !interrupted.value) await compareBatch(page.splice(0, COMPARE_BATCH));
           await publisher.flush();
           await states?.publisher.flush();
           if (interrupted.value) break;
@@ -704,7 +707,10 @@ async function readDestination(
 ): Promise<void> {
   const filter = objectClassFilter(scope.destinationObjectClasses);
   const options = { scope: 'sub' as const, filter, attributes: [...scope.destinationAttributes], explicitBufferAttributes: knowledge.bufferAttributeNames() };
-  for await (const page of searchPages(client, baseDn, options, read)) store.addPage(page.map((entry) => currentEntry(entry)));
+  for await (const page of searchPages(client, baseDn, options, read)) {
+    // Taken off the page as they are stored: a read at once is not held twice (raw and converted).
+    while (page.length > 0) store.addPage(page.splice(0, STORE_CHUNK).map((entry) => currentEntry(entry)));
+  }
   store.finishLoading();
 }
 
