@@ -174,6 +174,13 @@ describe('DestinationStore deletion pass (--delete-missing)', () => {
     expect(selection.unlinked.map((u) => u.entry.dn)).toEqual(['cn=Stray,ou=Corp,dc=example,dc=com', 'ou=Old,ou=Corp,dc=example,dc=com']);
   });
 
+  it('knows what an interrupted run published (exact ids), and how many distinct ones', () => {
+    const store = storeOf([]);
+    store.recordPublishedBefore([guid(1), guid(2)]);
+    store.recordPublishedBefore([guid(2)]);
+    expect([store.publishedBefore.has(guid(1)), store.publishedBefore.has(guid(3)), store.publishedBefore.count()]).toEqual([true, false, 2]);
+  });
+
   it('knows the source ids read in any case', () => {
     const store = storeOf([]);
     store.compareBatch([], options, pipeLinks, [guid(7).toUpperCase()]);

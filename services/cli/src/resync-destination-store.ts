@@ -54,6 +54,7 @@ const CREATE = `
   );
   CREATE TABLE correlation (digest TEXT NOT NULL, entry INTEGER NOT NULL);
   CREATE TABLE source_ids (id TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
+  CREATE TABLE published_before (id TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
 `;
 /** Built once the read is over: faster than keeping them up to date row by row. */
 const CREATE_INDEXES = `
@@ -76,6 +77,9 @@ const SQL = {
   insertSourceId: 'INSERT OR IGNORE INTO source_ids (id) VALUES (?)',
   sourceIdRead: 'SELECT 1 AS found FROM source_ids WHERE id = ?',
   count: 'SELECT count(*) AS n FROM entries',
+  insertPublishedBefore: 'INSERT OR IGNORE INTO published_before (id) VALUES (?)',
+  publishedBefore: 'SELECT 1 AS found FROM published_before WHERE id = ?',
+  countPublishedBefore: 'SELECT count(*) AS n FROM published_before',
   // Children before their parents; siblings by DN.
   unclaimed: 'SELECT id, body FROM entries WHERE matched = 0 AND deletable = 1 ORDER BY depth DESC, dn',
 } as const;
@@ -100,6 +104,9 @@ export class DestinationStore {
       insertSourceId: db.prepare(SQL.insertSourceId),
       sourceIdRead: db.prepare(SQL.sourceIdRead),
       count: db.prepare(SQL.count),
+      insertPublishedBefore: db.prepare(SQL.insertPublishedBefore),
+      publishedBefore: db.prepare(SQL.publishedBefore),
+      countPublishedBefore: db.prepare(SQL.countPublishedBefore),
     };
   }
 
@@ -202,6 +209,20 @@ export class DestinationStore {
       for (const id of sourceIds) this.statements.insertSourceId.run(id.toLowerCase());
     });
   }
+
+  /** Entry ids an interrupted run already published (exact ids, as its state file lists them), in one transaction. */
+  recordPublishedBefore(ids: readonly string[]): void {
+    this.assertOpen();
+    this.transaction(() => {
+      for (const id of ids) this.statements.insertPublishedBefore.run(id);
+    });
+  }
+
+  /** The ids an interrupted run published: whether one is among them, and how many (distinct) there are. */
+  readonly publishedBefore = {
+    has: (id: string): boolean => this.statements.publishedBefore.get(id) !== undefined,
+    count: (): number => Number(this.statements.countPublishedBefore.get()?.['n'] ?? 0),
+  };
 
   /** Whether the source read returned this id (any case): a set-like view for selectDeletions. */
   readonly sourceIdsRead = {

@@ -333,10 +333,8 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     .slice(0, 16);
   const store = new ResyncStateStore(options.stateDir, pipe.name);
   const previous = options.dryRun || options.restart ? null : store.unfinished(fingerprint);
-  const runId = previous?.state.runId ?? randomUUID();
-  const alreadyPublished = previous?.done ?? new Set<string>();
+  const runId = previous?.runId ?? randomUUID();
   const startedAt = io.now();
-  if (previous) io.err(`resuming run ${runId} of ${new Date(previous.state.startedAt).toISOString()}: ${formatCount(alreadyPublished.size)} entries already published\n`);
 
   const parsedBases = destinationBases?.map((base) => ({ dn: parseDn(base), key: normalizeDn(base) })) ?? null;
   const destinations = createDestinationStore(options.stateDir, {
@@ -355,6 +353,11 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
   }
 
   async function compareAndReport(): Promise<number> {
+    // What the interrupted run published goes beside the index: a run of millions of entries leaves too many to hold.
+    if (previous) {
+      for (const ids of store.published(previous.runId)) destinations.recordPublishedBefore(ids);
+      io.err(`resuming run ${runId} of ${new Date(previous.startedAt).toISOString()}: ${formatCount(destinations.publishedBefore.count())} entries already published\n`);
+    }
     // Fail fast on Kafka before the long read (a dry run reads the links topic too).
     const admin = await context.admin();
     let producer: Producer | null = null;
@@ -446,7 +449,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
       const compareStartedAt = io.now();
       summary.sourceRead = sourceAtOnce === null ? 'paged' : 'at-once';
       summary.destinationEntries = destinations.size;
-      if (!options.dryRun) store.begin({ runId, fingerprint, startedAt: previous?.state.startedAt ?? startedAt, finished: false });
+      if (!options.dryRun) store.begin({ runId, fingerprint, startedAt: previous?.startedAt ?? startedAt, finished: false });
 
       const progress = new Progress(io, { label: options.dryRun ? 'comparing' : 'resync', total, unit: 'entries' });
       const planOptions = { kind: destination.kind, attributes: knowledge };
@@ -531,7 +534,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
             }
           }
           if (!options.dryRun && (publish || options.publishAll)) {
-            if (alreadyPublished.has(entry.entryId.value)) summary.alreadyPublished += 1;
+            if (previous !== null && destinations.publishedBefore.has(entry.entryId.value)) summary.alreadyPublished += 1;
             else {
               const value = encodeEntryChange(event);
               // Only this pipe applies it; absent: the comparison found no destination entry.
