@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { type DirectoryKind } from '@idsync/config';
 import { type AttributeValue, type WriteRequest } from '@idsync/contracts';
 import { type CurrentEntry, type EntryAttribute, type PlanOptions } from '@idsync/writer';
-import { type Comparison, compareRequest, DestinationIndex, destinationKeys, dnDepth, dnKey, type RequestKeys, requestKeys } from './core/resync-compare';
+import { type Comparison, compareRequest, DestinationIndex, type DestinationLookup, destinationKeys, dnDepth, type KeyedEntry, type RequestKeys, requestKeys } from './core/resync-compare';
 import { linkedDestination, linksOnce, type PipeLinks, type UnclaimedEntry } from './core/resync-links';
 
 /**
@@ -68,7 +68,7 @@ const SQL = {
   insertCorrelation: 'INSERT INTO correlation (digest, entry) VALUES (?, ?)',
   // Every row one of the keys finds, in read order (the in-memory index then answers as the whole index would).
   candidates: `
-    SELECT rowid, body FROM entries WHERE rowid IN (
+    SELECT rowid, dn, id, body FROM entries WHERE rowid IN (
       SELECT rowid FROM entries WHERE id IN (SELECT value FROM json_each(?1))
       UNION SELECT rowid FROM entries WHERE dn_digest IN (SELECT value FROM json_each(?2))
       UNION SELECT entry FROM correlation WHERE digest IN (SELECT value FROM json_each(?3))
@@ -167,7 +167,17 @@ export class DestinationStore {
     const batchLinks = links === undefined ? undefined : linksOnce(links);
     const keys = requests.map((request) => requestKeys(request, batchLinks === undefined ? null : linkedDestination(batchLinks, request.sourceEntryId.value), this.options.correlation));
     const batch = this.batchIndex(keys);
-    const comparisons = requests.map((request) => compareRequest(request, batch.index, options, batchLinks));
+    // The keys computed for the query serve the comparisons too (the same request, linked to the same id).
+    const known = new Map(requests.map((request, i) => [request, keys[i] as RequestKeys]));
+    const lookup: DestinationLookup = {
+      find: (request, linkedId = null) => {
+        const computed = known.get(request);
+        return computed !== undefined && computed.linkedId === (linkedId === null ? null : linkedId.toLowerCase()) ? batch.index.findByKeys(computed) : batch.index.find(request, linkedId);
+      },
+      idOf: (entry) => batch.index.idOf(entry),
+      claim: (dn) => batch.index.claim(dn),
+    };
+    const comparisons = requests.map((request) => compareRequest(request, lookup, options, batchLinks));
     this.recordBatch(batch, sourceIds);
     return comparisons;
   }
@@ -183,19 +193,19 @@ export class DestinationStore {
       dns.add(digest(keys.dn));
       for (const key of keys.correlation) correlation.add(digest(key));
     }
-    const entries: CurrentEntry[] = [];
+    const entries: KeyedEntry[] = [];
     const rowsByDn = new Map<string, number[]>();
     if (requests.length > 0) {
       for (const row of this.statements.candidates.iterate(JSON.stringify([...ids]), JSON.stringify([...dns]), JSON.stringify([...correlation]))) {
-        const entry = decodeEntry(row['body'] as string);
-        entries.push(entry);
-        const key = dnKey(entry.dn);
-        const rows = rowsByDn.get(key);
+        // The keys as stored: the DN normalized once, when the entry was read.
+        const dn = row['dn'] as string;
+        entries.push({ entry: decodeEntry(row['body'] as string), dn, id: (row['id'] as string | null) ?? null });
+        const rows = rowsByDn.get(dn);
         if (rows) rows.push(Number(row['rowid']));
-        else rowsByDn.set(key, [Number(row['rowid'])]);
+        else rowsByDn.set(dn, [Number(row['rowid'])]);
       }
     }
-    return { index: new DestinationIndex(entries, this.options.correlation, this.options.kind), rowsByDn };
+    return { index: DestinationIndex.ofKeyed(entries, this.options.correlation), rowsByDn };
   }
 
   /**
@@ -304,7 +314,7 @@ export function decodeEntry(text: string): CurrentEntry {
 
 /** A fixed-size key for a DN or a correlation key (values can be long, and hold characters JSON and SQL handle badly). */
 function digest(key: string): string {
-  return createHash('sha1').update(key).digest('base64');
+  return hash('sha1', key, 'base64');
 }
 
 /** Removes temporary directories of this host's resyncs whose process is gone (a crash, a kill -9). */

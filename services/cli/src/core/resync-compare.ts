@@ -43,12 +43,23 @@ function listKey(list: number, key: string): string {
 
 export function destinationKeys(entry: CurrentEntry, correlation: readonly (readonly string[])[], kind?: DirectoryKind): DestinationKeys {
   const id = kind === undefined ? null : entryIdOf(entry, kind);
+  return { dn: dnKey(entry.dn), id: id === null ? null : id.value.toLowerCase(), correlation: correlationKeysOf(entry, correlation) };
+}
+
+function correlationKeysOf(entry: CurrentEntry, correlation: readonly (readonly string[])[]): string[] {
   const keys: string[] = [];
   usableLists(correlation).forEach((attributes, list) => {
     const key = correlationKey(attributes, (name) => entry.attributes.get(name.toLowerCase())?.values);
     if (key !== null) keys.push(listKey(list, key));
   });
-  return { dn: dnKey(entry.dn), id: id === null ? null : id.value.toLowerCase(), correlation: keys };
+  return keys;
+}
+
+/** An entry with its normalized DN and id (lower-case) already known, as a DestinationStore gives them back. */
+export interface KeyedEntry {
+  readonly entry: CurrentEntry;
+  readonly dn: string;
+  readonly id: string | null;
 }
 
 export function requestKeys(request: WriteRequest, linkedId: string | null, correlation: readonly (readonly string[])[]): RequestKeys {
@@ -86,6 +97,8 @@ export class DestinationIndex implements DestinationLookup {
   private readonly idOfDn = new Map<string, string>();
   private readonly lists = new Map<string, CurrentEntry[]>();
   private readonly matched = new Set<string>();
+  /** Normalized DNs of the entries, by their DN as read: normalizing is the costly part of a lookup. */
+  private readonly dnKeys = new Map<string, string>();
 
   /** `kind`: the destination's, to index entries by their id (objectGUID, entryUUID) when the read returned it. */
   constructor(
@@ -94,18 +107,34 @@ export class DestinationIndex implements DestinationLookup {
     kind?: DirectoryKind,
   ) {
     for (const entry of entries) {
-      const keys = destinationKeys(entry, correlation, kind);
-      this.dns.set(keys.dn, entry);
-      if (keys.id !== null) {
-        this.ids.set(keys.id, entry);
-        this.idOfDn.set(keys.dn, keys.id);
-      }
-      for (const key of keys.correlation) {
-        const same = this.lists.get(key);
-        if (same) same.push(entry);
-        else this.lists.set(key, [entry]);
-      }
+      const id = kind === undefined ? null : entryIdOf(entry, kind);
+      this.add({ entry, dn: dnKey(entry.dn), id: id === null ? null : id.value.toLowerCase() });
     }
+  }
+
+  /** An index of entries whose keys are known already. */
+  static ofKeyed(entries: Iterable<KeyedEntry>, correlation: readonly (readonly string[])[]): DestinationIndex {
+    const index = new DestinationIndex([], correlation);
+    for (const keyed of entries) index.add(keyed);
+    return index;
+  }
+
+  private add({ entry, dn, id }: KeyedEntry): void {
+    this.dns.set(dn, entry);
+    this.dnKeys.set(entry.dn, dn);
+    if (id !== null) {
+      this.ids.set(id, entry);
+      this.idOfDn.set(dn, id);
+    }
+    for (const key of correlationKeysOf(entry, this.correlation)) {
+      const same = this.lists.get(key);
+      if (same) same.push(entry);
+      else this.lists.set(key, [entry]);
+    }
+  }
+
+  private keyOf(dn: string): string {
+    return this.dnKeys.get(dn) ?? dnKey(dn);
   }
 
   get size(): number {
@@ -114,7 +143,7 @@ export class DestinationIndex implements DestinationLookup {
 
   /** The id of an entry of the index (lower-case), null when the read did not return it. */
   idOf(entry: CurrentEntry): string | null {
-    return this.idOfDn.get(dnKey(entry.dn)) ?? null;
+    return this.idOfDn.get(this.keyOf(entry.dn)) ?? null;
   }
 
   /**
@@ -122,7 +151,11 @@ export class DestinationIndex implements DestinationLookup {
    * else the one entry each usable correlation list finds.
    */
   find(request: WriteRequest, linkedId: string | null = null): { entry: CurrentEntry | null; foundBy: FoundBy; ambiguous?: readonly string[] } {
-    const keys = requestKeys(request, linkedId, this.correlation);
+    return this.findByKeys(requestKeys(request, linkedId, this.correlation));
+  }
+
+  /** find() with the request's keys computed already (requestKeys, with this index's correlation lists). */
+  findByKeys(keys: RequestKeys): { entry: CurrentEntry | null; foundBy: FoundBy; ambiguous?: readonly string[] } {
     const byLink = keys.linkedId === null ? undefined : this.ids.get(keys.linkedId);
     if (byLink) return { entry: byLink, foundBy: 'link' };
     const byDn = this.dns.get(keys.dn);
@@ -137,7 +170,7 @@ export class DestinationIndex implements DestinationLookup {
 
   /** Marks a destination entry as the counterpart of a source entry (it is not a deletion candidate). */
   claim(dn: string): void {
-    this.matched.add(dnKey(dn));
+    this.matched.add(this.keyOf(dn));
   }
 
   /** The normalized DNs of the entries claimed so far. */
