@@ -427,6 +427,16 @@ try {
       process.stderr.write(`restoring the stack failed: ${error instanceof Error ? error.message : String(error)}\nthe export is ${dsExport}, Samba's copy ${sambaCopy}; or run: npm run stack -- reset && npm run stack -- up\n`);
       process.exitCode = 1;
     }
+  } else {
+    // Saving failed half-way: the directories are as they were, perhaps stopped.
+    for (const server of ['ds', 'samba']) {
+      try {
+        stack('start', server);
+      } catch (error) {
+        process.stderr.write(`starting ${server} again failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exitCode = 1;
+      }
+    }
   }
 }
 
