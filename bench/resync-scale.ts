@@ -27,8 +27,10 @@
  *
  * Run it as root (the stack's servers are root's), with nothing else using the stack: the directories are stopped and
  * their content replaced while it runs (no tests, no demo, no CI run).
- *   npm run bench -- resync-scale [N...] [--reset]
- *   npm run bench -- resync-scale 10000 100000
+ * --baseline <tree>: the same dry runs with another checkout's CLI (built; e.g. a worktree of the commit before the
+ * on-disk index), on the same data in the same run, for the comparison.
+ *   npm run bench -- resync-scale [N...] [--reset] [--baseline <tree>]
+ *   npm run bench -- resync-scale 10000 100000 --baseline /work/wt-before
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -40,7 +42,10 @@ import YAML from 'yaml';
 import { canonicalGuid, encodeLink, type EntryLink, linkKey } from '@idsync/contracts';
 
 const root = join(import.meta.dirname, '..');
-const SIZES = process.argv.slice(2).filter((a) => /^\d+$/.test(a)).map(Number);
+const baselineAt = process.argv.indexOf('--baseline');
+const BASELINE = baselineAt > 0 ? process.argv[baselineAt + 1] : undefined;
+if (baselineAt > 0 && (BASELINE === undefined || !existsSync(join(BASELINE, 'services', 'cli', 'bin', 'idsync')))) throw new Error(`--baseline: no services/cli/bin/idsync in ${BASELINE ?? '(missing path)'}`);
+const SIZES = process.argv.slice(2).filter((a, i, all) => /^\d+$/.test(a) && all[i - 1] !== '--baseline').map(Number);
 const ENTRY_COUNTS = SIZES.length > 0 ? SIZES : [10_000, 100_000];
 const RESET = process.argv.includes('--reset');
 
@@ -344,11 +349,11 @@ function statusMb(pid: number, field: 'VmHWM' | 'VmRSS'): number | null {
   }
 }
 
-async function resync(n: number, mode: string, args: readonly string[]): Promise<Run> {
+async function resync(n: number, mode: string, args: readonly string[], tree = root): Promise<Run> {
   const started = Date.now();
   // bin/idsync execs node: the pid sampled is the command's own.
   const child: ChildProcess = spawn(
-    join(root, 'services', 'cli', 'bin', 'idsync'),
+    join(tree, 'services', 'cli', 'bin', 'idsync'),
     ['resync', '--pipe', 'ad-to-ds', '--base-dn', AD_OU, '--json', '--restart', '--state-dir', join(workDir, 'state'), ...args],
     { env: { ...process.env, ...stackEnv, IDSYNC_CONFIG: config.file }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -393,12 +398,19 @@ try {
     if (guids.size !== n + 1) throw new Error(`AD holds ${guids.size - 1} bench users under ${AD_OU}, expected ${n}`);
     // Links of an earlier N stay on the topic; they name entries gone since (their GUIDs are new): harmless.
     await timed(`${fmt(guids.size)} links produced`, () => produceLinks(guids));
-    for (const [mode, args] of [
-      ['dry run', ['--dry-run']],
-      ['real run', []],
-      ['dry run, all paged', ['--dry-run', '--unpaged-limit', '0']],
-    ] as const) {
-      const result = await resync(n, mode, args);
+    const modes: [string, readonly string[], string][] = [
+      ['dry run', ['--dry-run'], root],
+      ['real run', [], root],
+      ['dry run, all paged', ['--dry-run', '--unpaged-limit', '0'], root],
+      ...(BASELINE === undefined
+        ? []
+        : ([
+            ['baseline: dry run', ['--dry-run'], BASELINE],
+            ['baseline: dry run, source paged', ['--dry-run', '--unpaged-limit', '0'], BASELINE],
+          ] as [string, readonly string[], string][])),
+    ];
+    for (const [mode, args, tree] of modes) {
+      const result = await resync(n, mode, args, tree);
       runs.push(result);
       const s = result.summary;
       process.stderr.write(`  ${mode}: ${fmt(s.compared)} compared (${fmt(s.equal)} equal, ${fmt(s.update)} to update, ${fmt(s.foundByLink)} by link), ${fmt(s.comparedPerSecond)}/s, VmHWM ${result.hwmMb} MB\n`);
