@@ -5,7 +5,8 @@ const SIZE_LIMIT_EXCEEDED = 4;
 
 /**
  * One plain search for at most `upTo` entries, or null when there are more (or the server caps plain searches: AD's
- * MaxPageSize, 389-ds's nsslapd-sizelimit for non-root accounts answer sizeLimitExceeded at once). Samba answers a
+ * MaxPageSize, 389-ds's nsslapd-sizelimit for non-root accounts answer sizeLimitExceeded at once). ldapts hands over
+ * the entries of a search that hit its size limit without an error, so the limit asked is upTo + 1. Samba answers a
  * plain search several times faster than the paged-results control (it re-reads every entry of each page), but it
  * ignores a client's size limit: the entries are counted first with a names-only search (cheap), and the full read
  * runs only when they are few enough to hold in memory at once.
@@ -13,10 +14,13 @@ const SIZE_LIMIT_EXCEEDED = 4;
 export async function searchAtOnce(client: Client, base: string, options: Omit<SearchOptions, 'paged' | 'sizeLimit'>, upTo: number): Promise<Entry[] | null> {
   if (upTo <= 0) return null;
   try {
-    const names = await client.search(base, { ...options, attributes: ['1.1'], sizeLimit: upTo });
+    // One more than wanted: a server that honours the limit (389-ds) stops there, and more than upTo says so.
+    const names = await client.search(base, { ...options, attributes: ['1.1'], sizeLimit: upTo + 1 });
     if (names.searchEntries.length > upTo) return null;
     if (options.attributes?.length === 1 && options.attributes[0] === '1.1') return names.searchEntries;
-    return (await searchAllValues(client, base, { ...options, sizeLimit: upTo })).searchEntries;
+    // Entries added since the count: more than upTo again means paging after all (never a cut-off answer).
+    const all = (await searchAllValues(client, base, { ...options, sizeLimit: upTo + 1 })).searchEntries;
+    return all.length > upTo ? null : all;
   } catch (error) {
     if ((error as { code?: unknown }).code === SIZE_LIMIT_EXCEEDED) return null;
     throw error;

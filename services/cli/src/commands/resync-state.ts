@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -30,14 +30,43 @@ export class ResyncStateStore {
     return env['IDSYNC_STATE_DIR'] ?? join(env['XDG_STATE_HOME'] ?? join(homedir(), '.local', 'state'), 'idsync');
   }
 
-  /** An unfinished run with the same options, and the entry ids it already published. */
-  unfinished(fingerprint: string): { state: ResyncRunState; done: Set<string> } | null {
+  /** An unfinished run with the same options (the entry ids it already published: `published`). */
+  unfinished(fingerprint: string): ResyncRunState | null {
     if (!existsSync(this.file)) return null;
     const state = JSON.parse(readFileSync(this.file, 'utf8')) as ResyncRunState;
-    if (state.finished || state.fingerprint !== fingerprint) return null;
-    const doneFile = this.doneFile(state.runId);
-    const done = new Set(existsSync(doneFile) ? readFileSync(doneFile, 'utf8').split('\n').filter((l) => l !== '') : []);
-    return { state, done };
+    return state.finished || state.fingerprint !== fingerprint ? null : state;
+  }
+
+  /**
+   * The entry ids a run recorded as published, in batches of up to `size`, read from its file as they are consumed
+   * (a run of millions of entries leaves a file too large to hold at once).
+   */
+  *published(runId: string, size = 5_000): Generator<string[]> {
+    const file = this.doneFile(runId);
+    if (!existsSync(file)) return;
+    const fd = openSync(file, 'r');
+    try {
+      const chunk = Buffer.alloc(64 * 1024);
+      let rest = '';
+      let batch: string[] = [];
+      for (let read = readSync(fd, chunk); read > 0; read = readSync(fd, chunk)) {
+        // Ids are ASCII: a chunk never ends inside a character.
+        const lines = (rest + chunk.toString('latin1', 0, read)).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) {
+          if (line === '') continue;
+          batch.push(line);
+          if (batch.length >= size) {
+            yield batch;
+            batch = [];
+          }
+        }
+      }
+      if (rest !== '') batch.push(rest);
+      if (batch.length > 0) yield batch;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   begin(state: ResyncRunState): void {

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { AD_BINARY_ATTRIBUTES } from '@idsync/detector/ad';
 import { type DirectoryKind } from '@idsync/config';
 import { ABSENT_HEADER, encodeEntryChange, encodeWriteRequest, entryKey, type LinkEnd, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
@@ -7,7 +8,7 @@ import { AttributeKnowledge, type CurrentEntry, currentEntry } from '@idsync/wri
 import { type RecordProducer as Producer, topicRecordLimits } from '@idsync/platform';
 import { signingKeyring, withSignature } from '@idsync/secrets';
 import { SNAPSHOT_BINARY_ATTRIBUTES } from '@idsync/detector/ds';
-import { type Client, EqualityFilter } from 'ldapts';
+import { type Client, type Entry, EqualityFilter } from 'ldapts';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaUnreachable } from '../context';
 import { formatCount, formatDuration } from '../format';
@@ -16,12 +17,15 @@ import { integerOption, parseCommandArgs, GLOBAL_HELP } from '../options';
 import { Progress } from '../progress';
 import { displayValues } from '../core/display-values';
 import { type DirectoryBase, type DnLookup, idLookup } from '../core/links-report';
-import { type Comparison, compareRequest, describeDifference, DestinationIndex, type LinkState, mapSnapshot, needsPublishing, snapshotEvent } from '../core/resync-compare';
+import { jsonWithList } from '../core/json-stream';
+import { type Comparison, describeDifference, type LinkState, mapSnapshot, needsPublishing, snapshotEvent } from '../core/resync-compare';
 import { type DeletionCandidate, type PipeLinks, selectDeletions } from '../core/resync-links';
 import { objectClassFilter, resyncScope, ResyncScopeError, type ResyncScope } from '../core/resync-scope';
 import { sourceDetector, sourceEntry, sourceReading, stateRecord, stateTarget } from '../core/resync-source';
+import { JsonLinesSpool } from '../json-lines-spool';
 import { searchAtOnce, searchPages } from '../ldap-read';
 import { type LoadedLinks, loadLinks } from '../links-topic';
+import { DestinationStore, type DestinationStoreOptions } from '../resync-destination-store';
 import { ResyncStateStore } from './resync-state';
 
 const HELP = `idsync resync: bring a pipe's destination in line with its source
@@ -31,7 +35,8 @@ usage: idsync resync --pipe NAME [--class NAME]... [--base-dn DN] [--filter LDAP
                      [--restart] [--state-dir DIR] [--page-size N] [--yes]
 
 Reads the pipe's source in full (paged), maps every entry with the pipe's sync classes and attribute mappings, and
-compares it with the destination, read in bulk, exactly as the writer would: find the entry the source entry is
+compares it with the destination, read in bulk into a temporary index on disk (under --state-dir, removed at the
+end: memory does not grow with the number of entries), exactly as the writer would: find the entry the source entry is
 linked to (links topic, kafka.topics.links; by id, wherever it is), else by DN, then by the correlation lists; plan
 the minimal change. A linked entry at another DN than the mapped one is a difference too (the writer moves it).
 Entries that differ, and entries found by DN or correlation that are not linked yet (the writer links what it
@@ -57,11 +62,13 @@ Options:
                            events); entries outside the detector's includeBaseDns/includeObjectClasses are left out.
                            With --dry-run: only counted. Refused when the source has no state topic.
       --restart            forget an interrupted run of the same pipe and options, start over
-      --state-dir DIR      where an interrupted run is remembered (default: $IDSYNC_STATE_DIR, else
-                           $XDG_STATE_HOME/idsync or ~/.local/state/idsync)
+      --state-dir DIR      where an interrupted run is remembered, and where the run's temporary index of the
+                           destination lives (default: $IDSYNC_STATE_DIR, else $XDG_STATE_HOME/idsync or
+                           ~/.local/state/idsync)
       --page-size N        LDAP page size (default 1000)
-      --unpaged-limit N    read a source of at most N entries in one plain search when the server allows it
-                           (default 50000; Samba answers that several times faster than paged searches); 0: always page
+      --unpaged-limit N    read a source (and a destination) of at most N entries in one plain search when the server
+                           allows it (default 50000; Samba answers that several times faster than paged searches, but
+                           the entries are held in memory at once); 0: always page, for the least memory
       --yes                publish without asking, even when deletes are planned (needed without a terminal
                            when --delete-missing finds entries to delete)
 ${GLOBAL_HELP}
@@ -221,6 +228,12 @@ interface Summary {
 
 /** DNs shown of the destination entries left alone. */
 const SAMPLE = 5;
+/** Source entries compared at a time: their destination entries are read from the index in one query. */
+const COMPARE_BATCH = 500;
+/** Destination entries converted and stored at a time (one transaction each). */
+const STORE_CHUNK = 1_000;
+/** Unclaimed destination entries sorted into delete candidates at a time. */
+const DELETION_BATCH = 500;
 /** Source entries looked up by id at a time (delete candidates: is their linked source entry really gone?). */
 const LOOKUPS_AT_ONCE = 16;
 
@@ -320,142 +333,168 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     .slice(0, 16);
   const store = new ResyncStateStore(options.stateDir, pipe.name);
   const previous = options.dryRun || options.restart ? null : store.unfinished(fingerprint);
-  const runId = previous?.state.runId ?? randomUUID();
-  const alreadyPublished = previous?.done ?? new Set<string>();
+  const runId = previous?.runId ?? randomUUID();
   const startedAt = io.now();
-  if (previous) io.err(`resuming run ${runId} of ${new Date(previous.state.startedAt).toISOString()}: ${formatCount(alreadyPublished.size)} entries already published\n`);
 
-  // Fail fast on Kafka before the long read (a dry run reads the links topic too).
-  const admin = await context.admin();
-  let producer: Producer | null = null;
-  let stateLimit = config.kafka.maxRecordBytes;
-  if (!options.dryRun) {
-    const topics = new Set(await admin.listTopics().catch((error: unknown) => Promise.reject(kafkaUnreachable(config, error))));
-    for (const name of [topic, ...(options.deleteMissing ? [operationsTopic] : []), ...(statePublishing ? [statePublishing.topic] : [])]) {
-      if (!topics.has(name)) throw new CliError(`topic ${name} does not exist`, { hint: 'start the services once (they create their topics) or create it' });
-    }
-    // A state record over the topic's limit is left out, as the detector does (the send would fail every rerun).
-    if (statePublishing) {
-      const limits = await topicRecordLimits(admin, [statePublishing.topic], stateLimit).catch((error: unknown) => Promise.reject(kafkaUnreachable(config, error)));
-      stateLimit = limits.get(statePublishing.topic) ?? stateLimit;
-    }
-    producer = context.kafka.producer({ retries: 5 });
-    await producer.connect().catch((error: unknown) => Promise.reject(kafkaUnreachable(config, error)));
+  const parsedBases = destinationBases?.map((base) => ({ dn: parseDn(base), key: normalizeDn(base) })) ?? null;
+  const destinations = createDestinationStore(options.stateDir, {
+    correlation: pipe.correlation,
+    kind: destination.kind,
+    // Delete candidates are of the pipe's classes, under its destination subtree (not its base entry itself).
+    deletable: (entry) => parsedBases !== null && parsedBases.some((b) => isInSubtree(parseDn(entry.dn), b.dn) && normalizeDn(entry.dn) !== b.key) && hasAnyClass(entry, scope.destinationObjectClasses),
+  });
+  // Per-entry reports go to a file beside the index and are printed at the end, as the summary's list.
+  const reports = new JsonLinesSpool<EntryReport>(join(destinations.dir, 'reports.jsonl'));
+  try {
+    return await compareAndReport();
+  } finally {
+    reports.close();
+    destinations.close();
   }
 
-  const knowledge = new AttributeKnowledge();
-  const sourceSession = await context.ldap(pipe.source);
-  const destinationSession = await context.ldap(pipe.destination);
-  const interrupted = { value: false };
-  const onSignal = (): void => {
-    interrupted.value = true;
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  async function compareAndReport(): Promise<number> {
+    // What the interrupted run published goes beside the index: a run of millions of entries leaves too many to hold.
+    if (previous) {
+      for (const ids of store.published(previous.runId)) destinations.recordPublishedBefore(ids);
+      io.err(`resuming run ${runId} of ${new Date(previous.startedAt).toISOString()}: ${formatCount(destinations.publishedBefore.count())} entries already published\n`);
+    }
+    // Fail fast on Kafka before the long read (a dry run reads the links topic too).
+    const admin = await context.admin();
+    let producer: Producer | null = null;
+    let stateLimit = config.kafka.maxRecordBytes;
+    if (!options.dryRun) {
+      const topics = new Set(await admin.listTopics().catch((error: unknown) => Promise.reject(kafkaUnreachable(config, error))));
+      for (const name of [topic, ...(options.deleteMissing ? [operationsTopic] : []), ...(statePublishing ? [statePublishing.topic] : [])]) {
+        if (!topics.has(name)) throw new CliError(`topic ${name} does not exist`, { hint: 'start the services once (they create their topics) or create it' });
+      }
+      // A state record over the topic's limit is left out, as the detector does (the send would fail every rerun).
+      if (statePublishing) {
+        const limits = await topicRecordLimits(admin, [statePublishing.topic], stateLimit).catch((error: unknown) => Promise.reject(kafkaUnreachable(config, error)));
+        stateLimit = limits.get(statePublishing.topic) ?? stateLimit;
+      }
+      producer = context.kafka.producer({ retries: 5 });
+      await producer.connect().catch((error: unknown) => Promise.reject(kafkaUnreachable(config, error)));
+    }
 
-  const summary: Summary = {
-    pipe: pipe.name,
-    runId,
-    dryRun: options.dryRun,
-    resumed: previous !== null,
-    sourceEntries: 0,
-    outOfScope: 0,
-    unmappable: 0,
-    compared: 0,
-    equal: 0,
-    create: 0,
-    update: 0,
-    errors: 0,
-    links: 0,
-    foundByLink: 0,
-    moved: 0,
-    unlinked: 0,
-    dangling: 0,
-    published: 0,
-    alreadyPublished: 0,
-    destinationEntries: 0,
-    deleteCandidates: 0,
-    deletesPublished: 0,
-    notLinked: 0,
-    notLinkedSample: [],
-    linkedElsewhere: 0,
-    elapsedMs: 0,
-    comparedPerSecond: 0,
-    peakRssMb: 0,
-    state: statePublishing === null ? null : { topic: statePublishing.topic, detector: statePublishing.detector.service, records: 0, outsideDetectorScope: 0, tooLarge: 0 },
-    sourceRead: 'paged',
-    phasesMs: { destinationRead: 0, sourceReadOrCount: 0, linksRead: 0, compareAndPublish: 0 },
-  };
-  const reports: EntryReport[] = [];
-  let linksLoad: Promise<LoadedLinks> | undefined;
-  let linksTopic = config.kafka.topics.links.name;
-  let linksTopicExists = true;
-  try {
-    // The destination (for the comparison), the links, and the number of source entries (for the progress bar),
-    // side by side.
-    const timed = async <T>(work: Promise<T>, phase: 'destinationRead' | 'sourceReadOrCount' | 'linksRead'): Promise<T> => {
-      const at = io.now();
-      const result = await work;
-      summary.phasesMs[phase] = io.now() - at;
-      return result;
+    const knowledge = new AttributeKnowledge();
+    const sourceSession = await context.ldap(pipe.source);
+    const destinationSession = await context.ldap(pipe.destination);
+    const interrupted = { value: false };
+    const onSignal = (): void => {
+      interrupted.value = true;
     };
-    linksLoad = loadLinks(context, { missingTopic: 'empty' });
-    const sourceSearch = { scope: 'sub' as const, filter: scope.sourceFilter, attributes: [...reading.attributes], explicitBufferAttributes: sourceBufferAttributes(source.kind, knowledge) };
-    // Both sides side by side. A source of at most --unpaged-limit entries in one search (see searchAtOnce), which
-    // also gives the total for the progress bar; a larger one is counted first, then read and compared page by page.
-    const [destinationEntries, sourceAtOnce, loaded] = await Promise.all([
-      timed(readDestination(destinationSession.client, destination.baseDn, scope, knowledge, options.pageSize), 'destinationRead'),
-      timed(scope.sourceBases.length === 1 ? searchAtOnce(sourceSession.client, scope.sourceBases[0] as string, sourceSearch, options.unpagedLimit) : Promise.resolve(null), 'sourceReadOrCount'),
-      timed(linksLoad, 'linksRead'),
-    ]);
-    linksTopic = loaded.topic;
-    linksTopicExists = loaded.exists;
-    if (!loaded.exists) io.err(`the links topic ${loaded.topic} does not exist yet: no entry is linked (the writers create it when they start, and link entries as they meet them)\n`);
-    summary.links = loaded.store.counts().links;
-    const links: PipeLinks = { lookup: loaded.store, source: pipe.source, destination: pipe.destination };
-    const total = sourceAtOnce?.length ?? (await timed(countSource(sourceSession.client, scope, options.pageSize), 'sourceReadOrCount'));
-    const compareStartedAt = io.now();
-    summary.sourceRead = sourceAtOnce === null ? 'paged' : 'at-once';
-    const index = new DestinationIndex(destinationEntries, pipe.correlation, destination.kind);
-    summary.destinationEntries = index.size;
-    if (!options.dryRun) store.begin({ runId, fingerprint, startedAt: previous?.state.startedAt ?? startedAt, finished: false });
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
 
-    const progress = new Progress(io, { label: options.dryRun ? 'comparing' : 'resync', total, unit: 'entries' });
-    const planOptions = { kind: destination.kind, attributes: knowledge };
-    const snapshot = { system: source.kind, directory: pipe.source, server: sourceSession.url, runId, detectedAt: startedAt };
-    const classNames = new Set(scope.classes.map((c) => c.name));
-    /** Every source entry the read returned (lower-case ids): their linked destination entries are not deleted. */
-    const sourceIds = new Set<string>();
-    let eventIndex = 0;
-    const publisher = new BatchPublisher(producer, topic, 'events', (ids) => {
-      store.recordPublished(runId, ids);
-      summary.published += ids.length;
-    });
-    // Not recorded for a resume: a resumed run publishes every state again (harmless, the topic keeps the latest).
-    const stateCounts = summary.state;
-    const states =
-      statePublishing === null || stateCounts === null
-        ? null
-        : {
-            ...statePublishing,
-            counts: stateCounts,
-            publisher: new BatchPublisher(producer, statePublishing.topic, 'entry-state records', (ids) => {
-              stateCounts.records += ids.length;
-            }),
-          };
-    for (const base of scope.sourceBases) {
-      const pages = sourceAtOnce !== null ? [sourceAtOnce] : searchPages(sourceSession.client, base, sourceSearch, { pageSize: options.pageSize, upTo: 0 });
-      for await (const page of pages) {
-        for (const raw of page) {
+    const summary: Summary = {
+      pipe: pipe.name,
+      runId,
+      dryRun: options.dryRun,
+      resumed: previous !== null,
+      sourceEntries: 0,
+      outOfScope: 0,
+      unmappable: 0,
+      compared: 0,
+      equal: 0,
+      create: 0,
+      update: 0,
+      errors: 0,
+      links: 0,
+      foundByLink: 0,
+      moved: 0,
+      unlinked: 0,
+      dangling: 0,
+      published: 0,
+      alreadyPublished: 0,
+      destinationEntries: 0,
+      deleteCandidates: 0,
+      deletesPublished: 0,
+      notLinked: 0,
+      notLinkedSample: [],
+      linkedElsewhere: 0,
+      elapsedMs: 0,
+      comparedPerSecond: 0,
+      peakRssMb: 0,
+      state: statePublishing === null ? null : { topic: statePublishing.topic, detector: statePublishing.detector.service, records: 0, outsideDetectorScope: 0, tooLarge: 0 },
+      sourceRead: 'paged',
+      phasesMs: { destinationRead: 0, sourceReadOrCount: 0, linksRead: 0, compareAndPublish: 0 },
+    };
+    let linksLoad: Promise<LoadedLinks> | undefined;
+    let linksTopic = config.kafka.topics.links.name;
+    let linksTopicExists = true;
+    try {
+      // The destination (for the comparison), the links, and the number of source entries (for the progress bar),
+      // side by side.
+      const timed = async <T>(work: Promise<T>, phase: 'destinationRead' | 'sourceReadOrCount' | 'linksRead'): Promise<T> => {
+        const at = io.now();
+        const result = await work;
+        summary.phasesMs[phase] = io.now() - at;
+        return result;
+      };
+      linksLoad = loadLinks(context, { missingTopic: 'empty' });
+      const sourceSearch = { scope: 'sub' as const, filter: scope.sourceFilter, attributes: [...reading.attributes], explicitBufferAttributes: sourceBufferAttributes(source.kind, knowledge) };
+      // Both sides side by side. A source of at most --unpaged-limit entries in one search (see searchAtOnce), which
+      // also gives the total for the progress bar; a larger one is counted first, then read and compared page by page.
+      const [, sourceAtOnce, loaded] = await Promise.all([
+        timed(readDestination(destinationSession.client, destination.baseDn, scope, knowledge, { pageSize: options.pageSize, upTo: options.unpagedLimit }, destinations), 'destinationRead'),
+        timed(scope.sourceBases.length === 1 ? searchAtOnce(sourceSession.client, scope.sourceBases[0] as string, sourceSearch, options.unpagedLimit) : Promise.resolve(null), 'sourceReadOrCount'),
+        timed(linksLoad, 'linksRead'),
+      ]);
+      linksTopic = loaded.topic;
+      linksTopicExists = loaded.exists;
+      if (!loaded.exists) io.err(`the links topic ${loaded.topic} does not exist yet: no entry is linked (the writers create it when they start, and link entries as they meet them)\n`);
+      summary.links = loaded.store.counts().links;
+      const links: PipeLinks = { lookup: loaded.store, source: pipe.source, destination: pipe.destination };
+      const total = sourceAtOnce?.length ?? (await timed(countSource(sourceSession.client, scope, options.pageSize), 'sourceReadOrCount'));
+      const compareStartedAt = io.now();
+      summary.sourceRead = sourceAtOnce === null ? 'paged' : 'at-once';
+      summary.destinationEntries = destinations.size;
+      if (!options.dryRun) store.begin({ runId, fingerprint, startedAt: previous?.startedAt ?? startedAt, finished: false });
+
+      const progress = new Progress(io, { label: options.dryRun ? 'comparing' : 'resync', total, unit: 'entries' });
+      const planOptions = { kind: destination.kind, attributes: knowledge };
+      const snapshot = { system: source.kind, directory: pipe.source, server: sourceSession.url, runId, detectedAt: startedAt };
+      const classNames = new Set(scope.classes.map((c) => c.name));
+      let eventIndex = 0;
+      const publisher = new BatchPublisher(producer, topic, 'events', (ids) => {
+        store.recordPublished(runId, ids);
+        summary.published += ids.length;
+      });
+      // Not recorded for a resume: a resumed run publishes every state again (harmless, the topic keeps the latest).
+      const stateCounts = summary.state;
+      const states =
+        statePublishing === null || stateCounts === null
+          ? null
+          : {
+              ...statePublishing,
+              counts: stateCounts,
+              publisher: new BatchPublisher(producer, statePublishing.topic, 'entry-state records', (ids) => {
+                stateCounts.records += ids.length;
+              }),
+            };
+      /**
+       * A batch of source entries: mapped and compared first (the destination entries their requests can find are
+       * read from the index in one query), then counted, reported and published one by one, in read order.
+       */
+      const compareBatch = async (raws: readonly Entry[]): Promise<void> => {
+        const items = raws.map((raw) => {
+          const entry = sourceEntry(raw, reading);
+          if (entry === null) return null;
+          const event = snapshotEvent(entry, eventIndex++, snapshot);
+          return { entry, event, result: mapSnapshot(event, pipe) };
+        });
+        const requests = items.flatMap((item) => (item !== null && item.result.kind === 'mapped' && classNames.has(item.result.syncClass) ? item.result.requests : []));
+        // Every source entry read counts, compared or not: the destination entries linked to it are not deleted.
+        const comparisons = destinations.compareBatch(requests, planOptions, links, items.flatMap((item) => (item === null ? [] : [item.entry.entryId.value])));
+        let next = 0;
+        for (const item of items) {
           summary.sourceEntries += 1;
           progress.advance();
-          const entry = sourceEntry(raw, reading);
-          if (entry === null) {
+          if (item === null) {
             summary.outOfScope += 1;
             continue;
           }
-          sourceIds.add(entry.entryId.value.toLowerCase());
-          const event = snapshotEvent(entry, eventIndex++, snapshot);
+          const { entry, event, result } = item;
           // The state of every entry read, mapped or not: the state topic is the source's, not the pipe's.
           if (states) {
             const record = stateRecord(event, states.detector, stateLimit);
@@ -469,12 +508,11 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
               if (states.publisher.full) await states.publisher.flush();
             }
           }
-          const result = mapSnapshot(event, pipe);
           if (result.kind === 'unmappable') {
             // One entry's problem: reported, and the others are still compared and published.
             summary.unmappable += 1;
             const problem = `cannot be mapped: ${result.problem}`;
-            if (options.dryRun) reports.push({ dn: '', sourceDn: entry.dn, kind: 'error', foundBy: 'none', link: 'none', move: null, syncClass: '', attributes: [], problem });
+            if (options.dryRun) reports.add({ dn: '', sourceDn: entry.dn, kind: 'error', foundBy: 'none', link: 'none', move: null, syncClass: '', attributes: [], problem });
             else io.err(`  ! ${entry.dn}: ${problem}\n`);
             continue;
           }
@@ -484,19 +522,19 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
           }
           let publish = false;
           let absent = result.requests.length > 0;
-          for (const request of result.requests) {
-            const comparison = compareRequest(request, index, planOptions, links);
+          for (let i = 0; i < result.requests.length; i++) {
+            const comparison = comparisons[next++] as Comparison;
             count(summary, comparison);
             // Absent: no entry and no link; the writer adds without looking (a linked entry is looked up by id).
             if (comparison.kind !== 'create' || comparison.link !== 'none') absent = false;
             if (needsPublishing(comparison)) publish = true;
             if (comparison.kind === 'error' || needsPublishing(comparison)) {
-              if (options.dryRun) reports.push(report(comparison, entry.dn, result.syncClass));
+              if (options.dryRun) reports.add(report(comparison, entry.dn, result.syncClass));
               else if (comparison.kind === 'error') io.err(`  ! ${comparison.dn}: ${comparison.problem ?? ''}\n`);
             }
           }
           if (!options.dryRun && (publish || options.publishAll)) {
-            if (alreadyPublished.has(entry.entryId.value)) summary.alreadyPublished += 1;
+            if (previous !== null && destinations.publishedBefore.has(entry.entryId.value)) summary.alreadyPublished += 1;
             else {
               const value = encodeEntryChange(event);
               // Only this pipe applies it; absent: the comparison found no destination entry.
@@ -506,76 +544,96 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
           }
           if (interrupted.value) break;
         }
-        await publisher.flush();
-        await states?.publisher.flush();
+      };
+      for (const base of scope.sourceBases) {
+        const pages = sourceAtOnce !== null ? [sourceAtOnce] : searchPages(sourceSession.client, base, sourceSearch, { pageSize: options.pageSize, upTo: 0 });
+        for await (const page of pages) {
+          // Taken off the page as they are compared, so that a source read at once is let go of as the run goes.
+          while (page.length > 0 && !interrupted.value) await compareBatch(page.splice(0, COMPARE_BATCH));
+          await publisher.flush();
+          await states?.publisher.flush();
+          if (interrupted.value) break;
+        }
         if (interrupted.value) break;
       }
-      if (interrupted.value) break;
-    }
-    progress.finish();
-    summary.phasesMs.compareAndPublish = io.now() - compareStartedAt;
-    summary.elapsedMs = io.now() - startedAt;
-    summary.comparedPerSecond = Math.round((summary.sourceEntries * 1_000) / Math.max(1, io.now() - startedAt));
-    summary.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
-    if (interrupted.value) {
-      const stateNote = summary.state === null ? '' : ` (and ${formatCount(summary.state.records)} entry-state records)`;
-      io.err(`interrupted after ${formatCount(progress.count)} of ${formatCount(total)} entries; ${formatCount(summary.published)} published in this run${stateNote}. Run the same command again to resume.\n`);
-      return 130;
+      progress.finish();
+      summary.phasesMs.compareAndPublish = io.now() - compareStartedAt;
+      summary.elapsedMs = io.now() - startedAt;
+      summary.comparedPerSecond = Math.round((summary.sourceEntries * 1_000) / Math.max(1, io.now() - startedAt));
+      summary.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+      if (interrupted.value) {
+        const stateNote = summary.state === null ? '' : ` (and ${formatCount(summary.state.records)} entry-state records)`;
+        io.err(`interrupted after ${formatCount(progress.count)} of ${formatCount(total)} entries; ${formatCount(summary.published)} published in this run${stateNote}. Run the same command again to resume.\n`);
+        return 130;
+      }
+
+      // Destination entries no source entry maps to: only those linked to a source entry that is gone are deletion
+      // candidates (listed, deleted only behind the flag and the threshold); unlinked ones are the destination's own.
+      // Not returned by the read is not gone: an entry outside this run's read (--base-dn, --class, another subtree of
+      // the reverse pipe) still counts. Each candidate's source entries are looked up by id.
+      const sourceBase: DirectoryBase = { name: pipe.source, kind: source.kind, baseDn: source.baseDn };
+      /** What --delete-missing deletes: kept only up to what it may delete (one more tells it must refuse). */
+      const toDelete: DeletionCandidate[] = [];
+      for (const unclaimed of destinations.unclaimed(DELETION_BATCH)) {
+        const selection = selectDeletions(unclaimed, links, destinations.sourceIdsRead);
+        const found = await lookUpAll(selection.candidates, (c) => stillAtSource(sourceSession.client, sourceBase, c.sources));
+        const gone = selection.candidates.filter((_, i) => found[i] === null);
+        summary.deleteCandidates += gone.length;
+        summary.notLinked += selection.unlinked.length;
+        for (const u of selection.unlinked.slice(0, SAMPLE - summary.notLinkedSample.length)) summary.notLinkedSample.push(u.entry.dn);
+        summary.linkedElsewhere += selection.sourceRead.length + (selection.candidates.length - gone.length);
+        for (const c of gone) {
+          if (options.dryRun) {
+            reports.add({ dn: c.entry.dn, sourceDn: '', kind: 'delete', foundBy: 'link', link: 'linked', move: null, syncClass: '', attributes: [], problem: 'not at the source', linkedTo: c.sources.map((s) => s.value) });
+          } else if (options.deleteMissing && toDelete.length < Math.max(options.maxDeletes + 1, SAMPLE)) toDelete.push(c);
+        }
+      }
+      if (!options.dryRun && options.deleteMissing && summary.deleteCandidates > 0) {
+        if (summary.deleteCandidates > options.maxDeletes) {
+          throw new RefusedError(
+            `${formatCount(summary.deleteCandidates)} destination entries are linked to source entries gone from the source, more than --max-deletes ${options.maxDeletes}: nothing was deleted (the ${formatCount(summary.published)} updates were published)`,
+            `check the first ones: ${toDelete.slice(0, 5).map((c) => c.entry.dn).join('; ')}; if they must go, raise --max-deletes`,
+          );
+        }
+        if (!options.yes) {
+          const ok = io.confirm ? await io.confirm(`delete ${summary.deleteCandidates} destination entries whose linked source entries are gone?`) : false;
+          if (!ok) throw new RefusedError(`${summary.deleteCandidates} deletes planned and not confirmed: nothing was deleted`, 'add --yes to delete them');
+        }
+        const deletes = toDelete.map((c, i) => deleteRequest(c, i, pipe, runId, startedAt));
+        // Keyed by the source entry, like the mapper's requests for it (one key for all would let the writer fold
+        // them into the last one). Children come first; a parent deleted before them is retried by the writer.
+        // Signed like the mapper's requests (secrets.signOperations): writers refuse unsigned ones.
+        const signing = signingKeyring(config.secrets);
+        const messages = deletes.map((d) => {
+          const message = { key: entryKey(d.sourceEntryId), value: encodeWriteRequest(d) };
+          return signing === undefined ? message : { ...message, headers: withSignature(signing, message) };
+        });
+        await producer?.send({ topic: operationsTopic, messages });
+        summary.deletesPublished = deletes.length;
+      }
+      if (!options.dryRun) store.finish({ runId, fingerprint, startedAt, finished: false });
+    } finally {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      await producer?.disconnect().catch(() => undefined);
+      (await linksLoad?.catch(() => undefined))?.store.close();
     }
 
-    // Destination entries no source entry maps to: only those linked to a source entry that is gone are deletion
-    // candidates (listed, deleted only behind the flag and the threshold); unlinked ones are the destination's own.
-    const unclaimed = index
-      .unclaimed()
-      .filter((u) => destinationBases !== null && destinationBases.some((b) => isInSubtree(parseDn(u.entry.dn), parseDn(b)) && normalizeDn(u.entry.dn) !== normalizeDn(b)))
-      .filter((u) => hasAnyClass(u.entry, scope.destinationObjectClasses));
-    const selection = selectDeletions(unclaimed, links, sourceIds);
-    // Not returned by the read is not gone: an entry outside this run's read (--base-dn, --class, another subtree of
-    // the reverse pipe) still counts. Each candidate's source entries are looked up by id.
-    const sourceBase: DirectoryBase = { name: pipe.source, kind: source.kind, baseDn: source.baseDn };
-    const found = await lookUpAll(selection.candidates, (c) => stillAtSource(sourceSession.client, sourceBase, c.sources));
-    const candidates = selection.candidates.filter((_, i) => found[i] === null);
-    summary.deleteCandidates = candidates.length;
-    summary.notLinked = selection.unlinked.length;
-    summary.notLinkedSample = selection.unlinked.slice(0, SAMPLE).map((u) => u.entry.dn);
-    summary.linkedElsewhere = selection.sourceRead.length + (selection.candidates.length - candidates.length);
-    if (options.dryRun) {
-      for (const c of candidates) {
-        reports.push({ dn: c.entry.dn, sourceDn: '', kind: 'delete', foundBy: 'link', link: 'linked', move: null, syncClass: '', attributes: [], problem: 'not at the source', linkedTo: c.sources.map((s) => s.value) });
-      }
-    } else if (options.deleteMissing && candidates.length > 0) {
-      if (candidates.length > options.maxDeletes) {
-        throw new RefusedError(
-          `${formatCount(candidates.length)} destination entries are linked to source entries gone from the source, more than --max-deletes ${options.maxDeletes}: nothing was deleted (the ${formatCount(summary.published)} updates were published)`,
-          `check the first ones: ${candidates.slice(0, 5).map((c) => c.entry.dn).join('; ')}; if they must go, raise --max-deletes`,
-        );
-      }
-      if (!options.yes) {
-        const ok = io.confirm ? await io.confirm(`delete ${candidates.length} destination entries whose linked source entries are gone?`) : false;
-        if (!ok) throw new RefusedError(`${candidates.length} deletes planned and not confirmed: nothing was deleted`, 'add --yes to delete them');
-      }
-      const deletes = candidates.map((c, i) => deleteRequest(c, i, pipe, runId, startedAt));
-      // Keyed by the source entry, like the mapper's requests for it (one key for all would let the writer fold
-      // them into the last one). Children come first; a parent deleted before them is retried by the writer.
-      // Signed like the mapper's requests (secrets.signOperations): writers refuse unsigned ones.
-      const signing = signingKeyring(config.secrets);
-      const messages = deletes.map((d) => {
-        const message = { key: entryKey(d.sourceEntryId), value: encodeWriteRequest(d) };
-        return signing === undefined ? message : { ...message, headers: withSignature(signing, message) };
-      });
-      await producer?.send({ topic: operationsTopic, messages });
-      summary.deletesPublished = deletes.length;
-    }
-    if (!options.dryRun) store.finish({ runId, fingerprint, startedAt, finished: false });
-  } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-    await producer?.disconnect().catch(() => undefined);
-    (await linksLoad?.catch(() => undefined))?.store.close();
+    printSummary(io, summary, reports.items(), options, { topic: linksTopic, exists: linksTopicExists });
+    return summary.errors + summary.unmappable > 0 ? EXIT_CODES.failed : EXIT_CODES.ok;
   }
+}
 
-  printSummary(io, summary, reports, options, { topic: linksTopic, exists: linksTopicExists });
-  return summary.errors + summary.unmappable > 0 ? EXIT_CODES.failed : EXIT_CODES.ok;
+/** The run's temporary index of the destination, under the state directory; an error that says where and why not. */
+function createDestinationStore(stateDir: string, options: Omit<DestinationStoreOptions, 'parentDir'>): DestinationStore {
+  try {
+    return DestinationStore.create({ ...options, parentDir: stateDir });
+  } catch (error) {
+    throw new CliError(`cannot create the resync's temporary index of the destination under ${stateDir}: ${error instanceof Error ? error.message : String(error)}`, {
+      hint: 'pass --state-dir DIR (or set IDSYNC_STATE_DIR) on a writable disk with room for a copy of the destination entries',
+      cause: error,
+    });
+  }
 }
 
 function count(summary: Summary, comparison: Comparison): void {
@@ -638,16 +696,25 @@ async function countSource(client: import('ldapts').Client, scope: ResyncScope, 
   return total;
 }
 
-/** The destination entries of the pipe's classes, with the attributes the comparison reads (entry id included). */
-async function readDestination(client: import('ldapts').Client, baseDn: string, scope: ResyncScope, knowledge: AttributeKnowledge, pageSize: number): Promise<CurrentEntry[]> {
+/**
+ * The destination entries of the pipe's classes, with the attributes the comparison reads (entry id included), into
+ * the run's index on disk, page by page (at once when they are few enough: see searchPages).
+ */
+async function readDestination(
+  client: import('ldapts').Client,
+  baseDn: string,
+  scope: ResyncScope,
+  knowledge: AttributeKnowledge,
+  read: { readonly pageSize: number; readonly upTo: number },
+  store: DestinationStore,
+): Promise<void> {
   const filter = objectClassFilter(scope.destinationObjectClasses);
-  const out: CurrentEntry[] = [];
   const options = { scope: 'sub' as const, filter, attributes: [...scope.destinationAttributes], explicitBufferAttributes: knowledge.bufferAttributeNames() };
-  // Kept in memory whole (the comparison's index): one plain search when the server allows it.
-  for await (const page of searchPages(client, baseDn, options, { pageSize, upTo: 10_000_000 })) {
-    for (const entry of page) out.push(currentEntry(entry));
+  for await (const page of searchPages(client, baseDn, options, read)) {
+    // Taken off the page as they are stored: a read at once is not held twice (raw and converted).
+    while (page.length > 0) store.addPage(page.splice(0, STORE_CHUNK).map((entry) => currentEntry(entry)));
   }
-  return out;
+  store.finishLoading();
 }
 
 /**
@@ -735,9 +802,25 @@ function printEntry(io: CliIo, r: EntryReport, options: ResyncOptions): void {
   }
 }
 
-function printSummary(io: CliIo, summary: Summary, reports: readonly EntryReport[], options: ResyncOptions, links: { topic: string; exists: boolean }): void {
+/** Output written in pieces of about this many characters. */
+const OUTPUT_CHUNK = 64 * 1024;
+
+function printSummary(io: CliIo, summary: Summary, reports: Iterable<EntryReport>, options: ResyncOptions, links: { topic: string; exists: boolean }): void {
   if (options.json) {
-    io.out(`${JSON.stringify({ ...summary, ...(options.dryRun ? { differences: reports } : {}) }, null, 2)}\n`);
+    if (!options.dryRun) {
+      io.out(`${JSON.stringify(summary, null, 2)}\n`);
+      return;
+    }
+    // The dry run's differences, read back one by one: the same document as one JSON.stringify of them all.
+    let pending = '';
+    for (const piece of jsonWithList(summary, 'differences', reports)) {
+      pending += piece;
+      if (pending.length >= OUTPUT_CHUNK) {
+        io.out(pending);
+        pending = '';
+      }
+    }
+    io.out(`${pending}\n`);
     return;
   }
   if (options.dryRun) for (const r of reports) printEntry(io, r, options);

@@ -15,35 +15,126 @@ import { linkedDestination, linkedSource, type PipeLinks, type UnclaimedEntry } 
 export type FoundBy = 'link' | 'dn' | 'correlation' | 'none';
 
 /**
- * Destination entries read in bulk, found the way the writer finds them: by the id the source entry is linked to,
- * then by DN, then by correlation lists.
+ * The keys a destination entry is found by, as an index stores them: its normalized DN, its id (lower-case; null
+ * when the read did not return it) and one key per correlation list it has every attribute of (`listKey`).
  */
-export class DestinationIndex {
+export interface DestinationKeys {
+  readonly dn: string;
+  readonly id: string | null;
+  readonly correlation: readonly string[];
+}
+
+/** The keys a request looks its destination entry up by: the id it is linked to, its DN, its correlation lists. */
+export interface RequestKeys {
+  readonly linkedId: string | null;
+  readonly dn: string;
+  readonly correlation: readonly string[];
+}
+
+/** The correlation lists that can find anything (an empty list finds nothing). */
+function usableLists(correlation: readonly (readonly string[])[]): (readonly string[])[] {
+  return correlation.filter((list) => list.length > 0);
+}
+
+/** A correlation key qualified by its list (the n-th usable list), so keys of two lists never meet. */
+function listKey(list: number, key: string): string {
+  return `${list}\u0002${key}`;
+}
+
+export function destinationKeys(entry: CurrentEntry, correlation: readonly (readonly string[])[], kind?: DirectoryKind): DestinationKeys {
+  const id = kind === undefined ? null : entryIdOf(entry, kind);
+  return { dn: dnKey(entry.dn), id: id === null ? null : id.value.toLowerCase(), correlation: correlationKeysOf(entry, correlation) };
+}
+
+function correlationKeysOf(entry: CurrentEntry, correlation: readonly (readonly string[])[]): string[] {
+  const keys: string[] = [];
+  usableLists(correlation).forEach((attributes, list) => {
+    const key = correlationKey(attributes, (name) => entry.attributes.get(name.toLowerCase())?.values);
+    if (key !== null) keys.push(listKey(list, key));
+  });
+  return keys;
+}
+
+/** An entry with its normalized DN and id (lower-case) already known, as a DestinationStore gives them back. */
+export interface KeyedEntry {
+  readonly entry: CurrentEntry;
+  readonly dn: string;
+  readonly id: string | null;
+}
+
+export function requestKeys(request: WriteRequest, linkedId: string | null, correlation: readonly (readonly string[])[]): RequestKeys {
+  const stated = statedValues(request);
+  const keys: string[] = [];
+  usableLists(correlation).forEach((attributes, list) => {
+    const key = correlationKey(attributes, (name) => stated.get(name.toLowerCase()));
+    if (key !== null) keys.push(listKey(list, key));
+  });
+  return { linkedId: linkedId === null ? null : linkedId.toLowerCase(), dn: dnKey(request.dn), correlation: keys };
+}
+
+/** Values a request states in full (a replace with values): what correlation compares. */
+function statedValues(request: WriteRequest): Map<string, readonly AttributeValue[]> {
+  const stated = new Map<string, readonly AttributeValue[]>();
+  for (const change of request.attributes) if (change.op === 'replace' && change.values.length > 0) stated.set(change.name.toLowerCase(), change.values);
+  return stated;
+}
+
+/** What a comparison asks of the destination: the index of every entry, or the part of it a batch of requests can find. */
+export interface DestinationLookup {
+  find(request: WriteRequest, linkedId?: string | null): { entry: CurrentEntry | null; foundBy: FoundBy; ambiguous?: readonly string[] };
+  idOf(entry: CurrentEntry): string | null;
+  claim(dn: string): void;
+}
+
+/**
+ * Destination entries held in memory, found the way the writer finds them: by the id the source entry is linked to,
+ * then by DN, then by correlation lists. A large run holds only the entries a batch of requests can find (every entry
+ * with one of their keys, in read order: see DestinationStore), which gives the same answers as the whole index.
+ */
+export class DestinationIndex implements DestinationLookup {
   private readonly dns = new Map<string, CurrentEntry>();
   private readonly ids = new Map<string, CurrentEntry>();
   private readonly idOfDn = new Map<string, string>();
-  private readonly lists: { readonly attributes: readonly string[]; readonly entries: Map<string, CurrentEntry[]> }[];
+  private readonly lists = new Map<string, CurrentEntry[]>();
   private readonly matched = new Set<string>();
+  /** Normalized DNs of the entries, by their DN as read: normalizing is the costly part of a lookup. */
+  private readonly dnKeys = new Map<string, string>();
 
   /** `kind`: the destination's, to index entries by their id (objectGUID, entryUUID) when the read returned it. */
-  constructor(entries: Iterable<CurrentEntry>, correlation: readonly (readonly string[])[], kind?: DirectoryKind) {
-    this.lists = correlation.filter((list) => list.length > 0).map((attributes) => ({ attributes, entries: new Map<string, CurrentEntry[]>() }));
+  constructor(
+    entries: Iterable<CurrentEntry>,
+    private readonly correlation: readonly (readonly string[])[],
+    kind?: DirectoryKind,
+  ) {
     for (const entry of entries) {
-      const key = dnKey(entry.dn);
-      this.dns.set(key, entry);
       const id = kind === undefined ? null : entryIdOf(entry, kind);
-      if (id !== null) {
-        this.ids.set(id.value.toLowerCase(), entry);
-        this.idOfDn.set(key, id.value.toLowerCase());
-      }
-      for (const list of this.lists) {
-        const key = correlationKey(list.attributes, (name) => entry.attributes.get(name.toLowerCase())?.values);
-        if (key === null) continue;
-        const same = list.entries.get(key);
-        if (same) same.push(entry);
-        else list.entries.set(key, [entry]);
-      }
+      this.add({ entry, dn: dnKey(entry.dn), id: id === null ? null : id.value.toLowerCase() });
     }
+  }
+
+  /** An index of entries whose keys are known already. */
+  static ofKeyed(entries: Iterable<KeyedEntry>, correlation: readonly (readonly string[])[]): DestinationIndex {
+    const index = new DestinationIndex([], correlation);
+    for (const keyed of entries) index.add(keyed);
+    return index;
+  }
+
+  private add({ entry, dn, id }: KeyedEntry): void {
+    this.dns.set(dn, entry);
+    this.dnKeys.set(entry.dn, dn);
+    if (id !== null) {
+      this.ids.set(id, entry);
+      this.idOfDn.set(dn, id);
+    }
+    for (const key of correlationKeysOf(entry, this.correlation)) {
+      const same = this.lists.get(key);
+      if (same) same.push(entry);
+      else this.lists.set(key, [entry]);
+    }
+  }
+
+  private keyOf(dn: string): string {
+    return this.dnKeys.get(dn) ?? dnKey(dn);
   }
 
   get size(): number {
@@ -52,7 +143,7 @@ export class DestinationIndex {
 
   /** The id of an entry of the index (lower-case), null when the read did not return it. */
   idOf(entry: CurrentEntry): string | null {
-    return this.idOfDn.get(dnKey(entry.dn)) ?? null;
+    return this.idOfDn.get(this.keyOf(entry.dn)) ?? null;
   }
 
   /**
@@ -60,16 +151,17 @@ export class DestinationIndex {
    * else the one entry each usable correlation list finds.
    */
   find(request: WriteRequest, linkedId: string | null = null): { entry: CurrentEntry | null; foundBy: FoundBy; ambiguous?: readonly string[] } {
-    const byLink = linkedId === null ? undefined : this.ids.get(linkedId.toLowerCase());
+    return this.findByKeys(requestKeys(request, linkedId, this.correlation));
+  }
+
+  /** find() with the request's keys computed already (requestKeys, with this index's correlation lists). */
+  findByKeys(keys: RequestKeys): { entry: CurrentEntry | null; foundBy: FoundBy; ambiguous?: readonly string[] } {
+    const byLink = keys.linkedId === null ? undefined : this.ids.get(keys.linkedId);
     if (byLink) return { entry: byLink, foundBy: 'link' };
-    const byDn = this.dns.get(dnKey(request.dn));
+    const byDn = this.dns.get(keys.dn);
     if (byDn) return { entry: byDn, foundBy: 'dn' };
-    const stated = new Map<string, readonly AttributeValue[]>();
-    for (const change of request.attributes) if (change.op === 'replace' && change.values.length > 0) stated.set(change.name.toLowerCase(), change.values);
-    for (const list of this.lists) {
-      const key = correlationKey(list.attributes, (name) => stated.get(name.toLowerCase()));
-      if (key === null) continue;
-      const found = list.entries.get(key) ?? [];
+    for (const key of keys.correlation) {
+      const found = this.lists.get(key) ?? [];
       if (found.length > 1) return { entry: null, foundBy: 'none', ambiguous: found.map((e) => e.dn) };
       if (found.length === 1) return { entry: found[0] as CurrentEntry, foundBy: 'correlation' };
     }
@@ -78,7 +170,12 @@ export class DestinationIndex {
 
   /** Marks a destination entry as the counterpart of a source entry (it is not a deletion candidate). */
   claim(dn: string): void {
-    this.matched.add(dnKey(dn));
+    this.matched.add(this.keyOf(dn));
+  }
+
+  /** The normalized DNs of the entries claimed so far. */
+  claimedDns(): ReadonlySet<string> {
+    return this.matched;
   }
 
   /** Entries no source entry claimed, with their ids, deepest first (children before their parents). */
@@ -86,7 +183,7 @@ export class DestinationIndex {
     return [...this.dns.entries()]
       .filter(([key]) => !this.matched.has(key))
       .map(([key, entry]) => ({ entry, id: this.idOfDn.get(key) ?? null }))
-      .sort((a, b) => depth(b.entry.dn) - depth(a.entry.dn) || a.entry.dn.localeCompare(b.entry.dn));
+      .sort((a, b) => dnDepth(b.entry.dn) - dnDepth(a.entry.dn) || a.entry.dn.localeCompare(b.entry.dn));
   }
 }
 
@@ -136,7 +233,7 @@ export interface AttributeDifference {
  * the destination entry is found by link first and a linked entry at another DN is moved (as DirectoryWriter does);
  * an entry found by DN or correlation that is linked to another source entry is a conflict the writer refuses.
  */
-export function compareRequest(request: WriteRequest, index: DestinationIndex, options: PlanOptions, links?: PipeLinks): Comparison {
+export function compareRequest(request: WriteRequest, index: DestinationLookup, options: PlanOptions, links?: PipeLinks): Comparison {
   const sourceId = request.sourceEntryId.value;
   const linkedId = links === undefined ? null : linkedDestination(links, sourceId);
   const found = index.find(request, linkedId);
@@ -264,7 +361,8 @@ export function snapshotEvent(entry: SourceEntry, index: number, context: Snapsh
   };
 }
 
-function dnKey(dn: string): string {
+/** A DN as indexes key it: normalized (case, spacing, escapes), or lower-cased when it does not parse. */
+export function dnKey(dn: string): string {
   try {
     return normalizeDn(dn);
   } catch {
@@ -272,7 +370,8 @@ function dnKey(dn: string): string {
   }
 }
 
-function depth(dn: string): number {
+/** The number of RDNs of a DN (escaped commas do not count): deeper entries are deleted before their parents. */
+export function dnDepth(dn: string): number {
   let n = 1;
   for (let i = 0; i < dn.length; i++) {
     if (dn[i] === '\\') i++;

@@ -21,6 +21,29 @@ export interface PipeLinks {
   readonly destination: string;
 }
 
+/**
+ * The same links, each counterpart looked up once: a batch's index keys and its comparisons ask for the same ones.
+ * Made per batch, so it holds only the batch's.
+ */
+export function linksOnce(links: PipeLinks): PipeLinks {
+  const counterparts = new Map<string, EntryLink | null>();
+  return {
+    ...links,
+    lookup: {
+      counterpart(directory, id, otherDirectory) {
+        const key = `${directory}\u0000${id}\u0000${otherDirectory}`;
+        let link = counterparts.get(key);
+        if (link === undefined) {
+          link = links.lookup.counterpart(directory, id, otherDirectory);
+          counterparts.set(key, link);
+        }
+        return link;
+      },
+      linksOf: (id) => links.lookup.linksOf(id),
+    },
+  };
+}
+
 /** The destination id a source entry is linked to, whichever pipe recorded the link; null when it has none. */
 export function linkedDestination(links: PipeLinks, sourceId: string): string | null {
   const link = links.lookup.counterpart(links.source, sourceId, links.destination);
@@ -76,7 +99,7 @@ export interface DeletionSelection {
  * An entry linked to nothing at the source is the destination's own (or not met by a writer yet): never a candidate.
  * Order is kept (children before their parents).
  */
-export function selectDeletions(entries: readonly UnclaimedEntry[], links: PipeLinks, sourceIdsRead: ReadonlySet<string>): DeletionSelection {
+export function selectDeletions(entries: readonly UnclaimedEntry[], links: PipeLinks, sourceIdsRead: { has(id: string): boolean }): DeletionSelection {
   const candidates: DeletionCandidate[] = [];
   const sourceRead: UnclaimedEntry[] = [];
   const unlinked: UnclaimedEntry[] = [];
