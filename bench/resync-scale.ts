@@ -226,7 +226,7 @@ function loadSambaOffline(n: number): boolean {
   }
   out.close();
   stack('stop', 'samba');
-  const result = spawnSync('ldbadd', ['-H', join(SAMBA_PRIVATE, 'sam.ldb'), file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const result = spawnSync('ldbadd', ['--nosync', '-H', join(SAMBA_PRIVATE, 'sam.ldb'), file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   rmSync(file, { force: true });
   if (result.status !== 0 || result.error !== undefined) {
     process.stderr.write(`  ldbadd failed (${result.error?.message ?? `exit ${result.status}`}: ${(result.stderr ?? '').slice(0, 500)}); adding over LDAP instead\n`);
