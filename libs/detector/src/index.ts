@@ -13,3 +13,5 @@ export {
   type PublishingOptions,
   type SourceBatch,
 } from './coordinator';
+export { entryIdAttribute, snapshotEntry, snapshotEvent, snapshotReading, type SnapshotContext, type SnapshotEntry, type SnapshotReading } from './snapshot';
+export { searchAtOnce, searchPages, SnapshotSource, type SnapshotSourceOptions } from './snapshot-reader';

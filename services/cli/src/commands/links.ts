@@ -27,7 +27,7 @@ import {
 import { entryIdAttribute } from '../core/resync-scope';
 import { table } from '../format';
 import { CliError, type CliIo, EXIT_CODES, UsageError } from '../io';
-import { searchAtOnce } from '../ldap-read';
+import { searchAtOnce } from '@idsync/detector';
 import { type LoadedLinks, loadLinks } from '../links-topic';
 import { GLOBAL_HELP, parseCommandArgs } from '../options';
 

@@ -1,13 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { AD_BINARY_ATTRIBUTES } from '@idsync/detector/ad';
-import { type DirectoryKind } from '@idsync/config';
+import { searchPages, snapshotEntry, snapshotEvent, snapshotReading, SnapshotSource } from '@idsync/detector';
 import { ABSENT_HEADER, encodeEntryChange, encodeWriteRequest, entryKey, type LinkEnd, PIPE_HEADER, type WriteRequest } from '@idsync/contracts';
 import { compilePipe, type CompiledPipe, isInSubtree, normalizeDn, parseDn } from '@idsync/mapping';
 import { AttributeKnowledge, type CurrentEntry, currentEntry } from '@idsync/writer';
 import { type RecordProducer as Producer, topicRecordLimits } from '@idsync/platform';
 import { signingKeyring, withSignature } from '@idsync/secrets';
-import { SNAPSHOT_BINARY_ATTRIBUTES } from '@idsync/detector/ds';
 import { type Client, type Entry, EqualityFilter } from 'ldapts';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaUnreachable } from '../context';
@@ -18,12 +16,11 @@ import { Progress } from '../progress';
 import { displayValues } from '../core/display-values';
 import { type DirectoryBase, type DnLookup, idLookup } from '../core/links-report';
 import { jsonWithList } from '../core/json-stream';
-import { type Comparison, describeDifference, type LinkState, mapSnapshot, needsPublishing, snapshotEvent } from '../core/resync-compare';
+import { type Comparison, describeDifference, type LinkState, mapSnapshot, needsPublishing } from '../core/resync-compare';
 import { type DeletionCandidate, type PipeLinks, selectDeletions } from '../core/resync-links';
 import { objectClassFilter, resyncScope, ResyncScopeError, type ResyncScope } from '../core/resync-scope';
-import { sourceDetector, sourceEntry, sourceReading, stateRecord, stateTarget } from '../core/resync-source';
+import { sourceDetector, stateRecord, stateTarget } from '../core/resync-source';
 import { JsonLinesSpool } from '../json-lines-spool';
-import { searchAtOnce, searchPages } from '../ldap-read';
 import { type LoadedLinks, loadLinks } from '../links-topic';
 import { DestinationStore, type DestinationStoreOptions } from '../resync-destination-store';
 import { ResyncStateStore } from './resync-state';
@@ -320,7 +317,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
   const topic = source.kind === 'active-directory' ? config.kafka.topics.adChanges.name : config.kafka.topics.dsChanges.name;
   // The source's detector: the after-image set its events carry (the snapshot events carry the same image).
   const detector = sourceDetector(config, config.pipes.map(compilePipe), pipe.source);
-  const reading = sourceReading(source.kind, scope.sourceAttributes, detector?.set ?? null);
+  const reading = snapshotReading(source.kind, scope.sourceAttributes, detector?.set ?? null);
   const target = options.publishState ? stateTarget(detector, pipe.source) : null;
   if (target?.kind === 'refused') throw new UsageError(`--publish-state: ${target.problem}`, target.hint);
   const statePublishing = target?.kind === 'publish' ? target : null;
@@ -432,12 +429,20 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
         return result;
       };
       linksLoad = loadLinks(context, { missingTopic: 'empty' });
-      const sourceSearch = { scope: 'sub' as const, filter: scope.sourceFilter, attributes: [...reading.attributes], explicitBufferAttributes: sourceBufferAttributes(source.kind, knowledge) };
+      // Read as the detector would (its ids, its binary attributes, its after-image set), plus the writer's binary ones.
+      const sourceRead = new SnapshotSource(sourceSession.client, {
+        bases: scope.sourceBases,
+        filter: scope.sourceFilter,
+        reading,
+        pageSize: options.pageSize,
+        unpagedLimit: options.unpagedLimit,
+        bufferAttributes: knowledge.bufferAttributeNames(),
+      });
       // Both sides side by side. A source of at most --unpaged-limit entries in one search (see searchAtOnce), which
       // also gives the total for the progress bar; a larger one is counted first, then read and compared page by page.
-      const [, sourceAtOnce, loaded] = await Promise.all([
+      const [, sourceStart, loaded] = await Promise.all([
         timed(readDestination(destinationSession.client, destination.baseDn, scope, knowledge, { pageSize: options.pageSize, upTo: options.unpagedLimit }, destinations), 'destinationRead'),
-        timed(scope.sourceBases.length === 1 ? searchAtOnce(sourceSession.client, scope.sourceBases[0] as string, sourceSearch, options.unpagedLimit) : Promise.resolve(null), 'sourceReadOrCount'),
+        timed(sourceRead.start(), 'sourceReadOrCount'),
         timed(linksLoad, 'linksRead'),
       ]);
       linksTopic = loaded.topic;
@@ -445,9 +450,9 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
       if (!loaded.exists) io.err(`the links topic ${loaded.topic} does not exist yet: no entry is linked (the writers create it when they start, and link entries as they meet them)\n`);
       summary.links = loaded.store.counts().links;
       const links: PipeLinks = { lookup: loaded.store, source: pipe.source, destination: pipe.destination };
-      const total = sourceAtOnce?.length ?? (await timed(countSource(sourceSession.client, scope, options.pageSize), 'sourceReadOrCount'));
+      const total = sourceStart.total;
       const compareStartedAt = io.now();
-      summary.sourceRead = sourceAtOnce === null ? 'paged' : 'at-once';
+      summary.sourceRead = sourceStart.read;
       summary.destinationEntries = destinations.size;
       if (!options.dryRun) store.begin({ runId, fingerprint, startedAt: previous?.startedAt ?? startedAt, finished: false });
 
@@ -478,7 +483,7 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
        */
       const compareBatch = async (raws: readonly Entry[]): Promise<void> => {
         const items = raws.map((raw) => {
-          const entry = sourceEntry(raw, reading);
+          const entry = snapshotEntry(raw, reading);
           if (entry === null) return null;
           const event = snapshotEvent(entry, eventIndex++, snapshot);
           return { entry, event, result: mapSnapshot(event, pipe) };
@@ -545,15 +550,11 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
           if (interrupted.value) break;
         }
       };
-      for (const base of scope.sourceBases) {
-        const pages = sourceAtOnce !== null ? [sourceAtOnce] : searchPages(sourceSession.client, base, sourceSearch, { pageSize: options.pageSize, upTo: 0 });
-        for await (const page of pages) {
-          // Taken off the page as they are compared, so that a source read at once is let go of as the run goes.
-          while (page.length > 0 && !interrupted.value) await compareBatch(page.splice(0, COMPARE_BATCH));
-          await publisher.flush();
-          await states?.publisher.flush();
-          if (interrupted.value) break;
-        }
+      for await (const page of sourceRead.pages()) {
+        // Taken off the page as they are compared, so that a source read at once is let go of as the run goes.
+        while (page.length > 0 && !interrupted.value) await compareBatch(page.splice(0, COMPARE_BATCH));
+        await publisher.flush();
+        await states?.publisher.flush();
         if (interrupted.value) break;
       }
       progress.finish();
@@ -688,13 +689,6 @@ async function lookUpSource(client: Client, directory: DirectoryBase, end: LinkE
   }
 }
 
-async function countSource(client: import('ldapts').Client, scope: ResyncScope, pageSize: number): Promise<number> {
-  let total = 0;
-  for (const base of scope.sourceBases) {
-    for await (const page of searchPages(client, base, { scope: 'sub', filter: scope.sourceFilter, attributes: ['1.1'] }, { pageSize, upTo: 1_000_000 })) total += page.length;
-  }
-  return total;
-}
 
 /**
  * The destination entries of the pipe's classes, with the attributes the comparison reads (entry id included), into
@@ -717,13 +711,6 @@ async function readDestination(
   store.finishLoading();
 }
 
-/**
- * Attributes read as bytes at the source: the writer's binary ones and the source detector's, so that values come as
- * the detector's events carry them (AD's logonHours, sIDHistory... as bytes, not as mangled text).
- */
-function sourceBufferAttributes(kind: DirectoryKind, knowledge: AttributeKnowledge): string[] {
-  return [...new Set([...knowledge.bufferAttributeNames(), ...(kind === 'active-directory' ? AD_BINARY_ATTRIBUTES : SNAPSHOT_BINARY_ATTRIBUTES)])];
-}
 
 function hasAnyClass(entry: CurrentEntry, classes: readonly string[]): boolean {
   if (classes.length === 0) return true;

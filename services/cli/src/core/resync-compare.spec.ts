@@ -2,7 +2,8 @@ import { type EntryLink, type WriteRequest } from '@idsync/contracts';
 import { LinkStore } from '@idsync/links';
 import { compilePipe, pipeSchema } from '@idsync/mapping';
 import { AttributeKnowledge, currentEntry } from '@idsync/writer';
-import { compareRequest, describeDifference, DestinationIndex, mapSnapshot, needsPublishing, snapshotEvent } from './resync-compare';
+import { snapshotEvent } from '@idsync/detector';
+import { compareRequest, describeDifference, DestinationIndex, mapSnapshot, needsPublishing } from './resync-compare';
 import { type PipeLinks } from './resync-links';
 
 const options = { kind: 'ldap' as const, attributes: new AttributeKnowledge() };
@@ -175,25 +176,5 @@ describe('describeDifference', () => {
     expect(describeDifference({ attribute: 'description', current: ['a'], add: ['b'], remove: [], replace: true }, () => false)).toBe('description: "a" -> "b"');
     expect(describeDifference({ attribute: 'member', current: [], add: ['cn=x'], remove: ['cn=y'], replace: false }, () => false)).toBe('member: +"cn=x" -"cn=y"');
     expect(describeDifference({ attribute: 'userPassword', current: [], add: ['secret'], remove: [], replace: true }, (n) => n === 'userPassword')).toBe('userPassword: (none) -> ***');
-  });
-});
-
-describe('snapshotEvent', () => {
-  const attributes = new Map([['cn', { name: 'cn', values: ['Ann'] }]]);
-  const context = { system: 'active-directory' as const, directory: 'ad', server: 'ldaps://dc1', runId: 'run1', detectedAt: 5 };
-
-  it('is a full read: op snapshot, every attribute a replace, keyed by the stable id, deterministic id per run', () => {
-    const event = snapshotEvent({ dn: 'CN=Ann,DC=example,DC=test', entryId: { kind: 'objectGUID', value: 'abc' }, objectClasses: ['user'], attributes, after: null }, 7, context);
-    expect(event).toMatchObject({ op: 'snapshot', eventId: 'ad:snapshot:run1:abc', source: { position: { kind: 'snapshot', runId: 'run1', index: 7 } }, attributes: [{ name: 'cn', op: 'replace', values: ['Ann'] }] });
-  });
-
-  it("carries the entry's after-image, as a detector's events do, and null when the detector reads none", () => {
-    const after = [
-      { name: 'cn', values: ['Ann'] },
-      { name: 'mail', values: [] },
-    ];
-    const entry = { dn: 'CN=Ann,DC=example,DC=test', entryId: { kind: 'objectGUID' as const, value: 'abc' }, objectClasses: ['user'], attributes };
-    expect(snapshotEvent({ ...entry, after }, 0, context)).toMatchObject({ after, before: null });
-    expect(snapshotEvent({ ...entry, after: null }, 0, context).after).toBeNull();
   });
 });

@@ -1,6 +1,7 @@
 import { type DirectoryKind } from '@idsync/config';
 import { type AttributeValue, type EntryChangeEvent, type EntryId, type EntryImage, type SourceSystem, type WriteRequest } from '@idsync/contracts';
 import { type CompiledPipe, mapChange, MappingError, type MapResult, normalizeDn } from '@idsync/mapping';
+import { type SnapshotEntry } from '@idsync/detector';
 import { type CurrentEntry, entryIdOf, type PlannedStep, planWrite, type PlanOptions } from '@idsync/writer';
 import { linkedDestination, linkedSource, type PipeLinks, type UnclaimedEntry } from './resync-links';
 
@@ -321,45 +322,8 @@ export function describeDifference(d: AttributeDifference, isPassword: (name: st
   return `${d.attribute}: ${parts.join(' ')}`;
 }
 
-export interface SourceEntry {
-  readonly dn: string;
-  readonly entryId: EntryId;
-  readonly objectClasses: readonly string[];
-  /** Every attribute the pipe reads, values as the server gave them (text, or bytes for binary syntaxes). */
-  readonly attributes: ReadonlyMap<string, { readonly name: string; readonly values: readonly AttributeValue[] }>;
-  /** The entry's after-image, as its detector would read it; null when the detector reads none. */
-  readonly after: EntryImage | null;
-}
-
-export interface SnapshotContext {
-  readonly system: SourceSystem;
-  readonly directory: string;
-  readonly server: string;
-  readonly runId: string;
-  readonly detectedAt: number;
-}
-
-/**
- * A full read of one entry as the pipeline's event: op `snapshot`, every attribute as a replace, and the after-image
- * (as a detector's events carry it), so a subscriber of the change topic sees whole entries from resyncs too.
- */
-export function snapshotEvent(entry: SourceEntry, index: number, context: SnapshotContext): EntryChangeEvent {
-  return {
-    eventId: `${context.directory}:snapshot:${context.runId}:${entry.entryId.value}`,
-    source: { system: context.system, directory: context.directory, server: context.server, position: { kind: 'snapshot', runId: context.runId, index } },
-    entryId: entry.entryId,
-    op: 'snapshot',
-    dn: entry.dn,
-    previousDn: null,
-    objectClasses: entry.objectClasses,
-    attributes: [...entry.attributes.values()].map((a) => ({ name: a.name, op: 'replace' as const, values: a.values })),
-    initiator: null,
-    changeTime: null,
-    detectedAt: context.detectedAt,
-    after: entry.after,
-    before: null,
-  };
-}
+/** One source entry as the comparison sees it: the snapshot source's entry. */
+export type SourceEntry = SnapshotEntry;
 
 /** A DN as indexes key it: normalized (case, spacing, escapes), or lower-cased when it does not parse. */
 export function dnKey(dn: string): string {

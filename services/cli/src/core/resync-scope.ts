@@ -1,3 +1,4 @@
+import { entryIdAttribute } from '@idsync/detector';
 import { type DirectoryKind } from '@idsync/config';
 import { type CompiledPipe, type CompiledSyncClass, filterAttributes, formatDn, InvalidFilterError, isInSubtree, mapDn, normalizeDn, parentDn, parseDn, parseFilter } from '@idsync/mapping';
 
@@ -35,7 +36,6 @@ export class ResyncScopeError extends Error {
   }
 }
 
-const ID_ATTRIBUTE: Record<DirectoryKind, string> = { 'active-directory': 'objectGUID', ldap: 'entryUUID' };
 /** Structural classes every entry has: they say nothing about which sync class made it. */
 const GENERIC_CLASSES = new Set(['top', 'person', 'organizationalperson']);
 
@@ -45,9 +45,7 @@ export function objectClassFilter(classes: readonly string[]): string {
   return classes.length === 1 ? `(objectClass=${classes[0]})` : `(|${classes.map((c) => `(objectClass=${c})`).join('')})`;
 }
 
-export function entryIdAttribute(kind: DirectoryKind): string {
-  return ID_ATTRIBUTE[kind];
-}
+export { entryIdAttribute };
 
 export function resyncScope(pipe: CompiledPipe, options: ResyncScopeOptions): ResyncScope {
   const unknown = options.classes.filter((name) => !pipe.classes.some((c) => c.name === name));
@@ -73,7 +71,7 @@ export function resyncScope(pipe: CompiledPipe, options: ResyncScopeOptions): Re
   const sourceBases = chooseBases(classes, options);
   const sourceAttributes = attributesToRead(pipe, classes, options.sourceKind);
   const destinationObjectClasses = [...new Set(classes.flatMap((c) => c.destinationObjectClasses.filter((oc) => !GENERIC_CLASSES.has(oc.toLowerCase()))))];
-  const destinationAttributes = new Set<string>(['objectClass', ID_ATTRIBUTE[options.destinationKind]]);
+  const destinationAttributes = new Set<string>(['objectClass', entryIdAttribute(options.destinationKind)]);
   for (const c of classes) {
     for (const m of c.valueMappings) destinationAttributes.add(m.to);
     for (const t of c.templates) destinationAttributes.add(t.to);
@@ -114,8 +112,8 @@ function chooseBases(classes: readonly CompiledSyncClass[], options: ResyncScope
 }
 
 function attributesToRead(pipe: CompiledPipe, classes: readonly CompiledSyncClass[], kind: DirectoryKind): string[] {
-  if (classes.some((c) => c.autoMap)) return ['*', ID_ATTRIBUTE[kind]];
-  const names = new Set<string>(['objectClass', ID_ATTRIBUTE[kind], ...pipe.requiredSourceAttributes]);
+  if (classes.some((c) => c.autoMap)) return ['*', entryIdAttribute(kind)];
+  const names = new Set<string>(['objectClass', entryIdAttribute(kind), ...pipe.requiredSourceAttributes]);
   for (const c of classes) {
     for (const m of c.valueMappings) names.add(m.from);
     for (const t of c.templates) for (const a of t.template.attributes) names.add(a);

@@ -1,7 +1,7 @@
 import { canonicalGuid, decodeEntryState } from '@idsync/contracts';
 import { afterImageAttributes, compilePipe, pipeSchema, type PipeInput } from '@idsync/mapping';
-import { snapshotEvent } from './resync-compare';
-import { type DetectorsConfig, inDetectorScope, type SourceDetector, sourceDetector, sourceEntry, sourceReading, snapshotState, stateRecord, stateTarget } from './resync-source';
+import { snapshotEntry, snapshotEvent, snapshotReading } from '@idsync/detector';
+import { type DetectorsConfig, inDetectorScope, type SourceDetector, sourceDetector, snapshotState, stateRecord, stateTarget } from './resync-source';
 
 const adToDs: PipeInput = {
   name: 'ad-to-ds',
@@ -42,54 +42,6 @@ describe('sourceDetector', () => {
   });
 });
 
-describe('sourceReading', () => {
-  const set = afterImageAttributes('ad', pipes, { include: ['mail'] });
-
-  it("requests the pipe's attributes and the after-image set's, each once, and compares only the pipe's", () => {
-    const reading = sourceReading('active-directory', ['objectClass', 'objectGUID', 'sAMAccountName'], set);
-    expect(reading.attributes).toEqual(['objectClass', 'objectGUID', 'sAMAccountName', 'mail']);
-    expect(reading.compared).toEqual(new Set(['objectclass', 'objectguid', 'samaccountname']));
-  });
-
-  it('requests every user attribute when the set is all of them, and compares everything read when the pipe reads all', () => {
-    const everything = afterImageAttributes('ad', [compilePipe(pipeSchema.parse({ ...adToDs, autoMapSameNames: true }))]);
-    expect(sourceReading('active-directory', ['objectClass', 'objectGUID'], everything).attributes).toEqual(['objectClass', 'objectGUID', '*']);
-    expect(sourceReading('active-directory', ['*', 'objectGUID'], everything)).toMatchObject({ attributes: ['*', 'objectGUID'], compared: null });
-  });
-
-  it("requests only the pipe's when the detector reads no after-images", () => {
-    expect(sourceReading('ldap', ['objectClass', 'entryUUID', 'uid'], null).attributes).toEqual(['objectClass', 'entryUUID', 'uid']);
-  });
-});
-
-describe('sourceEntry', () => {
-  const set = afterImageAttributes('ad', pipes, { include: ['mail', 'telephoneNumber'] });
-  const reading = sourceReading('active-directory', ['objectClass', 'objectGUID', 'sAMAccountName'], set);
-
-  it('is keyed by the canonical id, with the object classes read', () => {
-    expect(sourceEntry(raw, reading)).toMatchObject({ dn: raw.dn, entryId: { kind: 'objectGUID', value: canonicalGuid(guid) }, objectClasses: ['top', 'person', 'user'] });
-  });
-
-  it("compares only the pipe's attributes, even when the read returned more for the image", () => {
-    expect([...(sourceEntry(raw, reading)?.attributes.keys() ?? [])]).toEqual(['objectclass', 'samaccountname', 'objectguid']);
-  });
-
-  it("has the after-image the detector would read: the set's attributes in its spelling, [] for none, never the id", () => {
-    expect(sourceEntry(raw, reading)?.after).toEqual([
-      { name: 'mail', values: ['ann@example.test'] },
-      { name: 'objectClass', values: ['top', 'person', 'user'] },
-      { name: 'sAMAccountName', values: ['ann'] },
-      { name: 'telephoneNumber', values: [] },
-    ]);
-  });
-
-  it('has no after-image when the detector reads none, and is null without an id', () => {
-    expect(sourceEntry(raw, sourceReading('active-directory', ['objectClass', 'objectGUID', 'sAMAccountName'], null))?.after).toBeNull();
-    const { objectGUID: _, ...withoutId } = raw;
-    expect(sourceEntry(withoutId, reading)).toBeNull();
-  });
-});
-
 describe('stateTarget', () => {
   it("is the source detector's state topic", () => {
     expect(stateTarget(sourceDetector(config({ adState: 'idsync.ad.state' }), pipes, 'ad'), 'ad')).toMatchObject({ kind: 'publish', topic: 'idsync.ad.state', detector: { service: 'ad-detector' } });
@@ -109,10 +61,10 @@ describe('stateTarget', () => {
 
 describe('the state record of a source entry', () => {
   const set = afterImageAttributes('ad', pipes, { include: ['mail'] });
-  const reading = sourceReading('active-directory', ['objectClass', 'objectGUID', 'sAMAccountName'], set);
+  const reading = snapshotReading('active-directory', ['objectClass', 'objectGUID', 'sAMAccountName'], set);
   const context = { system: 'active-directory' as const, directory: 'ad', server: 'ldaps://dc1', runId: 'run1', detectedAt: 1_700_000_000_000 };
   const eventOf = (entry: typeof raw) => {
-    const read = sourceEntry(entry, reading);
+    const read = snapshotEntry(entry, reading);
     if (read === null) throw new Error('no id');
     return snapshotEvent(read, 3, context);
   };

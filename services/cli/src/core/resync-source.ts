@@ -95,61 +95,6 @@ export function stateTarget(detector: SourceDetector | null, directory: string):
   return { kind: 'publish', topic: detector.stateTopic, detector };
 }
 
-/** How the source is read: the pipe's attributes for the comparison, and the after-image set's for the images. */
-export interface SourceReading {
-  readonly kind: DirectoryKind;
-  /** What the source search requests. */
-  readonly attributes: readonly string[];
-  /** Lower-case names the comparison (and the snapshot's `attributes`) sees; null: every attribute read. */
-  readonly compared: ReadonlySet<string> | null;
-  /** The after-image set; null when the source's detector reads no images (events then carry `after: null`). */
-  readonly set: AfterImageAttributes | null;
-}
-
-/**
- * The pipe's attributes (`pipeAttributes`, from the resync scope) and the set's (its names, or `*` when it is every
- * user attribute), as the detector requests them. The comparison keeps seeing only the pipe's: the extra attributes
- * read for the image do not change what is compared or what the snapshot event lists in `attributes`.
- */
-export function sourceReading(kind: DirectoryKind, pipeAttributes: readonly string[], set: AfterImageAttributes | null): SourceReading {
-  const imaged = set === null ? [] : set.allUserAttributes ? ['*'] : set.names;
-  const requested = new Map<string, string>();
-  for (const name of [...pipeAttributes, ...imaged, entryIdAttribute(kind)]) if (!requested.has(name.toLowerCase())) requested.set(name.toLowerCase(), name);
-  const compared = pipeAttributes.includes('*') ? null : new Set(pipeAttributes.map((name) => name.toLowerCase()));
-  return { kind, attributes: [...requested.values()], compared, set };
-}
-
-/** An ldapts entry as the comparison sees it, with its after-image; null when it has no stable id (nothing to key its events by). */
-export function sourceEntry(raw: { readonly dn: string; readonly [name: string]: unknown }, reading: SourceReading): SourceEntry | null {
-  const attributes = new Map<string, { name: string; values: AttributeValue[] }>();
-  const read = new Map<string, { name: string; values: AttributeValue[] }>();
-  for (const [name, value] of Object.entries(raw)) {
-    if (name === 'dn') continue;
-    const values = (Array.isArray(value) ? value : [value]).filter((v): v is AttributeValue => typeof v === 'string' || Buffer.isBuffer(v));
-    if (values.length === 0) continue;
-    const key = name.toLowerCase();
-    read.set(key, { name, values });
-    // By the name before any option: a server may answer `userCertificate` with `userCertificate;binary`.
-    if (reading.compared === null || reading.compared.has(key.split(';')[0] ?? key)) attributes.set(key, { name, values });
-  }
-  const entryId = idOf(read, reading.kind);
-  if (entryId === null) return null;
-  const objectClasses = (read.get('objectclass')?.values ?? []).map((v) => v.toString());
-  const after = reading.set === null ? null : entryImage(raw as unknown as SearchEntry, reading.set, new Set([entryIdAttribute(reading.kind).toLowerCase()]));
-  return { dn: raw.dn, entryId, objectClasses, attributes, after };
-}
-
-function idOf(attributes: ReadonlyMap<string, { values: readonly AttributeValue[] }>, kind: DirectoryKind): EntryId | null {
-  const value = attributes.get(entryIdAttribute(kind).toLowerCase())?.values[0];
-  if (value === undefined) return null;
-  try {
-    if (kind === 'active-directory') return Buffer.isBuffer(value) ? { kind: 'objectGUID', value: canonicalGuid(value) } : null;
-    return { kind: 'entryUUID', value: canonicalUuid(value.toString()) };
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Whether the detector publishes this entry's changes (under one of its base DNs, with one of its classes): only then
  * does it keep the entry's state current, so only then may a resync publish it.
