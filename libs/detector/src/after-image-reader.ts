@@ -1,9 +1,9 @@
 /**
- * Reads after-images: the entries of a batch of events, at the DN their event names when given (base reads), else by
- * id, a few dozen per search (an OR of equality filters, the id values passed as filter objects, never as text); every
- * value of large attributes (range retrieval).
+ * Reads after-images: the entries of a batch of events by id, a few per search (an OR of equality filters, the id
+ * values passed as filter objects, never as text), several searches in flight; every value of large attributes
+ * (range retrieval).
  */
-import { type Client, type Control, EqualityFilter, InvalidDNSyntaxError, NoSuchObjectError, OrFilter } from 'ldapts';
+import { type Client, type Control, EqualityFilter, OrFilter } from 'ldapts';
 import { canonicalGuid, canonicalUuid, guidToBytes } from '@idsync/contracts';
 import { type AfterImageAttributes } from '@idsync/mapping';
 import { searchAllValues } from '@idsync/platform';
@@ -23,16 +23,10 @@ export interface AfterImageReadOptions {
   readonly batchSize?: number;
   /** Request controls, e.g. AD's Show Deleted to read tombstones. */
   readonly controls?: readonly Control[];
-  /**
-   * Where each entry is said to be (id -> DN, from its event): read there first with a base search, kept when its id
-   * matches; only the others are searched for by id (a subtree search). 389-ds 2.3's Berkeley DB backend can deadlock
-   * a subtree search's index reads against concurrent adds (see the README's local stack); base reads avoid them.
-   */
-  readonly dnHints?: ReadonlyMap<string, string>;
 }
 
-/** Base reads in flight at once on the one connection (LDAP multiplexes them). */
-const BASE_READS_IN_FLIGHT = 8;
+/** Searches in flight at once on the one connection (LDAP multiplexes them). */
+const READS_IN_FLIGHT = 8;
 
 const DEFAULT_BATCH = 50;
 
@@ -51,38 +45,25 @@ export async function readAfterImages(client: Client, ids: readonly string[], op
   const attributes = set.allUserAttributes ? ['*', ...set.names, idAttribute] : [...set.names, idAttribute];
   const bufferAttributes = binary ? [...options.binaryAttributes, idAttribute] : [...options.binaryAttributes];
   const skip = new Set([idAttribute.toLowerCase()]);
-  const keep = (entry: SearchEntry, expected?: string): void => {
+  const keep = (entry: SearchEntry): void => {
     const id = entryIdOf(entry, idAttribute);
-    if (id !== null && (expected === undefined || id === expected)) found.set(id, { dn: entry.dn, image: entryImage(entry, set, skip) });
+    if (id !== null) found.set(id, { dn: entry.dn, image: entryImage(entry, set, skip) });
   };
   const controls = options.controls === undefined ? undefined : [...options.controls];
-  const hinted = ids.flatMap((id) => {
-    const dn = options.dnHints?.get(id);
-    return dn === undefined ? [] : [{ id, dn }];
-  });
-  let next = 0;
-  const baseReads = async (): Promise<void> => {
-    for (let hint = hinted[next++]; hint !== undefined; hint = hinted[next++]) {
-      try {
-        const { searchEntries } = await searchAllValues(client, hint.dn, { scope: 'base', filter: '(objectClass=*)', attributes, explicitBufferAttributes: bufferAttributes }, controls);
-        for (const entry of searchEntries) keep(entry as SearchEntry, hint.id);
-      } catch (error) {
-        // Not there (moved, renamed or deleted since), or a DN the server cannot parse: searched for by id below.
-        if (!(error instanceof NoSuchObjectError) && !(error instanceof InvalidDNSyntaxError)) throw error;
-      }
+  const size = options.batchSize ?? DEFAULT_BATCH;
+  const batches: string[][] = [];
+  for (let start = 0; start < ids.length; start += size) batches.push(ids.slice(start, start + size));
+  let nextBatch = 0;
+  const searches = async (): Promise<void> => {
+    for (let batch = batches[nextBatch++]; batch !== undefined; batch = batches[nextBatch++]) {
+      const filter = new OrFilter({
+        filters: batch.map((id) => new EqualityFilter({ attribute: idAttribute, value: binary ? guidToBytes(id) : id })),
+      });
+      const { searchEntries } = await searchAllValues(client, options.baseDn, { scope: 'sub', filter, attributes, explicitBufferAttributes: bufferAttributes, sizeLimit: 0 }, controls);
+      for (const entry of searchEntries) keep(entry as SearchEntry);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(BASE_READS_IN_FLIGHT, hinted.length) }, baseReads));
-  const rest = ids.filter((id) => !found.has(id));
-  const size = options.batchSize ?? DEFAULT_BATCH;
-  for (let start = 0; start < rest.length; start += size) {
-    const batch = rest.slice(start, start + size);
-    const filter = new OrFilter({
-      filters: batch.map((id) => new EqualityFilter({ attribute: idAttribute, value: binary ? guidToBytes(id) : id })),
-    });
-    const { searchEntries } = await searchAllValues(client, options.baseDn, { scope: 'sub', filter, attributes, explicitBufferAttributes: bufferAttributes, sizeLimit: 0 }, controls);
-    for (const entry of searchEntries) keep(entry as SearchEntry);
-  }
+  await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, batches.length) }, searches));
   return found;
 }
 

@@ -1,6 +1,6 @@
 import { type EntryChangeEvent } from '@idsync/contracts';
 import { afterImageAttributes, compilePipe, pipeSchema } from '@idsync/mapping';
-import { afterImageDns, afterImageIds, entryImage, lastKnownImage, withAfterImages, withLastKnownImages } from './after-image';
+import { afterImageIds, entryImage, lastKnownImage, withAfterImages, withLastKnownImages } from './after-image';
 
 const dsToAd = {
   name: 'ds-to-ad',
@@ -80,15 +80,6 @@ describe('events with after-images', () => {
     expect(afterImageIds([event('modify', 'u1'), event('modify', 'u1'), event('delete', 'u2'), event('add', 'u3')])).toEqual(['u1', 'u3']);
   });
 
-  it('are read first where the last event of each entry says it is (a base read), never for deletes', () => {
-    const renamed = { ...event('rename', 'u1'), dn: 'uid=u1-new,ou=People,dc=example,dc=com' };
-    expect(afterImageDns([event('modify', 'u1'), renamed, event('delete', 'u2'), event('add', 'u3')])).toEqual(
-      new Map([
-        ['u1', 'uid=u1-new,ou=People,dc=example,dc=com'],
-        ['u3', 'uid=u3,ou=People,dc=example,dc=com'],
-      ]),
-    );
-  });
 });
 
 describe("a deleted entry's last known state", () => {

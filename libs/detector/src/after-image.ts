@@ -92,8 +92,3 @@ export function withLastKnownImages(events: readonly EntryChangeEvent[], images:
 export function afterImageIds(events: readonly EntryChangeEvent[]): string[] {
   return [...new Set(events.filter(needsAfterImage).map((event) => event.entryId.value))];
 }
-
-/** Where the events say each entry to image is now (id -> DN): the last event of an entry wins (a later rename). */
-export function afterImageDns(events: readonly EntryChangeEvent[]): Map<string, string> {
-  return new Map(events.filter(needsAfterImage).map((event) => [event.entryId.value, event.dn]));
-}

@@ -1,4 +1,4 @@
-import { AndFilter, EqualityFilter, GreaterThanEqualsFilter, LessThanEqualsFilter, NoSuchObjectError, OrFilter, type Client } from 'ldapts';
+import { AndFilter, EqualityFilter, GreaterThanEqualsFilter, LessThanEqualsFilter, NoSuchObjectError, OrFilter, type Client, type Entry } from 'ldapts';
 import { type DirectoryConfig } from '@idsync/config';
 import { type ReadImage } from '../after-image';
 import { readAfterImages } from '../after-image-reader';
@@ -11,7 +11,13 @@ import { type ChangelogWindow } from './position';
 
 /** The changelog attributes the parser reads; `changes` comes back as bytes so binary values survive. */
 const CHANGELOG_ATTRIBUTES = ['changeNumber', 'targetDn', 'changeType', 'changes', 'newRdn', 'deleteOldRdn', 'newSuperior', 'changeTime', 'targetUniqueId', 'changeInitiatorsName'];
-const LOOKUP_CHUNK = 50;
+/**
+ * entryUUIDs per search by id: with at most 10 candidates 389-ds reads no subtree index (ancestorid) for the search,
+ * only the entryUUID keys, and on 2.3's Berkeley DB a subtree index read in bulk can deadlock against concurrent adds
+ * (README, the local stack's pitfalls). Several such searches run at once instead.
+ */
+const ID_SEARCH_SIZE = 10;
+const ID_SEARCHES_IN_FLIGHT = 8;
 
 export class ChangelogMissingError extends Error {
   readonly retriable = false;
@@ -78,43 +84,39 @@ export class ChangelogReader {
   /** Current object classes of entries by entryUUID, batched; entries deleted since are simply absent. */
   async lookupByUuid(uuids: readonly string[]): Promise<Map<string, EntryFacts>> {
     const found = new Map<string, EntryFacts>();
-    const unique = [...new Set(uuids)];
-    for (let k = 0; k < unique.length; k += LOOKUP_CHUNK) {
-      const chunk = unique.slice(k, k + LOOKUP_CHUNK);
-      const filter = new OrFilter({ filters: chunk.map((uuid) => new EqualityFilter({ attribute: 'entryUUID', value: uuid })) });
-      const { searchEntries } = await this.client.search(this.config.baseDn, { scope: 'sub', filter, attributes: ['entryUUID', 'objectClass'] });
-      for (const entry of searchEntries) {
-        const facts = factsOf(entry);
-        if (facts) found.set(facts.entryUuid, facts);
-      }
+    for (const entry of await this.searchByUuids(uuids, { attributes: ['entryUUID', 'objectClass'] })) {
+      const facts = factsOf(entry);
+      if (facts) found.set(facts.entryUuid, facts);
     }
     return found;
   }
 
   /** Every user attribute of the entries with these entryUUIDs (entries moved into scope are published whole). */
   async readEntries(uuids: readonly string[]): Promise<ReadEntry[]> {
-    const found: ReadEntry[] = [];
+    return (await this.searchByUuids(uuids, { attributes: ['*', 'entryUUID'], explicitBufferAttributes: [...SNAPSHOT_BINARY_ATTRIBUTES] })) as ReadEntry[];
+  }
+
+  /** The entries with these entryUUIDs, ID_SEARCH_SIZE per search, ID_SEARCHES_IN_FLIGHT searches at once. */
+  private async searchByUuids(uuids: readonly string[], options: { readonly attributes: string[]; readonly explicitBufferAttributes?: string[] }): Promise<Entry[]> {
     const unique = [...new Set(uuids)];
-    for (let k = 0; k < unique.length; k += LOOKUP_CHUNK) {
-      const chunk = unique.slice(k, k + LOOKUP_CHUNK);
-      const filter = new OrFilter({ filters: chunk.map((uuid) => new EqualityFilter({ attribute: 'entryUUID', value: uuid })) });
-      const { searchEntries } = await this.client.search(this.config.baseDn, {
-        scope: 'sub',
-        filter,
-        attributes: ['*', 'entryUUID'],
-        explicitBufferAttributes: [...SNAPSHOT_BINARY_ATTRIBUTES],
-      });
-      found.push(...(searchEntries as ReadEntry[]));
-    }
+    const chunks: string[][] = [];
+    for (let k = 0; k < unique.length; k += ID_SEARCH_SIZE) chunks.push(unique.slice(k, k + ID_SEARCH_SIZE));
+    const found: Entry[] = [];
+    let next = 0;
+    const searches = async (): Promise<void> => {
+      for (let chunk = chunks[next++]; chunk !== undefined; chunk = chunks[next++]) {
+        const filter = new OrFilter({ filters: chunk.map((uuid) => new EqualityFilter({ attribute: 'entryUUID', value: uuid })) });
+        const { searchEntries } = await this.client.search(this.config.baseDn, { scope: 'sub', filter, ...options });
+        found.push(...searchEntries);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(ID_SEARCHES_IN_FLIGHT, chunks.length) }, searches));
     return found;
   }
 
-  /**
-   * The after-images of the entries with these entryUUIDs, by entryUUID; entries deleted since are absent. `dnHints`:
-   * where each is said to be (read there first: a base read instead of a subtree search).
-   */
-  readAfterImages(uuids: readonly string[], set: AfterImageAttributes, dnHints?: ReadonlyMap<string, string>): Promise<Map<string, ReadImage>> {
-    return readAfterImages(this.client, uuids, { baseDn: this.config.baseDn, idAttribute: 'entryUUID', binaryAttributes: SNAPSHOT_BINARY_ATTRIBUTES, set, ...(dnHints ? { dnHints } : {}) });
+  /** The after-images of the entries with these entryUUIDs, by entryUUID; entries deleted since are absent. */
+  readAfterImages(uuids: readonly string[], set: AfterImageAttributes): Promise<Map<string, ReadImage>> {
+    return readAfterImages(this.client, uuids, { baseDn: this.config.baseDn, idAttribute: 'entryUUID', binaryAttributes: SNAPSHOT_BINARY_ATTRIBUTES, set, batchSize: ID_SEARCH_SIZE });
   }
 
   /** entryUUID and object classes of the entry at `dn` (older servers without targetUniqueId); null when it is gone. */

@@ -3,7 +3,7 @@ import { type EntryChangeEvent } from '@idsync/contracts';
 import { type AfterImageAttributes, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
 import { type JsonLogger, type Metrics, type StoredCheckpoint } from '@idsync/platform';
 import { type Keyring, sealPassword } from '@idsync/secrets';
-import { afterImageDns, afterImageIds, lastKnownImage, withAfterImages } from '../after-image';
+import { afterImageIds, lastKnownImage, withAfterImages } from '../after-image';
 import { type ChangeSource, type CheckpointedPublisher, DetectorCoordinator, type DetectorState, type FailureVerdict, type PublishingOptions, type SourceBatch } from '../coordinator';
 import { changelogAnchor, checkAnchor } from './changelog-anchor';
 import { EntryIdUnknownError, MalformedChangelogEntryError, readChangelogRecord, toEntryChangeEvent, type ChangelogRecord } from './changelog-entry';
@@ -363,7 +363,7 @@ export class ChangelogSource implements ChangeSource {
     if (this.options.afterImage !== undefined && (events.length > 0 || ownWrites.length > 0)) {
       const own = this.options.stateTopic === undefined ? [] : ownWrites.map((record) => toEntryChangeEvent(record, context, { entryUuid: null, objectClasses: null }, undefined));
       const imaged = [...events, ...own];
-      const images = await reader.readAfterImages(afterImageIds(imaged), this.options.afterImage, afterImageDns(imaged));
+      const images = await reader.readAfterImages(afterImageIds(imaged), this.options.afterImage);
       events.splice(0, events.length, ...withAfterImages(events, images));
       stateOnly = withAfterImages(own, images);
     }
