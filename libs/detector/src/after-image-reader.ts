@@ -3,7 +3,7 @@
  * values passed as filter objects, never as text), several searches in flight; every value of large attributes
  * (range retrieval).
  */
-import { type Client, type Control, EqualityFilter, OrFilter } from 'ldapts';
+import { type Client, type Control, type Entry, EqualityFilter, OrFilter } from 'ldapts';
 import { canonicalGuid, canonicalUuid, guidToBytes } from '@idsync/contracts';
 import { type AfterImageAttributes } from '@idsync/mapping';
 import { searchAllValues } from '@idsync/platform';
@@ -40,27 +40,53 @@ export async function readAfterImages(client: Client, ids: readonly string[], op
   const found = new Map<string, ReadImage>();
   if (ids.length === 0 || !readsAnything(options.set)) return found;
   const { idAttribute, set } = options;
-  const binary = idAttribute === 'objectGUID';
   // `*` returns user attributes only: operational ones the set names (nsAccountLock...) are asked for by name.
   const attributes = set.allUserAttributes ? ['*', ...set.names, idAttribute] : [...set.names, idAttribute];
-  const bufferAttributes = binary ? [...options.binaryAttributes, idAttribute] : [...options.binaryAttributes];
+  const bufferAttributes = idAttribute === 'objectGUID' ? [...options.binaryAttributes, idAttribute] : [...options.binaryAttributes];
   const skip = new Set([idAttribute.toLowerCase()]);
   const keep = (entry: SearchEntry): void => {
     const id = entryIdOf(entry, idAttribute);
     if (id !== null) found.set(id, { dn: entry.dn, image: entryImage(entry, set, skip) });
   };
+  const entries = await searchByIds(client, ids, {
+    baseDn: options.baseDn,
+    idAttribute,
+    batchSize: options.batchSize ?? DEFAULT_BATCH,
+    attributes,
+    bufferAttributes,
+    ...(options.controls === undefined ? {} : { controls: options.controls }),
+  });
+  for (const entry of entries) keep(entry as SearchEntry);
+  return found;
+}
+
+export interface IdSearchOptions {
+  /** Where the entries are searched (subtree). */
+  readonly baseDn: string;
+  readonly idAttribute: IdAttribute;
+  /** Ids per search (an OR of equality filters). */
+  readonly batchSize: number;
+  readonly attributes: readonly string[];
+  readonly bufferAttributes?: readonly string[];
+  readonly controls?: readonly Control[];
+}
+
+/**
+ * The entries with these ids (canonical text; objectGUIDs sent as bytes), `batchSize` per search, READS_IN_FLIGHT
+ * searches at once on the one connection; every value of large attributes. Ids not found are simply absent.
+ */
+export async function searchByIds(client: Client, ids: readonly string[], options: IdSearchOptions): Promise<Entry[]> {
+  const binary = options.idAttribute === 'objectGUID';
   const controls = options.controls === undefined ? undefined : [...options.controls];
-  const size = options.batchSize ?? DEFAULT_BATCH;
   const batches: string[][] = [];
-  for (let start = 0; start < ids.length; start += size) batches.push(ids.slice(start, start + size));
-  let nextBatch = 0;
+  for (let start = 0; start < ids.length; start += options.batchSize) batches.push(ids.slice(start, start + options.batchSize));
+  const found: Entry[] = [];
+  let next = 0;
   const searches = async (): Promise<void> => {
-    for (let batch = batches[nextBatch++]; batch !== undefined; batch = batches[nextBatch++]) {
-      const filter = new OrFilter({
-        filters: batch.map((id) => new EqualityFilter({ attribute: idAttribute, value: binary ? guidToBytes(id) : id })),
-      });
-      const { searchEntries } = await searchAllValues(client, options.baseDn, { scope: 'sub', filter, attributes, explicitBufferAttributes: bufferAttributes, sizeLimit: 0 }, controls);
-      for (const entry of searchEntries) keep(entry as SearchEntry);
+    for (let batch = batches[next++]; batch !== undefined; batch = batches[next++]) {
+      const filter = new OrFilter({ filters: batch.map((id) => new EqualityFilter({ attribute: options.idAttribute, value: binary ? guidToBytes(id) : id })) });
+      const search = { scope: 'sub' as const, filter, attributes: [...options.attributes], sizeLimit: 0, ...(options.bufferAttributes ? { explicitBufferAttributes: [...options.bufferAttributes] } : {}) };
+      found.push(...(await searchAllValues(client, options.baseDn, search, controls)).searchEntries);
     }
   };
   await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, batches.length) }, searches));

@@ -1,3 +1,3 @@
-export { LinkStore, type BulkLoader, type LinkRecord, type LinkStoreOptions, type RetiredLink, type StoredLink } from './store';
+export { inTransaction, LinkStore, type BulkLoader, type LinkRecord, type LinkStoreOptions, type RetiredLink, type StoredLink } from './store';
 export { LinksView, LinksViewBehindError, linksViewProbes, type LinksViewOptions, type LinksViewState, type LinksViewStatus } from './view';
 export { LinkRegistry, type LinkRegistryOptions } from './registry';

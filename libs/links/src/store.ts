@@ -470,15 +470,9 @@ export class LinkStore {
   }
 
   private transaction(work: () => void): void {
-    this.db.exec('BEGIN');
-    try {
-      work();
-      this.db.exec('COMMIT');
-    } catch (error) {
-      if (this.db.isTransaction) this.db.exec('ROLLBACK');
-      throw error;
-    }
+    inTransaction(this.db, work);
   }
+
 
   private assertWritable(): void {
     if (this.unusable !== null) throw new Error(`links store ${this.path}: ${this.unusable}`);
@@ -625,4 +619,16 @@ function toStoredLink(row: Record<string, SQLOutputValue>): StoredLink {
 function toRetiredLink(row: Record<string, SQLOutputValue>): RetiredLink {
   const pair = { pipe: row['pipe'] as string, source: row['source'] as string, destination: row['destination'] as string };
   return { key: `${pair.pipe}/${pair.source}/${pair.destination}`, ...pair, retiredAt: Number(row['retired_at']) };
+}
+
+/** `work` in one SQLite transaction: committed when it returns, rolled back when it throws. */
+export function inTransaction(db: DatabaseSync, work: () => void): void {
+  db.exec('BEGIN');
+  try {
+    work();
+    db.exec('COMMIT');
+  } catch (error) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
 }

@@ -6,6 +6,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { type DirectoryKind } from '@idsync/config';
 import { type AttributeValue, type WriteRequest } from '@idsync/contracts';
 import { type CurrentEntry, type EntryAttribute, type PlanOptions } from '@idsync/writer';
+import { inTransaction } from '@idsync/links';
 import { type Comparison, compareRequest, DestinationIndex, type DestinationLookup, destinationKeys, dnDepth, type KeyedEntry, type RequestKeys, requestKeys } from './core/resync-compare';
 import { linkedDestination, linksOnce, type PipeLinks, type UnclaimedEntry } from './core/resync-links';
 
@@ -269,15 +270,9 @@ export class DestinationStore {
   }
 
   private transaction(work: () => void): void {
-    this.db.exec('BEGIN');
-    try {
-      work();
-      this.db.exec('COMMIT');
-    } catch (error) {
-      this.db.exec('ROLLBACK');
-      throw error;
-    }
+    inTransaction(this.db, work);
   }
+
 
   private assertOpen(): void {
     if (this.closed) throw new Error(`DestinationStore ${this.dir}: used after close()`);

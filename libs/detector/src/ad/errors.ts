@@ -1,3 +1,5 @@
+import { describeFailure } from '../coordinator';
+
 /** Errors of the ad-detector. `retriable` says whether trying again (after a backoff) can help. */
 export class AdDetectorError extends Error {
   constructor(
@@ -52,13 +54,8 @@ export class DirectoryError extends AdDetectorError {
   }
 }
 
-export function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return code === undefined ? `${error.name}: ${error.message}` : `${error.name}: ${error.message} (code ${String(code)})`;
-  }
-  return String(error);
-}
+/** An error as the logs say it (the coordinator's describeFailure). */
+export const describeError = describeFailure;
 
 /** Whether another producer took over the detector's transactional id: the product's Kafka table (@idsync/platform). */
 export { isProducerFenced } from '@idsync/platform';

@@ -1,7 +1,7 @@
-import { AndFilter, EqualityFilter, GreaterThanEqualsFilter, LessThanEqualsFilter, NoSuchObjectError, OrFilter, type Client, type Entry } from 'ldapts';
+import { AndFilter, GreaterThanEqualsFilter, LessThanEqualsFilter, NoSuchObjectError, type Client, type Entry } from 'ldapts';
 import { type DirectoryConfig } from '@idsync/config';
 import { type ReadImage } from '../after-image';
-import { readAfterImages } from '../after-image-reader';
+import { readAfterImages, searchByIds } from '../after-image-reader';
 import { type AfterImageAttributes } from '@idsync/mapping';
 import { openLdapSession, readRootDse } from '@idsync/platform';
 import { ChangeNumber } from './change-number';
@@ -14,10 +14,9 @@ const CHANGELOG_ATTRIBUTES = ['changeNumber', 'targetDn', 'changeType', 'changes
 /**
  * entryUUIDs per search by id: with at most 10 candidates 389-ds reads no subtree index (ancestorid) for the search,
  * only the entryUUID keys, and on 2.3's Berkeley DB a subtree index read in bulk can deadlock against concurrent adds
- * (README, the local stack's pitfalls). Several such searches run at once instead.
+ * (README, the local stack's pitfalls). Several such searches run at once instead (searchByIds).
  */
 const ID_SEARCH_SIZE = 10;
-const ID_SEARCHES_IN_FLIGHT = 8;
 
 export class ChangelogMissingError extends Error {
   readonly retriable = false;
@@ -96,22 +95,15 @@ export class ChangelogReader {
     return (await this.searchByUuids(uuids, { attributes: ['*', 'entryUUID'], explicitBufferAttributes: [...SNAPSHOT_BINARY_ATTRIBUTES] })) as ReadEntry[];
   }
 
-  /** The entries with these entryUUIDs, ID_SEARCH_SIZE per search, ID_SEARCHES_IN_FLIGHT searches at once. */
-  private async searchByUuids(uuids: readonly string[], options: { readonly attributes: string[]; readonly explicitBufferAttributes?: string[] }): Promise<Entry[]> {
-    const unique = [...new Set(uuids)];
-    const chunks: string[][] = [];
-    for (let k = 0; k < unique.length; k += ID_SEARCH_SIZE) chunks.push(unique.slice(k, k + ID_SEARCH_SIZE));
-    const found: Entry[] = [];
-    let next = 0;
-    const searches = async (): Promise<void> => {
-      for (let chunk = chunks[next++]; chunk !== undefined; chunk = chunks[next++]) {
-        const filter = new OrFilter({ filters: chunk.map((uuid) => new EqualityFilter({ attribute: 'entryUUID', value: uuid })) });
-        const { searchEntries } = await this.client.search(this.config.baseDn, { scope: 'sub', filter, ...options });
-        found.push(...searchEntries);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(ID_SEARCHES_IN_FLIGHT, chunks.length) }, searches));
-    return found;
+  /** The entries with these entryUUIDs, ID_SEARCH_SIZE per search. */
+  private searchByUuids(uuids: readonly string[], options: { readonly attributes: string[]; readonly explicitBufferAttributes?: string[] }): Promise<Entry[]> {
+    return searchByIds(this.client, [...new Set(uuids)], {
+      baseDn: this.config.baseDn,
+      idAttribute: 'entryUUID',
+      batchSize: ID_SEARCH_SIZE,
+      attributes: options.attributes,
+      ...(options.explicitBufferAttributes ? { bufferAttributes: options.explicitBufferAttributes } : {}),
+    });
   }
 
   /** The after-images of the entries with these entryUUIDs, by entryUUID; entries deleted since are absent. */
