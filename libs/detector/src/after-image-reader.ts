@@ -40,13 +40,14 @@ export async function readAfterImages(client: Client, ids: readonly string[], op
   const found = new Map<string, ReadImage>();
   if (ids.length === 0 || !readsAnything(options.set)) return found;
   const { idAttribute, set } = options;
-  // `*` returns user attributes only: operational ones the set names (nsAccountLock...) are asked for by name.
-  const attributes = set.allUserAttributes ? ['*', ...set.names, idAttribute] : [...set.names, idAttribute];
+  // `*` returns user attributes only: operational ones the set names (nsAccountLock...) are asked for by name. The
+  // object classes come too, so a source that needs them (class rules) reads each entry once.
+  const attributes = set.allUserAttributes ? ['*', ...set.names, idAttribute] : [...set.names, 'objectClass', idAttribute];
   const bufferAttributes = idAttribute === 'objectGUID' ? [...options.binaryAttributes, idAttribute] : [...options.binaryAttributes];
   const skip = new Set([idAttribute.toLowerCase()]);
   const keep = (entry: SearchEntry): void => {
     const id = entryIdOf(entry, idAttribute);
-    if (id !== null) found.set(id, { dn: entry.dn, image: entryImage(entry, set, skip) });
+    if (id !== null) found.set(id, { dn: entry.dn, objectClasses: objectClassesOf(entry), image: entryImage(entry, set, skip) });
   };
   const entries = await searchByIds(client, ids, {
     baseDn: options.baseDn,
@@ -91,6 +92,12 @@ export async function searchByIds(client: Client, ids: readonly string[], option
   };
   await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, batches.length) }, searches));
   return found;
+}
+
+function objectClassesOf(entry: SearchEntry): string[] {
+  const key = Object.keys(entry).find((name) => name.toLowerCase() === 'objectclass');
+  const raw = key === undefined ? undefined : entry[key];
+  return raw === undefined ? [] : (Array.isArray(raw) ? raw : [raw]).map(String);
 }
 
 /** The canonical id text of a read entry (what events carry in entryId.value); null when it has none. */

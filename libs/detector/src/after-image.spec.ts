@@ -63,7 +63,7 @@ describe('an after-image of a read entry', () => {
 });
 
 describe('events with after-images', () => {
-  const read = new Map([['u1', { dn: 'uid=u1,ou=People,dc=example,dc=com', image: [{ name: 'mail', values: ['u1@example.com'] }] }]]);
+  const read = new Map([['u1', { dn: 'uid=u1,ou=People,dc=example,dc=com', objectClasses: ['inetOrgPerson'], image: [{ name: 'mail', values: ['u1@example.com'] }] }]]);
 
   it('get the image of their entry on adds, modifies, renames and snapshots', () => {
     const out = withAfterImages([event('modify', 'u1'), event('rename', 'u1'), event('add', 'u1'), event('snapshot', 'u1')], read);

@@ -11,9 +11,10 @@ export interface SearchEntry {
   readonly [description: string]: string | Buffer | readonly (string | Buffer)[];
 }
 
-/** An entry read by its id: where it is now, and its image. */
+/** An entry read by its id: where it is now, its object classes (read whatever the set holds), and its image. */
 export interface ReadImage {
   readonly dn: string;
+  readonly objectClasses: readonly string[];
   readonly image: EntryImage;
 }
 

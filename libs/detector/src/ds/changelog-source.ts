@@ -3,7 +3,8 @@ import { type EntryChangeEvent } from '@idsync/contracts';
 import { type AfterImageAttributes, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
 import { type JsonLogger, type Metrics, type StoredCheckpoint } from '@idsync/platform';
 import { type Keyring, sealPassword } from '@idsync/secrets';
-import { afterImageIds, lastKnownImage, withAfterImages } from '../after-image';
+import { lastKnownImage, type ReadImage, withAfterImages } from '../after-image';
+import { readsAnything } from '../after-image-reader';
 import { type ChangeSource, type CheckpointedPublisher, DetectorCoordinator, type DetectorState, type FailureVerdict, type PublishingOptions, type SourceBatch } from '../coordinator';
 import { changelogAnchor, checkAnchor } from './changelog-anchor';
 import { EntryIdUnknownError, MalformedChangelogEntryError, readChangelogRecord, toEntryChangeEvent, type ChangelogRecord } from './changelog-entry';
@@ -310,18 +311,27 @@ export class ChangelogSource implements ChangeSource {
       if (reason === 'initiator' && record.entryUuid !== null) ownWrites.push(record);
     }
 
-    // Re-fetch what the changelog left out: entryUUID by DN (old servers), object classes by entryUUID (batched).
+    // Re-fetch what the changelog left out: entryUUID by DN (old servers); object classes by entryUUID, from the
+    // after-images when they are on (one read per entry: the entry after the change and its classes), else batched.
     const byDn = new Map<string, EntryFacts | null>();
     for (const record of candidates) {
       if (record.entryUuid === null && record.op !== 'delete' && !byDn.has(record.dn)) byDn.set(record.dn, await reader.lookupByDn(record.dn));
     }
-    const needClasses = candidates.filter((r) => r.objectClasses === null && r.entryUuid !== null).map((r) => r.entryUuid as string);
+    const set = this.options.afterImage;
+    const imaging = set !== undefined && readsAnything(set);
+    const imagedOwnWrites = imaging && this.options.stateTopic !== undefined ? ownWrites : [];
+    const images = imaging ? await reader.readAfterImages(imageIdsOf([...candidates, ...imagedOwnWrites], byDn), set) : new Map<string, ReadImage>();
+    const needClasses = imaging ? [] : candidates.filter((r) => r.objectClasses === null && r.entryUuid !== null).map((r) => r.entryUuid as string);
     const byUuid = needClasses.length > 0 ? await reader.lookupByUuid(needClasses) : new Map<string, EntryFacts>();
+    const factsOf = (uuid: string): EntryFacts | undefined => {
+      const image = images.get(uuid);
+      return image === undefined ? byUuid.get(uuid) : { entryUuid: uuid, objectClasses: image.objectClasses };
+    };
 
     const events: EntryChangeEvent[] = [];
     const context = { directory: this.options.directoryName, server: reader.url, detectedAt: now };
     for (const record of candidates) {
-      const fetched = record.entryUuid !== null ? byUuid.get(record.entryUuid) : byDn.get(record.dn);
+      const fetched = record.entryUuid !== null ? factsOf(record.entryUuid) : byDn.get(record.dn);
       if (fetched) this.classMemory.remember(fetched.entryUuid, fetched.objectClasses);
       let event: EntryChangeEvent;
       try {
@@ -339,7 +349,6 @@ export class ChangelogSource implements ChangeSource {
         continue;
       }
       // A delete carries what 389-ds recorded of the entry (its last state), limited to the after-image set.
-      const set = this.options.afterImage;
       events.push(set !== undefined && record.lastState !== null ? { ...event, before: lastKnownImage(record.lastState, set, ENTRY_UUID_ONLY) } : event);
       this.notePassword(record, event, tally);
     }
@@ -357,15 +366,15 @@ export class ChangelogSource implements ChangeSource {
       events.splice(0, events.length, ...withSnapshots);
     }
 
-    // The entry after each change, read by entryUUID now (it may already show later changes of the batch); the
+    // The entry after each change, as read above by entryUUID (it may already show later changes of the batch); the
     // writers' own changes only for the state topic.
     let stateOnly: EntryChangeEvent[] = [];
-    if (this.options.afterImage !== undefined && (events.length > 0 || ownWrites.length > 0)) {
-      const own = this.options.stateTopic === undefined ? [] : ownWrites.map((record) => toEntryChangeEvent(record, context, { entryUuid: null, objectClasses: null }, undefined));
-      const imaged = [...events, ...own];
-      const images = await reader.readAfterImages(afterImageIds(imaged), this.options.afterImage);
+    if (imaging) {
       events.splice(0, events.length, ...withAfterImages(events, images));
-      stateOnly = withAfterImages(own, images);
+      stateOnly = withAfterImages(
+        imagedOwnWrites.map((record) => toEntryChangeEvent(record, context, { entryUuid: null, objectClasses: null }, undefined)),
+        images,
+      );
     }
 
     await this.options.afterRead?.({ reader, publisher, entries: inBatch.length });
@@ -408,4 +417,10 @@ export class ChangelogSource implements ChangeSource {
     const ignored = [...tally.ignored.values()].reduce((a, b) => a + b, 0);
     this.options.logger.event('debug', 'ds-detector.batch', { through: settled.through.format(), read, published: events.length, ignored });
   }
+}
+
+/** The entries to read after a batch's changes: each one that still exists after its change, once. */
+function imageIdsOf(records: readonly ChangelogRecord[], byDn: ReadonlyMap<string, EntryFacts | null>): string[] {
+  const ids = records.filter((r) => r.op !== 'delete').map((r) => r.entryUuid ?? byDn.get(r.dn)?.entryUuid ?? null);
+  return [...new Set(ids.filter((id): id is string => id !== null))];
 }
