@@ -15,8 +15,11 @@
  *     (with their entryUUIDs, so the links can be written without reading them back), and the whole imported offline
  *     (`dsctl idsync ldif2db userRoot`): the import replaces the backend's content, so the stack's seed (suffix, ACIs,
  *     the writer account, ou=Corp) comes back with it;
- *   - Samba: `ldbadd -H <stack>/samba/private/sam.ldb` with the DC stopped (falls back to LDAP adds, 8 connections,
- *     when ldbadd fails); the objectGUIDs are read back over LDAP for the links.
+ *   - Samba: `ldbadd -H <stack>/samba/private/sam.ldb` with the DC stopped, USERS_PER_OU entries per call (falls
+ *     back to LDAP adds, 8 connections, when ldbadd fails); the objectGUIDs are read back over LDAP for the links.
+ * The users are spread over sub-OUs of USERS_PER_OU each (OU=G<k>,OU=ResyncScale, mirrored in 389-ds): Samba's cost
+ * of an add grows with the entries already in the same container (its one-level index), about 11 ms per add with
+ * 5,000 in the OU and twice that with 10,000, which would put 100,000 in one OU out of reach.
  * The pipes of config/demo.yaml are pointed at OU=ResyncScale / ou=ResyncScale (outside OU=Corp); the command runs
  * on topics of its own (idsync.bench.<run>.*, created and deleted here) and connects to Kafka as the stack's
  * administrator (no ACLs to set up). Links for every entry are produced on the run's links topic.
@@ -129,6 +132,13 @@ const person = (i: number) => ({
 });
 /** entryUUIDs of the loaded 389-ds entries: 0 is the OU, i + 1 user i. */
 const entryUuid = (n: number): string => `5ca1e000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+/** Users per sub-OU (see the loading notes above). */
+const USERS_PER_OU = 1_000;
+const subOuOf = (i: number): number => Math.floor(i / USERS_PER_OU);
+const subOuName = (k: number): string => `G${k}`;
+/** entryUUIDs of the sub-OUs in 389-ds. */
+const subOuUuid = (k: number): string => `5ca1e000-0000-4000-9000-${k.toString(16).padStart(12, '0')}`;
+const subOuCount = (n: number): number => Math.ceil(n / USERS_PER_OU);
 
 // ------------------------------------------------------------------ the stack's settings, the run's configuration
 if (process.getuid?.() !== 0) throw new Error('run the resync-scale bench as root: it stops and loads the stack’s directories');
@@ -137,6 +147,8 @@ const adBase = need(stackEnv, 'AD_BASE_DN');
 const dsBase = need(stackEnv, 'DS_BASE_DN');
 const AD_OU = `OU=${OU},${adBase}`;
 const DS_OU = `ou=${OU},${dsBase}`;
+const adUserDn = (i: number, cn: string): string => `CN=${cn},OU=${subOuName(subOuOf(i))},${AD_OU}`;
+const dsUserDn = (i: number, cn: string): string => `cn=${cn},ou=${subOuName(subOuOf(i))},${DS_OU}`;
 const runId = Date.now().toString(36);
 const workDir = mkdtempSync(join(tmpdir(), `idsync-resync-scale-${runId}-`));
 
@@ -194,8 +206,12 @@ function loadDirectoryServer(n: number): void {
   for (let i = 0; i < n; i++) {
     const p = person(i);
     const description = i % DAMAGE_EVERY === 0 ? `damaged ${i}` : p.description;
+    if (i % USERS_PER_OU === 0) {
+      const k = subOuOf(i);
+      out.write(`dn: ou=${subOuName(k)},${DS_OU}\nobjectClass: top\nobjectClass: organizationalUnit\nou: ${subOuName(k)}\nentryUUID: ${subOuUuid(k)}\n\n`);
+    }
     out.write(
-      `dn: cn=${p.cn},${DS_OU}\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: inetOrgPerson\n` +
+      `dn: ${dsUserDn(i, p.cn)}\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: inetOrgPerson\n` +
         `uid: ${p.login}\ncn: ${p.cn}\ngivenName: ${p.givenName}\nsn: ${p.sn}\nmail: ${p.mail}\ndescription: ${description}\n` +
         `telephoneNumber: ${p.telephoneNumber}\nentryUUID: ${entryUuid(i + 1)}\n\n`,
     );
@@ -211,28 +227,38 @@ function loadDirectoryServer(n: number): void {
   stack('start', 'ds');
 }
 
-/** The OU and N users added to sam.ldb with the DC stopped (Samba's modules run as for any add); false when ldbadd failed. */
+/**
+ * The OU and N users added to sam.ldb with the DC stopped (Samba's modules run as for any add), one ldbadd per
+ * sub-OU (a line of progress each 10); false when ldbadd failed.
+ */
 function loadSambaOffline(n: number): boolean {
-  const file = join(workDir, `ad-${n}.ldif`);
-  const out = new FileWriter(file);
-  out.write(`dn: ${AD_OU}\nobjectClass: top\nobjectClass: organizationalUnit\nou: ${OU}\n\n`);
-  for (let i = 0; i < n; i++) {
-    const p = person(i);
-    out.write(
-      `dn: CN=${p.cn},${AD_OU}\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: user\n` +
-        `sAMAccountName: ${p.login}\ngivenName: ${p.givenName}\nsn: ${p.sn}\nmail: ${p.mail}\ndescription: ${p.description}\n` +
-        `telephoneNumber: ${p.telephoneNumber}\n\n`,
-    );
-  }
-  out.close();
   stack('stop', 'samba');
-  const result = spawnSync('ldbadd', ['--nosync', '-H', join(SAMBA_PRIVATE, 'sam.ldb'), file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  rmSync(file, { force: true });
-  if (result.status !== 0 || result.error !== undefined) {
-    process.stderr.write(`  ldbadd failed (${result.error?.message ?? `exit ${result.status}`}: ${(result.stderr ?? '').slice(0, 500)}); adding over LDAP instead\n`);
-    // What it may have added is dropped with the copy: back to the state before the bench.
-    restoreSambaFiles();
-    return false;
+  const started = Date.now();
+  for (let k = -1; k < subOuCount(n); k++) {
+    const file = join(workDir, `ad-${n}-${k}.ldif`);
+    const out = new FileWriter(file);
+    if (k < 0) out.write(`dn: ${AD_OU}\nobjectClass: top\nobjectClass: organizationalUnit\nou: ${OU}\n\n`);
+    else {
+      out.write(`dn: OU=${subOuName(k)},${AD_OU}\nobjectClass: top\nobjectClass: organizationalUnit\nou: ${subOuName(k)}\n\n`);
+      for (let i = k * USERS_PER_OU; i < Math.min(n, (k + 1) * USERS_PER_OU); i++) {
+        const p = person(i);
+        out.write(
+          `dn: ${adUserDn(i, p.cn)}\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: user\n` +
+            `sAMAccountName: ${p.login}\ngivenName: ${p.givenName}\nsn: ${p.sn}\nmail: ${p.mail}\ndescription: ${p.description}\n` +
+            `telephoneNumber: ${p.telephoneNumber}\n\n`,
+        );
+      }
+    }
+    out.close();
+    const result = spawnSync('ldbadd', ['--nosync', '-H', join(SAMBA_PRIVATE, 'sam.ldb'), file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    rmSync(file, { force: true });
+    if (result.status !== 0 || result.error !== undefined) {
+      process.stderr.write(`  ldbadd failed (${result.error?.message ?? `exit ${result.status}`}: ${(result.stderr ?? '').slice(0, 500)}); adding over LDAP instead\n`);
+      // What it may have added is dropped with the copy: back to the state before the bench.
+      restoreSambaFiles();
+      return false;
+    }
+    if (k % 10 === 9) process.stderr.write(`    ${fmt(Math.min(n, (k + 1) * USERS_PER_OU))} users, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   }
   return true;
 }
@@ -248,12 +274,13 @@ async function loadSambaOverLdap(n: number): Promise<void> {
   const clients = await Promise.all(Array.from({ length: LDAP_CONNECTIONS }, connectAd));
   try {
     await (clients[0] as Client).add(AD_OU, { objectClass: ['top', 'organizationalUnit'], ou: OU });
+    for (let k = 0; k < subOuCount(n); k++) await (clients[0] as Client).add(`OU=${subOuName(k)},${AD_OU}`, { objectClass: ['top', 'organizationalUnit'], ou: subOuName(k) });
     let next = 0;
     await Promise.all(
       clients.map(async (client) => {
         for (let i = next++; i < n; i = next++) {
           const p = person(i);
-          await client.add(`CN=${p.cn},${AD_OU}`, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: p.login, givenName: p.givenName, sn: p.sn, mail: p.mail, description: p.description, telephoneNumber: p.telephoneNumber });
+          await client.add(adUserDn(i, p.cn), { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: p.login, givenName: p.givenName, sn: p.sn, mail: p.mail, description: p.description, telephoneNumber: p.telephoneNumber });
         }
       }),
     );
@@ -262,19 +289,20 @@ async function loadSambaOverLdap(n: number): Promise<void> {
   }
 }
 
-/** objectGUIDs of the OU (-1) and users (by number), read back over LDAP. */
-async function adGuids(): Promise<Map<number, string>> {
+/** objectGUIDs of the OUs and users, by the entryUUID of their counterpart in 389-ds; read back over LDAP. */
+async function adGuids(): Promise<Map<string, string>> {
   const client = await connectAd();
-  const guids = new Map<number, string>();
+  const guids = new Map<string, string>();
   try {
-    const pages = client.searchPaginated(AD_OU, { scope: 'sub', filter: '(|(objectClass=user)(objectClass=organizationalUnit))', attributes: ['sAMAccountName', 'objectGUID'], explicitBufferAttributes: ['objectGUID'], paged: { pageSize: 1_000 } });
+    const pages = client.searchPaginated(AD_OU, { scope: 'sub', filter: '(|(objectClass=user)(objectClass=organizationalUnit))', attributes: ['sAMAccountName', 'ou', 'objectGUID'], explicitBufferAttributes: ['objectGUID'], paged: { pageSize: 1_000 } });
     for await (const page of pages) {
       for (const entry of page.searchEntries) {
         const guid = entry['objectGUID'];
         if (!Buffer.isBuffer(guid)) continue;
-        const login = String(entry['sAMAccountName'] ?? '');
-        const user = /^rsu(\d+)$/.exec(login)?.[1];
-        guids.set(user === undefined ? -1 : Number(user), canonicalGuid(guid));
+        const user = /^rsu(\d+)$/.exec(String(entry['sAMAccountName'] ?? ''))?.[1];
+        const subOu = /^G(\d+)$/.exec(String(entry['ou'] ?? ''))?.[1];
+        const counterpart = user !== undefined ? entryUuid(Number(user) + 1) : subOu !== undefined ? subOuUuid(Number(subOu)) : entryUuid(0);
+        guids.set(counterpart, canonicalGuid(guid));
       }
     }
   } finally {
@@ -284,16 +312,16 @@ async function adGuids(): Promise<Map<number, string>> {
 }
 
 /** One link per loaded entry on the run's links topic, as the ds-writer would have recorded them. */
-async function produceLinks(guids: ReadonlyMap<number, string>): Promise<void> {
+async function produceLinks(guids: ReadonlyMap<string, string>): Promise<void> {
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   try {
     let messages: { key: string; value: Buffer }[] = [];
-    for (const [n, guid] of guids) {
+    for (const [uuid, guid] of guids) {
       const link: EntryLink = {
         pipe: 'ad-to-ds',
         source: { directory: 'ad', kind: 'objectGUID', value: guid },
-        destination: { directory: 'ds', kind: 'entryUUID', value: entryUuid(n + 1) },
+        destination: { directory: 'ds', kind: 'entryUUID', value: uuid },
         origin: 'created',
         linkedAt: Date.now(),
         linkedBy: 'ds-writer',
@@ -395,7 +423,7 @@ try {
     stack('start', 'samba');
     if (!offline) await timed(`Samba: ${fmt(n)} users added over LDAP`, () => loadSambaOverLdap(n));
     const guids = await timed('objectGUIDs read back', adGuids);
-    if (guids.size !== n + 1) throw new Error(`AD holds ${guids.size - 1} bench users under ${AD_OU}, expected ${n}`);
+    if (guids.size !== n + 1 + subOuCount(n)) throw new Error(`AD holds ${guids.size} bench entries under ${AD_OU}, expected ${n + 1 + subOuCount(n)} (${n} users and their OUs)`);
     // Links of an earlier N stay on the topic; they name entries gone since (their GUIDs are new): harmless.
     await timed(`${fmt(guids.size)} links produced`, () => produceLinks(guids));
     const modes: [string, readonly string[], string][] = [
