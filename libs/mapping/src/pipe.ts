@@ -8,6 +8,8 @@ import { compileDnMap, InvalidDnPatternError } from './dn-map';
 import { InvalidDnError, parseDn } from './dn';
 import { filterAttributes, InvalidFilterError, parseFilter } from './filter';
 import { ATTRIBUTE_NAME, hasPlaceholders, InvalidTemplateError, parseTemplate } from './template';
+import { transformsSchema } from './transform-config';
+import { type TransformStep } from './transforms';
 
 /**
  * The pseudo-attribute that carries a password in events and write requests: one value, an envelope sealed by
@@ -125,6 +127,10 @@ export type AttributeMappingKind = (typeof ATTRIBUTE_MAPPING_KINDS)[number];
  * One destination attribute. The kind follows from the keys:
  * `{from, to}` copies values; `{from, to, dn: true}` rewrites DN values through the pipe's DN maps;
  * `{to, template}` builds one value from source attributes (all required); `{to, values}` sets constants.
+ * `transforms` (a copy or a template): steps applied to the values (transforms.ts). `when`: an LDAP filter on the
+ * source entry; the mapping applies only when it holds. Several mappings may write one attribute when each but
+ * the last has a `when`: the first whose condition holds gives the value, and when none holds the attribute is
+ * left as it is. A mapping with either is written whole (a replace of its full result), never value by value.
  */
 export const attributeMappingSchema = z
   .object({
@@ -133,6 +139,8 @@ export const attributeMappingSchema = z
     dn: z.boolean().optional(),
     template: nonEmpty.optional(),
     values: z.array(z.string()).min(1, 'needs at least one value').optional(),
+    transforms: transformsSchema.optional(),
+    when: filterText.optional(),
   })
   .strict()
   .superRefine((mapping, ctx) => {
@@ -156,6 +164,9 @@ export const attributeMappingSchema = z
     if (mapping.dn !== undefined && mapping.from === undefined) {
       ctx.addIssue({ code: 'custom', path: ['dn'], message: 'applies only to a mapping with from' });
     }
+    if (mapping.transforms !== undefined && (mapping.values !== undefined || mapping.dn === true)) {
+      ctx.addIssue({ code: 'custom', path: ['transforms'], message: `apply to a copy (from) or a template, not to ${mapping.dn === true ? 'DN values (dn: true)' : 'constant values'}` });
+    }
     if (mapping.dn && mapping.from !== undefined && isPasswordAttribute(mapping.from)) {
       ctx.addIssue({ code: 'custom', path: ['from'], message: 'a password attribute is not DN-valued' });
     }
@@ -176,24 +187,39 @@ export const attributeMappingSchema = z
     }
   })
   .transform((mapping): AttributeMapping => {
-    if (mapping.template !== undefined) return { kind: 'template', to: mapping.to, template: mapping.template };
-    if (mapping.values !== undefined) return { kind: 'constant', to: mapping.to, values: mapping.values };
-    return { kind: mapping.dn ? 'dn' : 'direct', from: mapping.from ?? '', to: mapping.to };
+    const extras = { ...(mapping.when === undefined ? {} : { when: mapping.when }), ...(mapping.transforms === undefined ? {} : { transforms: mapping.transforms }) };
+    if (mapping.template !== undefined) return { kind: 'template', to: mapping.to, template: mapping.template, ...extras };
+    if (mapping.values !== undefined) return { kind: 'constant', to: mapping.to, values: mapping.values, ...extras };
+    return { kind: mapping.dn ? 'dn' : 'direct', from: mapping.from ?? '', to: mapping.to, ...extras };
   });
 
-export type AttributeMapping =
-  | { readonly kind: 'direct' | 'dn'; readonly from: string; readonly to: string }
-  | { readonly kind: 'template'; readonly to: string; readonly template: string }
-  | { readonly kind: 'constant'; readonly to: string; readonly values: readonly string[] };
+/** What any mapping may add: a condition on the source entry, and steps applied to its values. */
+interface MappingOptions {
+  readonly when?: string;
+  readonly transforms?: readonly TransformStep[];
+}
 
+export type AttributeMapping =
+  | ({ readonly kind: 'direct' | 'dn'; readonly from: string; readonly to: string } & MappingOptions)
+  | ({ readonly kind: 'template'; readonly to: string; readonly template: string } & MappingOptions)
+  | ({ readonly kind: 'constant'; readonly to: string; readonly values: readonly string[] } & MappingOptions);
+
+/** One mapping per destination attribute, except candidates in order: each but the last with a `when`. */
 function checkUniqueTargets(mappings: readonly AttributeMapping[], ctx: z.RefinementCtx, path: (string | number)[]): void {
   const seen = new Map<string, number>();
   mappings.forEach((mapping, index) => {
     const key = mapping.to.toLowerCase();
-    const first = seen.get(key);
-    if (first !== undefined) {
-      ctx.addIssue({ code: 'custom', path: [...path, index, 'to'], message: `'${mapping.to}' is already mapped by entry [${first}]` });
-    } else seen.set(key, index);
+    const previous = seen.get(key);
+    seen.set(key, index);
+    if (previous === undefined) return;
+    const earlier = mappings[previous] as AttributeMapping;
+    if (earlier.when === undefined) {
+      const message =
+        mapping.when === undefined
+          ? `'${mapping.to}' is already mapped by entry [${previous}]`
+          : `'${mapping.to}' is already mapped by entry [${previous}], which has no when: only the last candidate for an attribute may go without one`;
+      ctx.addIssue({ code: 'custom', path: [...path, index, 'to'], message });
+    }
   });
 }
 
