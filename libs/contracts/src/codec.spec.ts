@@ -22,6 +22,7 @@ import {
   VALUE_OPERATIONS,
   WRITE_OPERATIONS,
   type AttributeChange,
+  type AttributePolicy,
   type DeadLetter,
   type EntryChangeEvent,
   type EntryImage,
@@ -327,14 +328,55 @@ describe('write-request records', () => {
     expect(decodeWriteRequest(encodeWriteRequest(request))).toStrictEqual(request);
   });
 
-  it('carry schema id 2', () => {
-    expect(encodeWriteRequest(upsertUser).subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 2]));
+  it('carry schema id 7 (write-request v2)', () => {
+    expect(encodeWriteRequest(upsertUser).subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 7]));
+  });
+
+  it('round-trip attribute policies (authority, bit mask, auxiliary class)', () => {
+    const request: WriteRequest = {
+      ...upsertUser,
+      attributePolicies: [
+        { name: 'userAccountControl', authority: 'force', bitMask: '2', auxiliaryClass: null },
+        { name: 'telephoneNumber', authority: 'keep', bitMask: null, auxiliaryClass: null },
+        { name: 'nsAccountLock', authority: 'force', bitMask: null, auxiliaryClass: 'nsAccount' },
+      ],
+    };
+    expect(decodeWriteRequest(encodeWriteRequest(request))).toStrictEqual(request);
   });
 
   it('round-trip any request', () => {
     fc.assert(
       fc.property(writeRequestArbitrary, (request) => {
         expect(decodeWriteRequest(encodeWriteRequest(request))).toStrictEqual(request);
+      }),
+    );
+  });
+});
+
+describe('write-request v1 and v2 records', () => {
+  const V1 = schemaById(2) as SchemaVersion;
+  const V2 = schemaById(7) as SchemaVersion;
+  const framed = (id: number, body: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, 0, id]), body]);
+  /** What a writer built with v1 reads from a record a v2 mapper wrote: Avro resolution, nothing of ours. */
+  const readAsV1 = (record: Buffer) => avroType(V1).decode(record, 5, avroType(V1).createResolver(avroType(V2))).value;
+  const v1Record = (request: WriteRequest) => framed(2, avroType(V1).toBuffer(readAsV1(encodeWriteRequest(request))));
+
+  it('a reader built with v1 reads any v2 request, every v1 field intact; policies are what v1 cannot hold', () => {
+    fc.assert(
+      fc.property(writeRequestArbitrary, (request) => {
+        const asV1 = readAsV1(encodeWriteRequest(request)) as Record<string, unknown>;
+        expect(Object.keys(asV1)).not.toContain('attributePolicies');
+        const { attributePolicies: _dropped, ...v1Fields } = request;
+        expect(decodeWriteRequest(v1Record(request))).toStrictEqual(v1Fields);
+      }),
+    );
+  });
+
+  it('records a v1 mapper wrote (schema id 2) decode as requests without policies', () => {
+    fc.assert(
+      fc.property(writeRequestV1Arbitrary, (request) => {
+        const record = framed(2, avroType(V1).toBuffer(request));
+        expect(decodeWriteRequest(record)).toStrictEqual(request);
       }),
     );
   });
@@ -435,7 +477,7 @@ describe('undecodable records', () => {
       name: 'a write request',
       record: encodeWriteRequest(upsertUser),
       reason: 'wrong-subject',
-      message: /schema id 2 is write-request v1, not entry-change/,
+      message: /schema id 7 is write-request v2, not entry-change/,
     },
     { name: 'a cut-off body', record: valid.subarray(0, -4), reason: 'truncated', message: /body ends before/ },
     {
@@ -525,7 +567,7 @@ const entryChangeArbitrary: fc.Arbitrary<EntryChangeEvent> = record({
   before: nullable(image),
 });
 
-const writeRequestArbitrary: fc.Arbitrary<WriteRequest> = record({
+const writeRequestV1Arbitrary: fc.Arbitrary<WriteRequest> = record({
   requestId: text,
   pipe: text,
   sourceEventId: text,
@@ -539,6 +581,16 @@ const writeRequestArbitrary: fc.Arbitrary<WriteRequest> = record({
   changeTime: nullable(long),
   detectedAt: long,
 });
+const attributePolicy: fc.Arbitrary<AttributePolicy> = record({
+  name: text,
+  authority: fc.constantFrom('force', 'keep', 'merge'),
+  bitMask: nullable(fc.bigInt({ min: 1n, max: 2n ** 32n }).map(String)),
+  auxiliaryClass: nullable(text),
+});
+/** v2: some requests with attribute policies, others without (the field then absent, as the mapper writes them). */
+const writeRequestArbitrary: fc.Arbitrary<WriteRequest> = fc
+  .tuple(writeRequestV1Arbitrary, fc.option(fc.array(attributePolicy, { minLength: 1, maxLength: 3 }), { nil: undefined }))
+  .map(([request, attributePolicies]) => (attributePolicies === undefined ? request : { ...request, attributePolicies }));
 
 const entryStateArbitrary: fc.Arbitrary<EntryState> = record({
   entryId,

@@ -26,11 +26,13 @@ export function decodeEntryChange(record: Buffer | null): EntryChangeEvent {
 }
 
 export function encodeWriteRequest(request: WriteRequest): Buffer {
-  return encode('write-request', request);
+  return encode('write-request', { ...request, attributePolicies: request.attributePolicies ?? [] });
 }
 
+/** A request; `attributePolicies` only when it has some (a v1 record, or a v2 one without, has none). */
 export function decodeWriteRequest(record: Buffer | null): WriteRequest {
-  return decode('write-request', record) as WriteRequest;
+  const { attributePolicies, ...request } = decode('write-request', record) as WriteRequest;
+  return attributePolicies === undefined || attributePolicies.length === 0 ? request : { ...request, attributePolicies };
 }
 
 export function encodeDeadLetter(letter: DeadLetter): Buffer {

@@ -24,6 +24,7 @@ export const SCHEMA_REGISTRY: readonly SchemaVersion[] = [
   { id: 4, subject: 'link', version: 1 },
   { id: 5, subject: 'entry-change', version: 2 },
   { id: 6, subject: 'entry-state', version: 1 },
+  { id: 7, subject: 'write-request', version: 2 },
 ];
 
 /** The .avsc files ship with the package: found from src/ (ts-jest) and dist/ (build) alike. */

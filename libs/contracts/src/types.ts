@@ -132,6 +132,20 @@ export interface WriteRequest {
   /** Carried from the source event for latency measurement and audit. */
   readonly changeTime: number | null;
   readonly detectedAt: number;
+  /** v2: how the writer treats some attributes (authority, bit mask, auxiliary class); absent or empty: all forced. */
+  readonly attributePolicies?: readonly AttributePolicy[];
+}
+
+/** Who owns a destination attribute's values: force (made equal), keep (set only when empty), merge (union). */
+export type Authority = 'force' | 'keep' | 'merge';
+
+export interface AttributePolicy {
+  readonly name: string;
+  readonly authority: Authority;
+  /** Decimal text: only these bits of an integer attribute come from the request. */
+  readonly bitMask: string | null;
+  /** Added to an existing entry that lacks it when the attribute is written. */
+  readonly auxiliaryClass: string | null;
 }
 
 /** Why a record left the pipeline, with enough to re-drive it. */
