@@ -5,7 +5,8 @@
 import { type Dn, normalizeDn, normalizeRdn, parseDn } from './dn';
 import { compileDnMap, type CompiledDnMap } from './dn-map';
 import { type Filter, filterAttributes, parseFilter } from './filter';
-import { type AttributeMapping, type Pipe, SECRET_ATTRIBUTES, type SyncClass } from './pipe';
+import { type AttributePolicy } from '@idsync/contracts';
+import { type AttributeMapping, isDefaultPolicy, mappingPolicy, type Pipe, SECRET_ATTRIBUTES, type SyncClass } from './pipe';
 import { parseTemplate, type Template } from './template';
 import { type TransformStep } from './transforms';
 
@@ -95,6 +96,8 @@ export interface CompiledPipe {
   readonly correlation: readonly (readonly string[])[];
   /** Destination member attributes mapped with `dn: true`: a delete asks the writer to unlink from these. */
   readonly unlinkAttributes: readonly string[];
+  /** Destination attributes (lower case) the writer treats other than forced: sent along with requests writing them. */
+  readonly attributePolicies: ReadonlyMap<string, AttributePolicy>;
   /** Normalized DNs whose changes are dropped. */
   readonly ignoreChangesBy: ReadonlySet<string>;
   /**
@@ -166,6 +169,16 @@ function compileClass(pipe: Pipe, syncClass: SyncClass): CompiledSyncClass {
   };
 }
 
+/** The pipe's non-default attribute policies, by lower-case destination attribute (the schema made them consistent). */
+function policiesOf(config: Pipe): Map<string, AttributePolicy> {
+  const out = new Map<string, AttributePolicy>();
+  for (const mapping of [...config.attributeMappings, ...config.syncClasses.flatMap((c) => c.attributeMappings)]) {
+    const policy = mappingPolicy(mapping);
+    if (!isDefaultPolicy(policy)) out.set(mapping.to.toLowerCase(), { name: mapping.to, ...policy });
+  }
+  return out;
+}
+
 /** Lower-case destination attributes written by a computation: a mapping with transforms or a condition. */
 function computedTargetsOf(mappings: readonly AttributeMapping[]): Set<string> {
   return new Set(mappings.filter((m) => m.when !== undefined || (m.transforms?.length ?? 0) > 0).map((m) => m.to.toLowerCase()));
@@ -217,6 +230,7 @@ export function compilePipe(config: Pipe): CompiledPipe {
     dnMaps,
     correlation: config.correlation,
     unlinkAttributes: [...unlink.values()],
+    attributePolicies: policiesOf(config),
     ignoreChangesBy: new Set(config.ignoreChangesBy.map((dn) => normalizeDn(dn))),
     requiredSourceAttributes: [...required].sort(),
   };

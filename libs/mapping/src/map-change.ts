@@ -28,7 +28,7 @@
  * The sealed password pseudo-attribute (idsyncPassword) passes through unmapped and unopened, under its own name,
  * for every sync class that keeps `passwords: true` (the default): the writer knows its destination's attribute.
  */
-import { type AttributeChange, type AttributeValue, type EntryChangeEvent, type EntryImage, type WriteOperation, type WriteRequest } from '@idsync/contracts';
+import { type AttributeChange, type AttributePolicy, type AttributeValue, type EntryChangeEvent, type EntryImage, type WriteOperation, type WriteRequest } from '@idsync/contracts';
 import { adSystemObjectReason } from './ad-system-objects';
 import { type CompiledCandidate, type CompiledComputedMapping, type CompiledPipe, type CompiledSyncClass, type CompiledValueMapping } from './compile-pipe';
 import { PASSWORD_PSEUDO_ATTRIBUTE } from './pipe';
@@ -370,6 +370,11 @@ function request(
   objectClasses: readonly string[] = context.syncClass?.destinationObjectClasses ?? NO_CLASSES,
 ): WriteRequest {
   const { event, pipe } = context;
+  const policies: AttributePolicy[] = [];
+  if (pipe.attributePolicies.size > 0) {
+    const named = new Set(attributes.map((change) => change.name.toLowerCase()));
+    for (const [key, policy] of pipe.attributePolicies) if (named.has(key)) policies.push(policy);
+  }
   return {
     requestId: `${event.eventId}/${pipe.name}/${index}`,
     pipe: pipe.name,
@@ -383,6 +388,7 @@ function request(
     correlation: pipe.correlation,
     changeTime: event.changeTime,
     detectedAt: event.detectedAt,
+    ...(policies.length > 0 ? { attributePolicies: policies } : {}),
   };
 }
 

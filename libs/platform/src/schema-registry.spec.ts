@@ -108,7 +108,7 @@ describe('the schema registry client against recorded Confluent-compatible answe
     expect(subjects).toEqual([
       { subject: 'idsync.ad.changes-value', id: 1, version: 2 },
       { subject: 'idsync.ds.changes-value', id: 1, version: 2 },
-      { subject: 'idsync.ds.operations-value', id: 2, version: 1 },
+      { subject: 'idsync.ds.operations-value', id: 2, version: 2 },
     ]);
     expect(foreign).toEqual([]);
     expect(ids.toWire(currentSchema('entry-change'))).toBe(1);
