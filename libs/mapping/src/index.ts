@@ -86,3 +86,5 @@ export {
   ConflictingAfterImageError,
   isImagedAttribute,
 } from './after-image-attributes';
+export { applyTransforms, mergeBits, readTime, TIME_FORMATS, type TimeFormat, TransformError, type TransformStep, writeTime } from './transforms';
+export { transformsSchema, transformStepSchema } from './transform-config';

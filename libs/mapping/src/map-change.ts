@@ -524,8 +524,12 @@ function changedAttributes(context: Context): AttributeChange[] {
     }
     out.push({ name: mapping.to, op: 'replace', values: [value] });
   }
+  // A password change carries every bit-masked attribute too (userAccountControl's disabled bit): the writer that
+  // enables an account on its first password then knows whether the source has it locked.
+  const passwordChanged = syncClass.passwords && event.attributes.some((change) => change.name.toLowerCase() === PASSWORD_KEY);
   for (const mapping of syncClass.computed) {
-    if (![...mapping.inputs].some((key) => view.changes(key) !== undefined)) continue;
+    const masked = passwordChanged && (context.pipe.attributePolicies.get(mapping.to.toLowerCase())?.bitMask ?? null) !== null;
+    if (!masked && ![...mapping.inputs].some((key) => view.changes(key) !== undefined)) continue;
     const result = compute(context, mapping);
     if (result.kind === 'unknown') warn(context, `${mapping.to} not updated: ${result.why}`);
     else if (result.kind === 'values') out.push({ name: mapping.to, op: 'replace', values: result.values });
