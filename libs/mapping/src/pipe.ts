@@ -221,7 +221,7 @@ export const attributeMappingSchema = z
   });
 
 /** What any mapping may add: a condition, steps applied to its values, how the writer treats its attribute. */
-interface MappingOptions {
+export interface MappingOptions {
   readonly when?: string;
   readonly transforms?: readonly TransformStep[];
   readonly authority?: 'force' | 'keep' | 'merge';
