@@ -26,6 +26,8 @@ const ENV = {
   DS_WRITER_BIND_DN: 'uid=idsync-writer,ou=Services,dc=example,dc=com',
   DS_WRITER_PASSWORD: 'bench',
   DS_CA_FILE: '/dev/null',
+  KAFKA_CA_FILE: '/dev/null',
+  ...Object.fromEntries(['AD_DETECTOR', 'DS_DETECTOR', 'MAPPER', 'AD_WRITER', 'DS_WRITER', 'PASSWORD_AGENT', 'CLI'].map((who) => [`KAFKA_${who}_PASSWORD`, 'bench'])),
   IDSYNC_PASSWORD_KEY_K1: Buffer.alloc(32, 1).toString('base64'),
   IDSYNC_OPERATION_KEY_O1: Buffer.alloc(32, 2).toString('base64'),
 };
