@@ -59,7 +59,7 @@ function adEvent(n: number): EntryChangeEvent {
     case 0:
     case 1:
     case 2: // user add
-      return { ...base, op: 'add', dn, attributes: [rep('sAMAccountName', `user${user}`), rep('givenName', 'User'), rep('sn', String(user)), rep('cn', `User ${user}`), rep('mail', `user${user}@example.test`), rep('description', `${ou}, EMEA`), rep('telephoneNumber', '+1 555 0100')] };
+      return { ...base, op: 'add', dn, attributes: [rep('sAMAccountName', `user${user}`), rep('givenName', 'User'), rep('sn', String(user)), rep('cn', `User ${user}`), rep('mail', `user${user}@example.test`), rep('description', `${ou}, EMEA`), rep('telephoneNumber', '+1 555 0100'), rep('userAccountControl', user % 7 === 0 ? '514' : '512'), rep('accountExpires', user % 3 === 0 ? '134458272000000000' : '9223372036854775807'), rep('pwdLastSet', '0')] };
     case 3:
     case 4:
     case 5:
