@@ -98,6 +98,16 @@ describe('attribute policies: requests', () => {
     expect(unlocked.attributes).toEqual([replace('userAccountControl', '0')]);
   });
 
+  it('a password change carries the lock state, so a first password never enables a locked account', () => {
+    const sealed = { name: 'idsyncPassword', op: 'replace' as const, values: [Buffer.from('sealed envelope') as unknown as string] };
+    const locked = requestOf(modify([sealed], { nsAccountLock: ['TRUE'], idsyncAccountExpires: [] }));
+    expect(locked.attributes.find((c) => c.name === 'userAccountControl')).toEqual(replace('userAccountControl', '2'));
+    const open = requestOf(modify([sealed], { nsAccountLock: [] }));
+    expect(open.attributes.find((c) => c.name === 'userAccountControl')).toEqual(replace('userAccountControl', '0'));
+    // Other computed attributes whose inputs did not change are not sent.
+    expect(requestOf(modify([replace('uid', 'x'), sealed], { nsAccountLock: [] })).attributes.map((c) => c.name).sort()).toEqual(['idsyncPassword', 'sAMAccountName', 'userAccountControl']);
+  });
+
   it('pass the writer\u2019s scope check as mapped', () => {
     const request = requestOf(modify([replace('telephoneNumber', '1'), replace('mail', 'a@b'), replace('employeeNumber', '7'), replace('nsAccountLock', 'TRUE')], { nsAccountLock: ['TRUE'] }));
     expect(request.attributePolicies?.map((p) => p.name).sort()).toEqual(['employeeNumber', 'otherMailbox', 'telephoneNumber', 'userAccountControl']);
