@@ -397,7 +397,14 @@ async function resync(n: number, mode: string, args: readonly string[], tree = r
   clearInterval(sampler);
   // Exit 1 is an entry that could not be mapped or compared: the summary still says how the run went.
   if (code !== 0 && code !== 1) throw new Error(`idsync resync ${args.join(' ')} exited ${code}\n${err}`);
-  const summary = JSON.parse(Buffer.concat(out).toString('utf8')) as Summary;
+  const text = Buffer.concat(out).toString('utf8');
+  let summary: Summary;
+  try {
+    summary = JSON.parse(text) as Summary;
+  } catch {
+    // Exit 1 without a summary is a failure of the command, not a difference: say what it said.
+    throw new Error(`idsync resync ${args.join(' ')} exited ${code} without a JSON summary (stdout: ${JSON.stringify(text.slice(0, 500))})\n${err}`);
+  }
   return { n, mode, code, summary, wallMs: Date.now() - started, hwmMb };
 }
 
