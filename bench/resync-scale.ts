@@ -24,6 +24,8 @@
  * on topics of its own (idsync.bench.<run>.*, created and deleted here) and connects to Kafka as the stack's
  * administrator (no ACLs to set up). Links for every entry are produced on the run's links topic.
  *
+ * Samba's loaded private directory is kept in CACHE_DIR, per domain (its SID) and N, and used instead of loading
+ * again (100,000 users take about 86 minutes to add on a 2-core machine); --no-cache loads anyway.
  * Afterwards the stack is put back as it was: the export re-imported into 389-ds and Samba's private directory
  * (copied while the DC was stopped) restored, both servers started again. --reset instead runs
  * `scripts/stack.sh reset` and `up` (every server's data, Kafka's topics included, provisioned afresh).
@@ -32,7 +34,7 @@
  * their content replaced while it runs (no tests, no demo, no CI run).
  * --baseline <tree>: the same dry runs with another checkout's CLI (built; e.g. a worktree of the commit before the
  * on-disk index), on the same data in the same run, for the comparison.
- *   npm run bench -- resync-scale [N...] [--reset] [--baseline <tree>]
+ *   npm run bench -- resync-scale [N...] [--reset] [--baseline <tree>] [--no-cache]
  *   npm run bench -- resync-scale 10000 100000 --baseline /work/wt-before
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -51,6 +53,11 @@ if (baselineAt > 0 && (BASELINE === undefined || !existsSync(join(BASELINE, 'ser
 const SIZES = process.argv.slice(2).filter((a, i, all) => /^\d+$/.test(a) && all[i - 1] !== '--baseline').map(Number);
 const ENTRY_COUNTS = SIZES.length > 0 ? SIZES : [10_000, 100_000];
 const RESET = process.argv.includes('--reset');
+const NO_CACHE = process.argv.includes('--no-cache');
+/** Samba private directories with N bench users loaded, per domain SID and N (see the top of this file). */
+const CACHE_DIR = '/var/cache/idsync/resync-scale';
+/** Part of the cache key: a cache from another way of loading is never reused. */
+const LOADER_VERSION = 'sub-ous-1000-v1';
 
 const STACK_DIR = process.env['IDSYNC_STACK_DIR'] ?? '/var/lib/idsync-stack';
 const DS_INSTANCE = 'idsync';
@@ -289,6 +296,19 @@ async function loadSambaOverLdap(n: number): Promise<void> {
   }
 }
 
+/** The domain's objectSid as hex: which domain a cached private directory belongs to. */
+async function readDomainSid(): Promise<string> {
+  const client = await connectAd();
+  try {
+    const { searchEntries } = await client.search(adBase, { scope: 'base', filter: '(objectClass=*)', attributes: ['objectSid'], explicitBufferAttributes: ['objectSid'] });
+    const sid = searchEntries[0]?.['objectSid'];
+    if (!Buffer.isBuffer(sid)) throw new Error(`${adBase} has no objectSid`);
+    return sid.toString('hex');
+  } finally {
+    await client.unbind().catch(() => undefined);
+  }
+}
+
 /** objectGUIDs of the OUs and users, by the entryUUID of their counterpart in 389-ds; read back over LDAP. */
 async function adGuids(): Promise<Map<string, string>> {
   const client = await connectAd();
@@ -397,7 +417,14 @@ async function resync(n: number, mode: string, args: readonly string[], tree = r
   clearInterval(sampler);
   // Exit 1 is an entry that could not be mapped or compared: the summary still says how the run went.
   if (code !== 0 && code !== 1) throw new Error(`idsync resync ${args.join(' ')} exited ${code}\n${err}`);
-  const summary = JSON.parse(Buffer.concat(out).toString('utf8')) as Summary;
+  const text = Buffer.concat(out).toString('utf8');
+  let summary: Summary;
+  try {
+    summary = JSON.parse(text) as Summary;
+  } catch {
+    // Exit 1 without a summary is a failure of the command, not a difference: say what it said.
+    throw new Error(`idsync resync ${args.join(' ')} exited ${code} without a JSON summary (stdout: ${JSON.stringify(text.slice(0, 500))})\n${err}`);
+  }
   return { n, mode, code, summary, wallMs: Date.now() - started, hwmMb };
 }
 
@@ -413,13 +440,29 @@ try {
       { topic: config.topics.links, numPartitions: 6, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
     ],
   });
+  const domainSid = await readDomainSid();
   await timed('stack saved (389-ds export, copy of Samba’s private directory)', saveStack);
   saved = true;
   for (const n of ENTRY_COUNTS) {
     process.stderr.write(`N = ${fmt(n)}\n`);
     await timed(`389-ds: ${fmt(n)} users imported offline (ldif2db)`, () => loadDirectoryServer(n));
     restoreSambaFiles();
-    const offline = await timed(`Samba: ${fmt(n)} users added with ldbadd, DC stopped`, () => loadSambaOffline(n));
+    const cached = join(CACHE_DIR, `samba-${domainSid}-${n}-${LOADER_VERSION}`);
+    const fromCache = !NO_CACHE && existsSync(join(cached, 'sam.ldb'));
+    const offline = fromCache
+      ? await timed(`Samba: ${fmt(n)} users from ${cached}`, () => {
+          rmSync(SAMBA_PRIVATE, { recursive: true, force: true });
+          run('cp', ['-a', cached, SAMBA_PRIVATE]);
+          return true;
+        })
+      : await timed(`Samba: ${fmt(n)} users added with ldbadd, DC stopped`, () => loadSambaOffline(n));
+    if (offline && !fromCache) {
+      await timed(`Samba's loaded private directory kept in ${cached}`, () => {
+        rmSync(cached, { recursive: true, force: true });
+        run('mkdir', ['-p', CACHE_DIR]);
+        run('cp', ['-a', SAMBA_PRIVATE, cached]);
+      });
+    }
     stack('start', 'samba');
     if (!offline) await timed(`Samba: ${fmt(n)} users added over LDAP`, () => loadSambaOverLdap(n));
     const guids = await timed('objectGUIDs read back', adGuids);
