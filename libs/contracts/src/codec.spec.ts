@@ -4,11 +4,13 @@ import {
   decodeEntryChange,
   decodeEntryState,
   decodeLink,
+  decodeWriteReceipt,
   decodeWriteRequest,
   encodeDeadLetter,
   encodeEntryChange,
   encodeEntryState,
   encodeLink,
+  encodeWriteReceipt,
   encodeWriteRequest,
 } from './codec';
 import { avroType, schemaById, type SchemaVersion } from './schemas';
@@ -30,6 +32,7 @@ import {
   type EntryState,
   LINK_ORIGINS,
   type SourcePosition,
+  type WriteReceipt,
   type WriteRequest,
 } from './types';
 
@@ -451,6 +454,47 @@ describe('link records', () => {
 
   it('refuse to decode a tombstone as a link', () => {
     expect(() => decodeLink(null)).toThrow(UndecodableRecordError);
+  });
+});
+
+describe('write-receipt records', () => {
+  const receipt: WriteReceipt = {
+    service: 'ad-writer',
+    directory: 'ad',
+    requestId: 'ds:42/ds-to-ad/0',
+    entryId: { kind: 'objectGUID', value: 'c0a8e5f2-1b3d-4e7a-9f60-8d2b4c6e1a07' },
+    dn: 'CN=Jane Doe,OU=Staff,DC=corp,DC=example,DC=com',
+    writtenAt: 1_790_000_000_000,
+    attributes: [
+      { name: 'accountExpires', values: ['133801632000000000'], added: [], removed: [], anyValue: false },
+      { name: 'member', values: null, added: ['CN=Jane Doe,OU=Staff,DC=corp,DC=example,DC=com'], removed: [], anyValue: false },
+      { name: 'thumbnailPhoto', values: [Buffer.from([0xff, 0xd8, 0x00])], added: [], removed: [], anyValue: false },
+      { name: 'pwdLastSet', values: null, added: [], removed: [], anyValue: true },
+    ],
+  };
+
+  it('round-trip with schema id 8, binary values as Buffers', () => {
+    const encoded = encodeWriteReceipt(receipt);
+    expect(encoded.subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 8]));
+    expect(decodeWriteReceipt(encoded)).toStrictEqual(receipt);
+  });
+
+  it('round-trip any receipt', () => {
+    const values = fc.array(fc.oneof(text, bytes(16)), { maxLength: 4 });
+    fc.assert(
+      fc.property(
+        record({
+          service: text,
+          directory: text,
+          requestId: text,
+          entryId,
+          dn: text,
+          writtenAt: long,
+          attributes: fc.array(record({ name: text, values: nullable(values), added: values, removed: values, anyValue: fc.boolean() }), { maxLength: 4 }),
+        }),
+        (any) => expect(decodeWriteReceipt(encodeWriteReceipt(any))).toEqual(any),
+      ),
+    );
   });
 });
 

@@ -10,6 +10,7 @@ import {
   type EventSource,
   type SourcePosition,
   type SourceSystem,
+  type WriteReceipt,
   type WriteRequest,
 } from './types';
 
@@ -59,6 +60,14 @@ export function encodeLink(link: EntryLink): Buffer {
 /** A links-topic value; a tombstone (null value) is not a link: read its key with parseLinkKey. */
 export function decodeLink(record: Buffer | null): EntryLink {
   return decode('link', record) as EntryLink;
+}
+
+export function encodeWriteReceipt(receipt: WriteReceipt): Buffer {
+  return encode('write-receipt', receipt);
+}
+
+export function decodeWriteReceipt(record: Buffer | null): WriteReceipt {
+  return decode('write-receipt', record) as WriteReceipt;
 }
 
 function encode(subject: SchemaSubject, value: unknown): Buffer {

@@ -173,6 +173,35 @@ export type LinkOrigin = (typeof LINK_ORIGINS)[number];
  * A source entry and the destination entry a writer made or found for it (links topic, compacted). Writers act on
  * the linked entry, whatever its DN; a tombstone for the link's key removes it when either entry is deleted.
  */
+/**
+ * What a writer is about to change in an existing entry, published before it sends the change (write-receipt): the
+ * directory's detector recognizes the change when it reads it back and does not publish it again.
+ */
+export interface WriteReceipt {
+  readonly service: string;
+  /** Name of the written directory in the configuration. */
+  readonly directory: string;
+  readonly requestId: string;
+  readonly entryId: EntryId;
+  readonly dn: string;
+  /** When the receipt was published (just before the change was sent), epoch milliseconds. */
+  readonly writtenAt: number;
+  /** The attributes the change touches; never a password or secret attribute. */
+  readonly attributes: readonly ReceiptAttribute[];
+}
+
+/** One attribute of a write receipt: what it holds after the change, as far as the writer can tell. */
+export interface ReceiptAttribute {
+  readonly name: string;
+  /** Every value after the change ([]: none); null when unknown (some values changed in an attribute not read whole). */
+  readonly values: readonly AttributeValue[] | null;
+  /** Values added and removed (DirSync reports linked values one by one). */
+  readonly added: readonly AttributeValue[];
+  readonly removed: readonly AttributeValue[];
+  /** The server sets the attribute to a value of its choosing (pwdLastSet after a password is set). */
+  readonly anyValue: boolean;
+}
+
 export interface EntryLink {
   readonly pipe: string;
   readonly source: LinkEnd;
