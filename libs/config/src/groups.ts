@@ -31,8 +31,12 @@ export function receiptsGroupPrefix(config: { readonly kafka: Pick<KafkaConfig, 
   return `${config.kafka.clientId}-ad-detector-receipts-`;
 }
 
-/** Write receipts matter for seconds: kept a day (a detector restarting reads the last minutes of them). */
-export const RECEIPTS_RETENTION_MS = 86_400_000;
+/**
+ * Write receipts matter for seconds: kept an hour (a detector reads them all at each start, and one that was down
+ * longer than that finds its writer's older changes without receipts: they are published, and end at the other side's
+ * writer, which finds nothing to change unless that side changed since).
+ */
+export const RECEIPTS_RETENTION_MS = 3_600_000;
 
 /** Where a writer holds deletes while its breaker is tripped: beside its operations topic, same partitions. */
 export function heldTopicOf(operationsTopic: string): string {

@@ -2,12 +2,13 @@ import { type BeforeApplicationShutdown, type DynamicModule, type OnApplicationB
 import { LinkRegistry, LinksView, linksViewProbes, LinkStore } from '@idsync/links';
 import { compilePipe, writeScopes } from '@idsync/mapping';
 import { operationKeyring } from '@idsync/secrets';
-import { RECEIPTS_RETENTION_MS, receiptsTopicOf, serviceGroupId, type SyncConfig } from '@idsync/config';
+import { receiptsTopicOf, serviceGroupId, type SyncConfig } from '@idsync/config';
 import { encodeWriteReceipt, type WriteReceipt } from '@idsync/contracts';
 import {
   consumerLoopProbes,
   createKafka,
   directoryProbe,
+  ensureReceiptsTopic,
   ensureTopics,
   exitOnFatal,
   kafkaProbe,
@@ -190,7 +191,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       const created = await ensureTopics(admin, config.kafka.topics);
       if (this.waitsEnabled) created.push(...(await this.ensureSideTopic(admin, this.waitTopic)));
       if (this.breaker) created.push(...(await this.ensureSideTopic(admin, this.heldTopic)));
-      if (this.receipts) created.push(...(await this.ensureSideTopic(admin, this.receiptsTopic, { 'retention.ms': String(RECEIPTS_RETENTION_MS) })));
+      if (this.receipts) created.push(...(await ensureReceiptsTopic(admin, config.kafka.topics)));
       if (created.length > 0) logger.event('info', `${service}.topics.created`, { created });
       if (this.waitsEnabled) await this.holdParkedEntries(admin);
     } finally {
@@ -237,11 +238,11 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   /** A wait or held topic, created beside the operations topic (same partitions: same key, same partition number). */
-  private async ensureSideTopic(admin: KafkaAdmin, name: string, config?: Record<string, string>): Promise<string[]> {
+  private async ensureSideTopic(admin: KafkaAdmin, name: string): Promise<string[]> {
     if ((await admin.listTopics()).includes(name)) return [];
     const { topics } = this.options.config.kafka;
     const operations = this.options.service === 'ad-writer' ? topics.adOperations : topics.dsOperations;
-    await admin.createTopics([{ name, partitions: operations.partitions, replicationFactor: operations.replicationFactor, ...(config === undefined ? {} : { config }) }]);
+    await admin.createTopics([{ name, partitions: operations.partitions, replicationFactor: operations.replicationFactor }]);
     return [name];
   }
 

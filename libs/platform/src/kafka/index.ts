@@ -22,6 +22,7 @@ export { createKafka, KAFKA_LOG_LEVELS, KafkaClient, type KafkaLogLevel, type Ka
 export {
   type ClusterDescription,
   type CommittedOffset,
+  ensureReceiptsTopic,
   ensureTopics,
   type GroupDescription,
   type GroupListing,
