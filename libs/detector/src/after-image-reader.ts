@@ -94,16 +94,20 @@ export async function searchByIds(client: Client, ids: readonly string[], option
   return found;
 }
 
+/** An attribute of a read entry by name, whatever case the server spelled it in. */
+function attributeOf(entry: SearchEntry, name: string): SearchEntry[string] | undefined {
+  const key = Object.keys(entry).find((returned) => returned.toLowerCase() === name.toLowerCase());
+  return key === undefined ? undefined : entry[key];
+}
+
 function objectClassesOf(entry: SearchEntry): string[] {
-  const key = Object.keys(entry).find((name) => name.toLowerCase() === 'objectclass');
-  const raw = key === undefined ? undefined : entry[key];
+  const raw = attributeOf(entry, 'objectClass');
   return raw === undefined ? [] : (Array.isArray(raw) ? raw : [raw]).map(String);
 }
 
 /** The canonical id text of a read entry (what events carry in entryId.value); null when it has none. */
 function entryIdOf(entry: SearchEntry, idAttribute: IdAttribute): string | null {
-  const key = Object.keys(entry).find((name) => name.toLowerCase() === idAttribute.toLowerCase());
-  const raw = key === undefined ? undefined : entry[key];
+  const raw = attributeOf(entry, idAttribute);
   const value = Array.isArray(raw) ? raw[0] : raw;
   if (idAttribute === 'objectGUID') return Buffer.isBuffer(value) && value.length === 16 ? canonicalGuid(value) : null;
   if (typeof value !== 'string') return null;

@@ -15,17 +15,25 @@ const SIZE_LIMIT_EXCEEDED = 4;
  * runs only when they are few enough to hold in memory at once.
  */
 export async function searchAtOnce(client: Client, base: string, options: Omit<SearchOptions, 'paged' | 'sizeLimit'>, upTo: number): Promise<Entry[] | null> {
-  if (upTo <= 0) return null;
+  return (await readAtOnce(client, base, options, upTo)).entries;
+}
+
+/** What one attempt at a plain search found: the entries, or too many (and how many, when the server said it all). */
+type AtOnce = { readonly entries: Entry[] } | { readonly entries: null; readonly counted: number | null };
+
+async function readAtOnce(client: Client, base: string, options: Omit<SearchOptions, 'paged' | 'sizeLimit'>, upTo: number): Promise<AtOnce> {
+  if (upTo <= 0) return { entries: null, counted: null };
   try {
     // One more than wanted: a server that honours the limit (389-ds) stops there, and more than upTo says so.
-    const names = await client.search(base, { ...options, attributes: ['1.1'], sizeLimit: upTo + 1 });
-    if (names.searchEntries.length > upTo) return null;
-    if (options.attributes?.length === 1 && options.attributes[0] === '1.1') return names.searchEntries;
+    const names = (await client.search(base, { ...options, attributes: ['1.1'], sizeLimit: upTo + 1 })).searchEntries;
+    // More than upTo + 1: the server ignored the limit (Samba) and the names are all there is, so they count it.
+    if (names.length > upTo) return { entries: null, counted: names.length > upTo + 1 ? names.length : null };
+    if (options.attributes?.length === 1 && options.attributes[0] === '1.1') return { entries: names };
     // Entries added since the count: more than upTo again means paging after all (never a cut-off answer).
     const all = (await searchAllValues(client, base, { ...options, sizeLimit: upTo + 1 })).searchEntries;
-    return all.length > upTo ? null : all;
+    return all.length > upTo ? { entries: null, counted: null } : { entries: all };
   } catch (error) {
-    if ((error as { code?: unknown }).code === SIZE_LIMIT_EXCEEDED) return null;
+    if ((error as { code?: unknown }).code === SIZE_LIMIT_EXCEEDED) return { entries: null, counted: null };
     throw error;
   }
 }
@@ -76,12 +84,18 @@ export class SnapshotSource {
 
   /**
    * How many entries the read will hand over, and how it reads them: a single base of at most `unpagedLimit` entries
-   * is read here in one search (which counts them too); anything larger is counted with a names-only paged search.
+   * is read here in one search (which counts them too); anything larger is counted by names only (by the first
+   * attempt itself when the server ignored its size limit).
    */
   async start(): Promise<{ readonly total: number; readonly read: 'at-once' | 'paged' }> {
     const [only] = this.options.bases;
-    this.atOnce = this.options.bases.length === 1 && only !== undefined ? await searchAtOnce(this.client, only, this.search, this.options.unpagedLimit) : null;
-    if (this.atOnce !== null) return { total: this.atOnce.length, read: 'at-once' };
+    if (this.options.bases.length === 1 && only !== undefined) {
+      const first = await readAtOnce(this.client, only, this.search, this.options.unpagedLimit);
+      this.atOnce = first.entries;
+      if (first.entries !== null) return { total: first.entries.length, read: 'at-once' };
+      // A server that ignored the size limit has already named every entry: no second names-only search of them all.
+      if (first.counted !== null) return { total: first.counted, read: 'paged' };
+    }
     let total = 0;
     for (const base of this.options.bases) {
       for await (const page of searchPages(this.client, base, { ...this.search, attributes: ['1.1'] }, { pageSize: this.options.pageSize, upTo: 1_000_000 })) total += page.length;

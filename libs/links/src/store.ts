@@ -312,7 +312,7 @@ export class LinkStore {
     const offsets = records.map(offsetOf);
     const now = this.clock();
     const highest = new Map<number, bigint>();
-    this.transaction(() => {
+    inTransaction(this.db, () => {
       records.forEach((record, i) => {
         if (record.link === null) this.retire(record.key, now);
         else this.upsert(record.link);
@@ -326,7 +326,7 @@ export class LinkStore {
   /** Records a link this writer just made (before it comes back from the topic); returns its key. */
   put(link: EntryLink): string {
     this.assertWritable();
-    this.transaction(() => this.upsert(link));
+    inTransaction(this.db, () => this.upsert(link));
     return linkKey(link);
   }
 
@@ -334,7 +334,7 @@ export class LinkStore {
   remove(key: string): void {
     this.assertWritable();
     const now = this.clock();
-    this.transaction(() => this.retire(key, now));
+    inTransaction(this.db, () => this.retire(key, now));
   }
 
   /**
@@ -410,7 +410,7 @@ export class LinkStore {
       if (row !== null) rows.push(row);
     });
     try {
-      this.transaction(() => {
+      inTransaction(this.db, () => {
         for (const row of rows) loading.stage.run(...row);
       });
     } catch (error) {
@@ -429,7 +429,7 @@ export class LinkStore {
       // The store itself is written unjournaled too; until it is done, the file says it must be wiped.
       this.db.exec(`PRAGMA main.user_version = ${APPLYING_VERSION}`);
       setJournalMode(this.db, 'main', 'off', this.path);
-      this.transaction(() => {
+      inTransaction(this.db, () => {
         this.db.exec(RESOLVE_STAGING);
         if (rebuildIndexes) this.db.exec(DROP_LINK_INDEXES);
         this.db.exec(APPLY_STAGING);
@@ -468,11 +468,6 @@ export class LinkStore {
     this.statements.deleteLink.run(pair.source, pair.pipe, pair.destination);
     this.statements.upsertRetired.run(pair.source, pair.pipe, pair.destination, now);
   }
-
-  private transaction(work: () => void): void {
-    inTransaction(this.db, work);
-  }
-
 
   private assertWritable(): void {
     if (this.unusable !== null) throw new Error(`links store ${this.path}: ${this.unusable}`);

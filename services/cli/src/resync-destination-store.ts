@@ -137,7 +137,7 @@ export class DestinationStore {
   addPage(entries: readonly CurrentEntry[]): void {
     this.assertOpen();
     if (this.loaded) throw new Error('DestinationStore: entries added after the read was finished');
-    this.transaction(() => {
+    inTransaction(this.db, () => {
       for (const entry of entries) {
         const keys = destinationKeys(entry, this.options.correlation, this.options.kind);
         const { lastInsertRowid } = this.statements.insertEntry.run(digest(keys.dn), keys.id, keys.dn, dnDepth(entry.dn), this.options.deletable(entry) ? 1 : 0, encodeEntry(entry));
@@ -215,7 +215,7 @@ export class DestinationStore {
    */
   recordBatch(batch: BatchIndex, sourceIds: Iterable<string>): void {
     this.assertLoaded();
-    this.transaction(() => {
+    inTransaction(this.db, () => {
       for (const dn of batch.index.claimedDns()) for (const row of batch.rowsByDn.get(dn) ?? []) this.statements.markMatched.run(row);
       for (const id of sourceIds) this.statements.insertSourceId.run(id.toLowerCase());
     });
@@ -224,7 +224,7 @@ export class DestinationStore {
   /** Entry ids an interrupted run already published (exact ids, as its state file lists them), in one transaction. */
   recordPublishedBefore(ids: readonly string[]): void {
     this.assertOpen();
-    this.transaction(() => {
+    inTransaction(this.db, () => {
       for (const id of ids) this.statements.insertPublishedBefore.run(id);
     });
   }
@@ -268,11 +268,6 @@ export class DestinationStore {
       rmSync(this.dir, { recursive: true, force: true });
     }
   }
-
-  private transaction(work: () => void): void {
-    inTransaction(this.db, work);
-  }
-
 
   private assertOpen(): void {
     if (this.closed) throw new Error(`DestinationStore ${this.dir}: used after close()`);

@@ -3,11 +3,11 @@ import { type EntryChangeEvent } from '@idsync/contracts';
 import { type AfterImageAttributes } from '@idsync/mapping';
 import { classifyKafkaFailure, isKafkaError, Metrics, type JsonLogger, type StoredCheckpoint } from '@idsync/platform';
 import { afterImageIds, withAfterImages, withLastKnownImages } from '../after-image';
-import { type ChangeSource, type CheckpointedPublisher, type CoordinatorStatus, DetectorCoordinator, type FailureVerdict, type PublishingOptions, type SourceBatch } from '../coordinator';
+import { type ChangeSource, type CheckpointedPublisher, type CoordinatorStatus, DetectorCoordinator, describeFailure, type FailureVerdict, type PublishingOptions, type SourceBatch } from '../coordinator';
 import { DcIdentity, DirSyncCookie } from './dirsync-cookie';
 import { DIRSYNC_FLAGS } from './dirsync-control';
 import { DirSyncReader, type DirSyncPage } from './dirsync-reader';
-import { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, describeError, isProducerFenced } from './errors';
+import { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, isProducerFenced } from './errors';
 import { classifyLdapError } from './ldap-errors';
 import { DetectorMetrics } from './metrics';
 import { deletesFirst } from './page-order';
@@ -200,7 +200,7 @@ export class DirSyncSource implements ChangeSource {
 
   stoppedError(error: unknown, verdict: FailureVerdict, why: string): Error {
     const stopped = verdict.action === 'stop' && error instanceof Error ? error : new AdDetectorError(why, false, { cause: error });
-    this.log?.event('error', 'ad-detector.stopped', { kind: verdict.kind, error: describeError(stopped) });
+    this.log?.event('error', 'ad-detector.stopped', { kind: verdict.kind, error: describeFailure(stopped) });
     return stopped;
   }
 

@@ -33,7 +33,7 @@ export class ForeignCookieError extends AdDetectorError {
 /** The DC refused the stored cookie (result code 12/2): it is corrupt, too old, or from a restored DC. */
 export class CookieRejectedError extends AdDetectorError {
   constructor(server: string, group: string, cause: unknown) {
-    super(`the DC at ${server} rejected the stored DirSync cookie (${describeError(cause)}); the detector will not fall back to a full pass. ${FORWARD.replace('<checkpoint group>', group)}`, false, {
+    super(`the DC at ${server} rejected the stored DirSync cookie (${describeFailure(cause)}); the detector will not fall back to a full pass. ${FORWARD.replace('<checkpoint group>', group)}`, false, {
       cause,
     });
   }
@@ -50,12 +50,9 @@ export class DirectoryError extends AdDetectorError {
     /** An unknown failure: retried a limited number of times in a row, then the detector stops. */
     readonly limited = false,
   ) {
-    super(`${operation} failed: ${meaning} (${describeError(cause)})`, retriable, { cause });
+    super(`${operation} failed: ${meaning} (${describeFailure(cause)})`, retriable, { cause });
   }
 }
-
-/** An error as the logs say it (the coordinator's describeFailure). */
-export const describeError = describeFailure;
 
 /** Whether another producer took over the detector's transactional id: the product's Kafka table (@idsync/platform). */
 export { isProducerFenced } from '@idsync/platform';

@@ -2,7 +2,7 @@
 export { DirSyncReader, readDcIdentity, type DirSyncPage, type DirSyncReadOptions } from './dirsync-reader';
 export { DIRSYNC_FLAGS, DIRSYNC_OID, DirSyncControl, decodeDirSyncResponse, encodeDirSyncRequest } from './dirsync-control';
 export { DcIdentity, DirSyncCookie, InvalidCookieError } from './dirsync-cookie';
-export { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, describeError, isProducerFenced } from './errors';
+export { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, isProducerFenced } from './errors';
 export { LDAP_ERROR_ACTIONS, classifyLdapError, type LdapErrorAction, type LdapErrorClass } from './ldap-errors';
 export { deletesFirst } from './page-order';
 export { entryGuid, isSkip, needsRefetch, parseDirSyncEntry, SKIP_REASONS, type ParseContext, type Skip, type SkipReason } from './parse-dirsync-entry';

@@ -24,10 +24,9 @@ import {
   type ShowReport,
   showJson,
 } from '../core/links-report';
-import { entryIdAttribute } from '../core/resync-scope';
 import { table } from '../format';
 import { CliError, type CliIo, EXIT_CODES, UsageError } from '../io';
-import { searchAtOnce } from '@idsync/detector';
+import { entryIdAttribute, searchAtOnce } from '@idsync/detector';
 import { type LoadedLinks, loadLinks } from '../links-topic';
 import { GLOBAL_HELP, parseCommandArgs } from '../options';
 

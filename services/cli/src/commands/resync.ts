@@ -689,7 +689,6 @@ async function lookUpSource(client: Client, directory: DirectoryBase, end: LinkE
   }
 }
 
-
 /**
  * The destination entries of the pipe's classes, with the attributes the comparison reads (entry id included), into
  * the run's index on disk, page by page (at once when they are few enough: see searchPages).
@@ -710,7 +709,6 @@ async function readDestination(
   }
   store.finishLoading();
 }
-
 
 function hasAnyClass(entry: CurrentEntry, classes: readonly string[]): boolean {
   if (classes.length === 0) return true;

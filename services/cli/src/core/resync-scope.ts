@@ -45,8 +45,6 @@ export function objectClassFilter(classes: readonly string[]): string {
   return classes.length === 1 ? `(objectClass=${classes[0]})` : `(|${classes.map((c) => `(objectClass=${c})`).join('')})`;
 }
 
-export { entryIdAttribute };
-
 export function resyncScope(pipe: CompiledPipe, options: ResyncScopeOptions): ResyncScope {
   const unknown = options.classes.filter((name) => !pipe.classes.some((c) => c.name === name));
   if (unknown.length > 0) {

@@ -1,10 +1,9 @@
 import { type DirectoryKind } from '@idsync/config';
 import { type AttributeValue, canonicalGuid, canonicalUuid, encodeEntryState, type EntryChangeEvent, type EntryId, entryKey, type EntryState, entryStateOf } from '@idsync/contracts';
-import { entryImage, type SearchEntry } from '@idsync/detector';
+import { entryIdAttribute, entryImage, type SearchEntry } from '@idsync/detector';
 import { type AfterImageAttributes, afterImageAttributes, type CompiledPipe, isInSubtree } from '@idsync/mapping';
 import { recordBytes } from '@idsync/platform';
 import { type SourceEntry } from './resync-compare';
-import { entryIdAttribute } from './resync-scope';
 
 /**
  * The source side of a resync, pure: which detector reads the source directory (its after-image attribute set, its
