@@ -229,6 +229,12 @@ const writerServiceSchema = z
     bindDn: nonEmpty.optional(),
     bindPassword: nonEmpty.optional(),
     dryRun: z.boolean().default(false),
+    /**
+     * ad-writer: before each change of an existing entry, publish a write receipt (`<adOperations>.receipts`) that
+     * tells the ad-detector the change is its own (AD records no initiator). Off only where no ad-detector reads the
+     * domain (sync one way, into AD). The ds-writer has none: the changelog records who made a change.
+     */
+    writeReceipts: z.boolean().default(true),
     /** LDAP connections used side by side (a server gives one connection a few threads: 389-ds 5 by default). */
     connections: z.number().int().min(1).max(64).default(8),
     /** Entries written side by side within one partition's batch (each entry's own requests stay in order). */

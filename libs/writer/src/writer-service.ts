@@ -91,7 +91,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     // What each pipe may write (scope enforcement): every pipe, so a request for another destination's pipe is told apart.
     const scopes = writeScopes(config.pipes.map(compilePipe), (directory) => namedDirectory(config, directory).baseDn);
     const pipeScopes = new Map(pipes.map((pipe) => [pipe.name, scopes.get(pipe.name)?.bases ?? []]));
-    if (service === 'ad-writer' && !block.dryRun) this.receipts = new KafkaReceiptSink(options.kafka, this.receiptsTopic);
+    if (service === 'ad-writer' && !block.dryRun && block.writeReceipts) this.receipts = new KafkaReceiptSink(options.kafka, this.receiptsTopic);
     this.writer = DirectoryWriter.forService(config, service, {
       ...(this.receipts === undefined ? {} : { receipts: { sink: this.receipts, service } }),
       dryRun: block.dryRun,
