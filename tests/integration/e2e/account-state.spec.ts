@@ -8,8 +8,9 @@ import { eventually, Pipeline, sleep } from './pipeline';
  * Account state and transforms end to end on the local stack, with the demo pipes (config/demo.yaml): AD's disabled
  * bit and the directory's nsAccountLock both ways (a bind with the password fails, then succeeds), the other bits of
  * userAccountControl untouched, accountExpires <-> idsyncAccountExpires (FILETIME <-> generalized time, AD's "never"),
- * "must change password" both ways, and an attribute the directory keeps (authority keep, set for this run). Ends
- * with a comparison of the two entries.
+ * "must change password" both ways, an attribute the directory keeps (authority keep, set for this run), and value
+ * transforms both ways (case, replace, join/split, first; mappings added for this run). Ends with a comparison of the
+ * two entries.
  */
 
 const config = stackConfig();
@@ -45,10 +46,28 @@ beforeAll(async () => {
   ds = await Side.open(config, 'ds');
   pipeline = await Pipeline.start(s, 90_000, {
     pipes: (pipes) => {
+      const usersOf = (name: string) => {
+        const users = pipes.find((pipe) => pipe.name === name)?.syncClasses.find((syncClass) => syncClass.name === 'users');
+        if (!users?.attributeMappings) throw new Error(`config/demo.yaml has no ${name} users class`);
+        return users as typeof users & { attributeMappings: Record<string, unknown>[] };
+      };
+      const toDs = usersOf('ad-to-ds');
+      const toAd = usersOf('ds-to-ad');
       // The directory owns the phone number once it has one: AD's changes do not overwrite it.
-      const users = pipes.find((pipe) => pipe.name === 'ad-to-ds')?.syncClasses.find((syncClass) => syncClass.name === 'users');
-      if (!users?.attributeMappings) throw new Error('config/demo.yaml has no ad-to-ds users class');
-      users.attributeMappings = users.attributeMappings.map((m) => (m['to'] === 'telephoneNumber' ? { ...m, authority: 'keep' } : m));
+      toDs.attributeMappings = toDs.attributeMappings.map((m) => (m['to'] === 'telephoneNumber' ? { ...m, authority: 'keep' } : m));
+      // Transforms both ways, each with its inverse (or a lossy one): case, regular-expression replace, join/split, first value.
+      toDs.attributeMappings.push(
+        { from: 'department', to: 'departmentNumber', transforms: [{ case: 'upper' }] },
+        { from: 'title', to: 'title', transforms: [{ replace: { pattern: '^Dr\\. ', with: '' } }] },
+        { from: 'physicalDeliveryOfficeName', to: 'roomNumber', transforms: [{ split: ';' }] },
+        { from: 'homePhone', to: 'homePhone' },
+      );
+      toAd.attributeMappings.push(
+        { from: 'departmentNumber', to: 'department', transforms: [{ case: 'lower' }] },
+        { from: 'title', to: 'title', transforms: [{ replace: { pattern: '^(?!Dr\\. )', with: 'Dr. ' } }] },
+        { from: 'roomNumber', to: 'physicalDeliveryOfficeName', transforms: [{ join: ';' }] },
+        { from: 'homePhone', to: 'homePhone', transforms: [{ first: true }] },
+      );
     },
   });
   await ds.add(`ou=${OU},${dsCorp}`, { objectClass: ['top', 'organizationalUnit'], ou: OU });
@@ -126,6 +145,29 @@ describe(`account state and transforms (run ${s})`, () => {
     await eventually('the marker in the directory', () => ds.read(dsUser, ['description']), (entry) => first(entry, 'description') === `marker ${s}`, STEP_MS);
     await sleep(3_000);
     expect(first(await ds.read(dsUser, ['telephoneNumber']), 'telephoneNumber')).toBe('+1 555 0101');
+  });
+
+  step('transforms both ways: case, a regular-expression replace, join and split, first value', async () => {
+    await ad.client.modify(adUser, [
+      new Change({ operation: 'replace', modification: new Attribute({ type: 'department', values: ['Sales'] }) }),
+      new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['Dr. Chemist'] }) }),
+      new Change({ operation: 'replace', modification: new Attribute({ type: 'physicalDeliveryOfficeName', values: ['B101;B102'] }) }),
+    ]);
+    const mapped = await eventually('the AD values transformed in the directory', () => ds.read(dsUser, ['departmentNumber', 'title', 'roomNumber']), (e) => first(e, 'departmentNumber') === 'SALES' && first(e, 'title') === 'Chemist' && (e?.['roomnumber']?.length ?? 0) === 2, STEP_MS);
+    expect(mapped?.['roomnumber']?.toSorted()).toEqual(['B101', 'B102']);
+    await ds.client.modify(dsUser, [
+      new Change({ operation: 'replace', modification: new Attribute({ type: 'departmentNumber', values: ['FINANCE'] }) }),
+      new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['Physicist'] }) }),
+      new Change({ operation: 'replace', modification: new Attribute({ type: 'roomNumber', values: ['C201', 'C202', 'C203'] }) }),
+      new Change({ operation: 'replace', modification: new Attribute({ type: 'homePhone', values: ['+1 555 0301', '+1 555 0302'] }) }),
+    ]);
+    const back = await eventually('the directory values transformed in AD', () => ad.read(adUser, ['department', 'title', 'physicalDeliveryOfficeName', 'homePhone']), (e) => first(e, 'department') === 'finance' && first(e, 'title') === 'Dr. Physicist' && first(e, 'homePhone') !== undefined, STEP_MS);
+    expect(first(back, 'physicalDeliveryOfficeName')?.split(';').toSorted()).toEqual(['C201', 'C202', 'C203']);
+    expect(['+1 555 0301', '+1 555 0302']).toContain(first(back, 'homePhone'));
+    // AD's echoes of these are the ad-writer's own: the directory keeps what was set there.
+    await sleep(3_000);
+    const kept = await ds.read(dsUser, ['departmentNumber', 'title', 'roomNumber', 'homePhone']);
+    expect([first(kept, 'departmentNumber'), first(kept, 'title'), kept?.['roomnumber']?.length, kept?.['homephone']?.length]).toEqual(['FINANCE', 'Physicist', 3, 2]);
   });
 
   step('both entries agree: names, mail, description, lock and expiry', async () => {
