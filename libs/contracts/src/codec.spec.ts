@@ -473,10 +473,12 @@ describe('write-receipt records', () => {
     ],
   };
 
-  it('round-trip with schema id 8, binary values as Buffers', () => {
+  it('round-trip with schema id 8, binary values as Buffers; a create\'s has no entry id yet', () => {
     const encoded = encodeWriteReceipt(receipt);
     expect(encoded.subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 8]));
     expect(decodeWriteReceipt(encoded)).toStrictEqual(receipt);
+    const create = { ...receipt, entryId: null };
+    expect(decodeWriteReceipt(encodeWriteReceipt(create))).toStrictEqual(create);
   });
 
   it('round-trip any receipt', () => {
@@ -487,7 +489,7 @@ describe('write-receipt records', () => {
           service: text,
           directory: text,
           requestId: text,
-          entryId,
+          entryId: nullable(entryId),
           dn: text,
           writtenAt: long,
           attributes: fc.array(record({ name: text, values: nullable(values), added: values, removed: values, anyValue: fc.boolean() }), { maxLength: 4 }),

@@ -174,7 +174,7 @@ export type LinkOrigin = (typeof LINK_ORIGINS)[number];
  * the linked entry, whatever its DN; a tombstone for the link's key removes it when either entry is deleted.
  */
 /**
- * What a writer is about to change in an existing entry, published before it sends the change (write-receipt): the
+ * What a writer is about to change in an entry (or create), published before it sends the change (write-receipt): the
  * directory's detector recognizes the change when it reads it back and does not publish it again.
  */
 export interface WriteReceipt {
@@ -182,7 +182,8 @@ export interface WriteReceipt {
   /** Name of the written directory in the configuration. */
   readonly directory: string;
   readonly requestId: string;
-  readonly entryId: EntryId;
+  /** null for an entry being created (its id is not known before the add): matched by `dn`. */
+  readonly entryId: EntryId | null;
   readonly dn: string;
   /** When the receipt was published (just before the change was sent), epoch milliseconds. */
   readonly writtenAt: number;

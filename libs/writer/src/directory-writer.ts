@@ -13,7 +13,7 @@ import { endIn, entryIdOf, idAttribute, type KnownLink, LinkConflictError, other
 import { type PasswordOptions, resolvePasswords } from './passwords';
 import { PostReadControl } from './post-read';
 import { type PlannedStep, planUnlink, planWrite, type WritePlan } from './plan';
-import { receiptAttributes, type WriteReceiptSink } from './receipts';
+import { entryAfterStep, receiptAttributes, stepChanges, type WriteReceiptSink } from './receipts';
 
 export interface DirectoryWriterOptions {
   /** Name of the destination directory in the configuration (for messages). */
@@ -262,11 +262,17 @@ export class DirectoryWriter {
     const createdParents: string[] = [];
     let raceOnAdd = false;
     let added: CurrentEntry | null = null;
+    // The entry as the steps sent so far leave it: what the next step's receipt starts from.
+    let known = target;
     for (const planned of plan.steps) {
       const step = this.stepKind(planned);
-      if (planned.kind === 'modify') await this.sendReceipt(planned, target, request);
+      await this.sendReceipt(planned, known, request);
       try {
-        added = (await this.send(planned, createdParents, request)) ?? added;
+        const sent = await this.send(planned, createdParents, request);
+        added = sent ?? added;
+        known = entryAfterStep(known, planned);
+        // A directory server returns the new entry's id with the add (post-read): later steps' receipts name it.
+        if (sent !== null && known !== null) known = { dn: known.dn, attributes: new Map([...known.attributes, ...sent.attributes]) };
       } catch (error) {
         const verdict = classifyError(error, step, this.kind);
         if (verdict.outcome !== 'already-applied') throw this.toWriteError(error, step, request, planned.dn);
@@ -277,13 +283,16 @@ export class DirectoryWriter {
     return { alreadyApplied, createdParents, raceOnAdd, added };
   }
 
-  /** The receipt of a modify of an existing entry, when receipts are on; a failure to publish it stops the write (retried). */
-  private async sendReceipt(step: PlannedStep & { kind: 'modify' }, target: CurrentEntry | null, request: WriteRequest): Promise<void> {
+  /**
+   * The receipt of an add or a modify, when receipts are on: by the entry's id when it was read, else (an entry being
+   * created) by its DN. A failure to publish it stops the write (retried), nothing sent.
+   */
+  private async sendReceipt(step: PlannedStep, entry: CurrentEntry | null, request: WriteRequest): Promise<void> {
     const receipts = this.options.receipts;
-    const entryId = receipts === undefined || target === null ? null : entryIdOf(target, this.kind);
-    if (receipts === undefined || entryId === null) return;
-    const attributes = receiptAttributes(step.changes, target, { isPassword: (name) => this.knowledge.isPassword(name), activeDirectory: this.kind === 'active-directory' });
+    if (receipts === undefined || (step.kind !== 'add' && step.kind !== 'modify')) return;
+    const attributes = receiptAttributes(stepChanges(step), step.kind === 'add' ? null : entry, { isPassword: (name) => this.knowledge.isPassword(name), activeDirectory: this.kind === 'active-directory' });
     if (attributes.length === 0) return;
+    const entryId = step.kind === 'add' || entry === null ? null : entryIdOf(entry, this.kind);
     try {
       await receipts.sink.record({ service: receipts.service, directory: this.options.name, requestId: request.requestId, entryId, dn: step.dn, writtenAt: Date.now(), attributes });
     } catch (error) {

@@ -1,5 +1,5 @@
 import { currentEntry } from './diff';
-import { receiptAttributes } from './receipts';
+import { entryAfterStep, receiptAttributes, stepChanges } from './receipts';
 
 const isPassword = (name: string): boolean => ['unicodepwd', 'userpassword'].includes(name.toLowerCase());
 const ad = { isPassword, activeDirectory: true };
@@ -80,5 +80,34 @@ describe('receiptAttributes: what a modify leaves in each attribute it touches',
       { op: 'replace' as const, name: 'pwdLastSet', values: ['0'] },
     ];
     expect(receiptAttributes(changes, jane, ad)).toEqual([{ name: 'pwdLastSet', values: ['0'], added: ['0'], removed: [], anyValue: false }]);
+  });
+});
+
+describe('entryAfterStep: the entry as a plan’s steps leave it, for the next step’s receipt', () => {
+  const dn = 'CN=New,OU=Corp,DC=example,DC=test';
+  const values = (entry: ReturnType<typeof entryAfterStep>, name: string) => entry?.attributes.get(name.toLowerCase())?.values;
+
+  it('an add is the whole entry; a modify after it starts from what the add wrote', () => {
+    const add = { kind: 'add' as const, dn, attributes: [{ name: 'cn', values: ['New'] }, { name: 'userAccountControl', values: ['546'] }] };
+    expect(stepChanges(add)).toEqual([
+      { op: 'replace', name: 'cn', values: ['New'] },
+      { op: 'replace', name: 'userAccountControl', values: ['546'] },
+    ]);
+    const created = entryAfterStep(null, add);
+    expect(created?.dn).toBe(dn);
+    expect(values(created, 'userAccountControl')).toEqual(['546']);
+    const enabled = { kind: 'modify' as const, dn, changes: [{ op: 'replace' as const, name: 'userAccountControl', values: ['512'] }] };
+    expect(receiptAttributes(stepChanges(enabled), created, ad)).toEqual([{ name: 'userAccountControl', values: ['512'], added: ['512'], removed: ['546'], anyValue: false }]);
+    const after = entryAfterStep(created, enabled);
+    expect(values(after, 'userAccountControl')).toEqual(['512']);
+    expect(values(after, 'cn')).toEqual(['New']);
+  });
+
+  it('a cleared attribute is gone, a rename moves the DN, a delete leaves nothing', () => {
+    const modified = entryAfterStep(jane, { kind: 'modify', dn: jane.dn, changes: [{ op: 'delete', name: 'description', values: [] }] });
+    expect(modified?.attributes.has('description')).toBe(false);
+    expect(values(modified, 'member')).toHaveLength(2);
+    expect(entryAfterStep(modified, { kind: 'modify-dn', dn: jane.dn, newDn: 'CN=Janet,OU=Corp,DC=example,DC=test', newRdn: 'CN=Janet', newSuperior: null })?.dn).toBe('CN=Janet,OU=Corp,DC=example,DC=test');
+    expect(entryAfterStep(modified, { kind: 'delete', dn: jane.dn })).toBeNull();
   });
 });

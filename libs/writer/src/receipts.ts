@@ -1,10 +1,12 @@
 import { type AttributeValue, type ReceiptAttribute, type WriteReceipt } from '@idsync/contracts';
 import { attributeKey } from './attributes';
-import { type CurrentEntry, type Modification } from './diff';
+import { type CurrentEntry, type EntryAttribute, type Modification } from './diff';
+import { type PlannedStep } from './plan';
 
 /**
- * Write receipts: before a writer changes an existing entry of a directory that does not record who made a change
- * (Active Directory), it publishes what the change will leave in each attribute it touches. That directory's detector
+ * Write receipts: before a writer changes or creates an entry of a directory that does not record who made a change
+ * (Active Directory), it publishes what the change will leave in each attribute it touches (an entry being created
+ * has no id yet: its receipts name it by DN). That directory's detector
  * reads the receipts and does not publish the change again when it reads it back: no echo, and no stale echo that
  * would undo a change made on the other side in between (set, then cleared: the echo of the set arrives after the
  * clear). Published before the change is sent, so it is on the topic before the change can be read back.
@@ -89,4 +91,34 @@ export function receiptAttributes(
     attributes.push({ name: SERVER_SET_WITH_PASSWORD, values: null, added: [], removed: [], anyValue: true });
   }
   return attributes;
+}
+
+/** The changes of a plan's add or modify step, as modifications (an add: every attribute replaced). */
+export function stepChanges(step: PlannedStep): readonly Modification[] {
+  if (step.kind === 'add') return step.attributes.map((attribute) => ({ op: 'replace', name: attribute.name, values: attribute.values }));
+  return step.kind === 'modify' ? step.changes : [];
+}
+
+/**
+ * The entry as a plan's step leaves it, from the entry before it (null: none yet), as far as the plan says: what a
+ * later step's receipt starts from. Null after a delete.
+ */
+export function entryAfterStep(entry: CurrentEntry | null, step: PlannedStep): CurrentEntry | null {
+  switch (step.kind) {
+    case 'delete':
+      return null;
+    case 'modify-dn':
+      return entry === null ? null : { ...entry, dn: step.newDn };
+    case 'add':
+    case 'modify': {
+      const attributes = new Map<string, EntryAttribute>(step.kind === 'add' ? [] : (entry?.attributes ?? []));
+      const start: CurrentEntry = { dn: step.dn, attributes };
+      for (const changed of receiptAttributes(stepChanges(step), step.kind === 'add' ? null : entry, { isPassword: () => false, activeDirectory: false })) {
+        const key = attributeKey(changed.name);
+        if (changed.values === null || changed.values.length === 0) attributes.delete(key);
+        else attributes.set(key, { name: changed.name, values: changed.values });
+      }
+      return start;
+    }
+  }
 }

@@ -359,6 +359,6 @@ class KafkaReceiptSink implements WriteReceiptSink {
   }
 
   async record(receipt: WriteReceipt): Promise<void> {
-    await this.producer.send({ topic: this.topic, messages: [{ key: receipt.entryId.value, value: encodeWriteReceipt(receipt) }] });
+    await this.producer.send({ topic: this.topic, messages: [{ key: receipt.entryId?.value ?? receipt.dn.toLowerCase(), value: encodeWriteReceipt(receipt) }] });
   }
 }

@@ -180,7 +180,7 @@ describe.each(PROFILES)('DirectoryWriter into $directory ($service)', (profile) 
     expect(replay.outcome).toBe('no-op');
   });
 
-  it('publishes a write receipt of what a modify leaves before sending it; a receipt that cannot be published sends nothing', async () => {
+  it('publishes a write receipt of what a modify or a create leaves before sending it; a receipt that cannot be published sends nothing', async () => {
     const receipts: WriteReceipt[] = [];
     const markersAtReceipt: (string | undefined)[] = [];
     const w = writer({
@@ -209,6 +209,12 @@ describe.each(PROFILES)('DirectoryWriter into $directory ($service)', (profile) 
     // Published before the modify was sent: the entry was still as before when the receipt went out.
     expect(markersAtReceipt).toEqual([markerBefore]);
     expect(await marker(userDn)).not.toBe(markerBefore);
+
+    // A create names its entry by DN (no id before the add), with everything the add writes.
+    const newcomer = profile.user(`rcpt${suffix}`, container);
+    await w.apply(request('upsert', newcomer, [replace(profile.login, `rcpt${suffix}`), replace('sn', 'Receipt')], { objectClasses: profile.userClasses }));
+    expect(receipts.at(-1)).toMatchObject({ entryId: null, dn: newcomer });
+    expect(receipts.at(-1)?.attributes).toEqual(expect.arrayContaining([{ name: 'sn', values: ['Receipt'], added: ['Receipt'], removed: [], anyValue: false }]));
 
     const failing = writer({ receipts: { service: profile.service, sink: { record: () => Promise.reject(new Error('Kafka is away')) } } });
     const refused = await failing.apply(request('modify', userDn, [replace('description', 'never written')])).catch((error: unknown) => error);

@@ -114,13 +114,62 @@ describe('OwnWrites: the ad-writer’s own changes, told apart by its receipts',
     expect(own.recognize(modify([replace('pwdLastSet', '134090000000000000')])).event).toBeNull();
   });
 
-  it('only modifies are recognized: an add, a rename or a delete is published as it is', () => {
+  it('a rename, a delete or a snapshot is published as it is', () => {
     const own = new OwnWrites({ settleMs: SETTLE });
     own.note(receipt([{ name: 'description', values: ['x'] }]));
-    for (const op of ['add', 'rename', 'delete', 'snapshot'] as const) {
+    for (const op of ['rename', 'delete', 'snapshot'] as const) {
       const event = { ...modify([replace('description', 'x')]), op };
       expect(own.recognize(event).event).toBe(event);
     }
+  });
+
+  describe('an entry the writer creates (no id before the add: its receipts go by DN)', () => {
+    const DN = 'CN=Jane,OU=Corp,DC=example,DC=test';
+    const created = (): OwnWrites => {
+      const own = new OwnWrites({ settleMs: SETTLE });
+      // The three steps of an AD create: the add at 546, the password, then 512.
+      own.note({ ...receipt([{ name: 'cn', values: ['Jane'] }, { name: 'description', values: ['new hire'] }, { name: 'userAccountControl', values: ['546'] }], { at: T0 }), entryId: null, dn: DN });
+      own.note({ ...receipt([{ name: 'pwdLastSet', anyValue: true }], { at: T0 + 1 }), entryId: null, dn: DN });
+      own.note({ ...receipt([{ name: 'userAccountControl', values: ['512'] }], { at: T0 + 2 }), entryId: null, dn: DN });
+      return own;
+    };
+    const add = (attributes: AttributeChange[]): EntryChangeEvent => ({ ...modify(attributes), op: 'add', dn: 'cn=jane, ou=corp, dc=example, dc=test' });
+    const serverSet = [replace('objectSid', 'S-1-5-21-1-2-3-1105'), replace('accountExpires', '9223372036854775807')];
+
+    it('its add, showing what the writer wrote (and what AD set itself), is the writer’s: not published', () => {
+      const own = created();
+      const seen = own.recognize(add([replace('cn', 'Jane'), replace('description', 'new hire'), replace('userAccountControl', '512'), replace('pwdLastSet', '134090000000000000'), ...serverSet]));
+      expect(seen.event).toBeNull();
+      own.settle(seen.settles, T0 + 10);
+      expect(own.pending).toBe(0);
+    });
+
+    it('its add showing a value someone else wrote since is published whole, and settles nothing', () => {
+      const own = created();
+      const event = add([replace('cn', 'Jane'), replace('description', 'changed in AD'), replace('userAccountControl', '512'), ...serverSet]);
+      const seen = own.recognize(event);
+      expect(seen.event).toBe(event);
+      expect(seen.settles).toEqual([]);
+    });
+
+    it('read between its steps: the add, then a modify of the new id showing the later steps, both the writer’s', () => {
+      const own = created();
+      const first = own.recognize(add([replace('cn', 'Jane'), replace('description', 'new hire'), replace('userAccountControl', '546'), ...serverSet]));
+      expect(first.event).toBeNull();
+      own.settle(first.settles, T0 + 10);
+      const then = own.recognize({ ...modify([replace('userAccountControl', '512'), replace('pwdLastSet', '134090000000000000')]), dn: DN });
+      expect(then.event).toBeNull();
+    });
+
+    it('receipts by id and by DN are ordered by when they were written, whatever the order they were read in', () => {
+      const own = new OwnWrites({ settleMs: SETTLE });
+      own.note(receipt([{ name: 'description', values: ['later'] }], { at: T0 + 20 }));
+      own.note({ ...receipt([{ name: 'description', values: ['earlier'] }], { at: T0 }), entryId: null, dn: DN });
+      const seen = own.recognize({ ...modify([replace('description', 'later')]), dn: DN });
+      own.settle(seen.settles, T0 + 30);
+      // The later one matched: the earlier one is settled with it.
+      expect(own.pending).toBe(0);
+    });
   });
 
   it('receipts older than a committed read by more than settleMs are forgotten, and late ones that old ignored', () => {

@@ -14,6 +14,10 @@ import { normalizeDn } from '@idsync/mapping';
  *   clear's receipt is already read). A change that matches none is someone else's, published as usual.
  * - Settled only once the batch is committed: a batch read again after a failure is recognized the same way.
  * - Linked attributes (member) come value by value: each value a receipt added or removed is the writer's.
+ * - An entry the writer creates has no id before the add: its receipts are matched by DN. DirSync shows the new
+ *   entry whole (an add, with what AD set itself); when every attribute the writer wrote shows what it wrote (or what
+ *   a later receipt of the same DN left), the add is the writer's and is not published — a value changed at the
+ *   source moments after the create would otherwise come back with the add's echo. Otherwise it is published whole.
  * - A receipt is forgotten once it cannot match any more: older, by `settleMs`, than the start of a committed DirSync
  *   read (its change had landed before that read, which showed it or a later state).
  */
@@ -24,6 +28,7 @@ export interface OwnWritesOptions {
 
 /** One receipt of one attribute, pending. */
 interface Pending {
+  /** The order it was read in (ties of writtenAt). */
   readonly serial: number;
   readonly writtenAt: number;
   /** Keys of every value the attribute holds after the change; null when the writer could not tell. */
@@ -33,11 +38,13 @@ interface Pending {
   readonly anyValue: boolean;
 }
 
-/** What a batch's recognition settles once committed: the receipts up to `serial`, whole or for some values. */
+/** What a batch's recognition settles once committed: the receipts up to the one matched, whole or for some values. */
 export interface Settlement {
-  readonly entry: string;
+  /** The entry's keys the receipts were found under (its id, its DN). */
+  readonly entries: readonly string[];
   readonly attribute: string;
-  readonly serial: number;
+  /** The receipt matched: it and those written before it are settled. */
+  readonly upTo: { readonly writtenAt: number; readonly serial: number };
   /** Values settled one by one (a linked attribute); undefined: the whole receipts. */
   readonly value?: string;
 }
@@ -63,6 +70,23 @@ export function receiptValueKey(value: AttributeValue): string {
     }
   }
   return `b:${(typeof value === 'string' ? Buffer.from(value, 'utf8') : value).toString('hex')}`;
+}
+
+/**
+ * Receipts in the order they were written: by the writer's clock (an entry's requests go through one writer at a time),
+ * then as read. Receipts of one entry may come from two partitions (by id, by DN while it was being created).
+ */
+const written = (a: { readonly writtenAt: number; readonly serial: number }, b: { readonly writtenAt: number; readonly serial: number }): number => a.writtenAt - b.writtenAt || a.serial - b.serial;
+
+const idKey = (id: string): string => `id:${id.toLowerCase()}`;
+
+/** A DN as receipts of entries being created are keyed (null when it does not parse). */
+function dnKey(dn: string): string | null {
+  try {
+    return `dn:${normalizeDn(dn)}`;
+  } catch {
+    return null;
+  }
 }
 
 const keysOf = (values: readonly AttributeValue[]): Set<string> => new Set(values.map(receiptValueKey));
@@ -92,7 +116,8 @@ export class OwnWrites {
   /** A receipt read from the topic. One older than the cutoff is ignored. */
   note(receipt: WriteReceipt): void {
     if (receipt.writtenAt < this.cutoff) return;
-    const entry = receipt.entryId.value.toLowerCase();
+    const entry = receipt.entryId === null ? dnKey(receipt.dn) : idKey(receipt.entryId.value);
+    if (entry === null) return;
     let attributes = this.byEntry.get(entry);
     if (attributes === undefined) {
       attributes = new Map();
@@ -112,26 +137,35 @@ export class OwnWrites {
   }
 
   /**
-   * A change as DirSync showed it, without the writer's own part. Only modifies are recognized: an add, a rename or a
-   * delete is published as it is (the writers find their entries by link, and an add's echo changes nothing).
+   * A change as DirSync showed it, without the writer's own part: a modify value by value, an add whole (above).
+   * A rename or a delete is published as it is (the writers find their entries by link, wherever they are).
    */
   recognize(event: EntryChangeEvent): Recognized {
-    const entry = event.entryId.value.toLowerCase();
-    const attributes = event.op === 'modify' ? this.byEntry.get(entry) : undefined;
-    if (attributes === undefined) return { event, own: [], settles: [] };
+    if (event.op !== 'modify' && event.op !== 'add') return { event, own: [], settles: [] };
+    const entries = [idKey(event.entryId.value), dnKey(event.dn)].filter((key): key is string => key !== null && this.byEntry.has(key));
+    if (entries.length === 0) return { event, own: [], settles: [] };
+    const pendingOf = (attribute: string): Pending[] =>
+      entries.flatMap((entry) => this.byEntry.get(entry)?.get(attribute) ?? []).toSorted(written);
     const own: AttributeChange[] = [];
     const rest: AttributeChange[] = [];
     const settles: Settlement[] = [];
+    let unmatched = false;
     for (const change of event.attributes) {
       const attribute = change.name.toLowerCase();
-      const list = attributes.get(attribute) ?? [];
+      const list = pendingOf(attribute);
+      if (list.length === 0) {
+        rest.push(change);
+        continue;
+      }
       if (change.op === 'replace') {
         const shown = keysOf(change.values);
         const match = list.findLast((p) => p.anyValue || (p.holds !== null && sameKeys(shown, p.holds)));
-        if (match === undefined) rest.push(change);
-        else {
+        if (match === undefined) {
+          rest.push(change);
+          unmatched = true;
+        } else {
           own.push(change);
-          settles.push({ entry, attribute, serial: match.serial });
+          settles.push({ entries, attribute, upTo: match });
         }
         continue;
       }
@@ -143,31 +177,37 @@ export class OwnWrites {
         if (match === undefined) others.push(value);
         else {
           mine.push(value);
-          settles.push({ entry, attribute, serial: match.serial, value: key });
+          settles.push({ entries, attribute, upTo: match, value: key });
         }
       }
       if (mine.length > 0) own.push({ ...change, values: mine });
       if (others.length > 0) rest.push({ ...change, values: others });
     }
-    if (own.length === 0) return { event, own, settles };
+    if (own.length === 0) return { event, own, settles: [] };
+    if (event.op === 'add') {
+      // Whole or not at all: what AD set itself comes with the writer's add; a value someone else changed since does not.
+      return unmatched ? { event, own: [], settles: [] } : { event: null, own: event.attributes, settles };
+    }
     return { event: rest.length === 0 ? null : { ...event, attributes: rest }, own, settles };
   }
 
   /** After the batch's commit: what it recognized is settled, and receipts too old to match are forgotten. */
   settle(settles: readonly Settlement[], readStartedAt: number): void {
     for (const settled of settles) {
-      const attributes = this.byEntry.get(settled.entry);
-      const list = attributes?.get(settled.attribute);
-      if (attributes === undefined || list === undefined) continue;
-      const { value } = settled;
-      // The receipts up to the matched one are done with (a later one still waits for its own change).
-      const left =
-        value === undefined
-          ? list.filter((p) => p.serial > settled.serial)
-          : list.filter((p) => p.serial > settled.serial || (p.valueOps.delete(value), p.valueOps.size > 0));
-      if (left.length === 0) attributes.delete(settled.attribute);
-      else attributes.set(settled.attribute, left);
-      if (attributes.size === 0) this.byEntry.delete(settled.entry);
+      for (const entry of settled.entries) {
+        const attributes = this.byEntry.get(entry);
+        const list = attributes?.get(settled.attribute);
+        if (attributes === undefined || list === undefined) continue;
+        const { value } = settled;
+        // The receipts up to the matched one are done with (a later one still waits for its own change).
+        const left =
+          value === undefined
+            ? list.filter((p) => written(p, settled.upTo) > 0)
+            : list.filter((p) => written(p, settled.upTo) > 0 || (p.valueOps.delete(value), p.valueOps.size > 0));
+        if (left.length === 0) attributes.delete(settled.attribute);
+        else attributes.set(settled.attribute, left);
+        if (attributes.size === 0) this.byEntry.delete(entry);
+      }
     }
     this.forgetBefore(readStartedAt - this.options.settleMs);
   }
