@@ -71,6 +71,18 @@ describe(`quick successive changes on either side, both pipes running (run ${run
     expect([undefined, NEVER, '0']).toContain(first(await run.ad.read(adDn(0), ['accountExpires']), 'accountExpires'));
   });
 
+  step('created in the directory and changed at once: AD ends with the change, and the add’s echo does not undo it', async () => {
+    const fresh = Array.from({ length: 3 }, (_unused, k) => USERS + k);
+    for (const i of fresh) {
+      await run.directory.add(dsDn(i), dsPerson(cn(i), `qc${i}${run.suffix}`.slice(0, 20), 'hired'));
+      await run.directory.client.modify(dsDn(i), set('description', `moved team ${i}`));
+    }
+    for (const i of fresh) await run.arrives('ad', adDn(i), `moved team ${i}`);
+    await sleep(SETTLE_MS);
+    for (const i of fresh) expect([i, first(await run.directory.read(dsDn(i), ['description']), 'description')]).toEqual([i, `moved team ${i}`]);
+    await run.expectTreesEqual(USERS + fresh.length + 1);
+  });
+
   step('in AD, set and at once cleared or changed again: the directory ends as AD, and AD stays so', async () => {
     for (let i = 0; i < USERS; i++) {
       await run.ad.client.modify(adDn(i), set('description', `ad first ${i}`));
@@ -83,6 +95,6 @@ describe(`quick successive changes on either side, both pipes running (run ${run
     }
     await sleep(SETTLE_MS);
     for (let i = 0; i < USERS; i++) expect([i, first(await run.ad.read(adDn(i), ['description']), 'description')]).toEqual([i, i % 2 === 0 ? `ad second ${i}` : undefined]);
-    await run.expectTreesEqual(USERS + 1);
+    await run.expectTreesEqual(USERS + 3 + 1);
   });
 });
