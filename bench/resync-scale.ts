@@ -481,7 +481,14 @@ try {
           ] as [string, readonly string[], string][])),
     ];
     for (const [mode, args, tree] of modes) {
-      const result = await resync(n, mode, args, tree);
+      let result: Run;
+      try {
+        result = await resync(n, mode, args, tree);
+      } catch (error) {
+        // A run that fails is a figure too (the baseline may not cope with N): said, and the others still run.
+        process.stderr.write(`  ${mode}: FAILED: ${(error instanceof Error ? error.message : String(error)).slice(0, 1_500)}\n`);
+        continue;
+      }
       runs.push(result);
       const s = result.summary;
       process.stderr.write(`  ${mode}: ${fmt(s.compared)} compared (${fmt(s.equal)} equal, ${fmt(s.update)} to update, ${fmt(s.foundByLink)} by link), ${fmt(s.comparedPerSecond)}/s, VmHWM ${result.hwmMb} MB\n`);
