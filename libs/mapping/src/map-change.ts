@@ -504,8 +504,9 @@ function changedAttributes(context: Context): AttributeChange[] {
     if (mappings !== undefined) {
       for (const mapping of mappings) {
         const values = mapValues(context, mapping, change.values);
-        // An add or delete of no values is no change (every value was an unmappable member DN).
-        if (values.length === 0 && change.op !== 'replace') continue;
+        // Values that all mapped to nothing (unmappable member DNs) are no change; a delete that names no values
+        // removes the attribute (LDAP's delete of a whole attribute, as 389-ds records it) and is one.
+        if (values.length === 0 && change.values.length > 0 && change.op !== 'replace') continue;
         out.push({ name: mapping.to, op: change.op, values });
       }
     }
