@@ -74,6 +74,11 @@ describe('receiptAttributes: what a modify leaves in each attribute it touches',
     expect(receiptAttributes(changes, jane, { isPassword, activeDirectory: false }).map((a) => a.name)).toEqual(['userAccountControl']);
   });
 
+  it('pwdLastSet -1 in AD (no longer must change; AD writes the current time): listed as a value of AD’s choosing', () => {
+    expect(receiptAttributes([{ op: 'replace', name: 'pwdLastSet', values: ['-1'] }], jane, ad)).toEqual([{ name: 'pwdLastSet', values: null, added: [], removed: [], anyValue: true }]);
+    expect(receiptAttributes([{ op: 'replace', name: 'pwdLastSet', values: ['-1'] }], jane, { isPassword, activeDirectory: false })[0]?.values).toEqual(['-1']);
+  });
+
   it('a pwdLastSet the writer sets itself (must change at next logon) is listed with its value, not as any', () => {
     const changes = [
       { op: 'replace' as const, name: 'unicodePwd', values: ['x'] },

@@ -80,13 +80,18 @@ export function receiptAttributes(
     else if (change.op === 'delete' && change.values.length > 0) change.values.forEach((value) => holds.delete(value));
     else outcome.holds = new ValueSet(change.op === 'delete' ? [] : change.values);
   }
-  const attributes: ReceiptAttribute[] = [...outcomes.values()].map(({ name, before, holds }) => ({
-    name,
-    values: holds.values,
-    added: holds.values.filter((value) => !before.has(value)),
-    removed: before.values.filter((value) => !holds.has(value)),
-    anyValue: false,
-  }));
+  const attributes: ReceiptAttribute[] = [...outcomes.values()].map(({ name, before, holds }) =>
+    options.activeDirectory && attributeKey(name) === attributeKey(SERVER_SET_WITH_PASSWORD) && holds.has('-1')
+      ? // AD turns pwdLastSet -1 ("not expired") into the current time: whatever it then shows is this change's.
+        { name, values: null, added: [], removed: [], anyValue: true }
+      : {
+          name,
+          values: holds.values,
+          added: holds.values.filter((value) => !before.has(value)),
+          removed: before.values.filter((value) => !holds.has(value)),
+          anyValue: false,
+        },
+  );
   if (passwordSet && options.activeDirectory && !outcomes.has(attributeKey(SERVER_SET_WITH_PASSWORD))) {
     attributes.push({ name: SERVER_SET_WITH_PASSWORD, values: null, added: [], removed: [], anyValue: true });
   }
