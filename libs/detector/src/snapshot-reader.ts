@@ -9,6 +9,7 @@ const SIZE_LIMIT_EXCEEDED = 4;
  * Answers that say the server will not return this much in one plain search: paging it is. Samba 4.17 fails a
  * names-only search of 100,000 entries with operationsError ("ldb_wait ... LDB_WAIT_ALL", measured 2026-12-01).
  */
+/** operationsError, timeLimitExceeded, sizeLimitExceeded, adminLimitExceeded. */
 const TOO_MUCH_AT_ONCE = new Set([1, 3, SIZE_LIMIT_EXCEEDED, 11]);
 
 /**
@@ -104,7 +105,7 @@ export class SnapshotSource {
     // Counted by names, page by page: a plain search of them all is what a large directory refuses (above).
     let total = 0;
     for (const base of this.options.bases) {
-      for await (const page of searchPages(this.client, base, { ...this.search, attributes: ['1.1'] }, { pageSize: this.options.pageSize, upTo: 0 })) total += page.length;
+      for await (const page of searchAllValuesPaginated(this.client, base, { ...this.search, attributes: ['1.1'], paged: { pageSize: this.options.pageSize } })) total += page.searchEntries.length;
     }
     return { total, read: 'paged' };
   }
