@@ -183,6 +183,8 @@ export class DirSyncSource implements ChangeSource {
         if (publish) {
           this.lastCommitAt = Date.now();
           this.afterPublish(events);
+          // The writer's own changes move its entries too: a rename read later starts from where they left it.
+          this.learnDns(stateOnly);
         }
         this.receipts?.ownWrites.settle(settles, searchStart);
         this.position = { cookie: page.cookie, dc: position.dc };
@@ -371,10 +373,14 @@ export class DirSyncSource implements ChangeSource {
   }
 
   private afterPublish(events: readonly EntryChangeEvent[]): void {
+    this.learnDns(events);
+    for (const event of events) this.counters.eventsPublished.inc({ op: event.op });
+  }
+
+  private learnDns(events: readonly EntryChangeEvent[]): void {
     for (const event of events) {
       if (event.op === 'delete') this.knownDns.delete(event.entryId.value);
       else this.knownDns.set(event.entryId.value, event.dn);
-      this.counters.eventsPublished.inc({ op: event.op });
     }
   }
 }
