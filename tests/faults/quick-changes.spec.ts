@@ -87,6 +87,34 @@ describe(`quick successive changes on either side, both pipes running (run ${run
     await run.expectTreesEqual(USERS + fresh.length);
   });
 
+  step('created in the directory, renamed, and renamed again as soon as AD shows it: both directories end at the last name', async () => {
+    const i = USERS + 3;
+    const renamed = (name: string): string => `cn=${name},${run.dsOu}`;
+    await run.directory.add(dsDn(i), dsPerson(cn(i), `qc${i}${run.suffix}`.slice(0, 20), 'hired'));
+    await run.arrives('ad', adDn(i), 'hired');
+    // Changed first, so that the add and the change are read in AD (and recognized as the writer's) before the renames.
+    await run.directory.client.modify(dsDn(i), set('description', 'before the renames'));
+    await run.arrives('ad', adDn(i), 'before the renames');
+    await sleep(2_000);
+    const middle = `${cn(i)} renamed`;
+    const last = `${cn(i)} final`;
+    await run.directory.client.modifyDN(dsDn(i), renamed(middle));
+    // Renamed again as soon as AD shows the first rename: its echo is still on its way back.
+    await eventually(`${middle} in AD`, () => run.ad.read(`CN=${middle},${run.adOu}`, ['cn']), (e) => e !== null, 60_000, 100);
+    await run.directory.client.modifyDN(renamed(middle), renamed(last));
+    await eventually(`${last} in AD, nothing left at the other names`, async () => [await run.ad.read(`CN=${last},${run.adOu}`, ['cn']), await run.ad.read(`CN=${middle},${run.adOu}`, ['cn']), await run.ad.read(adDn(i), ['cn'])] as const, ([now, between, before]) => now !== null && between === null && before === null, 60_000, 500);
+    // The echo of the first rename, read in AD after the directory's second one, must not move the entry back, not even
+    // for a moment (a delete made then would find nothing): watched every 100 ms.
+    const away: number[] = [];
+    for (const start = Date.now(); Date.now() - start < SETTLE_MS; await sleep(100)) {
+      if ((await run.directory.read(renamed(last), ['cn'])) === null) away.push(Date.now() - start);
+    }
+    expect(away).toEqual([]);
+    expect(await run.directory.read(renamed(middle), ['cn'])).toBeNull();
+    expect(await run.ad.read(`CN=${last},${run.adOu}`, ['cn'])).not.toBeNull();
+    await run.expectTreesEqual(USERS + 4);
+  });
+
   step('in AD, set and at once cleared or changed again: the directory ends as AD, and AD stays so', async () => {
     for (let i = 0; i < USERS; i++) {
       await run.ad.client.modify(adDn(i), set('description', `ad first ${i}`));
@@ -99,6 +127,6 @@ describe(`quick successive changes on either side, both pipes running (run ${run
     }
     await sleep(SETTLE_MS);
     for (let i = 0; i < USERS; i++) expect([i, first(await run.ad.read(adDn(i), ['description']), 'description')]).toEqual([i, i % 2 === 0 ? `ad second ${i}` : undefined]);
-    await run.expectTreesEqual(USERS + 3);
+    await run.expectTreesEqual(USERS + 4);
   });
 });
