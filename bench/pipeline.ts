@@ -7,7 +7,9 @@
 //    reads and modifies on as many connections as the writer has (the same work done the writer's way);
 // 2. latency: modifies made in the source at a steady RATE changes/s for SECONDS; the arrival of each value in the
 //    destination is seen by polling it (every 100 ms), so latencies carry up to ~100 ms of polling resolution.
-// Usage: npm run bench -- pipeline [direction: ad-to-ds | ds-to-ad | both] [N] [RATE] [SECONDS]
+// --without-receipts: the ad-writer publishes no write receipts and the ad-detector recognizes none of its changes
+// (their echoes then go through the mapper to the ds-writer, which finds nothing to change): the receipts' cost.
+// Usage: npm run bench -- pipeline [direction: ad-to-ds | ds-to-ad | both] [N] [RATE] [SECONDS] [--without-receipts]
 import { type Client, EqualityFilter } from 'ldapts';
 import platform from '@idsync/platform';
 import { demoConfig, IsolatedServices, SERVICES, sleep } from './lib/isolated-services.ts';
@@ -15,17 +17,24 @@ import { deleteTree, describe, readAndModifyAll, waitFor } from './lib/directory
 
 const { openLdapSession, writerCredentials } = platform;
 
-const DIRECTION = process.argv[2] ?? 'both';
-const N = Number(process.argv[3] ?? 1000);
-const RATE = Number(process.argv[4] ?? 100);
-const SECONDS = Number(process.argv[5] ?? 30);
+const WITHOUT_RECEIPTS = process.argv.includes('--without-receipts');
+const args = process.argv.filter((arg) => arg !== '--without-receipts');
+const DIRECTION = args[2] ?? 'both';
+const N = Number(args[3] ?? 1000);
+const RATE = Number(args[4] ?? 100);
+const SECONDS = Number(args[5] ?? 30);
 type ServiceName = (typeof SERVICES)[number];
 
 const config = demoConfig();
 const s = Date.now().toString(36);
 
 // ------------------------------------------------------------------ services
-const services = await IsolatedServices.create(s);
+const services = await IsolatedServices.create(s, undefined, (doc) => {
+  if (!WITHOUT_RECEIPTS) return;
+  doc['services']['ad-writer'].writeReceipts = false;
+  doc['services']['ad-detector'].ownWrites = { enabled: false };
+});
+console.log(WITHOUT_RECEIPTS ? 'write receipts: off (ad-writer publishes none, ad-detector recognizes none)' : 'write receipts: on');
 const dir = services.dir;
 const startAll = () => services.start(SERVICES);
 const stopAll = () => services.stop();

@@ -60,7 +60,7 @@ export class IsolatedServices {
   }
 
   /** Writes the isolated configuration (suffix `s` on topics, client id and directory names). */
-  static async create(s: string, rewrite: (yaml: string) => string = (yaml) => yaml): Promise<IsolatedServices> {
+  static async create(s: string, rewrite: (yaml: string) => string = (yaml) => yaml, adjust: (doc: Record<string, any>) => void = () => undefined): Promise<IsolatedServices> {
     const dir = mkdtempSync(join(tmpdir(), `idsync-bench-${s}-`));
     const ports = {} as Record<ServiceName, number>;
     for (const name of SERVICES) ports[name] = await freePort();
@@ -80,6 +80,7 @@ export class IsolatedServices {
       pipe.source = renamed[pipe.source] ?? pipe.source;
       pipe.destination = renamed[pipe.destination] ?? pipe.destination;
     }
+    adjust(doc);
     const configFile = join(dir, 'config.yaml');
     writeFileSync(configFile, YAML.stringify(doc));
     const env = stackEnv();

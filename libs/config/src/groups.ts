@@ -18,6 +18,26 @@ export function waitTopicOf(operationsTopic: string): string {
   return `${operationsTopic}.wait`;
 }
 
+/**
+ * Where a writer says what it is about to change (write receipts), beside its operations topic: the detector of the
+ * same directory reads it to know its own writer's changes (AD records no initiator).
+ */
+export function receiptsTopicOf(operationsTopic: string): string {
+  return `${operationsTopic}.receipts`;
+}
+
+/** The prefix of the groups the ad-detector reads the ad-writer's receipts with (one per start, never committed). */
+export function receiptsGroupPrefix(config: { readonly kafka: Pick<KafkaConfig, 'clientId'> }): string {
+  return `${config.kafka.clientId}-ad-detector-receipts-`;
+}
+
+/**
+ * Write receipts matter for seconds: kept an hour (a detector reads them all at each start, and one that was down
+ * longer than that finds its writer's older changes without receipts: they are published, and end at the other side's
+ * writer, which finds nothing to change unless that side changed since).
+ */
+export const RECEIPTS_RETENTION_MS = 3_600_000;
+
 /** Where a writer holds deletes while its breaker is tripped: beside its operations topic, same partitions. */
 export function heldTopicOf(operationsTopic: string): string {
   return `${operationsTopic}${HELD_SUFFIX}`;

@@ -31,5 +31,5 @@ export {
   type SyncConfig,
 } from './schema';
 export { runConfigCli, type CliOutput } from './cli';
-export { CONSUMER_SERVICES, detectorCheckpointGroup, detectorTransactionalId, heldTopicOf, operationsTopicOfHeld, redriveTransactionalId, waitTopicOf, serviceGroupId, type ConsumerService } from './groups';
+export { CONSUMER_SERVICES, detectorCheckpointGroup, detectorTransactionalId, heldTopicOf, operationsTopicOfHeld, redriveTransactionalId, waitTopicOf, receiptsTopicOf, receiptsGroupPrefix, RECEIPTS_RETENTION_MS, serviceGroupId, type ConsumerService } from './groups';
 export { kafkaAcls, type KafkaAcl, type KafkaAclOperation, type KafkaAclResource } from './kafka-acls';

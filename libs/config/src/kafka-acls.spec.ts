@@ -44,10 +44,12 @@ describe('kafkaAcls: what each program may do on Kafka, from the configuration',
     expect(new Set(acls.map((a) => a.operation))).toEqual(new Set(['read', 'write', 'create', 'delete', 'describe', 'describe-configs']));
   });
 
-  it('a detector writes its own change and state topics, its checkpoint and dead letters, and reads nothing else', () => {
+  it('a detector writes its own change and state topics, its checkpoint and dead letters; the ad-detector also reads the ad-writer’s receipts', () => {
     expect(topicsFor('ad-detector', 'write')).toEqual([T.adChanges.name, T.adState?.name, T.checkpoints.name, T.deadLetter.name].sort());
     expect(topicsFor('ds-detector', 'write')).toEqual([T.dsChanges.name, T.dsState?.name, T.checkpoints.name, T.deadLetter.name].sort());
-    expect(topicsFor('ad-detector', 'read')).toEqual([T.checkpoints.name]);
+    expect(topicsFor('ad-detector', 'read')).toEqual([`${T.adOperations.name}.receipts`, T.checkpoints.name]);
+    expect(topicsFor('ds-detector', 'read')).toEqual([T.checkpoints.name]);
+    expect(acls.filter((a) => a.program === 'ad-detector' && a.resource === 'group').map((a) => `${a.pattern}:${a.name}`)).toContain('prefixed:idsync-ad-detector-receipts-');
     expect(acls.filter((a) => a.program === 'ad-detector' && a.resource === 'transactional-id').map((a) => `${a.pattern}:${a.name}`)).toEqual([
       `literal:idsync.ad-detector.${config.services['ad-detector'].source}`,
       `literal:idsync.ad-detector.${config.services['ad-detector'].source}`,
@@ -69,7 +71,8 @@ describe('kafkaAcls: what each program may do on Kafka, from the configuration',
       for (const name of [T.adOperations.name, T.dsOperations.name, T.adChanges.name, T.dsChanges.name]) expect(topicsFor(writer, 'write')).not.toContain(name);
       expect(topicsFor(writer, 'read')).not.toContain(T.adChanges.name);
     }
-    expect(topicsFor('ad-writer', 'write')).toEqual([`${T.adOperations.name}.held`, `${T.adOperations.name}.wait`, T.links.name, T.checkpoints.name, T.deadLetter.name].sort());
+    expect(topicsFor('ad-writer', 'write')).toEqual([`${T.adOperations.name}.held`, `${T.adOperations.name}.receipts`, `${T.adOperations.name}.wait`, T.links.name, T.checkpoints.name, T.deadLetter.name].sort());
+    expect(topicsFor('ds-writer', 'write')).not.toContain(`${T.adOperations.name}.receipts`);
   });
 
   it('the password agent writes AD\'s change topic only', () => {

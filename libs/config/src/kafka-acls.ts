@@ -1,4 +1,4 @@
-import { detectorCheckpointGroup, detectorTransactionalId, heldTopicOf, redriveTransactionalId, serviceGroupId, waitTopicOf } from './groups';
+import { detectorCheckpointGroup, detectorTransactionalId, heldTopicOf, receiptsGroupPrefix, receiptsTopicOf, redriveTransactionalId, serviceGroupId, waitTopicOf } from './groups';
 import { configuredTopics, kafkaAccount, type Program, PROGRAMS, type SyncConfig } from './schema';
 
 export type KafkaAclResource = 'topic' | 'group' | 'transactional-id';
@@ -31,6 +31,8 @@ interface Grant {
  *   its group's name;
  * - a writer reads only its own operations topic, holds deletes and waiting requests beside it (its held and wait
  *   topics), reads and writes links and its breaker's state (checkpoint topic), writes dead letters; its groups are named after its consumer group;
+ * - the ad-writer writes its receipts topic (beside its operations topic), which the ad-detector reads with groups of
+ *   its own (`<clientId>-ad-detector-receipts-*`, never committed);
  * - the CLI (an operator's tool) reads and writes every topic, the deployment's groups, and the detectors'
  *   checkpoints and transactional ids (set-startpoint), and redrives dead letters in its own transactions.
  * Nothing gets cluster-level rights. Empty when Kafka has no SASL accounts.
@@ -40,9 +42,10 @@ export function kafkaAcls(config: SyncConfig): KafkaAcl[] {
   if (!kafka.sasl) return [];
   const topics = kafka.topics;
   const configured = configuredTopics(topics).map((t) => t.name);
+  const adReceipts = receiptsTopicOf(topics.adOperations.name);
   const detectors = [
-    { program: 'ad-detector' as const, source: services['ad-detector'].source, changes: topics.adChanges.name, state: topics.adState?.name },
-    { program: 'ds-detector' as const, source: services['ds-detector'].source, changes: topics.dsChanges.name, state: topics.dsState?.name },
+    { program: 'ad-detector' as const, source: services['ad-detector'].source, changes: topics.adChanges.name, state: topics.adState?.name, receipts: adReceipts },
+    { program: 'ds-detector' as const, source: services['ds-detector'].source, changes: topics.dsChanges.name, state: topics.dsState?.name, receipts: undefined },
   ];
   const writers = [
     { program: 'ad-writer' as const, operations: topics.adOperations.name },
@@ -50,9 +53,15 @@ export function kafkaAcls(config: SyncConfig): KafkaAcl[] {
   ];
   const seeAndCreate: Grant = { resource: 'topic', names: configured, operations: ['describe', 'create'] };
   const grants = new Map<Program, Grant[]>();
-  for (const { program, source, changes, state } of detectors) {
+  for (const { program, source, changes, state, receipts } of detectors) {
     grants.set(program, [
       seeAndCreate,
+      ...(receipts === undefined
+        ? []
+        : [
+            { resource: 'topic', names: [receipts], operations: ['describe', 'create', 'read'] },
+            { resource: 'group', names: [receiptsGroupPrefix(config)], operations: ['read'], pattern: 'prefixed' },
+          ] satisfies Grant[]),
       { resource: 'topic', names: [changes, ...(state === undefined ? [] : [state]), topics.checkpoints.name, topics.deadLetter.name], operations: ['write', 'describe-configs'] },
       // The position is committed as the checkpoint group's offset on the checkpoint topic, in the transaction.
       { resource: 'topic', names: [topics.checkpoints.name], operations: ['read'] },
@@ -73,6 +82,7 @@ export function kafkaAcls(config: SyncConfig): KafkaAcl[] {
     grants.set(program, [
       seeAndCreate,
       { resource: 'topic', names: own, operations: ['describe', 'create'] },
+      ...(program === 'ad-writer' ? [{ resource: 'topic', names: [receiptsTopicOf(operations)], operations: ['describe', 'create', 'write', 'describe-configs'] } satisfies Grant] : []),
       { resource: 'topic', names: [operations], operations: ['read'] },
       { resource: 'topic', names: [...own, topics.links.name, topics.checkpoints.name], operations: ['read', 'write', 'describe-configs'] },
       { resource: 'topic', names: [topics.deadLetter.name], operations: ['write', 'describe-configs'] },
@@ -82,7 +92,7 @@ export function kafkaAcls(config: SyncConfig): KafkaAcl[] {
   if (services['password-agent']) {
     grants.set('password-agent', [{ resource: 'topic', names: [topics.adChanges.name], operations: ['describe', 'write', 'describe-configs'] }]);
   }
-  const everyTopic = [...configured, ...writers.flatMap((w) => [heldTopicOf(w.operations), waitTopicOf(w.operations)])];
+  const everyTopic = [...configured, ...writers.flatMap((w) => [heldTopicOf(w.operations), waitTopicOf(w.operations)]), adReceipts];
   grants.set('cli', [
     { resource: 'topic', names: everyTopic, operations: ['describe', 'create', 'read', 'write', 'describe-configs'] },
     { resource: 'group', names: [`${kafka.clientId}-`], operations: ['read', 'describe', 'delete'], pattern: 'prefixed' },

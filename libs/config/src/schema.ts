@@ -206,6 +206,19 @@ const adDetectorServiceSchema = detectorServiceSchema
      * each search over its whole database; 1 polls back to back.
      */
     streamingPollShare: z.number().gt(0).max(1).default(0.25),
+    /**
+     * AD records no initiator: the ad-writer's changes are recognized by the receipts it publishes before each change
+     * (on `<adOperations>.receipts`) and not published again (the state topic still gets the entry). `settleMs`: how
+     * long after its receipt a change may still land (longer than the ad-writer's LDAP timeout). Off: every change is
+     * published, and the ds-writer ends an echo by finding nothing to change (or undoes a change made in between).
+     */
+    ownWrites: z
+      .object({
+        enabled: z.boolean().default(true),
+        settleMs: z.number().int().min(1_000).max(3_600_000).default(120_000),
+      })
+      .strict()
+      .default({ enabled: true, settleMs: 120_000 }),
   })
   .strict();
 const writerServiceSchema = z
@@ -216,6 +229,12 @@ const writerServiceSchema = z
     bindDn: nonEmpty.optional(),
     bindPassword: nonEmpty.optional(),
     dryRun: z.boolean().default(false),
+    /**
+     * ad-writer: before each change of an existing entry, publish a write receipt (`<adOperations>.receipts`) that
+     * tells the ad-detector the change is its own (AD records no initiator). Off only where no ad-detector reads the
+     * domain (sync one way, into AD). The ds-writer has none: the changelog records who made a change.
+     */
+    writeReceipts: z.boolean().default(true),
     /** LDAP connections used side by side (a server gives one connection a few threads: 389-ds 5 by default). */
     connections: z.number().int().min(1).max(64).default(8),
     /** Entries written side by side within one partition's batch (each entry's own requests stay in order). */

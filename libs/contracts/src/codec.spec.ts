@@ -4,11 +4,13 @@ import {
   decodeEntryChange,
   decodeEntryState,
   decodeLink,
+  decodeWriteReceipt,
   decodeWriteRequest,
   encodeDeadLetter,
   encodeEntryChange,
   encodeEntryState,
   encodeLink,
+  encodeWriteReceipt,
   encodeWriteRequest,
 } from './codec';
 import { avroType, schemaById, type SchemaVersion } from './schemas';
@@ -22,6 +24,7 @@ import {
   VALUE_OPERATIONS,
   WRITE_OPERATIONS,
   type AttributeChange,
+  type AttributePolicy,
   type DeadLetter,
   type EntryChangeEvent,
   type EntryImage,
@@ -29,6 +32,7 @@ import {
   type EntryState,
   LINK_ORIGINS,
   type SourcePosition,
+  type WriteReceipt,
   type WriteRequest,
 } from './types';
 
@@ -327,14 +331,55 @@ describe('write-request records', () => {
     expect(decodeWriteRequest(encodeWriteRequest(request))).toStrictEqual(request);
   });
 
-  it('carry schema id 2', () => {
-    expect(encodeWriteRequest(upsertUser).subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 2]));
+  it('carry schema id 7 (write-request v2)', () => {
+    expect(encodeWriteRequest(upsertUser).subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 7]));
+  });
+
+  it('round-trip attribute policies (authority, bit mask, auxiliary class)', () => {
+    const request: WriteRequest = {
+      ...upsertUser,
+      attributePolicies: [
+        { name: 'userAccountControl', authority: 'force', bitMask: '2', auxiliaryClass: null },
+        { name: 'telephoneNumber', authority: 'keep', bitMask: null, auxiliaryClass: null },
+        { name: 'nsAccountLock', authority: 'force', bitMask: null, auxiliaryClass: 'nsAccount' },
+      ],
+    };
+    expect(decodeWriteRequest(encodeWriteRequest(request))).toStrictEqual(request);
   });
 
   it('round-trip any request', () => {
     fc.assert(
       fc.property(writeRequestArbitrary, (request) => {
         expect(decodeWriteRequest(encodeWriteRequest(request))).toStrictEqual(request);
+      }),
+    );
+  });
+});
+
+describe('write-request v1 and v2 records', () => {
+  const V1 = schemaById(2) as SchemaVersion;
+  const V2 = schemaById(7) as SchemaVersion;
+  const framed = (id: number, body: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, 0, id]), body]);
+  /** What a writer built with v1 reads from a record a v2 mapper wrote: Avro resolution, nothing of ours. */
+  const readAsV1 = (record: Buffer) => avroType(V1).decode(record, 5, avroType(V1).createResolver(avroType(V2))).value;
+  const v1Record = (request: WriteRequest) => framed(2, avroType(V1).toBuffer(readAsV1(encodeWriteRequest(request))));
+
+  it('a reader built with v1 reads any v2 request, every v1 field intact; policies are what v1 cannot hold', () => {
+    fc.assert(
+      fc.property(writeRequestArbitrary, (request) => {
+        const asV1 = readAsV1(encodeWriteRequest(request)) as Record<string, unknown>;
+        expect(Object.keys(asV1)).not.toContain('attributePolicies');
+        const { attributePolicies: _dropped, ...v1Fields } = request;
+        expect(decodeWriteRequest(v1Record(request))).toStrictEqual(v1Fields);
+      }),
+    );
+  });
+
+  it('records a v1 mapper wrote (schema id 2) decode as requests without policies', () => {
+    fc.assert(
+      fc.property(writeRequestV1Arbitrary, (request) => {
+        const record = framed(2, avroType(V1).toBuffer(request));
+        expect(decodeWriteRequest(record)).toStrictEqual(request);
       }),
     );
   });
@@ -412,6 +457,49 @@ describe('link records', () => {
   });
 });
 
+describe('write-receipt records', () => {
+  const receipt: WriteReceipt = {
+    service: 'ad-writer',
+    directory: 'ad',
+    requestId: 'ds:42/ds-to-ad/0',
+    entryId: { kind: 'objectGUID', value: 'c0a8e5f2-1b3d-4e7a-9f60-8d2b4c6e1a07' },
+    dn: 'CN=Jane Doe,OU=Staff,DC=corp,DC=example,DC=com',
+    writtenAt: 1_790_000_000_000,
+    attributes: [
+      { name: 'accountExpires', values: ['133801632000000000'], added: [], removed: [], anyValue: false },
+      { name: 'member', values: null, added: ['CN=Jane Doe,OU=Staff,DC=corp,DC=example,DC=com'], removed: [], anyValue: false },
+      { name: 'thumbnailPhoto', values: [Buffer.from([0xff, 0xd8, 0x00])], added: [], removed: [], anyValue: false },
+      { name: 'pwdLastSet', values: null, added: [], removed: [], anyValue: true },
+    ],
+  };
+
+  it('round-trip with schema id 8, binary values as Buffers; a create\'s has no entry id yet', () => {
+    const encoded = encodeWriteReceipt(receipt);
+    expect(encoded.subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 8]));
+    expect(decodeWriteReceipt(encoded)).toStrictEqual(receipt);
+    const create = { ...receipt, entryId: null };
+    expect(decodeWriteReceipt(encodeWriteReceipt(create))).toStrictEqual(create);
+  });
+
+  it('round-trip any receipt', () => {
+    const values = fc.array(fc.oneof(text, bytes(16)), { maxLength: 4 });
+    fc.assert(
+      fc.property(
+        record({
+          service: text,
+          directory: text,
+          requestId: text,
+          entryId: nullable(entryId),
+          dn: text,
+          writtenAt: long,
+          attributes: fc.array(record({ name: text, values: nullable(values), added: values, removed: values, anyValue: fc.boolean() }), { maxLength: 4 }),
+        }),
+        (any) => expect(decodeWriteReceipt(encodeWriteReceipt(any))).toEqual(any),
+      ),
+    );
+  });
+});
+
 describe('undecodable records', () => {
   const valid = encodeEntryChange(groupMemberAdded);
   const header = (id: number): Buffer => {
@@ -435,7 +523,7 @@ describe('undecodable records', () => {
       name: 'a write request',
       record: encodeWriteRequest(upsertUser),
       reason: 'wrong-subject',
-      message: /schema id 2 is write-request v1, not entry-change/,
+      message: /schema id 7 is write-request v2, not entry-change/,
     },
     { name: 'a cut-off body', record: valid.subarray(0, -4), reason: 'truncated', message: /body ends before/ },
     {
@@ -525,7 +613,7 @@ const entryChangeArbitrary: fc.Arbitrary<EntryChangeEvent> = record({
   before: nullable(image),
 });
 
-const writeRequestArbitrary: fc.Arbitrary<WriteRequest> = record({
+const writeRequestV1Arbitrary: fc.Arbitrary<WriteRequest> = record({
   requestId: text,
   pipe: text,
   sourceEventId: text,
@@ -539,6 +627,16 @@ const writeRequestArbitrary: fc.Arbitrary<WriteRequest> = record({
   changeTime: nullable(long),
   detectedAt: long,
 });
+const attributePolicy: fc.Arbitrary<AttributePolicy> = record({
+  name: text,
+  authority: fc.constantFrom('force', 'keep', 'merge'),
+  bitMask: nullable(fc.bigInt({ min: 1n, max: 2n ** 32n }).map(String)),
+  auxiliaryClass: nullable(text),
+});
+/** v2: some requests with attribute policies, others without (the field then absent, as the mapper writes them). */
+const writeRequestArbitrary: fc.Arbitrary<WriteRequest> = fc
+  .tuple(writeRequestV1Arbitrary, fc.option(fc.array(attributePolicy, { minLength: 1, maxLength: 3 }), { nil: undefined }))
+  .map(([request, attributePolicies]) => (attributePolicies === undefined ? request : { ...request, attributePolicies }));
 
 const entryStateArbitrary: fc.Arbitrary<EntryState> = record({
   entryId,

@@ -10,6 +10,7 @@ import {
   type EventSource,
   type SourcePosition,
   type SourceSystem,
+  type WriteReceipt,
   type WriteRequest,
 } from './types';
 
@@ -26,11 +27,13 @@ export function decodeEntryChange(record: Buffer | null): EntryChangeEvent {
 }
 
 export function encodeWriteRequest(request: WriteRequest): Buffer {
-  return encode('write-request', request);
+  return encode('write-request', { ...request, attributePolicies: request.attributePolicies ?? [] });
 }
 
+/** A request; `attributePolicies` only when it has some (a v1 record, or a v2 one without, has none). */
 export function decodeWriteRequest(record: Buffer | null): WriteRequest {
-  return decode('write-request', record) as WriteRequest;
+  const { attributePolicies, ...request } = decode('write-request', record) as WriteRequest;
+  return attributePolicies === undefined || attributePolicies.length === 0 ? request : { ...request, attributePolicies };
 }
 
 export function encodeDeadLetter(letter: DeadLetter): Buffer {
@@ -57,6 +60,14 @@ export function encodeLink(link: EntryLink): Buffer {
 /** A links-topic value; a tombstone (null value) is not a link: read its key with parseLinkKey. */
 export function decodeLink(record: Buffer | null): EntryLink {
   return decode('link', record) as EntryLink;
+}
+
+export function encodeWriteReceipt(receipt: WriteReceipt): Buffer {
+  return encode('write-receipt', receipt);
+}
+
+export function decodeWriteReceipt(record: Buffer | null): WriteReceipt {
+  return decode('write-receipt', record) as WriteReceipt;
 }
 
 function encode(subject: SchemaSubject, value: unknown): Buffer {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Type, types as avroTypes } from 'avsc';
 
 /** Record families, one Avro schema history each: schemas/<subject>/v<version>.avsc. */
-export const SCHEMA_SUBJECTS = ['entry-change', 'write-request', 'dead-letter', 'link', 'entry-state'] as const;
+export const SCHEMA_SUBJECTS = ['entry-change', 'write-request', 'dead-letter', 'link', 'entry-state', 'write-receipt'] as const;
 export type SchemaSubject = (typeof SCHEMA_SUBJECTS)[number];
 
 export interface SchemaVersion {
@@ -24,6 +24,8 @@ export const SCHEMA_REGISTRY: readonly SchemaVersion[] = [
   { id: 4, subject: 'link', version: 1 },
   { id: 5, subject: 'entry-change', version: 2 },
   { id: 6, subject: 'entry-state', version: 1 },
+  { id: 7, subject: 'write-request', version: 2 },
+  { id: 8, subject: 'write-receipt', version: 1 },
 ];
 
 /** The .avsc files ship with the package: found from src/ (ts-jest) and dist/ (build) alike. */

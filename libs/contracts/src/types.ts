@@ -132,6 +132,20 @@ export interface WriteRequest {
   /** Carried from the source event for latency measurement and audit. */
   readonly changeTime: number | null;
   readonly detectedAt: number;
+  /** v2: how the writer treats some attributes (authority, bit mask, auxiliary class); absent or empty: all forced. */
+  readonly attributePolicies?: readonly AttributePolicy[];
+}
+
+/** Who owns a destination attribute's values: force (made equal), keep (set only when empty), merge (union). */
+export type Authority = 'force' | 'keep' | 'merge';
+
+export interface AttributePolicy {
+  readonly name: string;
+  readonly authority: Authority;
+  /** Decimal text: only these bits of an integer attribute come from the request. */
+  readonly bitMask: string | null;
+  /** Added to an existing entry that lacks it when the attribute is written. */
+  readonly auxiliaryClass: string | null;
 }
 
 /** Why a record left the pipeline, with enough to re-drive it. */
@@ -159,6 +173,36 @@ export type LinkOrigin = (typeof LINK_ORIGINS)[number];
  * A source entry and the destination entry a writer made or found for it (links topic, compacted). Writers act on
  * the linked entry, whatever its DN; a tombstone for the link's key removes it when either entry is deleted.
  */
+/**
+ * What a writer is about to change in an entry (or create), published before it sends the change (write-receipt): the
+ * directory's detector recognizes the change when it reads it back and does not publish it again.
+ */
+export interface WriteReceipt {
+  readonly service: string;
+  /** Name of the written directory in the configuration. */
+  readonly directory: string;
+  readonly requestId: string;
+  /** null for an entry being created (its id is not known before the add): matched by `dn`. */
+  readonly entryId: EntryId | null;
+  readonly dn: string;
+  /** When the receipt was published (just before the change was sent), epoch milliseconds. */
+  readonly writtenAt: number;
+  /** The attributes the change touches; never a password or secret attribute. */
+  readonly attributes: readonly ReceiptAttribute[];
+}
+
+/** One attribute of a write receipt: what it holds after the change, as far as the writer can tell. */
+export interface ReceiptAttribute {
+  readonly name: string;
+  /** Every value after the change ([]: none); null when unknown (some values changed in an attribute not read whole). */
+  readonly values: readonly AttributeValue[] | null;
+  /** Values added and removed (DirSync reports linked values one by one). */
+  readonly added: readonly AttributeValue[];
+  readonly removed: readonly AttributeValue[];
+  /** The server sets the attribute to a value of its choosing (pwdLastSet after a password is set). */
+  readonly anyValue: boolean;
+}
+
 export interface EntryLink {
   readonly pipe: string;
   readonly source: LinkEnd;

@@ -46,7 +46,7 @@ describe('wire ids: the schema id a record carries', () => {
     expect(record.subarray(5)).toEqual(fixed.subarray(5));
     expect(decodeWriteRequest(record)).toEqual(decodeWriteRequestFixed(fixed));
     expect(() => decodeWriteRequest(fixed)).toThrow(UndecodableRecordError);
-    expect(() => decodeWriteRequest(fixed)).toThrow(/schema id 2 is not one of the ids of schema registry http:\/\/registry/);
+    expect(() => decodeWriteRequest(fixed)).toThrow(/schema id 7 is not one of the ids of schema registry http:\/\/registry/);
   });
 
   it('a version the registry gave no id cannot be written (named in the error)', () => {

@@ -1,7 +1,7 @@
 import { Injectable, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { type SyncConfig } from '@idsync/config';
 import { afterImageAttributes, compilePipe, type AfterImageAttributes } from '@idsync/mapping';
-import { ensureTopics, type HealthProbe, type JsonLogger, type KafkaClient } from '@idsync/platform';
+import { ensureReceiptsTopic, ensureTopics, type HealthProbe, type JsonLogger, type KafkaClient } from '@idsync/platform';
 import { type DetectorState, type PublishingOptions } from './coordinator';
 
 /** Exit status when a detector stops for good (bad credentials, a purged or foreign checkpoint...): a supervisor notices. */
@@ -80,6 +80,7 @@ export function publishingFromConfig(
       await admin.connect();
       try {
         const created = await ensureTopics(admin, topics);
+        if (service === 'ad-detector' && config.services['ad-detector'].ownWrites.enabled) created.push(...(await ensureReceiptsTopic(admin, topics)));
         if (created.length > 0) logger.event('info', `${service}.topics-created`, { topics: created });
       } finally {
         await admin.disconnect();

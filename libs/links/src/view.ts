@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { decodeLink, type EntryLink, UndecodableRecordError } from '@idsync/contracts';
-import { type HealthProbe, HealthProbeError, type JsonLogger, type KafkaAdmin, type KafkaClient, TopicFollower } from '@idsync/platform';
+import { type HealthProbe, HealthProbeError, type JsonLogger, type KafkaAdmin, type KafkaClient, ReadBarrier, TopicFollower } from '@idsync/platform';
 import { type LinkRecord, type LinkStore } from './store';
 
 /** The view has not read the links topic up to where it stood moments ago; the request is tried again. */
@@ -46,11 +46,6 @@ export interface LinksViewStatus {
   readonly error: string | null;
 }
 
-interface Waiter {
-  readonly targets: ReadonlyMap<number, bigint>;
-  readonly resolve: () => void;
-}
-
 /**
  * A writer's local view of the links topic: read from the beginning at start (bulk-loaded into the store), then
  * followed. Every instance reads every partition (a consumer group of its own, never committed): a writer must
@@ -61,12 +56,7 @@ export class LinksView {
   private consumer: TopicFollower | undefined;
   private admin: KafkaAdmin | undefined;
   private state: LinksViewState = 'idle';
-  private readonly positions = new Map<number, bigint>();
-  private waiters: Waiter[] = [];
-  private barrier: Promise<void> | null = null;
-  private nextBarrier: Promise<void> | null = null;
-  /** When the topic's end that the store is known to hold was read (the start of the last barrier passed). */
-  private heldAsOf = Number.NEGATIVE_INFINITY;
+  private readonly barrier: ReadBarrier;
   private recordsRead = 0;
   private skipped = 0;
   private loadMs: number | null = null;
@@ -74,7 +64,15 @@ export class LinksView {
   /** The store's counts, as of `at` (status() counts at most every 5 s). */
   private counted: { at: number; links: number; retired: number } | null = null;
 
-  constructor(private readonly options: LinksViewOptions) {}
+  constructor(private readonly options: LinksViewOptions) {
+    const { topic } = options;
+    this.barrier = new ReadBarrier({
+      ends: () => this.highWatermarks(),
+      timeoutMs: this.options.catchUpTimeoutMs ?? 15_000,
+      behind: (behind, waitedMs) => new LinksViewBehindError(topic, behind, waitedMs),
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
+  }
 
   get store(): LinkStore {
     return this.options.store;
@@ -101,7 +99,7 @@ export class LinksView {
     const { kafka, topic, store, logger } = this.options;
     const started = Date.now();
     this.state = 'loading';
-    this.positions.clear();
+    this.barrier.reset();
     this.recordsRead = 0;
     this.admin = kafka.admin();
     await this.admin.connect();
@@ -119,7 +117,7 @@ export class LinksView {
       logger.event('info', 'links.view.loaded', { topic, ...store.counts(), records: this.recordsRead, ms: this.loadMs });
       finishLoad();
     };
-    if (this.reached(targets)) endLoad();
+    if (this.barrier.reached(targets)) endLoad();
 
     const consumer = new TopicFollower(kafka, {
       topic,
@@ -142,8 +140,8 @@ export class LinksView {
         this.recordsRead += batch.records.length;
         if (loading) loader.add(records);
         else store.apply(records);
-        if (batch.records.length > 0) this.advance(batch.partition, BigInt(batch.lastOffset) + 1n);
-        if (loading && this.reached(targets)) endLoad();
+        if (batch.records.length > 0) this.barrier.advance(batch.partition, BigInt(batch.lastOffset) + 1n);
+        if (loading && this.barrier.reached(targets)) endLoad();
       },
     });
     this.consumer = consumer;
@@ -157,47 +155,7 @@ export class LinksView {
    * not one per round of writes). Throws LinksViewBehindError (retriable) after the timeout.
    */
   catchUp(maxAgeMs = 0): Promise<void> {
-    if (maxAgeMs > 0 && this.clock() - this.heldAsOf <= maxAgeMs) return Promise.resolve();
-    // Callers arriving while a barrier runs share the next one (it starts after they arrived, so it covers them).
-    if (this.barrier === null) {
-      this.barrier = this.catchUpOnce().finally(() => (this.barrier = null));
-      return this.barrier;
-    }
-    this.nextBarrier ??= this.barrier
-      .catch(() => undefined)
-      .then(() => {
-        this.nextBarrier = null;
-        return this.catchUp();
-      });
-    return this.nextBarrier;
-  }
-
-  private clock(): number {
-    return (this.options.now ?? Date.now)();
-  }
-
-  private async catchUpOnce(): Promise<void> {
-    const asOf = this.clock();
-    const targets = await this.highWatermarks();
-    const held = (): void => void (this.heldAsOf = Math.max(this.heldAsOf, asOf));
-    if (this.reached(targets)) return held();
-    const timeoutMs = this.options.catchUpTimeoutMs ?? 15_000;
-    let timer: NodeJS.Timeout | undefined;
-    const waiter = new Promise<void>((resolve) => this.waiters.push({ targets, resolve }));
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
-        const behind = [...targets]
-          .filter(([partition, target]) => (this.positions.get(partition) ?? 0n) < target)
-          .map(([partition, target]) => ({ partition, at: this.positions.get(partition) ?? 0n, target }));
-        reject(new LinksViewBehindError(this.options.topic, behind, timeoutMs));
-      }, timeoutMs);
-    });
-    try {
-      await Promise.race([waiter, timeout]);
-      held();
-    } finally {
-      clearTimeout(timer);
-    }
+    return this.barrier.catchUp(maxAgeMs);
   }
 
   async stop(): Promise<void> {
@@ -219,22 +177,6 @@ export class LinksView {
       this.options.logger.event('warn', 'links.view.skipped', { topic: this.options.topic, key, reason: error.message });
       return undefined;
     }
-  }
-
-  private advance(partition: number, next: bigint): void {
-    if ((this.positions.get(partition) ?? 0n) < next) this.positions.set(partition, next);
-    if (this.waiters.length === 0) return;
-    const still: Waiter[] = [];
-    for (const waiter of this.waiters) {
-      if (this.reached(waiter.targets)) waiter.resolve();
-      else still.push(waiter);
-    }
-    this.waiters = still;
-  }
-
-  private reached(targets: ReadonlyMap<number, bigint>): boolean {
-    for (const [partition, target] of targets) if ((this.positions.get(partition) ?? 0n) < target) return false;
-    return true;
   }
 
   /** Per partition, the offset after the last record on the topic now. */

@@ -83,6 +83,15 @@ export function afterImageAttributes(directory: string, pipes: readonly Compiled
       for (const mapping of syncClass.templates) {
         for (const part of mapping.template.parts) if (part.kind === 'attribute') need(part.name, `${where}: template for ${mapping.to}`);
       }
+      for (const mapping of syncClass.computed) {
+        for (const candidate of mapping.candidates) {
+          if (candidate.when !== null) for (const name of filterAttributeNames(candidate.when)) need(name, `${where}: condition of the mapping to ${mapping.to}`);
+          if (candidate.source.kind === 'copy') need(candidate.source.from, `${where}: mapping to ${mapping.to}`);
+          if (candidate.source.kind === 'template') {
+            for (const part of candidate.source.template.parts) if (part.kind === 'attribute') need(part.name, `${where}: template for ${mapping.to}`);
+          }
+        }
+      }
       if (syncClass.autoMap) allUserAttributes = true;
     }
   }

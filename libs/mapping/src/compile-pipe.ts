@@ -5,8 +5,10 @@
 import { type Dn, normalizeDn, normalizeRdn, parseDn } from './dn';
 import { compileDnMap, type CompiledDnMap } from './dn-map';
 import { type Filter, filterAttributes, parseFilter } from './filter';
-import { type AttributeMapping, type Pipe, SECRET_ATTRIBUTES, type SyncClass } from './pipe';
+import { type AttributePolicy } from '@idsync/contracts';
+import { type AttributeMapping, isDefaultPolicy, mappingPolicy, type Pipe, SECRET_ATTRIBUTES, type SyncClass } from './pipe';
 import { parseTemplate, type Template } from './template';
+import { type TransformStep } from './transforms';
 
 export interface CompiledValueMapping {
   readonly kind: 'direct' | 'dn';
@@ -24,6 +26,31 @@ export interface CompiledTemplateMapping {
 export interface CompiledConstantMapping {
   readonly to: string;
   readonly values: readonly string[];
+}
+
+/** Where a computed mapping's values come from, before its transforms. */
+export type CandidateSource =
+  | { readonly kind: 'copy'; readonly from: string; readonly fromKey: string; readonly dn: boolean }
+  | { readonly kind: 'template'; readonly template: Template }
+  | { readonly kind: 'constant'; readonly values: readonly string[] };
+
+export interface CompiledCandidate {
+  /** The condition on the source entry; null: always. */
+  readonly when: Filter | null;
+  readonly whenText: string | null;
+  readonly source: CandidateSource;
+  readonly transforms: readonly TransformStep[];
+}
+
+/**
+ * A destination attribute written whole from a computation: mappings with transforms or a condition, tried in
+ * order (the first candidate whose condition holds gives the values).
+ */
+export interface CompiledComputedMapping {
+  readonly to: string;
+  readonly candidates: readonly CompiledCandidate[];
+  /** Lower-case source attributes any candidate reads (its values, template inputs, condition). */
+  readonly inputs: ReadonlySet<string>;
 }
 
 export interface CompiledSyncClass {
@@ -47,6 +74,8 @@ export interface CompiledSyncClass {
   readonly bySource: ReadonlyMap<string, readonly CompiledValueMapping[]>;
   readonly templates: readonly CompiledTemplateMapping[];
   readonly constants: readonly CompiledConstantMapping[];
+  /** Mappings with transforms or conditions, one per destination attribute. */
+  readonly computed: readonly CompiledComputedMapping[];
   readonly autoMap: boolean;
   /** Lower-case source attributes auto-mapping skips. */
   readonly autoMapExclude: ReadonlySet<string>;
@@ -67,6 +96,8 @@ export interface CompiledPipe {
   readonly correlation: readonly (readonly string[])[];
   /** Destination member attributes mapped with `dn: true`: a delete asks the writer to unlink from these. */
   readonly unlinkAttributes: readonly string[];
+  /** Destination attributes (lower case) the writer treats other than forced: sent along with requests writing them. */
+  readonly attributePolicies: ReadonlyMap<string, AttributePolicy>;
   /** Normalized DNs whose changes are dropped. */
   readonly ignoreChangesBy: ReadonlySet<string>;
   /**
@@ -90,8 +121,19 @@ function compileClass(pipe: Pipe, syncClass: SyncClass): CompiledSyncClass {
   const templates: CompiledTemplateMapping[] = [];
   const constants: CompiledConstantMapping[] = [];
   const bySource = new Map<string, CompiledValueMapping[]>();
+  const computedTargets = computedTargetsOf(effective);
+  const computed = new Map<string, { to: string; candidates: CompiledCandidate[]; inputs: Set<string> }>();
   for (const mapping of effective) {
-    if (mapping.kind === 'template') templates.push({ to: mapping.to, template: parseTemplate(mapping.template) });
+    const target = mapping.to.toLowerCase();
+    if (computedTargets.has(target)) {
+      const entry = computed.get(target) ?? { to: mapping.to, candidates: [], inputs: new Set<string>() };
+      computed.set(target, entry);
+      const candidate = compileCandidate(mapping);
+      entry.candidates.push(candidate);
+      if (candidate.when !== null) filterAttributes(candidate.when, entry.inputs);
+      if (candidate.source.kind === 'copy') entry.inputs.add(candidate.source.fromKey);
+      if (candidate.source.kind === 'template') for (const key of candidate.source.template.attributes) entry.inputs.add(key);
+    } else if (mapping.kind === 'template') templates.push({ to: mapping.to, template: parseTemplate(mapping.template) });
     else if (mapping.kind === 'constant') constants.push({ to: mapping.to, values: mapping.values });
     else {
       const compiled: CompiledValueMapping = { kind: mapping.kind, from: mapping.from, fromKey: mapping.from.toLowerCase(), to: mapping.to };
@@ -118,12 +160,38 @@ function compileClass(pipe: Pipe, syncClass: SyncClass): CompiledSyncClass {
     bySource,
     templates,
     constants,
+    computed: [...computed.values()],
     autoMap: syncClass.autoMapSameNames ?? pipe.autoMapSameNames,
     // Credentials are never copied, whatever the exclusions say (a writer refuses them in the clear).
     autoMapExclude: new Set(['objectclass', ...[...SECRET_ATTRIBUTES, ...pipe.autoMapExclude, ...syncClass.autoMapExclude].map((name) => name.toLowerCase())]),
     mappedTargets: new Set(effective.map((mapping) => mapping.to.toLowerCase())),
     passwords: syncClass.passwords ?? true,
   };
+}
+
+/** The pipe's non-default attribute policies, by lower-case destination attribute (the schema made them consistent). */
+function policiesOf(config: Pipe): Map<string, AttributePolicy> {
+  const out = new Map<string, AttributePolicy>();
+  for (const mapping of [...config.attributeMappings, ...config.syncClasses.flatMap((c) => c.attributeMappings)]) {
+    const policy = mappingPolicy(mapping);
+    if (!isDefaultPolicy(policy)) out.set(mapping.to.toLowerCase(), { name: mapping.to, ...policy });
+  }
+  return out;
+}
+
+/** Lower-case destination attributes written by a computation: a mapping with transforms or a condition. */
+function computedTargetsOf(mappings: readonly AttributeMapping[]): Set<string> {
+  return new Set(mappings.filter((m) => m.when !== undefined || (m.transforms?.length ?? 0) > 0).map((m) => m.to.toLowerCase()));
+}
+
+function compileCandidate(mapping: AttributeMapping): CompiledCandidate {
+  const source: CandidateSource =
+    mapping.kind === 'template'
+      ? { kind: 'template', template: parseTemplate(mapping.template) }
+      : mapping.kind === 'constant'
+        ? { kind: 'constant', values: mapping.values }
+        : { kind: 'copy', from: mapping.from, fromKey: mapping.from.toLowerCase(), dn: mapping.kind === 'dn' };
+  return { when: mapping.when === undefined ? null : parseFilter(mapping.when), whenText: mapping.when ?? null, source, transforms: mapping.transforms ?? [] };
 }
 
 /**
@@ -162,6 +230,7 @@ export function compilePipe(config: Pipe): CompiledPipe {
     dnMaps,
     correlation: config.correlation,
     unlinkAttributes: [...unlink.values()],
+    attributePolicies: policiesOf(config),
     ignoreChangesBy: new Set(config.ignoreChangesBy.map((dn) => normalizeDn(dn))),
     requiredSourceAttributes: [...required].sort(),
   };

@@ -59,6 +59,10 @@ export {
   ATTRIBUTE_MAPPING_KINDS,
   type AttributeMapping,
   type AttributeMappingKind,
+  isDefaultPolicy,
+  mappingPolicy,
+  type MappingOptions,
+  type MappingPolicy,
   attributeMappingSchema,
   DEFAULT_MEMBER_ATTRIBUTES,
   type DnMap,
@@ -86,3 +90,5 @@ export {
   ConflictingAfterImageError,
   isImagedAttribute,
 } from './after-image-attributes';
+export { applyTransforms, mergeBits, readTime, TIME_FORMATS, type TimeFormat, TransformError, type TransformStep, writeTime } from './transforms';
+export { transformsSchema, transformStepSchema } from './transform-config';

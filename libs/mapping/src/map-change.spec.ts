@@ -343,6 +343,11 @@ describe('mapChange: modifies and templates', () => {
     ]);
   });
 
+  it('maps a delete that names no values (the whole attribute removed, as 389-ds records it) to the same delete', () => {
+    const result = expectMapped(mapChange(modify([{ name: 'telephoneNumber', op: 'delete', values: [] }]), adToDs));
+    expect(result.requests[0]?.attributes).toEqual([{ name: 'telephoneNumber', op: 'delete', values: [] }]);
+  });
+
   it('re-renders a template as a replace when its inputs changed and the event states them all', () => {
     const result = expectMapped(mapChange(modify([replace('givenName', 'Janet'), replace('sn', 'Smith')]), adToDs));
     expect(result.requests[0]?.attributes).toEqual([replace('givenName', 'Janet'), replace('sn', 'Smith'), replace('cn', 'Janet Smith')]);

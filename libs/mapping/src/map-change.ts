@@ -28,15 +28,16 @@
  * The sealed password pseudo-attribute (idsyncPassword) passes through unmapped and unopened, under its own name,
  * for every sync class that keeps `passwords: true` (the default): the writer knows its destination's attribute.
  */
-import { type AttributeChange, type AttributeValue, type EntryChangeEvent, type EntryImage, type WriteOperation, type WriteRequest } from '@idsync/contracts';
+import { type AttributeChange, type AttributePolicy, type AttributeValue, type EntryChangeEvent, type EntryImage, type WriteOperation, type WriteRequest } from '@idsync/contracts';
 import { adSystemObjectReason } from './ad-system-objects';
-import { type CompiledPipe, type CompiledSyncClass, type CompiledValueMapping } from './compile-pipe';
+import { type CompiledCandidate, type CompiledComputedMapping, type CompiledPipe, type CompiledSyncClass, type CompiledValueMapping } from './compile-pipe';
 import { PASSWORD_PSEUDO_ATTRIBUTE } from './pipe';
 import { type Dn, formatDn, InvalidDnError, normalizeDn, normalizeRdn, parseDn } from './dn';
 import { type CompiledDnMap, type DnMapResult, mapDn } from './dn-map';
 import { EntryView } from './entry-view';
 import { evaluateFilter, type FilterEntry, FilterResult } from './filter';
 import { type PlaceholderPart, renderTemplate, type Template } from './template';
+import { applyTransforms, TransformError } from './transforms';
 
 /** Why an event produced no write; a closed set, so callers can count drops by reason. */
 export const DROP_REASONS = ['ignored-initiator', 'no-sync-class', 'operation-disabled', 'nothing-to-write'] as const;
@@ -369,6 +370,11 @@ function request(
   objectClasses: readonly string[] = context.syncClass?.destinationObjectClasses ?? NO_CLASSES,
 ): WriteRequest {
   const { event, pipe } = context;
+  const policies: AttributePolicy[] = [];
+  if (pipe.attributePolicies.size > 0) {
+    const named = new Set(attributes.map((change) => change.name.toLowerCase()));
+    for (const [key, policy] of pipe.attributePolicies) if (named.has(key)) policies.push(policy);
+  }
   return {
     requestId: `${event.eventId}/${pipe.name}/${index}`,
     pipe: pipe.name,
@@ -382,6 +388,7 @@ function request(
     correlation: pipe.correlation,
     changeTime: event.changeTime,
     detectedAt: event.detectedAt,
+    ...(policies.length > 0 ? { attributePolicies: policies } : {}),
   };
 }
 
@@ -460,6 +467,11 @@ function fullAttributes(context: Context, mode: 'add' | 'snapshot' | 'entered'):
     out.push({ name: mapping.to, op: 'replace', values: [value] });
   }
   for (const mapping of syncClass.constants) out.push({ name: mapping.to, op: 'replace', values: mapping.values });
+  for (const mapping of syncClass.computed) {
+    const result = compute(context, mapping);
+    if (result.kind === 'unknown') warn(context, `${mapping.to} left alone: ${result.why}`);
+    else if (result.kind === 'values' && !(mode === 'add' && result.values.length === 0)) out.push({ name: mapping.to, op: 'replace', values: result.values });
+  }
   return out;
 }
 
@@ -492,8 +504,9 @@ function changedAttributes(context: Context): AttributeChange[] {
     if (mappings !== undefined) {
       for (const mapping of mappings) {
         const values = mapValues(context, mapping, change.values);
-        // An add or delete of no values is no change (every value was an unmappable member DN).
-        if (values.length === 0 && change.op !== 'replace') continue;
+        // Values that all mapped to nothing (unmappable member DNs) are no change; a delete that names no values
+        // removes the attribute (LDAP's delete of a whole attribute, as 389-ds records it) and is one.
+        if (values.length === 0 && change.values.length > 0 && change.op !== 'replace') continue;
         out.push({ name: mapping.to, op: change.op, values });
       }
     }
@@ -512,7 +525,65 @@ function changedAttributes(context: Context): AttributeChange[] {
     }
     out.push({ name: mapping.to, op: 'replace', values: [value] });
   }
+  // A password change carries every bit-masked attribute too (userAccountControl's disabled bit): the writer that
+  // enables an account on its first password then knows whether the source has it locked.
+  const passwordChanged = syncClass.passwords && event.attributes.some((change) => change.name.toLowerCase() === PASSWORD_KEY);
+  for (const mapping of syncClass.computed) {
+    const masked = passwordChanged && (context.pipe.attributePolicies.get(mapping.to.toLowerCase())?.bitMask ?? null) !== null;
+    if (!masked && ![...mapping.inputs].some((key) => view.changes(key) !== undefined)) continue;
+    const result = compute(context, mapping);
+    if (result.kind === 'unknown') warn(context, `${mapping.to} not updated: ${result.why}`);
+    else if (result.kind === 'values') out.push({ name: mapping.to, op: 'replace', values: result.values });
+  }
   return out;
+}
+
+type Computed = { readonly kind: 'values'; readonly values: readonly AttributeValue[] } | { readonly kind: 'unknown'; readonly why: string } | { readonly kind: 'none' };
+
+/**
+ * A computed attribute's values: from the first candidate whose condition holds, transformed. `unknown` when the
+ * event does not give what a condition or an input needs (never a guess); `none` when no condition holds (the
+ * attribute is left as it is). A value a transform cannot read fails the event (dead-lettered with the reason).
+ */
+function compute(context: Context, mapping: CompiledComputedMapping): Computed {
+  const { view, event, pipe } = context;
+  for (const candidate of mapping.candidates) {
+    if (candidate.when !== null) {
+      const holds = evaluateFilter(candidate.when, view);
+      if (holds === FilterResult.Undefined) return { kind: 'unknown', why: `condition ${candidate.whenText} cannot be decided (the event does not give the attributes it reads)` };
+      if (holds === FilterResult.False) continue;
+    }
+    const input = candidateValues(context, candidate);
+    if (input.kind !== 'values' || candidate.transforms.length === 0) return input;
+    if (input.values.some((value) => typeof value !== 'string')) return { kind: 'unknown', why: 'a binary value cannot be transformed' };
+    try {
+      return { kind: 'values', values: applyTransforms(candidate.transforms, input.values as readonly string[]) };
+    } catch (error) {
+      if (!(error instanceof TransformError)) throw error;
+      fail(event, pipe, `${mapping.to}: ${error.message}`, error);
+    }
+  }
+  return { kind: 'none' };
+}
+
+function candidateValues(context: Context, candidate: CompiledCandidate): Computed {
+  const { view } = context;
+  const source = candidate.source;
+  switch (source.kind) {
+    case 'constant':
+      return { kind: 'values', values: source.values };
+    case 'copy': {
+      const values = view.values(source.fromKey);
+      if (values === undefined) return { kind: 'unknown', why: `the event does not give the full value of ${source.from}` };
+      return { kind: 'values', values: source.dn ? mapValues(context, { kind: 'dn', from: source.from, fromKey: source.fromKey, to: '' }, values) : values };
+    }
+    case 'template': {
+      const value = renderTemplate(source.template, resolver(view));
+      if (value !== null) return { kind: 'values', values: [value] };
+      const unknown = source.template.attributes.find((key) => view.values(key) === undefined);
+      return unknown === undefined ? { kind: 'values', values: [] } : { kind: 'unknown', why: `template '${source.template.text}' needs the full value of ${unknown}, which the event does not give` };
+    }
+  }
 }
 
 function resolver(view: EntryView): (part: PlaceholderPart) => string | null {

@@ -8,6 +8,8 @@ import { compileDnMap, InvalidDnPatternError } from './dn-map';
 import { InvalidDnError, parseDn } from './dn';
 import { filterAttributes, InvalidFilterError, parseFilter } from './filter';
 import { ATTRIBUTE_NAME, hasPlaceholders, InvalidTemplateError, parseTemplate } from './template';
+import { transformsSchema } from './transform-config';
+import { type TransformStep } from './transforms';
 
 /**
  * The pseudo-attribute that carries a password in events and write requests: one value, an envelope sealed by
@@ -125,6 +127,15 @@ export type AttributeMappingKind = (typeof ATTRIBUTE_MAPPING_KINDS)[number];
  * One destination attribute. The kind follows from the keys:
  * `{from, to}` copies values; `{from, to, dn: true}` rewrites DN values through the pipe's DN maps;
  * `{to, template}` builds one value from source attributes (all required); `{to, values}` sets constants.
+ * `transforms` (a copy or a template): steps applied to the values (transforms.ts). `when`: an LDAP filter on the
+ * source entry; the mapping applies only when it holds. Several mappings may write one attribute when each but
+ * the last has a `when`: the first whose condition holds gives the value, and when none holds the attribute is
+ * left as it is. A mapping with either is written whole (a replace of its full result), never value by value.
+ * `authority`: `force` (default: the destination is made equal), `keep` (written only when the destination has no
+ * value: a directory-only phone number), `merge` (values added, none removed). `bits`: the destination attribute is
+ * an integer of which only these bits come from the mapping (userAccountControl's disabled bit, 2); the writer
+ * reads the entry and keeps the other bits. `auxiliaryClass`: an object class the destination attribute needs, added
+ * to an existing entry that lacks it when the attribute is written.
  */
 export const attributeMappingSchema = z
   .object({
@@ -133,6 +144,21 @@ export const attributeMappingSchema = z
     dn: z.boolean().optional(),
     template: nonEmpty.optional(),
     values: z.array(z.string()).min(1, 'needs at least one value').optional(),
+    transforms: transformsSchema.optional(),
+    when: filterText.optional(),
+    authority: z.enum(['force', 'keep', 'merge']).optional(),
+    bits: z
+      .union([z.number(), z.string()])
+      .transform((raw, ctx): string => {
+        const text = String(raw).trim();
+        if (!/^(0x[0-9a-f]{1,8}|\d{1,10})$/i.test(text) || BigInt(text) === 0n || BigInt(text) > 0xffff_ffffn) {
+          ctx.addIssue({ code: 'custom', message: `must be a non-zero 32-bit mask (decimal or 0x hex), got ${JSON.stringify(raw)}` });
+          return z.NEVER;
+        }
+        return String(BigInt(text));
+      })
+      .optional(),
+    auxiliaryClass: objectClassName.optional(),
   })
   .strict()
   .superRefine((mapping, ctx) => {
@@ -156,6 +182,12 @@ export const attributeMappingSchema = z
     if (mapping.dn !== undefined && mapping.from === undefined) {
       ctx.addIssue({ code: 'custom', path: ['dn'], message: 'applies only to a mapping with from' });
     }
+    if (mapping.transforms !== undefined && (mapping.values !== undefined || mapping.dn === true)) {
+      ctx.addIssue({ code: 'custom', path: ['transforms'], message: `apply to a copy (from) or a template, not to ${mapping.dn === true ? 'DN values (dn: true)' : 'constant values'}` });
+    }
+    if (mapping.bits !== undefined && mapping.authority !== undefined && mapping.authority !== 'force') {
+      ctx.addIssue({ code: 'custom', path: ['authority'], message: 'bits are always taken from the mapping: authority keep or merge does not apply' });
+    }
     if (mapping.dn && mapping.from !== undefined && isPasswordAttribute(mapping.from)) {
       ctx.addIssue({ code: 'custom', path: ['from'], message: 'a password attribute is not DN-valued' });
     }
@@ -176,24 +208,49 @@ export const attributeMappingSchema = z
     }
   })
   .transform((mapping): AttributeMapping => {
-    if (mapping.template !== undefined) return { kind: 'template', to: mapping.to, template: mapping.template };
-    if (mapping.values !== undefined) return { kind: 'constant', to: mapping.to, values: mapping.values };
-    return { kind: mapping.dn ? 'dn' : 'direct', from: mapping.from ?? '', to: mapping.to };
+    const extras = {
+      ...(mapping.when === undefined ? {} : { when: mapping.when }),
+      ...(mapping.transforms === undefined ? {} : { transforms: mapping.transforms }),
+      ...(mapping.authority === undefined ? {} : { authority: mapping.authority }),
+      ...(mapping.bits === undefined ? {} : { bits: mapping.bits }),
+      ...(mapping.auxiliaryClass === undefined ? {} : { auxiliaryClass: mapping.auxiliaryClass }),
+    };
+    if (mapping.template !== undefined) return { kind: 'template', to: mapping.to, template: mapping.template, ...extras };
+    if (mapping.values !== undefined) return { kind: 'constant', to: mapping.to, values: mapping.values, ...extras };
+    return { kind: mapping.dn ? 'dn' : 'direct', from: mapping.from ?? '', to: mapping.to, ...extras };
   });
 
-export type AttributeMapping =
-  | { readonly kind: 'direct' | 'dn'; readonly from: string; readonly to: string }
-  | { readonly kind: 'template'; readonly to: string; readonly template: string }
-  | { readonly kind: 'constant'; readonly to: string; readonly values: readonly string[] };
+/** What any mapping may add: a condition, steps applied to its values, how the writer treats its attribute. */
+export interface MappingOptions {
+  readonly when?: string;
+  readonly transforms?: readonly TransformStep[];
+  readonly authority?: 'force' | 'keep' | 'merge';
+  /** Decimal text of the mask. */
+  readonly bits?: string;
+  readonly auxiliaryClass?: string;
+}
 
+export type AttributeMapping =
+  | ({ readonly kind: 'direct' | 'dn'; readonly from: string; readonly to: string } & MappingOptions)
+  | ({ readonly kind: 'template'; readonly to: string; readonly template: string } & MappingOptions)
+  | ({ readonly kind: 'constant'; readonly to: string; readonly values: readonly string[] } & MappingOptions);
+
+/** One mapping per destination attribute, except candidates in order: each but the last with a `when`. */
 function checkUniqueTargets(mappings: readonly AttributeMapping[], ctx: z.RefinementCtx, path: (string | number)[]): void {
   const seen = new Map<string, number>();
   mappings.forEach((mapping, index) => {
     const key = mapping.to.toLowerCase();
-    const first = seen.get(key);
-    if (first !== undefined) {
-      ctx.addIssue({ code: 'custom', path: [...path, index, 'to'], message: `'${mapping.to}' is already mapped by entry [${first}]` });
-    } else seen.set(key, index);
+    const previous = seen.get(key);
+    seen.set(key, index);
+    if (previous === undefined) return;
+    const earlier = mappings[previous] as AttributeMapping;
+    if (earlier.when === undefined) {
+      const message =
+        mapping.when === undefined
+          ? `'${mapping.to}' is already mapped by entry [${previous}]`
+          : `'${mapping.to}' is already mapped by entry [${previous}], which has no when: only the last candidate for an attribute may go without one`;
+      ctx.addIssue({ code: 'custom', path: [...path, index, 'to'], message });
+    }
   });
 }
 
@@ -293,7 +350,50 @@ export const pipeSchema = z
       } else orders.set(syncClass.evaluationOrder, syncClass.name);
     });
     checkUniqueTargets(pipe.attributeMappings, ctx, ['attributeMappings']);
+    checkConsistentPolicies(pipe, ctx);
   });
+
+/** How the writer treats a mapping's destination attribute (write-request v2's AttributePolicy). */
+export interface MappingPolicy {
+  readonly authority: 'force' | 'keep' | 'merge';
+  readonly bitMask: string | null;
+  readonly auxiliaryClass: string | null;
+}
+
+export function mappingPolicy(mapping: AttributeMapping): MappingPolicy {
+  return { authority: mapping.authority ?? 'force', bitMask: mapping.bits ?? null, auxiliaryClass: mapping.auxiliaryClass ?? null };
+}
+
+export function isDefaultPolicy(policy: MappingPolicy): boolean {
+  return policy.authority === 'force' && policy.bitMask === null && policy.auxiliaryClass === null;
+}
+
+const describePolicy = (p: MappingPolicy): string =>
+  [`authority ${p.authority}`, p.bitMask === null ? 'no bits' : `bits ${p.bitMask}`, p.auxiliaryClass === null ? 'no auxiliaryClass' : `auxiliaryClass ${p.auxiliaryClass}`].join(', ');
+
+/** A destination attribute is written one way throughout a pipe: the writer cannot tell its sync classes apart. */
+function checkConsistentPolicies(pipe: { attributeMappings: readonly AttributeMapping[]; syncClasses: readonly { attributeMappings: readonly AttributeMapping[] }[] }, ctx: z.RefinementCtx): void {
+  const first = new Map<string, { policy: MappingPolicy; where: string }>();
+  const lists: [readonly AttributeMapping[], (string | number)[]][] = [
+    [pipe.attributeMappings, ['attributeMappings']],
+    ...pipe.syncClasses.map((c, i): [readonly AttributeMapping[], (string | number)[]] => [c.attributeMappings, ['syncClasses', i, 'attributeMappings']]),
+  ];
+  for (const [mappings, path] of lists) {
+    mappings.forEach((mapping, index) => {
+      const key = mapping.to.toLowerCase();
+      const policy = mappingPolicy(mapping);
+      const seen = first.get(key);
+      if (seen === undefined) first.set(key, { policy, where: `${path.join('.')}[${index}]` });
+      else if (describePolicy(seen.policy) !== describePolicy(policy)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, index],
+          message: `writes '${mapping.to}' with ${describePolicy(policy)}, but ${seen.where} with ${describePolicy(seen.policy)}: a pipe writes each attribute one way`,
+        });
+      }
+    });
+  }
+}
 
 /** A validated pipe (defaults applied, mappings tagged with their kind). */
 export type Pipe = z.infer<typeof pipeSchema>;

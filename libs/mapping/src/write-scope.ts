@@ -11,12 +11,14 @@
  * - it writes only attributes the pipe maps (any but the secret ones when a class auto-maps same names), never a
  *   credential attribute in the clear (passwords travel only sealed, as idsyncPassword);
  * - its correlation lists are the pipe's (they choose which existing entry a create may adopt);
+ * - its attribute policies (authority, bits, auxiliary class) are exactly the pipe's for the attributes it writes: a
+ *   request cannot turn a `keep` attribute into a forced one by leaving its policy out;
  * - its operation is one the pipe's classes allow.
  *
  * Every request mapChange produces for a pipe passes (tests/unit/write-scope.spec.ts checks the demo pipes).
  * Pure: no I/O. Refusals name the problem and attribute names, never values.
  */
-import { type WriteRequest } from '@idsync/contracts';
+import { type AttributePolicy, type WriteRequest } from '@idsync/contracts';
 import { type CompiledPipe } from './compile-pipe';
 import { type Dn, InvalidDnError, isInSubtree, parseDn } from './dn';
 import { dnMapTargetBases } from './dn-map';
@@ -30,7 +32,7 @@ function baseKey(name: string): string {
 }
 
 /** Why a writer refused a request; a closed set, for metrics and dead-letter reasons. */
-export const WRITE_REFUSALS = ['unknown-pipe', 'other-destination', 'operation', 'outside-scope', 'object-class', 'secret-attribute', 'attribute', 'dn-value', 'correlation'] as const;
+export const WRITE_REFUSALS = ['unknown-pipe', 'other-destination', 'operation', 'outside-scope', 'object-class', 'secret-attribute', 'attribute', 'dn-value', 'correlation', 'policy'] as const;
 export type WriteRefusal = (typeof WRITE_REFUSALS)[number];
 
 export interface RefusedWrite {
@@ -57,6 +59,8 @@ export interface WriteScope {
   readonly deletes: boolean;
   /** The pipe's correlation lists, lower case, as a comparable text. */
   readonly correlation: string;
+  /** Non-default attribute policies by lower-case destination attribute. */
+  readonly policies: ReadonlyMap<string, AttributePolicy>;
 }
 
 const correlationText = (lists: readonly (readonly string[])[]): string => JSON.stringify(lists.map((list) => list.map((name) => name.toLowerCase())));
@@ -85,6 +89,7 @@ export function writeScope(pipe: CompiledPipe, destinationBase: string): WriteSc
     // A linked entry whose source left every class is deleted when onLeaveScope says so, whatever the classes say.
     deletes: pipe.config.onLeaveScope === 'delete' || pipe.classes.some((syncClass) => syncClass.deletes),
     correlation: correlationText(pipe.correlation),
+    policies: pipe.attributePolicies,
   };
 }
 
@@ -152,6 +157,27 @@ export function checkWriteRequest(request: WriteRequest, scopes: ReadonlyMap<str
 
   if (request.correlation.length > 0 && correlationText(request.correlation) !== scope.correlation) {
     return refuse('correlation', `its correlation lists are not pipe '${scope.pipe}''s`);
+  }
+  const policyProblem = op === 'unlink' ? null : policyMismatch(request, scope);
+  return policyProblem === null ? null : refuse('policy', policyProblem);
+}
+
+const policyText = (p: AttributePolicy): string => `authority ${p.authority}${p.bitMask === null ? '' : `, bits ${p.bitMask}`}${p.auxiliaryClass === null ? '' : `, auxiliaryClass ${p.auxiliaryClass}`}`;
+
+/** Null when the request's attribute policies are exactly what the pipe says for the attributes it writes. */
+function policyMismatch(request: WriteRequest, scope: WriteScope): string | null {
+  const given = new Map<string, AttributePolicy>();
+  for (const policy of request.attributePolicies ?? []) {
+    const key = baseKey(policy.name);
+    const expected = scope.policies.get(key);
+    if (expected === undefined) return `it gives ${policy.name} a policy (${policyText(policy)}), which pipe '${scope.pipe}' does not`;
+    if (policyText(expected) !== policyText(policy)) return `its policy for ${policy.name} (${policyText(policy)}) is not pipe '${scope.pipe}''s (${policyText(expected)})`;
+    given.set(key, policy);
+  }
+  for (const change of request.attributes) {
+    const key = baseKey(change.name);
+    const expected = scope.policies.get(key);
+    if (expected !== undefined && !given.has(key)) return `it writes ${change.name} without pipe '${scope.pipe}''s policy for it (${policyText(expected)})`;
   }
   return null;
 }

@@ -40,6 +40,8 @@ export interface StoredCheckpoint {
    * the checkpoint's change number). Another server's changelog, or a re-created one, has something else there.
    */
   readonly anchor?: string;
+  /** When the read that reached the position started (epoch ms): the ad-detector's write receipts are kept from shortly before it. */
+  readonly readAt?: number;
 }
 
 /** Default maxTransactionBytes: a DirSync page of 1,000 large entries fits; a page of 100,000-member groups does not. */
@@ -219,5 +221,10 @@ export async function fetchStoredCheckpoint(admin: KafkaAdmin, group: string, ch
   if (typeof parsed.position !== 'string' || typeof parsed.server !== 'string') {
     throw new Error(`checkpoint in group ${group} is unreadable: ${metadata.slice(0, 200)}`);
   }
-  return { position: parsed.position, server: parsed.server, ...(typeof parsed.anchor === 'string' ? { anchor: parsed.anchor } : {}) };
+  return {
+    position: parsed.position,
+    server: parsed.server,
+    ...(typeof parsed.anchor === 'string' ? { anchor: parsed.anchor } : {}),
+    ...(typeof parsed.readAt === 'number' && Number.isFinite(parsed.readAt) ? { readAt: parsed.readAt } : {}),
+  };
 }

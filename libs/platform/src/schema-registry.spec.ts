@@ -108,7 +108,7 @@ describe('the schema registry client against recorded Confluent-compatible answe
     expect(subjects).toEqual([
       { subject: 'idsync.ad.changes-value', id: 1, version: 2 },
       { subject: 'idsync.ds.changes-value', id: 1, version: 2 },
-      { subject: 'idsync.ds.operations-value', id: 2, version: 1 },
+      { subject: 'idsync.ds.operations-value', id: 2, version: 2 },
     ]);
     expect(foreign).toEqual([]);
     expect(ids.toWire(currentSchema('entry-change'))).toBe(1);
@@ -165,9 +165,10 @@ describe('the schema registry client against recorded Confluent-compatible answe
       const loading = useSchemaRegistry(kafka, undefined, { sleep: async (ms) => { waits.push(ms); if (waits.length === 2) registry.failWith = undefined; } });
       const report = await loading;
       expect(waits).toHaveLength(2);
-      expect(report?.subjects.map((row) => row.subject)).toEqual(['a.changes-value', 'd.changes-value', 'a.ops-value', 'd.ops-value', 'dlt-value', 'links-value', 'a.state-value']);
+      expect(report?.subjects.map((row) => row.subject)).toEqual(['a.changes-value', 'd.changes-value', 'a.ops-value', 'd.ops-value', 'dlt-value', 'links-value', 'a.state-value', 'a.ops.receipts-value']);
       expect(wireIds()).toBe(report?.ids);
-      expect(wireIds().toWire(currentSchema('entry-state'))).toBe(report?.subjects.at(-1)?.id);
+      expect(wireIds().toWire(currentSchema('entry-state'))).toBe(report?.subjects.at(-2)?.id);
+      expect(wireIds().toWire(currentSchema('write-receipt'))).toBe(report?.subjects.at(-1)?.id);
       registry.failWith = { status: 503, body: 'down' };
       await expect(useSchemaRegistry(kafka, undefined, { attempts: 1 })).rejects.toMatchObject({ retriable: true, status: 503 });
       await useSchemaRegistry({ topics } as unknown as KafkaConfig, undefined);

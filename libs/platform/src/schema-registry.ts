@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { type KafkaConfig, type TopicConfig } from '@idsync/config';
+import { type KafkaConfig, receiptsTopicOf, type TopicConfig } from '@idsync/config';
 import { currentSchema, FIXED_IDS, RegistryIds, schemaText, type SchemaSubject, useWireIds, versionOfText } from '@idsync/contracts';
 import { backoffDelay } from './backoff';
 import { type JsonLogger } from './logger';
@@ -189,7 +189,7 @@ export async function loadRegistryIds(client: SchemaRegistryClient, url: string,
   return { ids: new RegistryIds(`the ids of schema registry ${url}`, pairs), subjects, foreign };
 }
 
-/** The topics whose values are our Avro records, each with its subject (wait and held topics copy operations). */
+/** The topics whose values are our Avro records, each with its subject (wait and held topics copy operations; the ad-writer's receipts). */
 export function schemaTopics(topics: KafkaConfig['topics']): TopicSchema[] {
   const rows: [TopicConfig | undefined, SchemaSubject][] = [
     [topics.adChanges, 'entry-change'],
@@ -201,7 +201,8 @@ export function schemaTopics(topics: KafkaConfig['topics']): TopicSchema[] {
     [topics.adState, 'entry-state'],
     [topics.dsState, 'entry-state'],
   ];
-  return rows.flatMap(([topic, subject]) => (topic === undefined ? [] : [{ topic: topic.name, subject }]));
+  const receipts: TopicSchema = { topic: receiptsTopicOf(topics.adOperations.name), subject: 'write-receipt' };
+  return [...rows.flatMap(([topic, subject]) => (topic === undefined ? [] : [{ topic: topic.name, subject }])), receipts];
 }
 
 /**

@@ -13,6 +13,7 @@ import { endIn, entryIdOf, idAttribute, type KnownLink, LinkConflictError, other
 import { type PasswordOptions, resolvePasswords } from './passwords';
 import { PostReadControl } from './post-read';
 import { type PlannedStep, planUnlink, planWrite, type WritePlan } from './plan';
+import { entryAfterStep, receiptAttributes, stepChanges, type WriteReceiptSink } from './receipts';
 
 export interface DirectoryWriterOptions {
   /** Name of the destination directory in the configuration (for messages). */
@@ -54,6 +55,11 @@ export interface DirectoryWriterOptions {
    * destination) is left alone: a pipe never writes outside its own subtrees.
    */
   readonly pipeScopes?: ReadonlyMap<string, readonly Dn[]>;
+  /**
+   * Where the writer says what it is about to change in an existing entry, before sending the change (receipts.ts):
+   * for a directory that does not record who made a change (AD), whose detector then knows its own writer's changes.
+   */
+  readonly receipts?: { readonly sink: WriteReceiptSink; readonly service: string };
   /** A create whose correlation matched another source entry's linked entry creates its own beside it (logs, metrics). */
   readonly onCreatedBeside?: (beside: { readonly request: WriteRequest; readonly dn: string; readonly id: string; readonly linkedTo: string }) => void;
 }
@@ -227,7 +233,7 @@ export class DirectoryWriter {
         const link = await this.settleLink(request, plan, found, false);
         return { result: { outcome: 'no-op', plan, foundBy, alreadyApplied: [], createdParents: [], link, ...stale }, raceOnAdd: false };
       }
-      const { alreadyApplied, createdParents, raceOnAdd, added } = await this.sendSteps(plan, request).catch(async (error: unknown) => {
+      const { alreadyApplied, createdParents, raceOnAdd, added } = await this.sendSteps(plan, request, found.entry).catch(async (error: unknown) => {
         // An add tried without reading its DN first, refused: if only because the name is taken (a server may say so
         // with another code, e.g. a schema violation of the add), the thorough lookup finds and compares that entry.
         const add = plan.steps[0];
@@ -250,15 +256,23 @@ export class DirectoryWriter {
   private async sendSteps(
     plan: WritePlan,
     request: WriteRequest,
+    target: CurrentEntry | null,
   ): Promise<{ alreadyApplied: string[]; createdParents: string[]; raceOnAdd: boolean; added: CurrentEntry | null }> {
     const alreadyApplied: string[] = [];
     const createdParents: string[] = [];
     let raceOnAdd = false;
     let added: CurrentEntry | null = null;
+    // The entry as the steps sent so far leave it: what the next step's receipt starts from.
+    let known = target;
     for (const planned of plan.steps) {
       const step = this.stepKind(planned);
+      await this.sendReceipt(planned, known, request);
       try {
-        added = (await this.send(planned, createdParents, request)) ?? added;
+        const sent = await this.send(planned, createdParents, request);
+        added = sent ?? added;
+        known = entryAfterStep(known, planned);
+        // A directory server returns the new entry's id with the add (post-read): later steps' receipts name it.
+        if (sent !== null && known !== null) known = { dn: known.dn, attributes: new Map([...known.attributes, ...sent.attributes]) };
       } catch (error) {
         const verdict = classifyError(error, step, this.kind);
         if (verdict.outcome !== 'already-applied') throw this.toWriteError(error, step, request, planned.dn);
@@ -267,6 +281,23 @@ export class DirectoryWriter {
       }
     }
     return { alreadyApplied, createdParents, raceOnAdd, added };
+  }
+
+  /**
+   * The receipt of an add or a modify, when receipts are on: by the entry's id when it was read, else (an entry being
+   * created) by its DN. A failure to publish it stops the write (retried), nothing sent.
+   */
+  private async sendReceipt(step: PlannedStep, entry: CurrentEntry | null, request: WriteRequest): Promise<void> {
+    const receipts = this.options.receipts;
+    if (receipts === undefined || (step.kind !== 'add' && step.kind !== 'modify')) return;
+    const attributes = receiptAttributes(stepChanges(step), step.kind === 'add' ? null : entry, { isPassword: (name) => this.knowledge.isPassword(name), activeDirectory: this.kind === 'active-directory' });
+    if (attributes.length === 0) return;
+    const entryId = step.kind === 'add' || entry === null ? null : entryIdOf(entry, this.kind);
+    try {
+      await receipts.sink.record({ service: receipts.service, directory: this.options.name, requestId: request.requestId, entryId, dn: step.dn, writtenAt: Date.now(), attributes });
+    } catch (error) {
+      throw new WriteError('retry', `the write receipt for ${step.dn} was not published (${error instanceof Error ? error.message : String(error)}); nothing was written`, { requestId: request.requestId, dn: step.dn }, { cause: error });
+    }
   }
 
   /** The source entry left the pipe's scope: its linked entry is deleted or unlinked; without a link, nothing. */
@@ -291,7 +322,7 @@ export class DirectoryWriter {
         return noOp(entry === null ? `left the scope: the linked entry ${id} is already gone` : `left the scope: ${entry.dn} stays, unlinked`, this.dryRun ? 'none' : 'removed');
       }
       const plan: WritePlan = { requestId: request.requestId, op: request.op, target: entry.dn, steps: [{ kind: 'delete', dn: entry.dn }], reason: null };
-      const { alreadyApplied } = await this.sendSteps(plan, request);
+      const { alreadyApplied } = await this.sendSteps(plan, request, entry);
       links.unlink(link);
       return { outcome: alreadyApplied.length > 0 ? 'already-applied' : 'applied', plan, foundBy: 'link', alreadyApplied, createdParents: [], link: 'removed' };
     } catch (error) {

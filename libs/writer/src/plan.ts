@@ -4,6 +4,7 @@ import { type Dn, dnEquals, formatDn, formatRdn, normalizeAttributeType, parentD
 import { attributeKey, type AttributeKnowledge, DEFAULT_ATTRIBUTES } from './attributes';
 import { changesByAttribute, type CurrentEntry, diff, entryValues, type Modification, targetValues } from './diff';
 import { EntryNotFoundError, InvalidEntryError } from './errors';
+import { applyPolicies, bitsOnCreate, policiesOf } from './policies';
 
 /** One LDAP operation of a plan. */
 export type PlannedStep =
@@ -47,8 +48,13 @@ export const SAM_GROUP_MAX = 256;
  * userAccountControl (e.g. 514, an account an administrator disabled) is left alone.
  */
 export function enablesOnFirstPassword(request: WriteRequest, current: CurrentEntry): boolean {
-  const sets = (name: string): boolean => request.attributes.some((c) => attributeKey(c.name) === attributeKey(name) && c.op !== 'delete');
-  if (!sets('unicodePwd') || sets('userAccountControl')) return false;
+  const setsUac = request.attributes.some((c) => attributeKey(c.name) === 'useraccountcontrol' && c.op !== 'delete');
+  return !setsUac && firstPasswordOf(request, current);
+}
+
+/** The request sets the password of an account this writer created without one (546). */
+function firstPasswordOf(request: WriteRequest, current: CurrentEntry): boolean {
+  if (!request.attributes.some((c) => attributeKey(c.name) === 'unicodepwd' && c.op !== 'delete')) return false;
   const uac = entryValues(current, 'userAccountControl');
   return uac.length === 1 && String(uac[0]) === AD_DISABLED_NO_PASSWORD;
 }
@@ -126,11 +132,21 @@ export function planWrite(request: WriteRequest, current: CurrentEntry | null, o
     // naming attribute belongs to the RDN, which only a rename changes (writing it would fail: notAllowedOnRDN).
     const otherRdn = !dnEquals(naming.slice(0, 1), dn.slice(0, 1));
     const names = namingAttributes(naming);
-    const attributes = otherRdn ? request.attributes.filter((c) => !names.has(normalizeAttributeType(c.name))) : request.attributes;
+    const wanted = applyPolicies(request, entry);
+    // An account created without a password (546) getting its first one, its disabled bit under a mask: the bits
+    // apply to 512 once the password is set, never before (that would enable an account without a password).
+    const uacPolicy = policiesOf(request).get('useraccountcontrol');
+    const maskedFirstPassword = options.kind === 'active-directory' && uacPolicy?.bitMask != null && firstPasswordOf(request, entry);
+    const requestedUac = request.attributes.find((c) => attributeKey(c.name) === 'useraccountcontrol')?.values;
+    const kept = maskedFirstPassword ? wanted.filter((c) => attributeKey(c.name) !== 'useraccountcontrol') : wanted;
+    const attributes = otherRdn ? kept.filter((c) => !names.has(normalizeAttributeType(c.name))) : kept;
     const changes = diff(attributes, entry, { attributes: knowledge, namingAttributes: names });
     if (changes.length === 0) return [];
     const steps: PlannedStep[] = [{ kind: 'modify', dn: entry.dn, changes }];
-    if (options.kind === 'active-directory' && enablesOnFirstPassword(request, entry)) {
+    if (maskedFirstPassword) {
+      const enabled = bitsOnCreate(uacPolicy, AD_NORMAL_ACCOUNT, requestedUac) ?? AD_NORMAL_ACCOUNT;
+      steps.push({ kind: 'modify', dn: entry.dn, changes: [{ op: 'replace', name: 'userAccountControl', values: [enabled] }] });
+    } else if (options.kind === 'active-directory' && enablesOnFirstPassword(request, entry)) {
       steps.push({ kind: 'modify', dn: entry.dn, changes: [{ op: 'replace', name: 'userAccountControl', values: [AD_NORMAL_ACCOUNT] }] });
     }
     return steps;
@@ -138,7 +154,7 @@ export function planWrite(request: WriteRequest, current: CurrentEntry | null, o
 
   switch (request.op) {
     case 'upsert': {
-      if (current === null) return { ...base, target: null, steps: createSteps(request, dn, options), reason: null };
+      if (current === null) return { ...base, target: null, steps: createSteps({ ...request, attributes: applyPolicies(request, null) }, dn, options), reason: null };
       const steps = modifyOf(current, parse(request, current.dn, 'the entry DN'));
       return steps.length === 0 ? noOp(current.dn, 'the destination already matches') : { ...base, target: current.dn, steps, reason: null };
     }
@@ -230,6 +246,14 @@ function createSteps(request: WriteRequest, dn: Dn, options: PlanOptions): Plann
     });
   }
   const objectClasses = [...new Set([...request.objectClasses, ...((get('objectClass') ?? []).filter((v) => typeof v === 'string') as string[])])];
+  // Auxiliary classes the written attributes need (attribute policies).
+  for (const policy of request.attributePolicies ?? []) {
+    const aux = policy.auxiliaryClass;
+    if (aux !== null && (get(policy.name)?.length ?? 0) > 0 && !classes.has(aux.toLowerCase())) {
+      objectClasses.push(aux);
+      classes.add(aux.toLowerCase());
+    }
+  }
 
   // The naming attribute's value must be in the entry.
   for (const ava of dn[0] ?? []) {
@@ -249,6 +273,10 @@ function createSteps(request: WriteRequest, dn: Dn, options: PlanOptions): Plann
       // AD requires a logon name; without one in the request, the RDN value (validated like any other).
       if (get('sAMAccountName') === undefined) set('sAMAccountName', [rdnValue]);
       const password = values.get(attributeKey('unicodePwd'));
+      // A disabled bit under a mask: merged into what the writer would set (never clearing 546's without a password).
+      const uacPolicy = policiesOf(request).get('useraccountcontrol');
+      const masked = bitsOnCreate(uacPolicy, password === undefined ? AD_DISABLED_NO_PASSWORD : AD_NORMAL_ACCOUNT, get('userAccountControl'));
+      if (masked !== null) set('userAccountControl', [password === undefined ? String(BigInt(masked) | 2n) : masked]);
       if (password !== undefined) {
         values.delete(attributeKey('unicodePwd'));
         const enabled = get('userAccountControl') ?? [AD_NORMAL_ACCOUNT];

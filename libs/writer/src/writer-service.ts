@@ -2,11 +2,13 @@ import { type BeforeApplicationShutdown, type DynamicModule, type OnApplicationB
 import { LinkRegistry, LinksView, linksViewProbes, LinkStore } from '@idsync/links';
 import { compilePipe, writeScopes } from '@idsync/mapping';
 import { operationKeyring } from '@idsync/secrets';
-import { serviceGroupId, type SyncConfig } from '@idsync/config';
+import { receiptsTopicOf, serviceGroupId, type SyncConfig } from '@idsync/config';
+import { encodeWriteReceipt, type WriteReceipt } from '@idsync/contracts';
 import {
   consumerLoopProbes,
   createKafka,
   directoryProbe,
+  ensureReceiptsTopic,
   ensureTopics,
   exitOnFatal,
   kafkaProbe,
@@ -27,6 +29,7 @@ import { HeldEntries, WAIT_HEADERS, waitTopicOf } from './dependency-wait';
 import { BreakerControlView } from './breaker-control';
 import { DeleteBreaker, heldTopicOf } from './delete-breaker';
 import { DirectoryWriter } from './directory-writer';
+import { type WriteReceiptSink } from './receipts';
 import { requestGuard } from './request-guard';
 import { createWriteHandler, LINK_CONFLICTS, LINK_CONFLICTS_HELP } from './write-handler';
 
@@ -63,6 +66,8 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
   readonly linksView: LinksView;
   private readonly linkStore: LinkStore;
   private readonly linkProducer: RecordProducer;
+  /** AD records no initiator: the ad-writer's receipts tell the ad-detector which changes are its own. */
+  private readonly receipts: KafkaReceiptSink | undefined;
   private readonly handleBatch: (records: readonly LoopRecord[], context?: BatchContext) => Promise<RecordOutcome[]>;
   /** Entries with requests parked on the wait topic (their later requests park behind them). */
   private readonly held: HeldEntries;
@@ -86,7 +91,9 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     // What each pipe may write (scope enforcement): every pipe, so a request for another destination's pipe is told apart.
     const scopes = writeScopes(config.pipes.map(compilePipe), (directory) => namedDirectory(config, directory).baseDn);
     const pipeScopes = new Map(pipes.map((pipe) => [pipe.name, scopes.get(pipe.name)?.bases ?? []]));
+    if (service === 'ad-writer' && !block.dryRun && block.writeReceipts) this.receipts = new KafkaReceiptSink(options.kafka, this.receiptsTopic);
     this.writer = DirectoryWriter.forService(config, service, {
+      ...(this.receipts === undefined ? {} : { receipts: { sink: this.receipts, service } }),
       dryRun: block.dryRun,
       createMissingParents: true,
       connections: block.connections,
@@ -146,6 +153,11 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     return waitTopicOf(this.inputTopic);
   }
 
+  /** Where this writer's receipts go (receipts.ts): read by the detector of its directory. */
+  get receiptsTopic(): string {
+    return receiptsTopicOf(this.inputTopic);
+  }
+
   /** The delete circuit breaker for /health: closed or tripped (since, by, deletes counted), never a failure. */
   breakerStatus(): Record<string, unknown> {
     const breaker = this.breaker;
@@ -179,6 +191,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       const created = await ensureTopics(admin, config.kafka.topics);
       if (this.waitsEnabled) created.push(...(await this.ensureSideTopic(admin, this.waitTopic)));
       if (this.breaker) created.push(...(await this.ensureSideTopic(admin, this.heldTopic)));
+      if (this.receipts) created.push(...(await ensureReceiptsTopic(admin, config.kafka.topics)));
       if (created.length > 0) logger.event('info', `${service}.topics.created`, { created });
       if (this.waitsEnabled) await this.holdParkedEntries(admin);
     } finally {
@@ -186,6 +199,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     }
     // Links first: a writer acts only once it knows every link recorded so far.
     await this.linkProducer.connect();
+    await this.receipts?.connect();
     if (this.linksView.status().state !== 'following') {
       await this.linksView.stop(); // a start that failed half-way (Kafka went away) begins again
       await this.linksView.start();
@@ -262,6 +276,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     await this.linksView.stop();
     await this.breakerControl?.stop();
     await this.linkProducer.disconnect();
+    await this.receipts?.disconnect();
     this.linkStore.close();
     await this.writer.close();
   }
@@ -319,4 +334,31 @@ export function writerServiceModule(service: WriterServiceName, { config, logger
     providers: [{ provide: WriterService, useValue: writer }],
   });
   return { ...module, imports: [...(module.imports ?? []), MetricsModule.forMetrics(metrics)] };
+}
+
+/**
+ * Write receipts on their topic, keyed by the written entry's id, each acknowledged before its change is sent. A few
+ * retries only: a receipt that cannot be published fails the write (retried by the loop), which then sends nothing.
+ */
+class KafkaReceiptSink implements WriteReceiptSink {
+  private readonly producer: RecordProducer;
+
+  constructor(
+    kafka: KafkaClient,
+    private readonly topic: string,
+  ) {
+    this.producer = kafka.producer({ retries: 5, maxRetryTimeMs: 5_000 });
+  }
+
+  connect(): Promise<void> {
+    return this.producer.connect();
+  }
+
+  disconnect(): Promise<void> {
+    return this.producer.disconnect();
+  }
+
+  async record(receipt: WriteReceipt): Promise<void> {
+    await this.producer.send({ topic: this.topic, messages: [{ key: receipt.entryId?.value ?? receipt.dn.toLowerCase(), value: encodeWriteReceipt(receipt) }] });
+  }
 }

@@ -1,3 +1,4 @@
+import { receiptsGroupPrefix, receiptsTopicOf } from '@idsync/config';
 import { createKafka, directoryProbe, kafkaProbe, Metrics, MetricsModule, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule } from '@idsync/platform';
 import { AdDetector, DIRSYNC_OID } from '@idsync/detector/ad';
 import { detectorProbe, detectorRunnerModule, publishingFromConfig } from '@idsync/detector/runner';
@@ -16,6 +17,9 @@ void runService('ad-detector', ({ config, logger }) => {
     includeObjectClasses: block.includeObjectClasses,
     pollIntervalMs: block.pollIntervalMs,
     streamingPollShare: block.streamingPollShare,
+    ...(block.ownWrites.enabled
+      ? { ownWrites: { receiptsTopic: receiptsTopicOf(config.kafka.topics.adOperations.name), groupPrefix: receiptsGroupPrefix(config), settleMs: block.ownWrites.settleMs } }
+      : {}),
     logger,
     metrics,
   });

@@ -126,7 +126,7 @@ describe(`idsync dlq on a real dead letter (run ${s})`, () => {
     expectRun(run, 0);
     expect(run.stdout).toContain(`dead letter ${id}`);
     expect(run.stdout).toContain('another entry holds the new DN');
-    expect(run.stdout).toMatch(/original record: write-request \(schema id 2/);
+    expect(run.stdout).toMatch(/original record: write-request \(schema id 7/);
     expect(run.stdout).toMatch(/^\s+op\s+rename$/m);
     expect(run.stdout).toMatch(new RegExp(`^\\s+dn\\s+cn=${after},ou=${OU},`, 'mi'));
     expect(run.stdout).toMatch(new RegExp(`^\\s+previous dn\\s+cn=${before},ou=${OU},`, 'mi'));

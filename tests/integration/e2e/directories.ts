@@ -1,5 +1,5 @@
 import { type SyncConfig } from '@idsync/config';
-import { DirectoryBindError, openLdapSession } from '@idsync/platform';
+import { DirectoryBindError, DirectoryUnavailableError, openLdapSession } from '@idsync/platform';
 import { Attribute, Change, type Client } from 'ldapts';
 
 /**
@@ -156,7 +156,10 @@ export function normalizeDn(dn: string): string {
     .join(',');
 }
 
-/** Whether a simple bind as `dn` with `password` succeeds (LDAPS, the directory's CA); invalid credentials -> false. */
+/**
+ * Whether a simple bind as `dn` with `password` succeeds (LDAPS, the directory's CA); invalid credentials, and a
+ * locked account (389-ds answers 53, unwillingToPerform: "Account inactivated"), -> false.
+ */
 export async function canBind(config: SyncConfig, name: 'ad' | 'ds', dn: string, password: string): Promise<boolean> {
   const directory = config.directories[name];
   if (!directory) throw new Error(`the demo configuration has no directory '${name}'`);
@@ -166,6 +169,7 @@ export async function canBind(config: SyncConfig, name: 'ad' | 'ds', dn: string,
     return true;
   } catch (error) {
     if (error instanceof DirectoryBindError) return false;
+    if (error instanceof DirectoryUnavailableError && error.attempts.length > 0 && error.attempts.every((a) => /Account inactivated/i.test(a.error))) return false;
     throw error;
   }
 }

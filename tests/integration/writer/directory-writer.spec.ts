@@ -1,4 +1,4 @@
-import { type AttributeChange, type WriteRequest } from '@idsync/contracts';
+import { type AttributeChange, canonicalGuid, type WriteReceipt, type WriteRequest } from '@idsync/contracts';
 import { type DirectoryConfig, type SyncConfig } from '@idsync/config';
 import { openLdapSession } from '@idsync/platform';
 import { DirectoryWriter, type DirectoryWriterOptions, InvalidEntryError, WriteError } from '@idsync/writer';
@@ -178,6 +178,49 @@ describe.each(PROFILES)('DirectoryWriter into $directory ($service)', (profile) 
 
     const replay = await w.apply(request('modify', userDn, [{ name: profile.multi, op: 'delete', values: ['+1 555 0001'] }]));
     expect(replay.outcome).toBe('no-op');
+  });
+
+  it('publishes a write receipt of what a modify or a create leaves before sending it; a receipt that cannot be published sends nothing', async () => {
+    const receipts: WriteReceipt[] = [];
+    const markersAtReceipt: (string | undefined)[] = [];
+    const w = writer({
+      receipts: {
+        service: profile.service,
+        sink: {
+          record: async (receipt) => {
+            receipts.push(receipt);
+            markersAtReceipt.push(await marker(userDn));
+          },
+        },
+      },
+    });
+    const before = await read(admin, userDn, [profile.multi, profile.directory === 'ad' ? 'objectGUID' : 'entryUUID']);
+    const id = profile.directory === 'ad' ? canonicalGuid(Buffer.from(before?.['objectguid']?.[0] ?? '', 'hex')) : before?.['entryuuid']?.[0];
+    const markerBefore = await marker(userDn);
+    await sleep(1_100);
+    const applied = await w.apply(request('modify', userDn, [replace('description', 'with a receipt'), { name: profile.multi, op: 'add', values: ['+1 555 0003'] }]));
+    expect(applied.outcome).toBe('applied');
+    expect(receipts).toHaveLength(1);
+    expect(receipts[0]).toMatchObject({ service: profile.service, directory: profile.directory, requestId: applied.plan.requestId, entryId: { value: id } });
+    expect(receipts[0]?.attributes).toEqual([
+      { name: 'description', values: ['with a receipt'], added: ['with a receipt'], removed: ['changed'], anyValue: false },
+      { name: profile.multi, values: ['+1 555 0002', '+1 555 0003'], added: ['+1 555 0003'], removed: [], anyValue: false },
+    ]);
+    // Published before the modify was sent: the entry was still as before when the receipt went out.
+    expect(markersAtReceipt).toEqual([markerBefore]);
+    expect(await marker(userDn)).not.toBe(markerBefore);
+
+    // A create names its entry by DN (no id before the add), with everything the add writes.
+    const newcomer = profile.user(`rcpt${suffix}`, container);
+    await w.apply(request('upsert', newcomer, [replace(profile.login, `rcpt${suffix}`), replace('sn', 'Receipt')], { objectClasses: profile.userClasses }));
+    expect(receipts.at(-1)).toMatchObject({ entryId: null, dn: newcomer });
+    expect(receipts.at(-1)?.attributes).toEqual(expect.arrayContaining([{ name: 'sn', values: ['Receipt'], added: ['Receipt'], removed: [], anyValue: false }]));
+
+    const failing = writer({ receipts: { service: profile.service, sink: { record: () => Promise.reject(new Error('Kafka is away')) } } });
+    const refused = await failing.apply(request('modify', userDn, [replace('description', 'never written')])).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(WriteError);
+    expect(refused).toMatchObject({ outcome: 'retry', message: expect.stringContaining('Kafka is away') });
+    expect((await read(admin, userDn, ['description']))?.['description']).toEqual(['with a receipt']);
   });
 
   it('creates a group, adds and removes a member, and a repeated member add changes nothing', async () => {

@@ -14,6 +14,8 @@ import { deletesFirst } from './page-order';
 import { entryGuid, isSkip, needsRefetch, parseDirSyncEntry } from './parse-dirsync-entry';
 import { DEFAULT_STREAMING_POLL_SHARE, nextPollDelayMs, type PollPace } from './poll-pace';
 import { type RawEntry } from './raw-entry';
+import { type Settlement } from './own-writes';
+import { ReceiptsView } from './receipts-view';
 import { Scope } from './scope';
 
 export interface AdDetectorOptions extends PublishingOptions {
@@ -32,6 +34,12 @@ export interface AdDetectorOptions extends PublishingOptions {
   readonly flags?: number;
   /** Samba ignores it (a page is the whole change set). */
   readonly maxBytes?: number;
+  /**
+   * The ad-writer's own changes, recognized by its write receipts (own-writes.ts) and not published again (their
+   * entries' states still go to the state topic). Unset: every change is published (an echo is then ended by the
+   * other side's writer finding nothing to change).
+   */
+  readonly ownWrites?: { readonly receiptsTopic: string; readonly groupPrefix: string; readonly settleMs: number };
   /** How often the cookie of empty pages is committed (default 10 minutes). */
   readonly idleCommitIntervalMs?: number;
   readonly logger?: JsonLogger;
@@ -41,6 +49,8 @@ export interface AdDetectorOptions extends PublishingOptions {
 export interface DetectorStatus extends CoordinatorStatus {
   readonly dc: string | null;
   readonly lastPageAt: number | null;
+  /** The ad-writer's receipts: pending ones, and records skipped as no receipt; null when own writes are not recognized. */
+  readonly receipts: { readonly topic: string; readonly pending: number; readonly skipped: number } | null;
 }
 
 /**
@@ -63,7 +73,7 @@ export class AdDetector {
   }
 
   status(): DetectorStatus {
-    return { ...this.coordinator.status(), dc: this.source.dc, lastPageAt: this.source.lastPageAt };
+    return { ...this.coordinator.status(), dc: this.source.dc, lastPageAt: this.source.lastPageAt, receipts: this.source.receiptsStatus() };
   }
 
   /** Runs until stop() or `signal` (resolves), or a failure retrying cannot fix (rejects with an AdDetectorError). */
@@ -96,6 +106,7 @@ export class DirSyncSource implements ChangeSource {
   private readonly log: JsonLogger | undefined;
   private readonly knownDns = new Map<string, string>();
   private readonly pace: PollPace;
+  private readonly receipts: ReceiptsView | undefined;
   private reader: DirSyncReader | undefined;
   /** The read position: the committed cookie, or a later one with no changes between them. */
   private position: { cookie: DirSyncCookie; dc: DcIdentity } | undefined;
@@ -111,6 +122,15 @@ export class DirSyncSource implements ChangeSource {
     this.scope = new Scope(options.includeBaseDns?.length ? options.includeBaseDns : [options.directory.baseDn], options.includeObjectClasses ?? []);
     this.log = options.logger;
     this.pace = { pollIntervalMs: options.pollIntervalMs ?? 1_000, streamingPollShare: options.streamingPollShare ?? DEFAULT_STREAMING_POLL_SHARE };
+    const own = options.ownWrites;
+    if (own !== undefined) {
+      this.receipts = new ReceiptsView({ kafka: options.kafka, topic: own.receiptsTopic, groupPrefix: own.groupPrefix, settleMs: own.settleMs, ...(options.logger ? { logger: options.logger } : {}) });
+    }
+  }
+
+  /** The write receipts' reader, for the status (null when own writes are not recognized). */
+  receiptsStatus(): ReturnType<ReceiptsView['status']> | null {
+    return this.receipts?.status() ?? null;
   }
 
   get url(): string | null {
@@ -123,6 +143,8 @@ export class DirSyncSource implements ChangeSource {
     this.dc = reader.dc.toString();
     this.position = await this.resume(stored, publisher, reader, signal);
     if (!this.position) return false; // aborted during the baseline
+    // Receipts from shortly before the read that reached the checkpoint: the changes read from there on may be the writer's.
+    await this.receipts?.start(stored?.readAt === undefined ? Number.NEGATIVE_INFINITY : stored.readAt - (this.options.ownWrites?.settleMs ?? 0));
     await this.seedKnownDns(reader);
     return true;
   }
@@ -131,7 +153,7 @@ export class DirSyncSource implements ChangeSource {
     const reader = this.reader;
     this.reader = undefined;
     this.position = undefined;
-    await reader?.close();
+    await Promise.allSettled([reader?.close(), this.receipts?.stop()]);
   }
 
   describePosition(): string | null {
@@ -145,7 +167,9 @@ export class DirSyncSource implements ChangeSource {
     const searchStart = Date.now();
     const page = await this.readPage(reader, position.cookie, publisher.checkpointGroup);
     const searchMs = Date.now() - searchStart;
-    const events = await this.toEvents(reader, page);
+    // Every receipt published before the read is known now: the writer's changes the page shows are recognized.
+    if (page.entries.length > 0) await this.receipts?.catchUp();
+    const { events, stateOnly, settles } = this.withoutOwnWrites(await this.toEvents(reader, page));
     // Samba hands out a new cookie on every poll, even with nothing changed: an empty page moves the read position
     // without a transaction (re-reading from the older cookie returns nothing either), and the checkpoint is
     // refreshed every idleCommitIntervalMs so a quiet domain does not leave an old cookie.
@@ -153,12 +177,16 @@ export class DirSyncSource implements ChangeSource {
     const publish = page.entries.length > 0 || (idleDue && !page.cookie.equals(position.cookie));
     return {
       events,
-      checkpoint: publish ? { position: page.cookie.format(), server: position.dc.format() } : null,
+      stateOnly,
+      checkpoint: publish ? { position: page.cookie.format(), server: position.dc.format(), readAt: searchStart } : null,
       committed: () => {
         if (publish) {
           this.lastCommitAt = Date.now();
           this.afterPublish(events);
+          // The writer's own changes move its entries too: a rename read later starts from where they left it.
+          this.learnDns(stateOnly);
         }
+        this.receipts?.ownWrites.settle(settles, searchStart);
         this.position = { cookie: page.cookie, dc: position.dc };
       },
       pauseMs: () => nextPollDelayMs({ entries: page.entries.length, moreResults: page.moreResults }, { searchMs, sinceSearchStartMs: Date.now() - searchStart }, this.pace),
@@ -269,6 +297,26 @@ export class DirSyncSource implements ChangeSource {
   }
 
   /**
+   * The writer's own changes left out (own-writes.ts): a change all its own goes to the state topic only, one partly
+   * its own is published without that part. What they settle is settled once the batch is committed.
+   */
+  private withoutOwnWrites(read: EntryChangeEvent[]): { events: EntryChangeEvent[]; stateOnly: EntryChangeEvent[]; settles: Settlement[] } {
+    const own = this.receipts?.ownWrites;
+    if (own === undefined || own.pending === 0) return { events: read, stateOnly: [], settles: [] };
+    const events: EntryChangeEvent[] = [];
+    const stateOnly: EntryChangeEvent[] = [];
+    const settles: Settlement[] = [];
+    for (const event of read) {
+      const recognized = own.recognize(event);
+      settles.push(...recognized.settles);
+      if (recognized.own.length > 0) this.counters.ownWrites.inc({ whole: recognized.event === null ? 'yes' : 'no' });
+      if (recognized.event === null) stateOnly.push(event);
+      else events.push(recognized.event);
+    }
+    return { events, stateOnly, settles };
+  }
+
+  /**
    * Each add, modify, rename and snapshot with its entry as read now (by objectGUID), and each delete with what its
    * tombstone kept (`before`), when after-images are on.
    */
@@ -325,10 +373,14 @@ export class DirSyncSource implements ChangeSource {
   }
 
   private afterPublish(events: readonly EntryChangeEvent[]): void {
+    this.learnDns(events);
+    for (const event of events) this.counters.eventsPublished.inc({ op: event.op });
+  }
+
+  private learnDns(events: readonly EntryChangeEvent[]): void {
     for (const event of events) {
       if (event.op === 'delete') this.knownDns.delete(event.entryId.value);
       else this.knownDns.set(event.entryId.value, event.dn);
-      this.counters.eventsPublished.inc({ op: event.op });
     }
   }
 }

@@ -11,3 +11,5 @@ export { AD_BINARY_ATTRIBUTES, fromLdaptsEntry, rawEntryToJson, type LdaptsEntry
 export { Scope } from './scope';
 export { AdDetector, DirSyncSource, type AdDetectorOptions, type DetectorStatus } from './dirsync-source';
 export { DetectorMetrics } from './metrics';
+export { OwnWrites, receiptValueKey, type OwnWritesOptions, type Recognized, type Settlement } from './own-writes';
+export { ReceiptsView, type ReceiptsViewOptions } from './receipts-view';

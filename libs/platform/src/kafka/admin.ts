@@ -1,5 +1,5 @@
 import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, type Admin, type AclEntry, ConfigResourceTypes, ResourcePatternTypes } from 'kafkajs';
-import { configuredTopics, type KafkaAcl, type KafkaConfig } from '@idsync/config';
+import { configuredTopics, type KafkaAcl, type KafkaConfig, RECEIPTS_RETENTION_MS, receiptsTopicOf } from '@idsync/config';
 import { type OffsetRange } from './topic-ranges';
 
 /**
@@ -218,6 +218,24 @@ export async function ensureTopics(admin: KafkaAdmin, topics: KafkaConfig['topic
     })),
   );
   return missing.map((t) => t.name);
+}
+
+/**
+ * The ad-writer's receipts topic (beside its operations topic, same partitions), created when missing: the ad-writer
+ * writes it and the ad-detector follows it, whichever starts first. Kept an hour: receipts matter for seconds.
+ */
+export async function ensureReceiptsTopic(admin: KafkaAdmin, topics: KafkaConfig['topics']): Promise<string[]> {
+  const name = receiptsTopicOf(topics.adOperations.name);
+  if ((await admin.listTopics()).includes(name)) return [];
+  await admin.createTopics([
+    {
+      name,
+      partitions: topics.adOperations.partitions,
+      replicationFactor: topics.adOperations.replicationFactor,
+      config: { 'retention.ms': String(RECEIPTS_RETENTION_MS), 'segment.ms': String(RECEIPTS_RETENTION_MS / 6) },
+    },
+  ]);
+  return [name];
 }
 
 const ACL_RESOURCES: Record<KafkaAcl['resource'], AclResourceTypes> = {

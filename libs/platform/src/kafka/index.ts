@@ -22,6 +22,7 @@ export { createKafka, KAFKA_LOG_LEVELS, KafkaClient, type KafkaLogLevel, type Ka
 export {
   type ClusterDescription,
   type CommittedOffset,
+  ensureReceiptsTopic,
   ensureTopics,
   type GroupDescription,
   type GroupListing,
@@ -49,3 +50,4 @@ export { BROKER_SIZE_ERRORS, DEFAULT_MAX_RECORD_BYTES, isRecordTooLarge, recordB
 export { classifyKafkaFailure, isKafkaError, isProducerFenced, type KafkaAction, type KafkaVerdict } from './errors';
 export { type OffsetRange, rangeKey, type RangeRecord, type RangeResult, readRanges, type ReadRangesOptions } from './topic-ranges';
 export { type FollowedBatch, type FollowedRecord, TopicFollower, type TopicFollowerOptions } from './topic-follower';
+export { type PartitionBehind, ReadBarrier, type ReadBarrierOptions } from './read-barrier';

@@ -243,7 +243,7 @@ describe('summarizing the original record', () => {
     const summary = summarizeRecord(encodeWriteRequest(request));
     expect(summary).toMatchObject({
       kind: 'write-request',
-      schemaId: 2,
+      schemaId: 7,
       op: 'rename',
       dn: request.dn,
       previousDn: request.previousDn,

@@ -34,6 +34,33 @@ const pipe = compilePipe(pipeSchema.parse(input));
 const base = { classes: [], sourceKind: 'active-directory', sourceBaseDn: 'DC=example,DC=test', destinationKind: 'ldap' } as const;
 
 describe('resyncScope', () => {
+  it('reads the inputs of transformed and conditional mappings by name (operational ones too) and their targets', () => {
+    const dsToAd = compilePipe(
+      pipeSchema.parse({
+        name: 'ds-to-ad',
+        source: 'ds',
+        destination: 'ad',
+        syncClasses: [
+          {
+            name: 'users',
+            evaluationOrder: 1,
+            objectClasses: ['inetOrgPerson'],
+            destinationObjectClasses: ['top', 'user'],
+            autoMapSameNames: true,
+            attributeMappings: [
+              { to: 'userAccountControl', values: ['2'], bits: 2, when: '(nsAccountLock=true)' },
+              { to: 'userAccountControl', values: ['0'], bits: 2 },
+              { from: 'idsyncAccountExpires', to: 'accountExpires', transforms: [{ time: { from: 'generalizedTime', to: 'filetime' } }] },
+            ],
+          },
+        ],
+      }),
+    );
+    const scope = resyncScope(dsToAd, { classes: [], sourceKind: 'ldap', sourceBaseDn: 'dc=example,dc=com', destinationKind: 'active-directory' });
+    expect(scope.sourceAttributes).toEqual(expect.arrayContaining(['*', 'nsaccountlock', 'idsyncaccountexpires']));
+    expect(scope.destinationAttributes).toEqual(expect.arrayContaining(['userAccountControl', 'accountExpires']));
+  });
+
   it('reads the classes’ subtrees, their object classes, and only the attributes the mappings need', () => {
     const scope = resyncScope(pipe, base);
     expect(scope.sourceBases).toEqual(['OU=Corp,DC=example,DC=test']);

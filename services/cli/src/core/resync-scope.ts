@@ -74,6 +74,7 @@ export function resyncScope(pipe: CompiledPipe, options: ResyncScopeOptions): Re
     for (const m of c.valueMappings) destinationAttributes.add(m.to);
     for (const t of c.templates) destinationAttributes.add(t.to);
     for (const k of c.constants) destinationAttributes.add(k.to);
+    for (const m of c.computed) destinationAttributes.add(m.to);
   }
   for (const list of pipe.correlation) for (const name of list) destinationAttributes.add(name);
   if (classes.some((c) => c.autoMap)) destinationAttributes.add('*');
@@ -110,8 +111,10 @@ function chooseBases(classes: readonly CompiledSyncClass[], options: ResyncScope
 }
 
 function attributesToRead(pipe: CompiledPipe, classes: readonly CompiledSyncClass[], kind: DirectoryKind): string[] {
-  if (classes.some((c) => c.autoMap)) return ['*', entryIdAttribute(kind)];
-  const names = new Set<string>(['objectClass', entryIdAttribute(kind), ...pipe.requiredSourceAttributes]);
+  // Computed mappings' inputs by name: operational ones (nsAccountLock) are not in `*`.
+  const computedInputs = classes.flatMap((c) => c.computed.flatMap((m) => [...m.inputs]));
+  if (classes.some((c) => c.autoMap)) return [...new Set(['*', entryIdAttribute(kind), ...computedInputs])];
+  const names = new Set<string>(['objectClass', entryIdAttribute(kind), ...pipe.requiredSourceAttributes, ...computedInputs]);
   for (const c of classes) {
     for (const m of c.valueMappings) names.add(m.from);
     for (const t of c.templates) for (const a of t.template.attributes) names.add(a);
