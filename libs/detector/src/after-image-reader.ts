@@ -26,7 +26,7 @@ export interface AfterImageReadOptions {
 }
 
 /** Searches in flight at once on the one connection (LDAP multiplexes them). */
-const READS_IN_FLIGHT = 8;
+export const READS_IN_FLIGHT = 8;
 
 const DEFAULT_BATCH = 50;
 

@@ -1,7 +1,7 @@
 import { AndFilter, GreaterThanEqualsFilter, LessThanEqualsFilter, NoSuchObjectError, type Client, type Entry } from 'ldapts';
 import { type DirectoryConfig } from '@idsync/config';
 import { type ReadImage } from '../after-image';
-import { readAfterImages, searchByIds } from '../after-image-reader';
+import { READS_IN_FLIGHT, readAfterImages, searchByIds } from '../after-image-reader';
 import { type AfterImageAttributes } from '@idsync/mapping';
 import { openLdapSession, readRootDse } from '@idsync/platform';
 import { ChangeNumber } from './change-number';
@@ -17,6 +17,13 @@ const CHANGELOG_ATTRIBUTES = ['changeNumber', 'targetDn', 'changeType', 'changes
  * (README, the local stack's pitfalls). Several such searches run at once instead (searchByIds).
  */
 const ID_SEARCH_SIZE = 10;
+/**
+ * Change numbers per changelog search, for the same reason: a one-level search of cn=changelog reads its parentid key
+ * in bulk, a key holding every change that every new change appends to (a CI run hung on it, 2026-12-01: the bulk read
+ * and the retro changelog's insert waiting on each other's pages). A subtree search with at most 10 candidates reads
+ * only the changeNumber keys of its range.
+ */
+const CHANGELOG_WINDOW = 10;
 
 export class ChangelogMissingError extends Error {
   readonly retriable = false;
@@ -61,21 +68,29 @@ export class ChangelogReader {
     };
   }
 
-  /** Entries with from <= changeNumber <= to, sorted by change number (the server does not promise an order). */
+  /**
+   * Entries with from <= changeNumber <= to, sorted by change number (the server does not promise an order). Read in
+   * windows of CHANGELOG_WINDOW numbers, subtree-scoped, READS_IN_FLIGHT at once (CHANGELOG_WINDOW, below).
+   */
   async read(from: ChangeNumber, to: ChangeNumber): Promise<RawChangelogEntry[]> {
-    const filter = new AndFilter({
-      filters: [
-        new GreaterThanEqualsFilter({ attribute: 'changeNumber', value: from.format() }),
-        new LessThanEqualsFilter({ attribute: 'changeNumber', value: to.format() }),
-      ],
-    });
-    const { searchEntries } = await this.client.search('cn=changelog', {
-      scope: 'one',
-      filter,
-      attributes: CHANGELOG_ATTRIBUTES,
-      explicitBufferAttributes: ['changes'],
-    });
-    const keyed = searchEntries.map((entry) => ({ entry: entry as RawChangelogEntry, number: changeNumberOf(entry as RawChangelogEntry) }));
+    const windows: { from: ChangeNumber; to: ChangeNumber }[] = [];
+    for (let start = from; !start.isAfter(to); start = start.plus(CHANGELOG_WINDOW)) windows.push({ from: start, to: ChangeNumber.min(start.plus(CHANGELOG_WINDOW - 1), to) });
+    const found: RawChangelogEntry[] = [];
+    let next = 0;
+    const searches = async (): Promise<void> => {
+      for (let window = windows[next++]; window !== undefined; window = windows[next++]) {
+        const filter = new AndFilter({
+          filters: [
+            new GreaterThanEqualsFilter({ attribute: 'changeNumber', value: window.from.format() }),
+            new LessThanEqualsFilter({ attribute: 'changeNumber', value: window.to.format() }),
+          ],
+        });
+        const { searchEntries } = await this.client.search('cn=changelog', { scope: 'sub', filter, attributes: CHANGELOG_ATTRIBUTES, explicitBufferAttributes: ['changes'] });
+        found.push(...(searchEntries as RawChangelogEntry[]));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, windows.length) }, searches));
+    const keyed = found.map((entry) => ({ entry, number: changeNumberOf(entry) }));
     keyed.sort((a, b) => (a.number && b.number ? a.number.compare(b.number) : 0));
     return keyed.map((k) => k.entry);
   }
