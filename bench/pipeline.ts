@@ -86,14 +86,50 @@ async function descriptions(side: Side, ou: string, prefix: string): Promise<str
   }
 }
 
-async function writerApplied(service: ServiceName): Promise<number> {
+/** The sum of a counter's series on a service's /metrics (those whose labels contain `labels`); 0 when unreachable. */
+async function counterSum(service: ServiceName, name: string, labels = ''): Promise<number> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${services.ports[service]}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
     let sum = 0;
-    for (const line of text.split('\n')) if (line.startsWith('idsync_writer_requests_total{') && line.includes('result="applied"')) sum += Number(line.split(' ').at(-1));
+    for (const line of text.split('\n')) if ((line.startsWith(`${name}{`) || line.startsWith(`${name} `)) && line.includes(labels)) sum += Number(line.split(' ').at(-1));
     return sum;
   } catch {
     return 0;
+  }
+}
+
+const writerApplied = (service: ServiceName): Promise<number> => counterSum(service, 'idsync_writer_requests_total', 'result="applied"');
+
+/**
+ * Where a drain spends its time: when each stage had handled the backlog, read from the services' own counters every
+ * 100 ms (the detector's published events, the mapper's produced requests, the writer's applied requests).
+ */
+class StageTimeline {
+  private readonly done = new Map<string, number>();
+  private readonly lastCount = new Map<string, number>();
+  constructor(private readonly from: 'ad' | 'ds', private readonly started: number) {}
+
+  async sample(now: number, applied: number): Promise<void> {
+    const detector: [ServiceName, string] = this.from === 'ad' ? ['ad-detector', 'idsync_ad_detector_events_published_total'] : ['ds-detector', 'idsync_detector_changes_published_total'];
+    const counts: [string, number][] = [
+      ['detector published', await counterSum(...detector)],
+      ['mapper produced', await counterSum('mapper', 'idsync_mapper_requests_total')],
+      ['writer applied', applied],
+    ];
+    for (const [stage, count] of counts) {
+      if (count > 0 && !this.done.has(`${stage} first`)) this.done.set(`${stage} first`, now);
+      if (count >= N && !this.done.has(stage)) this.done.set(stage, now);
+      this.lastCount.set(stage, count);
+    }
+  }
+
+  print(): void {
+    const at = (key: string): string => {
+      const t = this.done.get(key);
+      return t === undefined ? 'never' : `${((t - this.started) / 1000).toFixed(2)} s`;
+    };
+    const stages = ['detector published', 'mapper produced', 'writer applied'];
+    console.log(`  stages (from ready; first / all ${N}): ${stages.map((stage) => `${stage} ${at(`${stage} first`)} / ${at(stage)} (${this.lastCount.get(stage) ?? 0})`).join('; ')}`);
   }
 }
 
@@ -107,14 +143,16 @@ function percentile(sorted: number[], p: number): number {
  * last arrival), counted by the writer itself (/metrics): polling the destination would compete with the writer for
  * the server (Samba here runs one LDAP worker), which the bare loop does not have to.
  */
-async function drain(service: ServiceName, what: string): Promise<number> {
+async function drain(service: ServiceName, what: string, from: 'ad' | 'ds'): Promise<number> {
   const started = performance.now();
   await startAll();
   const ready = performance.now();
+  const timeline = new StageTimeline(from, ready);
   let first = 0;
   for (;;) {
     const seen = await writerApplied(service);
     const now = performance.now();
+    await timeline.sample(now, seen);
     if (seen > 0 && first === 0) first = now;
     if (seen >= N) {
       const seconds = (now - first) / 1000;
@@ -122,6 +160,7 @@ async function drain(service: ServiceName, what: string): Promise<number> {
         `pipeline: ${N} ${what} drained in ${seconds.toFixed(2)} s from the first arrival = ${(N / seconds).toFixed(0)} changes/s` +
           ` (services ready ${((ready - started) / 1000).toFixed(1)} s after spawn; first arrival ${((first - ready) / 1000).toFixed(2)} s after ready)`,
       );
+      timeline.print();
       return N / seconds;
     }
     if ((now - ready) / 1000 > 300) throw new Error(`only ${seen}/${N} ${what} arrived in 300 s`);
@@ -199,7 +238,7 @@ async function run(from: 'ad' | 'ds'): Promise<void> {
     for (let i = 0; i < N; i++) await source.admin.add(source.user(cnOf(i), ou), source.userEntry(i));
     const addSeconds = (performance.now() - t) / 1000;
     console.log(`setup: ${N} adds in the source took ${addSeconds.toFixed(1)} s (${(N / addSeconds).toFixed(0)}/s), services stopped`);
-    const createRate = await drain(service, 'creates');
+    const createRate = await drain(service, 'creates', from);
     const users = (await destination.admin.search(destination.ou(ou), { scope: 'one', filter: '(objectClass=person)', attributes: ['1.1'], sizeLimit: 0 })).searchEntries.length;
     if (users !== N) throw new Error(`the writer counted ${N} applied but ${users} users are in the destination`);
     await stopAll();
@@ -207,7 +246,7 @@ async function run(from: 'ad' | 'ds'): Promise<void> {
 
     // 1. Throughput on a backlog: modifies made while the services are stopped, then the services started.
     for (let i = 0; i < N; i++) await source.admin.modify(source.user(cnOf(i), ou), describe(`bk-${i}`));
-    const pipelineRate = await drain(service, 'modifies');
+    const pipelineRate = await drain(service, 'modifies', from);
 
     const arrived = (await descriptions(destination, ou, 'bk-')).length;
     if (arrived !== N) throw new Error(`the writer counted ${N} applied but ${arrived} modifies are in the destination`);
