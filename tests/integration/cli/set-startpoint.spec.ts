@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { type Consumer, type Kafka } from 'kafkajs';
-import { AndFilter, EqualityFilter } from 'ldapts';
+import { AndFilter, GreaterThanEqualsFilter, LessThanEqualsFilter } from 'ldapts';
 import { parse, stringify } from 'yaml';
 import { parseConfig, type SyncConfig } from '@idsync/config';
 import { decodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
@@ -68,13 +68,24 @@ async function addAdUser(cn: string): Promise<string> {
   return dn;
 }
 
-/** The change number 389-ds gave a change to `dn` (found in cn=changelog by DN and type, through filter classes). */
+/**
+ * The change number 389-ds gave a change to `dn`, looked for backwards from the last change, 10 numbers per search:
+ * no search that reads the changelog's parentid or ancestorid key (README, the local stack's pitfalls).
+ */
 async function changeNumberOf(dn: string, changeType: 'add' | 'modify'): Promise<number> {
-  const filter = new AndFilter({ filters: [new EqualityFilter({ attribute: 'targetDn', value: dn }), new EqualityFilter({ attribute: 'changeType', value: changeType })] });
-  const { searchEntries } = await ds.client.search('cn=changelog', { scope: 'one', filter, attributes: ['changeNumber'] });
-  const numbers = searchEntries.map((e) => Number(e['changeNumber'] ?? e['changenumber']));
-  if (numbers.length !== 1 || !Number.isInteger(numbers[0])) throw new Error(`expected one ${changeType} of ${dn} in cn=changelog, found ${JSON.stringify(numbers)}`);
-  return numbers[0] as number;
+  const dse = await ds.client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['lastChangeNumber'] });
+  const last = Number(dse.searchEntries[0]?.['lastchangenumber'] ?? dse.searchEntries[0]?.['lastChangeNumber']);
+  const wanted = normalizeDn(dn);
+  for (let to = last; to > 0 && to > last - 2_000; to -= 10) {
+    const filter = new AndFilter({ filters: [new GreaterThanEqualsFilter({ attribute: 'changeNumber', value: String(Math.max(1, to - 9)) }), new LessThanEqualsFilter({ attribute: 'changeNumber', value: String(to) })] });
+    const { searchEntries } = await ds.client.search('cn=changelog', { scope: 'sub', filter, attributes: ['changeNumber', 'targetDn', 'changeType'] });
+    const numbers = searchEntries
+      .filter((e) => normalizeDn(String(e['targetdn'] ?? e['targetDn'])) === wanted && String(e['changetype'] ?? e['changeType']) === changeType)
+      .map((e) => Number(e['changenumber'] ?? e['changeNumber']));
+    if (numbers.length > 1) throw new Error(`expected one ${changeType} of ${dn} in cn=changelog, found ${JSON.stringify(numbers)}`);
+    if (numbers.length === 1) return numbers[0] as number;
+  }
+  throw new Error(`no ${changeType} of ${dn} among the last 2,000 changes of cn=changelog`);
 }
 
 function checkpointGroup(detector: 'ad-detector' | 'ds-detector'): string {
