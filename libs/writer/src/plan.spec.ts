@@ -208,3 +208,45 @@ describe('planUnlink', () => {
     expect(plan.steps).toEqual([{ kind: 'modify', dn: 'cn=Support,ou=Groups,dc=example,dc=com', changes: [{ op: 'delete', name: 'member', values: ['UID=TNGUYEN,ou=People,dc=example,dc=com'] }] }]);
   });
 });
+
+describe('planWrite: values AD chooses itself', () => {
+  const user = (pwdLastSet: string) =>
+    currentEntry({ dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test', objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: 'jdoe', pwdLastSet });
+  const notMustChange = request({ attributes: [{ name: 'pwdLastSet', op: 'replace', values: ['-1'] }] });
+
+  it('pwdLastSet -1 ("not must-change") against a set time is already in line: nothing written (it would restart the password age)', () => {
+    expect(planWrite(notMustChange, user('134086272000000000'), AD).steps).toEqual([]);
+  });
+
+  it('pwdLastSet -1 against 0 ("must change") is written', () => {
+    expect(planWrite(notMustChange, user('0'), AD).steps).toEqual([{ kind: 'modify', dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test', changes: [{ op: 'replace', name: 'pwdLastSet', values: ['-1'] }] }]);
+  });
+
+  it('pwdLastSet 0 against a set time is written', () => {
+    const mustChange = request({ attributes: [{ name: 'pwdLastSet', op: 'replace', values: ['0'] }] });
+    expect(planWrite(mustChange, user('134086272000000000'), AD).steps).toHaveLength(1);
+  });
+
+  it('in another directory, -1 is a value like any other', () => {
+    expect(planWrite({ ...notMustChange, dn: 'cn=jdoe,ou=People,dc=example,dc=com' }, currentEntry({ dn: 'cn=jdoe,ou=People,dc=example,dc=com', objectClass: ['inetOrgPerson'], pwdLastSet: '134086272000000000' }), DS).steps).toHaveLength(1);
+  });
+});
+
+describe('planWrite: an AD account without a password is never enabled by the lock bit alone', () => {
+  const account = (uac: string) => currentEntry({ dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test', objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: 'jdoe', userAccountControl: uac });
+  const unlock = request({ attributes: [{ name: 'userAccountControl', op: 'replace', values: ['0'] }], attributePolicies: [{ name: 'userAccountControl', authority: 'force', bitMask: 2, auxiliaryClass: null }] });
+
+  it('546 (disabled, no password needed) stays disabled: 544 would take an empty password', () => {
+    expect(planWrite(unlock, account('546'), AD).steps).toEqual([]);
+  });
+
+  it('514 (disabled, with a password) is enabled: 512', () => {
+    expect(planWrite(unlock, account('514'), AD).steps).toEqual([{ kind: 'modify', dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test', changes: [{ op: 'replace', name: 'userAccountControl', values: ['512'] }] }]);
+  });
+
+  it('546 with its first password is enabled with it (512)', () => {
+    const withPassword = request({ attributes: [...unlock.attributes, { name: 'unicodePwd', op: 'replace', values: [Buffer.from('"Secret-1"', 'utf16le')] }], attributePolicies: unlock.attributePolicies });
+    const steps = planWrite(withPassword, account('546'), AD).steps;
+    expect(steps.at(-1)).toEqual({ kind: 'modify', dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test', changes: [{ op: 'replace', name: 'userAccountControl', values: ['512'] }] });
+  });
+});

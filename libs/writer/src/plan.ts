@@ -4,6 +4,7 @@ import { type Dn, dnEquals, formatDn, formatRdn, normalizeAttributeType, parentD
 import { attributeKey, type AttributeKnowledge, DEFAULT_ATTRIBUTES } from './attributes';
 import { changesByAttribute, type CurrentEntry, diff, entryValues, type Modification, targetValues } from './diff';
 import { EntryNotFoundError, InvalidEntryError } from './errors';
+import { alreadyInAd, enablesWithoutPassword } from './ad-values';
 import { applyPolicies, bitsOnCreate, policiesOf } from './policies';
 
 /** One LDAP operation of a plan. */
@@ -139,7 +140,8 @@ export function planWrite(request: WriteRequest, current: CurrentEntry | null, o
     const maskedFirstPassword = options.kind === 'active-directory' && uacPolicy?.bitMask != null && firstPasswordOf(request, entry);
     const requestedUac = request.attributes.find((c) => attributeKey(c.name) === 'useraccountcontrol')?.values;
     const kept = maskedFirstPassword ? wanted.filter((c) => attributeKey(c.name) !== 'useraccountcontrol') : wanted;
-    const attributes = otherRdn ? kept.filter((c) => !names.has(normalizeAttributeType(c.name))) : kept;
+    const settled = options.kind === 'active-directory' ? kept.filter((c) => !alreadyInAd(c, entryValues(entry, c.name)) && !enablesWithoutPassword(c, entryValues(entry, c.name))) : kept;
+    const attributes = otherRdn ? settled.filter((c) => !names.has(normalizeAttributeType(c.name))) : settled;
     const changes = diff(attributes, entry, { attributes: knowledge, namingAttributes: names });
     if (changes.length === 0) return [];
     const steps: PlannedStep[] = [{ kind: 'modify', dn: entry.dn, changes }];

@@ -1,4 +1,5 @@
 import { type AttributeValue, type ReceiptAttribute, type WriteReceipt } from '@idsync/contracts';
+import { PWD_LAST_SET } from './ad-values';
 import { attributeKey } from './attributes';
 import { type CurrentEntry, type EntryAttribute, type Modification } from './diff';
 import { type PlannedStep } from './plan';
@@ -16,7 +17,7 @@ export interface WriteReceiptSink {
 }
 
 /** AD sets pwdLastSet itself when a password is set: the echo of a password change is a pwdLastSet of its choosing. */
-const SERVER_SET_WITH_PASSWORD = 'pwdLastSet';
+const SERVER_SET_WITH_PASSWORD = PWD_LAST_SET;
 
 const valueKey = (value: AttributeValue): string => (typeof value === 'string' ? `s:${value}` : `b:${value.toString('hex')}`);
 
