@@ -107,7 +107,12 @@ const writerApplied = (service: ServiceName): Promise<number> => counterSum(serv
 class StageTimeline {
   private readonly done = new Map<string, number>();
   private readonly lastCount = new Map<string, number>();
-  constructor(private readonly from: 'ad' | 'ds', private readonly started: number) {}
+  private readonly from: 'ad' | 'ds';
+  private readonly started: number;
+  constructor(from: 'ad' | 'ds', started: number) {
+    this.from = from;
+    this.started = started;
+  }
 
   async sample(now: number, applied: number): Promise<void> {
     const detector: [ServiceName, string] = this.from === 'ad' ? ['ad-detector', 'idsync_ad_detector_events_published_total'] : ['ds-detector', 'idsync_detector_changes_published_total'];
