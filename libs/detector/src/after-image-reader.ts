@@ -26,7 +26,7 @@ export interface AfterImageReadOptions {
 }
 
 /** Searches in flight at once on the one connection (LDAP multiplexes them). */
-export const READS_IN_FLIGHT = 8;
+const READS_IN_FLIGHT = 8;
 
 const DEFAULT_BATCH = 50;
 
@@ -81,16 +81,21 @@ export async function searchByIds(client: Client, ids: readonly string[], option
   const controls = options.controls === undefined ? undefined : [...options.controls];
   const batches: string[][] = [];
   for (let start = 0; start < ids.length; start += options.batchSize) batches.push(ids.slice(start, start + options.batchSize));
-  const found: Entry[] = [];
+  return searchesInFlight(batches, async (batch) => {
+    const filter = new OrFilter({ filters: batch.map((id) => new EqualityFilter({ attribute: options.idAttribute, value: binary ? guidToBytes(id) : id })) });
+    const search = { scope: 'sub' as const, filter, attributes: [...options.attributes], sizeLimit: 0, ...(options.bufferAttributes ? { explicitBufferAttributes: [...options.bufferAttributes] } : {}) };
+    return (await searchAllValues(client, options.baseDn, search, controls)).searchEntries;
+  });
+}
+
+/** Runs `search` for every item, READS_IN_FLIGHT at a time on the one connection; the entries of all, in any order. */
+export async function searchesInFlight<T, E>(items: readonly T[], search: (item: T) => Promise<readonly E[]>): Promise<E[]> {
+  const found: E[] = [];
   let next = 0;
-  const searches = async (): Promise<void> => {
-    for (let batch = batches[next++]; batch !== undefined; batch = batches[next++]) {
-      const filter = new OrFilter({ filters: batch.map((id) => new EqualityFilter({ attribute: options.idAttribute, value: binary ? guidToBytes(id) : id })) });
-      const search = { scope: 'sub' as const, filter, attributes: [...options.attributes], sizeLimit: 0, ...(options.bufferAttributes ? { explicitBufferAttributes: [...options.bufferAttributes] } : {}) };
-      found.push(...(await searchAllValues(client, options.baseDn, search, controls)).searchEntries);
-    }
+  const worker = async (): Promise<void> => {
+    for (let item = items[next++]; item !== undefined; item = items[next++]) found.push(...(await search(item)));
   };
-  await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, batches.length) }, searches));
+  await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, items.length) }, worker));
   return found;
 }
 

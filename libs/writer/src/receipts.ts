@@ -1,5 +1,5 @@
 import { type AttributeValue, type ReceiptAttribute, type WriteReceipt } from '@idsync/contracts';
-import { PWD_LAST_SET } from './ad-values';
+import { PWD_LAST_SET, setsPwdLastSetNow } from './ad-values';
 import { attributeKey } from './attributes';
 import { type CurrentEntry, type EntryAttribute, type Modification } from './diff';
 import { type PlannedStep } from './plan';
@@ -15,9 +15,6 @@ import { type PlannedStep } from './plan';
 export interface WriteReceiptSink {
   record(receipt: WriteReceipt): Promise<void>;
 }
-
-/** AD sets pwdLastSet itself when a password is set: the echo of a password change is a pwdLastSet of its choosing. */
-const SERVER_SET_WITH_PASSWORD = PWD_LAST_SET;
 
 const valueKey = (value: AttributeValue): string => (typeof value === 'string' ? `s:${value}` : `b:${value.toString('hex')}`);
 
@@ -82,7 +79,7 @@ export function receiptAttributes(
     else outcome.holds = new ValueSet(change.op === 'delete' ? [] : change.values);
   }
   const attributes: ReceiptAttribute[] = [...outcomes.values()].map(({ name, before, holds }) =>
-    options.activeDirectory && attributeKey(name) === attributeKey(SERVER_SET_WITH_PASSWORD) && holds.has('-1')
+    options.activeDirectory && setsPwdLastSetNow({ name, op: 'replace', values: holds.values })
       ? // AD turns pwdLastSet -1 ("not expired") into the current time: whatever it then shows is this change's.
         { name, values: null, added: [], removed: [], anyValue: true }
       : {
@@ -93,8 +90,9 @@ export function receiptAttributes(
           anyValue: false,
         },
   );
-  if (passwordSet && options.activeDirectory && !outcomes.has(attributeKey(SERVER_SET_WITH_PASSWORD))) {
-    attributes.push({ name: SERVER_SET_WITH_PASSWORD, values: null, added: [], removed: [], anyValue: true });
+  if (passwordSet && options.activeDirectory && !outcomes.has(attributeKey(PWD_LAST_SET))) {
+    // AD sets pwdLastSet itself when a password is set: the echo of a password change is a pwdLastSet of its choosing.
+    attributes.push({ name: PWD_LAST_SET, values: null, added: [], removed: [], anyValue: true });
   }
   return attributes;
 }

@@ -1,7 +1,7 @@
 import { AndFilter, GreaterThanEqualsFilter, LessThanEqualsFilter, NoSuchObjectError, type Client, type Entry } from 'ldapts';
 import { type DirectoryConfig } from '@idsync/config';
 import { type ReadImage } from '../after-image';
-import { READS_IN_FLIGHT, readAfterImages, searchByIds } from '../after-image-reader';
+import { readAfterImages, searchByIds, searchesInFlight } from '../after-image-reader';
 import { type AfterImageAttributes } from '@idsync/mapping';
 import { openLdapSession, readRootDse } from '@idsync/platform';
 import { ChangeNumber } from './change-number';
@@ -70,26 +70,21 @@ export class ChangelogReader {
 
   /**
    * Entries with from <= changeNumber <= to, sorted by change number (the server does not promise an order). Read in
-   * windows of CHANGELOG_WINDOW numbers, subtree-scoped, READS_IN_FLIGHT at once (CHANGELOG_WINDOW, below).
+   * windows of CHANGELOG_WINDOW numbers (why: at its definition), subtree-scoped, several at once.
    */
   async read(from: ChangeNumber, to: ChangeNumber): Promise<RawChangelogEntry[]> {
     const windows: { from: ChangeNumber; to: ChangeNumber }[] = [];
     for (let start = from; !start.isAfter(to); start = start.plus(CHANGELOG_WINDOW)) windows.push({ from: start, to: ChangeNumber.min(start.plus(CHANGELOG_WINDOW - 1), to) });
-    const found: RawChangelogEntry[] = [];
-    let next = 0;
-    const searches = async (): Promise<void> => {
-      for (let window = windows[next++]; window !== undefined; window = windows[next++]) {
-        const filter = new AndFilter({
-          filters: [
-            new GreaterThanEqualsFilter({ attribute: 'changeNumber', value: window.from.format() }),
-            new LessThanEqualsFilter({ attribute: 'changeNumber', value: window.to.format() }),
-          ],
-        });
-        const { searchEntries } = await this.client.search('cn=changelog', { scope: 'sub', filter, attributes: CHANGELOG_ATTRIBUTES, explicitBufferAttributes: ['changes'] });
-        found.push(...(searchEntries as RawChangelogEntry[]));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, windows.length) }, searches));
+    const found = await searchesInFlight(windows, async (window) => {
+      const filter = new AndFilter({
+        filters: [
+          new GreaterThanEqualsFilter({ attribute: 'changeNumber', value: window.from.format() }),
+          new LessThanEqualsFilter({ attribute: 'changeNumber', value: window.to.format() }),
+        ],
+      });
+      const { searchEntries } = await this.client.search('cn=changelog', { scope: 'sub', filter, attributes: CHANGELOG_ATTRIBUTES, explicitBufferAttributes: ['changes'] });
+      return searchEntries as RawChangelogEntry[];
+    });
     const keyed = found.map((entry) => ({ entry, number: changeNumberOf(entry) }));
     keyed.sort((a, b) => (a.number && b.number ? a.number.compare(b.number) : 0));
     return keyed.map((k) => k.entry);
