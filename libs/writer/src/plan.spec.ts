@@ -234,7 +234,7 @@ describe('planWrite: values AD chooses itself', () => {
 
 describe('planWrite: an AD account without a password is never enabled by the lock bit alone', () => {
   const account = (uac: string) => currentEntry({ dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test', objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: 'jdoe', userAccountControl: uac });
-  const unlock = request({ attributes: [{ name: 'userAccountControl', op: 'replace', values: ['0'] }], attributePolicies: [{ name: 'userAccountControl', authority: 'force', bitMask: 2, auxiliaryClass: null }] });
+  const unlock = request({ attributes: [{ name: 'userAccountControl', op: 'replace', values: ['0'] }], attributePolicies: [{ name: 'userAccountControl', authority: 'force', bitMask: '2', auxiliaryClass: null }] });
 
   it('546 (disabled, no password needed) stays disabled: 544 would take an empty password', () => {
     expect(planWrite(unlock, account('546'), AD).steps).toEqual([]);
