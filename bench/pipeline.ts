@@ -115,7 +115,7 @@ class StageTimeline {
   }
 
   async sample(now: number, applied: number): Promise<void> {
-    const detector: [ServiceName, string] = this.from === 'ad' ? ['ad-detector', 'idsync_ad_detector_events_published_total'] : ['ds-detector', 'idsync_detector_changes_published_total'];
+    const detector: [ServiceName, string] = this.from === 'ad' ? ['ad-detector', 'idsync_detector_events_published_total'] : ['ds-detector', 'idsync_detector_events_published_total'];
     const counts: [string, number][] = [
       ['detector published', await counterSum(...detector)],
       ['mapper produced', await counterSum('mapper', 'idsync_mapper_requests_total')],

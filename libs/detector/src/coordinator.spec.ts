@@ -48,7 +48,7 @@ class ScriptedSource implements ChangeSource {
     this.onRead?.();
     const step = this.script.shift() ?? { kind: 'empty' };
     if (step.kind === 'throw') throw step.error;
-    if (step.kind === 'empty') return { events: [], checkpoint: null, committed: () => undefined, pauseMs: () => 1 };
+    if (step.kind === 'empty') return { events: [], checkpoint: null, committed: () => undefined, pauseMs: () => 1, caughtUp: true };
     const from = this.position;
     const events = Array.from({ length: step.events }, (_, i) => event(from + i + 1));
     const to = from + step.events;
@@ -60,6 +60,7 @@ class ScriptedSource implements ChangeSource {
         this.committedPositions.push(to);
       },
       pauseMs: () => step.pauseMs ?? 0,
+      caughtUp: (step.pauseMs ?? 0) > 0,
     };
   }
 

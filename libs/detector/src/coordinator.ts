@@ -28,6 +28,8 @@ export interface SourceBatch {
   readonly committed: () => void;
   /** The pause before the next read, asked after the commit (0: read again at once). */
   readonly pauseMs: () => number;
+  /** The read reached the end of what the source had (the lag metric starts over). */
+  readonly caughtUp: boolean;
 }
 
 export interface FailureVerdict {
@@ -67,6 +69,10 @@ export interface CoordinatorStatus {
   readonly lastPublishAt: number | null;
   readonly eventsPublished: number;
   readonly lastError: string | null;
+  /** When the coordinator started (epoch ms). */
+  readonly startedAt: number;
+  /** The last time a read found nothing more to read (the source paused before its next poll); null: not yet. */
+  readonly caughtUpAt: number | null;
 }
 
 /** What every detector is told about publishing and retrying (the coordinator's part of its options). */
@@ -117,13 +123,14 @@ export class DetectorCoordinator {
   private prepared = false;
   private fencedInARow = 0;
   private lastFencedAt = Number.NEGATIVE_INFINITY;
-  private current: CoordinatorStatus = { state: 'starting', server: null, lastPublishAt: null, eventsPublished: 0, lastError: null };
+  private current: CoordinatorStatus;
 
   constructor(
     private readonly source: ChangeSource,
     private readonly options: CoordinatorOptions,
   ) {
     this.clock = options.clock ?? Date.now;
+    this.current = { state: 'starting', server: null, lastPublishAt: null, eventsPublished: 0, lastError: null, startedAt: this.clock(), caughtUpAt: null };
   }
 
   status(): CoordinatorStatus {
@@ -186,6 +193,7 @@ export class DetectorCoordinator {
           unknownInARow = 0;
           if (this.current.state !== 'streaming') this.set({ state: 'streaming', lastError: null });
           const pause = batch.pauseMs();
+          if (batch.caughtUp) this.set({ caughtUpAt: this.clock() });
           if (pause > 0) await this.sleep(pause);
         } catch (error) {
           if (this.stopping) break;

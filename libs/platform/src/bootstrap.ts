@@ -3,6 +3,7 @@ import { type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadConfig, withheldVariable, type ServiceName, type SyncConfig } from '@idsync/config';
 import { JsonLogger } from './logger';
+import { Metrics, MetricsModule } from './metrics';
 import { SecretRedactor } from './redact';
 import { useSchemaRegistry } from './schema-registry';
 
@@ -11,6 +12,8 @@ export interface ServiceContext {
   readonly config: SyncConfig;
   readonly configFile: string;
   readonly logger: JsonLogger;
+  /** The service's metrics, served at GET /metrics (with the `service` label and Node.js process metrics). */
+  readonly metrics: Metrics;
 }
 
 /** Every secret the configuration holds, so no log line can carry one (credentials withheld from it are none). */
@@ -55,7 +58,9 @@ export async function runService(name: ServiceName, root: (context: ServiceConte
     logger.event('error', 'schema-registry.refused', { error: error instanceof Error ? error.message : String(error) });
     process.exit(1);
   }
-  const app = await NestFactory.create(root({ name, config, configFile, logger }), { logger, abortOnError: false });
+  const metrics = new Metrics({ service: name, defaultMetrics: true });
+  const module = root({ name, config, configFile, logger, metrics });
+  const app = await NestFactory.create({ ...module, imports: [...(module.imports ?? []), MetricsModule.forMetrics(metrics)] }, { logger, abortOnError: false });
   app.enableShutdownHooks();
   const { httpPort } = config.services[name];
   await app.listen(httpPort, config.http.host);

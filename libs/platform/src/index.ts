@@ -2,7 +2,7 @@ export { configSecrets, runService, type ServiceContext } from './bootstrap';
 export { HealthModule, HealthProbeError, HEALTH_PROBES, LIVENESS_PROBES, type HealthProbe } from './health';
 // Kafka: the one place kafkajs is used (see kafka/index.ts).
 export * from './kafka/index';
-export { DirectoryBindError, DirectoryCredentialsWithheldError, DirectoryUnavailableError, LdapConnectionLostError, openLdapSession, readRootDse, tlsOptions, type LdapSession } from './ldap';
+export { DirectoryBindError, DirectoryCredentialsWithheldError, DirectoryUnavailableError, LdapConnectionLostError, ldapObserver, type LdapObserver, type LdapOperationName, ldapResultLabel, openLdapSession, readRootDse, tlsOptions, type LdapSession } from './ldap';
 export { searchAllValues, searchAllValuesPaginated } from './ranged-search';
 export { foldNextSlices, foldValueRanges, parseValueRange, RangeRetrievalError, type RangeProgress, type ValueRange } from './range-retrieval';
 export { LdapPool, LdapTimeoutError, type LdapPoolOptions, type LdapPoolStatus } from './ldap-pool';
@@ -13,7 +13,7 @@ export { directoryProbe, kafkaProbe } from './probes';
 export { exitOnFatal, ServiceModule, type ServiceModuleOptions, type StartupReport } from './lifecycle';
 export { namedDirectory, writerCredentials } from './directories';
 export { ChangePublisher, CheckpointTooLargeError, fetchStoredCheckpoint, type ChangePublisherOptions, type StoredCheckpoint } from './change-publisher';
-export { Counter, Metrics, MetricsModule } from './metrics';
+export { Counter, Gauge, Histogram, LATENCY_BUCKETS, METRIC_STAGES, MetricNameError, Metrics, MetricsModule, type MetricsOptions, OPERATION_BUCKETS } from './metrics';
 export { consumerLoopProbes, DEFAULT_LOOP_JUDGE, handlerStalled, judgeLoop, LOOP_STATES, loopDetails, TERMINAL_LOOP_STATES, type ConsumerLoopProbeOptions, type LoopAssignment, type LoopJudgeOptions, type LoopState, type LoopStatus, type LoopVerdict } from './loop-health';
 export { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 export { loadRegistryIds, SchemaRegistryClient, SchemaRegistryError, schemaTopics, useSchemaRegistry, type RegistryIdsReport, type SchemaRegistryOptions, type TopicSchema } from './schema-registry';

@@ -1,7 +1,7 @@
 import { isUuidText, type LeaveScopeAction, type WriteRequest } from '@idsync/contracts';
 import { type DirectoryConfig, type DirectoryKind, type SyncConfig } from '@idsync/config';
 import { type Dn, dnEquals, formatDn, formatRdn, isInSubtree, normalizeAttributeType, parentDn, parseDn } from '@idsync/mapping';
-import { LdapPool, namedDirectory, searchAllValues, writerCredentials } from '@idsync/platform';
+import { LdapPool, type LdapObserver, namedDirectory, searchAllValues, writerCredentials } from '@idsync/platform';
 import { type Keyring, keyringFromConfig, operationKeyring, type SecretsConfig } from '@idsync/secrets';
 import { Attribute, Change, EqualityFilter, type Filter, OrFilter } from 'ldapts';
 import { attributeKey, AttributeKnowledge, type AttributeKnowledgeOptions } from './attributes';
@@ -23,6 +23,8 @@ export interface DirectoryWriterOptions {
   readonly credentials: { readonly bindDn: string; readonly bindPassword: string };
   /** Plan (reads included) and report, write nothing. */
   readonly dryRun?: boolean;
+  /** Told of every LDAP operation (the service's LDAP histogram, ldapObserver). */
+  readonly observe?: LdapObserver;
   /** Create missing parent containers (ou=..., AD CN=... containers) before an add or a move. Default false. */
   readonly createMissingParents?: boolean;
   /** Where correlation and unlink searches look; default the directory's baseDn. */
@@ -175,7 +177,7 @@ export class DirectoryWriter {
     this.memberKeys = new Set((options.memberAttributes ?? DEFAULT_MEMBER_ATTRIBUTES).map(attributeKey));
     this.dryRun = options.dryRun ?? false;
     this.createMissingParents = options.createMissingParents ?? false;
-    this.pool = new LdapPool({ name: options.name, directory: options.directory, credentials: options.credentials, size: Math.max(1, options.connections ?? 8) });
+    this.pool = new LdapPool({ name: options.name, directory: options.directory, credentials: options.credentials, size: Math.max(1, options.connections ?? 8), ...(options.observe ? { observe: options.observe } : {}) });
   }
 
   /** The writer of a service, from the configuration: its destination, its own account, its dryRun switch. */

@@ -1,5 +1,5 @@
 import { ABSENT_HEADER, decodeWriteRequest, LEAVE_SCOPE_ACTIONS, LEAVE_SCOPE_HEADER, type LeaveScopeAction, SNAPSHOT_HEADER, UndecodableRecordError, type WriteRequest } from '@idsync/contracts';
-import { type BatchContext, type JsonLogger, type LoopOutput, type LoopRecord, type Metrics, type RecordOutcome as LoopOutcome } from '@idsync/platform';
+import { type BatchContext, type JsonLogger, LATENCY_BUCKETS, type LoopOutput, type LoopRecord, type Metrics, type RecordOutcome as LoopOutcome } from '@idsync/platform';
 import { applyRequest, type BoundedRetryOptions, describePlan } from './apply-request';
 import { coalesceEntryRequests } from './coalesce';
 import { behindWait, DEFAULT_MAX_WAIT_MS, HeldEntries, nextWait, readWait, waitHeaders, type WaitState } from './dependency-wait';
@@ -26,7 +26,8 @@ export class WriterStoppedError extends Error {
 
 export const LINK_CONFLICTS = 'idsync_writer_link_conflicts_total';
 export const LINK_CONFLICTS_HELP =
-  'Requests whose DN or correlation found another source entry\'s linked entry, by service, pipe and resolution (dead-letter: nothing written; created-beside: a create whose correlation matched it created its own entry)';
+  'Requests whose DN or correlation found another source entry\'s linked entry, by pipe and resolution (dead-letter: nothing written; created-beside: a create whose correlation matched it created its own entry)';
+export const LINK_CONFLICT_LABELS = ['pipe', 'resolution'] as const;
 
 /** The consumer loop aborted the batch (see BatchContext.signal): retried from the first uncommitted record. */
 export class BatchAbortedError extends Error {
@@ -103,10 +104,19 @@ const INSUFFICIENT_ACCESS = 50;
  */
 export function createWriteHandler(options: WriteHandlerOptions): (records: readonly LoopRecord[], context?: BatchContext) => Promise<LoopOutcome[]> {
   const { service, writer, metrics, logger } = options;
-  const requests = metrics.counter('idsync_writer_requests_total', 'Write requests by service and result (applied, no-op, already-applied, dry-run, dead-letter; superseded: a later delete of the same entry in the batch made it pointless; merged: written as part of the next modify of the same entry)');
-  const retries = metrics.counter('idsync_writer_retries_total', 'Write attempts retried, by service and LDAP result code (none: network)');
-  const onRetry = (error: WriteError): void => retries.inc({ service, code: String(error.code ?? 'none') });
-  const conflicts = metrics.counter(LINK_CONFLICTS, LINK_CONFLICTS_HELP);
+  const requests = metrics.counter('idsync_writer_requests_total', 'Write requests by result (applied, no-op, already-applied, dry-run, dead-letter; superseded: a later delete of the same entry in the batch made it pointless; merged: written as part of the next modify of the same entry)', ['result']);
+  const retries = metrics.counter('idsync_writer_retries_total', 'Write attempts retried, by LDAP result code (none: network)', ['code']);
+  const onRetry = (error: WriteError): void => retries.inc({ code: String(error.code ?? 'none') });
+  const conflicts = metrics.counter(LINK_CONFLICTS, LINK_CONFLICTS_HELP, LINK_CONFLICT_LABELS);
+  const endToEnd = metrics.histogram('idsync_writer_end_to_end_latency_seconds', 'From the source change (its time as the source recorded it: whenChanged in AD, changeTime in the changelog; 1 s resolution) to the write applied, by pipe and operation', ['pipe', 'operation'], LATENCY_BUCKETS);
+  const pipelineLatency = metrics.histogram('idsync_writer_pipeline_latency_seconds', 'From the detector reading the change to the write applied (detector, Kafka, mapper and writer), by pipe and operation', ['pipe', 'operation'], LATENCY_BUCKETS);
+  /** Latency of a write that changed the destination (applied); no-ops and replays would only blur it. */
+  const observeLatency = (request: WriteRequest): void => {
+    const at = now();
+    const labels = { pipe: request.pipe, operation: request.op };
+    if (request.changeTime !== null) endToEnd.observe(labels, Math.max(0, at - request.changeTime) / 1_000);
+    pipelineLatency.observe(labels, Math.max(0, at - request.detectedAt) / 1_000);
+  };
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const conflictWaitMs = options.conflictWaitMs ?? 120_000;
   const refusalsBeforeStop = Math.max(1, options.refusalsBeforeStop ?? 10);
@@ -118,11 +128,11 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   // A hold outlives every request it covers: the last try comes at maxWaitMs, plus a wait partition's queue.
   const held = waits?.held ?? new HeldEntries(maxWaitMs + 5 * 60_000);
   const boundedRetry: BoundedRetryOptions = waits ? { ...options.boundedRetry, attempts: waits.inlineAttempts ?? 2 } : (options.boundedRetry ?? {});
-  const waitCounter = metrics.counter('idsync_writer_waits_total', 'Requests parked on the wait topic (parked: their member or parent is not there yet; behind: an earlier request of the same entry is parked; gave-up: dead-lettered after maxWaitMs), by service');
+  const waitCounter = metrics.counter('idsync_writer_waits_total', 'Requests parked on the wait topic, by result (parked: their member or parent is not there yet; behind: an earlier request of the same entry is parked; gave-up: dead-lettered after maxWaitMs)', ['result']);
   /** When each create blocked by a link conflict was first tried (dropped once it is done or dead-lettered). */
   const waitingSince = new Map<string, number>();
   const countConflict = (request: WriteRequest, conflict: LinkConflictError): void => {
-    conflicts.inc({ service, pipe: request.pipe, resolution: 'dead-letter' });
+    conflicts.inc({ pipe: request.pipe, resolution: 'dead-letter' });
     logger.event('warn', `${service}.link.conflict`, {
       requestId: request.requestId,
       pipe: request.pipe,
@@ -133,13 +143,13 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     });
   };
 
-  const staleRenames = metrics.counter('idsync_writer_stale_renames_total', 'Renames not followed because the linked entry was renamed here since (a late echo in two-way sync, a replay): values applied, the entry not moved back; by service and pipe');
-  const scopeChanges = metrics.counter('idsync_writer_scope_changes_total', 'Linked entries whose source entry left the pipe\'s scope, by service, pipe and action (delete, unlink)');
+  const staleRenames = metrics.counter('idsync_writer_stale_renames_total', 'Renames not followed because the linked entry was renamed here since (a late echo in two-way sync, a replay): values applied, the entry not moved back; by pipe', ['pipe']);
+  const scopeChanges = metrics.counter('idsync_writer_scope_changes_total', 'Linked entries whose source entry left the pipe\'s scope, by pipe and action (delete, unlink)', ['pipe', 'action']);
 
   const breaker = options.breaker;
-  const heldDeletes = metrics.counter('idsync_writer_held_deletes_total', 'Deletes (and their unlinks) held by the delete circuit breaker, by service and result (held: parked on the held topic; applied: released by an approval; discarded: dead-lettered by a discard)');
-  const trips = metrics.counter('idsync_writer_breaker_trips_total', 'Times this writer tripped the delete circuit breaker, by service');
-  const refused = metrics.counter(REFUSED_REQUESTS, 'Security events: write requests refused by scope enforcement (never applied, dead-lettered), by service, pipe ((unknown) for a name not in the configuration) and reason');
+  const heldDeletes = metrics.counter('idsync_writer_held_deletes_total', 'Deletes (and their unlinks) held by the delete circuit breaker, by result (held: parked on the held topic; applied: released by an approval; discarded: dead-lettered by a discard)', ['result']);
+  const trips = metrics.counter('idsync_writer_breaker_trips_total', 'Times this writer tripped the delete circuit breaker');
+  const refused = metrics.counter(REFUSED_REQUESTS, 'Security events: write requests refused by scope enforcement (never applied, dead-lettered), by pipe ((unknown) for a name not in the configuration) and reason', ['pipe', 'reason']);
 
   const decode = (record: LoopRecord): WriteRequest | LoopOutcome => {
     let request: WriteRequest;
@@ -147,14 +157,14 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       request = decodeWriteRequest(record.value);
     } catch (error) {
       if (!(error instanceof UndecodableRecordError)) throw error;
-      requests.inc({ service, result: 'dead-letter' });
-      return { kind: 'dead-letter', reason: error.message };
+      requests.inc({ result: 'dead-letter' });
+      return { kind: 'dead-letter', reason: error.message, code: 'undecodable' };
     }
     const refusal = options.guard?.check(request, record) ?? null;
     if (refusal === null) return request;
     const pipe = options.guard?.knows(request.pipe) === true ? request.pipe : '(unknown)';
-    refused.inc({ service, pipe, reason: refusal.refusal });
-    requests.inc({ service, result: 'dead-letter' });
+    refused.inc({ pipe, reason: refusal.refusal });
+    requests.inc({ result: 'dead-letter' });
     logger.event('warn', `${service}.request.refused`, {
       reason: refusal.refusal,
       requestId: request.requestId,
@@ -166,7 +176,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       partition: record.partition,
       offset: record.offset,
     });
-    return { kind: 'dead-letter', reason: refusal.detail };
+    return { kind: 'dead-letter', reason: refusal.detail, code: 'refused' };
   };
 
   /**
@@ -179,9 +189,9 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       if (outcome.kind === 'dead-letter' && waits && outcome.error.bounded && outcome.error.exhausted !== 'stop') {
         const decision = nextWait(wait, now(), maxWaitMs);
         if (decision.kind === 'park') return { kind: 'park', state: decision.state, reason: outcome.error.message };
-        waitCounter.inc({ service, result: 'gave-up' });
-        if (countDeadLetter) requests.inc({ service, result: 'dead-letter' });
-        return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): waited ${Math.round(decision.waitedMs / 1_000)} s for it: ${outcome.error.message}` };
+        waitCounter.inc({ result: 'gave-up' });
+        if (countDeadLetter) requests.inc({ result: 'dead-letter' });
+        return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): waited ${Math.round(decision.waitedMs / 1_000)} s for it: ${outcome.error.message}`, code: 'wait-exhausted' };
       }
       if (outcome.kind === 'dead-letter' && outcome.code === INSUFFICIENT_ACCESS) {
         refusedInARow += 1;
@@ -194,17 +204,19 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
         logger.event('warn', `${service}.refused`, { requestId: request.requestId, pipe: request.pipe, sourceId: request.sourceEntryId.value, dn: request.dn, code: INSUFFICIENT_ACCESS, refusedInARow });
       }
       if (outcome.kind === 'dead-letter') {
-        if (countDeadLetter) requests.inc({ service, result: 'dead-letter' });
+        if (countDeadLetter) requests.inc({ result: 'dead-letter' });
         if (countDeadLetter && outcome.error instanceof LinkConflictError) countConflict(request, outcome.error);
-        return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): ${outcome.reason}` };
+        const code = outcome.error instanceof LinkConflictError ? 'link-conflict' : outcome.code === null ? 'write-refused' : `ldap-${outcome.code}`;
+        return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): ${outcome.reason}`, code };
       }
       const { result } = outcome;
       if (result.outcome !== 'dry-run') refusedInARow = 0;
       waitingSince.delete(request.requestId);
-      requests.inc({ service, result: result.outcome });
-      if (hints.leaveScope !== undefined && result.link === 'removed') scopeChanges.inc({ service, pipe: request.pipe, action: hints.leaveScope });
+      requests.inc({ result: result.outcome });
+      if (result.outcome === 'applied') observeLatency(request);
+      if (hints.leaveScope !== undefined && result.link === 'removed') scopeChanges.inc({ pipe: request.pipe, action: hints.leaveScope });
       if (result.staleRename === true) {
-        staleRenames.inc({ service, pipe: request.pipe });
+        staleRenames.inc({ pipe: request.pipe });
         logger.event('info', `${service}.rename.stale`, { requestId: request.requestId, pipe: request.pipe, sourceId: request.sourceEntryId.value, at: result.plan.target, requested: request.dn });
       }
       if (result.outcome === 'dry-run') {
@@ -216,9 +228,9 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
         const since = waitingSince.get(request.requestId) ?? now();
         if (now() - since >= conflictWaitMs) {
           waitingSince.delete(request.requestId);
-          requests.inc({ service, result: 'dead-letter' });
+          requests.inc({ result: 'dead-letter' });
           countConflict(request, error);
-          return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): waited ${Math.round((now() - since) / 1000)} s: ${error.message}` };
+          return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): waited ${Math.round((now() - since) / 1000)} s: ${error.message}`, code: 'link-conflict' };
         }
         waitingSince.set(request.requestId, since);
         // Requests that never came back (their partition moved to another instance) are forgotten after a while.
@@ -246,14 +258,14 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       if (admission.kind === 'apply') return { hold: false };
       if (admission.trips) trip = breaker.core.trip(now(), service, admission.deletes);
     }
-    heldDeletes.inc({ service, result: 'held' });
+    heldDeletes.inc({ result: 'held' });
     logger.event('info', `${service}.deletes.held`, { requestId: request.requestId, pipe: request.pipe, op: request.op, dn: request.dn });
     return trip === undefined ? { hold: true } : { hold: true, trip };
   };
 
   const publishTrip = async (control: BreakerTrip): Promise<void> => {
     await breaker?.onTrip(control);
-    trips.inc({ service });
+    trips.inc();
     const { deletes, limit, windowMs } = control;
     logger.event('warn', `${service}.deletes.tripped`, { deletes, limit, windowMs, heldTopic: breaker?.topic, decide: 'idsync deletes approve|discard' });
   };
@@ -270,14 +282,14 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
         for (let rest = index; rest < records.length; rest++) outcomes[rest] = { kind: 'wait', untilMs: now() + 5_000 };
         break;
       }
-      heldDeletes.inc({ service, result: release.kind === 'apply' ? 'applied' : 'discarded' });
+      heldDeletes.inc({ result: release.kind === 'apply' ? 'applied' : 'discarded' });
       if (release.kind === 'apply') {
         due.push(index);
         continue;
       }
-      requests.inc({ service, result: 'dead-letter' });
+      requests.inc({ result: 'dead-letter' });
       const { by, at } = release.decision;
-      outcomes[index] = { kind: 'dead-letter', reason: `${requestIdOf(record)}: a delete held by the delete circuit breaker, discarded by ${by} at ${new Date(at).toISOString()}; re-drive it with idsync dlq redrive once it should apply` };
+      outcomes[index] = { kind: 'dead-letter', reason: `${requestIdOf(record)}: a delete held by the delete circuit breaker, discarded by ${by} at ${new Date(at).toISOString()}; re-drive it with idsync dlq redrive once it should apply`, code: 'held-discarded' };
     }
     return due;
   };
@@ -329,7 +341,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     const part = (position: number): (typeof decoded)[number] => decoded[position] as (typeof decoded)[number];
     const { writes, superseded } = coalesceEntryRequests(decoded.map((d) => d.request));
     for (const position of superseded) outcomes[part(position).index] = { kind: 'done' };
-    if (superseded.length > 0) requests.inc({ service, result: 'superseded' }, superseded.length);
+    if (superseded.length > 0) requests.inc({ result: 'superseded' }, superseded.length);
     for (const write of writes) {
       const parts = write.covers.map(part);
       if (blockedBy !== undefined) {
@@ -351,7 +363,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
         }
         continue;
       }
-      requests.inc({ service, result: 'merged' }, parts.length - 1);
+      requests.inc({ result: 'merged' }, parts.length - 1);
       for (const one of parts) outcomes[one.index] = outcome;
     }
     return outcomes;
@@ -428,7 +440,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     for (const { record, parked: p } of parked) {
       const key = record.key?.toString('latin1');
       if (key !== undefined) held.hold(key, now(), p.behind === undefined ? requestIdOf(record) : p.behind);
-      waitCounter.inc({ service, result: p.behind === undefined ? 'parked' : 'behind' });
+      waitCounter.inc({ result: p.behind === undefined ? 'parked' : 'behind' });
       logger.event(p.behind === undefined ? 'info' : 'debug', `${service}.parked`, {
         topic: record.topic,
         partition: record.partition,

@@ -12,9 +12,9 @@ import {
   ensureTopics,
   exitOnFatal,
   kafkaProbe,
+  ldapObserver,
   retryUntilStarted,
-  Metrics,
-  MetricsModule,
+  type Metrics,
   namedDirectory,
   readRanges,
   runRecordLoop,
@@ -31,7 +31,7 @@ import { DeleteBreaker, heldTopicOf } from './delete-breaker';
 import { DirectoryWriter } from './directory-writer';
 import { type WriteReceiptSink } from './receipts';
 import { requestGuard } from './request-guard';
-import { createWriteHandler, LINK_CONFLICTS, LINK_CONFLICTS_HELP } from './write-handler';
+import { createWriteHandler, LINK_CONFLICT_LABELS, LINK_CONFLICTS, LINK_CONFLICTS_HELP } from './write-handler';
 
 export type WriterServiceName = 'ad-writer' | 'ds-writer';
 
@@ -97,11 +97,12 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       dryRun: block.dryRun,
       createMissingParents: true,
       connections: block.connections,
+      observe: ldapObserver(metrics, block.destination),
       ...(block.dryRun ? {} : { links: this.links }),
       pipeSources,
       pipeScopes,
       onCreatedBeside: ({ request, dn, id, linkedTo }) => {
-        metrics.counter(LINK_CONFLICTS, LINK_CONFLICTS_HELP).inc({ service, pipe: request.pipe, resolution: 'created-beside' });
+        metrics.counter(LINK_CONFLICTS, LINK_CONFLICTS_HELP, LINK_CONFLICT_LABELS).inc({ pipe: request.pipe, resolution: 'created-beside' });
         logger.event('warn', `${service}.link.created-beside`, { requestId: request.requestId, pipe: request.pipe, sourceId: request.sourceEntryId.value, dn, foundId: id, linkedTo });
       },
     });
@@ -300,12 +301,11 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
 }
 
 /** The whole writer service (ad-writer, ds-writer): health probes, metrics, and the write loop. */
-export function writerServiceModule(service: WriterServiceName, { config, logger }: ServiceContext): DynamicModule {
+export function writerServiceModule(service: WriterServiceName, { config, logger, metrics }: ServiceContext): DynamicModule {
   const block = config.services[service];
   const destination = namedDirectory(config, block.destination);
   const credentials = writerCredentials(config, service);
   const kafka = createKafka(config.kafka, service, logger);
-  const metrics = new Metrics();
   const writer = new WriterService({
     service,
     kafka,
@@ -318,7 +318,7 @@ export function writerServiceModule(service: WriterServiceName, { config, logger
   const loop = consumerLoopProbes(service, () => writer.recordLoop);
   const links = linksViewProbes(() => writer.linksView);
   const probeEvery = { intervalMs: config.http.probeIntervalMs };
-  const module = ServiceModule.create({
+  return ServiceModule.create({
     logger,
     probes: [
       kafkaProbe(kafka, probeEvery),
@@ -333,7 +333,6 @@ export function writerServiceModule(service: WriterServiceName, { config, logger
     report: async () => ({ destination: block.destination, bindDn: credentials.bindDn, dryRun: block.dryRun, groupId: writer.groupId, consumes: writer.inputTopic }),
     providers: [{ provide: WriterService, useValue: writer }],
   });
-  return { ...module, imports: [...(module.imports ?? []), MetricsModule.forMetrics(metrics)] };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { createKafka, directoryProbe, kafkaProbe, Metrics, MetricsModule, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule } from '@idsync/platform';
+import { createKafka, directoryProbe, kafkaProbe, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule } from '@idsync/platform';
 import { keyringFromConfig } from '@idsync/secrets';
 import { DsDetector } from '@idsync/detector/ds';
 import { detectorProbe, detectorRunnerModule, publishingFromConfig } from '@idsync/detector/runner';
@@ -7,12 +7,11 @@ import { detectorProbe, detectorRunnerModule, publishingFromConfig } from '@idsy
 @Module({})
 class DsDetectorModule {}
 
-void runService('ds-detector', ({ config, logger }) => {
+void runService('ds-detector', ({ config, logger, metrics }) => {
   const settings = config.services['ds-detector'];
   const sourceName = settings.source;
   const source = namedDirectory(config, sourceName);
   const kafka = createKafka(config.kafka, 'ds-detector', logger);
-  const metrics = new Metrics();
   const detector = new DsDetector({
     directoryName: sourceName,
     directory: source,
@@ -51,7 +50,6 @@ void runService('ds-detector', ({ config, logger }) => {
           }
         },
       }),
-      MetricsModule.forMetrics(metrics),
       detectorRunnerModule('ds-detector', detector, logger),
     ],
   };

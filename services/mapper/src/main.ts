@@ -1,9 +1,8 @@
-import { consumerLoopProbes, createKafka, exitOnFatal, kafkaProbe, Metrics, MetricsModule, runService, ServiceModule } from '@idsync/platform';
+import { consumerLoopProbes, createKafka, exitOnFatal, kafkaProbe, runService, ServiceModule } from '@idsync/platform';
 import { MapperService } from './mapper-service';
 
-void runService('mapper', ({ config, logger }) => {
+void runService('mapper', ({ config, logger, metrics }) => {
   const kafka = createKafka(config.kafka, 'mapper', logger);
-  const metrics = new Metrics();
   const mapper = new MapperService({
     kafka,
     config,
@@ -13,7 +12,7 @@ void runService('mapper', ({ config, logger }) => {
     onFatal: exitOnFatal('mapper', logger),
   });
   const loop = consumerLoopProbes('mapper', () => mapper.recordLoop);
-  const service = ServiceModule.create({
+  return ServiceModule.create({
     logger,
     probes: [kafkaProbe(kafka, { intervalMs: config.http.probeIntervalMs }), loop.readiness],
     liveness: [loop.liveness],
@@ -21,5 +20,4 @@ void runService('mapper', ({ config, logger }) => {
     report: async () => ({ groupId: mapper.groupId, consumes: mapper.inputTopics, pipes: mapper.mapper.describe() }),
     providers: [{ provide: MapperService, useValue: mapper }],
   });
-  return { ...service, imports: [...(service.imports ?? []), MetricsModule.forMetrics(metrics)] };
 });

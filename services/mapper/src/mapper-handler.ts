@@ -19,9 +19,9 @@ export interface MapperHandlerOptions {
  */
 export function mapperHandler(options: MapperHandlerOptions): (records: readonly LoopRecord[], context: BatchContext) => Promise<RecordOutcome[]> {
   const { mapper, metrics, logger } = options;
-  const dropped = metrics.counter('idsync_mapper_dropped_total', 'Events that produced no write request, by pipe and reason');
-  const produced = metrics.counter('idsync_mapper_requests_total', 'Write requests produced, by pipe and operation');
-  const scope = metrics.counter('idsync_mapper_scope_changes_total', 'Entries that left or entered a pipe\'s sync classes (by a rename or a modify), by pipe');
+  const dropped = metrics.counter('idsync_mapper_events_dropped_total', 'Events that produced no write request for a pipe, by pipe and reason', ['pipe', 'reason']);
+  const produced = metrics.counter('idsync_mapper_requests_total', 'Write requests produced, by pipe and operation', ['pipe', 'operation']);
+  const scope = metrics.counter('idsync_mapper_scope_changes_total', 'Entries that left or entered a pipe\'s sync classes (by a rename or a modify), by pipe and change', ['pipe', 'change']);
 
   return async (records, context) => {
     const outcomes: RecordOutcome[] = [];
@@ -31,7 +31,7 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
     for (const record of records) {
       const result = mapper.map(record.value, record.headers?.[PIPE_HEADER]);
       if (result.kind === 'dead-letter') {
-        outcomes.push(deadLetter(result.reason));
+        outcomes.push(deadLetter(result.reason, result.code));
         continue;
       }
       for (const drop of result.drops) {
@@ -49,7 +49,7 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
       if (oversized) {
         // The broker would refuse it however often it is tried: the event is dead-lettered alone, the others go on.
         const limit = context.output.limit(oversized.topic);
-        outcomes.push(deadLetter(`event ${result.eventId}: its write request for ${oversized.topic} is ${oversized.bytes} bytes, over the limit of ${limit} bytes (kafka.maxRecordBytes, the topic's max.message.bytes)`));
+        outcomes.push(deadLetter(`event ${result.eventId}: its write request for ${oversized.topic} is ${oversized.bytes} bytes, over the limit of ${limit} bytes (kafka.maxRecordBytes, the topic's max.message.bytes)`, 'too-large'));
         continue;
       }
       addAll(byTopic, outputs);
@@ -58,7 +58,7 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
       outcomes.push(DONE);
     }
     await context.output.send([...byTopic].map(([topic, messages]) => ({ topic, messages })));
-    for (const { pipe, op } of counts) produced.inc({ pipe, op });
+    for (const { pipe, op } of counts) produced.inc({ pipe, operation: op });
     for (const { pipe, change } of moves) scope.inc({ pipe, change });
     return outcomes;
   };
