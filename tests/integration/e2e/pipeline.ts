@@ -301,14 +301,19 @@ export class Pipeline {
 
   /** Sum of a counter's samples whose labels contain every given label. */
   async counter(name: RunningName, metric: string, labels: Record<string, string> = {}): Promise<number> {
+    return (await this.samples(name, metric, labels)).reduce((sum, sample) => sum + sample.value, 0);
+  }
+
+  /** A metric's samples (one per label set) whose labels contain every given label; `series` is the label text. */
+  async samples(name: RunningName, metric: string, labels: Record<string, string> = {}): Promise<{ series: string; value: number }[]> {
     const text = await this.metrics(name);
-    let sum = 0;
+    const found: { series: string; value: number }[] = [];
     for (const line of text.split('\n')) {
       if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue;
       if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+      found.push({ series: line.slice(metric.length, line.lastIndexOf(' ')), value: Number(line.slice(line.lastIndexOf(' ') + 1)) });
     }
-    return sum;
+    return found;
   }
 
   /** Every record on the run's dead-letter topic (whichever stage wrote it), read from the beginning. */
