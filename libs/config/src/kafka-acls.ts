@@ -85,7 +85,7 @@ export function kafkaAcls(config: SyncConfig): KafkaAcl[] {
       ...(program === 'ad-writer' ? [{ resource: 'topic', names: [receiptsTopicOf(operations)], operations: ['describe', 'create', 'write', 'describe-configs'] } satisfies Grant] : []),
       { resource: 'topic', names: [operations], operations: ['read'] },
       { resource: 'topic', names: [...own, topics.links.name, topics.checkpoints.name], operations: ['read', 'write', 'describe-configs'] },
-      { resource: 'topic', names: [topics.deadLetter.name], operations: ['write', 'describe-configs'] },
+      { resource: 'topic', names: [topics.deadLetter.name, ...(topics.audit === undefined ? [] : [topics.audit.name])], operations: ['write', 'describe-configs'] },
       { resource: 'group', names: [serviceGroupId(config, program)], operations: ['read', 'delete'], pattern: 'prefixed' },
     ]);
   }

@@ -155,6 +155,12 @@ const kafkaSchema = z
          */
         adState: topicSchema.optional(),
         dsState: topicSchema.optional(),
+        /**
+         * The sync log as records (JSON, keyed by the source entry id, so an entry's history is in order on one
+         * partition): one per write request a writer settled, as its stdout line. `idsync log --entry` reads it.
+         * Unset: the sync log goes to stdout only.
+         */
+        audit: topicSchema.optional(),
       })
       .strict(),
   })
@@ -229,6 +235,8 @@ const writerServiceSchema = z
     bindDn: nonEmpty.optional(),
     bindPassword: nonEmpty.optional(),
     dryRun: z.boolean().default(false),
+    /** The sync log on stdout: one JSON line (`"event":"sync.write"`) per write request settled. */
+    syncLog: z.boolean().default(true),
     /**
      * ad-writer: before each change of an existing entry, publish a write receipt (`<adOperations>.receipts`) that
      * tells the ad-detector the change is its own (AD records no initiator). Off only where no ad-detector reads the

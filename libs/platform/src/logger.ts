@@ -38,6 +38,15 @@ export class JsonLogger implements LoggerService {
   /** Structured event: `logger.event('info', 'detector.batch', { count: 12 })`. */
   event(level: LogLevel, msg: string, fields: LogFields = {}): void {
     if (LOG_LEVELS.indexOf(level) < this.threshold) return;
+    this.line(level, msg, fields);
+  }
+
+  /** A line of a record stream (the sync log): written whatever the log level, at level info. */
+  record(msg: string, fields: LogFields): void {
+    this.line('info', msg, fields);
+  }
+
+  private line(level: LogLevel, msg: string, fields: LogFields): void {
     const line = JSON.stringify({ ts: new Date().toISOString(), level, service: this.service, msg, ...fields }, jsonReplacer);
     this.write(`${this.redactor.redact(line)}\n`);
   }

@@ -32,6 +32,7 @@ const done = (plan: Partial<ApplyResult['plan']> = {}, outcome: ApplyResult['out
   alreadyApplied: [],
   createdParents: [],
   link: 'none',
+  destinationId: '7145e626-b475-4e2a-a8c8-8b33d773cbcc',
 });
 
 function setup(apply: (r: WriteRequest, hints?: ApplyHints) => Promise<ApplyResult>, dryRun = false) {
@@ -435,5 +436,73 @@ describe('createWriteHandler with the delete circuit breaker', () => {
     core.observe({ state: 'discarded', at: now(), by: 'bob' });
     const [discarded] = await handle(later, context());
     expect(discarded).toEqual({ kind: 'dead-letter', reason: expect.stringMatching(/^e13\/ad-to-ds\/0: a delete held by the delete circuit breaker, discarded by bob at .*idsync dlq redrive/), code: 'held-discarded' });
+  });
+});
+
+describe('createWriteHandler sync log', () => {
+  const withKey = (value: Buffer, offset: number, key: string): LoopRecord => ({ ...record(value, offset), key: Buffer.from(key) });
+
+  it('writes one line per request settled, with ids, DN, attribute names, outcome and latency, never a value; the same lines go to the audit topic before the commit', async () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger('ds-writer', 'warn', new SecretRedactor([]), (line) => lines.push(line));
+    const sent: OutputMessages[] = [];
+    const now = 1_700_000_010_000;
+    const apply = async (r: WriteRequest): Promise<ApplyResult> => {
+      if (r.requestId === 'e3/ad-to-ds/0') throw new WriteError('dead-letter', 'objectClassViolation (65): no such class', { code: 65, requestId: r.requestId });
+      const steps = r.requestId === 'e1/ad-to-ds/0' ? [{ kind: 'modify' as const, dn: r.dn, changes: [{ op: 'replace' as const, name: 'userPassword', values: ['Secret-Value-1'] }, { op: 'replace' as const, name: 'mail', values: ['m@example.com'] }] }] : [];
+      return done({ requestId: r.requestId, target: r.dn, steps }, steps.length > 0 ? 'applied' : 'no-op');
+    };
+    const handle = createWriteHandler({ service: 'ds-writer', writer: { apply, isDryRun: false }, metrics: new Metrics(), logger, now: () => now, syncLog: { topic: 'idsync.audit' }, boundedRetry: { sleep: async () => undefined } });
+    const mail = { name: 'mail', op: 'replace' as const, values: ['m@example.com'] };
+    const timing = { changeTime: now - 4_000, detectedAt: now - 1_500 };
+    const outcomes = await handle(
+      [
+        withKey(encodeWriteRequest(request(1, { ...timing, attributes: [{ name: 'userPassword', op: 'replace', values: ['Secret-Value-1'] }, mail] })), 0, 'a'),
+        withKey(encodeWriteRequest(request(2, { ...timing, sourceEntryId: { kind: 'objectGUID', value: '0f0f0f0f-0000-4000-8000-000000000002' }, attributes: [mail] })), 1, 'b'),
+        withKey(encodeWriteRequest(request(3, { ...timing, sourceEntryId: { kind: 'objectGUID', value: '0f0f0f0f-0000-4000-8000-000000000003' }, attributes: [mail] })), 2, 'c'),
+      ],
+      { progress: () => undefined, signal: new AbortController().signal, output: { send: async (batch) => void sent.push(...batch), limit: () => 1_000_000 } },
+    );
+    expect(outcomes.map((o) => o.kind)).toEqual(['done', 'done', 'dead-letter']);
+
+    // A threshold of warn hides the service's info lines, not the sync log (it is its own stream).
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line['event'] === 'sync.write');
+    expect(logged).toHaveLength(3);
+    const byRequest = new Map(logged.map((line) => [line['requestId'], line]));
+    expect(byRequest.get('e1/ad-to-ds/0')).toMatchObject({
+      service: 'ds-writer',
+      pipe: 'ad-to-ds',
+      sourceEventId: 'e1',
+      sourceId: '6c1f1e4a-9b0e-4d3c-8a55-1f2e3d4c5b6a',
+      destinationId: '7145e626-b475-4e2a-a8c8-8b33d773cbcc',
+      dn: 'uid=u1,ou=People,dc=example,dc=com',
+      operation: 'upsert',
+      changes: ['modify'],
+      attributes: ['userPassword', 'mail'],
+      outcome: 'applied',
+      endToEndMs: 4_000,
+      pipelineMs: 1_500,
+    });
+    expect(byRequest.get('e2/ad-to-ds/0')).toMatchObject({ outcome: 'no-op', changes: [], attributes: ['mail'] });
+    expect(byRequest.get('e3/ad-to-ds/0')).toMatchObject({ outcome: 'dead-letter', reason: expect.stringContaining('objectClassViolation') });
+    for (const line of lines) {
+      expect(line).not.toContain('Secret-Value-1');
+      expect(line).not.toContain('m@example.com');
+    }
+
+    const audit = sent.filter((batch) => batch.topic === 'idsync.audit').flatMap((batch) => batch.messages);
+    expect(audit.map((message) => String(message.key))).toEqual(expect.arrayContaining(['6c1f1e4a-9b0e-4d3c-8a55-1f2e3d4c5b6a', '0f0f0f0f-0000-4000-8000-000000000002', '0f0f0f0f-0000-4000-8000-000000000003']));
+    expect(audit.map((message) => JSON.parse(String(message.value)) as unknown)).toEqual(expect.arrayContaining(logged.map((line) => expect.objectContaining({ requestId: line['requestId'], outcome: line['outcome'] }))));
+    expect(audit).toHaveLength(3);
+  });
+
+  it('logs nothing on stdout when turned off, and still counts', async () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger('ds-writer', 'debug', new SecretRedactor([]), (line) => lines.push(line));
+    const metrics = new Metrics();
+    const handle = createWriteHandler({ service: 'ds-writer', writer: { apply: async (r) => done({ requestId: r.requestId, steps: [{ kind: 'delete', dn: r.dn }] }), isDryRun: false }, metrics, logger, syncLog: { stdout: false } });
+    await handle([record(encodeWriteRequest(request(1, { op: 'delete', attributes: [] })))]);
+    expect(lines.filter((line) => line.includes('sync.write'))).toEqual([]);
+    expect(await metrics.value('idsync_writer_requests_total', { result: 'applied' })).toBe(1);
   });
 });

@@ -8,6 +8,7 @@ import { WriteError } from './errors';
 import { LinkConflictError } from './links';
 import { type RequestGuard } from './request-guard';
 import { type BreakerTrip, type DeleteBreaker } from './delete-breaker';
+import { SYNC_LOG_EVENT, type SyncLogInput, syncLogRecord, type SyncLogRecord } from './sync-log';
 
 /**
  * The destination refuses the writer itself (credentials, access rights, transport security): no record can
@@ -78,6 +79,11 @@ export interface WriteHandlerOptions {
    * topic) until an operator's decision; `onTrip` publishes the trip before the batch's offsets are committed.
    */
   readonly breaker?: { readonly core: DeleteBreaker; readonly topic: string; onTrip(control: BreakerTrip): Promise<void> };
+  /**
+   * The sync log: one line per request settled (sync-log.ts), on stdout unless `stdout` is false, and on `topic` (the
+   * audit topic) when set, sent before the batch's offsets are committed. Default: stdout only.
+   */
+  readonly syncLog?: { readonly stdout?: boolean; readonly topic?: string };
 }
 
 /** Header of a held delete: when it was held (epoch milliseconds), which decides the decision that covers it. */
@@ -149,6 +155,16 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   const breaker = options.breaker;
   const heldDeletes = metrics.counter('idsync_writer_held_deletes_total', 'Deletes (and their unlinks) held by the delete circuit breaker, by result (held: parked on the held topic; applied: released by an approval; discarded: dead-lettered by a discard)', ['result']);
   const trips = metrics.counter('idsync_writer_breaker_trips_total', 'Times this writer tripped the delete circuit breaker');
+  const syncLogStdout = options.syncLog?.stdout ?? true;
+  const auditTopic = options.syncLog?.topic;
+  /** Lines for the audit topic not sent yet: every call sends what is pending before its offsets are committed. */
+  let pendingAudit: SyncLogRecord[] = [];
+  const syncLog = (input: Omit<SyncLogInput, 'service' | 'now'>): void => {
+    if (!syncLogStdout && auditTopic === undefined) return;
+    const line = syncLogRecord({ ...input, service, now: now() });
+    if (syncLogStdout) logger.record(SYNC_LOG_EVENT, line);
+    if (auditTopic !== undefined) pendingAudit.push(line);
+  };
   const refused = metrics.counter(REFUSED_REQUESTS, 'Security events: write requests refused by scope enforcement (never applied, dead-lettered), by pipe ((unknown) for a name not in the configuration) and reason', ['pipe', 'reason']);
 
   const decode = (record: LoopRecord): WriteRequest | LoopOutcome => {
@@ -176,6 +192,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       partition: record.partition,
       offset: record.offset,
     });
+    syncLog({ request, outcome: 'refused', reason: refusal.refusal });
     return { kind: 'dead-letter', reason: refusal.detail, code: 'refused' };
   };
 
@@ -183,7 +200,14 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
    * Applies one request and counts its result (a dead letter only when `countDeadLetter`). With waits, a request
    * whose dependency is still missing comes back parked (`wait`: what its record carried, if it was parked before).
    */
-  const applyOne = async (request: WriteRequest, hints: ApplyHints, countDeadLetter = true, wait?: WaitState): Promise<LoopOutcome | Parked> => {
+  const applyOne = async (request: WriteRequest, hints: ApplyHints, countDeadLetter = true, wait?: WaitState, covers?: readonly string[]): Promise<LoopOutcome | Parked> => {
+    const outcome = await applyAndCount(request, hints, countDeadLetter, wait, covers);
+    if (outcome.kind === 'park') syncLog({ request, outcome: 'parked', reason: outcome.reason });
+    else if (outcome.kind === 'dead-letter' && countDeadLetter) syncLog({ request, outcome: 'dead-letter', reason: outcome.reason });
+    return outcome;
+  };
+
+  const applyAndCount = async (request: WriteRequest, hints: ApplyHints, countDeadLetter: boolean, wait: WaitState | undefined, covers?: readonly string[]): Promise<LoopOutcome | Parked> => {
     try {
       const outcome = await applyRequest(writer, request, { ...boundedRetry, onRetry }, hints);
       if (outcome.kind === 'dead-letter' && waits && outcome.error.bounded && outcome.error.exhausted !== 'stop') {
@@ -214,6 +238,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       waitingSince.delete(request.requestId);
       requests.inc({ result: result.outcome });
       if (result.outcome === 'applied') observeLatency(request);
+      syncLog({ request, outcome: result.outcome, plan: result.plan, destinationId: result.destinationId, ...(covers === undefined ? {} : { covers }) });
       if (hints.leaveScope !== undefined && result.link === 'removed') scopeChanges.inc({ pipe: request.pipe, action: hints.leaveScope });
       if (result.staleRename === true) {
         staleRenames.inc({ pipe: request.pipe });
@@ -259,6 +284,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       if (admission.trips) trip = breaker.core.trip(now(), service, admission.deletes);
     }
     heldDeletes.inc({ result: 'held' });
+    syncLog({ request, outcome: 'held' });
     logger.event('info', `${service}.deletes.held`, { requestId: request.requestId, pipe: request.pipe, op: request.op, dn: request.dn });
     return trip === undefined ? { hold: true } : { hold: true, trip };
   };
@@ -289,6 +315,8 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       }
       requests.inc({ result: 'dead-letter' });
       const { by, at } = release.decision;
+      const request = decodedOrNull(record);
+      if (request !== null) syncLog({ request, outcome: 'dead-letter', reason: `held delete discarded by ${by}` });
       outcomes[index] = { kind: 'dead-letter', reason: `${requestIdOf(record)}: a delete held by the delete circuit breaker, discarded by ${by} at ${new Date(at).toISOString()}; re-drive it with idsync dlq redrive once it should apply`, code: 'held-discarded' };
     }
     return due;
@@ -340,7 +368,10 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     }
     const part = (position: number): (typeof decoded)[number] => decoded[position] as (typeof decoded)[number];
     const { writes, superseded } = coalesceEntryRequests(decoded.map((d) => d.request));
-    for (const position of superseded) outcomes[part(position).index] = { kind: 'done' };
+    for (const position of superseded) {
+      outcomes[part(position).index] = { kind: 'done' };
+      syncLog({ request: part(position).request, outcome: 'superseded' });
+    }
     if (superseded.length > 0) requests.inc({ result: 'superseded' }, superseded.length);
     for (const write of writes) {
       const parts = write.covers.map(part);
@@ -353,7 +384,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
         settle(parts[0]!, await applyOne(write.request, parts[0]!.hints, true, parts[0]!.wait));
         continue;
       }
-      const outcome = await applyOne(write.request, {}, false);
+      const outcome = await applyOne(write.request, {}, false, undefined, parts.map((one) => one.request.requestId).filter((id) => id !== write.request.requestId));
       if (outcome.kind !== 'done') {
         // A merged write refused or waiting: apply its requests one by one, so each good one lands and each bad
         // one is dead-lettered (or parked) on its own.
@@ -420,8 +451,23 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     if (parked.length > 0) await sendParked(parked, context?.output);
     // And the held deletes, on the held topic.
     if (holding.length > 0) await sendHeld(holding, context?.output);
+    // And the sync log's lines (this call's, and any another call left), on the audit topic.
+    await sendAudit(context?.output);
     return outcomes;
   };
+
+  async function sendAudit(output: LoopOutput | undefined): Promise<void> {
+    if (auditTopic === undefined || output === undefined || pendingAudit.length === 0) return;
+    const lines = pendingAudit;
+    pendingAudit = [];
+    try {
+      await output.send([{ topic: auditTopic, messages: lines.map((line) => ({ key: line.sourceId, value: Buffer.from(JSON.stringify(line)) })) }]);
+    } catch (error) {
+      // Not sent: they go with the next call (this one's records are not committed, and come again).
+      pendingAudit = [...lines, ...pendingAudit];
+      throw error;
+    }
+  }
 
   async function sendHeld(records: readonly LoopRecord[], output: LoopOutput | undefined): Promise<void> {
     if (breaker === undefined || !output) throw new TypeError('holding a delete needs the held topic and the loop output');
@@ -452,6 +498,14 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
         reason: p.reason,
       });
     }
+  }
+}
+
+function decodedOrNull(record: LoopRecord): WriteRequest | null {
+  try {
+    return decodeWriteRequest(record.value);
+  } catch {
+    return null;
   }
 }
 

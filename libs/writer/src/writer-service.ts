@@ -132,6 +132,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       }),
       ...(block.dependencyWaitMs > 0 ? { waits: { topic: this.waitTopic, maxWaitMs: block.dependencyWaitMs, held: this.held } } : {}),
       ...(this.breaker && this.breakerControl ? { breaker: { core: this.breaker, topic: this.heldTopic, onTrip: (control) => (this.breakerControl as BreakerControlView).publish(this.linkProducer, control) } } : {}),
+      syncLog: { stdout: block.syncLog, ...(config.kafka.topics.audit === undefined ? {} : { topic: config.kafka.topics.audit.name }) },
     });
   }
 
@@ -214,7 +215,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       kafka,
       groupId: this.groupId,
       topics: [this.inputTopic, ...this.sideTopics],
-      outputTopics: this.sideTopics,
+      outputTopics: [...this.sideTopics, ...(config.kafka.topics.audit === undefined ? [] : [config.kafka.topics.audit.name])],
       stage: service,
       deadLetterTopic: config.kafka.topics.deadLetter.name,
       maxRecordBytes: config.kafka.maxRecordBytes,
