@@ -1,4 +1,5 @@
-import { type SyncLogRecord, syncLogRecord, type WriteRequest } from '@idsync/writer';
+import { type WriteRequest } from '@idsync/contracts';
+import { type SyncLogRecord, syncLogRecord } from '@idsync/writer';
 import { entryHistory, historyRow, parseSyncLine } from './sync-history';
 import { parseEntryArgument } from './links-report';
 
