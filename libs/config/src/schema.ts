@@ -299,6 +299,21 @@ const servicesSchema = z
   .strict();
 export type ServicesConfig = z.infer<typeof servicesSchema>;
 
+/**
+ * OpenTelemetry tracing: a span per stage and change, exported over OTLP/HTTP (or printed: console). Off by default:
+ * the trace context still travels on the records (traceparent) and every log line of a change carries its trace id.
+ */
+const tracingSchema = z
+  .object({
+    exporter: z.enum(['none', 'otlp', 'console']).default('none'),
+    /** The collector's OTLP/HTTP traces endpoint. */
+    endpoint: z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL').default('http://127.0.0.1:4318/v1/traces'),
+    /** Share of new traces (changes) recorded; the other stages follow the detector's decision. */
+    sampleRatio: z.number().min(0).max(1).default(1),
+  })
+  .strict();
+export type TracingConfig = z.infer<typeof tracingSchema>;
+
 export const configSchema = z
   .object({
     kafka: kafkaSchema,
@@ -309,6 +324,7 @@ export const configSchema = z
     /** Password keys (AES-256-GCM) for the components that read or write passwords; the mapper needs none. */
     secrets: secretsSchema.optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    tracing: tracingSchema.default({ exporter: 'none', endpoint: 'http://127.0.0.1:4318/v1/traces', sampleRatio: 1 }),
     /** Where the services' health endpoints listen (0.0.0.0 in a pod). */
     http: z
       .object({

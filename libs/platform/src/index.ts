@@ -8,6 +8,8 @@ export { foldNextSlices, foldValueRanges, parseValueRange, RangeRetrievalError, 
 export { LdapPool, LdapTimeoutError, type LdapPoolOptions, type LdapPoolStatus } from './ldap-pool';
 export { JsonLogger, LOG_LEVELS, type LogFields, type LogLevel } from './logger';
 export { SecretRedactor } from './redact';
+export { eventTraceContext, eventTraceId, formatTraceparent, parseTraceparent, stageSpanId, type TraceContext, TRACEPARENT_HEADER } from './trace-context';
+export { type SpanParent, type StageSpan, Tracing } from './tracing';
 export { cachedProbe, type CachedProbeOptions, DEFAULT_PROBE_INTERVAL_MS } from './cached-probe';
 export { directoryProbe, kafkaProbe } from './probes';
 export { exitOnFatal, ServiceModule, type ServiceModuleOptions, type StartupReport } from './lifecycle';

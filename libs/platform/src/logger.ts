@@ -35,6 +35,11 @@ export class JsonLogger implements LoggerService {
     this.emit('debug', message, context);
   }
 
+  /** Whether lines of `level` are written (to skip building per-change debug lines). */
+  enabled(level: LogLevel): boolean {
+    return LOG_LEVELS.indexOf(level) >= this.threshold;
+  }
+
   /** Structured event: `logger.event('info', 'detector.batch', { count: 12 })`. */
   event(level: LogLevel, msg: string, fields: LogFields = {}): void {
     if (LOG_LEVELS.indexOf(level) < this.threshold) return;

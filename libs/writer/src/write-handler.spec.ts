@@ -1,5 +1,5 @@
 import { encodeWriteRequest, type WriteRequest } from '@idsync/contracts';
-import { JsonLogger, type LoopRecord, Metrics, SecretRedactor } from '@idsync/platform';
+import { eventTraceId, JsonLogger, type LoopRecord, Metrics, SecretRedactor } from '@idsync/platform';
 import { ABSENT_HEADER } from '@idsync/contracts';
 import { type ApplyHints, type ApplyResult } from './directory-writer';
 import { InvalidEntryError, WriteError } from './errors';
@@ -494,6 +494,17 @@ describe('createWriteHandler sync log', () => {
     expect(audit.map((message) => String(message.key))).toEqual(expect.arrayContaining(['6c1f1e4a-9b0e-4d3c-8a55-1f2e3d4c5b6a', '0f0f0f0f-0000-4000-8000-000000000002', '0f0f0f0f-0000-4000-8000-000000000003']));
     expect(audit.map((message) => JSON.parse(String(message.value)) as unknown)).toEqual(expect.arrayContaining(logged.map((line) => expect.objectContaining({ requestId: line['requestId'], outcome: line['outcome'] }))));
     expect(audit).toHaveLength(3);
+  });
+
+  it('names the trace of each request: the one its record carries, else the one its change started', async () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger('ds-writer', 'info', new SecretRedactor([]), (line) => lines.push(line));
+    const handle = createWriteHandler({ service: 'ds-writer', writer: { apply: async (r) => done({ requestId: r.requestId }, 'no-op'), isDryRun: false }, metrics: new Metrics(), logger });
+    const traced = { ...withKey(encodeWriteRequest(request(1, { attributes: [] })), 0, 'a'), headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } };
+    const untraced = withKey(encodeWriteRequest(request(2, { attributes: [], sourceEntryId: { kind: 'objectGUID', value: '0f0f0f0f-0000-4000-8000-000000000002' } })), 1, 'b');
+    await handle([traced, untraced]);
+    const traces = Object.fromEntries(lines.map((line) => JSON.parse(line) as Record<string, unknown>).map((line) => [line['requestId'], line['traceId']]));
+    expect(traces).toEqual({ 'e1/ad-to-ds/0': '4bf92f3577b34da6a3ce929d0e0e4736', 'e2/ad-to-ds/0': eventTraceId('e2') });
   });
 
   it('logs nothing on stdout when turned off, and still counts', async () => {

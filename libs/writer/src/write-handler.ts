@@ -1,5 +1,5 @@
 import { ABSENT_HEADER, decodeWriteRequest, LEAVE_SCOPE_ACTIONS, LEAVE_SCOPE_HEADER, type LeaveScopeAction, SNAPSHOT_HEADER, UndecodableRecordError, type WriteRequest } from '@idsync/contracts';
-import { type BatchContext, type JsonLogger, LATENCY_BUCKETS, type LoopOutput, type LoopRecord, type Metrics, type RecordOutcome as LoopOutcome } from '@idsync/platform';
+import { type BatchContext, eventTraceId, type JsonLogger, LATENCY_BUCKETS, type LoopOutput, type LoopRecord, type Metrics, parseTraceparent, type RecordOutcome as LoopOutcome, type StageSpan, TRACEPARENT_HEADER, Tracing } from '@idsync/platform';
 import { applyRequest, type BoundedRetryOptions, describePlan } from './apply-request';
 import { coalesceEntryRequests } from './coalesce';
 import { behindWait, DEFAULT_MAX_WAIT_MS, HeldEntries, nextWait, readWait, waitHeaders, type WaitState } from './dependency-wait';
@@ -84,6 +84,8 @@ export interface WriteHandlerOptions {
    * audit topic) when set, sent before the batch's offsets are committed. Default: stdout only.
    */
   readonly syncLog?: { readonly stdout?: boolean; readonly topic?: string };
+  /** A span per request, in the trace its record carries (default off; the trace id is logged either way). */
+  readonly tracing?: Tracing;
 }
 
 /** Header of a held delete: when it was held (epoch milliseconds), which decides the decision that covers it. */
@@ -141,6 +143,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     conflicts.inc({ pipe: request.pipe, resolution: 'dead-letter' });
     logger.event('warn', `${service}.link.conflict`, {
       requestId: request.requestId,
+      traceId: traceIdOf(request),
       pipe: request.pipe,
       sourceId: conflict.sourceId,
       dn: conflict.found.dn,
@@ -155,13 +158,23 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   const breaker = options.breaker;
   const heldDeletes = metrics.counter('idsync_writer_held_deletes_total', 'Deletes (and their unlinks) held by the delete circuit breaker, by result (held: parked on the held topic; applied: released by an approval; discarded: dead-lettered by a discard)', ['result']);
   const trips = metrics.counter('idsync_writer_breaker_trips_total', 'Times this writer tripped the delete circuit breaker');
+  const tracing = options.tracing ?? Tracing.off;
+  /** Each decoded request's span, ended when the request is settled (its sync log line). */
+  const spans = new WeakMap<WriteRequest, StageSpan>();
+  const traceIdOf = (request: WriteRequest): string | undefined => spans.get(request)?.context.traceId;
   const syncLogStdout = options.syncLog?.stdout ?? true;
   const auditTopic = options.syncLog?.topic;
   /** Lines for the audit topic not sent yet: every call sends what is pending before its offsets are committed. */
   let pendingAudit: SyncLogRecord[] = [];
-  const syncLog = (input: Omit<SyncLogInput, 'service' | 'now'>): void => {
+  const syncLog = (input: Omit<SyncLogInput, 'service' | 'now' | 'traceId'>): void => {
+    const span = spans.get(input.request);
+    if (span !== undefined) {
+      spans.delete(input.request);
+      const failed = input.outcome === 'dead-letter' || input.outcome === 'refused';
+      span.end(failed ? new Error(input.reason ?? input.outcome) : undefined);
+    }
     if (!syncLogStdout && auditTopic === undefined) return;
-    const line = syncLogRecord({ ...input, service, now: now() });
+    const line = syncLogRecord({ ...input, service, now: now(), ...(span === undefined ? {} : { traceId: span.context.traceId }) });
     if (syncLogStdout) logger.record(SYNC_LOG_EVENT, line);
     if (auditTopic !== undefined) pendingAudit.push(line);
   };
@@ -176,6 +189,9 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       requests.inc({ result: 'dead-letter' });
       return { kind: 'dead-letter', reason: error.message, code: 'undecodable' };
     }
+    // The request's trace (from its record; a record without one starts it here, from the change's event id).
+    const parent = parseTraceparent(record.headers?.[TRACEPARENT_HEADER]);
+    spans.set(request, tracing.span('write', request.requestId, parent === null ? { root: eventTraceId(request.sourceEventId) } : { parent }, { 'idsync.request_id': request.requestId, 'idsync.pipe': request.pipe, 'idsync.operation': request.op }));
     const refusal = options.guard?.check(request, record) ?? null;
     if (refusal === null) return request;
     const pipe = options.guard?.knows(request.pipe) === true ? request.pipe : '(unknown)';
@@ -184,6 +200,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     logger.event('warn', `${service}.request.refused`, {
       reason: refusal.refusal,
       requestId: request.requestId,
+      traceId: traceIdOf(request),
       pipe,
       op: request.op,
       dn: request.dn,
@@ -225,7 +242,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
             new WriteError('stop', `${refusedInARow} writes in a row refused with insufficientAccessRights (50), none succeeding in between: the writer's account seems to have lost its rights; grant them and restart (the last: ${outcome.reason})`, { requestId: request.requestId, dn: request.dn, code: INSUFFICIENT_ACCESS }),
           );
         }
-        logger.event('warn', `${service}.refused`, { requestId: request.requestId, pipe: request.pipe, sourceId: request.sourceEntryId.value, dn: request.dn, code: INSUFFICIENT_ACCESS, refusedInARow });
+        logger.event('warn', `${service}.refused`, { requestId: request.requestId, traceId: traceIdOf(request), pipe: request.pipe, sourceId: request.sourceEntryId.value, dn: request.dn, code: INSUFFICIENT_ACCESS, refusedInARow });
       }
       if (outcome.kind === 'dead-letter') {
         if (countDeadLetter) requests.inc({ result: 'dead-letter' });
@@ -242,10 +259,10 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       if (hints.leaveScope !== undefined && result.link === 'removed') scopeChanges.inc({ pipe: request.pipe, action: hints.leaveScope });
       if (result.staleRename === true) {
         staleRenames.inc({ pipe: request.pipe });
-        logger.event('info', `${service}.rename.stale`, { requestId: request.requestId, pipe: request.pipe, sourceId: request.sourceEntryId.value, at: result.plan.target, requested: request.dn });
+        logger.event('info', `${service}.rename.stale`, { requestId: request.requestId, traceId: traceIdOf(request), pipe: request.pipe, sourceId: request.sourceEntryId.value, at: result.plan.target, requested: request.dn });
       }
       if (result.outcome === 'dry-run') {
-        logger.event('info', `${service}.dry-run`, { requestId: request.requestId, dn: request.dn, steps: describePlan(result.plan) });
+        logger.event('info', `${service}.dry-run`, { requestId: request.requestId, traceId: traceIdOf(request), dn: request.dn, steps: describePlan(result.plan) });
       }
       return { kind: 'done' };
     } catch (error) {
@@ -285,7 +302,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     }
     heldDeletes.inc({ result: 'held' });
     syncLog({ request, outcome: 'held' });
-    logger.event('info', `${service}.deletes.held`, { requestId: request.requestId, pipe: request.pipe, op: request.op, dn: request.dn });
+    logger.event('info', `${service}.deletes.held`, { requestId: request.requestId, traceId: traceIdOf(request), pipe: request.pipe, op: request.op, dn: request.dn });
     return trip === undefined ? { hold: true } : { hold: true, trip };
   };
 

@@ -15,6 +15,7 @@ import {
   ldapObserver,
   retryUntilStarted,
   type Metrics,
+  type Tracing,
   namedDirectory,
   readRanges,
   runRecordLoop,
@@ -44,6 +45,8 @@ export interface WriterServiceOptions {
   readonly config: SyncConfig;
   readonly logger: JsonLogger;
   readonly metrics: Metrics;
+  /** A span per request applied (config.tracing); default off. */
+  readonly tracing?: Tracing;
   /** Default serviceGroupId(config, service), `<kafka.clientId>-<service>`: two deployments on one Kafka never share a group. */
   readonly groupId?: string;
   readonly partitionsConsumedConcurrently?: number;
@@ -132,6 +135,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       }),
       ...(block.dependencyWaitMs > 0 ? { waits: { topic: this.waitTopic, maxWaitMs: block.dependencyWaitMs, held: this.held } } : {}),
       ...(this.breaker && this.breakerControl ? { breaker: { core: this.breaker, topic: this.heldTopic, onTrip: (control) => (this.breakerControl as BreakerControlView).publish(this.linkProducer, control) } } : {}),
+      tracing: options.tracing,
       syncLog: { stdout: block.syncLog, ...(config.kafka.topics.audit === undefined ? {} : { topic: config.kafka.topics.audit.name }) },
     });
   }
@@ -302,7 +306,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
 }
 
 /** The whole writer service (ad-writer, ds-writer): health probes, metrics, and the write loop. */
-export function writerServiceModule(service: WriterServiceName, { config, logger, metrics }: ServiceContext): DynamicModule {
+export function writerServiceModule(service: WriterServiceName, { config, logger, metrics, tracing }: ServiceContext): DynamicModule {
   const block = config.services[service];
   const destination = namedDirectory(config, block.destination);
   const credentials = writerCredentials(config, service);
@@ -313,6 +317,7 @@ export function writerServiceModule(service: WriterServiceName, { config, logger
     config,
     logger,
     metrics,
+    tracing,
     // The loop gave up with its offsets uncommitted (a bug, the destination refuses our account, a hung write): exit non-zero.
     onFatal: exitOnFatal(service, logger),
   });

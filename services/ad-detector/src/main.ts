@@ -3,7 +3,7 @@ import { createKafka, directoryProbe, kafkaProbe, namedDirectory, openLdapSessio
 import { AdDetector, DIRSYNC_OID } from '@idsync/detector/ad';
 import { detectorProbe, detectorRunnerModule, publishingFromConfig } from '@idsync/detector/runner';
 
-void runService('ad-detector', ({ config, logger, metrics }) => {
+void runService('ad-detector', ({ config, logger, metrics, tracing }) => {
   const block = config.services['ad-detector'];
   const sourceName = block.source;
   const source = namedDirectory(config, sourceName);
@@ -21,6 +21,7 @@ void runService('ad-detector', ({ config, logger, metrics }) => {
       : {}),
     logger,
     metrics,
+    tracing,
   });
   const probeEvery = { intervalMs: config.http.probeIntervalMs };
   const module = ServiceModule.create({

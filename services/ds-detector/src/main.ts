@@ -7,7 +7,7 @@ import { detectorProbe, detectorRunnerModule, publishingFromConfig } from '@idsy
 @Module({})
 class DsDetectorModule {}
 
-void runService('ds-detector', ({ config, logger, metrics }) => {
+void runService('ds-detector', ({ config, logger, metrics, tracing }) => {
   const settings = config.services['ds-detector'];
   const sourceName = settings.source;
   const source = namedDirectory(config, sourceName);
@@ -25,6 +25,7 @@ void runService('ds-detector', ({ config, logger, metrics }) => {
     ...(config.secrets?.passwordKeys ? { keyring: keyringFromConfig(config.secrets.passwordKeys) } : {}),
     logger,
     metrics,
+    tracing,
   });
   const probeEvery = { intervalMs: config.http.probeIntervalMs };
   return {

@@ -1,13 +1,14 @@
 import { consumerLoopProbes, createKafka, exitOnFatal, kafkaProbe, runService, ServiceModule } from '@idsync/platform';
 import { MapperService } from './mapper-service';
 
-void runService('mapper', ({ config, logger, metrics }) => {
+void runService('mapper', ({ config, logger, metrics, tracing }) => {
   const kafka = createKafka(config.kafka, 'mapper', logger);
   const mapper = new MapperService({
     kafka,
     config,
     logger,
     metrics,
+    tracing,
     // The loop gave up with its offsets uncommitted (a bug, a stalled handler, a crashed consumer): exit non-zero.
     onFatal: exitOnFatal('mapper', logger),
   });

@@ -1,4 +1,4 @@
-import { DONE, deadLetter, recordBytes, type BatchContext, type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome } from '@idsync/platform';
+import { DONE, deadLetter, eventTraceId, formatTraceparent, parseTraceparent, recordBytes, type BatchContext, type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome, type StageSpan, TRACEPARENT_HEADER, Tracing } from '@idsync/platform';
 import { ABSENT_HEADER, PIPE_HEADER } from '@idsync/contracts';
 import { type Keyring, withSignature } from '@idsync/secrets';
 import { type OutputRecord, type RecordMapper } from './record-mapper';
@@ -9,6 +9,8 @@ export interface MapperHandlerOptions {
   readonly logger: JsonLogger;
   /** Signs every write request (secrets.signOperations): writers then refuse what the mapper did not make. */
   readonly signingKeys?: Keyring | undefined;
+  /** A span per event mapped, in the trace its record carries (default off). */
+  readonly tracing?: Tracing;
 }
 
 /**
@@ -19,6 +21,7 @@ export interface MapperHandlerOptions {
  */
 export function mapperHandler(options: MapperHandlerOptions): (records: readonly LoopRecord[], context: BatchContext) => Promise<RecordOutcome[]> {
   const { mapper, metrics, logger } = options;
+  const tracing = options.tracing ?? Tracing.off;
   const dropped = metrics.counter('idsync_mapper_events_dropped_total', 'Events that produced no write request for a pipe, by pipe and reason', ['pipe', 'reason']);
   const produced = metrics.counter('idsync_mapper_requests_total', 'Write requests produced, by pipe and operation', ['pipe', 'operation']);
   const scope = metrics.counter('idsync_mapper_scope_changes_total', 'Entries that left or entered a pipe\'s sync classes (by a rename or a modify), by pipe and change', ['pipe', 'change']);
@@ -28,23 +31,31 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
     const byTopic = new Map<string, Message[]>();
     const counts: { pipe: string; op: string }[] = [];
     const moves: { pipe: string; change: string }[] = [];
+    const spans: StageSpan[] = [];
     for (const record of records) {
       const result = mapper.map(record.value, record.headers?.[PIPE_HEADER]);
       if (result.kind === 'dead-letter') {
         outcomes.push(deadLetter(result.reason, result.code));
         continue;
       }
+      // The event's trace (from its record; a record without one, e.g. a resync's snapshot, starts it here).
+      const parent = parseTraceparent(record.headers?.[TRACEPARENT_HEADER]);
+      const span = tracing.span('map', result.eventId, parent === null ? { root: eventTraceId(result.eventId) } : { parent }, { 'idsync.event_id': result.eventId, 'idsync.requests': result.records.length });
+      spans.push(span);
+      const ids = { eventId: result.eventId, traceId: span.context.traceId };
       for (const drop of result.drops) {
         dropped.inc({ pipe: drop.pipe, reason: drop.reason });
-        logger.event('debug', 'mapper.dropped', { eventId: result.eventId, pipe: drop.pipe, reason: drop.reason, detail: drop.detail });
+        logger.event('debug', 'mapper.dropped', { ...ids, pipe: drop.pipe, reason: drop.reason, detail: drop.detail });
       }
       for (const warning of result.warnings) {
         // Warnings name attributes and DNs, never password values (the core never reads those).
-        logger.event('warn', 'mapper.warning', { eventId: result.eventId, ...warning });
+        logger.event('warn', 'mapper.warning', { ...ids, ...warning });
       }
-      // A resync's "absent at the destination" travels with the request of its pipe; the signature covers it too.
+      if (result.records.length > 0 && logger.enabled('debug')) logger.event('debug', 'mapper.mapped', { ...ids, requests: result.requests.map((r) => `${r.pipe} ${r.op}`) });
+      // A resync's "absent at the destination" travels with the request of its pipe; the signature covers it too, and
+      // the trace context (the mapper's span the writer continues).
       const absent = record.headers?.[ABSENT_HEADER];
-      const outputs = result.records.map((r) => finalRecord(r, absent, options.signingKeys));
+      const outputs = result.records.map((r) => finalRecord(r, absent, formatTraceparent(span.context), options.signingKeys));
       const oversized = outputs.map((r) => ({ topic: r.topic, bytes: recordBytes(r) })).find((r) => r.bytes > context.output.limit(r.topic));
       if (oversized) {
         // The broker would refuse it however often it is tried: the event is dead-lettered alone, the others go on.
@@ -57,7 +68,13 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
       moves.push(...result.scopeChanges);
       outcomes.push(DONE);
     }
-    await context.output.send([...byTopic].map(([topic, messages]) => ({ topic, messages })));
+    try {
+      await context.output.send([...byTopic].map(([topic, messages]) => ({ topic, messages })));
+    } catch (error) {
+      for (const span of spans) span.end(error);
+      throw error;
+    }
+    for (const span of spans) span.end();
     for (const { pipe, op } of counts) produced.inc({ pipe, operation: op });
     for (const { pipe, change } of moves) scope.inc({ pipe, change });
     return outcomes;
@@ -67,10 +84,10 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
 type Message = { key: string; value: Buffer; headers?: Record<string, string> };
 
 /** An output record with its headers as produced: the resync's absent mark, and the signature when signing. */
-function finalRecord(record: OutputRecord, absent: string | undefined, signingKeys: Keyring | undefined): OutputRecord {
-  const headers = absent === undefined && record.headers === undefined ? undefined : { ...(absent === undefined ? {} : { [ABSENT_HEADER]: absent }), ...record.headers };
+function finalRecord(record: OutputRecord, absent: string | undefined, traceparent: string, signingKeys: Keyring | undefined): OutputRecord {
+  const headers = { ...(absent === undefined ? {} : { [ABSENT_HEADER]: absent }), ...record.headers, [TRACEPARENT_HEADER]: traceparent };
   if (signingKeys !== undefined) return { ...record, headers: withSignature(signingKeys, { key: record.key, value: record.value, headers }) };
-  return headers === undefined ? record : { ...record, headers };
+  return { ...record, headers };
 }
 
 function addAll(byTopic: Map<string, Message[]>, records: readonly OutputRecord[]): void {

@@ -7,6 +7,7 @@ import {
   type JsonLogger,
   type KafkaClient,
   type Metrics,
+  type Tracing,
   type RecordLoop,
   type RecordLoopFatalError,
 } from '@idsync/platform';
@@ -19,6 +20,8 @@ export interface MapperServiceOptions {
   readonly config: Pick<SyncConfig, 'pipes' | 'directories' | 'kafka' | 'secrets'>;
   readonly logger: JsonLogger;
   readonly metrics: Metrics;
+  /** A span per event mapped (config.tracing); default off. */
+  readonly tracing?: Tracing;
   /** Default serviceGroupId(config, 'mapper'), `<kafka.clientId>-mapper` (two deployments on one Kafka never share a group). */
   readonly groupId?: string;
   readonly partitionsConsumedConcurrently?: number;
@@ -83,7 +86,7 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
       maxRecordBytes: config.kafka.maxRecordBytes,
       outputTopics: [config.kafka.topics.adOperations.name, config.kafka.topics.dsOperations.name],
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-      handleBatch: mapperHandler({ mapper: this.mapper, metrics, logger, signingKeys: signingKeyring(config.secrets) }),
+      handleBatch: mapperHandler({ mapper: this.mapper, metrics, logger, signingKeys: signingKeyring(config.secrets), ...(this.options.tracing === undefined ? {} : { tracing: this.options.tracing }) }),
       ...(this.options.onFatal ? { onFatal: this.options.onFatal } : {}),
     });
   }
