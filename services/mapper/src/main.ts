@@ -15,7 +15,12 @@ void runService('mapper', ({ config, logger, metrics, tracing }) => {
   const loop = consumerLoopProbes('mapper', () => mapper.recordLoop);
   return ServiceModule.create({
     logger,
-    probes: [kafkaProbe(kafka, { intervalMs: config.http.probeIntervalMs }), loop.readiness],
+    probes: [
+      kafkaProbe(kafka, { intervalMs: config.http.probeIntervalMs }),
+      loop.readiness,
+      // A paused pipe is an operator's decision, not a failure: reported, always up.
+      { name: 'pipes', check: async () => ({ paused: mapper.pipeControl.paused.map((c) => ({ pipe: c.pipe, since: new Date(c.at).toISOString(), by: c.by, ...(c.reason === undefined ? {} : { reason: c.reason }) })) }) },
+    ],
     liveness: [loop.liveness],
     event: 'mapper.pipes',
     report: async () => ({ groupId: mapper.groupId, consumes: mapper.inputTopics, pipes: mapper.mapper.describe() }),

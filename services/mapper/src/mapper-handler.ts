@@ -11,7 +11,16 @@ export interface MapperHandlerOptions {
   readonly signingKeys?: Keyring | undefined;
   /** A span per event mapped, in the trace its record carries (default off). */
   readonly tracing?: Tracing;
+  /**
+   * Paused pipes (idsync pipe pause): a record with a request for one waits, and so does everything after it on its
+   * partition (per-entry order), until the pipe is resumed; nothing is produced for it meanwhile.
+   */
+  readonly pipes?: { isPaused(pipe: string): boolean };
+  readonly now?: () => number;
 }
+
+/** How long a record held by a paused pipe waits before the mapper looks at it again. */
+export const PAUSED_PIPE_RECHECK_MS = 1_000;
 
 /**
  * The consumer loop's handler: maps every record of the chunk and produces all their write requests in one batch
@@ -32,11 +41,19 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
     const counts: { pipe: string; op: string }[] = [];
     const moves: { pipe: string; change: string }[] = [];
     const spans: StageSpan[] = [];
-    for (const record of records) {
+    for (const [index, record] of records.entries()) {
       const result = mapper.map(record.value, record.headers?.[PIPE_HEADER]);
       if (result.kind === 'dead-letter') {
         outcomes.push(deadLetter(result.reason, result.code));
         continue;
+      }
+      const held = result.requests.find((request) => options.pipes?.isPaused(request.pipe) === true);
+      if (held !== undefined) {
+        // Held where it is: this record and the rest of the call come again once the pipe runs (nothing committed).
+        const untilMs = (options.now ?? Date.now)() + PAUSED_PIPE_RECHECK_MS;
+        for (let rest = index; rest < records.length; rest++) outcomes.push({ kind: 'wait', untilMs });
+        logger.event('debug', 'mapper.held', { eventId: result.eventId, pipe: held.pipe, topic: record.topic, partition: record.partition, offset: record.offset });
+        break;
       }
       // The event's trace (from its record; a record without one, e.g. a resync's snapshot, starts it here).
       const parent = parseTraceparent(record.headers?.[TRACEPARENT_HEADER]);
