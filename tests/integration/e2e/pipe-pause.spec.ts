@@ -58,6 +58,10 @@ describe(`pausing and resuming a pipe (run ${s})`, () => {
     expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 3, stderr: expect.stringContaining('already paused') });
     const status = await cli(['pipe', 'status', '--json']);
     expect(JSON.parse(status.stdout)).toMatchObject({ pipes: expect.arrayContaining([expect.objectContaining({ pipe: 'ad-to-ds', state: 'paused', reason: 'e2e' }), expect.objectContaining({ pipe: 'ds-to-ad', state: 'running' })]) });
+    const overall = await cli(['status', '--json']);
+    const pipes = (JSON.parse(overall.stdout) as { pipes: { name: string; paused: { by: string; reason: string | null } | null }[] }).pipes;
+    expect(pipes.find((p) => p.name === 'ad-to-ds')?.paused).toMatchObject({ reason: 'e2e' });
+    expect(pipes.find((p) => p.name === 'ds-to-ad')?.paused).toBeNull();
     const running = pipeline as Pipeline;
     await eventually('the mapper reports the pause', () => running.counter('mapper', 'idsync_mapper_pipe_paused', { pipe: 'ad-to-ds' }), (value) => value === 1, 10_000, 250);
 

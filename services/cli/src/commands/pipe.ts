@@ -1,10 +1,10 @@
-import { encodePipeControl, parsePipeControl, type PipeControl, pipeControlKey, PipeControls } from '@idsync/mapping';
-import { readRanges } from '@idsync/platform';
+import { encodePipeControl, type PipeControl, pipeControlKey } from '@idsync/mapping';
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaCall } from '../context';
 import { table } from '../format';
-import { CliError, type CliIo, EXIT_CODES, RefusedError, UsageError } from '../io';
+import { type CliIo, EXIT_CODES, RefusedError, UsageError } from '../io';
 import { GLOBAL_HELP, parseCommandArgs } from '../options';
+import { readPipeControls } from '../pipe-controls';
 
 const SUBCOMMANDS = ['pause', 'resume', 'status'] as const;
 
@@ -49,7 +49,7 @@ export const pipeCommand: CliCommand = {
     const ctx = await CommandContext.open(io, values.config);
     try {
       const configured = ctx.config.pipes.map((pipe) => pipe.name);
-      const controls = await readControls(ctx);
+      const controls = await readPipeControls(ctx);
       if (sub === 'status') {
         if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`, 'idsync pipe status shows every pipe');
         const rows = configured.map((pipe) => ({ pipe, control: controls.of(pipe) }));
@@ -96,21 +96,3 @@ export const pipeCommand: CliCommand = {
     }
   },
 };
-
-/** Every pipe's latest control record on the checkpoints topic, read to its end now. */
-async function readControls(ctx: CommandContext): Promise<PipeControls> {
-  const topic = ctx.config.kafka.topics.checkpoints.name;
-  const admin = await ctx.admin();
-  const controls = new PipeControls();
-  if (!(await kafkaCall(ctx, () => admin.listTopics())).includes(topic)) return controls;
-  const ranges = (await kafkaCall(ctx, () => admin.topicOffsets(topic))).map((p) => ({ topic, partition: p.partition, from: p.low, to: p.high }));
-  const results = await readRanges(ctx.kafka, admin, `${ctx.config.kafka.clientId}-cli-pipes-${Date.now()}`, ranges, {
-    timeoutMs: 60_000,
-    onRecord: (record) => {
-      const control = parsePipeControl(record.key, record.value);
-      if (control !== null) controls.observe(control);
-    },
-  });
-  if ([...results.values()].some((result) => !result.complete)) throw new CliError(`could not read ${topic} to its end`, { retriable: true, hint: 'try again' });
-  return controls;
-}
