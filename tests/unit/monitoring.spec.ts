@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 
 /** Offline checks of the operations kit in k8s/monitoring (the Prometheus test runs the rules with promtool). */
 const ROOT = join(__dirname, '..', '..');
@@ -45,6 +45,21 @@ describe('operations kit (k8s/monitoring)', () => {
     const code = [...sources('libs'), ...sources('services')].map((file) => read(file)).join('\n');
     const table = [...read('README.md').matchAll(/^\| `(idsync_[a-z0-9_]+)` \|/gm)].map((m) => m[1] as string);
     expect(table.filter((name) => !code.includes(`'${name}'`) && !code.includes(`${name}'`))).toEqual([]);
+  });
+
+  it('runs the nightly drift check as the resync Job runs, read-only, pushing its drift metrics', () => {
+    const [cronJob] = parseAllDocuments(read('k8s/ops/drift-check-cronjob.yaml')).map((d) => d.toJS() as Record<string, any>);
+    const [job] = parseAllDocuments(read('k8s/ops/resync-job.example.yaml')).map((d) => d.toJS() as Record<string, any>);
+    const pod = cronJob?.['spec']['jobTemplate']['spec']['template']['spec'];
+    const resyncPod = job?.['spec']['template']['spec'];
+    const [container] = pod['containers'];
+    const [resync] = resyncPod['containers'];
+    expect(container.command).toEqual(expect.arrayContaining(['resync', '--dry-run', '--push-metrics']));
+    expect(container.command).not.toContain('--delete-missing');
+    // Same image, credentials, settings, mounts and restrictions as the resync Job.
+    for (const field of ['image', 'env', 'envFrom', 'securityContext', 'volumeMounts']) expect(container[field]).toEqual(resync[field]);
+    expect(pod['securityContext']).toEqual(resyncPod['securityContext']);
+    expect(cronJob?.['spec']['concurrencyPolicy']).toBe('Forbid');
   });
 
   it('draws every panel of the dashboard from a query', () => {

@@ -1,5 +1,5 @@
 import { Controller, Get, Header, Module, type DynamicModule } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Pushgateway, Registry } from 'prom-client';
 
 export { Counter, Gauge, Histogram } from 'prom-client';
 
@@ -8,7 +8,7 @@ export { Counter, Gauge, Histogram } from 'prom-client';
  * counters). `consumer` and `ldap` are the parts several services share (the record loop, LDAP connections); the
  * `service` label (every series has it) says which service a series comes from.
  */
-export const METRIC_STAGES = ['detector', 'mapper', 'writer', 'consumer', 'ldap', 'password_agent'] as const;
+export const METRIC_STAGES = ['detector', 'mapper', 'writer', 'consumer', 'ldap', 'password_agent', 'resync'] as const;
 
 const METRIC_NAME = new RegExp(`^idsync_(${METRIC_STAGES.join('|')})_[a-z][a-z0-9_]*$`);
 const BASE_UNIT = /_(seconds|bytes)$/;
@@ -72,6 +72,17 @@ export class Metrics {
 
   render(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  /**
+   * Replaces what a Prometheus Pushgateway holds for `job` and `groupings` with these metrics (a batch job such as the
+   * nightly resync dry run, which Prometheus cannot scrape). Rejects with the gateway's answer when it refuses.
+   */
+  async push(url: string, job: string, groupings: Readonly<Record<string, string>> = {}): Promise<void> {
+    const gateway = new Pushgateway(url, { timeout: 10_000 }, this.registry);
+    const { resp } = await gateway.push({ jobName: job, groupings: { ...groupings } });
+    const status = (resp as { statusCode?: number } | undefined)?.statusCode;
+    if (status !== undefined && (status < 200 || status >= 300)) throw new Error(`the Pushgateway at ${url} answered ${status}`);
   }
 
   /**

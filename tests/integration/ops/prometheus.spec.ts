@@ -87,7 +87,7 @@ afterAll(async () => {
 describe(`the operations kit with a real Prometheus (run ${s})`, () => {
   step('promtool: the alert rules are valid and every alert passes its unit tests', async () => {
     const checked = await run(PROMTOOL, ['check', 'rules', RULES]);
-    expect(checked.stdout).toMatch(/SUCCESS: 9 rules found/);
+    expect(checked.stdout).toMatch(/SUCCESS: 11 rules found/);
     const tested = await run(PROMTOOL, ['test', 'rules', RULE_TESTS], { cwd: join(ROOT, 'k8s', 'monitoring') });
     expect(`${tested.stdout}${tested.stderr}`).toMatch(/SUCCESS/);
   });
@@ -109,7 +109,7 @@ describe(`the operations kit with a real Prometheus (run ${s})`, () => {
     expect(targets.activeTargets.map((t) => t.labels.job).sort()).toEqual(SERVICES.map((name) => `idsync-${name}`).sort());
     const rules = await api<{ groups: { name: string; rules: { name: string; health: string; lastError?: string }[] }[] }>('/api/v1/rules');
     const group = rules.groups.find((g) => g.name === 'idsync');
-    expect(group?.rules.length).toBe(9);
+    expect(group?.rules.length).toBe(11);
     await eventually('rules evaluated', () => api<{ groups: { rules: { health: string }[] }[] }>('/api/v1/rules'), (data) => data.groups.every((g) => g.rules.every((r) => r.health === 'ok')), 30_000, 1_000);
     const up = await query('up{job=~"idsync-.*"}');
     expect(up.result.map((r) => r.value[1])).toEqual(SERVICES.map(() => '1'));
