@@ -201,11 +201,24 @@ async function drain(service: ServiceName, what: string, from: 'ad' | 'ds'): Pro
       );
       timeline.print();
       printCpu(cpuAtReady, cpuNow(), N);
+      await printLdapOperations(service);
       return N / seconds;
     }
     if ((now - ready) / 1000 > 300) throw new Error(`only ${seen}/${N} ${what} arrived in 300 s`);
     await sleep(100);
   }
+}
+
+/** The writer's LDAP operations in the drain (its histogram, since the services started): per change, and mean time. */
+async function printLdapOperations(service: ServiceName): Promise<void> {
+  const parts: string[] = [];
+  for (const operation of ['search', 'add', 'modify', 'del', 'modifyDN']) {
+    const count = await counterSum(service, 'idsync_ldap_operation_duration_seconds_count', `operation="${operation}"`);
+    if (count === 0) continue;
+    const seconds = await counterSum(service, 'idsync_ldap_operation_duration_seconds_sum', `operation="${operation}"`);
+    parts.push(`${operation} ${(count / N).toFixed(2)} (${((seconds * 1000) / count).toFixed(1)} ms)`);
+  }
+  if (parts.length > 0) console.log(`  ${service} LDAP operations per change (mean time): ${parts.join(', ')}`);
 }
 
 /** Where the bare baseline creates its entries: beside the demo's OU, outside what the detectors read. */

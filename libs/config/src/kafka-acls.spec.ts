@@ -56,10 +56,10 @@ describe('kafkaAcls: what each program may do on Kafka, from the configuration',
     ]);
   });
 
-  it('the mapper reads both change topics and writes both operations topics, nothing else', () => {
-    expect(topicsFor('mapper', 'read')).toEqual([T.adChanges.name, T.dsChanges.name].sort());
+  it('the mapper reads both change topics (and the pipes\' pause state on the checkpoints topic) and writes both operations topics, nothing else', () => {
+    expect(topicsFor('mapper', 'read')).toEqual([T.adChanges.name, T.dsChanges.name, T.checkpoints.name].sort());
     expect(topicsFor('mapper', 'write')).toEqual([T.adOperations.name, T.dsOperations.name, T.deadLetter.name].sort());
-    expect(acls.filter((a) => a.program === 'mapper' && a.resource === 'group').map((a) => `${a.pattern}:${a.name}:${a.operation}`)).toEqual(['literal:idsync-mapper:read']);
+    expect(acls.filter((a) => a.program === 'mapper' && a.resource === 'group').map((a) => `${a.pattern}:${a.name}:${a.operation}`)).toEqual(['prefixed:idsync-mapper:read']);
   });
 
   it('each writer reads only its own operations topic; neither may write any operations or change topic', () => {

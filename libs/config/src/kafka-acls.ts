@@ -72,9 +72,10 @@ export function kafkaAcls(config: SyncConfig): KafkaAcl[] {
   const mapperGroup = serviceGroupId(config, 'mapper');
   grants.set('mapper', [
     seeAndCreate,
-    { resource: 'topic', names: [topics.adChanges.name, topics.dsChanges.name], operations: ['read'] },
+    // The checkpoints topic: the pipes' pause state (idsync pipe pause), read with groups named after its own.
+    { resource: 'topic', names: [topics.adChanges.name, topics.dsChanges.name, topics.checkpoints.name], operations: ['read'] },
     { resource: 'topic', names: [topics.adOperations.name, topics.dsOperations.name, topics.deadLetter.name], operations: ['write', 'describe-configs'] },
-    { resource: 'group', names: [mapperGroup], operations: ['read'] },
+    { resource: 'group', names: [mapperGroup], operations: ['read'], pattern: 'prefixed' },
     { resource: 'transactional-id', names: [`${mapperGroup}.`], operations: ['write', 'describe'], pattern: 'prefixed' },
   ]);
   for (const { program, operations } of writers) {
