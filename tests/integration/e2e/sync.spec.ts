@@ -274,8 +274,8 @@ describe(`end-to-end sync on the demo pipes (run ${s})`, () => {
     expect(await live.counter('ds-writer', 'idsync_writer_end_to_end_latency_seconds_count', { pipe: 'ad-to-ds', operation: 'upsert' })).toBeGreaterThan(0);
     expect(await live.counter('ad-writer', 'idsync_writer_end_to_end_latency_seconds_count', { pipe: 'ds-to-ad' })).toBeGreaterThan(0);
     expect(await live.counter('ds-writer', 'idsync_writer_pipeline_latency_seconds_count', { pipe: 'ad-to-ds' })).toBeGreaterThan(0);
-    expect(await live.counter('ds-writer', 'idsync_ldap_operation_duration_seconds_count', { directory: 'ds', operation: 'add', result: 'success' })).toBeGreaterThan(0);
-    expect(await live.counter('ad-detector', 'idsync_ldap_operation_duration_seconds_count', { directory: 'ad', operation: 'search', result: 'success' })).toBeGreaterThan(0);
+    expect(await live.counter('ds-writer', 'idsync_ldap_operation_duration_seconds_count', { operation: 'add', result: 'success' })).toBeGreaterThan(0);
+    expect(await live.counter('ad-detector', 'idsync_ldap_operation_duration_seconds_count', { operation: 'search', result: 'success' })).toBeGreaterThan(0);
     for (const stage of ['mapper', 'ds-writer', 'ad-writer'] as const) {
       const lags = await live.samples(stage, 'idsync_consumer_lag_records');
       expect(lags.length).toBeGreaterThan(0);
