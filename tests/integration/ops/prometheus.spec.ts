@@ -123,11 +123,11 @@ describe(`the operations kit with a real Prometheus (run ${s})`, () => {
     const count = await eventually(
       'the end-to-end latency histogram scraped',
       () => query('sum(idsync_writer_end_to_end_latency_seconds_count{job="idsync-ds-writer", pipe="ad-to-ds"})'),
-      (data) => Number(data.result[0]?.value[1] ?? 0) >= 2,
+      (data) => Number(data.result[0]?.value[1] ?? 0) >= 1,
       30_000,
       1_000,
     );
-    expect(Number(count.result[0]?.value[1])).toBeGreaterThanOrEqual(2);
+    expect(Number(count.result[0]?.value[1])).toBeGreaterThanOrEqual(1);
     const p99 = await query('histogram_quantile(0.99, sum by (le, pipe) (rate(idsync_writer_end_to_end_latency_seconds_bucket{job="idsync-ds-writer"}[1m])))');
     const value = Number(p99.result.find((r) => r.metric['pipe'] === 'ad-to-ds')?.value[1]);
     expect(value).toBeGreaterThan(0);
