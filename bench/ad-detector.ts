@@ -125,8 +125,8 @@ await admin.deleteTopics({ topics: [eventsTopic, imagedTopic, checkpointTopic] }
 await admin.disconnect();
 
 const rate = (count: number, seconds: number): string => `${Math.round(count / seconds)}/s`;
-const read = metrics.counter('idsync_ad_detector_entries_read_total', '').get();
-const pages = metrics.counter('idsync_ad_detector_pages_total', '').get();
+const read = await metrics.value('idsync_detector_changes_read_total');
+const pages = await metrics.value('idsync_detector_dirsync_pages_total');
 console.log(`ad-detector bench, N=${N} (Samba AD DC → Kafka, one LDAP connection for writes)`);
 console.log(`  baseline (first start, full DirSync pass, not published): ${Math.round(baselineMs)} ms`);
 console.log(`  bare Samba writes: adds ${rate(N, addSeconds)}, modifies ${rate(N, modifySeconds)}, deletes ${rate(N, deleteSeconds)}`);

@@ -87,7 +87,7 @@ async function catchUp(imaged: boolean, run: number): Promise<{ detectSeconds: n
     await new Promise((r) => setTimeout(r, 2));
   }
   const done = performance.now();
-  const published = metrics.counter('idsync_detector_changes_published_total', '').get({ detector: 'ds-detector' });
+  const published = await metrics.value('idsync_detector_events_published_total');
   await detector.stop();
   await loop;
   return { detectSeconds: (done - runStart) / 1000, commitSeconds: (done - (firstCommit ?? runStart)) / 1000, published };

@@ -10,6 +10,8 @@
 // --without-receipts: the ad-writer publishes no write receipts and the ad-detector recognizes none of its changes
 // (their echoes then go through the mapper to the ds-writer, which finds nothing to change): the receipts' cost.
 // Usage: npm run bench -- pipeline [direction: ad-to-ds | ds-to-ad | both] [N] [RATE] [SECONDS] [--without-receipts]
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { type Client, EqualityFilter } from 'ldapts';
 import platform from '@idsync/platform';
 import { demoConfig, IsolatedServices, SERVICES, sleep } from './lib/isolated-services.ts';
@@ -39,6 +41,37 @@ const dir = services.dir;
 const startAll = () => services.start(SERVICES);
 const stopAll = () => services.stop();
 const rssMb = (): Record<string, number> => Object.fromEntries(SERVICES.map((name) => [name, services.rssMb(name)]));
+
+/** CPU seconds (user + system) a process has used so far; 0 when it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+const pidsOf = (pattern: string[]): number[] => {
+  try {
+    return execFileSync('pgrep', pattern, { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+};
+/** Every process a drain keeps busy: the five services, 389-ds, Samba (all its processes) and the Kafka broker. */
+function cpuNow(): Record<string, number> {
+  const sum = (pids: number[]): number => pids.reduce((total, pid) => total + cpuSeconds(pid), 0);
+  return {
+    ...Object.fromEntries(SERVICES.map((name) => [name, cpuSeconds(services.pid(name))])),
+    'ns-slapd': sum(pidsOf(['-x', 'ns-slapd'])),
+    samba: sum(pidsOf(['-f', '^samba|/samba '])),
+    kafka: sum(pidsOf(['-f', 'kafka\\.Kafka'])),
+  };
+}
+function printCpu(before: Record<string, number>, after: Record<string, number>, changes: number): void {
+  const used = Object.entries(after).map(([name, seconds]) => [name, seconds - (before[name] ?? 0)] as const);
+  console.log(`  CPU during the drain (s; ms per change): ${used.map(([name, seconds]) => `${name} ${seconds.toFixed(1)} (${((seconds * 1000) / changes).toFixed(2)})`).join(', ')}`);
+}
 
 // ------------------------------------------------------------------ directories
 interface Side {
@@ -115,7 +148,7 @@ class StageTimeline {
   }
 
   async sample(now: number, applied: number): Promise<void> {
-    const detector: [ServiceName, string] = this.from === 'ad' ? ['ad-detector', 'idsync_ad_detector_events_published_total'] : ['ds-detector', 'idsync_detector_changes_published_total'];
+    const detector: [ServiceName, string] = this.from === 'ad' ? ['ad-detector', 'idsync_detector_events_published_total'] : ['ds-detector', 'idsync_detector_events_published_total'];
     const counts: [string, number][] = [
       ['detector published', await counterSum(...detector)],
       ['mapper produced', await counterSum('mapper', 'idsync_mapper_requests_total')],
@@ -152,6 +185,7 @@ async function drain(service: ServiceName, what: string, from: 'ad' | 'ds'): Pro
   const started = performance.now();
   await startAll();
   const ready = performance.now();
+  const cpuAtReady = cpuNow();
   const timeline = new StageTimeline(from, ready);
   let first = 0;
   for (;;) {
@@ -166,11 +200,25 @@ async function drain(service: ServiceName, what: string, from: 'ad' | 'ds'): Pro
           ` (services ready ${((ready - started) / 1000).toFixed(1)} s after spawn; first arrival ${((first - ready) / 1000).toFixed(2)} s after ready)`,
       );
       timeline.print();
+      printCpu(cpuAtReady, cpuNow(), N);
+      await printLdapOperations(service);
       return N / seconds;
     }
     if ((now - ready) / 1000 > 300) throw new Error(`only ${seen}/${N} ${what} arrived in 300 s`);
     await sleep(100);
   }
+}
+
+/** The writer's LDAP operations in the drain (its histogram, since the services started): per change, and mean time. */
+async function printLdapOperations(service: ServiceName): Promise<void> {
+  const parts: string[] = [];
+  for (const operation of ['search', 'add', 'modify', 'del', 'modifyDN']) {
+    const count = await counterSum(service, 'idsync_ldap_operation_duration_seconds_count', `operation="${operation}"`);
+    if (count === 0) continue;
+    const seconds = await counterSum(service, 'idsync_ldap_operation_duration_seconds_sum', `operation="${operation}"`);
+    parts.push(`${operation} ${(count / N).toFixed(2)} (${((seconds * 1000) / count).toFixed(1)} ms)`);
+  }
+  if (parts.length > 0) console.log(`  ${service} LDAP operations per change (mean time): ${parts.join(', ')}`);
 }
 
 /** Where the bare baseline creates its entries: beside the demo's OU, outside what the detectors read. */

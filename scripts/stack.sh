@@ -550,6 +550,13 @@ stop_pidfile() {
   rm -f "$pidfile"
 }
 
+# Prometheus and promtool (Debian's package) for the operations kit's test (tests/integration/ops): installed, not
+# started; the test runs its own Prometheus on a free port.
+monitoring_tools() {
+  apt_install prometheus
+  [ -x /usr/bin/promtool ] || die "the prometheus package installed no /usr/bin/promtool"
+}
+
 cmd_up() {
   require_root
   mkdir -p "$STACK_DIR"
@@ -564,6 +571,7 @@ cmd_up() {
   fi
   kafka_up
   registry_up
+  monitoring_tools
   write_env
   log "ready; connection settings in $STACK_ENV"
 }
@@ -630,7 +638,7 @@ usage() {
   cat <<EOF
 usage: npm run stack -- <command>
   up           install what is missing, provision (or restore from cache) and start Kafka, Samba AD, 389-ds and a
-               schema registry (Apicurio, for the registry-mode tests)
+               schema registry (Apicurio, for the registry-mode tests); install Prometheus and promtool (not started)
   down         stop them all
   status       show what runs (exit 0 only when all four do)
   stop <server>  stop one server: kafka, samba, ds or registry (data kept, but the registry's is in memory)

@@ -35,7 +35,7 @@ describe(`quick successive changes on either side, both pipes running (run ${run
   });
 
   step('in the directory, set and at once cleared or changed again: AD ends as the directory, and the directory stays so', async () => {
-    const before = await run.live.counter('ad-detector', 'idsync_ad_detector_own_writes_total');
+    const before = await run.live.counter('ad-detector', 'idsync_detector_own_writes_total');
     for (let i = 0; i < USERS; i++) {
       // Each change its own modify, one right after the other.
       await run.directory.client.modify(dsDn(i), set('description', `first ${i}`));
@@ -55,7 +55,7 @@ describe(`quick successive changes on either side, both pipes running (run ${run
     }
     await run.expectTreesEqual(USERS);
     // The ad-writer's changes were told apart by their receipts, not merely found equal at the other end.
-    expect(await run.live.counter('ad-detector', 'idsync_ad_detector_own_writes_total')).toBeGreaterThan(before);
+    expect(await run.live.counter('ad-detector', 'idsync_detector_own_writes_total')).toBeGreaterThan(before);
   });
 
   step('an expiry set in the directory and at once removed: AD says never, the directory has none', async () => {

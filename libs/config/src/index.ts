@@ -27,6 +27,7 @@ export {
   type KafkaConfig,
   type ServiceName,
   type TopicConfig,
+  type TracingConfig,
   type ServicesConfig,
   type SyncConfig,
 } from './schema';

@@ -56,10 +56,10 @@ describe('kafkaAcls: what each program may do on Kafka, from the configuration',
     ]);
   });
 
-  it('the mapper reads both change topics and writes both operations topics, nothing else', () => {
-    expect(topicsFor('mapper', 'read')).toEqual([T.adChanges.name, T.dsChanges.name].sort());
+  it('the mapper reads both change topics (and the pipes\' pause state on the checkpoints topic) and writes both operations topics, nothing else', () => {
+    expect(topicsFor('mapper', 'read')).toEqual([T.adChanges.name, T.dsChanges.name, T.checkpoints.name].sort());
     expect(topicsFor('mapper', 'write')).toEqual([T.adOperations.name, T.dsOperations.name, T.deadLetter.name].sort());
-    expect(acls.filter((a) => a.program === 'mapper' && a.resource === 'group').map((a) => `${a.pattern}:${a.name}:${a.operation}`)).toEqual(['literal:idsync-mapper:read']);
+    expect(acls.filter((a) => a.program === 'mapper' && a.resource === 'group').map((a) => `${a.pattern}:${a.name}:${a.operation}`)).toEqual(['prefixed:idsync-mapper:read']);
   });
 
   it('each writer reads only its own operations topic; neither may write any operations or change topic', () => {
@@ -71,7 +71,10 @@ describe('kafkaAcls: what each program may do on Kafka, from the configuration',
       for (const name of [T.adOperations.name, T.dsOperations.name, T.adChanges.name, T.dsChanges.name]) expect(topicsFor(writer, 'write')).not.toContain(name);
       expect(topicsFor(writer, 'read')).not.toContain(T.adChanges.name);
     }
-    expect(topicsFor('ad-writer', 'write')).toEqual([`${T.adOperations.name}.held`, `${T.adOperations.name}.receipts`, `${T.adOperations.name}.wait`, T.links.name, T.checkpoints.name, T.deadLetter.name].sort());
+    expect(topicsFor('ad-writer', 'write')).toEqual([`${T.adOperations.name}.held`, `${T.adOperations.name}.receipts`, `${T.adOperations.name}.wait`, T.links.name, T.checkpoints.name, T.deadLetter.name, T.audit?.name].sort());
+    // The sync log's audit topic: written by both writers, read by no service.
+    expect(topicsFor('ds-writer', 'write')).toContain(T.audit?.name);
+    for (const program of ['ad-detector', 'ds-detector', 'mapper', 'ad-writer', 'ds-writer'] as const) expect(topicsFor(program, 'read')).not.toContain(T.audit?.name);
     expect(topicsFor('ds-writer', 'write')).not.toContain(`${T.adOperations.name}.receipts`);
   });
 

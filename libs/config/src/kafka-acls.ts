@@ -72,9 +72,10 @@ export function kafkaAcls(config: SyncConfig): KafkaAcl[] {
   const mapperGroup = serviceGroupId(config, 'mapper');
   grants.set('mapper', [
     seeAndCreate,
-    { resource: 'topic', names: [topics.adChanges.name, topics.dsChanges.name], operations: ['read'] },
+    // The checkpoints topic: the pipes' pause state (idsync pipe pause), read with groups named after its own.
+    { resource: 'topic', names: [topics.adChanges.name, topics.dsChanges.name, topics.checkpoints.name], operations: ['read'] },
     { resource: 'topic', names: [topics.adOperations.name, topics.dsOperations.name, topics.deadLetter.name], operations: ['write', 'describe-configs'] },
-    { resource: 'group', names: [mapperGroup], operations: ['read'] },
+    { resource: 'group', names: [mapperGroup], operations: ['read'], pattern: 'prefixed' },
     { resource: 'transactional-id', names: [`${mapperGroup}.`], operations: ['write', 'describe'], pattern: 'prefixed' },
   ]);
   for (const { program, operations } of writers) {
@@ -85,7 +86,7 @@ export function kafkaAcls(config: SyncConfig): KafkaAcl[] {
       ...(program === 'ad-writer' ? [{ resource: 'topic', names: [receiptsTopicOf(operations)], operations: ['describe', 'create', 'write', 'describe-configs'] } satisfies Grant] : []),
       { resource: 'topic', names: [operations], operations: ['read'] },
       { resource: 'topic', names: [...own, topics.links.name, topics.checkpoints.name], operations: ['read', 'write', 'describe-configs'] },
-      { resource: 'topic', names: [topics.deadLetter.name], operations: ['write', 'describe-configs'] },
+      { resource: 'topic', names: [topics.deadLetter.name, ...(topics.audit === undefined ? [] : [topics.audit.name])], operations: ['write', 'describe-configs'] },
       { resource: 'group', names: [serviceGroupId(config, program)], operations: ['read', 'delete'], pattern: 'prefixed' },
     ]);
   }

@@ -155,6 +155,12 @@ const kafkaSchema = z
          */
         adState: topicSchema.optional(),
         dsState: topicSchema.optional(),
+        /**
+         * The sync log as records (JSON, keyed by the source entry id, so an entry's history is in order on one
+         * partition): one per write request a writer settled, as its stdout line. `idsync log --entry` reads it.
+         * Unset: the sync log goes to stdout only.
+         */
+        audit: topicSchema.optional(),
       })
       .strict(),
   })
@@ -229,6 +235,8 @@ const writerServiceSchema = z
     bindDn: nonEmpty.optional(),
     bindPassword: nonEmpty.optional(),
     dryRun: z.boolean().default(false),
+    /** The sync log on stdout: one JSON line (`"event":"sync.write"`) per write request settled. */
+    syncLog: z.boolean().default(true),
     /**
      * ad-writer: before each change of an existing entry, publish a write receipt (`<adOperations>.receipts`) that
      * tells the ad-detector the change is its own (AD records no initiator). Off only where no ad-detector reads the
@@ -291,6 +299,21 @@ const servicesSchema = z
   .strict();
 export type ServicesConfig = z.infer<typeof servicesSchema>;
 
+/**
+ * OpenTelemetry tracing: a span per stage and change, exported over OTLP/HTTP (or printed: console). Off by default:
+ * the trace context still travels on the records (traceparent) and every log line of a change carries its trace id.
+ */
+const tracingSchema = z
+  .object({
+    exporter: z.enum(['none', 'otlp', 'console']).default('none'),
+    /** The collector's OTLP/HTTP traces endpoint. */
+    endpoint: z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL').default('http://127.0.0.1:4318/v1/traces'),
+    /** Share of new traces (changes) recorded; the other stages follow the detector's decision. */
+    sampleRatio: z.number().min(0).max(1).default(1),
+  })
+  .strict();
+export type TracingConfig = z.infer<typeof tracingSchema>;
+
 export const configSchema = z
   .object({
     kafka: kafkaSchema,
@@ -301,6 +324,7 @@ export const configSchema = z
     /** Password keys (AES-256-GCM) for the components that read or write passwords; the mapper needs none. */
     secrets: secretsSchema.optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    tracing: tracingSchema.default({ exporter: 'none', endpoint: 'http://127.0.0.1:4318/v1/traces', sampleRatio: 1 }),
     /** Where the services' health endpoints listen (0.0.0.0 in a pod). */
     http: z
       .object({

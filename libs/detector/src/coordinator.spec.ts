@@ -1,5 +1,5 @@
 import { type EntryChangeEvent } from '@idsync/contracts';
-import { type JsonLogger, type KafkaClient, type StoredCheckpoint } from '@idsync/platform';
+import { eventTraceId, type JsonLogger, type KafkaClient, type StoredCheckpoint } from '@idsync/platform';
 import { type ChangeSource, type CheckpointedPublisher, DetectorCoordinator, type FailureVerdict, type SourceBatch } from './coordinator';
 
 /**
@@ -22,7 +22,7 @@ class Refused extends Error {
 
 type Step = { kind: 'batch'; events: number; pauseMs?: number } | { kind: 'empty' } | { kind: 'throw'; error: Error };
 
-const event = (n: number): EntryChangeEvent => ({ eventId: `e${n}` }) as unknown as EntryChangeEvent;
+const event = (n: number): EntryChangeEvent => ({ eventId: `e${n}`, op: 'modify', dn: `cn=u${n},dc=example,dc=com`, entryId: { kind: 'entryUUID', value: `0f0f0f0f-0000-4000-8000-00000000000${n % 10}` } }) as unknown as EntryChangeEvent;
 
 /** Reads batches as `script` says; the position is the number of events committed so far. */
 class ScriptedSource implements ChangeSource {
@@ -48,7 +48,7 @@ class ScriptedSource implements ChangeSource {
     this.onRead?.();
     const step = this.script.shift() ?? { kind: 'empty' };
     if (step.kind === 'throw') throw step.error;
-    if (step.kind === 'empty') return { events: [], checkpoint: null, committed: () => undefined, pauseMs: () => 1 };
+    if (step.kind === 'empty') return { events: [], checkpoint: null, committed: () => undefined, pauseMs: () => 1, caughtUp: true };
     const from = this.position;
     const events = Array.from({ length: step.events }, (_, i) => event(from + i + 1));
     const to = from + step.events;
@@ -60,6 +60,7 @@ class ScriptedSource implements ChangeSource {
         this.committedPositions.push(to);
       },
       pauseMs: () => step.pauseMs ?? 0,
+      caughtUp: (step.pauseMs ?? 0) > 0,
     };
   }
 
@@ -109,7 +110,7 @@ class MemoryPublisher implements CheckpointedPublisher {
 
 function logger(): JsonLogger & { events: { level: string; event: string; fields: Record<string, unknown> }[] } {
   const events: { level: string; event: string; fields: Record<string, unknown> }[] = [];
-  return { events, event: (level: string, name: string, fields: Record<string, unknown> = {}) => events.push({ level, event: name, fields }) } as unknown as JsonLogger & {
+  return { events, enabled: () => true, event: (level: string, name: string, fields: Record<string, unknown> = {}) => events.push({ level, event: name, fields }) } as unknown as JsonLogger & {
     events: typeof events;
   };
 }
@@ -148,6 +149,20 @@ beforeEach(() => {
 });
 
 describe('DetectorCoordinator', () => {
+  it('logs each change it published with its event id and trace id (the id the mapper and the writer log too)', async () => {
+    const source = new ScriptedSource([{ kind: 'batch', events: 2 }, { kind: 'empty' }]);
+    const { instance, log } = coordinator(source);
+    const run = instance.run();
+    await until('two changes published', () => log.events.filter((e) => e.event === 'test-detector.published').length === 2);
+    await instance.stop();
+    await run;
+    const published = log.events.filter((e) => e.event === 'test-detector.published').map((e) => e.fields);
+    expect(published).toEqual([
+      expect.objectContaining({ eventId: 'e1', traceId: eventTraceId('e1'), op: 'modify' }),
+      expect.objectContaining({ eventId: 'e2', traceId: eventTraceId('e2') }),
+    ]);
+  });
+
   it('publishes each batch with the checkpoint after it, and the source moves only once it is committed', async () => {
     const source = new ScriptedSource([
       { kind: 'batch', events: 2 },

@@ -1,5 +1,5 @@
 import { type EntryChangeEvent } from '@idsync/contracts';
-import { backoffDelay, ChangePublisher, type JsonLogger, type KafkaClient, type StoredCheckpoint } from '@idsync/platform';
+import { backoffDelay, ChangePublisher, eventTraceId, type JsonLogger, type KafkaClient, type StageSpan, type StoredCheckpoint, type TraceContext, Tracing } from '@idsync/platform';
 
 /**
  * What both detectors do the same way around their directory: connect Kafka and the source, resume from the committed
@@ -13,7 +13,8 @@ export interface CheckpointedPublisher {
   readonly checkpointGroup: string;
   connect(): Promise<void>;
   readCheckpoint(): Promise<StoredCheckpoint | null>;
-  publish(events: readonly EntryChangeEvent[], checkpoint: StoredCheckpoint, stateOnly?: readonly EntryChangeEvent[]): Promise<void>;
+  /** `traces`: each event's trace context by event id (its traceparent header); missing: derived from the event id. */
+  publish(events: readonly EntryChangeEvent[], checkpoint: StoredCheckpoint, stateOnly?: readonly EntryChangeEvent[], traces?: ReadonlyMap<string, TraceContext>): Promise<void>;
   disconnect(): Promise<void>;
 }
 
@@ -28,6 +29,8 @@ export interface SourceBatch {
   readonly committed: () => void;
   /** The pause before the next read, asked after the commit (0: read again at once). */
   readonly pauseMs: () => number;
+  /** The read reached the end of what the source had (the lag metric starts over). */
+  readonly caughtUp: boolean;
 }
 
 export interface FailureVerdict {
@@ -67,6 +70,10 @@ export interface CoordinatorStatus {
   readonly lastPublishAt: number | null;
   readonly eventsPublished: number;
   readonly lastError: string | null;
+  /** When the coordinator started (epoch ms). */
+  readonly startedAt: number;
+  /** The last time a read found nothing more to read (the source paused before its next poll); null: not yet. */
+  readonly caughtUpAt: number | null;
 }
 
 /** What every detector is told about publishing and retrying (the coordinator's part of its options). */
@@ -87,6 +94,8 @@ export interface PublishingOptions {
   readonly retryMaxMs?: number;
   /** Attempts in a row for a failure the product does not know (a TLS error, a missing file) before it stops. Default 8. */
   readonly unknownFailureAttempts?: number;
+  /** A span per change published (its trace starts here); default off. */
+  readonly tracing?: Tracing;
   /** Default: a ChangePublisher for (detector, checkpoint source). Tests wrap it to cut a publish short. */
   readonly publisherFactory?: () => CheckpointedPublisher;
 }
@@ -117,13 +126,14 @@ export class DetectorCoordinator {
   private prepared = false;
   private fencedInARow = 0;
   private lastFencedAt = Number.NEGATIVE_INFINITY;
-  private current: CoordinatorStatus = { state: 'starting', server: null, lastPublishAt: null, eventsPublished: 0, lastError: null };
+  private current: CoordinatorStatus;
 
   constructor(
     private readonly source: ChangeSource,
     private readonly options: CoordinatorOptions,
   ) {
     this.clock = options.clock ?? Date.now;
+    this.current = { state: 'starting', server: null, lastPublishAt: null, eventsPublished: 0, lastError: null, startedAt: this.clock(), caughtUpAt: null };
   }
 
   status(): CoordinatorStatus {
@@ -178,7 +188,15 @@ export class DetectorCoordinator {
           if (publisher === null) break;
           const batch = await this.source.read(publisher);
           if (batch.checkpoint !== null) {
-            await publisher.publish(batch.events, batch.checkpoint, batch.stateOnly ?? []);
+            const spans = this.startSpans(batch.events);
+            try {
+              await publisher.publish(batch.events, batch.checkpoint, batch.stateOnly ?? [], new Map([...spans].map(([id, span]) => [id, span.context])));
+            } catch (error) {
+              for (const span of spans.values()) span.end(error);
+              throw error;
+            }
+            for (const span of spans.values()) span.end();
+            this.logPublished(batch.events, spans);
             this.set({ lastPublishAt: this.clock(), eventsPublished: this.current.eventsPublished + batch.events.length });
           }
           batch.committed();
@@ -186,6 +204,7 @@ export class DetectorCoordinator {
           unknownInARow = 0;
           if (this.current.state !== 'streaming') this.set({ state: 'streaming', lastError: null });
           const pause = batch.pauseMs();
+          if (batch.caughtUp) this.set({ caughtUpAt: this.clock() });
           if (pause > 0) await this.sleep(pause);
         } catch (error) {
           if (this.stopping) break;
@@ -217,6 +236,21 @@ export class DetectorCoordinator {
     } finally {
       await this.disconnect();
       if (this.current.state !== 'failed') this.set({ state: 'stopped' });
+    }
+  }
+
+  /** Each event's span: a new trace, with the change's own trace id (trace-context.ts). */
+  private startSpans(events: readonly EntryChangeEvent[]): Map<string, StageSpan> {
+    const tracing = this.options.tracing ?? Tracing.off;
+    return new Map(events.map((event) => [event.eventId, tracing.span('detect', event.eventId, { root: eventTraceId(event.eventId) }, { 'idsync.event_id': event.eventId, 'idsync.operation': event.op, 'idsync.entry_id': event.entryId.value })]));
+  }
+
+  /** One debug line per change published: its ids, so its trace can be followed through the stages' logs. */
+  private logPublished(events: readonly EntryChangeEvent[], spans: ReadonlyMap<string, StageSpan>): void {
+    const logger = this.options.logger;
+    if (logger === undefined || !logger.enabled('debug')) return;
+    for (const event of events) {
+      logger.event('debug', `${this.options.detector}.published`, { eventId: event.eventId, traceId: spans.get(event.eventId)?.context.traceId, op: event.op, entryId: event.entryId.value, dn: event.dn });
     }
   }
 

@@ -13,5 +13,6 @@ export {
   type PublishingOptions,
   type SourceBatch,
 } from './coordinator';
+export { DetectorMetrics } from './metrics';
 export { entryIdAttribute, snapshotEntry, snapshotEvent, snapshotReading, type SnapshotContext, type SnapshotEntry, type SnapshotReading } from './snapshot';
 export { searchAtOnce, searchPages, SnapshotSource, type SnapshotSourceOptions } from './snapshot-reader';

@@ -80,6 +80,7 @@ export {
   syncClassSchema,
 } from './pipe';
 export { destinationBinding } from './password-binding';
+export { encodePipeControl, parsePipeControl, PIPE_CONTROL_KEY_PREFIX, type PipeControl, pipeControlKey, PipeControls } from './pipe-control';
 export { InvalidTemplateError, parseTemplate, type Template } from './template';
 export { checkWriteRequest, inWriteScope, type RefusedWrite, WRITE_REFUSALS, type WriteRefusal, type WriteScope, writeScope, writeScopes } from './write-scope';
 export {

@@ -1,8 +1,10 @@
 import 'reflect-metadata';
-import { type DynamicModule } from '@nestjs/common';
+import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadConfig, withheldVariable, type ServiceName, type SyncConfig } from '@idsync/config';
 import { JsonLogger } from './logger';
+import { Metrics, MetricsModule } from './metrics';
+import { Tracing } from './tracing';
 import { SecretRedactor } from './redact';
 import { useSchemaRegistry } from './schema-registry';
 
@@ -11,6 +13,10 @@ export interface ServiceContext {
   readonly config: SyncConfig;
   readonly configFile: string;
   readonly logger: JsonLogger;
+  /** The service's metrics, served at GET /metrics (with the `service` label and Node.js process metrics). */
+  readonly metrics: Metrics;
+  /** Spans per stage and change (config.tracing; off: the trace context only travels on the records). */
+  readonly tracing: Tracing;
 }
 
 /** Every secret the configuration holds, so no log line can carry one (credentials withheld from it are none). */
@@ -55,11 +61,32 @@ export async function runService(name: ServiceName, root: (context: ServiceConte
     logger.event('error', 'schema-registry.refused', { error: error instanceof Error ? error.message : String(error) });
     process.exit(1);
   }
-  const app = await NestFactory.create(root({ name, config, configFile, logger }), { logger, abortOnError: false });
+  const metrics = new Metrics({ service: name, defaultMetrics: true });
+  const tracing = await Tracing.start(config.tracing, name, logger);
+  const module = root({ name, config, configFile, logger, metrics, tracing });
+  const app = await NestFactory.create({ ...module, imports: [...(module.imports ?? []), MetricsModule.forMetrics(metrics), TracingModule.forTracing(tracing)] }, { logger, abortOnError: false });
   app.enableShutdownHooks();
   const { httpPort } = config.services[name];
   await app.listen(httpPort, config.http.host);
   logger.event('info', 'service.started', { config: configFile, health: `http://${config.http.host}:${httpPort}/health`, ...(withheld.length > 0 ? { notGiven: withheld } : {}) });
+}
+
+const TRACING = Symbol('TRACING');
+
+/** Exports the spans still buffered when the service stops. */
+@Injectable()
+class TracingShutdown implements OnApplicationShutdown {
+  constructor(@Inject(TRACING) private readonly tracing: Tracing) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.tracing.shutdown();
+  }
+}
+
+@Module({})
+class TracingModule {
+  static forTracing(tracing: Tracing): DynamicModule {
+    return { module: TracingModule, providers: [{ provide: TRACING, useValue: tracing }, { provide: Tracing, useValue: tracing }, TracingShutdown], exports: [Tracing] };
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { detectorCheckpointGroup, detectorTransactionalId } from '@idsync/config';
 import { encodeDeadLetter, encodeEntryChange, encodeEntryState, entryKey, entryStateOf, type EntryChangeEvent } from '@idsync/contracts';
+import { eventTraceContext, formatTraceparent, type TraceContext, TRACEPARENT_HEADER } from './trace-context';
 import { DEFAULT_MAX_RECORD_BYTES, type KafkaAdmin, type KafkaClient, RecordLimits, recordBytes, RecordTooLargeError, splitByBytes, topicRecordLimits, type TransactionalProducer } from './kafka/index';
 
 export interface ChangePublisherOptions {
@@ -110,15 +111,17 @@ export class ChangePublisher {
    * transactions (see there), each with the states of its own events. `stateOnly`: changes not published as events
    * (the writers' own, which loop prevention drops) whose entries' states still change: with the last transaction.
    */
-  async publish(events: readonly EntryChangeEvent[], checkpoint: StoredCheckpoint, stateOnly: readonly EntryChangeEvent[] = []): Promise<void> {
+  async publish(events: readonly EntryChangeEvent[], checkpoint: StoredCheckpoint, stateOnly: readonly EntryChangeEvent[] = [], traces?: ReadonlyMap<string, TraceContext>): Promise<void> {
     if (checkpoint.position.length > MAX_POSITION_LENGTH) throw new CheckpointTooLargeError(checkpoint.position.length);
     const producer = this.requireProducer();
     const { eventsTopic, checkpointTopic, deadLetterTopic } = this.options;
     const limit = this.limits.of(eventsTopic);
-    const fitting: { key: string; value: Buffer; event: EntryChangeEvent }[] = [];
+    const fitting: { key: string; value: Buffer; headers: Record<string, string>; event: EntryChangeEvent }[] = [];
     const letters: { key: string; value: Buffer }[] = [];
     for (const event of events) {
-      const message = { key: entryKey(event.entryId), value: encodeEntryChange(event) };
+      // The change's trace context (W3C traceparent): the mapper and the writer continue its trace.
+      const trace = traces?.get(event.eventId) ?? eventTraceContext(this.options.detector, event.eventId);
+      const message = { key: entryKey(event.entryId), value: encodeEntryChange(event), headers: { [TRACEPARENT_HEADER]: formatTraceparent(trace) } };
       const bytes = recordBytes(message);
       if (bytes <= limit) {
         fitting.push({ ...message, event });
@@ -133,7 +136,7 @@ export class ChangePublisher {
       const last = index === parts.length - 1;
       const transaction = await producer.begin();
       try {
-        for (const request of part.length === 0 ? [] : this.limits.split(eventsTopic, part.map(({ key, value }) => ({ key, value })))) {
+        for (const request of part.length === 0 ? [] : this.limits.split(eventsTopic, part.map(({ key, value, headers }) => ({ key, value, headers })))) {
           await transaction.send({ topic: eventsTopic, messages: request });
         }
         const states = this.stateRecords(last ? [...part.map(({ event }) => event), ...stateOnly] : part.map(({ event }) => event));

@@ -1,7 +1,7 @@
 import { type Socket } from 'node:net';
 import { type Client } from 'ldapts';
 import { type DirectoryConfig } from '@idsync/config';
-import { LdapConnectionLostError, openLdapSession, type LdapSession } from './ldap';
+import { LdapConnectionLostError, type LdapObserver, openLdapSession, type LdapSession } from './ldap';
 
 /**
  * A bounded set of bound LDAP connections to one directory, and the only way the writers talk to it.
@@ -26,6 +26,8 @@ export interface LdapPoolOptions {
   readonly credentials: { readonly bindDn: string; readonly bindPassword: string };
   /** Connections at most (default 8). Operations share them (LDAP multiplexes requests on a connection). */
   readonly size?: number;
+  /** Told of every operation (the LDAP operation histogram: ldapObserver). */
+  readonly observe?: LdapObserver;
   /** Opens a bound session; tests and tools may pass their own. Default openLdapSession. */
   readonly open?: (name: string, directory: DirectoryConfig, credentials: LdapPoolOptions['credentials']) => Promise<LdapSession>;
 }
@@ -85,7 +87,7 @@ export class LdapPool {
 
   constructor(private readonly options: LdapPoolOptions) {
     this.slots = new Array<PooledConnection | null>(Math.max(1, options.size ?? 8)).fill(null);
-    this.open = options.open ?? openLdapSession;
+    this.open = options.open ?? ((name, directory, credentials) => openLdapSession(name, directory, credentials, { observe: options.observe }));
     this.operationDeadlineMs = options.directory.operationTimeoutMs + DEADLINE_MARGIN_MS;
     // Each URL may take a connect timeout and a bind; failover tries them in turn.
     this.openDeadlineMs = options.directory.urls.length * (options.directory.connectTimeoutMs + options.directory.operationTimeoutMs) + DEADLINE_MARGIN_MS;

@@ -3,6 +3,7 @@ import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Client } from 'ldapts';
 import { type DirectoryConfig, withheldVariable } from '@idsync/config';
+import { type Metrics, OPERATION_BUCKETS } from './metrics';
 
 /** A bound connection and the URL it reached (the first of the configured URLs that answered). */
 export interface LdapSession {
@@ -86,19 +87,66 @@ export class LdapConnectionLostError extends Error {
   }
 }
 
+/** Told of every LDAP operation a session runs: its name, how long it took, and its result. */
+export type LdapObserver = (operation: LdapOperationName, seconds: number, result: string) => void;
+
+/** The ldapts calls a session's operations go through (a paged or ranged search is one search per request). */
+const OBSERVED_OPERATIONS = ['bind', 'search', 'add', 'modify', 'del', 'modifyDN', 'compare', 'exop'] as const;
+export type LdapOperationName = (typeof OBSERVED_OPERATIONS)[number];
+
+/**
+ * The LDAP operation histogram of a service, for one directory: `idsync_ldap_operation_duration_seconds` by
+ * directory, operation and result (success, the LDAP result code, timeout, network).
+ */
+export function ldapObserver(metrics: Metrics, directory: string): LdapObserver {
+  const durations = metrics.histogram(
+    'idsync_ldap_operation_duration_seconds',
+    'LDAP operations sent, by directory (its name in the configuration), operation (bind, search, add, modify, del, modifyDN, compare, exop) and result (success, an LDAP result code, timeout, network)',
+    ['directory', 'operation', 'result'],
+    OPERATION_BUCKETS,
+  );
+  return (operation, seconds, result) => durations.observe({ directory, operation, result }, seconds);
+}
+
+/** The result label of a failed operation: the LDAP result code, or what happened to the connection. */
+export function ldapResultLabel(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'number') return String(code);
+  const name = error instanceof Error ? error.name : '';
+  return /timeout/i.test(name) || /timed? ?out/i.test(error instanceof Error ? error.message : '') ? 'timeout' : 'network';
+}
+
+function observeClient(client: Client, observe: LdapObserver): void {
+  const methods = client as unknown as Record<LdapOperationName, (...args: unknown[]) => Promise<unknown>>;
+  for (const operation of OBSERVED_OPERATIONS) {
+    const call = methods[operation].bind(client);
+    methods[operation] = async (...args: unknown[]): Promise<unknown> => {
+      const started = performance.now();
+      try {
+        const result = await call(...args);
+        observe(operation, (performance.now() - started) / 1_000, 'success');
+        return result;
+      } catch (error) {
+        observe(operation, (performance.now() - started) / 1_000, ldapResultLabel(error));
+        throw error;
+      }
+    };
+  }
+}
+
 /**
  * An ldapts client that opens exactly one socket: its first connect goes through, any later one (ldapts'
  * transparent, unauthenticated reconnect) fails with LdapConnectionLostError. The StartTLS upgrade of that one
  * socket is allowed (it is called with the existing socket in its options).
  */
-export function createOneShotClient(name: string, url: string, dir: DirectoryConfig, tls: ConnectionOptions): Client {
+export function createOneShotClient(name: string, url: string, dir: DirectoryConfig, tls: ConnectionOptions, observe?: LdapObserver): Client {
   let connected = false;
   const first = (): void => {
     if (connected) throw new LdapConnectionLostError(name, url);
     connected = true;
   };
   const secure = url.toLowerCase().startsWith('ldaps://');
-  return new Client({
+  const client = new Client({
     url,
     timeout: dir.operationTimeoutMs,
     connectTimeout: dir.connectTimeoutMs,
@@ -114,6 +162,8 @@ export function createOneShotClient(name: string, url: string, dir: DirectoryCon
       return (tlsConnect as (...a: unknown[]) => ReturnType<typeof tlsConnect>)(...args);
     }) as typeof tlsConnect,
   });
+  if (observe !== undefined) observeClient(client, observe);
+  return client;
 }
 
 /**
@@ -126,13 +176,14 @@ export async function openLdapSession(
   name: string,
   dir: DirectoryConfig,
   credentials: { bindDn: string; bindPassword: string } = dir,
+  options: { readonly observe?: LdapObserver | undefined } = {},
 ): Promise<LdapSession> {
   const withheld = withheldVariable(credentials.bindPassword);
   if (withheld !== undefined) throw new DirectoryCredentialsWithheldError(name, credentials.bindDn, withheld);
   const attempts: { url: string; error: string }[] = [];
   const tls = tlsOptions(dir);
   for (const url of dir.urls) {
-    const client = createOneShotClient(name, url, dir, tls);
+    const client = createOneShotClient(name, url, dir, tls, options.observe);
     try {
       if (dir.startTls) await client.startTLS(tls);
       await client.bind(credentials.bindDn, credentials.bindPassword);

@@ -35,9 +35,23 @@ export class JsonLogger implements LoggerService {
     this.emit('debug', message, context);
   }
 
+  /** Whether lines of `level` are written (to skip building per-change debug lines). */
+  enabled(level: LogLevel): boolean {
+    return LOG_LEVELS.indexOf(level) >= this.threshold;
+  }
+
   /** Structured event: `logger.event('info', 'detector.batch', { count: 12 })`. */
   event(level: LogLevel, msg: string, fields: LogFields = {}): void {
     if (LOG_LEVELS.indexOf(level) < this.threshold) return;
+    this.line(level, msg, fields);
+  }
+
+  /** A line of a record stream (the sync log): written whatever the log level, at level info. */
+  record(msg: string, fields: LogFields): void {
+    this.line('info', msg, fields);
+  }
+
+  private line(level: LogLevel, msg: string, fields: LogFields): void {
     const line = JSON.stringify({ ts: new Date().toISOString(), level, service: this.service, msg, ...fields }, jsonReplacer);
     this.write(`${this.redactor.redact(line)}\n`);
   }

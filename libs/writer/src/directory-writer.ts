@@ -1,7 +1,7 @@
 import { isUuidText, type LeaveScopeAction, type WriteRequest } from '@idsync/contracts';
 import { type DirectoryConfig, type DirectoryKind, type SyncConfig } from '@idsync/config';
 import { type Dn, dnEquals, formatDn, formatRdn, isInSubtree, normalizeAttributeType, parentDn, parseDn } from '@idsync/mapping';
-import { LdapPool, namedDirectory, searchAllValues, writerCredentials } from '@idsync/platform';
+import { LdapPool, type LdapObserver, namedDirectory, searchAllValues, writerCredentials } from '@idsync/platform';
 import { type Keyring, keyringFromConfig, operationKeyring, type SecretsConfig } from '@idsync/secrets';
 import { Attribute, Change, EqualityFilter, type Filter, OrFilter } from 'ldapts';
 import { attributeKey, AttributeKnowledge, type AttributeKnowledgeOptions } from './attributes';
@@ -23,6 +23,8 @@ export interface DirectoryWriterOptions {
   readonly credentials: { readonly bindDn: string; readonly bindPassword: string };
   /** Plan (reads included) and report, write nothing. */
   readonly dryRun?: boolean;
+  /** Told of every LDAP operation (the service's LDAP histogram, ldapObserver). */
+  readonly observe?: LdapObserver;
   /** Create missing parent containers (ou=..., AD CN=... containers) before an add or a move. Default false. */
   readonly createMissingParents?: boolean;
   /** Where correlation and unlink searches look; default the directory's baseDn. */
@@ -103,6 +105,8 @@ export interface ApplyResult {
   readonly link: 'recorded' | 'kept' | 'removed' | 'none';
   /** The request was a rename older than the linked entry's own later rename: not followed (values only). */
   readonly staleRename?: true;
+  /** The destination entry's id (objectGUID, entryUUID), when the writer knows it (the sync log's destination id). */
+  readonly destinationId: string | null;
 }
 
 /** Where the destination entry of a request was found, and the link that found it (or that the write will record). */
@@ -175,7 +179,7 @@ export class DirectoryWriter {
     this.memberKeys = new Set((options.memberAttributes ?? DEFAULT_MEMBER_ATTRIBUTES).map(attributeKey));
     this.dryRun = options.dryRun ?? false;
     this.createMissingParents = options.createMissingParents ?? false;
-    this.pool = new LdapPool({ name: options.name, directory: options.directory, credentials: options.credentials, size: Math.max(1, options.connections ?? 8) });
+    this.pool = new LdapPool({ name: options.name, directory: options.directory, credentials: options.credentials, size: Math.max(1, options.connections ?? 8), ...(options.observe ? { observe: options.observe } : {}) });
   }
 
   /** The writer of a service, from the configuration: its destination, its own account, its dryRun switch. */
@@ -228,10 +232,10 @@ export class DirectoryWriter {
       const { plan, found } = lookup === 'absent' ? this.planCreate(request) : await this.planFound(request, snapshot, lookup);
       const { foundBy } = found;
       const stale = found.staleRename === true ? { staleRename: true as const } : {};
-      if (this.dryRun) return { result: { outcome: plan.steps.length === 0 ? 'no-op' : 'dry-run', plan, foundBy, alreadyApplied: [], createdParents: [], link: 'none', ...stale }, raceOnAdd: false };
+      if (this.dryRun) return { result: { outcome: plan.steps.length === 0 ? 'no-op' : 'dry-run', plan, foundBy, alreadyApplied: [], createdParents: [], link: 'none', destinationId: this.idHere(found), ...stale }, raceOnAdd: false };
       if (plan.steps.length === 0) {
-        const link = await this.settleLink(request, plan, found, false);
-        return { result: { outcome: 'no-op', plan, foundBy, alreadyApplied: [], createdParents: [], link, ...stale }, raceOnAdd: false };
+        const { link, destinationId } = await this.settleLink(request, plan, found, false);
+        return { result: { outcome: 'no-op', plan, foundBy, alreadyApplied: [], createdParents: [], link, destinationId, ...stale }, raceOnAdd: false };
       }
       const { alreadyApplied, createdParents, raceOnAdd, added } = await this.sendSteps(plan, request, found.entry).catch(async (error: unknown) => {
         // An add tried without reading its DN first, refused: if only because the name is taken (a server may say so
@@ -242,8 +246,8 @@ export class DirectoryWriter {
         return { alreadyApplied: [], createdParents: [], raceOnAdd: true, added: null };
       });
       const outcome = alreadyApplied.length === plan.steps.length ? 'already-applied' : 'applied';
-      const link = raceOnAdd ? 'none' : await this.settleLink(request, plan, found, true, added);
-      return { result: { outcome, plan, foundBy, alreadyApplied, createdParents, link, ...stale }, raceOnAdd };
+      const { link, destinationId } = raceOnAdd ? { link: 'none' as const, destinationId: null } : await this.settleLink(request, plan, found, true, added);
+      return { result: { outcome, plan, foundBy, alreadyApplied, createdParents, link, destinationId, ...stale }, raceOnAdd };
     } catch (error) {
       throw this.toWriteError(error, 'search', request, request.dn);
     }
@@ -302,13 +306,14 @@ export class DirectoryWriter {
 
   /** The source entry left the pipe's scope: its linked entry is deleted or unlinked; without a link, nothing. */
   private async leaveScope(request: WriteRequest, action: LeaveScopeAction): Promise<ApplyResult> {
-    const noOp = (reason: string, link: ApplyResult['link'] = 'none'): ApplyResult => ({
+    const noOp = (reason: string, link: ApplyResult['link'] = 'none', destinationId: string | null = null): ApplyResult => ({
       outcome: 'no-op',
       plan: { requestId: request.requestId, op: request.op, target: null, steps: [], reason },
       foundBy: 'link',
       alreadyApplied: [],
       createdParents: [],
       link,
+      destinationId,
     });
     const links = this.options.links;
     if (links === undefined) return noOp('left the scope: acted on by link only, and this writer has no links');
@@ -319,12 +324,12 @@ export class DirectoryWriter {
       const entry = await this.readById(id, ['objectClass']);
       if (entry === null || action === 'unlink' || this.dryRun || !this.writesTo(request.pipe, entry.dn)) {
         if (!this.dryRun) links.unlink(link);
-        return noOp(entry === null ? `left the scope: the linked entry ${id} is already gone` : `left the scope: ${entry.dn} stays, unlinked`, this.dryRun ? 'none' : 'removed');
+        return noOp(entry === null ? `left the scope: the linked entry ${id} is already gone` : `left the scope: ${entry.dn} stays, unlinked`, this.dryRun ? 'none' : 'removed', id);
       }
       const plan: WritePlan = { requestId: request.requestId, op: request.op, target: entry.dn, steps: [{ kind: 'delete', dn: entry.dn }], reason: null };
       const { alreadyApplied } = await this.sendSteps(plan, request, entry);
       links.unlink(link);
-      return { outcome: alreadyApplied.length > 0 ? 'already-applied' : 'applied', plan, foundBy: 'link', alreadyApplied, createdParents: [], link: 'removed' };
+      return { outcome: alreadyApplied.length > 0 ? 'already-applied' : 'applied', plan, foundBy: 'link', alreadyApplied, createdParents: [], link: 'removed', destinationId: id };
     } catch (error) {
       throw this.toWriteError(error, 'search', request, request.dn);
     }
@@ -394,32 +399,39 @@ export class DirectoryWriter {
    * After the write: records the link of an entry this request created or found by DN or correlation, removes the
    * link of an entry it deleted. `wrote`: steps were sent (false: the destination already matched).
    */
-  private async settleLink(request: WriteRequest, plan: WritePlan, found: Found, wrote: boolean, added: CurrentEntry | null = null): Promise<ApplyResult['link']> {
+  /** The id of the entry `found` names in this directory, when known (by its link, or read with the entry). */
+  private idHere(found: Found): string | null {
+    if (found.link !== null) return endIn(found.link, this.options.name).value;
+    return found.entry === null ? null : (entryIdOf(found.entry, this.kind)?.value ?? null);
+  }
+
+  private async settleLink(request: WriteRequest, plan: WritePlan, found: Found, wrote: boolean, added: CurrentEntry | null = null): Promise<Pick<ApplyResult, 'link' | 'destinationId'>> {
     const links = this.options.links;
-    if (links === undefined || request.op === 'unlink') return 'none';
+    const created = plan.steps.find((step) => step.kind === 'add');
+    if (links === undefined || request.op === 'unlink') return { link: 'none', destinationId: created === undefined ? this.idHere(found) : added === null ? null : (entryIdOf(added, this.kind)?.value ?? null) };
     if (request.op === 'delete') {
+      const destinationId = this.idHere(found);
       if (found.link !== null && wrote) {
         links.unlink(found.link);
-        return 'removed';
+        return { link: 'removed', destinationId };
       }
-      return 'none';
+      return { link: 'none', destinationId };
     }
-    if (found.link !== null) return 'kept';
+    if (found.link !== null) return { link: 'kept', destinationId: this.idHere(found) };
     // A created entry's id came with the add (post-read control) or is read back; an entry found by DN or
     // correlation was read with its id.
-    const created = plan.steps.find((step) => step.kind === 'add');
     const entry = created === undefined ? found.entry : added ?? (await this.read(created.dn, [idAttribute(this.kind)]));
     const origin = created !== undefined || found.foundBy === 'link' || found.foundBy === 'none' ? 'created' : found.foundBy;
-    if (entry === null) return 'none';
+    if (entry === null) return { link: 'none', destinationId: null };
     const destination = entryIdOf(entry, this.kind);
-    if (destination === null) return 'none';
+    if (destination === null) return { link: 'none', destinationId: null };
     links.link({
       pipe: request.pipe,
       source: { directory: this.sourceDirectory(request), ...request.sourceEntryId },
       destination: { directory: this.options.name, ...destination },
       origin,
     });
-    return 'recorded';
+    return { link: 'recorded', destinationId: destination.value };
   }
 
   /**

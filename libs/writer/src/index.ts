@@ -50,6 +50,7 @@ export {
 } from './plan';
 export { applyRequest, type BoundedRetryOptions, describePlan, type RequestOutcome } from './apply-request';
 export { createWriteHandler, HELD_AT_HEADER, REFUSED_REQUESTS, type WriteHandlerOptions, WriterStoppedError } from './write-handler';
+export { SYNC_LOG_EVENT, SYNC_OUTCOMES, type SyncLogRecord, syncLogRecord, type SyncOutcome } from './sync-log';
 export { type RefusedRequest, REQUEST_REFUSALS, type RequestGuard, type RequestGuardOptions, requestGuard, type RequestRefusal } from './request-guard';
 export { type Coalesced, coalesceEntryRequests, type CoalescedWrite } from './coalesce';
 export { WriterService, writerServiceModule, type WriterServiceName, type WriterServiceOptions } from './writer-service';

@@ -1,5 +1,5 @@
 import { encodeWriteRequest, type WriteRequest } from '@idsync/contracts';
-import { JsonLogger, type LoopRecord, Metrics, SecretRedactor } from '@idsync/platform';
+import { eventTraceId, JsonLogger, type LoopRecord, Metrics, SecretRedactor } from '@idsync/platform';
 import { ABSENT_HEADER } from '@idsync/contracts';
 import { type ApplyHints, type ApplyResult } from './directory-writer';
 import { InvalidEntryError, WriteError } from './errors';
@@ -32,6 +32,7 @@ const done = (plan: Partial<ApplyResult['plan']> = {}, outcome: ApplyResult['out
   alreadyApplied: [],
   createdParents: [],
   link: 'none',
+  destinationId: '7145e626-b475-4e2a-a8c8-8b33d773cbcc',
 });
 
 function setup(apply: (r: WriteRequest, hints?: ApplyHints) => Promise<ApplyResult>, dryRun = false) {
@@ -81,7 +82,7 @@ describe('createWriteHandler', () => {
     await expect(handle(batch)).rejects.toBe(blocked);
     clock += 1_000;
     const [outcome] = await handle(batch);
-    expect(outcome).toEqual({ kind: 'dead-letter', reason: expect.stringMatching(/waited 60 s: link conflict/) });
+    expect(outcome).toEqual({ kind: 'dead-letter', reason: expect.stringMatching(/waited 60 s: link conflict/), code: 'link-conflict' });
   });
 
   it('counts and logs a link conflict with both ids when it is dead-lettered', async () => {
@@ -89,8 +90,8 @@ describe('createWriteHandler', () => {
       throw new LinkConflictError('ad-to-ds', r.sourceEntryId.value, { dn: r.dn, id: '7145e626-b475-4e2a-a8c8-8b33d773cbcc' }, '0f0f0f0f-0000-4000-8000-000000000001', false);
     });
     const [outcome] = await handle([record(encodeWriteRequest(request(3, { op: 'delete', attributes: [] })))]);
-    expect(outcome).toEqual({ kind: 'dead-letter', reason: expect.stringContaining('link conflict') });
-    expect(metrics.render()).toMatch(/idsync_writer_link_conflicts_total\{pipe="ad-to-ds",resolution="dead-letter",service="ds-writer"\} 1/);
+    expect(outcome).toEqual({ kind: 'dead-letter', reason: expect.stringContaining('link conflict'), code: 'link-conflict' });
+    expect(await metrics.value('idsync_writer_link_conflicts_total', { pipe: 'ad-to-ds', resolution: 'dead-letter' })).toBe(1);
     const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line['msg'] === 'ds-writer.link.conflict');
     expect(logged).toMatchObject({ sourceId: '6c1f1e4a-9b0e-4d3c-8a55-1f2e3d4c5b6a', foundId: '7145e626-b475-4e2a-a8c8-8b33d773cbcc', linkedTo: '0f0f0f0f-0000-4000-8000-000000000001' });
   });
@@ -124,7 +125,7 @@ describe('createWriteHandler', () => {
     const outcomes = await handle([modify(1, 'good'), modify(2, 'bad'), modify(3, 'also good')]);
     expect(outcomes.map((o) => o.kind)).toEqual(['done', 'dead-letter', 'done']);
     expect(applied).toEqual(['e1/ad-to-ds/0', 'e3/ad-to-ds/0']);
-    expect(metrics.render()).toMatch(/idsync_writer_requests_total\{result="dead-letter",service="ds-writer"\} 1\n/);
+    expect(await metrics.value('idsync_writer_requests_total', { result: 'dead-letter' })).toBe(1);
   });
 
   it('passes a resync\'s "absent at the destination" to the writer for that record only', async () => {
@@ -173,8 +174,8 @@ describe('createWriteHandler', () => {
     const outcomes = await handle([record(encodeWriteRequest(request(1))), record(encodeWriteRequest(request(2)), 1), record(encodeWriteRequest(request(3)), 2), record(Buffer.from('junk'), 3)]);
     expect(outcomes.map((o) => o.kind)).toEqual(['done', 'dead-letter', 'done', 'dead-letter']);
     expect(outcomes[1]).toMatchObject({ reason: expect.stringMatching(/request e2\/ad-to-ds\/0 .*contains '\*'/) });
-    expect(metrics.render()).toMatch(/idsync_writer_requests_total\{result="dead-letter",service="ds-writer"\} 2/);
-    expect(metrics.render()).toMatch(/result="no-op"/);
+    expect(await metrics.value('idsync_writer_requests_total', { result: 'dead-letter' })).toBe(2);
+    expect(await metrics.value('idsync_writer_requests_total', { result: 'no-op' })).toBeGreaterThan(0);
   });
 
   it('retries a member that may still arrive a few times, then dead-letters it', async () => {
@@ -185,8 +186,8 @@ describe('createWriteHandler', () => {
     });
     const [outcome] = await handle([record(encodeWriteRequest(request(1)))]);
     expect(calls).toBe(5);
-    expect(outcome).toMatchObject({ kind: 'dead-letter', reason: expect.stringMatching(/gave up after 5 attempts/) });
-    expect(metrics.render()).toMatch(/idsync_writer_retries_total\{code="32",service="ds-writer"\} 4/);
+    expect(outcome).toMatchObject({ kind: 'dead-letter', reason: expect.stringMatching(/gave up after 5 attempts/), code: 'ldap-32' });
+    expect(await metrics.value('idsync_writer_retries_total', { code: '32' })).toBe(4);
   });
 
   it('throws outages for the loop to back off (the records are fetched again), and stops on refused credentials', async () => {
@@ -293,8 +294,8 @@ describe('createWriteHandler with dependency waits (a member not there yet waits
       { since: 1_000_000, attempt: 0, due: 1_000_000 },
     ]);
     expect(parked[1]?.headers?.[WAIT_HEADERS.behind]).toBe('e1/ad-to-ds/0');
-    expect(metrics.render()).toMatch(/idsync_writer_waits_total\{result="parked",service="ds-writer"\} 1/);
-    expect(metrics.render()).toMatch(/idsync_writer_waits_total\{result="behind",service="ds-writer"\} 1/);
+    expect(await metrics.value('idsync_writer_waits_total', { result: 'parked' })).toBe(1);
+    expect(await metrics.value('idsync_writer_waits_total', { result: 'behind' })).toBe(1);
 
     // While it is parked, a new request of the same entry from the operations topic is parked behind it too.
     sent.length = 0;
@@ -323,8 +324,8 @@ describe('createWriteHandler with dependency waits (a member not there yet waits
 
     clock.now = since + 600_000;
     const [outcome] = await handle([rec(group(1), 1, WAIT_TOPIC, waitHeaders({ since, attempt: 9, due: clock.now }))]);
-    expect(outcome).toMatchObject({ kind: 'dead-letter', reason: expect.stringMatching(/waited 600 s for it: noSuchObject \(32\)/) });
-    expect(metrics.render()).toMatch(/idsync_writer_waits_total\{result="gave-up",service="ds-writer"\} 1/);
+    expect(outcome).toMatchObject({ kind: 'dead-letter', reason: expect.stringMatching(/waited 600 s for it: noSuchObject \(32\)/), code: 'wait-exhausted' });
+    expect(await metrics.value('idsync_writer_waits_total', { result: 'gave-up' })).toBe(1);
   });
 
   it('once the parked request is applied from the wait topic, the entry\'s next request applies directly again', async () => {
@@ -365,11 +366,10 @@ describe('createWriteHandler with a request guard', () => {
       record(encodeWriteRequest(request(3, { pipe: 'made-up-pipe-name' })), 2),
     ]);
     expect(applied).toEqual(['e1/ad-to-ds/0']);
-    expect(outcomes).toEqual([{ kind: 'done' }, { kind: 'dead-letter', reason: 'request e2/ad-to-ds/0 refused' }, { kind: 'dead-letter', reason: 'request e3/ad-to-ds/0 refused' }]);
-    const text = metrics.render();
-    expect(text).toContain('idsync_writer_refused_requests_total{pipe="ad-to-ds",reason="secret-attribute",service="ds-writer"} 1');
-    expect(text).toContain('idsync_writer_refused_requests_total{pipe="(unknown)",reason="unknown-pipe",service="ds-writer"} 1');
-    expect(text).not.toContain('made-up-pipe-name');
+    expect(outcomes).toEqual([{ kind: 'done' }, { kind: 'dead-letter', reason: 'request e2/ad-to-ds/0 refused', code: 'refused' }, { kind: 'dead-letter', reason: 'request e3/ad-to-ds/0 refused', code: 'refused' }]);
+    expect(await metrics.value('idsync_writer_refused_requests_total', { pipe: 'ad-to-ds', reason: 'secret-attribute' })).toBe(1);
+    expect(await metrics.value('idsync_writer_refused_requests_total', { pipe: '(unknown)', reason: 'unknown-pipe' })).toBe(1);
+    expect(await metrics.render()).not.toContain('made-up-pipe-name');
     const refusals = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line['msg'] === 'ds-writer.request.refused');
     expect(refusals).toHaveLength(2);
     expect(refusals[0]).toMatchObject({ level: 'warn', reason: 'secret-attribute', requestId: 'e2/ad-to-ds/0', attributes: ['userPassword'], offset: '1' });
@@ -435,6 +435,85 @@ describe('createWriteHandler with the delete circuit breaker', () => {
     tick(1_000);
     core.observe({ state: 'discarded', at: now(), by: 'bob' });
     const [discarded] = await handle(later, context());
-    expect(discarded).toEqual({ kind: 'dead-letter', reason: expect.stringMatching(/^e13\/ad-to-ds\/0: a delete held by the delete circuit breaker, discarded by bob at .*idsync dlq redrive/) });
+    expect(discarded).toEqual({ kind: 'dead-letter', reason: expect.stringMatching(/^e13\/ad-to-ds\/0: a delete held by the delete circuit breaker, discarded by bob at .*idsync dlq redrive/), code: 'held-discarded' });
+  });
+});
+
+describe('createWriteHandler sync log', () => {
+  const withKey = (value: Buffer, offset: number, key: string): LoopRecord => ({ ...record(value, offset), key: Buffer.from(key) });
+
+  it('writes one line per request settled, with ids, DN, attribute names, outcome and latency, never a value; the same lines go to the audit topic before the commit', async () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger('ds-writer', 'warn', new SecretRedactor([]), (line) => lines.push(line));
+    const sent: OutputMessages[] = [];
+    const now = 1_700_000_010_000;
+    const apply = async (r: WriteRequest): Promise<ApplyResult> => {
+      if (r.requestId === 'e3/ad-to-ds/0') throw new WriteError('dead-letter', 'objectClassViolation (65): no such class', { code: 65, requestId: r.requestId });
+      const steps = r.requestId === 'e1/ad-to-ds/0' ? [{ kind: 'modify' as const, dn: r.dn, changes: [{ op: 'replace' as const, name: 'userPassword', values: ['Secret-Value-1'] }, { op: 'replace' as const, name: 'mail', values: ['m@example.com'] }] }] : [];
+      return done({ requestId: r.requestId, target: r.dn, steps }, steps.length > 0 ? 'applied' : 'no-op');
+    };
+    const handle = createWriteHandler({ service: 'ds-writer', writer: { apply, isDryRun: false }, metrics: new Metrics(), logger, now: () => now, syncLog: { topic: 'idsync.audit' }, boundedRetry: { sleep: async () => undefined } });
+    const mail = { name: 'mail', op: 'replace' as const, values: ['m@example.com'] };
+    const timing = { changeTime: now - 4_000, detectedAt: now - 1_500 };
+    const outcomes = await handle(
+      [
+        withKey(encodeWriteRequest(request(1, { ...timing, attributes: [{ name: 'userPassword', op: 'replace', values: ['Secret-Value-1'] }, mail] })), 0, 'a'),
+        withKey(encodeWriteRequest(request(2, { ...timing, sourceEntryId: { kind: 'objectGUID', value: '0f0f0f0f-0000-4000-8000-000000000002' }, attributes: [mail] })), 1, 'b'),
+        withKey(encodeWriteRequest(request(3, { ...timing, sourceEntryId: { kind: 'objectGUID', value: '0f0f0f0f-0000-4000-8000-000000000003' }, attributes: [mail] })), 2, 'c'),
+      ],
+      { progress: () => undefined, signal: new AbortController().signal, output: { send: async (batch) => void sent.push(...batch), limit: () => 1_000_000 } },
+    );
+    expect(outcomes.map((o) => o.kind)).toEqual(['done', 'done', 'dead-letter']);
+
+    // A threshold of warn hides the service's info lines, not the sync log (it is its own stream).
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line['event'] === 'sync.write');
+    expect(logged).toHaveLength(3);
+    const byRequest = new Map(logged.map((line) => [line['requestId'], line]));
+    expect(byRequest.get('e1/ad-to-ds/0')).toMatchObject({
+      service: 'ds-writer',
+      pipe: 'ad-to-ds',
+      sourceEventId: 'e1',
+      sourceId: '6c1f1e4a-9b0e-4d3c-8a55-1f2e3d4c5b6a',
+      destinationId: '7145e626-b475-4e2a-a8c8-8b33d773cbcc',
+      dn: 'uid=u1,ou=People,dc=example,dc=com',
+      operation: 'upsert',
+      changes: ['modify'],
+      attributes: ['userPassword', 'mail'],
+      outcome: 'applied',
+      endToEndMs: 4_000,
+      pipelineMs: 1_500,
+    });
+    expect(byRequest.get('e2/ad-to-ds/0')).toMatchObject({ outcome: 'no-op', changes: [], attributes: ['mail'] });
+    expect(byRequest.get('e3/ad-to-ds/0')).toMatchObject({ outcome: 'dead-letter', reason: expect.stringContaining('objectClassViolation') });
+    for (const line of lines) {
+      expect(line).not.toContain('Secret-Value-1');
+      expect(line).not.toContain('m@example.com');
+    }
+
+    const audit = sent.filter((batch) => batch.topic === 'idsync.audit').flatMap((batch) => batch.messages);
+    expect(audit.map((message) => String(message.key))).toEqual(expect.arrayContaining(['6c1f1e4a-9b0e-4d3c-8a55-1f2e3d4c5b6a', '0f0f0f0f-0000-4000-8000-000000000002', '0f0f0f0f-0000-4000-8000-000000000003']));
+    expect(audit.map((message) => JSON.parse(String(message.value)) as unknown)).toEqual(expect.arrayContaining(logged.map((line) => expect.objectContaining({ requestId: line['requestId'], outcome: line['outcome'] }))));
+    expect(audit).toHaveLength(3);
+  });
+
+  it('names the trace of each request: the one its record carries, else the one its change started', async () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger('ds-writer', 'info', new SecretRedactor([]), (line) => lines.push(line));
+    const handle = createWriteHandler({ service: 'ds-writer', writer: { apply: async (r) => done({ requestId: r.requestId }, 'no-op'), isDryRun: false }, metrics: new Metrics(), logger });
+    const traced = { ...withKey(encodeWriteRequest(request(1, { attributes: [] })), 0, 'a'), headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } };
+    const untraced = withKey(encodeWriteRequest(request(2, { attributes: [], sourceEntryId: { kind: 'objectGUID', value: '0f0f0f0f-0000-4000-8000-000000000002' } })), 1, 'b');
+    await handle([traced, untraced]);
+    const traces = Object.fromEntries(lines.map((line) => JSON.parse(line) as Record<string, unknown>).map((line) => [line['requestId'], line['traceId']]));
+    expect(traces).toEqual({ 'e1/ad-to-ds/0': '4bf92f3577b34da6a3ce929d0e0e4736', 'e2/ad-to-ds/0': eventTraceId('e2') });
+  });
+
+  it('logs nothing on stdout when turned off, and still counts', async () => {
+    const lines: string[] = [];
+    const logger = new JsonLogger('ds-writer', 'debug', new SecretRedactor([]), (line) => lines.push(line));
+    const metrics = new Metrics();
+    const handle = createWriteHandler({ service: 'ds-writer', writer: { apply: async (r) => done({ requestId: r.requestId, steps: [{ kind: 'delete', dn: r.dn }] }), isDryRun: false }, metrics, logger, syncLog: { stdout: false } });
+    await handle([record(encodeWriteRequest(request(1, { op: 'delete', attributes: [] })))]);
+    expect(lines.filter((line) => line.includes('sync.write'))).toEqual([]);
+    expect(await metrics.value('idsync_writer_requests_total', { result: 'applied' })).toBe(1);
   });
 });

@@ -1,5 +1,5 @@
 import { ABSENT_HEADER, decodeWriteRequest, LEAVE_SCOPE_ACTIONS, LEAVE_SCOPE_HEADER, type LeaveScopeAction, SNAPSHOT_HEADER, UndecodableRecordError, type WriteRequest } from '@idsync/contracts';
-import { type BatchContext, type JsonLogger, type LoopOutput, type LoopRecord, type Metrics, type RecordOutcome as LoopOutcome } from '@idsync/platform';
+import { type BatchContext, eventTraceId, type JsonLogger, LATENCY_BUCKETS, type LoopOutput, type LoopRecord, type Metrics, parseTraceparent, type RecordOutcome as LoopOutcome, type StageSpan, TRACEPARENT_HEADER, Tracing } from '@idsync/platform';
 import { applyRequest, type BoundedRetryOptions, describePlan } from './apply-request';
 import { coalesceEntryRequests } from './coalesce';
 import { behindWait, DEFAULT_MAX_WAIT_MS, HeldEntries, nextWait, readWait, waitHeaders, type WaitState } from './dependency-wait';
@@ -8,6 +8,7 @@ import { WriteError } from './errors';
 import { LinkConflictError } from './links';
 import { type RequestGuard } from './request-guard';
 import { type BreakerTrip, type DeleteBreaker } from './delete-breaker';
+import { SYNC_LOG_EVENT, type SyncLogInput, syncLogRecord, type SyncLogRecord } from './sync-log';
 
 /**
  * The destination refuses the writer itself (credentials, access rights, transport security): no record can
@@ -26,7 +27,8 @@ export class WriterStoppedError extends Error {
 
 export const LINK_CONFLICTS = 'idsync_writer_link_conflicts_total';
 export const LINK_CONFLICTS_HELP =
-  'Requests whose DN or correlation found another source entry\'s linked entry, by service, pipe and resolution (dead-letter: nothing written; created-beside: a create whose correlation matched it created its own entry)';
+  'Requests whose DN or correlation found another source entry\'s linked entry, by pipe and resolution (dead-letter: nothing written; created-beside: a create whose correlation matched it created its own entry)';
+export const LINK_CONFLICT_LABELS = ['pipe', 'resolution'] as const;
 
 /** The consumer loop aborted the batch (see BatchContext.signal): retried from the first uncommitted record. */
 export class BatchAbortedError extends Error {
@@ -77,6 +79,13 @@ export interface WriteHandlerOptions {
    * topic) until an operator's decision; `onTrip` publishes the trip before the batch's offsets are committed.
    */
   readonly breaker?: { readonly core: DeleteBreaker; readonly topic: string; onTrip(control: BreakerTrip): Promise<void> };
+  /**
+   * The sync log: one line per request settled (sync-log.ts), on stdout unless `stdout` is false, and on `topic` (the
+   * audit topic) when set, sent before the batch's offsets are committed. Default: stdout only.
+   */
+  readonly syncLog?: { readonly stdout?: boolean; readonly topic?: string };
+  /** A span per request, in the trace its record carries (default off; the trace id is logged either way). */
+  readonly tracing?: Tracing;
 }
 
 /** Header of a held delete: when it was held (epoch milliseconds), which decides the decision that covers it. */
@@ -103,10 +112,19 @@ const INSUFFICIENT_ACCESS = 50;
  */
 export function createWriteHandler(options: WriteHandlerOptions): (records: readonly LoopRecord[], context?: BatchContext) => Promise<LoopOutcome[]> {
   const { service, writer, metrics, logger } = options;
-  const requests = metrics.counter('idsync_writer_requests_total', 'Write requests by service and result (applied, no-op, already-applied, dry-run, dead-letter; superseded: a later delete of the same entry in the batch made it pointless; merged: written as part of the next modify of the same entry)');
-  const retries = metrics.counter('idsync_writer_retries_total', 'Write attempts retried, by service and LDAP result code (none: network)');
-  const onRetry = (error: WriteError): void => retries.inc({ service, code: String(error.code ?? 'none') });
-  const conflicts = metrics.counter(LINK_CONFLICTS, LINK_CONFLICTS_HELP);
+  const requests = metrics.counter('idsync_writer_requests_total', 'Write requests by result (applied, no-op, already-applied, dry-run, dead-letter; superseded: a later delete of the same entry in the batch made it pointless; merged: written as part of the next modify of the same entry)', ['result']);
+  const retries = metrics.counter('idsync_writer_retries_total', 'Write attempts retried, by LDAP result code (none: network)', ['code']);
+  const onRetry = (error: WriteError): void => retries.inc({ code: String(error.code ?? 'none') });
+  const conflicts = metrics.counter(LINK_CONFLICTS, LINK_CONFLICTS_HELP, LINK_CONFLICT_LABELS);
+  const endToEnd = metrics.histogram('idsync_writer_end_to_end_latency_seconds', 'From the source change (its time as the source recorded it: whenChanged in AD, changeTime in the changelog; 1 s resolution) to the write applied, by pipe and operation', ['pipe', 'operation'], LATENCY_BUCKETS);
+  const pipelineLatency = metrics.histogram('idsync_writer_pipeline_latency_seconds', 'From the detector reading the change to the write applied (detector, Kafka, mapper and writer), by pipe and operation', ['pipe', 'operation'], LATENCY_BUCKETS);
+  /** Latency of a write that changed the destination (applied); no-ops and replays would only blur it. */
+  const observeLatency = (request: WriteRequest): void => {
+    const at = now();
+    const labels = { pipe: request.pipe, operation: request.op };
+    if (request.changeTime !== null) endToEnd.observe(labels, Math.max(0, at - request.changeTime) / 1_000);
+    pipelineLatency.observe(labels, Math.max(0, at - request.detectedAt) / 1_000);
+  };
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const conflictWaitMs = options.conflictWaitMs ?? 120_000;
   const refusalsBeforeStop = Math.max(1, options.refusalsBeforeStop ?? 10);
@@ -118,13 +136,14 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   // A hold outlives every request it covers: the last try comes at maxWaitMs, plus a wait partition's queue.
   const held = waits?.held ?? new HeldEntries(maxWaitMs + 5 * 60_000);
   const boundedRetry: BoundedRetryOptions = waits ? { ...options.boundedRetry, attempts: waits.inlineAttempts ?? 2 } : (options.boundedRetry ?? {});
-  const waitCounter = metrics.counter('idsync_writer_waits_total', 'Requests parked on the wait topic (parked: their member or parent is not there yet; behind: an earlier request of the same entry is parked; gave-up: dead-lettered after maxWaitMs), by service');
+  const waitCounter = metrics.counter('idsync_writer_waits_total', 'Requests parked on the wait topic, by result (parked: their member or parent is not there yet; behind: an earlier request of the same entry is parked; gave-up: dead-lettered after maxWaitMs)', ['result']);
   /** When each create blocked by a link conflict was first tried (dropped once it is done or dead-lettered). */
   const waitingSince = new Map<string, number>();
   const countConflict = (request: WriteRequest, conflict: LinkConflictError): void => {
-    conflicts.inc({ service, pipe: request.pipe, resolution: 'dead-letter' });
+    conflicts.inc({ pipe: request.pipe, resolution: 'dead-letter' });
     logger.event('warn', `${service}.link.conflict`, {
       requestId: request.requestId,
+      traceId: traceIdOf(request),
       pipe: request.pipe,
       sourceId: conflict.sourceId,
       dn: conflict.found.dn,
@@ -133,13 +152,33 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     });
   };
 
-  const staleRenames = metrics.counter('idsync_writer_stale_renames_total', 'Renames not followed because the linked entry was renamed here since (a late echo in two-way sync, a replay): values applied, the entry not moved back; by service and pipe');
-  const scopeChanges = metrics.counter('idsync_writer_scope_changes_total', 'Linked entries whose source entry left the pipe\'s scope, by service, pipe and action (delete, unlink)');
+  const staleRenames = metrics.counter('idsync_writer_stale_renames_total', 'Renames not followed because the linked entry was renamed here since (a late echo in two-way sync, a replay): values applied, the entry not moved back; by pipe', ['pipe']);
+  const scopeChanges = metrics.counter('idsync_writer_scope_changes_total', 'Linked entries whose source entry left the pipe\'s scope, by pipe and action (delete, unlink)', ['pipe', 'action']);
 
   const breaker = options.breaker;
-  const heldDeletes = metrics.counter('idsync_writer_held_deletes_total', 'Deletes (and their unlinks) held by the delete circuit breaker, by service and result (held: parked on the held topic; applied: released by an approval; discarded: dead-lettered by a discard)');
-  const trips = metrics.counter('idsync_writer_breaker_trips_total', 'Times this writer tripped the delete circuit breaker, by service');
-  const refused = metrics.counter(REFUSED_REQUESTS, 'Security events: write requests refused by scope enforcement (never applied, dead-lettered), by service, pipe ((unknown) for a name not in the configuration) and reason');
+  const heldDeletes = metrics.counter('idsync_writer_held_deletes_total', 'Deletes (and their unlinks) held by the delete circuit breaker, by result (held: parked on the held topic; applied: released by an approval; discarded: dead-lettered by a discard)', ['result']);
+  const trips = metrics.counter('idsync_writer_breaker_trips_total', 'Times this writer tripped the delete circuit breaker');
+  const tracing = options.tracing ?? Tracing.off;
+  /** Each decoded request's span, ended when the request is settled (its sync log line). */
+  const spans = new WeakMap<WriteRequest, StageSpan>();
+  const traceIdOf = (request: WriteRequest): string | undefined => spans.get(request)?.context.traceId;
+  const syncLogStdout = options.syncLog?.stdout ?? true;
+  const auditTopic = options.syncLog?.topic;
+  /** Lines for the audit topic not sent yet: every call sends what is pending before its offsets are committed. */
+  let pendingAudit: SyncLogRecord[] = [];
+  const syncLog = (input: Omit<SyncLogInput, 'service' | 'now' | 'traceId'>): void => {
+    const span = spans.get(input.request);
+    if (span !== undefined) {
+      spans.delete(input.request);
+      const failed = input.outcome === 'dead-letter' || input.outcome === 'refused';
+      span.end(failed ? new Error(input.reason ?? input.outcome) : undefined);
+    }
+    if (!syncLogStdout && auditTopic === undefined) return;
+    const line = syncLogRecord({ ...input, service, now: now(), ...(span === undefined ? {} : { traceId: span.context.traceId }) });
+    if (syncLogStdout) logger.record(SYNC_LOG_EVENT, line);
+    if (auditTopic !== undefined) pendingAudit.push(line);
+  };
+  const refused = metrics.counter(REFUSED_REQUESTS, 'Security events: write requests refused by scope enforcement (never applied, dead-lettered), by pipe ((unknown) for a name not in the configuration) and reason', ['pipe', 'reason']);
 
   const decode = (record: LoopRecord): WriteRequest | LoopOutcome => {
     let request: WriteRequest;
@@ -147,17 +186,21 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       request = decodeWriteRequest(record.value);
     } catch (error) {
       if (!(error instanceof UndecodableRecordError)) throw error;
-      requests.inc({ service, result: 'dead-letter' });
-      return { kind: 'dead-letter', reason: error.message };
+      requests.inc({ result: 'dead-letter' });
+      return { kind: 'dead-letter', reason: error.message, code: 'undecodable' };
     }
+    // The request's trace (from its record; a record without one starts it here, from the change's event id).
+    const parent = parseTraceparent(record.headers?.[TRACEPARENT_HEADER]);
+    spans.set(request, tracing.span('write', request.requestId, parent === null ? { root: eventTraceId(request.sourceEventId) } : { parent }, { 'idsync.request_id': request.requestId, 'idsync.pipe': request.pipe, 'idsync.operation': request.op }));
     const refusal = options.guard?.check(request, record) ?? null;
     if (refusal === null) return request;
     const pipe = options.guard?.knows(request.pipe) === true ? request.pipe : '(unknown)';
-    refused.inc({ service, pipe, reason: refusal.refusal });
-    requests.inc({ service, result: 'dead-letter' });
+    refused.inc({ pipe, reason: refusal.refusal });
+    requests.inc({ result: 'dead-letter' });
     logger.event('warn', `${service}.request.refused`, {
       reason: refusal.refusal,
       requestId: request.requestId,
+      traceId: traceIdOf(request),
       pipe,
       op: request.op,
       dn: request.dn,
@@ -166,22 +209,30 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       partition: record.partition,
       offset: record.offset,
     });
-    return { kind: 'dead-letter', reason: refusal.detail };
+    syncLog({ request, outcome: 'refused', reason: refusal.refusal });
+    return { kind: 'dead-letter', reason: refusal.detail, code: 'refused' };
   };
 
   /**
    * Applies one request and counts its result (a dead letter only when `countDeadLetter`). With waits, a request
    * whose dependency is still missing comes back parked (`wait`: what its record carried, if it was parked before).
    */
-  const applyOne = async (request: WriteRequest, hints: ApplyHints, countDeadLetter = true, wait?: WaitState): Promise<LoopOutcome | Parked> => {
+  const applyOne = async (request: WriteRequest, hints: ApplyHints, countDeadLetter = true, wait?: WaitState, covers?: readonly string[]): Promise<LoopOutcome | Parked> => {
+    const outcome = await applyAndCount(request, hints, countDeadLetter, wait, covers);
+    if (outcome.kind === 'park') syncLog({ request, outcome: 'parked', reason: outcome.reason });
+    else if (outcome.kind === 'dead-letter' && countDeadLetter) syncLog({ request, outcome: 'dead-letter', reason: outcome.reason });
+    return outcome;
+  };
+
+  const applyAndCount = async (request: WriteRequest, hints: ApplyHints, countDeadLetter: boolean, wait: WaitState | undefined, covers?: readonly string[]): Promise<LoopOutcome | Parked> => {
     try {
       const outcome = await applyRequest(writer, request, { ...boundedRetry, onRetry }, hints);
       if (outcome.kind === 'dead-letter' && waits && outcome.error.bounded && outcome.error.exhausted !== 'stop') {
         const decision = nextWait(wait, now(), maxWaitMs);
         if (decision.kind === 'park') return { kind: 'park', state: decision.state, reason: outcome.error.message };
-        waitCounter.inc({ service, result: 'gave-up' });
-        if (countDeadLetter) requests.inc({ service, result: 'dead-letter' });
-        return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): waited ${Math.round(decision.waitedMs / 1_000)} s for it: ${outcome.error.message}` };
+        waitCounter.inc({ result: 'gave-up' });
+        if (countDeadLetter) requests.inc({ result: 'dead-letter' });
+        return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): waited ${Math.round(decision.waitedMs / 1_000)} s for it: ${outcome.error.message}`, code: 'wait-exhausted' };
       }
       if (outcome.kind === 'dead-letter' && outcome.code === INSUFFICIENT_ACCESS) {
         refusedInARow += 1;
@@ -191,24 +242,27 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
             new WriteError('stop', `${refusedInARow} writes in a row refused with insufficientAccessRights (50), none succeeding in between: the writer's account seems to have lost its rights; grant them and restart (the last: ${outcome.reason})`, { requestId: request.requestId, dn: request.dn, code: INSUFFICIENT_ACCESS }),
           );
         }
-        logger.event('warn', `${service}.refused`, { requestId: request.requestId, pipe: request.pipe, sourceId: request.sourceEntryId.value, dn: request.dn, code: INSUFFICIENT_ACCESS, refusedInARow });
+        logger.event('warn', `${service}.refused`, { requestId: request.requestId, traceId: traceIdOf(request), pipe: request.pipe, sourceId: request.sourceEntryId.value, dn: request.dn, code: INSUFFICIENT_ACCESS, refusedInARow });
       }
       if (outcome.kind === 'dead-letter') {
-        if (countDeadLetter) requests.inc({ service, result: 'dead-letter' });
+        if (countDeadLetter) requests.inc({ result: 'dead-letter' });
         if (countDeadLetter && outcome.error instanceof LinkConflictError) countConflict(request, outcome.error);
-        return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): ${outcome.reason}` };
+        const code = outcome.error instanceof LinkConflictError ? 'link-conflict' : outcome.code === null ? 'write-refused' : `ldap-${outcome.code}`;
+        return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): ${outcome.reason}`, code };
       }
       const { result } = outcome;
       if (result.outcome !== 'dry-run') refusedInARow = 0;
       waitingSince.delete(request.requestId);
-      requests.inc({ service, result: result.outcome });
-      if (hints.leaveScope !== undefined && result.link === 'removed') scopeChanges.inc({ service, pipe: request.pipe, action: hints.leaveScope });
+      requests.inc({ result: result.outcome });
+      if (result.outcome === 'applied') observeLatency(request);
+      syncLog({ request, outcome: result.outcome, plan: result.plan, destinationId: result.destinationId, ...(covers === undefined ? {} : { covers }) });
+      if (hints.leaveScope !== undefined && result.link === 'removed') scopeChanges.inc({ pipe: request.pipe, action: hints.leaveScope });
       if (result.staleRename === true) {
-        staleRenames.inc({ service, pipe: request.pipe });
-        logger.event('info', `${service}.rename.stale`, { requestId: request.requestId, pipe: request.pipe, sourceId: request.sourceEntryId.value, at: result.plan.target, requested: request.dn });
+        staleRenames.inc({ pipe: request.pipe });
+        logger.event('info', `${service}.rename.stale`, { requestId: request.requestId, traceId: traceIdOf(request), pipe: request.pipe, sourceId: request.sourceEntryId.value, at: result.plan.target, requested: request.dn });
       }
       if (result.outcome === 'dry-run') {
-        logger.event('info', `${service}.dry-run`, { requestId: request.requestId, dn: request.dn, steps: describePlan(result.plan) });
+        logger.event('info', `${service}.dry-run`, { requestId: request.requestId, traceId: traceIdOf(request), dn: request.dn, steps: describePlan(result.plan) });
       }
       return { kind: 'done' };
     } catch (error) {
@@ -216,9 +270,9 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
         const since = waitingSince.get(request.requestId) ?? now();
         if (now() - since >= conflictWaitMs) {
           waitingSince.delete(request.requestId);
-          requests.inc({ service, result: 'dead-letter' });
+          requests.inc({ result: 'dead-letter' });
           countConflict(request, error);
-          return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): waited ${Math.round((now() - since) / 1000)} s: ${error.message}` };
+          return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): waited ${Math.round((now() - since) / 1000)} s: ${error.message}`, code: 'link-conflict' };
         }
         waitingSince.set(request.requestId, since);
         // Requests that never came back (their partition moved to another instance) are forgotten after a while.
@@ -246,14 +300,15 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       if (admission.kind === 'apply') return { hold: false };
       if (admission.trips) trip = breaker.core.trip(now(), service, admission.deletes);
     }
-    heldDeletes.inc({ service, result: 'held' });
-    logger.event('info', `${service}.deletes.held`, { requestId: request.requestId, pipe: request.pipe, op: request.op, dn: request.dn });
+    heldDeletes.inc({ result: 'held' });
+    syncLog({ request, outcome: 'held' });
+    logger.event('info', `${service}.deletes.held`, { requestId: request.requestId, traceId: traceIdOf(request), pipe: request.pipe, op: request.op, dn: request.dn });
     return trip === undefined ? { hold: true } : { hold: true, trip };
   };
 
   const publishTrip = async (control: BreakerTrip): Promise<void> => {
     await breaker?.onTrip(control);
-    trips.inc({ service });
+    trips.inc();
     const { deletes, limit, windowMs } = control;
     logger.event('warn', `${service}.deletes.tripped`, { deletes, limit, windowMs, heldTopic: breaker?.topic, decide: 'idsync deletes approve|discard' });
   };
@@ -270,14 +325,16 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
         for (let rest = index; rest < records.length; rest++) outcomes[rest] = { kind: 'wait', untilMs: now() + 5_000 };
         break;
       }
-      heldDeletes.inc({ service, result: release.kind === 'apply' ? 'applied' : 'discarded' });
+      heldDeletes.inc({ result: release.kind === 'apply' ? 'applied' : 'discarded' });
       if (release.kind === 'apply') {
         due.push(index);
         continue;
       }
-      requests.inc({ service, result: 'dead-letter' });
+      requests.inc({ result: 'dead-letter' });
       const { by, at } = release.decision;
-      outcomes[index] = { kind: 'dead-letter', reason: `${requestIdOf(record)}: a delete held by the delete circuit breaker, discarded by ${by} at ${new Date(at).toISOString()}; re-drive it with idsync dlq redrive once it should apply` };
+      const request = decodedOrNull(record);
+      if (request !== null) syncLog({ request, outcome: 'dead-letter', reason: `held delete discarded by ${by}` });
+      outcomes[index] = { kind: 'dead-letter', reason: `${requestIdOf(record)}: a delete held by the delete circuit breaker, discarded by ${by} at ${new Date(at).toISOString()}; re-drive it with idsync dlq redrive once it should apply`, code: 'held-discarded' };
     }
     return due;
   };
@@ -328,8 +385,11 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     }
     const part = (position: number): (typeof decoded)[number] => decoded[position] as (typeof decoded)[number];
     const { writes, superseded } = coalesceEntryRequests(decoded.map((d) => d.request));
-    for (const position of superseded) outcomes[part(position).index] = { kind: 'done' };
-    if (superseded.length > 0) requests.inc({ service, result: 'superseded' }, superseded.length);
+    for (const position of superseded) {
+      outcomes[part(position).index] = { kind: 'done' };
+      syncLog({ request: part(position).request, outcome: 'superseded' });
+    }
+    if (superseded.length > 0) requests.inc({ result: 'superseded' }, superseded.length);
     for (const write of writes) {
       const parts = write.covers.map(part);
       if (blockedBy !== undefined) {
@@ -341,7 +401,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
         settle(parts[0]!, await applyOne(write.request, parts[0]!.hints, true, parts[0]!.wait));
         continue;
       }
-      const outcome = await applyOne(write.request, {}, false);
+      const outcome = await applyOne(write.request, {}, false, undefined, parts.map((one) => one.request.requestId).filter((id) => id !== write.request.requestId));
       if (outcome.kind !== 'done') {
         // A merged write refused or waiting: apply its requests one by one, so each good one lands and each bad
         // one is dead-lettered (or parked) on its own.
@@ -351,7 +411,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
         }
         continue;
       }
-      requests.inc({ service, result: 'merged' }, parts.length - 1);
+      requests.inc({ result: 'merged' }, parts.length - 1);
       for (const one of parts) outcomes[one.index] = outcome;
     }
     return outcomes;
@@ -408,8 +468,23 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     if (parked.length > 0) await sendParked(parked, context?.output);
     // And the held deletes, on the held topic.
     if (holding.length > 0) await sendHeld(holding, context?.output);
+    // And the sync log's lines (this call's, and any another call left), on the audit topic.
+    await sendAudit(context?.output);
     return outcomes;
   };
+
+  async function sendAudit(output: LoopOutput | undefined): Promise<void> {
+    if (auditTopic === undefined || output === undefined || pendingAudit.length === 0) return;
+    const lines = pendingAudit;
+    pendingAudit = [];
+    try {
+      await output.send([{ topic: auditTopic, messages: lines.map((line) => ({ key: line.sourceId, value: Buffer.from(JSON.stringify(line)) })) }]);
+    } catch (error) {
+      // Not sent: they go with the next call (this one's records are not committed, and come again).
+      pendingAudit = [...lines, ...pendingAudit];
+      throw error;
+    }
+  }
 
   async function sendHeld(records: readonly LoopRecord[], output: LoopOutput | undefined): Promise<void> {
     if (breaker === undefined || !output) throw new TypeError('holding a delete needs the held topic and the loop output');
@@ -428,7 +503,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     for (const { record, parked: p } of parked) {
       const key = record.key?.toString('latin1');
       if (key !== undefined) held.hold(key, now(), p.behind === undefined ? requestIdOf(record) : p.behind);
-      waitCounter.inc({ service, result: p.behind === undefined ? 'parked' : 'behind' });
+      waitCounter.inc({ result: p.behind === undefined ? 'parked' : 'behind' });
       logger.event(p.behind === undefined ? 'info' : 'debug', `${service}.parked`, {
         topic: record.topic,
         partition: record.partition,
@@ -440,6 +515,14 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
         reason: p.reason,
       });
     }
+  }
+}
+
+function decodedOrNull(record: LoopRecord): WriteRequest | null {
+  try {
+    return decodeWriteRequest(record.value);
+  } catch {
+    return null;
   }
 }
 

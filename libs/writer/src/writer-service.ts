@@ -12,9 +12,10 @@ import {
   ensureTopics,
   exitOnFatal,
   kafkaProbe,
+  ldapObserver,
   retryUntilStarted,
-  Metrics,
-  MetricsModule,
+  type Metrics,
+  type Tracing,
   namedDirectory,
   readRanges,
   runRecordLoop,
@@ -31,7 +32,7 @@ import { DeleteBreaker, heldTopicOf } from './delete-breaker';
 import { DirectoryWriter } from './directory-writer';
 import { type WriteReceiptSink } from './receipts';
 import { requestGuard } from './request-guard';
-import { createWriteHandler, LINK_CONFLICTS, LINK_CONFLICTS_HELP } from './write-handler';
+import { createWriteHandler, LINK_CONFLICT_LABELS, LINK_CONFLICTS, LINK_CONFLICTS_HELP } from './write-handler';
 
 export type WriterServiceName = 'ad-writer' | 'ds-writer';
 
@@ -44,6 +45,8 @@ export interface WriterServiceOptions {
   readonly config: SyncConfig;
   readonly logger: JsonLogger;
   readonly metrics: Metrics;
+  /** A span per request applied (config.tracing); default off. */
+  readonly tracing?: Tracing;
   /** Default serviceGroupId(config, service), `<kafka.clientId>-<service>`: two deployments on one Kafka never share a group. */
   readonly groupId?: string;
   readonly partitionsConsumedConcurrently?: number;
@@ -97,11 +100,12 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       dryRun: block.dryRun,
       createMissingParents: true,
       connections: block.connections,
+      observe: ldapObserver(metrics, block.destination),
       ...(block.dryRun ? {} : { links: this.links }),
       pipeSources,
       pipeScopes,
       onCreatedBeside: ({ request, dn, id, linkedTo }) => {
-        metrics.counter(LINK_CONFLICTS, LINK_CONFLICTS_HELP).inc({ service, pipe: request.pipe, resolution: 'created-beside' });
+        metrics.counter(LINK_CONFLICTS, LINK_CONFLICTS_HELP, LINK_CONFLICT_LABELS).inc({ pipe: request.pipe, resolution: 'created-beside' });
         logger.event('warn', `${service}.link.created-beside`, { requestId: request.requestId, pipe: request.pipe, sourceId: request.sourceEntryId.value, dn, foundId: id, linkedTo });
       },
     });
@@ -131,6 +135,8 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       }),
       ...(block.dependencyWaitMs > 0 ? { waits: { topic: this.waitTopic, maxWaitMs: block.dependencyWaitMs, held: this.held } } : {}),
       ...(this.breaker && this.breakerControl ? { breaker: { core: this.breaker, topic: this.heldTopic, onTrip: (control) => (this.breakerControl as BreakerControlView).publish(this.linkProducer, control) } } : {}),
+      tracing: options.tracing,
+      syncLog: { stdout: block.syncLog, ...(config.kafka.topics.audit === undefined ? {} : { topic: config.kafka.topics.audit.name }) },
     });
   }
 
@@ -213,7 +219,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       kafka,
       groupId: this.groupId,
       topics: [this.inputTopic, ...this.sideTopics],
-      outputTopics: this.sideTopics,
+      outputTopics: [...this.sideTopics, ...(config.kafka.topics.audit === undefined ? [] : [config.kafka.topics.audit.name])],
       stage: service,
       deadLetterTopic: config.kafka.topics.deadLetter.name,
       maxRecordBytes: config.kafka.maxRecordBytes,
@@ -300,25 +306,25 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
 }
 
 /** The whole writer service (ad-writer, ds-writer): health probes, metrics, and the write loop. */
-export function writerServiceModule(service: WriterServiceName, { config, logger }: ServiceContext): DynamicModule {
+export function writerServiceModule(service: WriterServiceName, { config, logger, metrics, tracing }: ServiceContext): DynamicModule {
   const block = config.services[service];
   const destination = namedDirectory(config, block.destination);
   const credentials = writerCredentials(config, service);
   const kafka = createKafka(config.kafka, service, logger);
-  const metrics = new Metrics();
   const writer = new WriterService({
     service,
     kafka,
     config,
     logger,
     metrics,
+    tracing,
     // The loop gave up with its offsets uncommitted (a bug, the destination refuses our account, a hung write): exit non-zero.
     onFatal: exitOnFatal(service, logger),
   });
   const loop = consumerLoopProbes(service, () => writer.recordLoop);
   const links = linksViewProbes(() => writer.linksView);
   const probeEvery = { intervalMs: config.http.probeIntervalMs };
-  const module = ServiceModule.create({
+  return ServiceModule.create({
     logger,
     probes: [
       kafkaProbe(kafka, probeEvery),
@@ -333,7 +339,6 @@ export function writerServiceModule(service: WriterServiceName, { config, logger
     report: async () => ({ destination: block.destination, bindDn: credentials.bindDn, dryRun: block.dryRun, groupId: writer.groupId, consumes: writer.inputTopic }),
     providers: [{ provide: WriterService, useValue: writer }],
   });
-  return { ...module, imports: [...(module.imports ?? []), MetricsModule.forMetrics(metrics)] };
 }
 
 /**

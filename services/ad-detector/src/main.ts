@@ -1,14 +1,13 @@
 import { receiptsGroupPrefix, receiptsTopicOf } from '@idsync/config';
-import { createKafka, directoryProbe, kafkaProbe, Metrics, MetricsModule, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule } from '@idsync/platform';
+import { createKafka, directoryProbe, kafkaProbe, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule } from '@idsync/platform';
 import { AdDetector, DIRSYNC_OID } from '@idsync/detector/ad';
 import { detectorProbe, detectorRunnerModule, publishingFromConfig } from '@idsync/detector/runner';
 
-void runService('ad-detector', ({ config, logger }) => {
+void runService('ad-detector', ({ config, logger, metrics, tracing }) => {
   const block = config.services['ad-detector'];
   const sourceName = block.source;
   const source = namedDirectory(config, sourceName);
   const kafka = createKafka(config.kafka, 'ad-detector', logger);
-  const metrics = new Metrics();
   const detector = new AdDetector({
     directoryName: sourceName,
     directory: source,
@@ -22,6 +21,7 @@ void runService('ad-detector', ({ config, logger }) => {
       : {}),
     logger,
     metrics,
+    tracing,
   });
   const probeEvery = { intervalMs: config.http.probeIntervalMs };
   const module = ServiceModule.create({
@@ -44,5 +44,5 @@ void runService('ad-detector', ({ config, logger }) => {
       }
     },
   });
-  return { ...module, imports: [...(module.imports ?? []), MetricsModule.forMetrics(metrics), detectorRunnerModule('ad-detector', detector, logger)] };
+  return { ...module, imports: [...(module.imports ?? []), detectorRunnerModule('ad-detector', detector, logger)] };
 });

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { createKafka, directoryProbe, kafkaProbe, Metrics, MetricsModule, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule } from '@idsync/platform';
+import { createKafka, directoryProbe, kafkaProbe, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule } from '@idsync/platform';
 import { keyringFromConfig } from '@idsync/secrets';
 import { DsDetector } from '@idsync/detector/ds';
 import { detectorProbe, detectorRunnerModule, publishingFromConfig } from '@idsync/detector/runner';
@@ -7,12 +7,11 @@ import { detectorProbe, detectorRunnerModule, publishingFromConfig } from '@idsy
 @Module({})
 class DsDetectorModule {}
 
-void runService('ds-detector', ({ config, logger }) => {
+void runService('ds-detector', ({ config, logger, metrics, tracing }) => {
   const settings = config.services['ds-detector'];
   const sourceName = settings.source;
   const source = namedDirectory(config, sourceName);
   const kafka = createKafka(config.kafka, 'ds-detector', logger);
-  const metrics = new Metrics();
   const detector = new DsDetector({
     directoryName: sourceName,
     directory: source,
@@ -26,6 +25,7 @@ void runService('ds-detector', ({ config, logger }) => {
     ...(config.secrets?.passwordKeys ? { keyring: keyringFromConfig(config.secrets.passwordKeys) } : {}),
     logger,
     metrics,
+    tracing,
   });
   const probeEvery = { intervalMs: config.http.probeIntervalMs };
   return {
@@ -51,7 +51,6 @@ void runService('ds-detector', ({ config, logger }) => {
           }
         },
       }),
-      MetricsModule.forMetrics(metrics),
       detectorRunnerModule('ds-detector', detector, logger),
     ],
   };

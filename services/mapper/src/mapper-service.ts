@@ -7,11 +7,13 @@ import {
   type JsonLogger,
   type KafkaClient,
   type Metrics,
+  type Tracing,
   type RecordLoop,
   type RecordLoopFatalError,
 } from '@idsync/platform';
 import { operationKeyring, signingKeyring, type Keyring } from '@idsync/secrets';
 import { mapperHandler } from './mapper-handler';
+import { PipeControlView } from './pipe-control-view';
 import { RecordMapper } from './record-mapper';
 
 export interface MapperServiceOptions {
@@ -19,6 +21,8 @@ export interface MapperServiceOptions {
   readonly config: Pick<SyncConfig, 'pipes' | 'directories' | 'kafka' | 'secrets'>;
   readonly logger: JsonLogger;
   readonly metrics: Metrics;
+  /** A span per event mapped (config.tracing); default off. */
+  readonly tracing?: Tracing;
   /** Default serviceGroupId(config, 'mapper'), `<kafka.clientId>-mapper` (two deployments on one Kafka never share a group). */
   readonly groupId?: string;
   readonly partitionsConsumedConcurrently?: number;
@@ -37,6 +41,8 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
   readonly mapper: RecordMapper;
   /** Sign requests (secrets.signOperations) and bind sealed passwords (secrets.operationKeys). */
   private readonly operationKeys: Keyring | undefined;
+  /** Which pipes are paused (idsync pipe pause|resume): their input is held. */
+  readonly pipeControl: PipeControlView;
   private loop: RecordLoop | undefined;
   private starting: Promise<void> | undefined;
   private stopped = false;
@@ -44,6 +50,11 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
   constructor(private readonly options: MapperServiceOptions) {
     this.operationKeys = operationKeyring(options.config.secrets);
     this.mapper = new RecordMapper(options.config, this.operationKeys);
+    this.pipeControl = new PipeControlView({ kafka: options.kafka, topic: options.config.kafka.topics.checkpoints.name, logger: options.logger, groupPrefix: this.groupId });
+    const pipes = options.config.pipes.map((pipe) => pipe.name);
+    options.metrics.gauge('idsync_mapper_pipe_paused', 'Whether a pipe is paused (1; idsync pipe pause), its input held, or runs (0), by pipe', ['pipe'], (gauge) => {
+      for (const pipe of pipes) gauge.set({ pipe }, this.pipeControl.isPaused(pipe) ? 1 : 0);
+    });
   }
 
   get groupId(): string {
@@ -71,6 +82,8 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
     } finally {
       await admin.disconnect();
     }
+    // A pipe paused before a restart stays paused: its state is read before the first record.
+    await this.pipeControl.start();
     this.loop = await runRecordLoop({
       kafka,
       groupId: this.groupId,
@@ -83,7 +96,7 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
       maxRecordBytes: config.kafka.maxRecordBytes,
       outputTopics: [config.kafka.topics.adOperations.name, config.kafka.topics.dsOperations.name],
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-      handleBatch: mapperHandler({ mapper: this.mapper, metrics, logger, signingKeys: signingKeyring(config.secrets) }),
+      handleBatch: mapperHandler({ mapper: this.mapper, metrics, logger, signingKeys: signingKeyring(config.secrets), pipes: this.pipeControl, ...(this.options.tracing === undefined ? {} : { tracing: this.options.tracing }) }),
       ...(this.options.onFatal ? { onFatal: this.options.onFatal } : {}),
     });
   }
@@ -93,6 +106,7 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
     await this.starting?.catch(() => undefined);
     // The loop is kept after its stop: its status still tells liveness whether it stalled while the service shuts down.
     await this.loop?.stop();
+    await this.pipeControl.stop();
   }
 
   /** Starts in the background: Kafka being away at start is reported by /health, and the start is retried. */

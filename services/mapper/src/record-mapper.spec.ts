@@ -55,7 +55,7 @@ describe('RecordMapper with uid-renaming pipes', () => {
   });
 
   it('dead-letters an undecodable record with the decoder’s reason', () => {
-    expect(mapper.map(Buffer.from('hello'))).toEqual({ kind: 'dead-letter', reason: expect.stringMatching(/^undecodable entry-change record \(magic-byte\)/) });
+    expect(mapper.map(Buffer.from('hello'))).toEqual({ kind: 'dead-letter', reason: expect.stringMatching(/^undecodable entry-change record \(magic-byte\)/), code: 'undecodable' });
   });
 
   it('marks the delete of an entry moved out of the pipe\'s scope for the writer (link only), and counts the move', () => {

@@ -49,7 +49,7 @@ export type RecordMapping =
       readonly scopeChanges: readonly { readonly pipe: string; readonly change: ScopeChange }[];
     }
   /** Cannot be mapped; nothing is produced for this record. The reason never holds attribute values. */
-  | { readonly kind: 'dead-letter'; readonly reason: string };
+  | { readonly kind: 'dead-letter'; readonly reason: string; readonly code: 'undecodable' | 'unmappable' | 'schema' };
 
 interface PipeRoute {
   readonly pipe: CompiledPipe;
@@ -111,7 +111,7 @@ export class RecordMapper {
     try {
       event = decodeEntryChange(value);
     } catch (error) {
-      if (error instanceof UndecodableRecordError) return { kind: 'dead-letter', reason: error.message };
+      if (error instanceof UndecodableRecordError) return { kind: 'dead-letter', reason: error.message, code: 'undecodable' };
       throw error;
     }
     const all = this.routes.get(event.source.directory) ?? NONE;
@@ -149,7 +149,7 @@ export class RecordMapper {
         result = mapChange(event, pipe);
       } catch (error) {
         // One pipe failing dead-letters the whole record: a re-drive then produces every pipe's requests once.
-        if (error instanceof MappingError) return { kind: 'dead-letter', reason: error.message };
+        if (error instanceof MappingError) return { kind: 'dead-letter', reason: error.message, code: 'unmappable' };
         throw error;
       }
       if (result.kind === 'dropped') {
@@ -170,7 +170,7 @@ export class RecordMapper {
         } catch (error) {
           // The encoder's problem list may quote values (a password among them): the reason names fields only.
           if (error instanceof UnencodableRecordError) {
-            return { kind: 'dead-letter', reason: `write request ${request.requestId} does not fit the write-request schema (a mapper bug)` };
+            return { kind: 'dead-letter', reason: `write request ${request.requestId} does not fit the write-request schema (a mapper bug)`, code: 'schema' };
           }
           throw error;
         }

@@ -59,7 +59,7 @@ async function main(): Promise<void> {
 
   const kafka = createKafka(config.kafka, NAME, logger);
   const producer = kafka.producer();
-  const metrics = new Metrics();
+  const metrics = new Metrics({ service: NAME, defaultMetrics: true });
   const agent = new PasswordAgent({
     directoryName: settings.source,
     server: directory.urls[0] ?? settings.source,

@@ -198,7 +198,7 @@ describe(`idsync status (run ${s})`, () => {
     const run = await cli(['status']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^ad-to-ds\s/m);
-    expect(run.stdout).toMatch(/^ds-to-ad\s+ds\S* -> ad\S*\s+ds-detector\s+change \d+/m);
+    expect(run.stdout).toMatch(/^ds-to-ad\s+running\s+ds\S* -> ad\S*\s+ds-detector\s+change \d+/m);
     expect(run.stdout).toMatch(/^mapper\s+\S+-mapper\s/m);
     expect(run.stdout).toContain(`Dead letters (${(pipeline as Pipeline).topics['deadLetter']})`);
   });

@@ -205,7 +205,7 @@ describe('ds-detector: cn=changelog of 389-ds to Kafka', () => {
     expect(events.map((e) => e.op)).toEqual(['add', 'modify']);
     expect(events[1]?.attributes).toEqual([{ name: 'title', op: 'replace', values: ['after the writer'] }]);
     expect(events.some((e) => e.attributes.some((a) => a.name === 'description'))).toBe(false);
-    expect(metrics.render()).toMatch(/idsync_detector_changes_ignored_total\{detector="ds-detector",reason="initiator"\} [1-9]/);
+    expect(await metrics.value('idsync_detector_changes_skipped_total', { reason: 'initiator' })).toBeGreaterThan(0);
   });
 
   it('loses nothing when killed abruptly while changes stream in and restarted: the new instance resumes from the checkpoint', async () => {
@@ -253,7 +253,7 @@ describe('ds-detector: cn=changelog of 389-ds to Kafka', () => {
     await running.stop();
     await loop;
     expect(cut).toBe(2);
-    expect(metrics.render()).toMatch(/idsync_detector_errors_total\{action="retry",detector="ds-detector",kind="[a-z-]+"\} [1-9]/);
+    expect(await metrics.value('idsync_detector_errors_total', { action: 'retry' })).toBeGreaterThan(0);
     expect(descriptions(uuid)).toEqual(Array.from({ length: 12 }, (_, k) => `m${k + 1}`));
   });
 

@@ -159,6 +159,26 @@ describe(`password sync through the running services (run ${s})`, () => {
     expect(await binds('ad', adUser, PASSWORDS.adNew)).toBe(true);
   });
 
+  step('the sync log: one line per applied write on each writer\'s output and on the audit topic, password attributes named', async () => {
+    const running = pipeline as Pipeline;
+    const syncLines = (text: string): Record<string, unknown>[] =>
+      text
+        .split('\n')
+        .filter((line) => line.includes('"event":"sync.write"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const audit = (await running.records('audit')).map((record) => JSON.parse(String(record.value)) as Record<string, unknown>);
+    for (const [writer, password] of [['ds-writer', 'userPassword'], ['ad-writer', 'unicodePwd']] as const) {
+      const lines = syncLines(running.logs().find((log) => log.name === writer)?.text ?? '');
+      const applied = lines.filter((line) => line['outcome'] === 'applied');
+      expect(applied.length).toBe(await running.counter(writer, 'idsync_writer_requests_total', { result: 'applied' }));
+      expect(applied.some((line) => (line['attributes'] as string[]).includes(password))).toBe(true);
+      for (const line of applied) expect(line).toMatchObject({ service: writer, sourceId: expect.any(String), destinationId: expect.any(String), dn: expect.any(String), pipelineMs: expect.any(Number) });
+      // The audit topic has the very same lines (keyed by source entry id).
+      const onTopic = audit.filter((line) => line['service'] === writer).map((line) => `${String(line['requestId'])} ${String(line['outcome'])}`);
+      expect(onTopic.sort()).toEqual(lines.map((line) => `${String(line['requestId'])} ${String(line['outcome'])}`).sort());
+    }
+  });
+
   step('no clear password on any topic of the run, in any process output or in any metrics', async () => {
     const running = pipeline as Pipeline;
     const metrics = await Promise.all([...SERVICES, PASSWORD_AGENT].map(async (name) => ({ name, text: await running.metrics(name).catch(() => '') })));

@@ -43,6 +43,8 @@ export interface PipelineOptions {
   readonly pipes?: (pipes: DemoPipe[]) => void;
   /** kafka.schemaRegistry for the run (registry mode: records carry the registry's schema ids). */
   readonly schemaRegistry?: Readonly<Record<string, unknown>>;
+  /** Top-level settings of the run's configuration (logLevel, tracing...), set as given. */
+  readonly settings?: Readonly<Record<string, unknown>>;
 }
 
 /** A pipe of config/demo.yaml as YAML gives it: names and keys as written, `${VARIABLES}` not replaced yet. */
@@ -155,10 +157,11 @@ export class Pipeline {
     const ports: Partial<Record<ProcessName, number>> = {};
     for (const name of processes) ports[name] = await freePort();
     let demo = readFileSync(join(ROOT, 'config', 'demo.yaml'), 'utf8');
-    if (options.pipes !== undefined || options.schemaRegistry !== undefined) {
-      const doc = parse(demo) as { pipes: DemoPipe[]; kafka: Record<string, unknown> };
+    if (options.pipes !== undefined || options.schemaRegistry !== undefined || options.settings !== undefined) {
+      const doc = parse(demo) as { pipes: DemoPipe[]; kafka: Record<string, unknown> } & Record<string, unknown>;
       options.pipes?.(doc.pipes);
       if (options.schemaRegistry !== undefined) doc.kafka['schemaRegistry'] = options.schemaRegistry;
+      Object.assign(doc, options.settings);
       demo = stringify(doc);
     }
     const agent = options.passwordAgent ? { stateDir: join(dir, 'password-agent') } : undefined;
@@ -301,14 +304,19 @@ export class Pipeline {
 
   /** Sum of a counter's samples whose labels contain every given label. */
   async counter(name: RunningName, metric: string, labels: Record<string, string> = {}): Promise<number> {
+    return (await this.samples(name, metric, labels)).reduce((sum, sample) => sum + sample.value, 0);
+  }
+
+  /** A metric's samples (one per label set) whose labels contain every given label; `series` is the label text. */
+  async samples(name: RunningName, metric: string, labels: Record<string, string> = {}): Promise<{ series: string; value: number }[]> {
     const text = await this.metrics(name);
-    let sum = 0;
+    const found: { series: string; value: number }[] = [];
     for (const line of text.split('\n')) {
       if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue;
       if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+      found.push({ series: line.slice(metric.length, line.lastIndexOf(' ')), value: Number(line.slice(line.lastIndexOf(' ') + 1)) });
     }
-    return sum;
+    return found;
   }
 
   /** Every record on the run's dead-letter topic (whichever stage wrote it), read from the beginning. */

@@ -269,6 +269,25 @@ describe(`end-to-end sync on the demo pipes (run ${s})`, () => {
     expect(pipeline?.crashed()).toEqual([]);
   });
 
+  step('the metrics show each pipe’s latency, the LDAP operations, and lags near zero once everything is applied', async () => {
+    const live = pipeline as Pipeline;
+    expect(await live.counter('ds-writer', 'idsync_writer_end_to_end_latency_seconds_count', { pipe: 'ad-to-ds', operation: 'upsert' })).toBeGreaterThan(0);
+    expect(await live.counter('ad-writer', 'idsync_writer_end_to_end_latency_seconds_count', { pipe: 'ds-to-ad' })).toBeGreaterThan(0);
+    expect(await live.counter('ds-writer', 'idsync_writer_pipeline_latency_seconds_count', { pipe: 'ad-to-ds' })).toBeGreaterThan(0);
+    expect(await live.counter('ds-writer', 'idsync_ldap_operation_duration_seconds_count', { operation: 'add', result: 'success' })).toBeGreaterThan(0);
+    expect(await live.counter('ad-detector', 'idsync_ldap_operation_duration_seconds_count', { operation: 'search', result: 'success' })).toBeGreaterThan(0);
+    for (const stage of ['mapper', 'ds-writer', 'ad-writer'] as const) {
+      const lags = await live.samples(stage, 'idsync_consumer_lag_records');
+      expect(lags.length).toBeGreaterThan(0);
+      // Caught up: nothing left but, at most, the commit marker of the last transaction on each partition.
+      expect(lags.filter((lag) => lag.value > 1)).toEqual([]);
+    }
+    for (const detector of ['ad-detector', 'ds-detector'] as const) {
+      expect(await live.counter(detector, 'idsync_detector_lag_seconds')).toBeLessThan(30);
+      expect(await live.counter(detector, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    }
+  });
+
   step('nothing is dead-lettered: the echoes of the writers’ own changes end as no-ops', async () => {
     const letters = (await (pipeline as Pipeline).deadLetters()).map((l) => `${l.stage} ${l.topic}[${l.partition}]@${l.offset}: ${l.reason}`);
     expect(letters).toEqual([]);

@@ -182,8 +182,9 @@ describe('runRecordLoop against the real Kafka', () => {
       value: Buffer.from('bad 2'),
       failedAt: expect.any(Number),
     });
-    expect(metrics.counter('idsync_records_total', '').get({ stage: 'test-stage', topic, outcome: 'dead-letter' })).toBe(1);
-    expect(metrics.counter('idsync_records_total', '').get({ stage: 'test-stage', topic, outcome: 'done' })).toBe(3);
+    expect(await metrics.value('idsync_consumer_records_total', { topic, outcome: 'dead-letter' })).toBe(1);
+    expect(await metrics.value('idsync_consumer_dead_letters_total', { topic, reason: 'unclassified' })).toBe(1);
+    expect(await metrics.value('idsync_consumer_records_total', { topic, outcome: 'done' })).toBe(3);
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'test-stage.dead-letter', offset: '1', reason: 'no DN map matched the entry' }));
   });
 
@@ -227,7 +228,7 @@ describe('runRecordLoop against the real Kafka', () => {
     await eventually('three attempts', () => attempts.length >= 3);
     await loop.stop();
     expect(attempts).toEqual([['one'], ['one'], ['one']]);
-    expect(metrics.counter('idsync_record_retries_total', '').get({ stage: 'test-stage', topic })).toBe(2);
+    expect(await metrics.value('idsync_consumer_retries_total', { topic })).toBe(2);
     expect(await recordCount(kafka, dlt)).toBe(0);
 
     // Committed after the success: the group does not get it again.

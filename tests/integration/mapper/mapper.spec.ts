@@ -300,10 +300,9 @@ describe('mapper service: change topics in, operation topics out (uid pipes, rea
     ]);
   });
 
-  it('counts dropped events by pipe and reason', () => {
-    const dropped = metrics.counter('idsync_mapper_dropped_total', '');
-    expect(dropped.get({ pipe: 'ds-to-ad', reason: 'ignored-initiator' })).toBe(1);
-    expect(dropped.get({ pipe: 'ad-to-ds', reason: 'no-sync-class' })).toBe(1);
+  it('counts dropped events by pipe and reason', async () => {
+    expect(await metrics.value('idsync_mapper_events_dropped_total', { pipe: 'ds-to-ad', reason: 'ignored-initiator' })).toBe(1);
+    expect(await metrics.value('idsync_mapper_events_dropped_total', { pipe: 'ad-to-ds', reason: 'no-sync-class' })).toBe(1);
   });
 
   it('never writes a password value to a log line', () => {

@@ -281,7 +281,7 @@ describe('password synchronization (389-ds <-> Samba AD)', () => {
     expect(hasPassword(add)).toBe(false);
     const warning = await waitFor('the hash-only warning', () => logLines.find((line) => line.includes('ds-detector.password-hash-only') && line.toLowerCase().includes(user.dn.toLowerCase())));
     expect(warning).toContain('cannot be pushed to AD');
-    expect(dsMetrics.render()).toMatch(/idsync_detector_password_hash_only_total\{detector="[^"]+"\} [1-9]/);
+    expect(await dsMetrics.value('idsync_detector_password_hash_only_total')).toBeGreaterThan(0);
   });
 
   it('a password changed in AD reaches 389-ds as a {CRYPT} hash: the new one binds there, the old one no longer does', async () => {

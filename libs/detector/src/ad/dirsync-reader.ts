@@ -4,7 +4,7 @@ import { type DirectoryConfig } from '@idsync/config';
 import { lastKnownImage, type ReadImage } from '../after-image';
 import { readAfterImages } from '../after-image-reader';
 import { type AfterImageAttributes } from '@idsync/mapping';
-import { openLdapSession, readRootDse, searchAllValues } from '@idsync/platform';
+import { type LdapObserver, openLdapSession, readRootDse, searchAllValues } from '@idsync/platform';
 import { DcIdentity, DirSyncCookie } from './dirsync-cookie';
 import { AD_BINARY_ATTRIBUTES, fromLdaptsEntry, type LdaptsEntry, type RawEntry } from './raw-entry';
 import { DirSyncControl, ShowDeletedControl } from './dirsync-control';
@@ -42,8 +42,8 @@ export class DirSyncReader {
     private readonly baseDn: string,
   ) {}
 
-  static async open(name: string, dir: DirectoryConfig): Promise<DirSyncReader> {
-    const { client, url } = await openLdapSession(name, dir);
+  static async open(name: string, dir: DirectoryConfig, observe?: LdapObserver): Promise<DirSyncReader> {
+    const { client, url } = await openLdapSession(name, dir, dir, { observe });
     try {
       return new DirSyncReader(client, url, await readDcIdentity(client), dir.baseDn);
     } catch (error) {

@@ -9,7 +9,7 @@ import { DIRSYNC_FLAGS } from './dirsync-control';
 import { DirSyncReader, type DirSyncPage } from './dirsync-reader';
 import { AdDetectorError, CookieRejectedError, DirectoryError, ForeignCookieError, isProducerFenced } from './errors';
 import { classifyLdapError } from './ldap-errors';
-import { DetectorMetrics } from './metrics';
+import { DetectorMetrics } from '../metrics';
 import { deletesFirst } from './page-order';
 import { entryGuid, isSkip, needsRefetch, parseDirSyncEntry } from './parse-dirsync-entry';
 import { DEFAULT_STREAMING_POLL_SHARE, nextPollDelayMs, type PollPace } from './poll-pace';
@@ -62,14 +62,16 @@ export class AdDetector {
   private readonly coordinator: DetectorCoordinator;
 
   constructor(options: AdDetectorOptions) {
-    const counters = new DetectorMetrics(options.metrics ?? new Metrics());
+    const metrics = options.metrics ?? new Metrics();
+    const counters = new DetectorMetrics(metrics, options.directoryName);
     this.source = new DirSyncSource(options, counters, () => this.coordinator.enterBaseline());
     this.coordinator = new DetectorCoordinator(this.source, {
       ...options,
       detector: 'ad-detector',
       checkpointSource: options.directoryName,
-      onFailure: (verdict, givenUp) => counters.errors.inc({ action: givenUp ? 'stop' : verdict.kind }),
+      onFailure: (verdict, givenUp) => counters.errors.inc({ kind: verdict.kind, action: verdict.action === 'stop' || givenUp ? 'stop' : verdict.action }),
     });
+    DetectorMetrics.watch(metrics, () => this.coordinator.status());
   }
 
   status(): DetectorStatus {
@@ -138,7 +140,7 @@ export class DirSyncSource implements ChangeSource {
   }
 
   async connect(stored: StoredCheckpoint | null, publisher: CheckpointedPublisher, signal: AbortSignal): Promise<boolean> {
-    const reader = await DirSyncReader.open(this.options.directoryName, this.options.directory);
+    const reader = await DirSyncReader.open(this.options.directoryName, this.options.directory, this.counters.ldap);
     this.reader = reader;
     this.dc = reader.dc.toString();
     this.position = await this.resume(stored, publisher, reader, signal);
@@ -190,6 +192,7 @@ export class DirSyncSource implements ChangeSource {
         this.position = { cookie: page.cookie, dc: position.dc };
       },
       pauseMs: () => nextPollDelayMs({ entries: page.entries.length, moreResults: page.moreResults }, { searchMs, sinceSearchStartMs: Date.now() - searchStart }, this.pace),
+      caughtUp: !page.moreResults,
     };
   }
 
@@ -263,7 +266,7 @@ export class DirSyncSource implements ChangeSource {
   }
 
   private async toEvents(reader: DirSyncReader, page: DirSyncPage): Promise<EntryChangeEvent[]> {
-    this.counters.entriesRead.inc({}, page.entries.length);
+    this.counters.read.inc(page.entries.length);
     if (page.entries.length === 0) return [];
     const missing = page.entries.filter(needsRefetch).map(entryGuid).filter((g): g is string => g !== null);
     let classes = new Map<string, string[]>();
@@ -374,7 +377,8 @@ export class DirSyncSource implements ChangeSource {
 
   private afterPublish(events: readonly EntryChangeEvent[]): void {
     this.learnDns(events);
-    for (const event of events) this.counters.eventsPublished.inc({ op: event.op });
+    for (const event of events) this.counters.published.inc({ operation: event.op });
+    this.counters.batches.inc();
   }
 
   private learnDns(events: readonly EntryChangeEvent[]): void {

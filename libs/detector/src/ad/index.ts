@@ -10,6 +10,6 @@ export { DEFAULT_STREAMING_POLL_SHARE, nextPollDelayMs, type PolledPage, type Po
 export { AD_BINARY_ATTRIBUTES, fromLdaptsEntry, rawEntryToJson, type LdaptsEntry, type RawEntry, type RawValue } from './raw-entry';
 export { Scope } from './scope';
 export { AdDetector, DirSyncSource, type AdDetectorOptions, type DetectorStatus } from './dirsync-source';
-export { DetectorMetrics } from './metrics';
+export { DetectorMetrics } from '../metrics';
 export { OwnWrites, receiptValueKey, type OwnWritesOptions, type Recognized, type Settlement } from './own-writes';
 export { ReceiptsView, type ReceiptsViewOptions } from './receipts-view';

@@ -3,7 +3,7 @@ import { type DirectoryConfig } from '@idsync/config';
 import { type ReadImage } from '../after-image';
 import { readAfterImages, searchByIds, searchesInFlight } from '../after-image-reader';
 import { type AfterImageAttributes } from '@idsync/mapping';
-import { openLdapSession, readRootDse } from '@idsync/platform';
+import { type LdapObserver, openLdapSession, readRootDse } from '@idsync/platform';
 import { ChangeNumber } from './change-number';
 import { normalizeEntryUuid, type RawChangelogEntry } from './changelog-entry';
 import { type ReadEntry, SNAPSHOT_BINARY_ATTRIBUTES } from './entered-scope';
@@ -49,8 +49,8 @@ export class ChangelogReader {
     readonly url: string,
   ) {}
 
-  static async open(directory: string, config: DirectoryConfig): Promise<ChangelogReader> {
-    const session = await openLdapSession(directory, config);
+  static async open(directory: string, config: DirectoryConfig, observe?: LdapObserver): Promise<ChangelogReader> {
+    const session = await openLdapSession(directory, config, config, { observe });
     return new ChangelogReader(directory, config, session.client, session.url);
   }
 

@@ -13,7 +13,7 @@ import { ChangeNumber } from './change-number';
 import { enteredScopeSnapshot } from './entered-scope';
 import { classifyFailure } from './failures';
 import { IncludeRules, type IgnoreReason } from './include-rules';
-import { DetectorMetrics } from './metrics';
+import { DetectorMetrics } from '../metrics';
 import { ObjectClassMemory } from './object-class-memory';
 import { type DecryptChangelogPassword, type PasswordSealer } from './passwords';
 import { decidePosition, nextRange, settleBatch, type ChangelogWindow, type PendingGap, type SettledBatch } from './position';
@@ -100,14 +100,15 @@ export class DsDetector {
 
   constructor(options: DsDetectorOptions) {
     const detector = options.detectorName ?? DETECTOR;
-    const counters = new DetectorMetrics(options.metrics);
+    const counters = new DetectorMetrics(options.metrics, options.directoryName);
     this.source = new ChangelogSource(options, detector, counters);
     this.coordinator = new DetectorCoordinator(this.source, {
       ...options,
       detector,
       checkpointSource: options.checkpointSource ?? options.directoryName,
-      onFailure: (verdict, givenUp) => counters.errors.inc({ detector, kind: verdict.kind, action: verdict.action === 'stop' || givenUp ? 'stop' : 'retry' }),
+      onFailure: (verdict, givenUp) => counters.errors.inc({ kind: verdict.kind, action: verdict.action === 'stop' || givenUp ? 'stop' : verdict.action }),
     });
+    DetectorMetrics.watch(options.metrics, () => this.coordinator.status());
   }
 
   status(): DetectorStatus {
@@ -217,7 +218,7 @@ export class ChangelogSource implements ChangeSource {
 
   /** Opens LDAP; the position always comes back from the committed checkpoint. */
   async connect(stored: StoredCheckpoint | null, publisher: CheckpointedPublisher): Promise<boolean> {
-    this.reader = await ChangelogReader.open(this.options.directoryName, this.options.directory);
+    this.reader = await ChangelogReader.open(this.options.directoryName, this.options.directory, this.counters.ldap);
     const checkpoint = stored ? ChangeNumber.parse(stored.position) : null;
     this.window = await this.reader.window();
     const decision = decidePosition(checkpoint, this.window);
@@ -260,7 +261,7 @@ export class ChangelogSource implements ChangeSource {
     if (decision.kind === 'resync-needed') throw new DetectorStoppedError(decision.message, 'resync-needed', true);
     const range = nextRange(position, window, this.options.batchSize);
     const idle = (): number => this.options.pollIntervalMs;
-    if (!range) return { events: [], checkpoint: null, committed: () => undefined, pauseMs: idle };
+    if (!range) return { events: [], checkpoint: null, committed: () => undefined, pauseMs: idle, caughtUp: true };
 
     const entries = await reader.read(range.from, range.to);
     const now = this.clock();
@@ -362,7 +363,7 @@ export class ChangelogSource implements ChangeSource {
         const entry = this.rules.entersScope(event) ? byUuid.get(event.entryId.value) : undefined;
         return entry === undefined ? [event] : [event, enteredScopeSnapshot(event, entry)];
       });
-      this.counters.enteredScope.inc({ detector: this.detector }, withSnapshots.length - events.length);
+      this.counters.enteredScope.inc(withSnapshots.length - events.length);
       events.splice(0, events.length, ...withSnapshots);
     }
 
@@ -379,7 +380,7 @@ export class ChangelogSource implements ChangeSource {
 
     await this.options.afterRead?.({ reader, publisher, entries: inBatch.length });
     if (settled.through.equals(position)) {
-      return { events: [], checkpoint: null, committed: () => void (this.pendingGap = settled.pendingGap), pauseMs: idle };
+      return { events: [], checkpoint: null, committed: () => void (this.pendingGap = settled.pendingGap), pauseMs: idle, caughtUp: settled.pendingGap === undefined };
     }
     // The change at the new checkpoint, fingerprinted: a restart checks the server still has it there.
     const atThrough = inBatch.find((entry) => changeNumberOf(entry)?.equals(settled.through) === true);
@@ -391,6 +392,7 @@ export class ChangelogSource implements ChangeSource {
       checkpoint: { position: settled.through.format(), server: reader.url, ...(anchor === undefined ? {} : { anchor }) },
       committed: () => this.committed(settled, events, inBatch.length, tally),
       pauseMs: () => (more ? 0 : this.options.pollIntervalMs),
+      caughtUp: !more,
     };
   }
 
@@ -400,18 +402,17 @@ export class ChangelogSource implements ChangeSource {
     this.pendingGap = settled.pendingGap;
     const last = events.at(-1);
     if (last && last.source.position.kind === 'change-number') this.lastPublished = ChangeNumber.parse(last.source.position.changeNumber);
-    const labels = { detector: this.detector };
-    this.counters.read.inc(labels, read);
-    this.counters.published.inc(labels, events.length);
-    this.counters.batches.inc(labels);
-    this.counters.passwordValuesExcluded.inc(labels, tally.passwords);
-    this.counters.passwordsSealed.inc(labels, tally.sealed);
-    this.counters.passwordHashOnly.inc(labels, tally.hashOnly);
-    this.counters.passwordsUndecryptable.inc(labels, tally.undecryptable);
-    for (const [reason, count] of tally.ignored) this.counters.ignoredBy(this.detector, reason, count);
-    for (const [reason, count] of tally.deadEnded) this.counters.deadEnded.inc({ ...labels, reason }, count);
+    this.counters.read.inc(read);
+    for (const event of events) this.counters.published.inc({ operation: event.op });
+    this.counters.batches.inc();
+    this.counters.passwordValuesExcluded.inc(tally.passwords);
+    this.counters.passwordsSealed.inc(tally.sealed);
+    this.counters.passwordHashOnly.inc(tally.hashOnly);
+    this.counters.passwordsUndecryptable.inc(tally.undecryptable);
+    for (const [reason, count] of tally.ignored) this.counters.skipped.inc({ reason }, count);
+    for (const [reason, count] of tally.deadEnded) this.counters.deadEnded.inc({ reason }, count);
     if (settled.skipped.length > 0) {
-      this.counters.gaps.inc(labels, settled.skipped.length);
+      this.counters.gaps.inc(settled.skipped.length);
       this.options.logger.event('warn', 'ds-detector.changelog-gap', { skipped: settled.skipped.map((c) => c.format()), graceMs: this.options.gapGraceMs ?? 10_000 });
     }
     const ignored = [...tally.ignored.values()].reduce((a, b) => a + b, 0);

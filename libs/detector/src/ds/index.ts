@@ -36,4 +36,4 @@ export { ObjectClassMemory } from './object-class-memory';
 export { enteredScopeSnapshot, type ReadEntry, SNAPSHOT_BINARY_ATTRIBUTES } from './entered-scope';
 export { ChangelogMissingError, ChangelogReader, changeNumberOf, type EntryFacts } from './changelog-reader';
 export { ChangelogSource, DetectorStoppedError, DsDetector, type DetectorStatus, type DsDetectorOptions } from './changelog-source';
-export { DetectorMetrics } from './metrics';
+export { DetectorMetrics } from '../metrics';

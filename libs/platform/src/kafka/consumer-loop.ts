@@ -3,7 +3,8 @@ import { encodeDeadLetter } from '@idsync/contracts';
 import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from '../backoff';
 import { type JsonLogger } from '../logger';
 import { handlerStalled, type LoopAssignment, type LoopState, type LoopStatus, TERMINAL_LOOP_STATES } from '../loop-health';
-import { type Counter, type Metrics } from '../metrics';
+import { type Counter, type Gauge, type Metrics } from '../metrics';
+import { ConsumerLag } from './consumer-lag';
 import { type KafkaClient, kafkajsOf } from './client';
 import { classifyKafkaFailure } from './errors';
 import { AtLeastOnceOutput, ExactlyOnceOutput, type ChunkOutput, type LoopOutput, type OutputMode } from './loop-output';
@@ -67,12 +68,13 @@ export interface LoopRecord {
  */
 export type RecordOutcome =
   | { readonly kind: 'done' }
-  | { readonly kind: 'dead-letter'; readonly reason: string }
+  /** `code`: a short, bounded name of the reason (undecodable, refused, ldap-65...), the metrics' `reason` label. */
+  | { readonly kind: 'dead-letter'; readonly reason: string; readonly code?: string }
   | { readonly kind: 'wait'; readonly untilMs: number };
 
 export const DONE: RecordOutcome = Object.freeze({ kind: 'done' });
-export function deadLetter(reason: string): RecordOutcome {
-  return { kind: 'dead-letter', reason };
+export function deadLetter(reason: string, code?: string): RecordOutcome {
+  return code === undefined ? { kind: 'dead-letter', reason } : { kind: 'dead-letter', reason, code };
 }
 
 /** What a handleBatch call gets besides its records; handlers that never take long may ignore it. */
@@ -349,8 +351,10 @@ class ConsumerLoop implements RecordLoop {
   private readonly stallAfterMs: number;
   private readonly tickMs: number;
   private readonly now: () => number;
-  private readonly records: Counter;
-  private readonly retries: Counter;
+  private readonly records: Counter<'topic' | 'outcome'>;
+  private readonly retries: Counter<'topic'>;
+  private readonly deadLetters: Counter<'topic' | 'reason'>;
+  private lag: ConsumerLag | undefined;
   /** Resolved when a handler call stalled: stop() then no longer waits for the batch in hand. */
   private readonly stallSeen = deferred();
   private stopping: Promise<void> | undefined;
@@ -382,8 +386,10 @@ class ConsumerLoop implements RecordLoop {
     this.tickMs = Math.max(1, Math.min(TICK_MS, Math.floor(this.stallAfterMs / 4)));
     this.now = options.now ?? Date.now;
     this.since = this.now();
-    this.records = options.metrics.counter('idsync_records_total', 'Records consumed, by stage, topic and outcome (done, dead-letter)');
-    this.retries = options.metrics.counter('idsync_record_retries_total', 'Handler failures retried after a backoff, by stage and topic');
+    this.records = options.metrics.counter('idsync_consumer_records_total', 'Records handled, by topic and outcome (done, dead-letter)', ['topic', 'outcome']);
+    this.retries = options.metrics.counter('idsync_consumer_retries_total', 'Handler calls that failed and were tried again after a backoff, by topic', ['topic']);
+    this.deadLetters = options.metrics.counter('idsync_consumer_dead_letters_total', 'Records sent to the dead-letter topic, by the topic they came from and reason (undecodable, refused, link-conflict, ldap-<result code>...)', ['topic', 'reason']);
+    options.metrics.gauge('idsync_consumer_lag_records', 'Records the group has not consumed yet (end offset minus committed offset, transaction markers included), by topic and partition; read from the broker when scraped, at most every 10 s', ['topic', 'partition'], (gauge) => this.collectLag(gauge));
     this.watchConsumer();
   }
 
@@ -399,6 +405,11 @@ class ConsumerLoop implements RecordLoop {
       eachBatch: (payload) => this.eachBatch(payload),
     });
     this.options.logger.event('info', `${this.options.stage}.consuming`, { groupId: this.options.groupId, topics: this.options.topics });
+  }
+
+  private async collectLag(gauge: Gauge<'topic' | 'partition'>): Promise<void> {
+    this.lag ??= new ConsumerLag(this.options.kafka, this.options.groupId, this.options.topics);
+    for (const { topic, partition, records } of await this.lag.read()) gauge.set({ topic, partition: String(partition) }, records);
   }
 
   /** The record limits of the topics this stage writes, as the broker has them now. */
@@ -429,6 +440,7 @@ class ConsumerLoop implements RecordLoop {
           this.options.logger.event('warn', `${this.options.stage}.stop.abandoned`, { groupId: this.options.groupId, reason: 'a handler call stalled' });
         }
         await this.output.close();
+        await this.lag?.close();
       } finally {
         this.enter('stopped');
       }
@@ -567,7 +579,7 @@ class ConsumerLoop implements RecordLoop {
         if (action === 'retry') return this.retryLater(payload, state, first, error);
         if (action === 'stop') return this.stopOnBug(payload, first, error);
         const reason = describe(error);
-        outcomes = chunk.map(() => deadLetter(reason));
+        outcomes = chunk.map(() => deadLetter(reason, isRecordTooLarge(error) ? 'too-large' : 'not-retriable'));
         try {
           // Whatever the call produced was discarded with its transaction; the dead letters go in a new one.
           output = await this.output.begin(topic, partition);
@@ -742,9 +754,8 @@ class ConsumerLoop implements RecordLoop {
       if (outcome.kind === 'done') done++;
       else if (outcome.kind === 'dead-letter') dead++;
     }
-    const stage = this.options.stage;
-    if (done > 0) this.records.inc({ stage, topic, outcome: 'done' }, done);
-    if (dead > 0) this.records.inc({ stage, topic, outcome: 'dead-letter' }, dead);
+    if (done > 0) this.records.inc({ topic, outcome: 'done' }, done);
+    if (dead > 0) this.records.inc({ topic, outcome: 'dead-letter' }, dead);
   }
 
   private async sendDeadLetters(sink: LoopOutput, chunk: readonly LoopRecord[], outcomes: readonly RecordOutcome[]): Promise<void> {
@@ -769,6 +780,7 @@ class ConsumerLoop implements RecordLoop {
         value = encodeDeadLetter({ ...letter, reason: omitted, value: null });
       }
       messages.push({ key: record.key, value });
+      this.deadLetters.inc({ topic: record.topic, reason: outcome.code ?? 'unclassified' });
       this.options.logger.event('warn', `${this.options.stage}.dead-letter`, {
         topic: record.topic,
         partition: record.partition,
@@ -783,7 +795,7 @@ class ConsumerLoop implements RecordLoop {
   private retryLater(payload: EachBatchPayload, state: PartitionState, first: LoopRecord, error: unknown): void {
     state.attempts += 1;
     const delayMs = backoffDelay(state.attempts, this.backoff);
-    this.retries.inc({ stage: this.options.stage, topic: first.topic });
+    this.retries.inc({ topic: first.topic });
     this.options.logger.event('warn', `${this.options.stage}.retry`, {
       topic: first.topic,
       partition: first.partition,

@@ -50,4 +50,5 @@ export { BROKER_SIZE_ERRORS, DEFAULT_MAX_RECORD_BYTES, isRecordTooLarge, recordB
 export { classifyKafkaFailure, isKafkaError, isProducerFenced, type KafkaAction, type KafkaVerdict } from './errors';
 export { type OffsetRange, rangeKey, type RangeRecord, type RangeResult, readRanges, type ReadRangesOptions } from './topic-ranges';
 export { type FollowedBatch, type FollowedRecord, TopicFollower, type TopicFollowerOptions } from './topic-follower';
+export { ConsumerLag, type PartitionLag } from './consumer-lag';
 export { type PartitionBehind, ReadBarrier, type ReadBarrierOptions } from './read-barrier';

@@ -24,12 +24,14 @@ import { JsonLinesSpool } from '../json-lines-spool';
 import { type LoadedLinks, loadLinks } from '../links-topic';
 import { DestinationStore, type DestinationStoreOptions } from '../resync-destination-store';
 import { ResyncStateStore } from './resync-state';
+import { RateLimiter } from '../core/rate-limit';
+import { driftMetrics } from '../drift-metrics';
 
 const HELP = `idsync resync: bring a pipe's destination in line with its source
 
 usage: idsync resync --pipe NAME [--class NAME]... [--base-dn DN] [--filter LDAP-FILTER]
                      [--dry-run] [--delete-missing [--max-deletes N]] [--publish-all] [--publish-state]
-                     [--restart] [--state-dir DIR] [--page-size N] [--yes]
+                     [--restart] [--state-dir DIR] [--page-size N] [--rate N] [--push-metrics URL] [--yes]
 
 Reads the pipe's source in full (paged), maps every entry with the pipe's sync classes and attribute mappings, and
 compares it with the destination, read in bulk into a temporary index on disk (under --state-dir, removed at the
@@ -63,6 +65,13 @@ Options:
                            destination lives (default: $IDSYNC_STATE_DIR, else $XDG_STATE_HOME/idsync or
                            ~/.local/state/idsync)
       --page-size N        LDAP page size (default 1000)
+      --push-metrics URL   when the run ends, push what it found to this Prometheus Pushgateway (job idsync-resync,
+                           grouped by pipe): idsync_resync_drift_entries{pipe,kind} (create, update, delete,
+                           unmappable), idsync_resync_source_entries, idsync_resync_last_run_timestamp_seconds; with
+                           --dry-run, the nightly drift check (k8s/ops/drift-check-cronjob.yaml, alert IdsyncDrift)
+      --rate N             publish at most N changes a second on average (snapshot events and deletes, in small
+                           batches), so the writers and the destination take a large resync beside live traffic;
+                           default: as fast as Kafka takes them
       --unpaged-limit N    read a source (and a destination) of at most N entries in one plain search when the server
                            allows it (default 50000; Samba answers that several times faster than paged searches, but
                            the entries are held in memory at once); 0: always page, for the least memory
@@ -105,10 +114,12 @@ class BatchPublisher {
     /** What the records are, for messages: 'events', 'entry-state records'. */
     private readonly what: string,
     private readonly acknowledged: (entryIds: string[]) => void,
+    /** --rate: batches spaced out to that many records a second. */
+    private readonly limiter: RateLimiter | null = null,
   ) {}
 
   get full(): boolean {
-    return this.batch.length >= PUBLISH_BATCH || this.bytes >= PUBLISH_BATCH_BYTES;
+    return this.batch.length >= (this.limiter?.batchSize(PUBLISH_BATCH) ?? PUBLISH_BATCH) || this.bytes >= PUBLISH_BATCH_BYTES;
   }
 
   add(id: string, key: string, value: Buffer, headers: Record<string, string> = {}): void {
@@ -121,6 +132,7 @@ class BatchPublisher {
     const sending = this.batch;
     this.batch = [];
     this.bytes = 0;
+    await this.limiter?.take(sending.length);
     try {
       await this.producer.send({ topic: this.topic, messages: sending.map((m) => ({ key: m.key, value: m.value, headers: m.headers })) });
     } catch (error) {
@@ -149,6 +161,8 @@ const OPTIONS = {
   restart: { type: 'boolean', default: false },
   'state-dir': { type: 'string' },
   'page-size': { type: 'string' },
+  rate: { type: 'string' },
+  'push-metrics': { type: 'string' },
   'unpaged-limit': { type: 'string' },
   yes: { type: 'boolean', default: false },
 } as const;
@@ -250,6 +264,10 @@ export const resyncCommand: CliCommand = {
     }
     const maxDeletes = integerOption('resync', 'max-deletes', values['max-deletes']) ?? 10;
     const pageSize = integerOption('resync', 'page-size', values['page-size'], 1) ?? 1_000;
+    const rate = integerOption('resync', 'rate', values.rate, 1);
+    const pushMetrics = values['push-metrics'];
+    if (pushMetrics !== undefined && !/^https?:\/\/\S+$/.test(pushMetrics)) throw new UsageError(`--push-metrics wants the Pushgateway's URL (http:// or https://), not '${pushMetrics}'`, 'e.g. --push-metrics http://pushgateway.monitoring:9091');
+    if (rate !== undefined && values['dry-run'] === true) throw new UsageError('--rate paces what a resync publishes; a dry run publishes nothing', 'drop --rate, or --dry-run');
     const unpagedLimit = integerOption('resync', 'unpaged-limit', values['unpaged-limit']) ?? 50_000;
     const context = await CommandContext.open(io, values.config);
     try {
@@ -268,6 +286,8 @@ export const resyncCommand: CliCommand = {
         stateDir: values['state-dir'] ?? ResyncStateStore.defaultDir(io.env),
         pageSize,
         unpagedLimit,
+        rate,
+        pushMetrics,
         yes: values.yes === true,
         json: values.json === true,
       });
@@ -292,6 +312,10 @@ interface ResyncOptions {
   readonly stateDir: string;
   readonly pageSize: number;
   readonly unpagedLimit: number;
+  /** --rate: changes published a second at most; undefined: no limit. */
+  readonly rate: number | undefined;
+  /** --push-metrics: the Pushgateway the drift metrics go to when the run ends. */
+  readonly pushMetrics: string | undefined;
   readonly yes: boolean;
   readonly json: boolean;
 }
@@ -461,10 +485,18 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
       const snapshot = { system: source.kind, directory: pipe.source, server: sourceSession.url, runId, detectedAt: startedAt };
       const classNames = new Set(scope.classes.map((c) => c.name));
       let eventIndex = 0;
-      const publisher = new BatchPublisher(producer, topic, 'events', (ids) => {
-        store.recordPublished(runId, ids);
-        summary.published += ids.length;
-      });
+      // --rate: the snapshot events (and deletes) go out at that pace; state records are for subscribers, not paced.
+      const limiter = options.rate === undefined ? null : new RateLimiter(options.rate);
+      const publisher = new BatchPublisher(
+        producer,
+        topic,
+        'events',
+        (ids) => {
+          store.recordPublished(runId, ids);
+          summary.published += ids.length;
+        },
+        limiter,
+      );
       // Not recorded for a resume: a resumed run publishes every state again (harmless, the topic keeps the latest).
       const stateCounts = summary.state;
       const states =
@@ -609,7 +641,11 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
           const message = { key: entryKey(d.sourceEntryId), value: encodeWriteRequest(d) };
           return signing === undefined ? message : { ...message, headers: withSignature(signing, message) };
         });
-        await producer?.send({ topic: operationsTopic, messages });
+        for (let start = 0; start < messages.length; start += limiter?.batchSize(PUBLISH_BATCH) ?? PUBLISH_BATCH) {
+          const part = messages.slice(start, start + (limiter?.batchSize(PUBLISH_BATCH) ?? PUBLISH_BATCH));
+          await limiter?.take(part.length);
+          await producer?.send({ topic: operationsTopic, messages: part });
+        }
         summary.deletesPublished = deletes.length;
       }
       if (!options.dryRun) store.finish({ runId, fingerprint, startedAt, finished: false });
@@ -621,6 +657,14 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     }
 
     printSummary(io, summary, reports.items(), options, { topic: linksTopic, exists: linksTopicExists });
+    if (options.pushMetrics !== undefined) {
+      const counts = { pipe: pipe.name, sourceEntries: summary.sourceEntries, create: summary.create, update: summary.update, delete: summary.deleteCandidates, unmappable: summary.unmappable, finishedAt: io.now() };
+      try {
+        await driftMetrics(counts).push(options.pushMetrics, 'idsync-resync', { pipe: pipe.name });
+      } catch (error) {
+        throw new CliError(`the drift metrics were not pushed to ${options.pushMetrics}: ${error instanceof Error ? error.message : String(error)}`, { retriable: true, hint: 'the resync itself finished (summary above); check the Pushgateway', cause: error });
+      }
+    }
     return summary.errors + summary.unmappable > 0 ? EXIT_CODES.failed : EXIT_CODES.ok;
   }
 }

@@ -2,7 +2,9 @@ import { CONSUMER_SERVICES, type ConsumerService, type DirectoryKind, serviceGro
 import { decodeDeadLetter } from '@idsync/contracts';
 import { ChangePublisher, fetchStoredCheckpoint, type KafkaAdmin, readRootDse, type StoredCheckpoint } from '@idsync/platform';
 import { readDcIdentity } from '@idsync/detector/ad';
+import { PipeControls } from '@idsync/mapping';
 import { type CliCommand } from '../command';
+import { readPipeControls } from '../pipe-controls';
 import { CommandContext } from '../context';
 import { type RangeRecord, readRanges } from '@idsync/platform';
 import { changelogLag, type CommittedPartition, decodeDirSyncCookie, DEFAULT_COUNT_LIMIT, type DeadLetterSample, type DeadLetterSummary, describeLagNote, type LagNote, type OffsetRange, type PartitionOffsets, rangeKey, rangesToCount, summarizeDeadLetters, tailRanges, topicLag, type TopicLag, usnLag } from '../core/lag';
@@ -44,7 +46,7 @@ ${GLOBAL_HELP}
 --json prints one object:
   {
     "generatedAt": ISO time,
-    "pipes": [{ "name", "source", "destination", "detector": {
+    "pipes": [{ "name", "source", "destination", "paused": { "since" (ISO), "by", "reason" } | null, "detector": {
         "service": "ad-detector"|"ds-detector"|null, "checkpointGroup",
         "position": { "kind": "change-number", "changeNumber" }
                   | { "kind": "dirsync", "usn", "issuedAt", "dc" } | { "kind": "unreadable", "error" } | null,
@@ -103,6 +105,8 @@ export interface PipeReport {
   readonly source: string;
   readonly destination: string;
   readonly detector: DetectorReport;
+  /** Paused with idsync pipe pause (the mapper holds its input); null: it runs. */
+  readonly paused: { readonly since: string; readonly by: string; readonly reason: string | null } | null;
 }
 
 export interface ConsumerReport {
@@ -276,6 +280,8 @@ export async function collectStatus(ctx: CommandContext, options: { readonly cou
     }
   }
 
+  const controls = existing.has(topics.checkpoints.name) ? await readPipeControls(ctx) : new PipeControls();
+
   // Consumer groups: committed offsets and the ranges to count.
   const ranges: OffsetRange[] = [];
   const groups: { service: ConsumerService; groupId: string; state: string; members: number; topics: { topic: string; partitions: CommittedPartition[] }[]; missing: string[] }[] = [];
@@ -361,7 +367,11 @@ export async function collectStatus(ctx: CommandContext, options: { readonly cou
   const summary = summarizeDeadLetters(letters, deadLetterTotal, deadLetterExact && deadLetterReads);
   return {
     generatedAt: new Date(now).toISOString(),
-    pipes: config.pipes.map((pipe) => ({ name: pipe.name, source: pipe.source, destination: pipe.destination, detector: detectorReport(directories.get(pipe.source), now) })),
+    pipes: config.pipes.map((pipe) => {
+      const control = controls.of(pipe.name);
+      const paused = control?.state === 'paused' ? { since: new Date(control.at).toISOString(), by: control.by, reason: control.reason ?? null } : null;
+      return { name: pipe.name, source: pipe.source, destination: pipe.destination, detector: detectorReport(directories.get(pipe.source), now), paused };
+    }),
     consumers,
     deadLetters:
       deadLetterOffsets === null
@@ -419,6 +429,7 @@ export function renderStatus(report: StatusReport, now: number): string {
     out.push(
       table(report.pipes, [
         { header: 'PIPE', value: (p) => p.name },
+        { header: 'STATE', value: (p) => (p.paused === null ? 'running' : `paused ${formatAge(Date.parse(p.paused.since), now)} by ${p.paused.by}`) },
         { header: 'SOURCE', value: (p) => `${p.source} -> ${p.destination}` },
         { header: 'DETECTOR', value: (p) => p.detector.service },
         { header: 'POSITION', value: (p) => positionText(p.detector.position) },

@@ -133,16 +133,16 @@ export class PasswordAgent {
   /** pwdLastSet last published per objectGUID (this process only): skips notifications that are not password changes. */
   private readonly lastPublished = new Map<string, string>();
   private readonly seal: HashSealer;
-  private readonly events: Counter;
-  private readonly runs: Counter;
-  private readonly starts: Counter;
+  private readonly events: Counter<'result'>;
+  private readonly runs: Counter<'result'>;
+  private readonly starts: Counter<'mode'>;
 
   constructor(private readonly options: PasswordAgentOptions) {
     const key = options.keyring.current;
     this.seal = (hash, entryId) => sealPassword(hash, key, { entryId, attribute: PASSWORD_PSEUDO_ATTRIBUTE }, { form: 'hashed' });
-    this.events = options.metrics.counter('idsync_password_agent_accounts_total', 'Accounts samba-tool reported, by result (published or a skip reason)');
-    this.runs = options.metrics.counter('idsync_password_agent_runs_total', 'samba-tool syncpasswords runs, by result (ok, failed)');
-    this.starts = options.metrics.counter('idsync_password_agent_starts_total', 'Starts, by how the position was taken (resume, baseline, full-pass)');
+    this.events = options.metrics.counter('idsync_password_agent_accounts_total', 'Accounts samba-tool reported, by result (published or a skip reason)', ['result']);
+    this.runs = options.metrics.counter('idsync_password_agent_runs_total', 'samba-tool syncpasswords runs, by result (ok, failed)', ['result']);
+    this.starts = options.metrics.counter('idsync_password_agent_starts_total', 'Starts, by how the position was taken (resume, baseline, full-pass)', ['mode']);
   }
 
   /** samba-tool's cache: its settings and its DirSync position (the agent's checkpoint). */
