@@ -528,11 +528,7 @@ function decodedOrNull(record: LoopRecord): WriteRequest | null {
 
 /** The request id of a record that decoded (parked records always did). */
 function requestIdOf(record: LoopRecord): string {
-  try {
-    return decodeWriteRequest(record.value).requestId;
-  } catch {
-    return `${record.topic}[${record.partition}]@${record.offset}`;
-  }
+  return decodedOrNull(record)?.requestId ?? `${record.topic}[${record.partition}]@${record.offset}`;
 }
 
 function withoutWaitHeaders(headers: Readonly<Record<string, string>> | undefined): Record<string, string> {

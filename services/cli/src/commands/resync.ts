@@ -641,8 +641,9 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
           const message = { key: entryKey(d.sourceEntryId), value: encodeWriteRequest(d) };
           return signing === undefined ? message : { ...message, headers: withSignature(signing, message) };
         });
-        for (let start = 0; start < messages.length; start += limiter?.batchSize(PUBLISH_BATCH) ?? PUBLISH_BATCH) {
-          const part = messages.slice(start, start + (limiter?.batchSize(PUBLISH_BATCH) ?? PUBLISH_BATCH));
+        const batch = limiter?.batchSize(PUBLISH_BATCH) ?? PUBLISH_BATCH;
+        for (let start = 0; start < messages.length; start += batch) {
+          const part = messages.slice(start, start + batch);
           await limiter?.take(part.length);
           await producer?.send({ topic: operationsTopic, messages: part });
         }
