@@ -471,14 +471,24 @@ describe('write-receipt records', () => {
       { name: 'thumbnailPhoto', values: [Buffer.from([0xff, 0xd8, 0x00])], added: [], removed: [], anyValue: false },
       { name: 'pwdLastSet', values: null, added: [], removed: [], anyValue: true },
     ],
+    landedAt: null,
   };
 
-  it('round-trip with schema id 8, binary values as Buffers; a create\'s has no entry id yet', () => {
+  it('round-trip with schema id 9, binary values as Buffers; a create\'s has no entry id yet; a move\'s second receipt says when it landed', () => {
     const encoded = encodeWriteReceipt(receipt);
-    expect(encoded.subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 8]));
+    expect(encoded.subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 9]));
     expect(decodeWriteReceipt(encoded)).toStrictEqual(receipt);
     const create = { ...receipt, entryId: null };
     expect(decodeWriteReceipt(encodeWriteReceipt(create))).toStrictEqual(create);
+    const landed = { ...receipt, attributes: [{ name: 'distinguishedName', values: ['CN=Jane,OU=Staff,DC=corp,DC=example,DC=com'], added: [], removed: [], anyValue: false }], landedAt: 1_790_000_000_012 };
+    expect(decodeWriteReceipt(encodeWriteReceipt(landed))).toStrictEqual(landed);
+  });
+
+  it('receipts a v1 writer published (schema id 8) decode as receipts sent before their change', () => {
+    const V1 = schemaById(8) as SchemaVersion;
+    const framed = (id: number, body: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, 0, id]), body]);
+    const { landedAt: _none, ...v1Fields } = receipt;
+    expect(decodeWriteReceipt(framed(8, avroType(V1).toBuffer(v1Fields)))).toStrictEqual(receipt);
   });
 
   it('round-trip any receipt', () => {
@@ -493,6 +503,7 @@ describe('write-receipt records', () => {
           dn: text,
           writtenAt: long,
           attributes: fc.array(record({ name: text, values: nullable(values), added: values, removed: values, anyValue: fc.boolean() }), { maxLength: 4 }),
+          landedAt: nullable(long),
         }),
         (any) => expect(decodeWriteReceipt(encodeWriteReceipt(any))).toEqual(any),
       ),

@@ -26,6 +26,7 @@ export const SCHEMA_REGISTRY: readonly SchemaVersion[] = [
   { id: 6, subject: 'entry-state', version: 1 },
   { id: 7, subject: 'write-request', version: 2 },
   { id: 8, subject: 'write-receipt', version: 1 },
+  { id: 9, subject: 'write-receipt', version: 2 },
 ];
 
 /** The .avsc files ship with the package: found from src/ (ts-jest) and dist/ (build) alike. */

@@ -189,6 +189,11 @@ export interface WriteReceipt {
   readonly writtenAt: number;
   /** The attributes the change touches; never a password or secret attribute. */
   readonly attributes: readonly ReceiptAttribute[];
+  /**
+   * The second receipt of a move, published once the server applied it: when it answered (epoch ms). Null on the
+   * receipt published before a change (and on every v1 record).
+   */
+  readonly landedAt: number | null;
 }
 
 /** One attribute of a write receipt: what it holds after the change, as far as the writer can tell. */

@@ -1,4 +1,4 @@
-import { isUuidText, type LeaveScopeAction, type WriteRequest } from '@idsync/contracts';
+import { isUuidText, type LeaveScopeAction, type ReceiptAttribute, type WriteRequest } from '@idsync/contracts';
 import { type DirectoryConfig, type DirectoryKind, type SyncConfig } from '@idsync/config';
 import { type Dn, dnEquals, formatDn, formatRdn, isInSubtree, normalizeAttributeType, parentDn, parseDn } from '@idsync/mapping';
 import { LdapPool, type LdapObserver, namedDirectory, searchAllValues, writerCredentials } from '@idsync/platform';
@@ -13,7 +13,7 @@ import { endIn, entryIdOf, idAttribute, type KnownLink, LinkConflictError, other
 import { type PasswordOptions, resolvePasswords } from './passwords';
 import { PostReadControl } from './post-read';
 import { type PlannedStep, planUnlink, planWrite, type WritePlan } from './plan';
-import { entryAfterStep, receiptAttributes, stepChanges, type WriteReceiptSink } from './receipts';
+import { entryAfterStep, moveReceiptAttributes, receiptAttributes, stepChanges, type WriteReceiptSink } from './receipts';
 
 export interface DirectoryWriterOptions {
   /** Name of the destination directory in the configuration (for messages). */
@@ -272,7 +272,7 @@ export class DirectoryWriter {
       const step = this.stepKind(planned);
       await this.sendReceipt(planned, known, request);
       try {
-        const sent = await this.send(planned, createdParents, request);
+        const sent = await this.send(planned, createdParents, request, known === null ? null : entryIdOf(known, this.kind));
         added = sent ?? added;
         known = entryAfterStep(known, planned);
         // A directory server returns the new entry's id with the add (post-read): later steps' receipts name it.
@@ -288,19 +288,35 @@ export class DirectoryWriter {
   }
 
   /**
-   * The receipt of an add or a modify, when receipts are on: by the entry's id when it was read, else (an entry being
-   * created) by its DN. A failure to publish it stops the write (retried), nothing sent.
+   * The receipt of an add, a modify or a move, when receipts are on: by the entry's id when it was read, else (an
+   * entry being created) by its DN. A failure to publish it stops the write (retried), nothing sent.
    */
   private async sendReceipt(step: PlannedStep, entry: CurrentEntry | null, request: WriteRequest): Promise<void> {
-    const receipts = this.options.receipts;
-    if (receipts === undefined || (step.kind !== 'add' && step.kind !== 'modify')) return;
-    const attributes = receiptAttributes(stepChanges(step), step.kind === 'add' ? null : entry, { isPassword: (name) => this.knowledge.isPassword(name), activeDirectory: this.kind === 'active-directory' });
-    if (attributes.length === 0) return;
+    if (this.options.receipts === undefined || step.kind === 'delete') return;
+    const attributes =
+      step.kind === 'modify-dn'
+        ? moveReceiptAttributes(step.dn, step.newDn)
+        : receiptAttributes(stepChanges(step), step.kind === 'add' ? null : entry, { isPassword: (name) => this.knowledge.isPassword(name), activeDirectory: this.kind === 'active-directory' });
     const entryId = step.kind === 'add' || entry === null ? null : entryIdOf(entry, this.kind);
+    // A move's receipt names the entry by id: DirSync shows it at its new DN only.
+    if (attributes.length === 0 || (step.kind === 'modify-dn' && entryId === null)) return;
+    await this.publishReceipt(request, step.dn, entryId, attributes);
+  }
+
+  /**
+   * Publishes a receipt: before its change (landed false: a failure stops the write, nothing sent), or once a move
+   * landed (its second receipt, which tells the detector the move can be superseded; a failure retries the request,
+   * which finds the entry moved already).
+   */
+  private async publishReceipt(request: WriteRequest, dn: string, entryId: ReturnType<typeof entryIdOf>, attributes: ReceiptAttribute[], landed = false): Promise<void> {
+    const receipts = this.options.receipts;
+    if (receipts === undefined) return;
+    const now = Date.now();
     try {
-      await receipts.sink.record({ service: receipts.service, directory: this.options.name, requestId: request.requestId, entryId, dn: step.dn, writtenAt: Date.now(), attributes });
+      await receipts.sink.record({ service: receipts.service, directory: this.options.name, requestId: request.requestId, entryId, dn, writtenAt: now, attributes, landedAt: landed ? now : null });
     } catch (error) {
-      throw new WriteError('retry', `the write receipt for ${step.dn} was not published (${error instanceof Error ? error.message : String(error)}); nothing was written`, { requestId: request.requestId, dn: step.dn }, { cause: error });
+      const what = landed ? `the second receipt of the move of ${dn} was not published` : `the write receipt for ${dn} was not published`;
+      throw new WriteError('retry', `${what} (${error instanceof Error ? error.message : String(error)})${landed ? '' : '; nothing was written'}`, { requestId: request.requestId, dn }, { cause: error });
     }
   }
 
@@ -637,7 +653,8 @@ export class DirectoryWriter {
   }
 
   /** Sends one step; an add returns the new entry with its id when the server answered the post-read control. */
-  private async send(step: PlannedStep, createdParents: string[], request: WriteRequest): Promise<CurrentEntry | null> {
+  /** Sends one step; `moved`: the id of the entry a move step moves (its second receipt names it). */
+  private async send(step: PlannedStep, createdParents: string[], request: WriteRequest, moved: ReturnType<typeof entryIdOf> = null): Promise<CurrentEntry | null> {
     switch (step.kind) {
       case 'add': {
         const attributes = step.attributes.map((a) => new Attribute({ type: a.name, values: ldapValues(a.values) }));
@@ -668,6 +685,7 @@ export class DirectoryWriter {
           if ((error as { code?: unknown }).code !== ENTRY_ALREADY_EXISTS || !(await this.parkOccupant(step.newDn, request))) throw error;
           await move();
         }
+        if (moved !== null) await this.publishReceipt(request, step.dn, moved, moveReceiptAttributes(step.dn, step.newDn), true);
         return null;
       }
     }
@@ -686,17 +704,20 @@ export class DirectoryWriter {
     if (occupant === null) return true; // moved away meanwhile
     const id = entryIdOf(occupant, this.kind);
     if (id === null || links.counterpart(this.options.name, id.value, this.sourceDirectory(request)) === null) return false;
-    await this.park(occupant, id.value);
+    await this.park(occupant, id, request);
     return true;
   }
 
   /** Moves an entry aside next to where it is: its RDN value plus `~` and the first 8 characters of its id. */
-  private async park(entry: CurrentEntry, id: string): Promise<void> {
+  private async park(entry: CurrentEntry, id: NonNullable<ReturnType<typeof entryIdOf>>, request: WriteRequest): Promise<void> {
     const parsed = parseDn(entry.dn);
     const [ava, ...rest] = parsed[0] ?? [];
     if (ava === undefined || rest.length > 0) throw new InvalidEntryError(`cannot move ${entry.dn} aside: multi-valued RDN`, { dn: entry.dn });
-    const parked = formatRdn([{ ...ava, value: `${ava.value.slice(0, 48)}~${id.slice(0, 8)}` }]);
-    await this.pool.run((client) => client.modifyDN(entry.dn, parked));
+    const parked = [{ ...ava, value: `${ava.value.slice(0, 48)}~${id.value.slice(0, 8)}` }];
+    const receipt = moveReceiptAttributes(entry.dn, formatDn([parked, ...parsed.slice(1)]));
+    await this.publishReceipt(request, entry.dn, id, receipt);
+    await this.pool.run((client) => client.modifyDN(entry.dn, formatRdn(parked)));
+    await this.publishReceipt(request, entry.dn, id, receipt, true);
   }
 
   /** Runs an add or a move; when it fails because the parent is missing and parents may be created, creates them and runs it again. */

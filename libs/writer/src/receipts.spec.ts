@@ -1,5 +1,5 @@
 import { currentEntry } from './diff';
-import { entryAfterStep, receiptAttributes, stepChanges } from './receipts';
+import { entryAfterStep, moveReceiptAttributes, receiptAttributes, stepChanges } from './receipts';
 
 const isPassword = (name: string): boolean => ['unicodepwd', 'userpassword'].includes(name.toLowerCase());
 const ad = { isPassword, activeDirectory: true };
@@ -114,5 +114,18 @@ describe('entryAfterStep: the entry as a plan’s steps leave it, for the next s
     expect(values(modified, 'member')).toHaveLength(2);
     expect(entryAfterStep(modified, { kind: 'modify-dn', dn: jane.dn, newDn: 'CN=Janet,OU=Corp,DC=example,DC=test', newRdn: 'CN=Janet', newSuperior: null })?.dn).toBe('CN=Janet,OU=Corp,DC=example,DC=test');
     expect(entryAfterStep(modified, { kind: 'delete', dn: jane.dn })).toBeNull();
+  });
+});
+
+describe('moveReceiptAttributes: what a rename or move leaves', () => {
+  it('a rename: the new DN, and the naming attribute’s new value', () => {
+    expect(moveReceiptAttributes('CN=Bea,OU=Corp,DC=example,DC=test', 'CN=Parked,OU=Corp,DC=example,DC=test')).toEqual([
+      { name: 'distinguishedName', values: ['CN=Parked,OU=Corp,DC=example,DC=test'], added: ['CN=Parked,OU=Corp,DC=example,DC=test'], removed: ['CN=Bea,OU=Corp,DC=example,DC=test'], anyValue: false },
+      { name: 'CN', values: ['Parked'], added: ['Parked'], removed: ['Bea'], anyValue: false },
+    ]);
+  });
+
+  it('a move under another parent with the same name: the DN only', () => {
+    expect(moveReceiptAttributes('CN=Dan,OU=Corp,DC=example,DC=test', 'CN=Dan,OU=Moved,OU=Corp,DC=example,DC=test').map((a) => a.name)).toEqual(['distinguishedName']);
   });
 });

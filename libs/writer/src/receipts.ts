@@ -1,4 +1,5 @@
 import { type AttributeValue, type ReceiptAttribute, type WriteReceipt } from '@idsync/contracts';
+import { parseDn } from '@idsync/mapping';
 import { PWD_LAST_SET, setsPwdLastSetNow } from './ad-values';
 import { attributeKey } from './attributes';
 import { type CurrentEntry, type EntryAttribute, type Modification } from './diff';
@@ -125,4 +126,26 @@ export function entryAfterStep(entry: CurrentEntry | null, step: PlannedStep): C
       return start;
     }
   }
+}
+
+/**
+ * Receipts name an entry's DN as this pseudo attribute (AD's own distinguishedName, which the detector never
+ * publishes as a change): a rename or move of the writer's is recognized by the DN DirSync shows it at.
+ */
+export const DN_RECEIPT_ATTRIBUTE = 'distinguishedName';
+
+/**
+ * What moving an entry from `dn` to `newDn` leaves: the DN, and the naming attribute when its value changes (DirSync
+ * shows a renamed entry's new cn with its new DN). Renames need receipts like modifies do: the intermediate DNs of
+ * two entries swapping names, read back and published, would move the other side's entries after the fact.
+ */
+export function moveReceiptAttributes(dn: string, newDn: string): ReceiptAttribute[] {
+  const attributes: ReceiptAttribute[] = [{ name: DN_RECEIPT_ATTRIBUTE, values: [newDn], added: [newDn], removed: [dn], anyValue: false }];
+  const [before] = parseDn(dn)[0] ?? [];
+  const [after] = parseDn(newDn)[0] ?? [];
+  if (after !== undefined && (before === undefined || attributeKey(before.type) !== attributeKey(after.type) || before.value !== after.value)) {
+    const removed = before !== undefined && attributeKey(before.type) === attributeKey(after.type) ? [before.value] : [];
+    attributes.push({ name: after.type, values: [after.value], added: [after.value], removed, anyValue: false });
+  }
+  return attributes;
 }

@@ -14,7 +14,7 @@ import { deletesFirst } from './page-order';
 import { entryGuid, isSkip, needsRefetch, parseDirSyncEntry } from './parse-dirsync-entry';
 import { DEFAULT_STREAMING_POLL_SHARE, nextPollDelayMs, type PollPace } from './poll-pace';
 import { type RawEntry } from './raw-entry';
-import { type Settlement } from './own-writes';
+import { type Settlement, type Superseded } from './own-writes';
 import { ReceiptsView } from './receipts-view';
 import { Scope } from './scope';
 
@@ -171,7 +171,7 @@ export class DirSyncSource implements ChangeSource {
     const searchMs = Date.now() - searchStart;
     // Every receipt published before the read is known now: the writer's changes the page shows are recognized.
     if (page.entries.length > 0) await this.receipts?.catchUp();
-    const { events, stateOnly, settles } = this.withoutOwnWrites(await this.toEvents(reader, page));
+    const { events, stateOnly, settles, superseded } = this.withoutOwnWrites(await this.toEvents(reader, page));
     // Samba hands out a new cookie on every poll, even with nothing changed: an empty page moves the read position
     // without a transaction (re-reading from the older cookie returns nothing either), and the checkpoint is
     // refreshed every idleCommitIntervalMs so a quiet domain does not leave an old cookie.
@@ -188,7 +188,7 @@ export class DirSyncSource implements ChangeSource {
           // The writer's own changes move its entries too: a rename read later starts from where they left it.
           this.learnDns(stateOnly);
         }
-        this.receipts?.ownWrites.settle(settles, searchStart);
+        this.receipts?.ownWrites.settle(settles, searchStart, superseded);
         this.position = { cookie: page.cookie, dc: position.dc };
       },
       pauseMs: () => nextPollDelayMs({ entries: page.entries.length, moreResults: page.moreResults }, { searchMs, sinceSearchStartMs: Date.now() - searchStart }, this.pace),
@@ -303,20 +303,29 @@ export class DirSyncSource implements ChangeSource {
    * The writer's own changes left out (own-writes.ts): a change all its own goes to the state topic only, one partly
    * its own is published without that part. What they settle is settled once the batch is committed.
    */
-  private withoutOwnWrites(read: EntryChangeEvent[]): { events: EntryChangeEvent[]; stateOnly: EntryChangeEvent[]; settles: Settlement[] } {
+  private withoutOwnWrites(read: EntryChangeEvent[]): { events: EntryChangeEvent[]; stateOnly: EntryChangeEvent[]; settles: Settlement[]; superseded: Superseded[] } {
     const own = this.receipts?.ownWrites;
-    if (own === undefined || own.pending === 0) return { events: read, stateOnly: [], settles: [] };
+    if (own === undefined || own.pending === 0) return { events: read, stateOnly: [], settles: [], superseded: [] };
     const events: EntryChangeEvent[] = [];
     const stateOnly: EntryChangeEvent[] = [];
     const settles: Settlement[] = [];
+    const superseded: Superseded[] = [];
+    // Renames of the writer's: the snapshot that follows one into the subtrees (withEnteredSnapshots) is its echo too.
+    const ownRenames = new Set<string>();
     for (const event of read) {
+      if (event.op === 'snapshot' && ownRenames.has(event.eventId.replace(/:entered$/, ''))) {
+        stateOnly.push(event);
+        continue;
+      }
       const recognized = own.recognize(event);
+      if (event.op === 'rename' && recognized.own.length > 0) ownRenames.add(event.eventId);
       settles.push(...recognized.settles);
+      if (recognized.superseded !== undefined) superseded.push(recognized.superseded);
       if (recognized.own.length > 0) this.counters.ownWrites.inc({ whole: recognized.event === null ? 'yes' : 'no' });
       if (recognized.event === null) stateOnly.push(event);
       else events.push(recognized.event);
     }
-    return { events, stateOnly, settles };
+    return { events, stateOnly, settles, superseded };
   }
 
   /**

@@ -5,15 +5,16 @@ const GUID = 'c0a8e5f2-1b3d-4e7a-9f60-8d2b4c6e1a07';
 const OTHER = '6f1c2a0e-93d4-4b8e-a1c5-2f7e0b9d4c31';
 const T0 = 1_790_000_000_000;
 
-function receipt(attributes: Partial<ReceiptAttribute>[], options: { at?: number; guid?: string } = {}): WriteReceipt {
+function receipt(attributes: Partial<ReceiptAttribute>[], options: { at?: number; guid?: string; landedAt?: number; requestId?: string } = {}): WriteReceipt {
   return {
     service: 'ad-writer',
     directory: 'ad',
-    requestId: 'r',
+    requestId: options.requestId ?? 'r',
     entryId: { kind: 'objectGUID', value: options.guid ?? GUID },
     dn: 'CN=Jane,OU=Corp,DC=example,DC=test',
     writtenAt: options.at ?? T0,
     attributes: attributes.map((a) => ({ name: 'x', values: null, added: [], removed: [], anyValue: false, ...a })),
+    landedAt: options.landedAt ?? null,
   };
 }
 
@@ -114,13 +115,105 @@ describe('OwnWrites: the ad-writer’s own changes, told apart by its receipts',
     expect(own.recognize(modify([replace('pwdLastSet', '134090000000000000')])).event).toBeNull();
   });
 
-  it('a rename, a delete or a snapshot is published as it is', () => {
+  it('a rename without a move receipt, a delete or a snapshot is published as it is', () => {
     const own = new OwnWrites({ settleMs: SETTLE });
     own.note(receipt([{ name: 'description', values: ['x'] }]));
     for (const op of ['rename', 'delete', 'snapshot'] as const) {
       const event = { ...modify([replace('description', 'x')]), op };
       expect(own.recognize(event).event).toBe(event);
     }
+  });
+
+  describe('renames: a move receipt names the new DN (distinguishedName)', () => {
+    const PARKED = 'CN=Parked,OU=Corp,DC=example,DC=test';
+    const BACK = 'CN=Jane,OU=Moved,OU=Corp,DC=example,DC=test';
+    const move = (to: string, at: number): WriteReceipt => receipt([{ name: 'distinguishedName', values: [to], added: [to] }], { at });
+    const rename = (dn: string, attributes: AttributeChange[] = []): EntryChangeEvent => ({ ...modify(attributes), op: 'rename', dn, previousDn: null });
+
+    it('the writer’s rename, shown at the DN it moved the entry to (any spelling), is not published', () => {
+      const own = new OwnWrites({ settleMs: SETTLE });
+      own.note(move(PARKED, T0));
+      const seen = own.recognize(rename('cn=Parked, ou=corp,dc=Example,dc=test', [replace('cn', 'Parked')]));
+      expect(seen.event).toBeNull();
+      expect(seen.own.map((c) => c.name)).toContain('distinguishedName');
+    });
+
+    it('a swap shown only at its end (the intermediate DN never read) matches the last move and settles the earlier one', () => {
+      const own = new OwnWrites({ settleMs: SETTLE });
+      own.note(move(PARKED, T0));
+      own.note(move(BACK, T0 + 5));
+      const seen = own.recognize(rename(BACK));
+      expect(seen.event).toBeNull();
+      own.settle(seen.settles, T0 + 10);
+      expect(own.pending).toBe(0);
+      // The user's own rename to the intermediate DN later is theirs: published.
+      expect(own.recognize(rename(PARKED)).event?.dn).toBe(PARKED);
+    });
+
+    it('someone else’s rename (another DN, another entry) is published whole', () => {
+      const own = new OwnWrites({ settleMs: SETTLE });
+      own.note(move(PARKED, T0));
+      const elsewhere = rename('CN=Janet,OU=Corp,DC=example,DC=test', [replace('cn', 'Janet')]);
+      expect(own.recognize(elsewhere).event).toBe(elsewhere);
+      const other = { ...rename(PARKED), entryId: { kind: 'objectGUID' as const, value: OTHER } };
+      expect(own.recognize(other).event).toBe(other);
+    });
+
+    describe('a move of the writer’s that someone moves on before DirSync reads it (no echo to match: superseded)', () => {
+      const OUTSIDE = 'CN=Jane,OU=Outside,DC=example,DC=test';
+      const landedMove = (to: string, landedAt: number, requestId = 'm1'): WriteReceipt => receipt([{ name: 'distinguishedName', values: [to], added: [to] }], { at: landedAt, landedAt, requestId });
+      const firstMove = (to: string, at: number, requestId = 'm1'): WriteReceipt => receipt([{ name: 'distinguishedName', values: [to], added: [to] }], { at, requestId });
+
+      it('landed before a read that shows the entry elsewhere: the user’s move back to that DN later is theirs, published', () => {
+        const own = new OwnWrites({ settleMs: SETTLE });
+        own.note(firstMove(PARKED, T0));
+        own.note(landedMove(PARKED, T0 + 10));
+        const away = own.recognize(rename(OUTSIDE));
+        expect(away.event?.dn).toBe(OUTSIDE);
+        own.settle(away.settles, T0 + 500, away.superseded === undefined ? [] : [away.superseded]);
+        expect(own.pending).toBe(0);
+        expect(own.recognize(rename(PARKED)).event?.dn).toBe(PARKED);
+      });
+
+      it('its second receipt read only after that read: dropped when it comes', () => {
+        const own = new OwnWrites({ settleMs: SETTLE });
+        own.note(firstMove(PARKED, T0));
+        const away = own.recognize(rename(OUTSIDE));
+        own.settle(away.settles, T0 + 500, away.superseded === undefined ? [] : [away.superseded]);
+        expect(own.pending).toBe(1);
+        own.note(landedMove(PARKED, T0 + 10));
+        expect(own.pending).toBe(0);
+        expect(own.recognize(rename(PARKED)).event?.dn).toBe(PARKED);
+      });
+
+      it('still in flight when a read shows the entry where it was: kept, and its echo is recognized after', () => {
+        const own = new OwnWrites({ settleMs: SETTLE });
+        own.note(firstMove(PARKED, T0));
+        const before = own.recognize(modify([replace('description', 'by an admin')]));
+        expect(before.superseded).toBeDefined();
+        own.settle(before.settles, T0 + 5, before.superseded === undefined ? [] : [before.superseded]);
+        own.note(landedMove(PARKED, T0 + 20));
+        expect(own.pending).toBe(1);
+        expect(own.recognize(rename(PARKED)).event).toBeNull();
+      });
+
+      it('a second receipt of another request, or of another DN, marks nothing', () => {
+        const own = new OwnWrites({ settleMs: SETTLE });
+        own.note(firstMove(PARKED, T0));
+        const away = own.recognize(rename(OUTSIDE));
+        own.settle(away.settles, T0 + 500, away.superseded === undefined ? [] : [away.superseded]);
+        own.note(landedMove(PARKED, T0 + 10, 'other'));
+        own.note(landedMove(BACK, T0 + 10));
+        expect(own.pending).toBe(1);
+      });
+    });
+
+    it('the writer’s rename with someone else’s change in the same read: that change is published as a modify', () => {
+      const own = new OwnWrites({ settleMs: SETTLE });
+      own.note(receipt([{ name: 'distinguishedName', values: [PARKED] }, { name: 'cn', values: ['Parked'] }], { at: T0 }));
+      const seen = own.recognize(rename(PARKED, [replace('cn', 'Parked'), replace('description', 'by an admin')]));
+      expect(seen.event).toMatchObject({ op: 'modify', dn: PARKED, previousDn: null, attributes: [replace('description', 'by an admin')] });
+    });
   });
 
   describe('an entry the writer creates (no id before the add: its receipts go by DN)', () => {

@@ -1,5 +1,5 @@
 import { type AttributeChange, type AttributeValue, type EntryChangeEvent, type WriteReceipt } from '@idsync/contracts';
-import { normalizeDn } from '@idsync/mapping';
+import { normalizeDn, parseDn } from '@idsync/mapping';
 
 /**
  * The ad-writer's own changes, told apart from everyone else's (pure core). AD records no initiator, so the writer
@@ -28,9 +28,12 @@ export interface OwnWritesOptions {
 
 /** One receipt of one attribute, pending. */
 interface Pending {
-  /** The order it was read in (ties of writtenAt). */
+  /** The order it was read in (ties of writtenAt); the attributes of one receipt share it. */
   readonly serial: number;
+  readonly requestId: string;
   readonly writtenAt: number;
+  /** A move's: when it landed (its second receipt), null until that is read. */
+  landedAt: number | null;
   /** Keys of every value the attribute holds after the change; null when the writer could not tell. */
   readonly holds: ReadonlySet<string> | null;
   /** Value by value (linked attributes): what the change did to each. */
@@ -49,12 +52,24 @@ export interface Settlement {
   readonly value?: string;
 }
 
+/**
+ * A read showed the entry at a DN no pending move names: its moves that landed before that read are superseded
+ * (someone moved it since), and so are those whose second receipt comes later with an earlier landing.
+ */
+export interface Superseded {
+  readonly entry: string;
+  /** The DN shown (receiptValueKey). */
+  readonly shown: string;
+}
+
 export interface Recognized {
   /** The change without the writer's own part; null when all of it was the writer's. */
   readonly event: EntryChangeEvent | null;
   /** The writer's part (for the state topic and the counts); empty when none. */
   readonly own: readonly AttributeChange[];
   readonly settles: readonly Settlement[];
+  /** Moves found superseded, applied with the settlements. */
+  readonly superseded?: Superseded;
 }
 
 /**
@@ -78,12 +93,26 @@ export function receiptValueKey(value: AttributeValue): string {
  */
 const written = (a: { readonly writtenAt: number; readonly serial: number }, b: { readonly writtenAt: number; readonly serial: number }): number => a.writtenAt - b.writtenAt || a.serial - b.serial;
 
+/** The pseudo attribute a move's receipt names the entry's new DN by (the ad-writer's DN_RECEIPT_ATTRIBUTE). */
+const DN_ATTRIBUTE = 'distinguishedname';
+
 const idKey = (id: string): string => `id:${id.toLowerCase()}`;
 
 /** A DN as receipts of entries being created are keyed (null when it does not parse). */
 function dnKey(dn: string): string | null {
   try {
     return `dn:${normalizeDn(dn)}`;
+  } catch {
+    return null;
+  }
+}
+
+/** The naming attribute (lower case) and value of a DN; null when it does not parse or is multi-valued. */
+function namingValue(dn: string): { readonly type: string; readonly value: string } | null {
+  try {
+    const rdn = parseDn(dn)[0] ?? [];
+    const [ava] = rdn;
+    return ava === undefined || rdn.length > 1 ? null : { type: ava.type.toLowerCase(), value: ava.value };
   } catch {
     return null;
   }
@@ -101,6 +130,8 @@ export class OwnWrites {
   /** entry id -> attribute -> its pending receipts, oldest first. */
   private readonly byEntry = new Map<string, Map<string, Pending[]>>();
   private serial = 0;
+  /** Per entry key: the latest committed read that showed it at a DN no pending move named. */
+  private readonly seenElsewhere = new Map<string, { readonly at: number; readonly shown: string }>();
   /** Receipts written before this cannot match a change still to come. */
   private cutoff = Number.NEGATIVE_INFINITY;
 
@@ -118,6 +149,10 @@ export class OwnWrites {
     if (receipt.writtenAt < this.cutoff) return;
     const entry = receipt.entryId === null ? dnKey(receipt.dn) : idKey(receipt.entryId.value);
     if (entry === null) return;
+    if (receipt.landedAt !== null) {
+      this.landed(entry, receipt.requestId, receipt.landedAt, receipt.attributes);
+      return;
+    }
     let attributes = this.byEntry.get(entry);
     if (attributes === undefined) {
       attributes = new Map();
@@ -129,7 +164,7 @@ export class OwnWrites {
       const valueOps = new Map<string, 'add' | 'delete'>();
       for (const value of attribute.added) valueOps.set(receiptValueKey(value), 'add');
       for (const value of attribute.removed) valueOps.set(receiptValueKey(value), 'delete');
-      const pending: Pending = { serial: this.serial, writtenAt: receipt.writtenAt, holds: attribute.values === null ? null : keysOf(attribute.values), valueOps, anyValue: attribute.anyValue };
+      const pending: Pending = { serial: this.serial, requestId: receipt.requestId, writtenAt: receipt.writtenAt, landedAt: null, holds: attribute.values === null ? null : keysOf(attribute.values), valueOps, anyValue: attribute.anyValue };
       const list = attributes.get(key);
       if (list === undefined) attributes.set(key, [pending]);
       else list.push(pending);
@@ -137,10 +172,21 @@ export class OwnWrites {
   }
 
   /**
-   * A change as DirSync showed it, without the writer's own part: a modify value by value, an add whole (above).
-   * A rename or a delete is published as it is (the writers find their entries by link, wherever they are).
+   * A change as DirSync showed it, without the writer's own part: a modify value by value, an add whole (above), a
+   * rename by the DN it shows (the writer's receipt of a move names the entry's new DN as `distinguishedName`): the
+   * writer's rename is not published, its other changes are, as a modify. A delete is published as it is.
    */
   recognize(event: EntryChangeEvent): Recognized {
+    if (event.op === 'rename') return this.recognizeRename(event);
+    const recognized = this.recognizeValues(event);
+    // A modify shows where the entry is too: a move of the writer's that it does not show may be superseded.
+    const moves = event.op === 'modify' ? this.byEntry.get(idKey(event.entryId.value))?.get(DN_ATTRIBUTE) : undefined;
+    const shown = receiptValueKey(event.dn);
+    if (moves === undefined || moves.some((p) => p.holds?.has(shown) === true)) return recognized;
+    return { ...recognized, superseded: { entry: idKey(event.entryId.value), shown } };
+  }
+
+  private recognizeValues(event: EntryChangeEvent): Recognized {
     if (event.op !== 'modify' && event.op !== 'add') return { event, own: [], settles: [] };
     const entries = [idKey(event.entryId.value), dnKey(event.dn)].filter((key): key is string => key !== null && this.byEntry.has(key));
     if (entries.length === 0) return { event, own: [], settles: [] };
@@ -191,8 +237,65 @@ export class OwnWrites {
     return { event: rest.length === 0 ? null : { ...event, attributes: rest }, own, settles };
   }
 
+  /**
+   * A rename is the writer's when a pending move receipt of the entry names the DN DirSync shows; otherwise it is
+   * someone else's and published whole (what else it carries with it included).
+   */
+  private recognizeRename(event: EntryChangeEvent): Recognized {
+    const entry = idKey(event.entryId.value);
+    const moves = this.byEntry.get(entry)?.get(DN_ATTRIBUTE);
+    if (moves === undefined) return { event, own: [], settles: [] };
+    const shown = keysOf([event.dn]);
+    const match = moves.findLast((p) => p.holds !== null && sameKeys(shown, p.holds));
+    if (match === undefined) return { event, own: [], settles: [], superseded: { entry, shown: receiptValueKey(event.dn) } };
+    const dnChange: AttributeChange = { name: 'distinguishedName', op: 'replace', values: [event.dn] };
+    // The new naming value DirSync shows with the rename (cn, ou) is the rename's.
+    const naming = namingValue(event.dn);
+    const named = (change: AttributeChange): boolean =>
+      naming !== null && change.op === 'replace' && change.name.toLowerCase() === naming.type && change.values.length === 1 && change.values[0] === naming.value;
+    const rest = this.recognizeValues({ ...event, op: 'modify', previousDn: null, attributes: event.attributes.filter((change) => !named(change)) });
+    const settles: Settlement[] = [{ entries: [entry], attribute: DN_ATTRIBUTE, upTo: match }, ...rest.settles];
+    const left = rest.event !== null && rest.event.attributes.length > 0 ? rest.event : null;
+    return { event: left, own: [dnChange, ...rest.own], settles };
+  }
+
+  /** A move's second receipt: its first is marked landed, and dropped at once if a read since showed the entry elsewhere. */
+  private landed(entry: string, requestId: string, landedAt: number, attributes: WriteReceipt['attributes']): void {
+    const moves = this.byEntry.get(entry)?.get(DN_ATTRIBUTE);
+    const to = attributes.find((a) => a.name.toLowerCase() === DN_ATTRIBUTE)?.values;
+    if (moves === undefined || to === null || to === undefined) return;
+    const shown = keysOf(to);
+    const first = moves.findLast((p) => p.requestId === requestId && p.landedAt === null && p.holds !== null && sameKeys(p.holds, shown));
+    if (first === undefined) return; // matched already, or forgotten
+    for (const list of this.byEntry.get(entry)?.values() ?? []) for (const p of list) if (p.serial === first.serial) p.landedAt = landedAt;
+    const seen = this.seenElsewhere.get(entry);
+    if (seen !== undefined && seen.at > landedAt && !shown.has(seen.shown)) this.dropMove(entry, first.serial);
+  }
+
+  /** Drops every attribute of one receipt of the entry (a move superseded). */
+  private dropMove(entry: string, serial: number): void {
+    const attributes = this.byEntry.get(entry);
+    if (attributes === undefined) return;
+    for (const [name, list] of attributes) {
+      const left = list.filter((p) => p.serial !== serial);
+      if (left.length === 0) attributes.delete(name);
+      else attributes.set(name, left);
+    }
+    if (attributes.size === 0) this.byEntry.delete(entry);
+  }
+
+  /** A read started at `readStartedAt` showed the entry at `shown`, which no pending move names (committed). */
+  private supersede({ entry, shown }: Superseded, readStartedAt: number): void {
+    const seen = this.seenElsewhere.get(entry);
+    if (seen === undefined || seen.at < readStartedAt) this.seenElsewhere.set(entry, { at: readStartedAt, shown });
+    for (const p of this.byEntry.get(entry)?.get(DN_ATTRIBUTE) ?? []) {
+      if (p.landedAt !== null && p.landedAt < readStartedAt && p.holds?.has(shown) !== true) this.dropMove(entry, p.serial);
+    }
+  }
+
   /** After the batch's commit: what it recognized is settled, and receipts too old to match are forgotten. */
-  settle(settles: readonly Settlement[], readStartedAt: number): void {
+  settle(settles: readonly Settlement[], readStartedAt: number, superseded: readonly Superseded[] = []): void {
+    for (const moved of superseded) this.supersede(moved, readStartedAt);
     for (const settled of settles) {
       for (const entry of settled.entries) {
         const attributes = this.byEntry.get(entry);
@@ -216,6 +319,7 @@ export class OwnWrites {
   forgetBefore(time: number): void {
     if (time <= this.cutoff) return;
     this.cutoff = time;
+    for (const [entry, seen] of this.seenElsewhere) if (seen.at < time) this.seenElsewhere.delete(entry);
     for (const [entry, attributes] of this.byEntry) {
       for (const [name, list] of attributes) {
         const left = list.filter((p) => p.writtenAt >= time);
