@@ -9,18 +9,22 @@
 //    destination is seen by polling it (every 100 ms), so latencies carry up to ~100 ms of polling resolution.
 // --without-receipts: the ad-writer publishes no write receipts and the ad-detector recognizes none of its changes
 // (their echoes then go through the mapper to the ds-writer, which finds nothing to change): the receipts' cost.
+// --kafka-without-tls: the services reach the broker on the stack's SCRAM listener without TLS (benchmarks only):
+// what TLS to Kafka costs, and a like-for-like comparison with trees whose stack had no TLS (f157737).
 // Usage: npm run bench -- pipeline [direction: ad-to-ds | ds-to-ad | both] [N] [RATE] [SECONDS] [--without-receipts]
+//        [--kafka-without-tls]
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { type Client, EqualityFilter } from 'ldapts';
 import platform from '@idsync/platform';
-import { demoConfig, IsolatedServices, SERVICES, sleep } from './lib/isolated-services.ts';
+import { demoConfig, IsolatedServices, SERVICES, sleep, stackEnv } from './lib/isolated-services.ts';
 import { deleteTree, describe, readAndModifyAll, waitFor } from './lib/directory-steps.ts';
 
 const { openLdapSession, writerCredentials } = platform;
 
 const WITHOUT_RECEIPTS = process.argv.includes('--without-receipts');
-const args = process.argv.filter((arg) => arg !== '--without-receipts');
+const KAFKA_WITHOUT_TLS = process.argv.includes('--kafka-without-tls');
+const args = process.argv.filter((arg) => arg !== '--without-receipts' && arg !== '--kafka-without-tls');
 const DIRECTION = args[2] ?? 'both';
 const N = Number(args[3] ?? 1000);
 const RATE = Number(args[4] ?? 100);
@@ -32,11 +36,17 @@ const s = Date.now().toString(36);
 
 // ------------------------------------------------------------------ services
 const services = await IsolatedServices.create(s, undefined, (doc) => {
+  if (KAFKA_WITHOUT_TLS) {
+    if (stackEnv()['KAFKA_PLAINTEXT_BROKERS'] === undefined) throw new Error('--kafka-without-tls: the stack has no listener without TLS; run npm run stack -- up');
+    doc['kafka'].brokers = ['${KAFKA_PLAINTEXT_BROKERS}'];
+    delete doc['kafka'].ssl;
+  }
   if (!WITHOUT_RECEIPTS) return;
   doc['services']['ad-writer'].writeReceipts = false;
   doc['services']['ad-detector'].ownWrites = { enabled: false };
 });
 console.log(WITHOUT_RECEIPTS ? 'write receipts: off (ad-writer publishes none, ad-detector recognizes none)' : 'write receipts: on');
+console.log(KAFKA_WITHOUT_TLS ? 'services to Kafka: SCRAM without TLS (the stack\'s benchmark listener)' : 'services to Kafka: SCRAM over TLS');
 const dir = services.dir;
 const startAll = () => services.start(SERVICES);
 const stopAll = () => services.stop();
