@@ -1,18 +1,31 @@
-# One image for all five services (and the idsync command): docker build --build-arg SERVICE=mapper -t idsync/mapper .
+# One image per service, each with the idsync command: docker build --build-arg SERVICE=mapper -t idsync/mapper .
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json tsconfig.build.json ./
 COPY libs ./libs
 COPY services ./services
-RUN npm ci --no-audit --no-fund --omit=optional && npx tsc -b tsconfig.build.json && npm prune --omit=dev
+RUN npm ci --no-audit --no-fund --omit=optional && npx tsc -b tsconfig.build.json
+
+# Only what the image runs: the production dependencies of services/${SERVICE} and of the idsync command
+# (services/${TOOLBOX}; --build-arg TOOLBOX= leaves it out), their workspace libraries included, as each workspace's
+# package.json declares them. scripts/check-image-deps.sh <service> does the same outside a container engine.
+FROM node:24-bookworm-slim AS install
+ARG SERVICE
+ARG TOOLBOX=cli
+WORKDIR /app
+COPY --from=build /app/package.json /app/package-lock.json ./
+COPY --from=build /app/libs ./libs
+COPY --from=build /app/services ./services
+COPY scripts/image-install.sh /tmp/image-install.sh
+RUN sh /tmp/image-install.sh "${SERVICE}" "${TOOLBOX}"
 
 FROM node:24-bookworm-slim
 ARG SERVICE
 ENV NODE_ENV=production IDSYNC_SERVICE=${SERVICE} IDSYNC_CONFIG=/etc/idsync/config.yaml
 WORKDIR /app
-COPY --from=build /app /app
-# The operations toolbox in every image, run as a Job with the idsync-cli Secret (k8s/ops/)
-RUN ln -s /app/services/cli/bin/idsync /usr/local/bin/idsync
+COPY --from=install /app /app
+# The operations toolbox in every image (unless built without it), run as a Job with the idsync-cli Secret (k8s/ops/)
+RUN if [ -d /app/services/cli ]; then ln -s /app/services/cli/bin/idsync /usr/local/bin/idsync; fi
 # A numeric non-root user (the base image's `node`, uid/gid 1000), so Kubernetes can check runAsNonRoot; the pods
 # (k8s/) and compose run it as 1000:1000 with a read-only root file system: only /tmp is written (an emptyDir/tmpfs).
 USER 1000:1000
