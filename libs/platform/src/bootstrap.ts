@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { type DynamicModule, type INestApplication, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadConfig, withheldVariable, type ServiceName, type SyncConfig } from '@idsync/config';
 import { JsonLogger } from './logger';
@@ -8,8 +8,21 @@ import { Tracing } from './tracing';
 import { SecretRedactor } from './redact';
 import { useSchemaRegistry } from './schema-registry';
 
-export interface ServiceContext {
-  readonly name: ServiceName;
+/**
+ * Exit status of every service process (the five pipeline services and the password agent), for supervisors:
+ * - 0: stopped by SIGTERM or SIGINT, after the graceful shutdown;
+ * - 1: invalid configuration (before anything connects), a start that failed, a shutdown that failed, or a fatal stop
+ *   (`<service>.fatal`: the consumer loop gave up, Kafka refused the account), its offsets uncommitted;
+ * - 2: usage (command-line arguments the service does not take);
+ * - 3: a detector or the password agent stopped for good (EXIT_DETECTOR_STOPPED, EXIT_AGENT_STOPPED).
+ */
+export const EXIT_STATUS = { stopped: 0, failed: 1, usage: 2, stoppedForGood: 3 } as const;
+
+/** The programs runService starts: the pipeline services and the password agent. */
+export type ServiceProgram = ServiceName | 'password-agent';
+
+export interface ServiceContext<Args = undefined> {
+  readonly name: ServiceProgram;
   readonly config: SyncConfig;
   readonly configFile: string;
   readonly logger: JsonLogger;
@@ -17,6 +30,36 @@ export interface ServiceContext {
   readonly metrics: Metrics;
   /** Spans per stage and change (config.tracing; off: the trace context only travels on the records). */
   readonly tracing: Tracing;
+  /** The command line as `ServiceStartOptions.args` parsed it (undefined for services that take none). */
+  readonly args: Args;
+}
+
+export interface ServiceStartOptions<Args> {
+  /** The command line the service takes; anything `parse` refuses (null) prints `usage` and exits 2. Default: ignored. */
+  readonly args?: { readonly parse: (argv: readonly string[]) => Args | null; readonly usage: string };
+  /** The service's own configuration checks, before anything connects: a message is printed and the process exits 1. */
+  readonly checkConfig?: (config: SyncConfig, file: string) => string | undefined;
+}
+
+/** What the start-up checks decided, before any connection: go on with the configuration, or exit with a message. */
+export type StartupDecision<Args> =
+  | { readonly kind: 'start'; readonly config: SyncConfig; readonly file: string; readonly withheld: readonly string[]; readonly args: Args }
+  | { readonly kind: 'exit'; readonly status: (typeof EXIT_STATUS)['failed' | 'usage']; readonly message: string };
+
+/** The start-up checks in order: command line (2), configuration (1), the service's own block (1). Never connects. */
+export function startupDecision<Args>(name: ServiceProgram, env: NodeJS.ProcessEnv, argv: readonly string[], options: ServiceStartOptions<Args> = {}): StartupDecision<Args> {
+  const args = options.args ? options.args.parse(argv) : undefined;
+  if (args === null) return { kind: 'exit', status: EXIT_STATUS.usage, message: options.args?.usage ?? 'usage' };
+  let loaded: ReturnType<typeof loadConfig>;
+  try {
+    loaded = loadConfig(env, undefined, { reader: name });
+  } catch (error) {
+    if (error instanceof ConfigError) return { kind: 'exit', status: EXIT_STATUS.failed, message: `${name}: ${error.message}` };
+    throw error;
+  }
+  const problem = options.checkConfig?.(loaded.config, loaded.file) ?? (loaded.config.services[name] === undefined ? `${loaded.file} has no services.${name} block` : undefined);
+  if (problem !== undefined) return { kind: 'exit', status: EXIT_STATUS.failed, message: `${name}: ${problem}` };
+  return { kind: 'start', config: loaded.config, file: loaded.file, withheld: loaded.withheld, args: args as Args };
 }
 
 /** Every secret the configuration holds, so no log line can carry one (credentials withheld from it are none). */
@@ -35,23 +78,18 @@ export function configSecrets(config: SyncConfig): string[] {
 }
 
 /**
- * Starts one service: configuration first (an invalid one, or one whose credentials this service uses are not all
- * set, exits with status 1 before anything connects), then the Nest application with its health endpoint on the
- * service's port. Credentials of the other services need not be in this one's environment (a Secret per service).
+ * Starts one service, the same way for all (see EXIT_STATUS): command line and configuration first (a refusal exits
+ * 2 or 1 before anything connects; credentials of the other services need not be in this one's environment), then
+ * the schema ids, metrics, tracing and the Nest application with its health endpoint on the service's port. SIGTERM
+ * and SIGINT stop it through the Nest shutdown hooks; a fatal stop goes the same way (exitOnFatal).
  */
-export async function runService(name: ServiceName, root: (context: ServiceContext) => DynamicModule): Promise<void> {
-  let config: SyncConfig;
-  let configFile: string;
-  let withheld: readonly string[];
-  try {
-    ({ config, file: configFile, withheld } = loadConfig(process.env, undefined, { reader: name }));
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${name}: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
+export async function runService<Args = undefined>(name: ServiceProgram, root: (context: ServiceContext<Args>) => DynamicModule, options: ServiceStartOptions<Args> = {}): Promise<void> {
+  const decision = startupDecision(name, process.env, process.argv.slice(2), options);
+  if (decision.kind === 'exit') {
+    process.stderr.write(`${decision.message}\n`);
+    process.exit(decision.status);
   }
+  const { config, file: configFile, withheld, args } = decision;
   const logger = new JsonLogger(name, config.logLevel, new SecretRedactor(configSecrets(config)));
   routeProcessWarnings(logger);
   try {
@@ -59,16 +97,22 @@ export async function runService(name: ServiceName, root: (context: ServiceConte
     await useSchemaRegistry(config.kafka, logger);
   } catch (error) {
     logger.event('error', 'schema-registry.refused', { error: error instanceof Error ? error.message : String(error) });
-    process.exit(1);
+    process.exit(EXIT_STATUS.failed);
   }
-  const metrics = new Metrics({ service: name, defaultMetrics: true });
-  const tracing = await Tracing.start(config.tracing, name, logger);
-  const module = root({ name, config, configFile, logger, metrics, tracing });
-  const app = await NestFactory.create({ ...module, imports: [...(module.imports ?? []), MetricsModule.forMetrics(metrics), TracingModule.forTracing(tracing)] }, { logger, abortOnError: false });
-  app.enableShutdownHooks();
-  const { httpPort } = config.services[name];
-  await app.listen(httpPort, config.http.host);
-  logger.event('info', 'service.started', { config: configFile, health: `http://${config.http.host}:${httpPort}/health`, ...(withheld.length > 0 ? { notGiven: withheld } : {}) });
+  try {
+    const metrics = new Metrics({ service: name, defaultMetrics: true });
+    const tracing = await Tracing.start(config.tracing, name, logger);
+    const module = root({ name, config, configFile, logger, metrics, tracing, args });
+    const app = await NestFactory.create({ ...module, imports: [...(module.imports ?? []), MetricsModule.forMetrics(metrics), TracingModule.forTracing(tracing)] }, { logger, abortOnError: false });
+    stopOnSignals(app, logger);
+    const httpPort = config.services[name]?.httpPort;
+    await app.listen(httpPort ?? 0, config.http.host);
+    logger.event('info', 'service.started', { config: configFile, health: `http://${config.http.host}:${httpPort}/health`, ...(withheld.length > 0 ? { notGiven: withheld } : {}) });
+  } catch (error) {
+    // A start that failed (a port in use, a module that would not build): nothing to shut down gracefully yet.
+    process.stderr.write(`${name}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(EXIT_STATUS.failed);
+  }
 }
 
 const TRACING = Symbol('TRACING');
@@ -87,6 +131,28 @@ class TracingModule {
   static forTracing(tracing: Tracing): DynamicModule {
     return { module: TracingModule, providers: [{ provide: TRACING, useValue: tracing }, { provide: Tracing, useValue: tracing }, TracingShutdown], exports: [Tracing] };
   }
+}
+
+/**
+ * SIGTERM and SIGINT close the application (the Nest shutdown hooks: loops stopped, offsets committed, producers
+ * flushed), then exit with process.exitCode: 0, or 1 when a fatal stop (exitOnFatal) raised the signal. Nest's own
+ * enableShutdownHooks re-raises the signal instead, which loses that status.
+ */
+function stopOnSignals(app: INestApplication, logger: JsonLogger): void {
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return; // a second signal while stopping changes nothing
+    stopping = true;
+    app.close().then(
+      () => process.exit(),
+      (error: unknown) => {
+        logger.event('error', 'service.shutdown.failed', { error: error instanceof Error ? error.message : String(error) });
+        process.exit(EXIT_STATUS.failed);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }
 
 /**

@@ -1,4 +1,4 @@
-export { configSecrets, runService, type ServiceContext } from './bootstrap';
+export { configSecrets, EXIT_STATUS, runService, startupDecision, type ServiceContext, type ServiceProgram, type ServiceStartOptions, type StartupDecision } from './bootstrap';
 export { HealthModule, HealthProbeError, HEALTH_PROBES, LIVENESS_PROBES, type HealthProbe } from './health';
 // Kafka: the one place kafkajs is used (see kafka/index.ts).
 export * from './kafka/index';

@@ -50,8 +50,8 @@ export class ServiceModule {
 
 /**
  * onFatal for a service whose consumer loop gave up (stopped on a bug, stalled, crashed): logs `<service>.fatal` and
- * exits non-zero through the graceful shutdown (SIGTERM), so the supervisor restarts the service with its offsets
- * uncommitted. A handler that hangs can hold up that shutdown, so the exit is forced after `forceAfterMs` (default
+ * exits 1 through the graceful shutdown (SIGTERM, see runService), so the supervisor restarts the service with its
+ * offsets uncommitted. A handler that hangs can hold up that shutdown, so the exit is forced after `forceAfterMs` (default
  * 30 s): a stalled service must never stay around silently.
  */
 export function exitOnFatal(service: string, logger: JsonLogger, options: { forceAfterMs?: number } = {}): (error: Error) => void {
