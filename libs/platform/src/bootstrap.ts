@@ -7,6 +7,7 @@ import { Metrics, MetricsModule } from './metrics';
 import { Tracing } from './tracing';
 import { SecretRedactor } from './redact';
 import { useSchemaRegistry } from './schema-registry';
+import { createKafka } from './kafka/client';
 
 /**
  * Exit status of every service process (the five pipeline services and the password agent), for supervisors:
@@ -21,15 +22,18 @@ export const EXIT_STATUS = { stopped: 0, failed: 1, usage: 2, stoppedForGood: 3 
 /** The programs runService starts: the pipeline services and the password agent. */
 export type ServiceProgram = ServiceName | 'password-agent';
 
-export interface ServiceContext<Args = undefined> {
+/**
+ * Injection tokens of what the bootstrap provides to every service module (global): the configuration, the service
+ * (name, configuration file, command line) and its Kafka client; JsonLogger, Metrics and Tracing are their own tokens.
+ */
+export const CONFIG = Symbol('idsync.config');
+export const KAFKA = Symbol('idsync.kafka');
+export const SERVICE = Symbol('idsync.service');
+
+/** What `SERVICE` holds. */
+export interface ServiceIdentity<Args = undefined> {
   readonly name: ServiceProgram;
-  readonly config: SyncConfig;
   readonly configFile: string;
-  readonly logger: JsonLogger;
-  /** The service's metrics, served at GET /metrics (with the `service` label and Node.js process metrics). */
-  readonly metrics: Metrics;
-  /** Spans per stage and change (config.tracing; off: the trace context only travels on the records). */
-  readonly tracing: Tracing;
   /** The command line as `ServiceStartOptions.args` parsed it (undefined for services that take none). */
   readonly args: Args;
 }
@@ -83,7 +87,7 @@ export function configSecrets(config: SyncConfig): string[] {
  * the schema ids, metrics, tracing and the Nest application with its health endpoint on the service's port. SIGTERM
  * and SIGINT stop it through the Nest shutdown hooks; a fatal stop goes the same way (exitOnFatal).
  */
-export async function runService<Args = undefined>(name: ServiceProgram, root: (context: ServiceContext<Args>) => DynamicModule, options: ServiceStartOptions<Args> = {}): Promise<void> {
+export async function runService<Args = undefined>(name: ServiceProgram, root: DynamicModule, options: ServiceStartOptions<Args> = {}): Promise<void> {
   const decision = startupDecision(name, process.env, process.argv.slice(2), options);
   if (decision.kind === 'exit') {
     process.stderr.write(`${decision.message}\n`);
@@ -102,8 +106,8 @@ export async function runService<Args = undefined>(name: ServiceProgram, root: (
   try {
     const metrics = new Metrics({ service: name, defaultMetrics: true });
     const tracing = await Tracing.start(config.tracing, name, logger);
-    const module = root({ name, config, configFile, logger, metrics, tracing, args });
-    const app = await NestFactory.create({ ...module, imports: [...(module.imports ?? []), MetricsModule.forMetrics(metrics), TracingModule.forTracing(tracing)] }, { logger, abortOnError: false });
+    const context = ServiceContextModule.forService({ name, configFile, args }, config, logger, metrics, tracing);
+    const app = await NestFactory.create({ ...root, imports: [...(root.imports ?? []), context, MetricsModule.forMetrics(metrics), TracingModule.forTracing(tracing)] }, { logger, abortOnError: false });
     stopOnSignals(app, logger);
     const httpPort = config.services[name]?.httpPort;
     await app.listen(httpPort ?? 0, config.http.host);
@@ -112,6 +116,27 @@ export async function runService<Args = undefined>(name: ServiceProgram, root: (
     // A start that failed (a port in use, a module that would not build): nothing to shut down gracefully yet.
     process.stderr.write(`${name}: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(EXIT_STATUS.failed);
+  }
+}
+
+/** The service's context as global providers: its modules inject them (useFactory + inject, @Inject). */
+@Module({})
+class ServiceContextModule {
+  static forService<Args>(service: ServiceIdentity<Args>, config: SyncConfig, logger: JsonLogger, metrics: Metrics, tracing: Tracing): DynamicModule {
+    return {
+      module: ServiceContextModule,
+      global: true,
+      providers: [
+        { provide: SERVICE, useValue: service },
+        { provide: CONFIG, useValue: config },
+        { provide: JsonLogger, useValue: logger },
+        { provide: Metrics, useValue: metrics },
+        { provide: Tracing, useValue: tracing },
+        // Made once, connected by whoever uses it first (createKafka does not connect).
+        { provide: KAFKA, inject: [CONFIG, JsonLogger], useFactory: (c: SyncConfig, l: JsonLogger) => createKafka(c.kafka, service.name, l) },
+      ],
+      exports: [SERVICE, CONFIG, JsonLogger, Metrics, Tracing, KAFKA],
+    };
   }
 }
 
