@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { type DynamicModule, type INestApplication, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { type DynamicModule, type INestApplication, Inject, type InjectionToken, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { type CustomTransportStrategy } from '@nestjs/microservices';
 import { ConfigError, loadConfig, withheldVariable, type ServiceName, type SyncConfig } from '@idsync/config';
 import { JsonLogger } from './logger';
 import { Metrics, MetricsModule } from './metrics';
@@ -43,6 +44,11 @@ export interface ServiceStartOptions<Args> {
   readonly args?: { readonly parse: (argv: readonly string[]) => Args | null; readonly usage: string };
   /** The service's own configuration checks, before anything connects: a message is printed and the process exits 1. */
   readonly checkConfig?: (config: SyncConfig, file: string) => string | undefined;
+  /**
+   * A Nest transport provider (KafkaRecordLoopTransport) to connect as a microservice: its @EventPattern handlers are
+   * registered before the application starts, so before its loop can hand over a record.
+   */
+  readonly transport?: InjectionToken<CustomTransportStrategy>;
 }
 
 /** What the start-up checks decided, before any connection: go on with the configuration, or exit with a message. */
@@ -108,6 +114,10 @@ export async function runService<Args = undefined>(name: ServiceProgram, root: D
     const tracing = await Tracing.start(config.tracing, name, logger);
     const context = ServiceContextModule.forService({ name, configFile, args }, config, logger, metrics, tracing);
     const app = await NestFactory.create({ ...root, imports: [...(root.imports ?? []), context, MetricsModule.forMetrics(metrics), TracingModule.forTracing(tracing)] }, { logger, abortOnError: false });
+    if (options.transport !== undefined) {
+      app.connectMicroservice({ strategy: app.get(options.transport) });
+      await app.startAllMicroservices();
+    }
     stopOnSignals(app, logger);
     const httpPort = config.services[name]?.httpPort;
     await app.listen(httpPort ?? 0, config.http.host);

@@ -1,21 +1,26 @@
 import { type SyncConfig } from '@idsync/config';
-import { CONFIG, consumerLoopProbes, exitOnFatal, JsonLogger, KAFKA, kafkaProbe, type KafkaClient, Metrics, runService, ServiceModule, Tracing } from '@idsync/platform';
+import { CONFIG, consumerLoopProbes, exitOnFatal, JsonLogger, KAFKA, kafkaProbe, type KafkaClient, KafkaRecordLoopTransport, Metrics, runService, ServiceModule, Tracing } from '@idsync/platform';
+import { ENTRY_CHANGES, MapperController } from './mapper-controller';
 import { MapperService } from './mapper-service';
 
 void runService(
   'mapper',
   ServiceModule.forService({
+    controllers: [MapperController],
     providers: [
+      { provide: KafkaRecordLoopTransport, useFactory: () => new KafkaRecordLoopTransport(ENTRY_CHANGES) },
       {
         provide: MapperService,
-        inject: [KAFKA, CONFIG, JsonLogger, Metrics, Tracing],
-        useFactory: (kafka: KafkaClient, config: SyncConfig, logger: JsonLogger, metrics: Metrics, tracing: Tracing) =>
+        inject: [KAFKA, CONFIG, JsonLogger, Metrics, Tracing, KafkaRecordLoopTransport],
+        useFactory: (kafka: KafkaClient, config: SyncConfig, logger: JsonLogger, metrics: Metrics, tracing: Tracing, transport: KafkaRecordLoopTransport) =>
           new MapperService({
             kafka,
             config,
             logger,
             metrics,
             tracing,
+            // The loop hands its records to MapperController through the transport.
+            dispatch: transport.handleBatch,
             // The loop gave up with its offsets uncommitted (a bug, a stalled handler, a crashed consumer): exit non-zero.
             onFatal: exitOnFatal('mapper', logger),
           }),
@@ -37,4 +42,5 @@ void runService(
       };
     },
   }),
+  { transport: KafkaRecordLoopTransport },
 );
