@@ -1,7 +1,7 @@
-import { Injectable, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { type SyncConfig } from '@idsync/config';
 import { afterImageAttributes, compilePipe, type AfterImageAttributes } from '@idsync/mapping';
-import { ensureReceiptsTopic, ensureTopics, type HealthProbe, type JsonLogger, type KafkaClient } from '@idsync/platform';
+import { ensureReceiptsTopic, ensureTopics, type HealthProbe, JsonLogger, type KafkaClient, SERVICE, type ServiceIdentity } from '@idsync/platform';
 import { type DetectorState, type PublishingOptions } from './coordinator';
 
 /** Exit status when a detector stops for good (bad credentials, a purged or foreign checkpoint...): a supervisor notices. */
@@ -14,32 +14,36 @@ export interface RunnableDetector {
   status(): { readonly state: DetectorState; readonly lastError?: string | null; readonly error?: string };
 }
 
+/** The service's detector (AdDetector, DsDetector), made by its module's factory. */
+export const DETECTOR = Symbol('idsync.detector');
+
 /**
  * Starts the detector with the application; on SIGTERM the batch in flight is finished and committed. A stop for good
  * ends the process with EXIT_DETECTOR_STOPPED and the reason on stderr.
  */
-export function detectorRunnerModule(service: string, detector: RunnableDetector, logger: JsonLogger): DynamicModule {
-  @Injectable()
-  class DetectorRunner implements OnApplicationBootstrap, OnApplicationShutdown {
-    onApplicationBootstrap(): void {
-      detector.run().catch((error: unknown) => {
-        const message = error instanceof Error ? error.message : String(error);
-        const resyncNeeded = (error as { resyncNeeded?: unknown }).resyncNeeded === true;
-        logger.event('error', `${service}.exit`, { exitCode: EXIT_DETECTOR_STOPPED, resyncNeeded, error: message });
-        process.stderr.write(`${service}: ${message}\n`);
-        process.exit(EXIT_DETECTOR_STOPPED);
-      });
-    }
+@Injectable()
+export class DetectorRunner implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    @Inject(DETECTOR) private readonly detector: RunnableDetector,
+    @Inject(SERVICE) private readonly service: ServiceIdentity,
+    @Inject(JsonLogger) private readonly logger: JsonLogger,
+  ) {}
 
-    async onApplicationShutdown(): Promise<void> {
-      await detector.stop();
-      logger.event('info', `${service}.shutdown`, { ...detector.status() });
-    }
+  onApplicationBootstrap(): void {
+    const { name } = this.service;
+    this.detector.run().catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      const resyncNeeded = (error as { resyncNeeded?: unknown }).resyncNeeded === true;
+      this.logger.event('error', `${name}.exit`, { exitCode: EXIT_DETECTOR_STOPPED, resyncNeeded, error: message });
+      process.stderr.write(`${name}: ${message}\n`);
+      process.exit(EXIT_DETECTOR_STOPPED);
+    });
   }
 
-  @Module({})
-  class DetectorRunnerModule {}
-  return { module: DetectorRunnerModule, providers: [DetectorRunner] };
+  async onApplicationShutdown(): Promise<void> {
+    await this.detector.stop();
+    this.logger.event('info', `${this.service.name}.shutdown`, { ...this.detector.status() });
+  }
 }
 
 /** Readiness of the stream itself (probe `detector`): its status, down once it stopped for good. */

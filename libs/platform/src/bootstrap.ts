@@ -1,22 +1,75 @@
 import 'reflect-metadata';
-import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { type DynamicModule, type INestApplication, Inject, type InjectionToken, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { type CustomTransportStrategy } from '@nestjs/microservices';
 import { ConfigError, loadConfig, withheldVariable, type ServiceName, type SyncConfig } from '@idsync/config';
 import { JsonLogger } from './logger';
 import { Metrics, MetricsModule } from './metrics';
 import { Tracing } from './tracing';
 import { SecretRedactor } from './redact';
 import { useSchemaRegistry } from './schema-registry';
+import { createKafka } from './kafka/client';
 
-export interface ServiceContext {
-  readonly name: ServiceName;
-  readonly config: SyncConfig;
+/**
+ * Exit status of every service process (the five pipeline services and the password agent), for supervisors:
+ * - 0: stopped by SIGTERM or SIGINT, after the graceful shutdown;
+ * - 1: invalid configuration (before anything connects), a start that failed, a shutdown that failed, or a fatal stop
+ *   (`<service>.fatal`: the consumer loop gave up, Kafka refused the account), its offsets uncommitted;
+ * - 2: usage (command-line arguments the service does not take);
+ * - 3: a detector or the password agent stopped for good (EXIT_DETECTOR_STOPPED, EXIT_AGENT_STOPPED).
+ */
+export const EXIT_STATUS = { stopped: 0, failed: 1, usage: 2, stoppedForGood: 3 } as const;
+
+/** The programs runService starts: the pipeline services and the password agent. */
+export type ServiceProgram = ServiceName | 'password-agent';
+
+/**
+ * Injection tokens of what the bootstrap provides to every service module (global): the configuration, the service
+ * (name, configuration file, command line) and its Kafka client; JsonLogger, Metrics and Tracing are their own tokens.
+ */
+export const CONFIG = Symbol('idsync.config');
+export const KAFKA = Symbol('idsync.kafka');
+export const SERVICE = Symbol('idsync.service');
+
+/** What `SERVICE` holds. */
+export interface ServiceIdentity<Args = undefined> {
+  readonly name: ServiceProgram;
   readonly configFile: string;
-  readonly logger: JsonLogger;
-  /** The service's metrics, served at GET /metrics (with the `service` label and Node.js process metrics). */
-  readonly metrics: Metrics;
-  /** Spans per stage and change (config.tracing; off: the trace context only travels on the records). */
-  readonly tracing: Tracing;
+  /** The command line as `ServiceStartOptions.args` parsed it (undefined for services that take none). */
+  readonly args: Args;
+}
+
+export interface ServiceStartOptions<Args> {
+  /** The command line the service takes; anything `parse` refuses (null) prints `usage` and exits 2. Default: ignored. */
+  readonly args?: { readonly parse: (argv: readonly string[]) => Args | null; readonly usage: string };
+  /** The service's own configuration checks, before anything connects: a message is printed and the process exits 1. */
+  readonly checkConfig?: (config: SyncConfig, file: string) => string | undefined;
+  /**
+   * A Nest transport provider (KafkaRecordLoopTransport) to connect as a microservice: its @EventPattern handlers are
+   * registered before the application starts, so before its loop can hand over a record.
+   */
+  readonly transport?: InjectionToken<CustomTransportStrategy>;
+}
+
+/** What the start-up checks decided, before any connection: go on with the configuration, or exit with a message. */
+export type StartupDecision<Args> =
+  | { readonly kind: 'start'; readonly config: SyncConfig; readonly file: string; readonly withheld: readonly string[]; readonly args: Args }
+  | { readonly kind: 'exit'; readonly status: (typeof EXIT_STATUS)['failed' | 'usage']; readonly message: string };
+
+/** The start-up checks in order: command line (2), configuration (1), the service's own block (1). Never connects. */
+export function startupDecision<Args>(name: ServiceProgram, env: NodeJS.ProcessEnv, argv: readonly string[], options: ServiceStartOptions<Args> = {}): StartupDecision<Args> {
+  const args = options.args ? options.args.parse(argv) : undefined;
+  if (args === null) return { kind: 'exit', status: EXIT_STATUS.usage, message: options.args?.usage ?? 'usage' };
+  let loaded: ReturnType<typeof loadConfig>;
+  try {
+    loaded = loadConfig(env, undefined, { reader: name });
+  } catch (error) {
+    if (error instanceof ConfigError) return { kind: 'exit', status: EXIT_STATUS.failed, message: `${name}: ${error.message}` };
+    throw error;
+  }
+  const problem = options.checkConfig?.(loaded.config, loaded.file) ?? (loaded.config.services[name] === undefined ? `${loaded.file} has no services.${name} block` : undefined);
+  if (problem !== undefined) return { kind: 'exit', status: EXIT_STATUS.failed, message: `${name}: ${problem}` };
+  return { kind: 'start', config: loaded.config, file: loaded.file, withheld: loaded.withheld, args: args as Args };
 }
 
 /** Every secret the configuration holds, so no log line can carry one (credentials withheld from it are none). */
@@ -35,23 +88,18 @@ export function configSecrets(config: SyncConfig): string[] {
 }
 
 /**
- * Starts one service: configuration first (an invalid one, or one whose credentials this service uses are not all
- * set, exits with status 1 before anything connects), then the Nest application with its health endpoint on the
- * service's port. Credentials of the other services need not be in this one's environment (a Secret per service).
+ * Starts one service, the same way for all (see EXIT_STATUS): command line and configuration first (a refusal exits
+ * 2 or 1 before anything connects; credentials of the other services need not be in this one's environment), then
+ * the schema ids, metrics, tracing and the Nest application with its health endpoint on the service's port. SIGTERM
+ * and SIGINT stop it through the Nest shutdown hooks; a fatal stop goes the same way (exitOnFatal).
  */
-export async function runService(name: ServiceName, root: (context: ServiceContext) => DynamicModule): Promise<void> {
-  let config: SyncConfig;
-  let configFile: string;
-  let withheld: readonly string[];
-  try {
-    ({ config, file: configFile, withheld } = loadConfig(process.env, undefined, { reader: name }));
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${name}: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
+export async function runService<Args = undefined>(name: ServiceProgram, root: DynamicModule, options: ServiceStartOptions<Args> = {}): Promise<void> {
+  const decision = startupDecision(name, process.env, process.argv.slice(2), options);
+  if (decision.kind === 'exit') {
+    process.stderr.write(`${decision.message}\n`);
+    process.exit(decision.status);
   }
+  const { config, file: configFile, withheld, args } = decision;
   const logger = new JsonLogger(name, config.logLevel, new SecretRedactor(configSecrets(config)));
   routeProcessWarnings(logger);
   try {
@@ -59,16 +107,47 @@ export async function runService(name: ServiceName, root: (context: ServiceConte
     await useSchemaRegistry(config.kafka, logger);
   } catch (error) {
     logger.event('error', 'schema-registry.refused', { error: error instanceof Error ? error.message : String(error) });
-    process.exit(1);
+    process.exit(EXIT_STATUS.failed);
   }
-  const metrics = new Metrics({ service: name, defaultMetrics: true });
-  const tracing = await Tracing.start(config.tracing, name, logger);
-  const module = root({ name, config, configFile, logger, metrics, tracing });
-  const app = await NestFactory.create({ ...module, imports: [...(module.imports ?? []), MetricsModule.forMetrics(metrics), TracingModule.forTracing(tracing)] }, { logger, abortOnError: false });
-  app.enableShutdownHooks();
-  const { httpPort } = config.services[name];
-  await app.listen(httpPort, config.http.host);
-  logger.event('info', 'service.started', { config: configFile, health: `http://${config.http.host}:${httpPort}/health`, ...(withheld.length > 0 ? { notGiven: withheld } : {}) });
+  try {
+    const metrics = new Metrics({ service: name, defaultMetrics: true });
+    const tracing = await Tracing.start(config.tracing, name, logger);
+    const context = ServiceContextModule.forService({ name, configFile, args }, config, logger, metrics, tracing);
+    const app = await NestFactory.create({ ...root, imports: [...(root.imports ?? []), context, MetricsModule.forMetrics(metrics), TracingModule.forTracing(tracing)] }, { logger, abortOnError: false });
+    if (options.transport !== undefined) {
+      app.connectMicroservice({ strategy: app.get(options.transport) });
+      await app.startAllMicroservices();
+    }
+    stopOnSignals(app, logger);
+    const httpPort = config.services[name]?.httpPort;
+    await app.listen(httpPort ?? 0, config.http.host);
+    logger.event('info', 'service.started', { config: configFile, health: `http://${config.http.host}:${httpPort}/health`, ...(withheld.length > 0 ? { notGiven: withheld } : {}) });
+  } catch (error) {
+    // A start that failed (a port in use, a module that would not build): nothing to shut down gracefully yet.
+    process.stderr.write(`${name}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(EXIT_STATUS.failed);
+  }
+}
+
+/** The service's context as global providers: its modules inject them (useFactory + inject, @Inject). */
+@Module({})
+class ServiceContextModule {
+  static forService<Args>(service: ServiceIdentity<Args>, config: SyncConfig, logger: JsonLogger, metrics: Metrics, tracing: Tracing): DynamicModule {
+    return {
+      module: ServiceContextModule,
+      global: true,
+      providers: [
+        { provide: SERVICE, useValue: service },
+        { provide: CONFIG, useValue: config },
+        { provide: JsonLogger, useValue: logger },
+        { provide: Metrics, useValue: metrics },
+        { provide: Tracing, useValue: tracing },
+        // Made once, connected by whoever uses it first (createKafka does not connect).
+        { provide: KAFKA, inject: [CONFIG, JsonLogger], useFactory: (c: SyncConfig, l: JsonLogger) => createKafka(c.kafka, service.name, l) },
+      ],
+      exports: [SERVICE, CONFIG, JsonLogger, Metrics, Tracing, KAFKA],
+    };
+  }
 }
 
 const TRACING = Symbol('TRACING');
@@ -87,6 +166,28 @@ class TracingModule {
   static forTracing(tracing: Tracing): DynamicModule {
     return { module: TracingModule, providers: [{ provide: TRACING, useValue: tracing }, { provide: Tracing, useValue: tracing }, TracingShutdown], exports: [Tracing] };
   }
+}
+
+/**
+ * SIGTERM and SIGINT close the application (the Nest shutdown hooks: loops stopped, offsets committed, producers
+ * flushed), then exit with process.exitCode: 0, or 1 when a fatal stop (exitOnFatal) raised the signal. Nest's own
+ * enableShutdownHooks re-raises the signal instead, which loses that status.
+ */
+function stopOnSignals(app: INestApplication, logger: JsonLogger): void {
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return; // a second signal while stopping changes nothing
+    stopping = true;
+    app.close().then(
+      () => process.exit(),
+      (error: unknown) => {
+        logger.event('error', 'service.shutdown.failed', { error: error instanceof Error ? error.message : String(error) });
+        process.exit(EXIT_STATUS.failed);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }
 
 /**

@@ -22,8 +22,9 @@ export class HealthProbeError extends Error {
 export const HEALTH_PROBES = Symbol('HEALTH_PROBES');
 export const LIVENESS_PROBES = Symbol('LIVENESS_PROBES');
 
+/** GET /health and /health/live over the HEALTH_PROBES and LIVENESS_PROBES its module provides. */
 @Controller('health')
-class HealthController {
+export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,

@@ -1,4 +1,4 @@
-export { configSecrets, runService, type ServiceContext } from './bootstrap';
+export { CONFIG, configSecrets, EXIT_STATUS, KAFKA, runService, SERVICE, startupDecision, type ServiceIdentity, type ServiceProgram, type ServiceStartOptions, type StartupDecision } from './bootstrap';
 export { HealthModule, HealthProbeError, HEALTH_PROBES, LIVENESS_PROBES, type HealthProbe } from './health';
 // Kafka: the one place kafkajs is used (see kafka/index.ts).
 export * from './kafka/index';
@@ -12,7 +12,7 @@ export { eventTraceContext, eventTraceId, formatTraceparent, parseTraceparent, s
 export { type SpanParent, type StageSpan, Tracing } from './tracing';
 export { cachedProbe, type CachedProbeOptions, DEFAULT_PROBE_INTERVAL_MS } from './cached-probe';
 export { directoryProbe, kafkaProbe } from './probes';
-export { exitOnFatal, ServiceModule, type ServiceModuleOptions, type StartupReport } from './lifecycle';
+export { exitOnFatal, ServiceModule, type ServiceModuleOptions, type ServiceParts, type StartupReport } from './lifecycle';
 export { namedDirectory, writerCredentials } from './directories';
 export { ChangePublisher, CheckpointTooLargeError, fetchStoredCheckpoint, type ChangePublisherOptions, type StoredCheckpoint } from './change-publisher';
 export { Counter, Gauge, Histogram, LATENCY_BUCKETS, METRIC_STAGES, MetricNameError, Metrics, MetricsModule, type MetricsOptions, OPERATION_BUCKETS } from './metrics';

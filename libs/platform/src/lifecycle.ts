@@ -1,48 +1,65 @@
-import { Inject, Injectable, Module, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
-import { HealthModule, type HealthProbe } from './health';
-import { type JsonLogger, type LogFields } from './logger';
+import { Inject, Injectable, type InjectionToken, Module, type DynamicModule, type OnApplicationBootstrap, type Provider } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { HEALTH_PROBES, HealthController, LIVENESS_PROBES, type HealthProbe } from './health';
+import { JsonLogger, type LogFields } from './logger';
 
 /** What a service reports once it is up: the state of its source or destination, for operators and the demo. */
 export type StartupReport = () => Promise<LogFields>;
 
-const STARTUP = Symbol('STARTUP');
+const PARTS = Symbol('SERVICE_PARTS');
 
 @Injectable()
 class StartupReporter implements OnApplicationBootstrap {
-  constructor(@Inject(STARTUP) private readonly startup: { logger: JsonLogger; report: StartupReport; event: string }) {}
+  constructor(
+    @Inject(PARTS) private readonly parts: ServiceParts,
+    @Inject(JsonLogger) private readonly logger: JsonLogger,
+  ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const { logger, report, event } = this.startup;
+    const { report, event } = this.parts;
     try {
-      logger.event('info', event, await report());
+      this.logger.event('info', event, await report());
     } catch (error) {
       // A dependency that is down now is reported by /health; the service stays up and retries.
-      logger.event('warn', `${event}.failed`, { error: error instanceof Error ? error.message : String(error) });
+      this.logger.event('warn', `${event}.failed`, { error: error instanceof Error ? error.message : String(error) });
     }
   }
 }
 
-export interface ServiceModuleOptions {
-  readonly logger: JsonLogger;
+/** What a service shows of itself: health probes and the report it logs once up. */
+export interface ServiceParts {
   /** Readiness (GET /health): the service's dependencies and parts. */
   readonly probes: HealthProbe[];
   /** Liveness (GET /health/live): only what a restart fixes (a stalled or crashed consumer loop). Default none. */
   readonly liveness?: HealthProbe[];
   readonly event: string;
   readonly report: StartupReport;
-  readonly providers?: DynamicModule['providers'];
 }
 
+export interface ServiceModuleOptions {
+  readonly imports?: DynamicModule['imports'];
+  /** The service's classes, made by Nest (useFactory with inject, or @Injectable) from the bootstrap's tokens. */
+  readonly providers: Provider[];
+  readonly controllers?: DynamicModule['controllers'];
+  /** The providers `parts` is made from. */
+  readonly inject: InjectionToken[];
+  readonly parts: (...providers: never[]) => ServiceParts;
+}
+
+/** A service's root module (for runService): its providers, the health endpoints and the start-up report. */
 @Module({})
 export class ServiceModule {
-  static create(options: ServiceModuleOptions): DynamicModule {
+  static forService(options: ServiceModuleOptions): DynamicModule {
     return {
       module: ServiceModule,
-      imports: [HealthModule.forProbes(options.probes, options.liveness ?? [])],
+      imports: [TerminusModule.forRoot({ logger: false }), ...(options.imports ?? [])],
+      controllers: [HealthController, ...(options.controllers ?? [])],
       providers: [
-        { provide: STARTUP, useValue: { logger: options.logger, report: options.report, event: options.event } },
+        ...options.providers,
+        { provide: PARTS, inject: options.inject, useFactory: options.parts as (...providers: unknown[]) => ServiceParts },
+        { provide: HEALTH_PROBES, inject: [PARTS], useFactory: (parts: ServiceParts) => parts.probes },
+        { provide: LIVENESS_PROBES, inject: [PARTS], useFactory: (parts: ServiceParts) => parts.liveness ?? [] },
         StartupReporter,
-        ...(options.providers ?? []),
       ],
     };
   }
@@ -50,8 +67,8 @@ export class ServiceModule {
 
 /**
  * onFatal for a service whose consumer loop gave up (stopped on a bug, stalled, crashed): logs `<service>.fatal` and
- * exits non-zero through the graceful shutdown (SIGTERM), so the supervisor restarts the service with its offsets
- * uncommitted. A handler that hangs can hold up that shutdown, so the exit is forced after `forceAfterMs` (default
+ * exits 1 through the graceful shutdown (SIGTERM, see runService), so the supervisor restarts the service with its
+ * offsets uncommitted. A handler that hangs can hold up that shutdown, so the exit is forced after `forceAfterMs` (default
  * 30 s): a stalled service must never stay around silently.
  */
 export function exitOnFatal(service: string, logger: JsonLogger, options: { forceAfterMs?: number } = {}): (error: Error) => void {

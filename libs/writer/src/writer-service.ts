@@ -5,17 +5,19 @@ import { operationKeyring } from '@idsync/secrets';
 import { receiptsTopicOf, serviceGroupId, type SyncConfig } from '@idsync/config';
 import { encodeWriteReceipt, type WriteReceipt } from '@idsync/contracts';
 import {
+  CONFIG,
   consumerLoopProbes,
-  createKafka,
   directoryProbe,
   ensureReceiptsTopic,
   ensureTopics,
   exitOnFatal,
+  JsonLogger,
+  KAFKA,
   kafkaProbe,
   ldapObserver,
   retryUntilStarted,
-  type Metrics,
-  type Tracing,
+  Metrics,
+  Tracing,
   namedDirectory,
   readRanges,
   runRecordLoop,
@@ -24,8 +26,7 @@ import {
   type KafkaAdmin,
   type KafkaClient,
   type RecordProducer,
-  type ServiceContext,
-  type BatchContext, type JsonLogger, type LoopRecord, type RecordLoop, type RecordLoopFatalError, type RecordOutcome } from '@idsync/platform';
+  type BatchContext, type LoopRecord, type RecordLoop, type RecordLoopFatalError, type RecordOutcome } from '@idsync/platform';
 import { HeldEntries, WAIT_HEADERS, waitTopicOf } from './dependency-wait';
 import { BreakerControlView } from './breaker-control';
 import { DeleteBreaker, heldTopicOf } from './delete-breaker';
@@ -306,38 +307,47 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
 }
 
 /** The whole writer service (ad-writer, ds-writer): health probes, metrics, and the write loop. */
-export function writerServiceModule(service: WriterServiceName, { config, logger, metrics, tracing }: ServiceContext): DynamicModule {
-  const block = config.services[service];
-  const destination = namedDirectory(config, block.destination);
-  const credentials = writerCredentials(config, service);
-  const kafka = createKafka(config.kafka, service, logger);
-  const writer = new WriterService({
-    service,
-    kafka,
-    config,
-    logger,
-    metrics,
-    tracing,
-    // The loop gave up with its offsets uncommitted (a bug, the destination refuses our account, a hung write): exit non-zero.
-    onFatal: exitOnFatal(service, logger),
-  });
-  const loop = consumerLoopProbes(service, () => writer.recordLoop);
-  const links = linksViewProbes(() => writer.linksView);
-  const probeEvery = { intervalMs: config.http.probeIntervalMs };
-  return ServiceModule.create({
-    logger,
-    probes: [
-      kafkaProbe(kafka, probeEvery),
-      directoryProbe(block.destination, destination, credentials, probeEvery),
-      links.readiness,
-      loop.readiness,
-      // Held deletes are an operator's decision, not a failure: reported, always up.
-      { name: 'deletes', check: async () => writer.breakerStatus() },
+export function writerServiceModule(service: WriterServiceName): DynamicModule {
+  return ServiceModule.forService({
+    providers: [
+      {
+        provide: WriterService,
+        inject: [KAFKA, CONFIG, JsonLogger, Metrics, Tracing],
+        useFactory: (kafka: KafkaClient, config: SyncConfig, logger: JsonLogger, metrics: Metrics, tracing: Tracing) =>
+          new WriterService({
+            service,
+            kafka,
+            config,
+            logger,
+            metrics,
+            tracing,
+            // The loop gave up with its offsets uncommitted (a bug, the destination refuses our account, a hung write): exit non-zero.
+            onFatal: exitOnFatal(service, logger),
+          }),
+      },
     ],
-    liveness: [links.liveness, loop.liveness],
-    event: `${service}.destination`,
-    report: async () => ({ destination: block.destination, bindDn: credentials.bindDn, dryRun: block.dryRun, groupId: writer.groupId, consumes: writer.inputTopic }),
-    providers: [{ provide: WriterService, useValue: writer }],
+    inject: [WriterService, KAFKA, CONFIG],
+    parts: (writer: WriterService, kafka: KafkaClient, config: SyncConfig) => {
+      const block = config.services[service];
+      const destination = namedDirectory(config, block.destination);
+      const credentials = writerCredentials(config, service);
+      const loop = consumerLoopProbes(service, () => writer.recordLoop);
+      const links = linksViewProbes(() => writer.linksView);
+      const probeEvery = { intervalMs: config.http.probeIntervalMs };
+      return {
+        probes: [
+          kafkaProbe(kafka, probeEvery),
+          directoryProbe(block.destination, destination, credentials, probeEvery),
+          links.readiness,
+          loop.readiness,
+          // Held deletes are an operator's decision, not a failure: reported, always up.
+          { name: 'deletes', check: async () => writer.breakerStatus() },
+        ],
+        liveness: [links.liveness, loop.liveness],
+        event: `${service}.destination`,
+        report: async () => ({ destination: block.destination, bindDn: credentials.bindDn, dryRun: block.dryRun, groupId: writer.groupId, consumes: writer.inputTopic }),
+      };
+    },
   });
 }
 

@@ -1,4 +1,4 @@
 import { runService } from '@idsync/platform';
 import { writerServiceModule } from '@idsync/writer';
 
-void runService('ad-writer', (context) => writerServiceModule('ad-writer', context));
+void runService('ad-writer', writerServiceModule('ad-writer'));

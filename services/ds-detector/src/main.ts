@@ -1,38 +1,43 @@
-import { Module } from '@nestjs/common';
-import { createKafka, directoryProbe, kafkaProbe, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule } from '@idsync/platform';
+import { type SyncConfig } from '@idsync/config';
+import { CONFIG, directoryProbe, JsonLogger, KAFKA, kafkaProbe, type KafkaClient, Metrics, namedDirectory, openLdapSession, readRootDse, runService, ServiceModule, Tracing } from '@idsync/platform';
 import { keyringFromConfig } from '@idsync/secrets';
 import { DsDetector } from '@idsync/detector/ds';
-import { detectorProbe, detectorRunnerModule, publishingFromConfig } from '@idsync/detector/runner';
+import { DETECTOR, detectorProbe, DetectorRunner, publishingFromConfig } from '@idsync/detector/runner';
 
-@Module({})
-class DsDetectorModule {}
-
-void runService('ds-detector', ({ config, logger, metrics, tracing }) => {
-  const settings = config.services['ds-detector'];
-  const sourceName = settings.source;
-  const source = namedDirectory(config, sourceName);
-  const kafka = createKafka(config.kafka, 'ds-detector', logger);
-  const detector = new DsDetector({
-    directoryName: sourceName,
-    directory: source,
-    ...publishingFromConfig(config, 'ds-detector', kafka, logger),
-    pollIntervalMs: settings.pollIntervalMs,
-    batchSize: settings.batchSize,
-    includeBaseDns: settings.includeBaseDns,
-    includeObjectClasses: settings.includeObjectClasses,
-    ignoreInitiators: settings.ignoreInitiators,
-    // Without password keys, clear passwords from the changelog are counted and dropped, never published.
-    ...(config.secrets?.passwordKeys ? { keyring: keyringFromConfig(config.secrets.passwordKeys) } : {}),
-    logger,
-    metrics,
-    tracing,
-  });
-  const probeEvery = { intervalMs: config.http.probeIntervalMs };
-  return {
-    module: DsDetectorModule,
-    imports: [
-      ServiceModule.create({
-        logger,
+void runService(
+  'ds-detector',
+  ServiceModule.forService({
+    providers: [
+      {
+        provide: DETECTOR,
+        inject: [CONFIG, KAFKA, JsonLogger, Metrics, Tracing],
+        useFactory: (config: SyncConfig, kafka: KafkaClient, logger: JsonLogger, metrics: Metrics, tracing: Tracing) => {
+          const settings = config.services['ds-detector'];
+          return new DsDetector({
+            directoryName: settings.source,
+            directory: namedDirectory(config, settings.source),
+            ...publishingFromConfig(config, 'ds-detector', kafka, logger),
+            pollIntervalMs: settings.pollIntervalMs,
+            batchSize: settings.batchSize,
+            includeBaseDns: settings.includeBaseDns,
+            includeObjectClasses: settings.includeObjectClasses,
+            ignoreInitiators: settings.ignoreInitiators,
+            // Without password keys, clear passwords from the changelog are counted and dropped, never published.
+            ...(config.secrets?.passwordKeys ? { keyring: keyringFromConfig(config.secrets.passwordKeys) } : {}),
+            logger,
+            metrics,
+            tracing,
+          });
+        },
+      },
+      DetectorRunner,
+    ],
+    inject: [DETECTOR, KAFKA, CONFIG],
+    parts: (detector: DsDetector, kafka: KafkaClient, config: SyncConfig) => {
+      const sourceName = config.services['ds-detector'].source;
+      const source = namedDirectory(config, sourceName);
+      const probeEvery = { intervalMs: config.http.probeIntervalMs };
+      return {
         probes: [kafkaProbe(kafka, probeEvery), directoryProbe(sourceName, source, source, probeEvery), detectorProbe(detector)],
         event: 'ds-detector.source',
         report: async () => {
@@ -50,8 +55,7 @@ void runService('ds-detector', ({ config, logger, metrics, tracing }) => {
             await client.unbind();
           }
         },
-      }),
-      detectorRunnerModule('ds-detector', detector, logger),
-    ],
-  };
-});
+      };
+    },
+  }),
+);

@@ -10,6 +10,9 @@ import {
   type Tracing,
   type RecordLoop,
   type RecordLoopFatalError,
+  type BatchContext,
+  type LoopRecord,
+  type RecordOutcome,
 } from '@idsync/platform';
 import { operationKeyring, signingKeyring, type Keyring } from '@idsync/secrets';
 import { mapperHandler } from './mapper-handler';
@@ -28,6 +31,11 @@ export interface MapperServiceOptions {
   readonly partitionsConsumedConcurrently?: number;
   /** The loop gave up (a programming error, a stalled handler, a crashed consumer: see consumer-loop.ts); exit non-zero. */
   readonly onFatal?: (error: RecordLoopFatalError) => void;
+  /**
+   * Where the loop hands its records: the Nest transport (KafkaRecordLoopTransport, which calls MapperController and
+   * so `handleBatch`); default `handleBatch` directly.
+   */
+  readonly dispatch?: (records: readonly LoopRecord[], context: BatchContext) => Promise<readonly RecordOutcome[]>;
 }
 
 /**
@@ -43,6 +51,8 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
   private readonly operationKeys: Keyring | undefined;
   /** Which pipes are paused (idsync pipe pause|resume): their input is held. */
   readonly pipeControl: PipeControlView;
+  /** Maps a chunk of change records and produces their write requests (mapper-handler.ts). */
+  readonly handleBatch: (records: readonly LoopRecord[], context: BatchContext) => Promise<RecordOutcome[]>;
   private loop: RecordLoop | undefined;
   private starting: Promise<void> | undefined;
   private stopped = false;
@@ -55,6 +65,8 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
     options.metrics.gauge('idsync_mapper_pipe_paused', 'Whether a pipe is paused (1; idsync pipe pause), its input held, or runs (0), by pipe', ['pipe'], (gauge) => {
       for (const pipe of pipes) gauge.set({ pipe }, this.pipeControl.isPaused(pipe) ? 1 : 0);
     });
+    const { metrics, logger, tracing } = options;
+    this.handleBatch = mapperHandler({ mapper: this.mapper, metrics, logger, signingKeys: signingKeyring(options.config.secrets), pipes: this.pipeControl, ...(tracing === undefined ? {} : { tracing }) });
   }
 
   get groupId(): string {
@@ -96,7 +108,7 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
       maxRecordBytes: config.kafka.maxRecordBytes,
       outputTopics: [config.kafka.topics.adOperations.name, config.kafka.topics.dsOperations.name],
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-      handleBatch: mapperHandler({ mapper: this.mapper, metrics, logger, signingKeys: signingKeyring(config.secrets), pipes: this.pipeControl, ...(this.options.tracing === undefined ? {} : { tracing: this.options.tracing }) }),
+      handleBatch: this.options.dispatch ?? this.handleBatch,
       ...(this.options.onFatal ? { onFatal: this.options.onFatal } : {}),
     });
   }

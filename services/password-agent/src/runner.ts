@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
-import { Injectable, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { type RecordProducer as Producer } from '@idsync/platform';
-import { type HealthProbe, type JsonLogger } from '@idsync/platform';
+import { type HealthProbe, JsonLogger } from '@idsync/platform';
 import { type PasswordAgent, PositionHelperError, resolveExecutable, SyncPasswordsRunError } from './agent';
 import { type StartMode, type SyncPosition } from './core';
 
@@ -144,27 +144,27 @@ function isRetriable(error: unknown): boolean {
   return false;
 }
 
-export function agentLoopModule(loop: AgentLoop, logger: JsonLogger): DynamicModule {
-  @Injectable()
-  class AgentRunner implements OnApplicationBootstrap, OnApplicationShutdown {
-    onApplicationBootstrap(): void {
-      loop.start().catch((error: unknown) => {
-        const message = error instanceof Error ? error.message : String(error);
-        logger.event('error', 'password-agent.exit', { exitCode: EXIT_AGENT_STOPPED, error: message });
-        process.stderr.write(`password-agent: ${message}\n`);
-        process.exit(EXIT_AGENT_STOPPED);
-      });
-    }
+/** Runs the agent's loop with the application; a stop for good ends the process with EXIT_AGENT_STOPPED. */
+@Injectable()
+export class AgentRunner implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    @Inject(AgentLoop) private readonly loop: AgentLoop,
+    @Inject(JsonLogger) private readonly logger: JsonLogger,
+  ) {}
 
-    async onApplicationShutdown(): Promise<void> {
-      await loop.stop();
-      logger.event('info', 'password-agent.shutdown', { ...loop.status() });
-    }
+  onApplicationBootstrap(): void {
+    this.loop.start().catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      this.logger.event('error', 'password-agent.exit', { exitCode: EXIT_AGENT_STOPPED, error: message });
+      process.stderr.write(`password-agent: ${message}\n`);
+      process.exit(EXIT_AGENT_STOPPED);
+    });
   }
 
-  @Module({})
-  class AgentRunnerModule {}
-  return { module: AgentRunnerModule, providers: [AgentRunner] };
+  async onApplicationShutdown(): Promise<void> {
+    await this.loop.stop();
+    this.logger.event('info', 'password-agent.shutdown', { ...this.loop.status() });
+  }
 }
 
 /** Health detail of the loop: down until it has its position, while runs fail, and once it stopped. */

@@ -52,3 +52,4 @@ export { type OffsetRange, rangeKey, type RangeRecord, type RangeResult, readRan
 export { type FollowedBatch, type FollowedRecord, TopicFollower, type TopicFollowerOptions } from './topic-follower';
 export { ConsumerLag, type PartitionLag } from './consumer-lag';
 export { type PartitionBehind, ReadBarrier, type ReadBarrierOptions } from './read-barrier';
+export { KafkaRecordLoopTransport, RecordErrorsUnchanged } from './record-loop-transport';
