@@ -54,6 +54,7 @@ export { SYNC_LOG_EVENT, SYNC_OUTCOMES, type SyncLogRecord, syncLogRecord, type 
 export { type RefusedRequest, REQUEST_REFUSALS, type RequestGuard, type RequestGuardOptions, requestGuard, type RequestRefusal } from './request-guard';
 export { type Coalesced, coalesceEntryRequests, type CoalescedWrite } from './coalesce';
 export { WriterService, writerServiceModule, type WriterServiceName, type WriterServiceOptions } from './writer-service';
+export { WRITE_REQUESTS, WRITER_TRANSPORT, WriterController } from './writer-controller';
 export { endIn, entryIdOf, idAttribute, type KnownLink, LinkConflictError, otherEnd, type WriterLinks } from './links';
 export { parseSearchResultEntry, PostReadControl, type PostReadEntry } from './post-read';
 export { behindWait, DEFAULT_MAX_WAIT_MS, HeldEntries, nextWait, readWait, WAIT_HEADERS, WAIT_STEPS_MS, waitHeaders, waitTopicOf, type WaitDecision, type WaitState } from './dependency-wait';

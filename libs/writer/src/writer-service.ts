@@ -56,6 +56,11 @@ export interface WriterServiceOptions {
    * consumer kafkajs gave up on): exit non-zero.
    */
   readonly onFatal?: (error: RecordLoopFatalError) => void;
+  /**
+   * Where the loop hands its records: the Nest transport (KafkaRecordLoopTransport, which calls WriterController and
+   * so `handleBatch`); default `handleBatch` directly.
+   */
+  readonly dispatch?: (records: readonly LoopRecord[], context: BatchContext) => Promise<readonly RecordOutcome[]>;
 }
 
 /**
@@ -72,7 +77,8 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
   private readonly linkProducer: RecordProducer;
   /** AD records no initiator: the ad-writer's receipts tell the ad-detector which changes are its own. */
   private readonly receipts: KafkaReceiptSink | undefined;
-  private readonly handleBatch: (records: readonly LoopRecord[], context?: BatchContext) => Promise<RecordOutcome[]>;
+  /** Applies a chunk of write requests (write-handler.ts): what WriterController hands over. */
+  readonly handleBatch: (records: readonly LoopRecord[], context?: BatchContext) => Promise<RecordOutcome[]>;
   /** Entries with requests parked on the wait topic (their later requests park behind them). */
   private readonly held: HeldEntries;
   /** The delete circuit breaker (services.<writer>.deleteBreaker), and its shared state on the checkpoints topic. */
@@ -232,7 +238,7 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       // A write takes milliseconds: while partitions are idle (the mapper's transactions commit one partition at a
       // time), a batch gives way every 200 ms so the next fetch brings the others' records.
       fetchTurnover: WRITER_FETCH_TURNOVER,
-      handleBatch: this.handleBatch,
+      handleBatch: this.options.dispatch ?? this.handleBatch,
       ...(this.options.onFatal ? { onFatal: this.options.onFatal } : {}),
     });
     if (this.stopped) await loop.stop();
