@@ -53,7 +53,8 @@ export { createWriteHandler, HELD_AT_HEADER, REFUSED_REQUESTS, type WriteHandler
 export { SYNC_LOG_EVENT, SYNC_OUTCOMES, type SyncLogRecord, syncLogRecord, type SyncOutcome } from './sync-log';
 export { type RefusedRequest, REQUEST_REFUSALS, type RequestGuard, type RequestGuardOptions, requestGuard, type RequestRefusal } from './request-guard';
 export { type Coalesced, coalesceEntryRequests, type CoalescedWrite } from './coalesce';
-export { WriterService, writerServiceModule, type WriterServiceName, type WriterServiceOptions } from './writer-service';
+export { WriterService, type WriterServiceName, type WriterServiceOptions } from './writer-service';
+export { writerServiceModule } from './writer-module';
 export { WRITE_REQUESTS, WRITER_TRANSPORT, WriterController } from './writer-controller';
 export { endIn, entryIdOf, idAttribute, type KnownLink, LinkConflictError, otherEnd, type WriterLinks } from './links';
 export { parseSearchResultEntry, PostReadControl, type PostReadEntry } from './post-read';

@@ -1,28 +1,20 @@
-import { type BeforeApplicationShutdown, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
-import { LinkRegistry, LinksView, linksViewProbes, LinkStore } from '@idsync/links';
+import { type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { LinkRegistry, LinksView, LinkStore } from '@idsync/links';
 import { compilePipe, writeScopes } from '@idsync/mapping';
 import { operationKeyring } from '@idsync/secrets';
 import { receiptsTopicOf, serviceGroupId, type SyncConfig } from '@idsync/config';
 import { encodeWriteReceipt, type WriteReceipt } from '@idsync/contracts';
 import {
-  CONFIG,
-  consumerLoopProbes,
-  directoryProbe,
   ensureReceiptsTopic,
   ensureTopics,
-  exitOnFatal,
-  JsonLogger,
-  KAFKA,
-  kafkaProbe,
   ldapObserver,
   retryUntilStarted,
-  Metrics,
-  Tracing,
+  type JsonLogger,
+  type Metrics,
+  type Tracing,
   namedDirectory,
   readRanges,
   runRecordLoop,
-  ServiceModule,
-  writerCredentials,
   type KafkaAdmin,
   type KafkaClient,
   type RecordProducer,
@@ -310,51 +302,6 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
       onDenied: (error) => this.options.onFatal?.(error),
     });
   }
-}
-
-/** The whole writer service (ad-writer, ds-writer): health probes, metrics, and the write loop. */
-export function writerServiceModule(service: WriterServiceName): DynamicModule {
-  return ServiceModule.forService({
-    providers: [
-      {
-        provide: WriterService,
-        inject: [KAFKA, CONFIG, JsonLogger, Metrics, Tracing],
-        useFactory: (kafka: KafkaClient, config: SyncConfig, logger: JsonLogger, metrics: Metrics, tracing: Tracing) =>
-          new WriterService({
-            service,
-            kafka,
-            config,
-            logger,
-            metrics,
-            tracing,
-            // The loop gave up with its offsets uncommitted (a bug, the destination refuses our account, a hung write): exit non-zero.
-            onFatal: exitOnFatal(service, logger),
-          }),
-      },
-    ],
-    inject: [WriterService, KAFKA, CONFIG],
-    parts: (writer: WriterService, kafka: KafkaClient, config: SyncConfig) => {
-      const block = config.services[service];
-      const destination = namedDirectory(config, block.destination);
-      const credentials = writerCredentials(config, service);
-      const loop = consumerLoopProbes(service, () => writer.recordLoop);
-      const links = linksViewProbes(() => writer.linksView);
-      const probeEvery = { intervalMs: config.http.probeIntervalMs };
-      return {
-        probes: [
-          kafkaProbe(kafka, probeEvery),
-          directoryProbe(block.destination, destination, credentials, probeEvery),
-          links.readiness,
-          loop.readiness,
-          // Held deletes are an operator's decision, not a failure: reported, always up.
-          { name: 'deletes', check: async () => writer.breakerStatus() },
-        ],
-        liveness: [links.liveness, loop.liveness],
-        event: `${service}.destination`,
-        report: async () => ({ destination: block.destination, bindDn: credentials.bindDn, dryRun: block.dryRun, groupId: writer.groupId, consumes: writer.inputTopic }),
-      };
-    },
-  });
 }
 
 /**

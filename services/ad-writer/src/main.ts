@@ -1,4 +1,4 @@
-import { runService } from '@idsync/platform';
+import { KafkaRecordLoopTransport, runService } from '@idsync/platform';
 import { writerServiceModule } from '@idsync/writer';
 
-void runService('ad-writer', writerServiceModule('ad-writer'));
+void runService('ad-writer', writerServiceModule('ad-writer'), { transport: KafkaRecordLoopTransport });

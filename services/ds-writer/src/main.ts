@@ -1,4 +1,4 @@
-import { runService } from '@idsync/platform';
+import { KafkaRecordLoopTransport, runService } from '@idsync/platform';
 import { writerServiceModule } from '@idsync/writer';
 
-void runService('ds-writer', writerServiceModule('ds-writer'));
+void runService('ds-writer', writerServiceModule('ds-writer'), { transport: KafkaRecordLoopTransport });
