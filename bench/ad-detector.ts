@@ -4,7 +4,7 @@
 // then with each entry's after-image read (the demo pipes' attribute set), from the same position in the same run.
 // Usage: npm run bench -- ad-detector [N]
 import { Kafka, logLevel } from 'kafkajs';
-import { Attribute, Change } from 'ldapts';
+import { Attribute, Change } from './lib/ldapts.ts';
 import platform from '@idsync/platform';
 import detectorPkg from '@idsync/detector/ad';
 import mapping from '@idsync/mapping';

@@ -12,7 +12,7 @@
 // Usage: npm run bench -- pipeline [direction: ad-to-ds | ds-to-ad | both] [N] [RATE] [SECONDS] [--without-receipts]
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { type Client, EqualityFilter } from 'ldapts';
+import { type Client, EqualityFilter } from './lib/ldapts.ts';
 import platform from '@idsync/platform';
 import { demoConfig, IsolatedServices, SERVICES, sleep } from './lib/isolated-services.ts';
 import { deleteTree, describe, readAndModifyAll, waitFor } from './lib/directory-steps.ts';
@@ -26,6 +26,7 @@ const N = Number(args[3] ?? 1000);
 const RATE = Number(args[4] ?? 100);
 const SECONDS = Number(args[5] ?? 30);
 type ServiceName = (typeof SERVICES)[number];
+type WriterName = Extract<ServiceName, 'ad-writer' | 'ds-writer'>;
 
 const config = demoConfig();
 const s = Date.now().toString(36);
@@ -232,7 +233,7 @@ function bareBase(side: Side): string {
  * search on the correlation attribute, then the add. Elsewhere in the tree (outside the detectors' scope), services
  * stopped.
  */
-async function bareCreates(destination: Side, service: ServiceName, pipelineRate: number): Promise<void> {
+async function bareCreates(destination: Side, service: WriterName, pipelineRate: number): Promise<void> {
   const name = destination.name;
   const connections = config.services[service].connections;
   const base = bareBase(destination);
@@ -260,7 +261,7 @@ async function bareCreates(destination: Side, service: ServiceName, pipelineRate
  * A destination that applies one write at a time (389-ds) makes this its ceiling, which varies from one instance to
  * the next: a run's pipeline rate is best read against the baseline of the same run.
  */
-async function bareModifies(destination: Side, service: ServiceName, ou: string, pipelineRate: number): Promise<void> {
+async function bareModifies(destination: Side, service: WriterName, ou: string, pipelineRate: number): Promise<void> {
   const name = destination.name;
   const connections = config.services[service].connections;
   const attributes = name === 'ad' ? ['objectClass', 'objectGUID', 'description', 'sAMAccountName', 'mail'] : ['objectClass', 'entryUUID', 'description', 'uid', 'mail'];

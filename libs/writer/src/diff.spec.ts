@@ -122,7 +122,7 @@ describe('diff', () => {
           const entry = currentEntry({ dn: 'cn=x,dc=example,dc=com', [name]: have });
           const modifications = diff(own, entry);
           // Apply what the server would apply.
-          let result = [...have];
+          let result: string[] = [...have];
           for (const m of modifications) {
             if (m.op === 'replace') result = m.values as string[];
             else if (m.op === 'add') result = [...result, ...(m.values as string[])];
