@@ -36,6 +36,8 @@ export default tseslint.config(
       '@typescript-eslint/no-confusing-void-expression': 'off',
       // Dropping a computed key from a plain record (a withheld configuration field, an environment variable) is meant.
       '@typescript-eslint/no-dynamic-delete': 'off',
+      // `x === true` where the type says boolean but run time can give undefined (parseArgs values, isTTY).
+      '@typescript-eslint/no-unnecessary-boolean-literal-compare': 'off',
     },
   },
   {

@@ -18,7 +18,7 @@ const N = Number(process.argv[2] ?? 1000);
 const config = demoConfig();
 const ad = config.directories['ad'];
 if (!ad) throw new Error('no directory ad');
-const suffix = `${Date.now().toString(36)}`;
+const suffix = Date.now().toString(36);
 const ou = `OU=bench-${suffix},OU=Corp,${ad.baseDn}`;
 const eventsTopic = `idsync.bench.ad-changes.${suffix}`;
 const checkpointTopic = `idsync.bench.checkpoints.${suffix}`;

@@ -278,7 +278,7 @@ async function run(from: 'ad' | 'ds'): Promise<void> {
   const source = await openSide(from);
   const destination = await openSide(from === 'ad' ? 'ds' : 'ad');
   const ou = `bp${from}${s}`;
-  const label = `${from === 'ad' ? 'AD -> 389-ds' : '389-ds -> AD'}`;
+  const label = from === 'ad' ? 'AD -> 389-ds' : '389-ds -> AD';
   console.log(`\n=== ${label}: N=${N}, latency at ${RATE}/s for ${SECONDS} s ===`);
   try {
     const service = from === 'ad' ? 'ds-writer' : 'ad-writer';
@@ -358,7 +358,7 @@ async function run(from: 'ad' | 'ds'): Promise<void> {
     await poller;
     // From the moment the source confirmed the change (it exists there from then on) to its first sighting in the
     // destination; the source's own queueing (its answer time) is reported apart.
-    const latencies = doneAt.map((done, seq) => (seenAt[seq] && done ? Math.max(0, (seenAt[seq] as number) - done) : NaN)).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+    const latencies = doneAt.map((done, seq) => (seenAt[seq] && done ? Math.max(0, (seenAt[seq]) - done) : NaN)).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
     const sourceMs = doneAt.map((done, seq) => done - (sentAt[seq] as number)).sort((a, b) => a - b);
     lagMs.sort((a, b) => a - b);
     console.log(
