@@ -4,7 +4,7 @@
 // then with each entry's after-image read (the demo pipes' attribute set), from the same position in the same run.
 // Usage: npm run bench -- ad-detector [N]
 import { Kafka, logLevel } from 'kafkajs';
-import { Attribute, Change } from 'ldapts';
+import { Attribute, Change } from './lib/ldapts.ts';
 import platform from '@idsync/platform';
 import detectorPkg from '@idsync/detector/ad';
 import mapping from '@idsync/mapping';
@@ -18,7 +18,7 @@ const N = Number(process.argv[2] ?? 1000);
 const config = demoConfig();
 const ad = config.directories['ad'];
 if (!ad) throw new Error('no directory ad');
-const suffix = `${Date.now().toString(36)}`;
+const suffix = Date.now().toString(36);
 const ou = `OU=bench-${suffix},OU=Corp,${ad.baseDn}`;
 const eventsTopic = `idsync.bench.ad-changes.${suffix}`;
 const checkpointTopic = `idsync.bench.checkpoints.${suffix}`;

@@ -6,7 +6,7 @@
 // Each catch-up runs twice, alternating (value-level, after-images, after-images, value-level), from its own checkpoint.
 // Usage: npm run bench -- ds-detector [N] [connections] [batchSize] [users: how many entries the N modifies spread over]
 import { Kafka, logLevel } from 'kafkajs';
-import { Attribute, Change } from 'ldapts';
+import { Attribute, Change } from './lib/ldapts.ts';
 import contracts from '@idsync/contracts';
 import platform from '@idsync/platform';
 import detectorPkg from '@idsync/detector/ds';

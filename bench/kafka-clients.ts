@@ -313,7 +313,6 @@ function kafkajsBench(): ClientBench {
   };
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- the candidates are loaded at run time from bench/kafka-clients */
 async function platformaticBench(): Promise<ClientBench> {
   const main = candidates.resolve('@platformatic/kafka');
   const lib: any = await import(pathToFileURL(main).href);
@@ -513,7 +512,7 @@ async function confluentBench(): Promise<ClientBench> {
     async checkpoint(_plan, groupId, topic, metadata) {
       // The KafkaJS-compatible sendOffsets drops metadata (and wants a consumer); the node-rdkafka API keeps it.
       const { Producer, KafkaConsumer } = lib;
-      const call = (fn: (cb: (error: unknown) => void) => void): Promise<void> => new Promise((resolve, reject) => fn((error) => (error ? reject(error as Error) : resolve())));
+      const call = (fn: (cb: (error: unknown) => void) => void): Promise<void> => new Promise((resolve, reject) => fn((error) => (error ? reject(error) : resolve())));
       const producer = new Producer({ 'bootstrap.servers': BROKERS.join(','), ...RDKAFKA_SECURITY, 'transactional.id': `${groupId}.writer`, 'enable.idempotence': true, dr_cb: false });
       const consumer = new KafkaConsumer({ 'bootstrap.servers': BROKERS.join(','), ...RDKAFKA_SECURITY, 'group.id': groupId, 'enable.auto.commit': false }, {});
       await call((cb) => producer.connect({}, cb));
@@ -539,7 +538,6 @@ async function confluentBench(): Promise<ClientBench> {
     },
   };
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
 // ------------------------------------------------------------------ child: one client, all phases, JSON on stdout
 async function child(client: ClientName, plan: Plan): Promise<void> {

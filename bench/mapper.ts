@@ -54,6 +54,8 @@ function adEvent(n: number): EntryChangeEvent {
     initiator: null,
     changeTime: 1_704_164_645_000 + n,
     detectedAt: 1_704_164_646_000 + n,
+    after: null,
+    before: null,
   } as const;
   switch (n % 10) {
     case 0:
@@ -92,6 +94,8 @@ function dsEvent(n: number): EntryChangeEvent {
     initiator: 'cn=Directory Manager',
     changeTime: 1_704_164_645_000 + n,
     detectedAt: 1_704_164_646_000 + n,
+    after: null,
+    before: null,
   } as const;
   switch (n % 10) {
     case 0:

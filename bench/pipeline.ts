@@ -15,7 +15,7 @@
 //        [--kafka-without-tls]
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { type Client, EqualityFilter } from 'ldapts';
+import { type Client, EqualityFilter } from './lib/ldapts.ts';
 import platform from '@idsync/platform';
 import { demoConfig, IsolatedServices, SERVICES, sleep, stackEnv } from './lib/isolated-services.ts';
 import { deleteTree, describe, readAndModifyAll, waitFor } from './lib/directory-steps.ts';
@@ -30,6 +30,7 @@ const N = Number(args[3] ?? 1000);
 const RATE = Number(args[4] ?? 100);
 const SECONDS = Number(args[5] ?? 30);
 type ServiceName = (typeof SERVICES)[number];
+type WriterName = Extract<ServiceName, 'ad-writer' | 'ds-writer'>;
 
 const config = demoConfig();
 const s = Date.now().toString(36);
@@ -242,7 +243,7 @@ function bareBase(side: Side): string {
  * search on the correlation attribute, then the add. Elsewhere in the tree (outside the detectors' scope), services
  * stopped.
  */
-async function bareCreates(destination: Side, service: ServiceName, pipelineRate: number): Promise<void> {
+async function bareCreates(destination: Side, service: WriterName, pipelineRate: number): Promise<void> {
   const name = destination.name;
   const connections = config.services[service].connections;
   const base = bareBase(destination);
@@ -270,7 +271,7 @@ async function bareCreates(destination: Side, service: ServiceName, pipelineRate
  * A destination that applies one write at a time (389-ds) makes this its ceiling, which varies from one instance to
  * the next: a run's pipeline rate is best read against the baseline of the same run.
  */
-async function bareModifies(destination: Side, service: ServiceName, ou: string, pipelineRate: number): Promise<void> {
+async function bareModifies(destination: Side, service: WriterName, ou: string, pipelineRate: number): Promise<void> {
   const name = destination.name;
   const connections = config.services[service].connections;
   const attributes = name === 'ad' ? ['objectClass', 'objectGUID', 'description', 'sAMAccountName', 'mail'] : ['objectClass', 'entryUUID', 'description', 'uid', 'mail'];
@@ -287,7 +288,7 @@ async function run(from: 'ad' | 'ds'): Promise<void> {
   const source = await openSide(from);
   const destination = await openSide(from === 'ad' ? 'ds' : 'ad');
   const ou = `bp${from}${s}`;
-  const label = `${from === 'ad' ? 'AD -> 389-ds' : '389-ds -> AD'}`;
+  const label = from === 'ad' ? 'AD -> 389-ds' : '389-ds -> AD';
   console.log(`\n=== ${label}: N=${N}, latency at ${RATE}/s for ${SECONDS} s ===`);
   try {
     const service = from === 'ad' ? 'ds-writer' : 'ad-writer';
@@ -367,7 +368,7 @@ async function run(from: 'ad' | 'ds'): Promise<void> {
     await poller;
     // From the moment the source confirmed the change (it exists there from then on) to its first sighting in the
     // destination; the source's own queueing (its answer time) is reported apart.
-    const latencies = doneAt.map((done, seq) => (seenAt[seq] && done ? Math.max(0, (seenAt[seq] as number) - done) : NaN)).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+    const latencies = doneAt.map((done, seq) => (seenAt[seq] && done ? Math.max(0, (seenAt[seq]) - done) : NaN)).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
     const sourceMs = doneAt.map((done, seq) => done - (sentAt[seq] as number)).sort((a, b) => a - b);
     lagMs.sort((a, b) => a - b);
     console.log(

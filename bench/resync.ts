@@ -14,7 +14,7 @@
 // Usage: npm run bench -- resync [N] [--rounds=2] [--cleanup]
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { type Client } from 'ldapts';
+import { type Client } from './lib/ldapts.ts';
 import platform from '@idsync/platform';
 import { demoConfig, IsolatedServices, root, sleep } from './lib/isolated-services.ts';
 

@@ -1,5 +1,5 @@
 // Steps the directory benchmarks share: wait for a condition, change a description, remove what a run left.
-import { Attribute, Change, type Client } from 'ldapts';
+import { Attribute, Change, type Client } from './ldapts.ts';
 import { sleep } from './isolated-services.ts';
 
 /** Polls `check` until it holds; throws naming `what` after `timeoutMs`. */

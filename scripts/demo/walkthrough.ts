@@ -1,8 +1,14 @@
 // A live walkthrough for `npm run demo`: makes changes on each side and shows them arriving on the other.
 // Runs with Node 24's type stripping against the built packages; reads the same configuration as the services.
-import { Attribute, Change, EqualityFilter, type Client } from 'ldapts';
+import { createRequire } from 'node:module';
+import type * as Ldapts from 'ldapts' with { 'resolution-mode': 'require' };
 import { loadConfig } from '@idsync/config';
 import { namedDirectory, openLdapSession } from '@idsync/platform';
+
+// ldapts' CommonJS build, the one @idsync/platform's clients come from (an `import` would load its ES module build,
+// whose classes are others): the Change and filter classes built here are those the session clients take.
+const { Attribute, Change, EqualityFilter } = createRequire(import.meta.url)('ldapts') as typeof Ldapts;
+type Client = Ldapts.Client;
 
 const { config } = loadConfig(process.env);
 const ad = namedDirectory(config, 'ad');

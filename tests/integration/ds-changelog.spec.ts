@@ -37,13 +37,13 @@ describe('389 Directory Server with the retro changelog in the local stack', () 
         filter: `(&(changeNumber>=${last + 1})(targetDn=${dn}))`,
       });
       expect(searchEntries).toHaveLength(1);
-      const change = searchEntries[0] ?? {};
+      const change = searchEntries[0];
       const { searchEntries: written } = await reader.client.search(dn, { scope: 'base', attributes: ['entryUUID'] });
-      expect(change['changeType']).toBe('add');
-      expect(String(change['targetDn']).toLowerCase()).toBe(dn.toLowerCase());
-      expect(change['targetuniqueid']).toBe(written[0]?.['entryUUID']);
-      expect(String(change['changeinitiatorsname']).toLowerCase()).toBe(writer.bindDn.toLowerCase());
-      expect(String(change['changes'])).toContain(`uid: ${uid}`);
+      expect(change?.['changeType']).toBe('add');
+      expect(String(change?.['targetDn']).toLowerCase()).toBe(dn.toLowerCase());
+      expect(change?.['targetuniqueid']).toBe(written[0]?.['entryUUID']);
+      expect(String(change?.['changeinitiatorsname']).toLowerCase()).toBe(writer.bindDn.toLowerCase());
+      expect(String(change?.['changes'])).toContain(`uid: ${uid}`);
     } finally {
       await writing.client.del(dn).catch(() => undefined);
       await writing.client.unbind();

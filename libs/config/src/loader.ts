@@ -162,14 +162,14 @@ function withhold(resolved: unknown, unset: readonly UnsetVariable[], reader: Co
     entry.names.push(variable.name);
     byField.set(key, entry);
   }
-  const root = resolved as Record<string, any>;
+  const root = resolved as Record<string, unknown>;
   for (const { field, path, names } of byField.values()) {
     if (field.kind === 'keyring') {
       const secrets = root['secrets'] as Record<string, unknown>;
       delete secrets[field.keyring];
       if (field.keyring === 'operationKeys') secrets['signOperations'] = false;
     } else {
-      const parent = path.slice(0, -1).reduce<Record<string, any>>((node, step) => node[step] as Record<string, any>, root);
+      const parent = path.slice(0, -1).reduce<Record<string, unknown>>((node, step) => node[step] as Record<string, unknown>, root);
       parent[path[path.length - 1] as string] = `${WITHHELD_PREFIX}${names.join(', ')}`;
     }
   }

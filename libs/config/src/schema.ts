@@ -133,7 +133,7 @@ const kafkaSchema = z
         autoRegister: z.boolean().default(true),
       })
       .strict()
-      .refine((registry) => (registry.username === undefined) === (registry.password === undefined), { message: 'username and password go together' })
+      .refine((registry) => (registry.username === undefined) === (registry.password === undefined), { error: 'username and password go together' })
       .optional(),
     topics: z
       .object({
@@ -267,7 +267,7 @@ const writerServiceSchema = z
   })
   .strict()
   .refine((w) => (w.bindDn === undefined) === (w.bindPassword === undefined), {
-    message: 'bindDn and bindPassword go together',
+    error: 'bindDn and bindPassword go together',
     path: ['bindPassword'],
   });
 const mapperServiceSchema = z.object({ httpPort: port }).strict();

@@ -57,7 +57,7 @@ export async function readAfterImages(client: Client, ids: readonly string[], op
     bufferAttributes,
     ...(options.controls === undefined ? {} : { controls: options.controls }),
   });
-  for (const entry of entries) keep(entry as SearchEntry);
+  for (const entry of entries) keep(entry);
   return found;
 }
 

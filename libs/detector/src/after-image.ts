@@ -76,7 +76,7 @@ export function withAfterImages(events: readonly EntryChangeEvent[], images: Rea
 export function lastKnownImage(kept: readonly { readonly name: string; readonly values: readonly AttributeValue[] }[], set: AfterImageAttributes, skip: ReadonlySet<string>): EntryImage | null {
   const entry: Record<string, readonly AttributeValue[]> = {};
   for (const { name, values } of kept) if (values.length > 0) entry[name] = values;
-  const image = entryImage({ dn: '', ...entry } as SearchEntry, set, skip).filter((attribute) => attribute.values.length > 0);
+  const image = entryImage({ dn: '', ...entry }, set, skip).filter((attribute) => attribute.values.length > 0);
   return image.length > 0 ? image : null;
 }
 

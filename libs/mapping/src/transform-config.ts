@@ -30,7 +30,7 @@ const stepSchemas = {
       time: z
         .object({ from: z.enum(TIME_FORMATS), to: z.enum(TIME_FORMATS), never: z.string().optional() })
         .strict()
-        .refine((t) => t.from !== t.to, { message: 'from and to are the same format' }),
+        .refine((t) => t.from !== t.to, { error: 'from and to are the same format' }),
     })
     .strict(),
   case: z.object({ case: z.enum(['lower', 'upper']) }).strict(),
@@ -46,7 +46,7 @@ const stepSchemas = {
       defaultValue: z.string().optional(),
     })
     .strict()
-    .refine((m) => m.default === undefined || m.defaultValue === undefined, { message: 'give default (keep or drop) or defaultValue, not both' }),
+    .refine((m) => m.default === undefined || m.defaultValue === undefined, { error: 'give default (keep or drop) or defaultValue, not both' }),
   join: z.object({ join: z.string() }).strict(),
   split: z.object({ split: z.string().min(1, 'needs a separator') }).strict(),
   first: z.object({ first: z.literal(true) }).strict(),
@@ -68,7 +68,7 @@ export const transformStepSchema = z.record(z.string(), z.unknown()).transform((
   const name = named[0] as StepName;
   const parsed = stepSchemas[name].safeParse(raw);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: issue.path as (string | number)[], message: `${name}: ${issue.message}` });
+    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: `${name}: ${issue.message}` });
     return z.NEVER;
   }
   const step = compileStep(name, parsed.data);

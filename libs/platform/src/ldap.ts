@@ -160,7 +160,7 @@ export function createOneShotClient(name: string, url: string, dir: DirectoryCon
       const upgrade = typeof head === 'object' && head !== null && 'socket' in head;
       if (!upgrade) first();
       return (tlsConnect as (...a: unknown[]) => ReturnType<typeof tlsConnect>)(...args);
-    }) as typeof tlsConnect,
+    }),
   });
   if (observe !== undefined) observeClient(client, observe);
   return client;

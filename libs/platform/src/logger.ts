@@ -1,5 +1,5 @@
 import { type LoggerService } from '@nestjs/common';
-import { SecretRedactor } from './redact';
+import { type SecretRedactor } from './redact';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

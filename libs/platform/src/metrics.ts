@@ -19,7 +19,7 @@ export const LATENCY_BUCKETS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 1, 2, 5
 export const OPERATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 type Kind = 'counter' | 'gauge' | 'histogram';
-type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
+type AnyMetric = Counter | Gauge | Histogram;
 
 /** A name outside the scheme is a programming error: the service does not start with it. */
 export class MetricNameError extends TypeError {

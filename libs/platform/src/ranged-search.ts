@@ -28,14 +28,14 @@ export async function* searchAllValuesPaginated(client: Client, base: string, op
 async function completeValueRanges(client: Client, entries: Entry[], bufferAttributes: readonly string[] | undefined): Promise<Entry[]> {
   const out: Entry[] = [];
   for (const entry of entries) {
-    let progress = foldValueRanges(entry as EntryRecord);
+    let progress = foldValueRanges(entry);
     let gone = false;
     while (progress.pending.length > 0 && !gone) {
       const answer = await readEntry(client, progress.entry.dn, progress.pending.map((p) => valueRangeRequest(p.attribute, p.next)), bufferAttributes);
       if (answer === null) gone = true;
-      else progress = foldNextSlices(progress, answer as EntryRecord);
+      else progress = foldNextSlices(progress, answer);
     }
-    if (!gone) out.push(progress.entry as Entry);
+    if (!gone) out.push(progress.entry);
   }
   return out;
 }

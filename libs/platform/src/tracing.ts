@@ -90,7 +90,7 @@ class OtelSdk {
       sampler: new sdk.ParentBasedSampler({ root: new sdk.TraceIdRatioBasedSampler(config.sampleRatio) }),
       spanProcessors: [new sdk.BatchSpanProcessor({ exporter, scheduledDelayMillis: 1_000 })],
     });
-    return new OtelSdk(api, provider.getTracer('idsync') as unknown as OtelTracer, ids, provider);
+    return new OtelSdk(api, provider.getTracer('idsync'), ids, provider);
   }
 
   span(name: string, at: SpanParent, attributes: Attributes): StageSpan {

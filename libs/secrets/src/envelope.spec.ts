@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 import {
   envelopeKeyId,
   isSealedPassword,
@@ -116,7 +117,7 @@ describe('password envelopes', () => {
     expect(messages).not.toContain(clear.toString('hex'));
     expect(messages).not.toContain(clear.toString('base64'));
     expect(messages).not.toContain(sealed.toString('base64'));
-    const printed = `${JSON.stringify(ring)} ${require('node:util').inspect(ring)}`;
+    const printed = `${JSON.stringify(ring)} ${inspect(ring)}`;
     expect(printed).toContain('k1');
     expect(printed).not.toContain(k1.bytes.toString('base64'));
     expect(printed).not.toContain(k1.bytes.toString('hex'));

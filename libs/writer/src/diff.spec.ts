@@ -118,11 +118,11 @@ describe('diff', () => {
     it('applying the computed modifications reaches the target, and a second diff is empty', () => {
       fc.assert(
         fc.property(fc.constantFrom('member', 'description', 'cn'), values, fc.array(change, { maxLength: 4 }), (name, have, changes) => {
-          const own = changes.map((c) => ({ ...c, name }) as AttributeChange);
+          const own = changes.map((c) => ({ ...c, name }));
           const entry = currentEntry({ dn: 'cn=x,dc=example,dc=com', [name]: have });
           const modifications = diff(own, entry);
           // Apply what the server would apply.
-          let result = [...have];
+          let result: string[] = [...have];
           for (const m of modifications) {
             if (m.op === 'replace') result = m.values as string[];
             else if (m.op === 'add') result = [...result, ...(m.values as string[])];

@@ -1,4 +1,4 @@
-import { Ber, BerReader, BerWriter, Control } from 'ldapts';
+import { Ber, type BerReader, BerWriter, Control } from 'ldapts';
 
 /** SearchResultEntry's tag: [APPLICATION 4], constructed. */
 const SEARCH_RESULT_ENTRY = 0x64;

@@ -201,7 +201,7 @@ describe('DestinationStore file', () => {
     const own = storeOf([]);
     // The prefix is the host's; the process id follows it.
     const prefix = basename(own.dir).slice(0, basename(own.dir).indexOf(`${process.pid}-`));
-    const deadPid = spawnSync(process.execPath, ['-e', '']).pid as number;
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
     const dead = join(parentDir, `${prefix}${deadPid}-abc123`);
     const live = join(parentDir, `${prefix}${process.ppid}-def456`);
     const otherHost = join(parentDir, `resync-index-another_host-${deadPid}-ghi789`);

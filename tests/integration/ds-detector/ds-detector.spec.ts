@@ -272,7 +272,8 @@ describe('ds-detector: cn=changelog of 389-ds to Kafka', () => {
     await admin.modify(dn, [replace('description', ['s1'])]);
     written = true;
     await loop;
-    await stopping;
+    // Assigned in the callback above: the checker, which does not follow that, would narrow it to null here.
+    await (stopping as Promise<void> | null);
     const events = await waitForEvents((e) => e.entryId.value === uuid && e.op === 'modify', 1, 20_000);
     expect(events[0]?.attributes).toEqual([{ name: 'description', op: 'replace', values: ['s1'] }]);
     expect(running.status().state).toBe('stopped');

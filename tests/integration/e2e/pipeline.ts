@@ -114,8 +114,8 @@ export function isolatedConfig(
   for (const [name, block] of Object.entries(doc.services)) {
     Object.assign(block, settings[name as ServiceName] ?? {});
     block.httpPort = ports[name as ProcessName];
-    if (block.source !== undefined) block.source = rename(block.source) as string;
-    if (block.destination !== undefined) block.destination = rename(block.destination) as string;
+    if (block.source !== undefined) block.source = rename(block.source);
+    if (block.destination !== undefined) block.destination = rename(block.destination);
   }
   for (const pipe of doc.pipes ?? []) {
     pipe.source = rename(pipe.source) as string;

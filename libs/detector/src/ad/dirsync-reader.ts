@@ -85,7 +85,7 @@ export class DirSyncReader {
         new ShowDeletedControl(),
       );
       for (const entry of searchEntries) {
-        const raw = fromLdaptsEntry(entry as LdaptsEntry);
+        const raw = fromLdaptsEntry(entry);
         const guid = raw.attributes['objectGUID']?.[0];
         if (Buffer.isBuffer(guid) && guid.length === 16) found.set(canonicalGuid(guid), (raw.attributes['objectClass'] ?? []).map(String));
       }
@@ -102,7 +102,7 @@ export class DirSyncReader {
       // Every value: a group over MaxValRange comes back as `member;range=0-1499`, which is neither the attribute
       // nor one of DirSync's value deltas.
       const { searchEntries } = await searchAllValues(this.client, this.baseDn, { scope: 'sub', filter, attributes: ['*'], explicitBufferAttributes: [...AD_BINARY_ATTRIBUTES] });
-      for (const entry of searchEntries) found.push(fromLdaptsEntry(entry as LdaptsEntry));
+      for (const entry of searchEntries) found.push(fromLdaptsEntry(entry));
     }
     return found;
   }

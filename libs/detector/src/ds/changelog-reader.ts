@@ -83,7 +83,7 @@ export class ChangelogReader {
         ],
       });
       const { searchEntries } = await this.client.search('cn=changelog', { scope: 'sub', filter, attributes: CHANGELOG_ATTRIBUTES, explicitBufferAttributes: ['changes'] });
-      return searchEntries as RawChangelogEntry[];
+      return searchEntries;
     });
     const keyed = found.map((entry) => ({ entry, number: changeNumberOf(entry) }));
     keyed.sort((a, b) => (a.number && b.number ? a.number.compare(b.number) : 0));
@@ -102,7 +102,7 @@ export class ChangelogReader {
 
   /** Every user attribute of the entries with these entryUUIDs (entries moved into scope are published whole). */
   async readEntries(uuids: readonly string[]): Promise<ReadEntry[]> {
-    return (await this.searchByUuids(uuids, { attributes: ['*', 'entryUUID'], explicitBufferAttributes: [...SNAPSHOT_BINARY_ATTRIBUTES] })) as ReadEntry[];
+    return (await this.searchByUuids(uuids, { attributes: ['*', 'entryUUID'], explicitBufferAttributes: [...SNAPSHOT_BINARY_ATTRIBUTES] }));
   }
 
   /** The entries with these entryUUIDs, ID_SEARCH_SIZE per search. */

@@ -68,7 +68,7 @@ function causes(error: unknown): ErrorFields[] {
   const found: ErrorFields[] = [];
   const visit = (current: unknown, depth: number): void => {
     if (typeof current !== 'object' || current === null || depth >= 6) return;
-    found.push(current as ErrorFields);
+    found.push(current);
     if ('errors' in current && Array.isArray(current.errors)) for (const inner of current.errors.slice(0, 20)) visit(inner, depth + 1);
     visit('cause' in current && current.cause !== undefined ? current.cause : 'originalError' in current ? current.originalError : undefined, depth + 1);
   };

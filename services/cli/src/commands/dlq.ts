@@ -1,11 +1,10 @@
 import { redriveTransactionalId } from '@idsync/config';
 import { decodeDeadLetter, UndecodableRecordError } from '@idsync/contracts';
-import { type KafkaAdmin, type KafkaTransaction } from '@idsync/platform';
+import { type KafkaTransaction } from '@idsync/platform';
 import { signingKeyring, withSignature } from '@idsync/secrets';
 import { waitTopicOf } from '@idsync/writer';
 import { type CliCommand } from '../command';
-import { CommandContext, kafkaCall, kafkaUnreachable } from '../context';
-import { type RangeRecord } from '@idsync/platform';
+import { CommandContext, kafkaCall } from '../context';
 import { readWindows, topicWindows, type Window } from '../topic-windows';
 import {
   type DeadLetterId,

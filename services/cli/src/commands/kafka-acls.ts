@@ -25,7 +25,7 @@ allow.everyone.if.no.acl.found=false refuses the program (it stops, saying Kafka
   --remove      deletes them (a deployment taken down)
   --program P   only P's: ${PROGRAMS.join(', ')}
 --apply and --remove connect as the cluster administrator, from $${ADMIN_USERNAME_VARIABLE} and
-$${ADMIN_PASSWORD_VARIABLE} (SASL ${'<kafka.sasl.mechanism>'}, TLS as in kafka: of the configuration).
+$${ADMIN_PASSWORD_VARIABLE} (SASL <kafka.sasl.mechanism>, TLS as in kafka: of the configuration).
 
 ${GLOBAL_HELP}
 Exit status: 0 done; 1 Kafka failed or refused the administrator; 2 wrong option, or no SASL accounts configured.

@@ -4,7 +4,7 @@ import { CommandContext, kafkaCall } from '../context';
 import { parseEntryArgument } from '../core/links-report';
 import { entryHistory, historyRow, parseSyncLine } from '../core/sync-history';
 import { table } from '../format';
-import { CliError, type CliIo, EXIT_CODES, UsageError } from '../io';
+import { CliError, EXIT_CODES, UsageError } from '../io';
 import { GLOBAL_HELP, integerOption, parseCommandArgs, timeOption } from '../options';
 import { readWindows, topicWindows } from '../topic-windows';
 

@@ -2,7 +2,7 @@ import { encodePipeControl, type PipeControl, pipeControlKey } from '@idsync/map
 import { type CliCommand } from '../command';
 import { CommandContext, kafkaCall } from '../context';
 import { table } from '../format';
-import { type CliIo, EXIT_CODES, RefusedError, UsageError } from '../io';
+import { EXIT_CODES, RefusedError, UsageError } from '../io';
 import { GLOBAL_HELP, parseCommandArgs } from '../options';
 import { readPipeControls } from '../pipe-controls';
 

@@ -1,7 +1,7 @@
 import { CONSUMER_SERVICES, serviceGroupId } from '@idsync/config';
 import { type CliCommand } from '../command';
 import { CommandContext } from '../context';
-import { type CommittedPartition, DEFAULT_COUNT_LIMIT, type OffsetRange } from '../core/lag';
+import { DEFAULT_COUNT_LIMIT, type OffsetRange } from '../core/lag';
 import {
   affectedRange,
   CHECKPOINT_GROUP_PREFIX,

@@ -739,7 +739,7 @@ async function lookUpSource(client: Client, directory: DirectoryBase, end: LinkE
  * the run's index on disk, page by page (at once when they are few enough: see searchPages).
  */
 async function readDestination(
-  client: import('ldapts').Client,
+  client: Client,
   baseDn: string,
   scope: ResyncScope,
   knowledge: AttributeKnowledge,

@@ -1,4 +1,4 @@
-import { CONSUMER_SERVICES, type ConsumerService, type DirectoryKind, serviceGroupId, type SyncConfig } from '@idsync/config';
+import { CONSUMER_SERVICES, type ConsumerService, type DirectoryKind, serviceGroupId } from '@idsync/config';
 import { decodeDeadLetter } from '@idsync/contracts';
 import { ChangePublisher, fetchStoredCheckpoint, type KafkaAdmin, readRootDse, type StoredCheckpoint } from '@idsync/platform';
 import { readDcIdentity } from '@idsync/detector/ad';

@@ -1,6 +1,5 @@
 import {
   type AttributeChange,
-  type AttributeValue,
   type DeadLetter,
   decodeEntryChange,
   decodeWriteRequest,

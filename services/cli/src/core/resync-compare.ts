@@ -1,5 +1,5 @@
 import { type DirectoryKind } from '@idsync/config';
-import { type AttributeValue, type EntryChangeEvent, type EntryId, type EntryImage, type SourceSystem, type WriteRequest } from '@idsync/contracts';
+import { type AttributeValue, type EntryChangeEvent, type WriteRequest } from '@idsync/contracts';
 import { type CompiledPipe, mapChange, MappingError, type MapResult, normalizeDn } from '@idsync/mapping';
 import { type SnapshotEntry } from '@idsync/detector';
 import { type CurrentEntry, entryIdOf, type PlannedStep, planWrite, type PlanOptions } from '@idsync/writer';

@@ -1,6 +1,4 @@
-import { type DirectoryKind } from '@idsync/config';
-import { type AttributeValue, canonicalGuid, canonicalUuid, encodeEntryState, type EntryChangeEvent, type EntryId, entryKey, type EntryState, entryStateOf } from '@idsync/contracts';
-import { entryIdAttribute, entryImage, type SearchEntry } from '@idsync/detector';
+import { encodeEntryState, type EntryChangeEvent, entryKey, type EntryState, entryStateOf } from '@idsync/contracts';
 import { type AfterImageAttributes, afterImageAttributes, type CompiledPipe, isInSubtree } from '@idsync/mapping';
 import { recordBytes } from '@idsync/platform';
 import { type SourceEntry } from './resync-compare';

@@ -60,7 +60,8 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 function attributes(text: string): { name: string; value: Buffer }[] {
   const lines: string[] = [];
   for (const raw of text.replace(/\r\n/g, '\n').split('\n')) {
-    if (raw.startsWith(' ') && lines.length > 0) lines[lines.length - 1] += raw.slice(1);
+    const last = lines.length - 1;
+    if (raw.startsWith(' ') && last >= 0) lines[last] = `${lines[last] ?? ''}${raw.slice(1)}`;
     else if (raw !== '' && !raw.startsWith('#')) lines.push(raw);
   }
   return lines.map((line) => {
