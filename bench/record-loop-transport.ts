@@ -41,13 +41,13 @@ function event(n: number): EntryChangeEvent {
   const user = n % 5000;
   if (n % 5 < 3) {
     const dn = `CN=User ${user},OU=Sales,OU=Corp,DC=example,DC=test`;
-    const base = { eventId: `ad:dirsync:bench:${n}`, source: { system: 'active-directory', directory: 'ad', server: 'ldaps://dc1.example.test:636', position: { kind: 'dirsync', cookieDigest: 'sha256:00ff', index: n } }, entryId: { kind: 'objectGUID', value: guid(user) }, previousDn: null, objectClasses: ['top', 'person', 'organizationalPerson', 'user'], initiator: null, changeTime: 1_704_164_645_000 + n, detectedAt: 1_704_164_646_000 + n } as const;
+    const base = { eventId: `ad:dirsync:bench:${n}`, source: { system: 'active-directory', directory: 'ad', server: 'ldaps://dc1.example.test:636', position: { kind: 'dirsync', cookieDigest: 'sha256:00ff', index: n } }, entryId: { kind: 'objectGUID', value: guid(user) }, previousDn: null, objectClasses: ['top', 'person', 'organizationalPerson', 'user'], initiator: null, changeTime: 1_704_164_645_000 + n, detectedAt: 1_704_164_646_000 + n, after: null, before: null } as const;
     return n % 2 === 0
       ? { ...base, op: 'add', dn, attributes: [rep('sAMAccountName', `user${user}`), rep('givenName', 'User'), rep('sn', String(user)), rep('cn', `User ${user}`), rep('mail', `user${user}@example.test`), rep('userAccountControl', '512')] }
       : { ...base, op: 'modify', dn, attributes: [rep('sAMAccountName', `user${user}`), rep('mail', `u${user}.${n}@example.test`), rep('description', `changed ${n}`)] };
   }
   const dn = `cn=Person ${user},ou=Support,ou=Corp,dc=example,dc=com`;
-  const base = { eventId: `ds:changelog:${n}`, source: { system: 'ldap', directory: 'ds', server: 'ldaps://ds1.example.com:636', position: { kind: 'change-number', changeNumber: String(n) } }, entryId: { kind: 'entryUUID', value: guid(200_000 + user) }, previousDn: null, objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], initiator: 'cn=Directory Manager', changeTime: 1_704_164_645_000 + n, detectedAt: 1_704_164_646_000 + n } as const;
+  const base = { eventId: `ds:changelog:${n}`, source: { system: 'ldap', directory: 'ds', server: 'ldaps://ds1.example.com:636', position: { kind: 'change-number', changeNumber: String(n) } }, entryId: { kind: 'entryUUID', value: guid(200_000 + user) }, previousDn: null, objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], initiator: 'cn=Directory Manager', changeTime: 1_704_164_645_000 + n, detectedAt: 1_704_164_646_000 + n, after: null, before: null } as const;
   return { ...base, op: 'modify', dn, attributes: [rep('mail', `p${user}.${n}@example.com`), rep('description', `changed ${n}`)] };
 }
 const records: LoopRecord[] = [];

@@ -22,6 +22,7 @@ function receipt(guid: string, description: string, writtenAt = Date.now()): Wri
     dn: 'CN=Receipt Test,OU=Corp,DC=example,DC=test',
     writtenAt,
     attributes: [{ name: 'description', values: [description], added: [description], removed: [], anyValue: false }],
+    landedAt: null,
   };
 }
 
