@@ -45,6 +45,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'ldapts';
 import YAML from 'yaml';
 import { canonicalGuid, encodeLink, type EntryLink, linkKey } from '@idsync/contracts';
+import { type ConfigDocument } from './lib/config-document.ts';
 
 const root = join(import.meta.dirname, '..');
 const baselineAt = process.argv.indexOf('--baseline');
@@ -161,10 +162,10 @@ const workDir = mkdtempSync(join(tmpdir(), `idsync-resync-scale-${runId}-`));
 
 /** config/demo.yaml pointed at the bench's OUs, on topics of this run, the CLI connecting as Kafka's administrator. */
 function benchConfig(): { file: string; topics: { changes: string; links: string } } {
-  const doc = YAML.parse(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8').replaceAll('OU=Corp,', `OU=${OU},`).replaceAll('ou=Corp,', `ou=${OU},`));
+  const doc = YAML.parse(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8').replaceAll('OU=Corp,', `OU=${OU},`).replaceAll('ou=Corp,', `ou=${OU},`)) as ConfigDocument;
   doc.logLevel = 'warn';
   doc.kafka.clientId = `idsync-bench-${runId}`;
-  for (const topic of Object.values(doc.kafka.topics) as { name: string }[]) topic.name = topic.name.replace(/^idsync\./, `idsync.bench.${runId}.`);
+  for (const topic of Object.values(doc.kafka.topics)) topic.name = topic.name.replace(/^idsync\./, `idsync.bench.${runId}.`);
   doc.kafka.sasl.principals.cli = { username: '${IDSYNC_KAFKA_ADMIN_USERNAME}', password: '${IDSYNC_KAFKA_ADMIN_PASSWORD}' };
   const file = join(workDir, 'config.yaml');
   writeFileSync(file, YAML.stringify(doc));

@@ -8,6 +8,7 @@ import YAML from 'yaml';
 import configPkg from '@idsync/config';
 import platformPkg from '@idsync/platform';
 import { asKafkaAdmin, freePort, stackEnv, stackKafkaOptions } from '../../tests/integration/support/local-stack.ts';
+import { type ConfigDocument } from './config-document.ts';
 
 export const SERVICES = ['ad-detector', 'ds-detector', 'mapper', 'ad-writer', 'ds-writer'] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -60,15 +61,15 @@ export class IsolatedServices {
   }
 
   /** Writes the isolated configuration (suffix `s` on topics, client id and directory names). */
-  static async create(s: string, rewrite: (yaml: string) => string = (yaml) => yaml, adjust: (doc: Record<string, any>) => void = () => undefined): Promise<IsolatedServices> {
+  static async create(s: string, rewrite: (yaml: string) => string = (yaml) => yaml, adjust: (doc: ConfigDocument) => void = () => undefined): Promise<IsolatedServices> {
     const dir = mkdtempSync(join(tmpdir(), `idsync-bench-${s}-`));
     const ports = {} as Record<ServiceName, number>;
     for (const name of SERVICES) ports[name] = await freePort();
-    const doc = YAML.parse(rewrite(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8')));
+    const doc = YAML.parse(rewrite(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8'))) as ConfigDocument;
     doc.logLevel = 'warn';
     doc.kafka.clientId = `idsync-bench-${s}`;
     delete doc.services['password-agent'];
-    for (const topic of Object.values(doc.kafka.topics) as { name: string }[]) topic.name = topic.name.replace(/^idsync\./, `idsync.bench.${s}.`);
+    for (const topic of Object.values(doc.kafka.topics)) topic.name = topic.name.replace(/^idsync\./, `idsync.bench.${s}.`);
     const renamed: Record<string, string> = {};
     doc.directories = Object.fromEntries(Object.entries(doc.directories).map(([name, block]) => ((renamed[name] = `${name}${s}`), [`${name}${s}`, block])));
     for (const [name, block] of Object.entries(doc.services) as [ServiceName, { httpPort: number; source?: string; destination?: string }][]) {
