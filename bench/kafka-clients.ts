@@ -174,7 +174,7 @@ class TxMeter {
 
 /** An error with what the clients nest in it (AggregateError.errors, cause, Kafka error codes). */
 function describeError(error: unknown, depth = 0): string {
-  const e = error as { message?: string; code?: unknown; apiCode?: unknown; errors?: unknown[]; cause?: unknown; response?: unknown };
+  const e = error as { message?: string; code?: string | number; apiCode?: number; errors?: unknown[]; cause?: unknown; response?: unknown };
   let text = `${e.message ?? String(error)}${e.code !== undefined ? ` [${String(e.code)}]` : ''}${e.apiCode !== undefined ? ` [api ${String(e.apiCode)}]` : ''}`;
   if (depth < 3) {
     const nested = [...(Array.isArray(e.errors) ? e.errors : []), ...(e.cause ? [e.cause] : [])];
@@ -255,7 +255,8 @@ function kafkajsBench(): ClientBench {
       const total = plan.transactions * plan.perTransaction;
       void consumer.run({
         autoCommit: false,
-        eachBatch: async ({ batch, heartbeat }) => {
+        eachBatch: async (payload) => {
+          const { batch } = payload;
           meter.seen();
           for (const message of batch.messages) {
             const chunk = chunker.add(batch.partition, message);
@@ -267,7 +268,7 @@ function kafkajsBench(): ClientBench {
               await transaction.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
               await transaction.commit();
             });
-            await heartbeat();
+            await payload.heartbeat();
           }
         },
       });
@@ -512,7 +513,7 @@ async function confluentBench(): Promise<ClientBench> {
     async checkpoint(_plan, groupId, topic, metadata) {
       // The KafkaJS-compatible sendOffsets drops metadata (and wants a consumer); the node-rdkafka API keeps it.
       const { Producer, KafkaConsumer } = lib;
-      const call = (fn: (cb: (error: unknown) => void) => void): Promise<void> => new Promise((resolve, reject) => fn((error) => (error ? reject(error) : resolve())));
+      const call = (fn: (cb: (error: Error | null | undefined) => void) => void): Promise<void> => new Promise((resolve, reject) => fn((error) => (error ? reject(error) : resolve())));
       const producer = new Producer({ 'bootstrap.servers': BROKERS.join(','), ...RDKAFKA_SECURITY, 'transactional.id': `${groupId}.writer`, 'enable.idempotence': true, dr_cb: false });
       const consumer = new KafkaConsumer({ 'bootstrap.servers': BROKERS.join(','), ...RDKAFKA_SECURITY, 'group.id': groupId, 'enable.auto.commit': false }, {});
       await call((cb) => producer.connect({}, cb));

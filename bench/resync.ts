@@ -89,8 +89,9 @@ if (present < N + 1) {
     const p = person(i);
     await client
       .add(`CN=${p.cn},${AD_OU}`, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: p.login, givenName: p.givenName, sn: p.sn, mail: p.mail, description: p.description, telephoneNumber: p.telephoneNumber })
-      .catch((error: { code?: number }) => {
-        if (error.code !== 68) throw error;
+      .catch((error: unknown) => {
+        // 68: already exists (an earlier run's entry).
+        if ((error as { code?: number }).code !== 68) throw error;
       });
   });
   process.stderr.write(`  filled in ${((Date.now() - t) / 1000).toFixed(1)} s\n`);

@@ -106,7 +106,8 @@ export class LdapPool {
     if (!session.client.isConnected) {
       // Closed by the server while idle: drop it; the next operation opens a new one.
       const lost = new LdapConnectionLostError(this.options.name, session.url);
-      this.drop(connection, lost);
+      // Not awaited, as everywhere: the slot is freed at once, the unbind may take its grace period (and never fails).
+      void this.drop(connection, lost);
       throw lost;
     }
     try {
@@ -188,6 +189,7 @@ export class LdapPool {
         (error: unknown) => {
           clearTimeout(timer);
           connection.waiters.delete(waiter);
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the operation's own rejection, passed on as it came (ldapts' result errors)
           reject(error);
         },
       );

@@ -456,11 +456,10 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     const settled = await Promise.allSettled(Array.from({ length: Math.min(concurrency, queue.length) }, lane));
     // Every lane has finished before anything is rethrown; a refusal of our account wins over an outage.
     const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
-    const failure = failures.find((e) => e instanceof WriterStoppedError) ?? failures[0];
-    if (failure !== undefined) {
+    if (failures.length > 0) {
       // What did succeed stays true: its links go out now if they can, else with the next batch.
       await options.links?.flush().catch(() => undefined);
-      throw failure;
+      throw failures.find((e) => e instanceof WriterStoppedError) ?? failures[0];
     }
     // Links recorded or removed by this batch reach the topic before its offsets are committed.
     await options.links?.flush();

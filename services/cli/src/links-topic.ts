@@ -55,7 +55,8 @@ export async function loadLinks(ctx: CommandContext, options: LoadLinksOptions =
     let batch: LinkRecord[] = [];
     let skipped = 0;
     let failure: unknown = null;
-    let storeFailure: unknown = null;
+    // (Typed by `as`: set in onRecord, which the checker does not follow.)
+    let storeFailure = null as { error: unknown } | null;
     const progress = total > LOAD_BATCH ? new Progress(ctx.io, { label: `reading ${topic}`, total, unit: 'records' }) : undefined;
     const read = await readRanges(ctx.kafka, admin, ctx.config.kafka.clientId, ranges, {
       timeoutMs: Number.POSITIVE_INFINITY,
@@ -79,7 +80,7 @@ export async function loadLinks(ctx: CommandContext, options: LoadLinksOptions =
           try {
             loader.add(batch);
           } catch (error) {
-            storeFailure = error;
+            storeFailure = { error };
           }
           batch = [];
         }
@@ -87,7 +88,7 @@ export async function loadLinks(ctx: CommandContext, options: LoadLinksOptions =
       onFailure: (error) => (failure = error),
     });
     progress?.finish();
-    if (storeFailure !== null) throw storeFailure;
+    if (storeFailure !== null) throw storeFailure.error;
     if (failure !== null) throw failure instanceof CliError ? failure : kafkaUnreachable(ctx.config, failure);
     const unfinished = ranges.filter((r) => read.get(r)?.complete !== true);
     if (unfinished.length > 0) {

@@ -179,7 +179,7 @@ export class Pipeline {
       await Promise.all(first.map((name) => pipeline.waitReady(name, timeoutMs)));
     } catch (error) {
       await pipeline.stop();
-      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${pipeline.tails()}`);
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${pipeline.tails()}`, { cause: error });
     }
     return pipeline;
   }
@@ -543,17 +543,17 @@ export function sleep(ms: number): Promise<void> {
 export async function eventually<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000, intervalMs = 300): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
-  let lastError: unknown;
+  let lastError: { error: unknown } | undefined;
   while (Date.now() < deadline) {
     try {
       last = await probe();
       lastError = undefined;
       if (ok(last)) return last;
     } catch (error) {
-      lastError = error;
+      lastError = { error };
     }
     await sleep(intervalMs);
   }
-  const seen = lastError !== undefined ? `error ${lastError instanceof Error ? lastError.message : String(lastError)}` : JSON.stringify(last);
+  const seen = lastError !== undefined ? `error ${lastError.error instanceof Error ? lastError.error.message : String(lastError.error)}` : JSON.stringify(last);
   throw new Error(`${what}: not reached within ${timeoutMs} ms; last seen: ${seen}`);
 }

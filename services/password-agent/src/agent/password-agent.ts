@@ -348,7 +348,7 @@ export class PasswordAgent {
           done(stored.control === null ? null : SyncPosition.fromCache(stored.control, stored.storedAt));
         } catch (error) {
           if (error instanceof UnreadablePositionError) error.message += ` (${args[1] ?? 'the cache'}; remove it to start over: a baseline, or a full pass with --full-pass)`;
-          fail(error);
+          fail(error instanceof Error ? error : new Error(String(error)));
         }
       });
     });
