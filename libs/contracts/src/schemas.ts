@@ -111,7 +111,7 @@ export function avroType(schema: SchemaVersion): Type {
   let type = types.get(schema.id);
   if (!type) {
     const file = schemaFile(schema.subject, schema.version);
-    type = Type.forSchema(JSON.parse(readFileSync(file, 'utf8')), {
+    type = Type.forSchema(JSON.parse(readFileSync(file, 'utf8')) as Parameters<typeof Type.forSchema>[0], {
       wrapUnions: 'auto',
       omitRecordMethods: true,
       typeHook: (node, opts) => {

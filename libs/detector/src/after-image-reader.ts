@@ -113,7 +113,8 @@ function objectClassesOf(entry: SearchEntry): string[] {
 /** The canonical id text of a read entry (what events carry in entryId.value); null when it has none. */
 function entryIdOf(entry: SearchEntry, idAttribute: IdAttribute): string | null {
   const raw = attributeOf(entry, idAttribute);
-  const value = Array.isArray(raw) ? raw[0] : raw;
+  // (Array.isArray makes a readonly array any[]: the single value is what can be told apart.)
+  const value = raw === undefined || typeof raw === 'string' || Buffer.isBuffer(raw) ? raw : raw[0];
   if (idAttribute === 'objectGUID') return Buffer.isBuffer(value) && value.length === 16 ? canonicalGuid(value) : null;
   if (typeof value !== 'string') return null;
   try {

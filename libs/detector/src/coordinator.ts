@@ -333,6 +333,7 @@ export class DetectorCoordinator {
 /** An error as the logs and the status say it: name, message, and the LDAP or Kafka code when there is one. */
 export function describeFailure(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
+  // LDAP result codes and Kafka error codes are numbers, Node's system error codes strings.
+  const code = (error as { code?: string | number }).code;
   return code === undefined ? `${error.name}: ${error.message}` : `${error.name}: ${error.message} (code ${String(code)})`;
 }

@@ -53,7 +53,8 @@ export class DirectoryCredentialsWithheldError extends Error {
 
 function describe(error: unknown): string {
   if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
+    // LDAP result codes and Kafka error codes are numbers, Node's system error codes strings.
+    const code = (error as { code?: string | number }).code;
     return code === undefined ? error.message : `${error.message} (code ${String(code)})`;
   }
   return String(error);
@@ -208,7 +209,7 @@ export async function readRootDse(client: Client, attributes: string[] = ['*', '
   for (const [key, value] of Object.entries(entry)) {
     if (key === 'dn') continue;
     const values = Array.isArray(value) ? value : [value];
-    out[key.toLowerCase()] = values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v)));
+    out[key.toLowerCase()] = values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : v));
   }
   return out;
 }

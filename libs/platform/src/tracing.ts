@@ -69,6 +69,9 @@ const SAMPLED = 1;
 const CONSUMER = 4;
 const ERROR = 2;
 
+/** A failure as a span's status says it. */
+const failureMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
 /** The OpenTelemetry SDK, loaded on demand (a service without tracing does not carry it in memory). */
 class OtelSdk {
   private constructor(
@@ -108,7 +111,7 @@ class OtelSdk {
     return {
       context: { traceId, spanId, sampled: (traceFlags & SAMPLED) === SAMPLED },
       end: (error?: unknown) => {
-        if (error !== undefined) span.setStatus({ code: ERROR, message: error instanceof Error ? error.message : String(error) });
+        if (error !== undefined) span.setStatus({ code: ERROR, message: failureMessage(error) });
         span.end();
       },
     };

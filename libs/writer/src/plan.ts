@@ -65,8 +65,10 @@ export function samAccountNameProblem(value: AttributeValue, isGroup: boolean): 
   if (typeof value !== 'string') return 'is binary';
   if (value.length === 0) return 'is empty';
   const max = isGroup ? SAM_GROUP_MAX : SAM_USER_MAX;
-  if ([...value].length > max) return `is ${[...value].length} characters long; AD allows at most ${max} for ${isGroup ? 'groups' : 'users'}`;
-  const bad = [...new Set([...value].filter((c) => SAM_ACCOUNT_NAME_FORBIDDEN.includes(c) || c.charCodeAt(0) < 0x20))];
+  // eslint-disable-next-line @typescript-eslint/no-misused-spread -- code points, deliberately: the limit and the forbidden characters count characters, not UTF-16 units
+  const chars = [...value];
+  if (chars.length > max) return `is ${chars.length} characters long; AD allows at most ${max} for ${isGroup ? 'groups' : 'users'}`;
+  const bad = [...new Set(chars.filter((c) => SAM_ACCOUNT_NAME_FORBIDDEN.includes(c) || c.charCodeAt(0) < 0x20))];
   if (bad.length > 0) return `contains ${bad.map((c) => (c.charCodeAt(0) < 0x20 ? `control character ${c.charCodeAt(0)}` : `'${c}'`)).join(', ')}, which AD does not allow`;
   if (value.endsWith('.')) return 'ends with a dot, which AD does not allow';
   return null;
@@ -247,7 +249,7 @@ function createSteps(request: WriteRequest, dn: Dn, options: PlanOptions): Plann
       dn: request.dn,
     });
   }
-  const objectClasses = [...new Set([...request.objectClasses, ...((get('objectClass') ?? []).filter((v) => typeof v === 'string') as string[])])];
+  const objectClasses = [...new Set([...request.objectClasses, ...((get('objectClass') ?? []).filter((v) => typeof v === 'string'))])];
   // Auxiliary classes the written attributes need (attribute policies).
   for (const policy of request.attributePolicies ?? []) {
     const aux = policy.auxiliaryClass;

@@ -90,7 +90,7 @@ async function read(client: Client, dn: string, attributes: string[]): Promise<R
     if (entry === undefined) return null;
     const out: Record<string, string[]> = {};
     for (const [key, value] of Object.entries(entry)) {
-      out[key.toLowerCase()] = [value].flat().map((v) => (Buffer.isBuffer(v) ? v.toString('hex') : String(v)));
+      out[key.toLowerCase()] = [value].flat().map((v) => (Buffer.isBuffer(v) ? v.toString('hex') : v));
     }
     return out;
   } catch (error) {

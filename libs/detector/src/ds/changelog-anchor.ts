@@ -15,8 +15,9 @@ export function changelogAnchor(entry: RawChangelogEntry): string | null {
   for (const [key, value] of Object.entries(entry)) {
     const name = key.toLowerCase();
     if (!ANCHOR_ATTRIBUTES.includes(name) || value === undefined) continue;
-    const first = Array.isArray(value) ? value[0] : value;
-    if (first !== undefined) fields.set(name, (Buffer.isBuffer(first) ? first.toString('utf8') : String(first)).trim().toLowerCase());
+    // (Array.isArray makes a readonly array any[]: the single value is what can be told apart.)
+    const first = typeof value === 'string' || Buffer.isBuffer(value) ? value : value[0];
+    if (first !== undefined) fields.set(name, (Buffer.isBuffer(first) ? first.toString('utf8') : first).trim().toLowerCase());
   }
   const number = fields.get('changenumber');
   if (number === undefined) return null;

@@ -10,7 +10,7 @@ import { changelogAnchor, checkAnchor } from './changelog-anchor';
 import { EntryIdUnknownError, MalformedChangelogEntryError, readChangelogRecord, toEntryChangeEvent, type ChangelogRecord } from './changelog-entry';
 import { ChangelogReader, changeNumberOf, type EntryFacts } from './changelog-reader';
 import { ChangeNumber } from './change-number';
-import { enteredScopeSnapshot } from './entered-scope';
+import { enteredScopeSnapshot, type ReadEntry } from './entered-scope';
 import { classifyFailure } from './failures';
 import { IncludeRules, type IgnoreReason } from './include-rules';
 import { DetectorMetrics } from '../metrics';
@@ -358,7 +358,7 @@ export class ChangelogSource implements ChangeSource {
     const entering = events.filter((event) => this.rules.entersScope(event));
     if (entering.length > 0) {
       const read = await reader.readEntries(entering.map((event) => event.entryId.value));
-      const byUuid = new Map(read.map((entry) => [String(entry['entryUUID'] ?? entry['entryuuid'] ?? '').toLowerCase(), entry]));
+      const byUuid = new Map(read.map((entry) => [uuidOf(entry), entry]));
       const withSnapshots = events.flatMap((event) => {
         const entry = this.rules.entersScope(event) ? byUuid.get(event.entryId.value) : undefined;
         return entry === undefined ? [event] : [event, enteredScopeSnapshot(event, entry)];
@@ -418,6 +418,12 @@ export class ChangelogSource implements ChangeSource {
     const ignored = [...tally.ignored.values()].reduce((a, b) => a + b, 0);
     this.options.logger.event('debug', 'ds-detector.batch', { through: settled.through.format(), read, published: events.length, ignored });
   }
+}
+
+/** The entryUUID of a read entry, lower case (single-valued: ldapts gives it as a string); '' when it has none. */
+function uuidOf(entry: ReadEntry): string {
+  const value = entry['entryUUID'] ?? entry['entryuuid'];
+  return typeof value === 'string' ? value.toLowerCase() : '';
 }
 
 /** The entries to read after a batch's changes: each one that still exists after its change, once. */

@@ -97,7 +97,7 @@ export function createKafka(config: KafkaConfig, program: Program, logger?: Json
             () =>
             ({ level, log }) => {
               const { message, ...fields } = log;
-              logger.event(LEVELS[level] ?? 'info', `kafka: ${String(message)}`, fields);
+              logger.event(LEVELS[level] ?? 'info', `kafka: ${message}`, fields);
             },
         }
       : {}),

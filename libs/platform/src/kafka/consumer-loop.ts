@@ -535,14 +535,14 @@ class ConsumerLoop implements RecordLoop {
   }
 
   private async handleFetchedBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch, isRunning, isStale, heartbeat } = payload;
+    const { batch } = payload;
     const { topic, partition } = batch;
     const state = this.state(topic, partition);
     const messages = await this.claim(payload, state);
     if (!messages) return;
     const startedAt = this.now();
     for (let start = 0; start < messages.length; ) {
-      if (!isRunning() || isStale() || this.stopping || this.fatal) return;
+      if (!payload.isRunning() || payload.isStale() || this.stopping || this.fatal) return;
       const turnover = this.options.fetchTurnover;
       // A partition slot is free (its batch is done): past afterMs, the rest of this batch comes with the next fetch,
       // and so do the records other partitions received meanwhile. While every slot is busy, the batch goes on.
@@ -616,7 +616,7 @@ class ConsumerLoop implements RecordLoop {
       state.attempts = 0;
       this.count(topic, handledOutcomes);
       if (waiting) return this.waitUntil(payload, state, waiting.record, waiting.outcome.untilMs);
-      await heartbeat();
+      await payload.heartbeat();
     }
   }
 

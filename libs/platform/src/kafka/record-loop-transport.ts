@@ -26,7 +26,7 @@ export class KafkaRecordLoopTransport extends Server implements CustomTransportS
     throw new TypeError('KafkaRecordLoopTransport emits no events');
   }
 
-  unwrap<T>(): T {
+  unwrap(): never {
     throw new TypeError('KafkaRecordLoopTransport wraps no client');
   }
 

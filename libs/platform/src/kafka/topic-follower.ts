@@ -27,7 +27,7 @@ export interface TopicFollowerOptions {
   /** Largest fetch per partition (kafkajs' default 1 MiB otherwise). */
   readonly maxBytesPerPartition?: number;
   /** Called for each fetched batch, one partition at a time; the next fetch of that partition waits for it. */
-  onBatch(batch: FollowedBatch): Promise<void> | void;
+  readonly onBatch: (batch: FollowedBatch) => Promise<void> | void;
   /** The client gave up on the reader and will not restart it: nothing more comes. */
   onCrash?(error: Error): void;
 }

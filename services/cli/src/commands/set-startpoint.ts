@@ -283,7 +283,7 @@ async function writeCheckpoint(ctx: CommandContext, target: Target, checkpoint: 
   }
   // The transaction's offsets become visible once its markers are written: read back for a few seconds.
   const deadline = Date.now() + 5_000;
-  let stored: StoredCheckpoint | null = null;
+  let stored: StoredCheckpoint | null;
   for (;;) {
     stored = await fetchStoredCheckpoint(admin, target.checkpointGroup, target.checkpointTopic).catch(() => null);
     if (stored?.position === checkpoint.position && stored.server === checkpoint.server) return { created, readBack: true, note: '' };
@@ -399,7 +399,8 @@ async function nextChange(reader: ChangelogReader, from: ChangeNumber, last: Cha
 function changeTimeOf(entry: RawChangelogEntry): number | null {
   for (const [key, value] of Object.entries(entry)) {
     if (key.toLowerCase() !== 'changetime') continue;
-    const first = Array.isArray(value) ? value[0] : value;
+    // (Array.isArray makes a readonly array any[]: the single value is what can be told apart.)
+    const first = value === undefined || typeof value === 'string' || Buffer.isBuffer(value) ? value : value[0];
     try {
       return first === undefined ? null : parseGeneralizedTime(String(first));
     } catch {
@@ -541,6 +542,7 @@ function lines(rows: readonly [string, string][]): string {
 
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
+  // LDAP result codes and Kafka error codes are numbers, Node's system error codes strings.
+  const code = (error as { code?: string | number }).code;
   return code === undefined ? error.message : `${error.message} (code ${String(code)})`;
 }

@@ -321,7 +321,7 @@ export async function collectStatus(ctx: CommandContext, options: { readonly cou
     if (record.topic === deadLetterTopic) {
       try {
         const letter = decodeDeadLetter(record.value);
-        letters.push({ stage: letter.stage, reason: letter.reason, failedAt: Number(letter.failedAt), topic: letter.topic, partition: letter.partition, offset: letter.offset });
+        letters.push({ stage: letter.stage, reason: letter.reason, failedAt: letter.failedAt, topic: letter.topic, partition: letter.partition, offset: letter.offset });
       } catch (error) {
         letters.push({ stage: '(undecodable)', reason: error instanceof Error ? error.message : String(error), failedAt: record.timestamp, topic: record.topic, partition: record.partition, offset: String(record.offset) });
       }
