@@ -48,9 +48,9 @@ const waitFor = async (what: string, condition: () => boolean, timeoutMs = 600_0
 };
 
 // 1. Checkpoints before the writes: a first start takes the baseline cookie and commits it.
-let abort = new AbortController();
-let t = performance.now();
-let run: Promise<void> = Promise.resolve();
+let abort: AbortController;
+let t: number;
+let run: Promise<void>;
 let baselineMs = 0;
 for (const each of [options, imagedOptions, imagedAgain, plainAgain]) {
   const baseline = new AdDetector(each);

@@ -133,7 +133,7 @@ class FilterScanner {
     const key = attribute.toLowerCase();
     const op = k < end ? s[k] : undefined;
     let valueStart: number;
-    let type: 'equality' | 'approx' | 'greaterOrEqual' | 'lessOrEqual' | 'extensible';
+    let type: 'equality' | 'approx' | 'greaterOrEqual' | 'lessOrEqual';
     if (op === '=') {
       type = 'equality';
       valueStart = k + 1;
@@ -141,7 +141,6 @@ class FilterScanner {
       type = op === '~' ? 'approx' : op === '>' ? 'greaterOrEqual' : 'lessOrEqual';
       valueStart = k + 2;
     } else if (op === ':') {
-      type = 'extensible';
       const assign = s.indexOf(':=', k);
       if (assign < 0 || assign >= end) this.fail("extensible match needs ':='", k);
       const rule = s.slice(k + 1, assign);

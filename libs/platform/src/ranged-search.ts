@@ -1,5 +1,5 @@
 import { type Client, type Control, type Entry, type SearchOptions, type SearchResult } from 'ldapts';
-import { baseAttributeName, type EntryRecord, foldNextSlices, foldValueRanges, valueRangeRequest } from './range-retrieval';
+import { baseAttributeName, foldNextSlices, foldValueRanges, valueRangeRequest } from './range-retrieval';
 
 const NO_SUCH_OBJECT = 32;
 

@@ -17,14 +17,14 @@ export class TcpProxy {
   ) {}
 
   static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
-    let proxy: TcpProxy | undefined;
-    const server = createServer((client) => proxy?.accept(client, targetHost, targetPort));
+    // (Connections come once it listens, after `proxy` is set below.)
+    const server = createServer((client) => proxy.accept(client, targetHost, targetPort));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
     });
     const address = server.address();
-    proxy = new TcpProxy(server, typeof address === 'object' && address !== null ? address.port : 0);
+    const proxy = new TcpProxy(server, typeof address === 'object' && address !== null ? address.port : 0);
     return proxy;
   }
 

@@ -33,12 +33,12 @@ export class AdRangeProxy {
   static async start(options: AdRangeProxyOptions): Promise<AdRangeProxy> {
     const max = options.maxValRange ?? 1_500;
     const sliced = new Set((options.attributes ?? ['member']).map((a) => a.toLowerCase()));
-    let proxy: AdRangeProxy | undefined;
+    // (Connections come once it listens, after `proxy` is set below.)
     const server = createServer((client) => {
       const upstream = connect(options.target.port, options.target.host);
       for (const socket of [client, upstream]) {
-        proxy?.sockets.add(socket);
-        socket.once('close', () => proxy?.sockets.delete(socket));
+        proxy.sockets.add(socket);
+        socket.once('close', () => proxy.sockets.delete(socket));
         socket.on('error', () => undefined);
       }
       client.once('close', () => upstream.destroy());
@@ -56,7 +56,7 @@ export class AdRangeProxy {
           } catch {
             // Not BER this proxy can read: the server says what is wrong with it.
           }
-          if (rewritten !== request && proxy) proxy.rewritten += 1;
+          if (rewritten !== request) proxy.rewritten += 1;
           upstream.write(rewritten);
         }
       });
@@ -67,7 +67,7 @@ export class AdRangeProxy {
     });
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
-    proxy = new AdRangeProxy(server, `ldap://127.0.0.1:${port}`);
+    const proxy = new AdRangeProxy(server, `ldap://127.0.0.1:${port}`);
     return proxy;
   }
 

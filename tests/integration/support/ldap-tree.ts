@@ -2,7 +2,7 @@ import { type Client } from 'ldapts';
 
 /** Deletes an entry and everything below it, children first; a missing entry is fine. */
 export async function deleteTree(client: Client, dn: string): Promise<void> {
-  let children: string[] = [];
+  let children: string[];
   try {
     const { searchEntries } = await client.search(dn, { scope: 'one', attributes: ['1.1'] });
     children = searchEntries.map((e) => e.dn);

@@ -90,7 +90,7 @@ export async function readRanges(kafka: KafkaClient, admin: KafkaAdmin, clientId
 
   const groupId = `${clientId}-reader-${randomBytes(6).toString('hex')}`;
   const consumer = kafkajsOf(kafka).consumer({ groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false, readUncommitted: false });
-  let lastFetchAt = Date.now();
+  let lastFetchAt: number;
   const advance = (topic: string, partition: number, offset: number): void => {
     lastFetchAt = Date.now();
     const entry = byPartition.get(rangeKey(topic, partition));

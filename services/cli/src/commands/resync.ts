@@ -441,8 +441,8 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
       phasesMs: { destinationRead: 0, sourceReadOrCount: 0, linksRead: 0, compareAndPublish: 0 },
     };
     let linksLoad: Promise<LoadedLinks> | undefined;
-    let linksTopic = config.kafka.topics.links.name;
-    let linksTopicExists = true;
+    let linksTopic: string;
+    let linksTopicExists: boolean;
     try {
       // The destination (for the comparison), the links, and the number of source entries (for the progress bar),
       // side by side.

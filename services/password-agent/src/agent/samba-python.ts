@@ -34,7 +34,7 @@ export function sambaPython(sambaTool: string): string {
   const file = resolveExecutable(sambaTool);
   if (file === null) return 'python3';
   const head = Buffer.alloc(256);
-  let read = 0;
+  let read: number;
   try {
     const fd = openSync(file, 'r');
     try {
