@@ -44,7 +44,7 @@ describe('Samba AD domain controller in the local stack', () => {
     const attempt = openLdapSession('ad', ad, { bindDn: ad.bindDn, bindPassword: wrong });
     await expect(attempt).rejects.toBeInstanceOf(DirectoryBindError);
     await expect(attempt).rejects.toThrow(ad.bindDn);
-    await attempt.catch((error: Error) => expect(error.message).not.toContain(wrong));
+    await attempt.catch((error: unknown) => expect((error as Error).message).not.toContain(wrong));
   });
 
   it('refuses a server certificate from an untrusted CA', async () => {

@@ -439,7 +439,7 @@ describe('k8s manifests', () => {
     expect(mounts['/var/lib/kafka/data']?.['name']).toBe(ofKind('StatefulSet')[0]?.['spec']['volumeClaimTemplates'][0]['metadata']['name']);
     for (const path of ['/opt/kafka/logs', '/tmp']) expect((kafkaPod['volumes'] as Doc[]).find((v) => v['name'] === mounts[path]?.['name'])?.['emptyDir']).toEqual({});
     // Everything else it reads is mounted read-only: its configuration and scripts, its key, the CA.
-    const writable = (Object.values(mounts) as Doc[]).filter((m) => m['readOnly'] !== true).map((m) => m['mountPath']);
+    const writable = Object.values<Doc>(mounts).filter((m) => m['readOnly'] !== true).map((m) => m['mountPath']);
     expect(writable.sort()).toEqual(['/opt/kafka/logs', '/tmp', '/var/lib/kafka/data']);
   });
 

@@ -66,8 +66,8 @@ function dependencyProblems(manifest: Manifest, sources: Map<string, string>, pe
   return problems;
 }
 
-function readJson<T>(file: string): T {
-  return JSON.parse(readFileSync(file, 'utf8')) as T;
+function readManifest(file: string): Manifest {
+  return JSON.parse(readFileSync(file, 'utf8')) as Manifest;
 }
 
 function sourceFiles(dir: string): string[] {
@@ -78,14 +78,14 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-const rootManifest = readJson<Manifest>(join(ROOT, 'package.json'));
+const rootManifest = readManifest(join(ROOT, 'package.json'));
 const workspaces = (rootManifest.workspaces ?? []).flatMap((pattern) => {
   const parent = pattern.replace(/\/\*$/, '');
   return readdirSync(join(ROOT, parent))
     .map((entry) => join(parent, entry))
     .filter((dir) => statSync(join(ROOT, dir, 'package.json'), { throwIfNoEntry: false })?.isFile());
 });
-const manifests = new Map(workspaces.map((dir) => [dir, readJson<Manifest>(join(ROOT, dir, 'package.json'))]));
+const manifests = new Map(workspaces.map((dir) => [dir, readManifest(join(ROOT, dir, 'package.json'))]));
 
 /** Peers as the installed package states them, resolved from the workspace as Node.js would. */
 const installedPeers =
@@ -93,7 +93,7 @@ const installedPeers =
   (name) => {
     let manifest: Manifest;
     try {
-      manifest = readJson<Manifest>(require.resolve(`${name}/package.json`, { paths: [join(ROOT, dir)] }));
+      manifest = readManifest(require.resolve(`${name}/package.json`, { paths: [join(ROOT, dir)] }));
     } catch {
       return []; // a package whose exports hide package.json, or a workspace: no peers to allow
     }

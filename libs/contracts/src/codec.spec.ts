@@ -249,7 +249,7 @@ describe('entry-change v1 and v2 records', () => {
   const V2 = schemaById(5) as SchemaVersion;
   const framed = (id: number, body: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, 0, id]), body]);
   /** What a subscriber built with v1 reads from a record a v2 detector wrote: Avro resolution, nothing of ours. */
-  const readAsV1 = (record: Buffer) => avroType(V1).decode(record, 5, avroType(V1).createResolver(avroType(V2))).value;
+  const readAsV1 = (record: Buffer): unknown => avroType(V1).decode(record, 5, avroType(V1).createResolver(avroType(V2))).value;
   const v1Record = (event: EntryChangeEvent) => framed(1, avroType(V1).toBuffer(readAsV1(encodeEntryChange(event))));
 
   it.each([
@@ -361,7 +361,7 @@ describe('write-request v1 and v2 records', () => {
   const V2 = schemaById(7) as SchemaVersion;
   const framed = (id: number, body: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, 0, id]), body]);
   /** What a writer built with v1 reads from a record a v2 mapper wrote: Avro resolution, nothing of ours. */
-  const readAsV1 = (record: Buffer) => avroType(V1).decode(record, 5, avroType(V1).createResolver(avroType(V2))).value;
+  const readAsV1 = (record: Buffer): unknown => avroType(V1).decode(record, 5, avroType(V1).createResolver(avroType(V2))).value;
   const v1Record = (request: WriteRequest) => framed(2, avroType(V1).toBuffer(readAsV1(encodeWriteRequest(request))));
 
   it('a reader built with v1 reads any v2 request, every v1 field intact; policies are what v1 cannot hold', () => {

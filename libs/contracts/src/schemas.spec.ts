@@ -22,7 +22,7 @@ const onDisk = readdirSync(SCHEMAS_DIR).map((subject) => ({
 type Schema = Parameters<typeof Type.forSchema>[0];
 
 const readSchema = (subject: string, version: number): Schema =>
-  JSON.parse(readFileSync(join(SCHEMAS_DIR, subject, `v${version}.avsc`), 'utf8'));
+  JSON.parse(readFileSync(join(SCHEMAS_DIR, subject, `v${version}.avsc`), 'utf8')) as Schema;
 
 describe('schema files', () => {
   it('exist for every subject, and nothing else is in schemas/', () => {

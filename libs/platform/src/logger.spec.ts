@@ -26,7 +26,7 @@ describe('JsonLogger', () => {
   it('ignores secrets too short to mask without mangling ordinary words', () => {
     const { logger, lines } = capture();
     logger.event('info', 'about abc');
-    expect(JSON.parse(lines[0] ?? '').msg).toBe('about abc');
+    expect((JSON.parse(lines[0] ?? '') as { msg: string }).msg).toBe('about abc');
   });
 
   it('drops messages below the configured level', () => {
@@ -34,6 +34,6 @@ describe('JsonLogger', () => {
     logger.event('info', 'chatty');
     logger.debug('chattier');
     logger.warn('kept');
-    expect(lines.map((l) => JSON.parse(l).msg)).toEqual(['kept']);
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['kept']);
   });
 });

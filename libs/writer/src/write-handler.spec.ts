@@ -107,7 +107,7 @@ describe('createWriteHandler', () => {
     });
     const entry = (n: number) => ({ ...record(encodeWriteRequest(request(n, { attributes: [] })), n), key: Buffer.from(`k${n}`) });
     const batch = [1, 2, 3, 4].map(entry);
-    const handleOne = (records: LoopRecord[]) => handle(records, { progress: () => void progress++, signal: controller.signal, output: { send: async () => undefined, limit: () => 1_000_000 } });
+    const handleOne = (records: LoopRecord[]) => handle(records, { progress: () => { progress++; }, signal: controller.signal, output: { send: async () => undefined, limit: () => 1_000_000 } });
     await expect(handleOne(batch)).rejects.toBeInstanceOf(BatchAbortedError);
     expect(applied).toEqual(['e1/ad-to-ds/0', 'e2/ad-to-ds/0']);
     expect(progress).toBe(2);
@@ -492,7 +492,7 @@ describe('createWriteHandler sync log', () => {
 
     const audit = sent.filter((batch) => batch.topic === 'idsync.audit').flatMap((batch) => batch.messages);
     expect(audit.map((message) => String(message.key))).toEqual(expect.arrayContaining(['6c1f1e4a-9b0e-4d3c-8a55-1f2e3d4c5b6a', '0f0f0f0f-0000-4000-8000-000000000002', '0f0f0f0f-0000-4000-8000-000000000003']));
-    expect(audit.map((message) => JSON.parse(String(message.value)) as unknown)).toEqual(expect.arrayContaining(logged.map((line) => expect.objectContaining({ requestId: line['requestId'], outcome: line['outcome'] }))));
+    expect(audit.map((message) => JSON.parse(String(message.value)) as unknown)).toEqual(expect.arrayContaining(logged.map((line): unknown => expect.objectContaining({ requestId: line['requestId'], outcome: line['outcome'] }))));
     expect(audit).toHaveLength(3);
   });
 

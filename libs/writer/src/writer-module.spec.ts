@@ -25,6 +25,7 @@ describe('writerServiceModule', () => {
     const transportProvider = providerOf(providers, KafkaRecordLoopTransport);
     @Module({ controllers: [WriterController], providers: [...(transportProvider ? [transportProvider] : []), { provide: WriterService, useValue: writer }] })
     class WiringModule {}
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- Nest declares its options as a class (NestApplicationContextOptions) and takes a plain object
     const app = await NestFactory.create(WiringModule, { logger: false });
     try {
       const transport = app.get(KafkaRecordLoopTransport);

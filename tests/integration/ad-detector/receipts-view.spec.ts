@@ -49,7 +49,9 @@ describe('ReceiptsView on the real Kafka', () => {
   let kafka: KafkaClient;
   let producer: RecordProducer;
   const views: ReceiptsView[] = [];
-  const publish = async (records: { key: string; value: Buffer }[]): Promise<void> => void (await producer.send({ topic, messages: records }));
+  const publish = async (records: { key: string; value: Buffer }[]): Promise<void> => {
+    await producer.send({ topic, messages: records });
+  };
   const openView = async (from: number): Promise<ReceiptsView> => {
     const view = new ReceiptsView({ kafka, topic, groupPrefix: `idsync-test-receipts-${uniqueSuffix()}-`, settleMs: 60_000, catchUpTimeoutMs: 10_000 });
     views.push(view);

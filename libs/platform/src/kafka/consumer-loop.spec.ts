@@ -183,7 +183,7 @@ describe('the loop watching its handler calls and its consumer', () => {
   });
 
   it('heartbeats every second while a handler call runs, and stops when it returned', async () => {
-    const release = gate<void>();
+    const release = gate<undefined>();
     const { consume, loop } = await start(async (records) => {
       await release.promise;
       return done(records);
@@ -194,7 +194,7 @@ describe('the loop watching its handler calls and its consumer', () => {
     expect(b.heartbeat).toHaveBeenCalledTimes(3);
     expect(loop.status().handlerStartedAt).toBe(Date.now() - 3_500);
 
-    release.open();
+    release.open(undefined);
     await consumed;
     expect(b.commit).toHaveBeenCalledWith({ topics: [{ topic: 't', partitions: [{ partition: 0, offset: '7' }] }] });
     const afterReturn = b.heartbeat.mock.calls.length;
