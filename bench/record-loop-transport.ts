@@ -62,9 +62,11 @@ const context: BatchContext = { progress: () => undefined, signal: new AbortCont
 // The real controller, in a Nest microservice on the transport; MapperService stands in with the handler under test.
 let current: (chunk: readonly LoopRecord[], context: BatchContext) => Promise<readonly RecordOutcome[]> = mapping;
 // (Module applied as a function: node's type stripping has no decorators.)
+// eslint-disable-next-line @typescript-eslint/no-extraneous-class -- a Nest module: Module(...) below decorates it
 class BenchModule {}
 Module({ controllers: [MapperController], providers: [{ provide: MapperService, useValue: { handleBatch: (chunk: readonly LoopRecord[], ctx: BatchContext) => current(chunk, ctx) } }] })(BenchModule);
 const transport = new KafkaRecordLoopTransport(ENTRY_CHANGES);
+// eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- Nest declares its options as a class (NestApplicationContextOptions) and takes a plain object
 const app = await NestFactory.createMicroservice(BenchModule, { strategy: transport, logger: false });
 await app.listen();
 

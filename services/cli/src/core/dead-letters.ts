@@ -172,6 +172,7 @@ export function formatTime(ms: number): string {
 export function formatKey(key: Buffer | null): string | null {
   if (key === null) return null;
   const text = key.toString('utf8');
+  // eslint-disable-next-line no-control-regex -- a key with control characters is not printable text
   return Buffer.from(text, 'utf8').equals(key) && !/[\u0000-\u001f\u007f]/.test(text) ? text : `0x${key.toString('hex')}`;
 }
 

@@ -18,6 +18,7 @@ export function displayValues(name: string, values: readonly AttributeValue[]): 
   if (isMaskedAttribute(name)) return values.map(() => MASK);
   return values.map((value) => {
     if (Buffer.isBuffer(value)) return `<${value.length} bytes>`;
+    // eslint-disable-next-line no-control-regex -- control characters (but tab, line feed, carriage return) make a value binary
     return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value) ? `<${Buffer.byteLength(value, 'utf8')} bytes>` : value;
   });
 }
