@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadConfig, withheldVariable, type ServiceName, type SyncConfig } from '@idsync/config';
 import { JsonLogger } from './logger';
 import { Metrics, MetricsModule } from './metrics';
+import { watchMemory } from './memory';
 import { Tracing } from './tracing';
 import { SecretRedactor } from './redact';
 import { useSchemaRegistry } from './schema-registry';
@@ -62,6 +63,13 @@ export async function runService(name: ServiceName, root: (context: ServiceConte
     process.exit(1);
   }
   const metrics = new Metrics({ service: name, defaultMetrics: true });
+  const releases = metrics.counter('idsync_process_memory_releases_total', 'Times the process gave back memory V8 kept after a spike (resident memory beyond its heap and external memory)');
+  watchMemory({
+    onRelease: (gap) => {
+      releases.inc();
+      logger.event('info', 'process.memory.released', { keptBytes: gap });
+    },
+  });
   const tracing = await Tracing.start(config.tracing, name, logger);
   const module = root({ name, config, configFile, logger, metrics, tracing });
   const app = await NestFactory.create({ ...module, imports: [...(module.imports ?? []), MetricsModule.forMetrics(metrics), TracingModule.forTracing(tracing)] }, { logger, abortOnError: false });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -18,4 +19,65 @@ export function releaseMemory(): void {
     gc = runInNewContext('gc') as GcFunction;
   }
   gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+}
+
+/** One reading: the process's anonymous resident memory and what V8 accounts for (its heap and external memory). */
+export interface MemoryReading {
+  readonly residentAnon: number;
+  readonly heapTotal: number;
+  readonly external: number;
+}
+
+/** RssAnon of /proc/self/status (the binary and libraries mapped from files left out); rss where there is none. */
+export function readMemory(): MemoryReading {
+  const { rss, heapTotal, external } = process.memoryUsage();
+  let residentAnon = rss;
+  try {
+    const kb = /RssAnon:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (kb !== undefined) residentAnon = Number(kb) * 1024;
+  } catch {
+    // not Linux: the whole resident set
+  }
+  return { residentAnon, heapTotal, external };
+}
+
+export interface MemoryWatchOptions {
+  /** Anonymous resident memory beyond V8's heap and external memory that counts as kept after a spike. Default 48 MiB. */
+  readonly gapBytes?: number;
+  /** How often it is read. Default 10 s. */
+  readonly checkEveryMs?: number;
+  /** Fewest milliseconds between two releases. Default 60 s. */
+  readonly minIntervalMs?: number;
+  readonly read?: () => MemoryReading;
+  readonly release?: () => void;
+  readonly now?: () => number;
+  /** Called after each release with the gap that caused it. */
+  readonly onRelease?: (gapBytes: number) => void;
+}
+
+/**
+ * Watches what the process keeps beyond what it uses: after a spike (a large batch, a burst of fetches) V8 keeps the
+ * pages it freed and they stay resident; when the anonymous resident memory exceeds V8's heap and external memory by
+ * more than `gapBytes`, the memory is given back (releaseMemory), at most once per `minIntervalMs`. A leak does not
+ * show here (it is in the heap, which this never shrinks): heapUsed tells it.
+ */
+export function watchMemory(options: MemoryWatchOptions = {}): { check(): boolean; stop(): void } {
+  const gapBytes = options.gapBytes ?? 48 * 1024 * 1024;
+  const minIntervalMs = options.minIntervalMs ?? 60_000;
+  const read = options.read ?? readMemory;
+  const release = options.release ?? releaseMemory;
+  const now = options.now ?? Date.now;
+  let last = Number.NEGATIVE_INFINITY;
+  const check = (): boolean => {
+    const { residentAnon, heapTotal, external } = read();
+    const gap = residentAnon - heapTotal - external;
+    if (gap <= gapBytes || now() - last < minIntervalMs) return false;
+    last = now();
+    release();
+    options.onRelease?.(gap);
+    return true;
+  };
+  const timer = setInterval(check, options.checkEveryMs ?? 10_000);
+  timer.unref();
+  return { check, stop: () => clearInterval(timer) };
 }
