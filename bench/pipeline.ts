@@ -217,10 +217,10 @@ async function printMemory(what: string, sampler: MemorySampler): Promise<void> 
   const idle = MEMORY_IDLE_SECONDS ?? 30;
   await sleep(idle * 1000);
   console.log(`  memory after the ${N} ${what} and ${idle} s idle (MB; peak = largest 1 s sample during the drain, VmHWM = the kernel's high-water mark):`);
-  console.log(`    ${'service'.padEnd(12)} ${['peak', 'VmHWM', 'RSS', 'heapUsed', 'heapTotal', 'external', 'arrayBufs'].map((h) => h.padStart(9)).join(' ')}`);
+  console.log(`    ${'service'.padEnd(12)} ${['peak', 'VmHWM', 'RSS', 'heapUsed', 'heapTotal', 'external', 'arrayBufs', 'releases'].map((h) => h.padStart(9)).join(' ')}`);
   for (const name of SERVICES) {
     const m = await memoryOf(name);
-    const cells = [sampler.peak[name] ?? 0, m['hwm'], m['rss'], m['heapUsed'], m['heapTotal'], m['external'], m['arrayBuffers']];
+    const cells = [sampler.peak[name] ?? 0, m['hwm'], m['rss'], m['heapUsed'], m['heapTotal'], m['external'], m['arrayBuffers'], await counterSum(name, 'idsync_process_memory_releases_total')];
     console.log(`    ${name.padEnd(12)} ${cells.map((v) => (v ?? 0).toFixed(0).padStart(9)).join(' ')}`);
   }
 }
