@@ -42,7 +42,10 @@ export function readMemory(): MemoryReading {
 }
 
 export interface MemoryWatchOptions {
-  /** Anonymous resident memory beyond V8's heap and external memory that counts as kept after a spike. Default 48 MiB. */
+  /**
+   * Anonymous resident memory beyond V8's heap and external memory that counts as kept after a spike. Default 32 MiB
+   * (an idle service keeps about 20). What a release could not give back (the allocator's) raises the bar by as much.
+   */
   readonly gapBytes?: number;
   /** How often it is read. Default 10 s. */
   readonly checkEveryMs?: number;
@@ -58,22 +61,29 @@ export interface MemoryWatchOptions {
 /**
  * Watches what the process keeps beyond what it uses: after a spike (a large batch, a burst of fetches) V8 keeps the
  * pages it freed and they stay resident; when the anonymous resident memory exceeds V8's heap and external memory by
- * more than `gapBytes`, the memory is given back (releaseMemory), at most once per `minIntervalMs`. A leak does not
- * show here (it is in the heap, which this never shrinks): heapUsed tells it.
+ * more than `gapBytes`, the memory is given back (releaseMemory), at most once per `minIntervalMs`. What stays beyond
+ * the heap after a release (memory the allocator keeps) is not tried again: the next release needs a gap of that much
+ * plus `gapBytes`. A leak does not show here (it is in the heap, which this never shrinks): heapUsed tells it.
  */
 export function watchMemory(options: MemoryWatchOptions = {}): { check(): boolean; stop(): void } {
-  const gapBytes = options.gapBytes ?? 48 * 1024 * 1024;
+  const gapBytes = options.gapBytes ?? 32 * 1024 * 1024;
   const minIntervalMs = options.minIntervalMs ?? 60_000;
   const read = options.read ?? readMemory;
   const release = options.release ?? releaseMemory;
   const now = options.now ?? Date.now;
   let last = Number.NEGATIVE_INFINITY;
-  const check = (): boolean => {
+  /** What a release left beyond the heap: not given back by one, so not counted as kept after a spike. */
+  let floor = 0;
+  const gapNow = (): number => {
     const { residentAnon, heapTotal, external } = read();
-    const gap = residentAnon - heapTotal - external;
-    if (gap <= gapBytes || now() - last < minIntervalMs) return false;
+    return residentAnon - heapTotal - external;
+  };
+  const check = (): boolean => {
+    const gap = gapNow();
+    if (gap <= floor + gapBytes || now() - last < minIntervalMs) return false;
     last = now();
     release();
+    floor = Math.max(0, gapNow());
     options.onRelease?.(gap);
     return true;
   };
