@@ -11,8 +11,14 @@
 // (their echoes then go through the mapper to the ds-writer, which finds nothing to change): the receipts' cost.
 // --kafka-without-tls: the services reach the broker on the stack's SCRAM listener without TLS (benchmarks only):
 // what TLS to Kafka costs, and a like-for-like comparison with trees whose stack had no TLS (f157737).
+// --memory[=IDLE]: the services' memory instead of the baselines and the latency: during each drain every service's
+// resident set is sampled every second (its peak is the largest sample, and VmHWM, the kernel's high-water mark since
+// the service started); IDLE seconds (default 30) after the drain, the steady state: RSS and process.memoryUsage() by
+// part (heapUsed, heapTotal, external, arrayBuffers; from /metrics, idsync_process_memory_bytes). The services run
+// the whole drain in one process: after the modifies drain each has handled N modifies (the detector and the writer
+// of the other direction the echoes). `npm run bench -- pipeline both 10000 --memory` is the issue's measurement.
 // Usage: npm run bench -- pipeline [direction: ad-to-ds | ds-to-ad | both] [N] [RATE] [SECONDS] [--without-receipts]
-//        [--kafka-without-tls]
+//        [--kafka-without-tls] [--memory[=IDLE]]
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { type Client, EqualityFilter } from './lib/ldapts.ts';
@@ -24,7 +30,9 @@ const { openLdapSession, writerCredentials } = platform;
 
 const WITHOUT_RECEIPTS = process.argv.includes('--without-receipts');
 const KAFKA_WITHOUT_TLS = process.argv.includes('--kafka-without-tls');
-const args = process.argv.filter((arg) => arg !== '--without-receipts' && arg !== '--kafka-without-tls');
+const MEMORY_FLAG = process.argv.find((arg) => arg === '--memory' || arg.startsWith('--memory='));
+const MEMORY_IDLE_SECONDS = MEMORY_FLAG === undefined ? undefined : Number(MEMORY_FLAG.split('=')[1] ?? 30);
+const args = process.argv.filter((arg) => arg !== '--without-receipts' && arg !== '--kafka-without-tls' && arg !== MEMORY_FLAG);
 const DIRECTION = args[2] ?? 'both';
 const N = Number(args[3] ?? 1000);
 const RATE = Number(args[4] ?? 100);
@@ -182,6 +190,52 @@ class StageTimeline {
   }
 }
 
+/** A service's memory now: /proc (RSS, VmHWM) and its idsync_process_memory_bytes parts, in MB. */
+async function memoryOf(service: ServiceName): Promise<Record<string, number>> {
+  const mb = (bytes: number): number => Math.round(bytes / 1024 / 102.4) / 10;
+  const status = readFileSync(`/proc/${services.pid(service)}/status`, 'utf8');
+  const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  const parts: Record<string, number> = { rss: Math.round(kb('VmRSS') / 102.4) / 10, hwm: Math.round(kb('VmHWM') / 102.4) / 10 };
+  for (const part of ['heapUsed', 'heapTotal', 'external', 'arrayBuffers']) parts[part] = mb(await counterSum(service, 'idsync_process_memory_bytes', `part="${part}"`));
+  return parts;
+}
+
+/** Samples every service's resident set each second while a drain runs; the largest sample is its peak. */
+class MemorySampler {
+  readonly peak: Record<string, number> = {};
+  private timer: NodeJS.Timeout | undefined;
+  start(): void {
+    const sample = (): void => {
+      for (const name of SERVICES) {
+        try {
+          this.peak[name] = Math.max(this.peak[name] ?? 0, services.rssMb(name));
+        } catch {
+          // not running
+        }
+      }
+    };
+    sample();
+    this.timer = setInterval(sample, 1_000);
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/** After a drain: IDLE seconds of quiet, then each service's steady state beside its peak during the drain. */
+async function printMemory(what: string, sampler: MemorySampler): Promise<void> {
+  sampler.stop();
+  const idle = MEMORY_IDLE_SECONDS ?? 30;
+  await sleep(idle * 1000);
+  console.log(`  memory after the ${N} ${what} and ${idle} s idle (MB; peak = largest 1 s sample during the drain, VmHWM = the kernel's high-water mark):`);
+  console.log(`    ${'service'.padEnd(12)} ${['peak', 'VmHWM', 'RSS', 'heapUsed', 'heapTotal', 'external', 'arrayBufs', 'releases'].map((h) => h.padStart(9)).join(' ')}`);
+  for (const name of SERVICES) {
+    const m = await memoryOf(name);
+    const cells = [sampler.peak[name] ?? 0, m['hwm'], m['rss'], m['heapUsed'], m['heapTotal'], m['external'], m['arrayBuffers'], await counterSum(name, 'idsync_process_memory_releases_total')];
+    console.log(`    ${name.padEnd(12)} ${cells.map((v) => (v ?? 0).toFixed(0).padStart(9)).join(' ')}`);
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
@@ -196,6 +250,8 @@ async function drain(service: ServiceName, what: string, from: 'ad' | 'ds'): Pro
   const started = performance.now();
   await startAll();
   const ready = performance.now();
+  const sampler = new MemorySampler();
+  sampler.start();
   const cpuAtReady = cpuNow();
   const timeline = new StageTimeline(from, ready);
   let first = 0;
@@ -213,9 +269,14 @@ async function drain(service: ServiceName, what: string, from: 'ad' | 'ds'): Pro
       timeline.print();
       printCpu(cpuAtReady, cpuNow(), N);
       await printLdapOperations(service);
+      if (MEMORY_IDLE_SECONDS !== undefined) await printMemory(what, sampler);
+      sampler.stop();
       return N / seconds;
     }
-    if ((now - ready) / 1000 > 300) throw new Error(`only ${seen}/${N} ${what} arrived in 300 s`);
+    if ((now - ready) / 1000 > 300 + N / 20) {
+      sampler.stop();
+      throw new Error(`only ${seen}/${N} ${what} arrived in ${(300 + N / 20).toFixed(0)} s`);
+    }
     await sleep(100);
   }
 }
@@ -306,7 +367,7 @@ async function run(from: 'ad' | 'ds'): Promise<void> {
     const users = (await destination.admin.search(destination.ou(ou), { scope: 'one', filter: '(objectClass=person)', attributes: ['1.1'], sizeLimit: 0 })).searchEntries.length;
     if (users !== N) throw new Error(`the writer counted ${N} applied but ${users} users are in the destination`);
     await stopAll();
-    await bareCreates(destination, service, createRate);
+    if (MEMORY_IDLE_SECONDS === undefined) await bareCreates(destination, service, createRate);
 
     // 1. Throughput on a backlog: modifies made while the services are stopped, then the services started.
     for (let i = 0; i < N; i++) await source.admin.modify(source.user(cnOf(i), ou), describe(`bk-${i}`));
@@ -314,6 +375,7 @@ async function run(from: 'ad' | 'ds'): Promise<void> {
 
     const arrived = (await descriptions(destination, ou, 'bk-')).length;
     if (arrived !== N) throw new Error(`the writer counted ${N} applied but ${arrived} modifies are in the destination`);
+    if (MEMORY_IDLE_SECONDS !== undefined) return;
 
     // The same changes by a bare ldapts loop, one connection, the writer's account.
     const destinationName = from === 'ad' ? 'ds' : 'ad';

@@ -44,6 +44,16 @@ async function runAcls(config: SyncConfig, remove: boolean): Promise<void> {
   }
 }
 
+/**
+ * The Node options the services run with: the image's (the Dockerfile's ENV NODE_OPTIONS, V8's heap sized for the
+ * containers), so a benchmark measures the services as they are deployed; then IDSYNC_BENCH_SERVICE_NODE_OPTIONS, for
+ * the services only (e.g. --heapsnapshot-signal=SIGUSR2).
+ */
+export function serviceNodeOptions(): string {
+  const image = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1] ?? '';
+  return [image, process.env['IDSYNC_BENCH_SERVICE_NODE_OPTIONS'] ?? ''].filter(Boolean).join(' ');
+}
+
 export class IsolatedServices {
   private readonly children = new Map<ServiceName, ChildProcess>();
   readonly dir: string;
@@ -85,7 +95,7 @@ export class IsolatedServices {
     const configFile = join(dir, 'config.yaml');
     writeFileSync(configFile, YAML.stringify(doc));
     const env = stackEnv();
-    const services = new IsolatedServices(dir, configFile, { ...process.env, ...env, IDSYNC_CONFIG: configFile }, ports);
+    const services = new IsolatedServices(dir, configFile, { ...process.env, ...env, IDSYNC_CONFIG: configFile, NODE_OPTIONS: serviceNodeOptions() }, ports);
     services.config = configPkg.parseConfig(readFileSync(configFile, 'utf8'), configFile, env);
     await runAcls(services.config, false);
     return services;

@@ -84,6 +84,14 @@ const kafkaSchema = z
      * start). A record over the limit is dead-lettered with a reference instead of being retried forever.
      */
     maxRecordBytes: z.number().int().min(16_384).max(100_000_000).default(1_000_000),
+    /**
+     * Largest answer to one fetch of a consumer (kafkajs maxBytes, 10 MiB by default there), and per partition
+     * (maxBytesPerPartition, 1 MiB there). A fetch's records keep its whole answer in memory until the last of them is
+     * handled, so these bound what a stage holds while it catches up (the mapper reads twelve partitions). A record
+     * larger than the limit still comes, alone.
+     */
+    fetchMaxBytes: z.number().int().min(65_536).max(100_000_000).default(2_097_152),
+    fetchMaxBytesPerPartition: z.number().int().min(16_384).max(100_000_000).default(524_288),
     ssl: z
       .object({ caFile: nonEmpty.optional(), rejectUnauthorized: z.boolean().default(true) })
       .strict()

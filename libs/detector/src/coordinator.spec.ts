@@ -150,6 +150,19 @@ beforeEach(() => {
 });
 
 describe('DetectorCoordinator', () => {
+  it('gives the memory of a large batch back once it is committed, not after small ones', async () => {
+    const source = new ScriptedSource([{ kind: 'batch', events: 1 }, { kind: 'batch', events: 3 }, { kind: 'batch', events: 1 }, { kind: 'empty' }]);
+    const released: number[] = [];
+    const { instance } = coordinator(source, { releaseMemoryAfter: 3, releaseMemory: () => released.push(MemoryPublisher.published.length) });
+    const run = instance.run();
+    await until('every batch published', () => MemoryPublisher.published.length === 5);
+    await until('a release', () => released.length > 0);
+    await instance.stop();
+    await run;
+    // Once, after the batch of three (four events published by then), before the next batch is read.
+    expect(released).toEqual([4]);
+  });
+
   it('logs each change it published with its event id and trace id (the id the mapper and the writer log too)', async () => {
     const source = new ScriptedSource([{ kind: 'batch', events: 2 }, { kind: 'empty' }]);
     const { instance, log } = coordinator(source);

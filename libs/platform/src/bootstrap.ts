@@ -5,6 +5,7 @@ import { type CustomTransportStrategy } from '@nestjs/microservices';
 import { ConfigError, loadConfig, withheldVariable, type ServiceName, type SyncConfig } from '@idsync/config';
 import { JsonLogger } from './logger';
 import { Metrics, MetricsModule } from './metrics';
+import { watchMemory } from './memory';
 import { Tracing } from './tracing';
 import { SecretRedactor } from './redact';
 import { useSchemaRegistry } from './schema-registry';
@@ -111,6 +112,13 @@ export async function runService<Args = undefined>(name: ServiceProgram, root: D
   }
   try {
     const metrics = new Metrics({ service: name, defaultMetrics: true });
+    const releases = metrics.counter('idsync_process_memory_releases_total', 'Times the process gave back memory V8 kept after a spike (resident memory beyond its heap and external memory)');
+    watchMemory({
+      onRelease: (gap) => {
+        releases.inc();
+        logger.event('info', 'process.memory.released', { keptBytes: gap });
+      },
+    });
     const tracing = await Tracing.start(config.tracing, name, logger);
     const context = ServiceContextModule.forService({ name, configFile, args }, config, logger, metrics, tracing);
     // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- Nest declares its options as a class (NestApplicationContextOptions) and takes a plain object

@@ -20,3 +20,4 @@ export { consumerLoopProbes, DEFAULT_LOOP_JUDGE, handlerStalled, judgeLoop, LOOP
 export { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 export { loadRegistryIds, SchemaRegistryClient, SchemaRegistryError, schemaTopics, useSchemaRegistry, type RegistryIdsReport, type SchemaRegistryOptions, type TopicSchema } from './schema-registry';
 export { classifyLdapFailure, classifyLdapResult, type Exhausted, type FailureVerdict, LDAP_ACTIONS, LDAP_OPERATIONS, LDAP_RESULT_RULES, LDAP_WRITE_OPERATIONS, type LdapAction, type LdapOperation, type LdapResultRule, type LdapServerKind, type LdapVerdict, NETWORK_ERROR_CODES } from './ldap-results';
+export { type MemoryReading, type MemoryWatchOptions, readMemory, releaseMemory, watchMemory } from './memory';

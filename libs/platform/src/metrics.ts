@@ -5,10 +5,11 @@ export { Counter, Gauge, Histogram } from 'prom-client';
 
 /**
  * The stages a metric name starts with: `idsync_<stage>_<what>_<unit>` (base units: seconds, bytes; `_total` for
- * counters). `consumer` and `ldap` are the parts several services share (the record loop, LDAP connections); the
- * `service` label (every series has it) says which service a series comes from.
+ * counters). `consumer` and `ldap` are the parts several services share (the record loop, LDAP connections), `process`
+ * the process itself (its memory by part); the `service` label (every series has it) says which service a series comes
+ * from.
  */
-export const METRIC_STAGES = ['detector', 'mapper', 'writer', 'consumer', 'ldap', 'password_agent', 'resync'] as const;
+export const METRIC_STAGES = ['detector', 'mapper', 'writer', 'consumer', 'ldap', 'password_agent', 'resync', 'process'] as const;
 
 const METRIC_NAME = new RegExp(`^idsync_(${METRIC_STAGES.join('|')})_[a-z][a-z0-9_]*$`);
 const BASE_UNIT = /_(seconds|bytes)$/;
@@ -47,7 +48,16 @@ export class Metrics {
 
   constructor(options: MetricsOptions = {}) {
     if (options.service !== undefined) this.registry.setDefaultLabels({ service: options.service });
-    if (options.defaultMetrics === true) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics === true) {
+      collectDefaultMetrics({ register: this.registry });
+      // process.memoryUsage() as one series per part: the resident set against what V8's heap, the memory V8 is told
+      // of (Buffers, ldapts and kafkajs frames) and ArrayBuffers hold (prom-client has no arrayBuffers). A resident set
+      // far above heapTotal + external is the allocator's (malloc arenas, fragmentation), not the program's.
+      this.gauge('idsync_process_memory_bytes', 'process.memoryUsage() of the process, by part (rss, heapTotal, heapUsed, external, arrayBuffers)', ['part'], (gauge) => {
+        const usage: Record<string, number> = { ...process.memoryUsage() };
+        for (const [part, bytes] of Object.entries(usage)) gauge.set({ part }, bytes);
+      });
+    }
   }
 
   counter<L extends string = never>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {

@@ -30,6 +30,13 @@ const KAFKAJS_LEVELS: Record<KafkaLogLevel, KafkaJsLogLevel> = {
 /** The kafkajs client under each KafkaClient: reachable inside this folder only (not exported by the package). */
 const CLIENTS = new WeakMap<KafkaClient, Kafka>();
 
+/** How much one fetch of a consumer may bring (kafka.fetchMaxBytes, kafka.fetchMaxBytesPerPartition). */
+export interface FetchLimits {
+  readonly maxBytes: number;
+  readonly maxBytesPerPartition: number;
+}
+const FETCH_LIMITS = new WeakMap<KafkaClient, FetchLimits>();
+
 /**
  * The product's Kafka client: one per process and client id. It hands out what the stages use — an admin
  * (KafkaAdmin), producers (RecordProducer, TransactionalProducer) — and is what runRecordLoop, readRanges and
@@ -42,9 +49,10 @@ export class KafkaClient {
   ) {}
 
   /** A client over an existing kafkajs client (tests, benchmarks); product code uses createKafka. */
-  static wrap(kafka: Kafka, options: { readonly clientId?: string; readonly patience?: KafkaPatience } = {}): KafkaClient {
+  static wrap(kafka: Kafka, options: { readonly clientId?: string; readonly patience?: KafkaPatience; readonly fetch?: FetchLimits } = {}): KafkaClient {
     const client = new KafkaClient(options.clientId ?? 'idsync', options.patience ?? 'service');
     CLIENTS.set(client, kafka);
+    if (options.fetch !== undefined) FETCH_LIMITS.set(client, options.fetch);
     return client;
   }
 
@@ -79,6 +87,11 @@ export function kafkajsOf(client: KafkaClient): Kafka {
   return kafka;
 }
 
+/** Inside this folder: the fetch limits every consumer of `client` is made with (none: kafkajs' defaults). */
+export function fetchLimitsOf(client: KafkaClient): Partial<FetchLimits> {
+  return FETCH_LIMITS.get(client) ?? {};
+}
+
 /**
  * The client `program` connects with (brokers, TLS, its SASL account; client id `<kafka.clientId>-<program>`); its own
  * log lines go through `logger` (warnings and above).
@@ -110,5 +123,5 @@ export function createKafka(config: KafkaConfig, program: Program, logger?: Json
   }
   const account = kafkaAccount(config, program);
   if (account) options.sasl = account as SASLOptions;
-  return KafkaClient.wrap(new Kafka(options), { clientId, patience });
+  return KafkaClient.wrap(new Kafka(options), { clientId, patience, fetch: { maxBytes: config.fetchMaxBytes, maxBytesPerPartition: config.fetchMaxBytesPerPartition } });
 }

@@ -5,7 +5,7 @@ import { type JsonLogger } from '../logger';
 import { handlerStalled, type LoopAssignment, type LoopState, type LoopStatus, TERMINAL_LOOP_STATES } from '../loop-health';
 import { type Counter, type Gauge, type Metrics } from '../metrics';
 import { ConsumerLag } from './consumer-lag';
-import { type KafkaClient, kafkajsOf } from './client';
+import { fetchLimitsOf, type KafkaClient, kafkajsOf } from './client';
 import { classifyKafkaFailure } from './errors';
 import { AtLeastOnceOutput, ExactlyOnceOutput, type ChunkOutput, type LoopOutput, type OutputMode } from './loop-output';
 import { type RecordProducer } from './producer';
@@ -370,6 +370,7 @@ class ConsumerLoop implements RecordLoop {
   constructor(private readonly options: RecordLoopOptions) {
     this.consumer = kafkajsOf(options.kafka).consumer({
       groupId: options.groupId,
+      ...fetchLimitsOf(options.kafka),
       maxWaitTimeInMs: options.maxWaitTimeMs ?? 1_000,
       ...(options.sessionTimeoutMs ? { sessionTimeout: options.sessionTimeoutMs } : {}),
     });

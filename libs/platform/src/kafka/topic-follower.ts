@@ -1,5 +1,5 @@
 import { type Consumer } from 'kafkajs';
-import { type KafkaClient, kafkajsOf } from './client';
+import { fetchLimitsOf, type KafkaClient, kafkajsOf } from './client';
 
 /** A record as a TopicFollower hands it over. */
 export interface FollowedRecord {
@@ -24,7 +24,7 @@ export interface TopicFollowerOptions {
    * suffix) and it reads every partition from the beginning.
    */
   readonly groupId: string;
-  /** Largest fetch per partition (kafkajs' default 1 MiB otherwise). */
+  /** Largest fetch per partition (the client's kafka.fetchMaxBytesPerPartition otherwise); the fetch's total is the client's. */
   readonly maxBytesPerPartition?: number;
   /** Called for each fetched batch, one partition at a time; the next fetch of that partition waits for it. */
   readonly onBatch: (batch: FollowedBatch) => Promise<void> | void;
@@ -43,9 +43,11 @@ export class TopicFollower {
     kafka: KafkaClient,
     private readonly options: TopicFollowerOptions,
   ) {
+    const limits = fetchLimitsOf(kafka);
     this.consumer = kafkajsOf(kafka).consumer({
       groupId: options.groupId,
-      ...(options.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: options.maxBytesPerPartition }),
+      ...limits,
+      ...(options.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: options.maxBytesPerPartition, maxBytes: Math.max(limits.maxBytes ?? 0, options.maxBytesPerPartition) }),
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload as { error: Error; restart: boolean };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type IHeaders } from 'kafkajs';
 import { type KafkaAdmin } from './admin';
-import { type KafkaClient, kafkajsOf } from './client';
+import { fetchLimitsOf, type KafkaClient, kafkajsOf } from './client';
 
 /** Offsets [from, to) of one partition. */
 export interface OffsetRange {
@@ -89,7 +89,7 @@ export async function readRanges(kafka: KafkaClient, admin: KafkaAdmin, clientId
   if (!pending()) return finish();
 
   const groupId = `${clientId}-reader-${randomBytes(6).toString('hex')}`;
-  const consumer = kafkajsOf(kafka).consumer({ groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false, readUncommitted: false });
+  const consumer = kafkajsOf(kafka).consumer({ groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false, readUncommitted: false, ...fetchLimitsOf(kafka) });
   let lastFetchAt: number;
   const advance = (topic: string, partition: number, offset: number): void => {
     lastFetchAt = Date.now();
