@@ -27,7 +27,14 @@ const kafka = createKafka(config.kafka, 'ad-detector');
 // The bench's own topics: created and deleted with kafkajs' admin (the product never deletes topics).
 const admin = new Kafka({ ...stackKafkaOptions(), clientId: 'idsync-bench-ad-topics', logLevel: logLevel.WARN }).admin();
 await admin.connect();
-await admin.createTopics({ waitForLeaders: true, topics: [{ topic: eventsTopic, numPartitions: 6 }, { topic: imagedTopic, numPartitions: 6 }, { topic: checkpointTopic, numPartitions: 1 }] });
+await admin.createTopics({
+  waitForLeaders: true,
+  topics: [
+    { topic: eventsTopic, numPartitions: 6 },
+    { topic: imagedTopic, numPartitions: 6 },
+    { topic: checkpointTopic, numPartitions: 1 },
+  ],
+});
 
 const { client } = await openLdapSession('ad', ad);
 await client.add(ou, { objectClass: ['top', 'organizationalUnit'], ou: `bench-${suffix}` });
@@ -130,7 +137,9 @@ const pages = await metrics.value('idsync_detector_dirsync_pages_total');
 console.log(`ad-detector bench, N=${N} (Samba AD DC → Kafka, one LDAP connection for writes)`);
 console.log(`  baseline (first start, full DirSync pass, not published): ${Math.round(baselineMs)} ms`);
 console.log(`  bare Samba writes: adds ${rate(N, addSeconds)}, modifies ${rate(N, modifySeconds)}, deletes ${rate(N, deleteSeconds)}`);
-console.log(`  catch-up from checkpoint: ${detector.status().eventsPublished} events (${read} entries, ${pages} pages) in ${streamSeconds.toFixed(2)} s = ${rate(detector.status().eventsPublished, streamSeconds)}`);
+console.log(
+  `  catch-up from checkpoint: ${detector.status().eventsPublished} events (${read} entries, ${pages} pages) in ${streamSeconds.toFixed(2)} s = ${rate(detector.status().eventsPublished, streamSeconds)}`,
+);
 console.log(`    (DirSync merges an object's add and later modify into one entry: ${2 * N} writes → ${N} events = ${rate(2 * N, streamSeconds)} source changes/s)`);
 console.log(
   `  with after-images (${afterImage.names.length} attributes: ${afterImage.names.join(', ')}): ${imagedRuns.map((x) => x.toFixed(2)).join(' s, ')} s, ` +

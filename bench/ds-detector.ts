@@ -36,7 +36,14 @@ const kafka = createKafka(config.kafka, 'ds-detector', quiet);
 // The bench's own topics: created and deleted with kafkajs' admin (the product never deletes topics).
 const admin = new Kafka({ ...stackKafkaOptions(), clientId: 'idsync-bench-ds-topics', logLevel: logLevel.WARN }).admin();
 await admin.connect();
-await admin.createTopics({ waitForLeaders: true, topics: [{ topic: eventsTopic, numPartitions: 6 }, { topic: imagedTopic, numPartitions: 6 }, { topic: checkpointTopic, numPartitions: 1 }] });
+await admin.createTopics({
+  waitForLeaders: true,
+  topics: [
+    { topic: eventsTopic, numPartitions: 6 },
+    { topic: imagedTopic, numPartitions: 6 },
+    { topic: checkpointTopic, numPartitions: 1 },
+  ],
+});
 
 const sessions = await Promise.all(Array.from({ length: CONNECTIONS }, () => openLdapSession('ds', ds)));
 const main = sessions[0]!.client;
@@ -75,8 +82,17 @@ const afterImage = afterImageAttributes('ds', config.pipes.map(compilePipe));
 async function catchUp(imaged: boolean, run: number): Promise<{ detectSeconds: number; commitSeconds: number; published: number }> {
   const metrics = new Metrics();
   const detector = new DsDetector({
-    directoryName: 'ds', directory: ds!, kafka, eventsTopic: imaged ? imagedTopic : eventsTopic, checkpointTopic, checkpointSource: `${source}-${imaged ? 'imaged' : 'plain'}-${run}`,
-    pollIntervalMs: 100, batchSize: BATCH, logger: quiet, metrics, ...(imaged ? { afterImage } : {}),
+    directoryName: 'ds',
+    directory: ds!,
+    kafka,
+    eventsTopic: imaged ? imagedTopic : eventsTopic,
+    checkpointTopic,
+    checkpointSource: `${source}-${imaged ? 'imaged' : 'plain'}-${run}`,
+    pollIntervalMs: 100,
+    batchSize: BATCH,
+    logger: quiet,
+    metrics,
+    ...(imaged ? { afterImage } : {}),
   });
   const runStart = performance.now();
   const loop = detector.run();
@@ -107,11 +123,22 @@ const changes = target - Number(before);
 
 // Codec alone: a typical modify event.
 const event = {
-  eventId: 'ds:123456', source: { system: 'ldap' as const, directory: 'ds', server: 'ldaps://127.0.0.1:3636', position: { kind: 'change-number' as const, changeNumber: '123456' } },
-  entryId: { kind: 'entryUUID' as const, value: '9fadf1fd-af7e-492b-aa8a-047013bd5cca' }, op: 'modify' as const,
-  dn: 'uid=jdoe,ou=People,dc=example,dc=com', previousDn: null, objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
-  attributes: [{ name: 'description', op: 'replace' as const, values: ['bench value'] }, { name: 'mail', op: 'add' as const, values: ['jdoe@example.com', 'j.doe@example.com'] }],
-  initiator: 'cn=directory manager', changeTime: 1_800_000_000_000, detectedAt: 1_800_000_000_100, after: null, before: null,
+  eventId: 'ds:123456',
+  source: { system: 'ldap' as const, directory: 'ds', server: 'ldaps://127.0.0.1:3636', position: { kind: 'change-number' as const, changeNumber: '123456' } },
+  entryId: { kind: 'entryUUID' as const, value: '9fadf1fd-af7e-492b-aa8a-047013bd5cca' },
+  op: 'modify' as const,
+  dn: 'uid=jdoe,ou=People,dc=example,dc=com',
+  previousDn: null,
+  objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+  attributes: [
+    { name: 'description', op: 'replace' as const, values: ['bench value'] },
+    { name: 'mail', op: 'add' as const, values: ['jdoe@example.com', 'j.doe@example.com'] },
+  ],
+  initiator: 'cn=directory manager',
+  changeTime: 1_800_000_000_000,
+  detectedAt: 1_800_000_000_100,
+  after: null,
+  before: null,
 };
 const CODEC = 200_000;
 let record = encodeEntryChange(event);
@@ -130,13 +157,27 @@ await admin.disconnect();
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 console.log(`ds-detector bench: ${N} modifies of ${USERS} entries on ${CONNECTIONS} connections, detector batch ${BATCH}, RSS ${fmt(process.memoryUsage().rss / 2 ** 20)} MiB`);
-console.log(`catch-ups (first to last commit): value-level ${plain1.commitSeconds.toFixed(2)} s, after-images ${imaged1.commitSeconds.toFixed(2)} s, after-images ${imaged2.commitSeconds.toFixed(2)} s, value-level ${plain2.commitSeconds.toFixed(2)} s (means below)`);
+console.log(
+  `catch-ups (first to last commit): value-level ${plain1.commitSeconds.toFixed(2)} s, after-images ${imaged1.commitSeconds.toFixed(2)} s, after-images ${imaged2.commitSeconds.toFixed(2)} s, value-level ${plain2.commitSeconds.toFixed(2)} s (means below)`,
+);
 console.table([
   { measure: '389-ds bare write rate (modifies/s)', value: fmt(N / writeSeconds), detail: `${N} in ${writeSeconds.toFixed(2)} s` },
-  { measure: 'detector 389-ds → Kafka (changes/s, first to last commit)', value: fmt(changes / plain.commitSeconds), detail: `${changes} change numbers (incl. other writers on the server), ${plain.published} events, ${plain.commitSeconds.toFixed(2)} s` },
+  {
+    measure: 'detector 389-ds → Kafka (changes/s, first to last commit)',
+    value: fmt(changes / plain.commitSeconds),
+    detail: `${changes} change numbers (incl. other writers on the server), ${plain.published} events, ${plain.commitSeconds.toFixed(2)} s`,
+  },
   { measure: 'detector incl. connect + first batch (changes/s)', value: fmt(changes / plain.detectSeconds), detail: `${plain.detectSeconds.toFixed(2)} s` },
-  { measure: 'with after-images (changes/s, first to last commit)', value: fmt(changes / imaged.commitSeconds), detail: `${imaged.published} events, ${imaged.commitSeconds.toFixed(2)} s; ${Math.round((100 * plain.commitSeconds) / imaged.commitSeconds)}% of the value-level-only rate` },
-  { measure: 'with after-images incl. connect + first batch (changes/s)', value: fmt(changes / imaged.detectSeconds), detail: `${imaged.detectSeconds.toFixed(2)} s; ${Math.round((100 * plain.detectSeconds) / imaged.detectSeconds)}% (attribute set: ${afterImage.names.join(', ')})` },
+  {
+    measure: 'with after-images (changes/s, first to last commit)',
+    value: fmt(changes / imaged.commitSeconds),
+    detail: `${imaged.published} events, ${imaged.commitSeconds.toFixed(2)} s; ${Math.round((100 * plain.commitSeconds) / imaged.commitSeconds)}% of the value-level-only rate`,
+  },
+  {
+    measure: 'with after-images incl. connect + first batch (changes/s)',
+    value: fmt(changes / imaged.detectSeconds),
+    detail: `${imaged.detectSeconds.toFixed(2)} s; ${Math.round((100 * plain.detectSeconds) / imaged.detectSeconds)}% (attribute set: ${afterImage.names.join(', ')})`,
+  },
   { measure: 'Avro encode (events/s)', value: fmt(encodeRate), detail: `${record.length} bytes/event` },
   { measure: 'Avro decode (events/s)', value: fmt(decodeRate), detail: '' },
 ]);

@@ -35,7 +35,13 @@ const SASL = { username: ADMIN.sasl.username, password: ADMIN.sasl.password };
 /** kafkajs (and confluent's KafkaJS-compatible) security settings. */
 const KAFKAJS_SECURITY = { ssl: ADMIN.ssl, sasl: ADMIN.sasl };
 /** librdkafka's (node-rdkafka API) security settings. */
-const RDKAFKA_SECURITY = { 'security.protocol': 'sasl_ssl', 'sasl.mechanisms': 'SCRAM-SHA-512', 'sasl.username': SASL.username, 'sasl.password': SASL.password, 'ssl.ca.location': STACK['KAFKA_CA_FILE'] };
+const RDKAFKA_SECURITY = {
+  'security.protocol': 'sasl_ssl',
+  'sasl.mechanisms': 'SCRAM-SHA-512',
+  'sasl.username': SASL.username,
+  'sasl.password': SASL.password,
+  'ssl.ca.location': STACK['KAFKA_CA_FILE'],
+};
 /** @platformatic/kafka's connection options (ConnectionOptions: tls, sasl). */
 const PLATFORMATIC_SECURITY = { tls: ADMIN.ssl, sasl: { mechanism: 'SCRAM-SHA-512', ...SASL } };
 const PARTITIONS = 6;
@@ -83,7 +89,10 @@ function percentile(sorted: readonly number[], p: number): number {
 
 /** TCP connections of this process to the broker port (from /proc: socket inodes of our fds in /proc/net/tcp*). */
 function brokerConnections(): number {
-  const port = Number(BROKERS[0]?.split(':')[1] ?? 9092).toString(16).toUpperCase().padStart(4, '0');
+  const port = Number(BROKERS[0]?.split(':')[1] ?? 9092)
+    .toString(16)
+    .toUpperCase()
+    .padStart(4, '0');
   const inodes = new Set<string>();
   for (const fd of readdirSync('/proc/self/fd')) {
     try {
@@ -279,7 +288,13 @@ function kafkajsBench(): ClientBench {
       return meter.result(connections);
     },
     async consume(plan) {
-      const consumer = kafkajsOf('bench-clients-kafkajs').consumer({ groupId: group(plan, 'kafkajs', 'consume'), readUncommitted: false, maxBytesPerPartition: MAX_BYTES_PER_PARTITION, maxBytes: MAX_BYTES, maxWaitTimeInMs: MAX_WAIT_MS });
+      const consumer = kafkajsOf('bench-clients-kafkajs').consumer({
+        groupId: group(plan, 'kafkajs', 'consume'),
+        readUncommitted: false,
+        maxBytesPerPartition: MAX_BYTES_PER_PARTITION,
+        maxBytes: MAX_BYTES,
+        maxWaitTimeInMs: MAX_WAIT_MS,
+      });
       await consumer.connect();
       await consumer.subscribe({ topics: [plan.sourceTopic], fromBeginning: true });
       const started = performance.now();
@@ -429,7 +444,9 @@ async function confluentBench(): Promise<ClientBench> {
   const lib: any = candidates('@confluentinc/kafka-javascript');
   const version = `${(candidates('@confluentinc/kafka-javascript/package.json') as { version: string }).version} (librdkafka ${lib.librdkafkaVersion as string})`;
   const { Kafka: CKafka, logLevel: clogLevel } = lib.KafkaJS;
-  const kafka = new CKafka({ kafkaJS: { clientId: 'bench-clients-confluent', brokers: BROKERS, ...KAFKAJS_SECURITY, logLevel: clogLevel.NOTHING, retry: { initialRetryTime: RETRY_MS, retries: RETRIES } } });
+  const kafka = new CKafka({
+    kafkaJS: { clientId: 'bench-clients-confluent', brokers: BROKERS, ...KAFKAJS_SECURITY, logLevel: clogLevel.NOTHING, retry: { initialRetryTime: RETRY_MS, retries: RETRIES } },
+  });
   const consumerOf = (groupId: string, protocol: 'classic' | 'consumer'): any =>
     kafka.consumer({
       kafkaJS: { groupId, fromBeginning: true, autoCommit: false, readUncommitted: false, maxBytesPerPartition: MAX_BYTES_PER_PARTITION, maxBytes: MAX_BYTES, maxWaitTimeInMs: MAX_WAIT_MS },
@@ -607,7 +624,11 @@ async function prepare(plan: Plan, clients: readonly ClientName[]): Promise<void
   await producer.connect();
   const total = plan.transactions * plan.perTransaction;
   for (let sent = 0; sent < total; sent += BATCH) {
-    await producer.send({ topic: plan.txInputTopic, acks: -1, messages: Array.from({ length: Math.min(BATCH, total - sent) }, (_, j) => ({ key: key(sent + j), value: value(sent + j), partition: (sent + j) % PARTITIONS })) });
+    await producer.send({
+      topic: plan.txInputTopic,
+      acks: -1,
+      messages: Array.from({ length: Math.min(BATCH, total - sent) }, (_, j) => ({ key: key(sent + j), value: value(sent + j), partition: (sent + j) % PARTITIONS })),
+    });
   }
   await producer.disconnect();
 }
@@ -627,7 +648,9 @@ async function committedTotal(groupId: string, topic: string): Promise<number> {
 /** The groups' types as the broker lists them (classic / consumer), through @platformatic/kafka's Admin when installed. */
 async function describeGroupTypes(run: string): Promise<string | undefined> {
   try {
-    const lib = (await import(pathToFileURL(candidates.resolve('@platformatic/kafka')).href)) as { Admin: new (o: object) => { listGroups(o: object): Promise<Map<string, { groupType?: string }>>; close(): Promise<void> } };
+    const lib = (await import(pathToFileURL(candidates.resolve('@platformatic/kafka')).href)) as {
+      Admin: new (o: object) => { listGroups(o: object): Promise<Map<string, { groupType?: string }>>; close(): Promise<void> };
+    };
     const admin = new lib.Admin({ clientId: 'bench-clients-groups', bootstrapBrokers: BROKERS, ...PLATFORMATIC_SECURITY });
     try {
       const groups = await admin.listGroups({ types: ['classic', 'consumer'] });
@@ -667,7 +690,13 @@ function txCells(txs: readonly (TxResult | { error: string } | undefined)[]): [s
   const sorted = runs.map((t) => [...t.latenciesMs].sort((a, b) => a - b));
   return [
     `${spread(runs.map((t) => t.records / (t.ms / 1000)))} rec/s`,
-    `${spread(sorted.map((l) => percentile(l, 0.5)), 1)} / ${spread(sorted.map((l) => percentile(l, 0.99)), 0)} ms`,
+    `${spread(
+      sorted.map((l) => percentile(l, 0.5)),
+      1,
+    )} / ${spread(
+      sorted.map((l) => percentile(l, 0.99)),
+      0,
+    )} ms`,
   ];
 }
 
@@ -716,8 +745,12 @@ async function main(): Promise<void> {
   const groupTypes = await describeGroupTypes(run);
 
   const mb = (records * (VALUE_BYTES + 36)) / 1e6;
-  console.log(`\n${rounds > 1 ? 'median (min–max) of the rounds' : 'one round'}; transactions: read → produce + sendOffsets → commit, per-transaction latency p50 / p99; consume: read_committed from the beginning`);
-  console.log('\n| Client | Produce rec/s | MB/s | Transactions | tx p50 / p99 | Consume rec/s | RSS / heap after, peak RSS (MB) | KIP-848 transactions | Detector checkpoint in offset metadata: written by the client, read by kafkajs; written by kafkajs, read by the client |');
+  console.log(
+    `\n${rounds > 1 ? 'median (min–max) of the rounds' : 'one round'}; transactions: read → produce + sendOffsets → commit, per-transaction latency p50 / p99; consume: read_committed from the beginning`,
+  );
+  console.log(
+    '\n| Client | Produce rec/s | MB/s | Transactions | tx p50 / p99 | Consume rec/s | RSS / heap after, peak RSS (MB) | KIP-848 transactions | Detector checkpoint in offset metadata: written by the client, read by kafkajs; written by kafkajs, read by the client |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const [client, runs] of results) {
     const failed = runs.find((f) => f.error);
@@ -736,26 +769,47 @@ async function main(): Promise<void> {
     const readBack = checkpoints.filter(ok).find((c) => c.readByKafkajs !== c.written);
     const written = checkpointError ? `fails: ${short(checkpointError, 60)}` : readBack ? `differs: ${JSON.stringify(readBack.readByKafkajs?.slice(-12))}` : 'round-trips';
     const existingError = firstError(runs.map((f) => f.existingCheckpoint));
-    const existingBack = runs.map((f) => f.existingCheckpoint).filter(ok).find((c) => c.readByClient !== c.written);
+    const existingBack = runs
+      .map((f) => f.existingCheckpoint)
+      .filter(ok)
+      .find((c) => c.readByClient !== c.written);
     const existing = existingError ? `fails: ${short(existingError, 40)}` : existingBack ? `differs: ${JSON.stringify(existingBack.readByClient?.slice(-12))}` : 'same';
     const checkpoint = `written: ${written}; kafkajs's read: ${existing}`;
     console.log(
-      `| ${client} ${version} | ${spread(produces.map((p) => p.records / (p.ms / 1000)))} | ${spread(produces.map((p) => mb / (p.ms / 1000)), 1)} | ${tx} | ${txLatency} | ${spread(consumes.map((c) => c.records / (c.ms / 1000)))} | ${spread(memories.map((m) => m.rssMb))} / ${spread(memories.map((m) => m.heapMb))}, ${spread(memories.map((m) => m.maxRssMb))} | ${kip848}${kip848Latency === '-' ? '' : `, ${kip848Latency}`} | ${checkpoint} |`,
+      `| ${client} ${version} | ${spread(produces.map((p) => p.records / (p.ms / 1000)))} | ${spread(
+        produces.map((p) => mb / (p.ms / 1000)),
+        1,
+      )} | ${tx} | ${txLatency} | ${spread(consumes.map((c) => c.records / (c.ms / 1000)))} | ${spread(memories.map((m) => m.rssMb))} / ${spread(memories.map((m) => m.heapMb))}, ${spread(memories.map((m) => m.maxRssMb))} | ${kip848}${kip848Latency === '-' ? '' : `, ${kip848Latency}`} | ${checkpoint} |`,
     );
   }
   console.log('');
   for (const [client, runs] of results) {
     const last = runs.at(-1);
     if (!last || last.error) continue;
-    const joins = runs.flatMap((f) => [ok(f.tx) ? f.tx.joinMs : undefined, f.consume?.joinMs]).filter((x) => x !== undefined).map((ms) => ms / 1000);
-    console.log(`${client}: TCP connections to the broker at the end of produce/transactions/consume ${last.produce?.connections ?? '-'}/${ok(last.tx) ? last.tx.connections : '-'}/${last.consume?.connections ?? '-'}; first record after subscribing ${spread(joins, 2)} s`);
+    const joins = runs
+      .flatMap((f) => [ok(f.tx) ? f.tx.joinMs : undefined, f.consume?.joinMs])
+      .filter((x) => x !== undefined)
+      .map((ms) => ms / 1000);
+    console.log(
+      `${client}: TCP connections to the broker at the end of produce/transactions/consume ${last.produce?.connections ?? '-'}/${ok(last.tx) ? last.tx.connections : '-'}/${last.consume?.connections ?? '-'}; first record after subscribing ${spread(joins, 2)} s`,
+    );
     for (const note of last.notes ?? []) console.log(`${client}: ${note}`);
-    for (const [what, error] of [['transactions', firstError(runs.map((f) => f.tx))], ['KIP-848', firstError(runs.map((f) => f.kip848))], ['checkpoint', firstError(runs.map((f) => f.checkpoint))]] as const) {
+    for (const [what, error] of [
+      ['transactions', firstError(runs.map((f) => f.tx))],
+      ['KIP-848', firstError(runs.map((f) => f.kip848))],
+      ['checkpoint', firstError(runs.map((f) => f.checkpoint))],
+    ] as const) {
       if (error) console.log(`${client} ${what}: ${error}`);
     }
-    const readBack = runs.map((f) => f.checkpoint).filter(ok).find((c) => c.readByKafkajs !== c.written);
+    const readBack = runs
+      .map((f) => f.checkpoint)
+      .filter(ok)
+      .find((c) => c.readByKafkajs !== c.written);
     if (readBack) console.log(`${client} checkpoint: wrote ${JSON.stringify(readBack.written)}, kafkajs admin.fetchOffsets read ${JSON.stringify(readBack.readByKafkajs)}`);
-    const existingBack = runs.map((f) => f.existingCheckpoint).filter(ok).find((c) => c.readByClient !== c.written);
+    const existingBack = runs
+      .map((f) => f.existingCheckpoint)
+      .filter(ok)
+      .find((c) => c.readByClient !== c.written);
     const existingError = firstError(runs.map((f) => f.existingCheckpoint));
     if (existingBack) console.log(`${client} reading a checkpoint kafkajs wrote ${JSON.stringify(existingBack.written)}: ${JSON.stringify(existingBack.readByClient)}`);
     if (existingError) console.log(`${client} reading a checkpoint kafkajs wrote: ${existingError}`);

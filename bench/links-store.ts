@@ -123,7 +123,10 @@ try {
   const finishMs = performance.now() - t;
   row('rebuild: finish (resolve, apply, index)', `${(finishMs / 1000).toFixed(2)} s`);
   const counts = store.counts();
-  row('rebuild: total', `${((addMs + finishMs) / 1000).toFixed(2)} s = ${rate(TOTAL, addMs + finishMs)}; ${counts.links.toLocaleString('en-US')} links, ${counts.retired.toLocaleString('en-US')} retired`);
+  row(
+    'rebuild: total',
+    `${((addMs + finishMs) / 1000).toFixed(2)} s = ${rate(TOTAL, addMs + finishMs)}; ${counts.links.toLocaleString('en-US')} links, ${counts.retired.toLocaleString('en-US')} retired`,
+  );
 
   let applyMs = 0;
   for (let done = 0; done < LIVE; done += LIVE_BATCH) {

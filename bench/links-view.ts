@@ -44,7 +44,7 @@ async function produce(topic: string, total: number): Promise<{ ms: number; samp
   const started = Date.now();
   const sample: string[] = [];
   let linkedAt = 1_760_000_000_000;
-  for (let sent = 0; sent < total; ) {
+  for (let sent = 0; sent < total;) {
     const messages: { key: string; value: Buffer | null }[] = [];
     for (let i = 0; i < 10_000 && sent < total; i++, sent++) {
       const link: EntryLink = {
@@ -157,7 +157,9 @@ async function main(): Promise<void> {
       r['mode'] === 'view'
         ? `${(r['links'] as number).toLocaleString('en-US')} links, ${(r['retired'] as number).toLocaleString('en-US')} retired; ${(r['lookupsPerSecond'] as number).toLocaleString('en-US')} lookups/s; catchUp p50 ${r['catchUpP50Ms'] as number} ms, p99 ${r['catchUpP99Ms'] as number} ms; RSS after lookups ${(r['afterLookups'] as { rssMb: number }).rssMb} MB`
         : 'decode only, nothing kept';
-    console.log(`| ${r['mode'] === 'view' ? 'LinksView (SQLite)' : 'bare kafkajs read'} | ${((r['loadMs'] as number) / 1000).toFixed(1)} s | ${rate.toLocaleString('en-US')} | ${after.rssMb} | ${after.heapMb} | ${other} |`);
+    console.log(
+      `| ${r['mode'] === 'view' ? 'LinksView (SQLite)' : 'bare kafkajs read'} | ${((r['loadMs'] as number) / 1000).toFixed(1)} s | ${rate.toLocaleString('en-US')} | ${after.rssMb} | ${after.heapMb} | ${other} |`,
+    );
   }
   const admin = kafka('bench-links-admin').admin();
   await admin.connect();

@@ -61,7 +61,23 @@ function adEvent(n: number): EntryChangeEvent {
     case 0:
     case 1:
     case 2: // user add
-      return { ...base, op: 'add', dn, attributes: [rep('sAMAccountName', `user${user}`), rep('givenName', 'User'), rep('sn', String(user)), rep('cn', `User ${user}`), rep('mail', `user${user}@example.test`), rep('description', `${ou}, EMEA`), rep('telephoneNumber', '+1 555 0100'), rep('userAccountControl', user % 7 === 0 ? '514' : '512'), rep('accountExpires', user % 3 === 0 ? '134458272000000000' : '9223372036854775807'), rep('pwdLastSet', '0')] };
+      return {
+        ...base,
+        op: 'add',
+        dn,
+        attributes: [
+          rep('sAMAccountName', `user${user}`),
+          rep('givenName', 'User'),
+          rep('sn', String(user)),
+          rep('cn', `User ${user}`),
+          rep('mail', `user${user}@example.test`),
+          rep('description', `${ou}, EMEA`),
+          rep('telephoneNumber', '+1 555 0100'),
+          rep('userAccountControl', user % 7 === 0 ? '514' : '512'),
+          rep('accountExpires', user % 3 === 0 ? '134458272000000000' : '9223372036854775807'),
+          rep('pwdLastSet', '0'),
+        ],
+      };
     case 3:
     case 4:
     case 5:
@@ -101,7 +117,12 @@ function dsEvent(n: number): EntryChangeEvent {
     case 0:
     case 1:
     case 2:
-      return { ...base, op: 'add', dn, attributes: [rep('uid', `person${user}`), rep('givenName', 'Person'), rep('sn', String(user)), rep('cn', `Person ${user}`), rep('mail', `person${user}@example.com`)] };
+      return {
+        ...base,
+        op: 'add',
+        dn,
+        attributes: [rep('uid', `person${user}`), rep('givenName', 'Person'), rep('sn', String(user)), rep('cn', `Person ${user}`), rep('mail', `person${user}@example.com`)],
+      };
     case 3:
     case 4:
     case 5:
@@ -115,7 +136,10 @@ function dsEvent(n: number): EntryChangeEvent {
         op: 'modify',
         dn: `cn=Team ${n % 50},ou=Groups,ou=Corp,dc=example,dc=com`,
         objectClasses: ['top', 'groupOfNames'],
-        attributes: [{ name: 'member', op: 'add', values: [dn] }, { name: 'member', op: 'delete', values: [`cn=Person ${(user + 1) % 5000},ou=Support,ou=Corp,dc=example,dc=com`] }],
+        attributes: [
+          { name: 'member', op: 'add', values: [dn] },
+          { name: 'member', op: 'delete', values: [`cn=Person ${(user + 1) % 5000},ou=Support,ou=Corp,dc=example,dc=com`] },
+        ],
       };
     default:
       return { ...base, op: 'delete', dn, attributes: [] };
@@ -173,11 +197,17 @@ const heapMapped = process.memoryUsage().heapUsed;
 const plain = time(() => bare(TOTAL));
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const line = (what: string, ms: number) =>
-  `${what.padEnd(34)} ${Math.round((TOTAL / ms) * 1000).toLocaleString('en-US').padStart(9)} events/s  ${((ms * 1000) / TOTAL).toFixed(2).padStart(6)} µs/event`;
+  `${what.padEnd(34)} ${Math.round((TOTAL / ms) * 1000)
+    .toLocaleString('en-US')
+    .padStart(9)} events/s  ${((ms * 1000) / TOTAL).toFixed(2).padStart(6)} µs/event`;
 
-console.log(`mapper bench: ${TOTAL.toLocaleString('en-US')} events (60 % AD, 40 % directory: adds 30 %, modifies 40 %, group member changes 20 %, deletes 10 %), pipes: ${config.pipes.map((p) => p.name).join(', ')}, Node ${process.version}`);
+console.log(
+  `mapper bench: ${TOTAL.toLocaleString('en-US')} events (60 % AD, 40 % directory: adds 30 %, modifies 40 %, group member changes 20 %, deletes 10 %), pipes: ${config.pipes.map((p) => p.name).join(', ')}, Node ${process.version}`,
+);
 console.log(line('decode -> mapChange -> encode', mapped.ms));
 console.log(line('bare decode -> encode', plain.ms));
-console.log(`write requests ${mapped.result.requests.toLocaleString('en-US')} (${mb(mapped.result.bytes)}), dropped ${mapped.result.dropped.toLocaleString('en-US')}, mapping errors ${mapped.result.failed}`);
+console.log(
+  `write requests ${mapped.result.requests.toLocaleString('en-US')} (${mb(mapped.result.bytes)}), dropped ${mapped.result.dropped.toLocaleString('en-US')}, mapping errors ${mapped.result.failed}`,
+);
 console.log(`heap used after the mapped run ${mb(heapMapped)}, now ${mb(process.memoryUsage().heapUsed)}, rss ${mb(process.memoryUsage().rss)}`);
 console.log(`goal >= 20,000 mapped events/s: ${(TOTAL / mapped.ms) * 1000 >= 20_000 ? 'met' : 'NOT met'}`);

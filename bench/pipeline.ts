@@ -55,7 +55,7 @@ const services = await IsolatedServices.create(s, undefined, (doc) => {
   doc['services']['ad-detector'].ownWrites = { enabled: false };
 });
 console.log(WITHOUT_RECEIPTS ? 'write receipts: off (ad-writer publishes none, ad-detector recognizes none)' : 'write receipts: on');
-console.log(KAFKA_WITHOUT_TLS ? 'services to Kafka: SCRAM without TLS (the stack\'s benchmark listener)' : 'services to Kafka: SCRAM over TLS');
+console.log(KAFKA_WITHOUT_TLS ? "services to Kafka: SCRAM without TLS (the stack's benchmark listener)" : 'services to Kafka: SCRAM over TLS');
 const dir = services.dir;
 const startAll = () => services.start(SERVICES);
 const stopAll = () => services.stop();
@@ -313,17 +313,21 @@ async function bareCreates(destination: Side, service: WriterName, pipelineRate:
   const sessions = await Promise.all(Array.from({ length: connections }, () => openLdapSession(name, config.directories[name]!, writerCredentials(config, service))));
   let next = 0;
   const t = performance.now();
-  await Promise.all(sessions.map(async ({ client }) => {
-    for (let i = next++; i < N; i = next++) {
-      // Its own login: AD's sAMAccountName is unique in the domain, and the writer's users still exist.
-      const entry = { ...destination.userEntry(i), [login]: `z${loginOf(i)}`.slice(0, 20) };
-      await client.search(base, { scope: 'sub', filter: new EqualityFilter({ attribute: login, value: entry[login] as string }), attributes: ['1.1'], sizeLimit: 2 });
-      await client.add(`${name === 'ad' ? 'CN' : 'cn'}=${cnOf(i)},${base}`, entry);
-    }
-  }));
+  await Promise.all(
+    sessions.map(async ({ client }) => {
+      for (let i = next++; i < N; i = next++) {
+        // Its own login: AD's sAMAccountName is unique in the domain, and the writer's users still exist.
+        const entry = { ...destination.userEntry(i), [login]: `z${loginOf(i)}`.slice(0, 20) };
+        await client.search(base, { scope: 'sub', filter: new EqualityFilter({ attribute: login, value: entry[login] as string }), attributes: ['1.1'], sizeLimit: 2 });
+        await client.add(`${name === 'ad' ? 'CN' : 'cn'}=${cnOf(i)},${base}`, entry);
+      }
+    }),
+  );
   const rate = N / ((performance.now() - t) / 1000);
   await Promise.all(sessions.map(({ client }) => client.unbind().catch(() => undefined)));
-  console.log(`bare ldapts loop (${connections} connections, a correlation search and the add per user): ${rate.toFixed(0)} creates/s; pipeline = ${((100 * pipelineRate) / rate).toFixed(0)}% of bare`);
+  console.log(
+    `bare ldapts loop (${connections} connections, a correlation search and the add per user): ${rate.toFixed(0)} creates/s; pipeline = ${((100 * pipelineRate) / rate).toFixed(0)}% of bare`,
+  );
 }
 
 /**
@@ -338,7 +342,13 @@ async function bareModifies(destination: Side, service: WriterName, ou: string, 
   const attributes = name === 'ad' ? ['objectClass', 'objectGUID', 'description', 'sAMAccountName', 'mail'] : ['objectClass', 'entryUUID', 'description', 'uid', 'mail'];
   const sessions = await Promise.all(Array.from({ length: connections }, () => openLdapSession(name, config.directories[name]!, writerCredentials(config, service))));
   const t = performance.now();
-  await readAndModifyAll(sessions.map(({ client }) => client), N, (i) => destination.user(cnOf(i), ou), attributes, (i) => `bare${connections}-${i}`);
+  await readAndModifyAll(
+    sessions.map(({ client }) => client),
+    N,
+    (i) => destination.user(cnOf(i), ou),
+    attributes,
+    (i) => `bare${connections}-${i}`,
+  );
   const rate = N / ((performance.now() - t) / 1000);
   await Promise.all(sessions.map(({ client }) => client.unbind().catch(() => undefined)));
   console.log(`bare ldapts loop (${connections} connections, a base read and the modify per user): ${rate.toFixed(0)} modifies/s; pipeline = ${((100 * pipelineRate) / rate).toFixed(0)}% of bare`);
@@ -357,7 +367,10 @@ async function run(from: 'ad' | 'ds'): Promise<void> {
     // position), then N users created in the source while they are stopped, then the services started.
     await startAll();
     await source.admin.add(source.ou(ou), { objectClass: ['top', 'organizationalUnit'], ou });
-    await waitFor(`${ou} in the destination`, async () => (await destination.admin.search(destination.ou(ou), { scope: 'base', attributes: ['1.1'] }).catch(() => ({ searchEntries: [] }))).searchEntries.length === 1);
+    await waitFor(
+      `${ou} in the destination`,
+      async () => (await destination.admin.search(destination.ou(ou), { scope: 'base', attributes: ['1.1'] }).catch(() => ({ searchEntries: [] }))).searchEntries.length === 1,
+    );
     await stopAll();
     let t = performance.now();
     for (let i = 0; i < N; i++) await source.admin.add(source.user(cnOf(i), ou), source.userEntry(i));
@@ -430,7 +443,10 @@ async function run(from: 'ad' | 'ds'): Promise<void> {
     await poller;
     // From the moment the source confirmed the change (it exists there from then on) to its first sighting in the
     // destination; the source's own queueing (its answer time) is reported apart.
-    const latencies = doneAt.map((done, seq) => (seenAt[seq] && done ? Math.max(0, (seenAt[seq]) - done) : NaN)).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+    const latencies = doneAt
+      .map((done, seq) => (seenAt[seq] && done ? Math.max(0, seenAt[seq] - done) : NaN))
+      .filter((x) => !Number.isNaN(x))
+      .sort((a, b) => a - b);
     const sourceMs = doneAt.map((done, seq) => done - (sentAt[seq] as number)).sort((a, b) => a - b);
     lagMs.sort((a, b) => a - b);
     console.log(

@@ -25,10 +25,22 @@ const gc = runInNewContext('gc') as () => void;
 const TOTAL = Number(process.argv[2] ?? 100_000);
 const ROUNDS = Number(process.argv[3] ?? 4);
 const ENV = {
-  KAFKA_BROKERS: '127.0.0.1:9092', AD_URL: 'ldaps://127.0.0.1:636', AD_BASE_DN: 'DC=example,DC=test', AD_BIND_DN: 'CN=Administrator,CN=Users,DC=example,DC=test',
-  AD_BIND_PASSWORD: 'bench', AD_WRITER_BIND_DN: 'CN=idsync-writer,CN=Users,DC=example,DC=test', AD_WRITER_PASSWORD: 'bench', AD_CA_FILE: '/dev/null',
-  DS_URL: 'ldaps://127.0.0.1:3636', DS_BASE_DN: 'dc=example,dc=com', DS_BIND_DN: 'cn=Directory Manager', DS_BIND_PASSWORD: 'bench',
-  DS_WRITER_BIND_DN: 'uid=idsync-writer,ou=Services,dc=example,dc=com', DS_WRITER_PASSWORD: 'bench', DS_CA_FILE: '/dev/null', KAFKA_CA_FILE: '/dev/null',
+  KAFKA_BROKERS: '127.0.0.1:9092',
+  AD_URL: 'ldaps://127.0.0.1:636',
+  AD_BASE_DN: 'DC=example,DC=test',
+  AD_BIND_DN: 'CN=Administrator,CN=Users,DC=example,DC=test',
+  AD_BIND_PASSWORD: 'bench',
+  AD_WRITER_BIND_DN: 'CN=idsync-writer,CN=Users,DC=example,DC=test',
+  AD_WRITER_PASSWORD: 'bench',
+  AD_CA_FILE: '/dev/null',
+  DS_URL: 'ldaps://127.0.0.1:3636',
+  DS_BASE_DN: 'dc=example,dc=com',
+  DS_BIND_DN: 'cn=Directory Manager',
+  DS_BIND_PASSWORD: 'bench',
+  DS_WRITER_BIND_DN: 'uid=idsync-writer,ou=Services,dc=example,dc=com',
+  DS_WRITER_PASSWORD: 'bench',
+  DS_CA_FILE: '/dev/null',
+  KAFKA_CA_FILE: '/dev/null',
   ...Object.fromEntries(['AD_DETECTOR', 'DS_DETECTOR', 'MAPPER', 'AD_WRITER', 'DS_WRITER', 'PASSWORD_AGENT', 'CLI'].map((who) => [`KAFKA_${who}_PASSWORD`, 'bench'])),
   IDSYNC_PASSWORD_KEY_K1: Buffer.alloc(32, 1).toString('base64'),
   IDSYNC_OPERATION_KEY_O1: Buffer.alloc(32, 2).toString('base64'),
@@ -41,17 +53,59 @@ function event(n: number): EntryChangeEvent {
   const user = n % 5000;
   if (n % 5 < 3) {
     const dn = `CN=User ${user},OU=Sales,OU=Corp,DC=example,DC=test`;
-    const base = { eventId: `ad:dirsync:bench:${n}`, source: { system: 'active-directory', directory: 'ad', server: 'ldaps://dc1.example.test:636', position: { kind: 'dirsync', cookieDigest: 'sha256:00ff', index: n } }, entryId: { kind: 'objectGUID', value: guid(user) }, previousDn: null, objectClasses: ['top', 'person', 'organizationalPerson', 'user'], initiator: null, changeTime: 1_704_164_645_000 + n, detectedAt: 1_704_164_646_000 + n, after: null, before: null } as const;
+    const base = {
+      eventId: `ad:dirsync:bench:${n}`,
+      source: { system: 'active-directory', directory: 'ad', server: 'ldaps://dc1.example.test:636', position: { kind: 'dirsync', cookieDigest: 'sha256:00ff', index: n } },
+      entryId: { kind: 'objectGUID', value: guid(user) },
+      previousDn: null,
+      objectClasses: ['top', 'person', 'organizationalPerson', 'user'],
+      initiator: null,
+      changeTime: 1_704_164_645_000 + n,
+      detectedAt: 1_704_164_646_000 + n,
+      after: null,
+      before: null,
+    } as const;
     return n % 2 === 0
-      ? { ...base, op: 'add', dn, attributes: [rep('sAMAccountName', `user${user}`), rep('givenName', 'User'), rep('sn', String(user)), rep('cn', `User ${user}`), rep('mail', `user${user}@example.test`), rep('userAccountControl', '512')] }
+      ? {
+          ...base,
+          op: 'add',
+          dn,
+          attributes: [
+            rep('sAMAccountName', `user${user}`),
+            rep('givenName', 'User'),
+            rep('sn', String(user)),
+            rep('cn', `User ${user}`),
+            rep('mail', `user${user}@example.test`),
+            rep('userAccountControl', '512'),
+          ],
+        }
       : { ...base, op: 'modify', dn, attributes: [rep('sAMAccountName', `user${user}`), rep('mail', `u${user}.${n}@example.test`), rep('description', `changed ${n}`)] };
   }
   const dn = `cn=Person ${user},ou=Support,ou=Corp,dc=example,dc=com`;
-  const base = { eventId: `ds:changelog:${n}`, source: { system: 'ldap', directory: 'ds', server: 'ldaps://ds1.example.com:636', position: { kind: 'change-number', changeNumber: String(n) } }, entryId: { kind: 'entryUUID', value: guid(200_000 + user) }, previousDn: null, objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], initiator: 'cn=Directory Manager', changeTime: 1_704_164_645_000 + n, detectedAt: 1_704_164_646_000 + n, after: null, before: null } as const;
+  const base = {
+    eventId: `ds:changelog:${n}`,
+    source: { system: 'ldap', directory: 'ds', server: 'ldaps://ds1.example.com:636', position: { kind: 'change-number', changeNumber: String(n) } },
+    entryId: { kind: 'entryUUID', value: guid(200_000 + user) },
+    previousDn: null,
+    objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+    initiator: 'cn=Directory Manager',
+    changeTime: 1_704_164_645_000 + n,
+    detectedAt: 1_704_164_646_000 + n,
+    after: null,
+    before: null,
+  } as const;
   return { ...base, op: 'modify', dn, attributes: [rep('mail', `p${user}.${n}@example.com`), rep('description', `changed ${n}`)] };
 }
 const records: LoopRecord[] = [];
-for (let n = 0; n < TOTAL; n++) records.push({ topic: n % 5 < 3 ? 'idsync.ad.changes' : 'idsync.ds.changes', partition: n % 3, offset: String(n), key: Buffer.from(guid(n % 5000)), value: encodeEntryChange(event(n)), headers: {} });
+for (let n = 0; n < TOTAL; n++)
+  records.push({
+    topic: n % 5 < 3 ? 'idsync.ad.changes' : 'idsync.ds.changes',
+    partition: n % 3,
+    offset: String(n),
+    key: Buffer.from(guid(n % 5000)),
+    value: encodeEntryChange(event(n)),
+    headers: {},
+  });
 
 const logger = new JsonLogger('mapper', 'warn', new SecretRedactor([]), () => undefined);
 const mapping = mapperHandler({ mapper: new RecordMapper(config), metrics: new Metrics(), logger });
@@ -84,7 +138,10 @@ async function run(dispatch: typeof current, size: number): Promise<{ ms: number
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 console.log(`records ${TOTAL}, rounds ${ROUNDS} (ABBA), node ${process.version}`);
-for (const [label, handler] of [['mapper handler', mapping], ['no-op handler', noop]] as const) {
+for (const [label, handler] of [
+  ['mapper handler', mapping],
+  ['no-op handler', noop],
+] as const) {
   current = handler;
   for (const size of [500, 50, 1]) {
     await run(handler, size); // warm-up, both paths

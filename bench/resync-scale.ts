@@ -50,8 +50,12 @@ import { type ConfigDocument } from './lib/config-document.ts';
 const root = join(import.meta.dirname, '..');
 const baselineAt = process.argv.indexOf('--baseline');
 const BASELINE = baselineAt > 0 ? process.argv[baselineAt + 1] : undefined;
-if (baselineAt > 0 && (BASELINE === undefined || !existsSync(join(BASELINE, 'services', 'cli', 'bin', 'idsync')))) throw new Error(`--baseline: no services/cli/bin/idsync in ${BASELINE ?? '(missing path)'}`);
-const SIZES = process.argv.slice(2).filter((a, i, all) => /^\d+$/.test(a) && all[i - 1] !== '--baseline').map(Number);
+if (baselineAt > 0 && (BASELINE === undefined || !existsSync(join(BASELINE, 'services', 'cli', 'bin', 'idsync'))))
+  throw new Error(`--baseline: no services/cli/bin/idsync in ${BASELINE ?? '(missing path)'}`);
+const SIZES = process.argv
+  .slice(2)
+  .filter((a, i, all) => /^\d+$/.test(a) && all[i - 1] !== '--baseline')
+  .map(Number);
 const ENTRY_COUNTS = SIZES.length > 0 ? SIZES : [10_000, 100_000];
 const RESET = process.argv.includes('--reset');
 const NO_CACHE = process.argv.includes('--no-cache');
@@ -123,7 +127,7 @@ class FileWriter {
   }
   private flush(): void {
     const bytes = Buffer.from(this.pending, 'utf8');
-    for (let at = 0; at < bytes.length; ) at += writeSync(this.fd, bytes, at);
+    for (let at = 0; at < bytes.length;) at += writeSync(this.fd, bytes, at);
     this.pending = '';
   }
 }
@@ -162,7 +166,11 @@ const workDir = mkdtempSync(join(tmpdir(), `idsync-resync-scale-${runId}-`));
 
 /** config/demo.yaml pointed at the bench's OUs, on topics of this run, the CLI connecting as Kafka's administrator. */
 function benchConfig(): { file: string; topics: { changes: string; links: string } } {
-  const doc = YAML.parse(readFileSync(join(root, 'config', 'demo.yaml'), 'utf8').replaceAll('OU=Corp,', `OU=${OU},`).replaceAll('ou=Corp,', `ou=${OU},`)) as ConfigDocument;
+  const doc = YAML.parse(
+    readFileSync(join(root, 'config', 'demo.yaml'), 'utf8')
+      .replaceAll('OU=Corp,', `OU=${OU},`)
+      .replaceAll('ou=Corp,', `ou=${OU},`),
+  ) as ConfigDocument;
   doc.logLevel = 'warn';
   doc.kafka.clientId = `idsync-bench-${runId}`;
   for (const topic of Object.values(doc.kafka.topics)) topic.name = topic.name.replace(/^idsync\./, `idsync.bench.${runId}.`);
@@ -288,7 +296,15 @@ async function loadSambaOverLdap(n: number): Promise<void> {
       clients.map(async (client) => {
         for (let i = next++; i < n; i = next++) {
           const p = person(i);
-          await client.add(adUserDn(i, p.cn), { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: p.login, givenName: p.givenName, sn: p.sn, mail: p.mail, description: p.description, telephoneNumber: p.telephoneNumber });
+          await client.add(adUserDn(i, p.cn), {
+            objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+            sAMAccountName: p.login,
+            givenName: p.givenName,
+            sn: p.sn,
+            mail: p.mail,
+            description: p.description,
+            telephoneNumber: p.telephoneNumber,
+          });
         }
       }),
     );
@@ -315,7 +331,13 @@ async function adGuids(): Promise<Map<string, string>> {
   const client = await connectAd();
   const guids = new Map<string, string>();
   try {
-    const pages = client.searchPaginated(AD_OU, { scope: 'sub', filter: '(|(objectClass=user)(objectClass=organizationalUnit))', attributes: ['sAMAccountName', 'ou', 'objectGUID'], explicitBufferAttributes: ['objectGUID'], paged: { pageSize: 1_000 } });
+    const pages = client.searchPaginated(AD_OU, {
+      scope: 'sub',
+      filter: '(|(objectClass=user)(objectClass=organizationalUnit))',
+      attributes: ['sAMAccountName', 'ou', 'objectGUID'],
+      explicitBufferAttributes: ['objectGUID'],
+      paged: { pageSize: 1_000 },
+    });
     for await (const page of pages) {
       for (const entry of page.searchEntries) {
         const guid = entry['objectGUID'];
@@ -492,7 +514,9 @@ try {
       }
       runs.push(result);
       const s = result.summary;
-      process.stderr.write(`  ${mode}: ${fmt(s.compared)} compared (${fmt(s.equal)} equal, ${fmt(s.update)} to update, ${fmt(s.foundByLink)} by link), ${fmt(s.comparedPerSecond)}/s, VmHWM ${result.hwmMb} MB\n`);
+      process.stderr.write(
+        `  ${mode}: ${fmt(s.compared)} compared (${fmt(s.equal)} equal, ${fmt(s.update)} to update, ${fmt(s.foundByLink)} by link), ${fmt(s.comparedPerSecond)}/s, VmHWM ${result.hwmMb} MB\n`,
+      );
       if (s.update < Math.floor(n / DAMAGE_EVERY) || s.foundByLink < n) process.stderr.write(`  warning: expected ${fmt(n / DAMAGE_EVERY)} updates and ${fmt(n)} entries found by link\n`);
     }
   }
@@ -515,7 +539,9 @@ try {
       rmSync(dsExport, { force: true });
       rmSync(workDir, { recursive: true, force: true });
     } catch (error) {
-      process.stderr.write(`restoring the stack failed: ${error instanceof Error ? error.message : String(error)}\nthe export is ${dsExport}, Samba's copy ${sambaCopy}; or run: npm run stack -- reset && npm run stack -- up\n`);
+      process.stderr.write(
+        `restoring the stack failed: ${error instanceof Error ? error.message : String(error)}\nthe export is ${dsExport}, Samba's copy ${sambaCopy}; or run: npm run stack -- reset && npm run stack -- up\n`,
+      );
       process.exitCode = 1;
     }
   } else {

@@ -56,9 +56,11 @@ async function count(client: Client, base: string): Promise<number> {
 /** Runs `work(i)` for i in 0..n-1 over the clients, each client one request at a time. */
 async function parallel(clients: Client[], n: number, work: (client: Client, i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(clients.map(async (client) => {
-    while (next < n) await work(client, next++);
-  }));
+  await Promise.all(
+    clients.map(async (client) => {
+      while (next < n) await work(client, next++);
+    }),
+  );
 }
 
 async function deleteTree(clients: Client[], base: string): Promise<void> {
@@ -75,7 +77,15 @@ async function deleteTree(clients: Client[], base: string): Promise<void> {
   await first.del(base).catch(() => undefined);
 }
 
-const person = (i: number) => ({ cn: `RB User ${i}`, login: `rbu${i}`, givenName: 'RB', sn: `User ${i}`, mail: `rbu${i}@bench.example`, description: `resync bench ${i}`, telephoneNumber: `+1 555 ${String(i).padStart(6, '0')}` });
+const person = (i: number) => ({
+  cn: `RB User ${i}`,
+  login: `rbu${i}`,
+  givenName: 'RB',
+  sn: `User ${i}`,
+  mail: `rbu${i}@bench.example`,
+  description: `resync bench ${i}`,
+  telephoneNumber: `+1 555 ${String(i).padStart(6, '0')}`,
+});
 
 // ------------------------------------------------------------------ source: N users in AD
 const ad = await pool('ad', CONNECTIONS);
@@ -88,7 +98,15 @@ if (present < N + 1) {
   await parallel(ad, N, async (client, i) => {
     const p = person(i);
     await client
-      .add(`CN=${p.cn},${AD_OU}`, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: p.login, givenName: p.givenName, sn: p.sn, mail: p.mail, description: p.description, telephoneNumber: p.telephoneNumber })
+      .add(`CN=${p.cn},${AD_OU}`, {
+        objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+        sAMAccountName: p.login,
+        givenName: p.givenName,
+        sn: p.sn,
+        mail: p.mail,
+        description: p.description,
+        telephoneNumber: p.telephoneNumber,
+      })
       .catch((error: unknown) => {
         // 68: already exists (an earlier run's entry).
         if ((error as { code?: number }).code !== 68) throw error;
@@ -110,7 +128,16 @@ async function bareAdds(): Promise<number> {
   const started = Date.now();
   await parallel(asWriter, N, async (client, i) => {
     const p = person(i);
-    await client.add(`cn=${p.cn},${DS_BARE_OU}`, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: p.login, cn: p.cn, givenName: p.givenName, sn: p.sn, mail: p.mail, description: p.description, telephoneNumber: p.telephoneNumber });
+    await client.add(`cn=${p.cn},${DS_BARE_OU}`, {
+      objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+      uid: p.login,
+      cn: p.cn,
+      givenName: p.givenName,
+      sn: p.sn,
+      mail: p.mail,
+      description: p.description,
+      telephoneNumber: p.telephoneNumber,
+    });
   });
   const ms = Date.now() - started;
   await Promise.all(asWriter.map((c) => c.unbind().catch(() => undefined)));
@@ -167,7 +194,7 @@ try {
     const fillStart = Date.now();
     const fill = await runResync();
     if (fill.summary.create < N) throw new Error(`the resync planned ${fill.summary.create} creates, expected ${N}: ${JSON.stringify(fill.summary)}`);
-    for (let seen = 0; (seen = await applied()) < fill.summary.create; ) {
+    for (let seen = 0; (seen = await applied()) < fill.summary.create;) {
       if (Date.now() - fillStart > 15 * 60_000) throw new Error(`only ${seen} of ${fill.summary.create} applied after 15 min (logs in ${services.dir})`);
       await sleep(100);
     }
@@ -196,9 +223,13 @@ const median = (values: number[]): number => {
 console.log(`resync benchmark: ${fmt(sourceEntries)} source entries in ${AD_OU} (AD -> 389-ds, pipe ad-to-ds), ${ROUNDS} rounds`);
 for (const [i, r] of rounds.entries()) {
   const compared = r.equalRuns.map((run) => run.summary.comparedPerSecond);
-  console.log(`  round ${i + 1}: bare adds (${CONNECTIONS} connections, the ds-writer's account) ${fmt(r.bareRate)}/s; resync into an empty destination ${fmt(r.fillRate)}/s = ${((r.fillRate / r.bareRate) * 100).toFixed(0)}% of bare (${fmt(r.fill.summary.published)} events published by the command in ${(r.fill.wallMs / 1000).toFixed(1)} s, ${fmt(r.arrived)} entries arrived); nothing differs: ${compared.map(fmt).join(', ')} entries compared/s (${r.equalRuns.map((run) => (run.summary.elapsedMs / 1000).toFixed(2)).join(', ')} s; ${fmt(r.equalRuns[0]?.summary.equal ?? 0)} equal, ${fmt(r.equalRuns[0]?.summary.published ?? 0)} published)`);
+  console.log(
+    `  round ${i + 1}: bare adds (${CONNECTIONS} connections, the ds-writer's account) ${fmt(r.bareRate)}/s; resync into an empty destination ${fmt(r.fillRate)}/s = ${((r.fillRate / r.bareRate) * 100).toFixed(0)}% of bare (${fmt(r.fill.summary.published)} events published by the command in ${(r.fill.wallMs / 1000).toFixed(1)} s, ${fmt(r.arrived)} entries arrived); nothing differs: ${compared.map(fmt).join(', ')} entries compared/s (${r.equalRuns.map((run) => (run.summary.elapsedMs / 1000).toFixed(2)).join(', ')} s; ${fmt(r.equalRuns[0]?.summary.equal ?? 0)} equal, ${fmt(r.equalRuns[0]?.summary.published ?? 0)} published)`,
+  );
 }
 const ratios = rounds.map((r) => r.fillRate / r.bareRate);
-console.log(`  median: resync into an empty destination ${(median(ratios) * 100).toFixed(0)}% of bare (goal >= 80%); nothing differs ${fmt(median(rounds.flatMap((r) => r.equalRuns.map((run) => run.summary.comparedPerSecond))))} entries compared/s (goal >= 5,000)`);
+console.log(
+  `  median: resync into an empty destination ${(median(ratios) * 100).toFixed(0)}% of bare (goal >= 80%); nothing differs ${fmt(median(rounds.flatMap((r) => r.equalRuns.map((run) => run.summary.comparedPerSecond))))} entries compared/s (goal >= 5,000)`,
+);
 console.log(`  memory: idsync resync peak RSS ${rounds[0]?.equalRuns[0]?.summary.peakRssMb ?? '?'} MB; ds-writer RSS ${rounds[0]?.writerRss} MB; mapper RSS ${rounds[0]?.mapperRss} MB`);
 process.exit(0);

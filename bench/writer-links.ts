@@ -68,7 +68,11 @@ async function variant(name: string, withLinks: boolean): Promise<Figures> {
     const uid = `${name}-${i}`;
     const attributes =
       op === 'upsert'
-        ? Object.entries({ [LOGIN]: uid, ...(AD ? {} : { cn: `Bench ${i}` }), sn: `User${i}`, mail: `${uid}@example.com`, description }).map(([attr, value]) => ({ name: attr, op: 'replace' as const, values: [value] }))
+        ? Object.entries({ [LOGIN]: uid, ...(AD ? {} : { cn: `Bench ${i}` }), sn: `User${i}`, mail: `${uid}@example.com`, description }).map(([attr, value]) => ({
+            name: attr,
+            op: 'replace' as const,
+            values: [value],
+          }))
         : [{ name: 'description', op: 'replace' as const, values: [description] }];
     return {
       requestId: `${name}-${i}-${op}-${description}/${PIPE}/0`,

@@ -74,7 +74,9 @@ try {
     const cpuUs = ((cpuMsOf(pid) - cpuBefore) * 1000) / counted;
     serviceRates.push(counted / seconds);
     serviceCpu.push(cpuUs);
-    console.log(`round ${round}: the ds-writer applied ${counted} modifies in ${seconds.toFixed(2)} s = ${(counted / seconds).toFixed(0)}/s, ${cpuUs.toFixed(0)} µs of CPU per modify, RSS ${services.rssMb('ds-writer')} MB`);
+    console.log(
+      `round ${round}: the ds-writer applied ${counted} modifies in ${seconds.toFixed(2)} s = ${(counted / seconds).toFixed(0)}/s, ${cpuUs.toFixed(0)} µs of CPU per modify, RSS ${services.rssMb('ds-writer')} MB`,
+    );
   }
   await services.stop();
 
@@ -83,7 +85,13 @@ try {
   const attributes = ['objectClass', 'entryUUID', 'description', 'uid', 'mail'];
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  await readAndModifyAll(sessions.map(({ client }) => client), N, (i) => `cn=${cnOf(i)},${dsOu}`, attributes, (i) => `bare-${i}`);
+  await readAndModifyAll(
+    sessions.map(({ client }) => client),
+    N,
+    (i) => `cn=${cnOf(i)},${dsOu}`,
+    attributes,
+    (i) => `bare-${i}`,
+  );
   const bareRate = N / ((performance.now() - started) / 1000);
   const cpu = process.cpuUsage(cpuBefore);
   const bareCpuUs = (cpu.user + cpu.system) / N;

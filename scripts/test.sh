@@ -20,8 +20,8 @@ if [ "$#" -gt 0 ]; then
 fi
 # The whole suite. The stack comes up while the code is built and checked (its servers mostly wait on their own
 # start; the checks use the CPU): the type-checked build, what the build leaves out (specs, tests; benches and scripts,
-# against the built packages), then ESLint over all the TypeScript; any error or warning fails the run before a test
-# starts (npm run typecheck, npm run lint run them alone).
+# against the built packages), ESLint over all the TypeScript, then Prettier's check of the formatting; any error,
+# warning or unformatted file fails the run before a test starts (npm run typecheck, lint and format:check run them alone).
 stack_log="$(mktemp)"
 stack_up > "$stack_log" 2>&1 &
 stack_pid=$!
@@ -29,13 +29,14 @@ checks=0
 bash scripts/with-node.sh tsc -b tsconfig.build.json &&
   bash scripts/with-node.sh tsc -p tsconfig.jest.json --noEmit &&
   bash scripts/with-node.sh tsc -p tsconfig.node.json &&
-  bash scripts/with-node.sh eslint --max-warnings 0 . || checks=$?
+  bash scripts/with-node.sh eslint --max-warnings 0 . &&
+  bash scripts/with-node.sh prettier --check --log-level warn . || checks=$?
 stack=0
 wait "$stack_pid" || stack=$?
 cat "$stack_log"
 rm -f "$stack_log"
 if [ "$stack" -ne 0 ]; then echo "[test] error: the local stack did not come up (its output is above)" >&2; exit "$stack"; fi
-if [ "$checks" -ne 0 ]; then echo "[test] error: the build, a type check or ESLint failed (above); no test was run" >&2; exit "$checks"; fi
+if [ "$checks" -ne 0 ]; then echo "[test] error: the build, a type check, ESLint or the formatting check failed (above); no test was run" >&2; exit "$checks"; fi
 # Unit, integration and the fault cases that stop a server, in band (they share the stack's servers); then the other
 # fault cases two at a time (each run's detectors publish only its own OU).
 status=0

@@ -39,8 +39,7 @@ async function findOne(client: Client, base: string, attribute: string, value: s
   return searchEntries[0];
 }
 
-const values = (entry: Record<string, unknown> | undefined, name: string): string[] =>
-  [entry?.[name] ?? []].flat().map(String);
+const values = (entry: Record<string, unknown> | undefined, name: string): string[] => [entry?.[name] ?? []].flat().map(String);
 
 try {
   const sam = `demo${stamp}`.slice(0, 20);

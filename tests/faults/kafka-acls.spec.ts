@@ -104,7 +104,7 @@ function brokerDenials(principal: string, resource: string): string[] {
     .filter((line) => line.includes(`Principal = ${principal} is Denied`) && line.includes(`on resource = ${resource} `));
 }
 
-step('a detector\'s account cannot write a write request onto either operations topic, nor the other change topic', async () => {
+step("a detector's account cannot write a write request onto either operations topic, nor the other change topic", async () => {
   const detector = asProgram('ad-detector');
   for (const key of ['adOperations', 'dsOperations', 'dsChanges', 'links'] as const) {
     const before = await endOffsets(topic(key));
@@ -116,7 +116,7 @@ step('a detector\'s account cannot write a write request onto either operations 
   expect(await tryWrite(detector, topic('adChanges'))).toBeNull();
 });
 
-step('a writer\'s account cannot forge requests for either writer, nor change events', async () => {
+step("a writer's account cannot forge requests for either writer, nor change events", async () => {
   const writer = asProgram('ad-writer');
   for (const key of ['adOperations', 'dsOperations', 'adChanges', 'dsChanges'] as const) {
     const before = await endOffsets(topic(key));
@@ -134,7 +134,7 @@ step('each writer reads only its own operations topic', async () => {
   expect(await tryRead(asProgram('ad-writer'), topic('adOperations'), group('ad-writer'))).toBe('read');
 });
 
-step('the mapper\'s account reads changes and writes operations, but cannot move a checkpoint or write links', async () => {
+step("the mapper's account reads changes and writes operations, but cannot move a checkpoint or write links", async () => {
   const mapper = asProgram('mapper');
   for (const key of ['checkpoints', 'links', 'adChanges'] as const) {
     const before = await endOffsets(topic(key));
@@ -156,21 +156,25 @@ step('a wrong password is refused: idsync status exits 1 saying Kafka refused th
   expect(run.stderr).not.toContain('not-the-password');
 });
 
-step('the mapper without its ACLs is refused at start and exits non-zero, naming the refusal; with them again it runs', async () => {
-  const removed = await idsync(['kafka-acls', '--remove', '--program', 'mapper'], { configFile: pipeline.configFile });
-  expect({ code: removed.code, out: removed.stdout }).toEqual({ code: 0, out: expect.stringMatching(/^removed \d+ ACLs for User:idsync-mapper\n$/) });
-  await expect(pipeline.startService('mapper', 60_000)).rejects.toThrow(/mapper exited with (status 1|signal SIGTERM) while starting/);
-  const log = readFileSync(join(pipeline.dir, 'mapper.log'), 'utf8');
-  expect(log).toMatch(/"msg":"mapper.fatal".*kafka-denied/);
-  await pipeline.stopService('mapper');
+step(
+  'the mapper without its ACLs is refused at start and exits non-zero, naming the refusal; with them again it runs',
+  async () => {
+    const removed = await idsync(['kafka-acls', '--remove', '--program', 'mapper'], { configFile: pipeline.configFile });
+    expect({ code: removed.code, out: removed.stdout }).toEqual({ code: 0, out: expect.stringMatching(/^removed \d+ ACLs for User:idsync-mapper\n$/) });
+    await expect(pipeline.startService('mapper', 60_000)).rejects.toThrow(/mapper exited with (status 1|signal SIGTERM) while starting/);
+    const log = readFileSync(join(pipeline.dir, 'mapper.log'), 'utf8');
+    expect(log).toMatch(/"msg":"mapper.fatal".*kafka-denied/);
+    await pipeline.stopService('mapper');
 
-  const applied = await idsync(['kafka-acls', '--apply', '--program', 'mapper'], { configFile: pipeline.configFile });
-  expect(applied.code).toBe(0);
-  await pipeline.startService('mapper', 90_000);
-  expect(pipeline.isRunning('mapper')).toBe(true);
-}, 240_000);
+    const applied = await idsync(['kafka-acls', '--apply', '--program', 'mapper'], { configFile: pipeline.configFile });
+    expect(applied.code).toBe(0);
+    await pipeline.startService('mapper', 90_000);
+    expect(pipeline.isRunning('mapper')).toBe(true);
+  },
+  240_000,
+);
 
-step('idsync kafka-acls prints each program\'s ACLs: a writer reads its own operations topic only', async () => {
+step("idsync kafka-acls prints each program's ACLs: a writer reads its own operations topic only", async () => {
   const run = await idsync(['kafka-acls', '--program', 'ad-writer', '--json'], { configFile: pipeline.configFile });
   expect(run.code).toBe(0);
   const acls = JSON.parse(run.stdout) as { principal: string; resource: string; name: string; operation: string }[];

@@ -56,7 +56,13 @@ async function memberCount(side: Side, dn: string): Promise<number> {
 }
 
 async function membersArrive(side: Side, dn: string, count: number, timeoutMs = 90_000): Promise<void> {
-  await eventually(`${dn} with ${count} members`, () => memberCount(side, dn), (n) => n === count, timeoutMs, 1_000);
+  await eventually(
+    `${dn} with ${count} members`,
+    () => memberCount(side, dn),
+    (n) => n === count,
+    timeoutMs,
+    1_000,
+  );
 }
 
 const resync = (pipe: 'ad-to-ds' | 'ds-to-ad', ...args: string[]) =>
@@ -91,87 +97,111 @@ interface ResyncSummary {
 }
 
 describe(`a ${MEMBERS}-member group through live sync and resync, AD answering in slices (run ${s})`, () => {
-  step(`${MEMBERS} users created in AD reach 389-ds`, async () => {
-    await run.createOu();
-    const ad = run.config.directories['ad'] as DirectoryConfig;
-    const sessions = await Promise.all(Array.from({ length: CONNECTIONS }, () => openLdapSession('ad', ad)));
-    try {
-      let next = 0;
-      await Promise.all(
-        sessions.map(async ({ client }) => {
-          for (let i = next++; i < MEMBERS; i = next++) {
-            await client.add(adUser(i), { objectClass: ['top', 'person', 'organizationalPerson', 'user'], cn: user(i).cn, sAMAccountName: user(i).sam, sn: s });
-          }
-        }),
-      );
-    } finally {
-      await Promise.all(sessions.map(({ client }) => client.unbind().catch(() => undefined)));
-    }
-    await run.waitForUsersInDirectory(MEMBERS, 180_000);
-  }, 300_000);
+  step(
+    `${MEMBERS} users created in AD reach 389-ds`,
+    async () => {
+      await run.createOu();
+      const ad = run.config.directories['ad'] as DirectoryConfig;
+      const sessions = await Promise.all(Array.from({ length: CONNECTIONS }, () => openLdapSession('ad', ad)));
+      try {
+        let next = 0;
+        await Promise.all(
+          sessions.map(async ({ client }) => {
+            for (let i = next++; i < MEMBERS; i = next++) {
+              await client.add(adUser(i), { objectClass: ['top', 'person', 'organizationalPerson', 'user'], cn: user(i).cn, sAMAccountName: user(i).sam, sn: s });
+            }
+          }),
+        );
+      } finally {
+        await Promise.all(sessions.map(({ client }) => client.unbind().catch(() => undefined)));
+      }
+      await run.waitForUsersInDirectory(MEMBERS, 180_000);
+    },
+    300_000,
+  );
 
-  step(`a group of ${MEMBERS} created in AD arrives in 389-ds with every member (DNs mapped); AD's readers see all of them`, async () => {
-    // groupOfNames needs a member: the group starts with its first batch, the others are added as an admin would.
-    await run.ad.add(adDn(AD_GROUP), { objectClass: ['top', 'group'], cn: AD_GROUP, sAMAccountName: AD_GROUP, member: all.slice(0, MODIFY_BATCH).map(adUser) });
-    for (let from = MODIFY_BATCH; from < MEMBERS; from += MODIFY_BATCH) {
-      await run.ad.client.modify(adDn(AD_GROUP), new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: all.slice(from, from + MODIFY_BATCH).map(adUser) }) }));
-    }
-    await membersArrive(run.directory, dsDn(AD_GROUP), MEMBERS);
-    const arrived = (await run.directory.read(dsDn(AD_GROUP), ['member']))?.['member'] ?? [];
-    expect(new Set(arrived.map((dn) => dn.toLowerCase()))).toEqual(new Set(all.map((i) => dsUser(i).toLowerCase())));
+  step(
+    `a group of ${MEMBERS} created in AD arrives in 389-ds with every member (DNs mapped); AD's readers see all of them`,
+    async () => {
+      // groupOfNames needs a member: the group starts with its first batch, the others are added as an admin would.
+      await run.ad.add(adDn(AD_GROUP), { objectClass: ['top', 'group'], cn: AD_GROUP, sAMAccountName: AD_GROUP, member: all.slice(0, MODIFY_BATCH).map(adUser) });
+      for (let from = MODIFY_BATCH; from < MEMBERS; from += MODIFY_BATCH) {
+        await run.ad.client.modify(adDn(AD_GROUP), new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: all.slice(from, from + MODIFY_BATCH).map(adUser) }) }));
+      }
+      await membersArrive(run.directory, dsDn(AD_GROUP), MEMBERS);
+      const arrived = (await run.directory.read(dsDn(AD_GROUP), ['member']))?.['member'] ?? [];
+      expect(new Set(arrived.map((dn) => dn.toLowerCase()))).toEqual(new Set(all.map((i) => dsUser(i).toLowerCase())));
 
-    // Through the proxy, as AD answers: the first 1,500 only, unless the reader asks for the rest.
-    const sliced = await openLdapSession('ad', { ...(run.config.directories['ad'] as DirectoryConfig), urls: [started(proxy).url], startTls: false, allowInsecure: true });
-    try {
-      const plain = (await sliced.client.search(adDn(AD_GROUP), { scope: 'base', attributes: ['member'] })).searchEntries[0];
-      expect(plain?.['member;range=0-1499']).toHaveLength(1_500);
-      const whole = (await searchAllValues(sliced.client, adDn(AD_GROUP), { scope: 'base', attributes: ['member'] })).searchEntries[0];
-      expect(whole?.['member']).toHaveLength(MEMBERS);
-    } finally {
-      await sliced.client.unbind();
-    }
-  }, 180_000);
+      // Through the proxy, as AD answers: the first 1,500 only, unless the reader asks for the rest.
+      const sliced = await openLdapSession('ad', { ...(run.config.directories['ad'] as DirectoryConfig), urls: [started(proxy).url], startTls: false, allowInsecure: true });
+      try {
+        const plain = (await sliced.client.search(adDn(AD_GROUP), { scope: 'base', attributes: ['member'] })).searchEntries[0];
+        expect(plain?.['member;range=0-1499']).toHaveLength(1_500);
+        const whole = (await searchAllValues(sliced.client, adDn(AD_GROUP), { scope: 'base', attributes: ['member'] })).searchEntries[0];
+        expect(whole?.['member']).toHaveLength(MEMBERS);
+      } finally {
+        await sliced.client.unbind();
+      }
+    },
+    180_000,
+  );
 
-  step('resync reads the group whole: nothing to do; with 1,000 members gone at the destination, it puts them back', async () => {
-    // The OU, the users and the group, all equal.
-    const dry = await dryRun('ad-to-ds', (summary) => summary.equal === MEMBERS + 2);
-    expect(dry).toMatchObject({ sourceEntries: MEMBERS + 2, equal: MEMBERS + 2, update: 0, create: 0, errors: 0 });
+  step(
+    'resync reads the group whole: nothing to do; with 1,000 members gone at the destination, it puts them back',
+    async () => {
+      // The OU, the users and the group, all equal.
+      const dry = await dryRun('ad-to-ds', (summary) => summary.equal === MEMBERS + 2);
+      expect(dry).toMatchObject({ sourceEntries: MEMBERS + 2, equal: MEMBERS + 2, update: 0, create: 0, errors: 0 });
 
-    // Members lost at the destination, made with the ds-writer's account: its changes are not sent back to AD.
-    const asWriter = await Side.open(run.config, 'ds', writerCredentials(run.config, 'ds-writer'));
-    try {
-      const lost = all.slice(1_000, 2_000).map(dsUser);
-      await asWriter.client.modify(dsDn(AD_GROUP), new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: lost }) }));
-    } finally {
-      await asWriter.close();
-    }
-    expect(await memberCount(run.directory, dsDn(AD_GROUP))).toBe(MEMBERS - 1_000);
+      // Members lost at the destination, made with the ds-writer's account: its changes are not sent back to AD.
+      const asWriter = await Side.open(run.config, 'ds', writerCredentials(run.config, 'ds-writer'));
+      try {
+        const lost = all.slice(1_000, 2_000).map(dsUser);
+        await asWriter.client.modify(dsDn(AD_GROUP), new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: lost }) }));
+      } finally {
+        await asWriter.close();
+      }
+      expect(await memberCount(run.directory, dsDn(AD_GROUP))).toBe(MEMBERS - 1_000);
 
-    const repair = await resync('ad-to-ds', '--json');
-    expect({ code: repair.code, out: describeRun(repair) }).toMatchObject({ code: 0 });
-    expect(JSON.parse(repair.stdout) as ResyncSummary).toMatchObject({ update: 1, published: 1, errors: 0 });
-    await membersArrive(run.directory, dsDn(AD_GROUP), MEMBERS, 60_000);
-    expect(await memberCount(run.ad, adDn(AD_GROUP))).toBe(MEMBERS);
-  }, 240_000);
+      const repair = await resync('ad-to-ds', '--json');
+      expect({ code: repair.code, out: describeRun(repair) }).toMatchObject({ code: 0 });
+      expect(JSON.parse(repair.stdout) as ResyncSummary).toMatchObject({ update: 1, published: 1, errors: 0 });
+      await membersArrive(run.directory, dsDn(AD_GROUP), MEMBERS, 60_000);
+      expect(await memberCount(run.ad, adDn(AD_GROUP))).toBe(MEMBERS);
+    },
+    240_000,
+  );
 
-  step('10 members removed in AD are removed in 389-ds: 2,990 left', async () => {
-    await run.ad.client.modify(adDn(AD_GROUP), new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: all.slice(0, 10).map(adUser) }) }));
-    await membersArrive(run.directory, dsDn(AD_GROUP), MEMBERS - 10, 60_000);
-  }, 120_000);
+  step(
+    '10 members removed in AD are removed in 389-ds: 2,990 left',
+    async () => {
+      await run.ad.client.modify(adDn(AD_GROUP), new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: all.slice(0, 10).map(adUser) }) }));
+      await membersArrive(run.directory, dsDn(AD_GROUP), MEMBERS - 10, 60_000);
+    },
+    120_000,
+  );
 
-  step(`a group of ${MEMBERS} created in 389-ds reaches AD; 10 members removed there are removed in AD`, async () => {
-    await run.directory.add(dsDn(DS_GROUP), { objectClass: ['top', 'groupOfNames'], cn: DS_GROUP, member: all.map(dsUser) });
-    await membersArrive(run.ad, adDn(DS_GROUP), MEMBERS, 120_000);
-    // The ad-writer reads the AD group's members (AD answers in slices) to find the ones to remove.
-    await run.directory.client.modify(dsDn(DS_GROUP), new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: all.slice(-10).map(dsUser) }) }));
-    await membersArrive(run.ad, adDn(DS_GROUP), MEMBERS - 10, 60_000);
+  step(
+    `a group of ${MEMBERS} created in 389-ds reaches AD; 10 members removed there are removed in AD`,
+    async () => {
+      await run.directory.add(dsDn(DS_GROUP), { objectClass: ['top', 'groupOfNames'], cn: DS_GROUP, member: all.map(dsUser) });
+      await membersArrive(run.ad, adDn(DS_GROUP), MEMBERS, 120_000);
+      // The ad-writer reads the AD group's members (AD answers in slices) to find the ones to remove.
+      await run.directory.client.modify(dsDn(DS_GROUP), new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: all.slice(-10).map(dsUser) }) }));
+      await membersArrive(run.ad, adDn(DS_GROUP), MEMBERS - 10, 60_000);
 
-    // The reverse pipe's resync reads AD as its destination, in slices too: nothing differs.
-    const dry = await dryRun('ds-to-ad', (summary) => summary.update === 0);
-    expect(dry).toMatchObject({ sourceEntries: MEMBERS + 3, update: 0, create: 0, errors: 0 });
-  }, 240_000);
+      // The reverse pipe's resync reads AD as its destination, in slices too: nothing differs.
+      const dry = await dryRun('ds-to-ad', (summary) => summary.update === 0);
+      expect(dry).toMatchObject({ sourceEntries: MEMBERS + 3, update: 0, create: 0, errors: 0 });
+    },
+    240_000,
+  );
 
-  step('both directories are equal in full: every user, both groups', async () => {
-    await run.expectTreesEqual(MEMBERS + 2);
-  }, 120_000);
+  step(
+    'both directories are equal in full: every user, both groups',
+    async () => {
+      await run.expectTreesEqual(MEMBERS + 2);
+    },
+    120_000,
+  );
 });

@@ -42,37 +42,49 @@ describe(`the network to the directory stalls for 60 s, then drops every connect
 
   step('an OU created in AD reaches 389-ds through the proxy', () => run.createOu());
 
-  step(`proxy stalled, ${USERS} users created in AD: sockets stay bounded, the ds-writer says not ready; after the cut all users arrive`, async () => {
-    const tcp = requireProxy();
-    const writerPid = run.live.pid('ds-writer') as number;
-    const detectorPid = run.live.pid('ds-detector') as number;
-    tcp.stall();
-    const acceptedBefore = tcp.accepted;
-    const stalledAt = Date.now();
-    await run.createUsers(USERS, 'Stalled');
-    let writerMost = 0;
-    let detectorMost = 0;
-    let notReady = false;
-    while (Date.now() - stalledAt < STALL_MS) {
-      writerMost = Math.max(writerMost, await socketsTo(writerPid, tcp.port));
-      detectorMost = Math.max(detectorMost, await socketsTo(detectorPid, tcp.port));
-      if (!notReady) notReady = (await run.health('ds-writer').catch(() => ({ status: 'error' }))).status === 'error';
-      await sleep(1_000);
-    }
-    const opened = tcp.accepted - acceptedBefore;
-    tcp.cut();
-    tcp.resume();
-    process.stdout.write(`stalled proxy: at most ${writerMost} ds-writer and ${detectorMost} ds-detector sockets open at once; ${opened} connections opened (and given up) during the ${STALL_MS / 1_000} s stall\n`);
-    expect(writerMost).toBeGreaterThan(0);
-    expect(writerMost).toBeLessThanOrEqual(writerConnections + 2);
-    expect(detectorMost).toBeLessThanOrEqual(3);
-    expect(notReady).toBe(true);
+  step(
+    `proxy stalled, ${USERS} users created in AD: sockets stay bounded, the ds-writer says not ready; after the cut all users arrive`,
+    async () => {
+      const tcp = requireProxy();
+      const writerPid = run.live.pid('ds-writer') as number;
+      const detectorPid = run.live.pid('ds-detector') as number;
+      tcp.stall();
+      const acceptedBefore = tcp.accepted;
+      const stalledAt = Date.now();
+      await run.createUsers(USERS, 'Stalled');
+      let writerMost = 0;
+      let detectorMost = 0;
+      let notReady = false;
+      while (Date.now() - stalledAt < STALL_MS) {
+        writerMost = Math.max(writerMost, await socketsTo(writerPid, tcp.port));
+        detectorMost = Math.max(detectorMost, await socketsTo(detectorPid, tcp.port));
+        if (!notReady) notReady = (await run.health('ds-writer').catch(() => ({ status: 'error' }))).status === 'error';
+        await sleep(1_000);
+      }
+      const opened = tcp.accepted - acceptedBefore;
+      tcp.cut();
+      tcp.resume();
+      process.stdout.write(
+        `stalled proxy: at most ${writerMost} ds-writer and ${detectorMost} ds-detector sockets open at once; ${opened} connections opened (and given up) during the ${STALL_MS / 1_000} s stall\n`,
+      );
+      expect(writerMost).toBeGreaterThan(0);
+      expect(writerMost).toBeLessThanOrEqual(writerConnections + 2);
+      expect(detectorMost).toBeLessThanOrEqual(3);
+      expect(notReady).toBe(true);
 
-    await run.waitForUsersInDirectory(USERS, 180_000);
-    await eventually('ds-writer /health ok again', () => run.health('ds-writer'), (h) => h.status === 'ok', 60_000, 1_000);
-    expect(run.live.crashed()).toEqual([]);
-    expect(await socketsTo(writerPid, tcp.port)).toBeLessThanOrEqual(writerConnections + 2);
-  }, 420_000);
+      await run.waitForUsersInDirectory(USERS, 180_000);
+      await eventually(
+        'ds-writer /health ok again',
+        () => run.health('ds-writer'),
+        (h) => h.status === 'ok',
+        60_000,
+        1_000,
+      );
+      expect(run.live.crashed()).toEqual([]);
+      expect(await socketsTo(writerPid, tcp.port)).toBeLessThanOrEqual(writerConnections + 2);
+    },
+    420_000,
+  );
 
   step('both directories compared in full: 0 lost, 0 extra, 0 different', () => run.expectTreesEqual(USERS), 60_000);
 });

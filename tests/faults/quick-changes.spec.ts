@@ -46,7 +46,13 @@ describe(`quick successive changes on either side, both pipes running (run ${run
     }
     for (let i = 0; i < USERS; i++) {
       const wanted = i % 2 === 0 ? undefined : `second ${i}`;
-      await eventually(`${adDn(i)} as the directory left it`, () => run.ad.read(adDn(i), ['description', 'telephoneNumber']), (e) => e !== null && first(e, 'description') === wanted && first(e, 'telephoneNumber') === undefined, 60_000, 500);
+      await eventually(
+        `${adDn(i)} as the directory left it`,
+        () => run.ad.read(adDn(i), ['description', 'telephoneNumber']),
+        (e) => e !== null && first(e, 'description') === wanted && first(e, 'telephoneNumber') === undefined,
+        60_000,
+        500,
+      );
     }
     await sleep(SETTLE_MS);
     for (let i = 0; i < USERS; i++) {
@@ -100,9 +106,21 @@ describe(`quick successive changes on either side, both pipes running (run ${run
     const last = `${cn(i)} final`;
     await run.directory.client.modifyDN(dsDn(i), renamed(middle));
     // Renamed again as soon as AD shows the first rename: its echo is still on its way back.
-    await eventually(`${middle} in AD`, () => run.ad.read(`CN=${middle},${run.adOu}`, ['cn']), (e) => e !== null, 60_000, 100);
+    await eventually(
+      `${middle} in AD`,
+      () => run.ad.read(`CN=${middle},${run.adOu}`, ['cn']),
+      (e) => e !== null,
+      60_000,
+      100,
+    );
     await run.directory.client.modifyDN(renamed(middle), renamed(last));
-    await eventually(`${last} in AD, nothing left at the other names`, async () => [await run.ad.read(`CN=${last},${run.adOu}`, ['cn']), await run.ad.read(`CN=${middle},${run.adOu}`, ['cn']), await run.ad.read(adDn(i), ['cn'])] as const, ([now, between, before]) => now !== null && between === null && before === null, 60_000, 500);
+    await eventually(
+      `${last} in AD, nothing left at the other names`,
+      async () => [await run.ad.read(`CN=${last},${run.adOu}`, ['cn']), await run.ad.read(`CN=${middle},${run.adOu}`, ['cn']), await run.ad.read(adDn(i), ['cn'])] as const,
+      ([now, between, before]) => now !== null && between === null && before === null,
+      60_000,
+      500,
+    );
     // The echo of the first rename, read in AD after the directory's second one, must not move the entry back, not even
     // for a moment (a delete made then would find nothing): watched every 100 ms.
     const away: number[] = [];
@@ -123,7 +141,13 @@ describe(`quick successive changes on either side, both pipes running (run ${run
     }
     for (let i = 0; i < USERS; i++) {
       const wanted = i % 2 === 0 ? `ad second ${i}` : undefined;
-      await eventually(`${dsDn(i)} as AD left it`, () => run.directory.read(dsDn(i), ['description']), (e) => e !== null && first(e, 'description') === wanted, 60_000, 500);
+      await eventually(
+        `${dsDn(i)} as AD left it`,
+        () => run.directory.read(dsDn(i), ['description']),
+        (e) => e !== null && first(e, 'description') === wanted,
+        60_000,
+        500,
+      );
     }
     await sleep(SETTLE_MS);
     for (let i = 0; i < USERS; i++) expect([i, first(await run.ad.read(adDn(i), ['description']), 'description')]).toEqual([i, i % 2 === 0 ? `ad second ${i}` : undefined]);

@@ -15,10 +15,6 @@ const step = run.scenario.step;
 /** How long the pipeline is given to show a wrong outcome (echoes take a DirSync poll and two Kafka hops). */
 const SETTLE_MS = 8_000;
 
-
-
-
-
 let adReplaced: { dn: string; oldGuid: string; newGuid: string } | undefined;
 let dsReplaced: { dn: string; oldUuid: string; newUuid: string } | undefined;
 
@@ -30,10 +26,20 @@ describe(`delete and re-create under the same DN, both pipes running (run ${run.
     const adDn = `CN=${cn},${run.adOu}`;
     const dsDn = `cn=${cn},${run.dsOu}`;
     await run.ad.add(adDn, adUser(cn, `ra${run.suffix}`.slice(0, 20), 'first hire'));
-    await eventually('the first account in 389-ds', () => run.directory.read(dsDn, ['description']), (e) => e?.['description']?.[0] === 'first hire', 30_000);
+    await eventually(
+      'the first account in 389-ds',
+      () => run.directory.read(dsDn, ['description']),
+      (e) => e?.['description']?.[0] === 'first hire',
+      30_000,
+    );
     const oldGuid = (await run.guidAt(adDn)) as string;
     const oldUuid = (await run.uuidAt(dsDn)) as string;
-    await eventually('the first account linked', () => run.linkedTo(oldGuid), (ids) => ids.includes(oldUuid), 15_000);
+    await eventually(
+      'the first account linked',
+      () => run.linkedTo(oldGuid),
+      (ids) => ids.includes(oldUuid),
+      15_000,
+    );
 
     await run.ad.del(adDn);
     await sleep(300);
@@ -41,7 +47,12 @@ describe(`delete and re-create under the same DN, both pipes running (run ${run.
     const newGuid = (await run.guidAt(adDn)) as string;
     expect(newGuid).not.toBe(oldGuid);
 
-    await eventually('the second account in 389-ds', () => run.directory.read(dsDn, ['description']), (e) => e?.['description']?.[0] === 'second hire', 30_000);
+    await eventually(
+      'the second account in 389-ds',
+      () => run.directory.read(dsDn, ['description']),
+      (e) => e?.['description']?.[0] === 'second hire',
+      30_000,
+    );
     await sleep(SETTLE_MS);
     expect(await run.guidAt(adDn)).toBe(newGuid);
     const newUuid = await run.uuidAt(dsDn);
@@ -53,22 +64,37 @@ describe(`delete and re-create under the same DN, both pipes running (run ${run.
     adReplaced = { dn: adDn, oldGuid, newGuid };
   });
 
-  step('in the directory within a second: AD ends with the new account, and the echo of the old one\'s delete leaves it alone', async () => {
+  step("in the directory within a second: AD ends with the new account, and the echo of the old one's delete leaves it alone", async () => {
     const cn = `Rehire D ${run.suffix}`;
     const adDn = `CN=${cn},${run.adOu}`;
     const dsDn = `cn=${cn},${run.dsOu}`;
     await run.directory.add(dsDn, dsPerson(cn, `rd${run.suffix}`.slice(0, 20), 'first hire'));
-    await eventually('the first account in AD', () => run.ad.read(adDn, ['description']), (e) => e?.['description']?.[0] === 'first hire', 30_000);
+    await eventually(
+      'the first account in AD',
+      () => run.ad.read(adDn, ['description']),
+      (e) => e?.['description']?.[0] === 'first hire',
+      30_000,
+    );
     const oldUuid = (await run.uuidAt(dsDn)) as string;
     const oldGuid = (await run.guidAt(adDn)) as string;
-    await eventually('the first account linked', () => run.linkedTo(oldUuid), (ids) => ids.includes(oldGuid), 15_000);
+    await eventually(
+      'the first account linked',
+      () => run.linkedTo(oldUuid),
+      (ids) => ids.includes(oldGuid),
+      15_000,
+    );
 
     await run.directory.del(dsDn);
     await sleep(300);
     await run.directory.add(dsDn, dsPerson(cn, `rd${run.suffix}`.slice(0, 20), 'second hire'));
     const newUuid = (await run.uuidAt(dsDn)) as string;
 
-    await eventually('the second account in AD', () => run.ad.read(adDn, ['description']), (e) => e?.['description']?.[0] === 'second hire', 30_000);
+    await eventually(
+      'the second account in AD',
+      () => run.ad.read(adDn, ['description']),
+      (e) => e?.['description']?.[0] === 'second hire',
+      30_000,
+    );
     await sleep(SETTLE_MS);
     const newGuid = await run.guidAt(adDn);
     expect(newGuid).not.toBeNull();
@@ -106,7 +132,13 @@ describe(`delete and re-create under the same DN, both pipes running (run ${run.
       { key: entryKey({ kind: 'objectGUID', value: replaced.oldGuid }), value: encodeEntryChange(forged(replaced.oldGuid, 0)) },
       { key: stranger, value: encodeEntryChange(forged(stranger, 1)) },
     ]);
-    const letters = await eventually('the stranger\'s delete dead-lettered', () => run.live.deadLetters(), (l) => l.length > 0, 60_000, 1_000);
+    const letters = await eventually(
+      "the stranger's delete dead-lettered",
+      () => run.live.deadLetters(),
+      (l) => l.length > 0,
+      60_000,
+      1_000,
+    );
     expect(letters).toHaveLength(1);
     expect(letters[0]?.reason).toMatch(new RegExp(`link conflict.*linked to source entry ${replaced.newGuid}, not to ${stranger}`));
     expect(await run.live.counter('ds-writer', 'idsync_writer_link_conflicts_total', { resolution: 'dead-letter' })).toBe(1);
@@ -141,7 +173,13 @@ describe(`delete and re-create under the same DN, both pipes running (run ${run.
       { key: replaced.oldUuid, value: encodeEntryChange(forged(replaced.oldUuid)) },
       { key: stranger, value: encodeEntryChange(forged(stranger)) },
     ]);
-    const letters = await eventually('the stranger\'s delete dead-lettered', () => run.live.deadLetters(), (l) => l.length > before, 60_000, 1_000);
+    const letters = await eventually(
+      "the stranger's delete dead-lettered",
+      () => run.live.deadLetters(),
+      (l) => l.length > before,
+      60_000,
+      1_000,
+    );
     expect(letters).toHaveLength(before + 1);
     // Dead letters come back in partition order, not time order: the stranger's is the one naming it.
     expect(letters.find((letter) => letter.reason.includes(stranger))?.reason).toMatch(new RegExp(`link conflict.*linked to source entry ${replaced.newUuid}, not to ${stranger}`));

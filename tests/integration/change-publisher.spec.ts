@@ -30,7 +30,13 @@ describe('ChangePublisher: events and detector position in one Kafka transaction
     await requireServer('Kafka', host, port);
     const admin = kafkajs.admin();
     await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: options.eventsTopic, numPartitions: 3 }, { topic: options.checkpointTopic, numPartitions: 1 }] });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: options.eventsTopic, numPartitions: 3 },
+        { topic: options.checkpointTopic, numPartitions: 1 },
+      ],
+    });
     await admin.disconnect();
   });
 
@@ -174,9 +180,7 @@ describe('ChangePublisher: batches under the broker size limits', () => {
     const published = (await readTopic(options.eventsTopic, 60)).map((r) => decodeEntryChange(r.value).eventId);
     expect(published).toEqual(Array.from({ length: 60 }, (_, i) => `page:${i}`));
     const letters = (await readTopic(options.deadLetterTopic, 1)).map((r) => decodeDeadLetter(r.value));
-    expect(letters).toEqual([
-      expect.objectContaining({ stage: 'ad-detector', topic: options.eventsTopic, value: null, key: Buffer.from(sizedEvent(999, 1).entryId.value) }),
-    ]);
+    expect(letters).toEqual([expect.objectContaining({ stage: 'ad-detector', topic: options.eventsTopic, value: null, key: Buffer.from(sizedEvent(999, 1).entryId.value) })]);
     expect(letters[0]?.reason).toMatch(/^event page:999 \(modify of CN=User 999,OU=Corp,DC=example,DC=test, entry \S+\) is 8\d{4} bytes, over the limit of 49920 bytes/);
   });
 });

@@ -26,7 +26,11 @@ let admin: Client;
 let proxy: AdRangeProxy;
 let sliced: Client;
 
-const hex = (values: unknown): string[] => [values].flat().map((v) => (Buffer.isBuffer(v) ? v.toString('hex') : `text:${String(v)}`)).sort();
+const hex = (values: unknown): string[] =>
+  [values]
+    .flat()
+    .map((v) => (Buffer.isBuffer(v) ? v.toString('hex') : `text:${String(v)}`))
+    .sort();
 const sorted = (values: unknown): string[] => [values].flat().map(String).sort();
 
 beforeAll(async () => {

@@ -8,7 +8,10 @@ const ROOT = join(__dirname, '..', '..');
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 
 type Doc = Record<string, any>;
-const k8sDocs = (file: string): Doc[] => parseAllDocuments(read(`k8s/${file}`)).map((d) => d.toJS() as Doc).filter(Boolean);
+const k8sDocs = (file: string): Doc[] =>
+  parseAllDocuments(read(`k8s/${file}`))
+    .map((d) => d.toJS() as Doc)
+    .filter(Boolean);
 
 const CONTAINER_CONFIG = read('k8s/idsync-config.yaml');
 const REFERENCED = referencedVariables(CONTAINER_CONFIG);
@@ -69,11 +72,15 @@ function listeners(value: string): Record<string, { host: string; port: number }
   );
 }
 /** A comma-separated map (listener.security.protocol.map): KEY -> VALUE. */
-const csvMap = (value: string): Record<string, string> =>
-  Object.fromEntries(value.split(',').map((pair) => pair.split(':').map((part) => part.trim()) as [string, string]));
+const csvMap = (value: string): Record<string, string> => Object.fromEntries(value.split(',').map((pair) => pair.split(':').map((part) => part.trim()) as [string, string]));
 /** IDSYNC_KAFKA_USERS of kafka-users.sh: "<username>=<variable> ..." -> username -> variable. */
 const kafkaUsers = (value: string): Record<string, string> =>
-  Object.fromEntries(value.trim().split(/\s+/).map((pair) => pair.split('=') as [string, string]));
+  Object.fromEntries(
+    value
+      .trim()
+      .split(/\s+/)
+      .map((pair) => pair.split('=') as [string, string]),
+  );
 
 /** The one super user of kafka-server.properties (User:<name>): the admin principal. */
 function superUser(): string {
@@ -108,7 +115,7 @@ describe('container configuration', () => {
     expect(containerConfig().http.host).toBe('0.0.0.0');
   });
 
-  it('refers to the same variables as the local demo configuration, Kafka\'s TLS and SASL aside', () => {
+  it("refers to the same variables as the local demo configuration, Kafka's TLS and SASL aside", () => {
     expect(REFERENCED.filter((v) => !isKafkaSecurity(v))).toEqual(referencedVariables(read('config/demo.yaml')).filter((v) => !isKafkaSecurity(v)));
     expect(REFERENCED.filter(isKafkaSecurity)).toEqual(['KAFKA_CA_FILE', ...PROGRAMS.map(kafkaPassword)].sort());
   });
@@ -139,7 +146,10 @@ describe('docker-compose.yml', () => {
         return [match[2] as string, match[1] as string];
       }),
     );
-  const credentials = (service: Doc): string[] => Object.keys(service['environment'] as Doc).filter(isCredential).sort();
+  const credentials = (service: Doc): string[] =>
+    Object.keys(service['environment'] as Doc)
+      .filter(isCredential)
+      .sort();
 
   it('runs Kafka, its one-shot setup (users, then ACLs) and each of the five services', () => {
     expect(Object.keys(services).sort()).toEqual(['kafka', 'kafka-users', 'kafka-setup', ...SERVICE_NAMES].sort());
@@ -216,7 +226,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('checks Kafka\'s health logging in as the admin, with the client configuration kafka-start.sh writes', () => {
+  it("checks Kafka's health logging in as the admin, with the client configuration kafka-start.sh writes", () => {
     const test = kafka['healthcheck']['test'] as string[];
     expect(test[0]).toBe('CMD-SHELL');
     const command = (test[1] as string).split(/\s+/);
@@ -228,7 +238,7 @@ describe('docker-compose.yml', () => {
     expect(KAFKA_START).toContain('cat > "$dir/admin-client.properties"');
   });
 
-  it('creates every program\'s Kafka user (kafka-users), then the ACLs with the CLI (kafka-setup), as the admin', () => {
+  it("creates every program's Kafka user (kafka-users), then the ACLs with the CLI (kafka-setup), as the admin", () => {
     const users = services['kafka-users'] as Doc;
     const setup = services['kafka-setup'] as Doc;
     expect(users['depends_on']).toEqual({ kafka: { condition: 'service_healthy' } });
@@ -331,7 +341,7 @@ describe('k8s manifests', () => {
     });
   });
 
-  it('gives each program\'s Secret its own Kafka password and no other program\'s', () => {
+  it("gives each program's Secret its own Kafka password and no other program's", () => {
     for (const program of PROGRAMS) {
       const secret = programSecrets().find((s) => s['metadata']['name'] === `idsync-${program}`) as Doc;
       const kafkaKeys = Object.keys(secret['stringData'] as Doc).filter((key) => /^KAFKA_.*PASSWORD$/.test(key));
@@ -425,11 +435,15 @@ describe('k8s manifests', () => {
   });
 
   it('pins every image by digest, init containers included', () => {
-    const images = [...workloads, job, setupJob].flatMap((w) => [...(w['spec']['template']['spec']['initContainers'] ?? []), ...w['spec']['template']['spec']['containers']].map((c: Doc) => c['image'] as string));
+    const images = [...workloads, job, setupJob].flatMap((w) =>
+      [...(w['spec']['template']['spec']['initContainers'] ?? []), ...w['spec']['template']['spec']['containers']].map((c: Doc) => c['image'] as string),
+    );
     expect(images.length).toBe(9);
     for (const image of images) expect(image).toMatch(PINNED);
     // Every image reference anywhere under k8s/ (comments aside) is one of these.
-    const all = ['kafka.yaml', 'services.yaml', 'ops/resync-job.example.yaml', 'ops/kafka-setup-job.yaml'].flatMap((file) => [...read(`k8s/${file}`).matchAll(/^\s*image:\s*(\S+)/gm)].map((m) => m[1]));
+    const all = ['kafka.yaml', 'services.yaml', 'ops/resync-job.example.yaml', 'ops/kafka-setup-job.yaml'].flatMap((file) =>
+      [...read(`k8s/${file}`).matchAll(/^\s*image:\s*(\S+)/gm)].map((m) => m[1]),
+    );
     expect(all.sort()).toEqual([...images].sort());
   });
 
@@ -439,7 +453,9 @@ describe('k8s manifests', () => {
     expect(mounts['/var/lib/kafka/data']?.['name']).toBe(ofKind('StatefulSet')[0]?.['spec']['volumeClaimTemplates'][0]['metadata']['name']);
     for (const path of ['/opt/kafka/logs', '/tmp']) expect((kafkaPod['volumes'] as Doc[]).find((v) => v['name'] === mounts[path]?.['name'])?.['emptyDir']).toEqual({});
     // Everything else it reads is mounted read-only: its configuration and scripts, its key, the CA.
-    const writable = Object.values<Doc>(mounts).filter((m) => m['readOnly'] !== true).map((m) => m['mountPath']);
+    const writable = Object.values<Doc>(mounts)
+      .filter((m) => m['readOnly'] !== true)
+      .map((m) => m['mountPath']);
     expect(writable.sort()).toEqual(['/opt/kafka/logs', '/tmp', '/var/lib/kafka/data']);
   });
 
@@ -490,7 +506,9 @@ describe('k8s manifests', () => {
       const p = policy(`idsync-${name}`)['spec'];
       expect(p['podSelector']).toEqual({ matchLabels: deployment(name)['spec']['selector']['matchLabels'] });
       expect(p['policyTypes']).toEqual(['Ingress', 'Egress']);
-      expect(p['ingress']).toEqual([{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: config.services[name].httpPort }] }]);
+      expect(p['ingress']).toEqual([
+        { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: config.services[name].httpPort }] },
+      ]);
       const egress = p['egress'] as Doc[];
       expect(egress.filter(kafkaRule)).toHaveLength(1);
       const directory = directoryOf(name);
@@ -628,7 +646,7 @@ describe('k8s manifests', () => {
       expect(KAFKA_SERVER['controller.quorum.voters']).toBe(`${KAFKA_SERVER['node.id']}@localhost:${listenersOf[controller]?.port}`);
     });
 
-    it('gives each SASL listener the admin\'s login for its mechanism (kafka-start.sh), and formats the storage with its SCRAM credential', () => {
+    it("gives each SASL listener the admin's login for its mechanism (kafka-start.sh), and formats the storage with its SCRAM credential", () => {
       for (const listener of Object.keys(listenersOf)) {
         for (const mechanism of mechanisms(listener)) expect(KAFKA_START).toContain(`listener.name.${listener.toLowerCase()}.${mechanism.toLowerCase()}.sasl.jaas.config=`);
       }
@@ -645,7 +663,9 @@ describe('k8s manifests', () => {
       expect(Object.values(principals()).map((p) => p.username)).not.toContain(admin);
       // The admin's password is Kafka's and the setup Job's: no service is given it.
       const holders = [...workloads, job, setupJob].filter((w) =>
-        [...(w['spec']['template']['spec']['initContainers'] ?? []), ...w['spec']['template']['spec']['containers']].some((c: Doc) => Object.values(secretVariables(c)).some(([secret]) => secret === KAFKA_ADMIN_SECRET)),
+        [...(w['spec']['template']['spec']['initContainers'] ?? []), ...w['spec']['template']['spec']['containers']].some((c: Doc) =>
+          Object.values(secretVariables(c)).some(([secret]) => secret === KAFKA_ADMIN_SECRET),
+        ),
       );
       expect(holders.map((w) => w['metadata']['name']).sort()).toEqual(['idsync-kafka', 'idsync-kafka-setup']);
     });
@@ -685,7 +705,7 @@ describe('k8s manifests', () => {
       }
     });
 
-    it('has the setup Job create each principal\'s SCRAM user with its program\'s password, then apply the ACLs with the CLI', () => {
+    it("has the setup Job create each principal's SCRAM user with its program's password, then apply the ACLs with the CLI", () => {
       expect(setupJob['kind']).toBe('Job');
       const users = containerNamed(setupPod, 'users');
       const acls = containerNamed(setupPod, 'acls');

@@ -39,7 +39,10 @@ describe('operations kit (k8s/monitoring)', () => {
   });
 
   it('uses only metrics the README documents, and the README only metrics the code registers', () => {
-    const used = new Set([...rules.groups.flatMap((group) => group.rules.flatMap((rule) => metricNames(rule.expr))), ...dashboard.panels.flatMap((panel) => (panel.targets ?? []).flatMap((target) => metricNames(target.expr)))]);
+    const used = new Set([
+      ...rules.groups.flatMap((group) => group.rules.flatMap((rule) => metricNames(rule.expr))),
+      ...dashboard.panels.flatMap((panel) => (panel.targets ?? []).flatMap((target) => metricNames(target.expr))),
+    ]);
     expect(used.size).toBeGreaterThan(15);
     expect([...used].filter((name) => !documented.some((pattern) => pattern.test(name)))).toEqual([]);
     const code = [...sources('libs'), ...sources('services')].map((file) => read(file)).join('\n');

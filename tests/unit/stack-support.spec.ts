@@ -23,7 +23,7 @@ describe('integration test support when the stack is down', () => {
     const previous = process.env['IDSYNC_STACK_DIR'];
     process.env['IDSYNC_STACK_DIR'] = '/nonexistent/idsync-stack';
     try {
-      expect(() => stackEnv()).toThrow("settings file /nonexistent/idsync-stack/stack.env is missing: start the local stack with `npm run stack -- up`");
+      expect(() => stackEnv()).toThrow('settings file /nonexistent/idsync-stack/stack.env is missing: start the local stack with `npm run stack -- up`');
     } finally {
       if (previous === undefined) delete process.env['IDSYNC_STACK_DIR'];
       else process.env['IDSYNC_STACK_DIR'] = previous;

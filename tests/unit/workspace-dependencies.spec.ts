@@ -152,19 +152,31 @@ describe('dependencyProblems', () => {
   });
 
   it('ignores relative paths, Node.js built-ins with or without node:, and the package itself', () => {
-    const source = ["import { a } from './a';", "import { b } from '../b';", "import { readFileSync } from 'node:fs';", "import { DatabaseSync } from 'node:sqlite';", "import { join } from 'path';", "import { setTimeout } from 'timers/promises';", "import { c } from '@idsync/example';"].join('\n');
+    const source = [
+      "import { a } from './a';",
+      "import { b } from '../b';",
+      "import { readFileSync } from 'node:fs';",
+      "import { DatabaseSync } from 'node:sqlite';",
+      "import { join } from 'path';",
+      "import { setTimeout } from 'timers/promises';",
+      "import { c } from '@idsync/example';",
+    ].join('\n');
     expect(check({}, source)).toEqual([]);
   });
 
   it('allows a declared peer of an imported dependency, and nothing else unimported', () => {
     const peersOf: PeersOf = (name) => (name === '@nestjs/common' ? ['rxjs', 'reflect-metadata'] : []);
     expect(check({ '@nestjs/common': '^11.2.10', rxjs: '^7.8.2' }, "import { Module } from '@nestjs/common';", peersOf)).toEqual([]);
-    expect(check({ '@nestjs/common': '^11.2.10', kafkajs: '^2.2.4' }, "import { Module } from '@nestjs/common';", peersOf)).toEqual(['@idsync/example: declares kafkajs, which its source never imports']);
+    expect(check({ '@nestjs/common': '^11.2.10', kafkajs: '^2.2.4' }, "import { Module } from '@nestjs/common';", peersOf)).toEqual([
+      '@idsync/example: declares kafkajs, which its source never imports',
+    ]);
   });
 
   it("requires Nest's HTTP adapter where the source creates a Nest application, and only there", () => {
     const create = "import { NestFactory } from '@nestjs/core';\nconst app = await NestFactory.create(AppModule);";
-    expect(check({ '@nestjs/core': '^11.2.10' }, create)).toEqual([expect.stringMatching(/^@idsync\/example: src\/example\.ts \(NestFactory\.create .*\) imports @nestjs\/platform-express, not in its dependencies$/)]);
+    expect(check({ '@nestjs/core': '^11.2.10' }, create)).toEqual([
+      expect.stringMatching(/^@idsync\/example: src\/example\.ts \(NestFactory\.create .*\) imports @nestjs\/platform-express, not in its dependencies$/),
+    ]);
     expect(check({ '@nestjs/core': '^11.2.10', '@nestjs/platform-express': '^11.2.10' }, create)).toEqual([]);
     expect(check({ '@nestjs/platform-express': '^11.2.10' }, '')).toEqual(['@idsync/example: declares @nestjs/platform-express, which its source never imports']);
   });

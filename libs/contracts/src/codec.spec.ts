@@ -144,10 +144,7 @@ const userSnapshot: EntryChangeEvent = {
     {
       name: 'memberOf',
       op: 'replace',
-      values: [
-        'CN=Finance Team,OU=Groups,DC=corp,DC=example,DC=com',
-        'CN=All Staff,OU=Groups,DC=corp,DC=example,DC=com',
-      ],
+      values: ['CN=Finance Team,OU=Groups,DC=corp,DC=example,DC=com', 'CN=All Staff,OU=Groups,DC=corp,DC=example,DC=com'],
     },
   ],
   initiator: null,
@@ -426,14 +423,12 @@ describe('link records', () => {
     });
   });
 
-  it.each(['', 'ad-to-ds', 'ad-to-ds/x/y', 'AD/c0a8e5f2-1b3d-4e7a-9f60-8d2b4c6e1a07/7145e626-b475-4e2a-a8c8-8b33d773cbcc', 'a/b/c/d'])(
-    'key %j is not a link key',
-    (key) => expect(parseLinkKey(key)).toBeNull(),
+  it.each(['', 'ad-to-ds', 'ad-to-ds/x/y', 'AD/c0a8e5f2-1b3d-4e7a-9f60-8d2b4c6e1a07/7145e626-b475-4e2a-a8c8-8b33d773cbcc', 'a/b/c/d'])('key %j is not a link key', (key) =>
+    expect(parseLinkKey(key)).toBeNull(),
   );
 
   it('round-trip any link', () => {
-    const end = (directory: string) =>
-      fc.record({ directory: fc.constant(directory), kind: fc.constantFrom(...ENTRY_ID_KINDS), value: fc.uuid() });
+    const end = (directory: string) => fc.record({ directory: fc.constant(directory), kind: fc.constantFrom(...ENTRY_ID_KINDS), value: fc.uuid() });
     fc.assert(
       fc.property(
         fc.record({
@@ -474,13 +469,17 @@ describe('write-receipt records', () => {
     landedAt: null,
   };
 
-  it('round-trip with schema id 9, binary values as Buffers; a create\'s has no entry id yet; a move\'s second receipt says when it landed', () => {
+  it("round-trip with schema id 9, binary values as Buffers; a create's has no entry id yet; a move's second receipt says when it landed", () => {
     const encoded = encodeWriteReceipt(receipt);
     expect(encoded.subarray(0, 5)).toEqual(Buffer.from([0, 0, 0, 0, 9]));
     expect(decodeWriteReceipt(encoded)).toStrictEqual(receipt);
     const create = { ...receipt, entryId: null };
     expect(decodeWriteReceipt(encodeWriteReceipt(create))).toStrictEqual(create);
-    const landed = { ...receipt, attributes: [{ name: 'distinguishedName', values: ['CN=Jane,OU=Staff,DC=corp,DC=example,DC=com'], added: [], removed: [], anyValue: false }], landedAt: 1_790_000_000_012 };
+    const landed = {
+      ...receipt,
+      attributes: [{ name: 'distinguishedName', values: ['CN=Jane,OU=Staff,DC=corp,DC=example,DC=com'], added: [], removed: [], anyValue: false }],
+      landedAt: 1_790_000_000_012,
+    };
     expect(decodeWriteReceipt(encodeWriteReceipt(landed))).toStrictEqual(landed);
   });
 

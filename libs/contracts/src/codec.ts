@@ -2,17 +2,7 @@ import { type Type } from 'avsc';
 import { UndecodableRecordError, UnencodableRecordError, type UndecodableReason } from './errors';
 import { avroType, currentSchema, type SchemaSubject, type SchemaVersion } from './schemas';
 import { wireIds } from './wire-ids';
-import {
-  type DeadLetter,
-  type EntryChangeEvent,
-  type EntryLink,
-  type EntryState,
-  type EventSource,
-  type SourcePosition,
-  type SourceSystem,
-  type WriteReceipt,
-  type WriteRequest,
-} from './types';
+import { type DeadLetter, type EntryChangeEvent, type EntryLink, type EntryState, type EventSource, type SourcePosition, type SourceSystem, type WriteReceipt, type WriteRequest } from './types';
 
 /** Confluent schema-registry framing: magic byte 0, 4-byte big-endian schema id, then the Avro binary body. */
 const MAGIC_BYTE = 0x00;
@@ -86,8 +76,7 @@ function encode(subject: SchemaSubject, value: unknown): Buffer {
 }
 
 function decode(subject: SchemaSubject, record: Buffer | null): unknown {
-  const fail = (reason: UndecodableReason, detail: string, cause?: unknown) =>
-    new UndecodableRecordError(subject, reason, detail, cause === undefined ? undefined : { cause });
+  const fail = (reason: UndecodableReason, detail: string, cause?: unknown) => new UndecodableRecordError(subject, reason, detail, cause === undefined ? undefined : { cause });
 
   if (record === null || record.length === 0) throw fail('empty', 'the record has no value');
   if (record[0] !== MAGIC_BYTE) {
@@ -141,7 +130,7 @@ function describeInvalid(type: Type, value: unknown): string[] {
   const problems: string[] = [];
   type.isValid(value, {
     errorHook: (path, invalid, expected) => {
-      const shown = Buffer.isBuffer(invalid) ? `${invalid.length} bytes` : JSON.stringify(invalid) ?? String(invalid);
+      const shown = Buffer.isBuffer(invalid) ? `${invalid.length} bytes` : (JSON.stringify(invalid) ?? String(invalid));
       problems.push(`${path.join('.') || '(record)'}: ${shown} is not a valid ${describeType(expected)}`);
     },
   });

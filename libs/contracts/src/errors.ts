@@ -1,14 +1,7 @@
 import { type SchemaSubject } from './schemas';
 
 /** Why a record cannot be decoded; none of these improves with a retry. */
-export const UNDECODABLE_REASONS = [
-  'empty',
-  'magic-byte',
-  'unknown-schema-id',
-  'wrong-subject',
-  'truncated',
-  'malformed',
-] as const;
+export const UNDECODABLE_REASONS = ['empty', 'magic-byte', 'unknown-schema-id', 'wrong-subject', 'truncated', 'malformed'] as const;
 export type UndecodableReason = (typeof UNDECODABLE_REASONS)[number];
 
 /** A record that no retry will ever decode: the consumer dead-letters it and moves on. */

@@ -35,12 +35,7 @@ describe('guidToBytes', () => {
     expect(canonicalGuid(bytes)).toBe('6f1c2a0e-93d4-4b8e-a1c5-2f7e0b9d4c31');
   });
 
-  it.each([
-    '',
-    '{6f1c2a0e-93d4-4b8e-a1c5-2f7e0b9d4c31}',
-    '6f1c2a0e93d44b8ea1c52f7e0b9d4c31',
-    '6f1c2a0e-93d4-4b8e-a1c5-2f7e0b9d4c3g',
-  ])('refuses %j', (text) => {
+  it.each(['', '{6f1c2a0e-93d4-4b8e-a1c5-2f7e0b9d4c31}', '6f1c2a0e93d44b8ea1c52f7e0b9d4c31', '6f1c2a0e-93d4-4b8e-a1c5-2f7e0b9d4c3g'])('refuses %j', (text) => {
     expect(() => guidToBytes(text)).toThrow(RangeError);
   });
 

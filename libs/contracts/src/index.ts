@@ -1,14 +1,5 @@
 export * from './types';
-export {
-  SCHEMA_SUBJECTS,
-  SCHEMA_REGISTRY,
-  SCHEMAS_DIR,
-  currentSchema,
-  schemaById,
-  schemaFile,
-  type SchemaSubject,
-  type SchemaVersion,
-} from './schemas';
+export { SCHEMA_SUBJECTS, SCHEMA_REGISTRY, SCHEMAS_DIR, currentSchema, schemaById, schemaFile, type SchemaSubject, type SchemaVersion } from './schemas';
 export * from './errors';
 export * from './codec';
 export * from './keys';

@@ -1,14 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Type } from 'avsc';
-import {
-  SCHEMA_REGISTRY,
-  SCHEMA_SUBJECTS,
-  SCHEMAS_DIR,
-  currentSchema,
-  schemaById,
-  type SchemaSubject,
-} from './schemas';
+import { SCHEMA_REGISTRY, SCHEMA_SUBJECTS, SCHEMAS_DIR, currentSchema, schemaById, type SchemaSubject } from './schemas';
 
 /** Everything under schemas/, read from disk, so a new version or subject is covered without touching this file. */
 const onDisk = readdirSync(SCHEMAS_DIR).map((subject) => ({
@@ -21,8 +14,7 @@ const onDisk = readdirSync(SCHEMAS_DIR).map((subject) => ({
 
 type Schema = Parameters<typeof Type.forSchema>[0];
 
-const readSchema = (subject: string, version: number): Schema =>
-  JSON.parse(readFileSync(join(SCHEMAS_DIR, subject, `v${version}.avsc`), 'utf8')) as Schema;
+const readSchema = (subject: string, version: number): Schema => JSON.parse(readFileSync(join(SCHEMAS_DIR, subject, `v${version}.avsc`), 'utf8')) as Schema;
 
 describe('schema files', () => {
   it('exist for every subject, and nothing else is in schemas/', () => {
@@ -63,20 +55,17 @@ describe('schema files', () => {
 });
 
 describe('schema compatibility', () => {
-  it.each(onDisk)(
-    '$subject: every version resolves against every earlier one, as reader and as writer',
-    ({ subject, versions }) => {
-      const types = new Map(versions.map((version) => [version, Type.forSchema(readSchema(subject, version))]));
-      for (const [newer, newType] of types) {
-        for (const [older, oldType] of types) {
-          if (older > newer) continue;
-          // Failures name the pair and carry avsc's reason.
-          expect({ reader: newer, writer: older, result: resolves(newType, oldType) }).toMatchObject({ result: true });
-          expect({ reader: older, writer: newer, result: resolves(oldType, newType) }).toMatchObject({ result: true });
-        }
+  it.each(onDisk)('$subject: every version resolves against every earlier one, as reader and as writer', ({ subject, versions }) => {
+    const types = new Map(versions.map((version) => [version, Type.forSchema(readSchema(subject, version))]));
+    for (const [newer, newType] of types) {
+      for (const [older, oldType] of types) {
+        if (older > newer) continue;
+        // Failures name the pair and carry avsc's reason.
+        expect({ reader: newer, writer: older, result: resolves(newType, oldType) }).toMatchObject({ result: true });
+        expect({ reader: older, writer: newer, result: resolves(oldType, newType) }).toMatchObject({ result: true });
       }
-    },
-  );
+    }
+  });
 });
 
 function resolves(reader: Type, writer: Type): true | string {
@@ -99,8 +88,7 @@ function* nodes(json: unknown, path = '$'): Generator<[string, Record<string, un
 }
 
 /** Fields and named types without a doc. */
-const undocumented = (schema: unknown): string[] =>
-  [...nodes(schema)].filter(([, node]) => 'name' in node && typeof node.doc !== 'string').map(([path]) => path);
+const undocumented = (schema: unknown): string[] => [...nodes(schema)].filter(([, node]) => 'name' in node && typeof node.doc !== 'string').map(([path]) => path);
 
 /** Fields typed as a union with null that does not put null first with default null. */
 const badNullables = (schema: unknown): string[] =>

@@ -78,8 +78,7 @@ class BoundedArrayType extends avroTypes.ArrayType {
   }
 }
 
-const isArraySchema = (schema: unknown): boolean =>
-  typeof schema === 'object' && schema !== null && (schema as { type?: unknown }).type === 'array';
+const isArraySchema = (schema: unknown): boolean => typeof schema === 'object' && schema !== null && (schema as { type?: unknown }).type === 'array';
 
 type Resolver = { _read(tap: Tap): unknown };
 type Branch = { readonly typeName: string; createResolver(writer: unknown, opts: unknown): Resolver };

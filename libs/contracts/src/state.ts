@@ -13,7 +13,7 @@ export function entryStateOf(event: EntryChangeEvent): EntryState | 'deleted' | 
     entryId: event.entryId,
     directory: event.source.directory,
     dn: event.dn,
-    objectClasses: classes?.every((value) => typeof value === 'string') ? (classes) : event.objectClasses,
+    objectClasses: classes?.every((value) => typeof value === 'string') ? classes : event.objectClasses,
     attributes: event.after,
     eventId: event.eventId,
     changeTime: event.changeTime,

@@ -60,11 +60,21 @@ describe('wire ids: the schema id a record carries', () => {
   it('several ids may name one version (the first is written); one id naming two versions is refused', () => {
     const v1 = schemaById(1) as SchemaVersion;
     const v2 = schemaById(5) as SchemaVersion;
-    const ids = new RegistryIds('registry', [[10, v2], [11, v2], [7, v1]]);
+    const ids = new RegistryIds('registry', [
+      [10, v2],
+      [11, v2],
+      [7, v1],
+    ]);
     expect(ids.toWire(v2)).toBe(10);
     expect(ids.fromWire(11)).toEqual(v2);
     expect(ids.fromWire(7)).toEqual(v1);
-    expect(() => new RegistryIds('registry', [[10, v2], [10, v1]])).toThrow('registry: schema id 10 names both entry-change v2 and entry-change v1');
+    expect(
+      () =>
+        new RegistryIds('registry', [
+          [10, v2],
+          [10, v1],
+        ]),
+    ).toThrow('registry: schema id 10 names both entry-change v2 and entry-change v1');
   });
 });
 

@@ -83,7 +83,13 @@ export async function searchByIds(client: Client, ids: readonly string[], option
   for (let start = 0; start < ids.length; start += options.batchSize) batches.push(ids.slice(start, start + options.batchSize));
   return searchesInFlight(batches, async (batch) => {
     const filter = new OrFilter({ filters: batch.map((id) => new EqualityFilter({ attribute: options.idAttribute, value: binary ? guidToBytes(id) : id })) });
-    const search = { scope: 'sub' as const, filter, attributes: [...options.attributes], sizeLimit: 0, ...(options.bufferAttributes ? { explicitBufferAttributes: [...options.bufferAttributes] } : {}) };
+    const search = {
+      scope: 'sub' as const,
+      filter,
+      attributes: [...options.attributes],
+      sizeLimit: 0,
+      ...(options.bufferAttributes ? { explicitBufferAttributes: [...options.bufferAttributes] } : {}),
+    };
     return (await searchAllValues(client, options.baseDn, search, controls)).searchEntries;
   });
 }

@@ -53,11 +53,7 @@ describe('an after-image of a read entry', () => {
 
   it('holds every other returned attribute when the set is every user attribute, minus secrets and denied ones, sorted', () => {
     const everything = afterImageAttributes('ds', [compilePipe(pipeSchema.parse({ ...dsToAd, autoMapSameNames: true }))], { exclude: ['audio'] });
-    const image = entryImage(
-      { dn: 'uid=a', sn: 'Doe', cn: 'Jane Doe', userPassword: '{SSHA}x', audio: Buffer.alloc(3), objectClass: 'person', entryUUID: 'x' },
-      everything,
-      skipId,
-    );
+    const image = entryImage({ dn: 'uid=a', sn: 'Doe', cn: 'Jane Doe', userPassword: '{SSHA}x', audio: Buffer.alloc(3), objectClass: 'person', entryUUID: 'x' }, everything, skipId);
     expect(image.map((attribute) => attribute.name)).toEqual(['departmentNumber', 'jpegPhoto', 'objectClass', 'telephoneNumber', 'cn', 'sn']);
   });
 });
@@ -79,7 +75,6 @@ describe('events with after-images', () => {
   it('are read once per entry, never for deletes', () => {
     expect(afterImageIds([event('modify', 'u1'), event('modify', 'u1'), event('delete', 'u2'), event('add', 'u3')])).toEqual(['u1', 'u3']);
   });
-
 });
 
 describe("a deleted entry's last known state", () => {

@@ -25,8 +25,7 @@ export function needsAfterImage(event: EntryChangeEvent): boolean {
   return IMAGED_OPERATIONS.has(event.op);
 }
 
-const asArray = (value: string | Buffer | readonly (string | Buffer)[]): readonly AttributeValue[] =>
-  Array.isArray(value) ? (value as readonly AttributeValue[]) : [value as AttributeValue];
+const asArray = (value: string | Buffer | readonly (string | Buffer)[]): readonly AttributeValue[] => (Array.isArray(value) ? (value as readonly AttributeValue[]) : [value as AttributeValue]);
 
 /**
  * The image of a read entry: each attribute of the set in the set's spelling (`[]` when the entry has none), then,

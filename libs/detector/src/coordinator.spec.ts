@@ -22,7 +22,8 @@ class Refused extends Error {
 
 type Step = { kind: 'batch'; events: number; pauseMs?: number } | { kind: 'empty' } | { kind: 'throw'; error: Error };
 
-const event = (n: number): EntryChangeEvent => ({ eventId: `e${n}`, op: 'modify', dn: `cn=u${n},dc=example,dc=com`, entryId: { kind: 'entryUUID', value: `0f0f0f0f-0000-4000-8000-00000000000${n % 10}` } }) as unknown as EntryChangeEvent;
+const event = (n: number): EntryChangeEvent =>
+  ({ eventId: `e${n}`, op: 'modify', dn: `cn=u${n},dc=example,dc=com`, entryId: { kind: 'entryUUID', value: `0f0f0f0f-0000-4000-8000-00000000000${n % 10}` } }) as unknown as EntryChangeEvent;
 
 /** Reads batches as `script` says; the position is the number of events committed so far. */
 class ScriptedSource implements ChangeSource {
@@ -171,18 +172,11 @@ describe('DetectorCoordinator', () => {
     await instance.stop();
     await run;
     const published = log.events.filter((e) => e.event === 'test-detector.published').map((e) => e.fields);
-    expect(published).toEqual([
-      expect.objectContaining({ eventId: 'e1', traceId: eventTraceId('e1'), op: 'modify' }),
-      expect.objectContaining({ eventId: 'e2', traceId: eventTraceId('e2') }),
-    ]);
+    expect(published).toEqual([expect.objectContaining({ eventId: 'e1', traceId: eventTraceId('e1'), op: 'modify' }), expect.objectContaining({ eventId: 'e2', traceId: eventTraceId('e2') })]);
   });
 
   it('publishes each batch with the checkpoint after it, and the source moves only once it is committed', async () => {
-    const source = new ScriptedSource([
-      { kind: 'batch', events: 2 },
-      { kind: 'empty' },
-      { kind: 'batch', events: 3 },
-    ]);
+    const source = new ScriptedSource([{ kind: 'batch', events: 2 }, { kind: 'empty' }, { kind: 'batch', events: 3 }]);
     const { instance } = coordinator(source);
     const running = instance.run();
     await until('five events', () => MemoryPublisher.published.length === 5);

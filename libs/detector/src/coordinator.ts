@@ -259,7 +259,12 @@ export class DetectorCoordinator {
   /** Each event's span: a new trace, with the change's own trace id (trace-context.ts). */
   private startSpans(events: readonly EntryChangeEvent[]): Map<string, StageSpan> {
     const tracing = this.options.tracing ?? Tracing.off;
-    return new Map(events.map((event) => [event.eventId, tracing.span('detect', event.eventId, { root: eventTraceId(event.eventId) }, { 'idsync.event_id': event.eventId, 'idsync.operation': event.op, 'idsync.entry_id': event.entryId.value })]));
+    return new Map(
+      events.map((event) => [
+        event.eventId,
+        tracing.span('detect', event.eventId, { root: eventTraceId(event.eventId) }, { 'idsync.event_id': event.eventId, 'idsync.operation': event.op, 'idsync.entry_id': event.entryId.value }),
+      ]),
+    );
   }
 
   /** One debug line per change published: its ids, so its trace can be followed through the stages' logs. */
@@ -267,7 +272,13 @@ export class DetectorCoordinator {
     const logger = this.options.logger;
     if (logger === undefined || !logger.enabled('debug')) return;
     for (const event of events) {
-      logger.event('debug', `${this.options.detector}.published`, { eventId: event.eventId, traceId: spans.get(event.eventId)?.context.traceId, op: event.op, entryId: event.entryId.value, dn: event.dn });
+      logger.event('debug', `${this.options.detector}.published`, {
+        eventId: event.eventId,
+        traceId: spans.get(event.eventId)?.context.traceId,
+        op: event.op,
+        entryId: event.entryId.value,
+        dn: event.dn,
+      });
     }
   }
 

@@ -45,7 +45,12 @@ async function readAtOnce(client: Client, base: string, options: Omit<SearchOpti
 }
 
 /** The entries of a search page by page: at once when there are at most `upTo`, else with the paged-results control. */
-export async function* searchPages(client: Client, base: string, options: Omit<SearchOptions, 'paged' | 'sizeLimit'>, read: { readonly pageSize: number; readonly upTo: number }): AsyncGenerator<Entry[]> {
+export async function* searchPages(
+  client: Client,
+  base: string,
+  options: Omit<SearchOptions, 'paged' | 'sizeLimit'>,
+  read: { readonly pageSize: number; readonly upTo: number },
+): AsyncGenerator<Entry[]> {
   const all = await searchAtOnce(client, base, options, read.upTo);
   if (all !== null) {
     yield all;

@@ -71,7 +71,12 @@ describe('snapshotEvent', () => {
 
   it('is a full read: op snapshot, every attribute a replace, keyed by the stable id, deterministic id per run', () => {
     const event = snapshotEvent({ dn: 'CN=Ann,DC=example,DC=test', entryId: { kind: 'objectGUID', value: 'abc' }, objectClasses: ['user'], attributes, after: null }, 7, context);
-    expect(event).toMatchObject({ op: 'snapshot', eventId: 'ad:snapshot:run1:abc', source: { position: { kind: 'snapshot', runId: 'run1', index: 7 } }, attributes: [{ name: 'cn', op: 'replace', values: ['Ann'] }] });
+    expect(event).toMatchObject({
+      op: 'snapshot',
+      eventId: 'ad:snapshot:run1:abc',
+      source: { position: { kind: 'snapshot', runId: 'run1', index: 7 } },
+      attributes: [{ name: 'cn', op: 'replace', values: ['Ann'] }],
+    });
   });
 
   it("carries the entry's after-image, as a detector's events do, and null when the detector reads none", () => {

@@ -51,7 +51,7 @@ export class LinkRegistry {
    * once one of them is deleted, no pipe may act on the pair any more.
    */
   unlink(link: StoredLink | EntryLink): void {
-    const keys = new Set([('key' in link ? link.key : linkKey(link))]);
+    const keys = new Set(['key' in link ? link.key : linkKey(link)]);
     for (const other of this.options.store.linksOf(link.source.value)) {
       const ends = [other.source.value, other.destination.value];
       if (ends.includes(link.source.value) && ends.includes(link.destination.value)) keys.add(other.key);

@@ -105,7 +105,12 @@ describe('LinkStore live updates', () => {
     const store = track(open());
     store.apply([record(link(1, 2), 41, 0), record(link(3, 4), 7, 2)]);
     expect(store.counts()).toEqual({ links: 2, retired: 0 });
-    expect(store.positions()).toEqual(new Map([[0, 42n], [2, 8n]]));
+    expect(store.positions()).toEqual(
+      new Map([
+        [0, 42n],
+        [2, 8n],
+      ]),
+    );
   });
 
   it('a tombstone retires the pair and the id is found among the retired', () => {
@@ -260,7 +265,12 @@ describe('LinkStore bulk load', () => {
     loader.add([record(link(1, 2), 5, 0), record(link(3, 4), 17, 1)]);
     loader.add([record(link(5, 6), 2, 0), tombstone(link(7, 8), 30, 1)]);
     loader.finish();
-    expect(store.positions()).toEqual(new Map([[0, 6n], [1, 31n]]));
+    expect(store.positions()).toEqual(
+      new Map([
+        [0, 6n],
+        [1, 31n],
+      ]),
+    );
     expect(store.counts()).toEqual({ links: 3, retired: 1 });
   });
 
@@ -292,7 +302,12 @@ describe('LinkStore bulk load', () => {
     ]);
     expect(store.retired(id(3)).map((r) => r.key)).toEqual([linkKey(removed)]);
     expect(store.retired(id(5))).toEqual([]);
-    expect(store.positions()).toEqual(new Map([[0, 8n], [3, 9n]]));
+    expect(store.positions()).toEqual(
+      new Map([
+        [0, 8n],
+        [3, 9n],
+      ]),
+    );
   });
 
   it('a small bulk load on top of many links keeps lookups working', () => {
@@ -350,7 +365,12 @@ describe('LinkStore file', () => {
     const store = track(open());
     expect(store.counterpart('ds', id(4), 'ad')?.key).toBe(linkKey(link(3, 4)));
     expect(store.retired(id(5)).map((r) => r.key)).toEqual([linkKey(link(5, 6))]);
-    expect(store.positions()).toEqual(new Map([[0, 1n], [1, 11n]]));
+    expect(store.positions()).toEqual(
+      new Map([
+        [0, 1n],
+        [1, 11n],
+      ]),
+    );
   });
 
   it('a file from another schema version is wiped', () => {

@@ -82,18 +82,7 @@ const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 const INDEX_REBUILD_FRACTION = 0.25;
 const DEFAULTS = { cacheMb: 16, retiredRetentionMs: 24 * 60 * 60 * 1000, clock: Date.now };
 
-const LINK_COLUMNS = [
-  'pipe',
-  'source_directory',
-  'source_kind',
-  'source_value',
-  'destination_directory',
-  'destination_kind',
-  'destination_value',
-  'origin',
-  'linked_at',
-  'linked_by',
-].join(', ');
+const LINK_COLUMNS = ['pipe', 'source_directory', 'source_kind', 'source_value', 'destination_directory', 'destination_kind', 'destination_value', 'origin', 'linked_at', 'linked_by'].join(', ');
 const LINK_VALUES = '?, ?, ?, ?, ?, ?, ?, ?, ?, ?';
 
 const CREATE_TABLES = `
@@ -556,18 +545,7 @@ function raise(highest: Map<number, bigint>, partition: number, offset: bigint):
 
 function linkColumns(link: EntryLink): SQLInputValue[] {
   const { source, destination } = link;
-  return [
-    link.pipe,
-    source.directory,
-    source.kind,
-    source.value,
-    destination.directory,
-    destination.kind,
-    destination.value,
-    link.origin,
-    link.linkedAt,
-    link.linkedBy,
-  ];
+  return [link.pipe, source.directory, source.kind, source.value, destination.directory, destination.kind, destination.value, link.origin, link.linkedAt, link.linkedBy];
 }
 
 /** The staging row of a record; null for a tombstone whose key does not parse. */

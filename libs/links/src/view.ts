@@ -11,9 +11,7 @@ export class LinksViewBehindError extends Error {
     readonly behind: readonly { readonly partition: number; readonly at: bigint; readonly target: bigint }[],
     readonly waitedMs: number,
   ) {
-    super(
-      `the links view has not caught up with ${topic} after ${waitedMs} ms (${behind.map((b) => `partition ${b.partition} at ${b.at} of ${b.target}`).join(', ')})`,
-    );
+    super(`the links view has not caught up with ${topic} after ${waitedMs} ms (${behind.map((b) => `partition ${b.partition} at ${b.at} of ${b.target}`).join(', ')})`);
     this.name = 'LinksViewBehindError';
   }
 }

@@ -38,16 +38,7 @@ describe('the after-image attribute set of a detector', () => {
   const ad = afterImageAttributes('ad', pipes);
 
   it('holds what the pipes reading its directory need: criteria, filters, mappings, templates, DN maps', () => {
-    expect(ad.names).toEqual([
-      'department',
-      'givenName',
-      'isCriticalSystemObject',
-      'mail',
-      'member',
-      'objectClass',
-      'sAMAccountName',
-      'SN',
-    ]);
+    expect(ad.names).toEqual(['department', 'givenName', 'isCriticalSystemObject', 'mail', 'member', 'objectClass', 'sAMAccountName', 'SN']);
     expect(ad.allUserAttributes).toBe(false);
   });
 

@@ -42,8 +42,7 @@ export interface AfterImageAttributes {
 export class ConflictingAfterImageError extends Error {
   constructor(readonly conflicts: readonly AttributeNeed[]) {
     super(
-      `afterImage.exclude removes attributes the sync pipes need: ${conflicts.map((need) => `${need.name} (${need.neededBy})`).join(', ')}; ` +
-        'remove them from the exclude list or change the pipes',
+      `afterImage.exclude removes attributes the sync pipes need: ${conflicts.map((need) => `${need.name} (${need.neededBy})`).join(', ')}; ` + 'remove them from the exclude list or change the pipes',
     );
     this.name = 'ConflictingAfterImageError';
   }

@@ -199,9 +199,7 @@ function compileCandidate(mapping: AttributeMapping): CompiledCandidate {
  * InvalidDnPatternError, InvalidFilterError, InvalidTemplateError) only for input that bypassed the schema.
  */
 export function compilePipe(config: Pipe): CompiledPipe {
-  const classes = [...config.syncClasses]
-    .sort((a, b) => a.evaluationOrder - b.evaluationOrder)
-    .map((syncClass) => compileClass(config, syncClass));
+  const classes = [...config.syncClasses].sort((a, b) => a.evaluationOrder - b.evaluationOrder).map((syncClass) => compileClass(config, syncClass));
   const dnMaps = config.dnMaps.map(compileDnMap);
 
   const members = new Set(config.memberAttributes.map((name) => name.toLowerCase()));

@@ -19,10 +19,7 @@ describe('fromDnPattern matching', () => {
 
   it('* matches exactly one RDN and ** any number, including none', () => {
     expect(matchDnPattern(map, parseDn('cn=Jane,ou=Sales,dc=example,dc=test'))?.map(formatDn)).toEqual(['cn=Jane', '']);
-    expect(matchDnPattern(map, parseDn('cn=Jane,ou=East,ou=Region,ou=Sales,dc=example,dc=test'))?.map(formatDn)).toEqual([
-      'cn=Jane',
-      'ou=East,ou=Region',
-    ]);
+    expect(matchDnPattern(map, parseDn('cn=Jane,ou=East,ou=Region,ou=Sales,dc=example,dc=test'))?.map(formatDn)).toEqual(['cn=Jane', 'ou=East,ou=Region']);
     expect(matchDnPattern(map, parseDn('ou=Sales,dc=example,dc=test'))).toBeNull();
     expect(matchDnPattern(map, parseDn('cn=Jane,ou=Sales,dc=example,dc=com'))).toBeNull();
   });
@@ -40,12 +37,8 @@ describe('fromDnPattern matching', () => {
 describe('toDnPattern', () => {
   it('changes the RDN attribute using a source attribute, escaped for the DN', () => {
     const maps = [compileDnMap({ from: '*,OU=Sales,DC=example,DC=test', to: 'uid={sAMAccountName},ou=Sales,ou=People,dc=example,dc=com' })];
-    expect(mapText(maps, 'CN=Jane Doe,OU=Sales,DC=example,DC=test', { sAMAccountName: 'jdoe' })).toBe(
-      'uid=jdoe,ou=Sales,ou=People,dc=example,dc=com',
-    );
-    expect(mapText(maps, 'CN=Jane Doe,OU=Sales,DC=example,DC=test', { sAMAccountName: 'doe, j+r' })).toBe(
-      'uid=doe\\, j\\+r,ou=Sales,ou=People,dc=example,dc=com',
-    );
+    expect(mapText(maps, 'CN=Jane Doe,OU=Sales,DC=example,DC=test', { sAMAccountName: 'jdoe' })).toBe('uid=jdoe,ou=Sales,ou=People,dc=example,dc=com');
+    expect(mapText(maps, 'CN=Jane Doe,OU=Sales,DC=example,DC=test', { sAMAccountName: 'doe, j+r' })).toBe('uid=doe\\, j\\+r,ou=Sales,ou=People,dc=example,dc=com');
   });
 
   it('substitutes all the RDNs of a ** match with {2}, and nothing when it matched none', () => {

@@ -32,10 +32,7 @@ export class InvalidDnPatternError extends Error {
 /** First value of a source attribute by lower-case name; undefined when the event does not carry it. */
 export type ValueLookup = (key: string) => AttributeValue | undefined;
 
-type FromToken =
-  | { readonly kind: 'one' }
-  | { readonly kind: 'any'; readonly minAfter: number }
-  | { readonly kind: 'rdn'; readonly key: string };
+type FromToken = { readonly kind: 'one' } | { readonly kind: 'any'; readonly minAfter: number } | { readonly kind: 'rdn'; readonly key: string };
 
 interface TemplatedAva {
   /** As written; used unchanged when `value` is null (no placeholders, or a '#' hex value). */
@@ -43,10 +40,7 @@ interface TemplatedAva {
   readonly value: Template | null;
 }
 
-type ToPart =
-  | { readonly kind: 'captured'; readonly index: number }
-  | { readonly kind: 'constant'; readonly rdn: Rdn }
-  | { readonly kind: 'templated'; readonly avas: readonly TemplatedAva[] };
+type ToPart = { readonly kind: 'captured'; readonly index: number } | { readonly kind: 'constant'; readonly rdn: Rdn } | { readonly kind: 'templated'; readonly avas: readonly TemplatedAva[] };
 
 export interface CompiledDnMap {
   readonly from: string;
@@ -87,9 +81,7 @@ function parseOneRdn(pattern: string, text: string): Rdn {
 
 export function compileDnMap(rule: DnMapRule): CompiledDnMap {
   const fromParts = splitRdnTexts(rule.from).map((part) => part.trim());
-  const kinds: ('one' | 'any' | Rdn)[] = fromParts.map((part) =>
-    part === '*' ? 'one' : part === '**' ? 'any' : parseOneRdn(rule.from, part),
-  );
+  const kinds: ('one' | 'any' | Rdn)[] = fromParts.map((part) => (part === '*' ? 'one' : part === '**' ? 'any' : parseOneRdn(rule.from, part)));
   const wildcardKinds: ('one' | 'any')[] = [];
   const fromTokens: FromToken[] = kinds.map((kind, k) => {
     if (kind === 'one') {
@@ -107,10 +99,7 @@ export function compileDnMap(rule: DnMapRule): CompiledDnMap {
   const checkCapture = (index: number, inValue: boolean): void => {
     const kind = wildcardKinds[index - 1];
     if (kind === undefined) {
-      throw new InvalidDnPatternError(
-        rule.to,
-        `{${index}} refers to wildcard ${index}, but the 'from' pattern '${rule.from}' has ${wildcardKinds.length}`,
-      );
+      throw new InvalidDnPatternError(rule.to, `{${index}} refers to wildcard ${index}, but the 'from' pattern '${rule.from}' has ${wildcardKinds.length}`);
     }
     if (inValue && kind === 'any') {
       throw new InvalidDnPatternError(rule.to, `{${index}} inside a value must refer to a '*' wildcard, not '**'`);
@@ -143,9 +132,7 @@ export function compileDnMap(rule: DnMapRule): CompiledDnMap {
     });
     if (!constant) return { kind: 'templated', avas };
     // Only literal text (`{{` / `}}` already unescaped by the template parser).
-    const literal = avas.map(({ ava, value }) =>
-      value === null ? ava : { type: ava.type, value: renderTemplate(value, () => null) ?? '' },
-    );
+    const literal = avas.map(({ ava, value }) => (value === null ? ava : { type: ava.type, value: renderTemplate(value, () => null) ?? '' }));
     return { kind: 'constant', rdn: literal };
   });
   return {

@@ -1,18 +1,5 @@
 import fc from 'fast-check';
-import {
-  type Ava,
-  type Dn,
-  dnEquals,
-  escapeDnValue,
-  formatDn,
-  InvalidDnError,
-  isDescendantOf,
-  isInSubtree,
-  normalizeDn,
-  parentDn,
-  parseDn,
-  type Rdn,
-} from './dn';
+import { type Ava, type Dn, dnEquals, escapeDnValue, formatDn, InvalidDnError, isDescendantOf, isInSubtree, normalizeDn, parentDn, parseDn, type Rdn } from './dn';
 
 function problemOf(text: string): InvalidDnError {
   try {
@@ -172,9 +159,7 @@ describe('tree relations', () => {
 /** Values with everything that needs escaping, plus non-ASCII text. */
 const dnValue = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 12 }),
-  fc
-    .array(fc.constantFrom(',', '+', '"', '\\', ';', '<', '>', '=', '#', ' ', 'é', '日', '\u0000', '\n', 'a', 'Z', '{', '}'), { maxLength: 10 })
-    .map((chars) => chars.join('')),
+  fc.array(fc.constantFrom(',', '+', '"', '\\', ';', '<', '>', '=', '#', ' ', 'é', '日', '\u0000', '\n', 'a', 'Z', '{', '}'), { maxLength: 10 }).map((chars) => chars.join('')),
 );
 const attributeType = fc.constantFrom('cn', 'CN', 'ou', 'uid', 'dc', 'l', 'sAMAccountName', '2.5.4.3');
 const ava: fc.Arbitrary<Ava> = fc.record({ type: attributeType, value: dnValue });

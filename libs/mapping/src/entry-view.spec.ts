@@ -66,12 +66,12 @@ describe('EntryView', () => {
     expect(new EntryView(event('modify', [change], [], { after: [{ name: 'cn', values: ['x'] }] })).values('member')).toBeUndefined();
   });
 
-  it('prefers the after-image\'s objectClass to the envelope', () => {
+  it("prefers the after-image's objectClass to the envelope", () => {
     const view = new EntryView(event('modify', [], ['top', 'person', 'inetOrgPerson'], { after: [{ name: 'objectClass', values: ['top', 'person'] }] }));
     expect(view.values('objectclass')).toEqual(['top', 'person']);
   });
 
-  it('knows the values a delete\'s before-image keeps, and nothing about what it leaves out', () => {
+  it("knows the values a delete's before-image keeps, and nothing about what it leaves out", () => {
     const view = new EntryView(
       event('delete', [{ name: 'isDeleted', op: 'replace', values: ['TRUE'] }], [], {
         before: [

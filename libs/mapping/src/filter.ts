@@ -146,10 +146,7 @@ class FilterScanner {
       const rule = s.slice(k + 1, assign);
       const known = AD_MATCHING_RULES[rule as keyof typeof AD_MATCHING_RULES];
       if (!known) {
-        this.fail(
-          `extensible match '${rule}' is not supported (only ${Object.keys(AD_MATCHING_RULES).join(' and ')}, without :dn)`,
-          k,
-        );
+        this.fail(`extensible match '${rule}' is not supported (only ${Object.keys(AD_MATCHING_RULES).join(' and ')}, without :dn)`, k);
       }
       const raw = this.value(assign + 2, end, false) as Buffer;
       this.i = end;

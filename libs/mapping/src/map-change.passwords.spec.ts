@@ -75,6 +75,9 @@ describe('mapChange and sealed passwords', () => {
   });
 
   it('refuses filters and templates that would read the pseudo-attribute', () => {
-    expect(pipeSchema.safeParse({ name: 'p', source: 'a', destination: 'b', syncClasses: [{ name: 'c', evaluationOrder: 1, destinationObjectClasses: ['x'], includeFilter: '(idsyncPassword=*)' }] }).success).toBe(false);
+    expect(
+      pipeSchema.safeParse({ name: 'p', source: 'a', destination: 'b', syncClasses: [{ name: 'c', evaluationOrder: 1, destinationObjectClasses: ['x'], includeFilter: '(idsyncPassword=*)' }] })
+        .success,
+    ).toBe(false);
   });
 });

@@ -222,9 +222,7 @@ describe('mapChange: Active Directory to the directory server', () => {
       op: 'modify',
       dn: 'CN=Sales Team,OU=Groups,OU=Corp,DC=example,DC=test',
       objectClasses: ['top', 'group'],
-      attributes: [
-        { name: 'member', op: 'add', values: ['CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test', 'CN=Administrator,CN=Users,DC=example,DC=test'] },
-      ],
+      attributes: [{ name: 'member', op: 'add', values: ['CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test', 'CN=Administrator,CN=Users,DC=example,DC=test'] }],
     });
     const result = expectMapped(mapChange(event, adToDs));
     expect(result.syncClass).toBe('groups');
@@ -245,10 +243,7 @@ describe('mapChange: Active Directory to the directory server', () => {
       op: 'modify',
       dn: 'CN=Sales Team,OU=Groups,OU=Corp,DC=example,DC=test',
       objectClasses: ['top', 'group'],
-      attributes: [
-        { name: 'member', op: 'delete', values: ['CN=Guest,CN=Users,DC=example,DC=test'] },
-        replace('description', 'Sales staff'),
-      ],
+      attributes: [{ name: 'member', op: 'delete', values: ['CN=Guest,CN=Users,DC=example,DC=test'] }, replace('description', 'Sales staff')],
     });
     const result = expectMapped(mapChange(event, adToDs));
     expect(result.requests[0]?.attributes).toEqual([replace('description', 'Sales staff')]);
@@ -369,7 +364,7 @@ describe('mapChange: modifies and templates', () => {
     });
   });
 
-  it('drops changes made by the reverse pipe\'s writer account', () => {
+  it("drops changes made by the reverse pipe's writer account", () => {
     const event = { ...modify([replace('sn', 'Smith')]), initiator: 'cn=IDSYNC-writer, ou=Service Accounts, dc=example, dc=test' };
     expect(mapChange(event, adToDs)).toMatchObject({ kind: 'dropped', reason: 'ignored-initiator' });
   });
@@ -607,23 +602,13 @@ syncClasses:
       eventId: 'a',
       op: 'add',
       dn: 'uid=jdoe,ou=People,dc=example,dc=com',
-      attributes: [
-        replace('objectClass', 'inetOrgPerson'),
-        replace('uid', 'jdoe'),
-        replace('mail', 'old@example.com'),
-        replace('userPassword', 'secret'),
-        replace('jpegPhoto', thumbnail),
-      ],
+      attributes: [replace('objectClass', 'inetOrgPerson'), replace('uid', 'jdoe'), replace('mail', 'old@example.com'), replace('userPassword', 'secret'), replace('jpegPhoto', thumbnail)],
     });
-    expect(expectMapped(mapChange(event, autoMap)).requests[0]?.attributes).toEqual([
-      replace('uid', 'jdoe'),
-      replace('jpegPhoto', thumbnail),
-      replace('mail', 'jdoe@example.org'),
-    ]);
+    expect(expectMapped(mapChange(event, autoMap)).requests[0]?.attributes).toEqual([replace('uid', 'jdoe'), replace('jpegPhoto', thumbnail), replace('mail', 'jdoe@example.org')]);
   });
 });
 
-describe('mapChange: moves across the pipe\'s scope', () => {
+describe("mapChange: moves across the pipe's scope", () => {
   const groupGuid = '0e2a1c6f-d493-4e8b-a1c5-2f7e0b9d4c31';
   const groupMove = (dn: string, previousDn: string | null): EntryChangeEvent =>
     adEvent({
@@ -676,7 +661,10 @@ describe('mapChange: moves across the pipe\'s scope', () => {
 
   it('never calls it leaving when the event cannot decide (a filter on attributes it lacks)', () => {
     const filtered = compilePipe({ ...adToDs.config, syncClasses: adToDs.config.syncClasses.map((c) => ({ ...c, includeFilter: '(department=Sales)' })) });
-    expect(mapChange(userMove('CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test', 'CN=Jane Doe,OU=Old,OU=Corp,DC=example,DC=test'), filtered)).toMatchObject({ kind: 'dropped', reason: 'no-sync-class' });
+    expect(mapChange(userMove('CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test', 'CN=Jane Doe,OU=Old,OU=Corp,DC=example,DC=test'), filtered)).toMatchObject({
+      kind: 'dropped',
+      reason: 'no-sync-class',
+    });
   });
 });
 
@@ -739,7 +727,7 @@ describe('mapChange: the entry after the change (v2 after-image)', () => {
     expect(result.warnings).toEqual(["cn not updated: template '{givenName} {sn}' needs the full value of givenName, which the event does not state"]);
   });
 
-  it('builds a DN map\'s {attr} from the after-image on a modify that does not change it', () => {
+  it("builds a DN map's {attr} from the after-image on a modify that does not change it", () => {
     const event = dsEvent({
       eventId: 'ds:changelog:4790',
       op: 'modify',
@@ -765,7 +753,7 @@ describe('mapChange: the entry after the change (v2 after-image)', () => {
     expect(result.requests.map(({ op, dn, previousDn }) => ({ op, dn, previousDn }))).toEqual(janeInPeople);
   });
 
-  it('maps a modify that removes the class\'s object class to leaving the scope', () => {
+  it("maps a modify that removes the class's object class to leaving the scope", () => {
     const contact = ['top', 'person', 'organizationalPerson', 'contact'];
     const event = { ...modify([{ name: 'objectClass', op: 'delete', values: ['user'] }], image({ ...janeAfter, objectClass: contact })), objectClasses: contact };
     const result = expectMapped(mapChange(event, adToDs));
@@ -818,7 +806,6 @@ describe('mapChange: the entry after the change (v2 after-image)', () => {
     expect(result).toMatchObject({ kind: 'dropped', reason: 'no-sync-class', detail: expect.stringContaining('contractors: includeFilter is UNDEFINED') });
   });
 });
-
 
 describe('mapChange: a modify into a sync class (v2 after-image)', () => {
   const janeUser = ['top', 'person', 'organizationalPerson', 'user'];
@@ -904,7 +891,7 @@ describe('mapChange: a modify into a sync class (v2 after-image)', () => {
     expect(result.requests).toEqual([expect.objectContaining({ op: 'modify', attributes: [replace('telephoneNumber', '+1 555 0100')] })]);
   });
 
-  it('keeps today\'s plain modify in a class that does not allow creates', () => {
+  it("keeps today's plain modify in a class that does not allow creates", () => {
     const noCreates = withUsers(salesOnly, { creates: false });
     const result = expectMapped(mapChange(modify([...toSales, replace('telephoneNumber', '+1 555 0100')], image(salesJane)), noCreates));
     expect(result.scopeChange).toBeUndefined();
@@ -940,10 +927,7 @@ describe('mapChange: a modify into a sync class (v2 after-image)', () => {
     expect(names).not.toContain('cn');
     expect(names).not.toContain('mail');
     expect(result.requests[0]?.attributes).toContainEqual(replace('givenName'));
-    expect(result.warnings).toEqual([
-      'mail left alone: the after-image does not list mail',
-      "cn left out: template '{givenName} {sn}' needs attribute givenName, which the after-image does not give",
-    ]);
+    expect(result.warnings).toEqual(['mail left alone: the after-image does not list mail', "cn left out: template '{givenName} {sn}' needs attribute givenName, which the after-image does not give"]);
   });
 
   it('replaces a member list on a group modified into its class (as a snapshot does), and sets constants', () => {
@@ -972,7 +956,7 @@ describe('mapChange: a modify into a sync class (v2 after-image)', () => {
     ]);
   });
 
-  it('creates a person given the class\'s object class by a modify, with templates and constants', () => {
+  it("creates a person given the class's object class by a modify, with templates and constants", () => {
     const inetOrgPerson = ['top', 'person', 'organizationalPerson', 'inetOrgPerson'];
     const event = dsEvent({
       eventId: 'ds:changelog:4800',
@@ -988,16 +972,33 @@ describe('mapChange: a modify into a sync class (v2 after-image)', () => {
       expect.objectContaining({
         op: 'upsert',
         dn: 'CN=Jane Doe,OU=People,OU=Corp,DC=example,DC=test',
-        attributes: [replace('givenName', 'Jane'), replace('sn', 'Doe'), replace('mail', 'jane@example.com'), replace('sAMAccountName', 'jdoe'), replace('cn', 'Jane Doe'), replace('userAccountControl', '512')],
+        attributes: [
+          replace('givenName', 'Jane'),
+          replace('sn', 'Doe'),
+          replace('mail', 'jane@example.com'),
+          replace('sAMAccountName', 'jdoe'),
+          replace('cn', 'Jane Doe'),
+          replace('userAccountControl', '512'),
+        ],
       }),
     ]);
   });
 
   it('changes nothing for adds, snapshots, renames and deletes that carry an after-image', () => {
-    const full = Object.entries(salesJane).filter(([, values]) => values.length > 0).map(([name, values]) => replace(name, ...values));
+    const full = Object.entries(salesJane)
+      .filter(([, values]) => values.length > 0)
+      .map(([name, values]) => replace(name, ...values));
     expect(expectMapped(mapChange(adEvent({ eventId: 'a', op: 'add', dn: janeDn, objectClasses: janeUser, attributes: full, after: image(salesJane) }), salesOnly)).scopeChange).toBeUndefined();
     expect(expectMapped(mapChange(adEvent({ eventId: 's', op: 'snapshot', dn: janeDn, objectClasses: janeUser, attributes: full, after: image(salesJane) }), salesOnly)).scopeChange).toBeUndefined();
-    const rename = adEvent({ eventId: 'r', op: 'rename', dn: janeDn, previousDn: 'CN=Jane Doe,OU=HR,OU=Corp,DC=example,DC=test', objectClasses: janeUser, attributes: toSales, after: image(salesJane) });
+    const rename = adEvent({
+      eventId: 'r',
+      op: 'rename',
+      dn: janeDn,
+      previousDn: 'CN=Jane Doe,OU=HR,OU=Corp,DC=example,DC=test',
+      objectClasses: janeUser,
+      attributes: toSales,
+      after: image(salesJane),
+    });
     expect(expectMapped(mapChange(rename, salesOnly)).requests.map((r) => r.op)).toEqual(['rename']);
     expect(expectMapped(mapChange(adEvent({ eventId: 'd', op: 'delete', dn: janeDn, objectClasses: janeUser }), salesOnly)).requests.map((r) => r.op)).toEqual(['delete', 'unlink']);
   });

@@ -351,7 +351,17 @@ function leftScope(event: EntryChangeEvent, pipe: CompiledPipe, view: EntryView,
   const requests = [request(context, 0, 'delete', target, null, [], NO_CLASSES)];
   if (pipe.config.onLeaveScope === 'delete' && from !== null && pipe.unlinkAttributes.length > 0) {
     const text = formatDn(target);
-    requests.push(request(context, 1, 'unlink', target, target, pipe.unlinkAttributes.map((name) => ({ name, op: 'delete', values: [text] })), NO_CLASSES));
+    requests.push(
+      request(
+        context,
+        1,
+        'unlink',
+        target,
+        target,
+        pipe.unlinkAttributes.map((name) => ({ name, op: 'delete', values: [text] })),
+        NO_CLASSES,
+      ),
+    );
   }
   return { kind: 'mapped', syncClass: syncClass?.name ?? '(left scope)', requests, warnings: NO_WARNINGS, scopeChange: 'left' };
 }
@@ -457,12 +467,7 @@ function fullAttributes(context: Context, mode: 'add' | 'snapshot' | 'entered'):
         warn(context, `${mapping.to} left out: template '${mapping.template.text}' needs attribute ${missing.name}, which ${missing.binary ? 'is binary' : 'the after-image does not give'}`);
         continue;
       }
-      fail(
-        event,
-        context.pipe,
-        `template '${mapping.template.text}' for ${mapping.to} needs attribute ${missing.name}, ` +
-          `which ${missing.binary ? 'is binary' : 'the entry does not have'}`,
-      );
+      fail(event, context.pipe, `template '${mapping.template.text}' for ${mapping.to} needs attribute ${missing.name}, ` + `which ${missing.binary ? 'is binary' : 'the entry does not have'}`);
     }
     out.push({ name: mapping.to, op: 'replace', values: [value] });
   }
@@ -517,10 +522,7 @@ function changedAttributes(context: Context): AttributeChange[] {
     const value = renderTemplate(mapping.template, resolver(view));
     if (value === null) {
       const missing = unresolvedInput(mapping.template, view);
-      warn(
-        context,
-        `${mapping.to} not updated: template '${mapping.template.text}' needs the full value of ${missing.name}, which the event does not state`,
-      );
+      warn(context, `${mapping.to} not updated: template '${mapping.template.text}' needs the full value of ${missing.name}, which the event does not state`);
       continue;
     }
     out.push({ name: mapping.to, op: 'replace', values: [value] });

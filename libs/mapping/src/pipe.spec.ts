@@ -55,10 +55,7 @@ describe('pipeSchema', () => {
   });
 
   it('names the path of every problem', () => {
-    expect(problems({ ...valid, name: 'AD to DS', dnMaps: [{ from: '*,,dc=x', to: '{1}' }] })).toEqual([
-      'name: pipe names are lower-case words (a-z, 0-9, -)',
-      'dnMaps.0.from: contains an empty RDN',
-    ]);
+    expect(problems({ ...valid, name: 'AD to DS', dnMaps: [{ from: '*,,dc=x', to: '{1}' }] })).toEqual(['name: pipe names are lower-case words (a-z, 0-9, -)', 'dnMaps.0.from: contains an empty RDN']);
   });
 
   it.each([
@@ -74,19 +71,56 @@ describe('pipeSchema', () => {
     ['the root DN as a base', withClass({ excludeDns: [''] }), 'syncClasses.0.excludeDns.0: must not be the empty (root) DN'],
     ['an invalid filter', withClass({ includeFilter: '(objectClass=user' }), "syncClasses.0.includeFilter: is not a valid LDAP filter: missing ')' (at character 17)"],
     ['a filter on a password', withClass({ includeFilter: '(unicodePwd=*)' }), 'syncClasses.0.includeFilter: must not read password attributes (unicodepwd)'],
-    ['creates without destination object classes', withClass({ destinationObjectClasses: [] }), 'syncClasses.0.destinationObjectClasses: needs the object classes of created entries (or set creates: false)'],
+    [
+      'creates without destination object classes',
+      withClass({ destinationObjectClasses: [] }),
+      'syncClasses.0.destinationObjectClasses: needs the object classes of created entries (or set creates: false)',
+    ],
     ['a negative evaluation order', withClass({ evaluationOrder: -1 }), 'syncClasses.0.evaluationOrder: Too small: expected number to be >=0'],
-    ['a mapping with from and template', withClass({ attributeMappings: [{ from: 'sn', to: 'sn', template: '{sn}' }] }), 'syncClasses.0.attributeMappings.0: needs exactly one of from (copy or dn), template or values; got from and template'],
+    [
+      'a mapping with from and template',
+      withClass({ attributeMappings: [{ from: 'sn', to: 'sn', template: '{sn}' }] }),
+      'syncClasses.0.attributeMappings.0: needs exactly one of from (copy or dn), template or values; got from and template',
+    ],
     ['a mapping with only to', withClass({ attributeMappings: [{ to: 'sn' }] }), 'syncClasses.0.attributeMappings.0: needs exactly one of from (copy or dn), template or values; got none'],
     ['dn without from', withClass({ attributeMappings: [{ to: 'o', values: ['x'], dn: true }] }), 'syncClasses.0.attributeMappings.0.dn: applies only to a mapping with from'],
-    ['a template without placeholders', withClass({ attributeMappings: [{ to: 'o', template: 'Example' }] }), 'syncClasses.0.attributeMappings.0.template: has no {attribute} placeholder; use values for a constant'],
+    [
+      'a template without placeholders',
+      withClass({ attributeMappings: [{ to: 'o', template: 'Example' }] }),
+      'syncClasses.0.attributeMappings.0.template: has no {attribute} placeholder; use values for a constant',
+    ],
     ['a broken template', withClass({ attributeMappings: [{ to: 'cn', template: '{givenName {sn}' }] }), "syncClasses.0.attributeMappings.0.template: '{givenName {sn}' is not an attribute name"],
-    ['a template reading a password', withClass({ attributeMappings: [{ to: 'x', template: '{userPassword}' }] }), 'syncClasses.0.attributeMappings.0.template: must not read password attributes (userpassword)'],
-    ['a raw password copied', withClass({ attributeMappings: [{ from: 'userPassword', to: 'unicodePwd' }] }), 'syncClasses.0.attributeMappings.0.from: userPassword is a credential: passwords travel only sealed (a sync class\'s passwords: true; the writer sets unicodePwd or userPassword itself), other credentials are never synchronized'],
-    ['a constant written to a credential', withClass({ attributeMappings: [{ to: 'msDS-KeyCredentialLink', values: ['B:828:0002'] }] }), 'syncClasses.0.attributeMappings.0.to: msDS-KeyCredentialLink is a credential: passwords travel only sealed (a sync class\'s passwords: true; the writer sets unicodePwd or userPassword itself), other credentials are never synchronized'],
-    ['a bad attribute name', withClass({ attributeMappings: [{ from: 'given name', to: 'givenName' }] }), 'syncClasses.0.attributeMappings.0.from: must be an attribute name (letters, digits and hyphens, starting with a letter) or an OID'],
+    [
+      'a template reading a password',
+      withClass({ attributeMappings: [{ to: 'x', template: '{userPassword}' }] }),
+      'syncClasses.0.attributeMappings.0.template: must not read password attributes (userpassword)',
+    ],
+    [
+      'a raw password copied',
+      withClass({ attributeMappings: [{ from: 'userPassword', to: 'unicodePwd' }] }),
+      "syncClasses.0.attributeMappings.0.from: userPassword is a credential: passwords travel only sealed (a sync class's passwords: true; the writer sets unicodePwd or userPassword itself), other credentials are never synchronized",
+    ],
+    [
+      'a constant written to a credential',
+      withClass({ attributeMappings: [{ to: 'msDS-KeyCredentialLink', values: ['B:828:0002'] }] }),
+      "syncClasses.0.attributeMappings.0.to: msDS-KeyCredentialLink is a credential: passwords travel only sealed (a sync class's passwords: true; the writer sets unicodePwd or userPassword itself), other credentials are never synchronized",
+    ],
+    [
+      'a bad attribute name',
+      withClass({ attributeMappings: [{ from: 'given name', to: 'givenName' }] }),
+      'syncClasses.0.attributeMappings.0.from: must be an attribute name (letters, digits and hyphens, starting with a letter) or an OID',
+    ],
     ['no constant values', withClass({ attributeMappings: [{ to: 'o', values: [] }] }), 'syncClasses.0.attributeMappings.0.values: needs at least one value'],
-    ['two mappings to one attribute', withClass({ attributeMappings: [{ from: 'sAMAccountName', to: 'uid' }, { from: 'mail', to: 'UID' }] }), "syncClasses.0.attributeMappings.1.to: 'UID' is already mapped by entry [0]"],
+    [
+      'two mappings to one attribute',
+      withClass({
+        attributeMappings: [
+          { from: 'sAMAccountName', to: 'uid' },
+          { from: 'mail', to: 'UID' },
+        ],
+      }),
+      "syncClasses.0.attributeMappings.1.to: 'UID' is already mapped by entry [0]",
+    ],
   ])('rejects %s', (_name, input, problem) => {
     expect(problems(input)).toContain(problem);
   });

@@ -74,9 +74,7 @@ export function isPasswordAttribute(name: string): boolean {
 
 const nonEmpty = z.string().min(1, 'must not be empty');
 
-const attributeName = z
-  .string()
-  .regex(ATTRIBUTE_NAME, 'must be an attribute name (letters, digits and hyphens, starting with a letter) or an OID');
+const attributeName = z.string().regex(ATTRIBUTE_NAME, 'must be an attribute name (letters, digits and hyphens, starting with a letter) or an OID');
 
 const objectClassName = z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'must be an object class name');
 

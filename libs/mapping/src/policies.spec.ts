@@ -55,7 +55,8 @@ function requestOf(event: EntryChangeEvent): WriteRequest {
 
 describe('attribute policies: configuration', () => {
   const issues = (mappings: string): string[] => {
-    const result = pipeSchema.safeParse(parse(`
+    const result = pipeSchema.safeParse(
+      parse(`
 name: p
 source: ds
 destination: ad
@@ -63,7 +64,8 @@ attributeMappings: [{ from: mail, to: mail }]
 syncClasses:
   - { name: a, evaluationOrder: 1, destinationObjectClasses: [top], attributeMappings: ${mappings} }
   - { name: b, evaluationOrder: 2, destinationObjectClasses: [top], attributeMappings: [{ from: telephoneNumber, to: telephoneNumber }] }
-`));
+`),
+    );
     if (result.success) throw new Error('expected a validation error');
     return result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
   };
@@ -105,7 +107,11 @@ describe('attribute policies: requests', () => {
     const open = requestOf(modify([sealed], { nsAccountLock: [] }));
     expect(open.attributes.find((c) => c.name === 'userAccountControl')).toEqual(replace('userAccountControl', '0'));
     // Other computed attributes whose inputs did not change are not sent.
-    expect(requestOf(modify([replace('uid', 'x'), sealed], { nsAccountLock: [] })).attributes.map((c) => c.name).sort()).toEqual(['idsyncPassword', 'sAMAccountName', 'userAccountControl']);
+    expect(
+      requestOf(modify([replace('uid', 'x'), sealed], { nsAccountLock: [] }))
+        .attributes.map((c) => c.name)
+        .sort(),
+    ).toEqual(['idsyncPassword', 'sAMAccountName', 'userAccountControl']);
   });
 
   it('pass the writer\u2019s scope check as mapped', () => {

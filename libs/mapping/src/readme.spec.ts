@@ -45,10 +45,19 @@ describe('README examples', () => {
     const adToDs = pipes().get('ad-to-ds') as CompiledPipe;
     const jane = 'CN=Jane Doe,OU=Sales,OU=Corp,DC=example,DC=test';
     const add = mapChange(
-      event({ op: 'add', dn: jane, objectClasses: ['top', 'person', 'organizationalPerson', 'user'], attributes: [replace('sAMAccountName', 'jdoe'), replace('cn', 'Jane Doe'), replace('givenName', 'Jane'), replace('sn', 'Doe')] }),
+      event({
+        op: 'add',
+        dn: jane,
+        objectClasses: ['top', 'person', 'organizationalPerson', 'user'],
+        attributes: [replace('sAMAccountName', 'jdoe'), replace('cn', 'Jane Doe'), replace('givenName', 'Jane'), replace('sn', 'Doe')],
+      }),
       adToDs,
     );
-    expect(add).toMatchObject({ kind: 'mapped', syncClass: 'users', requests: [{ op: 'upsert', dn: 'CN=Jane Doe,ou=People,dc=example,dc=com', objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'] }] });
+    expect(add).toMatchObject({
+      kind: 'mapped',
+      syncClass: 'users',
+      requests: [{ op: 'upsert', dn: 'CN=Jane Doe,ou=People,dc=example,dc=com', objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'] }],
+    });
     const member = mapChange(
       event({ op: 'modify', dn: 'CN=Sales Team,OU=Groups,OU=Corp,DC=example,DC=test', objectClasses: ['top', 'group'], attributes: [{ name: 'member', op: 'add', values: [jane] }] }),
       adToDs,

@@ -153,7 +153,15 @@ describe('text transforms', () => {
     const value = fc.string({ minLength: 1 }).filter((s) => !s.includes(';'));
     fc.assert(
       fc.property(fc.array(value), (values) => {
-        expect(applyTransforms([{ kind: 'join', separator: ';' }, { kind: 'split', separator: ';' }], values)).toEqual(values);
+        expect(
+          applyTransforms(
+            [
+              { kind: 'join', separator: ';' },
+              { kind: 'split', separator: ';' },
+            ],
+            values,
+          ),
+        ).toEqual(values);
       }),
     );
   });

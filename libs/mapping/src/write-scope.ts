@@ -127,12 +127,14 @@ export function checkWriteRequest(request: WriteRequest, scopes: ReadonlyMap<str
   if (op === 'unlink' && scope.unlinkAttributes.size === 0) return refuse('operation', `pipe '${scope.pipe}' maps no member attributes to unlink from`);
 
   if (!inWriteScope(scope, request.dn)) return refuse('outside-scope', `the DN is outside the subtrees pipe '${scope.pipe}' writes to`);
-  if (request.previousDn !== null && !inWriteScope(scope, request.previousDn)) return refuse('outside-scope', `its previous DN ${request.previousDn} is outside the subtrees pipe '${scope.pipe}' writes to`);
+  if (request.previousDn !== null && !inWriteScope(scope, request.previousDn))
+    return refuse('outside-scope', `its previous DN ${request.previousDn} is outside the subtrees pipe '${scope.pipe}' writes to`);
 
   if (request.objectClasses.length > 0) {
     const classes = request.objectClasses.map((name) => name.toLowerCase());
     const allowed = scope.classSets.some((set) => (op !== 'upsert' || set.creates) && sameSet(set.classes, classes));
-    if (!allowed) return refuse('object-class', `object classes ${request.objectClasses.join(', ')} are not those of a sync class of pipe '${scope.pipe}'${op === 'upsert' ? ' that creates entries' : ''}`);
+    if (!allowed)
+      return refuse('object-class', `object classes ${request.objectClasses.join(', ')} are not those of a sync class of pipe '${scope.pipe}'${op === 'upsert' ? ' that creates entries' : ''}`);
   } else if (op === 'upsert') {
     return refuse('object-class', 'an entry it may create names no object classes');
   }
@@ -140,7 +142,8 @@ export function checkWriteRequest(request: WriteRequest, scopes: ReadonlyMap<str
   for (const change of request.attributes) {
     const key = baseKey(change.name);
     if (op === 'unlink') {
-      if (!scope.unlinkAttributes.has(key) || change.op !== 'delete') return refuse('attribute', `an unlink may only remove values of ${[...scope.unlinkAttributes].join(', ')}, not ${change.op} ${change.name}`);
+      if (!scope.unlinkAttributes.has(key) || change.op !== 'delete')
+        return refuse('attribute', `an unlink may only remove values of ${[...scope.unlinkAttributes].join(', ')}, not ${change.op} ${change.name}`);
     } else if (key === PASSWORD_KEY) {
       if (!scope.passwords) return refuse('attribute', `no sync class of pipe '${scope.pipe}' passes passwords`);
       continue;
@@ -162,7 +165,8 @@ export function checkWriteRequest(request: WriteRequest, scopes: ReadonlyMap<str
   return policyProblem === null ? null : refuse('policy', policyProblem);
 }
 
-const policyText = (p: AttributePolicy): string => `authority ${p.authority}${p.bitMask === null ? '' : `, bits ${p.bitMask}`}${p.auxiliaryClass === null ? '' : `, auxiliaryClass ${p.auxiliaryClass}`}`;
+const policyText = (p: AttributePolicy): string =>
+  `authority ${p.authority}${p.bitMask === null ? '' : `, bits ${p.bitMask}`}${p.auxiliaryClass === null ? '' : `, auxiliaryClass ${p.auxiliaryClass}`}`;
 
 /** Null when the request's attribute policies are exactly what the pipe says for the attributes it writes. */
 function policyMismatch(request: WriteRequest, scope: WriteScope): string | null {

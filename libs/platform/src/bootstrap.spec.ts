@@ -43,15 +43,19 @@ describe('start-up decision (before anything connects)', () => {
 
   it('exits 1 naming the service on an invalid or missing configuration', () => {
     expect(startupDecision('mapper', { ...ENV, IDSYNC_CONFIG: undefined }, [])).toEqual({ kind: 'exit', status: EXIT_STATUS.failed, message: expect.stringMatching(/^mapper: [^]*IDSYNC_CONFIG/) });
-    expect(startupDecision('mapper', { ...ENV, KAFKA_MAPPER_PASSWORD: undefined }, [])).toEqual({ kind: 'exit', status: EXIT_STATUS.failed, message: expect.stringContaining('KAFKA_MAPPER_PASSWORD') });
+    expect(startupDecision('mapper', { ...ENV, KAFKA_MAPPER_PASSWORD: undefined }, [])).toEqual({
+      kind: 'exit',
+      status: EXIT_STATUS.failed,
+      message: expect.stringContaining('KAFKA_MAPPER_PASSWORD'),
+    });
   });
 
-  it('exits 1 with the service\'s own check\'s message', () => {
+  it("exits 1 with the service's own check's message", () => {
     const decision = startupDecision('password-agent', ENV, [], { args: FULL_PASS, checkConfig: (_config, file) => `${file} has no secrets.passwordKeys` });
     expect(decision).toEqual({ kind: 'exit', status: EXIT_STATUS.failed, message: `password-agent: ${DEMO} has no secrets.passwordKeys` });
   });
 
-  it('exits 1 when the service has no block of its own (the password agent\'s is optional)', () => {
+  it("exits 1 when the service has no block of its own (the password agent's is optional)", () => {
     const dir = mkdtempSync(join(tmpdir(), 'idsync-bootstrap-'));
     const file = join(dir, 'no-agent.yaml');
     writeFileSync(file, readFileSync(DEMO, 'utf8').replace(/^ {2}password-agent:\n( {4}.*\n)+/m, ''));

@@ -121,8 +121,11 @@ export async function runService<Args = undefined>(name: ServiceProgram, root: D
     });
     const tracing = await Tracing.start(config.tracing, name, logger);
     const context = ServiceContextModule.forService({ name, configFile, args }, config, logger, metrics, tracing);
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- Nest declares its options as a class (NestApplicationContextOptions) and takes a plain object
-    const app = await NestFactory.create({ ...root, imports: [...(root.imports ?? []), context, MetricsModule.forMetrics(metrics), TracingModule.forTracing(tracing)] }, { logger, abortOnError: false });
+    const app = await NestFactory.create(
+      { ...root, imports: [...(root.imports ?? []), context, MetricsModule.forMetrics(metrics), TracingModule.forTracing(tracing)] },
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- Nest declares its options as a class (NestApplicationContextOptions) and takes a plain object
+      { logger, abortOnError: false },
+    );
     if (options.transport !== undefined) {
       app.connectMicroservice({ strategy: app.get(options.transport) });
       await app.startAllMicroservices();

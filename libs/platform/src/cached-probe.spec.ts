@@ -42,7 +42,14 @@ describe('cachedProbe', () => {
   });
 
   it('reports a failure with its time, from the cache too', async () => {
-    const cached = cachedProbe(probe([() => { throw new HealthProbeError('bind refused', { url: 'ldaps://a' }); }]), { intervalMs: 10_000, now });
+    const cached = cachedProbe(
+      probe([
+        () => {
+          throw new HealthProbeError('bind refused', { url: 'ldaps://a' });
+        },
+      ]),
+      { intervalMs: 10_000, now },
+    );
     await expect(cached.check()).rejects.toMatchObject({ message: 'bind refused', details: { url: 'ldaps://a', checkedAt: expect.any(String) } });
     await expect(cached.check()).rejects.toThrow('bind refused');
     expect(cached.checks()).toBe(1);

@@ -1,7 +1,17 @@
 import { detectorCheckpointGroup, detectorTransactionalId } from '@idsync/config';
 import { encodeDeadLetter, encodeEntryChange, encodeEntryState, entryKey, entryStateOf, type EntryChangeEvent } from '@idsync/contracts';
 import { eventTraceContext, formatTraceparent, type TraceContext, TRACEPARENT_HEADER } from './trace-context';
-import { DEFAULT_MAX_RECORD_BYTES, type KafkaAdmin, type KafkaClient, RecordLimits, recordBytes, RecordTooLargeError, splitByBytes, topicRecordLimits, type TransactionalProducer } from './kafka/index';
+import {
+  DEFAULT_MAX_RECORD_BYTES,
+  type KafkaAdmin,
+  type KafkaClient,
+  RecordLimits,
+  recordBytes,
+  RecordTooLargeError,
+  splitByBytes,
+  topicRecordLimits,
+  type TransactionalProducer,
+} from './kafka/index';
 
 export interface ChangePublisherOptions {
   /** `ad-detector` or `ds-detector`. */
@@ -136,7 +146,12 @@ export class ChangePublisher {
       const last = index === parts.length - 1;
       const transaction = await producer.begin();
       try {
-        for (const request of part.length === 0 ? [] : this.limits.split(eventsTopic, part.map(({ key, value, headers }) => ({ key, value, headers })))) {
+        for (const request of part.length === 0
+          ? []
+          : this.limits.split(
+              eventsTopic,
+              part.map(({ key, value, headers }) => ({ key, value, headers })),
+            )) {
           await transaction.send({ topic: eventsTopic, messages: request });
         }
         const states = this.stateRecords(last ? [...part.map(({ event }) => event), ...stateOnly] : part.map(({ event }) => event));
@@ -175,9 +190,7 @@ export class ChangePublisher {
       latest.set(key, state);
     }
     const limit = this.limits.of(stateTopic);
-    return [...latest]
-      .map(([key, state]) => ({ key, value: state === 'deleted' ? null : encodeEntryState(state) }))
-      .filter((record) => recordBytes(record) <= limit);
+    return [...latest].map(([key, state]) => ({ key, value: state === 'deleted' ? null : encodeEntryState(state) })).filter((record) => recordBytes(record) <= limit);
   }
 
   /** A dead letter naming an event that cannot be published (no value: it would not fit either). */

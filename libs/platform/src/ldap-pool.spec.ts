@@ -50,7 +50,11 @@ function harness(size = 2) {
 }
 
 const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
-const settled = async <T>(promise: Promise<T>): Promise<{ ok: T } | { error: unknown }> => promise.then((ok) => ({ ok }), (error: unknown) => ({ error }));
+const settled = async <T>(promise: Promise<T>): Promise<{ ok: T } | { error: unknown }> =>
+  promise.then(
+    (ok) => ({ ok }),
+    (error: unknown) => ({ error }),
+  );
 
 describe('LdapPool', () => {
   afterEach(() => jest.useRealTimers());
@@ -84,7 +88,7 @@ describe('LdapPool', () => {
     await jest.advanceTimersByTimeAsync(30_000 + 1_000);
     const outcome = await silent;
     expect('error' in outcome && outcome.error).toBeInstanceOf(LdapTimeoutError);
-    expect(('error' in outcome && (outcome.error as LdapTimeoutError).retriable)).toBe(true);
+    expect('error' in outcome && (outcome.error as LdapTimeoutError).retriable).toBe(true);
     await jest.advanceTimersByTimeAsync(1_000);
     expect(clients[0]?.unbinds).toBe(1);
     await expect(pool.run(async () => 'answered')).resolves.toBe('answered');

@@ -4,7 +4,7 @@ import { LdapTimeoutError } from './ldap-pool';
 
 type Row = [code: number, operation: LdapOperation, kind: 'ldap' | 'active-directory', action: string, exhausted: string | undefined];
 
-describe('classifyLdapResult: the product\'s one result-code table', () => {
+describe("classifyLdapResult: the product's one result-code table", () => {
   it.each<Row>([
     // outages: retried until the server answers
     [51, 'modify', 'ldap', 'retry', undefined],
@@ -82,7 +82,7 @@ describe('classifyLdapFailure: anything an LDAP call threw', () => {
     expect(classifyLdapFailure(silent, 'changelog', 'ldap').exhausted).toBeUndefined();
   });
 
-  it('classifies result errors by their code and keeps the server\'s diagnostic', () => {
+  it("classifies result errors by their code and keeps the server's diagnostic", () => {
     const error = Object.assign(new Error('00002082: AtrErr: DSID-03151904, #1: 0: 00002082: 1.2.840.113556.1.4.221'), { code: 19 });
     const verdict = classifyLdapFailure(error, 'add', 'active-directory');
     expect(verdict).toMatchObject({ action: 'dead-letter', code: 19, kind: 'constraint-violation' });

@@ -157,7 +157,11 @@ export const LDAP_RESULT_RULES: readonly LdapResultRule[] = [
     name: 'invalidDNSyntax',
     action: 'dead-letter',
     why: 'the DN is not valid for the destination',
-    on: { changelog: { action: 'stop', why: 'a configured DN is not valid' }, dirsync: { action: 'stop', why: 'invalid DN syntax in baseDn' }, bind: { action: 'stop', why: 'the bind DN is not a valid DN' } },
+    on: {
+      changelog: { action: 'stop', why: 'a configured DN is not valid' },
+      dirsync: { action: 'stop', why: 'invalid DN syntax in baseDn' },
+      bind: { action: 'stop', why: 'the bind DN is not a valid DN' },
+    },
   },
   { code: 48, name: 'inappropriateAuthentication', action: 'stop', why: 'the account cannot bind this way' },
   { code: 49, name: 'invalidCredentials', action: 'stop', why: "the account's DN or password is wrong" },
@@ -218,7 +222,13 @@ const RULES = new Map(LDAP_RESULT_RULES.map((rule) => [rule.code, rule]));
 export function classifyLdapResult(code: number, operation: LdapOperation, kind: LdapServerKind): LdapVerdict {
   const rule = RULES.get(code);
   if (rule === undefined) {
-    return { action: 'retry', exhausted: UNKNOWN, code, name: `unknown-${code}`, reason: `LDAP result ${code} on ${operation}: a code this product does not know; retried, then the stage stops for an operator` };
+    return {
+      action: 'retry',
+      exhausted: UNKNOWN,
+      code,
+      name: `unknown-${code}`,
+      reason: `LDAP result ${code} on ${operation}: a code this product does not know; retried, then the stage stops for an operator`,
+    };
   }
   const meaning = rule.on?.[operation] ?? (kind === 'active-directory' ? rule.ad : undefined) ?? rule;
   return {
@@ -231,17 +241,7 @@ export function classifyLdapResult(code: number, operation: LdapOperation, kind:
 }
 
 /** Socket-level failures: the server or the network is away; retried until it comes back. */
-export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
+export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 const NETWORK_MESSAGES = /timeout|timed out|socket|connection (closed|reset|ended|lost)|not connected/i;
 /** The connection layer's own errors (libs/platform ldap.ts, ldap-pool.ts): unreachable, lost, no answer in time. */
 const CONNECTION_ERRORS = new Set(['DirectoryUnavailableError', 'LdapConnectionLostError', 'LdapTimeoutError']);
@@ -292,5 +292,11 @@ export function classifyLdapFailure(error: unknown, operation: LdapOperation, ki
   if ((typeof fields.code === 'string' && NETWORK_ERROR_CODES.has(fields.code)) || NETWORK_MESSAGES.test(message)) {
     return { action: 'retry', reason: `network failure on ${operation}: ${message}`, code: null, kind: 'network' };
   }
-  return { action: 'retry', exhausted: UNKNOWN, reason: `unexpected failure on ${operation}: ${name || 'Error'}: ${message}; retried, then the stage stops for an operator`, code: null, kind: 'unknown' };
+  return {
+    action: 'retry',
+    exhausted: UNKNOWN,
+    reason: `unexpected failure on ${operation}: ${name || 'Error'}: ${message}; retried, then the stage stops for an operator`,
+    code: null,
+    kind: 'unknown',
+  };
 }

@@ -156,12 +156,12 @@ export function createOneShotClient(name: string, url: string, dir: DirectoryCon
       first();
       return netConnect(port, host);
     }) as typeof netConnect,
-    createSecureConnection: ((...args: unknown[]) => {
+    createSecureConnection: (...args: unknown[]) => {
       const [head] = args;
       const upgrade = typeof head === 'object' && head !== null && 'socket' in head;
       if (!upgrade) first();
       return (tlsConnect as (...a: unknown[]) => ReturnType<typeof tlsConnect>)(...args);
-    }),
+    },
   });
   if (observe !== undefined) observeClient(client, observe);
   return client;

@@ -87,9 +87,7 @@ export function judgeLoop(status: LoopStatus | undefined, now: number, options: 
   const { state } = status;
   if (state === 'stalled' || state === 'crashed') return { ready: false, live: false, reason: status.error ?? `the consumer loop ${state}` };
   if (state === 'stopped') {
-    return status.error === undefined
-      ? { ready: false, live: true, reason: 'the consumer loop was stopped' }
-      : { ready: false, live: false, reason: status.error };
+    return status.error === undefined ? { ready: false, live: true, reason: 'the consumer loop was stopped' } : { ready: false, live: false, reason: status.error };
   }
   if (status.handlerProgressAt !== undefined && handlerStalled(status.handlerProgressAt, now, status.stallAfterMs)) {
     return { ready: false, live: false, reason: `a handler call made no progress for ${seconds(now - status.handlerProgressAt)}` };

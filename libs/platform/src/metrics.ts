@@ -68,7 +68,25 @@ export class Metrics {
   /** A value that goes up and down; `collect` sets it when it is scraped (a lag, an age). */
   gauge<L extends string = never>(name: string, help: string, labelNames: readonly L[] = [], collect?: (gauge: Gauge<L>) => void | Promise<void>): Gauge<L> {
     if (name.endsWith('_total')) throw new MetricNameError(name, 'a gauge does not end in _total');
-    return this.register('gauge', name, labelNames, () => new Gauge<L>({ name, help, labelNames, registers: [this.registry], ...(collect ? { collect(this: Gauge<L>) { return collect(this); } } : {}) }));
+    return this.register(
+      'gauge',
+      name,
+      labelNames,
+      () =>
+        new Gauge<L>({
+          name,
+          help,
+          labelNames,
+          registers: [this.registry],
+          ...(collect
+            ? {
+                collect(this: Gauge<L>) {
+                  return collect(this);
+                },
+              }
+            : {}),
+        }),
+    );
   }
 
   histogram<L extends string = never>(name: string, help: string, labelNames: readonly L[], buckets: readonly number[]): Histogram<L> {

@@ -31,7 +31,12 @@ async function completeValueRanges(client: Client, entries: Entry[], bufferAttri
     let progress = foldValueRanges(entry);
     let gone = false;
     while (progress.pending.length > 0 && !gone) {
-      const answer = await readEntry(client, progress.entry.dn, progress.pending.map((p) => valueRangeRequest(p.attribute, p.next)), bufferAttributes);
+      const answer = await readEntry(
+        client,
+        progress.entry.dn,
+        progress.pending.map((p) => valueRangeRequest(p.attribute, p.next)),
+        bufferAttributes,
+      );
       if (answer === null) gone = true;
       else progress = foldNextSlices(progress, answer);
     }
@@ -43,7 +48,10 @@ async function completeValueRanges(client: Client, entries: Entry[], bufferAttri
 /** A base read of the entry (the DN as the server returned it); null when it is gone. */
 async function readEntry(client: Client, dn: string, attributes: string[], bufferAttributes: readonly string[] | undefined): Promise<Entry | null> {
   try {
-    const { searchEntries } = await client.search(dn, withBufferNames({ scope: 'base', filter: '(objectClass=*)', attributes, ...(bufferAttributes ? { explicitBufferAttributes: [...bufferAttributes] } : {}) }));
+    const { searchEntries } = await client.search(
+      dn,
+      withBufferNames({ scope: 'base', filter: '(objectClass=*)', attributes, ...(bufferAttributes ? { explicitBufferAttributes: [...bufferAttributes] } : {}) }),
+    );
     return searchEntries[0] ?? null;
   } catch (error) {
     if ((error as { code?: unknown }).code === NO_SUCH_OBJECT) return null;

@@ -76,7 +76,10 @@ class RecordedRegistry {
       const subject = decodeURIComponent(match[1] ?? '');
       const versions = this.subjects.get(subject);
       if (!versions) return send(404, { message: `Subject '${subject}' not found.`, error_code: 40401 });
-      return send(200, versions.map((_, index) => index + 1));
+      return send(
+        200,
+        versions.map((_, index) => index + 1),
+      );
     }
     if (req.method === 'GET' && (match = path.match(/^\/subjects\/([^/]+)\/versions\/(\d+)$/))) {
       const subject = decodeURIComponent(match[1] ?? '');
@@ -100,11 +103,16 @@ describe('the schema registry client against recorded Confluent-compatible answe
 
   it('registers our current schemas under <topic>-value and loads the ids, one id for one content across subjects', async () => {
     const client = new SchemaRegistryClient({ url, username: 'idsync', password: 'registry-secret' });
-    const { ids, subjects, foreign } = await loadRegistryIds(client, url, [
-      { topic: 'idsync.ad.changes', subject: 'entry-change' },
-      { topic: 'idsync.ds.changes', subject: 'entry-change' },
-      { topic: 'idsync.ds.operations', subject: 'write-request' },
-    ], true);
+    const { ids, subjects, foreign } = await loadRegistryIds(
+      client,
+      url,
+      [
+        { topic: 'idsync.ad.changes', subject: 'entry-change' },
+        { topic: 'idsync.ds.changes', subject: 'entry-change' },
+        { topic: 'idsync.ds.operations', subject: 'write-request' },
+      ],
+      true,
+    );
     expect(subjects).toEqual([
       { subject: 'idsync.ad.changes-value', id: 1, version: 2 },
       { subject: 'idsync.ds.changes-value', id: 1, version: 2 },
@@ -115,7 +123,12 @@ describe('the schema registry client against recorded Confluent-compatible answe
     expect(ids.toWire(currentSchema('write-request'))).toBe(2);
     expect(ids.fromWire(2)).toEqual(currentSchema('write-request'));
     // What was registered is the .avsc text; every request carried the credentials.
-    expect(registry.requests[0]).toEqual({ method: 'POST', path: '/subjects/idsync.ad.changes-value/versions', body: { schema: schemaText(currentSchema('entry-change')) }, authorization: `Basic ${Buffer.from('idsync:registry-secret').toString('base64')}` });
+    expect(registry.requests[0]).toEqual({
+      method: 'POST',
+      path: '/subjects/idsync.ad.changes-value/versions',
+      body: { schema: schemaText(currentSchema('entry-change')) },
+      authorization: `Basic ${Buffer.from('idsync:registry-secret').toString('base64')}`,
+    });
   });
 
   it('older versions the subject holds decode too; versions that are not ours are reported, not used', async () => {
@@ -156,16 +169,39 @@ describe('the schema registry client against recorded Confluent-compatible answe
     await registry.start();
   });
 
-  it('useSchemaRegistry: the registry\'s ids for every configured topic, asked again while it is away; none configured: the fixed ids', async () => {
-    const topics = { adChanges: { name: 'a.changes' }, dsChanges: { name: 'd.changes' }, adOperations: { name: 'a.ops' }, dsOperations: { name: 'd.ops' }, deadLetter: { name: 'dlt' }, checkpoints: { name: 'cp' }, links: { name: 'links' }, adState: { name: 'a.state' } };
+  it("useSchemaRegistry: the registry's ids for every configured topic, asked again while it is away; none configured: the fixed ids", async () => {
+    const topics = {
+      adChanges: { name: 'a.changes' },
+      dsChanges: { name: 'd.changes' },
+      adOperations: { name: 'a.ops' },
+      dsOperations: { name: 'd.ops' },
+      deadLetter: { name: 'dlt' },
+      checkpoints: { name: 'cp' },
+      links: { name: 'links' },
+      adState: { name: 'a.state' },
+    };
     const kafka = { topics, schemaRegistry: { url, autoRegister: true } } as unknown as KafkaConfig;
     try {
       registry.failWith = { status: 503, body: 'starting' };
       const waits: number[] = [];
-      const loading = useSchemaRegistry(kafka, undefined, { sleep: async (ms) => { waits.push(ms); if (waits.length === 2) registry.failWith = undefined; } });
+      const loading = useSchemaRegistry(kafka, undefined, {
+        sleep: async (ms) => {
+          waits.push(ms);
+          if (waits.length === 2) registry.failWith = undefined;
+        },
+      });
       const report = await loading;
       expect(waits).toHaveLength(2);
-      expect(report?.subjects.map((row) => row.subject)).toEqual(['a.changes-value', 'd.changes-value', 'a.ops-value', 'd.ops-value', 'dlt-value', 'links-value', 'a.state-value', 'a.ops.receipts-value']);
+      expect(report?.subjects.map((row) => row.subject)).toEqual([
+        'a.changes-value',
+        'd.changes-value',
+        'a.ops-value',
+        'd.ops-value',
+        'dlt-value',
+        'links-value',
+        'a.state-value',
+        'a.ops.receipts-value',
+      ]);
       expect(wireIds()).toBe(report?.ids);
       expect(wireIds().toWire(currentSchema('entry-state'))).toBe(report?.subjects.at(-2)?.id);
       expect(wireIds().toWire(currentSchema('write-receipt'))).toBe(report?.subjects.at(-1)?.id);

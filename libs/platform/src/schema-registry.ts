@@ -175,7 +175,10 @@ export async function loadRegistryIds(client: SchemaRegistryClient, url: string,
     const text = schemaText(current);
     const id = register ? await client.register(name, text) : await client.lookup(name, text);
     if (id === undefined) {
-      throw new SchemaRegistryError(`schema registry ${url}: subject ${name} does not hold ${subject} v${current.version}; register it, or let this service register it (kafka.schemaRegistry.autoRegister)`, false);
+      throw new SchemaRegistryError(
+        `schema registry ${url}: subject ${name} does not hold ${subject} v${current.version}; register it, or let this service register it (kafka.schemaRegistry.autoRegister)`,
+        false,
+      );
     }
     pairs.push([id, current]);
     subjects.push({ subject: name, id, version: current.version });

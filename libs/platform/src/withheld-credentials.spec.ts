@@ -35,9 +35,7 @@ describe('credentials withheld from a service', () => {
     expect(withheldVariable(ad?.bindPassword)).toBe('AD_BIND_PASSWORD');
     const attempt = openLdapSession('ad', ad!);
     await expect(attempt).rejects.toBeInstanceOf(DirectoryCredentialsWithheldError);
-    await expect(attempt).rejects.toThrow(
-      "cannot bind to directory 'ad' as CN=idsync-reader,CN=Users,DC=example,DC=test: AD_BIND_PASSWORD is not set in this environment",
-    );
+    await expect(attempt).rejects.toThrow("cannot bind to directory 'ad' as CN=idsync-reader,CN=Users,DC=example,DC=test: AD_BIND_PASSWORD is not set in this environment");
     await expect(openLdapSession('ad', ad!, { bindDn: 'CN=idsync-writer', bindPassword: config.services['ad-writer'].bindPassword! })).rejects.toThrow(
       'AD_WRITER_PASSWORD is not set in this environment',
     );

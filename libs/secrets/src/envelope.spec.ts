@@ -1,17 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import {
-  envelopeKeyId,
-  isSealedPassword,
-  Keyring,
-  keyringFromConfig,
-  openPassword,
-  PasswordEnvelopeError,
-  passwordKeysSchema,
-  sealPassword,
-  type PasswordBinding,
-  type PasswordKey,
-} from './index';
+import { envelopeKeyId, isSealedPassword, Keyring, keyringFromConfig, openPassword, PasswordEnvelopeError, passwordKeysSchema, sealPassword, type PasswordBinding, type PasswordKey } from './index';
 
 const key = (id: string): PasswordKey => ({ id, bytes: randomBytes(32) });
 const k1 = key('k1');
@@ -135,18 +124,35 @@ describe('secrets configuration', () => {
   const b64 = (bytes: Buffer): string => bytes.toString('base64');
 
   it('builds a keyring from a valid block', () => {
-    const block = passwordKeysSchema.parse({ current: 'k2', keys: [{ id: 'k2', key: b64(k2.bytes) }, { id: 'k1', key: b64(k1.bytes) }] });
+    const block = passwordKeysSchema.parse({
+      current: 'k2',
+      keys: [
+        { id: 'k2', key: b64(k2.bytes) },
+        { id: 'k1', key: b64(k1.bytes) },
+      ],
+    });
     const ring = keyringFromConfig(block);
     expect(ring.current.id).toBe('k2');
     expect(ring.ids()).toEqual(['k2', 'k1']);
   });
 
   it('lists every problem by path, without echoing key material', () => {
-    const result = passwordKeysSchema.safeParse({ current: 'k9', keys: [{ id: 'k1', key: b64(randomBytes(16)) }, { id: 'k1', key: 'not base64!' }] });
+    const result = passwordKeysSchema.safeParse({
+      current: 'k9',
+      keys: [
+        { id: 'k1', key: b64(randomBytes(16)) },
+        { id: 'k1', key: 'not base64!' },
+      ],
+    });
     expect(result.success).toBe(false);
     const issues = result.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
     expect(issues).toEqual(
-      expect.arrayContaining(['keys.0.key: must decode to 32 bytes (AES-256), not 16', 'keys.1.key: must be base64 (openssl rand -base64 32)', "keys.1.id: 'k1' appears twice", "current: 'k9' is not among the keys (k1, k1)"]),
+      expect.arrayContaining([
+        'keys.0.key: must decode to 32 bytes (AES-256), not 16',
+        'keys.1.key: must be base64 (openssl rand -base64 32)',
+        "keys.1.id: 'k1' appears twice",
+        "current: 'k9' is not among the keys (k1, k1)",
+      ]),
     );
   });
 });

@@ -57,7 +57,7 @@ describe('signed write requests', () => {
     expect(unbindPassword(bound, pinned, binding).toString()).toBe('sealed envelope');
   });
 
-  it('ignores headers that are no directive (the writer\'s own wait state)', () => {
+  it("ignores headers that are no directive (the writer's own wait state)", () => {
     const headers = withSignature(ring, record);
     expect(verifyOperation(ring, { ...record, headers: { ...headers, 'idsync-wait-attempt': '3' } }).ok).toBe(true);
   });
@@ -88,7 +88,12 @@ describe('signed write requests', () => {
 
 describe('passwords bound to their destination entry', () => {
   const sealed = Buffer.from('IDSP\x01\x01\x02k1 an envelope the mapper cannot open', 'latin1');
-  const jane: DestinationBinding = { pipe: 'ds-to-ad', destination: 'ad', dn: 'cn=jane doe,ou=corp,dc=example,dc=test', sourceEntryId: { kind: 'entryUUID', value: '4c7e2a10-88f1-11ee-9d2b-c3a1e0b7d001' } };
+  const jane: DestinationBinding = {
+    pipe: 'ds-to-ad',
+    destination: 'ad',
+    dn: 'cn=jane doe,ou=corp,dc=example,dc=test',
+    sourceEntryId: { kind: 'entryUUID', value: '4c7e2a10-88f1-11ee-9d2b-c3a1e0b7d001' },
+  };
 
   it('gives the envelope back for the request it was bound for', () => {
     const bound = bindPassword(sealed, ring, jane);

@@ -76,7 +76,9 @@ function hmac(key: PasswordKey): ReturnType<typeof createHmac> {
 function recordMac(key: PasswordKey, record: SignedRecord): Buffer {
   const parts: (Buffer | null)[] = [bytes(record.key), record.value];
   for (const name of OPERATION_DIRECTIVE_HEADERS) parts.push(bytes(record.headers?.[name]));
-  return hmac(key).update(framed(`idsync-operation/${SIGNATURE_VERSION}\0${key.id}\0`, parts)).digest();
+  return hmac(key)
+    .update(framed(`idsync-operation/${SIGNATURE_VERSION}\0${key.id}\0`, parts))
+    .digest();
 }
 
 /** The signature header value for a record, under the keyring's current key. */
@@ -143,7 +145,9 @@ export class PasswordBindingError extends Error {
 
 function bindingMac(key: PasswordKey, binding: DestinationBinding, sealed: Buffer): Buffer {
   const parts = [binding.pipe, binding.destination, binding.dn.toLowerCase(), binding.sourceEntryId.kind, binding.sourceEntryId.value.toLowerCase()].map((part) => Buffer.from(part, 'utf8'));
-  return hmac(key).update(framed(`idsync-password-binding/${BINDING_VERSION}\0${key.id}\0`, [...parts, sealed])).digest();
+  return hmac(key)
+    .update(framed(`idsync-password-binding/${BINDING_VERSION}\0${key.id}\0`, [...parts, sealed]))
+    .digest();
 }
 
 export function isBoundPassword(value: Buffer | string): boolean {

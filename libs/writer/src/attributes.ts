@@ -45,18 +45,7 @@ export const BINARY_ATTRIBUTES = [
  * concurrently edited sets, where a replace would be heavy or would undo someone else's change.
  * Everything else is replaced with the full desired value set (always correct, just less minimal).
  */
-export const VALUE_LEVEL_ATTRIBUTES = [
-  'objectClass',
-  'member',
-  'uniqueMember',
-  'memberUid',
-  'proxyAddresses',
-  'servicePrincipalName',
-  'otherTelephone',
-  'otherMobile',
-  'otherMailbox',
-  'url',
-] as const;
+export const VALUE_LEVEL_ATTRIBUTES = ['objectClass', 'member', 'uniqueMember', 'memberUid', 'proxyAddresses', 'servicePrincipalName', 'otherTelephone', 'otherMobile', 'otherMailbox', 'url'] as const;
 
 export interface AttributeKnowledgeOptions {
   readonly dnValued?: readonly string[];

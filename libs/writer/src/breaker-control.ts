@@ -68,7 +68,8 @@ export class BreakerControlView {
     await follower.start();
     this.follower = follower;
     const state = this.options.breaker.state;
-    if (state?.state === 'tripped') this.options.logger.event('warn', `${this.options.service}.deletes.still-tripped`, { since: new Date(state.at).toISOString(), by: state.by, decide: 'idsync deletes approve|discard' });
+    if (state?.state === 'tripped')
+      this.options.logger.event('warn', `${this.options.service}.deletes.still-tripped`, { since: new Date(state.at).toISOString(), by: state.by, decide: 'idsync deletes approve|discard' });
   }
 
   /** Publishes this writer's trip (before any delete is held, so status shows it). */

@@ -27,9 +27,7 @@ describe('diff', () => {
   });
 
   it('touches only the attributes the request names', () => {
-    expect(diff([replace('mail', 'mary.miller@example.com')], mmiller)).toEqual([
-      { op: 'replace', name: 'mail', values: ['mary.miller@example.com'] },
-    ]);
+    expect(diff([replace('mail', 'mary.miller@example.com')], mmiller)).toEqual([{ op: 'replace', name: 'mail', values: ['mary.miller@example.com'] }]);
   });
 
   it('compares attribute names case-insensitively', () => {
@@ -63,16 +61,11 @@ describe('diff', () => {
   });
 
   it('removes the last members value by value, never with a replace that could drop a concurrent addition', () => {
-    expect(diff([replace('member')], support)).toEqual([
-      { op: 'delete', name: 'member', values: ['uid=mmiller,ou=People,dc=example,dc=com', 'uid=tnguyen,ou=People,dc=example,dc=com'] },
-    ]);
+    expect(diff([replace('member')], support)).toEqual([{ op: 'delete', name: 'member', values: ['uid=mmiller,ou=People,dc=example,dc=com', 'uid=tnguyen,ou=People,dc=example,dc=com'] }]);
   });
 
   it('keeps only the part of a value-level change the entry lacks', () => {
-    const changes = diff(
-      [{ name: 'member', op: 'add', values: ['uid=mmiller,ou=People,dc=example,dc=com', 'uid=new,ou=People,dc=example,dc=com'] }],
-      support,
-    );
+    const changes = diff([{ name: 'member', op: 'add', values: ['uid=mmiller,ou=People,dc=example,dc=com', 'uid=new,ou=People,dc=example,dc=com'] }], support);
     expect(changes).toEqual([{ op: 'add', name: 'member', values: ['uid=new,ou=People,dc=example,dc=com'] }]);
   });
 
@@ -98,9 +91,7 @@ describe('diff', () => {
 
   it('passes password changes through without comparing them (servers never return them as written)', () => {
     const secret = Buffer.from('"Secret1!"', 'utf16le');
-    expect(diff([replace('unicodePwd', secret)], currentEntry({ dn: 'CN=x,DC=example,DC=test' }))).toEqual([
-      { op: 'replace', name: 'unicodePwd', values: [secret] },
-    ]);
+    expect(diff([replace('unicodePwd', secret)], currentEntry({ dn: 'CN=x,DC=example,DC=test' }))).toEqual([{ op: 'replace', name: 'unicodePwd', values: [secret] }]);
   });
 
   it('creates everything from nothing when there is no entry', () => {

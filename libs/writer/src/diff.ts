@@ -99,12 +99,7 @@ function unique(name: string, values: readonly AttributeValue[], knowledge: Attr
 }
 
 /** Applies the request's changes to one attribute's current values, in order: the values it should end with. */
-export function targetValues(
-  name: string,
-  current: readonly AttributeValue[],
-  changes: readonly AttributeChange[],
-  knowledge: AttributeKnowledge = DEFAULT_ATTRIBUTES,
-): AttributeValue[] {
+export function targetValues(name: string, current: readonly AttributeValue[], changes: readonly AttributeChange[], knowledge: AttributeKnowledge = DEFAULT_ATTRIBUTES): AttributeValue[] {
   let values = unique(name, current, knowledge);
   for (const change of changes) {
     if (change.op === 'replace') {

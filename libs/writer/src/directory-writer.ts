@@ -179,7 +179,13 @@ export class DirectoryWriter {
     this.memberKeys = new Set((options.memberAttributes ?? DEFAULT_MEMBER_ATTRIBUTES).map(attributeKey));
     this.dryRun = options.dryRun ?? false;
     this.createMissingParents = options.createMissingParents ?? false;
-    this.pool = new LdapPool({ name: options.name, directory: options.directory, credentials: options.credentials, size: Math.max(1, options.connections ?? 8), ...(options.observe ? { observe: options.observe } : {}) });
+    this.pool = new LdapPool({
+      name: options.name,
+      directory: options.directory,
+      credentials: options.credentials,
+      size: Math.max(1, options.connections ?? 8),
+      ...(options.observe ? { observe: options.observe } : {}),
+    });
   }
 
   /** The writer of a service, from the configuration: its destination, its own account, its dryRun switch. */
@@ -232,7 +238,11 @@ export class DirectoryWriter {
       const { plan, found } = lookup === 'absent' ? this.planCreate(request) : await this.planFound(request, snapshot, lookup);
       const { foundBy } = found;
       const stale = found.staleRename === true ? { staleRename: true as const } : {};
-      if (this.dryRun) return { result: { outcome: plan.steps.length === 0 ? 'no-op' : 'dry-run', plan, foundBy, alreadyApplied: [], createdParents: [], link: 'none', destinationId: this.idHere(found), ...stale }, raceOnAdd: false };
+      if (this.dryRun)
+        return {
+          result: { outcome: plan.steps.length === 0 ? 'no-op' : 'dry-run', plan, foundBy, alreadyApplied: [], createdParents: [], link: 'none', destinationId: this.idHere(found), ...stale },
+          raceOnAdd: false,
+        };
       if (plan.steps.length === 0) {
         const { link, destinationId } = await this.settleLink(request, plan, found, false);
         return { result: { outcome: 'no-op', plan, foundBy, alreadyApplied: [], createdParents: [], link, destinationId, ...stale }, raceOnAdd: false };
@@ -316,7 +326,12 @@ export class DirectoryWriter {
       await receipts.sink.record({ service: receipts.service, directory: this.options.name, requestId: request.requestId, entryId, dn, writtenAt: now, attributes, landedAt: landed ? now : null });
     } catch (error) {
       const what = landed ? `the second receipt of the move of ${dn} was not published` : `the write receipt for ${dn} was not published`;
-      throw new WriteError('retry', `${what} (${error instanceof Error ? error.message : String(error)})${landed ? '' : '; nothing was written'}`, { requestId: request.requestId, dn }, { cause: error });
+      throw new WriteError(
+        'retry',
+        `${what} (${error instanceof Error ? error.message : String(error)})${landed ? '' : '; nothing was written'}`,
+        { requestId: request.requestId, dn },
+        { cause: error },
+      );
     }
   }
 
@@ -424,7 +439,8 @@ export class DirectoryWriter {
   private async settleLink(request: WriteRequest, plan: WritePlan, found: Found, wrote: boolean, added: CurrentEntry | null = null): Promise<Pick<ApplyResult, 'link' | 'destinationId'>> {
     const links = this.options.links;
     const created = plan.steps.find((step) => step.kind === 'add');
-    if (links === undefined || request.op === 'unlink') return { link: 'none', destinationId: created === undefined ? this.idHere(found) : added === null ? null : (entryIdOf(added, this.kind)?.value ?? null) };
+    if (links === undefined || request.op === 'unlink')
+      return { link: 'none', destinationId: created === undefined ? this.idHere(found) : added === null ? null : (entryIdOf(added, this.kind)?.value ?? null) };
     if (request.op === 'delete') {
       const destinationId = this.idHere(found);
       if (found.link !== null && wrote) {
@@ -436,7 +452,7 @@ export class DirectoryWriter {
     if (found.link !== null) return { link: 'kept', destinationId: this.idHere(found) };
     // A created entry's id came with the add (post-read control) or is read back; an entry found by DN or
     // correlation was read with its id.
-    const entry = created === undefined ? found.entry : added ?? (await this.read(created.dn, [idAttribute(this.kind)]));
+    const entry = created === undefined ? found.entry : (added ?? (await this.read(created.dn, [idAttribute(this.kind)])));
     const origin = created !== undefined || found.foundBy === 'link' || found.foundBy === 'none' ? 'created' : found.foundBy;
     if (entry === null) return { link: 'none', destinationId: null };
     const destination = entryIdOf(entry, this.kind);
@@ -469,13 +485,15 @@ export class DirectoryWriter {
   private async readById(id: string, attributes: string[]): Promise<CurrentEntry | null> {
     if (!isUuidText(id)) throw new InvalidEntryError(`linked id '${id}' is not a UUID`);
     if (this.kind === 'active-directory') return this.read(`<GUID=${id.toLowerCase()}>`, attributes);
-    const { searchEntries } = await this.pool.run((client) => searchAllValues(client, this.options.directory.baseDn, {
-      scope: 'sub',
-      filter: new EqualityFilter({ attribute: 'entryUUID', value: id.toLowerCase() }),
-      attributes,
-      sizeLimit: 2,
-      explicitBufferAttributes: this.knowledge.bufferAttributeNames(),
-    }));
+    const { searchEntries } = await this.pool.run((client) =>
+      searchAllValues(client, this.options.directory.baseDn, {
+        scope: 'sub',
+        filter: new EqualityFilter({ attribute: 'entryUUID', value: id.toLowerCase() }),
+        attributes,
+        sizeLimit: 2,
+        explicitBufferAttributes: this.knowledge.bufferAttributeNames(),
+      }),
+    );
     const [first] = searchEntries;
     return first === undefined ? null : currentEntry(first);
   }
@@ -492,12 +510,14 @@ export class DirectoryWriter {
 
   private async read(dn: string, attributes: string[]): Promise<CurrentEntry | null> {
     try {
-      const { searchEntries } = await this.pool.run((client) => searchAllValues(client, dn, {
-        scope: 'base',
-        filter: '(objectClass=*)',
-        attributes,
-        explicitBufferAttributes: this.knowledge.bufferAttributeNames(),
-      }));
+      const { searchEntries } = await this.pool.run((client) =>
+        searchAllValues(client, dn, {
+          scope: 'base',
+          filter: '(objectClass=*)',
+          attributes,
+          explicitBufferAttributes: this.knowledge.bufferAttributeNames(),
+        }),
+      );
       const found = searchEntries[0];
       return found === undefined ? null : currentEntry(found);
     } catch (error) {
@@ -590,13 +610,15 @@ export class DirectoryWriter {
     for (const query of correlationQueries(request)) {
       let entries: CurrentEntry[];
       try {
-        const { searchEntries } = await this.pool.run((client) => searchAllValues(client, this.searchBase, {
-          scope: 'sub',
-          filter: query.filter,
-          attributes,
-          sizeLimit: 2,
-          explicitBufferAttributes: this.knowledge.bufferAttributeNames(),
-        }));
+        const { searchEntries } = await this.pool.run((client) =>
+          searchAllValues(client, this.searchBase, {
+            scope: 'sub',
+            filter: query.filter,
+            attributes,
+            sizeLimit: 2,
+            explicitBufferAttributes: this.knowledge.bufferAttributeNames(),
+          }),
+        );
         entries = searchEntries.map(currentEntry);
       } catch (error) {
         const code = (error as { code?: unknown }).code;
@@ -629,12 +651,14 @@ export class DirectoryWriter {
     const names = [...new Set(request.attributes.map((change) => change.name))];
     if (names.length === 0) return [];
     const filters: Filter[] = names.map((attribute) => new EqualityFilter({ attribute, value: removed }));
-    const { searchEntries } = await this.pool.run((client) => searchAllValues(client, this.searchBase, {
-      scope: 'sub',
-      filter: filters.length === 1 ? (filters[0] as Filter) : new OrFilter({ filters }),
-      attributes: names,
-      paged: true,
-    }));
+    const { searchEntries } = await this.pool.run((client) =>
+      searchAllValues(client, this.searchBase, {
+        scope: 'sub',
+        filter: filters.length === 1 ? (filters[0] as Filter) : new OrFilter({ filters }),
+        attributes: names,
+        paged: true,
+      }),
+    );
     // Groups outside the pipe's subtrees are not its to change, whoever they list.
     return searchEntries.map(currentEntry).filter((entry) => this.writesTo(request.pipe, entry.dn));
   }
@@ -746,8 +770,7 @@ export class DirectoryWriter {
     const [ava] = rdn;
     if (ava === undefined || rdn.length !== 1) throw new InvalidEntryError(`cannot create parent ${text}: multi-valued RDN`, { dn: text });
     const type = normalizeAttributeType(ava.type);
-    const classes =
-      type === 'ou' ? ['top', 'organizationalUnit'] : type === 'cn' ? (this.kind === 'active-directory' ? ['top', 'container'] : ['top', 'nsContainer']) : null;
+    const classes = type === 'ou' ? ['top', 'organizationalUnit'] : type === 'cn' ? (this.kind === 'active-directory' ? ['top', 'container'] : ['top', 'nsContainer']) : null;
     if (classes === null) throw new InvalidEntryError(`cannot create parent ${text}: no container class for naming attribute ${ava.type}`, { dn: text });
     try {
       await this.pool.run((client) => client.add(text, [new Attribute({ type: 'objectClass', values: classes }), new Attribute({ type: ava.type, values: [ava.value] })]));

@@ -1,53 +1,11 @@
-export {
-  AttributeKnowledge,
-  type AttributeKnowledgeOptions,
-  BINARY_ATTRIBUTES,
-  DEFAULT_ATTRIBUTES,
-  DN_VALUED_ATTRIBUTES,
-  VALUE_LEVEL_ATTRIBUTES,
-} from './attributes';
+export { AttributeKnowledge, type AttributeKnowledgeOptions, BINARY_ATTRIBUTES, DEFAULT_ATTRIBUTES, DN_VALUED_ATTRIBUTES, VALUE_LEVEL_ATTRIBUTES } from './attributes';
 export { type Classification, classifyError, classifyResultCode, WRITE_STEPS, type WriteStep } from './classify';
 export { type CorrelationQuery, correlationQueries } from './correlation';
 export { type CurrentEntry, currentEntry, diff, type DiffOptions, type EntryAttribute, type Modification, targetValues, valueKey } from './diff';
-export {
-  type ApplyHints,
-  type ApplyResult,
-  DirectoryWriter,
-  type DirectoryWriterOptions,
-  FOUND_BY,
-  type FoundBy,
-  modifyStep,
-  passwordKeyring,
-} from './directory-writer';
-export {
-  carriesSealedPassword,
-  encodeUnicodePwd,
-  PASSWORD_REFUSALS,
-  type PasswordOptions,
-  type PasswordRefusal,
-  PasswordRefusedError,
-  resolvePasswords,
-} from './passwords';
-export {
-  AmbiguousCorrelationError,
-  EntryNotFoundError,
-  InvalidEntryError,
-  WRITE_OUTCOMES,
-  WriteError,
-  type WriteErrorDetails,
-  type WriteOutcome,
-} from './errors';
-export {
-  AD_DISABLED_NO_PASSWORD,
-  AD_GLOBAL_SECURITY_GROUP,
-  AD_NORMAL_ACCOUNT,
-  type PlannedStep,
-  type PlanOptions,
-  planUnlink,
-  planWrite,
-  samAccountNameProblem,
-  type WritePlan,
-} from './plan';
+export { type ApplyHints, type ApplyResult, DirectoryWriter, type DirectoryWriterOptions, FOUND_BY, type FoundBy, modifyStep, passwordKeyring } from './directory-writer';
+export { carriesSealedPassword, encodeUnicodePwd, PASSWORD_REFUSALS, type PasswordOptions, type PasswordRefusal, PasswordRefusedError, resolvePasswords } from './passwords';
+export { AmbiguousCorrelationError, EntryNotFoundError, InvalidEntryError, WRITE_OUTCOMES, WriteError, type WriteErrorDetails, type WriteOutcome } from './errors';
+export { AD_DISABLED_NO_PASSWORD, AD_GLOBAL_SECURITY_GROUP, AD_NORMAL_ACCOUNT, type PlannedStep, type PlanOptions, planUnlink, planWrite, samAccountNameProblem, type WritePlan } from './plan';
 export { applyRequest, type BoundedRetryOptions, describePlan, type RequestOutcome } from './apply-request';
 export { createWriteHandler, HELD_AT_HEADER, REFUSED_REQUESTS, type WriteHandlerOptions, WriterStoppedError } from './write-handler';
 export { SYNC_LOG_EVENT, SYNC_OUTCOMES, type SyncLogRecord, syncLogRecord, type SyncOutcome } from './sync-log';

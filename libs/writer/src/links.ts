@@ -68,11 +68,10 @@ export class LinkConflictError extends WriteError {
     readonly waits: boolean,
     details: WriteErrorDetails = {},
   ) {
-    super(
-      waits ? 'retry' : 'dead-letter',
-      `link conflict: the entry at ${found.dn} (id ${found.id}) is linked to source entry ${linkedTo}, not to ${sourceId} (pipe ${pipe}); it is left alone`,
-      { ...details, dn: found.dn },
-    );
+    super(waits ? 'retry' : 'dead-letter', `link conflict: the entry at ${found.dn} (id ${found.id}) is linked to source entry ${linkedTo}, not to ${sourceId} (pipe ${pipe}); it is left alone`, {
+      ...details,
+      dn: found.dn,
+    });
     this.name = 'LinkConflictError';
   }
 }

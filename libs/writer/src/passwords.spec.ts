@@ -72,8 +72,22 @@ describe('resolvePasswords', () => {
 
   it.each([
     ['a wrong key id', () => sealPassword(Buffer.from(clear), k2, binding), 'envelope', /unknown-key.*'k2'/],
-    ['an envelope for another entry', () => sealPassword(Buffer.from(clear), k1, { ...binding, entryId: { kind: 'entryUUID', value: '00000000-0000-4000-8000-000000000000' } }), 'envelope', /tampered/],
-    ['a flipped byte', () => { const b = sealPassword(Buffer.from(clear), k1, binding); b.writeUInt8(b.readUInt8(b.length - 20) ^ 1, b.length - 20); return b; }, 'envelope', /tampered/],
+    [
+      'an envelope for another entry',
+      () => sealPassword(Buffer.from(clear), k1, { ...binding, entryId: { kind: 'entryUUID', value: '00000000-0000-4000-8000-000000000000' } }),
+      'envelope',
+      /tampered/,
+    ],
+    [
+      'a flipped byte',
+      () => {
+        const b = sealPassword(Buffer.from(clear), k1, binding);
+        b.writeUInt8(b.readUInt8(b.length - 20) ^ 1, b.length - 20);
+        return b;
+      },
+      'envelope',
+      /tampered/,
+    ],
     ['a truncated envelope', () => sealPassword(Buffer.from(clear), k1, binding).subarray(0, 24), 'envelope', /truncated/],
     ['a clear text value', () => clear, 'not-sealed', /not a sealed envelope/],
     ['a hash for AD', () => sealPassword(Buffer.from('{CRYPT}$6$x$y'), k1, binding, { form: 'hashed' }), 'hashed-for-ad', /cannot take/],
@@ -93,7 +107,12 @@ describe('resolvePasswords', () => {
 
   it('goes to the dead-letter outcome through applyRequest without retries', async () => {
     const bad = request(sealPassword(Buffer.from(clear), k2, binding));
-    const writer = { apply: async (r: WriteRequest) => { resolvePasswords(r, { kind: 'active-directory', keyring }); throw new Error('unreachable'); } };
+    const writer = {
+      apply: async (r: WriteRequest) => {
+        resolvePasswords(r, { kind: 'active-directory', keyring });
+        throw new Error('unreachable');
+      },
+    };
     const outcome = await applyRequest(writer, bad);
     expect(outcome).toMatchObject({ kind: 'dead-letter', attempts: 1 });
     expect(outcome.kind === 'dead-letter' && outcome.reason).not.toContain(clear);

@@ -32,7 +32,16 @@ const attrsOf = (plan: ReturnType<typeof planWrite>): Record<string, readonly (s
 
 describe('planWrite: creates', () => {
   it('creates an AD user disabled, with a logon name, when the request has no password', () => {
-    const plan = planWrite(request({ attributes: [{ name: 'sAMAccountName', op: 'replace', values: ['jdoe'] }, { name: 'sn', op: 'replace', values: ['Doe'] }] }), null, AD);
+    const plan = planWrite(
+      request({
+        attributes: [
+          { name: 'sAMAccountName', op: 'replace', values: ['jdoe'] },
+          { name: 'sn', op: 'replace', values: ['Doe'] },
+        ],
+      }),
+      null,
+      AD,
+    );
     expect(plan.steps).toHaveLength(1);
     expect(attrsOf(plan)).toMatchObject({ sAMAccountName: ['jdoe'], userAccountControl: ['546'], CN: ['jdoe'], sn: ['Doe'] });
     expect(attrsOf(plan)['objectClass']).toEqual(['top', 'person', 'organizationalPerson', 'user']);
@@ -52,7 +61,12 @@ describe('planWrite: creates', () => {
   it("enables a created AD user with the request's own userAccountControl after the password", () => {
     const password = Buffer.from('"S3cret!pw"', 'utf16le');
     const plan = planWrite(
-      request({ attributes: [{ name: 'unicodePwd', op: 'replace', values: [password] }, { name: 'userAccountControl', op: 'replace', values: ['66048'] }] }),
+      request({
+        attributes: [
+          { name: 'unicodePwd', op: 'replace', values: [password] },
+          { name: 'userAccountControl', op: 'replace', values: ['66048'] },
+        ],
+      }),
       null,
       AD,
     );
@@ -75,7 +89,10 @@ describe('planWrite: creates', () => {
       request({
         dn: 'uid=svc1,ou=People,dc=example,dc=com',
         objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
-        attributes: [{ name: 'cn', op: 'replace', values: ['Service One'] }, { name: 'mail', op: 'replace', values: [] }],
+        attributes: [
+          { name: 'cn', op: 'replace', values: ['Service One'] },
+          { name: 'mail', op: 'replace', values: [] },
+        ],
       }),
       null,
       DS,
@@ -157,7 +174,13 @@ describe('planWrite: existing entries', () => {
   it('leaves the naming attribute alone when the entry has another RDN (a create replayed after a rename)', () => {
     const renamed = currentEntry({ dn: 'cn=Ann New,ou=Corp,dc=example,dc=com', objectClass: ['inetOrgPerson'], cn: 'Ann New', uid: 'ann', description: 'x' });
     const stale = planWrite(
-      request({ dn: 'cn=Ann Old,ou=Corp,dc=example,dc=com', attributes: [{ name: 'cn', op: 'replace', values: ['Ann Old'] }, { name: 'description', op: 'replace', values: ['y'] }] }),
+      request({
+        dn: 'cn=Ann Old,ou=Corp,dc=example,dc=com',
+        attributes: [
+          { name: 'cn', op: 'replace', values: ['Ann Old'] },
+          { name: 'description', op: 'replace', values: ['y'] },
+        ],
+      }),
       renamed,
       DS,
     );
@@ -180,9 +203,7 @@ describe('planWrite: existing entries', () => {
     const rename = planWrite(request({ op: 'rename', previousDn: jdoe.dn, dn: 'CN=jdoe2,OU=People,OU=Corp,DC=example,DC=test' }), jdoe, AD);
     expect(rename.steps).toEqual([{ kind: 'modify-dn', dn: jdoe.dn, newDn: 'CN=jdoe2,OU=People,OU=Corp,DC=example,DC=test', newRdn: 'CN=jdoe2', newSuperior: null }]);
     const move = planWrite(request({ op: 'rename', previousDn: jdoe.dn, dn: 'cn=jdoe,ou=sales , OU=Corp,DC=example,DC=test' }), jdoe, AD);
-    expect(move.steps).toEqual([
-      { kind: 'modify-dn', dn: jdoe.dn, newDn: 'cn=jdoe,ou=sales,OU=Corp,DC=example,DC=test', newRdn: 'cn=jdoe', newSuperior: 'ou=sales,OU=Corp,DC=example,DC=test' },
-    ]);
+    expect(move.steps).toEqual([{ kind: 'modify-dn', dn: jdoe.dn, newDn: 'cn=jdoe,ou=sales,OU=Corp,DC=example,DC=test', newRdn: 'cn=jdoe', newSuperior: 'ou=sales,OU=Corp,DC=example,DC=test' }]);
   });
 
   it('treats a rename already done (entry found at the new DN, equal) as a no-op', () => {
@@ -219,7 +240,9 @@ describe('planWrite: values AD chooses itself', () => {
   });
 
   it('pwdLastSet -1 against 0 ("must change") is written', () => {
-    expect(planWrite(notMustChange, user('0'), AD).steps).toEqual([{ kind: 'modify', dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test', changes: [{ op: 'replace', name: 'pwdLastSet', values: ['-1'] }] }]);
+    expect(planWrite(notMustChange, user('0'), AD).steps).toEqual([
+      { kind: 'modify', dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test', changes: [{ op: 'replace', name: 'pwdLastSet', values: ['-1'] }] },
+    ]);
   });
 
   it('pwdLastSet 0 against a set time is written', () => {
@@ -228,24 +251,39 @@ describe('planWrite: values AD chooses itself', () => {
   });
 
   it('in another directory, -1 is a value like any other', () => {
-    expect(planWrite({ ...notMustChange, dn: 'cn=jdoe,ou=People,dc=example,dc=com' }, currentEntry({ dn: 'cn=jdoe,ou=People,dc=example,dc=com', objectClass: ['inetOrgPerson'], pwdLastSet: '134086272000000000' }), DS).steps).toHaveLength(1);
+    expect(
+      planWrite(
+        { ...notMustChange, dn: 'cn=jdoe,ou=People,dc=example,dc=com' },
+        currentEntry({ dn: 'cn=jdoe,ou=People,dc=example,dc=com', objectClass: ['inetOrgPerson'], pwdLastSet: '134086272000000000' }),
+        DS,
+      ).steps,
+    ).toHaveLength(1);
   });
 });
 
 describe('planWrite: an AD account without a password is never enabled by the lock bit alone', () => {
-  const account = (uac: string) => currentEntry({ dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test', objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: 'jdoe', userAccountControl: uac });
-  const unlock = request({ attributes: [{ name: 'userAccountControl', op: 'replace', values: ['0'] }], attributePolicies: [{ name: 'userAccountControl', authority: 'force', bitMask: '2', auxiliaryClass: null }] });
+  const account = (uac: string) =>
+    currentEntry({ dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test', objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: 'jdoe', userAccountControl: uac });
+  const unlock = request({
+    attributes: [{ name: 'userAccountControl', op: 'replace', values: ['0'] }],
+    attributePolicies: [{ name: 'userAccountControl', authority: 'force', bitMask: '2', auxiliaryClass: null }],
+  });
 
   it('546 (disabled, no password needed) stays disabled: 544 would take an empty password', () => {
     expect(planWrite(unlock, account('546'), AD).steps).toEqual([]);
   });
 
   it('514 (disabled, with a password) is enabled: 512', () => {
-    expect(planWrite(unlock, account('514'), AD).steps).toEqual([{ kind: 'modify', dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test', changes: [{ op: 'replace', name: 'userAccountControl', values: ['512'] }] }]);
+    expect(planWrite(unlock, account('514'), AD).steps).toEqual([
+      { kind: 'modify', dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test', changes: [{ op: 'replace', name: 'userAccountControl', values: ['512'] }] },
+    ]);
   });
 
   it('546 with its first password is enabled with it (512)', () => {
-    const withPassword = request({ attributes: [...unlock.attributes, { name: 'unicodePwd', op: 'replace', values: [Buffer.from('"Secret-1"', 'utf16le')] }], attributePolicies: unlock.attributePolicies });
+    const withPassword = request({
+      attributes: [...unlock.attributes, { name: 'unicodePwd', op: 'replace', values: [Buffer.from('"Secret-1"', 'utf16le')] }],
+      attributePolicies: unlock.attributePolicies,
+    });
     const steps = planWrite(withPassword, account('546'), AD).steps;
     expect(steps.at(-1)).toEqual({ kind: 'modify', dn: 'CN=jdoe,OU=People,OU=Corp,DC=example,DC=test', changes: [{ op: 'replace', name: 'userAccountControl', values: ['512'] }] });
   });

@@ -232,9 +232,7 @@ function createSteps(request: WriteRequest, dn: Dn, options: PlanOptions): Plann
   const knowledge = options.attributes ?? DEFAULT_ATTRIBUTES;
   const values = new Map<string, { name: string; values: AttributeValue[] }>();
   for (const [key, group] of changesByAttribute(request.attributes)) {
-    const want = knowledge.isPassword(group.name)
-      ? [...(group.changes.filter((c) => c.op !== 'delete').at(-1)?.values ?? [])]
-      : targetValues(group.name, [], group.changes, knowledge);
+    const want = knowledge.isPassword(group.name) ? [...(group.changes.filter((c) => c.op !== 'delete').at(-1)?.values ?? [])] : targetValues(group.name, [], group.changes, knowledge);
     if (want.length > 0) values.set(key, { name: group.name, values: want });
   }
   const set = (name: string, list: AttributeValue[]): void => void values.set(attributeKey(name), { name, values: list });
@@ -249,7 +247,7 @@ function createSteps(request: WriteRequest, dn: Dn, options: PlanOptions): Plann
       dn: request.dn,
     });
   }
-  const objectClasses = [...new Set([...request.objectClasses, ...((get('objectClass') ?? []).filter((v) => typeof v === 'string'))])];
+  const objectClasses = [...new Set([...request.objectClasses, ...(get('objectClass') ?? []).filter((v) => typeof v === 'string')])];
   // Auxiliary classes the written attributes need (attribute policies).
   for (const policy of request.attributePolicies ?? []) {
     const aux = policy.auxiliaryClass;

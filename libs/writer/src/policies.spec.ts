@@ -82,8 +82,15 @@ describe('attribute policies in the writer', () => {
   it('auxiliary class: added to an entry that lacks it, in the same modify, and to a created entry', () => {
     const aux = [policy('employeeNumber', { auxiliaryClass: 'idsyncExtra' })];
     const plan = planWrite(request([replace('employeeNumber', '7')], aux), entry({}), DS);
-    expect(changes(plan)).toEqual([[{ op: 'add', name: 'objectClass', values: ['idsyncExtra'] }, { op: 'replace', name: 'employeeNumber', values: ['7'] }]]);
-    expect(changes(planWrite(request([replace('employeeNumber', '7')], aux), entry({ objectClass: ['top', 'idsyncextra'] }), DS))).toEqual([[{ op: 'replace', name: 'employeeNumber', values: ['7'] }]]);
+    expect(changes(plan)).toEqual([
+      [
+        { op: 'add', name: 'objectClass', values: ['idsyncExtra'] },
+        { op: 'replace', name: 'employeeNumber', values: ['7'] },
+      ],
+    ]);
+    expect(changes(planWrite(request([replace('employeeNumber', '7')], aux), entry({ objectClass: ['top', 'idsyncextra'] }), DS))).toEqual([
+      [{ op: 'replace', name: 'employeeNumber', values: ['7'] }],
+    ]);
     const created = planWrite(request([replace('employeeNumber', '7'), replace('sn', 'Doe')], aux, 'upsert'), null, DS);
     expect(created.steps[0]).toMatchObject({ kind: 'add', attributes: expect.arrayContaining([{ name: 'objectClass', values: ['top', 'person', 'organizationalPerson', 'user', 'idsyncExtra'] }]) });
   });

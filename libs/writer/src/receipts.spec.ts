@@ -93,7 +93,14 @@ describe('entryAfterStep: the entry as a plan’s steps leave it, for the next s
   const values = (entry: ReturnType<typeof entryAfterStep>, name: string) => entry?.attributes.get(name.toLowerCase())?.values;
 
   it('an add is the whole entry; a modify after it starts from what the add wrote', () => {
-    const add = { kind: 'add' as const, dn, attributes: [{ name: 'cn', values: ['New'] }, { name: 'userAccountControl', values: ['546'] }] };
+    const add = {
+      kind: 'add' as const,
+      dn,
+      attributes: [
+        { name: 'cn', values: ['New'] },
+        { name: 'userAccountControl', values: ['546'] },
+      ],
+    };
     expect(stepChanges(add)).toEqual([
       { op: 'replace', name: 'cn', values: ['New'] },
       { op: 'replace', name: 'userAccountControl', values: ['546'] },
@@ -112,7 +119,9 @@ describe('entryAfterStep: the entry as a plan’s steps leave it, for the next s
     const modified = entryAfterStep(jane, { kind: 'modify', dn: jane.dn, changes: [{ op: 'delete', name: 'description', values: [] }] });
     expect(modified?.attributes.has('description')).toBe(false);
     expect(values(modified, 'member')).toHaveLength(2);
-    expect(entryAfterStep(modified, { kind: 'modify-dn', dn: jane.dn, newDn: 'CN=Janet,OU=Corp,DC=example,DC=test', newRdn: 'CN=Janet', newSuperior: null })?.dn).toBe('CN=Janet,OU=Corp,DC=example,DC=test');
+    expect(entryAfterStep(modified, { kind: 'modify-dn', dn: jane.dn, newDn: 'CN=Janet,OU=Corp,DC=example,DC=test', newRdn: 'CN=Janet', newSuperior: null })?.dn).toBe(
+      'CN=Janet,OU=Corp,DC=example,DC=test',
+    );
     expect(entryAfterStep(modified, { kind: 'delete', dn: jane.dn })).toBeNull();
   });
 });

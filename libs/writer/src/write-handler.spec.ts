@@ -44,7 +44,7 @@ function setup(apply: (r: WriteRequest, hints?: ApplyHints) => Promise<ApplyResu
 }
 
 describe('createWriteHandler', () => {
-  it('publishes the batch\'s links before its offsets can be committed', async () => {
+  it("publishes the batch's links before its offsets can be committed", async () => {
     const calls: string[] = [];
     const metrics = new Metrics();
     const logger = new JsonLogger('ds-writer', 'debug', new SecretRedactor([]), () => undefined);
@@ -69,7 +69,12 @@ describe('createWriteHandler', () => {
     const blocked = new LinkConflictError('ad-to-ds', 'a', { dn: 'uid=x,dc=example,dc=com', id: 'b' }, 'c', true);
     const handle = createWriteHandler({
       service: 'ds-writer',
-      writer: { apply: async () => { throw blocked; }, isDryRun: false },
+      writer: {
+        apply: async () => {
+          throw blocked;
+        },
+        isDryRun: false,
+      },
       metrics,
       logger,
       conflictWaitMs: 60_000,
@@ -107,21 +112,31 @@ describe('createWriteHandler', () => {
     });
     const entry = (n: number) => ({ ...record(encodeWriteRequest(request(n, { attributes: [] })), n), key: Buffer.from(`k${n}`) });
     const batch = [1, 2, 3, 4].map(entry);
-    const handleOne = (records: LoopRecord[]) => handle(records, { progress: () => { progress++; }, signal: controller.signal, output: { send: async () => undefined, limit: () => 1_000_000 } });
+    const handleOne = (records: LoopRecord[]) =>
+      handle(records, {
+        progress: () => {
+          progress++;
+        },
+        signal: controller.signal,
+        output: { send: async () => undefined, limit: () => 1_000_000 },
+      });
     await expect(handleOne(batch)).rejects.toBeInstanceOf(BatchAbortedError);
     expect(applied).toEqual(['e1/ad-to-ds/0', 'e2/ad-to-ds/0']);
     expect(progress).toBe(2);
     expect(new BatchAbortedError('ds-writer').retriable).toBe(true);
   });
 
-  it('applies a merged write\'s requests one by one when it is refused: each good one lands, each bad one has its own reason', async () => {
+  it("applies a merged write's requests one by one when it is refused: each good one lands, each bad one has its own reason", async () => {
     const applied: string[] = [];
     const { handle, metrics } = setup(async (r) => {
       if (r.attributes.some((a) => a.name === 'description' && a.values[0] === 'bad')) throw new WriteError('dead-letter', 'constraint violation', { code: 19, requestId: r.requestId });
       applied.push(r.requestId);
       return done();
     });
-    const modify = (n: number, value: string) => ({ ...record(encodeWriteRequest(request(n, { op: 'modify', dn: 'uid=u,dc=example,dc=com', attributes: [{ name: 'description', op: 'replace', values: [value] }] })), n), key: Buffer.from('same') });
+    const modify = (n: number, value: string) => ({
+      ...record(encodeWriteRequest(request(n, { op: 'modify', dn: 'uid=u,dc=example,dc=com', attributes: [{ name: 'description', op: 'replace', values: [value] }] })), n),
+      key: Buffer.from('same'),
+    });
     const outcomes = await handle([modify(1, 'good'), modify(2, 'bad'), modify(3, 'also good')]);
     expect(outcomes.map((o) => o.kind)).toEqual(['done', 'dead-letter', 'done']);
     expect(applied).toEqual(['e1/ad-to-ds/0', 'e3/ad-to-ds/0']);
@@ -143,8 +158,7 @@ describe('createWriteHandler', () => {
     ]);
   });
 
-
-  it('keeps one entry\'s requests in order while writing different entries side by side', async () => {
+  it("keeps one entry's requests in order while writing different entries side by side", async () => {
     const log: string[] = [];
     let inFlight = 0;
     let maxInFlight = 0;
@@ -227,7 +241,22 @@ describe('createWriteHandler', () => {
 
   it('logs a dry-run plan without password values', async () => {
     const { handle, lines } = setup(
-      async () => done({ steps: [{ kind: 'add', dn: 'uid=u1,ou=People,dc=example,dc=com', attributes: [{ name: 'userPassword', values: ['Secret-Value-1'] }, { name: 'sn', values: ['Doe'] }] }] }, 'dry-run'),
+      async () =>
+        done(
+          {
+            steps: [
+              {
+                kind: 'add',
+                dn: 'uid=u1,ou=People,dc=example,dc=com',
+                attributes: [
+                  { name: 'userPassword', values: ['Secret-Value-1'] },
+                  { name: 'sn', values: ['Doe'] },
+                ],
+              },
+            ],
+          },
+          'dry-run',
+        ),
       true,
     );
     await handle([record(encodeWriteRequest(request(1)))]);
@@ -241,8 +270,16 @@ describe('createWriteHandler', () => {
 describe('createWriteHandler with dependency waits (a member not there yet waits off the hot path)', () => {
   const WAIT_TOPIC = 'idsync.ds.operations.wait';
   const key = Buffer.from('group-1');
-  const group = (n: number, extra: Partial<WriteRequest> = {}): WriteRequest => request(n, { op: 'modify', attributes: [{ name: 'member', op: 'add', values: [`uid=m${n},ou=People,dc=example,dc=com`] }], ...extra });
-  const rec = (r: WriteRequest, offset: number, topic = 'idsync.ds.operations', headers: Record<string, string> = {}): LoopRecord => ({ topic, partition: 0, offset: String(offset), key, value: encodeWriteRequest(r), headers });
+  const group = (n: number, extra: Partial<WriteRequest> = {}): WriteRequest =>
+    request(n, { op: 'modify', attributes: [{ name: 'member', op: 'add', values: [`uid=m${n},ou=People,dc=example,dc=com`] }], ...extra });
+  const rec = (r: WriteRequest, offset: number, topic = 'idsync.ds.operations', headers: Record<string, string> = {}): LoopRecord => ({
+    topic,
+    partition: 0,
+    offset: String(offset),
+    key,
+    value: encodeWriteRequest(r),
+    headers,
+  });
 
   function setupWaits(apply: (r: WriteRequest) => Promise<ApplyResult>, clock: { now: number }) {
     const sent: OutputMessages[] = [];
@@ -269,7 +306,7 @@ describe('createWriteHandler with dependency waits (a member not there yet waits
     throw new WriteError('retry', 'noSuchObject (32) on member-add: the member is not there yet', { code: 32, bounded: true });
   };
 
-  it('parks a request whose member is missing after two tries, and the entry\'s later request behind it; other entries go on', async () => {
+  it("parks a request whose member is missing after two tries, and the entry's later request behind it; other entries go on", async () => {
     const clock = { now: 1_000_000 };
     const applied: string[] = [];
     let tries = 0;
@@ -328,7 +365,7 @@ describe('createWriteHandler with dependency waits (a member not there yet waits
     expect(await metrics.value('idsync_writer_waits_total', { result: 'gave-up' })).toBe(1);
   });
 
-  it('once the parked request is applied from the wait topic, the entry\'s next request applies directly again', async () => {
+  it("once the parked request is applied from the wait topic, the entry's next request applies directly again", async () => {
     const clock = { now: 4_000_000 };
     let missing = true;
     const applied: string[] = [];
@@ -357,7 +394,8 @@ describe('createWriteHandler with a request guard', () => {
     const logger = new JsonLogger('ds-writer', 'debug', new SecretRedactor([]), (line) => lines.push(line));
     const guard = {
       knows: (pipe: string) => pipe === 'ad-to-ds',
-      check: (r: WriteRequest) => (r.dn.includes('u1') ? null : { refusal: r.pipe === 'ad-to-ds' ? ('secret-attribute' as const) : ('unknown-pipe' as const), detail: `request ${r.requestId} refused` }),
+      check: (r: WriteRequest) =>
+        r.dn.includes('u1') ? null : { refusal: r.pipe === 'ad-to-ds' ? ('secret-attribute' as const) : ('unknown-pipe' as const), detail: `request ${r.requestId} refused` },
     };
     const handle = createWriteHandler({ service: 'ds-writer', writer: { apply: async (r) => (applied.push(r.requestId), done()), isDryRun: false }, metrics, logger, guard });
     const outcomes = await handle([
@@ -366,7 +404,11 @@ describe('createWriteHandler with a request guard', () => {
       record(encodeWriteRequest(request(3, { pipe: 'made-up-pipe-name' })), 2),
     ]);
     expect(applied).toEqual(['e1/ad-to-ds/0']);
-    expect(outcomes).toEqual([{ kind: 'done' }, { kind: 'dead-letter', reason: 'request e2/ad-to-ds/0 refused', code: 'refused' }, { kind: 'dead-letter', reason: 'request e3/ad-to-ds/0 refused', code: 'refused' }]);
+    expect(outcomes).toEqual([
+      { kind: 'done' },
+      { kind: 'dead-letter', reason: 'request e2/ad-to-ds/0 refused', code: 'refused' },
+      { kind: 'dead-letter', reason: 'request e3/ad-to-ds/0 refused', code: 'refused' },
+    ]);
     expect(await metrics.value('idsync_writer_refused_requests_total', { pipe: 'ad-to-ds', reason: 'secret-attribute' })).toBe(1);
     expect(await metrics.value('idsync_writer_refused_requests_total', { pipe: '(unknown)', reason: 'unknown-pipe' })).toBe(1);
     expect(await metrics.render()).not.toContain('made-up-pipe-name');
@@ -397,7 +439,10 @@ describe('createWriteHandler with the delete circuit breaker', () => {
     return { handle, applied, sent, trips, core, context, tick: (ms: number) => (clock += ms), now: () => clock };
   };
   const del = (n: number) => ({ ...record(encodeWriteRequest(request(n, { op: 'delete', objectClasses: [], attributes: [] })), n), key: Buffer.from(`k${n}`) });
-  const mod = (n: number) => ({ ...record(encodeWriteRequest(request(n, { op: 'modify', objectClasses: [], attributes: [{ name: 'description', op: 'replace', values: ['x'] }] })), n), key: Buffer.from(`k${n}`) });
+  const mod = (n: number) => ({
+    ...record(encodeWriteRequest(request(n, { op: 'modify', objectClasses: [], attributes: [{ name: 'description', op: 'replace', values: ['x'] }] })), n),
+    key: Buffer.from(`k${n}`),
+  });
 
   it('applies deletes up to the limit, then trips once and holds the rest on the held topic while modifies flow', async () => {
     const { handle, applied, sent, trips, context } = setupBreaker();
@@ -408,14 +453,14 @@ describe('createWriteHandler with the delete circuit breaker', () => {
     expect(sent).toHaveLength(1);
     expect(sent[0]?.topic).toBe(HELD);
     expect(sent[0]?.messages.map((m) => String(m.key))).toEqual(['k3', 'k5']);
-    expect((sent[0]?.messages[0]?.headers)?.[HELD_AT_HEADER]).toMatch(/^\d+$/);
+    expect(sent[0]?.messages[0]?.headers?.[HELD_AT_HEADER]).toMatch(/^\d+$/);
   });
 
   it('lets held deletes wait until a decision: approved ones are applied, discarded ones dead-lettered', async () => {
     const { handle, applied, sent, core, context, tick, now } = setupBreaker();
     await handle([del(1), del(2), del(3), del(4)], context());
     const asHeld = (batch: OutputMessages | undefined, from: number): LoopRecord[] =>
-      (batch?.messages ?? []).map((m, i) => ({ topic: HELD, partition: 0, offset: String(from + i), key: Buffer.from(m.key ?? ''), value: m.value as Buffer, headers: (m.headers ?? {}) }));
+      (batch?.messages ?? []).map((m, i) => ({ topic: HELD, partition: 0, offset: String(from + i), key: Buffer.from(m.key ?? ''), value: m.value as Buffer, headers: m.headers ?? {} }));
     const held = asHeld(sent[0], 0);
     expect(held).toHaveLength(2);
     const waiting = await handle(held, context());
@@ -435,7 +480,11 @@ describe('createWriteHandler with the delete circuit breaker', () => {
     tick(1_000);
     core.observe({ state: 'discarded', at: now(), by: 'bob' });
     const [discarded] = await handle(later, context());
-    expect(discarded).toEqual({ kind: 'dead-letter', reason: expect.stringMatching(/^e13\/ad-to-ds\/0: a delete held by the delete circuit breaker, discarded by bob at .*idsync dlq redrive/), code: 'held-discarded' });
+    expect(discarded).toEqual({
+      kind: 'dead-letter',
+      reason: expect.stringMatching(/^e13\/ad-to-ds\/0: a delete held by the delete circuit breaker, discarded by bob at .*idsync dlq redrive/),
+      code: 'held-discarded',
+    });
   });
 });
 
@@ -449,10 +498,30 @@ describe('createWriteHandler sync log', () => {
     const now = 1_700_000_010_000;
     const apply = async (r: WriteRequest): Promise<ApplyResult> => {
       if (r.requestId === 'e3/ad-to-ds/0') throw new WriteError('dead-letter', 'objectClassViolation (65): no such class', { code: 65, requestId: r.requestId });
-      const steps = r.requestId === 'e1/ad-to-ds/0' ? [{ kind: 'modify' as const, dn: r.dn, changes: [{ op: 'replace' as const, name: 'userPassword', values: ['Secret-Value-1'] }, { op: 'replace' as const, name: 'mail', values: ['m@example.com'] }] }] : [];
+      const steps =
+        r.requestId === 'e1/ad-to-ds/0'
+          ? [
+              {
+                kind: 'modify' as const,
+                dn: r.dn,
+                changes: [
+                  { op: 'replace' as const, name: 'userPassword', values: ['Secret-Value-1'] },
+                  { op: 'replace' as const, name: 'mail', values: ['m@example.com'] },
+                ],
+              },
+            ]
+          : [];
       return done({ requestId: r.requestId, target: r.dn, steps }, steps.length > 0 ? 'applied' : 'no-op');
     };
-    const handle = createWriteHandler({ service: 'ds-writer', writer: { apply, isDryRun: false }, metrics: new Metrics(), logger, now: () => now, syncLog: { topic: 'idsync.audit' }, boundedRetry: { sleep: async () => undefined } });
+    const handle = createWriteHandler({
+      service: 'ds-writer',
+      writer: { apply, isDryRun: false },
+      metrics: new Metrics(),
+      logger,
+      now: () => now,
+      syncLog: { topic: 'idsync.audit' },
+      boundedRetry: { sleep: async () => undefined },
+    });
     const mail = { name: 'mail', op: 'replace' as const, values: ['m@example.com'] };
     const timing = { changeTime: now - 4_000, detectedAt: now - 1_500 };
     const outcomes = await handle(
@@ -491,8 +560,12 @@ describe('createWriteHandler sync log', () => {
     }
 
     const audit = sent.filter((batch) => batch.topic === 'idsync.audit').flatMap((batch) => batch.messages);
-    expect(audit.map((message) => String(message.key))).toEqual(expect.arrayContaining(['6c1f1e4a-9b0e-4d3c-8a55-1f2e3d4c5b6a', '0f0f0f0f-0000-4000-8000-000000000002', '0f0f0f0f-0000-4000-8000-000000000003']));
-    expect(audit.map((message) => JSON.parse(String(message.value)) as unknown)).toEqual(expect.arrayContaining(logged.map((line): unknown => expect.objectContaining({ requestId: line['requestId'], outcome: line['outcome'] }))));
+    expect(audit.map((message) => String(message.key))).toEqual(
+      expect.arrayContaining(['6c1f1e4a-9b0e-4d3c-8a55-1f2e3d4c5b6a', '0f0f0f0f-0000-4000-8000-000000000002', '0f0f0f0f-0000-4000-8000-000000000003']),
+    );
+    expect(audit.map((message) => JSON.parse(String(message.value)) as unknown)).toEqual(
+      expect.arrayContaining(logged.map((line): unknown => expect.objectContaining({ requestId: line['requestId'], outcome: line['outcome'] }))),
+    );
     expect(audit).toHaveLength(3);
   });
 
@@ -511,7 +584,13 @@ describe('createWriteHandler sync log', () => {
     const lines: string[] = [];
     const logger = new JsonLogger('ds-writer', 'debug', new SecretRedactor([]), (line) => lines.push(line));
     const metrics = new Metrics();
-    const handle = createWriteHandler({ service: 'ds-writer', writer: { apply: async (r) => done({ requestId: r.requestId, steps: [{ kind: 'delete', dn: r.dn }] }), isDryRun: false }, metrics, logger, syncLog: { stdout: false } });
+    const handle = createWriteHandler({
+      service: 'ds-writer',
+      writer: { apply: async (r) => done({ requestId: r.requestId, steps: [{ kind: 'delete', dn: r.dn }] }), isDryRun: false },
+      metrics,
+      logger,
+      syncLog: { stdout: false },
+    });
     await handle([record(encodeWriteRequest(request(1, { op: 'delete', attributes: [] })))]);
     expect(lines.filter((line) => line.includes('sync.write'))).toEqual([]);
     expect(await metrics.value('idsync_writer_requests_total', { result: 'applied' })).toBe(1);

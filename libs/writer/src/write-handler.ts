@@ -1,5 +1,18 @@
 import { ABSENT_HEADER, decodeWriteRequest, LEAVE_SCOPE_ACTIONS, LEAVE_SCOPE_HEADER, type LeaveScopeAction, SNAPSHOT_HEADER, UndecodableRecordError, type WriteRequest } from '@idsync/contracts';
-import { type BatchContext, eventTraceId, type JsonLogger, LATENCY_BUCKETS, type LoopOutput, type LoopRecord, type Metrics, parseTraceparent, type RecordOutcome as LoopOutcome, type StageSpan, TRACEPARENT_HEADER, Tracing } from '@idsync/platform';
+import {
+  type BatchContext,
+  eventTraceId,
+  type JsonLogger,
+  LATENCY_BUCKETS,
+  type LoopOutput,
+  type LoopRecord,
+  type Metrics,
+  parseTraceparent,
+  type RecordOutcome as LoopOutcome,
+  type StageSpan,
+  TRACEPARENT_HEADER,
+  Tracing,
+} from '@idsync/platform';
 import { applyRequest, type BoundedRetryOptions, describePlan } from './apply-request';
 import { coalesceEntryRequests } from './coalesce';
 import { behindWait, DEFAULT_MAX_WAIT_MS, HeldEntries, nextWait, readWait, waitHeaders, type WaitState } from './dependency-wait';
@@ -27,7 +40,7 @@ export class WriterStoppedError extends Error {
 
 export const LINK_CONFLICTS = 'idsync_writer_link_conflicts_total';
 export const LINK_CONFLICTS_HELP =
-  'Requests whose DN or correlation found another source entry\'s linked entry, by pipe and resolution (dead-letter: nothing written; created-beside: a create whose correlation matched it created its own entry)';
+  "Requests whose DN or correlation found another source entry's linked entry, by pipe and resolution (dead-letter: nothing written; created-beside: a create whose correlation matched it created its own entry)";
 export const LINK_CONFLICT_LABELS = ['pipe', 'resolution'] as const;
 
 /** The consumer loop aborted the batch (see BatchContext.signal): retried from the first uncommitted record. */
@@ -112,12 +125,26 @@ const INSUFFICIENT_ACCESS = 50;
  */
 export function createWriteHandler(options: WriteHandlerOptions): (records: readonly LoopRecord[], context?: BatchContext) => Promise<LoopOutcome[]> {
   const { service, writer, metrics, logger } = options;
-  const requests = metrics.counter('idsync_writer_requests_total', 'Write requests by result (applied, no-op, already-applied, dry-run, dead-letter; superseded: a later delete of the same entry in the batch made it pointless; merged: written as part of the next modify of the same entry)', ['result']);
+  const requests = metrics.counter(
+    'idsync_writer_requests_total',
+    'Write requests by result (applied, no-op, already-applied, dry-run, dead-letter; superseded: a later delete of the same entry in the batch made it pointless; merged: written as part of the next modify of the same entry)',
+    ['result'],
+  );
   const retries = metrics.counter('idsync_writer_retries_total', 'Write attempts retried, by LDAP result code (none: network)', ['code']);
   const onRetry = (error: WriteError): void => retries.inc({ code: String(error.code ?? 'none') });
   const conflicts = metrics.counter(LINK_CONFLICTS, LINK_CONFLICTS_HELP, LINK_CONFLICT_LABELS);
-  const endToEnd = metrics.histogram('idsync_writer_end_to_end_latency_seconds', 'From the source change (its time as the source recorded it: whenChanged in AD, changeTime in the changelog; 1 s resolution) to the write applied, by pipe and operation', ['pipe', 'operation'], LATENCY_BUCKETS);
-  const pipelineLatency = metrics.histogram('idsync_writer_pipeline_latency_seconds', 'From the detector reading the change to the write applied (detector, Kafka, mapper and writer), by pipe and operation', ['pipe', 'operation'], LATENCY_BUCKETS);
+  const endToEnd = metrics.histogram(
+    'idsync_writer_end_to_end_latency_seconds',
+    'From the source change (its time as the source recorded it: whenChanged in AD, changeTime in the changelog; 1 s resolution) to the write applied, by pipe and operation',
+    ['pipe', 'operation'],
+    LATENCY_BUCKETS,
+  );
+  const pipelineLatency = metrics.histogram(
+    'idsync_writer_pipeline_latency_seconds',
+    'From the detector reading the change to the write applied (detector, Kafka, mapper and writer), by pipe and operation',
+    ['pipe', 'operation'],
+    LATENCY_BUCKETS,
+  );
   /** Latency of a write that changed the destination (applied); no-ops and replays would only blur it. */
   const observeLatency = (request: WriteRequest): void => {
     const at = now();
@@ -136,7 +163,11 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   // A hold outlives every request it covers: the last try comes at maxWaitMs, plus a wait partition's queue.
   const held = waits?.held ?? new HeldEntries(maxWaitMs + 5 * 60_000);
   const boundedRetry: BoundedRetryOptions = waits ? { ...options.boundedRetry, attempts: waits.inlineAttempts ?? 2 } : (options.boundedRetry ?? {});
-  const waitCounter = metrics.counter('idsync_writer_waits_total', 'Requests parked on the wait topic, by result (parked: their member or parent is not there yet; behind: an earlier request of the same entry is parked; gave-up: dead-lettered after maxWaitMs)', ['result']);
+  const waitCounter = metrics.counter(
+    'idsync_writer_waits_total',
+    'Requests parked on the wait topic, by result (parked: their member or parent is not there yet; behind: an earlier request of the same entry is parked; gave-up: dead-lettered after maxWaitMs)',
+    ['result'],
+  );
   /** When each create blocked by a link conflict was first tried (dropped once it is done or dead-lettered). */
   const waitingSince = new Map<string, number>();
   const countConflict = (request: WriteRequest, conflict: LinkConflictError): void => {
@@ -152,11 +183,19 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     });
   };
 
-  const staleRenames = metrics.counter('idsync_writer_stale_renames_total', 'Renames not followed because the linked entry was renamed here since (a late echo in two-way sync, a replay): values applied, the entry not moved back; by pipe', ['pipe']);
-  const scopeChanges = metrics.counter('idsync_writer_scope_changes_total', 'Linked entries whose source entry left the pipe\'s scope, by pipe and action (delete, unlink)', ['pipe', 'action']);
+  const staleRenames = metrics.counter(
+    'idsync_writer_stale_renames_total',
+    'Renames not followed because the linked entry was renamed here since (a late echo in two-way sync, a replay): values applied, the entry not moved back; by pipe',
+    ['pipe'],
+  );
+  const scopeChanges = metrics.counter('idsync_writer_scope_changes_total', "Linked entries whose source entry left the pipe's scope, by pipe and action (delete, unlink)", ['pipe', 'action']);
 
   const breaker = options.breaker;
-  const heldDeletes = metrics.counter('idsync_writer_held_deletes_total', 'Deletes (and their unlinks) held by the delete circuit breaker, by result (held: parked on the held topic; applied: released by an approval; discarded: dead-lettered by a discard)', ['result']);
+  const heldDeletes = metrics.counter(
+    'idsync_writer_held_deletes_total',
+    'Deletes (and their unlinks) held by the delete circuit breaker, by result (held: parked on the held topic; applied: released by an approval; discarded: dead-lettered by a discard)',
+    ['result'],
+  );
   const trips = metrics.counter('idsync_writer_breaker_trips_total', 'Times this writer tripped the delete circuit breaker');
   const tracing = options.tracing ?? Tracing.off;
   /** Each decoded request's span, ended when the request is settled (its sync log line). */
@@ -178,7 +217,11 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     if (syncLogStdout) logger.record(SYNC_LOG_EVENT, line);
     if (auditTopic !== undefined) pendingAudit.push(line);
   };
-  const refused = metrics.counter(REFUSED_REQUESTS, 'Security events: write requests refused by scope enforcement (never applied, dead-lettered), by pipe ((unknown) for a name not in the configuration) and reason', ['pipe', 'reason']);
+  const refused = metrics.counter(
+    REFUSED_REQUESTS,
+    'Security events: write requests refused by scope enforcement (never applied, dead-lettered), by pipe ((unknown) for a name not in the configuration) and reason',
+    ['pipe', 'reason'],
+  );
 
   const decode = (record: LoopRecord): WriteRequest | LoopOutcome => {
     let request: WriteRequest;
@@ -191,7 +234,14 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     }
     // The request's trace (from its record; a record without one starts it here, from the change's event id).
     const parent = parseTraceparent(record.headers?.[TRACEPARENT_HEADER]);
-    spans.set(request, tracing.span('write', request.requestId, parent === null ? { root: eventTraceId(request.sourceEventId) } : { parent }, { 'idsync.request_id': request.requestId, 'idsync.pipe': request.pipe, 'idsync.operation': request.op }));
+    spans.set(
+      request,
+      tracing.span('write', request.requestId, parent === null ? { root: eventTraceId(request.sourceEventId) } : { parent }, {
+        'idsync.request_id': request.requestId,
+        'idsync.pipe': request.pipe,
+        'idsync.operation': request.op,
+      }),
+    );
     const refusal = options.guard?.check(request, record) ?? null;
     if (refusal === null) return request;
     const pipe = options.guard?.knows(request.pipe) === true ? request.pipe : '(unknown)';
@@ -232,17 +282,33 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
         if (decision.kind === 'park') return { kind: 'park', state: decision.state, reason: outcome.error.message };
         waitCounter.inc({ result: 'gave-up' });
         if (countDeadLetter) requests.inc({ result: 'dead-letter' });
-        return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): waited ${Math.round(decision.waitedMs / 1_000)} s for it: ${outcome.error.message}`, code: 'wait-exhausted' };
+        return {
+          kind: 'dead-letter',
+          reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): waited ${Math.round(decision.waitedMs / 1_000)} s for it: ${outcome.error.message}`,
+          code: 'wait-exhausted',
+        };
       }
       if (outcome.kind === 'dead-letter' && outcome.code === INSUFFICIENT_ACCESS) {
         refusedInARow += 1;
         if (refusedInARow >= refusalsBeforeStop) {
           throw new WriterStoppedError(
             service,
-            new WriteError('stop', `${refusedInARow} writes in a row refused with insufficientAccessRights (50), none succeeding in between: the writer's account seems to have lost its rights; grant them and restart (the last: ${outcome.reason})`, { requestId: request.requestId, dn: request.dn, code: INSUFFICIENT_ACCESS }),
+            new WriteError(
+              'stop',
+              `${refusedInARow} writes in a row refused with insufficientAccessRights (50), none succeeding in between: the writer's account seems to have lost its rights; grant them and restart (the last: ${outcome.reason})`,
+              { requestId: request.requestId, dn: request.dn, code: INSUFFICIENT_ACCESS },
+            ),
           );
         }
-        logger.event('warn', `${service}.refused`, { requestId: request.requestId, traceId: traceIdOf(request), pipe: request.pipe, sourceId: request.sourceEntryId.value, dn: request.dn, code: INSUFFICIENT_ACCESS, refusedInARow });
+        logger.event('warn', `${service}.refused`, {
+          requestId: request.requestId,
+          traceId: traceIdOf(request),
+          pipe: request.pipe,
+          sourceId: request.sourceEntryId.value,
+          dn: request.dn,
+          code: INSUFFICIENT_ACCESS,
+          refusedInARow,
+        });
       }
       if (outcome.kind === 'dead-letter') {
         if (countDeadLetter) requests.inc({ result: 'dead-letter' });
@@ -259,7 +325,14 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       if (hints.leaveScope !== undefined && result.link === 'removed') scopeChanges.inc({ pipe: request.pipe, action: hints.leaveScope });
       if (result.staleRename === true) {
         staleRenames.inc({ pipe: request.pipe });
-        logger.event('info', `${service}.rename.stale`, { requestId: request.requestId, traceId: traceIdOf(request), pipe: request.pipe, sourceId: request.sourceEntryId.value, at: result.plan.target, requested: request.dn });
+        logger.event('info', `${service}.rename.stale`, {
+          requestId: request.requestId,
+          traceId: traceIdOf(request),
+          pipe: request.pipe,
+          sourceId: request.sourceEntryId.value,
+          at: result.plan.target,
+          requested: request.dn,
+        });
       }
       if (result.outcome === 'dry-run') {
         logger.event('info', `${service}.dry-run`, { requestId: request.requestId, traceId: traceIdOf(request), dn: request.dn, steps: describePlan(result.plan) });
@@ -272,7 +345,11 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
           waitingSince.delete(request.requestId);
           requests.inc({ result: 'dead-letter' });
           countConflict(request, error);
-          return { kind: 'dead-letter', reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): waited ${Math.round((now() - since) / 1000)} s: ${error.message}`, code: 'link-conflict' };
+          return {
+            kind: 'dead-letter',
+            reason: `request ${request.requestId} (entry ${request.sourceEntryId.value}, ${request.dn}): waited ${Math.round((now() - since) / 1000)} s: ${error.message}`,
+            code: 'link-conflict',
+          };
         }
         waitingSince.set(request.requestId, since);
         // Requests that never came back (their partition moved to another instance) are forgotten after a while.
@@ -334,7 +411,11 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
       const { by, at } = release.decision;
       const request = decodedOrNull(record);
       if (request !== null) syncLog({ request, outcome: 'dead-letter', reason: `held delete discarded by ${by}` });
-      outcomes[index] = { kind: 'dead-letter', reason: `${requestIdOf(record)}: a delete held by the delete circuit breaker, discarded by ${by} at ${new Date(at).toISOString()}; re-drive it with idsync dlq redrive once it should apply`, code: 'held-discarded' };
+      outcomes[index] = {
+        kind: 'dead-letter',
+        reason: `${requestIdOf(record)}: a delete held by the delete circuit breaker, discarded by ${by} at ${new Date(at).toISOString()}; re-drive it with idsync dlq redrive once it should apply`,
+        code: 'held-discarded',
+      };
     }
     return due;
   };
@@ -401,7 +482,13 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
         settle(parts[0]!, await applyOne(write.request, parts[0]!.hints, true, parts[0]!.wait));
         continue;
       }
-      const outcome = await applyOne(write.request, {}, false, undefined, parts.map((one) => one.request.requestId).filter((id) => id !== write.request.requestId));
+      const outcome = await applyOne(
+        write.request,
+        {},
+        false,
+        undefined,
+        parts.map((one) => one.request.requestId).filter((id) => id !== write.request.requestId),
+      );
       if (outcome.kind !== 'done') {
         // A merged write refused or waiting: apply its requests one by one, so each good one lands and each bad
         // one is dead-lettered (or parked) on its own.
@@ -448,7 +535,11 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
         // The loop gave up on this call (its partition was taken away, or it stopped progressing): stop writing;
         // the records are handled again, and writes compare first, so what was done is not done twice.
         if (context?.signal.aborted) throw new BatchAbortedError(service);
-        const results = await applyEntry(indexes.map((index) => records[index] as LoopRecord), park, hold);
+        const results = await applyEntry(
+          indexes.map((index) => records[index] as LoopRecord),
+          park,
+          hold,
+        );
         indexes.forEach((index, position) => (outcomes[index] = results[position] as LoopOutcome));
         context?.progress();
       }

@@ -84,7 +84,7 @@ describe('WriterController on KafkaRecordLoopTransport', () => {
     expect(progress).toHaveBeenCalled();
   });
 
-  it('hands the loop\'s context over: a request whose member is missing is parked on the wait topic through the chunk\'s output', async () => {
+  it("hands the loop's context over: a request whose member is missing is parked on the wait topic through the chunk's output", async () => {
     apply = async () => {
       throw new WriteError('retry', 'noSuchObject (32) on member-add: the member is not there yet', { code: 32, bounded: true });
     };
@@ -104,7 +104,7 @@ describe('WriterController on KafkaRecordLoopTransport', () => {
     expect(classifyFailure(error)).toBe('retry');
   });
 
-  it('gives a refusal of the writer\'s account to the loop unchanged: WriterStoppedError, no `retriable`, so the loop stops', async () => {
+  it("gives a refusal of the writer's account to the loop unchanged: WriterStoppedError, no `retriable`, so the loop stops", async () => {
     apply = async () => {
       throw new WriteError('stop', 'invalidCredentials (49)', { code: 49 });
     };

@@ -18,7 +18,12 @@ import {
   type KafkaAdmin,
   type KafkaClient,
   type RecordProducer,
-  type BatchContext, type LoopRecord, type RecordLoop, type RecordLoopFatalError, type RecordOutcome } from '@idsync/platform';
+  type BatchContext,
+  type LoopRecord,
+  type RecordLoop,
+  type RecordLoopFatalError,
+  type RecordOutcome,
+} from '@idsync/platform';
 import { HeldEntries, WAIT_HEADERS, waitTopicOf } from './dependency-wait';
 import { BreakerControlView } from './breaker-control';
 import { DeleteBreaker, heldTopicOf } from './delete-breaker';
@@ -117,7 +122,15 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
         return counted.entries;
       };
       this.breaker = new DeleteBreaker(block.deleteBreaker, entries);
-      this.breakerControl = new BreakerControlView({ kafka: options.kafka, topic: config.kafka.topics.checkpoints.name, destination: block.destination, breaker: this.breaker, logger, service, groupPrefix: this.groupId });
+      this.breakerControl = new BreakerControlView({
+        kafka: options.kafka,
+        topic: config.kafka.topics.checkpoints.name,
+        destination: block.destination,
+        breaker: this.breaker,
+        logger,
+        service,
+        groupPrefix: this.groupId,
+      });
     }
     this.handleBatch = createWriteHandler({
       service,
@@ -133,7 +146,9 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
         requireSignature: config.secrets?.signOperations === true,
       }),
       ...(block.dependencyWaitMs > 0 ? { waits: { topic: this.waitTopic, maxWaitMs: block.dependencyWaitMs, held: this.held } } : {}),
-      ...(this.breaker && this.breakerControl ? { breaker: { core: this.breaker, topic: this.heldTopic, onTrip: (control) => (this.breakerControl as BreakerControlView).publish(this.linkProducer, control) } } : {}),
+      ...(this.breaker && this.breakerControl
+        ? { breaker: { core: this.breaker, topic: this.heldTopic, onTrip: (control) => (this.breakerControl as BreakerControlView).publish(this.linkProducer, control) } }
+        : {}),
       tracing: options.tracing,
       syncLog: { stdout: block.syncLog, ...(config.kafka.topics.audit === undefined ? {} : { topic: config.kafka.topics.audit.name }) },
     });
@@ -169,8 +184,19 @@ export class WriterService implements OnApplicationBootstrap, BeforeApplicationS
     if (breaker === undefined) return { enabled: false };
     const state = breaker.state;
     const { maxDeletes, windowMs } = breaker.settings;
-    if (state?.state !== 'tripped') return { enabled: true, state: 'closed', maxDeletes, windowMs, ...(state ? { lastDecision: state.state, decidedBy: state.by, decidedAt: new Date(state.at).toISOString() } : {}) };
-    return { enabled: true, state: 'tripped', since: new Date(state.at).toISOString(), by: state.by, deletes: state.deletes, limit: state.limit, windowMs: state.windowMs, heldTopic: this.heldTopic, decide: 'idsync deletes approve|discard' };
+    if (state?.state !== 'tripped')
+      return { enabled: true, state: 'closed', maxDeletes, windowMs, ...(state ? { lastDecision: state.state, decidedBy: state.by, decidedAt: new Date(state.at).toISOString() } : {}) };
+    return {
+      enabled: true,
+      state: 'tripped',
+      since: new Date(state.at).toISOString(),
+      by: state.by,
+      deletes: state.deletes,
+      limit: state.limit,
+      windowMs: state.windowMs,
+      heldTopic: this.heldTopic,
+      decide: 'idsync deletes approve|discard',
+    };
   }
 
   /** Where the delete circuit breaker holds deletes until an operator decides (delete-breaker.ts). */

@@ -1,5 +1,17 @@
 import { type DirectoryConfig, ConfigError, CONFIG_PATH_VARIABLE, loadConfig, type SyncConfig } from '@idsync/config';
-import { classifyKafkaFailure, createKafka, DirectoryBindError, DirectoryCredentialsWithheldError, DirectoryUnavailableError, type KafkaAdmin, type KafkaClient, openLdapSession, type LdapSession, SchemaRegistryError, useSchemaRegistry } from '@idsync/platform';
+import {
+  classifyKafkaFailure,
+  createKafka,
+  DirectoryBindError,
+  DirectoryCredentialsWithheldError,
+  DirectoryUnavailableError,
+  type KafkaAdmin,
+  type KafkaClient,
+  openLdapSession,
+  type LdapSession,
+  SchemaRegistryError,
+  useSchemaRegistry,
+} from '@idsync/platform';
 import { CliError, type CliIo, EXIT_CODES, UsageError } from './io';
 
 /**
@@ -119,7 +131,7 @@ export async function kafkaCall<T>(ctx: { readonly config: SyncConfig }, call: (
 export function kafkaUnreachable(config: SyncConfig, error: unknown): CliError {
   if (classifyKafkaFailure(error)?.kind === 'kafka-denied') {
     return new CliError(`Kafka at ${config.kafka.brokers.join(', ')} refused this account: ${error instanceof Error ? error.message : String(error)}`, {
-      hint: 'check the account\'s password (kafka.sasl) and its ACLs (idsync kafka-acls)',
+      hint: "check the account's password (kafka.sasl) and its ACLs (idsync kafka-acls)",
       cause: error,
     });
   }

@@ -30,7 +30,6 @@ export interface LoadLinksOptions {
   readonly missingTopic?: 'error' | 'empty';
 }
 
-
 /**
  * Reads the links topic (kafka.topics.links) from its log start to its current end into a temporary store (the
  * writers' own LinkStore, bulk-loaded), noting the tombstones' times. The store is the caller's to close.

@@ -56,10 +56,7 @@ export function timeOption(command: string, name: string, text: string, now: num
   if (/^\d{12,}$/.test(trimmed)) return Number(trimmed);
   const parsed = Date.parse(trimmed);
   if (Number.isNaN(parsed) || !/^\d{4}-\d{2}-\d{2}/.test(trimmed)) {
-    throw new UsageError(
-      `idsync ${command}: --${name} '${text}' is not a time`,
-      'give an ISO 8601 time (2026-11-25T10:00:00Z), epoch milliseconds, or a duration ago (90s, 15m, 2h, 7d)',
-    );
+    throw new UsageError(`idsync ${command}: --${name} '${text}' is not a time`, 'give an ISO 8601 time (2026-11-25T10:00:00Z), epoch milliseconds, or a duration ago (90s, 15m, 2h, 7d)');
   }
   if (parsed > now) throw new UsageError(`idsync ${command}: --${name} ${new Date(parsed).toISOString()} is in the future`);
   return parsed;

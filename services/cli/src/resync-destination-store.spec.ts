@@ -123,7 +123,12 @@ describe('DestinationStore.compareBatch', () => {
     const store = storeOf(entries, () => true, 7);
     expect(store.size).toBe(50);
     const [found] = store.compareBatch([upsert(1, 'cn=Somebody,ou=Corp,dc=example,dc=com', { uid: ['u39'] })], options, pipeLinks, [guid(1)]);
-    expect(found).toMatchObject({ kind: 'update', foundBy: 'link', dn: 'cn=User 39,ou=Corp,dc=example,dc=com', move: { from: 'cn=User 39,ou=Corp,dc=example,dc=com', to: 'cn=Somebody,ou=Corp,dc=example,dc=com' } });
+    expect(found).toMatchObject({
+      kind: 'update',
+      foundBy: 'link',
+      dn: 'cn=User 39,ou=Corp,dc=example,dc=com',
+      move: { from: 'cn=User 39,ou=Corp,dc=example,dc=com', to: 'cn=Somebody,ou=Corp,dc=example,dc=com' },
+    });
   });
 });
 
@@ -137,7 +142,12 @@ describe('DestinationStore with Active Directory as the destination', () => {
     store.finishLoading();
     const adId = canonicalGuid(objectGuid);
     links.put({ ...link(1, 0), pipe: 'ds-to-ad', source: { directory: 'ds', kind: 'entryUUID', value: uuid(1) }, destination: { directory: 'ad', kind: 'objectGUID', value: adId } });
-    const request: WriteRequest = { ...upsert(1, 'CN=Ann,OU=Moved,DC=example,DC=test', { sAMAccountName: ['ann'] }), pipe: 'ds-to-ad', sourceEntryId: { kind: 'entryUUID', value: uuid(1) }, correlation: [['sAMAccountName']] };
+    const request: WriteRequest = {
+      ...upsert(1, 'CN=Ann,OU=Moved,DC=example,DC=test', { sAMAccountName: ['ann'] }),
+      pipe: 'ds-to-ad',
+      sourceEntryId: { kind: 'entryUUID', value: uuid(1) },
+      correlation: [['sAMAccountName']],
+    };
     const [found] = store.compareBatch([request], { kind: 'active-directory', attributes: new AttributeKnowledge() }, { lookup: links, source: 'ds', destination: 'ad' }, [uuid(1)]);
     expect(found).toMatchObject({ foundBy: 'link', link: 'linked', move: { from: 'CN=Ann,OU=Corp,DC=example,DC=test', to: 'CN=Ann,OU=Moved,DC=example,DC=test' } });
     const [unclaimed] = [...store.unclaimed(10)];
@@ -166,7 +176,10 @@ describe('DestinationStore deletion pass (--delete-missing)', () => {
     store.compareBatch([upsert(1, 'cn=Ann,ou=Corp,dc=example,dc=com', { cn: ['Ann'], uid: ['ann'] })], options, pipeLinks, [guid(1), guid(6)]);
 
     const batches = [...store.unclaimed(2)];
-    expect(batches.map((b) => b.map((u) => u.entry.dn))).toEqual([['cn=Gone,ou=Old,ou=Corp,dc=example,dc=com', 'cn=Kept,ou=Corp,dc=example,dc=com'], ['cn=Stray,ou=Corp,dc=example,dc=com', 'ou=Old,ou=Corp,dc=example,dc=com']]);
+    expect(batches.map((b) => b.map((u) => u.entry.dn))).toEqual([
+      ['cn=Gone,ou=Old,ou=Corp,dc=example,dc=com', 'cn=Kept,ou=Corp,dc=example,dc=com'],
+      ['cn=Stray,ou=Corp,dc=example,dc=com', 'ou=Old,ou=Corp,dc=example,dc=com'],
+    ]);
     expect(batches[0]?.[0]?.id).toBe(uuid(21));
     const selection = selectDeletions(batches.flat(), pipeLinks, store.sourceIdsRead);
     expect(selection.candidates.map((c) => [c.entry.dn, c.sources.map((s) => s.value)])).toEqual([['cn=Gone,ou=Old,ou=Corp,dc=example,dc=com', [guid(5)]]]);
@@ -229,7 +242,9 @@ describe('DestinationStore against the whole in-memory index', () => {
         selector: (e) => `${e.name}/${e.ou}`,
         maxLength: 12,
       }),
-      requests: fc.array(fc.record({ name: fc.constantFrom(...names), ou: fc.constantFrom('A', 'B'), uid: fc.constantFrom(...names), linkedTo: fc.option(fc.nat(14), { nil: undefined }) }), { maxLength: 10 }),
+      requests: fc.array(fc.record({ name: fc.constantFrom(...names), ou: fc.constantFrom('A', 'B'), uid: fc.constantFrom(...names), linkedTo: fc.option(fc.nat(14), { nil: undefined }) }), {
+        maxLength: 10,
+      }),
       batch: fc.integer({ min: 1, max: 4 }),
       page: fc.integer({ min: 1, max: 5 }),
     })

@@ -60,19 +60,11 @@ await step('modify-multi', () =>
     new Change({ operation: 'add', modification: new Attribute({ type: 'jpegPhoto', values: [Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x80, 0xfe])] }) }),
   ]),
 );
-await step('modify-single', () =>
-  client.modify(user, [new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['Engineer'] }) })]),
-);
+await step('modify-single', () => client.modify(user, [new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['Engineer'] }) })]));
 await step('add-group', () => client.add(group, { objectClass: ['top', 'groupOfNames'], cn: `fx-group-${s}`, member: [seedMember] }));
-await step('group-member-add', () =>
-  client.modify(group, [new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [user] }) })]),
-);
-await step('group-member-remove', () =>
-  client.modify(group, [new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: [seedMember] }) })]),
-);
-await step('password-change', () =>
-  client.modify(user, [new Change({ operation: 'replace', modification: new Attribute({ type: 'userPassword', values: [secrets[1]] }) })]),
-);
+await step('group-member-add', () => client.modify(group, [new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [user] }) })]));
+await step('group-member-remove', () => client.modify(group, [new Change({ operation: 'delete', modification: new Attribute({ type: 'member', values: [seedMember] }) })]));
+await step('password-change', () => client.modify(user, [new Change({ operation: 'replace', modification: new Attribute({ type: 'userPassword', values: [secrets[1]] }) })]));
 await step('modrdn-rename', () => client.modifyDN(user, `uid=fx-${s}-renamed`));
 await step('add-ou', () => client.add(ou, { objectClass: ['top', 'organizationalUnit'], ou: `fx-${s}` }));
 await step('modrdn-move', () => client.modifyDN(renamed, moved));
@@ -91,7 +83,11 @@ for (let attempt = 0; attempt < 50 && mine.length < names.length; attempt++) {
     explicitBufferAttributes: ['changes'],
   });
   mine = searchEntries
-    .filter((e) => String(e.targetDn ?? e.targetdn).toLowerCase().includes(s))
+    .filter((e) =>
+      String(e.targetDn ?? e.targetdn)
+        .toLowerCase()
+        .includes(s),
+    )
     .sort((a, b) => Number(a.changeNumber) - Number(b.changeNumber));
 }
 await client.unbind();

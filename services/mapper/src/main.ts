@@ -34,7 +34,12 @@ void runService(
           kafkaProbe(kafka, { intervalMs: config.http.probeIntervalMs }),
           loop.readiness,
           // A paused pipe is an operator's decision, not a failure: reported, always up.
-          { name: 'pipes', check: async () => ({ paused: mapper.pipeControl.paused.map((c) => ({ pipe: c.pipe, since: new Date(c.at).toISOString(), by: c.by, ...(c.reason === undefined ? {} : { reason: c.reason }) })) }) },
+          {
+            name: 'pipes',
+            check: async () => ({
+              paused: mapper.pipeControl.paused.map((c) => ({ pipe: c.pipe, since: new Date(c.at).toISOString(), by: c.by, ...(c.reason === undefined ? {} : { reason: c.reason }) })),
+            }),
+          },
         ],
         liveness: [loop.liveness],
         event: 'mapper.pipes',

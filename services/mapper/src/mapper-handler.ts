@@ -1,4 +1,19 @@
-import { DONE, deadLetter, eventTraceId, formatTraceparent, parseTraceparent, recordBytes, type BatchContext, type JsonLogger, type LoopRecord, type Metrics, type RecordOutcome, type StageSpan, TRACEPARENT_HEADER, Tracing } from '@idsync/platform';
+import {
+  DONE,
+  deadLetter,
+  eventTraceId,
+  formatTraceparent,
+  parseTraceparent,
+  recordBytes,
+  type BatchContext,
+  type JsonLogger,
+  type LoopRecord,
+  type Metrics,
+  type RecordOutcome,
+  type StageSpan,
+  TRACEPARENT_HEADER,
+  Tracing,
+} from '@idsync/platform';
 import { ABSENT_HEADER, PIPE_HEADER } from '@idsync/contracts';
 import { type Keyring, withSignature } from '@idsync/secrets';
 import { type OutputRecord, type RecordMapper } from './record-mapper';
@@ -33,7 +48,7 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
   const tracing = options.tracing ?? Tracing.off;
   const dropped = metrics.counter('idsync_mapper_events_dropped_total', 'Events that produced no write request for a pipe, by pipe and reason', ['pipe', 'reason']);
   const produced = metrics.counter('idsync_mapper_requests_total', 'Write requests produced, by pipe and operation', ['pipe', 'operation']);
-  const scope = metrics.counter('idsync_mapper_scope_changes_total', 'Entries that left or entered a pipe\'s sync classes (by a rename or a modify), by pipe and change', ['pipe', 'change']);
+  const scope = metrics.counter('idsync_mapper_scope_changes_total', "Entries that left or entered a pipe's sync classes (by a rename or a modify), by pipe and change", ['pipe', 'change']);
 
   return async (records, context) => {
     const outcomes: RecordOutcome[] = [];
@@ -57,7 +72,10 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
       }
       // The event's trace (from its record; a record without one, e.g. a resync's snapshot, starts it here).
       const parent = parseTraceparent(record.headers?.[TRACEPARENT_HEADER]);
-      const span = tracing.span('map', result.eventId, parent === null ? { root: eventTraceId(result.eventId) } : { parent }, { 'idsync.event_id': result.eventId, 'idsync.requests': result.records.length });
+      const span = tracing.span('map', result.eventId, parent === null ? { root: eventTraceId(result.eventId) } : { parent }, {
+        'idsync.event_id': result.eventId,
+        'idsync.requests': result.records.length,
+      });
       spans.push(span);
       const ids = { eventId: result.eventId, traceId: span.context.traceId };
       for (const drop of result.drops) {
@@ -77,7 +95,12 @@ export function mapperHandler(options: MapperHandlerOptions): (records: readonly
       if (oversized) {
         // The broker would refuse it however often it is tried: the event is dead-lettered alone, the others go on.
         const limit = context.output.limit(oversized.topic);
-        outcomes.push(deadLetter(`event ${result.eventId}: its write request for ${oversized.topic} is ${oversized.bytes} bytes, over the limit of ${limit} bytes (kafka.maxRecordBytes, the topic's max.message.bytes)`, 'too-large'));
+        outcomes.push(
+          deadLetter(
+            `event ${result.eventId}: its write request for ${oversized.topic} is ${oversized.bytes} bytes, over the limit of ${limit} bytes (kafka.maxRecordBytes, the topic's max.message.bytes)`,
+            'too-large',
+          ),
+        );
         continue;
       }
       addAll(byTopic, outputs);

@@ -66,7 +66,14 @@ export class MapperService implements OnApplicationBootstrap, BeforeApplicationS
       for (const pipe of pipes) gauge.set({ pipe }, this.pipeControl.isPaused(pipe) ? 1 : 0);
     });
     const { metrics, logger, tracing } = options;
-    this.handleBatch = mapperHandler({ mapper: this.mapper, metrics, logger, signingKeys: signingKeyring(options.config.secrets), pipes: this.pipeControl, ...(tracing === undefined ? {} : { tracing }) });
+    this.handleBatch = mapperHandler({
+      mapper: this.mapper,
+      metrics,
+      logger,
+      signingKeys: signingKeyring(options.config.secrets),
+      pipes: this.pipeControl,
+      ...(tracing === undefined ? {} : { tracing }),
+    });
   }
 
   get groupId(): string {

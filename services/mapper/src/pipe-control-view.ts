@@ -40,7 +40,8 @@ export class PipeControlView {
     } finally {
       await admin.disconnect();
     }
-    for (const control of this.paused) logger.event('warn', 'mapper.pipe.still-paused', { pipe: control.pipe, since: new Date(control.at).toISOString(), by: control.by, resume: `idsync pipe resume ${control.pipe}` });
+    for (const control of this.paused)
+      logger.event('warn', 'mapper.pipe.still-paused', { pipe: control.pipe, since: new Date(control.at).toISOString(), by: control.by, resume: `idsync pipe resume ${control.pipe}` });
     const follower = new TopicFollower(kafka, {
       topic,
       groupId: `${this.options.groupPrefix}-pipes-${randomUUID()}`,
@@ -61,6 +62,11 @@ export class PipeControlView {
   private read(key: Buffer | null, value: Buffer | null, live: boolean): void {
     const control = parsePipeControl(key, value);
     if (control === null || !this.controls.observe(control) || !live) return;
-    this.options.logger.event(control.state === 'paused' ? 'warn' : 'info', `mapper.pipe.${control.state === 'paused' ? 'paused' : 'resumed'}`, { pipe: control.pipe, by: control.by, at: new Date(control.at).toISOString(), ...(control.reason === undefined ? {} : { reason: control.reason }) });
+    this.options.logger.event(control.state === 'paused' ? 'warn' : 'info', `mapper.pipe.${control.state === 'paused' ? 'paused' : 'resumed'}`, {
+      pipe: control.pipe,
+      by: control.by,
+      at: new Date(control.at).toISOString(),
+      ...(control.reason === undefined ? {} : { reason: control.reason }),
+    });
   }
 }

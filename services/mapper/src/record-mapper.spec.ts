@@ -5,10 +5,21 @@ import { decodeWriteRequest, encodeEntryChange, type EntryChangeEvent, LEAVE_SCO
 import { RecordMapper } from './record-mapper';
 
 const ENV = {
-  KAFKA_BROKERS: '127.0.0.1:9092', AD_URL: 'ldaps://127.0.0.1:636', AD_BASE_DN: 'DC=example,DC=test', AD_BIND_DN: 'CN=a,DC=example,DC=test',
-  AD_BIND_PASSWORD: 'x', AD_WRITER_BIND_DN: 'CN=w,DC=example,DC=test', AD_WRITER_PASSWORD: 'x', AD_CA_FILE: '/dev/null',
-  DS_URL: 'ldaps://127.0.0.1:3636', DS_BASE_DN: 'dc=example,dc=com', DS_BIND_DN: 'cn=Directory Manager', DS_BIND_PASSWORD: 'x',
-  DS_WRITER_BIND_DN: 'uid=idsync-writer,ou=Services,dc=example,dc=com', DS_WRITER_PASSWORD: 'x', DS_CA_FILE: '/dev/null',
+  KAFKA_BROKERS: '127.0.0.1:9092',
+  AD_URL: 'ldaps://127.0.0.1:636',
+  AD_BASE_DN: 'DC=example,DC=test',
+  AD_BIND_DN: 'CN=a,DC=example,DC=test',
+  AD_BIND_PASSWORD: 'x',
+  AD_WRITER_BIND_DN: 'CN=w,DC=example,DC=test',
+  AD_WRITER_PASSWORD: 'x',
+  AD_CA_FILE: '/dev/null',
+  DS_URL: 'ldaps://127.0.0.1:3636',
+  DS_BASE_DN: 'dc=example,dc=com',
+  DS_BIND_DN: 'cn=Directory Manager',
+  DS_BIND_PASSWORD: 'x',
+  DS_WRITER_BIND_DN: 'uid=idsync-writer,ou=Services,dc=example,dc=com',
+  DS_WRITER_PASSWORD: 'x',
+  DS_CA_FILE: '/dev/null',
   IDSYNC_PASSWORD_KEY_K1: Buffer.alloc(32, 1).toString('base64'),
   IDSYNC_OPERATION_KEY_O1: Buffer.alloc(32, 2).toString('base64'),
   KAFKA_CA_FILE: '/dev/null',
@@ -58,7 +69,7 @@ describe('RecordMapper with uid-renaming pipes', () => {
     expect(mapper.map(Buffer.from('hello'))).toEqual({ kind: 'dead-letter', reason: expect.stringMatching(/^undecodable entry-change record \(magic-byte\)/), code: 'undecodable' });
   });
 
-  it('marks the delete of an entry moved out of the pipe\'s scope for the writer (link only), and counts the move', () => {
+  it("marks the delete of an entry moved out of the pipe's scope for the writer (link only), and counts the move", () => {
     const moved = mapper.map(encodeEntryChange(event({ op: 'rename', dn: 'uid=mmiller,ou=Leavers,dc=example,dc=com', previousDn: 'uid=mmiller,ou=People,dc=example,dc=com', attributes: [] })));
     if (moved.kind !== 'mapped') throw new Error(moved.reason);
     expect(moved.scopeChanges).toEqual([{ pipe: 'ds-to-ad', change: 'left' }]);
@@ -68,7 +79,7 @@ describe('RecordMapper with uid-renaming pipes', () => {
     expect(moved.records.filter((r) => r.headers === undefined).map((r) => decodeWriteRequest(r.value).op)).toEqual(moved.records.length > 1 ? ['unlink'] : []);
   });
 
-  it('marks the delete of an entry a modify took out of the pipe\'s scope the same way', () => {
+  it("marks the delete of an entry a modify took out of the pipe's scope the same way", () => {
     const person = ['top', 'person', 'organizationalPerson'];
     const modified = mapper.map(
       encodeEntryChange(
@@ -88,7 +99,13 @@ describe('RecordMapper with uid-renaming pipes', () => {
   });
 
   it('marks the upsert of a full read (a snapshot) so the writer may move the linked entry to its DN; an add is not marked', () => {
-    const full = { attributes: [{ name: 'uid', op: 'replace' as const, values: ['mmiller'] }, { name: 'cn', op: 'replace' as const, values: ['Mary Miller'] }, { name: 'sn', op: 'replace' as const, values: ['Miller'] }] };
+    const full = {
+      attributes: [
+        { name: 'uid', op: 'replace' as const, values: ['mmiller'] },
+        { name: 'cn', op: 'replace' as const, values: ['Mary Miller'] },
+        { name: 'sn', op: 'replace' as const, values: ['Miller'] },
+      ],
+    };
     const snapshot = mapper.map(encodeEntryChange(event({ op: 'snapshot', ...full })));
     const add = mapper.map(encodeEntryChange(event({ op: 'add', ...full })));
     if (snapshot.kind !== 'mapped' || add.kind !== 'mapped') throw new Error('not mapped');
@@ -96,7 +113,7 @@ describe('RecordMapper with uid-renaming pipes', () => {
     expect(add.records.map((r) => r.headers)).toEqual([undefined]);
   });
 
-  it('marks the upsert of an entry a modify brought into the pipe\'s scope like the snapshot of one renamed into it', () => {
+  it("marks the upsert of an entry a modify brought into the pipe's scope like the snapshot of one renamed into it", () => {
     const person = ['top', 'person', 'organizationalPerson', 'inetOrgPerson'];
     const replace = (name: string, ...values: string[]) => ({ name, op: 'replace' as const, values });
     const entry = [replace('uid', 'mmiller'), replace('givenName', 'Mary'), replace('sn', 'Miller'), replace('mail', 'mary@example.com')];
@@ -120,7 +137,8 @@ describe('RecordMapper with uid-renaming pipes', () => {
     expect(modified.scopeChanges).toEqual([{ pipe: 'ds-to-ad', change: 'entered' }]);
     expect(modified.records.map((r) => [decodeWriteRequest(r.value).op, r.headers])).toEqual([['upsert', { [SNAPSHOT_HEADER]: 'true' }]]);
     expect(modified.records.map((r) => r.headers)).toEqual(snapshot.records.map((r) => r.headers));
-    const written = (mapping: typeof modified) => mapping.records.map((r) => decodeWriteRequest(r.value)).map(({ op, dn, previousDn, objectClasses, attributes }) => ({ op, dn, previousDn, objectClasses, attributes }));
+    const written = (mapping: typeof modified) =>
+      mapping.records.map((r) => decodeWriteRequest(r.value)).map(({ op, dn, previousDn, objectClasses, attributes }) => ({ op, dn, previousDn, objectClasses, attributes }));
     expect(written(modified)).toEqual(written(snapshot));
   });
 

@@ -23,13 +23,7 @@ describe('sambaPrerequisites', () => {
       smbConf: '/nonexistent/smb.conf',
       ldapiUrl: 'ldapi:///nonexistent/ldapi',
     });
-    expect(problems).toEqual(
-      expect.arrayContaining([
-        '/nonexistent/samba-tool not found or not executable',
-        'smb.conf /nonexistent/smb.conf not found',
-        'ldapi socket /nonexistent/ldapi not found',
-      ]),
-    );
+    expect(problems).toEqual(expect.arrayContaining(['/nonexistent/samba-tool not found or not executable', 'smb.conf /nonexistent/smb.conf not found', 'ldapi socket /nonexistent/ldapi not found']));
   });
 
   it('does not take a regular file for the ldapi socket', () => {

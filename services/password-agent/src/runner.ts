@@ -121,7 +121,7 @@ export class AgentLoop {
   }
 }
 
-export const USAGE = 'usage: node services/password-agent/dist/main.js [--full-pass]\n  --full-pass  replace the stored position by a full pass: read and publish every account\'s current hash';
+export const USAGE = "usage: node services/password-agent/dist/main.js [--full-pass]\n  --full-pass  replace the stored position by a full pass: read and publish every account's current hash";
 
 /** The agent's command line: `--full-pass` only. Null for anything else (the caller prints USAGE). */
 export function parseAgentArguments(argv: readonly string[]): { fullPass: boolean } | null {

@@ -23,29 +23,33 @@ const dsPort = hostPort(run.config.directories['ds']?.urls[0] ?? '').port;
 describe(`a destination directory frozen for 60 s (run ${run.suffix})`, () => {
   step('an OU created in AD reaches 389-ds', () => run.createOu());
 
-  step(`389-ds frozen, ${USERS} users created in AD: the ds-writer's sockets stay bounded; all users arrive after the thaw`, async () => {
-    const writerPid = run.live.pid('ds-writer') as number;
-    await run.closeDirectory();
-    await freezeDirectoryServer();
-    frozen = true;
-    const frozenAt = Date.now();
-    await run.createUsers(USERS, 'Frozen');
-    let most = 0;
-    while (Date.now() - frozenAt < FREEZE_MS) {
-      most = Math.max(most, await socketsTo(writerPid, dsPort));
-      await sleep(1_000);
-    }
-    await thawDirectoryServer();
-    frozen = false;
-    expect(most).toBeGreaterThan(0);
-    expect(most).toBeLessThanOrEqual(writerConnections + 2);
-    await run.openDirectory();
-    await run.waitForUsersInDirectory(USERS, 180_000);
-    expect(run.live.crashed()).toEqual([]);
-    const after = await socketsTo(writerPid, dsPort);
-    expect(after).toBeLessThanOrEqual(writerConnections + 2);
-    process.stdout.write(`frozen directory: at most ${most} ds-writer sockets to 389-ds during the freeze, ${after} after\n`);
-  }, 420_000);
+  step(
+    `389-ds frozen, ${USERS} users created in AD: the ds-writer's sockets stay bounded; all users arrive after the thaw`,
+    async () => {
+      const writerPid = run.live.pid('ds-writer') as number;
+      await run.closeDirectory();
+      await freezeDirectoryServer();
+      frozen = true;
+      const frozenAt = Date.now();
+      await run.createUsers(USERS, 'Frozen');
+      let most = 0;
+      while (Date.now() - frozenAt < FREEZE_MS) {
+        most = Math.max(most, await socketsTo(writerPid, dsPort));
+        await sleep(1_000);
+      }
+      await thawDirectoryServer();
+      frozen = false;
+      expect(most).toBeGreaterThan(0);
+      expect(most).toBeLessThanOrEqual(writerConnections + 2);
+      await run.openDirectory();
+      await run.waitForUsersInDirectory(USERS, 180_000);
+      expect(run.live.crashed()).toEqual([]);
+      const after = await socketsTo(writerPid, dsPort);
+      expect(after).toBeLessThanOrEqual(writerConnections + 2);
+      process.stdout.write(`frozen directory: at most ${most} ds-writer sockets to 389-ds during the freeze, ${after} after\n`);
+    },
+    420_000,
+  );
 
   step('both directories compared in full: 0 lost, 0 extra, 0 different', () => run.expectTreesEqual(USERS), 60_000);
 });

@@ -99,7 +99,12 @@ export class FaultRun {
   /** The test OU, created in AD and seen in 389-ds: the pipeline works before the fault. */
   async createOu(): Promise<void> {
     await this.ad.add(this.adOu, { objectClass: ['top', 'organizationalUnit'], ou: this.ou });
-    await eventually('the OU in 389-ds', () => this.directory.read(this.dsOu), (e) => e !== null, 30_000);
+    await eventually(
+      'the OU in 389-ds',
+      () => this.directory.read(this.dsOu),
+      (e) => e !== null,
+      30_000,
+    );
   }
 
   async closeDirectory(): Promise<void> {

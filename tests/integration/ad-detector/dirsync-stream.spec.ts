@@ -61,7 +61,13 @@ describe('ad-detector: DirSync from the Samba AD DC into Kafka', () => {
     await requireServer('Kafka', broker.host, broker.port);
     const admin = kafkajs.admin();
     await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: eventsTopic, numPartitions: 3 }, { topic: checkpointTopic, numPartitions: 1 }] });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: eventsTopic, numPartitions: 3 },
+        { topic: checkpointTopic, numPartitions: 1 },
+      ],
+    });
     await admin.disconnect();
     ({ client } = await openLdapSession('ad', ad));
     data = new AdTestData(client);
@@ -181,7 +187,10 @@ describe('ad-detector: DirSync from the Samba AD DC into Kafka', () => {
         publish: async (events, checkpoint) => {
           if (events.length > 0 && cut === 0) {
             cut++;
-            const publishing = inner.publish(events, checkpoint).then(() => 'committed', (error: unknown) => error);
+            const publishing = inner.publish(events, checkpoint).then(
+              () => 'committed',
+              (error: unknown) => error,
+            );
             await (inner as unknown as { producer: { disconnect(): Promise<void> } }).producer.disconnect();
             cutOutcome = await publishing;
             throw new Error('publish cut short');
@@ -198,7 +207,13 @@ describe('ad-detector: DirSync from the Samba AD DC into Kafka', () => {
       await data.addUser(victim, `Victim ${suffix}`, sam('v'));
       await waitUntil('the cut publish', () => cut === 1);
       // Whether the detector retries by itself or stops, a (re)started one must deliver the change.
-      const outcome = await Promise.race([running.done.then(() => 'stopped', () => 'failed'), log.waitFor('victim add', (e) => e.op === 'add' && ofUser(victim)(e) && e.source.directory === source).then(() => 'delivered')]);
+      const outcome = await Promise.race([
+        running.done.then(
+          () => 'stopped',
+          () => 'failed',
+        ),
+        log.waitFor('victim add', (e) => e.op === 'add' && ofUser(victim)(e) && e.source.directory === source).then(() => 'delivered'),
+      ]);
       if (outcome !== 'delivered') {
         detector = new AdDetector(options(source, { publisherFactory }));
         running = start(detector);

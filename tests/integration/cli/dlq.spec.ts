@@ -96,15 +96,31 @@ describe(`idsync dlq on a real dead letter (run ${s})`, () => {
   step('a rename in AD onto a DN taken in 389-ds is dead-lettered by the ds-writer and listed with its reason', async () => {
     const live = { ad: ad as Side, ds: ds as Side };
     await live.ad.add(adOu, { objectClass: ['top', 'organizationalUnit'], ou: OU });
-    await eventually('the test OU in 389-ds', () => live.ds.read(dsOu), (e) => e !== null, STEP_MS);
+    await eventually(
+      'the test OU in 389-ds',
+      () => live.ds.read(dsOu),
+      (e) => e !== null,
+      STEP_MS,
+    );
     await live.ad.add(`CN=${before},${adOu}`, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], cn: before, sAMAccountName: sam, sn: 'Dlq' });
-    await eventually('the user in 389-ds', () => live.ds.read(`cn=${before},${dsOu}`), (e) => e !== null, STEP_MS);
+    await eventually(
+      'the user in 389-ds',
+      () => live.ds.read(`cn=${before},${dsOu}`),
+      (e) => e !== null,
+      STEP_MS,
+    );
     // Someone creates an entry by hand in 389-ds with the DN the user is about to be renamed to. A plain `person`
     // is in no sync class: pipelines of other runs on the same servers leave it (and its delete) alone.
     await live.ds.add(`cn=${after},${dsOu}`, { objectClass: ['top', 'person'], cn: after, sn: 'Squatter' });
     await live.ad.rename(`CN=${before},${adOu}`, `CN=${after},${adOu}`);
 
-    const letters = await eventually('a ds-writer dead letter', () => listJson(), (list) => list.some((l) => l.stage === 'ds-writer'), STEP_MS, 1_000);
+    const letters = await eventually(
+      'a ds-writer dead letter',
+      () => listJson(),
+      (list) => list.some((l) => l.stage === 'ds-writer'),
+      STEP_MS,
+      1_000,
+    );
     expect(letters).toHaveLength(1);
     const [letter] = letters as [ListedJson];
     id = letter.id;
@@ -117,7 +133,9 @@ describe(`idsync dlq on a real dead letter (run ${s})`, () => {
 
     const table = await cli(['dlq', 'list', '--stage', 'ds-writer']);
     expectRun(table, 0);
-    expect(table.stdout).toMatch(new RegExp(`^${id}\\s+\\S+\\s+ds-writer\\s+${letter.original.topic}/${letter.original.partition}/${letter.original.offset}\\s.*gave up after \\d+ attempts: rename.*pending$`, 'm'));
+    expect(table.stdout).toMatch(
+      new RegExp(`^${id}\\s+\\S+\\s+ds-writer\\s+${letter.original.topic}/${letter.original.partition}/${letter.original.offset}\\s.*gave up after \\d+ attempts: rename.*pending$`, 'm'),
+    );
     expect((await listJson(['--stage', 'mapper'])).length).toBe(0);
   });
 
@@ -183,7 +201,10 @@ describe(`idsync dlq on a real dead letter (run ${s})`, () => {
     const live = pipeline as Pipeline;
     const deadLetterTopic = live.topics['deadLetter'] as string;
     const adChanges = live.topics['adChanges'] as string;
-    const guid = `0b5e6d3a-1c2f-4e8a-9b7c-${s.padStart(12, '0').slice(-12).replace(/[^0-9a-f]/g, 'a')}`;
+    const guid = `0b5e6d3a-1c2f-4e8a-9b7c-${s
+      .padStart(12, '0')
+      .slice(-12)
+      .replace(/[^0-9a-f]/g, 'a')}`;
     // An entry change outside every pipe (the mapper drops it when it comes back) carrying password values.
     const event: EntryChangeEvent = {
       eventId: `test/${s}`,
@@ -292,7 +313,13 @@ async function readOne(topic: string, partition: number, offset: string): Promis
         found = { key: message.key?.toString('utf8') ?? '', value: message.value ?? Buffer.alloc(0), header: String(message.headers?.['idsync-redriven-from'] ?? '') };
       },
     });
-    await eventually(`record ${topic}/${partition}/${offset}`, async () => found, (f) => f !== undefined, 20_000, 200);
+    await eventually(
+      `record ${topic}/${partition}/${offset}`,
+      async () => found,
+      (f) => f !== undefined,
+      20_000,
+      200,
+    );
   } finally {
     await consumer.disconnect();
   }

@@ -129,7 +129,12 @@ beforeAll(async () => {
   await ad.add(adOu, { objectClass: ['top', 'organizationalUnit'], ou: `lk${s}` });
   await ds.add(dsOu, { objectClass: ['top', 'organizationalUnit'], ou: `lk${s}` });
   for (const name of ['Lk A', 'Lk B']) {
-    await ad.add(adDn(name), { objectClass: ['top', 'person', 'organizationalPerson', 'user'], cn: `${name}${s}`, sAMAccountName: `${name.replace(' ', '').toLowerCase()}${s}`.slice(0, 20), sn: 'Links' });
+    await ad.add(adDn(name), {
+      objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+      cn: `${name}${s}`,
+      sAMAccountName: `${name.replace(' ', '').toLowerCase()}${s}`.slice(0, 20),
+      sn: 'Links',
+    });
     await ds.add(dsDn(name), { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], cn: `${name}${s}`, sn: 'Links' });
   }
   ids.adA = await adGuid(adDn('Lk A'));
@@ -165,7 +170,11 @@ afterAll(async () => {
 
 describe(`idsync links on the real stack (run ${s})`, () => {
   it('says which links topic is missing and that the writers create it', async () => {
-    for (const args of [['links', 'export'], ['links', 'show', randomUUID()], ['links', 'stats']]) {
+    for (const args of [
+      ['links', 'export'],
+      ['links', 'show', randomUUID()],
+      ['links', 'stats'],
+    ]) {
       const run = await cli(args);
       expectRun(run, 1);
       expect(run.stdout).toBe('');
@@ -310,7 +319,10 @@ describe(`idsync links on the real stack (run ${s})`, () => {
   it('exports every live link as JSON lines, the summary on stderr', async () => {
     const run = await cli(['links', 'export']);
     expectRun(run, 0);
-    const lines = run.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { key: string; origin: string; linkedAt: string; source: unknown });
+    const lines = run.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { key: string; origin: string; linkedAt: string; source: unknown });
     expect(lines.map((l) => l.key).sort()).toEqual([aToDs, aToAd, bNow, orphan].map(linkKey).sort());
     const b = lines.find((l) => l.key === linkKey(bNow));
     expect(b).toEqual({
@@ -338,7 +350,12 @@ describe(`idsync links on the real stack (run ${s})`, () => {
   it('counts links per pipe and origin, and the removed ones', async () => {
     const run = await cli(['links', 'stats', '--json']);
     expectRun(run, 0);
-    const stats = JSON.parse(run.stdout) as { topic: string; pipes: { pipe: string; links: number; removed: number; byOrigin: Record<string, number>; otherDirectories: number }[]; total: unknown; skipped: number };
+    const stats = JSON.parse(run.stdout) as {
+      topic: string;
+      pipes: { pipe: string; links: number; removed: number; byOrigin: Record<string, number>; otherDirectories: number }[];
+      total: unknown;
+      skipped: number;
+    };
     expect(stats.topic).toBe(TOPIC);
     expect(stats.pipes.map((p) => [p.pipe, p.links, p.removed, p.otherDirectories])).toEqual([
       ['ad-to-ds', 3, 1, 0],

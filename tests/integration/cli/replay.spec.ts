@@ -75,7 +75,13 @@ async function timestamps(topic: string): Promise<{ partition: number; offset: n
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({ autoCommit: false, eachMessage: async ({ partition, message }) => void out.push({ partition, offset: Number(message.offset), timestamp: Number(message.timestamp) }) });
-    await eventually(`every record of ${topic} read`, async () => remaining.size, (n) => n === 0, 20_000, 100);
+    await eventually(
+      `every record of ${topic} read`,
+      async () => remaining.size,
+      (n) => n === 0,
+      20_000,
+      100,
+    );
   } finally {
     await consumer.disconnect();
     await deleteGroup(groupId);
@@ -153,17 +159,47 @@ describe(`idsync replay (run ${s})`, () => {
       });
     }
     await a.add(adDn(group), { objectClass: ['top', 'group'], cn: group, sAMAccountName: group });
-    await eventually('users and group in 389-ds', () => Promise.all([1, 2, 3].map((i) => d.read(dsDn(user(i)))).concat(d.read(dsDn(group)))), (e) => e.every((x) => x !== null), STEP_MS);
+    await eventually(
+      'users and group in 389-ds',
+      () => Promise.all([1, 2, 3].map((i) => d.read(dsDn(user(i)))).concat(d.read(dsDn(group)))),
+      (e) => e.every((x) => x !== null),
+      STEP_MS,
+    );
     await a.replace(adDn(user(2)), 'description', ['modified once']);
-    await eventually('modify in 389-ds', () => d.read(dsDn(user(2))), (e) => e?.['description']?.[0] === 'modified once', STEP_MS);
+    await eventually(
+      'modify in 389-ds',
+      () => d.read(dsDn(user(2))),
+      (e) => e?.['description']?.[0] === 'modified once',
+      STEP_MS,
+    );
     await a.addValue(adDn(group), 'member', adDn(user(2)));
-    await eventually('member added in 389-ds', () => d.read(dsDn(group)), (e) => (e?.['member'] ?? []).some((m) => sameDn(m, dsDn(user(2)))), STEP_MS);
+    await eventually(
+      'member added in 389-ds',
+      () => d.read(dsDn(group)),
+      (e) => (e?.['member'] ?? []).some((m) => sameDn(m, dsDn(user(2)))),
+      STEP_MS,
+    );
     await a.deleteValue(adDn(group), 'member', adDn(user(2)));
-    await eventually('member removed in 389-ds', () => d.read(dsDn(group)), (e) => e !== null && !(e['member'] ?? []).some((m) => sameDn(m, dsDn(user(2)))), STEP_MS);
+    await eventually(
+      'member removed in 389-ds',
+      () => d.read(dsDn(group)),
+      (e) => e !== null && !(e['member'] ?? []).some((m) => sameDn(m, dsDn(user(2)))),
+      STEP_MS,
+    );
     await a.rename(adDn(user(3)), adDn(renamed));
-    await eventually('rename in 389-ds', async () => [await d.read(dsDn(renamed)), await d.read(dsDn(user(3)))] as const, ([now, old]) => now !== null && old === null, STEP_MS);
+    await eventually(
+      'rename in 389-ds',
+      async () => [await d.read(dsDn(renamed)), await d.read(dsDn(user(3)))] as const,
+      ([now, old]) => now !== null && old === null,
+      STEP_MS,
+    );
     await a.del(adDn(user(1)));
-    await eventually('delete in 389-ds', () => d.read(dsDn(user(1))), (e) => e === null, STEP_MS);
+    await eventually(
+      'delete in 389-ds',
+      () => d.read(dsDn(user(1))),
+      (e) => e === null,
+      STEP_MS,
+    );
     // The ds-writer done with everything it was given.
     await eventually(
       'ds-writer caught up',

@@ -40,7 +40,13 @@ async function timedResync(tag: string, extra: string[]): Promise<{ seen: number
     expect({ code: run.code, out: describeRun(run) }).toMatchObject({ code: 0 });
     const report = JSON.parse(run.stdout) as { published: number };
     // The watcher reads what the command wrote; give it the time to see the last events.
-    await eventually('every event seen on the change topic', async () => seen.length, (count) => count >= report.published, 20_000, 100);
+    await eventually(
+      'every event seen on the change topic',
+      async () => seen.length,
+      (count) => count >= report.published,
+      20_000,
+      100,
+    );
     return { seen, report };
   } finally {
     await watcher.stop();
@@ -83,12 +89,22 @@ describe('idsync resync --rate', () => {
     const pacedSeconds = ((paced.seen.at(-1) ?? 0) - (paced.seen[0] ?? 0)) / 1000;
     // 1 s of slack: the watcher polls every 100 ms and may see the first events late.
     expect(pacedSeconds).toBeGreaterThanOrEqual(floorSeconds - 1);
-    await eventually('the paced OU in 389-ds', () => ds.below(dsOu('p'), '(objectClass=person)', ['1.1']), (found) => found.size === USERS, 60_000);
+    await eventually(
+      'the paced OU in 389-ds',
+      () => ds.below(dsOu('p'), '(objectClass=person)', ['1.1']),
+      (found) => found.size === USERS,
+      60_000,
+    );
 
     const free = await timedResync('f', []);
     expect(free.report.published).toBe(events);
     const freeSeconds = ((free.seen.at(-1) ?? 0) - (free.seen[0] ?? 0)) / 1000;
-    await eventually('the unpaced OU in 389-ds', () => ds.below(dsOu('f'), '(objectClass=person)', ['1.1']), (found) => found.size === USERS, 60_000);
+    await eventually(
+      'the unpaced OU in 389-ds',
+      () => ds.below(dsOu('f'), '(objectClass=person)', ['1.1']),
+      (found) => found.size === USERS,
+      60_000,
+    );
     console.log(`resync of ${events} entries: events published over ${pacedSeconds.toFixed(2)} s with --rate ${RATE} (at least ${floorSeconds.toFixed(2)} s), ${freeSeconds.toFixed(2)} s without`);
     // The same work without a rate is not paced: faster than the paced run (a relation, not a time limit).
     expect(freeSeconds).toBeLessThan(pacedSeconds);

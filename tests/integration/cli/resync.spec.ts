@@ -117,12 +117,23 @@ describe('idsync resync', () => {
     const run = await resync('--json');
     expect({ code: run.code, out: describeRun(run) }).toMatchObject({ code: 0 });
     expect(json(run)).toMatchObject({ create: 5, published: 5 });
-    await eventually('the users and the group in 389-ds', () => ds.below(dsOu, '(objectClass=*)', ['member']), (found) => found.size === 4, 60_000);
+    await eventually(
+      'the users and the group in 389-ds',
+      () => ds.below(dsOu, '(objectClass=*)', ['member']),
+      (found) => found.size === 4,
+      60_000,
+    );
     const group = await ds.read(dsUser(GROUP), ['member']);
     expect(group?.['member']?.length).toBe(2);
 
     // The ds-writer linked what it created: the next run finds every entry by its link.
-    const again = await eventually('every entry linked', async () => json(await resync('--dry-run', '--json')), (p) => p.foundByLink === 5, 30_000, 1_000);
+    const again = await eventually(
+      'every entry linked',
+      async () => json(await resync('--dry-run', '--json')),
+      (p) => p.foundByLink === 5,
+      30_000,
+      1_000,
+    );
     expect(again).toMatchObject({ sourceEntries: 5, equal: 5, create: 0, update: 0, unlinked: 0, sourceRead: 'at-once' });
     // A source larger than --unpaged-limit is counted, then read with the paged-results control: same answer.
     const paged = json(await resync('--dry-run', '--json', '--unpaged-limit', '2', '--page-size', '2'));
@@ -143,9 +154,15 @@ describe('idsync resync', () => {
     const differences = plan.differences ?? [];
     // 389-ds keeps the DN as the writer spelled it (the AD side's RDNs): compare DNs ignoring case.
     expect(differences.map((d) => d.dn.toLowerCase()).sort()).toEqual([dsUser(ann.cn), dsUser(ben.cn), dsUser(cat.cn), dsUser(GROUP)].map((dn) => dn.toLowerCase()).sort());
-    expect(byDn(differences, dsUser(ann.cn))).toMatchObject({ kind: 'update', foundBy: 'link', attributes: [{ attribute: 'description', current: ['damaged'], add: [`first ${ann.login}`], replace: true }] });
+    expect(byDn(differences, dsUser(ann.cn))).toMatchObject({
+      kind: 'update',
+      foundBy: 'link',
+      attributes: [{ attribute: 'description', current: ['damaged'], add: [`first ${ann.login}`], replace: true }],
+    });
     expect(byDn(differences, dsUser(ben.cn))).toMatchObject({ kind: 'update', attributes: [{ attribute: 'mail', current: [], add: [`${ben.login}@example.test`] }] });
-    expect(byDn(differences, dsUser(GROUP))?.attributes).toEqual([expect.objectContaining({ attribute: 'member', add: [expect.stringMatching(new RegExp(`^CN=${ben.cn},`, 'i'))], remove: [], replace: false })]);
+    expect(byDn(differences, dsUser(GROUP))?.attributes).toEqual([
+      expect.objectContaining({ attribute: 'member', add: [expect.stringMatching(new RegExp(`^CN=${ben.cn},`, 'i'))], remove: [], replace: false }),
+    ]);
     // Cat's link names an entry that is gone: created again (the writer looks the link up first, then links anew).
     expect(byDn(differences, dsUser(cat.cn))).toMatchObject({ kind: 'create', link: 'dangling' });
     // Stray was made in the directory, linked to nothing: no source entry maps to it, and it is not the resync's.
@@ -161,7 +178,13 @@ describe('idsync resync', () => {
     const repair = await resync('--json');
     expect(repair.code).toBe(0);
     expect(json(repair)).toMatchObject({ published: 4, deletesPublished: 0 });
-    await eventually('the damage repaired', async () => json(await resync('--dry-run', '--json')), (p) => p.update === 0 && p.create === 0 && p.unlinked === 0, 60_000, 1_000);
+    await eventually(
+      'the damage repaired',
+      async () => json(await resync('--dry-run', '--json')),
+      (p) => p.update === 0 && p.create === 0 && p.unlinked === 0,
+      60_000,
+      1_000,
+    );
     expect((await ds.read(dsUser(ann.cn), ['description']))?.['description']).toEqual([`first ${ann.login}`]);
     expect(await ds.read(dsUser(`Stray ${s}`))).not.toBeNull();
   }, 180_000);
@@ -195,7 +218,13 @@ describe('idsync resync', () => {
     // A run that published Ann's event and was then interrupted: its state, as the command leaves it.
     const first = await resync('--json', '--restart');
     expect(json(first)).toMatchObject({ published: 2 });
-    await eventually('both repaired', async () => json(await resync('--dry-run', '--json')), (p) => p.update === 0, 30_000, 1_000);
+    await eventually(
+      'both repaired',
+      async () => json(await resync('--dry-run', '--json')),
+      (p) => p.update === 0,
+      30_000,
+      1_000,
+    );
     const stateFile = join(stateDir, 'resync-ad-to-ds.json');
     const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { runId: string; finished: boolean };
     writeFileSync(stateFile, JSON.stringify({ ...state, finished: false }));
@@ -209,7 +238,12 @@ describe('idsync resync', () => {
     expect(resumed.stderr).toMatch(new RegExp(`resuming run ${state.runId}.*1 entries already published`));
     expect(json(resumed)).toMatchObject({ resumed: true, published: 1, alreadyPublished: 1 });
     // Ben is repaired by this run; Ann was skipped as published by the interrupted run, so a new run finds her.
-    await eventually('Ben repaired', () => ds.read(dsUser(ben.cn), ['description']), (e) => e?.['description']?.[0] === `first ${ben.login}`, 30_000);
+    await eventually(
+      'Ben repaired',
+      () => ds.read(dsUser(ben.cn), ['description']),
+      (e) => e?.['description']?.[0] === `first ${ben.login}`,
+      30_000,
+    );
     const after = json(await resync('--dry-run', '--json'));
     expect(after.differences?.map((d) => d.dn.toLowerCase())).toEqual([dsUser(ann.cn).toLowerCase()]);
   }, 120_000);
@@ -235,7 +269,12 @@ describe('idsync resync', () => {
     const run = await resync('--json', '--filter', `(sAMAccountName=${gus.login})`);
     expect({ code: run.code, out: describeRun(run) }).toMatchObject({ code: 0 });
     expect(json(run)).toMatchObject({ moved: 1, published: 1 });
-    await eventually('the entry moved back, same entryUUID', () => ds.read(dsUser(gus.cn), ['entryUUID', 'uid']), (e) => e?.['entryuuid']?.[0] === uuid && e['uid']?.[0] === gus.login, 30_000);
+    await eventually(
+      'the entry moved back, same entryUUID',
+      () => ds.read(dsUser(gus.cn), ['entryUUID', 'uid']),
+      (e) => e?.['entryuuid']?.[0] === uuid && e['uid']?.[0] === gus.login,
+      30_000,
+    );
     expect(await ds.read(moved)).toBeNull();
     const after = json(await resync('--dry-run', '--json', '--filter', `(sAMAccountName=${gus.login})`));
     expect(after).toMatchObject({ equal: 1, moved: 0, foundByLink: 1 });
@@ -247,7 +286,10 @@ describe('idsync resync', () => {
     const current = [...(await started().links()).values()].filter((l) => l.pipe === 'ad-to-ds' && l.source.value === guid);
     expect(current).toHaveLength(1);
     // Its link removed, as on a deployment whose links topic started empty.
-    await started().produce('links', current.map((l) => ({ key: linkKey(l), value: null })));
+    await started().produce(
+      'links',
+      current.map((l) => ({ key: linkKey(l), value: null })),
+    );
 
     const plan = json(await resync('--dry-run', '--json', '--filter', `(sAMAccountName=${ben.login})`));
     expect(plan).toMatchObject({ equal: 1, unlinked: 1, foundByLink: 0 });
@@ -258,7 +300,13 @@ describe('idsync resync', () => {
 
     const run = await resync('--json', '--filter', `(sAMAccountName=${ben.login})`);
     expect(json(run)).toMatchObject({ unlinked: 1, published: 1 });
-    const relinked = await eventually('Ben linked again', async () => [...(await started().links()).values()].filter((l) => l.pipe === 'ad-to-ds' && l.source.value === guid), (l) => l.length === 1, 30_000, 1_000);
+    const relinked = await eventually(
+      'Ben linked again',
+      async () => [...(await started().links()).values()].filter((l) => l.pipe === 'ad-to-ds' && l.source.value === guid),
+      (l) => l.length === 1,
+      30_000,
+      1_000,
+    );
     expect(relinked[0]).toMatchObject({ origin: 'dn', destination: { value: current[0]?.destination.value } });
     expect(json(await resync('--dry-run', '--json', '--filter', `(sAMAccountName=${ben.login})`))).toMatchObject({ unlinked: 0, foundByLink: 1 });
   }, 120_000);
@@ -268,14 +316,24 @@ describe('idsync resync', () => {
     for (const u of gone) await ad.add(adUser(u.cn), { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: u.login, givenName: u.cn.split(' ')[0] ?? u.cn, sn: s });
     // Created in the destination by the resync (and linked by the writer).
     expect((await resync('--json')).code).toBe(0);
-    await eventually('both created and linked', async () => json(await resync('--dry-run', '--json')), (p) => p.create === 0 && p.update === 0 && p.unlinked === 0, 60_000, 1_000);
+    await eventually(
+      'both created and linked',
+      async () => json(await resync('--dry-run', '--json')),
+      (p) => p.create === 0 && p.update === 0 && p.unlinked === 0,
+      60_000,
+      1_000,
+    );
     const guids = await Promise.all(gone.map((u) => guidOf(adUser(u.cn))));
     // An entry created in the directory and synced to AD by ds-to-ad, into an OU this resync does not read.
     const ivy = { cn: `Ivy ${s}`, login: `ivy${s}`.slice(0, 20) };
     await ds.add(dsUser(ivy.cn), { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], cn: ivy.cn, sn: s, uid: `ivyds${s}` });
     await ad.add(adOther, { objectClass: ['top', 'organizationalUnit'], ou: `${OU}x` });
     await ad.add(`CN=${ivy.cn},${adOther}`, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: ivy.login, sn: s });
-    await produceLink({ pipe: 'ds-to-ad', source: { directory: DS, kind: 'entryUUID', value: await uuidOf(dsUser(ivy.cn)) }, destination: { directory: AD, kind: 'objectGUID', value: await guidOf(`CN=${ivy.cn},${adOther}`) } });
+    await produceLink({
+      pipe: 'ds-to-ad',
+      source: { directory: DS, kind: 'entryUUID', value: await uuidOf(dsUser(ivy.cn)) },
+      destination: { directory: AD, kind: 'objectGUID', value: await guidOf(`CN=${ivy.cn},${adOther}`) },
+    });
     for (const u of gone) await ad.del(adUser(u.cn));
 
     const dry = await resync('--dry-run', '--json', '--delete-missing');
@@ -301,7 +359,13 @@ describe('idsync resync', () => {
     const deleting = await resync('--delete-missing', '--max-deletes', '5', '--yes', '--json');
     expect({ code: deleting.code, out: describeRun(deleting) }).toMatchObject({ code: 0 });
     expect(json(deleting)).toMatchObject({ deletesPublished: 2, published: 0 });
-    for (const u of gone) await eventually(`${u.cn} deleted`, () => ds.read(dsUser(u.cn)), (entry) => entry === null, 30_000);
+    for (const u of gone)
+      await eventually(
+        `${u.cn} deleted`,
+        () => ds.read(dsUser(u.cn)),
+        (entry) => entry === null,
+        30_000,
+      );
     expect(await ds.read(dsUser(`Stray ${s}`))).not.toBeNull();
     expect(await ds.read(dsUser(ivy.cn))).not.toBeNull();
     expect(await ds.read(dsUser(USERS[0]?.cn ?? ''))).not.toBeNull();
@@ -342,7 +406,12 @@ describe('idsync resync', () => {
     expect(run.stderr).toContain(`! ${deep}: cannot be mapped: no DN map matched`);
     // Ann's repair and the new OU: published and applied all the same.
     expect(json(run)).toMatchObject({ unmappable: 1, published: 2 });
-    await eventually('Ann repaired', () => ds.read(dsUser(ann.cn), ['description']), (e) => e?.['description']?.[0] === `first ${ann.login}`, 30_000);
+    await eventually(
+      'Ann repaired',
+      () => ds.read(dsUser(ann.cn), ['description']),
+      (e) => e?.['description']?.[0] === `first ${ann.login}`,
+      30_000,
+    );
     const text = await narrowResync('--dry-run');
     expect(text.stdout).toContain(`! ${deep}\n    cannot be mapped: no DN map matched`);
     expect(text.stdout).toContain('1 source entries could not be mapped (listed above; the others were compared)');

@@ -77,7 +77,9 @@ async function changeNumberOf(dn: string, changeType: 'add' | 'modify'): Promise
   const last = Number(dse.searchEntries[0]?.['lastchangenumber'] ?? dse.searchEntries[0]?.['lastChangeNumber']);
   const wanted = normalizeDn(dn);
   for (let to = last; to > 0 && to > last - 2_000; to -= 10) {
-    const filter = new AndFilter({ filters: [new GreaterThanEqualsFilter({ attribute: 'changeNumber', value: String(Math.max(1, to - 9)) }), new LessThanEqualsFilter({ attribute: 'changeNumber', value: String(to) })] });
+    const filter = new AndFilter({
+      filters: [new GreaterThanEqualsFilter({ attribute: 'changeNumber', value: String(Math.max(1, to - 9)) }), new LessThanEqualsFilter({ attribute: 'changeNumber', value: String(to) })],
+    });
     const { searchEntries } = await ds.client.search('cn=changelog', { scope: 'sub', filter, attributes: ['changeNumber', 'targetDn', 'changeType'] });
     const numbers = searchEntries
       .filter((e) => normalizeDn(String(e['targetdn'] ?? e['targetDn'])) === wanted && String(e['changetype'] ?? e['changeType']) === changeType)
@@ -209,7 +211,12 @@ describe('idsync set-startpoint', () => {
 
     await pipeline?.startService('ds-detector');
     const after = await addDsUser(`a1${s}`);
-    await eventually('the new change published', async () => dnsOf(mine(dsEvents, dsOu)), (list) => list.includes(`add ${normalizeDn(after)}`), 30_000);
+    await eventually(
+      'the new change published',
+      async () => dnsOf(mine(dsEvents, dsOu)),
+      (list) => list.includes(`add ${normalizeDn(after)}`),
+      30_000,
+    );
     await sleep(1_000);
     expect(dnsOf(mine(dsEvents, dsOu))).toEqual([`add ${normalizeDn(after)}`]);
   });
@@ -221,7 +228,12 @@ describe('idsync set-startpoint', () => {
     const from = await changeNumberOf(second, 'add');
     const last = await changeNumberOf(first, 'modify');
     const isLast = (e: EntryChangeEvent): boolean => changeNumber(e) === last;
-    await eventually('the three changes published by the running detector', async () => mine(dsEvents, dsOu), (list) => list.some(isLast), 30_000);
+    await eventually(
+      'the three changes published by the running detector',
+      async () => mine(dsEvents, dsOu),
+      (list) => list.some(isLast),
+      30_000,
+    );
     await sleep(1_000); // the other entries' events, on other partitions
     await pipeline?.stopService('ds-detector');
     const published = mine(dsEvents, dsOu).length;
@@ -233,10 +245,17 @@ describe('idsync set-startpoint', () => {
     expect((await storedCheckpoint('ds-detector'))?.position).toBe(String(from - 1));
 
     await pipeline?.startService('ds-detector');
-    await eventually('the changes from the given one on, again', async () => mine(dsEvents, dsOu).slice(published), (list) => list.some(isLast), 30_000);
+    await eventually(
+      'the changes from the given one on, again',
+      async () => mine(dsEvents, dsOu).slice(published),
+      (list) => list.some(isLast),
+      30_000,
+    );
     await sleep(1_000);
     // Events are keyed by entry, so two entries' events may be consumed in either order: sort by change number.
-    const republished = mine(dsEvents, dsOu).slice(published).sort((a, b) => changeNumber(a) - changeNumber(b));
+    const republished = mine(dsEvents, dsOu)
+      .slice(published)
+      .sort((a, b) => changeNumber(a) - changeNumber(b));
     // c2's add and the later modify of c1; c1's add and the earlier tests' changes are before the start point.
     expect(dnsOf(republished)).toEqual([`add ${normalizeDn(second)}`, `modify ${normalizeDn(first)}`]);
     expect(republished.map(changeNumber)).toEqual([from, last]);
@@ -248,7 +267,13 @@ describe('idsync set-startpoint', () => {
     setDsPollInterval(15_000);
     await pipeline?.startService('ds-detector');
     // Caught up (other people's changes included): its last poll found nothing more, so it sleeps 15 s from now.
-    await eventually('the ds-detector caught up', () => serviceHealth('ds-detector'), (h) => h.info?.['detector']?.lag === 0, 60_000, 200);
+    await eventually(
+      'the ds-detector caught up',
+      () => serviceHealth('ds-detector'),
+      (h) => h.info?.['detector']?.lag === 0,
+      60_000,
+      200,
+    );
     const published = mine(dsEvents, dsOu).length;
     const skipped = await addDsUser(`r1${s}`);
     const result = await run(['ds-detector', '--end', '--yes']);
@@ -256,8 +281,19 @@ describe('idsync set-startpoint', () => {
     expect(result.stdout).toMatch(/A running ds-detector is fenced by the write/);
     const later = await addDsUser(`r2${s}`);
 
-    await eventually('the fencing logged', async () => log('ds-detector'), (text) => text.includes('"ds-detector.fenced"'), 40_000, 500);
-    await eventually('the change made after set-startpoint', async () => dnsOf(mine(dsEvents, dsOu).slice(published)), (list) => list.includes(`add ${normalizeDn(later)}`), 30_000);
+    await eventually(
+      'the fencing logged',
+      async () => log('ds-detector'),
+      (text) => text.includes('"ds-detector.fenced"'),
+      40_000,
+      500,
+    );
+    await eventually(
+      'the change made after set-startpoint',
+      async () => dnsOf(mine(dsEvents, dsOu).slice(published)),
+      (list) => list.includes(`add ${normalizeDn(later)}`),
+      30_000,
+    );
     await sleep(1_000);
     expect(dnsOf(mine(dsEvents, dsOu).slice(published))).toEqual([`add ${normalizeDn(later)}`]);
     expect(dnsOf(mine(dsEvents, dsOu))).not.toContain(`add ${normalizeDn(skipped)}`);
@@ -285,7 +321,12 @@ describe('idsync set-startpoint', () => {
 
     await pipeline?.startService('ad-detector');
     const after = await addAdUser(`spa${s}`);
-    await eventually('the new AD change published', async () => dnsOf(mine(adEvents, adOu)), (list) => list.includes(`add ${normalizeDn(after)}`), 30_000);
+    await eventually(
+      'the new AD change published',
+      async () => dnsOf(mine(adEvents, adOu)),
+      (list) => list.includes(`add ${normalizeDn(after)}`),
+      30_000,
+    );
     await sleep(2_000);
     expect(dnsOf(mine(adEvents, adOu))).toEqual([`add ${normalizeDn(after)}`]);
   });
@@ -296,8 +337,19 @@ describe('idsync set-startpoint', () => {
     expectExit(result, 0);
     expect(result.stdout).toMatch(/A running ad-detector is fenced by the write/);
     const later = await addAdUser(`spl${s}`);
-    await eventually('the fencing logged', async () => log('ad-detector'), (text) => text.includes('"ad-detector.fenced"'), 30_000, 500);
-    await eventually('the change made after set-startpoint', async () => dnsOf(mine(adEvents, adOu)), (list) => list.includes(`add ${normalizeDn(later)}`), 30_000);
+    await eventually(
+      'the fencing logged',
+      async () => log('ad-detector'),
+      (text) => text.includes('"ad-detector.fenced"'),
+      30_000,
+      500,
+    );
+    await eventually(
+      'the change made after set-startpoint',
+      async () => dnsOf(mine(adEvents, adOu)),
+      (list) => list.includes(`add ${normalizeDn(later)}`),
+      30_000,
+    );
     expect(pipeline?.isRunning('ad-detector')).toBe(true);
     const health = await serviceHealth('ad-detector');
     expect(health.status).toBe('ok');
@@ -306,35 +358,39 @@ describe('idsync set-startpoint', () => {
     await pipeline?.stopService('ad-detector');
   });
 
-  step('refuses, changing nothing: unknown detector, change number outside the changelog, --time for AD, no --yes', async () => {
-    const unknown = await run(['mapper', '--end', '--yes']);
-    expectExit(unknown, 2);
-    expect(unknown.stderr).toContain(`no detector 'mapper'`);
-    expect(unknown.stderr).toContain(`detectors: ad-detector, ad, ad${s}, ds-detector, ds, ds${s}`);
+  step(
+    'refuses, changing nothing: unknown detector, change number outside the changelog, --time for AD, no --yes',
+    async () => {
+      const unknown = await run(['mapper', '--end', '--yes']);
+      expectExit(unknown, 2);
+      expect(unknown.stderr).toContain(`no detector 'mapper'`);
+      expect(unknown.stderr).toContain(`detectors: ad-detector, ad, ad${s}, ds-detector, ds, ds${s}`);
 
-    const before = await storedCheckpoint('ds-detector');
-    const outside = await run(['ds-detector', '--change-number', '999999999', '--yes']);
-    expectExit(outside, 3);
-    expect(outside.stderr).toMatch(/change number 999999999 is outside the changelog's window \d+\.\.\d+ \(it has not been made yet\)/);
+      const before = await storedCheckpoint('ds-detector');
+      const outside = await run(['ds-detector', '--change-number', '999999999', '--yes']);
+      expectExit(outside, 3);
+      expect(outside.stderr).toMatch(/change number 999999999 is outside the changelog's window \d+\.\.\d+ \(it has not been made yet\)/);
 
-    const time = await run(['ad-detector', '--time', '1h', '--yes']);
-    expectExit(time, 2);
-    expect(time.stderr).toContain('--time does not apply to the ad-detector');
-    expect(time.stderr).toMatch(/hint: use --end.*--beginning.*idsync resync/);
+      const time = await run(['ad-detector', '--time', '1h', '--yes']);
+      expectExit(time, 2);
+      expect(time.stderr).toContain('--time does not apply to the ad-detector');
+      expect(time.stderr).toMatch(/hint: use --end.*--beginning.*idsync resync/);
 
-    const unconfirmed = await run(['ds-detector', '--beginning']);
-    expectExit(unconfirmed, 3);
-    expect(unconfirmed.stdout).toMatch(/current +after change \d+/);
-    expect(unconfirmed.stdout).toMatch(/new +after change \d+: --beginning/);
-    expect(unconfirmed.stderr).toContain('not written: moving a start point skips or repeats changes; nothing was changed');
-    expect(unconfirmed.stderr).toContain('hint: run it again with --yes');
-    expect(await storedCheckpoint('ds-detector')).toEqual(before);
+      const unconfirmed = await run(['ds-detector', '--beginning']);
+      expectExit(unconfirmed, 3);
+      expect(unconfirmed.stdout).toMatch(/current +after change \d+/);
+      expect(unconfirmed.stdout).toMatch(/new +after change \d+: --beginning/);
+      expect(unconfirmed.stderr).toContain('not written: moving a start point skips or repeats changes; nothing was changed');
+      expect(unconfirmed.stderr).toContain('hint: run it again with --yes');
+      expect(await storedCheckpoint('ds-detector')).toEqual(before);
 
-    const json = await run(['ds', '--beginning', '--json']);
-    expectExit(json, 3);
-    expect(JSON.parse(json.stdout)).toMatchObject({ detector: 'ds-detector', source: `ds${s}`, written: false, current: before });
-    expect(await storedCheckpoint('ds-detector')).toEqual(before);
-  }, 60_000);
+      const json = await run(['ds', '--beginning', '--json']);
+      expectExit(json, 3);
+      expect(JSON.parse(json.stdout)).toMatchObject({ detector: 'ds-detector', source: `ds${s}`, written: false, current: before });
+      expect(await storedCheckpoint('ds-detector')).toEqual(before);
+    },
+    60_000,
+  );
 
   it('explains every choice and what happens to a running detector in --help', async () => {
     const help = await idsync(['set-startpoint', '--help']);

@@ -100,7 +100,13 @@ async function recordsOf(topic: string): Promise<{ dns: string[]; offsetGap: num
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({ autoCommit: false, eachMessage: async ({ message }) => void dns.push(decodeEntryChange(message.value).dn) });
-    await eventually(`every record of ${topic} read`, async () => remaining.size, (n) => n === 0, 20_000, 100);
+    await eventually(
+      `every record of ${topic} read`,
+      async () => remaining.size,
+      (n) => n === 0,
+      20_000,
+      100,
+    );
   } finally {
     await consumer.disconnect();
     await deleteGroup(groupId);

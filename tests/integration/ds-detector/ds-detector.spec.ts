@@ -95,7 +95,13 @@ describe('ds-detector: cn=changelog of 389-ds to Kafka', () => {
     await requireServer('389 Directory Server (LDAPS)', server.host, server.port);
     const kafkaAdmin = kafkajs.admin();
     await kafkaAdmin.connect();
-    await kafkaAdmin.createTopics({ waitForLeaders: true, topics: [{ topic: eventsTopic, numPartitions: 3 }, { topic: checkpointTopic, numPartitions: 1 }] });
+    await kafkaAdmin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: eventsTopic, numPartitions: 3 },
+        { topic: checkpointTopic, numPartitions: 1 },
+      ],
+    });
     await kafkaAdmin.disconnect();
     admin = (await openLdapSession('ds', ds)).client;
     writing = (await openLdapSession('ds', ds, writer)).client;
@@ -342,9 +348,7 @@ describe('ds-detector: cn=changelog of 389-ds to Kafka', () => {
   });
 
   function descriptions(uuid: string): string[] {
-    return received
-      .filter((e) => e.entryId.value === uuid && e.op === 'modify')
-      .flatMap((e) => e.attributes.filter((a) => a.name === 'description').flatMap((a) => a.values.map(String)));
+    return received.filter((e) => e.entryId.value === uuid && e.op === 'modify').flatMap((e) => e.attributes.filter((a) => a.name === 'description').flatMap((a) => a.values.map(String)));
   }
 
   async function readCheckpoint(): Promise<string | undefined> {

@@ -71,7 +71,12 @@ beforeAll(async () => {
     },
   });
   await ds.add(`ou=${OU},${dsCorp}`, { objectClass: ['top', 'organizationalUnit'], ou: OU });
-  await eventually('the test OU in AD', () => ad.read(`OU=${OU},${adCorp}`, ['ou']), (entry) => entry !== null, STEP_MS);
+  await eventually(
+    'the test OU in AD',
+    () => ad.read(`OU=${OU},${adCorp}`, ['ou']),
+    (entry) => entry !== null,
+    STEP_MS,
+  );
 }, 240_000);
 
 afterAll(async () => {
@@ -88,10 +93,21 @@ afterAll(async () => {
 describe(`account state and transforms (run ${s})`, () => {
   step('a directory user with a password becomes an enabled AD account; both directories take the password', async () => {
     await ds.add(dsUser, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], cn, sn: `State${s}`, uid, mail: `${uid}@example.com` });
-    await eventually('the user in AD', () => ad.read(adUser, ['cn']), (entry) => entry !== null, STEP_MS);
+    await eventually(
+      'the user in AD',
+      () => ad.read(adUser, ['cn']),
+      (entry) => entry !== null,
+      STEP_MS,
+    );
     // 389-ds's changelog keeps the clear value of a userPassword modify only.
     await ds.replace(dsUser, 'userPassword', [PASSWORD]);
-    await eventually('AD binding with the password', () => binds('ad', adUser), (ok) => ok, STEP_MS, 1_000);
+    await eventually(
+      'AD binding with the password',
+      () => binds('ad', adUser),
+      (ok) => ok,
+      STEP_MS,
+      1_000,
+    );
     expect((await uac()) & ACCOUNTDISABLE).toBe(0);
     expect(await binds('ds', dsUser)).toBe(true);
     // Another bit for the rest of the run to leave alone.
@@ -100,10 +116,20 @@ describe(`account state and transforms (run ${s})`, () => {
 
   step('disabled in AD: the directory account is locked (its bind fails); enabled again: unlocked (its bind works)', async () => {
     await ad.replace(adUser, 'userAccountControl', [String((await uac()) | ACCOUNTDISABLE)]);
-    await eventually('nsAccountLock TRUE in the directory', () => ds.read(dsUser, ['nsAccountLock']), (entry) => first(entry, 'nsAccountLock')?.toUpperCase() === 'TRUE', STEP_MS);
+    await eventually(
+      'nsAccountLock TRUE in the directory',
+      () => ds.read(dsUser, ['nsAccountLock']),
+      (entry) => first(entry, 'nsAccountLock')?.toUpperCase() === 'TRUE',
+      STEP_MS,
+    );
     expect(await binds('ds', dsUser)).toBe(false);
     await ad.replace(adUser, 'userAccountControl', [String((await uac()) & ~ACCOUNTDISABLE)]);
-    await eventually('nsAccountLock gone from the directory', () => ds.read(dsUser, ['nsAccountLock']), (entry) => entry !== null && first(entry, 'nsAccountLock') === undefined, STEP_MS);
+    await eventually(
+      'nsAccountLock gone from the directory',
+      () => ds.read(dsUser, ['nsAccountLock']),
+      (entry) => entry !== null && first(entry, 'nsAccountLock') === undefined,
+      STEP_MS,
+    );
     expect(await binds('ds', dsUser)).toBe(true);
   });
 
@@ -115,34 +141,75 @@ describe(`account state and transforms (run ${s})`, () => {
     await ds.client.modify(dsUser, new Change({ operation: 'delete', modification: new Attribute({ type: 'nsAccountLock', values: [] }) }));
     await eventually('the disabled bit cleared in AD', uac, (value) => (value & ACCOUNTDISABLE) === 0, STEP_MS);
     expect((await uac()) & DONT_EXPIRE_PASSWORD).toBe(DONT_EXPIRE_PASSWORD);
-    await eventually('AD binding again', () => binds('ad', adUser), (ok) => ok, STEP_MS, 1_000);
+    await eventually(
+      'AD binding again',
+      () => binds('ad', adUser),
+      (ok) => ok,
+      STEP_MS,
+      1_000,
+    );
   });
 
   step('an expiry set in AD appears as a generalized time in the directory, and back; removed: AD says never', async () => {
     await ad.replace(adUser, 'accountExpires', [filetime('2031-01-31T00:00:00Z')]);
-    const expiring = await eventually('idsyncAccountExpires in the directory', () => ds.read(dsUser, ['idsyncAccountExpires', 'objectClass']), (entry) => first(entry, 'idsyncAccountExpires') === '20310131000000Z', STEP_MS);
+    const expiring = await eventually(
+      'idsyncAccountExpires in the directory',
+      () => ds.read(dsUser, ['idsyncAccountExpires', 'objectClass']),
+      (entry) => first(entry, 'idsyncAccountExpires') === '20310131000000Z',
+      STEP_MS,
+    );
     expect(expiring?.['objectclass']?.map((c) => c.toLowerCase())).toContain('idsyncaccount');
     await ds.replace(dsUser, 'idsyncAccountExpires', ['20320229120000Z']);
-    await eventually('accountExpires in AD', () => ad.read(adUser, ['accountExpires']), (entry) => first(entry, 'accountExpires') === filetime('2032-02-29T12:00:00Z'), STEP_MS);
+    await eventually(
+      'accountExpires in AD',
+      () => ad.read(adUser, ['accountExpires']),
+      (entry) => first(entry, 'accountExpires') === filetime('2032-02-29T12:00:00Z'),
+      STEP_MS,
+    );
     await ds.client.modify(dsUser, new Change({ operation: 'delete', modification: new Attribute({ type: 'idsyncAccountExpires', values: [] }) }));
-    await eventually('accountExpires never in AD', () => ad.read(adUser, ['accountExpires']), (entry) => first(entry, 'accountExpires') === NEVER, STEP_MS);
+    await eventually(
+      'accountExpires never in AD',
+      () => ad.read(adUser, ['accountExpires']),
+      (entry) => first(entry, 'accountExpires') === NEVER,
+      STEP_MS,
+    );
     await sleep(2_000);
     expect(first(await ds.read(dsUser, ['idsyncAccountExpires']), 'idsyncAccountExpires')).toBeUndefined();
   });
 
   step('"must change password at next logon" in AD is set in the directory; cleared there, AD clears it', async () => {
     await ad.replace(adUser, 'pwdLastSet', ['0']);
-    await eventually('idsyncMustChangePassword in the directory', () => ds.read(dsUser, ['idsyncMustChangePassword']), (entry) => first(entry, 'idsyncMustChangePassword') === 'TRUE', STEP_MS);
+    await eventually(
+      'idsyncMustChangePassword in the directory',
+      () => ds.read(dsUser, ['idsyncMustChangePassword']),
+      (entry) => first(entry, 'idsyncMustChangePassword') === 'TRUE',
+      STEP_MS,
+    );
     await ds.client.modify(dsUser, new Change({ operation: 'delete', modification: new Attribute({ type: 'idsyncMustChangePassword', values: [] }) }));
-    await eventually('pwdLastSet a time again in AD', () => ad.read(adUser, ['pwdLastSet']), (entry) => Number(first(entry, 'pwdLastSet') ?? '0') > 0, STEP_MS);
+    await eventually(
+      'pwdLastSet a time again in AD',
+      () => ad.read(adUser, ['pwdLastSet']),
+      (entry) => Number(first(entry, 'pwdLastSet') ?? '0') > 0,
+      STEP_MS,
+    );
   });
 
   step('authority keep: the directory keeps its phone number when AD changes it', async () => {
     await ds.replace(dsUser, 'telephoneNumber', ['+1 555 0101']);
-    await eventually('the phone in AD', () => ad.read(adUser, ['telephoneNumber']), (entry) => first(entry, 'telephoneNumber') === '+1 555 0101', STEP_MS);
+    await eventually(
+      'the phone in AD',
+      () => ad.read(adUser, ['telephoneNumber']),
+      (entry) => first(entry, 'telephoneNumber') === '+1 555 0101',
+      STEP_MS,
+    );
     await ad.replace(adUser, 'description', [`marker ${s}`]);
     await ad.replace(adUser, 'telephoneNumber', ['+1 555 0199']);
-    await eventually('the marker in the directory', () => ds.read(dsUser, ['description']), (entry) => first(entry, 'description') === `marker ${s}`, STEP_MS);
+    await eventually(
+      'the marker in the directory',
+      () => ds.read(dsUser, ['description']),
+      (entry) => first(entry, 'description') === `marker ${s}`,
+      STEP_MS,
+    );
     await sleep(3_000);
     expect(first(await ds.read(dsUser, ['telephoneNumber']), 'telephoneNumber')).toBe('+1 555 0101');
   });
@@ -153,7 +220,12 @@ describe(`account state and transforms (run ${s})`, () => {
       new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['Dr. Chemist'] }) }),
       new Change({ operation: 'replace', modification: new Attribute({ type: 'physicalDeliveryOfficeName', values: ['B101;B102'] }) }),
     ]);
-    const mapped = await eventually('the AD values transformed in the directory', () => ds.read(dsUser, ['departmentNumber', 'title', 'roomNumber']), (e) => first(e, 'departmentNumber') === 'SALES' && first(e, 'title') === 'Chemist' && (e?.['roomnumber']?.length ?? 0) === 2, STEP_MS);
+    const mapped = await eventually(
+      'the AD values transformed in the directory',
+      () => ds.read(dsUser, ['departmentNumber', 'title', 'roomNumber']),
+      (e) => first(e, 'departmentNumber') === 'SALES' && first(e, 'title') === 'Chemist' && (e?.['roomnumber']?.length ?? 0) === 2,
+      STEP_MS,
+    );
     expect(mapped?.['roomnumber']?.toSorted()).toEqual(['B101', 'B102']);
     await ds.client.modify(dsUser, [
       new Change({ operation: 'replace', modification: new Attribute({ type: 'departmentNumber', values: ['FINANCE'] }) }),
@@ -161,7 +233,12 @@ describe(`account state and transforms (run ${s})`, () => {
       new Change({ operation: 'replace', modification: new Attribute({ type: 'roomNumber', values: ['C201', 'C202', 'C203'] }) }),
       new Change({ operation: 'replace', modification: new Attribute({ type: 'homePhone', values: ['+1 555 0301', '+1 555 0302'] }) }),
     ]);
-    const back = await eventually('the directory values transformed in AD', () => ad.read(adUser, ['department', 'title', 'physicalDeliveryOfficeName', 'homePhone']), (e) => first(e, 'department') === 'finance' && first(e, 'title') === 'Dr. Physicist' && first(e, 'homePhone') !== undefined, STEP_MS);
+    const back = await eventually(
+      'the directory values transformed in AD',
+      () => ad.read(adUser, ['department', 'title', 'physicalDeliveryOfficeName', 'homePhone']),
+      (e) => first(e, 'department') === 'finance' && first(e, 'title') === 'Dr. Physicist' && first(e, 'homePhone') !== undefined,
+      STEP_MS,
+    );
     expect(first(back, 'physicalDeliveryOfficeName')?.split(';').toSorted()).toEqual(['C201', 'C202', 'C203']);
     expect(['+1 555 0301', '+1 555 0302']).toContain(first(back, 'homePhone'));
     // AD's echoes of these are the ad-writer's own: the directory keeps what was set there.
@@ -173,7 +250,13 @@ describe(`account state and transforms (run ${s})`, () => {
   step('both entries agree: names, mail, description, lock and expiry', async () => {
     const a = await ad.read(adUser, ['cn', 'sn', 'mail', 'description', 'sAMAccountName', 'userAccountControl', 'accountExpires']);
     const d = await ds.read(dsUser, ['cn', 'sn', 'mail', 'description', 'uid', 'nsAccountLock', 'idsyncAccountExpires']);
-    for (const [adName, dsName] of [['cn', 'cn'], ['sn', 'sn'], ['mail', 'mail'], ['description', 'description'], ['sAMAccountName', 'uid']] as const) {
+    for (const [adName, dsName] of [
+      ['cn', 'cn'],
+      ['sn', 'sn'],
+      ['mail', 'mail'],
+      ['description', 'description'],
+      ['sAMAccountName', 'uid'],
+    ] as const) {
       expect([adName, first(a, adName)]).toEqual([adName, first(d, dsName)]);
     }
     expect((Number(first(a, 'userAccountControl')) & ACCOUNTDISABLE) !== 0).toBe(first(d, 'nsAccountLock')?.toUpperCase() === 'TRUE');

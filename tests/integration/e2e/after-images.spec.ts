@@ -50,7 +50,12 @@ beforeAll(async () => {
     },
   });
   await ad.add(adOu, { objectClass: ['top', 'organizationalUnit'], ou: OU });
-  await eventually('the test OU in the directory', () => ds.read(dsOu), (entry) => entry !== null, STEP_MS);
+  await eventually(
+    'the test OU in the directory',
+    () => ds.read(dsOu),
+    (entry) => entry !== null,
+    STEP_MS,
+  );
 }, 240_000);
 
 afterAll(async () => {
@@ -77,18 +82,33 @@ describe(`after-images and state topics (run ${s})`, () => {
         telephoneNumber: '+1 555 0100',
       });
     }
-    const created = await eventually('the Sales user in the directory', () => ds.read(dsUser(people.sales.cn)), (entry) => entry !== null, STEP_MS);
+    const created = await eventually(
+      'the Sales user in the directory',
+      () => ds.read(dsUser(people.sales.cn)),
+      (entry) => entry !== null,
+      STEP_MS,
+    );
     expect(first(created, 'displayName')).toBe(people.sales.cn);
     // Only the phone changes: the event carries telephoneNumber, the after-image says department=Sales.
     for (const person of Object.values(people)) await ad.replace(adUser(person.cn), 'telephoneNumber', ['+1 555 0199']);
-    await eventually('the new phone number in the directory', () => ds.read(dsUser(people.sales.cn)), (entry) => first(entry, 'telephoneNumber') === '+1 555 0199', STEP_MS);
+    await eventually(
+      'the new phone number in the directory',
+      () => ds.read(dsUser(people.sales.cn)),
+      (entry) => first(entry, 'telephoneNumber') === '+1 555 0199',
+      STEP_MS,
+    );
     await sleep(3_000);
     expect(await ds.read(dsUser(people.hr.cn))).toBeNull();
   });
 
   step('a template mapping is rendered from the after-image when one of its inputs changes', async () => {
     await ad.replace(adUser(people.sales.cn), 'sn', [`Ales${s}`]);
-    const renamed = await eventually('displayName from givenName (unchanged) and the new sn', () => ds.read(dsUser(people.sales.cn)), (entry) => first(entry, 'sn') === `Ales${s}`, STEP_MS);
+    const renamed = await eventually(
+      'displayName from givenName (unchanged) and the new sn',
+      () => ds.read(dsUser(people.sales.cn)),
+      (entry) => first(entry, 'sn') === `Ales${s}`,
+      STEP_MS,
+    );
     expect(first(renamed, 'displayName')).toBe(`${people.sales.cn.split(' ')[0]} Ales${s}`);
   });
 
@@ -125,7 +145,11 @@ describe(`after-images and state topics (run ${s})`, () => {
     expect([...rebuilt.keys()].sort()).toEqual([...expected.keys()].sort());
     for (const [dn, entry] of rebuilt) {
       const fromState = Object.fromEntries(entry.attributes.filter((a) => a.values.length > 0).map((a) => [a.name.toLowerCase(), a.values.map(String).sort()]));
-      const fromLdap = Object.fromEntries(Object.entries(expected.get(dn) ?? {}).filter(([, values]) => values.length > 0).map(([name, values]) => [name, [...values].sort()]));
+      const fromLdap = Object.fromEntries(
+        Object.entries(expected.get(dn) ?? {})
+          .filter(([, values]) => values.length > 0)
+          .map(([name, values]) => [name, [...values].sort()]),
+      );
       expect({ dn, attributes: fromState }).toEqual({ dn, attributes: fromLdap });
     }
     expect(rebuilt.size).toBe(2); // the OU and the Sales user

@@ -152,7 +152,12 @@ export function sameDn(a: string, b: string): boolean {
 export function normalizeDn(dn: string): string {
   return dn
     .split(/(?<!\\),/)
-    .map((rdn) => rdn.trim().toLowerCase().replace(/\s*=\s*/, '='))
+    .map((rdn) =>
+      rdn
+        .trim()
+        .toLowerCase()
+        .replace(/\s*=\s*/, '='),
+    )
     .join(',');
 }
 

@@ -112,16 +112,31 @@ describe(`password sync through the running services (run ${s})`, () => {
       uid,
       mail: `${uid}@example.com`,
     });
-    await eventually('the user in AD', () => ad.read(adUser, ['cn']), (e) => e !== null, STEP_MS);
+    await eventually(
+      'the user in AD',
+      () => ad.read(adUser, ['cn']),
+      (e) => e !== null,
+      STEP_MS,
+    );
     // 389-ds's changelog keeps the clear value of a userPassword modify only (an add records the hash alone).
     await ds.replace(dsUser, 'userPassword', [PASSWORDS.dsOld]);
     // The first password arrives in AD (which enables the account once it has one).
-    await eventually('the user in AD, binding with its first password', () => binds('ad', adUser, PASSWORDS.dsOld), (ok) => ok, STEP_MS, 1_000);
+    await eventually(
+      'the user in AD, binding with its first password',
+      () => binds('ad', adUser, PASSWORDS.dsOld),
+      (ok) => ok,
+      STEP_MS,
+      1_000,
+    );
     // AD's copy of that password comes back through the agent as a {CRYPT} hash; let it land before the change,
     // so the echo of the old password cannot overtake the new one.
-    await eventually('the echo of the first password in 389-ds', () => ds.read(dsUser, ['userPassword']), (e) => (e?.['userpassword']?.[0] ?? '').startsWith('{CRYPT}'), STEP_MS, 500).catch(
-      () => undefined,
-    );
+    await eventually(
+      'the echo of the first password in 389-ds',
+      () => ds.read(dsUser, ['userPassword']),
+      (e) => (e?.['userpassword']?.[0] ?? '').startsWith('{CRYPT}'),
+      STEP_MS,
+      500,
+    ).catch(() => undefined);
 
     await ds.replace(dsUser, 'userPassword', [PASSWORDS.dsNew]);
     await passwordSwitched('ad', adUser, PASSWORDS.dsOld, PASSWORDS.dsNew);
@@ -144,22 +159,29 @@ describe(`password sync through the running services (run ${s})`, () => {
       mail: `${sam}@example.test`,
     });
     // The account's create first (a password that overtakes it is dead-lettered: see the agent's settle time).
-    await eventually('the user in 389-ds', () => ds.read(dsUser, ['cn']), (e) => e !== null, STEP_MS);
-    await ad.client.modify(adUser, [
-      new Change({ operation: 'replace', modification: new Attribute({ type: 'unicodePwd', values: [unicodePwd(PASSWORDS.adOld)] }) }),
-    ]);
+    await eventually(
+      'the user in 389-ds',
+      () => ds.read(dsUser, ['cn']),
+      (e) => e !== null,
+      STEP_MS,
+    );
+    await ad.client.modify(adUser, [new Change({ operation: 'replace', modification: new Attribute({ type: 'unicodePwd', values: [unicodePwd(PASSWORDS.adOld)] }) })]);
     await ad.replace(adUser, 'userAccountControl', ['512']);
-    await eventually('the user in 389-ds, binding with its first password', () => binds('ds', dsUser, PASSWORDS.adOld), (ok) => ok, STEP_MS, 1_000);
+    await eventually(
+      'the user in 389-ds, binding with its first password',
+      () => binds('ds', dsUser, PASSWORDS.adOld),
+      (ok) => ok,
+      STEP_MS,
+      1_000,
+    );
 
-    await ad.client.modify(adUser, [
-      new Change({ operation: 'replace', modification: new Attribute({ type: 'unicodePwd', values: [unicodePwd(PASSWORDS.adNew)] }) }),
-    ]);
+    await ad.client.modify(adUser, [new Change({ operation: 'replace', modification: new Attribute({ type: 'unicodePwd', values: [unicodePwd(PASSWORDS.adNew)] }) })]);
     await passwordSwitched('ds', dsUser, PASSWORDS.adOld, PASSWORDS.adNew);
     // AD itself is unchanged by the round trip.
     expect(await binds('ad', adUser, PASSWORDS.adNew)).toBe(true);
   });
 
-  step('the sync log: one line per applied write on each writer\'s output and on the audit topic, password attributes named', async () => {
+  step("the sync log: one line per applied write on each writer's output and on the audit topic, password attributes named", async () => {
     const running = pipeline as Pipeline;
     const syncLines = (text: string): Record<string, unknown>[] =>
       text
@@ -167,12 +189,16 @@ describe(`password sync through the running services (run ${s})`, () => {
         .filter((line) => line.includes('"event":"sync.write"'))
         .map((line) => JSON.parse(line) as Record<string, unknown>);
     const audit = (await running.records('audit')).map((record) => JSON.parse(String(record.value)) as Record<string, unknown>);
-    for (const [writer, password] of [['ds-writer', 'userPassword'], ['ad-writer', 'unicodePwd']] as const) {
+    for (const [writer, password] of [
+      ['ds-writer', 'userPassword'],
+      ['ad-writer', 'unicodePwd'],
+    ] as const) {
       const lines = syncLines(running.logs().find((log) => log.name === writer)?.text ?? '');
       const applied = lines.filter((line) => line['outcome'] === 'applied');
       expect(applied.length).toBe(await running.counter(writer, 'idsync_writer_requests_total', { result: 'applied' }));
       expect(applied.some((line) => (line['attributes'] as string[]).includes(password))).toBe(true);
-      for (const line of applied) expect(line).toMatchObject({ service: writer, sourceId: expect.any(String), destinationId: expect.any(String), dn: expect.any(String), pipelineMs: expect.any(Number) });
+      for (const line of applied)
+        expect(line).toMatchObject({ service: writer, sourceId: expect.any(String), destinationId: expect.any(String), dn: expect.any(String), pipelineMs: expect.any(Number) });
       // The audit topic has the very same lines (keyed by source entry id).
       const onTopic = audit.filter((line) => line['service'] === writer).map((line) => `${String(line['requestId'])} ${String(line['outcome'])}`);
       expect(onTopic.sort()).toEqual(lines.map((line) => `${String(line['requestId'])} ${String(line['outcome'])}`).sort());

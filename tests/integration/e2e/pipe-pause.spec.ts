@@ -47,7 +47,12 @@ describe(`pausing and resuming a pipe (run ${s})`, () => {
 
   step('the pipes run: an OU created in AD arrives in 389-ds', async () => {
     await ad.add(adOu, { objectClass: ['top', 'organizationalUnit'], ou: `pause${s}` });
-    await eventually('the OU in 389-ds', () => ds.read(dsOu), (entry) => entry !== null, 30_000);
+    await eventually(
+      'the OU in 389-ds',
+      () => ds.read(dsOu),
+      (entry) => entry !== null,
+      30_000,
+    );
   });
 
   step('paused: changes made in AD are held (health, metric and status say so), the other pipe goes on', async () => {
@@ -57,20 +62,33 @@ describe(`pausing and resuming a pipe (run ${s})`, () => {
     const again = await cli(['pipe', 'pause', 'ad-to-ds']);
     expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 3, stderr: expect.stringContaining('already paused') });
     const status = await cli(['pipe', 'status', '--json']);
-    expect(JSON.parse(status.stdout)).toMatchObject({ pipes: expect.arrayContaining([expect.objectContaining({ pipe: 'ad-to-ds', state: 'paused', reason: 'e2e' }), expect.objectContaining({ pipe: 'ds-to-ad', state: 'running' })]) });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      pipes: expect.arrayContaining([expect.objectContaining({ pipe: 'ad-to-ds', state: 'paused', reason: 'e2e' }), expect.objectContaining({ pipe: 'ds-to-ad', state: 'running' })]),
+    });
     const overall = await cli(['status', '--json']);
     const pipes = (JSON.parse(overall.stdout) as { pipes: { name: string; paused: { by: string; reason: string | null } | null }[] }).pipes;
     expect(pipes.find((p) => p.name === 'ad-to-ds')?.paused).toMatchObject({ reason: 'e2e' });
     expect(pipes.find((p) => p.name === 'ds-to-ad')?.paused).toBeNull();
     const running = pipeline as Pipeline;
-    await eventually('the mapper reports the pause', () => running.counter('mapper', 'idsync_mapper_pipe_paused', { pipe: 'ad-to-ds' }), (value) => value === 1, 10_000, 250);
+    await eventually(
+      'the mapper reports the pause',
+      () => running.counter('mapper', 'idsync_mapper_pipe_paused', { pipe: 'ad-to-ds' }),
+      (value) => value === 1,
+      10_000,
+      250,
+    );
 
     await ad.add(adUser, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], cn, sAMAccountName: `pause${s}`, sn: `P${s}`, description: 'one' });
     for (const value of ['two', 'three', 'four']) await ad.replace(adUser, 'description', [value]);
     // The other direction is not paused: a user created in 389-ds arrives in AD meanwhile.
     const dsOnly = `DS Only${s}`;
     await ds.add(`cn=${dsOnly},${dsOu}`, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], cn: dsOnly, sn: `D${s}`, uid: `dsonly${s}` });
-    await eventually('the 389-ds user in AD while ad-to-ds is paused', () => ad.read(`CN=${dsOnly},${adOu}`), (entry) => entry !== null, 30_000);
+    await eventually(
+      'the 389-ds user in AD while ad-to-ds is paused',
+      () => ad.read(`CN=${dsOnly},${adOu}`),
+      (entry) => entry !== null,
+      30_000,
+    );
     // Long enough for the AD detector to have published the changes (it polls every few seconds).
     await sleep(8_000);
     expect(await ds.read(dsUser)).toBeNull();
@@ -82,7 +100,12 @@ describe(`pausing and resuming a pipe (run ${s})`, () => {
   step('resumed: everything held arrives, in order (the last value wins), and resuming again is refused', async () => {
     const resumed = await cli(['pipe', 'resume', 'ad-to-ds']);
     if (resumed.code !== 0) throw new Error(describeRun(resumed));
-    const arrived = await eventually('the user in 389-ds with the last value', () => ds.read(dsUser), (entry) => entry?.['description']?.[0] === 'four', 30_000);
+    const arrived = await eventually(
+      'the user in 389-ds with the last value',
+      () => ds.read(dsUser),
+      (entry) => entry?.['description']?.[0] === 'four',
+      30_000,
+    );
     expect(arrived?.['description']).toEqual(['four']);
     expect((await cli(['pipe', 'resume', 'ad-to-ds'])).code).toBe(3);
     expect(await (pipeline as Pipeline).counter('mapper', 'idsync_mapper_pipe_paused', { pipe: 'ad-to-ds' })).toBe(0);

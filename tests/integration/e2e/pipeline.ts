@@ -517,11 +517,13 @@ export class Pipeline {
 
   /** The last lines of every service's output, for a failed test. */
   tails(lines = 40): string {
-    return this.names.map((name) => {
-      const file = join(this.dir, `${name}.log`);
-      const text = existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no output)';
-      return `----- ${name} (${file}) -----\n${text}`;
-    }).join('\n');
+    return this.names
+      .map((name) => {
+        const file = join(this.dir, `${name}.log`);
+        const text = existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no output)';
+        return `----- ${name} (${file}) -----\n${text}`;
+      })
+      .join('\n');
   }
 }
 

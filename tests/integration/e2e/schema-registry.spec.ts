@@ -58,16 +58,24 @@ afterAll(async () => {
 }, 120_000);
 
 describe(`schema registry mode (run ${s})`, () => {
-  step('a user created in AD arrives in the directory through records that carry the registry\'s ids', async () => {
+  step("a user created in AD arrives in the directory through records that carry the registry's ids", async () => {
     await ad.add(`CN=${cn},${adOu}`, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], cn, sAMAccountName: `reg${s}`, givenName: 'Reg', sn: `Istry${s}` });
-    const arrived = await eventually('the user in the directory', () => ds.read(`cn=${cn},${dsOu}`), (entry) => entry !== null, STEP_MS);
+    const arrived = await eventually(
+      'the user in the directory',
+      () => ds.read(`cn=${cn},${dsOu}`),
+      (entry) => entry !== null,
+      STEP_MS,
+    );
     expect(arrived?.['sn']).toEqual([`Istry${s}`]);
   });
 
-  step('each topic\'s records carry the id the registry holds under <topic>-value, and decode with the schema it serves', async () => {
+  step("each topic's records carry the id the registry holds under <topic>-value, and decode with the schema it serves", async () => {
     const run = pipeline as Pipeline;
     const seen: Record<string, unknown>[] = [];
-    for (const [topic, name] of [['adChanges', 'dn'], ['dsOperations', 'dn']] as const) {
+    for (const [topic, name] of [
+      ['adChanges', 'dn'],
+      ['dsOperations', 'dn'],
+    ] as const) {
       const subject = `${run.config.kafka.topics[topic].name}-value`;
       const latest = (await registry(`subjects/${encodeURIComponent(subject)}/versions/latest`)) as { id: number };
       const records = (await run.records(topic)).filter((record) => record.value !== null);

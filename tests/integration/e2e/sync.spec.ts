@@ -86,7 +86,12 @@ describe(`end-to-end sync on the demo pipes (run ${s})`, () => {
       sn: `L${s}`,
       mail: `${sam}@example.test`,
     });
-    const created = await eventually('user created in 389-ds', () => ds.read(dsDn(cn, OU.a)), (e) => e !== null, STEP_MS);
+    const created = await eventually(
+      'user created in 389-ds',
+      () => ds.read(dsDn(cn, OU.a)),
+      (e) => e !== null,
+      STEP_MS,
+    );
     expect({ uid: first(created, 'uid'), givenName: first(created, 'givenName'), sn: first(created, 'sn'), mail: first(created, 'mail') }).toEqual({
       uid: sam,
       givenName: 'Ada',
@@ -95,17 +100,42 @@ describe(`end-to-end sync on the demo pipes (run ${s})`, () => {
     });
 
     await ad.replace(adDn(cn, OU.a), 'description', ['first change']);
-    await eventually('description in 389-ds', () => ds.read(dsDn(cn, OU.a)), (e) => first(e, 'description') === 'first change', STEP_MS);
+    await eventually(
+      'description in 389-ds',
+      () => ds.read(dsDn(cn, OU.a)),
+      (e) => first(e, 'description') === 'first change',
+      STEP_MS,
+    );
     await ad.replace(adDn(cn, OU.a), 'telephoneNumber', ['+1 555 0100']);
-    await eventually('telephoneNumber in 389-ds', () => ds.read(dsDn(cn, OU.a)), (e) => values(e, 'telephoneNumber').join('|') === '+1 555 0100', STEP_MS);
+    await eventually(
+      'telephoneNumber in 389-ds',
+      () => ds.read(dsDn(cn, OU.a)),
+      (e) => values(e, 'telephoneNumber').join('|') === '+1 555 0100',
+      STEP_MS,
+    );
 
     const group = `ga${s}`;
     await ad.add(adDn(group, OU.a), { objectClass: ['top', 'group'], cn: group, sAMAccountName: group });
-    await eventually('group created in 389-ds', () => ds.read(dsDn(group, OU.a)), (e) => e !== null, STEP_MS);
+    await eventually(
+      'group created in 389-ds',
+      () => ds.read(dsDn(group, OU.a)),
+      (e) => e !== null,
+      STEP_MS,
+    );
     await ad.addValue(adDn(group, OU.a), 'member', adDn(cn, OU.a));
-    await eventually('member added in 389-ds', () => ds.read(dsDn(group, OU.a)), (e) => hasDn(values(e, 'member'), dsDn(cn, OU.a)), STEP_MS);
+    await eventually(
+      'member added in 389-ds',
+      () => ds.read(dsDn(group, OU.a)),
+      (e) => hasDn(values(e, 'member'), dsDn(cn, OU.a)),
+      STEP_MS,
+    );
     await ad.deleteValue(adDn(group, OU.a), 'member', adDn(cn, OU.a));
-    await eventually('member removed in 389-ds', () => ds.read(dsDn(group, OU.a)), (e) => e !== null && !hasDn(values(e, 'member'), dsDn(cn, OU.a)), STEP_MS);
+    await eventually(
+      'member removed in 389-ds',
+      () => ds.read(dsDn(group, OU.a)),
+      (e) => e !== null && !hasDn(values(e, 'member'), dsDn(cn, OU.a)),
+      STEP_MS,
+    );
 
     const renamed = `Ada R${s}`;
     await ad.rename(adDn(cn, OU.a), adDn(renamed, OU.a));
@@ -125,7 +155,12 @@ describe(`end-to-end sync on the demo pipes (run ${s})`, () => {
     );
 
     await ad.del(adDn(renamed, OU.am));
-    await eventually('delete in 389-ds', () => ds.read(dsDn(renamed, OU.am)), (e) => e === null, STEP_MS);
+    await eventually(
+      'delete in 389-ds',
+      () => ds.read(dsDn(renamed, OU.am)),
+      (e) => e === null,
+      STEP_MS,
+    );
   });
 
   step('389-ds -> AD: create, modify, group member add/remove, rename, move and delete of a user arrive', async () => {
@@ -139,7 +174,12 @@ describe(`end-to-end sync on the demo pipes (run ${s})`, () => {
       sn: `K${s}`,
       mail: `${uid}@example.com`,
     });
-    const created = await eventually('user created in AD', () => ad.read(adDn(cn, OU.d)), (e) => e !== null, STEP_MS);
+    const created = await eventually(
+      'user created in AD',
+      () => ad.read(adDn(cn, OU.d)),
+      (e) => e !== null,
+      STEP_MS,
+    );
     expect({ sam: first(created, 'sAMAccountName'), givenName: first(created, 'givenName'), sn: first(created, 'sn'), mail: first(created, 'mail') }).toEqual({
       sam: uid,
       givenName: 'Bo',
@@ -149,17 +189,42 @@ describe(`end-to-end sync on the demo pipes (run ${s})`, () => {
     expect(values(created, 'objectClass').map((c) => c.toLowerCase())).toContain('user');
 
     await ds.replace(dsDn(cn, OU.d), 'description', ['from the directory']);
-    await eventually('description in AD', () => ad.read(adDn(cn, OU.d)), (e) => first(e, 'description') === 'from the directory', STEP_MS);
+    await eventually(
+      'description in AD',
+      () => ad.read(adDn(cn, OU.d)),
+      (e) => first(e, 'description') === 'from the directory',
+      STEP_MS,
+    );
     await ds.replace(dsDn(cn, OU.d), 'telephoneNumber', ['+1 555 0199']);
-    await eventually('telephoneNumber in AD', () => ad.read(adDn(cn, OU.d)), (e) => values(e, 'telephoneNumber').join('|') === '+1 555 0199', STEP_MS);
+    await eventually(
+      'telephoneNumber in AD',
+      () => ad.read(adDn(cn, OU.d)),
+      (e) => values(e, 'telephoneNumber').join('|') === '+1 555 0199',
+      STEP_MS,
+    );
 
     const group = `gd${s}`;
     await ds.add(dsDn(group, OU.d), { objectClass: ['top', 'groupOfNames'], cn: group });
-    await eventually('group created in AD', () => ad.read(adDn(group, OU.d)), (e) => e !== null, STEP_MS);
+    await eventually(
+      'group created in AD',
+      () => ad.read(adDn(group, OU.d)),
+      (e) => e !== null,
+      STEP_MS,
+    );
     await ds.addValue(dsDn(group, OU.d), 'member', dsDn(cn, OU.d));
-    await eventually('member added in AD', () => ad.read(adDn(group, OU.d)), (e) => hasDn(values(e, 'member'), adDn(cn, OU.d)), STEP_MS);
+    await eventually(
+      'member added in AD',
+      () => ad.read(adDn(group, OU.d)),
+      (e) => hasDn(values(e, 'member'), adDn(cn, OU.d)),
+      STEP_MS,
+    );
     await ds.deleteValue(dsDn(group, OU.d), 'member', dsDn(cn, OU.d));
-    await eventually('member removed in AD', () => ad.read(adDn(group, OU.d)), (e) => e !== null && !hasDn(values(e, 'member'), adDn(cn, OU.d)), STEP_MS);
+    await eventually(
+      'member removed in AD',
+      () => ad.read(adDn(group, OU.d)),
+      (e) => e !== null && !hasDn(values(e, 'member'), adDn(cn, OU.d)),
+      STEP_MS,
+    );
 
     const renamed = `Bo R${s}`;
     await ds.rename(dsDn(cn, OU.d), dsDn(renamed, OU.d));
@@ -179,7 +244,12 @@ describe(`end-to-end sync on the demo pipes (run ${s})`, () => {
     );
 
     await ds.del(dsDn(renamed, OU.dm));
-    await eventually('delete in AD', () => ad.read(adDn(renamed, OU.dm)), (e) => e === null, STEP_MS);
+    await eventually(
+      'delete in AD',
+      () => ad.read(adDn(renamed, OU.dm)),
+      (e) => e === null,
+      STEP_MS,
+    );
   });
 
   /**
@@ -247,8 +317,18 @@ describe(`end-to-end sync on the demo pipes (run ${s})`, () => {
         const rel = (dn: string, corp: string): string => normalizeDn(dn).replace(`,${normalizeDn(corp)}`, '');
         for (const [dn, e] of adUsers) out.ad[rel(dn, adCorp)] = { login: first(e, 'sAMAccountName'), ...pick(e, ['givenName', 'sn', 'mail', 'description']) };
         for (const [dn, e] of dsUsers) out.ds[rel(dn, dsCorp)] = { login: first(e, 'uid'), ...pick(e, ['givenName', 'sn', 'mail', 'description']) };
-        for (const [dn, e] of adGroups) out.ad[rel(dn, adCorp)] = { member: values(e, 'member').map((m) => rel(m, adCorp)).sort() };
-        for (const [dn, e] of dsGroups) out.ds[rel(dn, dsCorp)] = { member: values(e, 'member').map((m) => rel(m, dsCorp)).sort() };
+        for (const [dn, e] of adGroups)
+          out.ad[rel(dn, adCorp)] = {
+            member: values(e, 'member')
+              .map((m) => rel(m, adCorp))
+              .sort(),
+          };
+        for (const [dn, e] of dsGroups)
+          out.ds[rel(dn, dsCorp)] = {
+            member: values(e, 'member')
+              .map((m) => rel(m, dsCorp))
+              .sort(),
+          };
       }
       return out;
     };

@@ -35,7 +35,12 @@ const step = scenario.step;
 
 /** OTLP/HTTP JSON: resourceSpans[].resource.attributes (service.name), scopeSpans[].spans[] (ids as hex). */
 function collect(body: string): void {
-  const request = JSON.parse(body) as { resourceSpans?: { resource?: { attributes?: { key: string; value: { stringValue?: string } }[] }; scopeSpans?: { spans?: { name: string; traceId: string; spanId: string; parentSpanId?: string }[] }[] }[] };
+  const request = JSON.parse(body) as {
+    resourceSpans?: {
+      resource?: { attributes?: { key: string; value: { stringValue?: string } }[] };
+      scopeSpans?: { spans?: { name: string; traceId: string; spanId: string; parentSpanId?: string }[] }[];
+    }[];
+  };
   for (const resource of request.resourceSpans ?? []) {
     const service = resource.resource?.attributes?.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
     for (const scope of resource.scopeSpans ?? []) {
@@ -83,7 +88,12 @@ describe(`a change's trace through the stages (run ${s})`, () => {
     const cn = `Trace User${s}`;
     await ad.add(`CN=${cn},${adOu}`, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], cn, sAMAccountName: `trace${s}`, sn: `T${s}` });
     const dsDn = `cn=${cn},${dsOu}`;
-    await eventually('the user in 389-ds', () => ds.read(dsDn), (entry) => entry !== null, 30_000);
+    await eventually(
+      'the user in 389-ds',
+      () => ds.read(dsDn),
+      (entry) => entry !== null,
+      30_000,
+    );
 
     const running = pipeline as Pipeline;
     const lines = (name: string): Record<string, unknown>[] =>
@@ -91,7 +101,12 @@ describe(`a change's trace through the stages (run ${s})`, () => {
         .split('\n')
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as Record<string, unknown>);
-    const written = await eventually('the sync log line of the create', async () => lines('ds-writer').find((l) => l['event'] === 'sync.write' && String(l['dn']).toLowerCase() === dsDn.toLowerCase() && l['outcome'] === 'applied'), (l) => l !== undefined, 10_000);
+    const written = await eventually(
+      'the sync log line of the create',
+      async () => lines('ds-writer').find((l) => l['event'] === 'sync.write' && String(l['dn']).toLowerCase() === dsDn.toLowerCase() && l['outcome'] === 'applied'),
+      (l) => l !== undefined,
+      10_000,
+    );
     const traceId = String(written?.['traceId']);
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
     const eventId = String(written?.['sourceEventId']);
@@ -101,7 +116,13 @@ describe(`a change's trace through the stages (run ${s})`, () => {
     expect(lines('mapper').find((l) => l['msg'] === 'mapper.mapped' && l['traceId'] === traceId)).toMatchObject({ eventId });
 
     // The spans, exported within a second or two of their end.
-    const trace = await eventually('a span of each stage exported', async () => spans.filter((span) => span.traceId === traceId), (found) => ['ad-detector', 'mapper', 'ds-writer'].every((service) => found.some((span) => span.service === service)), 15_000, 500);
+    const trace = await eventually(
+      'a span of each stage exported',
+      async () => spans.filter((span) => span.traceId === traceId),
+      (found) => ['ad-detector', 'mapper', 'ds-writer'].every((service) => found.some((span) => span.service === service)),
+      15_000,
+      500,
+    );
     const of = (service: string): ExportedSpan => trace.find((span) => span.service === service) as ExportedSpan;
     expect(of('ad-detector')).toMatchObject({ name: 'detect', parentSpanId: '' });
     expect(of('mapper')).toMatchObject({ name: 'map', parentSpanId: of('ad-detector').spanId });

@@ -101,7 +101,7 @@ describe('LinksView on the real Kafka', () => {
     expect(second.store.retired(fresh.source.value)).toHaveLength(1);
   });
 
-  it('catchUp(maxAgeMs): a barrier passed that recently answers at once; an older one reads the topic\'s end again', async () => {
+  it("catchUp(maxAgeMs): a barrier passed that recently answers at once; an older one reads the topic's end again", async () => {
     let clock = 1_000_000;
     const store = LinkStore.open();
     const view = new LinksView({ kafka, topic, store, logger, groupPrefix: `idsync-test-${uniqueSuffix()}`, catchUpTimeoutMs: 10_000, now: () => clock });

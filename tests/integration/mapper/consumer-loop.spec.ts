@@ -53,7 +53,11 @@ describe('runRecordLoop against the real Kafka', () => {
     const topic = await topics.create('loop-commit');
     const dlt = await topics.create('loop-commit-dlt');
     const groupId = `idsync-test-loop-${uniqueSuffix()}`;
-    await produce(kafka, topic, ['a', 'b', 'c'].map((value) => ({ key: `k-${value}`, value })));
+    await produce(
+      kafka,
+      topic,
+      ['a', 'b', 'c'].map((value) => ({ key: `k-${value}`, value })),
+    );
 
     // First consumer: takes the records, then loses its destination before it is done (a retriable failure), and stops.
     const inHand: string[] = [];
@@ -293,7 +297,11 @@ describe('runRecordLoop against the real Kafka', () => {
       const topic = await topics.create('loop-turnover', 2);
       const dlt = await topics.create('loop-turnover-dlt');
       const groupId = `idsync-test-loop-${uniqueSuffix()}`;
-      await produce(kafka, topic, Array.from({ length: 150 }, (_, i) => ({ partition: 0, key: 'p0', value: `p0-${i}` })));
+      await produce(
+        kafka,
+        topic,
+        Array.from({ length: 150 }, (_, i) => ({ partition: 0, key: 'p0', value: `p0-${i}` })),
+      );
       const p0: string[] = [];
       let p0DoneBeforeP1 = -1;
       await start({
@@ -324,7 +332,7 @@ describe('runRecordLoop against the real Kafka', () => {
       expect(p0DoneBeforeP1).toBe(150);
     });
 
-    it('with fetch turnover, it is handled while the batch goes on, and the batch\'s records come once each, in order', async () => {
+    it("with fetch turnover, it is handled while the batch goes on, and the batch's records come once each, in order", async () => {
       const { p0, p0DoneBeforeP1 } = await run({ afterMs: 100, records: 10 });
       expect(p0DoneBeforeP1).toBeLessThan(100);
       expect(p0).toEqual(Array.from({ length: 150 }, (_, i) => `p0-${i}`));

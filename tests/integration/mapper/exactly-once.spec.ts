@@ -1,6 +1,18 @@
 import { ConfigResourceTypes, type Kafka } from 'kafkajs';
 import { decodeDeadLetter } from '@idsync/contracts';
-import { DEFAULT_MAX_RECORD_BYTES, DONE, deadLetter, ExactlyOnceOutput, type KafkaClient, Metrics, RecordLimits, runRecordLoop, type LoopRecord, type RecordLoop, type RecordLoopOptions } from '@idsync/platform';
+import {
+  DEFAULT_MAX_RECORD_BYTES,
+  DONE,
+  deadLetter,
+  ExactlyOnceOutput,
+  type KafkaClient,
+  Metrics,
+  RecordLimits,
+  runRecordLoop,
+  type LoopRecord,
+  type RecordLoop,
+  type RecordLoopOptions,
+} from '@idsync/platform';
 import { uniqueSuffix } from '../support/stack';
 import { eventually, produce, readAll, stackKafka, testLogger, TestTopics } from './kafka-support';
 
@@ -69,7 +81,11 @@ describe('runRecordLoop exactly-once against the real Kafka', () => {
     const output = await topics.create('eo-out');
     const dlt = await topics.create('eo-dlt');
     const groupId = `idsync-test-eo-${uniqueSuffix()}`;
-    await produce(kafka, input, ['a', 'bad-b', 'c'].map((value) => ({ key: `k-${value}`, value })));
+    await produce(
+      kafka,
+      input,
+      ['a', 'bad-b', 'c'].map((value) => ({ key: `k-${value}`, value })),
+    );
 
     const seen: string[] = [];
     await start({ topics: [input], groupId, deadLetterTopic: dlt, handleBatch: echo(output, seen, 2) });
@@ -85,11 +101,13 @@ describe('runRecordLoop exactly-once against the real Kafka', () => {
   });
 
   /** A handler that produces, per record, a value of the size the record's value names (`<bytes>`). */
-  const sized = (output: string, seen: string[]): RecordLoopOptions['handleBatch'] => async (records, context) => {
-    seen.push(...records.map(text));
-    await context.output.send([{ topic: output, messages: records.map((r) => ({ key: r.key, value: Buffer.alloc(Number(text(r)), 120) })) }]);
-    return records.map(() => DONE);
-  };
+  const sized =
+    (output: string, seen: string[]): RecordLoopOptions['handleBatch'] =>
+    async (records, context) => {
+      seen.push(...records.map(text));
+      await context.output.send([{ topic: output, messages: records.map((r) => ({ key: r.key, value: Buffer.alloc(Number(text(r)), 120) })) }]);
+      return records.map(() => DONE);
+    };
 
   it.each([
     ['the limit the topic had at start (our own check)', 'before'],
@@ -111,7 +129,11 @@ describe('runRecordLoop exactly-once against the real Kafka', () => {
       }
       await new Promise((resolve) => setTimeout(resolve, 2_000)); // the broker applies the topic's new configuration
     }
-    await produce(kafka, input, ['100', '200', '50000', '300', '400'].map((value) => ({ key: `k-${value}`, value })));
+    await produce(
+      kafka,
+      input,
+      ['100', '200', '50000', '300', '400'].map((value) => ({ key: `k-${value}`, value })),
+    );
     if (when === 'before') await start({ topics: [input], groupId, deadLetterTopic: dlt, outputTopics: [output], handleBatch: sized(output, seen) });
 
     const letters = await readAll(kafka, dlt, 1, 60_000, { settleMs: 1_000 });
@@ -128,7 +150,11 @@ describe('runRecordLoop exactly-once against the real Kafka', () => {
     const output = await topics.create('eo-fence-out');
     const dlt = await topics.create('eo-fence-dlt');
     const groupId = `idsync-test-eo-${uniqueSuffix()}`;
-    await produce(kafka, input, ['a', 'b', 'c'].map((value) => ({ key: `k-${value}`, value })));
+    await produce(
+      kafka,
+      input,
+      ['a', 'b', 'c'].map((value) => ({ key: `k-${value}`, value })),
+    );
 
     // The earlier owner: claimed the partition, produced its output, and has not committed yet (paused, cut off...).
     const earlier = new ExactlyOnceOutput({ kafka: client, groupId });
@@ -156,7 +182,11 @@ describe('runRecordLoop exactly-once against the real Kafka', () => {
     const output = await topics.create('eo-skip-out');
     const dlt = await topics.create('eo-skip-dlt');
     const groupId = `idsync-test-eo-${uniqueSuffix()}`;
-    await produce(kafka, input, ['a', 'b', 'c'].map((value) => ({ key: `k-${value}`, value })));
+    await produce(
+      kafka,
+      input,
+      ['a', 'b', 'c'].map((value) => ({ key: `k-${value}`, value })),
+    );
 
     // The earlier owner did a and b, and committed them with their output.
     const earlier = new ExactlyOnceOutput({ kafka: client, groupId });

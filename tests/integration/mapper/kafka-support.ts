@@ -83,13 +83,7 @@ export interface ReadRecord {
  * Reads every record of a topic (waits until `count` are there, then `settleMs` more for any beyond them), in offset
  * order per partition. Read committed unless `readUncommitted` (which also sees records of aborted transactions).
  */
-export async function readAll(
-  kafka: Kafka,
-  topic: string,
-  count: number,
-  timeoutMs = 30_000,
-  options: { readUncommitted?: boolean; settleMs?: number } = {},
-): Promise<ReadRecord[]> {
+export async function readAll(kafka: Kafka, topic: string, count: number, timeoutMs = 30_000, options: { readUncommitted?: boolean; settleMs?: number } = {}): Promise<ReadRecord[]> {
   const consumer = kafka.consumer({ groupId: `idsync-test-reader-${uniqueSuffix()}`, readUncommitted: options.readUncommitted ?? false });
   const seen: ReadRecord[] = [];
   await consumer.connect();

@@ -65,7 +65,14 @@ const AD_INPUT: { key: string; value: Buffer }[] = [
         op: 'add',
         dn: `CN=Jane Doe,OU=Sales,OU=Corp,${AD}`,
         objectClasses: USER_CLASSES,
-        attributes: [replace('sAMAccountName', 'jdoe'), replace('givenName', 'Jane'), replace('sn', 'Doe'), replace('cn', 'Jane Doe'), replace('mail', 'jane.doe@example.test'), replace('description', 'Sales, EMEA')],
+        attributes: [
+          replace('sAMAccountName', 'jdoe'),
+          replace('givenName', 'Jane'),
+          replace('sn', 'Doe'),
+          replace('cn', 'Jane Doe'),
+          replace('mail', 'jane.doe@example.test'),
+          replace('description', 'Sales, EMEA'),
+        ],
       }),
     ),
   },
@@ -122,9 +129,7 @@ const AD_INPUT: { key: string; value: Buffer }[] = [
   // 6: Jane is deleted (tombstone: last known DN, sAMAccountName kept).
   {
     key: JANE,
-    value: encodeEntryChange(
-      adEvent(7, JANE, { op: 'delete', dn: `CN=Jane Doe,OU=Sales,OU=Corp,${AD}`, objectClasses: USER_CLASSES, attributes: [replace('sAMAccountName', 'jdoe')] }),
-    ),
+    value: encodeEntryChange(adEvent(7, JANE, { op: 'delete', dn: `CN=Jane Doe,OU=Sales,OU=Corp,${AD}`, objectClasses: USER_CLASSES, attributes: [replace('sAMAccountName', 'jdoe')] })),
   },
 ];
 
@@ -136,7 +141,14 @@ const DS_INPUT: { key: string; value: Buffer }[] = [
         op: 'add',
         dn: 'uid=mmiller,ou=People,dc=example,dc=com',
         objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
-        attributes: [replace('uid', 'mmiller'), replace('givenName', 'Mary'), replace('sn', 'Miller'), replace('cn', 'Mary Miller'), replace('mail', 'mmiller@example.com'), replace('userPassword', '{SSHA512}c2VjcmV0')],
+        attributes: [
+          replace('uid', 'mmiller'),
+          replace('givenName', 'Mary'),
+          replace('sn', 'Miller'),
+          replace('cn', 'Mary Miller'),
+          replace('mail', 'mmiller@example.com'),
+          replace('userPassword', '{SSHA512}c2VjcmV0'),
+        ],
       }),
     ),
   },
@@ -237,8 +249,7 @@ describe('mapper service: change topics in, operation topics out (uid pipes, rea
     await admin.disconnect();
   });
 
-  const requests = (records: ReadRecord[]): (WriteRequest & { key: string })[] =>
-    records.map((record) => ({ ...decodeWriteRequest(record.value), key: record.key?.toString() ?? '' }));
+  const requests = (records: ReadRecord[]): (WriteRequest & { key: string })[] => records.map((record) => ({ ...decodeWriteRequest(record.value), key: record.key?.toString() ?? '' }));
   const byEvent = (records: ReadRecord[], eventId: string) => requests(records).filter((r) => r.sourceEventId === eventId);
   const attribute = (request: WriteRequest | undefined, name: string) => request?.attributes.find((a) => a.name === name);
 
@@ -263,12 +274,7 @@ describe('mapper service: change topics in, operation topics out (uid pipes, rea
 
   it('maps modifies and deletes after records that went to the dead-letter topic, in order', () => {
     const fromJane = requests(dsOps).filter((r) => r.key === JANE);
-    expect(fromJane.map((r) => `${r.sourceEventId} ${r.op}`)).toEqual([
-      'ad:dirsync:5d41402a:1 upsert',
-      'ad:dirsync:5d41402a:5 modify',
-      'ad:dirsync:5d41402a:7 delete',
-      'ad:dirsync:5d41402a:7 unlink',
-    ]);
+    expect(fromJane.map((r) => `${r.sourceEventId} ${r.op}`)).toEqual(['ad:dirsync:5d41402a:1 upsert', 'ad:dirsync:5d41402a:5 modify', 'ad:dirsync:5d41402a:7 delete', 'ad:dirsync:5d41402a:7 unlink']);
     expect(attribute(fromJane[1], 'mail')).toEqual(replace('mail', 'jdoe@example.test'));
     expect(fromJane[2]?.dn).toBe('uid=jdoe,ou=People,dc=example,dc=com');
     expect(fromJane[3]).toMatchObject({ op: 'unlink', previousDn: 'uid=jdoe,ou=People,dc=example,dc=com', attributes: [del('member', 'uid=jdoe,ou=People,dc=example,dc=com')] });
@@ -295,8 +301,22 @@ describe('mapper service: change topics in, operation topics out (uid pipes, rea
   it('sends an undecodable record and an unmappable event to the dead-letter topic with the reason', () => {
     const decoded = letters.map((record) => ({ ...decodeDeadLetter(record.value), key: record.key?.toString() }));
     expect(decoded).toEqual([
-      expect.objectContaining({ key: 'garbage', stage: 'mapper', topic: config.kafka.topics.adChanges.name, partition: 0, offset: '1', value: AD_INPUT[1]?.value, reason: expect.stringMatching(/^undecodable entry-change record \(magic-byte\)/) }),
-      expect.objectContaining({ key: NO_ACCOUNT, stage: 'mapper', offset: '2', value: AD_INPUT[2]?.value, reason: expect.stringMatching(/cannot map event ad:dirsync:5d41402a:3 .*needs attribute sAMAccountName/) }),
+      expect.objectContaining({
+        key: 'garbage',
+        stage: 'mapper',
+        topic: config.kafka.topics.adChanges.name,
+        partition: 0,
+        offset: '1',
+        value: AD_INPUT[1]?.value,
+        reason: expect.stringMatching(/^undecodable entry-change record \(magic-byte\)/),
+      }),
+      expect.objectContaining({
+        key: NO_ACCOUNT,
+        stage: 'mapper',
+        offset: '2',
+        value: AD_INPUT[2]?.value,
+        reason: expect.stringMatching(/cannot map event ad:dirsync:5d41402a:3 .*needs attribute sAMAccountName/),
+      }),
     ]);
   });
 

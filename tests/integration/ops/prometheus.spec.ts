@@ -63,10 +63,22 @@ beforeAll(async () => {
   promUrl = `http://127.0.0.1:${port}`;
   const jobs = SERVICES.map((name) => `  - job_name: idsync-${name}\n    static_configs:\n      - targets: ['127.0.0.1:${(pipeline as Pipeline).port(name)}']\n`).join('');
   writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 2s\n  evaluation_interval: 2s\nrule_files:\n  - ${RULES}\nscrape_configs:\n${jobs}`);
-  prometheus = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  prometheus = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const log: Buffer[] = [];
   prometheus.stderr?.on('data', (chunk: Buffer) => log.push(chunk));
-  await eventually('Prometheus ready', () => fetch(`${promUrl}/-/ready`).then((r) => r.ok, () => false), (ok) => ok, 30_000, 250).catch((error: unknown) => {
+  await eventually(
+    'Prometheus ready',
+    () =>
+      fetch(`${promUrl}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    (ok) => ok,
+    30_000,
+    250,
+  ).catch((error: unknown) => {
     throw new Error(`${error instanceof Error ? error.message : String(error)}\n${Buffer.concat(log).toString().slice(-2_000)}`);
   });
 }, 180_000);
@@ -110,7 +122,13 @@ describe(`the operations kit with a real Prometheus (run ${s})`, () => {
     const rules = await api<{ groups: { name: string; rules: { name: string; health: string; lastError?: string }[] }[] }>('/api/v1/rules');
     const group = rules.groups.find((g) => g.name === 'idsync');
     expect(group?.rules.length).toBe(11);
-    await eventually('rules evaluated', () => api<{ groups: { rules: { health: string }[] }[] }>('/api/v1/rules'), (data) => data.groups.every((g) => g.rules.every((r) => r.health === 'ok')), 30_000, 1_000);
+    await eventually(
+      'rules evaluated',
+      () => api<{ groups: { rules: { health: string }[] }[] }>('/api/v1/rules'),
+      (data) => data.groups.every((g) => g.rules.every((r) => r.health === 'ok')),
+      30_000,
+      1_000,
+    );
     const up = await query('up{job=~"idsync-.*"}');
     expect(up.result.map((r) => r.value[1])).toEqual(SERVICES.map(() => '1'));
   });
@@ -119,7 +137,12 @@ describe(`the operations kit with a real Prometheus (run ${s})`, () => {
     await ad.add(adOu, { objectClass: ['top', 'organizationalUnit'], ou: `prom${s}` });
     const cn = `Prom User${s}`;
     await ad.add(`CN=${cn},${adOu}`, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], cn, sAMAccountName: `prom${s}`, sn: `U${s}` });
-    await eventually('the user in 389-ds', () => ds.read(`cn=${cn},${dsOu}`), (entry) => entry !== null, 30_000);
+    await eventually(
+      'the user in 389-ds',
+      () => ds.read(`cn=${cn},${dsOu}`),
+      (entry) => entry !== null,
+      30_000,
+    );
     const count = await eventually(
       'the end-to-end latency histogram scraped',
       () => query('sum(idsync_writer_end_to_end_latency_seconds_count{job="idsync-ds-writer", pipe="ad-to-ds"})'),

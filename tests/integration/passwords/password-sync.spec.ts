@@ -95,7 +95,12 @@ describe('password synchronization (389-ds <-> Samba AD)', () => {
   };
 
   /** Maps an event through a demo pipe, puts the write requests on the operations topic, applies them as a writer service would. */
-  const deliver = async (event: EntryChangeEvent, through: CompiledPipe, writer: DirectoryWriter, service: 'ad-writer' | 'ds-writer'): Promise<{ requests: WriteRequest[]; outcomes: RecordOutcome[] }> => {
+  const deliver = async (
+    event: EntryChangeEvent,
+    through: CompiledPipe,
+    writer: DirectoryWriter,
+    service: 'ad-writer' | 'ds-writer',
+  ): Promise<{ requests: WriteRequest[]; outcomes: RecordOutcome[] }> => {
     const result = mapChange(event, through);
     if (result.kind !== 'mapped') throw new Error(`event ${event.eventId} was not mapped: ${result.reason} ${result.detail}`);
     return apply([...result.requests], writer, service);
@@ -379,7 +384,11 @@ describe('password synchronization (389-ds <-> Samba AD)', () => {
     const mapped = mapChange(event, dsToAd);
     if (mapped.kind !== 'mapped') throw new Error('not mapped');
     const original = mapped.requests[0] as WriteRequest;
-    const withValue = (value: Buffer, id: string): WriteRequest => ({ ...original, requestId: `${original.requestId}/${id}`, attributes: [{ name: PASSWORD_PSEUDO_ATTRIBUTE, op: 'replace', values: [value] }] });
+    const withValue = (value: Buffer, id: string): WriteRequest => ({
+      ...original,
+      requestId: `${original.requestId}/${id}`,
+      attributes: [{ name: PASSWORD_PSEUDO_ATTRIBUTE, op: 'replace', values: [value] }],
+    });
     const sealedValue = original.attributes.find((a) => a.name === PASSWORD_PSEUDO_ATTRIBUTE)?.values[0] as Buffer;
     const tampered = Buffer.from(sealedValue);
     tampered.writeUInt8(tampered.readUInt8(tampered.length - 20) ^ 0x40, tampered.length - 20);
@@ -503,15 +512,21 @@ describe('password synchronization (389-ds <-> Samba AD)', () => {
       const newPassword = password('r1-new');
       await adAdmin.modify(changedWhileDown.dn, [replace('unicodePwd', [unicodePwd(newPassword)])]);
       const dsDn = `cn=${changedWhileDown.sam},${dsOu}`;
-      await dsAdmin.add(dsDn, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: changedWhileDown.sam, cn: changedWhileDown.sam, sn: 'Restart' }).catch((error: unknown) => {
-        if (!(error instanceof AlreadyExistsError)) throw error;
-      });
+      await dsAdmin
+        .add(dsDn, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: changedWhileDown.sam, cn: changedWhileDown.sam, sn: 'Restart' })
+        .catch((error: unknown) => {
+          if (!(error instanceof AlreadyExistsError)) throw error;
+        });
       const eventsBefore = { down: eventsFor(changedWhileDown.dn).length, starting: eventsFor(changedWhileStarting.dn).length };
 
       // Restart (initialSync still true: a stored position wins), and a password changed while it is starting.
       const second = startAgent(true);
       await adAdmin.modify(changedWhileStarting.dn, [replace('unicodePwd', [unicodePwd(password('r2-new'))])]);
-      const whileDown = await waitFor('the password changed while the agent was down', () => (eventsFor(changedWhileDown.dn).length > eventsBefore.down ? eventsFor(changedWhileDown.dn).at(-1) : undefined), 30_000);
+      const whileDown = await waitFor(
+        'the password changed while the agent was down',
+        () => (eventsFor(changedWhileDown.dn).length > eventsBefore.down ? eventsFor(changedWhileDown.dn).at(-1) : undefined),
+        30_000,
+      );
       await waitFor('the password changed while the agent was starting', () => (eventsFor(changedWhileStarting.dn).length > eventsBefore.starting ? true : undefined), 30_000);
       const resumedMs = Date.now() - second.startedAt;
       await waitFor('the first run after the restart', () => (second.loop.status().runs >= 1 ? true : undefined));
@@ -557,12 +572,22 @@ describe('password synchronization (389-ds <-> Samba AD)', () => {
     expect(records.length).toBeGreaterThan(10);
     expect(logLines.length).toBeGreaterThan(10);
     expect(clears.length).toBeGreaterThanOrEqual(8);
-    const forms = (clear: string): Buffer[] => [Buffer.from(clear, 'utf8'), Buffer.from(clear, 'utf16le'), Buffer.from(Buffer.from(clear).toString('base64')), Buffer.from(Buffer.from(clear).toString('hex'))];
+    const forms = (clear: string): Buffer[] => [
+      Buffer.from(clear, 'utf8'),
+      Buffer.from(clear, 'utf16le'),
+      Buffer.from(Buffer.from(clear).toString('base64')),
+      Buffer.from(Buffer.from(clear).toString('hex')),
+    ];
     const leaks: string[] = [];
     for (const record of records) {
-      const parts = [record.key, record.value, ...Object.entries(record.headers ?? {}).flatMap(([k, v]) => [Buffer.from(k), ...(Array.isArray(v) ? v : [v]).map((x) => (Buffer.isBuffer(x) ? x : Buffer.from(x ?? '')))])];
+      const parts = [
+        record.key,
+        record.value,
+        ...Object.entries(record.headers ?? {}).flatMap(([k, v]) => [Buffer.from(k), ...(Array.isArray(v) ? v : [v]).map((x) => (Buffer.isBuffer(x) ? x : Buffer.from(x ?? '')))]),
+      ];
       for (const clear of clears) {
-        for (const form of forms(clear)) if (parts.some((part) => part !== null && part !== undefined && part.includes(form))) leaks.push(`${record.topic}: a form of password ${clears.indexOf(clear)}`);
+        for (const form of forms(clear))
+          if (parts.some((part) => part !== null && part !== undefined && part.includes(form))) leaks.push(`${record.topic}: a form of password ${clears.indexOf(clear)}`);
       }
     }
     for (const [index, line] of logLines.entries()) {

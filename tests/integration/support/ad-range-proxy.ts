@@ -127,7 +127,7 @@ function readTlv(buffer: Buffer, at: number): Tlv | null {
 
 function elements(value: Buffer): Tlv[] {
   const out: Tlv[] = [];
-  for (let at = 0; at < value.length; ) {
+  for (let at = 0; at < value.length;) {
     const element = readTlv(value, at);
     if (element === null) throw new Error('truncated BER element');
     out.push(element);

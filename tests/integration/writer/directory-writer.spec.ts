@@ -119,12 +119,7 @@ describe.each(PROFILES)('DirectoryWriter into $directory ($service)', (profile) 
   const bob = `b${suffix}`;
   const userDn = profile.user(alice, container);
   const groupDn = profile.group(`g${suffix}`, container);
-  const userAttributes = (): AttributeChange[] => [
-    replace(profile.login, alice),
-    replace('givenName', 'Alice'),
-    replace('sn', 'Tester'),
-    replace('description', 'created by the writer test'),
-  ];
+  const userAttributes = (): AttributeChange[] => [replace(profile.login, alice), replace('givenName', 'Alice'), replace('sn', 'Tester'), replace('description', 'created by the writer test')];
 
   beforeAll(async () => {
     const { host, port } = hostPort(dir.urls[0] ?? '');
@@ -274,9 +269,12 @@ describe.each(PROFILES)('DirectoryWriter into $directory ($service)', (profile) 
   /** An entry made by the administrator (not by the writer): a user with this login and description. */
   const occupy = async (dn: string, login: string, description: string): Promise<void> => {
     const rdn = dn.split(',')[0]?.split('=')[1] ?? login;
-    await admin.add(dn, profile.directory === 'ad'
-      ? { objectClass: [...profile.userClasses], cn: rdn, sAMAccountName: login, description }
-      : { objectClass: [...profile.userClasses], cn: rdn, sn: 'Occupant', uid: login, description });
+    await admin.add(
+      dn,
+      profile.directory === 'ad'
+        ? { objectClass: [...profile.userClasses], cn: rdn, sAMAccountName: login, description }
+        : { objectClass: [...profile.userClasses], cn: rdn, sn: 'Occupant', uid: login, description },
+    );
   };
 
   it('creates without reading the DN first; a name already taken makes the add fail, and that entry is compared and modified', async () => {
@@ -298,7 +296,9 @@ describe.each(PROFILES)('DirectoryWriter into $directory ($service)', (profile) 
     const elsewhere = profile.user(`else${suffix}`, container);
     await occupy(atDn, `holder${suffix}`, 'holds the DN');
     await occupy(elsewhere, login, 'matches the correlation');
-    const result = await w.apply(request('upsert', atDn, [replace(profile.login, `holder${suffix}`), replace('description', 'the DN wins')], { objectClasses: profile.userClasses, correlation: [[profile.login]] }));
+    const result = await w.apply(
+      request('upsert', atDn, [replace(profile.login, `holder${suffix}`), replace('description', 'the DN wins')], { objectClasses: profile.userClasses, correlation: [[profile.login]] }),
+    );
     expect(result.foundBy).toBe('dn');
     expect((await read(admin, atDn, ['description']))?.['description']).toEqual(['the DN wins']);
     expect((await read(admin, elsewhere, ['description']))?.['description']).toEqual(['matches the correlation']);

@@ -130,7 +130,7 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
     expect(store.counterpart(SOURCE, source.value, profile.directory)).toMatchObject({ pipe: PIPE, origin: 'created', linkedBy: profile.service });
   });
 
-  it('learns a new entry\'s id with the add where the server has the post-read control (389-ds), and without it (AD ignores the non-critical control)', async () => {
+  it("learns a new entry's id with the add where the server has the post-read control (389-ds), and without it (AD ignores the non-critical control)", async () => {
     const dn = profile.user(`pr${suffix}`, container);
     const control = new PostReadControl([profile.directory === 'ad' ? 'objectGUID' : 'entryUUID']);
     await admin.add(dn, { objectClass: [...profile.userClasses], [profile.login]: `pr${suffix}`, sn: 'PostRead', cn: `pr${suffix}` }, control);
@@ -215,7 +215,11 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
     const id = await idAt(admin, dn, profile.directory);
 
     const forged = request('delete', sourceId(), dn, []);
-    const outcome = await applyRequest(writer, forged, { sleep: async () => { throw new Error('a conflict is not retried'); } });
+    const outcome = await applyRequest(writer, forged, {
+      sleep: async () => {
+        throw new Error('a conflict is not retried');
+      },
+    });
     expect(outcome).toMatchObject({ kind: 'dead-letter', reason: expect.stringMatching(new RegExp(`linked to source entry ${owner.value}`)) });
     expect(outcome.kind === 'dead-letter' && outcome.error).toBeInstanceOf(LinkConflictError);
     expect(await idAt(admin, dn, profile.directory)).toBe(id);
@@ -223,9 +227,10 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
 
   it('links an existing entry it finds by DN (first start with no links), and acts on it by link from then on', async () => {
     const dn = profile.user(`e${suffix}`, container);
-    const preexisting: Record<string, string | string[]> = profile.directory === 'ad'
-      ? { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: `e${suffix}`, sn: 'Existing' }
-      : { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: `e${suffix}`, cn: `e${suffix}`, sn: 'Existing' };
+    const preexisting: Record<string, string | string[]> =
+      profile.directory === 'ad'
+        ? { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: `e${suffix}`, sn: 'Existing' }
+        : { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: `e${suffix}`, cn: `e${suffix}`, sn: 'Existing' };
     await admin.add(dn, preexisting);
     const id = await idAt(admin, dn, profile.directory);
     const source = sourceId();
@@ -273,15 +278,18 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
 
     // An entry linked to nobody at the target is not moved aside: the rename waits (bounded) and is dead-lettered.
     const stranger = profile.user(`st${suffix}`, container);
-    await admin.add(stranger, profile.directory === 'ad'
-      ? { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: `st${suffix}` }
-      : { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: `st${suffix}`, cn: `st${suffix}`, sn: 'Stranger' });
+    await admin.add(
+      stranger,
+      profile.directory === 'ad'
+        ? { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: `st${suffix}` }
+        : { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: `st${suffix}`, cn: `st${suffix}`, sn: 'Stranger' },
+    );
     const blocked = await applyRequest(writer, request('rename', first, stranger, [], { previousDn: null }), { attempts: 2, sleep: async () => undefined });
     expect(blocked).toMatchObject({ kind: 'dead-letter', reason: expect.stringMatching(/entryAlreadyExists \(68\)/) });
     expect(await idAt(admin, dnB, profile.directory)).toBe(idFirst);
   });
 
-  it('leaves alone a linked entry moved out of the subtrees its pipe writes to, even for its source entry\'s delete', async () => {
+  it("leaves alone a linked entry moved out of the subtrees its pipe writes to, even for its source entry's delete", async () => {
     const outside = `${profile.container(`${suffix}x`)},${dir.baseDn}`;
     await admin.add(outside, { objectClass: ['top', 'organizationalUnit'], ou: `lt-${suffix}x` });
     const scoped = DirectoryWriter.forService(config, profile.service, { links, pipeSources: new Map([[PIPE, SOURCE]]), pipeScopes: new Map([[PIPE, [parseDn(container)]]]) });

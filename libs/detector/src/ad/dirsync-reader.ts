@@ -55,11 +55,7 @@ export class DirSyncReader {
   async read(cookie: DirSyncCookie, options: DirSyncReadOptions): Promise<DirSyncPage> {
     const control = new DirSyncControl({ flags: options.flags, maxBytes: options.maxBytes, cookie: cookie.toBuffer() });
     // Not searchAllValues: with incremental values, `member;range=1-1` / `;range=0-0` are value deltas, not slices.
-    const { searchEntries } = await this.client.search(
-      this.baseDn,
-      { scope: 'sub', filter: '(objectClass=*)', explicitBufferAttributes: [...AD_BINARY_ATTRIBUTES] },
-      control,
-    );
+    const { searchEntries } = await this.client.search(this.baseDn, { scope: 'sub', filter: '(objectClass=*)', explicitBufferAttributes: [...AD_BINARY_ATTRIBUTES] }, control);
     if (!control.response) throw Object.assign(new Error('the DC answered a DirSync search without a DirSync response control'), { retriable: false });
     return {
       requestCookie: cookie,

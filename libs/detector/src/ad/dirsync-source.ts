@@ -3,7 +3,16 @@ import { type EntryChangeEvent } from '@idsync/contracts';
 import { type AfterImageAttributes } from '@idsync/mapping';
 import { classifyKafkaFailure, isKafkaError, Metrics, type JsonLogger, type StoredCheckpoint } from '@idsync/platform';
 import { afterImageIds, withAfterImages, withLastKnownImages } from '../after-image';
-import { type ChangeSource, type CheckpointedPublisher, type CoordinatorStatus, DetectorCoordinator, describeFailure, type FailureVerdict, type PublishingOptions, type SourceBatch } from '../coordinator';
+import {
+  type ChangeSource,
+  type CheckpointedPublisher,
+  type CoordinatorStatus,
+  DetectorCoordinator,
+  describeFailure,
+  type FailureVerdict,
+  type PublishingOptions,
+  type SourceBatch,
+} from '../coordinator';
 import { DcIdentity, DirSyncCookie } from './dirsync-cookie';
 import { DIRSYNC_FLAGS } from './dirsync-control';
 import { DirSyncReader, type DirSyncPage } from './dirsync-reader';
@@ -268,7 +277,10 @@ export class DirSyncSource implements ChangeSource {
   private async toEvents(reader: DirSyncReader, page: DirSyncPage): Promise<EntryChangeEvent[]> {
     this.counters.read.inc(page.entries.length);
     if (page.entries.length === 0) return [];
-    const missing = page.entries.filter(needsRefetch).map(entryGuid).filter((g): g is string => g !== null);
+    const missing = page.entries
+      .filter(needsRefetch)
+      .map(entryGuid)
+      .filter((g): g is string => g !== null);
     let classes = new Map<string, string[]>();
     if (missing.length > 0) {
       try {

@@ -33,9 +33,13 @@ export class ForeignCookieError extends AdDetectorError {
 /** The DC refused the stored cookie (result code 12/2): it is corrupt, too old, or from a restored DC. */
 export class CookieRejectedError extends AdDetectorError {
   constructor(server: string, group: string, cause: unknown) {
-    super(`the DC at ${server} rejected the stored DirSync cookie (${describeFailure(cause)}); the detector will not fall back to a full pass. ${FORWARD.replace('<checkpoint group>', group)}`, false, {
-      cause,
-    });
+    super(
+      `the DC at ${server} rejected the stored DirSync cookie (${describeFailure(cause)}); the detector will not fall back to a full pass. ${FORWARD.replace('<checkpoint group>', group)}`,
+      false,
+      {
+        cause,
+      },
+    );
   }
 }
 

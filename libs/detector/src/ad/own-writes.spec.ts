@@ -210,7 +210,15 @@ describe('OwnWrites: the ad-writer’s own changes, told apart by its receipts',
 
     it('the writer’s rename with someone else’s change in the same read: that change is published as a modify', () => {
       const own = new OwnWrites({ settleMs: SETTLE });
-      own.note(receipt([{ name: 'distinguishedName', values: [PARKED] }, { name: 'cn', values: ['Parked'] }], { at: T0 }));
+      own.note(
+        receipt(
+          [
+            { name: 'distinguishedName', values: [PARKED] },
+            { name: 'cn', values: ['Parked'] },
+          ],
+          { at: T0 },
+        ),
+      );
       const seen = own.recognize(rename(PARKED, [replace('cn', 'Parked'), replace('description', 'by an admin')]));
       expect(seen.event).toMatchObject({ op: 'modify', dn: PARKED, previousDn: null, attributes: [replace('description', 'by an admin')] });
     });
@@ -221,7 +229,18 @@ describe('OwnWrites: the ad-writer’s own changes, told apart by its receipts',
     const created = (): OwnWrites => {
       const own = new OwnWrites({ settleMs: SETTLE });
       // The three steps of an AD create: the add at 546, the password, then 512.
-      own.note({ ...receipt([{ name: 'cn', values: ['Jane'] }, { name: 'description', values: ['new hire'] }, { name: 'userAccountControl', values: ['546'] }], { at: T0 }), entryId: null, dn: DN });
+      own.note({
+        ...receipt(
+          [
+            { name: 'cn', values: ['Jane'] },
+            { name: 'description', values: ['new hire'] },
+            { name: 'userAccountControl', values: ['546'] },
+          ],
+          { at: T0 },
+        ),
+        entryId: null,
+        dn: DN,
+      });
       own.note({ ...receipt([{ name: 'pwdLastSet', anyValue: true }], { at: T0 + 1 }), entryId: null, dn: DN });
       own.note({ ...receipt([{ name: 'userAccountControl', values: ['512'] }], { at: T0 + 2 }), entryId: null, dn: DN });
       return own;

@@ -164,7 +164,15 @@ export class OwnWrites {
       const valueOps = new Map<string, 'add' | 'delete'>();
       for (const value of attribute.added) valueOps.set(receiptValueKey(value), 'add');
       for (const value of attribute.removed) valueOps.set(receiptValueKey(value), 'delete');
-      const pending: Pending = { serial: this.serial, requestId: receipt.requestId, writtenAt: receipt.writtenAt, landedAt: null, holds: attribute.values === null ? null : keysOf(attribute.values), valueOps, anyValue: attribute.anyValue };
+      const pending: Pending = {
+        serial: this.serial,
+        requestId: receipt.requestId,
+        writtenAt: receipt.writtenAt,
+        landedAt: null,
+        holds: attribute.values === null ? null : keysOf(attribute.values),
+        valueOps,
+        anyValue: attribute.anyValue,
+      };
       const list = attributes.get(key);
       if (list === undefined) attributes.set(key, [pending]);
       else list.push(pending);
@@ -190,8 +198,7 @@ export class OwnWrites {
     if (event.op !== 'modify' && event.op !== 'add') return { event, own: [], settles: [] };
     const entries = [idKey(event.entryId.value), dnKey(event.dn)].filter((key): key is string => key !== null && this.byEntry.has(key));
     if (entries.length === 0) return { event, own: [], settles: [] };
-    const pendingOf = (attribute: string): Pending[] =>
-      entries.flatMap((entry) => this.byEntry.get(entry)?.get(attribute) ?? []).toSorted(written);
+    const pendingOf = (attribute: string): Pending[] => entries.flatMap((entry) => this.byEntry.get(entry)?.get(attribute) ?? []).toSorted(written);
     const own: AttributeChange[] = [];
     const rest: AttributeChange[] = [];
     const settles: Settlement[] = [];
@@ -303,10 +310,7 @@ export class OwnWrites {
         if (attributes === undefined || list === undefined) continue;
         const { value } = settled;
         // The receipts up to the matched one are done with (a later one still waits for its own change).
-        const left =
-          value === undefined
-            ? list.filter((p) => written(p, settled.upTo) > 0)
-            : list.filter((p) => written(p, settled.upTo) > 0 || (p.valueOps.delete(value), p.valueOps.size > 0));
+        const left = value === undefined ? list.filter((p) => written(p, settled.upTo) > 0) : list.filter((p) => written(p, settled.upTo) > 0 || (p.valueOps.delete(value), p.valueOps.size > 0));
         if (left.length === 0) attributes.delete(settled.attribute);
         else attributes.set(settled.attribute, left);
         if (attributes.size === 0) this.byEntry.delete(entry);

@@ -61,7 +61,7 @@ describe('parseDirSyncEntry: entries captured from Samba', () => {
 
   it('completes an add that lacks its naming attribute (as echoes of our own creates do) from the DN', () => {
     const entry = only('add-user');
-    const withoutCn: RawEntry = { ...entry, attributes: Object.fromEntries(Object.entries(entry.attributes).filter(([name]) => name.toLowerCase() !== "cn")) };
+    const withoutCn: RawEntry = { ...entry, attributes: Object.fromEntries(Object.entries(entry.attributes).filter(([name]) => name.toLowerCase() !== 'cn')) };
     const e = event(parseDirSyncEntry(withoutCn, context({ refetchedObjectClasses: undefined })));
     expect(e.attributes.filter((a) => a.name.toLowerCase() === 'cn')).toEqual([{ name: 'CN', op: 'replace', values: ['Fixture User'] }]);
   });

@@ -37,7 +37,10 @@ export class ReceiptsView {
       ends: () => this.highWatermarks(),
       timeoutMs: options.catchUpTimeoutMs ?? 15_000,
       behind: (behind, waitedMs) =>
-        new AdDetectorError(`the write receipts on ${options.topic} were not read to their end within ${waitedMs} ms (${behind.map((b) => `partition ${b.partition} at ${b.at} of ${b.target}`).join(', ')})`, true),
+        new AdDetectorError(
+          `the write receipts on ${options.topic} were not read to their end within ${waitedMs} ms (${behind.map((b) => `partition ${b.partition} at ${b.at} of ${b.target}`).join(', ')})`,
+          true,
+        ),
     });
   }
 

@@ -16,11 +16,19 @@ describe('changelogAnchor', () => {
     const anchor = changelogAnchor(change());
     expect(anchor).toMatch(/^42:[0-9a-f]{16}$/);
     expect(changelogAnchor(change({ changes: 'replace: description\ndescription: other\n-\n' }))).toBe(anchor);
-    expect(changelogAnchor({ CHANGENUMBER: '42', CHANGETIME: '20261129120000Z', changetype: 'MODIFY', targetdn: 'UID=ann,ou=People,dc=example,dc=com', targetuniqueid: '6f1c2a3b-11111111-22222222-33333333' })).toBe(anchor);
+    expect(
+      changelogAnchor({
+        CHANGENUMBER: '42',
+        CHANGETIME: '20261129120000Z',
+        changetype: 'MODIFY',
+        targetdn: 'UID=ann,ou=People,dc=example,dc=com',
+        targetuniqueid: '6f1c2a3b-11111111-22222222-33333333',
+      }),
+    ).toBe(anchor);
     expect(changelogAnchor({ ...change(), changeTime: Buffer.from('20261129120000Z') })).toBe(anchor);
   });
 
-  it('differs for another change at the same number (another server\'s history)', () => {
+  it("differs for another change at the same number (another server's history)", () => {
     const anchor = changelogAnchor(change());
     expect(changelogAnchor(change({ changeTime: '20261129120001Z' }))).not.toBe(anchor);
     expect(changelogAnchor(change({ targetDn: 'uid=ben,ou=People,dc=example,dc=com' }))).not.toBe(anchor);

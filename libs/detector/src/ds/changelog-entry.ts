@@ -3,15 +3,7 @@ import { formatDn, InvalidDnError, normalizeAttributeType, normalizeDnValue, par
 import { ChangeNumber } from './change-number';
 import { isPasswordAttribute, isSecretAttribute, PASSWORD_PSEUDO_ATTRIBUTE } from '@idsync/mapping';
 import { MalformedLdifError, parseLdifContent, parseLdifModifications, type LdifAttribute } from './ldif';
-import {
-  CLEAR_PASSWORD_ATTRIBUTE,
-  ClearPassword,
-  type DecryptChangelogPassword,
-  ENCRYPTED_PASSWORD_ATTRIBUTE,
-  NO_PASSWORD,
-  type PasswordFacts,
-  type PasswordSealer,
-} from './passwords';
+import { CLEAR_PASSWORD_ATTRIBUTE, ClearPassword, type DecryptChangelogPassword, ENCRYPTED_PASSWORD_ATTRIBUTE, NO_PASSWORD, type PasswordFacts, type PasswordSealer } from './passwords';
 
 /** A cn=changelog entry as ldapts returns it: attribute names as the server spells them, values text or bytes. */
 export type RawChangelogEntry = Readonly<Record<string, string | Buffer | readonly (string | Buffer)[] | undefined>>;
@@ -108,7 +100,10 @@ export interface ResolvedEntry {
 
 export class EntryIdUnknownError extends Error {
   readonly retriable = false;
-  constructor(readonly changeNumber: ChangeNumber, readonly dn: string) {
+  constructor(
+    readonly changeNumber: ChangeNumber,
+    readonly dn: string,
+  ) {
     super(`change ${changeNumber.format()} has no targetUniqueId and the entry could not be read to learn its entryUUID (deleted since?)`);
     this.name = 'EntryIdUnknownError';
   }

@@ -28,7 +28,9 @@ const CHANGELOG_WINDOW = 10;
 export class ChangelogMissingError extends Error {
   readonly retriable = false;
   constructor(directory: string, url: string) {
-    super(`directory '${directory}' at ${url} has no changelog in its root DSE: enable the retro changelog (389-ds) or the changelog (PingDirectory), and let the detector's account read cn=changelog`);
+    super(
+      `directory '${directory}' at ${url} has no changelog in its root DSE: enable the retro changelog (389-ds) or the changelog (PingDirectory), and let the detector's account read cn=changelog`,
+    );
     this.name = 'ChangelogMissingError';
   }
 }
@@ -77,10 +79,7 @@ export class ChangelogReader {
     for (let start = from; !start.isAfter(to); start = start.plus(CHANGELOG_WINDOW)) windows.push({ from: start, to: ChangeNumber.min(start.plus(CHANGELOG_WINDOW - 1), to) });
     const found = await searchesInFlight(windows, async (window) => {
       const filter = new AndFilter({
-        filters: [
-          new GreaterThanEqualsFilter({ attribute: 'changeNumber', value: window.from.format() }),
-          new LessThanEqualsFilter({ attribute: 'changeNumber', value: window.to.format() }),
-        ],
+        filters: [new GreaterThanEqualsFilter({ attribute: 'changeNumber', value: window.from.format() }), new LessThanEqualsFilter({ attribute: 'changeNumber', value: window.to.format() })],
       });
       const { searchEntries } = await this.client.search('cn=changelog', { scope: 'sub', filter, attributes: CHANGELOG_ATTRIBUTES, explicitBufferAttributes: ['changes'] });
       return searchEntries;
@@ -102,7 +101,7 @@ export class ChangelogReader {
 
   /** Every user attribute of the entries with these entryUUIDs (entries moved into scope are published whole). */
   async readEntries(uuids: readonly string[]): Promise<ReadEntry[]> {
-    return (await this.searchByUuids(uuids, { attributes: ['*', 'entryUUID'], explicitBufferAttributes: [...SNAPSHOT_BINARY_ATTRIBUTES] }));
+    return await this.searchByUuids(uuids, { attributes: ['*', 'entryUUID'], explicitBufferAttributes: [...SNAPSHOT_BINARY_ATTRIBUTES] });
   }
 
   /** The entries with these entryUUIDs, ID_SEARCH_SIZE per search. */

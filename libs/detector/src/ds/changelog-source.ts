@@ -175,7 +175,8 @@ export class ChangelogSource implements ChangeSource {
     const fields = { changeNumber: record.changeNumber.format(), dn: record.dn, entryId: event.entryId.value };
     if (password.clear !== null) {
       if (this.seal !== undefined) tally.sealed += 1;
-      else this.options.logger.event('warn', 'ds-detector.password-not-sealed', { ...fields, reason: 'no password keys configured (secrets.passwordKeys): the password change is left out of the event' });
+      else
+        this.options.logger.event('warn', 'ds-detector.password-not-sealed', { ...fields, reason: 'no password keys configured (secrets.passwordKeys): the password change is left out of the event' });
       password.clear.wipe();
     } else if (password.hashOnly) {
       tally.hashOnly += 1;

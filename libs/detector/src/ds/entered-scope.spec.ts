@@ -41,7 +41,13 @@ describe('a rename into the watched subtrees', () => {
       entryUUID: '4c7e2a10-88f1-11ee-9d2b-c3a1e0b7d001',
       modifyTimestamp: '20260101000000Z',
     });
-    expect(snapshot).toMatchObject({ eventId: 'ds:4801:entered', op: 'snapshot', previousDn: null, entryId: rename.entryId, objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'] });
+    expect(snapshot).toMatchObject({
+      eventId: 'ds:4801:entered',
+      op: 'snapshot',
+      previousDn: null,
+      entryId: rename.entryId,
+      objectClasses: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+    });
     expect(snapshot.attributes.map((a) => a.name)).toEqual(['objectClass', 'uid', 'cn', 'mail', 'jpegPhoto']);
     expect(snapshot.attributes.find((a) => a.name === 'jpegPhoto')?.values).toEqual([photo]);
     expect(JSON.stringify(snapshot)).not.toContain('PBKDF2');

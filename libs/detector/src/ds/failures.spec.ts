@@ -61,4 +61,3 @@ describe('classifyFailure: retry or stop', () => {
     expect(classifyFailure('a string')).toEqual({ action: 'stop', kind: 'unknown' });
   });
 });
-

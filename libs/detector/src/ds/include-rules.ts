@@ -30,7 +30,10 @@ function safeNormalize(dn: string): string {
   try {
     return normalizeDn(dn);
   } catch {
-    return dn.trim().toLowerCase().replace(/\s*,\s*/g, ',');
+    return dn
+      .trim()
+      .toLowerCase()
+      .replace(/\s*,\s*/g, ',');
   }
 }
 

@@ -19,14 +19,7 @@ export {
   type ReadOptions,
   type ResolvedEntry,
 } from './changelog-entry';
-export {
-  ClearPassword,
-  type DecryptChangelogPassword,
-  ENCRYPTED_PASSWORD_ATTRIBUTE,
-  NO_PASSWORD,
-  type PasswordFacts,
-  type PasswordSealer,
-} from './passwords';
+export { ClearPassword, type DecryptChangelogPassword, ENCRYPTED_PASSWORD_ATTRIBUTE, NO_PASSWORD, type PasswordFacts, type PasswordSealer } from './passwords';
 export { changelogAnchor, checkAnchor, type AnchorCheck } from './changelog-anchor';
 export { FAILURE_ACTIONS, classifyFailure, isProducerFenced, type FailureAction, type FailureClass } from './failures';
 export { IGNORE_REASONS, IncludeRules, type ChangeFacts, type IgnoreReason, type IncludeRulesOptions } from './include-rules';

@@ -21,7 +21,7 @@ const record = (n: number, fields: Partial<ChangelogRecord>): ChangelogRecord =>
 });
 
 describe('ObjectClassMemory', () => {
-  it("gives a modify the classes an earlier add showed, even if the entry is gone by the time it is read", () => {
+  it('gives a modify the classes an earlier add showed, even if the entry is gone by the time it is read', () => {
     const memory = new ObjectClassMemory();
     const add = record(1, { changeType: 'add', op: 'add', objectClasses: ['top', 'person'] });
     const modify = record(2, {});

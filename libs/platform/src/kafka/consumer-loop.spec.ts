@@ -1,11 +1,4 @@
-import {
-  KafkaJSConnectionError,
-  KafkaJSNonRetriableError,
-  KafkaJSNumberOfRetriesExceeded,
-  KafkaJSProtocolError,
-  type EachBatchPayload,
-  type Kafka,
-} from 'kafkajs';
+import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, type EachBatchPayload, type Kafka } from 'kafkajs';
 import { UndecodableRecordError } from '@idsync/contracts';
 import {
   classifyFailure,
@@ -52,8 +45,7 @@ describe('classifyFailure: what the loop does with an error the handler threw', 
   });
 });
 
-const protocolError = (type: string): KafkaJSProtocolError =>
-  new KafkaJSProtocolError(Object.assign(new Error(`The coordinator says ${type}`), { type, code: 0, retriable: false }));
+const protocolError = (type: string): KafkaJSProtocolError => new KafkaJSProtocolError(Object.assign(new Error(`The coordinator says ${type}`), { type, code: 0, retriable: false }));
 
 describe('isMembershipLost: a heartbeat error saying the group took the partitions away', () => {
   const rows: [string, boolean, unknown][] = [
@@ -241,9 +233,7 @@ describe('the loop watching its handler calls and its consumer', () => {
     expect(judgeLoop(loop.status(), Date.now())).toMatchObject({ ready: true, live: true });
 
     await jest.advanceTimersByTimeAsync(1_000);
-    expect(logged('test-stage.stalled')).toEqual([
-      expect.objectContaining({ level: 'error', topic: 't', partition: 2, offset: '40', runningMs: 10_000, idleMs: 10_000 }),
-    ]);
+    expect(logged('test-stage.stalled')).toEqual([expect.objectContaining({ level: 'error', topic: 't', partition: 2, offset: '40', runningMs: 10_000, idleMs: 10_000 })]);
     expect(signal?.aborted).toBe(true);
     expect(signal?.reason).toBeInstanceOf(RecordLoopStalledError);
     const heartbeats = b.heartbeat.mock.calls.length;
@@ -286,9 +276,7 @@ describe('the loop watching its handler calls and its consumer', () => {
   });
 
   it('commits the records before a `wait` and fetches the waiting one again once it is due', async () => {
-    const { consume, logged } = await start(async (records) =>
-      records.map((record) => (record.offset === '11' || record.offset === '12' ? { kind: 'wait', untilMs: Date.now() + 5_000 } : DONE)),
-    );
+    const { consume, logged } = await start(async (records) => records.map((record) => (record.offset === '11' || record.offset === '12' ? { kind: 'wait', untilMs: Date.now() + 5_000 } : DONE)));
     const b = batch(0, ['10', '11', '12']);
     const resume = jest.fn();
     b.pause.mockReturnValue(resume);

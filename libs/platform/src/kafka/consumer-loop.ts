@@ -209,8 +209,7 @@ export class RecordLoopStalledError extends Error {
     times: { runningMs: number; idleMs: number },
   ) {
     super(
-      `${stage}: stalled at ${topic}[${partition}]@${offset}: the handler made no progress for ${seconds(times.idleMs)} ` +
-        `(running for ${seconds(times.runningMs)}); the records stay uncommitted`,
+      `${stage}: stalled at ${topic}[${partition}]@${offset}: the handler made no progress for ${seconds(times.idleMs)} ` + `(running for ${seconds(times.runningMs)}); the records stay uncommitted`,
     );
     this.name = 'RecordLoopStalledError';
     this.runningMs = times.runningMs;
@@ -389,8 +388,17 @@ class ConsumerLoop implements RecordLoop {
     this.since = this.now();
     this.records = options.metrics.counter('idsync_consumer_records_total', 'Records handled, by topic and outcome (done, dead-letter)', ['topic', 'outcome']);
     this.retries = options.metrics.counter('idsync_consumer_retries_total', 'Handler calls that failed and were tried again after a backoff, by topic', ['topic']);
-    this.deadLetters = options.metrics.counter('idsync_consumer_dead_letters_total', 'Records sent to the dead-letter topic, by the topic they came from and reason (undecodable, refused, link-conflict, ldap-<result code>...)', ['topic', 'reason']);
-    options.metrics.gauge('idsync_consumer_lag_records', 'Records the group has not consumed yet (end offset minus committed offset, transaction markers included), by topic and partition; read from the broker when scraped, at most every 10 s', ['topic', 'partition'], (gauge) => this.collectLag(gauge));
+    this.deadLetters = options.metrics.counter(
+      'idsync_consumer_dead_letters_total',
+      'Records sent to the dead-letter topic, by the topic they came from and reason (undecodable, refused, link-conflict, ldap-<result code>...)',
+      ['topic', 'reason'],
+    );
+    options.metrics.gauge(
+      'idsync_consumer_lag_records',
+      'Records the group has not consumed yet (end offset minus committed offset, transaction markers included), by topic and partition; read from the broker when scraped, at most every 10 s',
+      ['topic', 'partition'],
+      (gauge) => this.collectLag(gauge),
+    );
     this.watchConsumer();
   }
 
@@ -542,7 +550,7 @@ class ConsumerLoop implements RecordLoop {
     const messages = await this.claim(payload, state);
     if (!messages) return;
     const startedAt = this.now();
-    for (let start = 0; start < messages.length; ) {
+    for (let start = 0; start < messages.length;) {
       if (!payload.isRunning() || payload.isStale() || this.stopping || this.fatal) return;
       const turnover = this.options.fetchTurnover;
       // A partition slot is free (its batch is done): past afterMs, the rest of this batch comes with the next fetch,

@@ -3,8 +3,7 @@ import { classifyKafkaFailure, isProducerFenced } from './errors';
 import { RecordTooLargeError } from './record-size';
 
 /** A protocol error as kafkajs builds it from a broker's error code. */
-const protocolError = (type: string, code: number): KafkaJSProtocolError =>
-  Object.assign(new KafkaJSProtocolError(`broker says ${type}`), { type, code, retriable: false });
+const protocolError = (type: string, code: number): KafkaJSProtocolError => Object.assign(new KafkaJSProtocolError(`broker says ${type}`), { type, code, retriable: false });
 
 describe("classifyKafkaFailure: the product's Kafka table", () => {
   it.each([

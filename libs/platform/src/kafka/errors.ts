@@ -24,13 +24,7 @@ export interface KafkaVerdict {
 }
 
 const FENCED = new Set(['ProducerFencedError', 'INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
-const DENIED = new Set([
-  'TOPIC_AUTHORIZATION_FAILED',
-  'GROUP_AUTHORIZATION_FAILED',
-  'CLUSTER_AUTHORIZATION_FAILED',
-  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
-  'SASL_AUTHENTICATION_FAILED',
-]);
+const DENIED = new Set(['TOPIC_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'SASL_AUTHENTICATION_FAILED']);
 
 /** The Kafka verdict on `error`, or undefined when it is not an error of the Kafka client. */
 export function classifyKafkaFailure(error: unknown): KafkaVerdict | undefined {
@@ -47,9 +41,7 @@ export function classifyKafkaFailure(error: unknown): KafkaVerdict | undefined {
  * KAFKAJS_UNKNOWN_ERROR_CODE.
  */
 export function isProducerFenced(error: unknown): boolean {
-  return causes(error).some(
-    (e) => FENCED.has(e.name ?? '') || (typeof e.type === 'string' && FENCED.has(e.type)) || (e.type === 'KAFKAJS_UNKNOWN_ERROR_CODE' && /\bcode 90$/.test(e.message ?? '')),
-  );
+  return causes(error).some((e) => FENCED.has(e.name ?? '') || (typeof e.type === 'string' && FENCED.has(e.type)) || (e.type === 'KAFKAJS_UNKNOWN_ERROR_CODE' && /\bcode 90$/.test(e.message ?? '')));
 }
 
 /** A kafkajs error (KafkaJSError and below, by name: not always the same class instance), or our RecordTooLargeError. */

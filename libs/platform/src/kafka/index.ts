@@ -44,9 +44,40 @@ export {
   TransactionalProducer,
   type TransactionalProducerOptions,
 } from './producer';
-export { classifyFailure, deadLetter, DONE, FAILURE_ACTIONS, isMembershipLost, KafkaDeniedError, MEMBERSHIP_LOST_ERRORS, RecordLoopCrashedError, RecordLoopStalledError, RecordLoopStoppedError, retryUntilStarted, runRecordLoop, type BatchContext, type FailureAction, type LoopRecord, type RecordLoop, type RecordLoopFatalError, type RecordLoopOptions, type RecordOutcome } from './consumer-loop';
+export {
+  classifyFailure,
+  deadLetter,
+  DONE,
+  FAILURE_ACTIONS,
+  isMembershipLost,
+  KafkaDeniedError,
+  MEMBERSHIP_LOST_ERRORS,
+  RecordLoopCrashedError,
+  RecordLoopStalledError,
+  RecordLoopStoppedError,
+  retryUntilStarted,
+  runRecordLoop,
+  type BatchContext,
+  type FailureAction,
+  type LoopRecord,
+  type RecordLoop,
+  type RecordLoopFatalError,
+  type RecordLoopOptions,
+  type RecordOutcome,
+} from './consumer-loop';
 export { AtLeastOnceOutput, ExactlyOnceOutput, PartitionNotClaimedError, type ChunkOutput, type ExactlyOnceOptions, type LoopOutput, type OutputMessages, type OutputMode } from './loop-output';
-export { BROKER_SIZE_ERRORS, DEFAULT_MAX_RECORD_BYTES, isRecordTooLarge, recordBytes, RecordLimits, recordLimit, RecordTooLargeError, splitByBytes, topicRecordLimits, type SizedMessage } from './record-size';
+export {
+  BROKER_SIZE_ERRORS,
+  DEFAULT_MAX_RECORD_BYTES,
+  isRecordTooLarge,
+  recordBytes,
+  RecordLimits,
+  recordLimit,
+  RecordTooLargeError,
+  splitByBytes,
+  topicRecordLimits,
+  type SizedMessage,
+} from './record-size';
 export { classifyKafkaFailure, isKafkaError, isProducerFenced, type KafkaAction, type KafkaVerdict } from './errors';
 export { type OffsetRange, rangeKey, type RangeRecord, type RangeResult, readRanges, type ReadRangesOptions } from './topic-ranges';
 export { type FollowedBatch, type FollowedRecord, TopicFollower, type TopicFollowerOptions } from './topic-follower';

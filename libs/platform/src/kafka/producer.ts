@@ -155,7 +155,9 @@ export class KafkaTransaction {
         {
           topic,
           // kafkajs sends a partition's metadata when it is there (its types leave it out).
-          partitions: partitions.map((p) => (p.metadata === undefined ? { partition: p.partition, offset: String(p.offset) } : ({ partition: p.partition, offset: String(p.offset), metadata: p.metadata } as never))),
+          partitions: partitions.map((p) =>
+            p.metadata === undefined ? { partition: p.partition, offset: String(p.offset) } : ({ partition: p.partition, offset: String(p.offset), metadata: p.metadata } as never),
+          ),
         },
       ],
     });

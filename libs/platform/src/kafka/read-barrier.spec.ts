@@ -22,7 +22,10 @@ function barrier(ends: Map<number, bigint>, options: { timeoutMs?: number; now?:
 
 describe('ReadBarrier: a reader following a topic waits until it holds what the topic held', () => {
   it('returns at once when the reader is already there, and waits for each partition otherwise', async () => {
-    const ends = new Map([[0, 3n], [1, 0n]]);
+    const ends = new Map([
+      [0, 3n],
+      [1, 0n],
+    ]);
     const { barrier: b } = barrier(ends);
     b.advance(0, 3n);
     await expect(b.catchUp()).resolves.toBeUndefined();
@@ -40,7 +43,13 @@ describe('ReadBarrier: a reader following a topic waits until it holds what the 
   });
 
   it('gives up after the timeout, naming each partition still behind and where it is', async () => {
-    const { barrier: b } = barrier(new Map([[0, 5n], [1, 1n]]), { timeoutMs: 20 });
+    const { barrier: b } = barrier(
+      new Map([
+        [0, 5n],
+        [1, 1n],
+      ]),
+      { timeoutMs: 20 },
+    );
     b.advance(0, 2n);
     b.advance(1, 1n);
     const error = (await b.catchUp().catch((e: unknown) => e)) as BehindError;

@@ -38,12 +38,12 @@ describe('KafkaRecordLoopTransport', () => {
   });
   afterAll(() => close());
 
-  it('hands the chunk and the loop\'s context to the @EventPattern handler and returns its outcomes', async () => {
+  it("hands the chunk and the loop's context to the @EventPattern handler and returns its outcomes", async () => {
     await expect(transport.handleBatch([record('1'), record('2', null)], context)).resolves.toEqual([DONE, deadLetter('empty', 'undecodable')]);
     expect(progress).toHaveBeenCalled();
   });
 
-  it('gives the handler\'s error to the loop unchanged (its class and retriable field decide retry or stop)', async () => {
+  it("gives the handler's error to the loop unchanged (its class and retriable field decide retry or stop)", async () => {
     await expect(transport.handleBatch([record('retriable')], context)).rejects.toBeInstanceOf(RetriableError);
     await expect(transport.handleBatch([record('bug')], context)).rejects.toBeInstanceOf(TypeError);
   });

@@ -122,7 +122,15 @@ export async function readRanges(kafka: KafkaClient, admin: KafkaAdmin, clientId
             if (result.lastTimestamp === null || timestamp > result.lastTimestamp) result.lastTimestamp = timestamp;
           }
           if (offset >= entry.from && offset < entry.to) {
-            options.onRecord?.({ topic: batch.topic, partition: batch.partition, offset, timestamp: Number(message.timestamp), key: message.key, value: message.value, headers: headerText(message.headers) });
+            options.onRecord?.({
+              topic: batch.topic,
+              partition: batch.partition,
+              offset,
+              timestamp: Number(message.timestamp),
+              key: message.key,
+              value: message.value,
+              headers: headerText(message.headers),
+            });
           }
         }
       },

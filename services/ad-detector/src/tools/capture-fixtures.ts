@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const base = ad.baseDn;
   const ou = `OU=fixtures,OU=Corp,${base}`;
   const ou2 = `OU=fixtures-moved,OU=Corp,${base}`;
-  const mine = (e: RawEntry): boolean => /fixtures|Deleted Objects/i.test(e.dn) && !/^OU=fixtures/i.test(e.dn) || /^OU=fixtures/i.test(e.dn);
+  const mine = (e: RawEntry): boolean => (/fixtures|Deleted Objects/i.test(e.dn) && !/^OU=fixtures/i.test(e.dn)) || /^OU=fixtures/i.test(e.dn);
 
   let cookie: Buffer = Buffer.alloc(0);
   let first = true;

@@ -115,9 +115,7 @@ async function readState(ctx: CommandContext, writer: Writer, withRecords: boole
   const pending = ranges.reduce((sum, range) => sum + (range.to - range.from), 0);
   const held: HeldDelete[] = [];
   if (withRecords && pending > 0) {
-    await kafkaCall(ctx, () =>
-      readRanges(ctx.kafka, admin, `${config.kafka.clientId}-cli-deletes`, ranges, { timeoutMs: 60_000, onRecord: (record) => void held.push(describeHeld(record)) }),
-    );
+    await kafkaCall(ctx, () => readRanges(ctx.kafka, admin, `${config.kafka.clientId}-cli-deletes`, ranges, { timeoutMs: 60_000, onRecord: (record) => void held.push(describeHeld(record)) }));
   }
   return { writer, destination, heldTopic, control, pending, held: held.sort((a, b) => a.heldAt - b.heldAt) };
 }
@@ -150,11 +148,23 @@ function stateText(state: BreakerState): string {
 
 function report(io: CliIo, sub: 'status' | 'list', states: readonly BreakerState[], json: boolean): void {
   if (json) {
-    io.out(`${JSON.stringify(states.map((s) => ({ ...s, control: s.control && { ...s.control, at: new Date(s.control.at).toISOString() }, held: sub === 'list' ? s.held.map((h) => ({ ...h, heldAt: new Date(h.heldAt).toISOString() })) : undefined })), null, 2)}\n`);
+    io.out(
+      `${JSON.stringify(
+        states.map((s) => ({
+          ...s,
+          control: s.control && { ...s.control, at: new Date(s.control.at).toISOString() },
+          held: sub === 'list' ? s.held.map((h) => ({ ...h, heldAt: new Date(h.heldAt).toISOString() })) : undefined,
+        })),
+        null,
+        2,
+      )}\n`,
+    );
     return;
   }
   for (const state of states) {
-    io.out(`${state.destination} (${state.writer}): ${stateText(state)}; ${state.pending} held request${state.pending === 1 ? '' : 's'} not decided (deletes and their unlinks, on ${state.heldTopic})\n`);
+    io.out(
+      `${state.destination} (${state.writer}): ${stateText(state)}; ${state.pending} held request${state.pending === 1 ? '' : 's'} not decided (deletes and their unlinks, on ${state.heldTopic})\n`,
+    );
     if (sub === 'list' && state.held.length > 0) {
       io.out(
         `${table(state.held, [

@@ -101,10 +101,7 @@ export const dlqCommand: CliCommand = {
   run: async (argv, io) => {
     const [sub, ...rest] = argv;
     if (sub === undefined || !(SUBCOMMANDS as readonly string[]).includes(sub)) {
-      throw new UsageError(
-        sub === undefined ? 'which subcommand?' : `unknown subcommand '${sub}'`,
-        `subcommands: ${SUBCOMMANDS.join(', ')}; see idsync dlq --help`,
-      );
+      throw new UsageError(sub === undefined ? 'which subcommand?' : `unknown subcommand '${sub}'`, `subcommands: ${SUBCOMMANDS.join(', ')}; see idsync dlq --help`);
     }
     if (sub === 'list') return list(rest, io);
     if (sub === 'show') return show(rest, io);
@@ -150,15 +147,18 @@ async function list(argv: readonly string[], io: CliIo): Promise<number> {
       return EXIT_CODES.ok;
     }
     io.out(
-      table(shown.map((row) => deadLetterRow(row)), [
-        { header: 'ID', value: (r) => r.id },
-        { header: 'FAILED AT', value: (r) => r.failedAt },
-        { header: 'STAGE', value: (r) => r.stage },
-        { header: 'ORIGINAL', value: (r) => r.original },
-        { header: 'KEY', value: (r) => r.key },
-        { header: 'REASON', value: (r) => r.reason },
-        { header: 'STATUS', value: (r) => r.status },
-      ]),
+      table(
+        shown.map((row) => deadLetterRow(row)),
+        [
+          { header: 'ID', value: (r) => r.id },
+          { header: 'FAILED AT', value: (r) => r.failedAt },
+          { header: 'STAGE', value: (r) => r.stage },
+          { header: 'ORIGINAL', value: (r) => r.original },
+          { header: 'KEY', value: (r) => r.key },
+          { header: 'REASON', value: (r) => r.reason },
+          { header: 'STATUS', value: (r) => r.status },
+        ],
+      ),
     );
     const pending = shown.filter((row) => row.redriven === null).length;
     const of = shown.length < matching ? `the ${shown.length} most recent of ${matching} matching` : `${shown.length}`;
@@ -173,10 +173,7 @@ async function list(argv: readonly string[], io: CliIo): Promise<number> {
 async function show(argv: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs('dlq', argv, {});
   if (positionals.length !== 1) {
-    throw new UsageError(
-      positionals.length === 0 ? `which dead letter? give its id (<partition>:<offset>)` : `one id at a time`,
-      'ids are in the first column of idsync dlq list',
-    );
+    throw new UsageError(positionals.length === 0 ? `which dead letter? give its id (<partition>:<offset>)` : `one id at a time`, 'ids are in the first column of idsync dlq list');
   }
   const { ids, invalid } = parseDeadLetterIds(positionals);
   rejectInvalidIds(invalid);
@@ -276,7 +273,9 @@ async function redrive(argv: readonly string[], io: CliIo): Promise<number> {
     const { done, failures } = await produceRedrives(ctx, plan.items, checkpointsTopic, io);
     const allFailures = [...plan.failures, ...failures];
     if (values.json) {
-      io.out(`${JSON.stringify({ dryRun, redriven: done.map((d) => ({ ...itemJson(d.item), to: formatPosition(d.marker.to), at: new Date(d.marker.redrivenAt).toISOString() })), failed: allFailures.map(failureJson), skipped }, null, 2)}\n`);
+      io.out(
+        `${JSON.stringify({ dryRun, redriven: done.map((d) => ({ ...itemJson(d.item), to: formatPosition(d.marker.to), at: new Date(d.marker.redrivenAt).toISOString() })), failed: allFailures.map(failureJson), skipped }, null, 2)}\n`,
+      );
     } else {
       for (const { item, marker } of done) io.out(`re-driven ${formatDeadLetterId(item.id)} (${item.stage}) to ${formatPosition(marker.to)}${item.previously ? ' (again: --force)' : ''}\n`);
       io.out(`${done.length} dead letter${done.length === 1 ? '' : 's'} re-driven${skipped > 0 ? `; ${skipped} re-driven before left out` : ''}\n`);
@@ -369,7 +368,6 @@ function describeDeadLetter(topic: string, row: ListedDeadLetter, summary: Recor
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* Kafka                                                                                                             */
 
-
 /**
  * The dead letters (all, those failed since a time, or the given ids) with what was re-driven of them. `exists` is
  * false when the dead-letter topic has not been created yet.
@@ -401,27 +399,23 @@ async function loadDeadLetters(ctx: CommandContext, scope: { since?: number; ids
   const markers = new Map<string, RedriveMarker>();
   const wantedIds = scope.ids === undefined ? undefined : new Set(scope.ids.map(formatDeadLetterId));
   const progress = total > 5_000 ? new Progress(ctx.io, { label: `reading ${deadLetterTopic} and ${checkpointsTopic}`, total, unit: 'records' }) : undefined;
-  await readWindows(
-    ctx,
-    windows,
-    (record) => {
-      progress?.advance();
-      if (record.topic === deadLetterTopic) {
-        const id = { partition: record.partition, offset: BigInt(record.offset) };
-        if (wantedIds !== undefined && !wantedIds.has(formatDeadLetterId(id))) return;
-        try {
-          letters.push({ id, letter: decodeDeadLetter(record.value), problem: null });
-        } catch (error) {
-          // Listed as it is (stage '?'): one bad record must not hide the others.
-          letters.push({ id, letter: null, problem: error instanceof UndecodableRecordError ? error.message : `cannot be read: ${String(error)}` });
-        }
-        return;
+  await readWindows(ctx, windows, (record) => {
+    progress?.advance();
+    if (record.topic === deadLetterTopic) {
+      const id = { partition: record.partition, offset: BigInt(record.offset) };
+      if (wantedIds !== undefined && !wantedIds.has(formatDeadLetterId(id))) return;
+      try {
+        letters.push({ id, letter: decodeDeadLetter(record.value), problem: null });
+      } catch (error) {
+        // Listed as it is (stage '?'): one bad record must not hide the others.
+        letters.push({ id, letter: null, problem: error instanceof UndecodableRecordError ? error.message : `cannot be read: ${String(error)}` });
       }
-      const found = parseRedriveMarker(deadLetterTopic, record.key?.toString('utf8') ?? null, record.value?.toString('utf8') ?? null);
-      if (found?.kind === 'removed') markers.delete(formatDeadLetterId(found.id));
-      else if (found?.kind === 'marker') markers.set(formatDeadLetterId(found.marker.id), found.marker);
-    },
-  );
+      return;
+    }
+    const found = parseRedriveMarker(deadLetterTopic, record.key?.toString('utf8') ?? null, record.value?.toString('utf8') ?? null);
+    if (found?.kind === 'removed') markers.delete(formatDeadLetterId(found.id));
+    else if (found?.kind === 'marker') markers.set(formatDeadLetterId(found.marker.id), found.marker);
+  });
   progress?.finish();
   return { rows: withMarkers(letters, markers), exists: true };
 }

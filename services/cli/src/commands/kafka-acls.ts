@@ -57,7 +57,10 @@ export const kafkaAclsCommand: CliCommand = {
     const username = io.env[ADMIN_USERNAME_VARIABLE];
     const password = io.env[ADMIN_PASSWORD_VARIABLE];
     if (!username || !password) {
-      throw new UsageError(`--${values.apply ? 'apply' : 'remove'} needs the cluster administrator's account in $${ADMIN_USERNAME_VARIABLE} and $${ADMIN_PASSWORD_VARIABLE}`, 'a principal in the brokers\' super.users, or with ALTER on the cluster');
+      throw new UsageError(
+        `--${values.apply ? 'apply' : 'remove'} needs the cluster administrator's account in $${ADMIN_USERNAME_VARIABLE} and $${ADMIN_PASSWORD_VARIABLE}`,
+        "a principal in the brokers' super.users, or with ALTER on the cluster",
+      );
     }
     if (PROGRAMS.some((p) => kafkaAccount(ctx.config.kafka, p)?.username === username)) {
       throw new UsageError(`${username} is one of the programs' accounts; ACLs are changed as the cluster administrator`);

@@ -100,10 +100,7 @@ export const linksCommand: CliCommand = {
   run: async (argv, io) => {
     const [sub, ...rest] = argv;
     if (sub === undefined || !(SUBCOMMANDS as readonly string[]).includes(sub)) {
-      throw new UsageError(
-        sub === undefined ? 'which subcommand?' : `unknown subcommand '${sub}'`,
-        `subcommands: ${SUBCOMMANDS.join(', ')}; see idsync links --help`,
-      );
+      throw new UsageError(sub === undefined ? 'which subcommand?' : `unknown subcommand '${sub}'`, `subcommands: ${SUBCOMMANDS.join(', ')}; see idsync links --help`);
     }
     if (sub === 'show') return show(rest, io);
     if (sub === 'export') return exportLinks(rest, io);
@@ -204,7 +201,9 @@ async function stats(argv: readonly string[], io: CliIo): Promise<number> {
       return EXIT_CODES.ok;
     }
     io.out(renderStats(rows, total));
-    io.out(`\n${total.links.toLocaleString('en-US')} live link${total.links === 1 ? '' : 's'} on ${topic}, ${total.removed.toLocaleString('en-US')} removed (tombstones still on the topic)${skipped > 0 ? `; ${skipped.toLocaleString('en-US')} record${skipped === 1 ? '' : 's'} skipped (not a link)` : ''}\n`);
+    io.out(
+      `\n${total.links.toLocaleString('en-US')} live link${total.links === 1 ? '' : 's'} on ${topic}, ${total.removed.toLocaleString('en-US')} removed (tombstones still on the topic)${skipped > 0 ? `; ${skipped.toLocaleString('en-US')} record${skipped === 1 ? '' : 's'} skipped (not a link)` : ''}\n`,
+    );
     return EXIT_CODES.ok;
   } finally {
     loaded?.store.close();

@@ -56,10 +56,13 @@ export const logCommand: CliCommand = {
     try {
       const topic = ctx.config.kafka.topics.audit?.name;
       if (topic === undefined) {
-        throw new CliError('no audit topic is configured: the sync log is only on the writers\' stdout', { hint: 'set kafka.topics.audit (e.g. { name: idsync.audit }) and restart the writers; the lines written from then on can be read here' });
+        throw new CliError("no audit topic is configured: the sync log is only on the writers' stdout", {
+          hint: 'set kafka.topics.audit (e.g. { name: idsync.audit }) and restart the writers; the lines written from then on can be read here',
+        });
       }
       const admin = await ctx.admin();
-      if (!(await kafkaCall(ctx, () => admin.listTopics())).includes(topic)) throw new CliError(`the audit topic ${topic} does not exist yet`, { hint: 'the writers create it when they start with kafka.topics.audit set' });
+      if (!(await kafkaCall(ctx, () => admin.listTopics())).includes(topic))
+        throw new CliError(`the audit topic ${topic} does not exist yet`, { hint: 'the writers create it when they start with kafka.topics.audit set' });
       const lines: SyncLogRecord[] = [];
       let others = 0;
       await readWindows(ctx, await topicWindows(ctx, admin, topic, since), (record) => {

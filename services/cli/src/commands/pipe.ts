@@ -38,7 +38,7 @@ Exit status: 0 done; 1 Kafka failed; 2 wrong subcommand, option, or a pipe the c
 
 export const pipeCommand: CliCommand = {
   name: 'pipe',
-  summary: 'pause, resume or show sync pipes (the mapper holds a paused pipe\'s input)',
+  summary: "pause, resume or show sync pipes (the mapper holds a paused pipe's input)",
   help: HELP,
   run: async (argv, io) => {
     const [sub, ...rest] = argv;
@@ -54,7 +54,9 @@ export const pipeCommand: CliCommand = {
         if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`, 'idsync pipe status shows every pipe');
         const rows = configured.map((pipe) => ({ pipe, control: controls.of(pipe) }));
         if (values.json) {
-          io.out(`${JSON.stringify({ pipes: rows.map(({ pipe, control }) => ({ pipe, state: control?.state ?? 'running', ...(control === undefined ? {} : { since: new Date(control.at).toISOString(), by: control.by, reason: control.reason ?? null }) })) }, null, 2)}\n`);
+          io.out(
+            `${JSON.stringify({ pipes: rows.map(({ pipe, control }) => ({ pipe, state: control?.state ?? 'running', ...(control === undefined ? {} : { since: new Date(control.at).toISOString(), by: control.by, reason: control.reason ?? null }) })) }, null, 2)}\n`,
+          );
         } else {
           io.out(
             table(rows, [
@@ -80,7 +82,13 @@ export const pipeCommand: CliCommand = {
         );
       }
       if (!pausing && values.reason !== undefined) throw new UsageError('--reason goes with pause', 'idsync pipe resume <pipe>');
-      const control: PipeControl = { pipe, state: pausing ? 'paused' : 'running', at: io.now(), by: io.env['USER'] ?? io.env['LOGNAME'] ?? 'idsync', ...(values.reason === undefined ? {} : { reason: values.reason }) };
+      const control: PipeControl = {
+        pipe,
+        state: pausing ? 'paused' : 'running',
+        at: io.now(),
+        by: io.env['USER'] ?? io.env['LOGNAME'] ?? 'idsync',
+        ...(values.reason === undefined ? {} : { reason: values.reason }),
+      };
       const producer = ctx.kafka.producer();
       await kafkaCall(ctx, () => producer.connect());
       try {
@@ -89,7 +97,12 @@ export const pipeCommand: CliCommand = {
         await producer.disconnect().catch(() => undefined);
       }
       if (values.json) io.out(`${JSON.stringify({ pipe, state: control.state, at: new Date(control.at).toISOString(), by: control.by, reason: control.reason ?? null })}\n`);
-      else io.out(pausing ? `pipe ${pipe} paused: the mapper holds its input from its next batch (within a second); resume with idsync pipe resume ${pipe}\n` : `pipe ${pipe} resumed: its held records are mapped in order\n`);
+      else
+        io.out(
+          pausing
+            ? `pipe ${pipe} paused: the mapper holds its input from its next batch (within a second); resume with idsync pipe resume ${pipe}\n`
+            : `pipe ${pipe} resumed: its held records are mapped in order\n`,
+        );
       return EXIT_CODES.ok;
     } finally {
       await ctx.close();

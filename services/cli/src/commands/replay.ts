@@ -105,14 +105,14 @@ const OPTIONS = {
 const IDLE_STATES = new Set(['Empty', 'Dead']);
 
 function parseTarget(values: { 'to-time'?: string | undefined; 'to-offset'?: string | undefined; 'to-beginning'?: boolean | undefined; 'to-end'?: boolean | undefined }, now: number): ReplayTarget {
-  const given = [values['to-time'] !== undefined && '--to-time', values['to-offset'] !== undefined && '--to-offset', values['to-beginning'] === true && '--to-beginning', values['to-end'] === true && '--to-end'].filter(
-    (x): x is string => x !== false,
-  );
+  const given = [
+    values['to-time'] !== undefined && '--to-time',
+    values['to-offset'] !== undefined && '--to-offset',
+    values['to-beginning'] === true && '--to-beginning',
+    values['to-end'] === true && '--to-end',
+  ].filter((x): x is string => x !== false);
   if (given.length !== 1) {
-    throw new UsageError(
-      given.length === 0 ? 'needs a target: --to-time, --to-offset, --to-beginning or --to-end' : `takes one target, not ${given.join(' and ')}`,
-      'see idsync replay --help',
-    );
+    throw new UsageError(given.length === 0 ? 'needs a target: --to-time, --to-offset, --to-beginning or --to-end' : `takes one target, not ${given.join(' and ')}`, 'see idsync replay --help');
   }
   if (values['to-time'] !== undefined) return { kind: 'time', at: timeOption('replay', 'to-time', values['to-time'], now) };
   if (values['to-offset'] !== undefined) return { kind: 'offset', offset: integerOption('replay', 'to-offset', values['to-offset'], 0) as number };
@@ -252,10 +252,7 @@ async function committedTopics(ctx: CommandContext, admin: KafkaAdmin, groupId: 
     .filter((id) => id.startsWith(prefix) && !id.includes('-cli-') && !id.startsWith(CHECKPOINT_GROUP_PREFIX) && !CONSUMER_SERVICES.some((s) => serviceGroupId(ctx.config, s) === id))
     .sort();
   const stages = CONSUMER_SERVICES.map((s) => `${s} (${serviceGroupId(ctx.config, s)})`).join(', ');
-  throw new UsageError(
-    `no consumer group '${groupId}' with committed offsets`,
-    `stages: ${stages}${others.length > 0 ? `; other groups of ${ctx.config.kafka.clientId}: ${others.join(', ')}` : ''}`,
-  );
+  throw new UsageError(`no consumer group '${groupId}' with committed offsets`, `stages: ${stages}${others.length > 0 ? `; other groups of ${ctx.config.kafka.clientId}: ${others.join(', ')}` : ''}`);
 }
 
 async function refuseWhileRunning(admin: KafkaAdmin, group: ReplayGroup): Promise<void> {
@@ -299,7 +296,11 @@ async function applyPlan(admin: KafkaAdmin, groupId: string, rows: readonly Repl
   }
   for (const [topic, list] of byTopic) {
     try {
-      await admin.setGroupOffsets(groupId, topic, list.map((row) => ({ partition: row.partition, offset: row.target })));
+      await admin.setGroupOffsets(
+        groupId,
+        topic,
+        list.map((row) => ({ partition: row.partition, offset: row.target })),
+      );
     } catch (error) {
       throw new CliError(`setting the offsets of ${groupId} on ${topic} failed: ${error instanceof Error ? error.message : String(error)}`, {
         retriable: true,

@@ -266,7 +266,8 @@ export const resyncCommand: CliCommand = {
     const pageSize = integerOption('resync', 'page-size', values['page-size'], 1) ?? 1_000;
     const rate = integerOption('resync', 'rate', values.rate, 1);
     const pushMetrics = values['push-metrics'];
-    if (pushMetrics !== undefined && !/^https?:\/\/\S+$/.test(pushMetrics)) throw new UsageError(`--push-metrics wants the Pushgateway's URL (http:// or https://), not '${pushMetrics}'`, 'e.g. --push-metrics http://pushgateway.monitoring:9091');
+    if (pushMetrics !== undefined && !/^https?:\/\/\S+$/.test(pushMetrics))
+      throw new UsageError(`--push-metrics wants the Pushgateway's URL (http:// or https://), not '${pushMetrics}'`, 'e.g. --push-metrics http://pushgateway.monitoring:9091');
     if (rate !== undefined && values['dry-run'] === true) throw new UsageError('--rate paces what a resync publishes; a dry run publishes nothing', 'drop --rate, or --dry-run');
     const unpagedLimit = integerOption('resync', 'unpaged-limit', values['unpaged-limit']) ?? 50_000;
     const context = await CommandContext.open(io, values.config);
@@ -362,7 +363,8 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
     correlation: pipe.correlation,
     kind: destination.kind,
     // Delete candidates are of the pipe's classes, under its destination subtree (not its base entry itself).
-    deletable: (entry) => parsedBases !== null && parsedBases.some((b) => isInSubtree(parseDn(entry.dn), b.dn) && normalizeDn(entry.dn) !== b.key) && hasAnyClass(entry, scope.destinationObjectClasses),
+    deletable: (entry) =>
+      parsedBases !== null && parsedBases.some((b) => isInSubtree(parseDn(entry.dn), b.dn) && normalizeDn(entry.dn) !== b.key) && hasAnyClass(entry, scope.destinationObjectClasses),
   });
   // Per-entry reports go to a file beside the index and are printed at the end, as the summary's list.
   const reports = new JsonLinesSpool<EntryReport>(join(destinations.dir, 'reports.jsonl'));
@@ -522,7 +524,12 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
         });
         const requests = items.flatMap((item) => (item !== null && item.result.kind === 'mapped' && classNames.has(item.result.syncClass) ? item.result.requests : []));
         // Every source entry read counts, compared or not: the destination entries linked to it are not deleted.
-        const comparisons = destinations.compareBatch(requests, planOptions, links, items.flatMap((item) => (item === null ? [] : [item.entry.entryId.value])));
+        const comparisons = destinations.compareBatch(
+          requests,
+          planOptions,
+          links,
+          items.flatMap((item) => (item === null ? [] : [item.entry.entryId.value])),
+        );
         let next = 0;
         for (const item of items) {
           summary.sourceEntries += 1;
@@ -596,7 +603,9 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
       summary.peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
       if (interrupted.value) {
         const stateNote = summary.state === null ? '' : ` (and ${formatCount(summary.state.records)} entry-state records)`;
-        io.err(`interrupted after ${formatCount(progress.count)} of ${formatCount(total)} entries; ${formatCount(summary.published)} published in this run${stateNote}. Run the same command again to resume.\n`);
+        io.err(
+          `interrupted after ${formatCount(progress.count)} of ${formatCount(total)} entries; ${formatCount(summary.published)} published in this run${stateNote}. Run the same command again to resume.\n`,
+        );
         return 130;
       }
 
@@ -617,7 +626,18 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
         summary.linkedElsewhere += selection.sourceRead.length + (selection.candidates.length - gone.length);
         for (const c of gone) {
           if (options.dryRun) {
-            reports.add({ dn: c.entry.dn, sourceDn: '', kind: 'delete', foundBy: 'link', link: 'linked', move: null, syncClass: '', attributes: [], problem: 'not at the source', linkedTo: c.sources.map((s) => s.value) });
+            reports.add({
+              dn: c.entry.dn,
+              sourceDn: '',
+              kind: 'delete',
+              foundBy: 'link',
+              link: 'linked',
+              move: null,
+              syncClass: '',
+              attributes: [],
+              problem: 'not at the source',
+              linkedTo: c.sources.map((s) => s.value),
+            });
           } else if (options.deleteMissing && toDelete.length < Math.max(options.maxDeletes + 1, SAMPLE)) toDelete.push(c);
         }
       }
@@ -625,7 +645,10 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
         if (summary.deleteCandidates > options.maxDeletes) {
           throw new RefusedError(
             `${formatCount(summary.deleteCandidates)} destination entries are linked to source entries gone from the source, more than --max-deletes ${options.maxDeletes}: nothing was deleted (the ${formatCount(summary.published)} updates were published)`,
-            `check the first ones: ${toDelete.slice(0, 5).map((c) => c.entry.dn).join('; ')}; if they must go, raise --max-deletes`,
+            `check the first ones: ${toDelete
+              .slice(0, 5)
+              .map((c) => c.entry.dn)
+              .join('; ')}; if they must go, raise --max-deletes`,
           );
         }
         if (!options.yes) {
@@ -659,11 +682,23 @@ async function resync(context: CommandContext, io: CliIo, options: ResyncOptions
 
     printSummary(io, summary, reports.items(), options, { topic: linksTopic, exists: linksTopicExists });
     if (options.pushMetrics !== undefined) {
-      const counts = { pipe: pipe.name, sourceEntries: summary.sourceEntries, create: summary.create, update: summary.update, delete: summary.deleteCandidates, unmappable: summary.unmappable, finishedAt: io.now() };
+      const counts = {
+        pipe: pipe.name,
+        sourceEntries: summary.sourceEntries,
+        create: summary.create,
+        update: summary.update,
+        delete: summary.deleteCandidates,
+        unmappable: summary.unmappable,
+        finishedAt: io.now(),
+      };
       try {
         await driftMetrics(counts).push(options.pushMetrics, 'idsync-resync', { pipe: pipe.name });
       } catch (error) {
-        throw new CliError(`the drift metrics were not pushed to ${options.pushMetrics}: ${error instanceof Error ? error.message : String(error)}`, { retriable: true, hint: 'the resync itself finished (summary above); check the Pushgateway', cause: error });
+        throw new CliError(`the drift metrics were not pushed to ${options.pushMetrics}: ${error instanceof Error ? error.message : String(error)}`, {
+          retriable: true,
+          hint: 'the resync itself finished (summary above); check the Pushgateway',
+          cause: error,
+        });
       }
     }
     return summary.errors + summary.unmappable > 0 ? EXIT_CODES.failed : EXIT_CODES.ok;
@@ -860,9 +895,12 @@ function printSummary(io: CliIo, summary: Summary, reports: Iterable<EntryReport
     `  equal ${n(summary.equal)}, to create ${n(summary.create)}, to update ${n(summary.update)}${summary.moved > 0 ? ` (${n(summary.moved)} to move)` : ''}, errors ${n(summary.errors)}, out of scope ${n(summary.outOfScope)}`,
     `  links: ${n(summary.foundByLink)} found by link, ${n(summary.unlinked)} unlinked (will be linked)${summary.dangling > 0 ? `, ${n(summary.dangling)} linked to entries gone from the destination` : ''}; ${links.exists ? `${n(summary.links)} live links on ${links.topic}` : `${links.topic} does not exist yet`}`,
   ];
-  if (summary.unmappable > 0) lines.push(`  ${n(summary.unmappable)} source entries could not be mapped (${options.dryRun ? 'listed above' : 'listed on stderr'}; the others were ${options.dryRun ? 'compared' : 'published'})`);
+  if (summary.unmappable > 0)
+    lines.push(`  ${n(summary.unmappable)} source entries could not be mapped (${options.dryRun ? 'listed above' : 'listed on stderr'}; the others were ${options.dryRun ? 'compared' : 'published'})`);
   if (!options.dryRun) {
-    lines.push(`  published ${n(summary.published)} snapshot events${summary.alreadyPublished > 0 ? ` (${n(summary.alreadyPublished)} already published by the interrupted run)` : ''}: the mapper and the ${summary.pipe} writer apply them`);
+    lines.push(
+      `  published ${n(summary.published)} snapshot events${summary.alreadyPublished > 0 ? ` (${n(summary.alreadyPublished)} already published by the interrupted run)` : ''}: the mapper and the ${summary.pipe} writer apply them`,
+    );
   }
   if (summary.state !== null) lines.push(`  ${stateLine(summary.state, options.dryRun)}`);
   if (summary.deleteCandidates > 0) {
@@ -873,7 +911,9 @@ function printSummary(io: CliIo, summary: Summary, reports: Iterable<EntryReport
     );
   }
   if (summary.notLinked > 0) {
-    lines.push(`  ${n(summary.notLinked)} destination entries are not linked to any source entry: left alone (${summary.notLinkedSample.join('; ')}${summary.notLinked > summary.notLinkedSample.length ? '; ...' : ''})`);
+    lines.push(
+      `  ${n(summary.notLinked)} destination entries are not linked to any source entry: left alone (${summary.notLinkedSample.join('; ')}${summary.notLinked > summary.notLinkedSample.length ? '; ...' : ''})`,
+    );
   }
   if (summary.linkedElsewhere > 0) lines.push(`  ${n(summary.linkedElsewhere)} destination entries are linked to source entries that still exist outside this resync's read: left alone`);
   io.out(`${lines.join('\n')}\n`);

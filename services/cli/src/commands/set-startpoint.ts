@@ -432,10 +432,17 @@ async function planDirSync(ctx: CommandContext, target: Target, choice: StartCho
   if (choice.kind === 'beginning') {
     const next: StoredCheckpoint = { position: DirSyncCookie.EMPTY.format(), server: dc.format() };
     out.push(['new', `the empty DirSync cookie on ${dc.dnsHostName}: the detector's next pass reads the whole domain`]);
-    out.push(['effect', 'a FULL LOAD: the next pass publishes every object of the domain in the detector\'s scope (subscribers receive all of them again; writers apply only what differs)']);
+    out.push(['effect', "a FULL LOAD: the next pass publishes every object of the domain in the detector's scope (subscribers receive all of them again; writers apply only what differs)"]);
     warnings.push('the ad-detector will publish every object of the domain in its scope (a full load)');
     const unchanged = current !== null && stored.cookie?.isEmpty === true && stored.dc?.sameDc(dc) === true;
-    return { lines: out, warnings, next, unchanged, json: { dc: dcJson(dc, url), effect: { kind: 'full-load' } }, resolve: async () => ({ checkpoint: next, lines: [], json: {}, continues: 'with a full DirSync pass: every object of the domain in its scope' }) };
+    return {
+      lines: out,
+      warnings,
+      next,
+      unchanged,
+      json: { dc: dcJson(dc, url), effect: { kind: 'full-load' } },
+      resolve: async () => ({ checkpoint: next, lines: [], json: {}, continues: 'with a full DirSync pass: every object of the domain in its scope' }),
+    };
   }
 
   out.push(['new', `the end of the DirSync stream on ${dc.dnsHostName}: a DirSync pass from an empty cookie reads the whole domain, publishes nothing and keeps the final cookie`]);
@@ -455,12 +462,18 @@ async function planDirSync(ctx: CommandContext, target: Target, choice: StartCho
     resolve: async () => {
       const reader = await open();
       try {
-        if (!reader.dc.sameDc(dc)) throw new CliError(`another DC answered than a moment ago (${reader.dc.toString()}, not ${dc.toString()}): nothing was written`, { retriable: true, hint: 'run the command again' });
+        if (!reader.dc.sameDc(dc))
+          throw new CliError(`another DC answered than a moment ago (${reader.dc.toString()}, not ${dc.toString()}): nothing was written`, { retriable: true, hint: 'run the command again' });
         const pass = await readToEnd(reader, io);
         const checkpoint: StoredCheckpoint = { position: pass.cookie.format(), server: reader.dc.format() };
         return {
           checkpoint,
-          lines: [['read', `${formatCount(pass.objects)} objects in ${pass.pages} DirSync page${pass.pages === 1 ? '' : 's'}, ${formatDuration(pass.elapsedMs)}; new start point: ${pass.cookie.toString()} on ${dc.dnsHostName}`]],
+          lines: [
+            [
+              'read',
+              `${formatCount(pass.objects)} objects in ${pass.pages} DirSync page${pass.pages === 1 ? '' : 's'}, ${formatDuration(pass.elapsedMs)}; new start point: ${pass.cookie.toString()} on ${dc.dnsHostName}`,
+            ],
+          ],
           json: { pass: { objects: pass.objects, pages: pass.pages, elapsedMs: Math.round(pass.elapsedMs) } },
           continues: `with the changes made after the pass (cookie ${pass.cookie.digest()})`,
         };

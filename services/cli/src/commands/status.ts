@@ -7,7 +7,25 @@ import { type CliCommand } from '../command';
 import { readPipeControls } from '../pipe-controls';
 import { CommandContext } from '../context';
 import { type RangeRecord, readRanges } from '@idsync/platform';
-import { changelogLag, type CommittedPartition, decodeDirSyncCookie, DEFAULT_COUNT_LIMIT, type DeadLetterSample, type DeadLetterSummary, describeLagNote, type LagNote, type OffsetRange, type PartitionOffsets, rangeKey, rangesToCount, summarizeDeadLetters, tailRanges, topicLag, type TopicLag, usnLag } from '../core/lag';
+import {
+  changelogLag,
+  type CommittedPartition,
+  decodeDirSyncCookie,
+  DEFAULT_COUNT_LIMIT,
+  type DeadLetterSample,
+  type DeadLetterSummary,
+  describeLagNote,
+  type LagNote,
+  type OffsetRange,
+  type PartitionOffsets,
+  rangeKey,
+  rangesToCount,
+  summarizeDeadLetters,
+  tailRanges,
+  topicLag,
+  type TopicLag,
+  usnLag,
+} from '../core/lag';
 import { serviceTopics } from '../core/replay-plan';
 import { formatAge, formatCount, table } from '../format';
 import { CliError, type CliIo, EXIT_CODES, UsageError } from '../io';
@@ -125,7 +143,9 @@ export interface StatusReport {
   readonly generatedAt: string;
   readonly pipes: readonly PipeReport[];
   readonly consumers: readonly ConsumerReport[];
-  readonly deadLetters: (Omit<DeadLetterSummary, 'last'> & { readonly topic: string; readonly last: (Omit<DeadLetterSample, 'failedAt'> & { readonly failedAt: string }) | null }) | { readonly topic: string; readonly missing: true };
+  readonly deadLetters:
+    | (Omit<DeadLetterSummary, 'last'> & { readonly topic: string; readonly last: (Omit<DeadLetterSample, 'failedAt'> & { readonly failedAt: string }) | null })
+    | { readonly topic: string; readonly missing: true };
   readonly unreachable: readonly string[];
 }
 
@@ -290,7 +310,14 @@ export async function collectStatus(ctx: CommandContext, options: { readonly cou
   for (const service of CONSUMER_SERVICES) {
     const groupId = serviceGroupId(config, service);
     const description = described.find((g) => g.groupId === groupId);
-    const entry = { service, groupId, state: description?.state ?? 'Unknown', members: description?.members.length ?? 0, topics: [] as { topic: string; partitions: CommittedPartition[] }[], missing: [] as string[] };
+    const entry = {
+      service,
+      groupId,
+      state: description?.state ?? 'Unknown',
+      members: description?.members.length ?? 0,
+      topics: [] as { topic: string; partitions: CommittedPartition[] }[],
+      missing: [] as string[],
+    };
     for (const topic of serviceTopics(config, service)) {
       const partitions = await topicOffsets(admin, existing, topic);
       if (partitions === null) {
@@ -323,7 +350,14 @@ export async function collectStatus(ctx: CommandContext, options: { readonly cou
         const letter = decodeDeadLetter(record.value);
         letters.push({ stage: letter.stage, reason: letter.reason, failedAt: letter.failedAt, topic: letter.topic, partition: letter.partition, offset: letter.offset });
       } catch (error) {
-        letters.push({ stage: '(undecodable)', reason: error instanceof Error ? error.message : String(error), failedAt: record.timestamp, topic: record.topic, partition: record.partition, offset: String(record.offset) });
+        letters.push({
+          stage: '(undecodable)',
+          reason: error instanceof Error ? error.message : String(error),
+          failedAt: record.timestamp,
+          topic: record.topic,
+          partition: record.partition,
+          offset: String(record.offset),
+        });
       }
     } else if (record.topic === topics.checkpoints.name && record.key !== null) {
       const key = record.key.toString('utf8');
@@ -412,9 +446,7 @@ function lagText(detector: DetectorReport): string {
 function topicNotes(topic: TopicLag): string {
   const byNote = new Map<LagNote, number[]>();
   for (const p of topic.partitions) if (p.note !== null) byNote.set(p.note, [...(byNote.get(p.note) ?? []), p.partition]);
-  return [...byNote]
-    .map(([note, partitions]) => (partitions.length === topic.partitions.length ? describeLagNote(note) : `partition ${partitions.join(', ')}: ${describeLagNote(note)}`))
-    .join('; ');
+  return [...byNote].map(([note, partitions]) => (partitions.length === topic.partitions.length ? describeLagNote(note) : `partition ${partitions.join(', ')}: ${describeLagNote(note)}`)).join('; ');
 }
 
 function countText(value: number, exact: boolean): string {
@@ -435,7 +467,10 @@ export function renderStatus(report: StatusReport, now: number): string {
         { header: 'POSITION', value: (p) => positionText(p.detector.position) },
         { header: 'SOURCE END', value: (p) => sourceText(p.detector.source) },
         { header: 'LAG', value: (p) => lagText(p.detector), align: 'right' },
-        { header: 'CHECKPOINT', value: (p) => (p.detector.checkpointAt === null ? (p.detector.position === null ? '-' : 'older than the records read') : formatAge(Date.parse(p.detector.checkpointAt), now)) },
+        {
+          header: 'CHECKPOINT',
+          value: (p) => (p.detector.checkpointAt === null ? (p.detector.position === null ? '-' : 'older than the records read') : formatAge(Date.parse(p.detector.checkpointAt), now)),
+        },
       ]),
     );
     const problems = report.pipes.filter((p) => p.detector.problem !== null);
@@ -476,7 +511,12 @@ export function renderStatus(report: StatusReport, now: number): string {
   else if (dl.total === 0) out.push('  none\n');
   else {
     const stages = Object.entries(dl.byStage).sort(([a], [b]) => a.localeCompare(b));
-    out.push(table(stages, [{ header: 'STAGE', value: ([stage]) => stage }, { header: dl.exact ? 'COUNT' : 'COUNT (newest read)', value: ([, n]) => n }]));
+    out.push(
+      table(stages, [
+        { header: 'STAGE', value: ([stage]) => stage },
+        { header: dl.exact ? 'COUNT' : 'COUNT (newest read)', value: ([, n]) => n },
+      ]),
+    );
     out.push(`  total ${formatCount(dl.total)}${dl.exact ? '' : ' (too many to read whole: per-stage counts are of the newest records)'}\n`);
     if (dl.last !== null) {
       out.push(`  last error: ${dl.last.stage}, ${formatAge(Date.parse(dl.last.failedAt), now)} (${dl.last.failedAt}), ${dl.last.topic}[${dl.last.partition}]@${dl.last.offset}\n`);

@@ -146,7 +146,13 @@ describe('re-drive markers on the checkpoints topic', () => {
   });
 
   it('join the dead letters they name', () => {
-    const rows = withMarkers([{ id: { partition: 1, offset: 42n }, letter: letter(), problem: null }, { id: { partition: 1, offset: 43n }, letter: letter(), problem: null }], new Map([['1:42', marker(1, 42)]]));
+    const rows = withMarkers(
+      [
+        { id: { partition: 1, offset: 42n }, letter: letter(), problem: null },
+        { id: { partition: 1, offset: 43n }, letter: letter(), problem: null },
+      ],
+      new Map([['1:42', marker(1, 42)]]),
+    );
     expect(rows.map((r) => r.redriven?.to.offset ?? null)).toEqual(['99', null]);
   });
 });
@@ -203,9 +209,7 @@ describe('list rows', () => {
           'entryAlreadyExists (68) on modify-dn: another entry already has that DN — server said: Entry already exists',
       ),
     ).toBe('entryAlreadyExists (68) on modify-dn: another entry already has that DN');
-    expect(shortenReason('undecodable entry-change record (magic-byte): first byte is 0x7b, expected 0x00')).toBe(
-      'undecodable entry-change record (magic-byte): first byte is 0x7b, expected 0x00',
-    );
+    expect(shortenReason('undecodable entry-change record (magic-byte): first byte is 0x7b, expected 0x00')).toBe('undecodable entry-change record (magic-byte): first byte is 0x7b, expected 0x00');
     expect(shortenReason('first line\nsecond')).toBe('first line…');
     expect(shortenReason('x'.repeat(100), 10)).toBe(`${'x'.repeat(9)}…`);
   });
@@ -305,7 +309,7 @@ describe('the re-drive plan', () => {
   it('never re-drives what a writer refused as a security event, even forced: re-signing it would launder it', () => {
     const rows = [
       row(0, 1, { reason: 'request e1/ad-to-ds/0 for uid=x,dc=example,dc=com refused (unsigned): no idsync-signature header; this writer obeys only requests the mapper signed' }),
-      row(0, 2, { reason: 'request e2/ad-to-ds/0 for uid=admin,dc=example,dc=com refused (outside-scope): the DN is outside the subtrees pipe \'ad-to-ds\' writes to' }),
+      row(0, 2, { reason: "request e2/ad-to-ds/0 for uid=admin,dc=example,dc=com refused (outside-scope): the DN is outside the subtrees pipe 'ad-to-ds' writes to" }),
       row(0, 3, { reason: 'request e3/ad-to-ds/0 (entry x, uid=y): insufficientAccessRights (50)' }),
     ];
     for (const force of [false, true]) {
@@ -346,7 +350,17 @@ describe('selecting dead letters for redrive', () => {
   const rows = [row(0, 1, { stage: 'mapper', failedAt: 1_000 }, marker(0, 1)), row(0, 2, { stage: 'ds-writer', failedAt: 2_000 }), row(1, 1, { stage: 'mapper', failedAt: 3_000 })];
 
   it('by id, naming the ids that are not there', () => {
-    const result = selectForRedrive(rows, { kind: 'ids', ids: [{ partition: 0, offset: 2n }, { partition: 5, offset: 1n }] }, false);
+    const result = selectForRedrive(
+      rows,
+      {
+        kind: 'ids',
+        ids: [
+          { partition: 0, offset: 2n },
+          { partition: 5, offset: 1n },
+        ],
+      },
+      false,
+    );
     expect(result.selected.map((r) => formatDeadLetterId(r.id))).toEqual(['0:2']);
     expect(result.unknown).toEqual(['5:1']);
   });

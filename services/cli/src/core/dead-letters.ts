@@ -1,11 +1,4 @@
-import {
-  type AttributeChange,
-  type DeadLetter,
-  decodeEntryChange,
-  decodeWriteRequest,
-  wireIds,
-  type SchemaSubject,
-} from '@idsync/contracts';
+import { type AttributeChange, type DeadLetter, decodeEntryChange, decodeWriteRequest, wireIds, type SchemaSubject } from '@idsync/contracts';
 import { operationsTopicOfHeld, REQUEST_REFUSALS } from '@idsync/writer';
 import { displayValues } from './display-values';
 
@@ -136,10 +129,7 @@ export interface ListedDeadLetter {
 }
 
 /** Joins dead letters with their markers (by id). */
-export function withMarkers(
-  letters: readonly Omit<ListedDeadLetter, 'redriven'>[],
-  markers: ReadonlyMap<string, RedriveMarker>,
-): ListedDeadLetter[] {
+export function withMarkers(letters: readonly Omit<ListedDeadLetter, 'redriven'>[], markers: ReadonlyMap<string, RedriveMarker>): ListedDeadLetter[] {
   return letters.map((letter) => ({ ...letter, redriven: markers.get(formatDeadLetterId(letter.id)) ?? null }));
 }
 
@@ -284,8 +274,7 @@ export function summarizeRecord(value: Buffer | null): RecordSummary {
   const subject: SchemaSubject | undefined = schemaId === null ? undefined : wireIds().fromWire(schemaId)?.subject;
   const undecodable = (problem: string): RecordSummary => ({ kind: 'undecodable', bytes: value.length, schemaId, problem });
   if (schemaId === null) return undecodable('no schema-registry framing (first byte is not 0x00 or the record is shorter than 5 bytes)');
-  const attributes = (changes: readonly AttributeChange[]): AttributeSummary[] =>
-    changes.map((change) => ({ name: change.name, op: change.op, values: displayValues(change.name, change.values) }));
+  const attributes = (changes: readonly AttributeChange[]): AttributeSummary[] => changes.map((change) => ({ name: change.name, op: change.op, values: displayValues(change.name, change.values) }));
   try {
     if (subject === 'entry-change') {
       const event = decodeEntryChange(value);
@@ -335,9 +324,7 @@ export function summarizeRecord(value: Buffer | null): RecordSummary {
 /* ---------------------------------------------------------------------------------------------------------------- */
 /* Re-drive                                                                                                          */
 
-export type RedriveSelection =
-  | { readonly kind: 'ids'; readonly ids: readonly DeadLetterId[] }
-  | { readonly kind: 'all'; readonly stage?: string | undefined; readonly since?: number | undefined };
+export type RedriveSelection = { readonly kind: 'ids'; readonly ids: readonly DeadLetterId[] } | { readonly kind: 'all'; readonly stage?: string | undefined; readonly since?: number | undefined };
 
 export interface SelectedForRedrive {
   readonly selected: ListedDeadLetter[];
@@ -395,10 +382,7 @@ export interface RedrivePlan {
  * header naming the dead letter. Records that cannot go are failures (the others still go); records re-driven
  * before are listed apart (the command refuses them unless --force).
  */
-export function planRedrive(
-  selected: readonly ListedDeadLetter[],
-  options: { readonly deadLetterTopic: string; readonly existingTopics: ReadonlySet<string>; readonly force: boolean },
-): RedrivePlan {
+export function planRedrive(selected: readonly ListedDeadLetter[], options: { readonly deadLetterTopic: string; readonly existingTopics: ReadonlySet<string>; readonly force: boolean }): RedrivePlan {
   const items: RedriveItem[] = [];
   const failures: RedriveFailure[] = [];
   const alreadyRedriven: ListedDeadLetter[] = [];
@@ -420,7 +404,10 @@ export function planRedrive(
     const security = SECURITY_REFUSAL.exec(letter.reason);
     if (security !== null) {
       // Re-driving it would have the CLI sign a request nobody trusted: what the mapper makes is replayed or resynced instead.
-      failures.push({ id, problem: `the writer refused it as a security event (${security[1] ?? '?'}): a request the mapper did not make is never re-driven; if it was legitimate, replay its source event or resync the entry` });
+      failures.push({
+        id,
+        problem: `the writer refused it as a security event (${security[1] ?? '?'}): a request the mapper did not make is never re-driven; if it was legitimate, replay its source event or resync the entry`,
+      });
       continue;
     }
     // A delete the breaker held and an operator discarded goes back to its operations topic, to be counted afresh.

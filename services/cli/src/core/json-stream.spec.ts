@@ -16,9 +16,16 @@ describe('jsonWithList', () => {
 
   it('matches JSON.stringify for any JSON values', () => {
     fc.assert(
-      fc.property(fc.dictionary(fc.string().filter((k) => k !== 'differences' && k !== '__proto__'), fc.jsonValue()), fc.array(fc.jsonValue(), { maxLength: 5 }), (head, items) => {
-        expect(pieces(head, items)).toBe(whole(head, items));
-      }),
+      fc.property(
+        fc.dictionary(
+          fc.string().filter((k) => k !== 'differences' && k !== '__proto__'),
+          fc.jsonValue(),
+        ),
+        fc.array(fc.jsonValue(), { maxLength: 5 }),
+        (head, items) => {
+          expect(pieces(head, items)).toBe(whole(head, items));
+        },
+      ),
     );
   });
 });

@@ -22,8 +22,7 @@ const CAPTURED_CHECKPOINT = {
   server: 'invocationId=018c14f8-8429-40f4-91c5-8c78b431b002;host=dc1.example.test',
 };
 /** The cookie inside a DirSync response control captured from an earlier Samba instance (ad-detector fixtures). */
-const RESPONSE_CONTROL_COOKIE =
-  'TVNEUwMAAACAm5FYDH3dAQAAAAAAAAAAKAAAAP8PAAAAAAAAAAAAAAAAAAD/DwAAAAAAACR6pgNDB1FDl0WDxgi4ceYBAAAAAAAAAAEAAAAAAAAAJHqmA0MHUUOXRYPGCLhx5v8PAAAAAAAA';
+const RESPONSE_CONTROL_COOKIE = 'TVNEUwMAAACAm5FYDH3dAQAAAAAAAAAAKAAAAP8PAAAAAAAAAAAAAAAAAAD/DwAAAAAAACR6pgNDB1FDl0WDxgi4ceYBAAAAAAAAAAEAAAAAAAAAJHqmA0MHUUOXRYPGCLhx5v8PAAAAAAAA';
 
 const p = (partition: number, low: number, high: number, committed: number | null): CommittedPartition => ({ partition, low, high, committed });
 
@@ -91,7 +90,7 @@ describe('ds-detector lag', () => {
 });
 
 describe('DirSync cookie', () => {
-  it("reads the USN, issue time and DC of a checkpoint captured from the local Samba DC", () => {
+  it('reads the USN, issue time and DC of a checkpoint captured from the local Samba DC', () => {
     const cookie = decodeDirSyncCookie(Buffer.from(CAPTURED_CHECKPOINT.position, 'base64'));
     expect(cookie).toEqual({
       issuedAt: Date.parse('2026-11-25T20:40:43Z'),
@@ -142,7 +141,17 @@ describe('dead-letter summary', () => {
   });
 
   it('reads only the newest records of partitions too large to read whole', () => {
-    expect(tailRanges('dl', [{ partition: 0, low: 0, high: 100 }, { partition: 1, low: 95, high: 100 }, { partition: 2, low: 7, high: 7 }], 10)).toEqual([
+    expect(
+      tailRanges(
+        'dl',
+        [
+          { partition: 0, low: 0, high: 100 },
+          { partition: 1, low: 95, high: 100 },
+          { partition: 2, low: 7, high: 7 },
+        ],
+        10,
+      ),
+    ).toEqual([
       { topic: 'dl', partition: 0, from: 90, to: 100 },
       { topic: 'dl', partition: 1, from: 95, to: 100 },
     ]);

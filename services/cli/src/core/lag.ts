@@ -248,7 +248,5 @@ export function summarizeDeadLetters(letters: readonly DeadLetterSample[], total
 
 /** The newest `limit` offsets of each partition: what is read of a dead-letter topic too large to read whole. */
 export function tailRanges(topic: string, partitions: readonly PartitionOffsets[], limit: number): OffsetRange[] {
-  return partitions
-    .filter((p) => p.high > p.low)
-    .map((p) => ({ topic, partition: p.partition, from: Math.max(p.low, p.high - limit), to: p.high }));
+  return partitions.filter((p) => p.high > p.low).map((p) => ({ topic, partition: p.partition, from: Math.max(p.low, p.high - limit), to: p.high }));
 }

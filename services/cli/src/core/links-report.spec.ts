@@ -145,7 +145,12 @@ describe('Tombstones', () => {
     tombstones.note(otherKey, true, 2);
     tombstones.note('not-a-link', true, 3);
     expect(tombstones.size).toBe(2);
-    expect(tombstones.byPipe()).toEqual(new Map([['ad-to-ds', 1], ['ds-to-ad', 1]]));
+    expect(tombstones.byPipe()).toEqual(
+      new Map([
+        ['ad-to-ds', 1],
+        ['ds-to-ad', 1],
+      ]),
+    );
   });
 });
 
@@ -256,9 +261,7 @@ describe('links export output', () => {
   });
 
   it('sums up what was exported and the tombstones left, and says when records were skipped', () => {
-    expect(exportSummary({ exported: 1_234, removed: 1, skipped: 0 }, 'idsync.links', undefined)).toBe(
-      '1,234 links exported from idsync.links; 1 removed link (tombstones) still on the topic\n',
-    );
+    expect(exportSummary({ exported: 1_234, removed: 1, skipped: 0 }, 'idsync.links', undefined)).toBe('1,234 links exported from idsync.links; 1 removed link (tombstones) still on the topic\n');
     expect(exportSummary({ exported: 1, removed: 0, skipped: 2 }, 'idsync.links', 'ad-to-ds')).toBe(
       '1 link of pipe ad-to-ds exported from idsync.links; 0 removed links of pipe ad-to-ds (tombstones) still on the topic; 2 records skipped (not a link)\n',
     );
@@ -274,7 +277,10 @@ describe('linkStats', () => {
   it('counts live links per pipe and origin, and the tombstones per pipe; configured pipes first, even without links', () => {
     const rows = linkStats(
       [link(), link({ origin: 'correlation' }), link({ origin: 'correlation' }), link({ pipe: 'old-pipe' })],
-      new Map([['ad-to-ds', 2], ['gone-pipe', 1]]),
+      new Map([
+        ['ad-to-ds', 2],
+        ['gone-pipe', 1],
+      ]),
       pipes,
     );
     expect(rows.map((r) => [r.pipe, r.links, r.removed])).toEqual([

@@ -12,10 +12,7 @@ import { type Dn, isInSubtree, parseDn } from '@idsync/mapping';
 /* The entry asked about                                                                                            */
 
 /** What `links show` was given: an entry id (either end of a link) or the DN of an entry to read its id from. */
-export type EntryArgument =
-  | { readonly kind: 'id'; readonly id: string }
-  | { readonly kind: 'dn'; readonly dn: string; readonly parsed: Dn }
-  | { readonly kind: 'invalid'; readonly problem: string };
+export type EntryArgument = { readonly kind: 'id'; readonly id: string } | { readonly kind: 'dn'; readonly dn: string; readonly parsed: Dn } | { readonly kind: 'invalid'; readonly problem: string };
 
 const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

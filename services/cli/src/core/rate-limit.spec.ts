@@ -4,10 +4,14 @@ describe('RateLimiter (resync --rate)', () => {
   it('spaces batches so the average stays at the rate, the first one at once', async () => {
     let clock = 0;
     const waits: number[] = [];
-    const limiter = new RateLimiter(100, () => clock, async (ms) => {
-      waits.push(ms);
-      clock += ms;
-    });
+    const limiter = new RateLimiter(
+      100,
+      () => clock,
+      async (ms) => {
+        waits.push(ms);
+        clock += ms;
+      },
+    );
     for (let i = 0; i < 5; i++) await limiter.take(25);
     // 125 units at 100/s: the fifth batch starts after 1 s (four batches of 0.25 s before it).
     expect(waits).toEqual([250, 250, 250, 250]);
@@ -17,7 +21,11 @@ describe('RateLimiter (resync --rate)', () => {
   it('saves nothing up while idle, and keeps bursts to a quarter of a second', async () => {
     let clock = 0;
     const waits: number[] = [];
-    const limiter = new RateLimiter(40, () => clock, async (ms) => void waits.push(ms));
+    const limiter = new RateLimiter(
+      40,
+      () => clock,
+      async (ms) => void waits.push(ms),
+    );
     await limiter.take(10);
     clock = 60_000;
     await limiter.take(10);

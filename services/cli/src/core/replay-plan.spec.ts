@@ -100,7 +100,7 @@ describe('replay plan', () => {
 });
 
 describe('groups and selection', () => {
-  it("resolves a stage to its group and input topics", () => {
+  it('resolves a stage to its group and input topics', () => {
     expect(resolveReplayGroup(config, 'ds-writer')).toEqual({ groupId: 'acme-ds-writer', service: 'ds-writer', topics: ['acme.ds.operations'] });
     expect(resolveReplayGroup(config, 'mapper')).toEqual({ groupId: 'acme-mapper', service: 'mapper', topics: ['acme.ad.changes', 'acme.ds.changes'] });
     expect(resolveReplayGroup(config, 'acme-ad-writer')).toMatchObject({ service: 'ad-writer', topics: serviceTopics(config, 'ad-writer') });

@@ -7,11 +7,7 @@ import { type CommittedPartition, consumerStart, type OffsetRange } from './lag'
  * the offsets, counts the records in the ranges this module names, and applies the plan.
  */
 
-export type ReplayTarget =
-  | { readonly kind: 'time'; readonly at: number }
-  | { readonly kind: 'offset'; readonly offset: number }
-  | { readonly kind: 'beginning' }
-  | { readonly kind: 'end' };
+export type ReplayTarget = { readonly kind: 'time'; readonly at: number } | { readonly kind: 'offset'; readonly offset: number } | { readonly kind: 'beginning' } | { readonly kind: 'end' };
 
 export function describeTarget(target: ReplayTarget): string {
   switch (target.kind) {

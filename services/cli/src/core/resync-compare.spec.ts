@@ -56,7 +56,10 @@ describe('compareRequest', () => {
   });
 
   it('plans a create when nothing matches, and leaves unmatched destination entries as candidates, children first', () => {
-    const index = new DestinationIndex([entry('ou=Old,dc=example,dc=com', {}), entry('cn=Stray,ou=Old,dc=example,dc=com', { uid: ['stray'] }), entry('cn=Ann,dc=example,dc=com', { uid: ['ann'] })], [['uid']]);
+    const index = new DestinationIndex(
+      [entry('ou=Old,dc=example,dc=com', {}), entry('cn=Stray,ou=Old,dc=example,dc=com', { uid: ['stray'] }), entry('cn=Ann,dc=example,dc=com', { uid: ['ann'] })],
+      [['uid']],
+    );
     expect(compareRequest(upsert('cn=Bob,dc=example,dc=com', { cn: ['Bob'], uid: ['bob'] }), index, options).kind).toBe('create');
     compareRequest(upsert('cn=Ann,dc=example,dc=com', { uid: ['ann'] }), index, options);
     expect(index.unclaimed().map((u) => u.entry.dn)).toEqual(['cn=Stray,ou=Old,dc=example,dc=com', 'ou=Old,dc=example,dc=com']);
@@ -95,7 +98,11 @@ describe('compareRequest with links', () => {
 
   it('prefers the linked entry to the one holding the DN, and finds it through a link of the reverse pipe too', () => {
     store.put(link('ds-to-ad', dsEnd(12), adEnd(SOURCE)));
-    const index = new DestinationIndex([linked('cn=Ann,ou=Corp,dc=example,dc=com', 13, { cn: ['Ann'], uid: ['ann'] }), linked('cn=Ann,ou=Old,dc=example,dc=com', 12, { cn: ['Ann'], uid: ['ann'] })], [['uid']], 'ldap');
+    const index = new DestinationIndex(
+      [linked('cn=Ann,ou=Corp,dc=example,dc=com', 13, { cn: ['Ann'], uid: ['ann'] }), linked('cn=Ann,ou=Old,dc=example,dc=com', 12, { cn: ['Ann'], uid: ['ann'] })],
+      [['uid']],
+      'ldap',
+    );
     const result = compareRequest(upsert('cn=Ann,ou=Corp,dc=example,dc=com', { cn: ['Ann'], uid: ['ann'] }), index, options, links);
     expect(result).toMatchObject({ foundBy: 'link', move: { from: 'cn=Ann,ou=Old,dc=example,dc=com', to: 'cn=Ann,ou=Corp,dc=example,dc=com' } });
     expect(result.differences).toEqual([]);
@@ -110,7 +117,11 @@ describe('compareRequest with links', () => {
   });
 
   it('an equal entry found by DN or correlation but not linked is published: the writer links what it finds', () => {
-    const index = new DestinationIndex([linked('cn=Ann,ou=Corp,dc=example,dc=com', 11, { cn: ['Ann'], uid: ['ann'] }), linked('cn=Bob Old,ou=Corp,dc=example,dc=com', 14, { cn: ['Bob'], uid: ['bob'] })], [['uid']], 'ldap');
+    const index = new DestinationIndex(
+      [linked('cn=Ann,ou=Corp,dc=example,dc=com', 11, { cn: ['Ann'], uid: ['ann'] }), linked('cn=Bob Old,ou=Corp,dc=example,dc=com', 14, { cn: ['Bob'], uid: ['bob'] })],
+      [['uid']],
+      'ldap',
+    );
     const byDn = compareRequest(upsert('cn=Ann,ou=Corp,dc=example,dc=com', { cn: ['Ann'], uid: ['ann'] }), index, options, links);
     expect(byDn).toMatchObject({ kind: 'equal', foundBy: 'dn', link: 'unlinked' });
     expect(needsPublishing(byDn)).toBe(true);
@@ -153,12 +164,30 @@ describe('mapSnapshot', () => {
       destination: 'ds',
       dnMaps: [{ from: '**,OU=Corp,DC=example,DC=test', to: '{1},ou=Corp,dc=example,dc=com' }],
       correlation: [['uid']],
-      syncClasses: [{ name: 'users', evaluationOrder: 30, includeBaseDns: ['DC=example,DC=test'], objectClasses: ['user'], destinationObjectClasses: ['top', 'inetOrgPerson'], attributeMappings: [{ from: 'sAMAccountName', to: 'uid' }] }],
+      syncClasses: [
+        {
+          name: 'users',
+          evaluationOrder: 30,
+          includeBaseDns: ['DC=example,DC=test'],
+          objectClasses: ['user'],
+          destinationObjectClasses: ['top', 'inetOrgPerson'],
+          attributeMappings: [{ from: 'sAMAccountName', to: 'uid' }],
+        },
+      ],
     }),
   );
   const event = (dn: string) =>
     snapshotEvent(
-      { dn, entryId: { kind: 'objectGUID', value: 'abc' }, objectClasses: ['user'], attributes: new Map([['objectclass', { name: 'objectClass', values: ['user'] }], ['samaccountname', { name: 'sAMAccountName', values: ['ann'] }]]), after: null },
+      {
+        dn,
+        entryId: { kind: 'objectGUID', value: 'abc' },
+        objectClasses: ['user'],
+        attributes: new Map([
+          ['objectclass', { name: 'objectClass', values: ['user'] }],
+          ['samaccountname', { name: 'sAMAccountName', values: ['ann'] }],
+        ]),
+        after: null,
+      },
       0,
       { system: 'active-directory', directory: 'ad', server: 'ldaps://dc1', runId: 'run1', detectedAt: 5 },
     );

@@ -45,7 +45,11 @@ describe('selectDeletions', () => {
 
   it('never offers an entry linked to nothing at the source: the directory’s own entries are left alone', () => {
     store.put(link('ds-to-hr', dsEnd(103), { directory: 'hr', kind: 'entryUUID', value: id(7) }));
-    const selection = selectDeletions([unclaimed('cn=Own,ou=Corp,dc=example,dc=com', 102), unclaimed('cn=Elsewhere,ou=Corp,dc=example,dc=com', 103), unclaimed('cn=NoId,ou=Corp,dc=example,dc=com', null)], links, new Set());
+    const selection = selectDeletions(
+      [unclaimed('cn=Own,ou=Corp,dc=example,dc=com', 102), unclaimed('cn=Elsewhere,ou=Corp,dc=example,dc=com', 103), unclaimed('cn=NoId,ou=Corp,dc=example,dc=com', null)],
+      links,
+      new Set(),
+    );
     expect(selection.candidates).toEqual([]);
     expect(selection.unlinked.map((u) => u.entry.dn)).toEqual(['cn=Own,ou=Corp,dc=example,dc=com', 'cn=Elsewhere,ou=Corp,dc=example,dc=com', 'cn=NoId,ou=Corp,dc=example,dc=com']);
   });

@@ -29,7 +29,7 @@ const guid = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 const raw = { dn: 'CN=Ann,OU=Corp,DC=example,DC=test', objectClass: ['top', 'person', 'user'], sAMAccountName: 'ann', mail: 'ann@example.test', objectGUID: guid };
 
 describe('sourceDetector', () => {
-  it("is the detector whose source the directory is, with its after-image set and state topic, its base when it names none", () => {
+  it('is the detector whose source the directory is, with its after-image set and state topic, its base when it names none', () => {
     const found = sourceDetector(config({ adState: 'idsync.ad.state' }), pipes, 'ad');
     expect(found).toMatchObject({ service: 'ad-detector', stateTopic: 'idsync.ad.state', stateTopicKey: 'kafka.topics.adState', includeBaseDns: ['DC=example,DC=test'] });
     expect(found?.set).toEqual(afterImageAttributes('ad', pipes, { include: ['mail'] }));

@@ -59,9 +59,7 @@ export function sourceDetector(config: DetectorsConfig, pipes: readonly Compiled
 }
 
 /** Where a resync publishes entry states of a directory, or why it cannot. */
-export type StateTarget =
-  | { readonly kind: 'publish'; readonly topic: string; readonly detector: SourceDetector }
-  | { readonly kind: 'refused'; readonly problem: string; readonly hint: string };
+export type StateTarget = { readonly kind: 'publish'; readonly topic: string; readonly detector: SourceDetector } | { readonly kind: 'refused'; readonly problem: string; readonly hint: string };
 
 /**
  * The state topic of `directory`'s detector. Refused without one, and when the detector reads no after-images: it

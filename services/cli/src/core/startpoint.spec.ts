@@ -109,7 +109,11 @@ describe('findFirstChangeAtOrAfter: binary search over change numbers by changeT
   });
 
   it('a time between two changes picks the later one', async () => {
-    const { window, lookup } = fakeChangelog([[1, 0], [2, 10], [3, 20]]);
+    const { window, lookup } = fakeChangelog([
+      [1, 0],
+      [2, 10],
+      [3, 20],
+    ]);
     expect(numberOf((await findFirstChangeAtOrAfter(at(15), window, lookup)).chosen)).toBe('3');
     expect(numberOf((await findFirstChangeAtOrAfter(at(10), window, lookup)).chosen)).toBe('2');
   });

@@ -11,10 +11,7 @@ export type DetectorName = (typeof DETECTORS)[number];
 
 /** Where to put the detector. `change-number`: start WITH that change; `time`: with the first change at or after it. */
 export type StartChoice =
-  | { readonly kind: 'beginning' }
-  | { readonly kind: 'end' }
-  | { readonly kind: 'change-number'; readonly changeNumber: ChangeNumber }
-  | { readonly kind: 'time'; readonly at: number };
+  { readonly kind: 'beginning' } | { readonly kind: 'end' } | { readonly kind: 'change-number'; readonly changeNumber: ChangeNumber } | { readonly kind: 'time'; readonly at: number };
 export type StartChoiceKind = StartChoice['kind'];
 
 /** The option that gives each choice, for messages. */
@@ -59,9 +56,7 @@ export const AD_ALTERNATIVES = 'use --end (publish only changes made from now on
 // ---------------------------------------------------------------------------------------------------------------
 // ds-detector: change numbers. The stored position is the LAST change published; the detector continues after it.
 
-export type ChangelogStart =
-  | { readonly kind: 'ok'; readonly after: ChangeNumber; readonly note: string }
-  | { readonly kind: 'refused'; readonly message: string };
+export type ChangelogStart = { readonly kind: 'ok'; readonly after: ChangeNumber; readonly note: string } | { readonly kind: 'refused'; readonly message: string };
 
 /** The changelog's window for people: `1..5,432`, or that it is empty. */
 export function describeWindow(window: ChangelogWindow): string {

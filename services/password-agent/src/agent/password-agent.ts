@@ -386,12 +386,9 @@ export class PasswordAgent {
 }
 
 const START_NOTES: Record<StartMode, (position: SyncPosition) => string> = {
-  resume: (p) =>
-    p.fromBeginning
-      ? 'resuming an unfinished full pass: every account is read again'
-      : 'resumed from the stored position: only accounts changed since are read',
-  baseline: () => 'first start: begins at the DC\'s current end; password changes from now on are published (initialSync: true or --full-pass publishes existing ones)',
-  'full-pass': () => 'full pass: every account\'s current hash is read and published',
+  resume: (p) => (p.fromBeginning ? 'resuming an unfinished full pass: every account is read again' : 'resumed from the stored position: only accounts changed since are read'),
+  baseline: () => "first start: begins at the DC's current end; password changes from now on are published (initialSync: true or --full-pass publishes existing ones)",
+  'full-pass': () => "full pass: every account's current hash is read and published",
 };
 
 const NEEDS_ATTENTION_NOTE =

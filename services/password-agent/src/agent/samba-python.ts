@@ -3,7 +3,12 @@ import { basename, delimiter, isAbsolute, join } from 'node:path';
 
 /** The file a command name runs (an absolute path as is, otherwise the first executable match on PATH), or null. */
 export function resolveExecutable(tool: string, path = process.env['PATH'] ?? ''): string | null {
-  const candidates = isAbsolute(tool) ? [tool] : path.split(delimiter).filter(Boolean).map((dir) => join(dir, tool));
+  const candidates = isAbsolute(tool)
+    ? [tool]
+    : path
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, tool));
   for (const file of candidates) {
     try {
       accessSync(file, constants.X_OK);

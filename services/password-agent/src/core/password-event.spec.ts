@@ -78,7 +78,10 @@ describe('decidePasswordEvent', () => {
 
   it('skips tombstones, accounts without a hash, and notifications whose pwdLastSet did not move', () => {
     expect(decidePasswordEvent(parseSyncPasswordsLdif(ldif('isDeleted: TRUE')), context, seal)).toEqual({ kind: 'skip', reason: 'deleted' });
-    const noHash = ldif().split('\n').filter((l) => !l.startsWith('virtualCrypt') && !l.startsWith(' ')).join('\n');
+    const noHash = ldif()
+      .split('\n')
+      .filter((l) => !l.startsWith('virtualCrypt') && !l.startsWith(' '))
+      .join('\n');
     expect(decidePasswordEvent(parseSyncPasswordsLdif(noHash), context, seal)).toEqual({ kind: 'skip', reason: 'no-hash' });
     expect(decidePasswordEvent(parseSyncPasswordsLdif(ldif()), context, seal, '134401066900405970')).toEqual({ kind: 'skip', reason: 'unchanged' });
     expect(decidePasswordEvent(parseSyncPasswordsLdif(ldif()), context, seal, '134401066900000000').kind).toBe('publish');
@@ -97,7 +100,7 @@ describe('decidePasswordEvent', () => {
   });
 });
 
-describe('settleDelayMs (a new account\'s password waits for its create)', () => {
+describe("settleDelayMs (a new account's password waits for its create)", () => {
   // 2026-11-25T19:00:00Z as pwdLastSet (100 ns ticks since 1601).
   const setAt = Date.parse('2026-11-25T19:00:00Z');
   const pwdLastSet = String((BigInt(setAt) + 11_644_473_600_000n) * 10_000n);

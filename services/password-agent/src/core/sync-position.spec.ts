@@ -1,14 +1,13 @@
 import { decideStart, parseDirSyncCookie, parseLdbTime, SyncPosition, UnreadablePositionError } from './sync-position';
 
 // samba-tool's cache on the local stack (Samba 4.17) after a run: its dirsyncControl and currentTime.
-const STORED_CONTROL =
-  'dirsync:1:0:0:TVNEUwMAAACA0nOIb4DdAQAAAAAAAAAAKAAAAOceAAAAAAAAAAAAAAAAAADnHgAAAAAAAK3Wyreb/K5DoLy9yTGIoFEBAAAAAAAAAAEAAAAAAAAArdbKt5v8rkOgvL3JMYigUeceAAAAAAAA';
+const STORED_CONTROL = 'dirsync:1:0:0:TVNEUwMAAACA0nOIb4DdAQAAAAAAAAAAKAAAAOceAAAAAAAAAAAAAAAAAADnHgAAAAAAAK3Wyreb/K5DoLy9yTGIoFEBAAAAAAAAAAEAAAAAAAAArdbKt5v8rkOgvL3JMYigUeceAAAAAAAA';
 const STORED_AT = '20261130020626.0Z';
 // That DC's highestCommittedUSN when the cookie was issued, and its NTDS Settings invocationId.
 const DC = { highestUsn: 7911n, invocationId: 'b7cad6ad-fc9b-43ae-a0bc-bdc93188a051' };
 
 describe('SyncPosition (samba-tool cache dirsyncControl)', () => {
-  it('reads where a stored cookie stands: the DC\'s highest USN, the DC, and when it was stored', () => {
+  it("reads where a stored cookie stands: the DC's highest USN, the DC, and when it was stored", () => {
     const position = SyncPosition.fromCache(STORED_CONTROL, STORED_AT);
     expect(position.fromBeginning).toBe(false);
     expect(position.cookie).toMatchObject(DC);
