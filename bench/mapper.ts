@@ -4,35 +4,12 @@
  * and the same run's bare decode + encode (the events re-encoded) for comparison. Goal: >= 20,000 mapped events/s.
  *   npm run bench -- mapper [events]
  */
-import { readFileSync } from 'node:fs';
-import { parseConfig } from '@idsync/config';
 import { decodeEntryChange, encodeEntryChange, encodeWriteRequest, type AttributeChange, type EntryChangeEvent } from '@idsync/contracts';
 import { compilePipe, mapChange, MappingError } from '@idsync/mapping';
+import { offlineDemoConfig } from './lib/offline-config.ts';
 
 const TOTAL = Number(process.argv[2] ?? 200_000);
-const ENV = {
-  KAFKA_BROKERS: '127.0.0.1:9092',
-  AD_URL: 'ldaps://127.0.0.1:636',
-  AD_BASE_DN: 'DC=example,DC=test',
-  AD_BIND_DN: 'CN=Administrator,CN=Users,DC=example,DC=test',
-  AD_BIND_PASSWORD: 'bench',
-  AD_WRITER_BIND_DN: 'CN=idsync-writer,CN=Users,DC=example,DC=test',
-  AD_WRITER_PASSWORD: 'bench',
-  AD_CA_FILE: '/dev/null',
-  DS_URL: 'ldaps://127.0.0.1:3636',
-  DS_BASE_DN: 'dc=example,dc=com',
-  DS_BIND_DN: 'cn=Directory Manager',
-  DS_BIND_PASSWORD: 'bench',
-  DS_WRITER_BIND_DN: 'uid=idsync-writer,ou=Services,dc=example,dc=com',
-  DS_WRITER_PASSWORD: 'bench',
-  DS_CA_FILE: '/dev/null',
-  KAFKA_CA_FILE: '/dev/null',
-  ...Object.fromEntries(['AD_DETECTOR', 'DS_DETECTOR', 'MAPPER', 'AD_WRITER', 'DS_WRITER', 'PASSWORD_AGENT', 'CLI'].map((who) => [`KAFKA_${who}_PASSWORD`, 'bench'])),
-  IDSYNC_PASSWORD_KEY_K1: Buffer.alloc(32, 1).toString('base64'),
-  IDSYNC_OPERATION_KEY_O1: Buffer.alloc(32, 2).toString('base64'),
-};
-const file = new URL('../config/demo.yaml', import.meta.url);
-const config = parseConfig(readFileSync(file, 'utf8'), 'config/demo.yaml', ENV);
+const config = offlineDemoConfig();
 const pipesBySource = new Map<string, ReturnType<typeof compilePipe>[]>();
 for (const pipe of config.pipes) pipesBySource.set(pipe.source, [...(pipesBySource.get(pipe.source) ?? []), compilePipe(pipe)]);
 

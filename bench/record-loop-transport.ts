@@ -6,46 +6,24 @@
  * plus a no-op handler that isolates the per-call overhead. Rounds alternate direct/transport (ABBA).
  *   npm run bench -- record-loop-transport [records] [rounds]
  */
-import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
-import { parseConfig } from '@idsync/config';
 import { encodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
 import { DONE, JsonLogger, KafkaRecordLoopTransport, Metrics, SecretRedactor, type BatchContext, type LoopRecord, type RecordOutcome } from '@idsync/platform';
 import { ENTRY_CHANGES, MapperController } from '../services/mapper/dist/mapper-controller.js';
 import { MapperService } from '../services/mapper/dist/mapper-service.js';
 import { mapperHandler } from '../services/mapper/dist/mapper-handler.js';
 import { RecordMapper } from '../services/mapper/dist/record-mapper.js';
+import { offlineDemoConfig } from './lib/offline-config.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 const TOTAL = Number(process.argv[2] ?? 100_000);
 const ROUNDS = Number(process.argv[3] ?? 4);
-const ENV = {
-  KAFKA_BROKERS: '127.0.0.1:9092',
-  AD_URL: 'ldaps://127.0.0.1:636',
-  AD_BASE_DN: 'DC=example,DC=test',
-  AD_BIND_DN: 'CN=Administrator,CN=Users,DC=example,DC=test',
-  AD_BIND_PASSWORD: 'bench',
-  AD_WRITER_BIND_DN: 'CN=idsync-writer,CN=Users,DC=example,DC=test',
-  AD_WRITER_PASSWORD: 'bench',
-  AD_CA_FILE: '/dev/null',
-  DS_URL: 'ldaps://127.0.0.1:3636',
-  DS_BASE_DN: 'dc=example,dc=com',
-  DS_BIND_DN: 'cn=Directory Manager',
-  DS_BIND_PASSWORD: 'bench',
-  DS_WRITER_BIND_DN: 'uid=idsync-writer,ou=Services,dc=example,dc=com',
-  DS_WRITER_PASSWORD: 'bench',
-  DS_CA_FILE: '/dev/null',
-  KAFKA_CA_FILE: '/dev/null',
-  ...Object.fromEntries(['AD_DETECTOR', 'DS_DETECTOR', 'MAPPER', 'AD_WRITER', 'DS_WRITER', 'PASSWORD_AGENT', 'CLI'].map((who) => [`KAFKA_${who}_PASSWORD`, 'bench'])),
-  IDSYNC_PASSWORD_KEY_K1: Buffer.alloc(32, 1).toString('base64'),
-  IDSYNC_OPERATION_KEY_O1: Buffer.alloc(32, 2).toString('base64'),
-};
-const config = parseConfig(readFileSync(new URL('../config/demo.yaml', import.meta.url), 'utf8'), 'config/demo.yaml', ENV);
+const config = offlineDemoConfig();
 
 const rep = (name: string, ...values: string[]) => ({ name, op: 'replace' as const, values });
 const guid = (n: number) => `${n.toString(16).padStart(8, '0')}-7a2d-4c1b-9e8f-${(n * 7919).toString(16).padStart(12, '0')}`;
