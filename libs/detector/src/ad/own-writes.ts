@@ -188,10 +188,17 @@ export class OwnWrites {
     if (event.op === 'rename') return this.recognizeRename(event);
     const recognized = this.recognizeValues(event);
     // A modify shows where the entry is too: a move of the writer's that it does not show may be superseded.
-    const moves = event.op === 'modify' ? this.byEntry.get(idKey(event.entryId.value))?.get(DN_ATTRIBUTE) : undefined;
+    if (event.op !== 'modify') return recognized;
+    const { entry, moves, shown, match } = this.moveShowing(event);
+    return moves === undefined || match !== undefined ? recognized : { ...recognized, superseded: { entry, shown } };
+  }
+
+  /** The entry's pending moves, and the latest one naming the DN the event shows (undefined: none does). */
+  private moveShowing(event: EntryChangeEvent): { entry: string; moves: Pending[] | undefined; shown: string; match: Pending | undefined } {
+    const entry = idKey(event.entryId.value);
+    const moves = this.byEntry.get(entry)?.get(DN_ATTRIBUTE);
     const shown = receiptValueKey(event.dn);
-    if (moves === undefined || moves.some((p) => p.holds?.has(shown) === true)) return recognized;
-    return { ...recognized, superseded: { entry: idKey(event.entryId.value), shown } };
+    return { entry, moves, shown, match: moves?.findLast((p) => p.holds !== null && p.holds.size === 1 && p.holds.has(shown)) };
   }
 
   private recognizeValues(event: EntryChangeEvent): Recognized {
@@ -249,12 +256,9 @@ export class OwnWrites {
    * someone else's and published whole (what else it carries with it included).
    */
   private recognizeRename(event: EntryChangeEvent): Recognized {
-    const entry = idKey(event.entryId.value);
-    const moves = this.byEntry.get(entry)?.get(DN_ATTRIBUTE);
+    const { entry, moves, shown, match } = this.moveShowing(event);
     if (moves === undefined) return { event, own: [], settles: [] };
-    const shown = keysOf([event.dn]);
-    const match = moves.findLast((p) => p.holds !== null && sameKeys(shown, p.holds));
-    if (match === undefined) return { event, own: [], settles: [], superseded: { entry, shown: receiptValueKey(event.dn) } };
+    if (match === undefined) return { event, own: [], settles: [], superseded: { entry, shown } };
     const dnChange: AttributeChange = { name: 'distinguishedName', op: 'replace', values: [event.dn] };
     // The new naming value DirSync shows with the rename (cn, ou) is the rename's.
     const naming = namingValue(event.dn);
