@@ -282,7 +282,7 @@ export class DirectoryWriter {
       const step = this.stepKind(planned);
       await this.sendReceipt(planned, known, request);
       try {
-        const sent = await this.send(planned, createdParents, request, known === null ? null : entryIdOf(known, this.kind));
+        const sent = await this.send(planned, createdParents, request, known);
         added = sent ?? added;
         known = entryAfterStep(known, planned);
         // A directory server returns the new entry's id with the add (post-read): later steps' receipts name it.
@@ -676,9 +676,8 @@ export class DirectoryWriter {
     }
   }
 
-  /** Sends one step; an add returns the new entry with its id when the server answered the post-read control. */
-  /** Sends one step; `moved`: the id of the entry a move step moves (its second receipt names it). */
-  private async send(step: PlannedStep, createdParents: string[], request: WriteRequest, moved: ReturnType<typeof entryIdOf> = null): Promise<CurrentEntry | null> {
+  /** Sends one step (`entry`: as the steps before left it); an add returns the new entry with its id when the server answered the post-read control. */
+  private async send(step: PlannedStep, createdParents: string[], request: WriteRequest, entry: CurrentEntry | null = null): Promise<CurrentEntry | null> {
     switch (step.kind) {
       case 'add': {
         const attributes = step.attributes.map((a) => new Attribute({ type: a.name, values: ldapValues(a.values) }));
@@ -709,6 +708,8 @@ export class DirectoryWriter {
           if ((error as { code?: unknown }).code !== ENTRY_ALREADY_EXISTS || !(await this.parkOccupant(step.newDn, request))) throw error;
           await move();
         }
+        // Its second receipt (receipts on only: the id is not read for nothing on every move).
+        const moved = this.options.receipts === undefined || entry === null ? null : entryIdOf(entry, this.kind);
         if (moved !== null) await this.publishReceipt(request, step.dn, moved, moveReceiptAttributes(step.dn, step.newDn), true);
         return null;
       }
