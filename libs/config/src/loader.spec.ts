@@ -95,6 +95,13 @@ describe('configuration loading', () => {
     expect(problemsOf(onDs)).toEqual(['services.ds-detector: unknown key(s) streamingPollShare']);
   });
 
+  it("keeps kafkajs' 30 s consumer session by default, and refuses one shorter than the broker's 6 s minimum", () => {
+    expect(parseConfig(DEMO, 'demo.yaml', STACK_ENV).kafka.consumerSessionTimeoutMs).toBe(30_000);
+    const session = (value: string) => DEMO.replace(/^kafka:\n/m, `kafka:\n  consumerSessionTimeoutMs: ${value}\n`);
+    expect(parseConfig(session('10000'), 't.yaml', STACK_ENV).kafka.consumerSessionTimeoutMs).toBe(10_000);
+    expect(problemsOf(session('5000'))).toEqual([expect.stringMatching(/^kafka\.consumerSessionTimeoutMs: /)]);
+  });
+
   it('reads after-images by default, and refuses an exclude list that removes what a pipe needs, naming the pipe', () => {
     expect(parseConfig(DEMO, 'demo.yaml', STACK_ENV).services['ad-detector'].afterImage).toEqual({ enabled: true, include: [], exclude: [] });
     const afterImage = (value: string) => DEMO.replace('  ad-detector:\n    httpPort: 8181', `  ad-detector:\n    httpPort: 8181\n    afterImage: ${value}`);

@@ -92,6 +92,12 @@ const kafkaSchema = z
      */
     fetchMaxBytes: z.number().int().min(65_536).max(100_000_000).default(2_097_152),
     fetchMaxBytesPerPartition: z.number().int().min(16_384).max(100_000_000).default(524_288),
+    /**
+     * How long the group waits for a consumer's heartbeat before its partitions go to the others (kafkajs'
+     * sessionTimeout): a killed replica's partitions stay unread this long. Heartbeats go every third of it, at most
+     * every 3 s. The broker's group.min/max.session.timeout.ms (6 s – 30 min by default) must allow it.
+     */
+    consumerSessionTimeoutMs: z.number().int().min(6_000).max(1_800_000).default(30_000),
     ssl: z
       .object({ caFile: nonEmpty.optional(), rejectUnauthorized: z.boolean().default(true) })
       .strict()

@@ -302,7 +302,7 @@ describe(`idsync dlq on a real dead letter (run ${s})`, () => {
 
 /** One record of a topic, read with a throwaway group. */
 async function readOne(topic: string, partition: number, offset: string): Promise<{ key: string; value: Buffer; header: string }> {
-  const consumer = kafka.consumer({ groupId: `${(pipeline as Pipeline).clientId}-dlq-test-${Date.now()}` });
+  const consumer = kafka.consumer({ groupId: `${(pipeline as Pipeline).clientId}-dlq-test-${Date.now()}`, maxWaitTimeInMs: 250 });
   let found: { key: string; value: Buffer; header: string } | undefined;
   await consumer.connect();
   try {

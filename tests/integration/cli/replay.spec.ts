@@ -67,7 +67,7 @@ async function timestamps(topic: string): Promise<{ partition: number; offset: n
   const out: { partition: number; offset: number; timestamp: number }[] = [];
   if (remaining.size === 0) return out;
   const groupId = `${(pipeline as Pipeline).clientId}-replay-test-${Date.now()}`;
-  const consumer = kafka.consumer({ groupId });
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250 });
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (Number(payload.lastOffset) >= (remaining.get(payload.partition) ?? 0) - 1) remaining.delete(payload.partition);
   });

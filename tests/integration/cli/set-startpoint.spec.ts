@@ -100,7 +100,7 @@ async function storedCheckpoint(detector: 'ad-detector' | 'ds-detector'): Promis
 
 async function follow(topic: string, into: EntryChangeEvent[]): Promise<void> {
   const groupId = `${config.kafka.clientId}-startpoint-test-${topic}`;
-  const consumer = kafka.consumer({ groupId, readUncommitted: false });
+  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 250 });
   consumers.push({ consumer, groupId });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });

@@ -92,7 +92,7 @@ async function recordsOf(topic: string): Promise<{ dns: string[]; offsetGap: num
   const dns: string[] = [];
   if (remaining.size === 0) return { dns, offsetGap };
   const groupId = `${(pipeline as Pipeline).clientId}-status-test-${Date.now()}`;
-  const consumer = kafka.consumer({ groupId });
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250 });
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (Number(payload.lastOffset) >= (remaining.get(payload.partition) ?? 0) - 1) remaining.delete(payload.partition);
   });

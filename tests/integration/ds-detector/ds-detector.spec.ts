@@ -105,7 +105,7 @@ describe('ds-detector: cn=changelog of 389-ds to Kafka', () => {
     await kafkaAdmin.disconnect();
     admin = (await openLdapSession('ds', ds)).client;
     writing = (await openLdapSession('ds', ds, writer)).client;
-    consumer = kafkajs.consumer({ groupId: `idsync-test-ds-detector-${suffix}`, readUncommitted: false });
+    consumer = kafkajs.consumer({ groupId: `idsync-test-ds-detector-${suffix}`, maxWaitTimeInMs: 250, readUncommitted: false });
     await consumer.connect();
     await consumer.subscribe({ topic: eventsTopic, fromBeginning: true });
     await consumer.run({

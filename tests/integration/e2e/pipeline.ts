@@ -57,6 +57,10 @@ export interface DemoPipe {
 }
 
 const ROOT = join(__dirname, '..', '..', '..');
+/** A test's reader disconnects once it has what it reads; disconnect waits for the fetch in flight (kafkajs: 5 s). */
+export const READER_MAX_WAIT_MS = 250;
+/** kafka.consumerSessionTimeoutMs of every run (the product's default is 30 s). */
+export const TEST_SESSION_TIMEOUT_MS = 10_000;
 
 interface Running {
   process: ChildProcess;
@@ -90,12 +94,14 @@ export function isolatedConfig(
   directoryUrls: Readonly<Partial<Record<string, string>>> = {},
 ): { yaml: string; directories: Record<string, string>; topics: Record<string, string>; brokers: string[]; clientId: string } {
   const doc = parse(demoYaml) as {
-    kafka: { brokers: string[]; clientId?: string; topics: Record<string, { name: string }> };
+    kafka: { brokers: string[]; clientId?: string; consumerSessionTimeoutMs?: number; topics: Record<string, { name: string }> };
     directories: Record<string, { urls?: string[]; startTls?: boolean; allowInsecure?: boolean }>;
     services: Record<string, { httpPort?: number; source?: string; destination?: string; stateDir?: string }>;
     pipes?: { source: string; destination: string }[];
   };
   doc.kafka.clientId = `idsync-e2e-${suffix}`;
+  // A killed consumer's partitions stay unread for its session: tests kill many, and wait 10 s instead of 30.
+  doc.kafka.consumerSessionTimeoutMs = TEST_SESSION_TIMEOUT_MS;
   for (const topic of Object.values(doc.kafka.topics)) topic.name = topic.name.replace(/^idsync\./, `idsync.e2e.${suffix}.`);
   const renamed: Record<string, string> = {};
   doc.directories = Object.fromEntries(
@@ -334,7 +340,7 @@ export class Pipeline {
     }
     if (total === 0) return [];
     const letters: DeadLetter[] = [];
-    const consumer = kafka.consumer({ groupId: `${this.clientId}-e2e-reader-${Date.now()}` });
+    const consumer = kafka.consumer({ groupId: `${this.clientId}-e2e-reader-${Date.now()}`, maxWaitTimeInMs: READER_MAX_WAIT_MS });
     await consumer.connect();
     try {
       await consumer.subscribe({ topic, fromBeginning: true });
@@ -362,7 +368,7 @@ export class Pipeline {
     }
     const links = new Map<string, EntryLink>();
     if (remaining.size === 0) return links;
-    const consumer = kafka.consumer({ groupId: `${this.clientId}-e2e-links-${Date.now()}` });
+    const consumer = kafka.consumer({ groupId: `${this.clientId}-e2e-links-${Date.now()}`, maxWaitTimeInMs: READER_MAX_WAIT_MS });
     await consumer.connect();
     try {
       await consumer.subscribe({ topic, fromBeginning: true });
@@ -460,7 +466,7 @@ export class Pipeline {
     }
     const out = new Map<string, Buffer[]>(Object.values(this.topics).map((topic) => [topic, []]));
     if (remaining.size === 0) return [...out].map(([topic, bytes]) => ({ topic, bytes }));
-    const consumer = kafka.consumer({ groupId: `${this.clientId}-e2e-scan-${Date.now()}` });
+    const consumer = kafka.consumer({ groupId: `${this.clientId}-e2e-scan-${Date.now()}`, maxWaitTimeInMs: READER_MAX_WAIT_MS });
     await consumer.connect();
     try {
       const topics = [...new Set([...remaining.keys()].map((k) => k.slice(0, k.lastIndexOf('/'))))];

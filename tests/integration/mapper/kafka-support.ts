@@ -84,7 +84,7 @@ export interface ReadRecord {
  * order per partition. Read committed unless `readUncommitted` (which also sees records of aborted transactions).
  */
 export async function readAll(kafka: Kafka, topic: string, count: number, timeoutMs = 30_000, options: { readUncommitted?: boolean; settleMs?: number } = {}): Promise<ReadRecord[]> {
-  const consumer = kafka.consumer({ groupId: `idsync-test-reader-${uniqueSuffix()}`, readUncommitted: options.readUncommitted ?? false });
+  const consumer = kafka.consumer({ groupId: `idsync-test-reader-${uniqueSuffix()}`, readUncommitted: options.readUncommitted ?? false, maxWaitTimeInMs: 250 });
   const seen: ReadRecord[] = [];
   await consumer.connect();
   try {

@@ -165,7 +165,7 @@ describe('password synchronization (389-ds <-> Samba AD)', () => {
     await admin.disconnect();
     producer = kafka.producer();
     await producer.connect();
-    consumer = kafkajs.consumer({ groupId: `idsync-test-pw-${s}`, readUncommitted: false });
+    consumer = kafkajs.consumer({ groupId: `idsync-test-pw-${s}`, maxWaitTimeInMs: 250, readUncommitted: false });
     await consumer.connect();
     await consumer.subscribe({ topics: Object.values(topics).filter((t) => t !== topics.dsCheckpoints), fromBeginning: true });
     await consumer.run({

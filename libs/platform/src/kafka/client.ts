@@ -37,6 +37,21 @@ export interface FetchLimits {
 }
 const FETCH_LIMITS = new WeakMap<KafkaClient, FetchLimits>();
 
+/** A group member's session (kafka.consumerSessionTimeoutMs) and the heartbeat period that keeps it. */
+export interface GroupSession {
+  readonly sessionTimeout: number;
+  readonly heartbeatInterval: number;
+}
+const GROUP_SESSIONS = new WeakMap<KafkaClient, GroupSession>();
+
+/** kafkajs' heartbeat period, kept unless the session is shorter than three of them. */
+const HEARTBEAT_INTERVAL_MS = 3_000;
+
+/** The session of `sessionTimeoutMs`, with a heartbeat every third of it at most (Kafka's advice). */
+export function groupSession(sessionTimeoutMs: number): GroupSession {
+  return { sessionTimeout: sessionTimeoutMs, heartbeatInterval: Math.min(HEARTBEAT_INTERVAL_MS, Math.floor(sessionTimeoutMs / 3)) };
+}
+
 /**
  * The product's Kafka client: one per process and client id. It hands out what the stages use — an admin
  * (KafkaAdmin), producers (RecordProducer, TransactionalProducer) — and is what runRecordLoop, readRanges and
@@ -49,10 +64,11 @@ export class KafkaClient {
   ) {}
 
   /** A client over an existing kafkajs client (tests, benchmarks); product code uses createKafka. */
-  static wrap(kafka: Kafka, options: { readonly clientId?: string; readonly patience?: KafkaPatience; readonly fetch?: FetchLimits } = {}): KafkaClient {
+  static wrap(kafka: Kafka, options: { readonly clientId?: string; readonly patience?: KafkaPatience; readonly fetch?: FetchLimits; readonly session?: GroupSession } = {}): KafkaClient {
     const client = new KafkaClient(options.clientId ?? 'idsync', options.patience ?? 'service');
     CLIENTS.set(client, kafka);
     if (options.fetch !== undefined) FETCH_LIMITS.set(client, options.fetch);
+    if (options.session !== undefined) GROUP_SESSIONS.set(client, options.session);
     return client;
   }
 
@@ -92,6 +108,11 @@ export function fetchLimitsOf(client: KafkaClient): Partial<FetchLimits> {
   return FETCH_LIMITS.get(client) ?? {};
 }
 
+/** The group session a client's consumers keep (kafkajs' defaults when none was configured). */
+export function groupSessionOf(client: KafkaClient): Partial<GroupSession> {
+  return GROUP_SESSIONS.get(client) ?? {};
+}
+
 /**
  * The client `program` connects with (brokers, TLS, its SASL account; client id `<kafka.clientId>-<program>`); its own
  * log lines go through `logger` (warnings and above).
@@ -123,5 +144,10 @@ export function createKafka(config: KafkaConfig, program: Program, logger?: Json
   }
   const account = kafkaAccount(config, program);
   if (account) options.sasl = account as SASLOptions;
-  return KafkaClient.wrap(new Kafka(options), { clientId, patience, fetch: { maxBytes: config.fetchMaxBytes, maxBytesPerPartition: config.fetchMaxBytesPerPartition } });
+  return KafkaClient.wrap(new Kafka(options), {
+    clientId,
+    patience,
+    fetch: { maxBytes: config.fetchMaxBytes, maxBytesPerPartition: config.fetchMaxBytesPerPartition },
+    session: groupSession(config.consumerSessionTimeoutMs),
+  });
 }

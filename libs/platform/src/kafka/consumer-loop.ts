@@ -5,7 +5,7 @@ import { type JsonLogger } from '../logger';
 import { handlerStalled, type LoopAssignment, type LoopState, type LoopStatus, TERMINAL_LOOP_STATES } from '../loop-health';
 import { type Counter, type Gauge, type Metrics } from '../metrics';
 import { ConsumerLag } from './consumer-lag';
-import { fetchLimitsOf, type KafkaClient, kafkajsOf } from './client';
+import { fetchLimitsOf, groupSessionOf, type KafkaClient, kafkajsOf } from './client';
 import { classifyKafkaFailure } from './errors';
 import { AtLeastOnceOutput, ExactlyOnceOutput, type ChunkOutput, type LoopOutput, type OutputMode } from './loop-output';
 import { type RecordProducer } from './producer';
@@ -277,7 +277,6 @@ export interface RecordLoopOptions {
   readonly onFatal?: (error: RecordLoopFatalError) => void;
   /** A handler call without progress for this long counts as hung (see BatchContext). Default 300 000 (5 min). */
   readonly stallAfterMs?: number;
-  readonly sessionTimeoutMs?: number;
   /**
    * Longest time a fetch waits for new records (kafkajs maxWaitTimeInMs). A paused partition is fetched again
    * only with the next fetch, so this bounds how late a retry can start after its backoff. Default 1000.
@@ -371,7 +370,8 @@ class ConsumerLoop implements RecordLoop {
       groupId: options.groupId,
       ...fetchLimitsOf(options.kafka),
       maxWaitTimeInMs: options.maxWaitTimeMs ?? 1_000,
-      ...(options.sessionTimeoutMs ? { sessionTimeout: options.sessionTimeoutMs } : {}),
+      // the group session and heartbeat period of kafka.consumerSessionTimeoutMs
+      ...groupSessionOf(options.kafka),
     });
     const { exactlyOnce } = options;
     this.output = exactlyOnce
