@@ -1,7 +1,7 @@
 // Services of the pipeline as child processes on an isolated copy of config/demo.yaml: topics, consumer groups,
 // checkpoints (directory names) and ports of their own, so a benchmark never disturbs the demo or the tests.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -45,13 +45,20 @@ async function runAcls(config: SyncConfig, remove: boolean): Promise<void> {
 }
 
 /**
- * The Node options the services run with: the image's (the Dockerfile's ENV NODE_OPTIONS, V8's heap sized for the
- * containers), so a benchmark measures the services as they are deployed; then IDSYNC_BENCH_SERVICE_NODE_OPTIONS, for
- * the services only (e.g. --heapsnapshot-signal=SIGUSR2).
+ * The runtime environment the services run with: the image's (the Dockerfile's ENV NODE_OPTIONS, V8's heap sized for
+ * the containers, and its allocator: jemalloc preloaded with MALLOC_CONF), so a benchmark measures the services as
+ * they are deployed; then IDSYNC_BENCH_SERVICE_NODE_OPTIONS, for the services only (e.g. --heapsnapshot-signal=SIGUSR2).
+ * IDSYNC_BENCH_GLIBC_MALLOC=1 leaves jemalloc out (glibc's malloc, as before 2026-12-02), to compare.
  */
-export function serviceNodeOptions(): string {
-  const image = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1] ?? '';
-  return [image, process.env['IDSYNC_BENCH_SERVICE_NODE_OPTIONS'] ?? ''].filter(Boolean).join(' ');
+export function serviceEnvironment(): Record<string, string> {
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+  const image = (name: string): string => new RegExp(`^ENV ${name}="([^"]*)"`, 'm').exec(dockerfile)?.[1] ?? '';
+  const env: Record<string, string> = { NODE_OPTIONS: [image('NODE_OPTIONS'), process.env['IDSYNC_BENCH_SERVICE_NODE_OPTIONS'] ?? ''].filter(Boolean).join(' ') };
+  if (process.env['IDSYNC_BENCH_GLIBC_MALLOC'] === '1' || image('LD_PRELOAD') === '') return env;
+  // The image's path is its own (a link to Debian's library); here the host's copy of the same package (389-ds needs it).
+  const library = ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2'].find((path) => existsSync(path));
+  if (library === undefined) throw new Error('the image preloads jemalloc (Dockerfile, LD_PRELOAD): install libjemalloc2, or set IDSYNC_BENCH_GLIBC_MALLOC=1');
+  return { ...env, LD_PRELOAD: library, MALLOC_CONF: image('MALLOC_CONF') };
 }
 
 export class IsolatedServices {
@@ -95,7 +102,7 @@ export class IsolatedServices {
     const configFile = join(dir, 'config.yaml');
     writeFileSync(configFile, YAML.stringify(doc));
     const env = stackEnv();
-    const services = new IsolatedServices(dir, configFile, { ...process.env, ...env, IDSYNC_CONFIG: configFile, NODE_OPTIONS: serviceNodeOptions() }, ports);
+    const services = new IsolatedServices(dir, configFile, { ...process.env, ...env, IDSYNC_CONFIG: configFile, ...serviceEnvironment() }, ports);
     services.config = configPkg.parseConfig(readFileSync(configFile, 'utf8'), configFile, env);
     await runAcls(services.config, false);
     return services;

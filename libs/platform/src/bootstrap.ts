@@ -112,7 +112,7 @@ export async function runService<Args = undefined>(name: ServiceProgram, root: D
   }
   try {
     const metrics = new Metrics({ service: name, defaultMetrics: true });
-    const releases = metrics.counter('idsync_process_memory_releases_total', 'Times the process gave back memory V8 kept after a spike (resident memory beyond its heap and external memory)');
+    const releases = metrics.counter('idsync_process_memory_releases_total', 'Times the process gave back memory kept after a spike (resident memory beyond its used heap and external memory)');
     watchMemory({
       onRelease: (gap) => {
         releases.inc();

@@ -3,47 +3,52 @@ import { type MemoryReading, readMemory, releaseMemory, watchMemory } from './me
 const MB = 1024 * 1024;
 
 describe('watchMemory', () => {
-  it('gives memory back when the resident set exceeds the heap and external memory by more than the gap, at most once a minute', () => {
-    let reading: MemoryReading = { residentAnon: 100 * MB, heapTotal: 60 * MB, external: 10 * MB };
+  it('gives memory back when the resident set exceeds the used heap and external memory by more than the gap, at most once a minute', () => {
+    let reading: MemoryReading = { residentAnon: 100 * MB, heapTotal: 60 * MB, heapUsed: 55 * MB, external: 10 * MB };
     let now = 0;
     const released: number[] = [];
-    // A release gives back all but 20 MB beyond the heap.
-    const release = (): void => void (reading = { ...reading, residentAnon: reading.heapTotal + reading.external + 20 * MB });
-    const watch = watchMemory({ gapBytes: 32 * MB, minIntervalMs: 60_000, checkEveryMs: 3_600_000, read: () => reading, now: () => now, release, onRelease: (gap) => released.push(gap / MB) });
+    // A release shrinks the heap to what it uses and gives back all but 20 MB beyond it.
+    const release = (): void => void (reading = { ...reading, heapTotal: reading.heapUsed, residentAnon: reading.heapUsed + reading.external + 20 * MB });
+    const watch = watchMemory({ gapBytes: 24 * MB, minIntervalMs: 60_000, checkEveryMs: 3_600_000, read: () => reading, now: () => now, release, onRelease: (gap) => released.push(gap / MB) });
     try {
-      expect(watch.check()).toBe(false); // 30 MB beyond the heap: normal
-      reading = { residentAnon: 300 * MB, heapTotal: 60 * MB, external: 10 * MB };
-      expect(watch.check()).toBe(true);
-      reading = { residentAnon: 300 * MB, heapTotal: 60 * MB, external: 10 * MB };
+      expect(watch.check()).toBe(true); // 35 MB kept: a heap grown past what it uses counts
+      reading = { residentAnon: 300 * MB, heapTotal: 60 * MB, heapUsed: 40 * MB, external: 10 * MB };
       now = 30_000;
       expect(watch.check()).toBe(false); // too soon after the last
       now = 61_000;
       expect(watch.check()).toBe(true);
-      // A large heap is not kept memory: a leak is never hidden by this.
-      reading = { residentAnon: 400 * MB, heapTotal: 360 * MB, external: 10 * MB };
+      // A large heap in use is not kept memory: a leak is never hidden by this.
+      reading = { residentAnon: 400 * MB, heapTotal: 365 * MB, heapUsed: 360 * MB, external: 10 * MB };
       now = 200_000;
       expect(watch.check()).toBe(false);
-      expect(released).toEqual([230, 230]);
+      expect(released).toEqual([35, 250]);
     } finally {
       watch.stop();
     }
   });
 
-  it('does not try again what a release could not give back: the next needs that much plus the gap', () => {
-    let reading: MemoryReading = { residentAnon: 200 * MB, heapTotal: 60 * MB, external: 10 * MB };
+  it('does not try again what a release could not give back, and lowers the bar when it is given back later', () => {
+    let reading: MemoryReading = { residentAnon: 200 * MB, heapTotal: 60 * MB, heapUsed: 60 * MB, external: 10 * MB };
     let now = 0;
     let releases = 0;
-    // The allocator keeps 100 MB whatever the collection does.
+    // The allocator keeps 100 MB right after the collection.
     const release = (): void => void ((releases += 1), (reading = { ...reading, residentAnon: 170 * MB }));
-    const watch = watchMemory({ gapBytes: 32 * MB, minIntervalMs: 60_000, checkEveryMs: 3_600_000, read: () => reading, now: () => now, release });
+    const watch = watchMemory({ gapBytes: 24 * MB, minIntervalMs: 60_000, checkEveryMs: 3_600_000, read: () => reading, now: () => now, release });
     try {
       expect(watch.check()).toBe(true);
       now = 120_000;
-      expect(watch.check()).toBe(false); // 100 MB beyond the heap, as the last release left it
-      reading = { ...reading, residentAnon: 210 * MB };
+      expect(watch.check()).toBe(false); // 100 MB kept, as the last release left it
+      reading = { ...reading, residentAnon: 200 * MB };
       now = 240_000;
-      expect(watch.check()).toBe(true); // 40 MB more since: a new spike
-      expect(releases).toBe(2);
+      expect(watch.check()).toBe(true); // 30 MB more since: a new spike
+      // Later the allocator gives back all but 30 MB: the bar comes down with it.
+      reading = { ...reading, residentAnon: 100 * MB };
+      now = 360_000;
+      expect(watch.check()).toBe(false);
+      reading = { ...reading, residentAnon: 130 * MB };
+      now = 480_000;
+      expect(watch.check()).toBe(true); // 30 MB over the new bar, not over the old one
+      expect(releases).toBe(3);
     } finally {
       watch.stop();
     }

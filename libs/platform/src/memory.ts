@@ -25,12 +25,13 @@ export function releaseMemory(): void {
 export interface MemoryReading {
   readonly residentAnon: number;
   readonly heapTotal: number;
+  readonly heapUsed: number;
   readonly external: number;
 }
 
 /** RssAnon of /proc/self/status (the binary and libraries mapped from files left out); rss where there is none. */
 export function readMemory(): MemoryReading {
-  const { rss, heapTotal, external } = process.memoryUsage();
+  const { rss, heapTotal, heapUsed, external } = process.memoryUsage();
   let residentAnon = rss;
   try {
     const kb = /RssAnon:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
@@ -38,13 +39,13 @@ export function readMemory(): MemoryReading {
   } catch {
     // not Linux: the whole resident set
   }
-  return { residentAnon, heapTotal, external };
+  return { residentAnon, heapTotal, heapUsed, external };
 }
 
 export interface MemoryWatchOptions {
   /**
-   * Anonymous resident memory beyond V8's heap and external memory that counts as kept after a spike. Default 32 MiB
-   * (an idle service keeps about 20). What a release could not give back (the allocator's) raises the bar by as much.
+   * Anonymous resident memory beyond what V8's heap uses and its external memory that counts as kept after a spike.
+   * Default 24 MiB. What a release could not give back (code, stacks, the allocator's) raises the bar by as much.
    */
   readonly gapBytes?: number;
   /** How often it is read. Default 10 s. */
@@ -60,26 +61,29 @@ export interface MemoryWatchOptions {
 
 /**
  * Watches what the process keeps beyond what it uses: after a spike (a large batch, a burst of fetches) V8 keeps the
- * pages it freed and they stay resident; when the anonymous resident memory exceeds V8's heap and external memory by
- * more than `gapBytes`, the memory is given back (releaseMemory), at most once per `minIntervalMs`. What stays beyond
- * the heap after a release (memory the allocator keeps) is not tried again: the next release needs a gap of that much
- * plus `gapBytes`. A leak does not show here (it is in the heap, which this never shrinks): heapUsed tells it.
+ * pages it freed, and a heap grown for the spike stays that large; when the anonymous resident memory exceeds the
+ * heap's used part and external memory by more than `gapBytes`, the memory is given back (releaseMemory: a compacting
+ * collection that also shrinks the heap), at most once per `minIntervalMs`. What stays after a release (code, stacks,
+ * what the allocator has not given back yet) is not tried again: the next release needs that much plus `gapBytes`;
+ * the bar comes down with what is kept (the allocator gives back later). A leak does not show here (it is used heap,
+ * which this never counts): heapUsed tells it.
  */
 export function watchMemory(options: MemoryWatchOptions = {}): { check(): boolean; stop(): void } {
-  const gapBytes = options.gapBytes ?? 32 * 1024 * 1024;
+  const gapBytes = options.gapBytes ?? 24 * 1024 * 1024;
   const minIntervalMs = options.minIntervalMs ?? 60_000;
   const read = options.read ?? readMemory;
   const release = options.release ?? releaseMemory;
   const now = options.now ?? Date.now;
   let last = Number.NEGATIVE_INFINITY;
-  /** What a release left beyond the heap: not given back by one, so not counted as kept after a spike. */
+  /** What a release left kept: not given back by one, so not counted as kept after a spike. */
   let floor = 0;
   const gapNow = (): number => {
-    const { residentAnon, heapTotal, external } = read();
-    return residentAnon - heapTotal - external;
+    const { residentAnon, heapUsed, external } = read();
+    return residentAnon - heapUsed - external;
   };
   const check = (): boolean => {
     const gap = gapNow();
+    floor = Math.min(floor, Math.max(0, gap));
     if (gap <= floor + gapBytes || now() - last < minIntervalMs) return false;
     last = now();
     release();
