@@ -45,7 +45,7 @@ export function readMemory(): MemoryReading {
 export interface MemoryWatchOptions {
   /**
    * Anonymous resident memory beyond what V8's heap uses and its external memory that counts as kept after a spike.
-   * Default 24 MiB. What a release could not give back (code, stacks, the allocator's) raises the bar by as much.
+   * Default 16 MiB. What a release could not give back (code, stacks, the allocator's) raises the bar by as much.
    */
   readonly gapBytes?: number;
   /** How often it is read. Default 10 s. */
@@ -69,7 +69,7 @@ export interface MemoryWatchOptions {
  * which this never counts): heapUsed tells it.
  */
 export function watchMemory(options: MemoryWatchOptions = {}): { check(): boolean; stop(): void } {
-  const gapBytes = options.gapBytes ?? 24 * 1024 * 1024;
+  const gapBytes = options.gapBytes ?? 16 * 1024 * 1024;
   const minIntervalMs = options.minIntervalMs ?? 60_000;
   const read = options.read ?? readMemory;
   const release = options.release ?? releaseMemory;
