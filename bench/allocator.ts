@@ -10,7 +10,6 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { serviceEnvironment } from './lib/isolated-services.ts';
 
 const ENTRIES = Number(process.argv[2] ?? 20_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -96,6 +95,8 @@ function run(label: string, env: Record<string, string | undefined>): void {
 if (process.argv.includes('--child')) {
   await child();
 } else {
+  // Loaded by the parent only: the child measures a bare process, not the services' libraries.
+  const { serviceEnvironment } = await import('./lib/isolated-services.ts');
   const image = serviceEnvironment();
   if (image['LD_PRELOAD'] === undefined) throw new Error('the image preloads no allocator (Dockerfile LD_PRELOAD): nothing to compare');
   const glibc: Record<string, string | undefined> = { ...process.env, NODE_OPTIONS: image['NODE_OPTIONS'] };

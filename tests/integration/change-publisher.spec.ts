@@ -1,6 +1,6 @@
 import { decodeDeadLetter, decodeEntryChange, decodeEntryState, type EntryChangeEvent } from '@idsync/contracts';
 import { ChangePublisher } from '@idsync/platform';
-import { testKafka } from './support/kafka';
+import { READER_MAX_WAIT_MS, testKafka } from './support/kafka';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from './support/stack';
 
 describe('ChangePublisher: events and detector position in one Kafka transaction', () => {
@@ -55,7 +55,7 @@ describe('ChangePublisher: events and detector position in one Kafka transaction
   });
 
   it('delivers the events keyed by entry id to read_committed consumers', async () => {
-    const consumer = kafkajs.consumer({ groupId: `idsync-test-${uniqueSuffix()}`, maxWaitTimeInMs: 250, readUncommitted: false });
+    const consumer = kafkajs.consumer({ groupId: `idsync-test-${uniqueSuffix()}`, maxWaitTimeInMs: READER_MAX_WAIT_MS, readUncommitted: false });
     await consumer.connect();
     await consumer.subscribe({ topic: options.eventsTopic, fromBeginning: true });
     const seen: { key: string; eventId: string }[] = [];
@@ -126,7 +126,7 @@ describe('ChangePublisher: batches under the broker size limits', () => {
   });
 
   async function readTopic(topic: string, count: number): Promise<{ key: string; value: Buffer | null }[]> {
-    const consumer = kafkajs.consumer({ groupId: `idsync-test-${uniqueSuffix()}`, maxWaitTimeInMs: 250, readUncommitted: false });
+    const consumer = kafkajs.consumer({ groupId: `idsync-test-${uniqueSuffix()}`, maxWaitTimeInMs: READER_MAX_WAIT_MS, readUncommitted: false });
     const seen: { key: string; value: Buffer | null }[] = [];
     await consumer.connect();
     try {
@@ -243,7 +243,7 @@ describe('ChangePublisher: entry states on the state topic', () => {
     );
     await publisher.disconnect();
 
-    const consumer = kafkajs.consumer({ groupId: `idsync-test-${uniqueSuffix()}`, maxWaitTimeInMs: 250, readUncommitted: false });
+    const consumer = kafkajs.consumer({ groupId: `idsync-test-${uniqueSuffix()}`, maxWaitTimeInMs: READER_MAX_WAIT_MS, readUncommitted: false });
     await consumer.connect();
     await consumer.subscribe({ topic: options.stateTopic, fromBeginning: true });
     const states: { key: string; mail: string | null }[] = [];

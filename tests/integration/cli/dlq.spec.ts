@@ -1,5 +1,5 @@
 import { type Kafka, type Producer } from 'kafkajs';
-import { stackKafka } from '../support/kafka';
+import { READER_MAX_WAIT_MS, stackKafka } from '../support/kafka';
 import { type DeadLetter, encodeDeadLetter, encodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
 import { Side } from '../e2e/directories';
 import { eventually, Pipeline } from '../e2e/pipeline';
@@ -302,7 +302,7 @@ describe(`idsync dlq on a real dead letter (run ${s})`, () => {
 
 /** One record of a topic, read with a throwaway group. */
 async function readOne(topic: string, partition: number, offset: string): Promise<{ key: string; value: Buffer; header: string }> {
-  const consumer = kafka.consumer({ groupId: `${(pipeline as Pipeline).clientId}-dlq-test-${Date.now()}`, maxWaitTimeInMs: 250 });
+  const consumer = kafka.consumer({ groupId: `${(pipeline as Pipeline).clientId}-dlq-test-${Date.now()}`, maxWaitTimeInMs: READER_MAX_WAIT_MS });
   let found: { key: string; value: Buffer; header: string } | undefined;
   await consumer.connect();
   try {

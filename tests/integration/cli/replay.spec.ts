@@ -1,5 +1,5 @@
 import { type Kafka } from 'kafkajs';
-import { stackKafka } from '../support/kafka';
+import { READER_MAX_WAIT_MS, stackKafka } from '../support/kafka';
 import { type Entry, normalizeDn, sameDn, Side } from '../e2e/directories';
 import { eventually, Pipeline, sleep } from '../e2e/pipeline';
 import { stackConfig, uniqueSuffix, requireStackServers } from '../support/stack';
@@ -67,7 +67,7 @@ async function timestamps(topic: string): Promise<{ partition: number; offset: n
   const out: { partition: number; offset: number; timestamp: number }[] = [];
   if (remaining.size === 0) return out;
   const groupId = `${(pipeline as Pipeline).clientId}-replay-test-${Date.now()}`;
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250 });
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: READER_MAX_WAIT_MS });
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (Number(payload.lastOffset) >= (remaining.get(payload.partition) ?? 0) - 1) remaining.delete(payload.partition);
   });

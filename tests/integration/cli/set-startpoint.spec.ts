@@ -5,7 +5,7 @@ import { parse, stringify } from 'yaml';
 import { parseConfig, type SyncConfig } from '@idsync/config';
 import { decodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
 import { ChangePublisher, ensureTopics, fetchStoredCheckpoint, type KafkaAdmin, type KafkaClient, type StoredCheckpoint } from '@idsync/platform';
-import { testKafka } from '../support/kafka';
+import { READER_MAX_WAIT_MS, testKafka } from '../support/kafka';
 import { isProducerFenced } from '@idsync/detector/ad';
 import { classifyFailure } from '@idsync/detector/ds';
 import { normalizeDn, Side } from '../e2e/directories';
@@ -100,7 +100,7 @@ async function storedCheckpoint(detector: 'ad-detector' | 'ds-detector'): Promis
 
 async function follow(topic: string, into: EntryChangeEvent[]): Promise<void> {
   const groupId = `${config.kafka.clientId}-startpoint-test-${topic}`;
-  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 250 });
+  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: READER_MAX_WAIT_MS });
   consumers.push({ consumer, groupId });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });

@@ -1,5 +1,5 @@
 import { type Kafka } from 'kafkajs';
-import { stackKafka } from '../support/kafka';
+import { READER_MAX_WAIT_MS, stackKafka } from '../support/kafka';
 import { decodeEntryChange } from '@idsync/contracts';
 import { readRootDse } from '@idsync/platform';
 import { normalizeDn, Side } from '../e2e/directories';
@@ -92,7 +92,7 @@ async function recordsOf(topic: string): Promise<{ dns: string[]; offsetGap: num
   const dns: string[] = [];
   if (remaining.size === 0) return { dns, offsetGap };
   const groupId = `${(pipeline as Pipeline).clientId}-status-test-${Date.now()}`;
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250 });
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: READER_MAX_WAIT_MS });
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (Number(payload.lastOffset) >= (remaining.get(payload.partition) ?? 0) - 1) remaining.delete(payload.partition);
   });

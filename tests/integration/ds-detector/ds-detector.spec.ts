@@ -5,7 +5,7 @@ import { decodeEntryChange, type EntryChangeEvent } from '@idsync/contracts';
 import { ChangePublisher, createKafka, JsonLogger, Metrics, openLdapSession, SecretRedactor, writerCredentials } from '@idsync/platform';
 import { DetectorStoppedError, DsDetector, type DsDetectorOptions } from '@idsync/detector/ds';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
-import { testKafka } from '../support/kafka';
+import { READER_MAX_WAIT_MS, testKafka } from '../support/kafka';
 
 /**
  * The ds-detector's loop, in-process, against the stack's 389-ds and Kafka. Each run has its own events topic and its
@@ -105,7 +105,7 @@ describe('ds-detector: cn=changelog of 389-ds to Kafka', () => {
     await kafkaAdmin.disconnect();
     admin = (await openLdapSession('ds', ds)).client;
     writing = (await openLdapSession('ds', ds, writer)).client;
-    consumer = kafkajs.consumer({ groupId: `idsync-test-ds-detector-${suffix}`, maxWaitTimeInMs: 250, readUncommitted: false });
+    consumer = kafkajs.consumer({ groupId: `idsync-test-ds-detector-${suffix}`, maxWaitTimeInMs: READER_MAX_WAIT_MS, readUncommitted: false });
     await consumer.connect();
     await consumer.subscribe({ topic: eventsTopic, fromBeginning: true });
     await consumer.run({

@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Kafka } from 'kafkajs';
-import { grantRunAcls, stackKafka } from '../support/kafka';
+import { grantRunAcls, READER_MAX_WAIT_MS, stackKafka } from '../support/kafka';
 import { parse, stringify } from 'yaml';
 import { decodeDeadLetter, decodeLink, type DeadLetter, type EntryLink } from '@idsync/contracts';
 import { loadConfig, type SyncConfig } from '@idsync/config';
@@ -57,10 +57,8 @@ export interface DemoPipe {
 }
 
 const ROOT = join(__dirname, '..', '..', '..');
-/** A test's reader disconnects once it has what it reads; disconnect waits for the fetch in flight (kafkajs: 5 s). */
-export const READER_MAX_WAIT_MS = 250;
 /** kafka.consumerSessionTimeoutMs of every run (the product's default is 30 s). */
-export const TEST_SESSION_TIMEOUT_MS = 10_000;
+const TEST_SESSION_TIMEOUT_MS = 10_000;
 
 interface Running {
   process: ChildProcess;

@@ -1,6 +1,6 @@
 import { type Kafka, type Message, Partitioners } from 'kafkajs';
 import { JsonLogger, type KafkaClient, SecretRedactor } from '@idsync/platform';
-import { testKafka } from '../support/kafka';
+import { READER_MAX_WAIT_MS, testKafka } from '../support/kafka';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
 
 /**
@@ -84,7 +84,7 @@ export interface ReadRecord {
  * order per partition. Read committed unless `readUncommitted` (which also sees records of aborted transactions).
  */
 export async function readAll(kafka: Kafka, topic: string, count: number, timeoutMs = 30_000, options: { readUncommitted?: boolean; settleMs?: number } = {}): Promise<ReadRecord[]> {
-  const consumer = kafka.consumer({ groupId: `idsync-test-reader-${uniqueSuffix()}`, readUncommitted: options.readUncommitted ?? false, maxWaitTimeInMs: 250 });
+  const consumer = kafka.consumer({ groupId: `idsync-test-reader-${uniqueSuffix()}`, readUncommitted: options.readUncommitted ?? false, maxWaitTimeInMs: READER_MAX_WAIT_MS });
   const seen: ReadRecord[] = [];
   await consumer.connect();
   try {

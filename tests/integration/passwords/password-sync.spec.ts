@@ -15,7 +15,7 @@ import { DsDetector } from '@idsync/detector/ds';
 import { PasswordAgent } from '../../../services/password-agent/src/agent';
 import { AgentLoop } from '../../../services/password-agent/src/runner';
 import { hostPort, requireServer, stackConfig, uniqueSuffix } from '../support/stack';
-import { testKafka } from '../support/kafka';
+import { READER_MAX_WAIT_MS, testKafka } from '../support/kafka';
 
 /**
  * Password synchronization both ways on the local stack, in-process: the real ds-detector (sealing 389-ds's
@@ -165,7 +165,7 @@ describe('password synchronization (389-ds <-> Samba AD)', () => {
     await admin.disconnect();
     producer = kafka.producer();
     await producer.connect();
-    consumer = kafkajs.consumer({ groupId: `idsync-test-pw-${s}`, maxWaitTimeInMs: 250, readUncommitted: false });
+    consumer = kafkajs.consumer({ groupId: `idsync-test-pw-${s}`, maxWaitTimeInMs: READER_MAX_WAIT_MS, readUncommitted: false });
     await consumer.connect();
     await consumer.subscribe({ topics: Object.values(topics).filter((t) => t !== topics.dsCheckpoints), fromBeginning: true });
     await consumer.run({

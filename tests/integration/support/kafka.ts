@@ -5,6 +5,9 @@ import { stackEnv, stackKafkaOptions } from './local-stack';
 
 export { stackKafkaOptions };
 
+/** A test's reader disconnects once it has what it reads, and disconnect waits for the fetch in flight (kafkajs: 5 s). */
+export const READER_MAX_WAIT_MS = 250;
+
 /** A kafkajs client as the stack's Kafka administrator (see stackKafkaOptions). */
 export function stackKafka(clientId: string, options: Omit<KafkaJsConfig, 'brokers' | 'ssl' | 'sasl' | 'clientId'> = {}): Kafka {
   return new Kafka({ logLevel: logLevel.NOTHING, ...options, ...stackKafkaOptions(), clientId });
