@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -53,10 +54,27 @@ export interface MemoryWatchOptions {
   /** Fewest milliseconds between two releases. Default 60 s. */
   readonly minIntervalMs?: number;
   readonly read?: () => MemoryReading;
+  /** Share of the time the event loop was busy since the last call (0–1); default: the process's event loop. */
+  readonly busyShare?: () => number;
   readonly release?: () => void;
   readonly now?: () => number;
   /** Called after each release with the gap that caused it. */
   readonly onRelease?: (gapBytes: number) => void;
+}
+
+/** Event-loop shares that make an interval busy (work went on) or quiet (the service waits for input). */
+const BUSY_SHARE = 0.2;
+const QUIET_SHARE = 0.05;
+
+/** The share of time the event loop was busy since the last call. */
+function eventLoopBusyShare(): () => number {
+  let last = performance.eventLoopUtilization();
+  return () => {
+    const current = performance.eventLoopUtilization();
+    const share = performance.eventLoopUtilization(current, last).utilization;
+    last = current;
+    return share;
+  };
 }
 
 /**
@@ -65,7 +83,9 @@ export interface MemoryWatchOptions {
  * heap's used part and external memory by more than `gapBytes`, the memory is given back (releaseMemory: a compacting
  * collection that also shrinks the heap), at most once per `minIntervalMs`. What stays after a release (code, stacks,
  * what the allocator has not given back yet) is not tried again: the next release needs that much plus `gapBytes`;
- * the bar comes down with what is kept (the allocator gives back later). A leak does not show here (it is used heap,
+ * the bar comes down with what is kept (the allocator gives back later). Once the service goes quiet after work (an
+ * interval with its event loop busy a fifth of the time or more, then one under a twentieth), the bar is the gap alone:
+ * a release during the work measured what the work held, not what stays. A leak does not show here (it is used heap,
  * which this never counts): heapUsed tells it.
  */
 export function watchMemory(options: MemoryWatchOptions = {}): { check(): boolean; stop(): void } {
@@ -74,7 +94,10 @@ export function watchMemory(options: MemoryWatchOptions = {}): { check(): boolea
   const read = options.read ?? readMemory;
   const release = options.release ?? releaseMemory;
   const now = options.now ?? Date.now;
+  const busyShare = options.busyShare ?? eventLoopBusyShare();
   let last = Number.NEGATIVE_INFINITY;
+  /** Work went on since the last release: the first quiet interval after it may release against the gap alone. */
+  let workedSinceRelease = false;
   /** What a release left kept: not given back by one, so not counted as kept after a spike. */
   let floor = 0;
   const gapNow = (): number => {
@@ -83,9 +106,13 @@ export function watchMemory(options: MemoryWatchOptions = {}): { check(): boolea
   };
   const check = (): boolean => {
     const gap = gapNow();
+    const share = busyShare();
+    if (share >= BUSY_SHARE) workedSinceRelease = true;
+    const quietAfterWork = workedSinceRelease && share < QUIET_SHARE;
     floor = Math.min(floor, Math.max(0, gap));
-    if (gap <= floor + gapBytes || now() - last < minIntervalMs) return false;
+    if (gap <= (quietAfterWork ? 0 : floor) + gapBytes || now() - last < minIntervalMs) return false;
     last = now();
+    workedSinceRelease = false;
     release();
     floor = Math.max(0, gapNow());
     options.onRelease?.(gap);
