@@ -168,9 +168,12 @@ class StageTimeline {
 
   async sample(now: number, applied: number): Promise<void> {
     const detector: [ServiceName, string] = this.from === 'ad' ? ['ad-detector', 'idsync_detector_events_published_total'] : ['ds-detector', 'idsync_detector_events_published_total'];
+    // A stage that has handled the backlog is not asked again: its /metrics (tens of kB) rendered and parsed ten
+    // times a second would take CPU from the drain on these two cores.
+    const countOf = async (stage: string, read: () => Promise<number>): Promise<number> => (this.done.has(stage) ? (this.lastCount.get(stage) ?? N) : read());
     const counts: [string, number][] = [
-      ['detector published', await counterSum(...detector)],
-      ['mapper produced', await counterSum('mapper', 'idsync_mapper_requests_total')],
+      ['detector published', await countOf('detector published', () => counterSum(...detector))],
+      ['mapper produced', await countOf('mapper produced', () => counterSum('mapper', 'idsync_mapper_requests_total'))],
       ['writer applied', applied],
     ];
     for (const [stage, count] of counts) {
