@@ -4,6 +4,10 @@ import { kafkaAccount, type KafkaConfig, type Program } from '@idsync/config';
 import { type JsonLogger } from '../logger';
 import { KafkaAdmin } from './admin';
 import { RecordProducer, type RecordProducerOptions, TransactionalProducer, type TransactionalProducerOptions } from './producer';
+import { patchKafkaJsRequestQueue } from './request-queue';
+
+// Before any connection exists: kafkajs' connections otherwise run a 1 ms timer loop for good (request-queue.ts).
+patchKafkaJsRequestQueue();
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [KafkaJsLogLevel.ERROR]: 'error',
@@ -119,6 +123,7 @@ export function groupSessionOf(client: KafkaClient): Partial<GroupSession> {
  */
 export function createKafka(config: KafkaConfig, program: Program, logger?: JsonLogger, patience: KafkaPatience = 'service'): KafkaClient {
   const clientId = `${config.clientId}-${program}`;
+  if (!patchKafkaJsRequestQueue()) logger?.event('warn', 'kafka.request-queue.unpatched', { detail: "this kafkajs is not 2.2.4: its connections' idle timer is left as it is (request-queue.ts)" });
   const options: KafkaJsConfig = {
     clientId,
     brokers: config.brokers,
