@@ -84,9 +84,15 @@ describe('ChangePublisher: events and detector position in one Kafka transaction
     await replacement.connect();
     await expect(old.publish([event(9)], { position: '9', server: 'x' })).rejects.toThrow();
     await replacement.publish([], { position: '10', server: 'ldaps://127.0.0.1:3636' });
-    expect((await replacement.readCheckpoint())?.position).toBe('10');
     await old.disconnect().catch(() => undefined);
     await replacement.disconnect();
+    // The next pod resumes from the replacement's position, not the fenced one's. (Read by a new instance: its
+    // connect waits until the coordinator has completed the last transaction; until then an offset fetch may still
+    // return the position before it.)
+    const next = new ChangePublisher(kafka, options);
+    await next.connect();
+    expect((await next.readCheckpoint())?.position).toBe('10');
+    await next.disconnect();
   });
 });
 

@@ -227,7 +227,9 @@ export class ChangePublisher {
 
 /**
  * The committed checkpoint of a group, read with any admin client: unlike ChangePublisher.connect(), reading does
- * not fence the detector (tools show the position before deciding to move it).
+ * not fence the detector (tools show the position before deciding to move it). Just after a commit it may still show
+ * the position before it, until the transaction coordinator has completed that transaction (kafkajs' offset fetch
+ * cannot ask for stable offsets only); a ChangePublisher reads after connect(), which waits for that.
  */
 export async function fetchStoredCheckpoint(admin: KafkaAdmin, group: string, checkpointTopic: string): Promise<StoredCheckpoint | null> {
   const offsets = await admin.committedOffsets(group, [checkpointTopic]);
