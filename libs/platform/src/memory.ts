@@ -53,6 +53,12 @@ export interface MemoryWatchOptions {
   readonly checkEveryMs?: number;
   /** Fewest milliseconds between two releases. Default 60 s. */
   readonly minIntervalMs?: number;
+  /**
+   * Kept memory that is released even while the service works (an interval that is not quiet): a release blocks the
+   * event loop (up to a second on a heap of 100 MB), so below this it waits until the service waits for input.
+   * Default 128 MiB, beyond what the last release could not give back.
+   */
+  readonly pressureBytes?: number;
   readonly read?: () => MemoryReading;
   /** Share of the time the event loop was busy since the last call (0–1); default: the process's event loop. */
   readonly busyShare?: () => number;
@@ -81,16 +87,20 @@ function eventLoopBusyShare(): () => number {
  * Watches what the process keeps beyond what it uses: after a spike (a large batch, a burst of fetches) V8 keeps the
  * pages it freed, and a heap grown for the spike stays that large; when the anonymous resident memory exceeds the
  * heap's used part and external memory by more than `gapBytes`, the memory is given back (releaseMemory: a compacting
- * collection that also shrinks the heap), at most once per `minIntervalMs`. What stays after a release (code, stacks,
- * what the allocator has not given back yet) is not tried again: the next release needs that much plus `gapBytes`;
- * the bar comes down with what is kept (the allocator gives back later). Once the service goes quiet after work (an
- * interval with its event loop busy a fifth of the time or more, then one under a twentieth), the bar is the gap alone:
- * a release during the work measured what the work held, not what stays. A leak does not show here (it is used heap,
- * which this never counts): heapUsed tells it.
+ * collection that also shrinks the heap), at most once per `minIntervalMs`. A release blocks the event loop, so it
+ * waits for an interval in which the service was quiet (its event loop busy under a twentieth of the time), unless
+ * the kept memory exceeds `pressureBytes`: a release at the first check after a start, or in the middle of a drain,
+ * stalled the service (0.8 s for a writer just as its backlog arrived) and took the CPU from those still working.
+ * What stays after a release (code, stacks, what the allocator has not given back yet) is not tried again: the next
+ * release needs that much plus `gapBytes`; the bar comes down with what is kept (the allocator gives back later).
+ * Once the service goes quiet after work (an interval with its event loop busy a fifth of the time or more, then a
+ * quiet one), the bar is the gap alone: a release during the work measured what the work held, not what stays. A
+ * leak does not show here (it is used heap, which this never counts): heapUsed tells it.
  */
 export function watchMemory(options: MemoryWatchOptions = {}): { check(): boolean; stop(): void } {
   const gapBytes = options.gapBytes ?? 16 * 1024 * 1024;
   const minIntervalMs = options.minIntervalMs ?? 60_000;
+  const pressureBytes = options.pressureBytes ?? 128 * 1024 * 1024;
   const read = options.read ?? readMemory;
   const release = options.release ?? releaseMemory;
   const now = options.now ?? Date.now;
@@ -108,9 +118,10 @@ export function watchMemory(options: MemoryWatchOptions = {}): { check(): boolea
     const gap = gapNow();
     const share = busyShare();
     if (share >= BUSY_SHARE) workedSinceRelease = true;
-    const quietAfterWork = workedSinceRelease && share < QUIET_SHARE;
+    const quiet = share < QUIET_SHARE;
     floor = Math.min(floor, Math.max(0, gap));
-    if (gap <= (quietAfterWork ? 0 : floor) + gapBytes || now() - last < minIntervalMs) return false;
+    const bar = !quiet ? floor + pressureBytes : workedSinceRelease ? gapBytes : floor + gapBytes;
+    if (gap <= bar || now() - last < minIntervalMs) return false;
     last = now();
     workedSinceRelease = false;
     release();
