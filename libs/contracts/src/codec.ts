@@ -119,11 +119,20 @@ function resolver(writer: SchemaVersion, reader: SchemaVersion): ReturnType<Type
   return found;
 }
 
-/** avsc decodes records into generated classes and wrapped union branches; callers get plain data. */
+/**
+ * avsc decodes records into generated classes and wrapped union branches; callers get plain data. Arrays are fresh
+ * from the decoder and converted in place, records copied key by key: this runs on every record a stage reads, and
+ * building entry lists for Object.fromEntries made most of a decode's garbage.
+ */
 function plain(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(plain);
   if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return value;
-  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, plain(item)]));
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) value[index] = plain(value[index]);
+    return value;
+  }
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) copy[key] = plain((value as Record<string, unknown>)[key]);
+  return copy;
 }
 
 function describeInvalid(type: Type, value: unknown): string[] {
