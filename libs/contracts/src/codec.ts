@@ -122,7 +122,7 @@ function resolver(writer: SchemaVersion, reader: SchemaVersion): ReturnType<Type
 /**
  * avsc decodes records into generated classes and wrapped union branches; callers get plain data. Arrays are fresh
  * from the decoder and converted in place, records copied key by key: this runs on every record a stage reads, and
- * building entry lists for Object.fromEntries made most of a decode's garbage.
+ * its entry lists for Object.fromEntries were about a third of what a decode allocated (sampled, in the ds-writer).
  */
 function plain(value: unknown): unknown {
   if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return value;

@@ -120,7 +120,9 @@ export function watchMemory(options: MemoryWatchOptions = {}): { check(): boolea
     if (share >= BUSY_SHARE) workedSinceRelease = true;
     const quiet = share < QUIET_SHARE;
     floor = Math.min(floor, Math.max(0, gap));
-    const bar = !quiet ? floor + pressureBytes : workedSinceRelease ? gapBytes : floor + gapBytes;
+    // At work only much kept memory is worth a stall; quiet after work the gap alone counts; quiet again, the gap
+    // beyond what the last release left.
+    const bar = quiet ? (workedSinceRelease ? 0 : floor) + gapBytes : floor + pressureBytes;
     if (gap <= bar || now() - last < minIntervalMs) return false;
     last = now();
     workedSinceRelease = false;
