@@ -54,6 +54,20 @@ describe('metrics', () => {
     expect(await metrics.render()).toContain('idsync_detector_lag_seconds 9');
   });
 
+  it('renders only the metrics asked for by name, and nothing for a name it does not hold', async () => {
+    const metrics = new Metrics({ service: 'ds-writer' });
+    metrics.counter('idsync_writer_requests_total', 'Requests', ['result']).inc({ result: 'applied' }, 3);
+    metrics.counter('idsync_writer_retries_total', 'Retries').inc();
+    metrics.gauge('idsync_writer_lanes_busy', 'Lanes', [], (gauge) => gauge.set(2));
+    const text = await metrics.render(['idsync_writer_requests_total', 'idsync_writer_lanes_busy', 'idsync_writer_unknown_total']);
+    expect(text).toContain('idsync_writer_requests_total{result="applied",service="ds-writer"} 3');
+    expect(text).toContain('idsync_writer_lanes_busy{service="ds-writer"} 2');
+    expect(text).not.toContain('idsync_writer_retries_total');
+    expect(text.endsWith('\n')).toBe(true);
+    expect(await metrics.render(['idsync_writer_unknown_total'])).toBe('');
+    expect(await metrics.render([])).toContain('idsync_writer_retries_total');
+  });
+
   it('adds the Node.js process metrics when asked', async () => {
     const text = await new Metrics({ service: 'mapper', defaultMetrics: true }).render();
     expect(text).toMatch(/process_resident_memory_bytes\{service="mapper"\} \d+/);

@@ -1,4 +1,4 @@
-import { Controller, Get, Header, Module, type DynamicModule } from '@nestjs/common';
+import { Controller, Get, Header, Module, Query, type DynamicModule } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Pushgateway, Registry } from 'prom-client';
 
 export { Counter, Gauge, Histogram } from 'prom-client';
@@ -98,8 +98,15 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  render(): Promise<string> {
-    return this.registry.metrics();
+  /**
+   * The registry in the text format; with `names`, only those metrics (names it does not hold are left out): a poller
+   * that follows one counter several times a second does not make the service render and the poller parse them all.
+   */
+  async render(names?: readonly string[]): Promise<string> {
+    if (names === undefined || names.length === 0) return this.registry.metrics();
+    const known = [...new Set(names)].filter((name) => this.registry.getSingleMetric(name) !== undefined);
+    const parts = await Promise.all(known.map((name) => this.registry.getSingleMetricAsString(name)));
+    return parts.map((part) => `${part}\n`).join('');
   }
 
   /**
@@ -152,10 +159,11 @@ export class MetricsModule {
   static forMetrics(metrics: Metrics): DynamicModule {
     @Controller('metrics')
     class MetricsController {
+      /** GET /metrics, or GET /metrics?name=a&name=b for those metrics only. */
       @Get()
       @Header('Content-Type', metrics.contentType)
-      render(): Promise<string> {
-        return metrics.render();
+      render(@Query('name') name?: string | string[]): Promise<string> {
+        return metrics.render(name === undefined ? undefined : [name].flat());
       }
     }
     return { module: MetricsModule, controllers: [MetricsController], providers: [{ provide: Metrics, useValue: metrics }], exports: [Metrics] };

@@ -301,8 +301,10 @@ export class Pipeline {
     await this.waitReady(name, timeoutMs);
   }
 
-  async metrics(name: RunningName): Promise<string> {
-    const response = await fetch(`http://127.0.0.1:${this.port(name)}/metrics`, { signal: AbortSignal.timeout(5_000) });
+  /** The service's /metrics; with `only`, those metrics alone (GET /metrics?name=…). */
+  async metrics(name: RunningName, only: readonly string[] = []): Promise<string> {
+    const query = only.map((metric) => `name=${encodeURIComponent(metric)}`).join('&');
+    const response = await fetch(`http://127.0.0.1:${this.port(name)}/metrics${query ? `?${query}` : ''}`, { signal: AbortSignal.timeout(5_000) });
     return response.text();
   }
 
@@ -313,7 +315,8 @@ export class Pipeline {
 
   /** A metric's samples (one per label set) whose labels contain every given label; `series` is the label text. */
   async samples(name: RunningName, metric: string, labels: Record<string, string> = {}): Promise<{ series: string; value: number }[]> {
-    const text = await this.metrics(name);
+    // A histogram's series (_bucket, _sum, _count) are rendered under the histogram's name.
+    const text = await this.metrics(name, [metric, metric.replace(/_(bucket|sum|count)$/, '')]);
     const found: { series: string; value: number }[] = [];
     for (const line of text.split('\n')) {
       if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue;
