@@ -23,10 +23,12 @@ export interface AfterImageReadOptions {
   readonly batchSize?: number;
   /** Request controls, e.g. AD's Show Deleted to read tombstones. */
   readonly controls?: readonly Control[];
+  /** Searches in flight at once on the one connection (default READS_IN_FLIGHT). */
+  readonly inFlight?: number;
 }
 
-/** Searches in flight at once on the one connection (LDAP multiplexes them). */
-const READS_IN_FLIGHT = 8;
+/** Searches in flight at once on the one connection by default (LDAP multiplexes them). */
+export const READS_IN_FLIGHT = 8;
 
 const DEFAULT_BATCH = 50;
 
@@ -56,6 +58,7 @@ export async function readAfterImages(client: Client, ids: readonly string[], op
     attributes,
     bufferAttributes,
     ...(options.controls === undefined ? {} : { controls: options.controls }),
+    ...(options.inFlight === undefined ? {} : { inFlight: options.inFlight }),
   });
   for (const entry of entries) keep(entry);
   return found;
@@ -70,10 +73,12 @@ export interface IdSearchOptions {
   readonly attributes: readonly string[];
   readonly bufferAttributes?: readonly string[];
   readonly controls?: readonly Control[];
+  /** Searches in flight at once (default READS_IN_FLIGHT). */
+  readonly inFlight?: number;
 }
 
 /**
- * The entries with these ids (canonical text; objectGUIDs sent as bytes), `batchSize` per search, READS_IN_FLIGHT
+ * The entries with these ids (canonical text; objectGUIDs sent as bytes), `batchSize` per search, `inFlight`
  * searches at once on the one connection; every value of large attributes. Ids not found are simply absent.
  */
 export async function searchByIds(client: Client, ids: readonly string[], options: IdSearchOptions): Promise<Entry[]> {
@@ -81,27 +86,31 @@ export async function searchByIds(client: Client, ids: readonly string[], option
   const controls = options.controls === undefined ? undefined : [...options.controls];
   const batches: string[][] = [];
   for (let start = 0; start < ids.length; start += options.batchSize) batches.push(ids.slice(start, start + options.batchSize));
-  return searchesInFlight(batches, async (batch) => {
-    const filter = new OrFilter({ filters: batch.map((id) => new EqualityFilter({ attribute: options.idAttribute, value: binary ? guidToBytes(id) : id })) });
-    const search = {
-      scope: 'sub' as const,
-      filter,
-      attributes: [...options.attributes],
-      sizeLimit: 0,
-      ...(options.bufferAttributes ? { explicitBufferAttributes: [...options.bufferAttributes] } : {}),
-    };
-    return (await searchAllValues(client, options.baseDn, search, controls)).searchEntries;
-  });
+  return searchesInFlight(
+    batches,
+    async (batch) => {
+      const filter = new OrFilter({ filters: batch.map((id) => new EqualityFilter({ attribute: options.idAttribute, value: binary ? guidToBytes(id) : id })) });
+      const search = {
+        scope: 'sub' as const,
+        filter,
+        attributes: [...options.attributes],
+        sizeLimit: 0,
+        ...(options.bufferAttributes ? { explicitBufferAttributes: [...options.bufferAttributes] } : {}),
+      };
+      return (await searchAllValues(client, options.baseDn, search, controls)).searchEntries;
+    },
+    options.inFlight,
+  );
 }
 
-/** Runs `search` for every item, READS_IN_FLIGHT at a time on the one connection; the entries of all, in any order. */
-export async function searchesInFlight<T, E>(items: readonly T[], search: (item: T) => Promise<readonly E[]>): Promise<E[]> {
+/** Runs `search` for every item, `inFlight` at a time on the one connection; the entries of all, in any order. */
+export async function searchesInFlight<T, E>(items: readonly T[], search: (item: T) => Promise<readonly E[]>, inFlight = READS_IN_FLIGHT): Promise<E[]> {
   const found: E[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     for (let item = items[next++]; item !== undefined; item = items[next++]) found.push(...(await search(item)));
   };
-  await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, items.length) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(inFlight, items.length)) }, worker));
   return found;
 }
 

@@ -14,7 +14,7 @@ const CHANGELOG_ATTRIBUTES = ['changeNumber', 'targetDn', 'changeType', 'changes
 /**
  * entryUUIDs per search by id: with at most 10 candidates 389-ds reads no subtree index (ancestorid) for the search,
  * only the entryUUID keys, and on 2.3's Berkeley DB a subtree index read in bulk can deadlock against concurrent adds
- * (README, the local stack's pitfalls). Several such searches run at once instead (searchByIds).
+ * (README, the local stack's pitfalls). More such searches are made instead, one after another (SEARCHES_IN_FLIGHT).
  */
 const ID_SEARCH_SIZE = 10;
 /**
@@ -24,6 +24,12 @@ const ID_SEARCH_SIZE = 10;
  * only the changeNumber keys of its range.
  */
 const CHANGELOG_WINDOW = 10;
+/**
+ * Searches in flight at once, changelog windows and entries alike: one. 389-ds applies writes one at a time, and
+ * several searches at once over the entries and changelog pages just written slow that path for every writer: the
+ * ds-writer's modifies drained at 174-237/s with eight in flight, 309-351/s with one (README, Benchmarks).
+ */
+const SEARCHES_IN_FLIGHT = 1;
 
 export class ChangelogMissingError extends Error {
   readonly retriable = false;
@@ -72,18 +78,22 @@ export class ChangelogReader {
 
   /**
    * Entries with from <= changeNumber <= to, sorted by change number (the server does not promise an order). Read in
-   * windows of CHANGELOG_WINDOW numbers (why: at its definition), subtree-scoped, several at once.
+   * windows of CHANGELOG_WINDOW numbers (why: at its definition), subtree-scoped, SEARCHES_IN_FLIGHT at once.
    */
   async read(from: ChangeNumber, to: ChangeNumber): Promise<RawChangelogEntry[]> {
     const windows: { from: ChangeNumber; to: ChangeNumber }[] = [];
     for (let start = from; !start.isAfter(to); start = start.plus(CHANGELOG_WINDOW)) windows.push({ from: start, to: ChangeNumber.min(start.plus(CHANGELOG_WINDOW - 1), to) });
-    const found = await searchesInFlight(windows, async (window) => {
-      const filter = new AndFilter({
-        filters: [new GreaterThanEqualsFilter({ attribute: 'changeNumber', value: window.from.format() }), new LessThanEqualsFilter({ attribute: 'changeNumber', value: window.to.format() })],
-      });
-      const { searchEntries } = await this.client.search('cn=changelog', { scope: 'sub', filter, attributes: CHANGELOG_ATTRIBUTES, explicitBufferAttributes: ['changes'] });
-      return searchEntries;
-    });
+    const found = await searchesInFlight(
+      windows,
+      async (window) => {
+        const filter = new AndFilter({
+          filters: [new GreaterThanEqualsFilter({ attribute: 'changeNumber', value: window.from.format() }), new LessThanEqualsFilter({ attribute: 'changeNumber', value: window.to.format() })],
+        });
+        const { searchEntries } = await this.client.search('cn=changelog', { scope: 'sub', filter, attributes: CHANGELOG_ATTRIBUTES, explicitBufferAttributes: ['changes'] });
+        return searchEntries;
+      },
+      SEARCHES_IN_FLIGHT,
+    );
     const keyed = found.map((entry) => ({ entry, number: changeNumberOf(entry) }));
     keyed.sort((a, b) => (a.number && b.number ? a.number.compare(b.number) : 0));
     return keyed.map((k) => k.entry);
@@ -110,6 +120,7 @@ export class ChangelogReader {
       baseDn: this.config.baseDn,
       idAttribute: 'entryUUID',
       batchSize: ID_SEARCH_SIZE,
+      inFlight: SEARCHES_IN_FLIGHT,
       attributes: options.attributes,
       ...(options.explicitBufferAttributes ? { bufferAttributes: options.explicitBufferAttributes } : {}),
     });
@@ -117,7 +128,14 @@ export class ChangelogReader {
 
   /** The after-images of the entries with these entryUUIDs, by entryUUID; entries deleted since are absent. */
   readAfterImages(uuids: readonly string[], set: AfterImageAttributes): Promise<Map<string, ReadImage>> {
-    return readAfterImages(this.client, uuids, { baseDn: this.config.baseDn, idAttribute: 'entryUUID', binaryAttributes: SNAPSHOT_BINARY_ATTRIBUTES, set, batchSize: ID_SEARCH_SIZE });
+    return readAfterImages(this.client, uuids, {
+      baseDn: this.config.baseDn,
+      idAttribute: 'entryUUID',
+      binaryAttributes: SNAPSHOT_BINARY_ATTRIBUTES,
+      set,
+      batchSize: ID_SEARCH_SIZE,
+      inFlight: SEARCHES_IN_FLIGHT,
+    });
   }
 
   /** entryUUID and object classes of the entry at `dn` (older servers without targetUniqueId); null when it is gone. */
