@@ -28,7 +28,7 @@ export interface AfterImageReadOptions {
 }
 
 /** Searches in flight at once on the one connection by default (LDAP multiplexes them). */
-export const READS_IN_FLIGHT = 8;
+const READS_IN_FLIGHT = 8;
 
 const DEFAULT_BATCH = 50;
 
