@@ -1,4 +1,4 @@
-import { JsonLogger } from './logger';
+import { JsonLogger, stdoutLines } from './logger';
 import { SecretRedactor } from './redact';
 
 describe('JsonLogger', () => {
@@ -21,6 +21,36 @@ describe('JsonLogger', () => {
     logger.event('warn', 'retry', { error: new Error('s3cret-Passw0rd rejected') });
     expect(lines.join('')).not.toContain('s3cret-Passw0rd');
     expect(lines.join('')).toContain('[REDACTED]');
+  });
+
+  it('writes a record serialized beforehand as a line of its own, redacted like every line', () => {
+    const { logger, lines } = capture();
+    logger.recordJson('sync.write', JSON.stringify({ event: 'sync.write', service: 'ds-writer', dn: 'uid=s3cret-Passw0rd,dc=example,dc=com', changes: ['modify'] }));
+    logger.recordJson('sync.write', '{}');
+    expect(lines).toHaveLength(2);
+    expect(lines.every((line) => line.endsWith('\n') && !line.slice(0, -1).includes('\n'))).toBe(true);
+    expect(JSON.parse(lines[0] ?? '')).toEqual({
+      ts: expect.any(String),
+      level: 'info',
+      msg: 'sync.write',
+      event: 'sync.write',
+      service: 'ds-writer',
+      dn: 'uid=[REDACTED],dc=example,dc=com',
+      changes: ['modify'],
+    });
+    expect(JSON.parse(lines[1] ?? '')).toEqual({ ts: expect.any(String), level: 'info', msg: 'sync.write' });
+  });
+
+  it('writes to stdout once per turn of the event loop, lines in order', async () => {
+    const writes: string[] = [];
+    const write = stdoutLines({ write: (text: string) => writes.push(text) });
+    write('a\n');
+    write('b\n');
+    expect(writes).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    write('c\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toEqual(['a\nb\n', 'c\n']);
   });
 
   it('ignores secrets too short to mask without mangling ordinary words', () => {

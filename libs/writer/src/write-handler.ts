@@ -21,7 +21,7 @@ import { WriteError } from './errors';
 import { LinkConflictError } from './links';
 import { type RequestGuard } from './request-guard';
 import { type BreakerTrip, type DeleteBreaker } from './delete-breaker';
-import { SYNC_LOG_EVENT, type SyncLogInput, syncLogRecord, type SyncLogRecord } from './sync-log';
+import { SYNC_LOG_EVENT, type SyncLogInput, syncLogRecord } from './sync-log';
 
 /**
  * The destination refuses the writer itself (credentials, access rights, transport security): no record can
@@ -203,8 +203,8 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
   const traceIdOf = (request: WriteRequest): string | undefined => spans.get(request)?.context.traceId;
   const syncLogStdout = options.syncLog?.stdout ?? true;
   const auditTopic = options.syncLog?.topic;
-  /** Lines for the audit topic not sent yet: every call sends what is pending before its offsets are committed. */
-  let pendingAudit: SyncLogRecord[] = [];
+  /** Lines for the audit topic not sent yet (serialized): every call sends what is pending before its offsets are committed. */
+  let pendingAudit: { readonly key: string; readonly json: string }[] = [];
   const syncLog = (input: Omit<SyncLogInput, 'service' | 'now' | 'traceId'>): void => {
     const span = spans.get(input.request);
     if (span !== undefined) {
@@ -214,8 +214,10 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     }
     if (!syncLogStdout && auditTopic === undefined) return;
     const line = syncLogRecord({ ...input, service, now: now(), ...(span === undefined ? {} : { traceId: span.context.traceId }) });
-    if (syncLogStdout) logger.record(SYNC_LOG_EVENT, line);
-    if (auditTopic !== undefined) pendingAudit.push(line);
+    // Serialized once, for stdout and the audit topic alike.
+    const json = JSON.stringify(line);
+    if (syncLogStdout) logger.recordJson(SYNC_LOG_EVENT, json);
+    if (auditTopic !== undefined) pendingAudit.push({ key: line.sourceId, json });
   };
   const refused = metrics.counter(
     REFUSED_REQUESTS,
@@ -568,7 +570,7 @@ export function createWriteHandler(options: WriteHandlerOptions): (records: read
     const lines = pendingAudit;
     pendingAudit = [];
     try {
-      await output.send([{ topic: auditTopic, messages: lines.map((line) => ({ key: line.sourceId, value: Buffer.from(JSON.stringify(line)) })) }]);
+      await output.send([{ topic: auditTopic, messages: lines.map((line) => ({ key: line.key, value: Buffer.from(line.json) })) }]);
     } catch (error) {
       // Not sent: they go with the next call (this one's records are not committed, and come again).
       pendingAudit = [...lines, ...pendingAudit];
