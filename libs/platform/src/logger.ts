@@ -46,14 +46,9 @@ export class JsonLogger implements LoggerService {
     this.line(level, msg, fields);
   }
 
-  /** A line of a record stream (the sync log): written whatever the log level, at level info. */
-  record(msg: string, fields: LogFields): void {
-    this.line('info', msg, fields);
-  }
-
   /**
-   * A record already serialized (`{...}`, as sent elsewhere too: the sync log's audit topic), written as a line of
-   * its own: `{ts, level, msg, ...record}`, the record naming its service itself. Saves serializing it twice.
+   * A line of a record stream (the sync log), written whatever the log level, at level info: `{ts, level, msg,
+   * ...record}`. The record comes serialized (`{...}`, as it is also sent to the audit topic) and names its service.
    */
   recordJson(msg: string, record: string): void {
     const head = `{"ts":"${new Date().toISOString()}","level":"info","msg":${JSON.stringify(msg)}`;
