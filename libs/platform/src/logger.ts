@@ -78,7 +78,7 @@ export function stdoutLines(stream: { write(text: string): unknown } = process.s
   let pending: string[] = [];
   const flush = (): void => {
     if (pending.length === 0) return;
-    const text = pending.length === 1 ? (pending[0] as string) : pending.join('');
+    const text = pending.join('');
     pending = [];
     stream.write(text);
   };
