@@ -448,7 +448,10 @@ export class Pipeline {
     return stackKafka(`${this.clientId}-e2e-${role}`);
   }
 
-  /** Every record of every topic of the run (keys, values and header values as raw bytes), read from the beginning. */
+  /**
+   * Every record of every topic of the run (keys, values and header values as raw bytes), read from the beginning and
+   * uncommitted: an aborted transaction's records stay on the broker's disk and are readable too.
+   */
   async allRecords(timeoutMs = 30_000): Promise<{ topic: string; bytes: Buffer[] }[]> {
     const kafka = stackKafka(`${this.clientId}-e2e-scan`);
     const admin = kafka.admin();
@@ -467,22 +470,26 @@ export class Pipeline {
     }
     const out = new Map<string, Buffer[]>(Object.values(this.topics).map((topic) => [topic, []]));
     if (remaining.size === 0) return [...out].map(([topic, bytes]) => ({ topic, bytes }));
-    const consumer = kafka.consumer({ groupId: `${this.clientId}-e2e-scan-${Date.now()}`, maxWaitTimeInMs: READER_MAX_WAIT_MS });
+    const consumer = kafka.consumer({ groupId: `${this.clientId}-e2e-scan-${Date.now()}`, readUncommitted: true, maxWaitTimeInMs: READER_MAX_WAIT_MS });
+    // A partition is read once a fetched batch reaches its end. The batch's last offset counts transaction markers,
+    // which are never delivered as messages, however many end the partition.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const key = `${payload.topic}/${payload.partition}`;
+      const end = remaining.get(key);
+      if (end !== undefined && Number(payload.lastOffset) + 1 >= end) remaining.delete(key);
+    });
     await consumer.connect();
     try {
       const topics = [...new Set([...remaining.keys()].map((k) => k.slice(0, k.lastIndexOf('/'))))];
       await consumer.subscribe({ topics, fromBeginning: true });
       await consumer.run({
-        eachMessage: async ({ topic, partition, message }) => {
+        eachMessage: async ({ topic, message }) => {
           const bytes = out.get(topic) as Buffer[];
           if (message.key) bytes.push(message.key);
           if (message.value) bytes.push(message.value);
           for (const header of Object.values(message.headers ?? {})) {
             for (const value of [header].flat()) if (value !== undefined) bytes.push(Buffer.from(value));
           }
-          // The last offset of a transactionally written partition is the commit marker, never delivered.
-          const key = `${topic}/${partition}`;
-          if (Number(message.offset) + 2 >= (remaining.get(key) ?? 0)) remaining.delete(key);
         },
       });
       const deadline = Date.now() + timeoutMs;
