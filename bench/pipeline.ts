@@ -4,7 +4,8 @@
 // ldapts loop writing the same changes straight into the destination, in the same run:
 // 1. throughput: N modifies made in the source while the services are stopped, then the services started; rate at
 //    which they arrive in the destination (first to last arrival) vs N modifies by one ldapts connection, and vs N base
-//    reads and modifies on as many connections as the writer has (the same work done the writer's way);
+//    reads and modifies on as many connections as the writer has (the same work done the writer's way); and the rate
+//    over the drain's last two thirds ("warmed"), once the freshly started services have compiled their hot paths;
 // 2. latency: modifies made in the source at a steady RATE changes/s for SECONDS; the arrival of each value in the
 //    destination is seen by polling it (every 100 ms), so latencies carry up to ~100 ms of polling resolution.
 // --without-receipts: the ad-writer publishes no write receipts and the ad-detector recognizes none of its changes
@@ -259,17 +260,23 @@ async function drain(service: ServiceName, what: string, from: 'ad' | 'ds'): Pro
   const cpuAtReady = cpuNow();
   const timeline = new StageTimeline(from, ready);
   let first = 0;
+  let third: { at: number; seen: number } | undefined;
   for (;;) {
     const seen = await writerApplied(service);
     const now = performance.now();
     await timeline.sample(now, seen);
     if (seen > 0 && first === 0) first = now;
+    if (seen >= N / 3 && third === undefined) third = { at: now, seen };
     if (seen >= N) {
       const seconds = (now - first) / 1000;
       console.log(
         `pipeline: ${N} ${what} drained in ${seconds.toFixed(2)} s from the first arrival = ${(N / seconds).toFixed(0)} changes/s` +
           ` (services ready ${((ready - started) / 1000).toFixed(1)} s after spawn; first arrival ${((first - ready) / 1000).toFixed(2)} s after ready)`,
       );
+      // Services (and a broker) fresh from a start spend their first seconds compiling: the last two thirds of the
+      // drain show the rate of processes that have warmed up, as they are after running a while.
+      if (third !== undefined && now > third.at)
+        console.log(`  warmed: the last ${N - third.seen} ${what} (from arrival ${third.seen}) at ${((N - third.seen) / ((now - third.at) / 1000)).toFixed(0)} changes/s`);
       timeline.print();
       printCpu(cpuAtReady, cpuNow(), N);
       await printLdapOperations(service);
