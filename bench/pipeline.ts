@@ -12,6 +12,8 @@
 // (their echoes then go through the mapper to the ds-writer, which finds nothing to change): the receipts' cost.
 // --kafka-without-tls: the services reach the broker on the stack's SCRAM listener without TLS (benchmarks only):
 // what TLS to Kafka costs, and a like-for-like comparison with trees whose stack had no TLS (f157737).
+// --core-only: also the state and audit topics, after-images, the sync log and signatures off (issues 13-16's
+// per-change work that configuration can switch off): the pipeline as far as it compares with trees before them.
 // --memory[=IDLE]: the services' memory instead of the baselines and the latency: during each drain every service's
 // resident set is sampled every second (its peak is the largest sample, and VmHWM, the kernel's high-water mark since
 // the service started); IDLE seconds (default 30) after the drain, the steady state: RSS and process.memoryUsage() by
@@ -19,7 +21,7 @@
 // the whole drain in one process: after the modifies drain each has handled N modifies (the detector and the writer
 // of the other direction the echoes). `npm run bench -- pipeline both 10000 --memory` is the issue's measurement.
 // Usage: npm run bench -- pipeline [direction: ad-to-ds | ds-to-ad | both] [N] [RATE] [SECONDS] [--without-receipts]
-//        [--kafka-without-tls] [--memory[=IDLE]]
+//        [--kafka-without-tls] [--core-only] [--memory[=IDLE]]
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { type Client, EqualityFilter } from './lib/ldapts.ts';
@@ -31,9 +33,10 @@ const { openLdapSession, writerCredentials } = platform;
 
 const WITHOUT_RECEIPTS = process.argv.includes('--without-receipts');
 const KAFKA_WITHOUT_TLS = process.argv.includes('--kafka-without-tls');
+const CORE_ONLY = process.argv.includes('--core-only');
 const MEMORY_FLAG = process.argv.find((arg) => arg === '--memory' || arg.startsWith('--memory='));
 const MEMORY_IDLE_SECONDS = MEMORY_FLAG === undefined ? undefined : Number(MEMORY_FLAG.split('=')[1] ?? 30);
-const args = process.argv.filter((arg) => arg !== '--without-receipts' && arg !== '--kafka-without-tls' && arg !== MEMORY_FLAG);
+const args = process.argv.filter((arg) => !['--without-receipts', '--kafka-without-tls', '--core-only'].includes(arg) && arg !== MEMORY_FLAG);
 const DIRECTION = args[2] ?? 'both';
 const N = Number(args[3] ?? 1000);
 const RATE = Number(args[4] ?? 100);
@@ -51,12 +54,29 @@ const services = await IsolatedServices.create(s, undefined, (doc) => {
     doc['kafka'].brokers = ['${KAFKA_PLAINTEXT_BROKERS}'];
     delete doc['kafka'].ssl;
   }
+  if (CORE_ONLY) {
+    // What later issues added per change, off: TLS to Kafka, the state and audit topics, after-images, the sync log
+    // and signatures (links, the request guard, receipts and exactly-once stay: they cannot be switched off).
+    if (stackEnv()['KAFKA_PLAINTEXT_BROKERS'] === undefined) throw new Error('--core-only: the stack has no listener without TLS; run npm run stack -- up');
+    doc['kafka'].brokers = ['${KAFKA_PLAINTEXT_BROKERS}'];
+    delete doc['kafka'].ssl;
+    for (const topic of ['audit', 'adState', 'dsState']) delete doc['kafka'].topics[topic];
+    for (const name of ['ad-detector', 'ds-detector', 'ad-writer', 'ds-writer']) {
+      const block = doc['services'][name];
+      if (block === undefined) throw new Error(`--core-only: the configuration has no ${name}`);
+      if (name.endsWith('-detector')) block['afterImage'] = { enabled: false };
+      else block['syncLog'] = false;
+    }
+    const secrets = doc['secrets'] as Record<string, unknown> | undefined;
+    if (secrets !== undefined) secrets['signOperations'] = false;
+  }
   if (!WITHOUT_RECEIPTS) return;
   doc['services']['ad-writer'].writeReceipts = false;
   doc['services']['ad-detector'].ownWrites = { enabled: false };
 });
 console.log(WITHOUT_RECEIPTS ? 'write receipts: off (ad-writer publishes none, ad-detector recognizes none)' : 'write receipts: on');
-console.log(KAFKA_WITHOUT_TLS ? "services to Kafka: SCRAM without TLS (the stack's benchmark listener)" : 'services to Kafka: SCRAM over TLS');
+console.log(KAFKA_WITHOUT_TLS || CORE_ONLY ? "services to Kafka: SCRAM without TLS (the stack's benchmark listener)" : 'services to Kafka: SCRAM over TLS');
+if (CORE_ONLY) console.log('core only: no state or audit topics, after-images, sync log or signatures');
 const dir = services.dir;
 const startAll = () => services.start(SERVICES);
 const stopAll = () => services.stop();
