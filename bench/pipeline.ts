@@ -32,8 +32,8 @@ import { deleteTree, describe, readAndModifyAll, waitFor } from './lib/directory
 const { openLdapSession, writerCredentials } = platform;
 
 const WITHOUT_RECEIPTS = process.argv.includes('--without-receipts');
-const KAFKA_WITHOUT_TLS = process.argv.includes('--kafka-without-tls');
 const CORE_ONLY = process.argv.includes('--core-only');
+const KAFKA_WITHOUT_TLS = CORE_ONLY || process.argv.includes('--kafka-without-tls');
 const MEMORY_FLAG = process.argv.find((arg) => arg === '--memory' || arg.startsWith('--memory='));
 const MEMORY_IDLE_SECONDS = MEMORY_FLAG === undefined ? undefined : Number(MEMORY_FLAG.split('=')[1] ?? 30);
 const args = process.argv.filter((arg) => !['--without-receipts', '--kafka-without-tls', '--core-only'].includes(arg) && arg !== MEMORY_FLAG);
@@ -50,16 +50,13 @@ const s = Date.now().toString(36);
 // ------------------------------------------------------------------ services
 const services = await IsolatedServices.create(s, undefined, (doc) => {
   if (KAFKA_WITHOUT_TLS) {
-    if (stackEnv()['KAFKA_PLAINTEXT_BROKERS'] === undefined) throw new Error('--kafka-without-tls: the stack has no listener without TLS; run npm run stack -- up');
+    if (stackEnv()['KAFKA_PLAINTEXT_BROKERS'] === undefined) throw new Error(`${CORE_ONLY ? '--core-only' : '--kafka-without-tls'}: the stack has no listener without TLS; run npm run stack -- up`);
     doc['kafka'].brokers = ['${KAFKA_PLAINTEXT_BROKERS}'];
     delete doc['kafka'].ssl;
   }
   if (CORE_ONLY) {
-    // What later issues added per change, off: TLS to Kafka, the state and audit topics, after-images, the sync log
-    // and signatures (links, the request guard, receipts and exactly-once stay: they cannot be switched off).
-    if (stackEnv()['KAFKA_PLAINTEXT_BROKERS'] === undefined) throw new Error('--core-only: the stack has no listener without TLS; run npm run stack -- up');
-    doc['kafka'].brokers = ['${KAFKA_PLAINTEXT_BROKERS}'];
-    delete doc['kafka'].ssl;
+    // What later issues added per change, off (TLS to Kafka above): the state and audit topics, after-images, the
+    // sync log and signatures (links, the request guard, receipts and exactly-once stay: they cannot be switched off).
     for (const topic of ['audit', 'adState', 'dsState']) delete doc['kafka'].topics[topic];
     for (const name of ['ad-detector', 'ds-detector', 'ad-writer', 'ds-writer']) {
       const block = doc['services'][name];
@@ -75,7 +72,7 @@ const services = await IsolatedServices.create(s, undefined, (doc) => {
   doc['services']['ad-detector'].ownWrites = { enabled: false };
 });
 console.log(WITHOUT_RECEIPTS ? 'write receipts: off (ad-writer publishes none, ad-detector recognizes none)' : 'write receipts: on');
-console.log(KAFKA_WITHOUT_TLS || CORE_ONLY ? "services to Kafka: SCRAM without TLS (the stack's benchmark listener)" : 'services to Kafka: SCRAM over TLS');
+console.log(KAFKA_WITHOUT_TLS ? "services to Kafka: SCRAM without TLS (the stack's benchmark listener)" : 'services to Kafka: SCRAM over TLS');
 if (CORE_ONLY) console.log('core only: no state or audit topics, after-images, sync log or signatures');
 const dir = services.dir;
 const startAll = () => services.start(SERVICES);
