@@ -566,6 +566,11 @@ export class DirectoryWriter {
       // Linked until its counterpart was deleted: this is the delete that did it, its echo, or a replay of an older
       // change. Whatever has the DN now is another entry.
       return { entry: null, foundBy: 'none', link: null, settled: `entry ${sourceId} was unlinked when its counterpart was deleted; nothing to ${request.op}` };
+    } else if (request.op === 'rename' && request.previousDn === null) {
+      // A rename that does not say where it came from (read after a detector restart, moved in from outside the
+      // source's scope, or seen by a detector that watches other subtrees) moves only a linked entry: what holds the new
+      // DN or matches a correlation is not known to be this one. An entry that entered the scope comes with a snapshot.
+      return { entry: null, foundBy: 'none', link: null, settled: `entry ${sourceId} has no linked entry here and the rename does not say where it came from: only a linked entry is moved` };
     }
     const found = await this.findByName(request, attributes, addFirst);
     if (found.entry === null) return { ...found, link: null, settled: null };

@@ -242,6 +242,32 @@ describe.each(PROFILES)('DirectoryWriter with links, into $directory ($service)'
     expect(again).toMatchObject({ outcome: 'applied', foundBy: 'link' });
   });
 
+  it('a rename that does not say where it came from touches no unlinked entry, neither the one at its DN nor one a correlation finds', async () => {
+    const dn = profile.user(`u${suffix}`, container);
+    const preexisting: Record<string, string | string[]> =
+      profile.directory === 'ad'
+        ? { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: `u${suffix}`, sn: 'Unlinked', description: 'untouched' }
+        : { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: `u${suffix}`, cn: `u${suffix}`, sn: 'Unlinked', description: 'untouched' };
+    await admin.add(dn, preexisting);
+    const id = await idAt(admin, dn, profile.directory);
+    const source = sourceId();
+    // Seen by a detector that watches other subtrees (or after its restart): the new DN only, no link, stale values.
+    const atDn = await writer.apply(request('rename', source, dn, [replace('description', 'stale')], { previousDn: null }));
+    expect(atDn).toMatchObject({ outcome: 'no-op', link: 'none' });
+    expect(atDn.plan.reason).toMatch(/no linked entry here and the rename does not say where it came from/);
+    const byCorrelation = await writer.apply(
+      request('rename', source, profile.user(`elsewhere${suffix}`, container), [replace(profile.login, `u${suffix}`), replace('description', 'stale')], {
+        previousDn: null,
+        correlation: [[profile.login]],
+      }),
+    );
+    expect(byCorrelation).toMatchObject({ outcome: 'no-op', link: 'none' });
+    const { searchEntries } = await admin.search(dn, { scope: 'base', attributes: ['description'] });
+    expect(searchEntries[0]?.['description']).toBe('untouched');
+    expect(await idAt(admin, dn, profile.directory)).toBe(id);
+    expect(linkedTo(source)).toBeNull();
+  });
+
   it('a linked entry deleted at the destination: a change keeps the link, the delete of its source entry changes nothing and ends it', async () => {
     const source = sourceId();
     const dn = profile.user(`g${suffix}`, container);
