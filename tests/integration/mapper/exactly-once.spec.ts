@@ -145,6 +145,59 @@ describe('runRecordLoop exactly-once against the real Kafka', () => {
     expect(produced.map((r) => r.value?.length)).toEqual([100, 200, 300, 400]);
   });
 
+  it('a chunk that produces nothing commits its offset without a transaction; mixed with transactional ones, the offset never goes back', async () => {
+    const input = await topics.create('eo-none-in');
+    const output = await topics.create('eo-none-out');
+    const dlt = await topics.create('eo-none-dlt');
+    const groupId = `idsync-test-eo-${uniqueSuffix()}`;
+    // One record per call: out-a and out-b in transactions, the drops (echoes, for the mapper) through the consumer;
+    // the last commit is a plain one right after a transaction's, whose markers the broker may still be writing.
+    await produce(
+      kafka,
+      input,
+      ['a', 'drop-1', 'drop-2', 'b', 'drop-3'].map((value) => ({ key: `k-${value}`, value })),
+    );
+    const seen: string[] = [];
+    const outputOrNothing =
+      (into: string[]): RecordLoopOptions['handleBatch'] =>
+      async (records, context) => {
+        into.push(...records.map(text));
+        const kept = records.filter((r) => !text(r).startsWith('drop'));
+        await context.output.send([{ topic: output, messages: kept.map((r) => ({ key: r.key, value: Buffer.from(`out-${text(r)}`) })) }]);
+        return records.map(() => DONE);
+      };
+    const metrics = new Metrics();
+    const loop = await start({ topics: [input], groupId, deadLetterTopic: dlt, metrics, maxRecordsPerCall: 1, handleBatch: outputOrNothing(seen) });
+    await eventually('five calls', () => seen.length >= 5);
+    const commits = async (by: string): Promise<number> => metrics.value('idsync_consumer_commits_total', { topic: input, by });
+    const committedOffset = async (): Promise<string | undefined> => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const [offsets] = await admin.fetchOffsets({ groupId, topics: [input] });
+        return offsets?.partitions.find((p) => p.partition === 0)?.offset;
+      } finally {
+        await admin.disconnect();
+      }
+    };
+    for (let waited = 0; (await commits('consumer')) + (await commits('transaction')) < 5 && waited < 20_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect({ transaction: await commits('transaction'), consumer: await commits('consumer') }).toEqual({ transaction: 2, consumer: 3 });
+    await loop.stop();
+    loops.splice(loops.indexOf(loop), 1);
+    // Once the last transaction's markers are written, the broker still holds the later plain commit.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await committedOffset()).toBe('5');
+
+    // A new instance of the group goes on after the last record: nothing is handled or produced twice.
+    await produce(kafka, input, [{ key: 'k-c', value: 'c' }]);
+    const seenAfter: string[] = [];
+    await start({ topics: [input], groupId, deadLetterTopic: dlt, maxRecordsPerCall: 1, handleBatch: outputOrNothing(seenAfter) });
+    await eventually('the new record', () => seenAfter.length >= 1);
+    const produced = await readAll(kafka, output, 3, 30_000, { settleMs: 1_500 });
+    expect(values(produced)).toEqual(['out-a', 'out-b', 'out-c']);
+    expect(seenAfter).toEqual(['c']);
+  });
+
   it('an earlier owner of the partition is fenced: its open transaction is aborted and its commit refused, the new owner does the records once', async () => {
     const input = await topics.create('eo-fence-in');
     const output = await topics.create('eo-fence-out');

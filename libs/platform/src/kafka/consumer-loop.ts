@@ -22,7 +22,8 @@ import { DEFAULT_MAX_RECORD_BYTES, isRecordTooLarge, recordBytes, RecordLimits, 
  * 3. only then is the chunk's last offset resolved and committed.
  * With `exactlyOnce` (the mapper), 1 to 3 are one Kafka transaction per chunk (see loop-output.ts): the output, the dead
  * letters and the input offset become visible to read-committed consumers together or not at all, so a stage killed
- * between producing and committing never has its output applied twice or out of order.
+ * between producing and committing never has its output applied twice or out of order. A chunk that produced nothing
+ * and dead-lettered nothing has nothing to bind its offset to: the consumer commits it, without a transaction.
  *
  * A handler that throws is classified by `classifyFailure` (one table, below):
  * - `retry` (the error says `retriable: true`, or it is a Kafka client error): nothing of the chunk is resolved,
@@ -352,6 +353,7 @@ class ConsumerLoop implements RecordLoop {
   private readonly records: Counter<'topic' | 'outcome'>;
   private readonly retries: Counter<'topic'>;
   private readonly deadLetters: Counter<'topic' | 'reason'>;
+  private readonly commits: Counter<'topic' | 'by'>;
   private lag: ConsumerLag | undefined;
   /** Resolved when a handler call stalled: stop() then no longer waits for the batch in hand. */
   private readonly stallSeen = deferred();
@@ -392,6 +394,11 @@ class ConsumerLoop implements RecordLoop {
       'idsync_consumer_dead_letters_total',
       'Records sent to the dead-letter topic, by the topic they came from and reason (undecodable, refused, link-conflict, ldap-<result code>...)',
       ['topic', 'reason'],
+    );
+    this.commits = options.metrics.counter(
+      'idsync_consumer_commits_total',
+      "Input offsets committed, by topic and by whom: a chunk's Kafka transaction (exactly-once, with its output) or the consumer (at least once, or a chunk that produced nothing)",
+      ['topic', 'by'],
     );
     options.metrics.gauge(
       'idsync_consumer_lag_records',
@@ -609,9 +616,10 @@ class ConsumerLoop implements RecordLoop {
         if (lastHandled) {
           await this.sendDeadLetters(output.sink, handled, handledOutcomes);
           const next = (BigInt(lastHandled.offset) + 1n).toString();
-          await output.commit(next);
+          const by = await output.commit(next);
           payload.resolveOffset(lastHandled.offset);
-          if (!this.output.exactlyOnce) await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+          if (by === 'consumer') await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+          this.commits.inc({ topic, by });
         } else {
           await output.abort();
         }

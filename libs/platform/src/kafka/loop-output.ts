@@ -22,12 +22,17 @@ export interface ChunkOutput {
   readonly sink: LoopOutput;
   /**
    * Makes the chunk's output and its next input offset durable. Exactly-once: the output records and the offset commit
-   * in one Kafka transaction. At-least-once: the output is already acknowledged; the loop commits the offset itself.
+   * in one Kafka transaction (`'transaction'`). When there is nothing to bind the offset to — at least once, where the
+   * output is already acknowledged, or a chunk that produced nothing — it says `'consumer'`: the loop commits the
+   * offset through its consumer (fenced by the group's generation, as a transaction is by its producer's epoch).
    */
-  commit(nextOffset: string): Promise<void>;
+  commit(nextOffset: string): Promise<OffsetCommitBy>;
   /** Discards what the chunk produced, where that is possible (exactly-once). Never throws. */
   abort(): Promise<void>;
 }
+
+/** Who commits a chunk's input offset: its transaction, or the loop's consumer. */
+export type OffsetCommitBy = 'transaction' | 'consumer';
 
 /**
  * How a consumer loop produces: `claim` before a partition's records are handled (says from which offset on they are
@@ -76,7 +81,7 @@ export class AtLeastOnceOutput implements OutputMode {
   }
 
   async begin(): Promise<ChunkOutput> {
-    return { sink: this.sink, commit: async () => undefined, abort: async () => undefined };
+    return { sink: this.sink, commit: async () => 'consumer', abort: async () => undefined };
   }
 
   async release(): Promise<void> {}
@@ -148,24 +153,35 @@ export class ExactlyOnceOutput implements OutputMode {
     const key = partitionKey(topic, partition);
     const producer = this.producers.get(key);
     if (!producer) throw new PartitionNotClaimedError(topic, partition);
-    let transaction: KafkaTransaction;
-    try {
-      transaction = await producer.begin();
-    } catch (error) {
-      await this.drop(key);
-      throw error;
-    }
+    // Begun at the chunk's first record out: a chunk that produces nothing (the mapper's echoes of the writers' own
+    // changes, dropped by ignoreChangesBy) costs no transaction (AddOffsetsToTxn, TxnOffsetCommit, EndTxn and the
+    // broker's markers), and its offset is committed by the loop's consumer. The broker keeps whichever of a
+    // transactional and a plain commit of a partition was written last, so the two mix without going backwards.
+    let transaction: KafkaTransaction | undefined;
+    const open = async (): Promise<KafkaTransaction> => {
+      if (transaction) return transaction;
+      try {
+        transaction = await producer.begin();
+      } catch (error) {
+        await this.drop(key);
+        throw error;
+      }
+      return transaction;
+    };
     return {
       sink: {
         send: async (batch) => {
-          await transaction.sendBatch(batch, this.limits);
+          if (batch.every((records) => records.messages.length === 0)) return;
+          await (await open()).sendBatch(batch, this.limits);
         },
         limit: (topic) => this.limits.of(topic),
       },
       commit: async (nextOffset) => {
+        if (!transaction) return 'consumer';
         try {
           await transaction.commitOffsets(this.options.groupId, topic, [{ partition, offset: Number(nextOffset) }]);
           await transaction.commit();
+          return 'transaction';
         } catch (error) {
           // The outcome may be unknown (a commit whose answer was lost): claim again and read what was committed.
           await transaction.abort().catch(() => undefined);
@@ -174,7 +190,7 @@ export class ExactlyOnceOutput implements OutputMode {
         }
       },
       abort: async () => {
-        if (!transaction.isActive()) return;
+        if (!transaction?.isActive()) return;
         try {
           await transaction.abort();
         } catch {
