@@ -65,7 +65,17 @@ export {
   type RecordLoopOptions,
   type RecordOutcome,
 } from './consumer-loop';
-export { AtLeastOnceOutput, ExactlyOnceOutput, PartitionNotClaimedError, type ChunkOutput, type ExactlyOnceOptions, type LoopOutput, type OffsetCommitBy, type OutputMessages, type OutputMode } from './loop-output';
+export {
+  AtLeastOnceOutput,
+  ExactlyOnceOutput,
+  PartitionNotClaimedError,
+  type ChunkOutput,
+  type ExactlyOnceOptions,
+  type LoopOutput,
+  type OffsetCommitBy,
+  type OutputMessages,
+  type OutputMode,
+} from './loop-output';
 export {
   BROKER_SIZE_ERRORS,
   DEFAULT_MAX_RECORD_BYTES,
