@@ -160,7 +160,9 @@ async function descriptions(side: Side, ou: string, prefix: string): Promise<str
 async function counterSum(service: ServiceName, name: string, labels = ''): Promise<number> {
   try {
     // That counter alone: the whole /metrics rendered and parsed ten times a second would take CPU from the drain.
-    const text = await (await fetch(`http://127.0.0.1:${services.ports[service]}/metrics?name=${name}`, { signal: AbortSignal.timeout(5_000) })).text();
+    // A histogram's series (_count, _sum) are asked for by the histogram's name.
+    const metric = name.replace(/_(count|sum)$/, '');
+    const text = await (await fetch(`http://127.0.0.1:${services.ports[service]}/metrics?name=${metric}`, { signal: AbortSignal.timeout(5_000) })).text();
     let sum = 0;
     for (const line of text.split('\n')) if ((line.startsWith(`${name}{`) || line.startsWith(`${name} `)) && line.includes(labels)) sum += Number(line.split(' ').at(-1));
     return sum;
