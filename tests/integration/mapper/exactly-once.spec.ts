@@ -171,11 +171,11 @@ describe('runRecordLoop exactly-once against the real Kafka', () => {
     await eventually('five calls', () => seen.length >= 5);
     const commits = async (by: string): Promise<number> => metrics.value('idsync_consumer_commits_total', { topic: input, by });
     const committedOffset = async (): Promise<string | undefined> => {
-      const admin = kafka.admin();
+      const admin = client.admin();
       await admin.connect();
       try {
-        const [offsets] = await admin.fetchOffsets({ groupId, topics: [input] });
-        return offsets?.partitions.find((p) => p.partition === 0)?.offset;
+        const [offsets] = await admin.committedOffsets(groupId, [input]);
+        return offsets?.partitions.find((p) => p.partition === 0)?.offset?.toString();
       } finally {
         await admin.disconnect();
       }
