@@ -24,6 +24,8 @@ export interface DirSyncPage {
 export interface DirSyncReadOptions {
   readonly flags: number;
   readonly maxBytes: number;
+  /** Attributes to return (default: all). The first start's pass, which only wants the cookie, asks for objectGUID. */
+  readonly attributes?: readonly string[];
 }
 
 /** Objects re-fetched per search (one OR filter on objectGUID). */
@@ -55,7 +57,8 @@ export class DirSyncReader {
   async read(cookie: DirSyncCookie, options: DirSyncReadOptions): Promise<DirSyncPage> {
     const control = new DirSyncControl({ flags: options.flags, maxBytes: options.maxBytes, cookie: cookie.toBuffer() });
     // Not searchAllValues: with incremental values, `member;range=1-1` / `;range=0-0` are value deltas, not slices.
-    const { searchEntries } = await this.client.search(this.baseDn, { scope: 'sub', filter: '(objectClass=*)', explicitBufferAttributes: [...AD_BINARY_ATTRIBUTES] }, control);
+    const attributes = options.attributes === undefined ? {} : { attributes: [...options.attributes] };
+    const { searchEntries } = await this.client.search(this.baseDn, { scope: 'sub', filter: '(objectClass=*)', ...attributes, explicitBufferAttributes: [...AD_BINARY_ATTRIBUTES] }, control);
     if (!control.response) throw Object.assign(new Error('the DC answered a DirSync search without a DirSync response control'), { retriable: false });
     return {
       requestCookie: cookie,

@@ -98,6 +98,9 @@ export class AdDetector {
   }
 }
 
+/** What the first start's DirSync pass asks for: it keeps only the cookie, so the smallest answer per object. */
+const BASELINE_ATTRIBUTES = ['objectGUID'];
+
 /**
  * The AD change stream: DirSync pages from the naming-context root, parsed by the pure core, published with the
  * cookie after them in one Kafka transaction, then a pause when the DC had nothing more: pollIntervalMs after an empty
@@ -233,7 +236,9 @@ export class DirSyncSource implements ChangeSource {
     let objects = 0;
     for (;;) {
       if (signal.aborted) return undefined;
-      const page = await this.readPage(reader, cookie, publisher.checkpointGroup);
+      // Only the cookie is kept: every object's GUID, not its attributes. Samba answers the whole domain in one page
+      // (tombstones included), and with every attribute a domain of ~45,000 objects ran the detector out of heap.
+      const page = await this.readPage(reader, cookie, publisher.checkpointGroup, BASELINE_ATTRIBUTES);
       objects += page.entries.length;
       cookie = page.cookie;
       if (page.entries.length === 0 && !page.moreResults) break;
@@ -260,9 +265,9 @@ export class DirSyncSource implements ChangeSource {
     return this.options.includeBaseDns?.length ? this.options.includeBaseDns : [this.options.directory.baseDn];
   }
 
-  private async readPage(reader: DirSyncReader, cookie: DirSyncCookie, group: string): Promise<DirSyncPage> {
+  private async readPage(reader: DirSyncReader, cookie: DirSyncCookie, group: string, attributes?: readonly string[]): Promise<DirSyncPage> {
     try {
-      const page = await reader.read(cookie, { flags: this.options.flags ?? DIRSYNC_FLAGS.incrementalValues, maxBytes: this.options.maxBytes ?? 0 });
+      const page = await reader.read(cookie, { flags: this.options.flags ?? DIRSYNC_FLAGS.incrementalValues, maxBytes: this.options.maxBytes ?? 0, ...(attributes ? { attributes } : {}) });
       this.counters.pages.inc();
       this.lastPageAt = Date.now();
       return page;
