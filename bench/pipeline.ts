@@ -281,6 +281,7 @@ async function drain(service: ServiceName, what: string, from: 'ad' | 'ds'): Pro
   let first = 0;
   let third: { at: number; seen: number } | undefined;
   for (;;) {
+    services.assertRunning();
     const seen = await writerApplied(service);
     const now = performance.now();
     await timeline.sample(now, seen);

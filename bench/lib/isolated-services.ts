@@ -117,9 +117,26 @@ export class IsolatedServices {
     await Promise.all(names.map((name) => this.waitReady(name)));
   }
 
+  /**
+   * Throws when a started service has exited: a benchmark fails at once, with the reason from the service's log,
+   * instead of waiting out its timeouts on a dead service (an ad-detector out of heap left one waiting 15 minutes).
+   */
+  assertRunning(): void {
+    for (const [name, child] of this.children) {
+      if (child.exitCode === null && child.signalCode === null) continue;
+      const file = join(this.dir, `${name}.log`);
+      const lines = readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((line) => line.trim() !== '');
+      const reason = lines.findLast((line) => /fatal|error/i.test(line)) ?? lines.at(-1) ?? '(its log is empty)';
+      throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) while the benchmark needs it: ${reason.trim()} (log: ${file})`);
+    }
+  }
+
   private async waitReady(name: ServiceName, timeoutMs = 90_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
+      this.assertRunning();
       try {
         const response = await fetch(`http://127.0.0.1:${this.ports[name]}/health`, { signal: AbortSignal.timeout(5_000) });
         const body = (await response.json()) as { status?: string; info?: Record<string, { state?: string }> };
