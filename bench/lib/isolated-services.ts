@@ -179,7 +179,8 @@ export class IsolatedServices {
   async stop(): Promise<void> {
     await Promise.all(
       [...this.children.values()].map(async (child) => {
-        if (child.exitCode !== null) return;
+        // A service killed by a signal has a signalCode and no exitCode; its 'exit' has already been emitted.
+        if (child.exitCode !== null || child.signalCode !== null) return;
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
