@@ -61,6 +61,11 @@ export function serviceEnvironment(): Record<string, string> {
   return { ...env, LD_PRELOAD: library, MALLOC_CONF: image('MALLOC_CONF') };
 }
 
+/** Whether a service's process has ended: by its own exit (exitCode) or by a signal (signalCode; exitCode stays null). */
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
 export class IsolatedServices {
   private readonly children = new Map<ServiceName, ChildProcess>();
   readonly dir: string;
@@ -123,7 +128,7 @@ export class IsolatedServices {
    */
   assertRunning(): void {
     for (const [name, child] of this.children) {
-      if (child.exitCode === null && child.signalCode === null) continue;
+      if (!hasExited(child)) continue;
       const file = join(this.dir, `${name}.log`);
       const lines = readFileSync(file, 'utf8')
         .split('\n')
@@ -179,8 +184,7 @@ export class IsolatedServices {
   async stop(): Promise<void> {
     await Promise.all(
       [...this.children.values()].map(async (child) => {
-        // A service killed by a signal has a signalCode and no exitCode; its 'exit' has already been emitted.
-        if (child.exitCode !== null || child.signalCode !== null) return;
+        if (hasExited(child)) return;
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
