@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The pipeline benchmark of this checkout against another revision's, under one protocol for both trees:
-#   reset the tree's stack and start it; keep both directories (Samba AD, 389-ds) as they are then; warm the broker
-#   with one unmeasured run; then, before each measured run, put both directories back as they were (Kafka keeps
-#   running, warm).
+# The pipeline benchmark of this checkout against another revision's, under one protocol for both trees, in pairs:
+#   each measured run on a stack just reset and started, after one unmeasured run that warms the broker; the two
+#   trees take turns (pair 1 the other revision first, pair 2 this one first, and so on).
 # Without it the order of the runs decides the figure: after a reset the broker compiles its TLS, SASL and
-# transaction paths for two or three runs, and 389-ds slows with every run's writes (README, Benchmarks).
+# transaction paths for two or three runs, 389-ds slows with every run's writes, and these shared machines run
+# faster or slower for half an hour at a time, so one tree's runs all before the other's compare two periods
+# (README, Benchmarks).
 #
-# usage: sudo bash bench/compare-trees.sh <revision> [runs per tree, default 3] [pipeline bench arguments, default
+# usage: sudo bash bench/compare-trees.sh <revision> [pairs of runs, default 3] [pipeline bench arguments, default
 #        ad-to-ds 3000 100 10]
 # The other revision is checked out in $IDSYNC_COMPARE_DIR/<revision> (default /var/tmp/idsync-compare) and its
 # packages installed there once; logs go to $IDSYNC_COMPARE_OUT (default a new /tmp/idsync-compare-* directory).
@@ -14,23 +15,20 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 other_revision="${1:-}"
-runs="${2:-3}"
+pairs="${2:-3}"
 shift $(($# < 2 ? $# : 2))
 bench_args=("$@")
 [ ${#bench_args[@]} -gt 0 ] || bench_args=(ad-to-ds 3000 100 10)
-if [ -z "$other_revision" ] || ! [[ "$runs" =~ ^[1-9][0-9]*$ ]]; then
-  sed -n '9,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+if [ -z "$other_revision" ] || ! [[ "$pairs" =~ ^[1-9][0-9]*$ ]]; then
+  sed -n '10,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
-[ "$(id -u)" = 0 ] || { echo "compare-trees: needs root (it stops, resets and restores the local stack's servers)" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "compare-trees: needs root (it stops and resets the local stack's servers)" >&2; exit 2; }
 commit="$(git -C "$ROOT" rev-parse --verify --quiet "$other_revision^{commit}")" || { echo "compare-trees: '$other_revision' is not a revision of $ROOT" >&2; exit 2; }
 short="${commit:0:7}"
 other="${IDSYNC_COMPARE_DIR:-/var/tmp/idsync-compare}/$short"
 out="${IDSYNC_COMPARE_OUT:-$(mktemp -d /tmp/idsync-compare-XXXXXX)}"
 mkdir -p "$out"
-stack_dir="${IDSYNC_STACK_DIR:-/var/lib/idsync-stack}"
-ds_instance=idsync
-ds_pidfile="/run/dirsrv/slapd-$ds_instance.pid"
 log() { printf '[compare] %s %s\n' "$(date +%T)" "$*"; }
 
 if [ ! -d "$other/.git" ] && [ ! -f "$other/.git" ]; then
@@ -42,80 +40,23 @@ if [ ! -d "$other/node_modules" ]; then
   (cd "$other" && bash scripts/with-node.sh npm ci > "$out/npm-ci-$short.log" 2>&1)
 fi
 
-port_open() { (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
-wait_port() {
-  local _
-  for _ in $(seq 240); do port_open "$1" && return 0; sleep 0.25; done
-  echo "compare-trees: port $1 did not open" >&2
-  return 1
-}
-stop_pid() {
-  local pid="$1" _
-  for _ in $(seq 120); do kill -0 "$pid" 2> /dev/null || return 0; sleep 0.25; done
-  kill -9 "$pid" 2> /dev/null || true
-}
-# Both directories, the way the stack scripts start and stop them (the older tree's may have no stop/start commands).
-stop_directories() {
-  if [ -f "$stack_dir/samba/samba.pid" ]; then
-    local pid
-    pid="$(cat "$stack_dir/samba/samba.pid")"
-    kill -TERM -- "-$pid" 2> /dev/null || kill "$pid" 2> /dev/null || true
-    stop_pid "$pid"
-    rm -f "$stack_dir/samba/samba.pid"
-  fi
-  if [ -f "$ds_pidfile" ]; then
-    local pid
-    pid="$(cat "$ds_pidfile")"
-    kill "$pid" 2> /dev/null || true
-    stop_pid "$pid"
-    rm -f "$ds_pidfile"
-  fi
-}
-start_directories() {
-  (
-    cd "$stack_dir/samba"
-    setsid nohup samba -F -s "$stack_dir/samba/etc/smb.conf" --debug-stdout -d 1 > "$stack_dir/samba/log/samba.log" 2>&1 < /dev/null &
-    echo $! > "$stack_dir/samba/samba.pid"
-  )
-  mkdir -p /run/dirsrv "/run/lock/dirsrv/slapd-$ds_instance" "/var/log/dirsrv/slapd-$ds_instance"
-  chown dirsrv:dirsrv /run/dirsrv "/run/lock/dirsrv/slapd-$ds_instance" "/var/log/dirsrv/slapd-$ds_instance"
-  /usr/sbin/ns-slapd -D "/etc/dirsrv/slapd-$ds_instance" -i "$ds_pidfile" > "$out/ns-slapd-start.log" 2>&1
-  wait_port 636 && wait_port 389 && wait_port 3636
-}
-directories=("${stack_dir#/}/samba" "var/lib/dirsrv/slapd-$ds_instance" "etc/dirsrv/slapd-$ds_instance")
-snapshot_directories() {
-  stop_directories
-  tar -C / -cf "$out/directories.tar" --warning=no-file-ignored "${directories[@]}"
-  start_directories
-}
-restore_directories() {
-  stop_directories
-  local path
-  for path in "${directories[@]}"; do rm -rf "/${path:?}"; done
-  tar -C / -xf "$out/directories.tar"
-  start_directories
-}
 bench() { (cd "$1" && timeout 1800 bash scripts/with-node.sh npm run bench -- pipeline "${bench_args[@]}") > "$2" 2>&1; }
 
-# label tree
+# label tree run: one measured run on a stack just reset and started, after one unmeasured run.
 measure() {
-  local label="$1" tree="$2" run
-  log "$label: resetting and starting the stack ($tree)"
+  local label="$1" tree="$2" run="$3"
+  log "$label: run $run of $pairs: resetting and starting the stack ($tree)"
   (cd "$ROOT" && bash scripts/stack.sh down) > /dev/null 2>&1 || true
   (cd "$other" && bash scripts/stack.sh down) > /dev/null 2>&1 || true
   pkill -9 -x ns-slapd || true
   pkill -9 samba || true
   pkill -9 -f 'kafka\.Kafka' || true
   sleep 1
-  (cd "$tree" && bash scripts/stack.sh reset && bash scripts/stack.sh up) > "$out/$label-stack.log" 2>&1
-  snapshot_directories
-  log "$label: warming the broker (unmeasured run)"
-  bench "$tree" "$out/$label-warm-up.log" || { echo "compare-trees: $label's warm-up run failed: $out/$label-warm-up.log" >&2; exit 1; }
-  for run in $(seq "$runs"); do
-    restore_directories
-    log "$label: run $run of $runs"
-    bench "$tree" "$out/$label-run$run.log" || { echo "compare-trees: $label's run $run failed: $out/$label-run$run.log" >&2; exit 1; }
-  done
+  (cd "$tree" && bash scripts/stack.sh reset && bash scripts/stack.sh up) > "$out/$label-stack$run.log" 2>&1
+  log "$label: run $run of $pairs: warming the broker (unmeasured run)"
+  bench "$tree" "$out/$label-warm-up$run.log" || { echo "compare-trees: $label's warm-up run failed: $out/$label-warm-up$run.log" >&2; exit 1; }
+  log "$label: run $run of $pairs"
+  bench "$tree" "$out/$label-run$run.log" || { echo "compare-trees: $label's run $run failed: $out/$label-run$run.log" >&2; exit 1; }
 }
 
 # One figure per run: "<rate> <warmed rate or ->" of a drain ("creates" or "modifies").
@@ -127,11 +68,11 @@ figures() {
     END { if (seen) print rate, warmed }' "$1"
 }
 summary() {
-  local what="$1" label file line
+  local what="$1" label run line
   for label in "$short" this; do
     local rates=()
-    for file in "$out/$label"-run*.log; do
-      line="$(figures "$file" "$what" | head -1)"
+    for run in $(seq "$pairs"); do
+      line="$(figures "$out/$label-run$run.log" "$what" | head -1)"
       [ -n "$line" ] && rates+=("$line")
     done
     printf '%s %s: ' "$what" "$label"
@@ -149,13 +90,32 @@ summary() {
   done
 }
 
-measure "$short" "$other"
-measure this "$ROOT"
+for run in $(seq "$pairs"); do
+  if [ $((run % 2)) = 1 ]; then
+    measure "$short" "$other" "$run"
+    measure this "$ROOT" "$run"
+  else
+    measure this "$ROOT" "$run"
+    measure "$short" "$other" "$run"
+  fi
+done
 log "done; logs in $out"
 for what in creates modifies; do summary "$what"; done
 # "<what> <label>: r1, r2 (mean M; median D...)" -> "M D"
 mean_and_median() { summary "$1" | awk -v head="$1 $2:" 'index($0, head) == 1 && /mean/ { sub(/^[^(]*[(]mean /, ""); sub(/; median /, " "); sub(/[;)].*/, ""); print }'; }
+# Each pair's ratio: the two runs of a pair are the closest in time.
+pair_ratios() {
+  local run ratios=() a b
+  for run in $(seq "$pairs"); do
+    a="$(figures "$out/this-run$run.log" "$1" | head -1 | cut -d' ' -f1)"
+    b="$(figures "$out/$short-run$run.log" "$1" | head -1 | cut -d' ' -f1)"
+    [ -n "$a" ] && [ -n "$b" ] && ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.0f%%", 100 * a / b }')")
+  done
+  [ ${#ratios[@]} -gt 0 ] && echo "$1 per pair, this tree / $short: $(IFS=,; echo "${ratios[*]}" | sed 's/,/, /g')"
+  return 0
+}
 for what in creates modifies; do
+  pair_ratios "$what"
   read -r this_mean this_median <<< "$(mean_and_median "$what" this)" || true
   read -r other_mean other_median <<< "$(mean_and_median "$what" "$short")" || true
   if [ -n "${this_mean:-}" ] && [ -n "${other_mean:-}" ]; then
