@@ -12,6 +12,9 @@
 # The other revision is checked out in $IDSYNC_COMPARE_DIR/<revision> (default /var/tmp/idsync-compare) and its
 # packages installed there once; logs go to $IDSYNC_COMPARE_OUT (default a new /tmp/idsync-compare-* directory).
 # It stops and resets the local stack (both directories and Kafka): run it alone, on a machine otherwise idle.
+# IDSYNC_COMPARE_DIRECTORY_FIRST=1 runs 389-ds's threads under SCHED_RR (priority 1), so that they get a core as soon
+# as they can run, as on a directory server of its own: on two shared cores the pipeline's processes otherwise
+# compete with 389-ds's one-at-a-time write path, and a tree that spends more CPU per change slows 389-ds as well.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 other_revision="${1:-}"
@@ -53,6 +56,7 @@ measure() {
   pkill -9 -f 'kafka\.Kafka' || true
   sleep 1
   (cd "$tree" && bash scripts/stack.sh reset && bash scripts/stack.sh up) > "$out/$label-stack$run.log" 2>&1
+  if [ "${IDSYNC_COMPARE_DIRECTORY_FIRST:-}" = 1 ]; then chrt -a -r -p 1 "$(cat /run/dirsrv/slapd-idsync.pid)"; fi
   log "$label: run $run of $pairs: warming the broker (unmeasured run)"
   bench "$tree" "$out/$label-warm-up$run.log" || { echo "compare-trees: $label's warm-up run failed: $out/$label-warm-up$run.log" >&2; exit 1; }
   log "$label: run $run of $pairs"
