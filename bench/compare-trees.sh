@@ -32,6 +32,7 @@ short="${commit:0:7}"
 other="${IDSYNC_COMPARE_DIR:-/var/tmp/idsync-compare}/$short"
 out="${IDSYNC_COMPARE_OUT:-$(mktemp -d /tmp/idsync-compare-XXXXXX)}"
 mkdir -p "$out"
+ds_pidfile=/run/dirsrv/slapd-idsync.pid
 log() { printf '[compare] %s %s\n' "$(date +%T)" "$*"; }
 
 if [ ! -d "$other/.git" ] && [ ! -f "$other/.git" ]; then
@@ -56,7 +57,7 @@ measure() {
   pkill -9 -f 'kafka\.Kafka' || true
   sleep 1
   (cd "$tree" && bash scripts/stack.sh reset && bash scripts/stack.sh up) > "$out/$label-stack$run.log" 2>&1
-  if [ "${IDSYNC_COMPARE_DIRECTORY_FIRST:-}" = 1 ]; then chrt -a -r -p 1 "$(cat /run/dirsrv/slapd-idsync.pid)"; fi
+  if [ "${IDSYNC_COMPARE_DIRECTORY_FIRST:-}" = 1 ]; then chrt -a -r -p 1 "$(cat "$ds_pidfile")"; fi
   log "$label: run $run of $pairs: warming the broker (unmeasured run)"
   bench "$tree" "$out/$label-warm-up$run.log" || { echo "compare-trees: $label's warm-up run failed: $out/$label-warm-up$run.log" >&2; exit 1; }
   log "$label: run $run of $pairs"
@@ -71,12 +72,14 @@ figures() {
     seen && $0 !~ "warmed:" && $0 !~ "^  " { print rate, warmed; seen = 0 }
     END { if (seen) print rate, warmed }' "$1"
 }
+# label run what: that run's figure, or nothing.
+run_figure() { [ -f "$out/$1-run$2.log" ] || return 0; figures "$out/$1-run$2.log" "$3" | head -1; }
 summary() {
   local what="$1" label run line
   for label in "$short" this; do
     local rates=()
     for run in $(seq "$pairs"); do
-      line="$(figures "$out/$label-run$run.log" "$what" | head -1)"
+      line="$(run_figure "$label" "$run" "$what")"
       [ -n "$line" ] && rates+=("$line")
     done
     printf '%s %s: ' "$what" "$label"
@@ -111,8 +114,8 @@ mean_and_median() { summary "$1" | awk -v head="$1 $2:" 'index($0, head) == 1 &&
 pair_ratios() {
   local run ratios=() a b
   for run in $(seq "$pairs"); do
-    a="$(figures "$out/this-run$run.log" "$1" | head -1 | cut -d' ' -f1)"
-    b="$(figures "$out/$short-run$run.log" "$1" | head -1 | cut -d' ' -f1)"
+    a="$(run_figure this "$run" "$1" | cut -d' ' -f1)"
+    b="$(run_figure "$short" "$run" "$1" | cut -d' ' -f1)"
     [ -n "$a" ] && [ -n "$b" ] && ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.0f%%", 100 * a / b }')")
   done
   [ ${#ratios[@]} -gt 0 ] && echo "$1 per pair, this tree / $short: $(IFS=,; echo "${ratios[*]}" | sed 's/,/, /g')"
