@@ -41,14 +41,28 @@ export class Tracing {
   /** Starts this stage's span of one change (`work`: what makes it unique here, e.g. the event id). */
   span(name: string, work: string, at: SpanParent, attributes: Attributes = {}): StageSpan {
     if (this.sdk !== undefined) return this.sdk.span(name, at, attributes);
-    const traceId = 'parent' in at ? at.parent.traceId : at.root;
-    return { context: { traceId, spanId: stageSpanId(this.service, work), sampled: 'parent' in at ? at.parent.sampled : true }, end: () => undefined };
+    return { context: derivedContext(at, this.service, work), end: () => undefined };
   }
 
   /** Exports what is left (graceful stop). */
   async shutdown(): Promise<void> {
     await this.sdk?.shutdown();
   }
+}
+
+/**
+ * A span's context with tracing off. Its span id (a sha256) is derived when first read: only a stage that puts a
+ * traceparent on the records it produces reads it; a writer, which produces none, never does.
+ */
+function derivedContext(at: SpanParent, service: string, work: string): TraceContext {
+  let spanId: string | undefined;
+  return {
+    traceId: 'parent' in at ? at.parent.traceId : at.root,
+    get spanId(): string {
+      return (spanId ??= stageSpanId(service, work));
+    },
+    sampled: 'parent' in at ? at.parent.sampled : true,
+  };
 }
 
 /** What the tracer needs of @opentelemetry/api (loaded on demand, so typed here: its ESM and CJS types differ). */
