@@ -2,14 +2,13 @@ import { formatTraceparent, parseTraceparent, stageSpanId } from './trace-contex
 import { Tracing } from './tracing';
 
 describe('Tracing off (tracing.exporter: none)', () => {
-  it("continues the record's trace, with the stage's derived span id, the same on every read", async () => {
+  it("continues the record's trace, with the stage's derived span id", async () => {
     const tracing = await Tracing.start(undefined, 'mapper');
     const parent = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', sampled: false };
     const { context } = tracing.span('map', 'e1', { parent });
     expect(context.traceId).toBe(parent.traceId);
     expect(context.sampled).toBe(false);
     expect(context.spanId).toBe(stageSpanId('mapper', 'e1'));
-    expect(context.spanId).toBe(context.spanId);
     // What a stage puts on its records, and what a copy of the context holds.
     expect(parseTraceparent(formatTraceparent(context))).toEqual({ traceId: parent.traceId, spanId: stageSpanId('mapper', 'e1'), sampled: false });
     expect({ ...context }).toEqual({ traceId: parent.traceId, spanId: stageSpanId('mapper', 'e1'), sampled: false });
